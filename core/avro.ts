@@ -1,0 +1,122 @@
+/**
+ * Avro single-object encoding (Avro spec, "Single-object encoding"):
+ *   0xC3 0x01 | 8-byte little-endian CRC-64-AVRO fingerprint of the writer schema's Parsing Canonical Form | body.
+ * A reader looks the writer schema up by fingerprint and resolves it to its own (reader) schema, so
+ * producers and consumers can evolve independently. avsc has no CRC-64-AVRO digest, so the
+ * fingerprint is computed here from the specification's algorithm.
+ */
+import { readFileSync } from 'node:fs';
+import avro from 'avsc';
+import { DriftlineError } from './errors.js';
+import { repoPath } from './paths.js';
+import type { SchemaName, SchemaTypes } from '../schemas/types.js';
+
+const EMPTY = 0xc15d213aa4d7a795n;
+const MASK64 = 0xffffffffffffffffn;
+const FP_TABLE: bigint[] = (() => {
+  const table: bigint[] = [];
+  for (let i = 0; i < 256; i++) {
+    let fp = BigInt(i);
+    for (let j = 0; j < 8; j++) fp = (fp >> 1n) ^ (EMPTY & -(fp & 1n) & MASK64);
+    table.push(fp);
+  }
+  return table;
+})();
+
+/** CRC-64-AVRO (Rabin) fingerprint of bytes, as an unsigned 64-bit bigint. */
+export function rabinFingerprint64(bytes: Uint8Array): bigint {
+  let fp = EMPTY;
+  for (const byte of bytes) fp = (fp >> 8n) ^ FP_TABLE[Number((fp ^ BigInt(byte)) & 0xffn)]!;
+  return fp;
+}
+
+export const SINGLE_OBJECT_MAGIC = Buffer.from([0xc3, 0x01]);
+const HEADER_BYTES = 10;
+
+/** The 8 fingerprint bytes (little-endian) of a schema's Parsing Canonical Form. */
+export function schemaFingerprint(type: avro.Type): Buffer {
+  const canonical = type.toString(); // avsc: toString() is the Parsing Canonical Form
+  const fp = rabinFingerprint64(Buffer.from(canonical, 'utf8'));
+  const out = Buffer.alloc(8);
+  out.writeBigUInt64LE(fp);
+  return out;
+}
+
+export function loadSchema(name: SchemaName): avro.schema.RecordType {
+  return JSON.parse(readFileSync(repoPath('schemas', `${name}.avsc`), 'utf8')) as avro.schema.RecordType;
+}
+
+function invalidPaths(type: avro.Type, value: unknown): string[] {
+  const paths: string[] = [];
+  type.isValid(value, { errorHook: (path: string[]) => paths.push(path.join('.') || '(root)') });
+  return paths;
+}
+
+export class AvroCodec<T> {
+  readonly type: avro.Type;
+  readonly fingerprint: Buffer;
+  private readonly header: Buffer;
+  /** Writer schemas this reader accepts, by fingerprint hex, with their resolvers. */
+  private readonly writers = new Map<string, avro.Resolver | null>();
+
+  constructor(readonly schema: avro.Schema, readonly name: string = (schema as { name?: string }).name ?? 'record') {
+    this.type = avro.Type.forSchema(schema);
+    this.fingerprint = schemaFingerprint(this.type);
+    this.header = Buffer.concat([SINGLE_OBJECT_MAGIC, this.fingerprint]);
+    this.writers.set(this.fingerprint.toString('hex'), null);
+  }
+
+  /** Accept messages written with another (older or newer) version of this schema. */
+  acceptWriterSchema(writerSchema: avro.Schema): this {
+    const writerType = avro.Type.forSchema(writerSchema);
+    const resolver = this.type.createResolver(writerType);
+    this.writers.set(schemaFingerprint(writerType).toString('hex'), resolver);
+    return this;
+  }
+
+  encode(value: T): Buffer {
+    let body: Buffer;
+    try {
+      body = this.type.toBuffer(value);
+    } catch (err) {
+      const fields = invalidPaths(this.type, value);
+      throw new DriftlineError('AVRO_ENCODE_FAILED', `${this.name}: value does not fit the schema at ${fields.join(', ') || 'unknown field'}`, {
+        cause: err,
+        field: fields[0],
+      });
+    }
+    return Buffer.concat([this.header, body], HEADER_BYTES + body.length);
+  }
+
+  decode(bytes: Buffer | Uint8Array | null | undefined): T {
+    if (!bytes || bytes.length < HEADER_BYTES || bytes[0] !== 0xc3 || bytes[1] !== 0x01) {
+      throw new DriftlineError('AVRO_BAD_HEADER', `${this.name}: message is not Avro single-object encoded (${bytes ? bytes.length : 0} bytes)`);
+    }
+    const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const fingerprintHex = buffer.subarray(2, HEADER_BYTES).toString('hex');
+    const resolver = this.writers.get(fingerprintHex);
+    if (resolver === undefined) {
+      throw new DriftlineError('AVRO_UNKNOWN_SCHEMA', `${this.name}: unknown writer schema fingerprint ${fingerprintHex}`, {
+        details: { fingerprint: fingerprintHex },
+      });
+    }
+    try {
+      const body = buffer.subarray(HEADER_BYTES);
+      return (resolver ? this.type.fromBuffer(body, resolver) : this.type.fromBuffer(body)) as T;
+    } catch (err) {
+      throw new DriftlineError('AVRO_DECODE_FAILED', `${this.name}: corrupt or truncated Avro body: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
+
+const codecs = new Map<SchemaName, AvroCodec<unknown>>();
+
+/** The codec of one of Driftline's own schemas (schemas/<name>.avsc), created once per process. */
+export function codecFor<N extends SchemaName>(name: N): AvroCodec<SchemaTypes[N]> {
+  let codec = codecs.get(name);
+  if (!codec) {
+    codec = new AvroCodec<unknown>(loadSchema(name), name);
+    codecs.set(name, codec);
+  }
+  return codec as AvroCodec<SchemaTypes[N]>;
+}

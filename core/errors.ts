@@ -1,0 +1,140 @@
+/**
+ * Driftline's one error module. Every failure that crosses a component boundary is a DriftlineError
+ * with a stable code from the closed list below. Dead-letter records, API error answers and logs all
+ * carry that code, and the README's error table is checked against this list by a test.
+ *
+ * `retriable` is a property of the code, never of the call site: retry loops ask `isRetriable(err)`,
+ * which is false for anything that is not a DriftlineError (a TypeError is a bug, not a blip).
+ */
+
+export interface ErrorCodeSpec {
+  /** HTTP status the API answers with. */
+  readonly http: number;
+  /** True when the same operation may succeed if tried again later (infrastructure blips). */
+  readonly retriable: boolean;
+  /** One line for the README's error table. */
+  readonly description: string;
+}
+
+export const ERROR_CODES = {
+  // --- bad input (records, requests, files) ---
+  RECORD_UNPARSEABLE: { http: 400, retriable: false, description: 'A JSONL/CSV line or request body could not be parsed at all.' },
+  FIELD_MISSING: { http: 400, retriable: false, description: 'A required field (review_id, rating, text) is absent or null.' },
+  FIELD_TYPE: { http: 400, retriable: false, description: 'A field has the wrong type (e.g. rating is a string).' },
+  FIELD_RANGE: { http: 400, retriable: false, description: 'A field is outside its allowed range (rating not an integer 1-5, negative helpful votes).' },
+  TEXT_EMPTY: { http: 400, retriable: false, description: 'The review text is empty or only white space.' },
+  TEXT_TOO_LONG: { http: 400, retriable: false, description: 'The review text or title is over the configured byte limit.' },
+  TEXT_ENCODING: { http: 400, retriable: false, description: 'The text is not valid UTF-8 (replacement characters or lone surrogates).' },
+  TIMESTAMP_INVALID: { http: 400, retriable: false, description: 'A timestamp is unparseable, or further in the past/future than allowed.' },
+  DUPLICATE_REVIEW: { http: 409, retriable: false, description: 'A review id was already seen in the same input (file, batch).' },
+  BATCH_TOO_LARGE: { http: 413, retriable: false, description: 'A batch has more items than the configured maximum.' },
+  PAYLOAD_TOO_LARGE: { http: 413, retriable: false, description: 'A request body is over the configured byte limit.' },
+  REQUEST_INVALID: { http: 400, retriable: false, description: 'A request failed JSON-schema validation (the answer names each item and field).' },
+  // --- wire format ---
+  AVRO_BAD_HEADER: { http: 400, retriable: false, description: 'Bytes do not start with the Avro single-object marker 0xC3 0x01, or are too short.' },
+  AVRO_UNKNOWN_SCHEMA: { http: 400, retriable: false, description: 'The message names a schema fingerprint this reader does not know.' },
+  AVRO_DECODE_FAILED: { http: 400, retriable: false, description: 'The Avro body is truncated or corrupt for its schema.' },
+  AVRO_ENCODE_FAILED: { http: 500, retriable: false, description: 'A value does not fit its Avro schema (programming error upstream).' },
+  // --- models ---
+  MODEL_NOT_FOUND: { http: 404, retriable: false, description: 'No such model name or version in the registry, or no production version yet.' },
+  MODEL_LOAD_FAILED: { http: 500, retriable: false, description: 'A model artifact is missing, corrupt or of an unknown format; the old model keeps serving.' },
+  MODEL_CHECK_FAILED: { http: 500, retriable: false, description: 'A loaded model failed its smoke batch (wrong shapes, NaN scores); it is refused.' },
+  MODEL_SCORING_FAILED: { http: 500, retriable: false, description: 'The model threw while scoring one record.' },
+  MODEL_NOT_READY: { http: 503, retriable: true, description: 'No model is loaded yet.' },
+  PROMOTION_REFUSED: { http: 409, retriable: false, description: 'A promotion broke a stage rule (worse macro-F1 than production without --force, nothing to roll back to).' },
+  REGISTRY_CONFLICT: { http: 409, retriable: true, description: 'Another writer holds the registry lock; try again.' },
+  TRAINING_FAILED: { http: 500, retriable: false, description: 'A training job failed (bad data, too few rows).' },
+  // --- API ---
+  UNAUTHORIZED: { http: 401, retriable: false, description: 'An admin route was called without the configured bearer token.' },
+  NOT_FOUND: { http: 404, retriable: false, description: 'No such route, job or resource.' },
+  ADMIN_DISABLED: { http: 404, retriable: false, description: 'Admin routes are off because no admin token is configured.' },
+  // --- infrastructure ---
+  CONFIG_INVALID: { http: 500, retriable: false, description: 'An environment variable has a value that cannot be used.' },
+  KAFKA_UNAVAILABLE: { http: 503, retriable: true, description: 'The Kafka broker cannot be reached or refused the request.' },
+  REDIS_UNAVAILABLE: { http: 503, retriable: true, description: 'Redis cannot be reached.' },
+  CLICKHOUSE_UNAVAILABLE: { http: 503, retriable: true, description: 'ClickHouse cannot be reached; results are kept and retried.' },
+  STATE_LOST: { http: 500, retriable: false, description: 'Aggregator state in Redis disappeared (restart without persistence); the affected windows are marked, not guessed.' },
+  SHUTTING_DOWN: { http: 503, retriable: true, description: 'The process is draining for shutdown.' },
+  INTERNAL: { http: 500, retriable: false, description: 'An unexpected error (a bug); see the logs.' },
+} as const satisfies Record<string, ErrorCodeSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export const ERROR_CODE_LIST = Object.keys(ERROR_CODES) as ErrorCode[];
+
+export interface DriftlineErrorOptions {
+  cause?: unknown;
+  /** The input field at fault, when there is one (e.g. `rating`, `items[3].text`). */
+  field?: string;
+  /** Extra machine-readable details for logs and API answers. */
+  details?: Record<string, unknown>;
+}
+
+export class DriftlineError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly field: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: DriftlineErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DriftlineError';
+    this.code = code;
+    this.retriable = ERROR_CODES[code].retriable;
+    this.field = options.field;
+    this.details = options.details;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].http;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; field?: string; retriable: boolean; details?: Record<string, unknown> } {
+    return {
+      code: this.code,
+      message: this.message,
+      retriable: this.retriable,
+      ...(this.field === undefined ? {} : { field: this.field }),
+      ...(this.details === undefined ? {} : { details: this.details }),
+    };
+  }
+}
+
+export function isDriftlineError(err: unknown): err is DriftlineError {
+  return err instanceof DriftlineError;
+}
+
+/** Retry only what is known to be transient; programming errors are never retried. */
+export function isRetriable(err: unknown): boolean {
+  return err instanceof DriftlineError && err.retriable;
+}
+
+/** Wraps anything thrown into a DriftlineError, keeping a DriftlineError as it is. */
+export function toDriftlineError(err: unknown, fallback: ErrorCode = 'INTERNAL'): DriftlineError {
+  if (err instanceof DriftlineError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new DriftlineError(fallback, message, { cause: err });
+}
+
+export interface RetryOptions {
+  retries: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+  onRetry?: (err: DriftlineError, attempt: number, delayMs: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Exponential back-off with full jitter, for retriable DriftlineErrors only. */
+export async function withRetry<T>(operation: () => Promise<T>, options: RetryOptions): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await operation();
+    } catch (err) {
+      if (!isRetriable(err) || attempt >= options.retries || options.signal?.aborted) throw err;
+      const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** attempt);
+      const delayMs = Math.round(Math.random() * ceiling);
+      options.onRetry?.(err as DriftlineError, attempt + 1, delayMs);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}

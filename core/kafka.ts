@@ -1,0 +1,57 @@
+/**
+ * Kafka wiring (kafkajs): one client factory, the project's topic admin, and error mapping.
+ * Topics are created here, never auto-created, so partitions are what configuration says.
+ */
+import { Kafka, logLevel as KafkaLogLevel, type ITopicConfig, type KafkaConfig, type LogEntry } from 'kafkajs';
+import { coreSettings, type CoreSettings } from './config.js';
+import { DriftlineError } from './errors.js';
+import { createLogger } from './logger.js';
+
+export function createKafka(settings: CoreSettings = coreSettings.load(), clientSuffix = 'client', extra: Partial<KafkaConfig> = {}): Kafka {
+  const log = createLogger(`kafka.${clientSuffix}`);
+  return new Kafka({
+    clientId: `${settings.kafkaClientId}-${clientSuffix}`,
+    brokers: settings.kafkaBrokers,
+    connectionTimeout: 5_000,
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5_000 },
+    logLevel: KafkaLogLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: entry }: LogEntry) => {
+        const { message, ...rest } = entry;
+        if (level <= KafkaLogLevel.ERROR) log.error(rest, message);
+        else if (level === KafkaLogLevel.WARN) log.warn(rest, message);
+        else log.debug(rest, message);
+      },
+    ...extra,
+  });
+}
+
+export function driftlineTopics(settings: CoreSettings): string[] {
+  return [settings.topicReviews, settings.topicScored, settings.topicDeadLetter, settings.topicPromotions, settings.topicAlerts];
+}
+
+/** Creates any missing topics with the configured partition count; returns the names it created. */
+export async function ensureTopics(kafka: Kafka, topics: string[], settings: CoreSettings = coreSettings.load(), partitions = settings.topicPartitions): Promise<string[]> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    const missing: ITopicConfig[] = topics
+      .filter((topic) => !existing.has(topic))
+      .map((topic) => ({ topic, numPartitions: partitions, replicationFactor: settings.topicReplication }));
+    if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+    return missing.map((t) => t.topic);
+  } catch (err) {
+    throw kafkaError(err, 'creating topics');
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** Maps a kafkajs failure to KAFKA_UNAVAILABLE (retriable) unless it already is a DriftlineError. */
+export function kafkaError(err: unknown, doing: string): DriftlineError {
+  if (err instanceof DriftlineError) return err;
+  return new DriftlineError('KAFKA_UNAVAILABLE', `Kafka failed while ${doing}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}

@@ -1,0 +1,65 @@
+/**
+ * The model family's one small interface. A ModelRuntime is one loaded, checked model version;
+ * training, the scorer and the API all go through it (and through core/features for features),
+ * so there is no train/serve skew.
+ */
+import type { Sentiment } from '../../schemas/types.js';
+
+/** What a model needs of a review. Only review_id and text are required. */
+export interface ReviewInput {
+  review_id: string;
+  text: string;
+  title?: string | null;
+  product_id?: string | null;
+  category?: string | null;
+  /** Never a model input (it is the sentiment label); kept for disagreement flags and evaluation. */
+  rating?: number | null;
+  event_time_ms?: number | null;
+  helpful_votes?: number | null;
+  verified?: boolean | null;
+}
+
+export interface SentenceSentiment {
+  text: string;
+  sentiment: Sentiment;
+  probabilities: Record<Sentiment, number>;
+}
+
+export interface Prediction {
+  review_id: string;
+  sentiment: Sentiment;
+  probabilities: Record<Sentiment, number>;
+  /** Probability of the predicted class. */
+  confidence: number;
+  category: string | null;
+  categoryConfidence: number | null;
+  /** Outlier score in [0, 1]: percentile of the training distribution. */
+  outlierScore: number;
+  outlierFlag: boolean;
+  /** Distance to the training data as a percentile in [0, 1], independent of the outlier flag. */
+  shiftScore: number;
+  /** e.g. 5 stars with clearly negative text; false when the rating is unknown. */
+  ratingTextDisagreement: boolean;
+  /** Monitored numeric input features (names from the featurizer), carried to the drift aggregator. */
+  features: Record<string, number>;
+  sentences?: SentenceSentiment[];
+}
+
+export interface ScoreOptions {
+  sentences?: boolean;
+}
+
+export interface ModelRuntime {
+  readonly name: string;
+  readonly version: number;
+  /** Which TensorFlow.js backend serves it: 'tensorflow' (tfjs-node), 'wasm' or 'cpu'. */
+  readonly backend: string;
+  /**
+   * Scores a batch; results are in input order. Throws a DriftlineError (MODEL_SCORING_FAILED) if the
+   * batch cannot be scored; callers that must isolate one bad record re-score record by record.
+   */
+  score(reviews: readonly ReviewInput[], options?: ScoreOptions): Promise<Prediction[]>;
+  /** Smoke-checks the loaded model (shapes, finite scores); throws MODEL_CHECK_FAILED. */
+  check(): Promise<void>;
+  dispose(): void;
+}

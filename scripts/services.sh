@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Starts, stops and reports the real services Driftline's tests and demo use, without Docker:
+#   Kafka (KRaft, one JVM, jars from Maven Central), Redis (the machine's redis-server), ClickHouse
+#   (embedded chdb in-process by default; a server URL if DRIFTLINE_CLICKHOUSE_URL is set).
+# Idempotent: `up` starts only what is not running; `down` stops only what this script started (by PID).
+# Usage: scripts/services.sh up|down|status|reset
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RUN="${DRIFTLINE_RUN_DIR:-$ROOT/.run}"
+JARS="${DRIFTLINE_KAFKA_JARS:-$ROOT/.cache/kafka-jars}"
+LOGS="$RUN/logs"
+KAFKA_HOME="$RUN/kafka"
+KAFKA_PORT="${DRIFTLINE_KAFKA_PORT:-9092}"
+CONTROLLER_PORT="${DRIFTLINE_KAFKA_CONTROLLER_PORT:-9093}"
+CLUSTER_ID="ZHJpZnRsaW5lLWNsdXN0ZQ"   # fixed: base64url of "driftline-cluste" (16 bytes)
+REDIS_PORT=6379
+mkdir -p "$LOGS" "$KAFKA_HOME"
+
+log() { printf '[services] %s\n' "$*" >&2; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+fetch_kafka_jars() {
+  if ls "$JARS"/kafka_2.13-*.jar >/dev/null 2>&1; then return; fi
+  log "fetching Apache Kafka jars from Maven Central (once; cached in $JARS)"
+  mkdir -p "$JARS"
+  mvn -q -B -f "$ROOT/deploy/kafka/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$JARS" -DincludeScope=runtime >"$LOGS/mvn.log" 2>&1 \
+    || { log "mvn failed, see $LOGS/mvn.log"; tail -20 "$LOGS/mvn.log" >&2; exit 1; }
+}
+
+write_kafka_config() {
+  cat >"$KAFKA_HOME/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$KAFKA_HOME/data
+num.partitions=3
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=10
+group.initial.rebalance.delay.ms=0
+transaction.abort.timed.out.transaction.cleanup.interval.ms=10000
+log.retention.hours=24
+log.segment.bytes=67108864
+PROPS
+  cat >"$KAFKA_HOME/log4j.properties" <<PROPS
+log4j.rootLogger=WARN, file
+log4j.logger.kafka=INFO
+log4j.logger.org.apache.kafka=WARN
+log4j.appender.file=org.apache.log4j.RollingFileAppender
+log4j.appender.file.File=$LOGS/kafka.log
+log4j.appender.file.MaxFileSize=20MB
+log4j.appender.file.MaxBackupIndex=2
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+PROPS
+}
+
+kafka_java() {
+  java -Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+    -Dlog4j.configuration="file:$KAFKA_HOME/log4j.properties" -cp "$JARS/*" "$@"
+}
+
+wait_kafka_metadata() {
+  local deadline=$((SECONDS + ${1:-90}))
+  until node "$ROOT/scripts/kafka-ready.mjs" "127.0.0.1:$KAFKA_PORT" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then log "Kafka did not answer metadata in time; see $LOGS/kafka.out"; tail -30 "$LOGS/kafka.out" >&2 || true; return 1; fi
+    if ! pid_alive "$RUN/kafka.pid"; then log "Kafka exited; see $LOGS/kafka.out"; tail -30 "$LOGS/kafka.out" >&2 || true; return 1; fi
+    sleep 1
+  done
+}
+
+kafka_up() {
+  if pid_alive "$RUN/kafka.pid" && port_open "$KAFKA_PORT"; then log "kafka already running (pid $(cat "$RUN/kafka.pid"))"; return; fi
+  if port_open "$KAFKA_PORT"; then log "something else listens on $KAFKA_PORT; using it"; return; fi
+  command -v java >/dev/null || { log "java not found (Java 17 is needed for Kafka)"; exit 1; }
+  fetch_kafka_jars
+  write_kafka_config
+  if [ ! -f "$KAFKA_HOME/data/meta.properties" ]; then
+    log "formatting KRaft storage (cluster id $CLUSTER_ID)"
+    kafka_java kafka.tools.StorageTool format --cluster-id "$CLUSTER_ID" --config "$KAFKA_HOME/server.properties" --ignore-formatted >"$LOGS/kafka-format.log" 2>&1 \
+      || { cat "$LOGS/kafka-format.log" >&2; exit 1; }
+  fi
+  log "starting kafka on 127.0.0.1:$KAFKA_PORT"
+  nohup bash -c "$(declare -f kafka_java); JARS='$JARS' KAFKA_HOME='$KAFKA_HOME' kafka_java kafka.Kafka '$KAFKA_HOME/server.properties'" \
+    >"$LOGS/kafka.out" 2>&1 &
+  echo $! >"$RUN/kafka.pid"
+  wait_kafka_metadata 120
+  log "kafka ready"
+}
+
+kafka_down() {
+  if pid_alive "$RUN/kafka.pid"; then
+    local pid; pid="$(cat "$RUN/kafka.pid")"
+    log "stopping kafka (pid $pid)"
+    pkill -TERM -P "$pid" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    pkill -KILL -P "$pid" 2>/dev/null || true; kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$RUN/kafka.pid"
+}
+
+redis_up() {
+  if redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; then log "redis already running"; return; fi
+  command -v redis-server >/dev/null || { log "redis-server missing: installing from Debian's packages"; apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+  log "starting redis on 127.0.0.1:$REDIS_PORT"
+  mkdir -p "$RUN/redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
+    --dir "$RUN/redis" --logfile "$LOGS/redis.log" --pidfile "$RUN/redis.pid"
+  for _ in $(seq 1 50); do redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  touch "$RUN/redis.started-by-us"
+}
+
+redis_down() {
+  if [ -f "$RUN/redis.started-by-us" ] && pid_alive "$RUN/redis.pid"; then
+    log "stopping redis (pid $(cat "$RUN/redis.pid"))"; kill -TERM "$(cat "$RUN/redis.pid")" || true
+  fi
+  rm -f "$RUN/redis.started-by-us"
+}
+
+clickhouse_status() {
+  if [ -n "${DRIFTLINE_CLICKHOUSE_URL:-}" ]; then
+    if curl -fsS "${DRIFTLINE_CLICKHOUSE_URL%/}/ping" >/dev/null 2>&1; then echo "clickhouse: server at $DRIFTLINE_CLICKHOUSE_URL answers"; else echo "clickhouse: server at $DRIFTLINE_CLICKHOUSE_URL NOT reachable"; fi
+  else
+    echo "clickhouse: embedded chdb (in-process, path ${DRIFTLINE_CLICKHOUSE_PATH:-.data/chdb}); nothing to start"
+  fi
+}
+
+status() {
+  if pid_alive "$RUN/kafka.pid" && port_open "$KAFKA_PORT"; then echo "kafka: running (pid $(cat "$RUN/kafka.pid"), 127.0.0.1:$KAFKA_PORT)";
+  elif port_open "$KAFKA_PORT"; then echo "kafka: a broker not started by this script listens on $KAFKA_PORT";
+  else echo "kafka: down"; fi
+  if redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; then echo "redis: running (127.0.0.1:$REDIS_PORT)"; else echo "redis: down"; fi
+  clickhouse_status
+}
+
+case "${1:-status}" in
+  up) redis_up; kafka_up; status ;;
+  down) kafka_down; redis_down; status ;;
+  status) status ;;
+  kafka-up) kafka_up ;;
+  kafka-down) kafka_down ;;
+  redis-up) redis_up ;;
+  redis-down) redis_down ;;
+  reset) kafka_down; rm -rf "$KAFKA_HOME/data"; log "kafka data removed" ;;
+  *) echo "usage: $0 up|down|status|reset|kafka-up|kafka-down|redis-up|redis-down" >&2; exit 2 ;;
+esac
