@@ -63,3 +63,23 @@ export interface ModelRuntime {
   check(): Promise<void>;
   dispose(): void;
 }
+
+/**
+ * Holds the serving model of one name and swaps versions atomically: a new version is loaded and
+ * checked in the background, then replaces the old one between two calls of `current()`. A version
+ * that fails to load or check is refused (logged) and the old one keeps serving.
+ * Implemented in core/model/service.ts; used by the scorer and the API.
+ */
+export interface ModelService {
+  readonly modelName: string;
+  /** The serving runtime; throws MODEL_NOT_READY before the first load. */
+  current(): ModelRuntime;
+  isReady(): boolean;
+  /** Loads + checks the version, then swaps it in. Rejects (and keeps the old one) on failure. */
+  swapTo(version: number): Promise<ModelRuntime>;
+  /** Loads the registry's production version (used at start-up). */
+  loadProduction(): Promise<ModelRuntime>;
+  /** Called after every successful swap (old runtime disposed once in-flight calls finish). */
+  onSwap(listener: (next: ModelRuntime, previous: ModelRuntime | undefined) => void): void;
+  close(): Promise<void>;
+}

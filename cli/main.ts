@@ -1,0 +1,69 @@
+/**
+ * `driftline <command> [options]`: the one CLI entry. Commands live with their components
+ * (ingest/cli.ts, trainer/cli.ts, ...) and are imported lazily so `driftline ingest` does not load tfjs.
+ */
+import type { CliCommand } from './types.js';
+
+type Loader = () => Promise<CliCommand[]>;
+
+const COMPONENT_COMMANDS: Array<{ names: string[]; load: Loader }> = [
+  { names: ['services', 'topics'], load: async () => (await import('./infra.js')).commands },
+  { names: ['ingest'], load: async () => (await import('../ingest/cli.js')).commands },
+  { names: ['train', 'models', 'evaluate'], load: async () => (await import('../trainer/cli.js')).commands },
+  { names: ['scorer'], load: async () => (await import('../scorer/cli.js')).commands },
+  { names: ['aggregator', 'drift', 'alerts'], load: async () => (await import('../drift-aggregator/cli.js')).commands },
+  { names: ['api'], load: async () => (await import('../api/cli.js')).commands },
+  { names: ['demo'], load: async () => (await import('./demo.js')).commands },
+];
+
+const SUMMARIES: Record<string, string> = {
+  services: 'Start/stop/status of Kafka, Redis and ClickHouse (scripts/services.sh)',
+  topics: 'Create the Driftline topics with the configured partitions',
+  ingest: 'Publish reviews from JSONL/CSV/stdin as Avro events; invalid ones go to the dead-letter topic',
+  train: 'Train sentiment/category/outlier models and register a version',
+  models: 'List, promote and roll back model versions',
+  evaluate: 'Evaluate a model version on labelled reviews',
+  scorer: 'Run the streaming scorer (Kafka consumer, exactly-once)',
+  aggregator: 'Run the drift aggregator (Redis sketches, ClickHouse metrics, alerts)',
+  drift: 'Drift tools: compare two datasets, query drift metrics',
+  alerts: 'Print drift alerts from the alerts topic',
+  api: 'Run the HTTP API (Fastify)',
+  demo: 'The main job: services, default model, sample reviews through the whole pipeline, report',
+};
+
+function help(): string {
+  const lines = Object.entries(SUMMARIES).map(([name, summary]) => `  ${name.padEnd(12)} ${summary}`);
+  return `usage: driftline <command> [options]\n\ncommands:\n${lines.join('\n')}\n\n'driftline help <command>' shows a command's options.`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    const topic = rest[0];
+    if (name === 'help' && topic) {
+      const command = await findCommand(topic);
+      if (command) {
+        process.stdout.write(`${command.usage}\n`);
+        return 0;
+      }
+    }
+    process.stdout.write(`${help()}\n`);
+    return name ? 0 : 2;
+  }
+  const command = await findCommand(name);
+  if (!command) {
+    process.stderr.write(`driftline: unknown command '${name}'\n\n${help()}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${command.usage}\n`);
+    return 0;
+  }
+  return command.run(rest);
+}
+
+async function findCommand(name: string): Promise<CliCommand | undefined> {
+  const entry = COMPONENT_COMMANDS.find((c) => c.names.includes(name));
+  if (!entry) return undefined;
+  return (await entry.load()).find((c) => c.name === name);
+}

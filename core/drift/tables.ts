@@ -1,0 +1,92 @@
+/**
+ * ClickHouse tables of drift results: the contract between the drift aggregator (writer), the API's
+ * drift queries, the Grafana dashboard and the README's SQL. Migrations are idempotent (IF NOT EXISTS).
+ * Rows are written with deterministic keys and a `written_at` version column, so a retried window
+ * replaces instead of duplicating (ReplacingMergeTree; query with FINAL or argMax).
+ */
+export const DRIFT_METRICS_TABLE = 'drift_metrics';
+export const WINDOW_SUMMARY_TABLE = 'window_summary';
+
+export function driftTableMigrations(database: string): string[] {
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${database}`,
+    `CREATE TABLE IF NOT EXISTS ${database}.${DRIFT_METRICS_TABLE} (
+      window_start DateTime64(3, 'UTC'),
+      window_end DateTime64(3, 'UTC'),
+      model_name LowCardinality(String),
+      model_version UInt32,
+      segment LowCardinality(String) COMMENT 'product category, or __all__',
+      feature LowCardinality(String),
+      metric LowCardinality(String) COMMENT 'psi | ks | js_distance | wasserstein | chi_square | prediction_drift | confidence_drop | outlier_rate | accuracy | macro_f1 | unseen_rate',
+      value Float64,
+      p_value Nullable(Float64),
+      p_value_adjusted Nullable(Float64),
+      threshold_amber Float64,
+      threshold_red Float64,
+      raw_status LowCardinality(String) COMMENT 'status of this window alone',
+      status LowCardinality(String) COMMENT 'status after hysteresis: green | amber | red',
+      current_count UInt64,
+      reference_count UInt64,
+      written_at DateTime64(3, 'UTC')
+    ) ENGINE = ReplacingMergeTree(written_at)
+    ORDER BY (model_name, model_version, segment, feature, metric, window_start)`,
+    `CREATE TABLE IF NOT EXISTS ${database}.${WINDOW_SUMMARY_TABLE} (
+      window_start DateTime64(3, 'UTC'),
+      window_end DateTime64(3, 'UTC'),
+      model_name LowCardinality(String),
+      model_version UInt32,
+      segment LowCardinality(String),
+      events UInt64,
+      late_events UInt64,
+      outliers UInt64,
+      outlier_rate Float64,
+      mean_confidence Float64,
+      accuracy Nullable(Float64),
+      macro_f1 Nullable(Float64),
+      status LowCardinality(String),
+      state_lost UInt8 COMMENT '1 when Redis state of this window was lost and the numbers are partial',
+      written_at DateTime64(3, 'UTC')
+    ) ENGINE = ReplacingMergeTree(written_at)
+    ORDER BY (model_name, model_version, segment, window_start)`,
+  ];
+}
+
+export interface DriftMetricRow {
+  window_start: number;
+  window_end: number;
+  model_name: string;
+  model_version: number;
+  segment: string;
+  feature: string;
+  metric: string;
+  value: number;
+  p_value: number | null;
+  p_value_adjusted: number | null;
+  threshold_amber: number;
+  threshold_red: number;
+  raw_status: string;
+  status: string;
+  current_count: number;
+  reference_count: number;
+  written_at: number;
+}
+
+export interface WindowSummaryRow {
+  window_start: number;
+  window_end: number;
+  model_name: string;
+  model_version: number;
+  segment: string;
+  events: number;
+  late_events: number;
+  outliers: number;
+  outlier_rate: number;
+  mean_confidence: number;
+  accuracy: number | null;
+  macro_f1: number | null;
+  status: string;
+  state_lost: number;
+  written_at: number;
+}
+
+export const ALL_SEGMENTS = '__all__';
