@@ -25,3 +25,12 @@ export function repoPath(...parts: string[]): string {
 export function userPath(path: string): string {
   return resolve(process.cwd(), path);
 }
+
+/**
+ * The read-only `shared/` folder that sits beside the repository (real review data for the demo,
+ * training and tests). DRIFTLINE_SHARED_DIR overrides it; CI lays a copy beside its fresh clone.
+ */
+export function sharedPath(...parts: string[]): string {
+  const base = process.env.DRIFTLINE_SHARED_DIR ?? join(repoRoot(), '..', 'shared');
+  return join(base, ...parts);
+}

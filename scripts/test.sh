@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The README's test command (`npm test`), and exactly what .ci/run runs: installs, builds, starts the
+# real services (scripts/services.sh), runs every test (unit, integration, fault), prints the totals.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+mkdir -p .run
+
+step() { printf '\n== %s\n' "$*"; }
+
+if [ "${CI:-}" = "true" ] || [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  step "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+step "typecheck + build"
+npm run --silent build
+
+step "services"
+bash scripts/services.sh up
+
+step "tests"
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile=.run/vitest-report.json "$@" || status=$?
+
+# One plain closing line, 'N passed, N failed, N skipped', from the runner's own JSON report.
+node -e '
+  const fs = require("node:fs");
+  try {
+    const r = JSON.parse(fs.readFileSync(".run/vitest-report.json", "utf8"));
+    const skipped = r.numPendingTests + r.numTodoTests;
+    console.log(`\nvitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+  } catch (e) { console.log("vitest: no report written (" + e.message + ")"); }
+'
+exit $status
