@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   PROMOTION_REFUSED: { http: 409, retriable: false, description: 'A promotion broke a stage rule (worse macro-F1 than production without --force, nothing to roll back to).' },
   REGISTRY_CONFLICT: { http: 409, retriable: true, description: 'Another writer holds the registry lock; try again.' },
   TRAINING_FAILED: { http: 500, retriable: false, description: 'A training job failed (bad data, too few rows).' },
+  SKETCH_FORMAT: { http: 500, retriable: false, description: 'Stored sketch state (serialized text or Redis hash) has an unknown format version or kind, or does not fit its bins.' },
   // --- API ---
   UNAUTHORIZED: { http: 401, retriable: false, description: 'An admin route was called without the configured bearer token.' },
   NOT_FOUND: { http: 404, retriable: false, description: 'No such route, job or resource.' },
