@@ -1,0 +1,77 @@
+/**
+ * The scorer's environment variables (DRIFTLINE_SCORER_*). Kafka brokers, topic names, the registry
+ * directory and the log level come from core/config.ts (coreSettings).
+ */
+import { hostname } from 'node:os';
+import { defineSettings, setting, type Settings } from '../core/config.js';
+
+export const scorerSettings = defineSettings('scorer', {
+  groupId: setting({ env: 'DRIFTLINE_SCORER_GROUP_ID', kind: 'string', default: 'driftline-scorer', description: 'Consumer group of the scorer processes (they share the reviews partitions).' }),
+  instanceId: setting({
+    env: 'DRIFTLINE_SCORER_INSTANCE_ID',
+    kind: 'string',
+    default: '',
+    description: 'Name of this scorer process in logs, client ids and its promotions subscription. Empty: <hostname>-<pid>.',
+  }),
+  transactionalIdPrefix: setting({
+    env: 'DRIFTLINE_SCORER_TRANSACTIONAL_ID_PREFIX',
+    kind: 'string',
+    default: 'driftline-scorer',
+    description: 'Prefix of the transactional ids `<prefix>-<group>-<topic>-<partition>` (one producer per input partition).',
+  }),
+  modelName: setting({ env: 'DRIFTLINE_SCORER_MODEL_NAME', kind: 'string', default: 'default', description: 'Registry model name whose production version scores.' }),
+  seedModelDir: setting({
+    env: 'DRIFTLINE_SCORER_SEED_MODEL_DIR',
+    kind: 'string',
+    default: 'models/default',
+    description: 'When the registry has no production version of the model, register and promote this shipped model directory first. Empty: never seed.',
+  }),
+  maxRecordsPerTransaction: setting({
+    env: 'DRIFTLINE_SCORER_MAX_TXN_RECORDS',
+    kind: 'int',
+    default: 2_000,
+    min: 1,
+    description: 'Most input records scored and committed in one transaction (a fetched partition batch is split into transactions of at most this many).',
+  }),
+  maxBytesPerPartition: setting({
+    env: 'DRIFTLINE_SCORER_MAX_BYTES_PER_PARTITION',
+    kind: 'int',
+    default: 1_048_576,
+    min: 1_024,
+    description: 'Fetch size per partition (kafkajs maxBytesPerPartition): bounds the batch a partition delivers at once.',
+  }),
+  fetchMinBytes: setting({ env: 'DRIFTLINE_SCORER_FETCH_MIN_BYTES', kind: 'int', default: 1, min: 1, description: 'Fetch minBytes: the broker answers once this much data is there...' }),
+  fetchMaxWaitMs: setting({ env: 'DRIFTLINE_SCORER_FETCH_MAX_WAIT_MS', kind: 'int', default: 100, min: 0, description: '...or after this many ms (kafkajs maxWaitTimeInMs).' }),
+  concurrency: setting({
+    env: 'DRIFTLINE_SCORER_CONCURRENCY',
+    kind: 'int',
+    default: 3,
+    min: 1,
+    description: 'Partition batches processed at the same time (kafkajs partitionsConsumedConcurrently); each has its own transactional producer.',
+  }),
+  sessionTimeoutMs: setting({ env: 'DRIFTLINE_SCORER_SESSION_TIMEOUT_MS', kind: 'int', default: 30_000, min: 6_000, description: 'Consumer group session timeout: how soon a dead scorer\'s partitions move.' }),
+  heartbeatIntervalMs: setting({ env: 'DRIFTLINE_SCORER_HEARTBEAT_MS', kind: 'int', default: 3_000, min: 100, description: 'Consumer group heartbeat interval.' }),
+  transactionTimeoutMs: setting({ env: 'DRIFTLINE_SCORER_TRANSACTION_TIMEOUT_MS', kind: 'int', default: 60_000, min: 1_000, description: 'Transaction timeout the broker enforces on an open scorer transaction.' }),
+  fromBeginning: setting({
+    env: 'DRIFTLINE_SCORER_FROM_BEGINNING',
+    kind: 'boolean',
+    default: true,
+    description: 'Where a new consumer group starts: true = the oldest review in the topic (nothing is skipped), false = only new reviews.',
+  }),
+  retryBackoffMs: setting({ env: 'DRIFTLINE_SCORER_RETRY_BACKOFF_MS', kind: 'int', default: 500, min: 0, description: 'Pause before a partition batch whose transaction failed is fetched and tried again (doubles up to 10 s).' }),
+  metricsPort: setting({ env: 'DRIFTLINE_SCORER_METRICS_PORT', kind: 'int', default: 9464, min: 0, max: 65_535, description: 'Port of GET /metrics (Prometheus) and /health; 0 = no metrics server.' }),
+  metricsHost: setting({ env: 'DRIFTLINE_SCORER_METRICS_HOST', kind: 'string', default: '127.0.0.1', description: 'Interface the metrics server listens on (0.0.0.0 in containers).' }),
+  lagIntervalMs: setting({ env: 'DRIFTLINE_SCORER_LAG_INTERVAL_MS', kind: 'int', default: 10_000, min: 0, description: 'How often the consumer lag gauge is refreshed from the broker; 0 = never.' }),
+});
+
+export type ScorerSettings = Settings<typeof scorerSettings.spec>;
+
+/** The instance id used when DRIFTLINE_SCORER_INSTANCE_ID is empty. */
+export function instanceIdOf(settings: ScorerSettings): string {
+  return settings.instanceId || `${hostname()}-${process.pid}`;
+}
+
+/** Transactional id of the producer that owns one input partition (stable across restarts and processes). */
+export function transactionalIdFor(settings: ScorerSettings, topic: string, partition: number): string {
+  return `${settings.transactionalIdPrefix}-${settings.groupId}-${topic}-${partition}`;
+}

@@ -1,0 +1,119 @@
+/**
+ * One transactional producer per owned input partition (kafkajs has one transaction per producer, and the
+ * pre-KIP-447 exactly-once recipe needs the transactional id to follow the partition, not the process):
+ * transactionalId = `<prefix>-<group>-<topic>-<partition>`. When a partition moves to another process (or
+ * a crashed process restarts), the new owner's InitProducerId bumps the epoch, which fences the old
+ * owner and aborts or completes its open transaction before the new owner reads the committed offset.
+ */
+import type { Kafka, Producer } from 'kafkajs';
+import type { Logger } from '../core/logger.js';
+
+export interface PartitionProducer {
+  readonly partition: number;
+  readonly producer: Producer;
+  /**
+   * True until the first transaction after (re)creation has checked the group's committed offset:
+   * the batch in hand may have been fetched from an offset a fenced owner had already moved past.
+   */
+  needsOffsetCheck: boolean;
+}
+
+interface Slot {
+  lease: PartitionProducer;
+  ready: Promise<void>;
+  inUse: boolean;
+  closeWhenReleased: boolean;
+}
+
+export interface PartitionProducerOptions {
+  transactionalIdFor(partition: number): string;
+  transactionTimeoutMs: number;
+}
+
+export class PartitionProducers {
+  private readonly slots = new Map<number, Slot>();
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly options: PartitionProducerOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** The partition's producer, connected and with its transactional id initialised (which fences older owners). */
+  async acquire(partition: number): Promise<PartitionProducer> {
+    let slot = this.slots.get(partition);
+    if (!slot) {
+      slot = this.create(partition);
+      this.slots.set(partition, slot);
+    }
+    slot.inUse = true;
+    slot.closeWhenReleased = false;
+    try {
+      await slot.ready;
+    } catch (err) {
+      this.slots.delete(partition);
+      throw err;
+    }
+    return slot.lease;
+  }
+
+  release(lease: PartitionProducer): void {
+    const slot = this.slots.get(lease.partition);
+    if (!slot || slot.lease !== lease) return;
+    slot.inUse = false;
+    if (slot.closeWhenReleased) void this.close(lease.partition);
+  }
+
+  /** Drops a producer after a failed transaction: the next batch starts with a new one (and re-checks offsets). */
+  async discard(lease: PartitionProducer): Promise<void> {
+    const slot = this.slots.get(lease.partition);
+    if (slot?.lease === lease) this.slots.delete(lease.partition);
+    await lease.producer.disconnect().catch((err: Error) => this.log.warn({ partition: lease.partition, err: err.message }, 'disconnecting a failed producer'));
+  }
+
+  /** After a rebalance: closes the producers of partitions this process no longer owns (once their batch is done). */
+  retainOnly(assigned: ReadonlySet<number>): void {
+    for (const [partition, slot] of this.slots) {
+      if (assigned.has(partition)) continue;
+      if (slot.inUse) slot.closeWhenReleased = true;
+      else void this.close(partition);
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.slots.keys()].map((partition) => this.close(partition)));
+  }
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  private create(partition: number): Slot {
+    const transactionalId = this.options.transactionalIdFor(partition);
+    const producer = this.kafka.producer({
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: this.options.transactionTimeoutMs,
+      allowAutoTopicCreation: false,
+    });
+    const lease: PartitionProducer = { partition, producer, needsOffsetCheck: true };
+    const ready = (async () => {
+      await producer.connect();
+      // InitProducerId happens on the first transaction(); do it now so the fence is up before offsets are read.
+      const warmUp = await producer.transaction();
+      await warmUp.abort();
+      this.log.info({ partition, transactionalId }, 'transactional producer ready');
+    })();
+    return { lease, ready, inUse: false, closeWhenReleased: false };
+  }
+
+  private async close(partition: number): Promise<void> {
+    const slot = this.slots.get(partition);
+    if (!slot) return;
+    this.slots.delete(partition);
+    await slot.ready.catch(() => undefined);
+    await slot.lease.producer.disconnect().catch((err: Error) => this.log.warn({ partition, err: err.message }, 'disconnecting a producer'));
+    this.log.info({ partition }, 'transactional producer closed');
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * The streaming scorer: a kafkajs consumer group over the reviews topic whose every partition batch is
+ * scored and written back in Kafka transactions (outputs + dead letters + consumed offsets, all or nothing).
+ *
+ * Exactly-once in effect:
+ *  - autoCommit is off; offsets are only committed by `sendOffsets` inside the transaction that also holds the
+ *    batch's ScoredReview and DeadLetter messages, and `resolveOffset` runs only after that commit.
+ *  - a failed transaction is aborted, its producer dropped, and the batch redelivered (offsets stay unresolved).
+ *  - one transactional producer per input partition; a new producer (after start, rebalance or failure) first
+ *    fences every older owner of that partition, then re-reads the group's committed offset and skips what a
+ *    fenced owner had already committed, so a batch fetched before the fence is never scored twice.
+ *  - readers use read_committed, so aborted attempts are invisible.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Admin, Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, TopicMessages } from 'kafkajs';
+import { toDriftlineError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { ModelService } from '../core/model/types.js';
+import { transactionalIdFor, type ScorerSettings } from './config.js';
+import type { ScorerMetrics } from './metrics.js';
+import { processBatch, type BatchResult, type BatchSource } from './pipeline.js';
+import { PartitionProducers, type PartitionProducer } from './producers.js';
+
+export interface ScorerTopics {
+  reviews: string;
+  scored: string;
+  deadLetter: string;
+}
+
+export interface ScorerDeps {
+  kafka: Kafka;
+  settings: ScorerSettings;
+  topics: ScorerTopics;
+  models: Pick<ModelService, 'current'>;
+  metrics: ScorerMetrics;
+  log: Logger;
+  /** Called when the consumer crashed and kafkajs will not restart it (the process should exit non-zero). */
+  onFatal?: (err: Error) => void;
+}
+
+export interface Scorer {
+  start(): Promise<void>;
+  /** Finishes the in-flight transaction, then leaves the group and closes every producer. */
+  stop(): Promise<void>;
+  assignedPartitions(): number[];
+}
+
+const MAX_BACKOFF_MS = 10_000;
+
+export function createScorer(deps: ScorerDeps): Scorer {
+  const { kafka, settings, topics, models, metrics, log } = deps;
+  const consumer: Consumer = kafka.consumer({
+    groupId: settings.groupId,
+    sessionTimeout: settings.sessionTimeoutMs,
+    heartbeatInterval: settings.heartbeatIntervalMs,
+    maxBytesPerPartition: settings.maxBytesPerPartition,
+    maxBytes: Math.max(10_485_760, settings.maxBytesPerPartition * 4),
+    minBytes: settings.fetchMinBytes,
+    maxWaitTimeInMs: settings.fetchMaxWaitMs,
+    readUncommitted: false,
+    allowAutoTopicCreation: false,
+  });
+  const admin: Admin = kafka.admin();
+  const producers = new PartitionProducers(
+    kafka,
+    { transactionalIdFor: (partition) => transactionalIdFor(settings, topics.reviews, partition), transactionTimeoutMs: settings.transactionTimeoutMs },
+    log,
+  );
+  const failures = new Map<number, number>();
+  const timers = new Set<NodeJS.Timeout>();
+  let assigned: number[] = [];
+  let lagTimer: NodeJS.Timeout | undefined;
+  let stopping: Promise<void> | undefined;
+
+  async function committedOffset(partition: number): Promise<bigint | null> {
+    const [entry] = await admin.fetchOffsets({ groupId: settings.groupId, topics: [topics.reviews] });
+    const found = entry?.partitions.find((p) => p.partition === partition);
+    if (!found || Number(found.offset) < 0) return null;
+    return BigInt(found.offset);
+  }
+
+  /** Drops what a fenced previous owner already committed (only checked once per new producer). */
+  async function unprocessed(lease: PartitionProducer, batch: Batch): Promise<{ messages: KafkaMessage[]; committed: bigint | null }> {
+    if (!lease.needsOffsetCheck) return { messages: batch.messages, committed: null };
+    const committed = await committedOffset(batch.partition);
+    lease.needsOffsetCheck = false;
+    if (committed === null || BigInt(batch.firstOffset() ?? '0') >= committed) return { messages: batch.messages, committed };
+    const messages = batch.messages.filter((m) => BigInt(m.offset) >= committed);
+    log.info({ partition: batch.partition, committed: committed.toString(), skipped: batch.messages.length - messages.length }, 'skipping records a previous owner already committed');
+    return { messages, committed };
+  }
+
+  async function commitTransaction(lease: PartitionProducer, source: BatchSource, result: BatchResult, nextOffset: bigint): Promise<void> {
+    const transaction = await lease.producer.transaction();
+    try {
+      const topicMessages: TopicMessages[] = [];
+      if (result.scored.length > 0) topicMessages.push({ topic: topics.scored, messages: result.scored.map((s) => s.message) });
+      if (result.deadLetterMessages.length > 0) topicMessages.push({ topic: topics.deadLetter, messages: result.deadLetterMessages });
+      if (topicMessages.length > 0) await transaction.sendBatch({ topicMessages, acks: -1 });
+      await transaction.sendOffsets({
+        consumerGroupId: settings.groupId,
+        topics: [{ topic: source.topic, partitions: [{ partition: source.partition, offset: nextOffset.toString() }] }],
+      });
+      await transaction.commit();
+    } catch (err) {
+      await transaction.abort().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Scores one chunk with one model version and commits it in one transaction. */
+  async function scoreAndCommit(lease: PartitionProducer, source: BatchSource, chunk: KafkaMessage[]): Promise<void> {
+    const runtime = models.current(); // captured once: every record of this transaction names this version
+    const started = performance.now();
+    const result = await processBatch(chunk, source, runtime);
+    const scoredAt = performance.now();
+    metrics.scoringSeconds.observe((scoredAt - started) / 1000);
+    await commitTransaction(lease, source, result, BigInt(chunk[chunk.length - 1]!.offset) + 1n);
+    metrics.transactionSeconds.observe((performance.now() - scoredAt) / 1000);
+    recordCommitted(result, runtime.version);
+  }
+
+  function recordCommitted(result: BatchResult, version: number): void {
+    const now = Date.now();
+    metrics.transactions.inc({ result: 'committed' });
+    metrics.batchSize.observe(result.scored.length + result.deadLetters.length);
+    if (result.scored.length > 0) metrics.scored.inc({ model_version: String(version) }, result.scored.length);
+    for (const dead of result.deadLetters) metrics.deadLettered.inc({ error_code: dead.error_code });
+    for (const { record } of result.scored) metrics.endToEndSeconds.observe(Math.max(0, now - record.ingest_time_ms) / 1000);
+    if (result.isolatedRecords > 0) log.warn({ isolated: result.isolatedRecords }, 'batch scoring failed; records were scored one by one');
+  }
+
+  /** Pauses a failed partition for a growing back-off; its unresolved records are fetched again afterwards. */
+  function backOff(payload: EachBatchPayload, err: unknown): void {
+    const partition = payload.batch.partition;
+    const attempt = (failures.get(partition) ?? 0) + 1;
+    failures.set(partition, attempt);
+    const delayMs = Math.min(MAX_BACKOFF_MS, settings.retryBackoffMs * 2 ** (attempt - 1));
+    metrics.transactions.inc({ result: 'aborted' });
+    log.error({ partition, attempt, delayMs, err: toDriftlineError(err).toJSON() }, 'transaction failed; batch aborted and will be redelivered');
+    const resume = payload.pause();
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      resume();
+    }, delayMs);
+    timer.unref();
+    timers.add(timer);
+  }
+
+  async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
+    const source: BatchSource = { topic: batch.topic, partition: batch.partition };
+    metrics.consumed.inc(batch.messages.length);
+    let lease: PartitionProducer | undefined;
+    try {
+      lease = await producers.acquire(batch.partition);
+      const { messages, committed } = await unprocessed(lease, batch);
+      if (messages.length === 0) {
+        // A fenced owner committed past this whole batch: move the fetch position to its offset.
+        if (committed !== null) payload.resolveOffset((committed - 1n).toString());
+        return;
+      }
+      for (let start = 0; start < messages.length; start += settings.maxRecordsPerTransaction) {
+        if (!payload.isRunning() || payload.isStale()) return; // shutting down or seeked: the rest is redelivered
+        const chunk = messages.slice(start, start + settings.maxRecordsPerTransaction);
+        await scoreAndCommit(lease, source, chunk);
+        payload.resolveOffset(chunk[chunk.length - 1]!.offset);
+        failures.delete(batch.partition);
+        if (start + settings.maxRecordsPerTransaction < messages.length) await payload.heartbeat().catch(() => undefined);
+      }
+    } catch (err) {
+      if (lease) await producers.discard(lease);
+      lease = undefined;
+      backOff(payload, err);
+    } finally {
+      if (lease) producers.release(lease);
+    }
+    // Outside the try: a heartbeat error is how kafkajs learns of a rebalance and must reach it.
+    await payload.heartbeat();
+  }
+
+  async function refreshLag(): Promise<void> {
+    const [high, committed] = await Promise.all([admin.fetchTopicOffsets(topics.reviews), admin.fetchOffsets({ groupId: settings.groupId, topics: [topics.reviews] })]);
+    const committedBy = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+    for (const { partition, high: end, low } of high) {
+      const position = committedBy.get(partition) ?? -1;
+      metrics.consumerLag.set({ partition: String(partition) }, Math.max(0, Number(end) - (position >= 0 ? position : Number(low))));
+    }
+  }
+
+  return {
+    async start() {
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        assigned = [...(payload.memberAssignment[topics.reviews] ?? [])].sort((a, b) => a - b);
+        producers.retainOnly(new Set(assigned));
+        metrics.assignedPartitions.set(assigned.length);
+        log.info({ memberId: payload.memberId, partitions: assigned }, 'partitions assigned');
+      });
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        log.error({ err: payload.error.message, restart: payload.restart }, 'consumer crashed');
+        if (!payload.restart) deps.onFatal?.(payload.error);
+      });
+      await admin.connect();
+      await consumer.connect();
+      await consumer.subscribe({ topic: topics.reviews, fromBeginning: settings.fromBeginning });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: settings.concurrency,
+        eachBatch,
+      });
+      if (settings.lagIntervalMs > 0) {
+        lagTimer = setInterval(() => {
+          refreshLag().catch((err: Error) => log.warn({ err: err.message }, 'consumer lag refresh failed'));
+        }, settings.lagIntervalMs);
+        lagTimer.unref();
+      }
+    },
+    stop() {
+      stopping ??= (async () => {
+        if (lagTimer) clearInterval(lagTimer);
+        for (const timer of timers) clearTimeout(timer);
+        await consumer.disconnect(); // waits for the in-flight batch, which stops after its current transaction
+        await producers.closeAll();
+        await admin.disconnect();
+        log.info('scorer stopped');
+      })();
+      return stopping;
+    },
+    assignedPartitions: () => [...assigned],
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * The scorer's per-batch pipeline without Kafka: decoding, validation, model isolation and the ScoredReview
+ * fields. The model here is a small in-test ModelRuntime (unit scope only; integration tests use models/default).
+ */
+import { describe, expect, it } from 'vitest';
+import { AvroCodec, codecFor, loadSchema } from '../../core/avro.js';
+import { DriftlineError } from '../../core/errors.js';
+import type { ModelRuntime, Prediction, ReviewInput } from '../../core/model/types.js';
+import type { ReviewEvent } from '../../schemas/types.js';
+import { processBatch, type InputMessage } from '../../scorer/pipeline.js';
+
+const source = { topic: 'reviews', partition: 2 };
+
+function review(id: string, overrides: Partial<ReviewEvent> = {}): ReviewEvent {
+  return {
+    review_id: id,
+    product_id: 'P1',
+    category: 'Books',
+    rating: 4,
+    title: 'fine',
+    text: `a good book ${id}`,
+    event_time_ms: Date.UTC(2020, 1, 2),
+    helpful_votes: 1,
+    verified: true,
+    source: 'test',
+    ingest_time_ms: 1_700_000_000_000,
+    ...overrides,
+  };
+}
+
+/** Encodes without schema validation, so records that break validateReview (not Avro) can be built. */
+function message(offset: number, value: Buffer | null, key: string | null = null): InputMessage {
+  return { offset: String(offset), key: key === null ? null : Buffer.from(key), value };
+}
+
+function encoded(r: ReviewEvent): Buffer {
+  return codecFor('ReviewEvent').encode(r);
+}
+
+/** Scores by text length; throws for any text containing "poison", once per call that includes it. */
+class TestRuntime implements ModelRuntime {
+  readonly backend = 'cpu';
+  calls: number[] = [];
+  constructor(readonly name = 'm', readonly version = 7, private readonly failure: (input: ReviewInput) => boolean = (i) => i.text.includes('poison')) {}
+  async score(reviews: readonly ReviewInput[]): Promise<Prediction[]> {
+    this.calls.push(reviews.length);
+    if (reviews.some(this.failure)) throw new DriftlineError('MODEL_SCORING_FAILED', 'poisoned input');
+    return reviews.map((r) => ({
+      review_id: r.review_id,
+      sentiment: 'positive',
+      probabilities: { negative: 0.1, neutral: 0.2, positive: 0.7 },
+      confidence: 0.7,
+      category: 'Books',
+      categoryConfidence: 0.9,
+      outlierScore: 0.3,
+      outlierFlag: false,
+      shiftScore: 0.4,
+      ratingTextDisagreement: false,
+      features: { text_chars: r.text.length },
+    }));
+  }
+  async check(): Promise<void> {}
+  dispose(): void {}
+}
+
+describe('processBatch', () => {
+  it('turns every valid review into one ScoredReview naming the model version, keyed like the input', async () => {
+    const runtime = new TestRuntime('sentiment', 3);
+    const messages = [message(10, encoded(review('a')), 'key-a'), message(11, encoded(review('b')))];
+    const result = await processBatch(messages, source, runtime, () => 1_800_000_000_000);
+    expect(result.deadLetters).toEqual([]);
+    expect(result.scored.map((s) => s.record.review_id)).toEqual(['a', 'b']);
+    const first = result.scored[0]!;
+    expect(first.message.key).toEqual(Buffer.from('key-a'));
+    expect(result.scored[1]!.message.key).toBe('b');
+    expect(first.record).toMatchObject({
+      model_name: 'sentiment',
+      model_version: 3,
+      input_partition: 2,
+      input_offset: 10,
+      ingest_time_ms: 1_700_000_000_000,
+      scored_time_ms: 1_800_000_000_000,
+      event_time_ms: Date.UTC(2020, 1, 2),
+      prob_positive: 0.7,
+      predicted_category: 'Books',
+      features: { text_chars: 'a good book a'.length },
+    });
+    expect(codecFor('ScoredReview').decode(first.message.value as Buffer)).toEqual(first.record);
+    expect(runtime.calls).toEqual([2]);
+  });
+
+  it('dead-letters each kind of bad input with its code and original bytes, and scores the rest', async () => {
+    const good = encoded(review('good'));
+    const garbage = Buffer.from('not avro at all');
+    const truncated = good.subarray(0, 14);
+    const unknownFingerprint = Buffer.from(good);
+    unknownFingerprint.writeUInt8(unknownFingerprint[2]! ^ 0xff, 2);
+    const loose = new AvroCodec<ReviewEvent>(loadSchema('ReviewEvent'));
+    const badRating = loose.encode(review('r9', { rating: 9 }));
+    const emptyText = loose.encode(review('empty', { text: '   ' }));
+    const messages = [
+      message(0, garbage),
+      message(1, good),
+      message(2, truncated),
+      message(3, unknownFingerprint),
+      message(4, badRating),
+      message(5, null),
+      message(6, emptyText),
+    ];
+    const result = await processBatch(messages, source, new TestRuntime());
+    expect(result.scored.map((s) => s.record.review_id)).toEqual(['good']);
+    expect(result.deadLetters.map((d) => [d.source_offset, d.error_code])).toEqual([
+      [0, 'AVRO_BAD_HEADER'],
+      [2, 'AVRO_DECODE_FAILED'],
+      [3, 'AVRO_UNKNOWN_SCHEMA'],
+      [4, 'FIELD_RANGE'],
+      [5, 'AVRO_BAD_HEADER'],
+      [6, 'TEXT_EMPTY'],
+    ]);
+    const first = result.deadLetters[0]!;
+    expect(first).toMatchObject({ stage: 'scorer', source_topic: 'reviews', source_partition: 2, raw: garbage });
+    expect(result.deadLetters.find((d) => d.source_offset === 4)).toMatchObject({ review_id: 'r9', field: 'rating' });
+    expect(result.deadLetterMessages).toHaveLength(6);
+    expect(codecFor('DeadLetter').decode(result.deadLetterMessages[1]!.value as Buffer).error_code).toBe('AVRO_DECODE_FAILED');
+  });
+
+  it('isolates a record that makes the model throw: re-scores one by one and dead-letters only that one', async () => {
+    const runtime = new TestRuntime();
+    const messages = ['a', 'b', 'c'].map((id, i) => message(i, encoded(review(id, id === 'b' ? { text: 'poison pill' } : {}))));
+    const result = await processBatch(messages, source, runtime);
+    expect(result.scored.map((s) => s.record.review_id)).toEqual(['a', 'c']);
+    expect(result.deadLetters).toHaveLength(1);
+    expect(result.deadLetters[0]).toMatchObject({ error_code: 'MODEL_SCORING_FAILED', review_id: 'b', source_offset: 1 });
+    expect(result.isolatedRecords).toBe(3);
+    expect(runtime.calls).toEqual([3, 1, 1, 1]);
+  });
+
+  it('fails the whole batch (for redelivery) when the model error is retriable', async () => {
+    const runtime = new TestRuntime();
+    runtime.score = async () => {
+      throw new DriftlineError('MODEL_NOT_READY', 'not loaded');
+    };
+    await expect(processBatch([message(0, encoded(review('a')))], source, runtime)).rejects.toMatchObject({ code: 'MODEL_NOT_READY' });
+  });
+
+  it('dead-letters a prediction that does not fit the ScoredReview schema instead of failing the batch', async () => {
+    const runtime = new TestRuntime();
+    const original = runtime.score.bind(runtime);
+    runtime.score = async (reviews) => (await original(reviews)).map((p) => (p.review_id === 'x' ? { ...p, confidence: Number.NaN, features: { bad: 'x' as unknown as number } } : p));
+    const result = await processBatch([message(0, encoded(review('x'))), message(1, encoded(review('y')))], source, runtime);
+    expect(result.scored.map((s) => s.record.review_id)).toEqual(['y']);
+    expect(result.deadLetters[0]).toMatchObject({ review_id: 'x', error_code: 'AVRO_ENCODE_FAILED' });
+  });
+});
