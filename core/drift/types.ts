@@ -10,12 +10,26 @@ export interface BinnedDistribution {
   edges?: number[];
   /** Categorical bins only: one label per count. */
   labels?: string[];
+  /** Numeric only, optional: observed range (closes the open outer bins for Wasserstein) and moments. */
+  min?: number;
+  max?: number;
+  mean?: number;
+  /** Population standard deviation; Wasserstein's effect size divides by the reference's. */
+  std?: number;
 }
 
 export interface MetricResult {
+  /** The metric in its own units: PSI, KS statistic D, JS distance, W1 (feature units), chi-square statistic. */
   value: number;
   /** Tests only (KS, chi-square): the p-value, before any multiple-testing correction. */
   pValue?: number;
+  /**
+   * The effect size the status thresholds are compared with: equal to `value` except for Wasserstein
+   * (W1 / reference standard deviation) and chi-square (Cramér's V).
+   */
+  effect: number;
+  /** Extra numbers (degrees of freedom, unseen rate, sample sizes) for logs and the compare report. */
+  details?: Record<string, number>;
 }
 
 export type DriftMetricName = 'psi' | 'ks' | 'js_distance' | 'wasserstein' | 'chi_square';

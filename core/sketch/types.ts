@@ -14,3 +14,23 @@ export interface Sketch<State, Value> {
   /** Throws on an unknown format version. */
   deserialize(text: string): State;
 }
+
+/**
+ * A sketch state as flat Redis hash increments, so many writers can add to one hash per
+ * (window, segment, feature) without read-modify-write: counts are exact integers (HINCRBY), sums are
+ * floats (HINCRBYFLOAT), and min/max need a compare-and-set (see REDIS_APPLY_INCREMENTS_LUA).
+ * Zero increments are left out, so an empty state gives empty maps.
+ */
+export interface SketchIncrements {
+  ints: Record<string, number>;
+  floats: Record<string, number>;
+  mins: Record<string, number>;
+  maxes: Record<string, number>;
+}
+
+/** A sketch whose state can live in one Redis hash: `toIncrements` adds a state, `fromHash` reads the sum back. */
+export interface RedisHashSketch<State, Value> extends Sketch<State, Value> {
+  toIncrements(state: State): SketchIncrements;
+  /** Reads an HGETALL answer; an empty hash is the zero state. Throws SKETCH_FORMAT on fields that do not fit. */
+  fromHash(hash: Record<string, string>): State;
+}

@@ -1,0 +1,312 @@
+/**
+ * The drift metrics. Every DriftMetric compares a reference BinnedDistribution with a current one on
+ * the same bins (numeric: the baseline's quantile edges; categorical: categories + other + unseen).
+ *
+ * Conventions shared by all of them:
+ * - An empty side (total 0) is "no evidence": value 0, effect 0, p-value 1. The status rules report
+ *   such windows as insufficient before any threshold is looked at.
+ * - Binned metrics see bins, not values: KS and Wasserstein assume values are spread uniformly inside
+ *   each bin, so their error shrinks with the bin width (quantile bins: ~1/bins of the mass each).
+ */
+import { DriftlineError } from '../errors.js';
+import { SENTIMENTS } from '../../schemas/types.js';
+import { UNSEEN_LABEL } from '../sketch/categorical.js';
+import type { SummaryState } from '../sketch/summary.js';
+import { chiSquareSurvival, ksPValue } from './stats.js';
+import type { BinnedDistribution, DriftMetric, DriftMetricName, MetricResult } from './types.js';
+
+/**
+ * PSI floor for empty bins: a proportion of 0 would make ln(q/p) infinite, so proportions are floored
+ * at 1e-4 (one in ten thousand) before the sum. A bin empty on both sides then contributes 0, and one
+ * empty on a single side contributes a large but finite (q - 1e-4)·ln(q / 1e-4).
+ */
+export const PSI_EPSILON = 1e-4;
+
+function total(counts: readonly number[]): number {
+  let sum = 0;
+  for (const count of counts) sum += count;
+  return sum;
+}
+
+function proportions(counts: readonly number[], sum: number): number[] {
+  return counts.map((count) => count / sum);
+}
+
+function checkSameBins(name: string, reference: BinnedDistribution, current: BinnedDistribution): void {
+  if (reference.counts.length !== current.counts.length || reference.counts.length === 0) {
+    throw new DriftlineError('INTERNAL', `${name}: reference has ${reference.counts.length} bins, current has ${current.counts.length}`);
+  }
+}
+
+const NO_EVIDENCE: MetricResult = { value: 0, effect: 0 };
+
+/** Population Stability Index Σ (q - p)·ln(q / p) over bins, p = reference share, q = current share. */
+export const psiMetric: DriftMetric = {
+  name: 'psi',
+  appliesTo: ['numeric', 'categorical'],
+  compute(reference, current) {
+    checkSameBins('psi', reference, current);
+    const n = total(reference.counts);
+    const m = total(current.counts);
+    if (n === 0 || m === 0) return { ...NO_EVIDENCE };
+    const p = proportions(reference.counts, n);
+    const q = proportions(current.counts, m);
+    let value = 0;
+    for (let i = 0; i < p.length; i++) {
+      const pi = Math.max(p[i], PSI_EPSILON);
+      const qi = Math.max(q[i], PSI_EPSILON);
+      value += (qi - pi) * Math.log(qi / pi);
+    }
+    return { value, effect: value };
+  },
+};
+
+/** Jensen–Shannon distance √JSD with base-2 logarithms, so it lies in [0, 1]. Empty bins need no floor (0·log 0 = 0). */
+export function jsDistance(referenceCounts: readonly number[], currentCounts: readonly number[]): number {
+  const n = total(referenceCounts);
+  const m = total(currentCounts);
+  if (n === 0 || m === 0) return 0;
+  let divergence = 0;
+  for (let i = 0; i < referenceCounts.length; i++) {
+    const p = referenceCounts[i] / n;
+    const q = currentCounts[i] / m;
+    const mid = (p + q) / 2;
+    if (p > 0) divergence += 0.5 * p * Math.log2(p / mid);
+    if (q > 0) divergence += 0.5 * q * Math.log2(q / mid);
+  }
+  // Rounding can leave a tiny negative divergence for identical inputs.
+  return Math.sqrt(Math.min(1, Math.max(0, divergence)));
+}
+
+export const jsDistanceMetric: DriftMetric = {
+  name: 'js_distance',
+  appliesTo: ['numeric', 'categorical'],
+  compute(reference, current) {
+    checkSameBins('js_distance', reference, current);
+    const value = jsDistance(reference.counts, current.counts);
+    return { value, effect: value };
+  },
+};
+
+/**
+ * Two-sample Kolmogorov–Smirnov on binned data: D = max over bin edges of |F_ref - F_cur|. Binning can
+ * only hide differences inside a bin, so D is a lower bound of the raw-data statistic (conservative).
+ * p-value: asymptotic Kolmogorov law with effective size n·m/(n+m) (see ksPValue).
+ */
+export const ksMetric: DriftMetric = {
+  name: 'ks',
+  appliesTo: ['numeric'],
+  compute(reference, current) {
+    checkSameBins('ks', reference, current);
+    const n = total(reference.counts);
+    const m = total(current.counts);
+    if (n === 0 || m === 0) return { ...NO_EVIDENCE, pValue: 1 };
+    let cumulativeReference = 0;
+    let cumulativeCurrent = 0;
+    let statistic = 0;
+    for (let i = 0; i < reference.counts.length; i++) {
+      cumulativeReference += reference.counts[i];
+      cumulativeCurrent += current.counts[i];
+      statistic = Math.max(statistic, Math.abs(cumulativeReference / n - cumulativeCurrent / m));
+    }
+    return { value: statistic, effect: statistic, pValue: ksPValue(statistic, n, m), details: { n, m } };
+  },
+};
+
+/**
+ * Where the open outer bins (-inf, e0] and (e_last, +inf) end, for Wasserstein and the binned std:
+ * the observed minimum/maximum of either side when known (the sketches track them; the baseline
+ * stores the training min/max), else one neighbouring bin width beyond the outer edge.
+ */
+export function outerBounds(edges: readonly number[], ...sides: BinnedDistribution[]): { lo: number; hi: number } {
+  const first = edges[0];
+  const last = edges[edges.length - 1];
+  const width = edges.length >= 2 ? (last - first) / (edges.length - 1) : Math.max(1, Math.abs(first));
+  const mins = sides.map((side) => side.min).filter((v): v is number => v !== undefined && Number.isFinite(v));
+  const maxes = sides.map((side) => side.max).filter((v): v is number => v !== undefined && Number.isFinite(v));
+  const lo = Math.min(first, mins.length > 0 ? Math.min(...mins) : first - width);
+  const hi = Math.max(last, maxes.length > 0 ? Math.max(...maxes) : last + width);
+  return { lo, hi };
+}
+
+/** Bin boundaries lo, e0, ..., e_last, hi (k bins → k + 1 boundaries). */
+function binBoundaries(edges: readonly number[], lo: number, hi: number): number[] {
+  return [lo, ...edges, hi];
+}
+
+/** Mean and population std of a binned distribution, each bin uniform on [left, right]. */
+export function binnedMoments(distribution: BinnedDistribution, lo: number, hi: number): { mean: number; std: number } {
+  const edges = distribution.edges ?? [];
+  const n = total(distribution.counts);
+  if (n === 0) return { mean: 0, std: 0 };
+  const bounds = binBoundaries(edges, lo, hi);
+  let mean = 0;
+  let secondMoment = 0;
+  distribution.counts.forEach((count, i) => {
+    const left = bounds[i];
+    const right = bounds[i + 1];
+    const share = count / n;
+    const mid = (left + right) / 2;
+    mean += share * mid;
+    secondMoment += share * (mid * mid + ((right - left) * (right - left)) / 12);
+  });
+  return { mean, std: Math.sqrt(Math.max(0, secondMoment - mean * mean)) };
+}
+
+/**
+ * ∫|F - G| over one segment where F - G is linear from d0 to d1: the trapezoid of |d| when the sign
+ * does not change, two triangles when it does.
+ */
+function absoluteLinearIntegral(d0: number, d1: number, width: number): number {
+  if (width <= 0) return 0;
+  if (d0 * d1 >= 0) return (width * (Math.abs(d0) + Math.abs(d1))) / 2;
+  return (width * (d0 * d0 + d1 * d1)) / (2 * (Math.abs(d0) + Math.abs(d1)));
+}
+
+/** Reference scale for the Wasserstein effect size: its std (given, else from its bins), 1 for a constant reference. */
+function referenceScale(reference: BinnedDistribution, lo: number, hi: number): number {
+  const std = reference.std !== undefined && Number.isFinite(reference.std) ? reference.std : binnedMoments(reference, lo, hi).std;
+  return std > 0 ? std : 1;
+}
+
+/**
+ * Wasserstein-1 (earth mover's) distance ∫|F_ref(x) - F_cur(x)| dx on binned data: both CDFs are
+ * piecewise linear (mass uniform within each bin) between the outer bounds of `outerBounds`, so the
+ * integral is exact for that model. With the observed min/max as outer bounds, a tail bin's mass sits
+ * on average mid-way between the outer edge and the extreme value. Effect = W1 / reference std.
+ */
+export const wassersteinMetric: DriftMetric = {
+  name: 'wasserstein',
+  appliesTo: ['numeric'],
+  compute(reference, current) {
+    checkSameBins('wasserstein', reference, current);
+    const edges = reference.edges ?? current.edges;
+    if (!edges || edges.length !== reference.counts.length - 1) {
+      throw new DriftlineError('INTERNAL', 'wasserstein: numeric bins need edges (counts.length - 1 of them)');
+    }
+    const n = total(reference.counts);
+    const m = total(current.counts);
+    if (n === 0 || m === 0) return { ...NO_EVIDENCE };
+    const { lo, hi } = outerBounds(edges, reference, current);
+    const bounds = binBoundaries(edges, lo, hi);
+    let value = 0;
+    let cumulativeReference = 0;
+    let cumulativeCurrent = 0;
+    let previousGap = 0;
+    for (let i = 0; i < reference.counts.length; i++) {
+      cumulativeReference += reference.counts[i] / n;
+      cumulativeCurrent += current.counts[i] / m;
+      const gap = cumulativeReference - cumulativeCurrent;
+      value += absoluteLinearIntegral(previousGap, gap, bounds[i + 1] - bounds[i]);
+      previousGap = gap;
+    }
+    const scale = referenceScale(reference, lo, hi);
+    return { value, effect: value / scale, details: { referenceStd: scale } };
+  },
+};
+
+/**
+ * Chi-square test of homogeneity on the 2 x k table (reference row, current row). Columns empty on
+ * both sides are dropped (they carry no information and would make expected counts 0);
+ * df = (non-empty columns - 1). p-value from the regularized upper incomplete gamma Q(df/2, χ²/2).
+ * Effect = Cramér's V = √(χ² / (N·(min(2, k) - 1))) = √(χ²/N), in [0, 1], independent of N.
+ * The 'unseen' bucket (label UNSEEN_LABEL, always 0 in the reference) is part of the table and its
+ * current share is reported as details.unseenRate.
+ */
+export const chiSquareMetric: DriftMetric = {
+  name: 'chi_square',
+  appliesTo: ['categorical'],
+  compute(reference, current): MetricResult {
+    checkSameBins('chi_square', reference, current);
+    const n = total(reference.counts);
+    const m = total(current.counts);
+    const unseenIndex = (current.labels ?? reference.labels ?? []).indexOf(UNSEEN_LABEL);
+    const unseen = unseenIndex >= 0 ? current.counts[unseenIndex] : 0;
+    const unseenRate = m > 0 ? unseen / m : 0;
+    if (n === 0 || m === 0) return { ...NO_EVIDENCE, pValue: 1, details: { df: 0, unseen, unseenRate } };
+    const grand = n + m;
+    let statistic = 0;
+    let columns = 0;
+    for (let j = 0; j < reference.counts.length; j++) {
+      const columnTotal = reference.counts[j] + current.counts[j];
+      if (columnTotal === 0) continue;
+      columns++;
+      const expectedReference = (n * columnTotal) / grand;
+      const expectedCurrent = (m * columnTotal) / grand;
+      statistic += (reference.counts[j] - expectedReference) ** 2 / expectedReference;
+      statistic += (current.counts[j] - expectedCurrent) ** 2 / expectedCurrent;
+    }
+    const df = columns - 1;
+    const cramersV = df > 0 ? Math.sqrt(Math.min(1, statistic / grand)) : 0;
+    return { value: statistic, effect: cramersV, pValue: chiSquareSurvival(statistic, df), details: { df, unseen, unseenRate, n, m } };
+  },
+};
+
+export const DRIFT_METRICS: readonly DriftMetric[] = [psiMetric, ksMetric, jsDistanceMetric, wassersteinMetric, chiSquareMetric];
+
+export function metricByName(name: DriftMetricName): DriftMetric {
+  const metric = DRIFT_METRICS.find((candidate) => candidate.name === name);
+  if (!metric) throw new DriftlineError('INTERNAL', `unknown drift metric ${name}`);
+  return metric;
+}
+
+/** Metrics computed per feature kind: PSI + KS + JS + Wasserstein for numbers, PSI + JS + chi-square for categories. */
+export function metricsFor(kind: 'numeric' | 'categorical'): DriftMetric[] {
+  return DRIFT_METRICS.filter((metric) => metric.appliesTo.includes(kind));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model-level metrics from the window summary (SummarySketch state).
+
+/** Prediction drift: JS distance between the reference and current predicted-class distributions (SENTIMENTS order). */
+export function predictionDrift(referencePredicted: readonly number[], currentPredicted: readonly number[]): number {
+  return jsDistance(referencePredicted, currentPredicted);
+}
+
+export function meanConfidence(summary: SummaryState): number {
+  return summary.count === 0 ? 0 : summary.confidenceSum / summary.count;
+}
+
+/** Reference mean confidence minus current mean confidence (positive = the model got less sure). */
+export function confidenceDrop(referenceMeanConfidence: number, summary: SummaryState): number {
+  return summary.count === 0 ? 0 : referenceMeanConfidence - meanConfidence(summary);
+}
+
+export function outlierRate(summary: SummaryState): number {
+  return summary.count === 0 ? 0 : summary.outliers / summary.count;
+}
+
+export interface LivePerformance {
+  /** Reviews with a rating-derived label (the confusion matrix total). */
+  labelled: number;
+  accuracy: number;
+  /** Mean F1 over the classes present in the labels or the predictions of this window. */
+  macroF1: number;
+  perClass: Array<{ label: string; precision: number; recall: number; f1: number; support: number }>;
+}
+
+/**
+ * Accuracy and macro-F1 of predicted sentiment against the rating-derived label. A class absent from
+ * both labels and predictions in the window is left out of the macro average (its F1 is undefined,
+ * counting it as 0 or 1 would move the average for no reason); present classes with no correct
+ * prediction get F1 0.
+ */
+export function livePerformance(confusion: readonly (readonly number[])[]): LivePerformance {
+  const classes = confusion.length;
+  let labelled = 0;
+  let correct = 0;
+  const perClass: LivePerformance['perClass'] = [];
+  for (let c = 0; c < classes; c++) {
+    const truePositives = confusion[c][c];
+    const support = total(confusion[c]);
+    const predicted = confusion.reduce((sum, row) => sum + row[c], 0);
+    labelled += support;
+    correct += truePositives;
+    const precision = predicted === 0 ? 0 : truePositives / predicted;
+    const recall = support === 0 ? 0 : truePositives / support;
+    const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
+    if (support > 0 || predicted > 0) perClass.push({ label: SENTIMENTS[c] ?? String(c), precision, recall, f1, support });
+  }
+  const macroF1 = perClass.length === 0 ? 0 : perClass.reduce((sum, item) => sum + item.f1, 0) / perClass.length;
+  return { labelled, accuracy: labelled === 0 ? 0 : correct / labelled, macroF1, perClass };
+}

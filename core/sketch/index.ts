@@ -1,0 +1,7 @@
+/** The sketch family: one import for the aggregator, the trainer and the dataset comparison. */
+export type { Sketch, RedisHashSketch, SketchIncrements } from './types.js';
+export { BinnedHistogramSketch, type HistogramState } from './histogram.js';
+export { CategoricalCountSketch, OTHER_LABEL, UNSEEN_LABEL, type CategoricalState, type CategoricalSketchOptions } from './categorical.js';
+export { SummarySketch, ratingLabel, type SummaryState, type SummaryValue } from './summary.js';
+export { REDIS_APPLY_INCREMENTS_LUA, incrementsToLuaArgs, isEmptyIncrements, mergeIncrements } from './redis-increments.js';
+export { sketchFormatError } from './codec.js';
