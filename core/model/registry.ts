@@ -1,0 +1,699 @@
+/**
+ * The model registry: a plain directory (DRIFTLINE_REGISTRY_DIR) that several processes share.
+ *
+ *   <dir>/<name>/index.json           every version of the model: stage, metrics, lineage, stage history
+ *   <dir>/<name>/versions/<n>/        one version's artifacts (model files, featurizer, baseline.json)
+ *   <dir>/<name>/runs.jsonl           training/evaluation runs, one JSON object a line
+ *   <dir>/<name>/.lock                exclusive writer lock (pid, host, time)
+ *
+ * Readers never lock: index.json is only ever replaced by rename(2) of a fully written, fsynced file,
+ * so a reader sees the old or the new index, never half of one. Writers take the lock (created with
+ * O_EXCL), re-read the index under it, change it and write it back, so two trainers registering at
+ * once get distinct version numbers. Artifacts are written into a temporary directory next to
+ * versions/ and renamed into place under the lock: a version directory is either complete or absent.
+ */
+import { randomUUID } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { appendFile, cp, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { PromotionAction, Stage } from '../../schemas/types.js';
+import { coreSettings, defineSettings, setting } from '../config.js';
+import { DriftlineError, withRetry } from '../errors.js';
+import type { ReferenceBaseline } from '../drift/baseline.js';
+
+export const REGISTRY_FORMAT_VERSION = 1;
+export const BASELINE_FILE = 'baseline.json';
+
+export const registrySettings = defineSettings('registry', {
+  lockWaitMs: setting({ env: 'DRIFTLINE_REGISTRY_LOCK_WAIT_MS', kind: 'int', default: 5_000, min: 1, description: 'How long one attempt waits for the registry writer lock before REGISTRY_CONFLICT (retried 3 times with back-off).' }),
+  lockStaleMs: setting({ env: 'DRIFTLINE_REGISTRY_LOCK_STALE_MS', kind: 'int', default: 30_000, min: 100, description: 'Age after which a registry lock is considered abandoned and taken over (a dead holder on the same host is taken over at once).' }),
+});
+
+/** One stage transition, as stored in a version's history (and published as a ModelPromotion). */
+export interface StageHistoryEntry {
+  action: PromotionAction;
+  from_stage: Stage | null;
+  to_stage: Stage;
+  at_ms: number;
+  actor: string;
+  reason: string | null;
+  previous_production_version: number | null;
+}
+
+export interface ModelVersionRecord {
+  name: string;
+  version: number;
+  stage: Stage;
+  created_at: string;
+  created_at_ms: number;
+  metrics: Record<string, unknown>;
+  data_fingerprint: string;
+  params: Record<string, unknown>;
+  featurizer: unknown;
+  timings: Record<string, number>;
+  /** Relative to the version directory. */
+  baseline_path: string;
+  /** Relative to the registry root. */
+  artifacts_path: string;
+  /** The version that was production when this one was last promoted (or rolled back to). */
+  previous_production: number | null;
+  stage_history: StageHistoryEntry[];
+}
+
+interface RegistryIndex {
+  format_version: number;
+  name: string;
+  /** Highest version number ever handed out: numbers are never reused, even after a crash. */
+  last_version: number;
+  /** Earlier production versions, most recent last: what `rollback` restores. */
+  production_history: number[];
+  versions: ModelVersionRecord[];
+  updated_at_ms: number;
+}
+
+/** A stage change that happened; maps one-to-one onto a ModelPromotion event (core/model/promotions.ts). */
+export interface StageChange {
+  action: PromotionAction;
+  model_name: string;
+  version: number;
+  from_stage: Stage | null;
+  to_stage: Stage;
+  previous_production_version: number | null;
+  reason: string | null;
+  actor: string;
+  time_ms: number;
+}
+
+export interface RegisterInput {
+  name: string;
+  /** Writes the version's artifacts into `dir` (an empty temporary directory renamed into place afterwards). */
+  writeArtifacts: (dir: string) => Promise<void>;
+  metrics: Record<string, unknown>;
+  baseline: ReferenceBaseline;
+  featurizer: unknown;
+  dataFingerprint: string;
+  params: Record<string, unknown>;
+  timings: Record<string, number>;
+  actor?: string;
+  reason?: string;
+}
+
+export interface RegisterResult {
+  version: number;
+  dir: string;
+  record: ModelVersionRecord;
+  changes: StageChange[];
+}
+
+export interface StageChangeOptions {
+  actor: string;
+  reason?: string;
+  force?: boolean;
+}
+
+export interface StageChangeResult {
+  record: ModelVersionRecord;
+  /** The primary change (the one to publish). */
+  change: StageChange;
+}
+
+/** What a trainer or evaluator reports about one run; free-form beyond `kind`. */
+export interface RunInput {
+  kind: string;
+  version?: number | null;
+  [key: string]: unknown;
+}
+
+export interface StoredRun extends RunInput {
+  run_id: string;
+  recorded_at_ms: number;
+}
+
+export interface RegistryOptions {
+  lockWaitMs?: number;
+  lockStaleMs?: number;
+  /** Retries of a whole locked operation after REGISTRY_CONFLICT. */
+  conflictRetries?: number;
+}
+
+export interface ModelRegistry {
+  readonly root: string;
+  register(input: RegisterInput): Promise<RegisterResult>;
+  /** Every version of `name` (or of every model), by name then version. */
+  list(name?: string): Promise<ModelVersionRecord[]>;
+  names(): Promise<string[]>;
+  /** Throws MODEL_NOT_FOUND. */
+  get(name: string, version: number): Promise<ModelVersionRecord>;
+  productionVersion(name: string): Promise<number | null>;
+  versionDir(name: string, version: number): string;
+  baseline(name: string, version: number): Promise<ReferenceBaseline>;
+  promote(name: string, version: number, options: StageChangeOptions): Promise<StageChangeResult>;
+  rollback(name: string, options: StageChangeOptions): Promise<StageChangeResult>;
+  archive(name: string, version: number, options: StageChangeOptions): Promise<StageChangeResult>;
+  recordRun(name: string, run: RunInput): Promise<StoredRun>;
+  runs(name: string): Promise<StoredRun[]>;
+  /** Registers `srcDir` as version 1 in production when `name` has no version yet; null when it has. */
+  seedFromDirectory(name: string, srcDir: string, options?: { actor?: string }): Promise<RegisterResult | null>;
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+function checkName(name: string): string {
+  if (!NAME_PATTERN.test(name)) {
+    throw new DriftlineError('REQUEST_INVALID', `invalid model name ${JSON.stringify(name)} (letters, digits, '.', '_', '-'; at most 64)`, { field: 'name' });
+  }
+  return name;
+}
+
+function checkVersion(version: number): number {
+  if (!Number.isInteger(version) || version < 1) {
+    throw new DriftlineError('REQUEST_INVALID', `invalid model version ${String(version)} (a positive integer)`, { field: 'version' });
+  }
+  return version;
+}
+
+function errnoCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
+
+// ---------------------------------------------------------------------------------------------
+// Atomic files and the writer lock
+
+/** write temp + fsync + rename + fsync(dir): after a crash the file is the old or the new content. */
+export async function writeFileAtomic(path: string, content: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  const handle = await open(tmp, 'wx');
+  try {
+    await handle.writeFile(content, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await syncDirectory(join(path, '..'));
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  // Makes the rename itself durable; some file systems refuse fsync on directories, which is harmless here.
+  const handle = await open(dir, fsConstants.O_RDONLY).catch(() => undefined);
+  if (!handle) return;
+  await handle.sync().catch(() => undefined);
+  await handle.close();
+}
+
+interface LockOwner {
+  pid: number;
+  host: string;
+  token: string;
+  acquired_at_ms: number;
+}
+
+interface LockSnapshot {
+  owner: LockOwner | undefined;
+  ino: number;
+  mtimeMs: number;
+}
+
+async function readLock(path: string): Promise<LockSnapshot | undefined> {
+  try {
+    const info = await stat(path);
+    let owner: LockOwner | undefined;
+    try {
+      owner = JSON.parse(await readFile(path, 'utf8')) as LockOwner;
+    } catch {
+      owner = undefined; // just created, not written yet (or vanished): judged by its age alone
+    }
+    return { owner, ino: info.ino, mtimeMs: info.mtimeMs };
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
+  }
+}
+
+function isStale(lock: LockSnapshot, staleMs: number): boolean {
+  if (Date.now() - lock.mtimeMs > staleMs) return true;
+  const owner = lock.owner;
+  return owner !== undefined && owner.host === hostname() && owner.pid !== process.pid && !processIsAlive(owner.pid);
+}
+
+/**
+ * Removes an abandoned lock. Breakers serialize on a second O_EXCL file and re-check that the lock is
+ * still the same stale one (inode + token) before unlinking, so a fresh lock taken in between survives.
+ */
+async function breakStaleLock(path: string, seen: LockSnapshot, staleMs: number): Promise<void> {
+  const breakerPath = `${path}.break`;
+  let breaker;
+  try {
+    breaker = await open(breakerPath, 'wx');
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw err;
+    const other = await readLock(breakerPath);
+    // A breaker holds its file for microseconds; an old one means it crashed mid-way.
+    if (other && Date.now() - other.mtimeMs > staleMs) await unlink(breakerPath).catch(() => undefined);
+    return;
+  }
+  try {
+    const now = await readLock(path);
+    if (now && now.ino === seen.ino && now.owner?.token === seen.owner?.token) await unlink(path).catch(() => undefined);
+  } finally {
+    await breaker.close();
+    await unlink(breakerPath).catch(() => undefined);
+  }
+}
+
+async function acquireLock(path: string, waitMs: number, staleMs: number): Promise<() => Promise<void>> {
+  const owner: LockOwner = { pid: process.pid, host: hostname(), token: randomUUID(), acquired_at_ms: Date.now() };
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const handle = await open(path, 'wx');
+      try {
+        await handle.writeFile(JSON.stringify(owner), 'utf8');
+      } finally {
+        await handle.close();
+      }
+      return async () => {
+        // Only remove our own lock: if we were taken over as stale, the file is someone else's now.
+        const current = await readLock(path);
+        if (current?.owner?.token === owner.token) await unlink(path).catch(() => undefined);
+      };
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+    }
+    const held = await readLock(path);
+    if (held && isStale(held, staleMs)) {
+      await breakStaleLock(path, held, staleMs);
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new DriftlineError('REGISTRY_CONFLICT', `registry lock ${path} is held by ${held?.owner ? `pid ${held.owner.pid} on ${held.owner.host}` : 'another writer'}`, {
+        details: { lock: path, holder: held?.owner ?? null },
+      });
+    }
+    await sleep(5 + Math.random() * 20);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Index reading and record helpers
+
+function emptyIndex(name: string): RegistryIndex {
+  return { format_version: REGISTRY_FORMAT_VERSION, name, last_version: 0, production_history: [], versions: [], updated_at_ms: Date.now() };
+}
+
+function parseIndex(raw: string, path: string): RegistryIndex {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (err) {
+    throw new DriftlineError('MODEL_LOAD_FAILED', `registry index ${path} is not valid JSON`, { cause: err });
+  }
+  const index = value as RegistryIndex;
+  if (typeof index !== 'object' || index === null || !Array.isArray(index.versions) || !Array.isArray(index.production_history)) {
+    throw new DriftlineError('MODEL_LOAD_FAILED', `registry index ${path} has an unknown layout`);
+  }
+  return index;
+}
+
+/** The held-out macro-F1 a promotion is judged by, when the version reported one. */
+export function heldOutMacroF1(record: ModelVersionRecord): number | undefined {
+  const value = record.metrics['macroF1'];
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+function changeOf(record: ModelVersionRecord, entry: StageHistoryEntry): StageChange {
+  return {
+    action: entry.action,
+    model_name: record.name,
+    version: record.version,
+    from_stage: entry.from_stage,
+    to_stage: entry.to_stage,
+    previous_production_version: entry.previous_production_version,
+    reason: entry.reason,
+    actor: entry.actor,
+    time_ms: entry.at_ms,
+  };
+}
+
+function moveStage(record: ModelVersionRecord, to: Stage, entry: Omit<StageHistoryEntry, 'from_stage' | 'to_stage'>): StageChange {
+  const full: StageHistoryEntry = { ...entry, from_stage: record.stage, to_stage: to };
+  record.stage = to;
+  record.stage_history.push(full);
+  return changeOf(record, full);
+}
+
+function defaultActor(): string {
+  return `${process.env['USER'] ?? 'driftline'}@${hostname()}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export function openRegistry(dir: string = coreSettings.load().registryDir, options: RegistryOptions = {}): ModelRegistry {
+  const settings = registrySettings.load();
+  const root = resolve(dir);
+  const lockWaitMs = options.lockWaitMs ?? settings.lockWaitMs;
+  const lockStaleMs = options.lockStaleMs ?? settings.lockStaleMs;
+  const conflictRetries = options.conflictRetries ?? 3;
+
+  const modelDir = (name: string): string => join(root, checkName(name));
+  const indexPath = (name: string): string => join(modelDir(name), 'index.json');
+  const versionDir = (name: string, version: number): string => join(modelDir(name), 'versions', String(checkVersion(version)));
+
+  async function readIndex(name: string): Promise<RegistryIndex | undefined> {
+    const path = indexPath(name);
+    try {
+      return parseIndex(await readFile(path, 'utf8'), path);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  /** Runs `change` on the freshest index under the writer lock and writes the result back atomically. */
+  async function mutate<T>(name: string, change: (index: RegistryIndex) => Promise<T>): Promise<T> {
+    await mkdir(modelDir(name), { recursive: true });
+    return withRetry(
+      async () => {
+        const release = await acquireLock(join(modelDir(name), '.lock'), lockWaitMs, lockStaleMs);
+        try {
+          const index = (await readIndex(name)) ?? emptyIndex(name);
+          const result = await change(index);
+          index.updated_at_ms = Date.now();
+          await writeFileAtomic(indexPath(name), `${JSON.stringify(index, null, 2)}\n`);
+          return result;
+        } finally {
+          await release();
+        }
+      },
+      { retries: conflictRetries, initialDelayMs: 50, maxDelayMs: 1_000 },
+    );
+  }
+
+  async function existingVersionDirs(name: string): Promise<number[]> {
+    const entries = await readdir(join(modelDir(name), 'versions')).catch((err: unknown) => {
+      if (errnoCode(err) === 'ENOENT') return [] as string[];
+      throw err;
+    });
+    return entries.filter((entry) => /^\d+$/.test(entry)).map(Number);
+  }
+
+  function findRecord(index: RegistryIndex, name: string, version: number): ModelVersionRecord {
+    const record = index.versions.find((v) => v.version === version);
+    if (!record) throw new DriftlineError('MODEL_NOT_FOUND', `model ${name} has no version ${version}`, { details: { name, version } });
+    return record;
+  }
+
+  const productionOf = (index: RegistryIndex): ModelVersionRecord | undefined => index.versions.find((v) => v.stage === 'production');
+
+  /**
+   * Shared by register and seed: artifacts go to a temp dir first (no lock held while a model is
+   * serialized), then the version number is taken and the directory renamed in under the lock.
+   */
+  async function addVersion(input: RegisterInput, mode: 'register' | 'seed'): Promise<RegisterResult | null> {
+    const name = checkName(input.name);
+    const actor = input.actor ?? defaultActor();
+    const tmp = join(modelDir(name), `.incoming-${randomUUID()}`);
+    await mkdir(tmp, { recursive: true });
+    try {
+      await input.writeArtifacts(tmp);
+      return await mutate(name, async (index) => {
+        if (mode === 'seed' && index.versions.length > 0) return null;
+        const taken = [index.last_version, ...index.versions.map((v) => v.version), ...(await existingVersionDirs(name))];
+        const version = Math.max(0, ...taken) + 1;
+        const baseline: ReferenceBaseline = { ...input.baseline, modelName: name, modelVersion: version };
+        await writeFileAtomic(join(tmp, BASELINE_FILE), `${JSON.stringify(baseline)}\n`);
+        await mkdir(join(modelDir(name), 'versions'), { recursive: true });
+        const dir = versionDir(name, version);
+        await rename(tmp, dir);
+        const now = Date.now();
+        const record: ModelVersionRecord = {
+          name,
+          version,
+          stage: 'staging',
+          created_at: new Date(now).toISOString(),
+          created_at_ms: now,
+          metrics: input.metrics,
+          data_fingerprint: input.dataFingerprint,
+          params: input.params,
+          featurizer: input.featurizer,
+          timings: input.timings,
+          baseline_path: BASELINE_FILE,
+          artifacts_path: join(name, 'versions', String(version)),
+          previous_production: null,
+          stage_history: [{ action: 'register', from_stage: null, to_stage: 'staging', at_ms: now, actor, reason: input.reason ?? null, previous_production_version: null }],
+        };
+        const changes = [changeOf(record, record.stage_history[0]!)];
+        if (mode === 'seed') {
+          changes.push(moveStage(record, 'production', { action: 'promote', at_ms: now, actor, reason: 'seeded from the shipped default model', previous_production_version: null }));
+        }
+        index.versions.push(record);
+        index.last_version = version;
+        return { version, dir, record, changes };
+      });
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+
+  async function readJsonIfPresent(path: string): Promise<unknown> {
+    try {
+      return JSON.parse(await readFile(path, 'utf8'));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw new DriftlineError('MODEL_LOAD_FAILED', `${path} is not valid JSON`, { cause: err });
+    }
+  }
+
+  const registry: ModelRegistry = {
+    root,
+
+    async register(input) {
+      const result = await addVersion(input, 'register');
+      if (!result) throw new DriftlineError('INTERNAL', 'register produced no version');
+      return result;
+    },
+
+    async list(name) {
+      const names = name === undefined ? await registry.names() : [checkName(name)];
+      const out: ModelVersionRecord[] = [];
+      for (const each of names) out.push(...((await readIndex(each))?.versions ?? []));
+      return out.sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version);
+    },
+
+    async names() {
+      const entries = await readdir(root, { withFileTypes: true }).catch((err: unknown) => {
+        if (errnoCode(err) === 'ENOENT') return [];
+        throw err;
+      });
+      const names: string[] = [];
+      for (const entry of entries) {
+        if (!entry.isDirectory() || !NAME_PATTERN.test(entry.name)) continue;
+        if (await stat(join(root, entry.name, 'index.json')).then(() => true, () => false)) names.push(entry.name);
+      }
+      return names.sort();
+    },
+
+    async get(name, version) {
+      const index = await readIndex(name);
+      if (!index) throw new DriftlineError('MODEL_NOT_FOUND', `no model named ${name} in the registry`, { details: { name } });
+      return findRecord(index, name, checkVersion(version));
+    },
+
+    async productionVersion(name) {
+      const index = await readIndex(name);
+      return (index && productionOf(index)?.version) ?? null;
+    },
+
+    versionDir,
+
+    async baseline(name, version) {
+      const record = await registry.get(name, version);
+      const path = join(versionDir(name, version), record.baseline_path);
+      const baseline = await readJsonIfPresent(path);
+      if (baseline === undefined) throw new DriftlineError('MODEL_NOT_FOUND', `model ${name} v${version} has no baseline at ${path}`);
+      return baseline as ReferenceBaseline;
+    },
+
+    async promote(name, version, options) {
+      checkVersion(version);
+      const dir = versionDir(name, version);
+      return mutate(name, async (index) => {
+        const candidate = findRecord(index, name, version);
+        if (candidate.stage === 'production') {
+          throw new DriftlineError('PROMOTION_REFUSED', `${name} v${version} is already in production`, { details: { name, version } });
+        }
+        if (!(await stat(dir).then(() => true, () => false))) {
+          throw new DriftlineError('MODEL_NOT_FOUND', `${name} v${version} has no artifacts at ${dir}`);
+        }
+        const production = productionOf(index);
+        if (production && !options.force) refuseIfWorse(candidate, production);
+        const now = Date.now();
+        const previous = production?.version ?? null;
+        const reason = options.reason ?? null;
+        if (production) {
+          moveStage(production, 'archived', { action: 'archive', at_ms: now, actor: options.actor, reason: `superseded by v${version}`, previous_production_version: null });
+          index.production_history.push(production.version);
+        }
+        candidate.previous_production = previous;
+        const change = moveStage(candidate, 'production', { action: 'promote', at_ms: now, actor: options.actor, reason, previous_production_version: previous });
+        return { record: candidate, change };
+      });
+    },
+
+    async rollback(name, options) {
+      return mutate(name, async (index) => {
+        const production = productionOf(index);
+        let target: ModelVersionRecord | undefined;
+        while (!target && index.production_history.length > 0) {
+          const candidate = index.versions.find((v) => v.version === index.production_history.pop());
+          if (candidate && candidate !== production && (await stat(versionDir(name, candidate.version)).then(() => true, () => false))) target = candidate;
+        }
+        if (!target) {
+          throw new DriftlineError('PROMOTION_REFUSED', `${name} has no earlier production version to roll back to`, { details: { name } });
+        }
+        const now = Date.now();
+        const previous = production?.version ?? null;
+        const reason = options.reason ?? null;
+        if (production) {
+          moveStage(production, 'archived', { action: 'rollback', at_ms: now, actor: options.actor, reason: reason ?? `rolled back to v${target.version}`, previous_production_version: null });
+        }
+        target.previous_production = previous;
+        const change = moveStage(target, 'production', { action: 'rollback', at_ms: now, actor: options.actor, reason, previous_production_version: previous });
+        return { record: target, change };
+      });
+    },
+
+    async archive(name, version, options) {
+      checkVersion(version);
+      return mutate(name, async (index) => {
+        const record = findRecord(index, name, version);
+        if (record.stage === 'archived') {
+          throw new DriftlineError('PROMOTION_REFUSED', `${name} v${version} is already archived`, { details: { name, version } });
+        }
+        if (record.stage === 'production') {
+          if (!options.force) {
+            throw new DriftlineError('PROMOTION_REFUSED', `${name} v${version} is in production: promote another version or roll back (or --force to leave no production version)`, {
+              details: { name, version },
+            });
+          }
+          index.production_history.push(record.version); // still restorable by rollback
+        }
+        const change = moveStage(record, 'archived', { action: 'archive', at_ms: Date.now(), actor: options.actor, reason: options.reason ?? null, previous_production_version: null });
+        return { record, change };
+      });
+    },
+
+    async recordRun(name, run) {
+      const stored: StoredRun = { ...run, run_id: randomUUID(), recorded_at_ms: Date.now() };
+      const line = `${JSON.stringify(stored)}\n`;
+      // Under the lock so lines from concurrent writers never interleave.
+      await mutate(name, async () => {
+        await appendFile(join(modelDir(name), 'runs.jsonl'), line, 'utf8');
+      });
+      return stored;
+    },
+
+    async runs(name) {
+      let raw: string;
+      try {
+        raw = await readFile(join(modelDir(name), 'runs.jsonl'), 'utf8');
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') return [];
+        throw err;
+      }
+      const runs: StoredRun[] = [];
+      for (const line of raw.split('\n')) {
+        if (line.trim() === '') continue;
+        try {
+          runs.push(JSON.parse(line) as StoredRun);
+        } catch {
+          // A torn last line after a crash: skipped, the rest of the log stays readable.
+        }
+      }
+      return runs;
+    },
+
+    async seedFromDirectory(name, srcDir, options = {}) {
+      const existing = await readIndex(name);
+      if (existing && existing.versions.length > 0) return null;
+      const source = resolve(srcDir);
+      const baseline = await readJsonIfPresent(join(source, BASELINE_FILE));
+      if (baseline === undefined) throw new DriftlineError('MODEL_NOT_FOUND', `${source} has no ${BASELINE_FILE}: not a model version directory`);
+      const shipped = await shippedMetadata(source, readJsonIfPresent);
+      return addVersion(
+        {
+          name,
+          writeArtifacts: (dir) => cp(source, dir, { recursive: true }),
+          baseline: baseline as ReferenceBaseline,
+          ...shipped,
+          actor: options.actor ?? 'seed',
+          reason: `seeded from ${source}`,
+        },
+        'seed',
+      );
+    },
+  };
+  return registry;
+}
+
+function refuseIfWorse(candidate: ModelVersionRecord, production: ModelVersionRecord): void {
+  const candidateF1 = heldOutMacroF1(candidate);
+  const productionF1 = heldOutMacroF1(production);
+  if (productionF1 === undefined) return;
+  const details = { name: candidate.name, candidate: candidate.version, candidateMacroF1: candidateF1 ?? null, production: production.version, productionMacroF1: productionF1 };
+  if (candidateF1 === undefined) {
+    throw new DriftlineError('PROMOTION_REFUSED', `${candidate.name} v${candidate.version} has no held-out macroF1 to compare with production v${production.version} (use --force)`, { details });
+  }
+  if (candidateF1 < productionF1) {
+    throw new DriftlineError(
+      'PROMOTION_REFUSED',
+      `${candidate.name} v${candidate.version} has held-out macro-F1 ${candidateF1.toFixed(4)} < production v${production.version}'s ${productionF1.toFixed(4)} (use --force)`,
+      { details },
+    );
+  }
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+/**
+ * Lineage of a shipped model directory. A directory exported from the registry carries its own
+ * record as `registry-record.json`; otherwise metrics.json / featurizer.json / training.json are used
+ * when present.
+ */
+async function shippedMetadata(
+  source: string,
+  readJson: (path: string) => Promise<unknown>,
+): Promise<Pick<RegisterInput, 'metrics' | 'featurizer' | 'dataFingerprint' | 'params' | 'timings'>> {
+  const record = asRecord(await readJson(join(source, 'registry-record.json')));
+  const training = asRecord(await readJson(join(source, 'training.json')));
+  const metrics = asRecord(record['metrics'] ?? (await readJson(join(source, 'metrics.json'))) ?? training['metrics']);
+  const featurizer = record['featurizer'] ?? (await readJson(join(source, 'featurizer.json'))) ?? training['featurizer'] ?? null;
+  const fingerprint = record['data_fingerprint'] ?? training['dataFingerprint'] ?? training['data_fingerprint'];
+  const timings = asRecord(record['timings'] ?? training['timings']);
+  return {
+    metrics,
+    featurizer,
+    dataFingerprint: typeof fingerprint === 'string' ? fingerprint : 'unknown',
+    params: asRecord(record['params'] ?? training['params']),
+    timings: Object.fromEntries(Object.entries(timings).filter((entry): entry is [string, number] => typeof entry[1] === 'number')),
+  };
+}
