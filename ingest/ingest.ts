@@ -1,0 +1,428 @@
+/**
+ * Ingest: read reviews from JSONL or CSV (file or stdin), validate each one, publish the valid ones as
+ * Avro ReviewEvents and the invalid ones as DeadLetters (with the raw line, line number, code, reason).
+ *
+ * Ordering: one idempotent producer with one request in flight, and review + dead-letter messages of a
+ * batch go out in one produce call, so per key (product_id, else review_id) the topic order is the line
+ * order and a retried request cannot duplicate. Bad records are counted, never fatal; only
+ * infrastructure failures (Kafka down) end a run with an error.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { addAbortSignal, pipeline, type Readable } from 'node:stream';
+import { extname } from 'node:path';
+import { parse as parseCsv, type CsvError } from 'csv-parse';
+import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import { codecFor } from '../core/avro.js';
+import { coreSettings, type CoreSettings } from '../core/config.js';
+import { buildDeadLetter, deadLetterTopicMessages } from '../core/deadletter.js';
+import { DriftlineError, type ErrorCode } from '../core/errors.js';
+import { createKafka, ensureTopics, kafkaError } from '../core/kafka.js';
+import { reviewIdOf, validateReview, type ValidationOptions } from '../core/validation.js';
+import type { DeadLetter, ReviewEvent } from '../schemas/types.js';
+import { ingestSettings, type IngestSettings } from './config.js';
+
+export type InputFormat = 'jsonl' | 'csv';
+export const INPUT_FORMATS: readonly InputFormat[] = ['jsonl', 'csv'];
+
+/** A file path, '-' for stdin, or an already open stream with a name for dead-letter records. */
+export type IngestSource = string | { name: string; stream: Readable };
+
+/** One record as read: its first line number, original bytes, and the parsed value or why it did not parse. */
+export interface InputRecord {
+  line: number;
+  raw: Buffer;
+  value?: unknown;
+  error?: DriftlineError;
+}
+
+export interface IngestProgress {
+  read: number;
+  published: number;
+  deadLettered: number;
+  elapsedMs: number;
+  recordsPerSec: number;
+}
+
+export interface IngestSummary extends IngestProgress {
+  source: string;
+  format: InputFormat;
+  topic: string;
+  deadLetterTopic: string;
+  /** Count per error code of the dead-lettered records. */
+  byErrorCode: Partial<Record<ErrorCode, number>>;
+  /** Empty or white-space-only lines: skipped, not records. */
+  blankLines: number;
+  /** True when SIGINT/SIGTERM (the abort signal) stopped reading before the end of the input. */
+  interrupted: boolean;
+}
+
+export interface IngestOptions {
+  settings?: CoreSettings;
+  /** Overrides of the DRIFTLINE_INGEST_* settings (CLI flags). */
+  ingest?: Partial<IngestSettings>;
+  /** A Kafka client to use (default: createKafka(settings, 'ingest')). */
+  kafka?: Kafka;
+  topic?: string;
+  deadLetterTopic?: string;
+  /** Default: from the file extension (.csv → csv), else jsonl. */
+  format?: InputFormat;
+  /** Create missing topics first (default true). */
+  createTopics?: boolean;
+  /** Stops reading; what was read is flushed and the summary says interrupted. */
+  signal?: AbortSignal;
+  onProgress?: (progress: IngestProgress) => void;
+  /** Validation overrides (max text bytes, clock); futureToleranceMs defaults to the ingest setting. */
+  validation?: ValidationOptions;
+}
+
+// ---------------------------------------------------------------- reading
+
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+const UTF8_BOM = '\uFEFF';
+
+function unparseable(message: string): DriftlineError {
+  return new DriftlineError('RECORD_UNPARSEABLE', message, { field: '(record)' });
+}
+
+function parseJsonLine(line: number, raw: Buffer): InputRecord | null {
+  let text = raw.toString('utf8'); // invalid UTF-8 becomes U+FFFD, which validation reports as TEXT_ENCODING
+  if (line === 1 && text.startsWith(UTF8_BOM)) text = text.slice(1);
+  if (text.trim() === '') return null;
+  try {
+    return { line, raw, value: JSON.parse(text) as unknown };
+  } catch (err) {
+    return { line, raw, error: unparseable(`line ${line} is not JSON: ${(err as Error).message}`) };
+  }
+}
+
+/**
+ * Splits a byte stream into lines without decoding first, so a dead letter keeps the exact original bytes
+ * (invalid UTF-8 included). A line over maxLineBytes is not buffered whole: its head is kept and the rest skipped.
+ */
+export async function* readJsonl(stream: Readable, maxLineBytes: number, onBlank: () => void = () => undefined): AsyncGenerator<InputRecord> {
+  let parts: Buffer[] = [];
+  let partBytes = 0;
+  let oversized = 0;
+  let line = 0;
+  const finishLine = (): InputRecord | null => {
+    line++;
+    let raw = parts.length === 1 ? parts[0]! : Buffer.concat(parts, partBytes);
+    parts = [];
+    partBytes = 0;
+    if (oversized > 0) {
+      const total = oversized;
+      oversized = 0;
+      return { line, raw, error: unparseable(`line ${line} is ${total} bytes, over the ${maxLineBytes}-byte line limit`) };
+    }
+    if (raw.length > 0 && raw[raw.length - 1] === CARRIAGE_RETURN) raw = raw.subarray(0, raw.length - 1);
+    const record = parseJsonLine(line, raw);
+    if (record === null) onBlank();
+    return record;
+  };
+  const keep = (piece: Buffer): void => {
+    if (oversized > 0 || partBytes + piece.length > maxLineBytes) {
+      if (oversized === 0) oversized = partBytes;
+      oversized += piece.length;
+      const room = maxLineBytes - partBytes;
+      if (room > 0) {
+        parts.push(piece.subarray(0, room));
+        partBytes += room;
+      }
+      return;
+    }
+    parts.push(piece);
+    partBytes += piece.length;
+  };
+  for await (const chunk of stream) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
+    let start = 0;
+    for (let end = buffer.indexOf(NEWLINE, start); end !== -1; end = buffer.indexOf(NEWLINE, start)) {
+      // Copy: the stream may reuse its chunk memory, and dead letters keep these bytes.
+      keep(Buffer.from(buffer.subarray(start, end)));
+      const record = finishLine();
+      if (record) yield record;
+      start = end + 1;
+    }
+    if (start < buffer.length) keep(Buffer.from(buffer.subarray(start)));
+  }
+  if (partBytes > 0 || oversized > 0) {
+    const record = finishLine();
+    if (record) yield record;
+  }
+}
+
+const INTEGER_COLUMNS = new Set(['rating', 'helpful_votes', 'event_time_ms']);
+const NUMBER_PATTERN = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * CSV cells are strings; convert the typed columns the way JSON would carry them. A cell that does not
+ * convert stays a string, so validation reports FIELD_TYPE naming the column. Empty cells are null,
+ * except text (empty text is TEXT_EMPTY, not missing).
+ */
+export function convertCsvRow(row: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [column, cell] of Object.entries(row)) {
+    const value = cell.trim();
+    if (column === 'text') out[column] = cell;
+    else if (value === '') out[column] = null;
+    else if (INTEGER_COLUMNS.has(column)) out[column] = NUMBER_PATTERN.test(value) ? Number(value) : cell;
+    else if (column === 'verified') out[column] = /^(true|1|yes)$/i.test(value) ? true : /^(false|0|no)$/i.test(value) ? false : cell;
+    else out[column] = cell;
+  }
+  return out;
+}
+
+interface CsvParsed {
+  record: Record<string, string>;
+  info: { lines: number };
+  raw: string;
+}
+
+function newlinesIn(text: string): number {
+  let count = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) count++;
+  return count;
+}
+
+/** CSV with a header row (csv-parse); a record that cannot be parsed is yielded as RECORD_UNPARSEABLE and parsing goes on. */
+export async function* readCsv(stream: Readable): AsyncGenerator<InputRecord> {
+  const skipped: InputRecord[] = [];
+  const parser = parseCsv({
+    columns: true,
+    bom: true,
+    info: true,
+    raw: true,
+    skip_empty_lines: true,
+    relax_quotes: true,
+    relax_column_count: true,
+    skip_records_with_error: true,
+    on_skip: (err: CsvError | undefined, raw: string | undefined) => {
+      const line = typeof err?.lines === 'number' ? err.lines : 0;
+      skipped.push({ line, raw: Buffer.from(raw ?? '', 'utf8'), error: unparseable(`CSV record at line ${line} cannot be parsed: ${err?.message ?? 'unknown error'}`) });
+      return undefined;
+    },
+  });
+  pipeline(stream, parser, () => undefined); // errors surface through the iteration below
+  for await (const parsed of parser as AsyncIterable<CsvParsed>) {
+    yield* skipped.splice(0);
+    // info.lines is the line where the record ended; a quoted multi-line text started earlier.
+    const trailing = parsed.raw.endsWith('\n') ? 1 : 0;
+    const line = parsed.info.lines - (newlinesIn(parsed.raw) - trailing);
+    yield { line, raw: Buffer.from(parsed.raw.slice(0, parsed.raw.length - trailing).replace(/\r$/, ''), 'utf8'), value: convertCsvRow(parsed.record) };
+  }
+  yield* skipped.splice(0);
+}
+
+// ---------------------------------------------------------------- publishing
+
+const REVIEW_HEADERS = { 'content-type': 'avro/binary', schema: 'ReviewEvent' } as const;
+
+export function reviewKey(review: ReviewEvent): string {
+  return review.product_id ?? review.review_id;
+}
+
+export function reviewMessage(review: ReviewEvent): Message {
+  return { key: reviewKey(review), value: codecFor('ReviewEvent').encode(review), headers: { ...REVIEW_HEADERS } };
+}
+
+/**
+ * Idempotent, one request in flight: a retried request can neither duplicate nor reorder. Retries stay
+ * finite (kafkajs warns about that): when they run out the run fails with KAFKA_UNAVAILABLE instead of
+ * hanging, and nothing after the failed batch was sent. The Java-compatible murmur2 partitioner keeps
+ * key → partition the same as any other Kafka client.
+ */
+export function createIngestProducer(kafka: Kafka): Producer {
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+}
+
+class Batcher {
+  private reviews: Message[] = [];
+  private deadLetters: DeadLetter[] = [];
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly topic: string,
+    private readonly deadLetterTopic: string,
+  ) {}
+
+  get size(): number {
+    return this.reviews.length + this.deadLetters.length;
+  }
+
+  addReview(review: ReviewEvent): void {
+    this.reviews.push(reviewMessage(review));
+  }
+
+  addDeadLetter(record: DeadLetter): void {
+    this.deadLetters.push(record);
+  }
+
+  async flush(): Promise<void> {
+    if (this.size === 0) return;
+    const topicMessages: TopicMessages[] = [];
+    if (this.reviews.length > 0) topicMessages.push({ topic: this.topic, messages: this.reviews });
+    if (this.deadLetters.length > 0) topicMessages.push(deadLetterTopicMessages(this.deadLetterTopic, this.deadLetters));
+    const count = this.size;
+    this.reviews = [];
+    this.deadLetters = [];
+    try {
+      await this.producer.sendBatch({ topicMessages });
+    } catch (err) {
+      throw kafkaError(err, `publishing a batch of ${count} messages`);
+    }
+  }
+}
+
+function sourceName(source: IngestSource): string {
+  if (typeof source !== 'string') return source.name;
+  return source === '-' ? 'stdin' : source;
+}
+
+function openSource(source: IngestSource): Readable {
+  if (typeof source !== 'string') return source.stream;
+  return source === '-' ? process.stdin : createReadStream(source, { highWaterMark: 256 * 1024 });
+}
+
+export function detectFormat(source: IngestSource, explicit?: InputFormat): InputFormat {
+  if (explicit) return explicit;
+  const name = sourceName(source);
+  return extname(name).toLowerCase() === '.csv' ? 'csv' : 'jsonl';
+}
+
+/** Fails before touching Kafka when the input file cannot be read (a typo should not create topics). */
+async function assertReadable(path: string): Promise<void> {
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) throw new Error('not a regular file');
+  } catch (err) {
+    throw new DriftlineError('NOT_FOUND', `cannot read input ${path}: ${(err as Error).message}`, { cause: err, field: 'file' });
+  }
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+function isAbort(err: unknown, signal?: AbortSignal): boolean {
+  return signal?.aborted === true && err instanceof Error && err.name === 'AbortError';
+}
+
+/** Reads, validates and publishes a whole source; resolves with the run's summary. Throws only for infrastructure failures. */
+export async function ingestRecords(source: IngestSource, options: IngestOptions = {}): Promise<IngestSummary> {
+  const settings = options.settings ?? coreSettings.load();
+  const config: IngestSettings = { ...ingestSettings.load(), ...options.ingest };
+  const topic = options.topic ?? settings.topicReviews;
+  const deadLetterTopic = options.deadLetterTopic ?? settings.topicDeadLetter;
+  const format = detectFormat(source, options.format);
+  const name = sourceName(source);
+  const validation: ValidationOptions = { futureToleranceMs: config.futureToleranceMs, maxTextBytes: settings.maxTextBytes, ...options.validation };
+  const kafka = options.kafka ?? createKafka(settings, 'ingest');
+  const signal = options.signal;
+
+  if (typeof source === 'string' && source !== '-') await assertReadable(source);
+  if (options.createTopics !== false) await ensureTopics(kafka, [topic, deadLetterTopic], settings);
+  const producer = createIngestProducer(kafka);
+  try {
+    await producer.connect();
+  } catch (err) {
+    throw kafkaError(err, 'connecting the ingest producer');
+  }
+
+  const batcher = new Batcher(producer, topic, deadLetterTopic);
+  const seen = new Map<string, number>(); // review_id → line of its first valid occurrence
+  const summary: IngestSummary = {
+    source: name, format, topic, deadLetterTopic, read: 0, published: 0, deadLettered: 0, elapsedMs: 0, recordsPerSec: 0, byErrorCode: {}, blankLines: 0, interrupted: false,
+  };
+  const started = performance.now();
+  const refreshTiming = (): void => {
+    summary.elapsedMs = Math.round(performance.now() - started);
+    summary.recordsPerSec = summary.elapsedMs > 0 ? Math.round((summary.read * 1000) / summary.elapsedMs) : 0;
+  };
+  const progress = (): IngestProgress => {
+    refreshTiming();
+    return { read: summary.read, published: summary.published, deadLettered: summary.deadLettered, elapsedMs: summary.elapsedMs, recordsPerSec: summary.recordsPerSec };
+  };
+  const progressTimer = options.onProgress ? setInterval(() => options.onProgress?.(progress()), config.progressIntervalMs) : undefined;
+  progressTimer?.unref();
+
+  const deadLetter = (record: InputRecord, error: DriftlineError): void => {
+    batcher.addDeadLetter(
+      buildDeadLetter({ stage: 'ingest', error, raw: record.raw, location: { file: name, line: record.line }, reviewId: reviewIdOf(record.value), maxRawBytes: config.maxRawBytes }),
+    );
+    summary.deadLettered++;
+    summary.byErrorCode[error.code] = (summary.byErrorCode[error.code] ?? 0) + 1;
+  };
+
+  const handle = (record: InputRecord): void => {
+    summary.read++;
+    if (record.error) return deadLetter(record, record.error);
+    const result = validateReview(record.value, { ...validation, nowMs: Date.now() });
+    if (!result.ok) return deadLetter(record, result.error);
+    const firstLine = seen.get(result.review.review_id);
+    if (firstLine !== undefined) {
+      const error = new DriftlineError('DUPLICATE_REVIEW', `review_id: ${result.review.review_id} was already published from line ${firstLine}`, {
+        field: 'review_id',
+        details: { review_id: result.review.review_id, first_line: firstLine },
+      });
+      return deadLetter(record, error);
+    }
+    seen.set(result.review.review_id, record.line);
+    batcher.addReview(result.review);
+    summary.published++;
+  };
+
+  const stream = openSource(source);
+  if (signal) addAbortSignal(signal, stream);
+  const onBlank = (): void => {
+    summary.blankLines++;
+  };
+  const records = format === 'csv' ? readCsv(stream) : readJsonl(stream, config.maxLineBytes, onBlank);
+  try {
+    for await (const record of records) {
+      if (signal?.aborted) break;
+      handle(record);
+      if (batcher.size >= config.batchSize) await batcher.flush();
+      if (config.rate > 0) await keepRate(summary.read, config.rate, started, batcher, signal);
+    }
+  } catch (err) {
+    if (!isAbort(err, signal)) {
+      if (err instanceof DriftlineError) throw await closeAfterFailure(producer, progressTimer, err);
+      throw await closeAfterFailure(producer, progressTimer, new DriftlineError('INTERNAL', `reading ${name} failed: ${(err as Error).message}`, { cause: err }));
+    }
+  }
+  summary.interrupted = signal?.aborted === true;
+  try {
+    await batcher.flush();
+  } catch (err) {
+    throw await closeAfterFailure(producer, progressTimer, err);
+  }
+  clearInterval(progressTimer);
+  await producer.disconnect().catch(() => undefined);
+  if (stream !== process.stdin) stream.destroy();
+  refreshTiming();
+  return summary;
+}
+
+async function closeAfterFailure(producer: Producer, timer: NodeJS.Timeout | undefined, err: unknown): Promise<unknown> {
+  clearInterval(timer);
+  await producer.disconnect().catch(() => undefined);
+  return err;
+}
+
+/** Sleeps while ahead of the rate; flushes first so records never wait in a half-full batch while sleeping. */
+async function keepRate(done: number, rate: number, startedMs: number, batcher: Batcher, signal?: AbortSignal): Promise<void> {
+  const aheadMs = (done * 1000) / rate - (performance.now() - startedMs);
+  if (aheadMs < 20) return; // timer granularity: sleeping for less costs more than it saves
+  await batcher.flush();
+  await delay(aheadMs, signal);
+}
