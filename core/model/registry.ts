@@ -562,7 +562,8 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
         const production = productionOf(index);
         let target: ModelVersionRecord | undefined;
         while (!target && index.production_history.length > 0) {
-          const candidate = index.versions.find((v) => v.version === index.production_history.pop());
+          const wanted = index.production_history.pop();
+          const candidate = index.versions.find((v) => v.version === wanted);
           if (candidate && candidate !== production && (await stat(versionDir(name, candidate.version)).then(() => true, () => false))) target = candidate;
         }
         if (!target) {

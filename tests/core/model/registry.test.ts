@@ -1,0 +1,273 @@
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ReferenceBaseline } from '../../../core/drift/baseline.js';
+import { DriftlineError } from '../../../core/errors.js';
+import { openRegistry, type ModelRegistry, type RegisterInput } from '../../../core/model/registry.js';
+import { runModels } from '../../../core/model/registry-cli.js';
+
+function baseline(): ReferenceBaseline {
+  return {
+    formatVersion: 1,
+    modelName: 'placeholder',
+    modelVersion: 0,
+    createdAtMs: 1_700_000_000_000,
+    rows: 3,
+    features: { 'feature.length': { kind: 'numeric', edges: [1, 2], counts: [1, 1, 1], total: 3, mean: 2, min: 1, max: 3 } },
+    reference: { accuracy: 0.9, macroF1: 0.8, meanConfidence: 0.7, outlierRate: 0.01 },
+  };
+}
+
+function input(name: string, macroF1: number | undefined, marker = 'weights'): RegisterInput {
+  return {
+    name,
+    writeArtifacts: async (dir) => writeFile(join(dir, 'model.bin'), marker),
+    metrics: macroF1 === undefined ? { accuracy: 0.5 } : { macroF1, accuracy: 0.9 },
+    baseline: baseline(),
+    featurizer: { kind: 'hashing', buckets: 16 },
+    dataFingerprint: 'sha256:abc',
+    params: { epochs: 1 },
+    timings: { trainMs: 12 },
+  };
+}
+
+async function code(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof DriftlineError) return err.code;
+    throw err;
+  }
+  return 'resolved';
+}
+
+let dir: string;
+let registry: ModelRegistry;
+const actor = 'tester';
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'driftline-registry-'));
+  registry = openRegistry(dir);
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('register', () => {
+  it('assigns increasing versions in staging, renames artifacts into place and stamps the baseline', async () => {
+    const first = await registry.register(input('sentiment', 0.7, 'one'));
+    const second = await registry.register(input('sentiment', 0.72, 'two'));
+    expect([first.version, second.version]).toEqual([1, 2]);
+    expect(second.dir).toBe(registry.versionDir('sentiment', 2));
+    expect(await readFile(join(second.dir, 'model.bin'), 'utf8')).toBe('two');
+    const stamped = await registry.baseline('sentiment', 2);
+    expect([stamped.modelName, stamped.modelVersion]).toEqual(['sentiment', 2]);
+    const record = await registry.get('sentiment', 1);
+    expect(record).toMatchObject({ stage: 'staging', data_fingerprint: 'sha256:abc', featurizer: { kind: 'hashing', buckets: 16 }, params: { epochs: 1 }, timings: { trainMs: 12 } });
+    expect(record.stage_history).toEqual([expect.objectContaining({ action: 'register', from_stage: null, to_stage: 'staging' })]);
+    expect(first.changes.map((c) => [c.action, c.to_stage])).toEqual([['register', 'staging']]);
+    // Nothing left behind: no temp dirs, no lock.
+    expect((await readdir(join(dir, 'sentiment'))).sort()).toEqual(['index.json', 'versions']);
+    expect(JSON.parse(await readFile(join(dir, 'sentiment', 'index.json'), 'utf8')).versions).toHaveLength(2);
+  });
+
+  it('cleans the temp directory and registers nothing when writing artifacts fails', async () => {
+    const failing: RegisterInput = { ...input('sentiment', 0.7), writeArtifacts: async () => Promise.reject(new Error('disk full')) };
+    await expect(registry.register(failing)).rejects.toThrow('disk full');
+    expect(await registry.list('sentiment')).toEqual([]);
+    expect(await readdir(join(dir, 'sentiment'))).toEqual([]);
+  });
+
+  it('never reuses a version number left by an orphaned version directory', async () => {
+    await registry.register(input('sentiment', 0.7));
+    await mkdir(join(dir, 'sentiment', 'versions', '2')); // as after a crash between rename and index write
+    expect((await registry.register(input('sentiment', 0.7))).version).toBe(3);
+  });
+
+  it('rejects names that could escape the registry directory', async () => {
+    expect(await code(registry.register(input('../evil', 0.5)))).toBe('REQUEST_INVALID');
+    expect(await code(registry.get('a/b', 1))).toBe('REQUEST_INVALID');
+  });
+
+  it('answers MODEL_NOT_FOUND for unknown names and versions', async () => {
+    expect(await code(registry.get('nope', 1))).toBe('MODEL_NOT_FOUND');
+    await registry.register(input('sentiment', 0.7));
+    expect(await code(registry.get('sentiment', 9))).toBe('MODEL_NOT_FOUND');
+    expect(await registry.productionVersion('sentiment')).toBeNull();
+    expect(await registry.productionVersion('nope')).toBeNull();
+  });
+});
+
+describe('stage rules', () => {
+  it('keeps at most one production version and archives the old one with previous_production', async () => {
+    await registry.register(input('sentiment', 0.7));
+    await registry.register(input('sentiment', 0.75));
+    const first = await registry.promote('sentiment', 1, { actor });
+    expect(first.change).toMatchObject({ action: 'promote', from_stage: 'staging', to_stage: 'production', previous_production_version: null, actor });
+    const second = await registry.promote('sentiment', 2, { actor, reason: 'better' });
+    expect(second.change).toMatchObject({ version: 2, previous_production_version: 1, reason: 'better' });
+    const stages = (await registry.list('sentiment')).map((r) => [r.version, r.stage]);
+    expect(stages).toEqual([
+      [1, 'archived'],
+      [2, 'production'],
+    ]);
+    expect((await registry.get('sentiment', 2)).previous_production).toBe(1);
+    expect(await registry.productionVersion('sentiment')).toBe(2);
+  });
+
+  it('refuses a candidate with a worse held-out macro-F1 unless forced', async () => {
+    await registry.register(input('sentiment', 0.8));
+    await registry.register(input('sentiment', 0.6));
+    await registry.register(input('sentiment', undefined));
+    await registry.promote('sentiment', 1, { actor });
+    expect(await code(registry.promote('sentiment', 2, { actor }))).toBe('PROMOTION_REFUSED');
+    expect(await code(registry.promote('sentiment', 3, { actor }))).toBe('PROMOTION_REFUSED');
+    expect(await registry.productionVersion('sentiment')).toBe(1);
+    expect((await registry.get('sentiment', 2)).stage).toBe('staging');
+    await registry.promote('sentiment', 2, { actor, force: true });
+    expect(await registry.productionVersion('sentiment')).toBe(2);
+  });
+
+  it('refuses promoting the production version again', async () => {
+    await registry.register(input('sentiment', 0.8));
+    await registry.promote('sentiment', 1, { actor });
+    expect(await code(registry.promote('sentiment', 1, { actor }))).toBe('PROMOTION_REFUSED');
+  });
+
+  it('rolls back through earlier production versions and refuses when none is left', async () => {
+    for (const f1 of [0.7, 0.75, 0.8]) await registry.register(input('sentiment', f1));
+    expect(await code(registry.rollback('sentiment', { actor }))).toBe('PROMOTION_REFUSED');
+    await registry.promote('sentiment', 1, { actor });
+    await registry.promote('sentiment', 2, { actor });
+    await registry.promote('sentiment', 3, { actor });
+    const back = await registry.rollback('sentiment', { actor, reason: 'drift' });
+    expect(back.change).toMatchObject({ action: 'rollback', version: 2, from_stage: 'archived', to_stage: 'production', previous_production_version: 3, reason: 'drift' });
+    expect((await registry.get('sentiment', 3)).stage).toBe('archived');
+    await registry.rollback('sentiment', { actor });
+    expect(await registry.productionVersion('sentiment')).toBe(1);
+    expect(await code(registry.rollback('sentiment', { actor }))).toBe('PROMOTION_REFUSED');
+    expect((await registry.list('sentiment')).filter((r) => r.stage === 'production')).toHaveLength(1);
+  });
+
+  it('archives staging versions, and the production one only with force', async () => {
+    await registry.register(input('sentiment', 0.7));
+    await registry.register(input('sentiment', 0.7));
+    await registry.promote('sentiment', 1, { actor });
+    expect((await registry.archive('sentiment', 2, { actor })).change).toMatchObject({ action: 'archive', from_stage: 'staging', to_stage: 'archived' });
+    expect(await code(registry.archive('sentiment', 2, { actor }))).toBe('PROMOTION_REFUSED');
+    expect(await code(registry.archive('sentiment', 1, { actor }))).toBe('PROMOTION_REFUSED');
+    await registry.archive('sentiment', 1, { actor, force: true });
+    expect(await registry.productionVersion('sentiment')).toBeNull();
+    // A force-archived production version can still be rolled back to.
+    await registry.rollback('sentiment', { actor });
+    expect(await registry.productionVersion('sentiment')).toBe(1);
+  });
+});
+
+describe('runs log', () => {
+  it('appends runs and reads them back, skipping a torn last line', async () => {
+    await registry.recordRun('sentiment', { kind: 'training', version: 1, metrics: { macroF1: 0.7 } });
+    await registry.recordRun('sentiment', { kind: 'evaluation', version: 1 });
+    await writeFile(join(dir, 'sentiment', 'runs.jsonl'), '{"kind":"trai', { flag: 'a' });
+    const runs = await registry.runs('sentiment');
+    expect(runs.map((r) => r.kind)).toEqual(['training', 'evaluation']);
+    expect(runs[0]!.run_id).not.toBe(runs[1]!.run_id);
+    expect(await registry.runs('other')).toEqual([]);
+  });
+});
+
+describe('seedFromDirectory', () => {
+  it('registers a shipped directory as version 1 in production, only once', async () => {
+    const shipped = await mkdtemp(join(tmpdir(), 'driftline-shipped-'));
+    try {
+      await mkdir(join(shipped, 'sentiment'));
+      await writeFile(join(shipped, 'sentiment', 'model.json'), '{"layers":[]}');
+      await writeFile(join(shipped, 'baseline.json'), JSON.stringify(baseline()));
+      await writeFile(join(shipped, 'metrics.json'), JSON.stringify({ macroF1: 0.66 }));
+      const seeded = await registry.seedFromDirectory('default', shipped);
+      expect(seeded?.version).toBe(1);
+      expect(seeded?.changes.map((c) => [c.action, c.to_stage])).toEqual([
+        ['register', 'staging'],
+        ['promote', 'production'],
+      ]);
+      expect(await registry.productionVersion('default')).toBe(1);
+      expect((await registry.get('default', 1)).metrics).toEqual({ macroF1: 0.66 });
+      expect(await readFile(join(registry.versionDir('default', 1), 'sentiment', 'model.json'), 'utf8')).toBe('{"layers":[]}');
+      expect(await registry.seedFromDirectory('default', shipped)).toBeNull();
+      expect(await registry.list('default')).toHaveLength(1);
+    } finally {
+      await rm(shipped, { recursive: true, force: true });
+    }
+  });
+
+  it('does nothing when the name already has a version', async () => {
+    await registry.register(input('default', 0.7));
+    expect(await registry.seedFromDirectory('default', join(dir, 'does-not-matter'))).toBeNull();
+  });
+
+  it('refuses a directory without a baseline', async () => {
+    expect(await code(registry.seedFromDirectory('default', dir))).toBe('MODEL_NOT_FOUND');
+  });
+});
+
+describe('writer lock', () => {
+  async function deadPid(): Promise<number> {
+    const child = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolveExit) => child.once('exit', resolveExit));
+    return child.pid!;
+  }
+
+  it('takes over a lock whose holder on this host is dead', async () => {
+    await mkdir(join(dir, 'sentiment'), { recursive: true });
+    const lock = { pid: await deadPid(), host: hostname(), token: 'old', acquired_at_ms: Date.now() };
+    await writeFile(join(dir, 'sentiment', '.lock'), JSON.stringify(lock));
+    const quick = openRegistry(dir, { lockWaitMs: 200, conflictRetries: 0 });
+    expect((await quick.register(input('sentiment', 0.7))).version).toBe(1);
+    await expect(stat(join(dir, 'sentiment', '.lock'))).rejects.toThrow();
+  });
+
+  it('takes over a lock older than the stale timeout', async () => {
+    await mkdir(join(dir, 'sentiment'), { recursive: true });
+    const path = join(dir, 'sentiment', '.lock');
+    await writeFile(path, JSON.stringify({ pid: 1, host: 'elsewhere', token: 'old', acquired_at_ms: 0 }));
+    const old = new Date(Date.now() - 120_000);
+    await utimes(path, old, old);
+    const quick = openRegistry(dir, { lockWaitMs: 200, lockStaleMs: 60_000, conflictRetries: 0 });
+    expect((await quick.register(input('sentiment', 0.7))).version).toBe(1);
+  });
+
+  it('answers REGISTRY_CONFLICT (retriable) while a live writer holds the lock', async () => {
+    await mkdir(join(dir, 'sentiment'), { recursive: true });
+    await writeFile(join(dir, 'sentiment', '.lock'), JSON.stringify({ pid: process.pid, host: hostname(), token: 'live', acquired_at_ms: Date.now() }));
+    const quick = openRegistry(dir, { lockWaitMs: 50, conflictRetries: 1 });
+    const error = await quick.promote('sentiment', 1, { actor }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(DriftlineError);
+    expect((error as DriftlineError).code).toBe('REGISTRY_CONFLICT');
+    expect((error as DriftlineError).retriable).toBe(true);
+    // The live lock is left alone.
+    expect(JSON.parse(await readFile(join(dir, 'sentiment', '.lock'), 'utf8')).token).toBe('live');
+  });
+});
+
+describe('driftline models (CLI)', () => {
+  it('lists, promotes with refusal, rolls back and shows without Kafka (--no-publish)', async () => {
+    await registry.register(input('sentiment', 0.8));
+    await registry.register(input('sentiment', 0.7));
+    const lines: string[] = [];
+    const io = { registry, out: (t: string) => lines.push(t), err: (t: string) => lines.push(`ERR ${t}`) };
+    expect(await runModels(['promote', 'sentiment', '1', '--no-publish'], io)).toBe(0);
+    expect(await runModels(['promote', 'sentiment', '2', '--no-publish'], io)).toBe(1);
+    expect(lines.at(-1)).toContain('PROMOTION_REFUSED');
+    expect(await runModels(['promote', 'sentiment', '2', '--force', '--reason', 'canary', '--no-publish'], io)).toBe(0);
+    expect(lines.at(-1)).toBe('sentiment v2: promote staging -> production (previous production: v1)');
+    expect(await runModels(['rollback', 'sentiment', '--no-publish'], io)).toBe(0);
+    expect(await runModels(['list', 'sentiment'], io)).toBe(0);
+    expect(lines.at(-1)).toMatch(/sentiment\s+1\s+production\s+0\.8000/);
+    expect(await runModels(['show', 'sentiment', '2'], io)).toBe(0);
+    expect(JSON.parse(lines.at(-1)!)).toMatchObject({ version: 2, stage: 'archived' });
+    expect(await runModels(['show', 'sentiment', 'two'], io)).toBe(2);
+    expect(await runModels(['bogus'], io)).toBe(2);
+  });
+});
