@@ -1,0 +1,35 @@
+/** Seeded random numbers for the drift tests (mulberry32 + Box–Muller): same data every run. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function seededNormal(seed: number, mean = 0, std = 1): () => number {
+  const uniform = seededRandom(seed);
+  return () => {
+    const u = Math.max(uniform(), 1e-12);
+    const v = uniform();
+    return mean + std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  };
+}
+
+export function sample(count: number, next: () => number): number[] {
+  return Array.from({ length: count }, next);
+}
+
+/** Empirical quantile edges (the k - 1 inner cut points of k equal-mass bins), de-duplicated. */
+export function quantileEdges(values: readonly number[], bins: number): number[] {
+  const sorted = [...values].sort((a, b) => a - b);
+  const edges: number[] = [];
+  for (let i = 1; i < bins; i++) {
+    const edge = sorted[Math.min(sorted.length - 1, Math.floor((i * sorted.length) / bins))];
+    if (edges.length === 0 || edge > edges[edges.length - 1]) edges.push(edge);
+  }
+  return edges;
+}
