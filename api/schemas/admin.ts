@@ -1,0 +1,216 @@
+/** Schemas of the model-registry, training-job and evaluation routes. */
+import { SENTIMENTS, STAGES } from '../../schemas/types.js';
+import { bearerSecurity, errorResponses, labelledReviewSchema } from './common.js';
+
+const versionSchema = {
+  type: 'object',
+  properties: {
+    version: { type: 'integer' },
+    stage: { type: 'string', enum: STAGES },
+    created_at: { type: 'string' },
+    metrics: { type: 'object', additionalProperties: true },
+    params: { type: 'object', additionalProperties: true },
+    data_fingerprint: { type: 'string' },
+    previous_production: { type: ['integer', 'null'] },
+    stage_history: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          action: { type: 'string' },
+          from_stage: { type: ['string', 'null'] },
+          to_stage: { type: 'string' },
+          at_ms: { type: 'number' },
+          actor: { type: 'string' },
+          reason: { type: ['string', 'null'] },
+          previous_production_version: { type: ['integer', 'null'] },
+        },
+      },
+    },
+  },
+} as const;
+
+export const modelSummarySchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    production_version: { type: ['integer', 'null'] },
+    serving_version: { type: ['integer', 'null'], description: 'Version this API process serves (its model name only)' },
+    versions: { type: 'array', items: versionSchema },
+  },
+} as const;
+
+const nameParams = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' } },
+} as const;
+
+export const listModelsRouteSchema = {
+  tags: ['models'],
+  summary: 'Model versions, stages and metrics (public read)',
+  response: { 200: { type: 'object', properties: { models: { type: 'array', items: modelSummarySchema } } }, ...errorResponses(500) },
+} as const;
+
+export const getModelRouteSchema = {
+  tags: ['models'],
+  summary: "One model's versions, stages and metrics (public read)",
+  params: nameParams,
+  response: { 200: modelSummarySchema, ...errorResponses(404) },
+} as const;
+
+const stageChangeResponse = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    version: { type: 'integer' },
+    stage: { type: 'string' },
+    change: {
+      type: 'object',
+      properties: {
+        action: { type: 'string' },
+        from_stage: { type: ['string', 'null'] },
+        to_stage: { type: 'string' },
+        previous_production_version: { type: ['integer', 'null'] },
+        reason: { type: ['string', 'null'] },
+        actor: { type: 'string' },
+        time_ms: { type: 'number' },
+      },
+    },
+    event_published: { type: 'boolean' },
+  },
+} as const;
+
+export const promoteRouteSchema = {
+  tags: ['models'],
+  summary: 'Promote a version to production (refused if its held-out macro-F1 is worse than production, unless force); publishes a promotion event',
+  security: bearerSecurity,
+  params: nameParams,
+  body: {
+    type: 'object',
+    required: ['version'],
+    additionalProperties: false,
+    properties: {
+      version: { type: 'integer', minimum: 1 },
+      force: { type: 'boolean', default: false },
+      reason: { type: 'string', maxLength: 500 },
+    },
+  },
+  response: { 200: stageChangeResponse, ...errorResponses(400, 401, 404, 409, 503) },
+} as const;
+
+export const rollbackRouteSchema = {
+  tags: ['models'],
+  summary: 'Restore the previous production version; publishes a promotion event',
+  security: bearerSecurity,
+  params: nameParams,
+  body: {
+    type: ['object', 'null'],
+    additionalProperties: false,
+    properties: { reason: { type: 'string', maxLength: 500 } },
+  },
+  response: { 200: stageChangeResponse, ...errorResponses(401, 404, 409, 503) },
+} as const;
+
+export function trainRouteSchema(maxRows: number): Record<string, unknown> {
+  return {
+    tags: ['jobs'],
+    summary: 'Start a training job (in this process, one at a time); poll GET /v1/jobs/{id}',
+    security: bearerSecurity,
+    body: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        dataset_path: { type: 'string', minLength: 1, description: 'JSONL/CSV file readable by the API process' },
+        reviews: { type: 'array', minItems: 1, maxItems: maxRows, items: labelledReviewSchema },
+        base_version: { type: 'integer', minimum: 1, description: 'Start from the parameters of this registry version' },
+        params: { type: 'object', additionalProperties: true, description: 'Trainer parameters (see trainer/)' },
+      },
+      oneOf: [{ required: ['dataset_path'] }, { required: ['reviews'] }],
+    },
+    response: { 202: jobSchema, ...errorResponses(400, 401, 404, 413, 503) },
+  };
+}
+
+export const jobSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    status: { type: 'string', enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'] },
+    progress: { type: 'object', properties: { phase: { type: 'string' }, fraction: { type: 'number' }, message: { type: 'string' } } },
+    created_at: { type: 'string' },
+    started_at: { type: ['string', 'null'] },
+    finished_at: { type: ['string', 'null'] },
+    result: {
+      type: ['object', 'null'],
+      properties: { version: { type: 'integer' }, stage: { type: 'string' }, metrics: { type: 'object', additionalProperties: true } },
+    },
+    error: { type: ['object', 'null'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
+    request: {
+      type: 'object',
+      properties: {
+        dataset_path: { type: ['string', 'null'] },
+        reviews: { type: ['integer', 'null'] },
+        base_version: { type: ['integer', 'null'] },
+        params: { type: ['object', 'null'], additionalProperties: true },
+      },
+    },
+  },
+} as const;
+
+export const getJobRouteSchema = {
+  tags: ['jobs'],
+  summary: 'Status, progress, resulting version or error of a training job',
+  security: bearerSecurity,
+  params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 100 } } },
+  response: { 200: jobSchema, ...errorResponses(401, 404) },
+} as const;
+
+export const listJobsRouteSchema = {
+  tags: ['jobs'],
+  summary: 'Training jobs this process remembers',
+  security: bearerSecurity,
+  response: { 200: { type: 'object', properties: { jobs: { type: 'array', items: jobSchema } } }, ...errorResponses(401) },
+} as const;
+
+const classMetrics = {
+  type: 'object',
+  properties: { precision: { type: 'number' }, recall: { type: 'number' }, f1: { type: 'number' }, support: { type: 'integer' } },
+} as const;
+
+export function evaluateRouteSchema(maxRows: number): Record<string, unknown> {
+  return {
+    tags: ['models'],
+    summary: 'Evaluate a model version (default: the serving one) on labelled reviews (label = sentiment of the star rating)',
+    security: bearerSecurity,
+    body: {
+      type: 'object',
+      required: ['reviews'],
+      additionalProperties: false,
+      properties: {
+        reviews: { type: 'array', minItems: 1, maxItems: maxRows, items: labelledReviewSchema },
+        name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+        version: { type: 'integer', minimum: 1 },
+      },
+    },
+    response: {
+      200: {
+        type: 'object',
+        properties: {
+          model: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'integer' } } },
+          rows: { type: 'integer' },
+          accuracy: { type: 'number' },
+          macro_f1: { type: 'number' },
+          labels: { type: 'array', items: { type: 'string', enum: SENTIMENTS } },
+          per_class: { type: 'object', properties: Object.fromEntries(SENTIMENTS.map((s) => [s, classMetrics])) },
+          confusion_matrix: {
+            type: 'array',
+            description: 'rows = true label, columns = predicted label, both in `labels` order',
+            items: { type: 'array', items: { type: 'integer' } },
+          },
+        },
+      },
+      ...errorResponses(400, 401, 404, 413),
+    },
+  };
+}

@@ -1,0 +1,101 @@
+/** Schemas of the drift routes. */
+import { DRIFT_STATUSES } from '../../schemas/types.js';
+import { errorResponses } from './common.js';
+
+const timeBound = {
+  type: 'string',
+  description: 'ISO-8601 date/time or epoch milliseconds (compared with window_start)',
+  minLength: 1,
+} as const;
+
+function pagedQuery(maxLimit: number, withFeature: boolean): Record<string, unknown> {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      model: { type: 'string', minLength: 1 },
+      version: { type: 'integer', minimum: 1 },
+      segment: { type: 'string', minLength: 1, description: 'Product category, or __all__' },
+      ...(withFeature
+        ? {
+            feature: { type: 'string', minLength: 1, description: 'Monitored value, e.g. feature.text_length, rating, prediction.sentiment' },
+            metric: { type: 'string', minLength: 1, description: 'psi | ks | js_distance | wasserstein | chi_square | prediction_drift | ...' },
+          }
+        : {}),
+      status: { type: 'string', enum: DRIFT_STATUSES },
+      from: timeBound,
+      to: timeBound,
+      limit: { type: 'integer', minimum: 1, maximum: maxLimit, default: Math.min(100, maxLimit) },
+      offset: { type: 'integer', minimum: 0, default: 0 },
+    },
+  };
+}
+
+const pageProperties = {
+  total: { type: 'integer' },
+  limit: { type: 'integer' },
+  offset: { type: 'integer' },
+  next_offset: { type: ['integer', 'null'] },
+} as const;
+
+const metricItem = {
+  type: 'object',
+  properties: {
+    window_start: { type: 'string' },
+    window_end: { type: 'string' },
+    model_name: { type: 'string' },
+    model_version: { type: 'integer' },
+    segment: { type: 'string' },
+    feature: { type: 'string' },
+    metric: { type: 'string' },
+    value: { type: 'number' },
+    p_value: { type: ['number', 'null'] },
+    p_value_adjusted: { type: ['number', 'null'] },
+    threshold_amber: { type: 'number' },
+    threshold_red: { type: 'number' },
+    raw_status: { type: 'string' },
+    status: { type: 'string' },
+    current_count: { type: 'integer' },
+    reference_count: { type: 'integer' },
+    written_at: { type: 'string' },
+  },
+} as const;
+
+const summaryItem = {
+  type: 'object',
+  properties: {
+    window_start: { type: 'string' },
+    window_end: { type: 'string' },
+    model_name: { type: 'string' },
+    model_version: { type: 'integer' },
+    segment: { type: 'string' },
+    events: { type: 'integer' },
+    late_events: { type: 'integer' },
+    outliers: { type: 'integer' },
+    outlier_rate: { type: 'number' },
+    mean_confidence: { type: 'number' },
+    accuracy: { type: ['number', 'null'] },
+    macro_f1: { type: ['number', 'null'] },
+    status: { type: 'string' },
+    state_lost: { type: 'boolean' },
+    written_at: { type: 'string' },
+  },
+} as const;
+
+export function driftMetricsRouteSchema(maxLimit: number): Record<string, unknown> {
+  return {
+    tags: ['drift'],
+    summary: 'Drift metrics per window, model version, segment, monitored value and metric (ClickHouse drift_metrics, newest row per key)',
+    querystring: pagedQuery(maxLimit, true),
+    response: { 200: { type: 'object', properties: { items: { type: 'array', items: metricItem }, ...pageProperties } }, ...errorResponses(400, 503) },
+  };
+}
+
+export function driftWindowsRouteSchema(maxLimit: number): Record<string, unknown> {
+  return {
+    tags: ['drift'],
+    summary: 'Per-window summaries: events, late events, outlier rate, mean confidence, live accuracy, status (ClickHouse window_summary)',
+    querystring: pagedQuery(maxLimit, false),
+    response: { 200: { type: 'object', properties: { items: { type: 'array', items: summaryItem }, ...pageProperties } }, ...errorResponses(400, 503) },
+  };
+}
