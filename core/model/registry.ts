@@ -24,6 +24,8 @@ import type { ReferenceBaseline } from '../drift/baseline.js';
 
 export const REGISTRY_FORMAT_VERSION = 1;
 export const BASELINE_FILE = 'baseline.json';
+/** The immutable part of a version's record, kept inside its directory so a copied version carries its lineage. */
+export const RECORD_FILE = 'registry-record.json';
 
 export const registrySettings = defineSettings('registry', {
   lockWaitMs: setting({ env: 'DRIFTLINE_REGISTRY_LOCK_WAIT_MS', kind: 'int', default: 5_000, min: 1, description: 'How long one attempt waits for the registry writer lock before REGISTRY_CONFLICT (retried 3 times with back-off).' }),
@@ -463,6 +465,7 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
         if (mode === 'seed') {
           changes.push(moveStage(record, 'production', { action: 'promote', at_ms: now, actor, reason: 'seeded from the shipped default model', previous_production_version: null }));
         }
+        await writeFileAtomic(join(dir, RECORD_FILE), `${JSON.stringify(portableRecord(record), null, 2)}\n`);
         index.versions.push(record);
         index.last_version = version;
         return { version, dir, record, changes };
@@ -671,20 +674,25 @@ function refuseIfWorse(candidate: ModelVersionRecord, production: ModelVersionRe
   }
 }
 
+function portableRecord(record: ModelVersionRecord): Record<string, unknown> {
+  const { name, version, created_at, created_at_ms, metrics, data_fingerprint, params, featurizer, timings, baseline_path } = record;
+  return { name, version, created_at, created_at_ms, metrics, data_fingerprint, params, featurizer, timings, baseline_path };
+}
+
 function asRecord(value: unknown): Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
 /**
  * Lineage of a shipped model directory. A directory exported from the registry carries its own
- * record as `registry-record.json`; otherwise metrics.json / featurizer.json / training.json are used
+ * record as registry-record.json; otherwise metrics.json / featurizer.json / training.json are used
  * when present.
  */
 async function shippedMetadata(
   source: string,
   readJson: (path: string) => Promise<unknown>,
 ): Promise<Pick<RegisterInput, 'metrics' | 'featurizer' | 'dataFingerprint' | 'params' | 'timings'>> {
-  const record = asRecord(await readJson(join(source, 'registry-record.json')));
+  const record = asRecord(await readJson(join(source, RECORD_FILE)));
   const training = asRecord(await readJson(join(source, 'training.json')));
   const metrics = asRecord(record['metrics'] ?? (await readJson(join(source, 'metrics.json'))) ?? training['metrics']);
   const featurizer = record['featurizer'] ?? (await readJson(join(source, 'featurizer.json'))) ?? training['featurizer'] ?? null;
