@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `npm run bench`: every benchmark in bench/ on this machine, one after another (they share 2 cores),
+# each writing bench/results/<name>.json; then the summary table the README quotes.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+[ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+bash scripts/services.sh up
+mkdir -p bench/results
+only="${1:-}"
+for bench in ingest model-runtime drift-metrics aggregator scorer api pipeline; do
+  [ -n "$only" ] && [ "$only" != "$bench" ] && continue
+  [ -f "bench/$bench.ts" ] || continue
+  echo "== bench/$bench.ts"
+  npx tsx "bench/$bench.ts"
+done
+[ -f bench/summary.ts ] && npx tsx bench/summary.ts

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The README's main command (`npm run demo`): installs, builds, starts the services, then runs
+# `driftline demo` — the default model (seeded from models/default, or trained if missing), the sample
+# reviews through ingest → scorer → drift aggregator → ClickHouse/alerts, an API call, and a report.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+mkdir -p .run
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "== npm ci"; npm ci --no-audit --no-fund --loglevel=error
+fi
+echo "== build"; npm run --silent build
+echo "== services"; bash scripts/services.sh up
+echo "== demo"; exec node bin/driftline.js demo "$@"
