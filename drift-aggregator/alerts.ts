@@ -1,0 +1,116 @@
+/**
+ * Drift alerts: one DriftAlert per closed window and segment whose items are not all green after
+ * hysteresis (segment null = all traffic). Alerts are queued in a Redis outbox list in the same MULTI
+ * that marks the window done and published from there (at least once; alert_id is deterministic per
+ * window and segment, so a consumer can drop repeats).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Producer } from 'kafkajs';
+import { codecFor } from '../core/avro.js';
+import { ALL_SEGMENTS } from '../core/drift/tables.js';
+import { kafkaError } from '../core/kafka.js';
+import type { DriftAlert, DriftAlertItem, DriftStatus } from '../schemas/types.js';
+import type { WindowRef } from './windows.js';
+
+export interface StatusedItem {
+  segment: string;
+  feature: string;
+  metric: string;
+  value: number;
+  pValue: number | null;
+  thresholdAmber: number;
+  thresholdRed: number;
+  status: DriftStatus;
+}
+
+const RANK: Record<DriftStatus, number> = { green: 0, amber: 1, red: 2 };
+
+export function statusRank(status: DriftStatus): number {
+  return RANK[status];
+}
+
+export function worstStatus(statuses: Iterable<DriftStatus>): DriftStatus {
+  let worst: DriftStatus = 'green';
+  for (const status of statuses) if (RANK[status] > RANK[worst]) worst = status;
+  return worst;
+}
+
+export function alertId(ref: WindowRef, segment: string): string {
+  return createHash('sha256').update(`${ref.modelName}|${ref.modelVersion}|${ref.start}|${segment}`).digest('hex').slice(0, 32);
+}
+
+export function buildAlerts(ref: WindowRef, windowMs: number, items: readonly StatusedItem[], nowMs: number): DriftAlert[] {
+  const bySegment = new Map<string, DriftAlertItem[]>();
+  for (const item of items) {
+    if (item.status === 'green') continue;
+    const list = bySegment.get(item.segment) ?? [];
+    list.push({
+      feature: item.feature,
+      metric: item.metric,
+      value: Number.isFinite(item.value) ? item.value : Number.MAX_VALUE,
+      p_value: item.pValue,
+      threshold_amber: item.thresholdAmber,
+      threshold_red: item.thresholdRed,
+      status: item.status,
+    });
+    bySegment.set(item.segment, list);
+  }
+  const alerts: DriftAlert[] = [];
+  for (const [segment, alertItems] of bySegment) {
+    alerts.push({
+      alert_id: alertId(ref, segment),
+      model_name: ref.modelName,
+      model_version: ref.modelVersion,
+      window_start_ms: ref.start,
+      window_end_ms: ref.start + windowMs,
+      segment: segment === ALL_SEGMENTS ? null : segment,
+      status: worstStatus(alertItems.map((i) => i.status)) as Exclude<DriftStatus, 'green'>,
+      items: alertItems,
+      time_ms: nowMs,
+    });
+  }
+  return alerts;
+}
+
+const TRIM_IF_OWNER_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('LTRIM', KEYS[2], tonumber(ARGV[2]), -1)
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`;
+
+/** Publishes queued alerts (JSON in a Redis list) to the alerts topic; entries leave the list after the broker acked. */
+export class AlertOutbox {
+  private readonly owner = randomUUID();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly listKey: string,
+    private readonly lockKey: string,
+  ) {}
+
+  async drain(producer: Producer, topic: string): Promise<number> {
+    const codec = codecFor('DriftAlert');
+    let sent = 0;
+    for (;;) {
+      if ((await this.redis.set(this.lockKey, this.owner, 'PX', 30_000, 'NX')) !== 'OK') return sent;
+      const raw = await this.redis.lrange(this.listKey, 0, 99);
+      if (raw.length === 0) {
+        await this.redis.eval(TRIM_IF_OWNER_LUA, 2, this.lockKey, this.listKey, this.owner, 0);
+        return sent;
+      }
+      try {
+        const alerts = raw.map((text) => JSON.parse(text) as DriftAlert);
+        await producer.send({ topic, acks: -1, messages: alerts.map((alert) => ({ key: alert.model_name, value: codec.encode(alert) })) });
+      } catch (err) {
+        await this.redis.eval(TRIM_IF_OWNER_LUA, 2, this.lockKey, this.listKey, this.owner, 0);
+        throw kafkaError(err, 'publishing drift alerts');
+      }
+      await this.redis.eval(TRIM_IF_OWNER_LUA, 2, this.lockKey, this.listKey, this.owner, raw.length);
+      sent += raw.length;
+    }
+  }
+}

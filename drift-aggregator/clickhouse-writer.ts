@@ -1,0 +1,125 @@
+/**
+ * ClickHouse side of the aggregator. Closed windows never write to ClickHouse directly: their rows go
+ * into a Redis list (`<prefix>:agg:pending`, durable across aggregator restarts) in the same MULTI that
+ * marks the window done, and this writer drains the list into ClickHouse with back-off. Rows have
+ * deterministic keys (ReplacingMergeTree), so a retried or re-closed window replaces, never duplicates.
+ * One instance drains at a time (a Redis lock), and entries leave the list only after ClickHouse took them.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { ClickHouseClient } from '../core/clickhouse.js';
+import { DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, driftTableMigrations, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
+import { DriftlineError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+
+export type PendingEntry =
+  | { table: typeof DRIFT_METRICS_TABLE; row: DriftMetricRow }
+  | { table: typeof WINDOW_SUMMARY_TABLE; row: WindowSummaryRow };
+
+const RELEASE_AND_TRIM_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('LTRIM', KEYS[2], tonumber(ARGV[2]), -1)
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`;
+
+/** ClickHouse DateTime64(3) text, UTC: 'YYYY-MM-DD hh:mm:ss.mmm'. */
+export function clickhouseTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+function toInsertRow(row: DriftMetricRow | WindowSummaryRow): Record<string, unknown> {
+  return {
+    ...row,
+    window_start: clickhouseTime(row.window_start),
+    window_end: clickhouseTime(row.window_end),
+    written_at: clickhouseTime(row.written_at),
+  };
+}
+
+export async function runMigrations(client: ClickHouseClient, database: string): Promise<void> {
+  for (const query of driftTableMigrations(database)) await client.command({ query });
+}
+
+export interface PendingWriterOptions {
+  redis: Redis;
+  pendingKey: string;
+  lockKey: string;
+  client: ClickHouseClient;
+  database: string;
+  log: Logger;
+  retryMaxMs: number;
+  /** Entries per ClickHouse round (one entry = one row). */
+  entriesPerFlush?: number;
+}
+
+export class PendingRowWriter {
+  private readonly owner = randomUUID();
+  private failures = 0;
+  private nextAttemptAt = 0;
+  private readonly entriesPerFlush: number;
+
+  constructor(private readonly options: PendingWriterOptions) {
+    this.entriesPerFlush = options.entriesPerFlush ?? 5_000;
+  }
+
+  async pendingCount(): Promise<number> {
+    return this.options.redis.llen(this.options.pendingKey);
+  }
+
+  /**
+   * Writes queued rows until the list is empty, ClickHouse fails (back-off: the next call waits) or
+   * another instance holds the drain lock. Returns the rows written.
+   */
+  async flush(force = false): Promise<number> {
+    if (!force && Date.now() < this.nextAttemptAt) return 0;
+    const { redis, pendingKey, lockKey } = this.options;
+    let written = 0;
+    for (;;) {
+      const locked = await redis.set(lockKey, this.owner, 'PX', 60_000, 'NX');
+      if (locked !== 'OK') return written;
+      const raw = await redis.lrange(pendingKey, 0, this.entriesPerFlush - 1);
+      if (raw.length === 0) {
+        await redis.eval(RELEASE_AND_TRIM_LUA, 2, lockKey, pendingKey, this.owner, 0);
+        return written;
+      }
+      try {
+        await this.insert(raw.map((text) => JSON.parse(text) as PendingEntry));
+      } catch (err) {
+        await redis.eval(RELEASE_AND_TRIM_LUA, 2, lockKey, pendingKey, this.owner, 0);
+        this.backOff(err);
+        return written;
+      }
+      this.failures = 0;
+      this.nextAttemptAt = 0;
+      await redis.eval(RELEASE_AND_TRIM_LUA, 2, lockKey, pendingKey, this.owner, raw.length);
+      written += raw.length;
+    }
+  }
+
+  private async insert(entries: PendingEntry[]): Promise<void> {
+    const byTable = new Map<string, Array<Record<string, unknown>>>();
+    for (const entry of entries) {
+      const rows = byTable.get(entry.table) ?? [];
+      rows.push(toInsertRow(entry.row));
+      byTable.set(entry.table, rows);
+    }
+    for (const [table, rows] of byTable) {
+      if (rows.length === 0) continue;
+      try {
+        await this.options.client.insert({ table: `${this.options.database}.${table}`, values: rows, format: 'JSONEachRow' });
+      } catch (err) {
+        throw new DriftlineError('CLICKHOUSE_UNAVAILABLE', `writing ${rows.length} rows to ${table} failed: ${(err as Error).message}`, { cause: err });
+      }
+    }
+  }
+
+  private backOff(err: unknown): void {
+    this.failures++;
+    const delay = Math.min(this.options.retryMaxMs, 250 * 2 ** Math.min(this.failures, 16));
+    this.nextAttemptAt = Date.now() + delay;
+    this.options.log.warn({ err: err instanceof DriftlineError ? err.toJSON() : String(err), retryInMs: delay, failures: this.failures }, 'ClickHouse write failed; rows stay queued in Redis');
+  }
+}

@@ -1,0 +1,336 @@
+/**
+ * Closing windows. A window closes when the watermark (max window time applied - allowed lateness)
+ * passes its end, or when it got no events for DRIFTLINE_WINDOW_IDLE_CLOSE_MS. Exactly one instance
+ * closes it: a Redis SET NX lock per window (with TTL, so a crashed closer's window is retried), a
+ * 'closed' marker set before the sketches are read (the apply script turns later events for it into
+ * late events), and a 'done' marker set in the same MULTI that queues the ClickHouse rows, alerts and
+ * hysteresis states. Windows of one model version close in start order (hysteresis is a sequence).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { DriftThresholds } from '../core/drift/config.js';
+import { applyHysteresis, worstStatus, type HysteresisState } from '../core/drift/status.js';
+import { ALL_SEGMENTS, DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
+import { toDriftlineError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { DriftAlert, DriftStatus } from '../schemas/types.js';
+import { buildAlerts, type StatusedItem } from './alerts.js';
+import type { SketchCatalog } from './baselines.js';
+import type { PendingEntry } from './clickhouse-writer.js';
+import { evaluateWindow, MODEL_FEATURE, type SegmentSummary } from './evaluate.js';
+import type { AggregatorState } from './redis-state.js';
+import { recordWindowForRollback, ROLLBACK_METRICS, type RollbackPolicy, type RollbackTarget } from './rollback.js';
+import { rateMeasurements, type RatedMeasurement } from './statuses.js';
+import type { AggregatorMetrics } from './telemetry.js';
+import { parseWindowId, shouldClose, watermarkOf, type WindowRef } from './windows.js';
+
+export interface CloserOptions {
+  windowMs: number;
+  allowedLatenessMs: number;
+  idleCloseMs: number;
+  closeLockTtlMs: number;
+  stateTtlSeconds: number;
+  thresholds: DriftThresholds;
+  rollback: RollbackPolicy;
+}
+
+export interface CloserDeps {
+  state: AggregatorState;
+  catalog: SketchCatalog;
+  metrics: AggregatorMetrics;
+  log: Logger;
+  rollbackTarget: RollbackTarget | null;
+  now?: () => number;
+}
+
+/** Stored per model version / segment / feature / metric; `before` makes re-closing a window idempotent. */
+interface StoredHysteresis {
+  window: number;
+  before: HysteresisState | null;
+  after: HysteresisState;
+}
+
+export interface ClosedWindow {
+  ref: WindowRef;
+  rows: DriftMetricRow[];
+  summaries: WindowSummaryRow[];
+  alerts: DriftAlert[];
+}
+
+export class WindowCloser {
+  private readonly owner = randomUUID();
+  private readonly now: () => number;
+  private readonly redis: Redis;
+
+  constructor(
+    private readonly options: CloserOptions,
+    private readonly deps: CloserDeps,
+  ) {
+    this.now = deps.now ?? Date.now;
+    this.redis = deps.state.redis;
+  }
+
+  /** Closes every window that is due (oldest first per model version); returns what this instance closed. */
+  async tick(): Promise<ClosedWindow[]> {
+    const { state } = this.deps;
+    const maxTime = await state.maxWindowTime();
+    const clock = { watermark: watermarkOf(maxTime, this.options.allowedLatenessMs), nowWallMs: this.now() };
+    const byVersion = new Map<string, Array<{ id: string; start: number; lastTouchedWallMs: number }>>();
+    for (const window of await state.openWindows()) {
+      const ref = parseWindowId(window.id);
+      const key = `${ref.modelName}|${ref.modelVersion}`;
+      const list = byVersion.get(key) ?? [];
+      list.push(window);
+      byVersion.set(key, list);
+    }
+    const closed: ClosedWindow[] = [];
+    for (const windows of byVersion.values()) {
+      windows.sort((a, b) => a.start - b.start);
+      for (const window of windows) {
+        // A later window waits for every earlier one of its version (hysteresis runs in order).
+        if (!shouldClose(window, clock, this.options.windowMs, this.options.idleCloseMs)) break;
+        const result = await this.closeWindow(window.id);
+        if (!result) break;
+        closed.push(result);
+      }
+    }
+    await this.flushLate();
+    return closed;
+  }
+
+  /** Closes one window if this instance gets its lock; null when another instance has it. */
+  async closeWindow(id: string): Promise<ClosedWindow | null> {
+    const { state, metrics } = this.deps;
+    const lockKey = state.key('lock', id);
+    if ((await this.redis.set(lockKey, this.owner, 'PX', this.options.closeLockTtlMs, 'NX')) !== 'OK') return null;
+    const started = process.hrtime.bigint();
+    try {
+      if ((await this.redis.exists(state.key('done', id))) === 1) {
+        await this.redis.multi().zrem(state.key('open'), id).zrem(state.key('touched'), id).exec();
+        return null;
+      }
+      // From here on, the apply script counts events of this window as late.
+      await this.redis.set(state.key('closed', id), '1', 'EX', this.options.stateTtlSeconds);
+      const result = await this.evaluateAndQueue(id);
+      metrics.windowsClosed.inc();
+      metrics.windowCloseSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      return result;
+    } finally {
+      await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, lockKey, this.owner);
+    }
+  }
+
+  private async evaluateAndQueue(id: string): Promise<ClosedWindow> {
+    const { state, catalog, log } = this.deps;
+    const ref = parseWindowId(id);
+    const [hashes, lateEvents, stateLost, sketches] = await Promise.all([
+      state.readWindow(id),
+      state.lateEvents(id),
+      this.isStateLost(ref),
+      catalog.load(ref.modelName, ref.modelVersion),
+    ]);
+    const evaluation = evaluateWindow(hashes, sketches);
+    const rated = sketches.baseline ? rateMeasurements(evaluation.measurements, this.options.thresholds, sketches.baseline) : [];
+    const hysteresisKey = state.key('hyst', ref.modelName, ref.modelVersion);
+    const { items, hysteresisUpdates } = await this.applyHysteresis(hysteresisKey, ref, rated);
+    const writtenAt = this.now();
+    const rows = items.map((item) => metricRow(ref, this.options.windowMs, item, writtenAt));
+    const summaries = evaluation.summaries.map((summary) =>
+      summaryRow(ref, this.options.windowMs, summary, {
+        lateEvents: summary.segment === ALL_SEGMENTS ? lateEvents : 0,
+        status: worstStatus(items.filter((i) => i.segment === summary.segment).map((i) => i.status)),
+        stateLost,
+        writtenAt,
+      }),
+    );
+    const alerts = buildAlerts(ref, this.options.windowMs, items.map(toStatusedItem), writtenAt);
+    const windowKeys = await state.windowKeys(id);
+    const multi = this.redis.multi();
+    const pending: PendingEntry[] = [
+      ...rows.map((row): PendingEntry => ({ table: DRIFT_METRICS_TABLE, row })),
+      ...summaries.map((row): PendingEntry => ({ table: WINDOW_SUMMARY_TABLE, row })),
+    ];
+    if (pending.length > 0) multi.rpush(state.key('pending'), ...pending.map((entry) => JSON.stringify(entry)));
+    if (alerts.length > 0) multi.rpush(state.key('alerts-outbox'), ...alerts.map((alert) => JSON.stringify(alert)));
+    if (Object.keys(hysteresisUpdates).length > 0) multi.hset(hysteresisKey, hysteresisUpdates);
+    const allSummary = summaries.find((s) => s.segment === ALL_SEGMENTS);
+    if (allSummary) multi.hset(state.key('summary-rows'), id, JSON.stringify(allSummary));
+    multi.set(state.key('done', id), '1', 'EX', this.options.stateTtlSeconds);
+    multi.zrem(state.key('open'), id).zrem(state.key('touched'), id);
+    for (const key of windowKeys) multi.expire(key, this.options.stateTtlSeconds);
+    await multi.exec();
+    log.info({ window: id, events: allSummary?.events ?? 0, late: lateEvents, status: allSummary?.status ?? 'green', alerts: alerts.length, stateLost }, 'window closed');
+    this.recordMetrics(ref, items);
+    await this.considerRollback(ref, items);
+    return { ref, rows, summaries, alerts };
+  }
+
+  private async applyHysteresis(key: string, ref: WindowRef, rated: RatedMeasurement[]): Promise<{ items: Array<RatedMeasurement & { status: DriftStatus }>; hysteresisUpdates: Record<string, string> }> {
+    const fields = rated.map((m) => `${m.segment}|${m.feature}|${m.metric}`);
+    const stored = fields.length > 0 ? await this.redis.hmget(key, ...fields) : [];
+    const hysteresisUpdates: Record<string, string> = {};
+    const items = rated.map((m, index) => {
+      const previous = stored[index] ? (JSON.parse(stored[index]!) as StoredHysteresis) : null;
+      // Re-closing the same window (a crashed closer) starts again from the state before it.
+      const before = previous === null ? null : previous.window === ref.start ? previous.before : previous.after;
+      const { state, reported } = applyHysteresis(before, m.rawStatus, this.options.thresholds.hysteresisWindows);
+      hysteresisUpdates[fields[index]!] = JSON.stringify({ window: ref.start, before, after: state } satisfies StoredHysteresis);
+      return { ...m, status: reported };
+    });
+    return { items, hysteresisUpdates };
+  }
+
+  private recordMetrics(ref: WindowRef, items: Array<RatedMeasurement & { status: DriftStatus }>): void {
+    for (const item of items) {
+      this.deps.metrics.recordItem({
+        model: ref.modelName,
+        version: ref.modelVersion,
+        segment: item.segment,
+        feature: item.feature,
+        metric: item.metric,
+        value: item.value,
+        pValue: item.pValueAdjusted,
+        amber: item.thresholdAmber,
+        red: item.thresholdRed,
+        status: item.status,
+      });
+    }
+  }
+
+  private async considerRollback(ref: WindowRef, items: Array<RatedMeasurement & { status: DriftStatus }>): Promise<void> {
+    const redItems = items.filter((i) => i.segment === ALL_SEGMENTS && i.feature === MODEL_FEATURE && ROLLBACK_METRICS.has(i.metric) && i.status === 'red');
+    try {
+      const decision = await recordWindowForRollback(
+        { redis: this.redis, keyPrefix: this.deps.state.base, target: this.deps.rollbackTarget, policy: this.options.rollback, log: this.deps.log, nowMs: this.now },
+        ref.modelName,
+        ref.modelVersion,
+        ref.start,
+        redItems.length > 0,
+        redItems.map((i) => `${i.metric}=${i.value.toFixed(3)}`).join(', '),
+      );
+      if (decision.rolledBack) this.deps.metrics.rollbacks.inc();
+    } catch (err) {
+      this.deps.log.error({ err: toDriftlineError(err).toJSON(), window: ref }, 'rollback check failed');
+    }
+  }
+
+  /** Windows at or before the point where Redis state was found lost hold partial counts. */
+  private async isStateLost(ref: WindowRef): Promise<boolean> {
+    const until = await this.redis.hget(this.deps.state.key('clock'), 'state_lost_until');
+    return until !== null && ref.start <= Number(until);
+  }
+
+  /**
+   * Late events of closed windows: the window's summary row is written again with its late count
+   * (ReplacingMergeTree keeps the newest); a window that never opened (too late from the start) gets
+   * a summary row of its own with 0 events, so late events are always visible.
+   */
+  async flushLate(): Promise<number> {
+    const { state } = this.deps;
+    const ids = (await this.redis.spop(state.key('late-dirty'), 100)) as string[];
+    let written = 0;
+    for (const id of ids) {
+      if ((await this.redis.zscore(state.key('open'), id)) !== null) {
+        await this.redis.sadd(state.key('late-dirty'), id); // still to be closed: its own row will carry the count
+        continue;
+      }
+      const ref = parseWindowId(id);
+      const stored = await this.redis.hget(state.key('summary-rows'), id);
+      const base: WindowSummaryRow = stored
+        ? (JSON.parse(stored) as WindowSummaryRow)
+        : emptySummaryRow(ref, this.options.windowMs);
+      const row: WindowSummaryRow = { ...base, late_events: await state.lateEvents(id), written_at: this.now() };
+      await this.redis
+        .multi()
+        .rpush(state.key('pending'), JSON.stringify({ table: WINDOW_SUMMARY_TABLE, row } satisfies PendingEntry))
+        .hset(state.key('summary-rows'), id, JSON.stringify(row))
+        .exec();
+      written++;
+    }
+    return written;
+  }
+}
+
+function toStatusedItem(item: RatedMeasurement & { status: DriftStatus }): StatusedItem {
+  return {
+    segment: item.segment,
+    feature: item.feature,
+    metric: item.metric,
+    value: item.value,
+    pValue: item.pValueAdjusted ?? item.pValue,
+    thresholdAmber: item.thresholdAmber,
+    thresholdRed: item.thresholdRed,
+    status: item.status,
+  };
+}
+
+function finiteOr(value: number, fallback: number): number {
+  return Number.isFinite(value) ? value : fallback;
+}
+
+function metricRow(ref: WindowRef, windowMs: number, item: RatedMeasurement & { status: DriftStatus }, writtenAt: number): DriftMetricRow {
+  return {
+    window_start: ref.start,
+    window_end: ref.start + windowMs,
+    model_name: ref.modelName,
+    model_version: ref.modelVersion,
+    segment: item.segment,
+    feature: item.feature,
+    metric: item.metric,
+    value: finiteOr(item.value, Number.MAX_VALUE),
+    p_value: item.pValue,
+    p_value_adjusted: item.pValueAdjusted,
+    threshold_amber: item.thresholdAmber,
+    threshold_red: item.thresholdRed,
+    raw_status: item.rawStatus,
+    status: item.status,
+    current_count: item.currentCount,
+    reference_count: item.referenceCount,
+    written_at: writtenAt,
+  };
+}
+
+function summaryRow(
+  ref: WindowRef,
+  windowMs: number,
+  summary: SegmentSummary,
+  extra: { lateEvents: number; status: DriftStatus; stateLost: boolean; writtenAt: number },
+): WindowSummaryRow {
+  return {
+    window_start: ref.start,
+    window_end: ref.start + windowMs,
+    model_name: ref.modelName,
+    model_version: ref.modelVersion,
+    segment: summary.segment,
+    events: summary.summary.count + summary.summary.invalid,
+    late_events: extra.lateEvents,
+    outliers: summary.summary.outliers,
+    outlier_rate: summary.outlierRate,
+    mean_confidence: summary.meanConfidence,
+    accuracy: summary.accuracy,
+    macro_f1: summary.macroF1,
+    status: extra.status,
+    state_lost: extra.stateLost ? 1 : 0,
+    written_at: extra.writtenAt,
+  };
+}
+
+function emptySummaryRow(ref: WindowRef, windowMs: number): WindowSummaryRow {
+  return {
+    window_start: ref.start,
+    window_end: ref.start + windowMs,
+    model_name: ref.modelName,
+    model_version: ref.modelVersion,
+    segment: ALL_SEGMENTS,
+    events: 0,
+    late_events: 0,
+    outliers: 0,
+    outlier_rate: 0,
+    mean_confidence: 0,
+    accuracy: null,
+    macro_f1: null,
+    status: 'green',
+    state_lost: 0,
+    written_at: 0,
+  };
+}

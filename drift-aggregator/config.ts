@@ -1,0 +1,22 @@
+/** Settings of the drift aggregator (env DRIFTLINE_*); core settings (brokers, topics, Redis, ClickHouse) come from core/config.ts. */
+import { defineSettings, setting, type Settings } from '../core/config.js';
+
+export const aggregatorSettings = defineSettings('drift-aggregator', {
+  groupId: setting({ env: 'DRIFTLINE_AGGREGATOR_GROUP', kind: 'string', default: 'driftline-aggregator', description: 'Kafka consumer group of the drift aggregator (all instances share it).' }),
+  windowMs: setting({ env: 'DRIFTLINE_WINDOW_MS', kind: 'int', default: 60_000, min: 1_000, description: 'Length of the tumbling drift windows (ms).' }),
+  windowTime: setting({ env: 'DRIFTLINE_WINDOW_TIME', kind: 'string', default: 'ingest', choices: ['ingest', 'event'], description: 'Window clock: ingest = ingest_time_ms (processing time; sane for replayed historic data), event = event_time_ms ?? ingest_time_ms.' }),
+  allowedLatenessMs: setting({ env: 'DRIFTLINE_ALLOWED_LATENESS_MS', kind: 'int', default: 5_000, min: 0, description: 'Watermark = max window time seen - this; a window closes when the watermark passes its end.' }),
+  idleCloseMs: setting({ env: 'DRIFTLINE_WINDOW_IDLE_CLOSE_MS', kind: 'int', default: 30_000, min: 100, description: 'Wall-clock idle time after which a window that got no events closes anyway (the last window of a finite stream).' }),
+  maxSegments: setting({ env: 'DRIFTLINE_MAX_SEGMENTS', kind: 'int', default: 10, min: 0, description: 'Product-category segments monitored separately (the baseline\'s most frequent ones); the rest go to __other__.' }),
+  metricsPort: setting({ env: 'DRIFTLINE_AGGREGATOR_METRICS_PORT', kind: 'int', default: 9465, min: 0, max: 65_535, description: 'Prometheus /metrics port of the aggregator (0 = off).' }),
+  closeIntervalMs: setting({ env: 'DRIFTLINE_AGGREGATOR_CLOSE_INTERVAL_MS', kind: 'int', default: 1_000, min: 50, description: 'How often the aggregator looks for windows to close and flushes pending ClickHouse rows.' }),
+  closeLockTtlMs: setting({ env: 'DRIFTLINE_AGGREGATOR_CLOSE_LOCK_MS', kind: 'int', default: 60_000, min: 1_000, description: 'TTL of the per-window close lock (a crashed closer\'s window is retried after it).' }),
+  stateTtlSeconds: setting({ env: 'DRIFTLINE_AGGREGATOR_STATE_TTL_S', kind: 'int', default: 7 * 86_400, min: 60, description: 'Expiry of window sketches and close markers in Redis after the window closed.' }),
+  autoRollback: setting({ env: 'DRIFTLINE_AUTO_ROLLBACK', kind: 'boolean', default: true, description: 'Roll a freshly promoted version back when it is red on macro-F1 or outlier rate for several windows.' }),
+  autoRollbackMaxAgeMs: setting({ env: 'DRIFTLINE_AUTO_ROLLBACK_MAX_AGE_MS', kind: 'int', default: 86_400_000, min: 0, description: 'Only versions promoted less than this long ago are rolled back automatically.' }),
+  autoRollbackWindows: setting({ env: 'DRIFTLINE_AUTO_ROLLBACK_WINDOWS', kind: 'int', default: 3, min: 1, description: 'Consecutive red windows (macro-F1 or outlier rate) that trigger an automatic rollback.' }),
+  clickhouseRetryMaxMs: setting({ env: 'DRIFTLINE_AGGREGATOR_CH_RETRY_MAX_MS', kind: 'int', default: 30_000, min: 100, description: 'Longest back-off between ClickHouse write retries (rows wait in Redis meanwhile).' }),
+});
+
+export type AggregatorSettings = Settings<typeof aggregatorSettings.spec>;
+export type WindowTimeMode = 'ingest' | 'event';

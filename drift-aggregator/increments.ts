@@ -1,0 +1,139 @@
+/**
+ * In-memory pre-aggregation of one Kafka batch with the sketch family (core/sketch): per window ×
+ * segment, one SummarySketch and one sketch per monitored value (BinnedHistogramSketch on the
+ * baseline's edges, CategoricalCountSketch on its categories). At the end of the batch every state
+ * becomes flat hash increments (`toIncrements`) that one Lua call applies to Redis, so Redis sees
+ * one write per batch, not per event. Reading back is `fromHash` on the same sketches.
+ *
+ * Hash naming: one Redis hash per (window, segment, value); `value` is a monitored value name or
+ * SUMMARY_HASH. Segments are the baseline's most frequent categories (the same on every instance),
+ * everything else is OTHER_SEGMENT, and every event also counts under ALL_SEGMENTS.
+ */
+import { ALL_SEGMENTS } from '../core/drift/tables.js';
+import { monitoredValues, type ReferenceBaseline } from '../core/drift/baseline.js';
+import { BinnedHistogramSketch, CategoricalCountSketch, SummarySketch, type CategoricalState, type HistogramState, type SketchIncrements, type SummaryState } from '../core/sketch/index.js';
+import type { ScoredReview } from '../schemas/types.js';
+import { windowId, windowStartOf, windowTimeOf, type WindowRef } from './windows.js';
+import type { WindowTimeMode } from './config.js';
+
+export const OTHER_SEGMENT = '__other__';
+export const SUMMARY_HASH = '__summary__';
+export const NULL_CATEGORY = '(null)';
+
+/** Name of one hash of a window: `<segment>|<value>` (value names never contain '|'). */
+export function hashName(segment: string, value: string): string {
+  return `${segment}|${value}`;
+}
+
+export function parseHashName(name: string): { segment: string; value: string } {
+  const bar = name.lastIndexOf('|');
+  return { segment: name.slice(0, bar), value: name.slice(bar + 1) };
+}
+
+/** The sketches of one model version, built from its baseline (shared by all windows of the version). */
+export class VersionSketches {
+  readonly summary = new SummarySketch();
+  readonly numeric = new Map<string, BinnedHistogramSketch>();
+  readonly categorical = new Map<string, CategoricalCountSketch>();
+  readonly segments: ReadonlySet<string>;
+
+  constructor(readonly baseline: ReferenceBaseline | null, maxSegments: number) {
+    for (const [name, feature] of Object.entries(baseline?.features ?? {})) {
+      if (feature.kind === 'numeric') this.numeric.set(name, new BinnedHistogramSketch(feature.edges));
+      // No listed 'other' values in the baseline: a value outside the list is unseen only if training had no 'other' at all.
+      else this.categorical.set(name, new CategoricalCountSketch(feature.categories, { unknownAs: feature.other > 0 ? 'other' : 'unseen' }));
+    }
+    const category = baseline?.features['category'];
+    this.segments = new Set(category && category.kind === 'categorical' ? category.categories.filter((c) => c !== NULL_CATEGORY).slice(0, maxSegments) : []);
+  }
+
+  segmentOf(category: string | null): string {
+    return category !== null && this.segments.has(category) ? category : OTHER_SEGMENT;
+  }
+}
+
+/** Sketch states of one window × segment during a batch. */
+export class SegmentStates {
+  summary: SummaryState;
+  readonly numeric = new Map<string, HistogramState>();
+  readonly categorical = new Map<string, CategoricalState>();
+
+  constructor(private readonly sketches: VersionSketches) {
+    this.summary = sketches.summary.zero();
+  }
+
+  add(event: ScoredReview, values: ReturnType<typeof monitoredValues> | null): void {
+    const { sketches } = this;
+    sketches.summary.add(this.summary, { sentiment: event.sentiment, confidence: event.confidence, outlier: event.outlier_flag, rating: event.rating });
+    if (!values) return;
+    for (const name in values.numeric) {
+      const sketch = sketches.numeric.get(name);
+      if (!sketch) continue;
+      let state = this.numeric.get(name);
+      if (!state) this.numeric.set(name, (state = sketch.zero()));
+      sketch.add(state, values.numeric[name]!);
+    }
+    for (const name in values.categorical) {
+      const sketch = sketches.categorical.get(name);
+      if (!sketch) continue;
+      let state = this.categorical.get(name);
+      if (!state) this.categorical.set(name, (state = sketch.zero()));
+      sketch.add(state, values.categorical[name]!);
+    }
+  }
+
+  /** value name -> increments (summary under SUMMARY_HASH). */
+  increments(): Map<string, SketchIncrements> {
+    const out = new Map<string, SketchIncrements>([[SUMMARY_HASH, this.sketches.summary.toIncrements(this.summary)]]);
+    for (const [name, state] of this.numeric) out.set(name, this.sketches.numeric.get(name)!.toIncrements(state));
+    for (const [name, state] of this.categorical) out.set(name, this.sketches.categorical.get(name)!.toIncrements(state));
+    return out;
+  }
+}
+
+export interface WindowIncrements {
+  ref: WindowRef;
+  id: string;
+  events: number;
+  segments: Map<string, SegmentStates>;
+}
+
+export interface BatchAggregateOptions {
+  windowMs: number;
+  windowTime: WindowTimeMode;
+  /** Sketches of a model version (built once per version from its baseline). */
+  sketchesOf(modelName: string, modelVersion: number): VersionSketches;
+}
+
+/** Pre-aggregates the events of one Kafka batch: one entry per window, every state summed in memory. */
+export class BatchAggregate {
+  readonly windows = new Map<string, WindowIncrements>();
+  maxWindowTime = Number.NEGATIVE_INFINITY;
+  events = 0;
+  /** Events of versions without a baseline: only their summary is kept. */
+  withoutBaseline = 0;
+
+  constructor(private readonly options: BatchAggregateOptions) {}
+
+  add(event: ScoredReview): void {
+    const time = windowTimeOf(event, this.options.windowTime);
+    if (time > this.maxWindowTime) this.maxWindowTime = time;
+    const ref: WindowRef = { modelName: event.model_name, modelVersion: event.model_version, start: windowStartOf(time, this.options.windowMs) };
+    const id = windowId(ref);
+    let window = this.windows.get(id);
+    if (!window) this.windows.set(id, (window = { ref, id, events: 0, segments: new Map() }));
+    window.events++;
+    this.events++;
+    const sketches = this.options.sketchesOf(event.model_name, event.model_version);
+    if (!sketches.baseline) this.withoutBaseline++;
+    const values = sketches.baseline ? monitoredValues(event) : null;
+    this.segment(window, ALL_SEGMENTS, sketches).add(event, values);
+    this.segment(window, sketches.segmentOf(event.category), sketches).add(event, values);
+  }
+
+  private segment(window: WindowIncrements, segment: string, sketches: VersionSketches): SegmentStates {
+    let states = window.segments.get(segment);
+    if (!states) window.segments.set(segment, (states = new SegmentStates(sketches)));
+    return states;
+  }
+}

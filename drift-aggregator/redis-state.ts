@@ -1,0 +1,221 @@
+/**
+ * The aggregator's state in Redis and the one atomic write path into it.
+ *
+ * Exactly-once counting: a Kafka batch (one partition) is applied by ONE Lua script call that
+ * compares the stored applied offset of that topic/partition with the offset the batch was
+ * aggregated after (compare-and-set), applies every HINCRBY/HINCRBYFLOAT of the pre-aggregated
+ * batch and stores the new offset — all or nothing. Redis offsets are the truth; Kafka commits only
+ * save re-reading. A batch whose last offset is not beyond the stored one is skipped (a replay).
+ *
+ * Keys (all under `<prefix>:agg:`; the script derives window keys from ARGV, so this is for a single
+ * Redis / one hash slot, not Redis Cluster):
+ *   offsets                 hash  "<topic>:<partition>" -> last applied offset
+ *   clock                   hash  max_time (max window time applied), state_lost_until
+ *   open                    zset  window id -> window start (windows with data, not closed yet)
+ *   touched                 zset  window id -> wall ms of the last batch that added to it
+ *   w:<id>:<segment>|<value> hash one sketch of the window × segment × monitored value (increments.ts)
+ *   hashes:<id>             set   the `<segment>|<value>` names present in the window
+ *   closed:<id>             '1'   set when a closer starts: later events for the window are late
+ *   done:<id>               '1'   rows of the window are queued for ClickHouse
+ *   late                    hash  window id -> late events
+ *   late-dirty              set   closed windows whose late count changed since it was written
+ */
+import type { Redis } from 'ioredis';
+import { DriftlineError } from '../core/errors.js';
+import type { SketchIncrements } from '../core/sketch/index.js';
+import { hashName, type BatchAggregate } from './increments.js';
+
+const APPLY_BATCH_LUA = `
+local offsets, clock, open, touched, late, lateDirty = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local offsetField, expectedPrev, lastOffset = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local prefix, nowMs, batchMaxTime = ARGV[4], ARGV[5], tonumber(ARGV[6])
+local latenessMs, windowMs, windowCount = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local stored = tonumber(redis.call('HGET', offsets, offsetField) or '-1')
+if stored >= lastOffset then return {0, stored, 0} end
+if stored ~= expectedPrev then return {-1, stored, 0} end
+local maxTime = tonumber(redis.call('HGET', clock, 'max_time') or '-1e300')
+local lateEvents = 0
+local i = 10
+for w = 1, windowCount do
+  local id, start, events, hashCount = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+  i = i + 4
+  local isLate = redis.call('EXISTS', prefix .. 'closed:' .. id) == 1 or start + windowMs + latenessMs <= maxTime
+  if isLate then
+    lateEvents = lateEvents + events
+    redis.call('HINCRBY', late, id, events)
+    redis.call('SADD', lateDirty, id)
+  else
+    redis.call('ZADD', open, start, id)
+    redis.call('ZADD', touched, nowMs, id)
+  end
+  for h = 1, hashCount do
+    local name, opCount = ARGV[i], tonumber(ARGV[i + 1])
+    i = i + 2
+    if not isLate then
+      local key = prefix .. 'w:' .. id .. ':' .. name
+      redis.call('SADD', prefix .. 'hashes:' .. id, name)
+      for f = i, i + 3 * opCount - 1, 3 do
+        local op, field, value = ARGV[f], ARGV[f + 1], ARGV[f + 2]
+        if op == 'i' then
+          redis.call('HINCRBY', key, field, value)
+        elseif op == 'f' then
+          redis.call('HINCRBYFLOAT', key, field, value)
+        else
+          local current = redis.call('HGET', key, field)
+          if (not current) or (op == 'n' and tonumber(value) < tonumber(current)) or (op == 'x' and tonumber(value) > tonumber(current)) then
+            redis.call('HSET', key, field, value)
+          end
+        end
+      end
+    end
+    i = i + 3 * opCount
+  end
+end
+if batchMaxTime > maxTime then redis.call('HSET', clock, 'max_time', ARGV[6]) end
+redis.call('HSET', offsets, offsetField, ARGV[3])
+return {1, lastOffset, lateEvents}
+`;
+
+export type ApplyOutcome =
+  | { status: 'applied'; lateEvents: number }
+  /** The batch (or a later one) was applied before: nothing changed. */
+  | { status: 'skipped'; storedOffset: number }
+  /** Another writer moved the offset since this batch was aggregated: re-read and retry. */
+  | { status: 'conflict'; storedOffset: number };
+
+export interface ApplyBatchInput {
+  topic: string;
+  partition: number;
+  /** Stored offset the batch was aggregated after (-1: none), i.e. the batch starts at expectedPrev + 1. */
+  expectedPrevOffset: number;
+  lastOffset: number;
+  aggregate: BatchAggregate;
+  nowWallMs: number;
+  allowedLatenessMs: number;
+  windowMs: number;
+}
+
+/** Raw hashes of one window: `<segment>|<value>` name -> HGETALL answer. */
+export type WindowHashes = Map<string, Record<string, string>>;
+
+function pushIncrements(args: Array<string | number>, name: string, increments: SketchIncrements): void {
+  const ops: Array<[string, Record<string, number>]> = [
+    ['i', increments.ints],
+    ['f', increments.floats],
+    ['n', increments.mins],
+    ['x', increments.maxes],
+  ];
+  let count = 0;
+  for (const [, entries] of ops) count += Object.keys(entries).length;
+  args.push(name, count);
+  // Shortest round-trip decimal strings: min/max are stored as passed and read back as the same doubles.
+  for (const [op, entries] of ops) for (const field in entries) args.push(op, field, String(entries[field]));
+}
+
+export class AggregatorState {
+  private sha: string | undefined;
+  readonly base: string;
+
+  constructor(readonly redis: Redis, prefix: string) {
+    this.base = `${prefix}:agg:`;
+  }
+
+  key(...parts: Array<string | number>): string {
+    return this.base + parts.join(':');
+  }
+
+  /** Loads the apply script once; EVALSHA afterwards (reloaded if Redis restarted and forgot it). */
+  async loadScript(): Promise<void> {
+    this.sha = (await this.redis.script('LOAD', APPLY_BATCH_LUA)) as string;
+  }
+
+  async applyBatch(input: ApplyBatchInput): Promise<ApplyOutcome> {
+    const keys = [this.key('offsets'), this.key('clock'), this.key('open'), this.key('touched'), this.key('late'), this.key('late-dirty')];
+    const args: Array<string | number> = [
+      `${input.topic}:${input.partition}`,
+      input.expectedPrevOffset,
+      input.lastOffset,
+      this.base,
+      input.nowWallMs,
+      Number.isFinite(input.aggregate.maxWindowTime) ? input.aggregate.maxWindowTime : -1e300,
+      input.allowedLatenessMs,
+      input.windowMs,
+      input.aggregate.windows.size,
+    ];
+    for (const window of input.aggregate.windows.values()) {
+      const hashes: Array<[string, SketchIncrements]> = [];
+      for (const [segment, states] of window.segments) {
+        for (const [value, increments] of states.increments()) hashes.push([hashName(segment, value), increments]);
+      }
+      args.push(window.id, window.ref.start, window.events, hashes.length);
+      for (const [name, increments] of hashes) pushIncrements(args, name, increments);
+    }
+    const reply = await this.evalApply(keys, args);
+    const [code, stored, late] = reply;
+    if (code === 1) return { status: 'applied', lateEvents: late! };
+    if (code === 0) return { status: 'skipped', storedOffset: stored! };
+    return { status: 'conflict', storedOffset: stored! };
+  }
+
+  private async evalApply(keys: string[], args: Array<string | number>): Promise<number[]> {
+    if (!this.sha) await this.loadScript();
+    try {
+      return (await this.redis.evalsha(this.sha!, keys.length, ...keys, ...args)) as number[];
+    } catch (err) {
+      if (err instanceof Error && err.message.includes('NOSCRIPT')) {
+        await this.loadScript();
+        return (await this.redis.evalsha(this.sha!, keys.length, ...keys, ...args)) as number[];
+      }
+      throw new DriftlineError('REDIS_UNAVAILABLE', `applying a batch to Redis failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Last applied offset of a topic/partition, or null when Redis has none. */
+  async appliedOffset(topic: string, partition: number): Promise<number | null> {
+    const value = await this.redis.hget(this.key('offsets'), `${topic}:${partition}`);
+    return value === null ? null : Number(value);
+  }
+
+  async maxWindowTime(): Promise<number | null> {
+    const value = await this.redis.hget(this.key('clock'), 'max_time');
+    return value === null ? null : Number(value);
+  }
+
+  /** Open windows with their start and last wall-clock touch. */
+  async openWindows(): Promise<Array<{ id: string; start: number; lastTouchedWallMs: number }>> {
+    const [starts, touches] = await Promise.all([
+      this.redis.zrange(this.key('open'), 0, -1, 'WITHSCORES'),
+      this.redis.zrange(this.key('touched'), 0, -1, 'WITHSCORES'),
+    ]);
+    const touchedAt = new Map<string, number>();
+    for (let i = 0; i < touches.length; i += 2) touchedAt.set(touches[i]!, Number(touches[i + 1]));
+    const out: Array<{ id: string; start: number; lastTouchedWallMs: number }> = [];
+    for (let i = 0; i < starts.length; i += 2) out.push({ id: starts[i]!, start: Number(starts[i + 1]), lastTouchedWallMs: touchedAt.get(starts[i]!) ?? 0 });
+    return out;
+  }
+
+  /** Every sketch hash of one window. */
+  async readWindow(id: string): Promise<WindowHashes> {
+    const names = await this.redis.smembers(this.key('hashes', id));
+    const pipeline = this.redis.pipeline();
+    for (const name of names) pipeline.hgetall(this.key('w', id, name));
+    const replies = (await pipeline.exec()) ?? [];
+    const hashes: WindowHashes = new Map();
+    names.forEach((name, index) => {
+      const [err, hash] = replies[index] ?? [null, {}];
+      if (err) throw new DriftlineError('REDIS_UNAVAILABLE', `reading window ${id} failed: ${err.message}`, { cause: err });
+      hashes.set(name, hash as Record<string, string>);
+    });
+    return hashes;
+  }
+
+  /** Redis keys of a window's sketches (to expire them once the window is closed). */
+  async windowKeys(id: string): Promise<string[]> {
+    const names = await this.redis.smembers(this.key('hashes', id));
+    return [this.key('hashes', id), ...names.map((name) => this.key('w', id, name))];
+  }
+
+  async lateEvents(id: string): Promise<number> {
+    return Number((await this.redis.hget(this.key('late'), id)) ?? 0);
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * The drift aggregator service: consumes ScoredReview events (read_committed, consumer group,
+ * eachBatch), pre-aggregates each batch into window sketches in memory, applies it to Redis with the
+ * batch's offset in one Lua call (exactly-once counting), then commits the Kafka offset. A loop closes
+ * due windows, drains queued ClickHouse rows and alerts. Several instances in one group give the same
+ * totals as one: Redis offsets decide what was counted, whoever consumes the partition.
+ */
+import type { Server } from 'node:http';
+import type { Redis } from 'ioredis';
+import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import { codecFor } from '../core/avro.js';
+import type { ClickHouseClient } from '../core/clickhouse.js';
+import type { CoreSettings } from '../core/config.js';
+import { buildDeadLetter, DeadLetterPublisher } from '../core/deadletter.js';
+import type { DriftThresholds } from '../core/drift/config.js';
+import { DriftlineError, toDriftlineError } from '../core/errors.js';
+import { ensureTopics, kafkaError } from '../core/kafka.js';
+import type { Logger } from '../core/logger.js';
+import { serveMetrics } from '../core/metrics.js';
+import type { DeadLetter, ScoredReview } from '../schemas/types.js';
+import { AlertOutbox } from './alerts.js';
+import { SketchCatalog, type BaselineProvider } from './baselines.js';
+import { PendingRowWriter, runMigrations } from './clickhouse-writer.js';
+import { WindowCloser, type ClosedWindow } from './closer.js';
+import type { AggregatorSettings } from './config.js';
+import { BatchAggregate } from './increments.js';
+import { AggregatorState } from './redis-state.js';
+import type { RollbackTarget } from './rollback.js';
+import { AggregatorMetrics } from './telemetry.js';
+import { windowStartOf } from './windows.js';
+
+export interface AggregatorDeps {
+  core: CoreSettings;
+  settings: AggregatorSettings;
+  thresholds: DriftThresholds;
+  kafka: Kafka;
+  redis: Redis;
+  clickhouse: ClickHouseClient;
+  baselines: BaselineProvider;
+  rollbackTarget: RollbackTarget | null;
+  log: Logger;
+  metrics?: AggregatorMetrics;
+  now?: () => number;
+}
+
+const SET_MAX_LUA = `
+local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1e300')
+if tonumber(ARGV[2]) > current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 1`;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class AggregatorService {
+  readonly metrics: AggregatorMetrics;
+  readonly state: AggregatorState;
+  readonly catalog: SketchCatalog;
+  readonly closer: WindowCloser;
+  readonly writer: PendingRowWriter;
+  private readonly outbox: AlertOutbox;
+  private readonly codec = codecFor('ScoredReview');
+  private consumer: Consumer | undefined;
+  private producer: Producer | undefined;
+  private deadLetters: DeadLetterPublisher | undefined;
+  private metricsServer: Server | undefined;
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  /** Partitions whose Redis state was found lost at assignment; the next applied batch marks the loss point. */
+  private readonly lostPartitions = new Set<number>();
+  private assignmentCheck: Promise<void> = Promise.resolve();
+  private readonly closeListeners = new Set<(closed: ClosedWindow) => void>();
+  private readonly now: () => number;
+
+  constructor(private readonly deps: AggregatorDeps) {
+    const { settings, core, redis, log } = deps;
+    this.now = deps.now ?? Date.now;
+    this.metrics = deps.metrics ?? new AggregatorMetrics();
+    this.state = new AggregatorState(redis, core.redisPrefix);
+    this.catalog = new SketchCatalog(deps.baselines, settings.maxSegments, this.now);
+    this.closer = new WindowCloser(
+      {
+        windowMs: settings.windowMs,
+        allowedLatenessMs: settings.allowedLatenessMs,
+        idleCloseMs: settings.idleCloseMs,
+        closeLockTtlMs: settings.closeLockTtlMs,
+        stateTtlSeconds: settings.stateTtlSeconds,
+        thresholds: deps.thresholds,
+        rollback: { enabled: settings.autoRollback, maxAgeMs: settings.autoRollbackMaxAgeMs, windows: settings.autoRollbackWindows },
+      },
+      { state: this.state, catalog: this.catalog, metrics: this.metrics, log, rollbackTarget: deps.rollbackTarget, now: this.now },
+    );
+    this.writer = new PendingRowWriter({
+      redis,
+      pendingKey: this.state.key('pending'),
+      lockKey: this.state.key('pending-lock'),
+      client: deps.clickhouse,
+      database: core.clickhouseDatabase,
+      log,
+      retryMaxMs: settings.clickhouseRetryMaxMs,
+    });
+    this.outbox = new AlertOutbox(redis, this.state.key('alerts-outbox'), this.state.key('alerts-lock'));
+  }
+
+  /** Called for every window this instance closes (tests, the CLI's progress output). */
+  onWindowClosed(listener: (closed: ClosedWindow) => void): void {
+    this.closeListeners.add(listener);
+  }
+
+  async start(): Promise<void> {
+    const { core, settings, kafka, log } = this.deps;
+    await ensureTopics(kafka, [core.topicScored, core.topicAlerts, core.topicDeadLetter], core);
+    await runMigrations(this.deps.clickhouse, core.clickhouseDatabase);
+    await this.state.loadScript();
+    if (settings.metricsPort > 0) this.metricsServer = await serveMetrics(this.metrics.registry, settings.metricsPort);
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await this.producer.connect();
+    this.deadLetters = new DeadLetterPublisher(this.producer, core.topicDeadLetter);
+    this.consumer = kafka.consumer({ groupId: settings.groupId, readUncommitted: false, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxBytesPerPartition: 4 * 1024 * 1024 });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      const partitions = event.payload.memberAssignment[core.topicScored] ?? [];
+      this.assignmentCheck = this.checkAssignment(partitions).catch((err: unknown) => log.error({ err: toDriftlineError(err).toJSON() }, 'assignment check failed'));
+    });
+    try {
+      await this.consumer.connect();
+      await this.consumer.subscribe({ topic: core.topicScored, fromBeginning: true });
+      await this.consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: core.topicPartitions,
+        eachBatch: (payload) => this.handleBatch(payload),
+      });
+    } catch (err) {
+      throw kafkaError(err, `consuming ${core.topicScored}`);
+    }
+    this.loop = this.runLoop();
+    log.info({ topic: core.topicScored, group: settings.groupId, windowMs: settings.windowMs, windowTime: settings.windowTime, metricsPort: settings.metricsPort }, 'drift aggregator started');
+  }
+
+  /**
+   * On (re)assignment: seek past what Redis already applied (Kafka may lag behind it), and detect lost
+   * Redis state — Kafka committed offsets beyond what Redis says it applied mean counts are gone.
+   */
+  private async checkAssignment(partitions: number[]): Promise<void> {
+    const { core, settings, kafka, log } = this.deps;
+    if (partitions.length === 0) return;
+    const admin: Admin = kafka.admin();
+    await admin.connect();
+    try {
+      const [committed] = await admin.fetchOffsets({ groupId: settings.groupId, topics: [core.topicScored] });
+      const low = new Map((await admin.fetchTopicOffsets(core.topicScored)).map((p) => [p.partition, Number(p.low)]));
+      for (const partition of partitions) {
+        const committedOffset = Number(committed?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
+        const applied = (await this.state.appliedOffset(core.topicScored, partition)) ?? -1;
+        if (committedOffset > applied + 1 && committedOffset > (low.get(partition) ?? 0)) {
+          this.lostPartitions.add(partition);
+          this.metrics.stateLost.set(1);
+          const err = new DriftlineError('STATE_LOST', `Redis has offset ${applied} applied for ${core.topicScored}[${partition}] but Kafka committed ${committedOffset}: window counts before it are gone`, {
+            details: { partition, applied, committed: committedOffset },
+          });
+          log.error({ err: err.toJSON() }, 'aggregator state lost; affected windows will be marked state_lost');
+        } else if (applied + 1 > committedOffset && applied >= 0) {
+          this.consumer?.seek({ topic: core.topicScored, partition, offset: String(applied + 1) });
+        }
+      }
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { core, settings } = this.deps;
+    await this.assignmentCheck;
+    if (batch.messages.length === 0) return;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (!isRunning() || isStale()) return;
+      const applied = (await this.state.appliedOffset(batch.topic, batch.partition)) ?? -1;
+      const fresh = batch.messages.filter((message) => Number(message.offset) > applied);
+      const lastOffset = Number(batch.messages[batch.messages.length - 1]!.offset);
+      if (fresh.length === 0) {
+        this.metrics.replayedBatches.inc();
+        resolveOffset(String(lastOffset));
+        await this.commit(batch.partition, lastOffset);
+        return;
+      }
+      const aggregate = await this.aggregate(batch.topic, batch.partition, fresh);
+      const timer = this.metrics.redisApplySeconds.startTimer();
+      const outcome = await this.state.applyBatch({
+        topic: batch.topic,
+        partition: batch.partition,
+        expectedPrevOffset: applied,
+        lastOffset,
+        aggregate,
+        nowWallMs: this.now(),
+        allowedLatenessMs: settings.allowedLatenessMs,
+        windowMs: settings.windowMs,
+      });
+      timer();
+      if (outcome.status === 'conflict') continue; // another instance moved the offset meanwhile: recompute from it
+      if (outcome.status === 'applied') {
+        this.metrics.eventsConsumed.inc(aggregate.events);
+        this.metrics.lateEvents.inc(outcome.lateEvents);
+        if (this.lostPartitions.delete(batch.partition) && Number.isFinite(aggregate.maxWindowTime)) {
+          await this.deps.redis.eval(SET_MAX_LUA, 1, this.state.key('clock'), 'state_lost_until', windowStartOf(aggregate.maxWindowTime, settings.windowMs));
+        }
+      } else this.metrics.replayedBatches.inc();
+      resolveOffset(String(lastOffset));
+      await this.commit(batch.partition, lastOffset);
+      await heartbeat();
+      return;
+    }
+    throw new DriftlineError('REDIS_UNAVAILABLE', `batch of ${core.topicScored}[${batch.partition}] kept conflicting with another writer`);
+  }
+
+  private async aggregate(topic: string, partition: number, messages: EachBatchPayload['batch']['messages']): Promise<BatchAggregate> {
+    const events: ScoredReview[] = [];
+    const deadLetters: DeadLetter[] = [];
+    for (const message of messages) {
+      try {
+        events.push(this.codec.decode(message.value));
+      } catch (err) {
+        this.metrics.undecodable.inc();
+        deadLetters.push(buildDeadLetter({ stage: 'aggregator', error: err, raw: message.value, location: { topic, partition, offset: message.offset } }));
+      }
+    }
+    if (deadLetters.length > 0) await this.deadLetters!.publish(deadLetters);
+    const versions = new Map<string, { modelName: string; version: number }>();
+    for (const event of events) versions.set(`${event.model_name}|${event.model_version}`, { modelName: event.model_name, version: event.model_version });
+    await this.catalog.ensure(versions.values());
+    const aggregate = new BatchAggregate({
+      windowMs: this.deps.settings.windowMs,
+      windowTime: this.deps.settings.windowTime as 'ingest' | 'event',
+      sketchesOf: (name, version) => this.catalog.get(name, version),
+    });
+    for (const event of events) aggregate.add(event);
+    return aggregate;
+  }
+
+  /** Kafka commit after Redis: only saves re-reading (Redis offsets decide what counts). */
+  private async commit(partition: number, lastOffset: number): Promise<void> {
+    try {
+      await this.consumer!.commitOffsets([{ topic: this.deps.core.topicScored, partition, offset: String(lastOffset + 1) }]);
+    } catch (err) {
+      this.deps.log.warn({ err: String(err), partition }, 'Kafka offset commit failed (Redis has the applied offset)');
+    }
+  }
+
+  /** One round of housekeeping: close due windows, drain ClickHouse rows and alerts. */
+  async housekeeping(): Promise<void> {
+    const closed = await this.closer.tick();
+    for (const window of closed) for (const listener of this.closeListeners) listener(window);
+    await this.writer.flush();
+    if (this.producer) {
+      const sent = await this.outbox.drain(this.producer, this.deps.core.topicAlerts);
+      this.metrics.alertsPublished.inc(sent);
+    }
+    this.metrics.clickhousePendingRows.set(await this.writer.pendingCount());
+  }
+
+  private async runLoop(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await this.housekeeping();
+      } catch (err) {
+        this.deps.log.error({ err: toDriftlineError(err).toJSON() }, 'aggregator housekeeping failed; retrying');
+      }
+      await sleep(this.deps.settings.closeIntervalMs);
+    }
+  }
+
+  /** Graceful stop: finish the batch in flight, commit, flush queued rows and alerts, disconnect. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.stopping = true;
+      const { log } = this.deps;
+      await this.consumer?.disconnect().catch((err: unknown) => log.warn({ err: String(err) }, 'consumer disconnect failed'));
+      await this.loop;
+      try {
+        await this.writer.flush(true);
+        if (this.producer) this.metrics.alertsPublished.inc(await this.outbox.drain(this.producer, this.deps.core.topicAlerts));
+      } catch (err) {
+        log.warn({ err: toDriftlineError(err).toJSON() }, 'final flush incomplete; rows and alerts stay queued in Redis');
+      }
+      await this.producer?.disconnect().catch(() => undefined);
+      if (this.metricsServer) await new Promise<void>((resolve) => this.metricsServer!.close(() => resolve()));
+      log.info('drift aggregator stopped');
+    })();
+    return this.stopped;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Window arithmetic (pure): tumbling windows per model name + version on either the event clock or the
+ * ingest (processing) clock, the watermark, lateness and the close rule. Sliding views are unions of
+ * consecutive tumbling windows (see `slidingWindowStarts`), so only tumbling sketches are ever stored.
+ */
+import type { ScoredReview } from '../schemas/types.js';
+import type { WindowTimeMode } from './config.js';
+
+export interface WindowRef {
+  modelName: string;
+  modelVersion: number;
+  /** Inclusive start (ms since epoch); the window is [start, start + windowMs). */
+  start: number;
+}
+
+/** The time an event is windowed on: event time (falling back to ingest time) or ingest time. */
+export function windowTimeOf(event: Pick<ScoredReview, 'event_time_ms' | 'ingest_time_ms'>, mode: WindowTimeMode): number {
+  if (mode === 'event' && event.event_time_ms !== null && Number.isFinite(event.event_time_ms)) return event.event_time_ms;
+  return event.ingest_time_ms;
+}
+
+export function windowStartOf(timeMs: number, windowMs: number): number {
+  return Math.floor(timeMs / windowMs) * windowMs;
+}
+
+/** Stable text id `name|version|start`; the name may itself contain '|' (parsed from the right). */
+export function windowId(ref: WindowRef): string {
+  return `${ref.modelName}|${ref.modelVersion}|${ref.start}`;
+}
+
+export function parseWindowId(id: string): WindowRef {
+  const last = id.lastIndexOf('|');
+  const middle = id.lastIndexOf('|', last - 1);
+  if (last < 0 || middle < 0) throw new Error(`not a window id: ${id}`);
+  return { modelName: id.slice(0, middle), modelVersion: Number(id.slice(middle + 1, last)), start: Number(id.slice(last + 1)) };
+}
+
+/** Watermark: everything at or before it is assumed complete. -Infinity until something was seen. */
+export function watermarkOf(maxTimeSeen: number | null, allowedLatenessMs: number): number {
+  return maxTimeSeen === null ? Number.NEGATIVE_INFINITY : maxTimeSeen - allowedLatenessMs;
+}
+
+/** A window is complete (may close, and later events for it are late) once the watermark reaches its end. */
+export function isPastWatermark(start: number, windowMs: number, watermark: number): boolean {
+  return start + windowMs <= watermark;
+}
+
+/** Close rule: the watermark passed the end, or the window got no events for `idleCloseMs` of wall-clock time. */
+export function shouldClose(
+  window: { start: number; lastTouchedWallMs: number },
+  clock: { watermark: number; nowWallMs: number },
+  windowMs: number,
+  idleCloseMs: number,
+): boolean {
+  return isPastWatermark(window.start, windowMs, clock.watermark) || clock.nowWallMs - window.lastTouchedWallMs >= idleCloseMs;
+}
+
+/** The tumbling window starts that make up the sliding view of `lengthMs` ending at (exclusive) `endMs`. */
+export function slidingWindowStarts(endMs: number, lengthMs: number, windowMs: number): number[] {
+  if (lengthMs % windowMs !== 0) throw new Error(`a sliding view must span whole windows: ${lengthMs} is not a multiple of ${windowMs}`);
+  const lastStart = windowStartOf(endMs - 1, windowMs);
+  const starts: number[] = [];
+  for (let start = lastStart - lengthMs + windowMs; start <= lastStart; start += windowMs) starts.push(start);
+  return starts;
+}
