@@ -206,10 +206,11 @@ export async function* readCsv(stream: Readable): AsyncGenerator<InputRecord> {
   });
   pipeline(stream, parser, () => undefined); // errors surface through the iteration below
   for await (const parsed of parser as AsyncIterable<CsvParsed>) {
-    yield* skipped.splice(0);
     // info.lines is the line where the record ended; a quoted multi-line text started earlier.
     const trailing = parsed.raw.endsWith('\n') ? 1 : 0;
     const line = parsed.info.lines - (newlinesIn(parsed.raw) - trailing);
+    // csv-parse reports skipped records while parsing ahead: emit the ones before this record, in line order.
+    while (skipped.length > 0 && skipped[0]!.line < line) yield skipped.shift()!;
     yield { line, raw: Buffer.from(parsed.raw.slice(0, parsed.raw.length - trailing).replace(/\r$/, ''), 'utf8'), value: convertCsvRow(parsed.record) };
   }
   yield* skipped.splice(0);
