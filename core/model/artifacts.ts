@@ -1,0 +1,239 @@
+/**
+ * On-disk format of one model version (a registry version directory holds these files):
+ *
+ *   driftline-model.json      manifest: format, version, dims, class lists
+ *   featurizer.json           FeaturizerConfig (hashing, truncation, numeric scaling)
+ *   embedding/model.json      tfjs layers model with one Embedding layer (buckets x dim)
+ *   embedding/weights.bin
+ *   text/model.json           tfjs layers model: sentiment + category heads
+ *   text/weights.bin
+ *   autoencoder/model.json    tfjs layers model: outlier autoencoder
+ *   autoencoder/weights.bin
+ *   outlier.json              isolation forest, ECDF calibrations, k-means centroids
+ *
+ * tfjs models are written with tf.io.withSaveHandler and read with tf.io.fromMemory (no tfjs-node
+ * file handler needed). Anything missing, truncated or of an unknown format is MODEL_LOAD_FAILED.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LayersModel, io } from '@tensorflow/tfjs';
+import { DriftlineError } from '../errors.js';
+import { parseFeaturizerConfig } from '../features/featurizer.js';
+import type { ModelBundle, ModelManifest, OutlierModel } from './text-model.js';
+import { MODEL_FORMAT, MODEL_FORMAT_VERSION, outlierDim } from './text-model.js';
+import type { Tf } from './tf.js';
+
+export const MANIFEST_FILE = 'driftline-model.json';
+export const ARTIFACT_FILES = [
+  MANIFEST_FILE,
+  'featurizer.json',
+  'embedding/model.json',
+  'embedding/weights.bin',
+  'text/model.json',
+  'text/weights.bin',
+  'autoencoder/model.json',
+  'autoencoder/weights.bin',
+  'outlier.json',
+] as const;
+
+interface ModelJson {
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+  modelTopology: unknown;
+  weightsManifest: Array<{ paths: string[]; weights: io.WeightsManifestEntry[] }>;
+}
+
+/** Writes every file of a model version into `dir` (which must exist). */
+export async function writeModelArtifacts(trained: ModelBundle, dir: string): Promise<void> {
+  await writeFile(join(dir, MANIFEST_FILE), `${JSON.stringify(trained.manifest, null, 2)}\n`);
+  await writeFile(join(dir, 'featurizer.json'), `${JSON.stringify(trained.featurizer, null, 2)}\n`);
+  await writeEmbedding(trained, join(dir, 'embedding'));
+  await writeLayersModel(trained.head, join(dir, 'text'));
+  await writeLayersModel(trained.autoencoder, join(dir, 'autoencoder'));
+  await writeFile(join(dir, 'outlier.json'), JSON.stringify(trained.outlier));
+}
+
+async function writeLayersModel(model: LayersModel, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  let saved: io.ModelArtifacts | undefined;
+  // withSaveHandler comes from the same tfjs instance as the model; reach it through the model's save().
+  await model.save({
+    save: async (artifacts: io.ModelArtifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(0), modelTopologyType: 'JSON' } };
+    },
+  });
+  if (!saved || !saved.weightSpecs || !saved.weightData) throw new DriftlineError('INTERNAL', 'tfjs save produced no weights');
+  const weightData = joinWeightData(saved.weightData);
+  const modelJson: ModelJson = {
+    format: saved.format ?? 'layers-model',
+    generatedBy: saved.generatedBy,
+    convertedBy: saved.convertedBy ?? null,
+    modelTopology: saved.modelTopology,
+    weightsManifest: [{ paths: ['weights.bin'], weights: saved.weightSpecs }],
+  };
+  await writeFile(join(dir, 'model.json'), JSON.stringify(modelJson));
+  await writeFile(join(dir, 'weights.bin'), new Uint8Array(weightData));
+}
+
+function joinWeightData(data: io.WeightData): ArrayBuffer {
+  if (!Array.isArray(data)) return data as ArrayBuffer;
+  const total = data.reduce((n, b) => n + b.byteLength, 0);
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const b of data) {
+    out.set(new Uint8Array(b), offset);
+    offset += b.byteLength;
+  }
+  return out.buffer;
+}
+
+/** The embedding table as a standard tfjs layers model (one Embedding layer), written directly. */
+async function writeEmbedding(trained: ModelBundle, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const buckets = trained.featurizer.buckets;
+  const dim = trained.manifest.embeddingDim;
+  const modelJson: ModelJson = {
+    format: 'layers-model',
+    generatedBy: 'driftline',
+    convertedBy: null,
+    modelTopology: {
+      class_name: 'Sequential',
+      config: {
+        name: 'token_embedding',
+        layers: [
+          {
+            class_name: 'Embedding',
+            config: { name: 'embedding', trainable: true, batch_input_shape: [null, null], dtype: 'float32', input_dim: buckets, output_dim: dim, embeddings_initializer: { class_name: 'Zeros', config: {} }, mask_zero: false, input_length: null },
+          },
+        ],
+      },
+      keras_version: 'tfjs-layers 4.22.0',
+      backend: 'tensor_flow.js',
+    },
+    weightsManifest: [{ paths: ['weights.bin'], weights: [{ name: 'embedding/embeddings', shape: [buckets, dim], dtype: 'float32' }] }],
+  };
+  await writeFile(join(dir, 'model.json'), JSON.stringify(modelJson));
+  const e = trained.embedding;
+  await writeFile(join(dir, 'weights.bin'), new Uint8Array(e.buffer, e.byteOffset, e.byteLength));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+function loadFailed(message: string, cause?: unknown): DriftlineError {
+  return new DriftlineError('MODEL_LOAD_FAILED', message, cause === undefined ? {} : { cause });
+}
+
+async function readBytes(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw loadFailed(`cannot read model artifact ${path}: ${(err as Error).message}`, err);
+  }
+}
+
+async function readJson(path: string): Promise<unknown> {
+  const bytes = await readBytes(path);
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw loadFailed(`model artifact ${path} is not valid JSON`, err);
+  }
+}
+
+function toArrayBuffer(bytes: Buffer): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+function expectedBytes(specs: io.WeightsManifestEntry[]): number {
+  const width: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
+  return specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * (width[s.dtype] ?? Number.NaN), 0);
+}
+
+function parseModelJson(value: unknown, path: string): ModelJson {
+  const json = value as Partial<ModelJson> | null;
+  if (!json || typeof json !== 'object' || !json.modelTopology || !Array.isArray(json.weightsManifest) || json.weightsManifest.length !== 1) {
+    throw loadFailed(`${path}: not a tfjs layers model.json (modelTopology + one weightsManifest group expected)`);
+  }
+  const group = json.weightsManifest[0];
+  if (!Array.isArray(group.weights) || !Array.isArray(group.paths) || group.paths.length !== 1 || group.paths[0] !== 'weights.bin') {
+    throw loadFailed(`${path}: weightsManifest must name weights.bin`);
+  }
+  return json as ModelJson;
+}
+
+async function readLayersModel(tf: Tf, dir: string): Promise<LayersModel> {
+  const modelJson = parseModelJson(await readJson(join(dir, 'model.json')), join(dir, 'model.json'));
+  const specs = modelJson.weightsManifest[0].weights;
+  const weights = await readBytes(join(dir, 'weights.bin'));
+  if (weights.byteLength !== expectedBytes(specs)) {
+    throw loadFailed(`${join(dir, 'weights.bin')}: ${weights.byteLength} bytes, the manifest needs ${expectedBytes(specs)}`);
+  }
+  try {
+    const model = await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: modelJson.modelTopology as io.ModelArtifacts['modelTopology'], weightSpecs: specs, weightData: toArrayBuffer(weights) }),
+    );
+    return model;
+  } catch (err) {
+    throw loadFailed(`${dir}: tfjs cannot load the model: ${(err as Error).message}`, err);
+  }
+}
+
+async function readEmbedding(dir: string, buckets: number, dim: number): Promise<Float32Array> {
+  const modelJson = parseModelJson(await readJson(join(dir, 'model.json')), join(dir, 'model.json'));
+  const specs = modelJson.weightsManifest[0].weights;
+  const spec = specs[0];
+  if (specs.length !== 1 || spec.dtype !== 'float32' || spec.shape.length !== 2 || spec.shape[0] !== buckets || spec.shape[1] !== dim) {
+    throw loadFailed(`${dir}: embedding must be one float32 [${buckets}, ${dim}] weight`);
+  }
+  const bytes = await readBytes(join(dir, 'weights.bin'));
+  if (bytes.byteLength !== buckets * dim * 4) throw loadFailed(`${dir}/weights.bin: ${bytes.byteLength} bytes, expected ${buckets * dim * 4}`);
+  // Copy: the Buffer may share a pool, and a Float32Array needs 4-byte alignment. Little-endian, as tfjs writes.
+  const table = new Float32Array(buckets * dim);
+  new Uint8Array(table.buffer).set(bytes);
+  for (let i = 0; i < table.length; i++) if (!Number.isFinite(table[i])) throw loadFailed(`${dir}/weights.bin holds non-finite values`);
+  return table;
+}
+
+function parseManifest(value: unknown): ModelManifest {
+  const m = value as Partial<ModelManifest> | null;
+  if (!m || m.format !== MODEL_FORMAT) throw loadFailed(`${MANIFEST_FILE}: not a ${MODEL_FORMAT} manifest`);
+  if (m.formatVersion !== MODEL_FORMAT_VERSION) throw loadFailed(`${MANIFEST_FILE}: unknown formatVersion ${String(m.formatVersion)}`);
+  if (!Number.isInteger(m.embeddingDim) || (m.embeddingDim ?? 0) < 1) throw loadFailed(`${MANIFEST_FILE}: embeddingDim invalid`);
+  if (!Array.isArray(m.sentimentClasses) || m.sentimentClasses.join(',') !== 'negative,neutral,positive') {
+    throw loadFailed(`${MANIFEST_FILE}: sentimentClasses must be negative,neutral,positive`);
+  }
+  if (!Array.isArray(m.categories)) throw loadFailed(`${MANIFEST_FILE}: categories missing`);
+  return m as ModelManifest;
+}
+
+function parseOutlier(value: unknown, dims: number): OutlierModel {
+  const o = value as Partial<OutlierModel> | null;
+  const ecdfOk = (e: unknown) => typeof e === 'object' && e !== null && Array.isArray((e as { points?: unknown }).points) && (e as { points: unknown[] }).points.length > 0;
+  if (!o || !o.forest || !Array.isArray(o.forest.trees) || o.forest.trees.length === 0 || o.forest.dims !== dims) throw loadFailed('outlier.json: isolation forest missing or of the wrong width');
+  if (![o.autoencoderEcdf, o.forestEcdf, o.combinedEcdf, o.shiftEcdf].every(ecdfOk)) throw loadFailed('outlier.json: calibration missing');
+  if (!o.centroids || !Array.isArray(o.centroids.values) || o.centroids.values.length !== o.centroids.k * o.centroids.dims) throw loadFailed('outlier.json: centroids invalid');
+  if (!Array.isArray(o.embeddingMean) || !Array.isArray(o.embeddingStd) || typeof o.knownMean !== 'number' || typeof o.knownStd !== 'number') {
+    throw loadFailed('outlier.json: scaling missing');
+  }
+  return o as OutlierModel;
+}
+
+/** Reads and validates every artifact of a version directory. */
+export async function readModelBundle(tf: Tf, dir: string): Promise<ModelBundle> {
+  const manifest = parseManifest(await readJson(join(dir, MANIFEST_FILE)));
+  const featurizer = parseFeaturizerConfig(await readJson(join(dir, 'featurizer.json')));
+  const outlier = parseOutlier(await readJson(join(dir, 'outlier.json')), outlierDim(manifest.embeddingDim));
+  const embedding = await readEmbedding(join(dir, 'embedding'), featurizer.buckets, manifest.embeddingDim);
+  const head = await readLayersModel(tf, join(dir, 'text'));
+  let autoencoder: LayersModel;
+  try {
+    autoencoder = await readLayersModel(tf, join(dir, 'autoencoder'));
+  } catch (err) {
+    head.dispose();
+    throw err;
+  }
+  return { manifest, featurizer, embedding, head, autoencoder, outlier };
+}

@@ -1,0 +1,258 @@
+/**
+ * The model runtime: one loaded model version that scores batches of reviews.
+ *
+ * score(): featurizeBatch (core/features) -> embedding bag in JS -> one tfjs predict of the heads
+ * -> outlier vector -> one tfjs predict of the autoencoder + isolation forest + nearest centroid
+ * -> calibration into training percentiles. One predict call per model per batch (batchSize passed,
+ * see runtime-facts.md), all tensors inside tf.tidy, no per-row tensors.
+ * The trainer uses the same `forward` for evaluation and calibration: there is no second code path.
+ */
+import type { LayersModel, Tensor } from '@tensorflow/tfjs';
+import { SENTIMENTS, type Sentiment } from '../../schemas/types.js';
+import { DriftlineError, toDriftlineError } from '../errors.js';
+import { type FeatureBatch, featureMap, featurizeBatch } from '../features/featurizer.js';
+import { readModelBundle } from './artifacts.js';
+import { modelSettings } from './config.js';
+import { ecdfPercentile, isolationScore, nearestCentroidDistance } from './outlier.js';
+import { type ModelBundle, knownRows, outlierDim, outlierVectors, poolBatch } from './text-model.js';
+import { type Tf, loadTf } from './tf.js';
+import type { ModelRuntime, Prediction, ReviewInput, ScoreOptions, SentenceSentiment } from './types.js';
+
+export interface RuntimeOptions {
+  outlierPercentile?: number;
+  disagreementProbability?: number;
+  maxSentences?: number;
+}
+
+/** Raw, uncalibrated outputs of one batch (what the trainer calibrates on). */
+export interface ForwardResult {
+  batch: FeatureBatch;
+  /** size x 3 (negative, neutral, positive). */
+  sentiment: Float32Array;
+  /** size x categoryCount. */
+  category: Float32Array;
+  /** size x outlierDim. */
+  vectors: Float32Array;
+  autoencoderError: Float64Array;
+  forestScore: Float64Array;
+  shiftDistance: Float64Array;
+}
+
+/** One predict call, every output read back synchronously inside a tidy scope. */
+export function predictRows(tf: Tf, model: LayersModel, input: Float32Array, rows: number, width: number): Float32Array[] {
+  if (rows === 0) return model.outputs.map(() => new Float32Array(0));
+  return tf.tidy(() => {
+    const x = tf.tensor2d(input, [rows, width]);
+    const out = model.predict(x, { batchSize: rows }) as Tensor | Tensor[];
+    return (Array.isArray(out) ? out : [out]).map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+/** The forward pass shared by the runtime, the trainer's evaluation and its calibration. */
+export class ModelForward {
+  readonly dim: number;
+  readonly zDim: number;
+  private readonly known: Uint8Array;
+
+  constructor(
+    readonly tf: Tf,
+    readonly bundle: ModelBundle,
+  ) {
+    this.dim = bundle.manifest.embeddingDim;
+    this.zDim = outlierDim(this.dim);
+    this.known = knownRows(bundle.embedding, this.dim);
+  }
+
+  /** Featurize + sentiment/category heads only (sentence scoring, training-time evaluation). */
+  heads(reviews: readonly ReviewInput[]): { batch: FeatureBatch; sentiment: Float32Array; category: Float32Array; pooled: ReturnType<typeof poolBatch> } {
+    const batch = featurizeBatch(reviews, this.bundle.featurizer);
+    const pooled = poolBatch(batch, this.bundle.embedding, this.dim, this.known);
+    const width = pooled.headInput.length / Math.max(batch.size, 1);
+    const [sentiment, category] = predictRows(this.tf, this.bundle.head, pooled.headInput, batch.size, width);
+    return { batch, sentiment, category, pooled };
+  }
+
+  forward(reviews: readonly ReviewInput[]): ForwardResult {
+    const { batch, sentiment, category, pooled } = this.heads(reviews);
+    const n = batch.size;
+    const vectors = outlierVectors(pooled, n, this.dim, this.bundle.outlier);
+    const [reconstruction] = predictRows(this.tf, this.bundle.autoencoder, vectors, n, this.zDim);
+    const autoencoderError = new Float64Array(n);
+    const forestScore = new Float64Array(n);
+    const shiftDistance = new Float64Array(n);
+    const { forest, centroids } = this.bundle.outlier;
+    for (let r = 0; r < n; r++) {
+      let sq = 0;
+      for (let d = 0; d < this.zDim; d++) {
+        const diff = vectors[r * this.zDim + d] - reconstruction[r * this.zDim + d];
+        sq += diff * diff;
+      }
+      autoencoderError[r] = sq / this.zDim;
+      forestScore[r] = isolationScore(forest, vectors, r * this.zDim);
+      // Centroids live in the standardised-embedding part of the vector (its first `dim` entries).
+      shiftDistance[r] = nearestCentroidDistance(centroids, vectors, r * this.zDim);
+    }
+    return { batch, sentiment, category, vectors, autoencoderError, forestScore, shiftDistance };
+  }
+}
+
+/** max(autoencoder percentile, forest percentile), re-calibrated so the result is itself a percentile. */
+export function outlierScore(bundle: ModelBundle, autoencoderError: number, forestScore: number): number {
+  const o = bundle.outlier;
+  const combined = Math.max(ecdfPercentile(o.autoencoderEcdf, autoencoderError), ecdfPercentile(o.forestEcdf, forestScore));
+  return ecdfPercentile(o.combinedEcdf, combined);
+}
+
+function probabilities(values: Float32Array, row: number): Record<Sentiment, number> {
+  return { negative: values[row * 3], neutral: values[row * 3 + 1], positive: values[row * 3 + 2] };
+}
+
+function argmax(values: Float32Array, start: number, width: number): number {
+  let best = 0;
+  for (let i = 1; i < width; i++) if (values[start + i] > values[start + best]) best = i;
+  return best;
+}
+
+const SENTENCE_SPLIT = /(?<=[.!?])\s+|\n+/;
+
+export function splitSentences(text: string, max: number): string[] {
+  return text
+    .split(SENTENCE_SPLIT)
+    .map((s) => s.trim())
+    .filter((s) => /[\p{L}\p{N}]/u.test(s))
+    .slice(0, max);
+}
+
+const SMOKE_BATCH: ReviewInput[] = [
+  { review_id: 'check-1', text: 'Great product, works perfectly. Would buy again!', title: 'Love it', rating: 5, helpful_votes: 2, verified: true },
+  { review_id: 'check-2', text: 'Terrible. It broke after two days and support never answered.', title: 'Do not buy', rating: 1, helpful_votes: null, verified: null },
+  { review_id: 'check-3', text: 'x' },
+];
+
+class TfModelRuntime implements ModelRuntime {
+  private readonly engine: ModelForward;
+  private readonly percentile: number;
+  private readonly disagreement: number;
+  private readonly maxSentences: number;
+  private readonly categoryCount: number;
+  private disposed = false;
+
+  constructor(
+    tf: Tf,
+    readonly backend: string,
+    private readonly bundle: ModelBundle,
+    readonly name: string,
+    readonly version: number,
+    options: RuntimeOptions,
+  ) {
+    const settings = modelSettings.load();
+    this.engine = new ModelForward(tf, bundle);
+    this.percentile = options.outlierPercentile ?? settings.outlierPercentile;
+    this.disagreement = options.disagreementProbability ?? settings.disagreementProbability;
+    this.maxSentences = options.maxSentences ?? settings.maxSentences;
+    this.categoryCount = Math.max(bundle.manifest.categories.length, 1);
+  }
+
+  async score(reviews: readonly ReviewInput[], options: ScoreOptions = {}): Promise<Prediction[]> {
+    if (this.disposed) throw new DriftlineError('MODEL_SCORING_FAILED', `model ${this.name} v${this.version} is disposed`);
+    try {
+      const out = this.engine.forward(reviews);
+      const predictions = reviews.map((review, r) => this.prediction(review, r, out));
+      if (options.sentences) this.addSentences(reviews, predictions);
+      return predictions;
+    } catch (err) {
+      if (err instanceof DriftlineError && err.code === 'MODEL_SCORING_FAILED') throw err;
+      throw new DriftlineError('MODEL_SCORING_FAILED', `scoring failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private prediction(review: ReviewInput, r: number, out: ForwardResult): Prediction {
+    const probs = probabilities(out.sentiment, r);
+    const best = argmax(out.sentiment, r * 3, 3);
+    const categories = this.bundle.manifest.categories;
+    const categoryIndex = argmax(out.category, r * this.categoryCount, this.categoryCount);
+    const score = outlierScore(this.bundle, out.autoencoderError[r], out.forestScore[r]);
+    return {
+      review_id: review.review_id,
+      sentiment: SENTIMENTS[best],
+      probabilities: probs,
+      confidence: out.sentiment[r * 3 + best],
+      category: categories.length > 0 ? categories[categoryIndex] : null,
+      categoryConfidence: categories.length > 0 ? out.category[r * this.categoryCount + categoryIndex] : null,
+      outlierScore: score,
+      outlierFlag: score > this.percentile,
+      shiftScore: ecdfPercentile(this.bundle.outlier.shiftEcdf, out.shiftDistance[r]),
+      ratingTextDisagreement: this.disagrees(review.rating, probs),
+      features: featureMap(out.batch, r),
+    };
+  }
+
+  private disagrees(rating: number | null | undefined, probs: Record<Sentiment, number>): boolean {
+    if (rating === null || rating === undefined) return false;
+    return (rating >= 4 && probs.negative >= this.disagreement) || (rating <= 2 && probs.positive >= this.disagreement);
+  }
+
+  /** All sentences of the batch go through the heads in one call. */
+  private addSentences(reviews: readonly ReviewInput[], predictions: Prediction[]): void {
+    const flat: ReviewInput[] = [];
+    const owner: number[] = [];
+    reviews.forEach((review, i) => {
+      for (const text of splitSentences(review.text ?? '', this.maxSentences)) {
+        flat.push({ review_id: `${review.review_id}#${flat.length}`, text });
+        owner.push(i);
+      }
+    });
+    predictions.forEach((p) => (p.sentences = []));
+    if (flat.length === 0) return;
+    const { sentiment } = this.engine.heads(flat);
+    flat.forEach((s, j) => {
+      const item: SentenceSentiment = { text: s.text, sentiment: SENTIMENTS[argmax(sentiment, j * 3, 3)], probabilities: probabilities(sentiment, j) };
+      predictions[owner[j]].sentences!.push(item);
+    });
+  }
+
+  async check(): Promise<void> {
+    const fail = (why: string): never => {
+      throw new DriftlineError('MODEL_CHECK_FAILED', `model ${this.name} v${this.version} failed its smoke check: ${why}`);
+    };
+    const [sentimentShape, categoryShape] = this.bundle.head.outputs.map((o) => o.shape);
+    if (sentimentShape?.[1] !== 3) fail(`sentiment head has shape ${JSON.stringify(sentimentShape)}, expected [null, 3]`);
+    if (categoryShape?.[1] !== this.categoryCount) fail(`category head has shape ${JSON.stringify(categoryShape)}, expected [null, ${this.categoryCount}]`);
+    const aeShape = this.bundle.autoencoder.outputs[0]?.shape;
+    if (aeShape?.[1] !== this.engine.zDim) fail(`autoencoder has shape ${JSON.stringify(aeShape)}, expected [null, ${this.engine.zDim}]`);
+    let predictions: Prediction[];
+    try {
+      predictions = await this.score(SMOKE_BATCH, { sentences: true });
+    } catch (err) {
+      throw new DriftlineError('MODEL_CHECK_FAILED', `smoke batch did not score: ${toDriftlineError(err).message}`, { cause: err });
+    }
+    if (predictions.length !== SMOKE_BATCH.length) fail(`${predictions.length} predictions for ${SMOKE_BATCH.length} reviews`);
+    for (const p of predictions) {
+      const probs = Object.values(p.probabilities);
+      if (!probs.every(Number.isFinite)) fail(`non-finite sentiment probabilities for ${p.review_id}`);
+      if (Math.abs(probs.reduce((a, b) => a + b, 0) - 1) > 1e-3) fail(`probabilities of ${p.review_id} do not sum to 1`);
+      if (!(p.outlierScore >= 0 && p.outlierScore <= 1) || !(p.shiftScore >= 0 && p.shiftScore <= 1)) fail(`outlier/shift score out of [0, 1] for ${p.review_id}`);
+      if (p.categoryConfidence !== null && !Number.isFinite(p.categoryConfidence)) fail(`non-finite category confidence for ${p.review_id}`);
+      if (!Object.values(p.features).every(Number.isFinite)) fail(`non-finite features for ${p.review_id}`);
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.bundle.head.dispose();
+    this.bundle.autoencoder.dispose();
+  }
+}
+
+/** A runtime over an in-memory bundle (the trainer's freshly trained model, or one read from disk). */
+export function createModelRuntime(tf: Tf, backend: string, bundle: ModelBundle, meta: { name: string; version: number }, options: RuntimeOptions = {}): ModelRuntime {
+  return new TfModelRuntime(tf, backend, bundle, meta.name, meta.version, options);
+}
+
+/** Reads a version directory (see core/model/artifacts.ts); throws MODEL_LOAD_FAILED. Call check() before serving. */
+export async function loadModelRuntime(versionDir: string, meta: { name: string; version: number }, options: RuntimeOptions = {}): Promise<ModelRuntime> {
+  const { tf, backend } = await loadTf();
+  const bundle = await readModelBundle(tf, versionDir);
+  return createModelRuntime(tf, backend, bundle, meta, options);
+}

@@ -1,0 +1,169 @@
+/**
+ * The model family, shared by the trainer and the runtime.
+ *
+ *  trunk:  hashed token ids -> embedding bag (mean of the ids' rows, computed in plain JS: a sparse
+ *          gather is ~50x faster than tfjs' dense Embedding + masked pooling on wasm, and wasm has no
+ *          gradient kernel for Gather) ++ scaled numeric features
+ *  head:   tfjs layers model: dense(hidden, relu) -> sentiment softmax(3) and category softmax(C)
+ *  outlier vector: standardised pooled embedding ++ scaled numeric features ++ known-token ratio,
+ *          scored by a tfjs autoencoder (reconstruction error) and an isolation forest.
+ * The embedding table is zero-initialised: rows of hashes never seen in training stay exactly zero,
+ * which is what makes gibberish and foreign-language text stand out (known-token ratio).
+ */
+import type { LayersModel } from '@tensorflow/tfjs';
+import type { FeatureBatch, FeaturizerConfig } from '../features/featurizer.js';
+import { NUMERIC_COUNT } from '../features/featurizer.js';
+import type { Centroids, Ecdf, IsolationForest } from './outlier.js';
+import type { Tf } from './tf.js';
+
+export const MODEL_FORMAT = 'driftline-model';
+export const MODEL_FORMAT_VERSION = 1;
+
+export interface ModelManifest {
+  format: typeof MODEL_FORMAT;
+  formatVersion: number;
+  embeddingDim: number;
+  hidden: number;
+  sentimentClasses: string[];
+  /** Category head classes (empty when the data had no categories). */
+  categories: string[];
+  createdAtMs: number;
+}
+
+export interface OutlierModel {
+  /** Per-dimension mean/std of the pooled embedding (standardisation inside the outlier vector). */
+  embeddingMean: number[];
+  embeddingStd: number[];
+  knownMean: number;
+  knownStd: number;
+  forest: IsolationForest;
+  autoencoderEcdf: Ecdf;
+  forestEcdf: Ecdf;
+  /** Calibrates max(autoencoder percentile, forest percentile) into the final outlier score. */
+  combinedEcdf: Ecdf;
+  centroids: Centroids;
+  shiftEcdf: Ecdf;
+}
+
+/** Everything one model version consists of, in memory. */
+export interface ModelBundle {
+  manifest: ModelManifest;
+  featurizer: FeaturizerConfig;
+  /** buckets x embeddingDim, row-major; row 0 (padding) stays zero. */
+  embedding: Float32Array;
+  head: LayersModel;
+  autoencoder: LayersModel;
+  outlier: OutlierModel;
+}
+
+export function headInputDim(embeddingDim: number): number {
+  return embeddingDim + NUMERIC_COUNT;
+}
+
+/** Outlier vector: embedding dims, numeric features, known-token ratio. */
+export function outlierDim(embeddingDim: number): number {
+  return embeddingDim + NUMERIC_COUNT + 1;
+}
+
+export function createHeadModel(tf: Tf, embeddingDim: number, hidden: number, categoryCount: number, seed: number): LayersModel {
+  const input = tf.input({ shape: [headInputDim(embeddingDim)], name: 'features' });
+  const trunk = tf.layers
+    .dense({ units: hidden, activation: 'relu', name: 'trunk', kernelInitializer: tf.initializers.glorotUniform({ seed }) })
+    .apply(input);
+  const sentiment = tf.layers
+    .dense({ units: 3, activation: 'softmax', name: 'sentiment', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) })
+    .apply(trunk);
+  const category = tf.layers
+    .dense({ units: Math.max(categoryCount, 1), activation: 'softmax', name: 'category', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 2 }) })
+    .apply(trunk);
+  return tf.model({ inputs: input, outputs: [sentiment, category] as ReturnType<typeof tf.input>[], name: 'text_head' });
+}
+
+export function createAutoencoder(tf: Tf, dims: number, seed: number): LayersModel {
+  const init = (s: number) => tf.initializers.glorotUniform({ seed: seed + s });
+  const model = tf.sequential({ name: 'outlier_autoencoder' });
+  model.add(tf.layers.dense({ inputShape: [dims], units: 24, activation: 'relu', kernelInitializer: init(0) }));
+  model.add(tf.layers.dense({ units: 6, activation: 'linear', kernelInitializer: init(1) }));
+  model.add(tf.layers.dense({ units: 24, activation: 'relu', kernelInitializer: init(2) }));
+  model.add(tf.layers.dense({ units: dims, activation: 'linear', kernelInitializer: init(3) }));
+  return model;
+}
+
+/** Rows of the embedding table that were ever trained (zero-initialised, so: any non-zero entry). */
+export function knownRows(embedding: Float32Array, dim: number): Uint8Array {
+  const rows = embedding.length / dim;
+  const known = new Uint8Array(rows);
+  for (let r = 0; r < rows; r++) {
+    for (let d = 0; d < dim; d++) {
+      if (embedding[r * dim + d] !== 0) {
+        known[r] = 1;
+        break;
+      }
+    }
+  }
+  return known;
+}
+
+export interface PooledBatch {
+  /** size x headInputDim: mean embedding ++ scaled numeric features. */
+  headInput: Float32Array;
+  /** Per row: fraction of its token ids with a trained embedding row (0 when it has no tokens). */
+  knownRatio: Float32Array;
+}
+
+/**
+ * Embedding bag (mean over the row's ids) concatenated with the scaled numeric features.
+ * `rows` selects (and orders) rows of the batch; the trainer uses it for mini-batches.
+ */
+export function poolBatch(batch: FeatureBatch, embedding: Float32Array, dim: number, known: Uint8Array | null, rows?: ArrayLike<number>): PooledBatch {
+  const width = dim + NUMERIC_COUNT;
+  const size = rows ? rows.length : batch.size;
+  const headInput = new Float32Array(size * width);
+  const knownRatio = new Float32Array(size);
+  const acc = new Float64Array(dim);
+  for (let o = 0; o < size; o++) {
+    const r = rows ? rows[o] : o;
+    const start = batch.offsets[r];
+    const end = batch.offsets[r + 1];
+    acc.fill(0);
+    let knownCount = 0;
+    for (let i = start; i < end; i++) {
+      const id = batch.ids[i];
+      if (known) knownCount += known[id];
+      const base = id * dim;
+      for (let d = 0; d < dim; d++) acc[d] += embedding[base + d];
+    }
+    const count = end - start;
+    const out = o * width;
+    if (count > 0) for (let d = 0; d < dim; d++) headInput[out + d] = acc[d] / count;
+    for (let f = 0; f < NUMERIC_COUNT; f++) headInput[out + dim + f] = batch.numericScaled[r * NUMERIC_COUNT + f];
+    knownRatio[o] = count === 0 ? 0 : knownCount / count;
+  }
+  return { headInput, knownRatio };
+}
+
+export interface OutlierScaling {
+  embeddingMean: number[];
+  embeddingStd: number[];
+  knownMean: number;
+  knownStd: number;
+}
+
+/** size x outlierDim vectors: standardised embedding ++ scaled numeric ++ standardised known ratio. */
+export function outlierVectors(pooled: PooledBatch, size: number, dim: number, scaling: OutlierScaling): Float32Array {
+  const width = dim + NUMERIC_COUNT;
+  const outWidth = width + 1;
+  const out = new Float32Array(size * outWidth);
+  for (let r = 0; r < size; r++) {
+    const src = r * width;
+    const dst = r * outWidth;
+    for (let d = 0; d < dim; d++) out[dst + d] = clip((pooled.headInput[src + d] - scaling.embeddingMean[d]) / scaling.embeddingStd[d]);
+    for (let f = 0; f < NUMERIC_COUNT; f++) out[dst + dim + f] = pooled.headInput[src + dim + f];
+    out[dst + width] = clip((pooled.knownRatio[r] - scaling.knownMean) / scaling.knownStd);
+  }
+  return out;
+}
+
+function clip(x: number): number {
+  return x > 10 ? 10 : x < -10 ? -10 : x;
+}

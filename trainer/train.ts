@@ -1,0 +1,385 @@
+/**
+ * Training of one model version (see core/model/text-model.ts for the architecture).
+ *
+ * The embedding table is trained with sparse AdaGrad in plain JS (gradient of the loss with respect to
+ * the pooled input comes from tfjs; wasm has no kernel for a dense embedding gradient, and a dense
+ * update of a 3M-parameter table per step would dominate), the heads with Adam in tfjs.
+ * Everything is seeded: same data + params -> same weights.
+ */
+import type { LayersModel, Tensor, Variable } from '@tensorflow/tfjs';
+import { type FeatureBatch, type FeaturizerConfig, NUMERIC_COUNT, createFeaturizerConfig, featurizeBatch, fitNumericScaling } from '../core/features/featurizer.js';
+import { DriftlineError } from '../core/errors.js';
+import { ecdfPercentile, fitEcdf, fitIsolationForest, fitKMeans, round7 } from '../core/model/outlier.js';
+import { seededRandom, shuffledIndices } from '../core/model/prng.js';
+import { ModelForward, predictRows } from '../core/model/runtime.js';
+import {
+  MODEL_FORMAT,
+  MODEL_FORMAT_VERSION,
+  type ModelBundle,
+  type OutlierModel,
+  createAutoencoder,
+  createHeadModel,
+  headInputDim,
+  knownRows,
+  outlierDim,
+  outlierVectors,
+  poolBatch,
+} from '../core/model/text-model.js';
+import type { Tf } from '../core/model/tf.js';
+import { SENTIMENTS } from '../schemas/types.js';
+import { type LabeledReview, sentimentLabel, splitByReviewId } from './data.js';
+import { classificationReport } from './metrics.js';
+
+export interface TrainParams {
+  buckets: number;
+  maxTokens: number;
+  embeddingDim: number;
+  hidden: number;
+  epochs: number;
+  batchSize: number;
+  headLearningRate: number;
+  embeddingLearningRate: number;
+  /** Class weight = (n / (3 n_c)) ^ power: 0 = unweighted, 1 = fully balanced. */
+  classWeightPower: number;
+  categoryLossWeight: number;
+  /** Categories with fewer training rows than this are merged into 'other'. */
+  categoryMinRows: number;
+  /** Part of the training rows kept aside for early stopping and outlier calibration. */
+  validationFraction: number;
+  autoencoderEpochs: number;
+  forestTrees: number;
+  forestSampleSize: number;
+  centroids: number;
+  /** Rows used to fit the autoencoder / forest / k-means (a seeded sample of the training rows). */
+  outlierFitRows: number;
+  seed: number;
+}
+
+export const DEFAULT_TRAIN_PARAMS: TrainParams = {
+  buckets: 1 << 17,
+  maxTokens: 256,
+  embeddingDim: 24,
+  hidden: 48,
+  epochs: 8,
+  batchSize: 128,
+  headLearningRate: 0.003,
+  embeddingLearningRate: 0.15,
+  classWeightPower: 0.5,
+  categoryLossWeight: 0.3,
+  categoryMinRows: 100,
+  validationFraction: 0.1,
+  autoencoderEpochs: 12,
+  forestTrees: 100,
+  forestSampleSize: 256,
+  centroids: 16,
+  outlierFitRows: 12_000,
+  seed: 42,
+};
+
+export interface EpochLog {
+  epoch: number;
+  loss: number;
+  valMacroF1: number;
+  valAccuracy: number;
+  rowsPerSecond: number;
+  seconds: number;
+}
+
+export interface TrainResult {
+  bundle: ModelBundle;
+  history: EpochLog[];
+  bestEpoch: number;
+  timings: Record<string, number>;
+  trainRows: number;
+  validationRows: number;
+}
+
+type Progress = (line: string) => void;
+
+/** Categories kept as classes: frequent ones (most frequent first), plus 'other' if anything was merged. */
+export function chooseCategories(rows: readonly LabeledReview[], minRows: number): string[] {
+  const counts = new Map<string, number>();
+  for (const r of rows) if (r.category) counts.set(r.category, (counts.get(r.category) ?? 0) + 1);
+  const kept = [...counts.entries()].filter(([, n]) => n >= minRows).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([c]) => c);
+  if (kept.length === 0) return [];
+  return kept.length < counts.size ? [...kept, 'other'] : kept;
+}
+
+function categoryIndex(category: string | null | undefined, categories: string[]): number {
+  if (!category || categories.length === 0) return -1;
+  const i = categories.indexOf(category);
+  return i >= 0 ? i : categories.indexOf('other');
+}
+
+function classWeights(labels: Int32Array, power: number): number[] {
+  const counts = [0, 0, 0];
+  for (const y of labels) counts[y]++;
+  return counts.map((c) => (c === 0 ? 0 : (labels.length / (3 * c)) ** power));
+}
+
+interface Labeled {
+  batch: FeatureBatch;
+  sentiment: Int32Array;
+  category: Int32Array;
+}
+
+function labelled(rows: readonly LabeledReview[], featurizer: FeaturizerConfig, categories: string[]): Labeled {
+  return {
+    batch: featurizeBatch(rows, featurizer),
+    sentiment: Int32Array.from(rows, (r) => sentimentLabel(r.rating)),
+    category: Int32Array.from(rows, (r) => categoryIndex(r.category, categories)),
+  };
+}
+
+/** Trains heads + embedding; returns the best epoch's weights (by validation macro-F1). */
+export async function trainModel(tf: Tf, rows: readonly LabeledReview[], params: TrainParams, progress: Progress = () => {}): Promise<TrainResult> {
+  const started = performance.now();
+  const { rest: fitRows, held: valRows } = splitByReviewId(rows, params.validationFraction, params.seed ^ 0x7a11);
+  if (fitRows.length < 50 || valRows.length < 10) {
+    throw new DriftlineError('TRAINING_FAILED', `too few rows to train: ${fitRows.length} training, ${valRows.length} validation`);
+  }
+  const featurizer = fitNumericScaling(createFeaturizerConfig({ buckets: params.buckets, maxTokens: params.maxTokens, hashSeed: 0x5eed }), fitRows);
+  const categories = chooseCategories(fitRows, params.categoryMinRows);
+  const fit = labelled(fitRows, featurizer, categories);
+  const val = labelled(valRows, featurizer, categories);
+  const featurizeSeconds = (performance.now() - started) / 1000;
+
+  const dim = params.embeddingDim;
+  const embedding = new Float32Array(params.buckets * dim);
+  const head = createHeadModel(tf, dim, params.hidden, categories.length, params.seed);
+  const state: TrainingState = {
+    tf,
+    head,
+    embedding,
+    accumulators: new Float32Array(params.buckets * dim),
+    optimizer: tf.train.adam(params.headLearningRate),
+    weights: classWeights(fit.sentiment, params.classWeightPower),
+    categoryCount: Math.max(categories.length, 1),
+    params,
+  };
+  const random = seededRandom(params.seed);
+  const history: EpochLog[] = [];
+  let best: { f1: number; epoch: number; embedding: Float32Array; head: Tensor[] } | undefined;
+  const trainStart = performance.now();
+  for (let epoch = 1; epoch <= params.epochs; epoch++) {
+    const t0 = performance.now();
+    const order = shuffledIndices(fit.batch.size, random);
+    let lossSum = 0;
+    let batches = 0;
+    for (let start = 0; start < order.length; start += params.batchSize) {
+      lossSum += trainStep(state, fit, order.subarray(start, start + params.batchSize));
+      batches++;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const report = evaluateHeads(tf, head, embedding, dim, val);
+    const log: EpochLog = { epoch, loss: round7(lossSum / batches), valMacroF1: report.macroF1, valAccuracy: report.accuracy, rowsPerSecond: Math.round(fit.batch.size / seconds), seconds: round7(seconds) };
+    history.push(log);
+    progress(`epoch ${epoch}/${params.epochs}  loss ${log.loss.toFixed(4)}  val macro-F1 ${log.valMacroF1.toFixed(4)}  val acc ${log.valAccuracy.toFixed(4)}  ${log.rowsPerSecond} rows/s`);
+    if (!best || report.macroF1 > best.f1) {
+      best?.head.forEach((t) => t.dispose());
+      best = { f1: report.macroF1, epoch, embedding: embedding.slice(), head: head.getWeights().map((w) => w.clone()) };
+    }
+  }
+  state.optimizer.dispose();
+  embedding.set(best!.embedding);
+  head.setWeights(best!.head);
+  best!.head.forEach((t) => t.dispose());
+  const trainSeconds = (performance.now() - trainStart) / 1000;
+  progress(`best epoch ${best!.epoch} (val macro-F1 ${best!.f1.toFixed(4)})`);
+
+  const outlierStart = performance.now();
+  const bundle = await fitOutlierModels(tf, { featurizer, embedding, head, categories, params }, fit, valRows, progress);
+  const outlierSeconds = (performance.now() - outlierStart) / 1000;
+  return {
+    bundle,
+    history,
+    bestEpoch: best!.epoch,
+    timings: { featurizeSeconds: round7(featurizeSeconds), trainSeconds: round7(trainSeconds), outlierSeconds: round7(outlierSeconds), totalSeconds: round7((performance.now() - started) / 1000) },
+    trainRows: fitRows.length,
+    validationRows: valRows.length,
+  };
+}
+
+interface TrainingState {
+  tf: Tf;
+  head: LayersModel;
+  embedding: Float32Array;
+  accumulators: Float32Array;
+  optimizer: ReturnType<Tf['train']['adam']>;
+  weights: number[];
+  categoryCount: number;
+  params: TrainParams;
+}
+
+let stepCounter = 0;
+
+/** One mini-batch: tfjs gives the head gradients and d(loss)/d(pooled input); the embedding update is sparse. */
+function trainStep(s: TrainingState, data: Labeled, rows: Int32Array): number {
+  const { tf, params } = s;
+  const dim = params.embeddingDim;
+  const n = rows.length;
+  const width = headInputDim(dim);
+  const pooled = poolBatch(data.batch, s.embedding, dim, null, rows);
+  const sentimentOneHot = new Float32Array(n * 3);
+  const categoryOneHot = new Float32Array(n * s.categoryCount);
+  const rowWeight = new Float32Array(n);
+  const categoryMask = new Float32Array(n);
+  let weightSum = 0;
+  for (let i = 0; i < n; i++) {
+    const y = data.sentiment[rows[i]];
+    sentimentOneHot[i * 3 + y] = 1;
+    rowWeight[i] = s.weights[y];
+    weightSum += s.weights[y];
+    const c = data.category[rows[i]];
+    if (c >= 0) {
+      categoryOneHot[i * s.categoryCount + c] = 1;
+      categoryMask[i] = 1;
+    }
+  }
+  const headVariables = s.head.trainableWeights.map((w) => w.read() as Variable);
+  const input = tf.variable(tf.tensor2d(pooled.headInput, [n, width]), true, `pooled_input_${++stepCounter}`);
+  let lossValue = 0;
+  let inputGradient: Float32Array;
+  try {
+    const { value, grads } = tf.variableGrads(() => {
+      const [sentimentProbs, categoryProbs] = s.head.apply(input, { training: true }) as Tensor[];
+      const eps = 1e-7;
+      const sentimentCe = tf.neg(tf.sum(tf.mul(tf.tensor2d(sentimentOneHot, [n, 3]), tf.log(tf.add(sentimentProbs, eps))), 1));
+      const sentimentLoss = tf.div(tf.sum(tf.mul(sentimentCe, tf.tensor1d(rowWeight))), weightSum);
+      const categoryCe = tf.neg(tf.sum(tf.mul(tf.tensor2d(categoryOneHot, [n, s.categoryCount]), tf.log(tf.add(categoryProbs, eps))), 1));
+      const categoryLoss = tf.div(tf.sum(tf.mul(categoryCe, tf.tensor1d(categoryMask))), Math.max(1, categoryMask.reduce((a, b) => a + b, 0)));
+      return tf.add(sentimentLoss, tf.mul(categoryLoss, params.categoryLossWeight)) as ReturnType<typeof tf.scalar>;
+    }, [...headVariables, input]);
+    lossValue = value.dataSync()[0];
+    inputGradient = grads[input.name].dataSync() as Float32Array;
+    const headGrads: Record<string, Tensor> = {};
+    for (const v of headVariables) headGrads[v.name] = grads[v.name];
+    s.optimizer.applyGradients(headGrads as Parameters<typeof s.optimizer.applyGradients>[0]);
+    value.dispose();
+    Object.values(grads).forEach((g) => g.dispose());
+  } finally {
+    input.dispose();
+  }
+  sparseAdagrad(s, data.batch, rows, inputGradient, width);
+  return lossValue;
+}
+
+/** d(loss)/d(row of id) = d(loss)/d(pooled) / count for each occurrence; AdaGrad per element. */
+function sparseAdagrad(s: TrainingState, batch: FeatureBatch, rows: Int32Array, inputGradient: Float32Array, width: number): void {
+  const dim = s.params.embeddingDim;
+  const lr = s.params.embeddingLearningRate;
+  const { embedding, accumulators } = s;
+  for (let i = 0; i < rows.length; i++) {
+    const start = batch.offsets[rows[i]];
+    const end = batch.offsets[rows[i] + 1];
+    const count = end - start;
+    if (count === 0) continue;
+    const g = i * width;
+    for (let t = start; t < end; t++) {
+      const base = batch.ids[t] * dim;
+      for (let d = 0; d < dim; d++) {
+        const grad = inputGradient[g + d] / count;
+        if (grad === 0) continue;
+        const acc = (accumulators[base + d] += grad * grad);
+        embedding[base + d] -= (lr * grad) / (Math.sqrt(acc) + 1e-8);
+      }
+    }
+  }
+}
+
+function evaluateHeads(tf: Tf, head: LayersModel, embedding: Float32Array, dim: number, data: Labeled) {
+  const pooled = poolBatch(data.batch, embedding, dim, null);
+  const [probs] = predictRows(tf, head, pooled.headInput, data.batch.size, headInputDim(dim));
+  const predicted = new Int32Array(data.batch.size);
+  for (let r = 0; r < data.batch.size; r++) {
+    let bestClass = 0;
+    for (let c = 1; c < 3; c++) if (probs[r * 3 + c] > probs[r * 3 + bestClass]) bestClass = c;
+    predicted[r] = bestClass;
+  }
+  return classificationReport(data.sentiment, predicted, SENTIMENTS);
+}
+
+interface TrainedCore {
+  featurizer: FeaturizerConfig;
+  embedding: Float32Array;
+  head: LayersModel;
+  categories: string[];
+  params: TrainParams;
+}
+
+/**
+ * Outlier models on the trained trunk: scaling, autoencoder, isolation forest and k-means are fitted
+ * on (a sample of) the training rows; their calibration ECDFs on the validation rows, which none of
+ * them has seen, so live percentiles mean what they say.
+ */
+async function fitOutlierModels(tf: Tf, core: TrainedCore, fit: Labeled, valRows: readonly LabeledReview[], progress: Progress): Promise<ModelBundle> {
+  const { params, embedding } = core;
+  const dim = params.embeddingDim;
+  const zDim = outlierDim(dim);
+  const known = knownRows(embedding, dim);
+  const sample = shuffledIndices(fit.batch.size, seededRandom(params.seed + 1)).subarray(0, Math.min(params.outlierFitRows, fit.batch.size));
+  const pooled = poolBatch(fit.batch, embedding, dim, known, sample);
+  const scaling = outlierScaling(pooled.headInput, pooled.knownRatio, sample.length, dim);
+  const vectors = outlierVectors(pooled, sample.length, dim, scaling);
+
+  const autoencoder = createAutoencoder(tf, zDim, params.seed + 100);
+  autoencoder.compile({ optimizer: tf.train.adam(0.003), loss: 'meanSquaredError' });
+  const x = tf.tensor2d(vectors, [sample.length, zDim]);
+  const history = await autoencoder.fit(x, x, { epochs: params.autoencoderEpochs, batchSize: 256, shuffle: false, verbose: 0 });
+  x.dispose();
+  progress(`autoencoder: final reconstruction MSE ${Number(history.history.loss.at(-1)).toFixed(4)}`);
+
+  const forest = fitIsolationForest(vectors, zDim, { trees: params.forestTrees, sampleSize: params.forestSampleSize, seed: params.seed + 200 });
+  const embeddingPart = new Float32Array(sample.length * dim);
+  for (let r = 0; r < sample.length; r++) embeddingPart.set(vectors.subarray(r * zDim, r * zDim + dim), r * dim);
+  const centroids = fitKMeans(embeddingPart, dim, params.centroids, params.seed + 300);
+
+  const placeholder = { points: [0] };
+  const outlier: OutlierModel = { ...scaling, forest, centroids, autoencoderEcdf: placeholder, forestEcdf: placeholder, combinedEcdf: placeholder, shiftEcdf: placeholder };
+  const bundle: ModelBundle = {
+    manifest: { format: MODEL_FORMAT, formatVersion: MODEL_FORMAT_VERSION, embeddingDim: dim, hidden: params.hidden, sentimentClasses: [...SENTIMENTS], categories: core.categories, createdAtMs: Date.now() },
+    featurizer: core.featurizer,
+    embedding,
+    head: core.head,
+    autoencoder,
+    outlier,
+  };
+  const calibration = new ModelForward(tf, bundle).forward(valRows);
+  outlier.autoencoderEcdf = fitEcdf(calibration.autoencoderError);
+  outlier.forestEcdf = fitEcdf(calibration.forestScore);
+  outlier.shiftEcdf = fitEcdf(calibration.shiftDistance);
+  const combined = Array.from(calibration.autoencoderError, (e, r) => {
+    const pa = ecdfPercentile(outlier.autoencoderEcdf, e);
+    const pf = ecdfPercentile(outlier.forestEcdf, calibration.forestScore[r]);
+    return Math.max(pa, pf);
+  });
+  outlier.combinedEcdf = fitEcdf(combined);
+  return bundle;
+}
+
+function outlierScaling(headInput: Float32Array, knownRatio: Float32Array, n: number, dim: number) {
+  const width = dim + NUMERIC_COUNT;
+  const mean = new Array<number>(dim).fill(0);
+  const sq = new Array<number>(dim).fill(0);
+  for (let r = 0; r < n; r++) {
+    for (let d = 0; d < dim; d++) {
+      const v = headInput[r * width + d];
+      mean[d] += v;
+      sq[d] += v * v;
+    }
+  }
+  const std = (s: number, m: number) => Math.max(Math.sqrt(Math.max(s / n - m * m, 0)), 1e-4);
+  let km = 0;
+  let ks = 0;
+  for (let r = 0; r < n; r++) {
+    km += knownRatio[r];
+    ks += knownRatio[r] * knownRatio[r];
+  }
+  km /= n;
+  return {
+    embeddingMean: mean.map((m) => round7(m / n)),
+    embeddingStd: sq.map((s, d) => round7(std(s, mean[d] / n))),
+    knownMean: round7(km),
+    knownStd: round7(std(ks, km)),
+  };
+}
