@@ -158,8 +158,11 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(compose.volumes)).toContain('registry');
   });
 
-  it('scorer and API agree on the model name', () => {
-    expect(env('scorer').DRIFTLINE_SCORER_MODEL_NAME).toBe(env('api').DRIFTLINE_API_MODEL_NAME);
+  it('seeds the registry with the model the scorer and the API serve, before they start', () => {
+    const model = env('scorer').DRIFTLINE_SCORER_MODEL_NAME;
+    expect(env('api').DRIFTLINE_API_MODEL_NAME).toBe(model);
+    expect(service('seed').command?.map((part) => interpolate(part))).toEqual(['models', 'seed', model, 'models/default', '--no-publish']);
+    for (const name of ['scorer', 'aggregator', 'api']) expect(service(name).depends_on?.seed?.condition, name).toBe('service_completed_successfully');
   });
 
   it('exposes metrics on all interfaces at the ports Prometheus scrapes', () => {
