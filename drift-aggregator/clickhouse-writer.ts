@@ -30,9 +30,25 @@ export function clickhouseTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 }
 
+const NULLABLE = new Set(['p_value', 'p_value_adjusted', 'accuracy', 'macro_f1']);
+
+/** JSON has no NaN/Infinity: nullable columns get null, others the nearest finite double (0 for NaN). */
+function finiteJson(field: string, value: unknown): unknown {
+  if (typeof value !== 'number' || Number.isFinite(value)) return value;
+  if (NULLABLE.has(field)) return null;
+  return Number.isNaN(value) ? 0 : Math.sign(value) * Number.MAX_VALUE;
+}
+
+/** A row that survives JSON (queued in Redis as JSON): no NaN/Infinity left. */
+export function finiteRow<R extends DriftMetricRow | WindowSummaryRow>(row: R): R {
+  const out: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(row)) out[field] = finiteJson(field, value);
+  return out as R;
+}
+
 function toInsertRow(row: DriftMetricRow | WindowSummaryRow): Record<string, unknown> {
   return {
-    ...row,
+    ...finiteRow(row),
     window_start: clickhouseTime(row.window_start),
     window_end: clickhouseTime(row.window_end),
     written_at: clickhouseTime(row.written_at),

@@ -16,11 +16,11 @@ import type { Logger } from '../core/logger.js';
 import type { DriftAlert, DriftStatus } from '../schemas/types.js';
 import { buildAlerts, type StatusedItem } from './alerts.js';
 import type { SketchCatalog } from './baselines.js';
-import type { PendingEntry } from './clickhouse-writer.js';
-import { evaluateWindow, MODEL_FEATURE, type SegmentSummary } from './evaluate.js';
+import { finiteRow, type PendingEntry } from './clickhouse-writer.js';
+import { MODEL_FEATURE, toDriftMetricRow } from '../core/drift/evaluate.js';
+import { evaluateWindow, type SegmentAssessment, type SegmentSummary } from './evaluate.js';
 import type { AggregatorState } from './redis-state.js';
 import { recordWindowForRollback, ROLLBACK_METRICS, type RollbackPolicy, type RollbackTarget } from './rollback.js';
-import { rateMeasurements, type RatedMeasurement } from './statuses.js';
 import type { AggregatorMetrics } from './telemetry.js';
 import { parseWindowId, shouldClose, watermarkOf, type WindowRef } from './windows.js';
 
@@ -44,6 +44,8 @@ export interface CloserDeps {
 }
 
 /** Stored per model version / segment / feature / metric; `before` makes re-closing a window idempotent. */
+type Reported = SegmentAssessment & { status: DriftStatus };
+
 interface StoredHysteresis {
   window: number;
   before: HysteresisState | null;
@@ -129,12 +131,21 @@ export class WindowCloser {
       this.isStateLost(ref),
       catalog.load(ref.modelName, ref.modelVersion),
     ]);
-    const evaluation = evaluateWindow(hashes, sketches);
-    const rated = sketches.baseline ? rateMeasurements(evaluation.measurements, this.options.thresholds, sketches.baseline) : [];
+    const evaluation = evaluateWindow(hashes, sketches, this.options.thresholds);
     const hysteresisKey = state.key('hyst', ref.modelName, ref.modelVersion);
-    const { items, hysteresisUpdates } = await this.applyHysteresis(hysteresisKey, ref, rated);
+    const { items, hysteresisUpdates } = await this.applyHysteresis(hysteresisKey, ref, evaluation.assessments);
     const writtenAt = this.now();
-    const rows = items.map((item) => metricRow(ref, this.options.windowMs, item, writtenAt));
+    const rows = items.map((item) =>
+      toDriftMetricRow(item, {
+        windowStartMs: ref.start,
+        windowEndMs: ref.start + this.options.windowMs,
+        modelName: ref.modelName,
+        modelVersion: ref.modelVersion,
+        segment: item.segment,
+        status: item.status,
+        writtenAtMs: writtenAt,
+      }),
+    );
     const summaries = evaluation.summaries.map((summary) =>
       summaryRow(ref, this.options.windowMs, summary, {
         lateEvents: summary.segment === ALL_SEGMENTS ? lateEvents : 0,
@@ -147,8 +158,8 @@ export class WindowCloser {
     const windowKeys = await state.windowKeys(id);
     const multi = this.redis.multi();
     const pending: PendingEntry[] = [
-      ...rows.map((row): PendingEntry => ({ table: DRIFT_METRICS_TABLE, row })),
-      ...summaries.map((row): PendingEntry => ({ table: WINDOW_SUMMARY_TABLE, row })),
+      ...rows.map((row): PendingEntry => ({ table: DRIFT_METRICS_TABLE, row: finiteRow(row) })),
+      ...summaries.map((row): PendingEntry => ({ table: WINDOW_SUMMARY_TABLE, row: finiteRow(row) })),
     ];
     if (pending.length > 0) multi.rpush(state.key('pending'), ...pending.map((entry) => JSON.stringify(entry)));
     if (alerts.length > 0) multi.rpush(state.key('alerts-outbox'), ...alerts.map((alert) => JSON.stringify(alert)));
@@ -165,7 +176,7 @@ export class WindowCloser {
     return { ref, rows, summaries, alerts };
   }
 
-  private async applyHysteresis(key: string, ref: WindowRef, rated: RatedMeasurement[]): Promise<{ items: Array<RatedMeasurement & { status: DriftStatus }>; hysteresisUpdates: Record<string, string> }> {
+  private async applyHysteresis(key: string, ref: WindowRef, rated: SegmentAssessment[]): Promise<{ items: Array<Reported>; hysteresisUpdates: Record<string, string> }> {
     const fields = rated.map((m) => `${m.segment}|${m.feature}|${m.metric}`);
     const stored = fields.length > 0 ? await this.redis.hmget(key, ...fields) : [];
     const hysteresisUpdates: Record<string, string> = {};
@@ -173,14 +184,14 @@ export class WindowCloser {
       const previous = stored[index] ? (JSON.parse(stored[index]!) as StoredHysteresis) : null;
       // Re-closing the same window (a crashed closer) starts again from the state before it.
       const before = previous === null ? null : previous.window === ref.start ? previous.before : previous.after;
-      const { state, reported } = applyHysteresis(before, m.rawStatus, this.options.thresholds.hysteresisWindows);
+      const { state, reported } = applyHysteresis(before, m.insufficient ? 'insufficient' : m.rawStatus, this.options.thresholds.hysteresisWindows);
       hysteresisUpdates[fields[index]!] = JSON.stringify({ window: ref.start, before, after: state } satisfies StoredHysteresis);
       return { ...m, status: reported };
     });
     return { items, hysteresisUpdates };
   }
 
-  private recordMetrics(ref: WindowRef, items: Array<RatedMeasurement & { status: DriftStatus }>): void {
+  private recordMetrics(ref: WindowRef, items: Array<Reported>): void {
     for (const item of items) {
       this.deps.metrics.recordItem({
         model: ref.modelName,
@@ -188,7 +199,7 @@ export class WindowCloser {
         segment: item.segment,
         feature: item.feature,
         metric: item.metric,
-        value: item.value,
+        value: item.effect,
         pValue: item.pValueAdjusted,
         amber: item.thresholdAmber,
         red: item.thresholdRed,
@@ -197,7 +208,7 @@ export class WindowCloser {
     }
   }
 
-  private async considerRollback(ref: WindowRef, items: Array<RatedMeasurement & { status: DriftStatus }>): Promise<void> {
+  private async considerRollback(ref: WindowRef, items: Array<Reported>): Promise<void> {
     const redItems = items.filter((i) => i.segment === ALL_SEGMENTS && i.feature === MODEL_FEATURE && ROLLBACK_METRICS.has(i.metric) && i.status === 'red');
     try {
       const decision = await recordWindowForRollback(
@@ -206,7 +217,7 @@ export class WindowCloser {
         ref.modelVersion,
         ref.start,
         redItems.length > 0,
-        redItems.map((i) => `${i.metric}=${i.value.toFixed(3)}`).join(', '),
+        redItems.map((i) => `${i.metric}=${i.value.toFixed(3)} (threshold ${i.thresholdRed.toFixed(3)})`).join(', '),
       );
       if (decision.rolledBack) this.deps.metrics.rollbacks.inc();
     } catch (err) {
@@ -251,42 +262,16 @@ export class WindowCloser {
   }
 }
 
-function toStatusedItem(item: RatedMeasurement & { status: DriftStatus }): StatusedItem {
+function toStatusedItem(item: Reported): StatusedItem {
   return {
     segment: item.segment,
     feature: item.feature,
     metric: item.metric,
-    value: item.value,
+    value: item.effect,
     pValue: item.pValueAdjusted ?? item.pValue,
     thresholdAmber: item.thresholdAmber,
     thresholdRed: item.thresholdRed,
     status: item.status,
-  };
-}
-
-function finiteOr(value: number, fallback: number): number {
-  return Number.isFinite(value) ? value : fallback;
-}
-
-function metricRow(ref: WindowRef, windowMs: number, item: RatedMeasurement & { status: DriftStatus }, writtenAt: number): DriftMetricRow {
-  return {
-    window_start: ref.start,
-    window_end: ref.start + windowMs,
-    model_name: ref.modelName,
-    model_version: ref.modelVersion,
-    segment: item.segment,
-    feature: item.feature,
-    metric: item.metric,
-    value: finiteOr(item.value, Number.MAX_VALUE),
-    p_value: item.pValue,
-    p_value_adjusted: item.pValueAdjusted,
-    threshold_amber: item.thresholdAmber,
-    threshold_red: item.thresholdRed,
-    raw_status: item.rawStatus,
-    status: item.status,
-    current_count: item.currentCount,
-    reference_count: item.referenceCount,
-    written_at: writtenAt,
   };
 }
 

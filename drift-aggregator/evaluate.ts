@@ -1,38 +1,20 @@
 /**
- * Turns the sketch hashes of one closed window into drift measurements with METRICS' code
- * (core/drift/metrics.ts, core/drift/distribution.ts): per segment, every monitored value against the
- * model version's reference baseline, plus the model-level health numbers from the window summary.
- * Thresholds and statuses are applied afterwards (status.ts via closer.ts).
+ * Turns the sketch hashes of one closed window into assessments with METRICS' shared evaluation
+ * (core/drift/evaluate.ts `assessWindow`: every metric of every monitored value, Holm-corrected
+ * tests, thresholds, insufficient-sample rule), once per segment, plus the per-segment summary
+ * numbers of window_summary. The dataset comparison tool uses the same function, so live and offline
+ * numbers mean the same.
  */
-import type { ReferenceBaseline } from '../core/drift/baseline.js';
-import {
-  categoricalBaselineDistribution,
-  categoricalDistribution,
-  histogramDistribution,
-  numericBaselineDistribution,
-} from '../core/drift/distribution.js';
-import { confidenceDrop, livePerformance, meanConfidence, metricsFor, outlierRate, predictionDrift } from '../core/drift/metrics.js';
+import type { DriftThresholds } from '../core/drift/config.js';
+import { assessWindow, type Assessment, type WindowStates } from '../core/drift/evaluate.js';
+import { livePerformance, meanConfidence, outlierRate } from '../core/drift/metrics.js';
 import { ALL_SEGMENTS } from '../core/drift/tables.js';
-import type { BinnedDistribution } from '../core/drift/types.js';
 import type { SummaryState } from '../core/sketch/index.js';
-import { SENTIMENTS } from '../schemas/types.js';
 import { SUMMARY_HASH, parseHashName, type VersionSketches } from './increments.js';
 import type { WindowHashes } from './redis-state.js';
 
-/** Model-level metrics are reported under this feature name. */
-export const MODEL_FEATURE = 'model';
-
-export interface Measurement {
+export interface SegmentAssessment extends Assessment {
   segment: string;
-  feature: string;
-  /** psi | ks | js_distance | wasserstein | chi_square | unseen_rate | prediction_drift | confidence_drop | outlier_rate | accuracy | macro_f1 */
-  metric: string;
-  value: number;
-  /** What thresholds are compared with (equals value except Wasserstein: W1 / reference std). */
-  effect: number;
-  pValue: number | null;
-  currentCount: number;
-  referenceCount: number;
 }
 
 export interface SegmentSummary {
@@ -46,11 +28,10 @@ export interface SegmentSummary {
 }
 
 export interface WindowEvaluation {
-  measurements: Measurement[];
+  assessments: SegmentAssessment[];
   summaries: SegmentSummary[];
 }
 
-/** Decoded sketch states of one segment (missing hashes are zero states). */
 interface SegmentHashes {
   summary: Record<string, string>;
   values: Map<string, Record<string, string>>;
@@ -68,83 +49,39 @@ function groupBySegment(hashes: WindowHashes): Map<string, SegmentHashes> {
   return segments;
 }
 
-/** The reference's predicted-class counts (SENTIMENTS order) from its 'prediction.sentiment' baseline. */
-function referencePredicted(baseline: ReferenceBaseline): number[] | null {
-  const feature = baseline.features['prediction.sentiment'];
-  if (!feature || feature.kind !== 'categorical') return null;
-  return SENTIMENTS.map((sentiment) => {
-    const index = feature.categories.indexOf(sentiment);
-    return index < 0 ? 0 : feature.counts[index]!;
-  });
+/** Reads the sketch states of one segment (a value missing from the window is the zero state). */
+export function segmentStates(hashes: SegmentHashes, sketches: VersionSketches): WindowStates {
+  const states: WindowStates = { numeric: {}, categorical: {}, summary: sketches.summary.fromHash(hashes.summary) };
+  for (const [name, sketch] of sketches.numeric) states.numeric[name] = sketch.fromHash(hashes.values.get(name) ?? {});
+  for (const [name, sketch] of sketches.categorical) states.categorical[name] = sketch.fromHash(hashes.values.get(name) ?? {});
+  return states;
 }
 
-function featureMeasurements(segment: string, hashes: SegmentHashes, sketches: VersionSketches, baseline: ReferenceBaseline): Measurement[] {
-  const out: Measurement[] = [];
-  const push = (feature: string, reference: BinnedDistribution, current: BinnedDistribution, kind: 'numeric' | 'categorical', referenceCount: number): void => {
-    const currentCount = current.counts.reduce((a, b) => a + b, 0);
-    for (const metric of metricsFor(kind)) {
-      const result = metric.compute(reference, current);
-      out.push({ segment, feature, metric: metric.name, value: result.value, effect: result.effect, pValue: result.pValue ?? null, currentCount, referenceCount });
-      if (metric.name === 'chi_square') {
-        const unseenRate = result.details?.unseenRate ?? 0;
-        out.push({ segment, feature, metric: 'unseen_rate', value: unseenRate, effect: unseenRate, pValue: null, currentCount, referenceCount });
-      }
-    }
-  };
-  for (const [name, sketch] of sketches.numeric) {
-    const feature = baseline.features[name];
-    if (!feature || feature.kind !== 'numeric') continue;
-    const state = sketch.fromHash(hashes.values.get(name) ?? {});
-    push(name, numericBaselineDistribution(feature), histogramDistribution(sketch, state), 'numeric', feature.total);
-  }
-  for (const [name, sketch] of sketches.categorical) {
-    const feature = baseline.features[name];
-    if (!feature || feature.kind !== 'categorical') continue;
-    // Inside a category segment the category itself is constant by construction: not drift.
-    if (name === 'category' && segment !== ALL_SEGMENTS) continue;
-    const state = sketch.fromHash(hashes.values.get(name) ?? {});
-    push(name, categoricalBaselineDistribution(feature), categoricalDistribution(sketch, state), 'categorical', feature.total);
-  }
-  return out;
-}
-
-function modelMeasurements(segment: string, summary: SummaryState, baseline: ReferenceBaseline): { measurements: Measurement[]; performance: ReturnType<typeof livePerformance> } {
+function summarize(segment: string, summary: SummaryState): SegmentSummary {
   const performance = livePerformance(summary.confusion);
-  const reference = baseline.reference;
-  const base = { segment, feature: MODEL_FEATURE, pValue: null, currentCount: summary.count, referenceCount: baseline.rows };
-  const measurements: Measurement[] = [];
-  const add = (metric: string, value: number, count = summary.count): void => {
-    measurements.push({ ...base, metric, value, effect: value, currentCount: count });
+  return {
+    segment,
+    summary,
+    outlierRate: outlierRate(summary),
+    meanConfidence: meanConfidence(summary),
+    accuracy: performance.labelled > 0 ? performance.accuracy : null,
+    macroF1: performance.labelled > 0 ? performance.macroF1 : null,
   };
-  const predicted = referencePredicted(baseline);
-  if (predicted) add('prediction_drift', predictionDrift(predicted, summary.predicted));
-  add('confidence_drop', confidenceDrop(reference.meanConfidence, summary));
-  add('outlier_rate', outlierRate(summary));
-  if (performance.labelled > 0) {
-    add('accuracy', performance.accuracy, performance.labelled);
-    add('macro_f1', performance.macroF1, performance.labelled);
-  }
-  return { measurements, performance };
 }
 
-/** Every measurement of a window (all segments present), or only summaries when there is no baseline. */
-export function evaluateWindow(hashes: WindowHashes, sketches: VersionSketches): WindowEvaluation {
-  const measurements: Measurement[] = [];
+/** Assessments of every segment of a window (none without a baseline) and its summaries. */
+export function evaluateWindow(hashes: WindowHashes, sketches: VersionSketches, thresholds: DriftThresholds): WindowEvaluation {
+  const assessments: SegmentAssessment[] = [];
   const summaries: SegmentSummary[] = [];
   for (const [segment, segmentHashes] of groupBySegment(hashes)) {
-    const summary = sketches.summary.fromHash(segmentHashes.summary);
-    const performance = livePerformance(summary.confusion);
-    summaries.push({
-      segment,
-      summary,
-      outlierRate: outlierRate(summary),
-      meanConfidence: meanConfidence(summary),
-      accuracy: performance.labelled > 0 ? performance.accuracy : null,
-      macroF1: performance.labelled > 0 ? performance.macroF1 : null,
-    });
+    const states = segmentStates(segmentHashes, sketches);
+    summaries.push(summarize(segment, states.summary!));
     if (!sketches.baseline) continue;
-    measurements.push(...featureMeasurements(segment, segmentHashes, sketches, sketches.baseline));
-    measurements.push(...modelMeasurements(segment, summary, sketches.baseline).measurements);
+    for (const assessment of assessWindow(sketches.baseline, states, thresholds)) {
+      // Inside a category segment the category is constant by construction: that is not drift.
+      if (segment !== ALL_SEGMENTS && assessment.feature === 'category') continue;
+      assessments.push({ ...assessment, segment });
+    }
   }
-  return { measurements, summaries };
+  return { assessments, summaries };
 }

@@ -11,7 +11,8 @@
  */
 import { ALL_SEGMENTS } from '../core/drift/tables.js';
 import { monitoredValues, type ReferenceBaseline } from '../core/drift/baseline.js';
-import { BinnedHistogramSketch, CategoricalCountSketch, SummarySketch, type CategoricalState, type HistogramState, type SketchIncrements, type SummaryState } from '../core/sketch/index.js';
+import { categoricalSketchFor, histogramSketchFor } from '../core/drift/distribution.js';
+import { SummarySketch, type BinnedHistogramSketch, type CategoricalCountSketch, type CategoricalState, type HistogramState, type SketchIncrements, type SummaryState } from '../core/sketch/index.js';
 import type { ScoredReview } from '../schemas/types.js';
 import { windowId, windowStartOf, windowTimeOf, type WindowRef } from './windows.js';
 import type { WindowTimeMode } from './config.js';
@@ -38,10 +39,10 @@ export class VersionSketches {
   readonly segments: ReadonlySet<string>;
 
   constructor(readonly baseline: ReferenceBaseline | null, maxSegments: number) {
+    // The same sketch construction as the evaluation's (core/drift/distribution.ts), so bins agree.
     for (const [name, feature] of Object.entries(baseline?.features ?? {})) {
-      if (feature.kind === 'numeric') this.numeric.set(name, new BinnedHistogramSketch(feature.edges));
-      // No listed 'other' values in the baseline: a value outside the list is unseen only if training had no 'other' at all.
-      else this.categorical.set(name, new CategoricalCountSketch(feature.categories, { unknownAs: feature.other > 0 ? 'other' : 'unseen' }));
+      if (feature.kind === 'numeric') this.numeric.set(name, histogramSketchFor(feature));
+      else this.categorical.set(name, categoricalSketchFor(feature));
     }
     const category = baseline?.features['category'];
     this.segments = new Set(category && category.kind === 'categorical' ? category.categories.filter((c) => c !== NULL_CATEGORY).slice(0, maxSegments) : []);

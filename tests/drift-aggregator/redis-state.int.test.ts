@@ -1,0 +1,101 @@
+/** The Lua apply against the real Redis: exactly-once per offset, compare-and-set, late events. */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { coreSettings } from '../../core/config.js';
+import { SketchCatalog, InMemoryBaselineProvider } from '../../drift-aggregator/baselines.js';
+import { BatchAggregate, SUMMARY_HASH, hashName } from '../../drift-aggregator/increments.js';
+import { AggregatorState } from '../../drift-aggregator/redis-state.js';
+import { ALL_SEGMENTS } from '../../core/drift/tables.js';
+import { windowId } from '../../drift-aggregator/windows.js';
+import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
+
+const WINDOW_MS = 60_000;
+const MODEL = 'lua-test';
+let redis: Redis;
+let prefix: string;
+let state: AggregatorState;
+const catalog = new SketchCatalog(new InMemoryBaselineProvider([syntheticBaseline(MODEL, 1, 1_000)]), 10);
+
+function batchOf(count: number, startTimeMs: number, seed: number): BatchAggregate {
+  const random = seededRandom(seed);
+  const aggregate = new BatchAggregate({ windowMs: WINDOW_MS, windowTime: 'ingest', sketchesOf: (name, version) => catalog.get(name, version) });
+  for (let i = 0; i < count; i++) aggregate.add(syntheticReview(i, random, { modelName: MODEL, modelVersion: 1, ingestTimeMs: startTimeMs + i }));
+  return aggregate;
+}
+
+async function eventsIn(start: number): Promise<number> {
+  const id = windowId({ modelName: MODEL, modelVersion: 1, start });
+  const hashes = await state.readWindow(id);
+  return Number(hashes.get(hashName(ALL_SEGMENTS, SUMMARY_HASH))?.n ?? 0);
+}
+
+beforeAll(async () => {
+  redis = new Redis(coreSettings.load().redisUrl);
+  prefix = `t-${randomUUID()}`;
+  state = new AggregatorState(redis, prefix);
+  await state.loadScript();
+  await catalog.ensure([{ modelName: MODEL, version: 1 }]);
+});
+
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+describe('apply-batch Lua script', () => {
+  it('applies a batch once: the same batch applied twice is counted once', async () => {
+    const aggregate = batchOf(250, 0, 1);
+    const input = { topic: 'scored', partition: 0, expectedPrevOffset: -1, lastOffset: 249, aggregate, nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS };
+    expect(await state.applyBatch(input)).toEqual({ status: 'applied', lateEvents: 0 });
+    expect(await state.applyBatch(input)).toEqual({ status: 'skipped', storedOffset: 249 });
+    expect(await eventsIn(0)).toBe(250);
+    expect(await state.appliedOffset('scored', 0)).toBe(249);
+  });
+
+  it('refuses a batch aggregated after another offset than the stored one (compare-and-set)', async () => {
+    const aggregate = batchOf(10, 1_000, 2);
+    const stale = { topic: 'scored', partition: 0, expectedPrevOffset: 100, lastOffset: 300, aggregate, nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS };
+    expect(await state.applyBatch(stale)).toEqual({ status: 'conflict', storedOffset: 249 });
+    expect(await eventsIn(0)).toBe(250);
+    expect(await state.applyBatch({ ...stale, expectedPrevOffset: 249 })).toEqual({ status: 'applied', lateEvents: 0 });
+    expect(await eventsIn(0)).toBe(260);
+  });
+
+  it('keeps partitions apart', async () => {
+    const aggregate = batchOf(5, 2 * WINDOW_MS, 3);
+    const result = await state.applyBatch({ topic: 'scored', partition: 1, expectedPrevOffset: -1, lastOffset: 4, aggregate, nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS });
+    expect(result.status).toBe('applied');
+    expect(await state.appliedOffset('scored', 1)).toBe(4);
+    expect(await state.appliedOffset('scored', 0)).toBe(300);
+  });
+
+  it('counts events of a closed window (or one behind the watermark) as late, not into its sketches', async () => {
+    // Watermark moves to window 3 (max time 180_000 + lateness 0).
+    await state.applyBatch({ topic: 'scored', partition: 2, expectedPrevOffset: -1, lastOffset: 0, aggregate: batchOf(1, 3 * WINDOW_MS, 4), nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS });
+    await redis.set(state.key('closed', windowId({ modelName: MODEL, modelVersion: 1, start: 0 })), '1');
+    const late = batchOf(7, 100, 5); // window 0: closed marker
+    const outcome = await state.applyBatch({ topic: 'scored', partition: 2, expectedPrevOffset: 0, lastOffset: 7, aggregate: late, nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS });
+    expect(outcome).toEqual({ status: 'applied', lateEvents: 7 });
+    expect(await eventsIn(0)).toBe(260);
+    expect(await state.lateEvents(windowId({ modelName: MODEL, modelVersion: 1, start: 0 }))).toBe(7);
+    const behind = batchOf(3, WINDOW_MS + 5, 6); // window 1 ends at 120_000 <= max time 180_000: late by watermark
+    expect(await state.applyBatch({ topic: 'scored', partition: 2, expectedPrevOffset: 7, lastOffset: 10, aggregate: behind, nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS })).toEqual({
+      status: 'applied',
+      lateEvents: 3,
+    });
+    expect(await eventsIn(WINDOW_MS)).toBe(0);
+  });
+
+  it('stores sketches that read back into the same counts (bins add up to the event count)', async () => {
+    const id = windowId({ modelName: MODEL, modelVersion: 1, start: 0 });
+    const hashes = await state.readWindow(id);
+    const sketches = catalog.get(MODEL, 1);
+    const textLength = sketches.numeric.get('feature.text_length')!.fromHash(hashes.get(hashName(ALL_SEGMENTS, 'feature.text_length'))!);
+    expect(textLength.count).toBe(260);
+    const segments = [...hashes.keys()].filter((name) => name.endsWith(`|${SUMMARY_HASH}`) && !name.startsWith(`${ALL_SEGMENTS}|`));
+    const perSegment = segments.map((name) => Number(hashes.get(name)!.n));
+    expect(perSegment.reduce((a, b) => a + b, 0)).toBe(260);
+  });
+});
