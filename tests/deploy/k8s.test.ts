@@ -25,7 +25,7 @@ interface Container {
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   volumeMounts?: Array<{ name: string; mountPath: string }>;
 }
-interface PodSpec { containers: Container[]; volumes?: Array<{ name: string; persistentVolumeClaim?: { claimName: string } }> }
+interface PodSpec { containers: Container[]; initContainers?: Container[]; volumes?: Array<{ name: string; persistentVolumeClaim?: { claimName: string } }> }
 interface Resource {
   apiVersion: string;
   kind: string;
@@ -113,6 +113,7 @@ describe('deploy/k8s manifests', () => {
         'Deployment/driftline-api',
         'Service/driftline-api',
         'HorizontalPodAutoscaler/driftline-api',
+        'Job/driftline-setup',
       ]),
     );
   });
@@ -170,6 +171,34 @@ describe('deploy/k8s manifests', () => {
       });
     });
   }
+
+  it('every workload container uses the one image, the shared ConfigMap, declared settings and bounded resources', () => {
+    const workloads = resources.filter((r) => r.spec?.template);
+    expect(workloads.map((w) => w.kind)).toEqual(expect.arrayContaining(['Deployment', 'Job']));
+    const images = new Set<string>();
+    for (const workload of workloads) {
+      const pod = workload.spec!.template!.spec;
+      for (const container of [...(pod.initContainers ?? []), ...pod.containers]) {
+        const where = `${workload.kind}/${workload.metadata.name}/${container.name}`;
+        images.add(container.image);
+        expect(container.envFrom?.map((e) => e.configMapRef?.name), where).toContain(config.metadata.name);
+        for (const variable of container.env ?? []) expect(known.has(variable.name), `${where}: ${variable.name}`).toBe(true);
+        expect(container.resources?.requests?.memory, where).toBeDefined();
+        expect(container.resources?.limits?.memory, where).toBeDefined();
+      }
+    }
+    expect([...images]).toHaveLength(1);
+  });
+
+  it('the setup Job creates the topics, then seeds the registry with the model the scorer serves', () => {
+    const job = find('Job', 'driftline-setup');
+    const pod = job.spec!.template!.spec;
+    expect(pod.initContainers?.map((c) => c.args)).toEqual([['topics']]);
+    const scorerModel = deployment('scorer').container.env?.find((e) => e.name === 'DRIFTLINE_SCORER_MODEL_NAME')?.value;
+    expect(pod.containers[0]?.args).toEqual(['models', 'seed', scorerModel, 'models/default', '--no-publish']);
+    const mount = pod.containers[0]?.volumeMounts?.find((m) => m.mountPath === config.data?.DRIFTLINE_REGISTRY_DIR);
+    expect(pod.volumes?.find((v) => v.name === mount?.name)?.persistentVolumeClaim?.claimName).toBe('driftline-registry');
+  });
 
   it('only declared settings in the ConfigMap', () => {
     for (const key of Object.keys(config.data ?? {})) expect(known.has(key), key).toBe(true);
