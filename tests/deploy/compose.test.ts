@@ -142,6 +142,13 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('interpolates only DRIFTLINE_* variables that are settings (or read directly by core)', () => {
+    const source = readFileSync(COMPOSE_FILE, 'utf8');
+    const interpolated = [...source.matchAll(/\$\{(DRIFTLINE_\w+)/g)].map((m) => m[1]!);
+    expect(interpolated.length).toBeGreaterThan(0);
+    for (const name of interpolated) expect(known.has(name) || name in DIRECT_ENV, name).toBe(true);
+  });
+
   it('points every Driftline service at the compose Redis, ClickHouse server and shared registry volume', () => {
     const clickhouse = env('clickhouse');
     for (const name of DRIFTLINE_SERVICES) {
