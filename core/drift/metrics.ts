@@ -114,32 +114,48 @@ export const ksMetric: DriftMetric = {
 };
 
 /**
- * Where the open outer bins (-inf, e0] and (e_last, +inf) end, for Wasserstein and the binned std:
- * the observed minimum/maximum of either side when known (the sketches track them; the baseline
- * stores the training min/max), else one neighbouring bin width beyond the outer edge.
+ * Where a distribution's open outer bins (-inf, e0] and (e_last, +inf) end, for Wasserstein and the
+ * binned std. Start from the observed minimum/maximum (the sketches track them, the baseline stores the
+ * training min/max; without them, one average bin width beyond the outer edge). A single extreme value
+ * would then spread a whole tail bin up to it — on skewed features (digit ratios: most 0, one review
+ * all digits) that puts the tail's mass far too far out. So when the exact mean is known, both
+ * tails are shrunk by one common factor t in [0, 1] (tail ends e0 - t·(e0 - min), e_last + t·(max - e_last))
+ * chosen so the binned mean equals the true mean: the tails keep their observed direction and end up
+ * where the data's first moment says their mass is.
  */
-export function outerBounds(edges: readonly number[], ...sides: BinnedDistribution[]): { lo: number; hi: number } {
+export function binBounds(distribution: BinnedDistribution, edges: readonly number[]): number[] {
   const first = edges[0];
   const last = edges[edges.length - 1];
   const width = edges.length >= 2 ? (last - first) / (edges.length - 1) : Math.max(1, Math.abs(first));
-  const mins = sides.map((side) => side.min).filter((v): v is number => v !== undefined && Number.isFinite(v));
-  const maxes = sides.map((side) => side.max).filter((v): v is number => v !== undefined && Number.isFinite(v));
-  const lo = Math.min(first, mins.length > 0 ? Math.min(...mins) : first - width);
-  const hi = Math.max(last, maxes.length > 0 ? Math.max(...maxes) : last + width);
-  return { lo, hi };
+  const min = distribution.min !== undefined && Number.isFinite(distribution.min) ? Math.min(first, distribution.min) : first - width;
+  const max = distribution.max !== undefined && Number.isFinite(distribution.max) ? Math.max(last, distribution.max) : last + width;
+  const t = tailShrink(distribution, edges, first - min, max - last);
+  return [first - t * (first - min), ...edges, last + t * (max - last)];
 }
 
-/** Bin boundaries lo, e0, ..., e_last, hi (k bins → k + 1 boundaries). */
-function binBoundaries(edges: readonly number[], lo: number, hi: number): number[] {
-  return [lo, ...edges, hi];
+/** The common tail factor t matching the binned mean to the known mean (1 when the mean is unknown or uninformative). */
+function tailShrink(distribution: BinnedDistribution, edges: readonly number[], lowSpan: number, highSpan: number): number {
+  const n = total(distribution.counts);
+  const mean = distribution.mean;
+  if (mean === undefined || !Number.isFinite(mean) || n === 0) return 1;
+  const k = distribution.counts.length;
+  let fixed = distribution.counts[0] * edges[0] + distribution.counts[k - 1] * edges[edges.length - 1];
+  for (let i = 1; i < k - 1; i++) fixed += distribution.counts[i] * ((edges[i - 1] + edges[i]) / 2);
+  // n·mean = fixed + (t/2)·(c_high·highSpan - c_low·lowSpan): linear in t.
+  const slope = (distribution.counts[k - 1] * highSpan - distribution.counts[0] * lowSpan) / 2;
+  const scale = (distribution.counts[k - 1] * highSpan + distribution.counts[0] * lowSpan) / 2;
+  // Balanced tails (symmetric data) leave t undetermined: keep the observed extent.
+  if (!(scale > 0) || Math.abs(slope) < 1e-3 * scale) return 1;
+  const t = (n * mean - fixed) / slope;
+  return Number.isFinite(t) ? Math.min(1, Math.max(0, t)) : 1;
 }
 
-/** Mean and population std of a binned distribution, each bin uniform on [left, right]. */
-export function binnedMoments(distribution: BinnedDistribution, lo: number, hi: number): { mean: number; std: number } {
+/** Mean and population std of a binned distribution, each bin uniform between its bounds (see binBounds). */
+export function binnedMoments(distribution: BinnedDistribution): { mean: number; std: number } {
   const edges = distribution.edges ?? [];
   const n = total(distribution.counts);
-  if (n === 0) return { mean: 0, std: 0 };
-  const bounds = binBoundaries(edges, lo, hi);
+  if (n === 0 || edges.length === 0) return { mean: 0, std: 0 };
+  const bounds = binBounds(distribution, edges);
   let mean = 0;
   let secondMoment = 0;
   distribution.counts.forEach((count, i) => {
@@ -164,16 +180,19 @@ function absoluteLinearIntegral(d0: number, d1: number, width: number): number {
 }
 
 /** Reference scale for the Wasserstein effect size: its std (given, else from its bins), 1 for a constant reference. */
-function referenceScale(reference: BinnedDistribution, lo: number, hi: number): number {
-  const std = reference.std !== undefined && Number.isFinite(reference.std) ? reference.std : binnedMoments(reference, lo, hi).std;
+function referenceScale(reference: BinnedDistribution): number {
+  const std = reference.std !== undefined && Number.isFinite(reference.std) ? reference.std : binnedMoments(reference).std;
   return std > 0 ? std : 1;
 }
 
 /**
- * Wasserstein-1 (earth mover's) distance ∫|F_ref(x) - F_cur(x)| dx on binned data: both CDFs are
- * piecewise linear (mass uniform within each bin) between the outer bounds of `outerBounds`, so the
- * integral is exact for that model. With the observed min/max as outer bounds, a tail bin's mass sits
- * on average mid-way between the outer edge and the extreme value. Effect = W1 / reference std.
+ * Wasserstein-1 (earth mover's) distance ∫|F_ref(x) - F_cur(x)| dx on binned data, on the reference's
+ * bin geometry: both CDFs are piecewise linear (mass uniform within each bin) over the same bounds —
+ * the edges, with the open outer bins closed as binBounds does for the reference (its min/max, tails
+ * shrunk to match its mean). The integral is exact for that model. Sharing the geometry keeps the
+ * metric at ~0 for identical distributions and stable against a single extreme current value; the
+ * price is that mass moving far beyond the reference's range counts as if it sat in the last bin
+ * (PSI and KS still see it). Effect = W1 / reference std.
  */
 export const wassersteinMetric: DriftMetric = {
   name: 'wasserstein',
@@ -181,14 +200,13 @@ export const wassersteinMetric: DriftMetric = {
   compute(reference, current) {
     checkSameBins('wasserstein', reference, current);
     const edges = reference.edges ?? current.edges;
-    if (!edges || edges.length !== reference.counts.length - 1) {
-      throw new DriftlineError('INTERNAL', 'wasserstein: numeric bins need edges (counts.length - 1 of them)');
+    if (!edges || edges.length === 0 || edges.length !== reference.counts.length - 1) {
+      throw new DriftlineError('INTERNAL', 'wasserstein: numeric bins need edges (counts.length - 1 of them, at least one)');
     }
     const n = total(reference.counts);
     const m = total(current.counts);
     if (n === 0 || m === 0) return { ...NO_EVIDENCE };
-    const { lo, hi } = outerBounds(edges, reference, current);
-    const bounds = binBoundaries(edges, lo, hi);
+    const bounds = binBounds(reference, edges);
     let value = 0;
     let cumulativeReference = 0;
     let cumulativeCurrent = 0;
@@ -200,7 +218,7 @@ export const wassersteinMetric: DriftMetric = {
       value += absoluteLinearIntegral(previousGap, gap, bounds[i + 1] - bounds[i]);
       previousGap = gap;
     }
-    const scale = referenceScale(reference, lo, hi);
+    const scale = referenceScale(reference);
     return { value, effect: value / scale, details: { referenceStd: scale } };
   },
 };

@@ -14,6 +14,8 @@ import {
   outlierRate,
   predictionDrift,
   psiMetric,
+  binBounds,
+  binnedMoments,
   wassersteinMetric,
 } from '../../../core/drift/metrics.js';
 import { histogramDistribution } from '../../../core/drift/distribution.js';
@@ -102,10 +104,36 @@ describe('Wasserstein on hand-made bins', () => {
     expect(result.value).toBeCloseTo(1, 12);
   });
 
-  it('closes the outer bins at the observed min/max (point masses when min/max sit on the edges)', () => {
-    // reference: all mass in (-inf, 0] with min 0 -> point mass at 0; current: all in (0, +inf) with max 5 -> uniform on [0, 5]
-    const result = wassersteinMetric.compute(numeric([4, 0], [0], { min: 0, max: 0 }), numeric([0, 4], [0], { min: 1, max: 5 }));
-    expect(result.value).toBeCloseTo(2.5, 12);
+  it("closes the outer bins with the reference's range for both sides", () => {
+    // reference uniform on [-2, 2]; current all in (0, +inf), which on the reference geometry is uniform on [0, 2]:
+    // ∫_{-2}^{0} (x+2)/4 dx + ∫_{0}^{2} (1/2 - x/4) dx = 1/2 + 1/2.
+    const result = wassersteinMetric.compute(numeric([4, 4], [0], { min: -2, max: 2 }), numeric([0, 8], [0], { min: 1, max: 5 }));
+    expect(result.value).toBeCloseTo(1, 12);
+  });
+});
+});
+
+describe('outer-bin bounds (binBounds) and binned moments', () => {
+  it('shrink a tail stretched by one extreme value so the binned mean equals the known mean', () => {
+    // 90 zeros, nine values 0.1 and one 1.0: mean 0.019; the tail (0, +inf) holds 10 values with mean 0.19,
+    // so the tail bin must end at 0.38 (uniform on [0, 0.38] has mean 0.19), not at the maximum 1.0.
+    const distribution = numeric([90, 10], [0], { min: 0, max: 1, mean: 0.019 });
+    const bounds = binBounds(distribution, [0]);
+    expect(bounds[0]).toBe(0);
+    expect(bounds[2]).toBeCloseTo(0.38, 12);
+    expect(binnedMoments(distribution).mean).toBeCloseTo(0.019, 12);
+  });
+
+  it('keep the observed range without a mean, and one bin width beyond the edges without min/max', () => {
+    expect(binBounds(numeric([1, 1, 1], [0, 2], { min: -1, max: 10 }), [0, 2])).toEqual([-1, 0, 2, 10]);
+    expect(binBounds(numeric([1, 1, 1], [0, 2]), [0, 2])).toEqual([-2, 0, 2, 4]);
+  });
+
+  it('make Wasserstein ignore a single extreme current value (reference geometry)', () => {
+    const edges = [1, 2, 3];
+    const reference = numeric([100, 100, 100, 100], edges, { min: 0, max: 4, mean: 2 });
+    const withOutlier = numeric([100, 100, 100, 100], edges, { min: 0, max: 1e6, mean: 2 + 1e6 / 400 });
+    expect(wassersteinMetric.compute(reference, withOutlier).value).toBeCloseTo(0, 12);
   });
 });
 
