@@ -111,7 +111,6 @@ describe('Wasserstein on hand-made bins', () => {
     expect(result.value).toBeCloseTo(1, 12);
   });
 });
-});
 
 describe('outer-bin bounds (binBounds) and binned moments', () => {
   it('shrink a tail stretched by one extreme value so the binned mean equals the known mean', () => {
