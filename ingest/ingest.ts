@@ -238,9 +238,16 @@ export function createIngestProducer(kafka: Kafka): Producer {
   return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
 }
 
+/**
+ * Collects one batch while the previous one is on the wire: reading and validating overlap the broker
+ * round trip, yet only one produce request is ever in flight, so order holds. A failed send is kept and
+ * rethrown by the next flush/drain (never an unhandled rejection).
+ */
 class Batcher {
   private reviews: Message[] = [];
   private deadLetters: DeadLetter[] = [];
+  private inFlight: Promise<void> | null = null;
+  private failure: DriftlineError | null = null;
 
   constructor(
     private readonly producer: Producer,
@@ -260,7 +267,9 @@ class Batcher {
     this.deadLetters.push(record);
   }
 
+  /** Waits for the batch on the wire, then puts the collected one on the wire (without waiting for it). */
   async flush(): Promise<void> {
+    await this.settle();
     if (this.size === 0) return;
     const topicMessages: TopicMessages[] = [];
     if (this.reviews.length > 0) topicMessages.push({ topic: this.topic, messages: this.reviews });
@@ -268,11 +277,24 @@ class Batcher {
     const count = this.size;
     this.reviews = [];
     this.deadLetters = [];
-    try {
-      await this.producer.sendBatch({ topicMessages });
-    } catch (err) {
-      throw kafkaError(err, `publishing a batch of ${count} messages`);
-    }
+    this.inFlight = this.producer.sendBatch({ topicMessages }).then(
+      () => undefined,
+      (err: unknown) => {
+        this.failure = kafkaError(err, `publishing a batch of ${count} messages`);
+      },
+    );
+  }
+
+  /** Sends what is collected and waits until everything is acknowledged. */
+  async drain(): Promise<void> {
+    await this.flush();
+    await this.settle();
+  }
+
+  private async settle(): Promise<void> {
+    if (this.inFlight) await this.inFlight;
+    this.inFlight = null;
+    if (this.failure) throw this.failure;
   }
 }
 
@@ -403,7 +425,7 @@ export async function ingestRecords(source: IngestSource, options: IngestOptions
   }
   summary.interrupted = signal?.aborted === true;
   try {
-    await batcher.flush();
+    await batcher.drain();
   } catch (err) {
     throw await closeAfterFailure(producer, progressTimer, err);
   }
