@@ -1,0 +1,132 @@
+/**
+ * The comparison baseline: TF-IDF over word unigrams + bigrams (the same normalisation and tokens as
+ * the featurizer, but an exact vocabulary instead of hashing) and a softmax regression trained with
+ * plain SGD on sparse rows, in TypeScript. Same split as the model; printed side by side.
+ */
+import { normalizeText, tokenize } from '../core/features/featurizer.js';
+import { seededRandom, shuffledIndices } from '../core/model/prng.js';
+import { SENTIMENTS } from '../schemas/types.js';
+import { type LabeledReview, sentimentLabel } from './data.js';
+import { type ClassificationReport, classificationReport } from './metrics.js';
+
+export interface TfidfParams {
+  minDf: number;
+  maxFeatures: number;
+  epochs: number;
+  learningRate: number;
+  l2: number;
+  classWeightPower: number;
+  seed: number;
+}
+
+export const DEFAULT_TFIDF_PARAMS: TfidfParams = { minDf: 2, maxFeatures: 200_000, epochs: 6, learningRate: 0.5, l2: 1e-6, classWeightPower: 0.5, seed: 42 };
+
+interface SparseRow {
+  index: Int32Array;
+  value: Float32Array;
+}
+
+function terms(review: LabeledReview, maxTokens: number): string[] {
+  const out: string[] = [];
+  for (const part of [review.title ?? '', review.text]) {
+    const tokens = tokenize(normalizeText(part), maxTokens);
+    for (let i = 0; i < tokens.length; i++) {
+      out.push(tokens[i]);
+      if (i > 0) out.push(`${tokens[i - 1]} ${tokens[i]}`);
+    }
+  }
+  return out;
+}
+
+export class TfidfModel {
+  private constructor(
+    private readonly vocabulary: Map<string, number>,
+    private readonly idf: Float32Array,
+    /** classes x features, row-major, plus one bias per class. */
+    private readonly weights: Float32Array,
+    private readonly bias: Float32Array,
+    private readonly maxTokens: number,
+  ) {}
+
+  static train(rows: readonly LabeledReview[], params: TfidfParams = DEFAULT_TFIDF_PARAMS, maxTokens = 256): TfidfModel {
+    const df = new Map<string, number>();
+    const docs = rows.map((r) => terms(r, maxTokens));
+    for (const doc of docs) for (const t of new Set(doc)) df.set(t, (df.get(t) ?? 0) + 1);
+    const kept = [...df.entries()].filter(([, n]) => n >= params.minDf).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, params.maxFeatures);
+    const vocabulary = new Map(kept.map(([t], i) => [t, i]));
+    const idf = Float32Array.from(kept, ([, n]) => Math.log((1 + rows.length) / (1 + n)) + 1);
+    const model = new TfidfModel(vocabulary, idf, new Float32Array(3 * kept.length), new Float32Array(3), maxTokens);
+    const vectors = docs.map((d) => model.vectorize(d));
+    const labels = rows.map((r) => sentimentLabel(r.rating));
+    const counts = [0, 0, 0];
+    for (const y of labels) counts[y]++;
+    const classWeight = counts.map((c) => (c === 0 ? 0 : (rows.length / (3 * c)) ** params.classWeightPower));
+    const random = seededRandom(params.seed);
+    const probs = new Float64Array(3);
+    for (let epoch = 0; epoch < params.epochs; epoch++) {
+      const lr = params.learningRate / (1 + epoch);
+      for (const i of shuffledIndices(rows.length, random)) {
+        model.probabilities(vectors[i], probs);
+        const { index, value } = vectors[i];
+        for (let c = 0; c < 3; c++) {
+          const g = (probs[c] - (labels[i] === c ? 1 : 0)) * classWeight[labels[i]];
+          model.bias[c] -= lr * g;
+          const base = c * idf.length;
+          for (let k = 0; k < index.length; k++) {
+            const w = base + index[k];
+            model.weights[w] -= lr * (g * value[k] + params.l2 * model.weights[w]);
+          }
+        }
+      }
+    }
+    return model;
+  }
+
+  /** L2-normalised sublinear TF-IDF over the known terms. */
+  private vectorize(doc: string[]): SparseRow {
+    const tf = new Map<number, number>();
+    for (const t of doc) {
+      const i = this.vocabulary.get(t);
+      if (i !== undefined) tf.set(i, (tf.get(i) ?? 0) + 1);
+    }
+    const index = Int32Array.from(tf.keys());
+    const value = Float32Array.from(index, (i) => (1 + Math.log(tf.get(i)!)) * this.idf[i]);
+    const norm = Math.hypot(...value) || 1;
+    for (let k = 0; k < value.length; k++) value[k] /= norm;
+    return { index, value };
+  }
+
+  private probabilities(row: SparseRow, out: Float64Array): void {
+    let max = -Infinity;
+    for (let c = 0; c < 3; c++) {
+      let z = this.bias[c];
+      const base = c * this.idf.length;
+      for (let k = 0; k < row.index.length; k++) z += this.weights[base + row.index[k]] * row.value[k];
+      out[c] = z;
+      if (z > max) max = z;
+    }
+    let sum = 0;
+    for (let c = 0; c < 3; c++) sum += out[c] = Math.exp(out[c] - max);
+    for (let c = 0; c < 3; c++) out[c] /= sum;
+  }
+
+  predict(rows: readonly LabeledReview[]): Int32Array {
+    const probs = new Float64Array(3);
+    return Int32Array.from(rows, (r) => {
+      this.probabilities(this.vectorize(terms(r, this.maxTokens)), probs);
+      return probs[0] >= probs[1] && probs[0] >= probs[2] ? 0 : probs[1] >= probs[2] ? 1 : 2;
+    });
+  }
+
+  get features(): number {
+    return this.idf.length;
+  }
+}
+
+export function evaluateTfidf(train: readonly LabeledReview[], test: readonly LabeledReview[], params: TfidfParams = DEFAULT_TFIDF_PARAMS): { report: ClassificationReport; features: number; seconds: number } {
+  const t0 = performance.now();
+  const model = TfidfModel.train(train, params);
+  const predicted = model.predict(test);
+  const actual = Int32Array.from(test, (r) => sentimentLabel(r.rating));
+  return { report: classificationReport(actual, predicted, SENTIMENTS), features: model.features, seconds: (performance.now() - t0) / 1000 };
+}

@@ -1,0 +1,175 @@
+/** `driftline train`, `driftline evaluate` (and `driftline models`, which lives with the registry). */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CliCommand } from '../cli/types.js';
+import { coreSettings } from '../core/config.js';
+import { DriftlineError, toDriftlineError } from '../core/errors.js';
+import { createKafka } from '../core/kafka.js';
+import { kafkaPromotionPublisher, publishingRegistry } from '../core/model/promotions.js';
+import { MANIFEST_FILE } from '../core/model/artifacts.js';
+import { modelsCommand } from '../core/model/registry-cli.js';
+import { openRegistry, type ModelRegistry } from '../core/model/registry.js';
+import { loadModelRuntime } from '../core/model/runtime.js';
+import { userPath } from '../core/paths.js';
+import { trainerSettings } from './config.js';
+import { loadLabeledJsonl, splitByReviewId } from './data.js';
+import { evaluateOutliers, evaluatePredictions, scoreAll } from './evaluate.js';
+import { HOLDOUT_SALT, printComparison, runTrainingJob } from './pipeline.js';
+
+const TRAIN_USAGE = `usage: driftline train --data FILE.jsonl[,FILE2] [options]
+
+Trains the sentiment/category/outlier models on labelled reviews (JSONL, rating 1-5), evaluates them on a
+deterministic held-out part (by review_id hash), compares with a TF-IDF + logistic-regression baseline,
+builds the drift reference baseline and registers a new version (stage staging).
+
+  --name NAME        model name (default: DRIFTLINE_TRAIN_MODEL_NAME or 'reviews')
+  --epochs N         epochs (default: DRIFTLINE_TRAIN_EPOCHS); the best epoch by validation macro-F1 is kept
+  --seed S           seed (default: DRIFTLINE_TRAIN_SEED): same data + seed = same model
+  --holdout F        held-out share (default 0.2)
+  --buckets B        hash buckets (default: DRIFTLINE_TRAIN_BUCKETS)
+  --dim D            embedding width (default: DRIFTLINE_TRAIN_EMBEDDING_DIM)
+  --limit N          use only the first N reviews of the data
+  --no-baseline      skip the TF-IDF comparison
+  --promote          promote to production if held-out macro-F1 is not worse than production's
+  --no-publish       with --promote: do not publish the ModelPromotion event to Kafka
+  --registry DIR     registry directory (default: DRIFTLINE_REGISTRY_DIR)
+  --report FILE      write the full training report (JSON)`;
+
+const EVALUATE_USAGE = `usage: driftline evaluate --data FILE.jsonl[,FILE2] [--version N] [options]
+
+Scores labelled reviews with a registered version (default: production) and prints accuracy, macro-F1,
+per-class and per-source quality, category accuracy and outlier AUROC on injected anomalies.
+
+  --name NAME        model name (default: DRIFTLINE_TRAIN_MODEL_NAME or 'reviews')
+  --version N        version (default: the production version)
+  --held-out         only the reviews the trainer holds out (same hash split as training)
+  --registry DIR     registry directory (default: DRIFTLINE_REGISTRY_DIR)
+  --report FILE      write the evaluation report (JSON)`;
+
+type Flags = Map<string, string | true>;
+
+function parseFlags(argv: string[], valueFlags: string[], booleanFlags: string[]): Flags {
+  const flags: Flags = new Map();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (booleanFlags.includes(arg)) flags.set(arg, true);
+    else if (valueFlags.includes(arg)) {
+      const value = argv[++i];
+      if (value === undefined) throw new DriftlineError('REQUEST_INVALID', `${arg} needs a value`, { field: arg });
+      flags.set(arg, value);
+    } else throw new DriftlineError('REQUEST_INVALID', `unknown argument ${arg}`, { field: arg });
+  }
+  return flags;
+}
+
+function stringFlag(flags: Flags, name: string): string | undefined {
+  const v = flags.get(name);
+  return typeof v === 'string' ? v : undefined;
+}
+
+function numberFlag(flags: Flags, name: string, integer: boolean): number | undefined {
+  const raw = stringFlag(flags, name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || (integer && !Number.isInteger(value))) throw new DriftlineError('REQUEST_INVALID', `${name} must be a ${integer ? 'whole ' : ''}number, got ${raw}`, { field: name });
+  return value;
+}
+
+function dataFiles(flags: Flags): string[] {
+  const raw = stringFlag(flags, '--data');
+  if (!raw) throw new DriftlineError('REQUEST_INVALID', '--data FILE.jsonl is required', { field: '--data' });
+  return raw.split(',').filter(Boolean).map(userPath);
+}
+
+async function train(argv: string[]): Promise<number> {
+  const flags = parseFlags(
+    argv,
+    ['--data', '--name', '--epochs', '--seed', '--holdout', '--buckets', '--dim', '--limit', '--registry', '--report'],
+    ['--promote', '--no-publish', '--no-baseline'],
+  );
+  const settings = trainerSettings.load();
+  const files = dataFiles(flags);
+  const base = openRegistry(stringFlag(flags, '--registry') ?? coreSettings.load().registryDir);
+  let publisher: ReturnType<typeof kafkaPromotionPublisher> | undefined;
+  let registry: ModelRegistry = base;
+  if (flags.has('--promote') && !flags.has('--no-publish')) {
+    publisher = kafkaPromotionPublisher(createKafka(coreSettings.load(), 'trainer'));
+    registry = publishingRegistry(base, publisher);
+  }
+  try {
+    const limit = numberFlag(flags, '--limit', true);
+    const rows = limit === undefined ? undefined : (await loadLabeledJsonl(files)).rows.slice(0, limit);
+    const report = await runTrainingJob({
+      registry,
+      name: stringFlag(flags, '--name') ?? settings.modelName,
+      ...(rows ? { rows } : { files }),
+      holdout: numberFlag(flags, '--holdout', false) ?? settings.holdout,
+      promote: flags.has('--promote'),
+      compareBaseline: !flags.has('--no-baseline') && settings.compareBaseline,
+      params: {
+        epochs: numberFlag(flags, '--epochs', true) ?? settings.epochs,
+        seed: numberFlag(flags, '--seed', true) ?? settings.seed,
+        buckets: numberFlag(flags, '--buckets', true) ?? settings.buckets,
+        embeddingDim: numberFlag(flags, '--dim', true) ?? settings.embeddingDim,
+      },
+      reportPath: stringFlag(flags, '--report') ? userPath(stringFlag(flags, '--report')!) : undefined,
+    });
+    process.stdout.write(`${JSON.stringify({ name: report.name, version: report.version, stage: report.stage, macroF1: report.heldOut.sentiment.macroF1, accuracy: report.heldOut.sentiment.accuracy, outlierAuroc: report.outliers.auroc })}\n`);
+    return 0;
+  } finally {
+    await publisher?.close();
+  }
+}
+
+async function evaluate(argv: string[]): Promise<number> {
+  const flags = parseFlags(argv, ['--data', '--name', '--version', '--registry', '--report'], ['--held-out']);
+  const name = stringFlag(flags, '--name') ?? trainerSettings.load().modelName;
+  const registry = openRegistry(stringFlag(flags, '--registry') ?? coreSettings.load().registryDir);
+  const version = numberFlag(flags, '--version', true) ?? (await registry.productionVersion(name));
+  if (version === null || version === undefined) throw new DriftlineError('MODEL_NOT_FOUND', `${name} has no production version; pass --version`);
+  const record = await registry.get(name, version);
+  const loaded = await loadLabeledJsonl(dataFiles(flags));
+  const holdout = typeof record.params['holdout'] === 'number' ? record.params['holdout'] : 0.2;
+  const rows = flags.has('--held-out') ? splitByReviewId(loaded.rows, holdout, HOLDOUT_SALT).held : loaded.rows;
+  const runtime = await loadModelRuntime(registry.versionDir(name, version), { name, version });
+  try {
+    await runtime.check();
+    const started = performance.now();
+    const predictions = await scoreAll(runtime, rows);
+    const manifest = JSON.parse(await readFile(join(registry.versionDir(name, version), MANIFEST_FILE), 'utf8')) as { categories: string[] };
+    const report = evaluatePredictions(rows, predictions, manifest.categories);
+    const outliers = await evaluateOutliers(runtime, rows, predictions);
+    const seconds = (performance.now() - started) / 1000;
+    const log = (line: string) => process.stdout.write(`${line}\n`);
+    log(`${name} v${version} on ${rows.length} reviews (${loaded.fingerprint.slice(0, 16)}), ${runtime.backend} backend, ${seconds.toFixed(1)} s`);
+    printComparison(log, report, null, outliers);
+    await registry.recordRun(name, { kind: 'evaluate', version, data: { files: loaded.files, fingerprint: loaded.fingerprint, rows: rows.length, heldOutOnly: flags.has('--held-out') }, accuracy: report.sentiment.accuracy, macroF1: report.sentiment.macroF1, outlierAuroc: outliers.auroc });
+    const reportPath = stringFlag(flags, '--report');
+    if (reportPath) await writeFile(userPath(reportPath), `${JSON.stringify({ name, version, report, outliers }, null, 2)}\n`);
+    return 0;
+  } finally {
+    runtime.dispose();
+  }
+}
+
+function guarded(name: string, usage: string, body: (argv: string[]) => Promise<number>): (argv: string[]) => Promise<number> {
+  return async (argv) => {
+    try {
+      return await body(argv);
+    } catch (caught) {
+      const error = toDriftlineError(caught);
+      process.stderr.write(`driftline ${name}: ${error.code}: ${error.message}\n`);
+      if (error.code === 'REQUEST_INVALID') {
+        process.stderr.write(`\n${usage}\n`);
+        return 2;
+      }
+      return 1;
+    }
+  };
+}
+
+export const commands: CliCommand[] = [
+  { name: 'train', summary: 'Train sentiment/category/outlier models and register a version', usage: TRAIN_USAGE, run: guarded('train', TRAIN_USAGE, train) },
+  { name: 'evaluate', summary: 'Evaluate a model version on labelled reviews', usage: EVALUATE_USAGE, run: guarded('evaluate', EVALUATE_USAGE, evaluate) },
+  modelsCommand,
+];

@@ -1,0 +1,183 @@
+/**
+ * Evaluation of a model runtime on labelled reviews (the held-out part only): sentiment quality overall
+ * and per source family, category accuracy, and outlier AUROC on anomalies injected into the same rows.
+ */
+import type { MonitoredInput } from '../core/drift/baseline.js';
+import { seededRandom, type Random } from '../core/model/prng.js';
+import type { ModelRuntime, Prediction, ReviewInput } from '../core/model/types.js';
+import { SENTIMENTS } from '../schemas/types.js';
+import { type LabeledReview, sentimentLabel, sourceFamily } from './data.js';
+import { type ClassificationReport, auroc, classificationReport, round4 } from './metrics.js';
+
+export interface EvaluationReport {
+  rows: number;
+  sentiment: ClassificationReport;
+  perSource: Record<string, ClassificationReport>;
+  /** Accuracy of the category head on rows whose category is one of the model's classes ('other' included). */
+  category: { rows: number; accuracy: number } | null;
+  meanConfidence: number;
+  outlierRate: number;
+  disagreementRate: number;
+}
+
+const SCORE_BATCH = 512;
+
+export async function scoreAll(runtime: ModelRuntime, rows: readonly ReviewInput[]): Promise<Prediction[]> {
+  const out: Prediction[] = [];
+  for (let i = 0; i < rows.length; i += SCORE_BATCH) out.push(...(await runtime.score(rows.slice(i, i + SCORE_BATCH))));
+  return out;
+}
+
+export function evaluatePredictions(rows: readonly LabeledReview[], predictions: readonly Prediction[], categories: readonly string[]): EvaluationReport {
+  const actual = Int32Array.from(rows, (r) => sentimentLabel(r.rating));
+  const predicted = Int32Array.from(predictions, (p) => SENTIMENTS.indexOf(p.sentiment));
+  const families = new Map<string, number[]>();
+  rows.forEach((r, i) => {
+    const family = sourceFamily(r.source);
+    let list = families.get(family);
+    if (!list) families.set(family, (list = []));
+    list.push(i);
+  });
+  const perSource: Record<string, ClassificationReport> = {};
+  for (const [family, idx] of [...families.entries()].sort()) {
+    perSource[family] = classificationReport(
+      idx.map((i) => actual[i]),
+      idx.map((i) => predicted[i]),
+      SENTIMENTS,
+    );
+  }
+  let categoryRows = 0;
+  let categoryHits = 0;
+  if (categories.length > 0) {
+    rows.forEach((r, i) => {
+      if (!r.category) return;
+      const expected = categories.includes(r.category) ? r.category : categories.includes('other') ? 'other' : null;
+      if (expected === null) return;
+      categoryRows++;
+      if (predictions[i].category === expected) categoryHits++;
+    });
+  }
+  const mean = (f: (p: Prediction) => number) => (predictions.length === 0 ? 0 : predictions.reduce((a, p) => a + f(p), 0) / predictions.length);
+  return {
+    rows: rows.length,
+    sentiment: classificationReport(actual, predicted, SENTIMENTS),
+    perSource,
+    category: categories.length > 0 ? { rows: categoryRows, accuracy: round4(categoryRows === 0 ? 0 : categoryHits / categoryRows) } : null,
+    meanConfidence: round4(mean((p) => p.confidence)),
+    outlierRate: round4(mean((p) => (p.outlierFlag ? 1 : 0))),
+    disagreementRate: round4(mean((p) => (p.ratingTextDisagreement ? 1 : 0))),
+  };
+}
+
+/** What monitoring sees of a scored training review (the same shape the scorer emits). */
+export function monitoredInput(row: LabeledReview, p: Prediction): MonitoredInput {
+  return {
+    rating: row.rating,
+    helpful_votes: row.helpful_votes ?? null,
+    verified: row.verified ?? null,
+    category: row.category ?? null,
+    features: p.features,
+    sentiment: p.sentiment,
+    confidence: p.confidence,
+    outlier_score: p.outlierScore,
+    shift_score: p.shiftScore,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Injected anomalies
+
+export const ANOMALY_KINDS = ['gibberish', 'spam', 'foreign', 'tiny', 'huge'] as const;
+export type AnomalyKind = (typeof ANOMALY_KINDS)[number];
+
+const FOREIGN_WORDS: Record<string, string[]> = {
+  de: 'das ist ein sehr gutes produkt aber die lieferung war leider viel zu langsam und der kundendienst hat nicht geantwortet ich würde es trotzdem wieder kaufen weil der preis stimmt'.split(' '),
+  es: 'este producto es muy bueno pero el envío llegó tarde y la caja estaba rota no lo recomiendo a nadie porque la calidad es mala y el precio demasiado alto'.split(' '),
+  fr: 'ce produit est vraiment très bien mais la livraison était lente et le service client ne répond jamais je ne le recommande pas du tout malgré le prix'.split(' '),
+  ru: 'это очень хороший товар но доставка была медленной и упаковка порвана я не рекомендую его потому что качество плохое'.split(' '),
+  zh: '这个 产品 非常 好 但是 快递 太 慢 了 包装 也 坏 了 客服 没有 回复 我 不 推荐'.split(' '),
+};
+
+function pick<T>(list: readonly T[], random: Random): T {
+  return list[Math.floor(random() * list.length)];
+}
+
+function gibberish(random: Random, words: number): string {
+  const letters = 'bcdfghjklmnpqrstvwxzaeiouy';
+  const out: string[] = [];
+  for (let w = 0; w < words; w++) {
+    const len = 3 + Math.floor(random() * 9);
+    let word = '';
+    for (let i = 0; i < len; i++) word += letters[Math.floor(random() * letters.length)];
+    out.push(word);
+  }
+  return out.join(' ');
+}
+
+/** One anomalous review of the given kind, built from a normal one (kept fields, replaced text). */
+export function makeAnomaly(kind: AnomalyKind, base: LabeledReview, random: Random, index: number): LabeledReview {
+  let text: string;
+  switch (kind) {
+    case 'gibberish':
+      text = gibberish(random, 10 + Math.floor(random() * 60));
+      break;
+    case 'spam': {
+      const phrase = pick(['BUY NOW!!! best price', 'click here free gift card', 'visit my shop for cheap deals', 'WIN WIN WIN great offer'], random);
+      text = Array.from({ length: 8 + Math.floor(random() * 30) }, () => phrase).join(' ');
+      break;
+    }
+    case 'foreign': {
+      const words = FOREIGN_WORDS[pick(Object.keys(FOREIGN_WORDS), random)];
+      text = Array.from({ length: 12 + Math.floor(random() * 40) }, () => pick(words, random)).join(' ');
+      break;
+    }
+    case 'tiny':
+      text = pick(['k', '.', '!!', 'a', '??', '5'], random);
+      break;
+    case 'huge':
+      text = Array.from({ length: 30 }, () => base.text).join(' ').slice(0, 30_000);
+      break;
+  }
+  return { ...base, review_id: `anomaly-${kind}-${index}`, text, title: kind === 'huge' ? base.title : null };
+}
+
+export interface OutlierEvaluation {
+  auroc: number;
+  perKind: Record<string, number>;
+  normalRows: number;
+  anomalies: number;
+  /** Share of injected anomalies flagged at the runtime's threshold. */
+  anomalyFlagRate: number;
+  normalFlagRate: number;
+}
+
+/** AUROC of outlierScore: held-out normal reviews (label 0) against injected anomalies (label 1). */
+export async function evaluateOutliers(runtime: ModelRuntime, normal: readonly LabeledReview[], normalPredictions: readonly Prediction[], perKind = 100, seed = 7): Promise<OutlierEvaluation> {
+  const random = seededRandom(seed);
+  const anomalies: LabeledReview[] = [];
+  const kinds: AnomalyKind[] = [];
+  for (const kind of ANOMALY_KINDS) {
+    for (let i = 0; i < perKind && normal.length > 0; i++) {
+      anomalies.push(makeAnomaly(kind, pick(normal, random), random, anomalies.length));
+      kinds.push(kind);
+    }
+  }
+  const anomalyPredictions = await scoreAll(runtime, anomalies);
+  const normalScores = normalPredictions.map((p) => p.outlierScore);
+  const all = [...normalScores, ...anomalyPredictions.map((p) => p.outlierScore)];
+  const labels = [...normalScores.map(() => 0), ...anomalyPredictions.map(() => 1)];
+  const perKindAuroc: Record<string, number> = {};
+  for (const kind of ANOMALY_KINDS) {
+    const scores = anomalyPredictions.filter((_, i) => kinds[i] === kind).map((p) => p.outlierScore);
+    perKindAuroc[kind] = auroc([...normalScores, ...scores], [...normalScores.map(() => 0), ...scores.map(() => 1)]);
+  }
+  const rate = (ps: readonly Prediction[]) => round4(ps.length === 0 ? 0 : ps.filter((p) => p.outlierFlag).length / ps.length);
+  return {
+    auroc: auroc(all, labels),
+    perKind: perKindAuroc,
+    normalRows: normal.length,
+    anomalies: anomalies.length,
+    anomalyFlagRate: rate(anomalyPredictions),
+    normalFlagRate: rate(normalPredictions),
+  };
+}

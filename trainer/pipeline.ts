@@ -1,0 +1,192 @@
+/**
+ * A whole training job: data -> deterministic hold-out split -> train -> evaluate on the held-out
+ * part (model, TF-IDF baseline, injected-anomaly AUROC) -> reference baseline from the training rows'
+ * own predictions -> register in the registry (stage 'staging') -> optionally promote.
+ * Used by `driftline train` and by the API's training jobs.
+ */
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { buildReferenceBaseline } from '../core/drift/baseline.js';
+import { DriftlineError, toDriftlineError } from '../core/errors.js';
+import { writeModelArtifacts } from '../core/model/artifacts.js';
+import type { ModelRegistry } from '../core/model/registry.js';
+import { createModelRuntime } from '../core/model/runtime.js';
+import { loadTf } from '../core/model/tf.js';
+import { evaluateTfidf } from './baseline-tfidf.js';
+import { type LabeledReview, loadLabeledJsonl, splitByReviewId } from './data.js';
+import { type EvaluationReport, type OutlierEvaluation, evaluateOutliers, evaluatePredictions, monitoredInput, scoreAll } from './evaluate.js';
+import type { ClassificationReport } from './metrics.js';
+import { DEFAULT_TRAIN_PARAMS, type EpochLog, type TrainParams, trainModel } from './train.js';
+
+/** Salt of the hold-out split: fixed, so every training run holds out the same reviews. */
+export const HOLDOUT_SALT = 0x401d0;
+
+export interface TrainJobOptions {
+  registry: ModelRegistry;
+  name: string;
+  files?: string[];
+  rows?: LabeledReview[];
+  params?: Partial<TrainParams>;
+  holdout?: number;
+  promote?: boolean;
+  compareBaseline?: boolean;
+  actor?: string;
+  reportPath?: string;
+  progress?: (line: string) => void;
+  /** Coarse phase reports (for API job progress). */
+  onPhase?: (phase: string, fraction: number) => void;
+}
+
+export interface TrainingReport {
+  name: string;
+  version: number;
+  stage: string;
+  promoted: boolean;
+  promotionRefused: string | null;
+  backend: string;
+  data: { files: string[]; fingerprint: string; rows: number; trainRows: number; validationRows: number; heldOutRows: number };
+  params: TrainParams;
+  history: EpochLog[];
+  bestEpoch: number;
+  heldOut: EvaluationReport;
+  tfidfBaseline: { report: ClassificationReport; features: number; seconds: number } | null;
+  outliers: OutlierEvaluation;
+  timings: Record<string, number>;
+}
+
+export async function runTrainingJob(options: TrainJobOptions): Promise<TrainingReport> {
+  const log = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const phase = options.onPhase ?? (() => {});
+  const started = performance.now();
+  phase('loading data', 0);
+  const loaded = options.rows ? { rows: options.rows, fingerprint: fingerprintRows(options.rows), files: [] as string[] } : await loadLabeledJsonl(options.files ?? []);
+  const holdout = options.holdout ?? 0.2;
+  const { rest: train, held } = splitByReviewId(loaded.rows, holdout, HOLDOUT_SALT);
+  if (train.length < 100 || held.length < 20) throw new DriftlineError('TRAINING_FAILED', `too few reviews: ${train.length} to train, ${held.length} held out (need 100 / 20)`);
+  log(`data: ${loaded.rows.length} reviews (${train.length} train, ${held.length} held out), fingerprint ${loaded.fingerprint.slice(0, 16)}`);
+
+  const { tf, backend } = await loadTf();
+  const params: TrainParams = { ...DEFAULT_TRAIN_PARAMS, ...options.params };
+  phase('training', 0.1);
+  const trained = await trainModel(tf, train, params, log);
+  const runtime = createModelRuntime(tf, backend, trained.bundle, { name: options.name, version: 0 });
+  try {
+    phase('evaluating', 0.7);
+    const evalStart = performance.now();
+    const heldPredictions = await scoreAll(runtime, held);
+    const heldOut = evaluatePredictions(held, heldPredictions, trained.bundle.manifest.categories);
+    const outliers = await evaluateOutliers(runtime, held, heldPredictions);
+    const evaluateSeconds = (performance.now() - evalStart) / 1000;
+    const tfidfBaseline = options.compareBaseline === false ? null : evaluateTfidf(train, held);
+    printComparison(log, heldOut, tfidfBaseline?.report ?? null, outliers);
+
+    phase('baseline', 0.85);
+    const trainPredictions = await scoreAll(runtime, train);
+    const trainQuality = evaluatePredictions(train, trainPredictions, trained.bundle.manifest.categories);
+    const baseline = buildReferenceBaseline(
+      train.map((row, i) => monitoredInput(row, trainPredictions[i])),
+      {
+        modelName: options.name,
+        modelVersion: 0,
+        reference: { accuracy: trainQuality.sentiment.accuracy, macroF1: trainQuality.sentiment.macroF1, meanConfidence: trainQuality.meanConfidence, outlierRate: trainQuality.outlierRate },
+      },
+    );
+    const timings = { ...trained.timings, evaluateSeconds: round3(evaluateSeconds), tfidfSeconds: round3(tfidfBaseline?.seconds ?? 0), totalSeconds: round3((performance.now() - started) / 1000) };
+    const metrics = {
+      accuracy: heldOut.sentiment.accuracy,
+      macroF1: heldOut.sentiment.macroF1,
+      perClass: heldOut.sentiment.perClass,
+      confusion: heldOut.sentiment.confusion,
+      perSource: Object.fromEntries(Object.entries(heldOut.perSource).map(([k, v]) => [k, { rows: v.rows, accuracy: v.accuracy, macroF1: v.macroF1 }])),
+      categoryAccuracy: heldOut.category?.accuracy ?? null,
+      outlierAuroc: outliers.auroc,
+      outlierAurocPerKind: outliers.perKind,
+      tfidfBaseline: tfidfBaseline ? { accuracy: tfidfBaseline.report.accuracy, macroF1: tfidfBaseline.report.macroF1 } : null,
+      heldOutRows: held.length,
+      bestEpoch: trained.bestEpoch,
+    };
+
+    phase('registering', 0.95);
+    const registered = await options.registry.register({
+      name: options.name,
+      writeArtifacts: (dir) => writeModelArtifacts(trained.bundle, dir),
+      metrics,
+      baseline,
+      featurizer: trained.bundle.featurizer,
+      dataFingerprint: loaded.fingerprint,
+      params: { ...params, holdout, holdoutSalt: HOLDOUT_SALT },
+      timings,
+      ...(options.actor ? { actor: options.actor } : {}),
+      reason: 'trained',
+    });
+    log(`registered ${options.name} v${registered.version} (staging) in ${options.registry.root}`);
+    let stage = 'staging';
+    let promotionRefused: string | null = null;
+    if (options.promote) {
+      try {
+        await options.registry.promote(options.name, registered.version, { actor: options.actor ?? 'trainer', reason: `trained; held-out macro-F1 ${metrics.macroF1}` });
+        stage = 'production';
+        log(`promoted ${options.name} v${registered.version} to production`);
+      } catch (err) {
+        const e = toDriftlineError(err);
+        if (e.code !== 'PROMOTION_REFUSED') throw e;
+        promotionRefused = e.message;
+        log(`promotion refused: ${e.message}`);
+      }
+    }
+    const report: TrainingReport = {
+      name: options.name,
+      version: registered.version,
+      stage,
+      promoted: stage === 'production',
+      promotionRefused,
+      backend,
+      data: { files: loaded.files, fingerprint: loaded.fingerprint, rows: loaded.rows.length, trainRows: trained.trainRows, validationRows: trained.validationRows, heldOutRows: held.length },
+      params,
+      history: trained.history,
+      bestEpoch: trained.bestEpoch,
+      heldOut,
+      tfidfBaseline,
+      outliers,
+      timings,
+    };
+    await options.registry.recordRun(options.name, { kind: 'train', version: registered.version, metrics, timings, history: trained.history, data: report.data });
+    if (options.reportPath) await writeFile(options.reportPath, `${JSON.stringify(report, null, 2)}\n`);
+    phase('done', 1);
+    return report;
+  } finally {
+    runtime.dispose();
+  }
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+function fingerprintRows(rows: readonly LabeledReview[]): string {
+  // Inline data (API jobs): hash the canonical JSON of the rows.
+  return createHashHex(JSON.stringify(rows));
+}
+
+function createHashHex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function pct(x: number): string {
+  return x.toFixed(4);
+}
+
+export function printComparison(log: (line: string) => void, model: EvaluationReport, tfidf: ClassificationReport | null, outliers: OutlierEvaluation | null): void {
+  log('held-out evaluation                 model      tfidf+LR');
+  log(`  accuracy                          ${pct(model.sentiment.accuracy)}     ${tfidf ? pct(tfidf.accuracy) : '-'}`);
+  log(`  macro-F1                          ${pct(model.sentiment.macroF1)}     ${tfidf ? pct(tfidf.macroF1) : '-'}`);
+  for (const cls of model.sentiment.classes) {
+    const m = model.sentiment.perClass[cls];
+    const t = tfidf?.perClass[cls];
+    log(`  F1 ${cls.padEnd(30)} ${pct(m.f1)}     ${t ? pct(t.f1) : '-'}   (P ${pct(m.precision)} R ${pct(m.recall)} n=${m.support})`);
+  }
+  log(`  confusion (rows actual neg/neu/pos): ${JSON.stringify(model.sentiment.confusion)}`);
+  for (const [family, r] of Object.entries(model.perSource)) log(`  source ${family.padEnd(28)} acc ${pct(r.accuracy)}  macro-F1 ${pct(r.macroF1)}  n=${r.rows}`);
+  if (model.category) log(`  category accuracy                 ${pct(model.category.accuracy)} (n=${model.category.rows})`);
+  if (outliers) log(`  outlier AUROC (injected)          ${pct(outliers.auroc)}  ${JSON.stringify(outliers.perKind)}`);
+}
