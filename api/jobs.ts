@@ -21,6 +21,8 @@ export interface TrainRequest {
   baseVersion?: number;
   /** Trainer parameters (override the base version's). */
   params?: Record<string, unknown>;
+  /** Promote the new version to production when its held-out macro-F1 allows it. */
+  promote?: boolean;
   /** Who asked (for the registry's history). */
   actor: string;
 }
@@ -50,7 +52,7 @@ export interface JobView {
   finished_at: string | null;
   result: TrainOutcome | null;
   error: { code: ErrorCode; message: string } | null;
-  request: { dataset_path: string | null; reviews: number | null; base_version: number | null; params: Record<string, unknown> | null };
+  request: { dataset_path: string | null; reviews: number | null; base_version: number | null; params: Record<string, unknown> | null; promote: boolean };
 }
 
 export interface JobRunner {
@@ -81,6 +83,7 @@ function describeRequest(request: TrainRequest): JobView['request'] {
     reviews: request.reviews?.length ?? null,
     base_version: request.baseVersion ?? null,
     params: request.params ?? null,
+    promote: request.promote === true,
   };
 }
 

@@ -6,6 +6,7 @@ export interface ApiMetrics {
   registry: Registry;
   httpRequests: Counter<'route' | 'method' | 'status'>;
   httpDuration: Histogram<'route' | 'method'>;
+  inFlight: Gauge;
   predictions: Counter<'sentiment' | 'model_version'>;
   predictionItemErrors: Counter<'code'>;
   modelVersion: Gauge<'model'>;
@@ -30,6 +31,11 @@ export function createApiMetrics(registry: Registry = createMetricsRegistry('api
       help: 'Time from request received to response sent, by route pattern.',
       labelNames: ['route', 'method'],
       buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: 'driftline_api_http_requests_in_flight',
+      help: 'Requests received and not yet answered.',
       registers: [registry],
     }),
     predictions: new Counter({

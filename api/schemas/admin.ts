@@ -1,5 +1,6 @@
 /** Schemas of the model-registry, training-job and evaluation routes. */
 import { SENTIMENTS, STAGES } from '../../schemas/types.js';
+import { TRAIN_PARAM_NAMES } from '../training.js';
 import { bearerSecurity, errorResponses, labelledReviewSchema } from './common.js';
 
 const versionSchema = {
@@ -124,7 +125,13 @@ export function trainRouteSchema(maxRows: number): Record<string, unknown> {
         dataset_path: { type: 'string', minLength: 1, description: 'JSONL/CSV file readable by the API process' },
         reviews: { type: 'array', minItems: 1, maxItems: maxRows, items: labelledReviewSchema },
         base_version: { type: 'integer', minimum: 1, description: 'Start from the parameters of this registry version' },
-        params: { type: 'object', additionalProperties: true, description: 'Trainer parameters (see trainer/)' },
+        params: {
+          type: 'object',
+          additionalProperties: false,
+          description: 'Trainer parameters (trainer/train.ts TrainParams); unset ones come from the base version, then the defaults',
+          properties: Object.fromEntries(TRAIN_PARAM_NAMES.map((name) => [name, { type: 'number' }])),
+        },
+        promote: { type: 'boolean', default: false, description: 'Promote the new version if its held-out macro-F1 is not worse than production' },
       },
       oneOf: [{ required: ['dataset_path'] }, { required: ['reviews'] }],
     },
@@ -153,6 +160,7 @@ export const jobSchema = {
         reviews: { type: ['integer', 'null'] },
         base_version: { type: ['integer', 'null'] },
         params: { type: ['object', 'null'], additionalProperties: true },
+        promote: { type: 'boolean' },
       },
     },
   },
@@ -203,6 +211,9 @@ export function evaluateRouteSchema(maxRows: number): Record<string, unknown> {
           macro_f1: { type: 'number' },
           labels: { type: 'array', items: { type: 'string', enum: SENTIMENTS } },
           per_class: { type: 'object', properties: Object.fromEntries(SENTIMENTS.map((s) => [s, classMetrics])) },
+          mean_confidence: { type: 'number' },
+          outlier_rate: { type: 'number' },
+          rating_text_disagreement_rate: { type: 'number' },
           confusion_matrix: {
             type: 'array',
             description: 'rows = true label, columns = predicted label, both in `labels` order',

@@ -1,0 +1,173 @@
+/**
+ * Builds the Fastify instance from injected dependencies, so tests build the same app around a real
+ * ModelService and a temporary registry, and api/server.ts around the production wiring.
+ *
+ * Cross-cutting concerns live here, once: request ids, one error handler (every error is
+ * `{ code, message, ... }` with the code's status), JSON-schema compilation (ajv, all errors),
+ * security headers, metrics, the OpenAPI document. Each route family is an encapsulated plugin.
+ */
+import { randomUUID } from 'node:crypto';
+import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
+import { Ajv } from 'ajv';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifySchemaCompiler } from 'fastify';
+import type { ClickHouseClient } from '../core/clickhouse.js';
+import type { CoreSettings } from '../core/config.js';
+import { DriftlineError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { ModelRegistry } from '../core/model/registry.js';
+import type { ModelService } from '../core/model/types.js';
+import type { ApiSettings } from './config.js';
+import { sendError } from './http-errors.js';
+import type { JobRunner } from './jobs.js';
+import { createApiMetrics, type ApiMetrics } from './metrics.js';
+import { adminPlugin } from './plugins/admin.js';
+import { driftPlugin } from './plugins/drift.js';
+import { healthPlugin } from './plugins/health.js';
+import { predictPlugin } from './plugins/predict.js';
+
+/** What /ready needs of the promotion follower (core/model/promotions.ts PromotionFollower). */
+export interface FollowerStatus {
+  isConnected(): boolean;
+}
+
+export interface ApiDependencies {
+  settings: ApiSettings;
+  core: CoreSettings;
+  modelService: ModelService;
+  /** Stage changes made through it must be published (core/model/promotions.ts publishingRegistry). */
+  registry: ModelRegistry;
+  /** True when `registry` publishes stage changes (then promote/rollback answers say event_published). */
+  publishesPromotions?: boolean;
+  /** Absent when promotions are not followed (DRIFTLINE_API_FOLLOW_PROMOTIONS=false): /ready then ignores it. */
+  follower?: FollowerStatus;
+  /** Absent: drift queries answer 503 CLICKHOUSE_UNAVAILABLE. */
+  clickhouse?: ClickHouseClient;
+  jobs: JobRunner;
+  metrics?: ApiMetrics;
+  logger?: Logger;
+}
+
+export interface ApiApp {
+  app: FastifyInstance;
+  metrics: ApiMetrics;
+  /** From now on /ready and new requests answer 503 SHUTTING_DOWN (requests in flight finish). */
+  startDraining(): void;
+  isDraining(): boolean;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+/**
+ * Two ajv instances: bodies are checked strictly (no type coercion: `"rating": "5"` is a type error),
+ * query strings and path parameters are strings on the wire and are coerced. Both report all errors,
+ * so one answer names every bad item and field (batch size and body size are capped before this).
+ */
+function validatorCompiler(): FastifySchemaCompiler<unknown> {
+  const common = { allErrors: true, useDefaults: true, allowUnionTypes: true, strict: false } as const;
+  const bodyAjv = new Ajv({ ...common, coerceTypes: false, removeAdditional: false });
+  const paramAjv = new Ajv({ ...common, coerceTypes: 'array', removeAdditional: false });
+  return ({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema as object);
+}
+
+export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
+  const { settings } = deps;
+  const metrics = deps.metrics ?? createApiMetrics();
+  let draining = false;
+
+  const loggerInstance: FastifyBaseLogger | undefined = deps.logger;
+  const app: FastifyInstance = Fastify({
+    ...(loggerInstance ? { loggerInstance } : { logger: false }),
+    bodyLimit: settings.bodyLimitBytes,
+    requestTimeout: settings.requestTimeoutMs,
+    // Our own SHUTTING_DOWN answer (in the common error format) replaces Fastify's plain 503.
+    return503OnClosing: false,
+    // Per-request log lines cost measurable latency at hundreds of requests/s; metrics count requests instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+  app.setValidatorCompiler(validatorCompiler());
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, new DriftlineError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`)));
+
+  app.addHook('onRequest', async (request, reply) => {
+    metrics.inFlight.inc();
+    // 'close' fires for answered and for aborted requests alike (onResponse misses the latter).
+    reply.raw.once('close', () => metrics.inFlight.dec());
+    reply.header('x-request-id', request.id);
+    if (draining && request.url !== '/health') throw new DriftlineError('SHUTTING_DOWN', 'The API is shutting down; retry on another instance.');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? '(unmatched)';
+    const labels = { route, method: request.method };
+    metrics.httpRequests.inc({ ...labels, status: String(reply.statusCode) });
+    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+  });
+
+  await app.register(helmet, { global: true });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Driftline API',
+        version: '0.1.0',
+        description: 'Real-time review scoring (sentiment, category, outliers), model registry administration and drift metrics.',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'DRIFTLINE_API_ADMIN_TOKEN' } } },
+    },
+  });
+
+  watchModel(deps.modelService, metrics);
+  await app.register(healthPlugin, {
+    modelService: deps.modelService,
+    follower: deps.follower,
+    metrics,
+    isDraining: () => draining,
+  });
+  await app.register(predictPlugin, {
+    modelService: deps.modelService,
+    metrics,
+    maxBatch: settings.maxBatch,
+    maxTextBytes: deps.core.maxTextBytes,
+  });
+  await app.register(adminPlugin, {
+    registry: deps.registry,
+    modelService: deps.modelService,
+    jobs: deps.jobs,
+    adminToken: settings.adminToken,
+    modelName: settings.modelName,
+    maxRows: settings.maxCompareRows,
+    publishesPromotions: deps.publishesPromotions ?? false,
+  });
+  await app.register(driftPlugin, {
+    clickhouse: deps.clickhouse,
+    database: deps.core.clickhouseDatabase,
+    maxLimit: settings.driftMaxLimit,
+    maxRows: settings.maxCompareRows,
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.ready();
+  return {
+    app,
+    metrics,
+    startDraining: () => {
+      draining = true;
+    },
+    isDraining: () => draining,
+  };
+}
+
+/** Keeps the model-version gauge and the swap counter in step with the ModelService. */
+function watchModel(modelService: ModelService, metrics: ApiMetrics): void {
+  const name = modelService.modelName;
+  metrics.modelVersion.set({ model: name }, modelService.isReady() ? modelService.current().version : 0);
+  modelService.onSwap((next, previous) => {
+    metrics.modelVersion.set({ model: name }, next.version);
+    if (previous !== undefined) metrics.modelSwaps.inc({ model: name });
+  });
+}

@@ -1,0 +1,162 @@
+/**
+ * Model registry, training jobs and evaluation.
+ *
+ * GET /v1/models[/{name}] is public read. Everything else needs `Authorization: Bearer
+ * <DRIFTLINE_API_ADMIN_TOKEN>`: without a configured token these routes do not exist for clients
+ * (404 ADMIN_DISABLED), a missing or wrong token is 401 UNAUTHORIZED. The check runs onRequest,
+ * before the body is read, so unauthenticated callers cannot make the process parse large bodies.
+ *
+ * Stage changes go through the injected registry, which publishes each change as a promotion event
+ * (core/model/promotions.ts publishingRegistry): every scorer and API process then hot-swaps.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { DriftlineError } from '../../core/errors.js';
+import type { ModelRegistry, ModelVersionRecord, StageChangeResult } from '../../core/model/registry.js';
+import type { ModelService } from '../../core/model/types.js';
+import { userPath } from '../../core/paths.js';
+import type { JobRunner } from '../jobs.js';
+import {
+  evaluateRouteSchema,
+  getJobRouteSchema,
+  getModelRouteSchema,
+  listJobsRouteSchema,
+  listModelsRouteSchema,
+  promoteRouteSchema,
+  rollbackRouteSchema,
+  trainRouteSchema,
+} from '../schemas/admin.js';
+import { evaluateReviews, type LabelledReview } from '../training.js';
+
+export interface AdminPluginOptions {
+  registry: ModelRegistry;
+  modelService: ModelService;
+  jobs: JobRunner;
+  /** Empty: admin routes are disabled. */
+  adminToken: string;
+  /** The model this process serves (default for evaluation). */
+  modelName: string;
+  maxRows: number;
+  /** True when the registry publishes each stage change (core/model/promotions.ts publishingRegistry). */
+  publishesPromotions: boolean;
+}
+
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+
+/** Constant-time comparison (of digests, so the token's length does not leak either). */
+export function tokenMatches(given: string, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return undefined;
+  const match = /^Bearer\s+(.+)$/i.exec(header.trim());
+  return match?.[1];
+}
+
+async function checkReadable(path: string): Promise<void> {
+  try {
+    await access(userPath(path), fsConstants.R_OK);
+  } catch {
+    const reason = 'is not a file this API process can read';
+    throw new DriftlineError('REQUEST_INVALID', `dataset_path ${JSON.stringify(path)} ${reason}`, {
+      field: 'dataset_path',
+      details: { errors: [{ field: 'dataset_path', reason, code: 'REQUEST_INVALID' }] },
+    });
+  }
+}
+
+function actorOf(request: FastifyRequest): string {
+  return `api:${request.ip}`;
+}
+
+function versionView(record: ModelVersionRecord): Record<string, unknown> {
+  return {
+    version: record.version,
+    stage: record.stage,
+    created_at: record.created_at,
+    metrics: record.metrics,
+    params: record.params,
+    data_fingerprint: record.data_fingerprint,
+    previous_production: record.previous_production,
+    stage_history: record.stage_history,
+  };
+}
+
+function stageChangeView(result: StageChangeResult, published: boolean): Record<string, unknown> {
+  return { name: result.record.name, version: result.record.version, stage: result.record.stage, change: result.change, event_published: published };
+}
+
+export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, options) => {
+  const { registry, modelService, jobs } = options;
+
+  async function modelSummary(name: string): Promise<Record<string, unknown>> {
+    const versions = await registry.list(name);
+    if (versions.length === 0) throw new DriftlineError('MODEL_NOT_FOUND', `No model named ${JSON.stringify(name)} in the registry`, { field: 'name' });
+    const serving = name === modelService.modelName && modelService.isReady() ? modelService.current().version : null;
+    return { name, production_version: await registry.productionVersion(name), serving_version: serving, versions: versions.map(versionView) };
+  }
+
+  // --- public read ---
+  app.get('/v1/models', { schema: listModelsRouteSchema }, async () => {
+    const names = await registry.names();
+    return { models: await Promise.all(names.map(modelSummary)) };
+  });
+  app.get('/v1/models/:name', { schema: getModelRouteSchema }, async (request) => modelSummary((request.params as { name: string }).name));
+
+  // --- admin (own encapsulated scope: the auth hook applies to these routes only) ---
+  await app.register(async (admin) => {
+    admin.addHook('onRequest', async (request) => {
+      if (options.adminToken === '') {
+        throw new DriftlineError('ADMIN_DISABLED', 'Admin routes are disabled: no DRIFTLINE_API_ADMIN_TOKEN is configured.');
+      }
+      const token = bearerToken(request);
+      if (token === undefined || !tokenMatches(token, options.adminToken)) {
+        throw new DriftlineError('UNAUTHORIZED', token === undefined ? 'This route needs "Authorization: Bearer <admin token>".' : 'The bearer token is not valid.');
+      }
+    });
+
+    admin.post('/v1/models/:name/promote', { schema: promoteRouteSchema }, async (request) => {
+      const { name } = request.params as { name: string };
+      const body = request.body as { version: number; force?: boolean; reason?: string };
+      const result = await registry.promote(name, body.version, { actor: actorOf(request), force: body.force === true, ...(body.reason ? { reason: body.reason } : {}) });
+      request.log.info({ name, version: body.version, force: body.force === true }, 'model promoted');
+      return stageChangeView(result, options.publishesPromotions);
+    });
+
+    admin.post('/v1/models/:name/rollback', { schema: rollbackRouteSchema }, async (request) => {
+      const { name } = request.params as { name: string };
+      const reason = (request.body as { reason?: string } | null | undefined)?.reason;
+      const result = await registry.rollback(name, { actor: actorOf(request), ...(reason ? { reason } : {}) });
+      request.log.info({ name, version: result.record.version }, 'model rolled back');
+      return stageChangeView(result, options.publishesPromotions);
+    });
+
+    admin.post('/v1/train', { schema: trainRouteSchema(options.maxRows) }, async (request, reply) => {
+      const body = request.body as { dataset_path?: string; reviews?: Array<Record<string, unknown>>; base_version?: number; params?: Record<string, unknown>; promote?: boolean };
+      // Refused now rather than as a failed job a moment later.
+      if (body.dataset_path !== undefined) await checkReadable(body.dataset_path);
+      if (body.base_version !== undefined) await registry.get(options.modelName, body.base_version);
+      const job = jobs.submit({
+        promote: body.promote === true,
+        ...(body.dataset_path === undefined ? {} : { datasetPath: body.dataset_path }),
+        ...(body.reviews === undefined ? {} : { reviews: body.reviews }),
+        ...(body.base_version === undefined ? {} : { baseVersion: body.base_version }),
+        ...(body.params === undefined ? {} : { params: body.params }),
+        actor: actorOf(request),
+      });
+      return reply.code(202).header('location', `/v1/jobs/${job.id}`).send(job);
+    });
+
+    admin.get('/v1/jobs', { schema: listJobsRouteSchema }, async () => ({ jobs: jobs.list() }));
+    admin.get('/v1/jobs/:id', { schema: getJobRouteSchema }, async (request) => jobs.get((request.params as { id: string }).id));
+
+    admin.post('/v1/evaluate', { schema: evaluateRouteSchema(options.maxRows) }, async (request) => {
+      const body = request.body as { reviews: LabelledReview[]; name?: string; version?: number };
+      return evaluateReviews(body.reviews, { registry, modelService, name: body.name ?? options.modelName, version: body.version });
+    });
+  });
+};

@@ -1,0 +1,66 @@
+/**
+ * Drift routes: GET /v1/drift and /v1/drift/windows read what the drift aggregator wrote to ClickHouse;
+ * POST /v1/drift/compare compares two inline datasets on the spot (no ClickHouse involved).
+ *
+ * Embedded ClickHouse (chdb) belongs to one process per on-disk path: an API that should read the
+ * aggregator's embedded data must run in the aggregator's process (or both use a ClickHouse server
+ * through DRIFTLINE_CLICKHOUSE_URL). A standalone API process opens its own DRIFTLINE_CLICKHOUSE_PATH.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { ClickHouseClient } from '../../core/clickhouse.js';
+import { DriftlineError } from '../../core/errors.js';
+import { loadDriftThresholds } from '../../core/drift/config.js';
+import { compareInline, compareRouteSchema, type CompareBody } from '../drift-compare.js';
+import { createDriftStore, type DriftQuery } from '../drift-queries.js';
+import { driftMetricsRouteSchema, driftWindowsRouteSchema } from '../schemas/drift.js';
+
+export interface DriftPluginOptions {
+  clickhouse: ClickHouseClient | undefined;
+  database: string;
+  maxLimit: number;
+  maxRows: number;
+}
+
+interface RawDriftQuery {
+  model?: string;
+  version?: number;
+  segment?: string;
+  feature?: string;
+  metric?: string;
+  status?: string;
+  from?: string;
+  to?: string;
+  limit: number;
+  offset: number;
+}
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+function parseTime(raw: string | undefined, field: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const ms = /^\d+$/.test(raw) ? Number(raw) : ISO_DATE.test(raw) ? Date.parse(raw) : Number.NaN;
+  if (!Number.isFinite(ms)) {
+    throw new DriftlineError('REQUEST_INVALID', `${field} must be an ISO-8601 date/time or epoch milliseconds, got ${JSON.stringify(raw)}`, {
+      field,
+      details: { errors: [{ field, reason: 'must be an ISO-8601 date/time or epoch milliseconds', code: 'TIMESTAMP_INVALID' }] },
+    });
+  }
+  return ms;
+}
+
+function toQuery(raw: RawDriftQuery): DriftQuery {
+  const { from, to, ...rest } = raw;
+  return { ...rest, fromMs: parseTime(from, 'from'), toMs: parseTime(to, 'to') };
+}
+
+export const driftPlugin: FastifyPluginAsync<DriftPluginOptions> = async (app, options) => {
+  const store = createDriftStore(options.clickhouse, options.database);
+  // Same thresholds (environment + optional file) as the aggregator's live windows.
+  const thresholds = loadDriftThresholds();
+
+  app.get('/v1/drift', { schema: driftMetricsRouteSchema(options.maxLimit) }, async (request) => store.metrics(toQuery(request.query as RawDriftQuery)));
+
+  app.get('/v1/drift/windows', { schema: driftWindowsRouteSchema(options.maxLimit) }, async (request) => store.windows(toQuery(request.query as RawDriftQuery)));
+
+  app.post('/v1/drift/compare', { schema: compareRouteSchema(options.maxRows) }, async (request) => compareInline(request.body as CompareBody, thresholds));
+};

@@ -1,0 +1,248 @@
+/**
+ * POST /v1/predict — scores a batch (or one review) with the serving model.
+ *
+ * Checks run in two layers and are reported together, one entry per bad item and field:
+ * the JSON schema (shapes and types, compiled at start-up) and core/validation.ts (the content rules
+ * ingest and the scorer apply too). With `options.partial` the good items are scored and each bad one
+ * is answered in place with its error; without it any bad item refuses the whole request (400).
+ *
+ * The runtime is taken from the ModelService once per request, so a hot swap in the middle of a
+ * request never mixes versions and never fails it (the old runtime is disposed after in-flight calls).
+ */
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { ErrorObject } from 'ajv';
+import { DriftlineError, toDriftlineError } from '../../core/errors.js';
+import type { ModelRuntime, ModelService, Prediction, ReviewInput } from '../../core/model/types.js';
+import { validateReview } from '../../core/validation.js';
+import { dedupeProblems, problemFromAjv, requestInvalid, type FieldProblem } from '../http-errors.js';
+import type { ApiMetrics } from '../metrics.js';
+import { predictRouteSchema } from '../schemas/predict.js';
+
+export interface PredictPluginOptions {
+  modelService: ModelService;
+  metrics: ApiMetrics;
+  maxBatch: number;
+  maxTextBytes: number;
+}
+
+/** A review item after schema validation (see predictReviewSchema). */
+interface PredictItem {
+  id: string;
+  text: string;
+  title?: string | null;
+  product_id?: string | null;
+  category?: string | null;
+  rating?: number | null;
+  helpful_votes?: number | null;
+  verified?: boolean | null;
+  ts?: string | number | null;
+}
+
+interface PredictBody {
+  reviews: unknown[];
+  options?: { sentences?: boolean; partial?: boolean };
+}
+
+type ItemOutcome = { index: number; input: ReviewInput } | { index: number; error: DriftlineError };
+
+/** A placeholder rating for validation only: the rating is optional when predicting (it is a label, not an input). */
+const RATING_PLACEHOLDER = 3;
+/** core/validation.ts names fields as stream records do; the API's items call them id and ts. */
+const FIELD_NAMES: Record<string, string> = { review_id: 'id', event_time_ms: 'ts' };
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function toValidationRecord(item: PredictItem): Record<string, unknown> {
+  const { id, ts, rating, ...rest } = item;
+  return {
+    ...rest,
+    review_id: id,
+    rating: rating ?? RATING_PLACEHOLDER,
+    ...(typeof ts === 'number' ? { event_time_ms: ts } : { ts }),
+  };
+}
+
+function toInput(item: PredictItem, index: number, maxTextBytes: number): ItemOutcome {
+  const result = validateReview(toValidationRecord(item), { maxTextBytes });
+  if (!result.ok) {
+    const field = FIELD_NAMES[result.error.field ?? ''] ?? result.error.field;
+    return { index, error: new DriftlineError(result.error.code, result.error.message, { field }) };
+  }
+  const review = result.review;
+  return {
+    index,
+    input: {
+      review_id: item.id,
+      text: review.text,
+      title: review.title,
+      product_id: review.product_id,
+      category: review.category,
+      rating: item.rating ?? null,
+      event_time_ms: review.event_time_ms,
+      helpful_votes: review.helpful_votes,
+      verified: review.verified,
+    },
+  };
+}
+
+function problemOf(index: number, error: DriftlineError): FieldProblem {
+  return { item: index, field: error.field ?? '(item)', reason: error.message, code: error.code };
+}
+
+function schemaProblems(request: FastifyRequest): FieldProblem[] {
+  const validation = (request.validationError as { validation?: ErrorObject[] } | undefined)?.validation ?? [];
+  return dedupeProblems(validation.map((error) => problemFromAjv(error, 'reviews')));
+}
+
+/** Scores the batch; in partial mode a batch failure is retried record by record so one bad record fails alone. */
+async function scoreBatch(runtime: ModelRuntime, inputs: ReviewInput[], sentences: boolean, partial: boolean): Promise<Array<Prediction | DriftlineError>> {
+  try {
+    return await runtime.score(inputs, { sentences });
+  } catch (err) {
+    if (!partial || inputs.length === 1) throw toDriftlineError(err, 'MODEL_SCORING_FAILED');
+    const out: Array<Prediction | DriftlineError> = [];
+    for (const input of inputs) {
+      try {
+        out.push((await runtime.score([input], { sentences }))[0]);
+      } catch (one) {
+        out.push(toDriftlineError(one, 'MODEL_SCORING_FAILED'));
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * Takes the serving runtime and scores. A runtime swapped out and disposed between `current()` and
+ * `score()` answers MODEL_NOT_READY; the request then simply runs once more on the new runtime.
+ */
+async function scoreWithService(
+  modelService: ModelService,
+  inputs: ReviewInput[],
+  sentences: boolean,
+  partial: boolean,
+): Promise<{ runtime: ModelRuntime; results: Array<Prediction | DriftlineError> }> {
+  for (let attempt = 0; ; attempt++) {
+    const runtime = modelService.current();
+    try {
+      return { runtime, results: inputs.length > 0 ? await scoreBatch(runtime, inputs, sentences, partial) : [] };
+    } catch (err) {
+      const swappedOut = err instanceof DriftlineError && err.code === 'MODEL_NOT_READY' && modelService.isReady() && modelService.current() !== runtime;
+      if (attempt > 0 || !swappedOut) throw err;
+    }
+  }
+}
+
+function predictionBody(id: string, prediction: Prediction, model: { name: string; version: number }, sentences: boolean): Record<string, unknown> {
+  return {
+    id,
+    sentiment: prediction.sentiment,
+    probabilities: prediction.probabilities,
+    confidence: prediction.confidence,
+    category: prediction.category,
+    category_confidence: prediction.categoryConfidence,
+    outlier_score: prediction.outlierScore,
+    outlier_flag: prediction.outlierFlag,
+    shift_score: prediction.shiftScore,
+    rating_text_disagreement: prediction.ratingTextDisagreement,
+    model,
+    ...(sentences && prediction.sentences ? { sentences: prediction.sentences } : {}),
+  };
+}
+
+function itemErrorBody(id: unknown, error: DriftlineError): Record<string, unknown> {
+  return {
+    id: typeof id === 'string' ? id : null,
+    error: { code: error.code, message: error.message, ...(error.field === undefined ? {} : { field: error.field }) },
+  };
+}
+
+export const predictPlugin: FastifyPluginAsync<PredictPluginOptions> = async (app, options) => {
+  const { modelService, metrics, maxBatch } = options;
+  const singleReviewRequests = new WeakSet<FastifyRequest>();
+
+  app.post('/v1/predict', {
+    schema: predictRouteSchema,
+    // Validation errors reach the handler, which decides between 400 and a partial answer.
+    attachValidation: true,
+    preValidation: async (request) => {
+      const body = request.body;
+      if (!isRecord(body)) return;
+      if (body.review !== undefined && body.reviews === undefined) {
+        body.reviews = [body.review];
+        delete body.review;
+        singleReviewRequests.add(request);
+      }
+      // Counted before schema validation: a huge batch is refused without checking every item.
+      if (Array.isArray(body.reviews) && body.reviews.length > maxBatch) {
+        throw new DriftlineError('BATCH_TOO_LARGE', `The batch has ${body.reviews.length} reviews; the limit is ${maxBatch} (DRIFTLINE_API_MAX_BATCH).`, {
+          details: { limit: maxBatch, received: body.reviews.length },
+        });
+      }
+    },
+    handler: async (request) => {
+      const single = singleReviewRequests.has(request);
+      const problems = schemaProblems(request);
+      const body = request.body as PredictBody;
+      const partial = !single && isRecord(body) && isRecord(body.options) && body.options.partial === true;
+      const sentences = isRecord(body) && isRecord(body.options) && body.options.sentences === true;
+      // Problems outside the items (envelope, options) leave nothing to answer in place.
+      if (problems.some((problem) => problem.item === undefined)) throw requestInvalid(problems);
+
+      const badItems = new Map<number, DriftlineError>();
+      for (const problem of problems) {
+        if (problem.item !== undefined && !badItems.has(problem.item)) {
+          badItems.set(problem.item, new DriftlineError(problem.code, `${problem.field} ${problem.reason}`, { field: problem.field }));
+        }
+      }
+      const reviews = body.reviews;
+      const outcomes: ItemOutcome[] = [];
+      const seenIds = new Set<string>();
+      reviews.forEach((raw, index) => {
+        const schemaError = badItems.get(index);
+        if (schemaError) return outcomes.push({ index, error: schemaError });
+        const item = raw as PredictItem;
+        if (seenIds.has(item.id)) {
+          return outcomes.push({ index, error: new DriftlineError('DUPLICATE_REVIEW', `id ${JSON.stringify(item.id)} appears more than once in the batch`, { field: 'id' }) });
+        }
+        seenIds.add(item.id);
+        return outcomes.push(toInput(item, index, options.maxTextBytes));
+      });
+
+      const refused = outcomes.filter((o): o is Extract<ItemOutcome, { error: DriftlineError }> => 'error' in o);
+      for (const outcome of refused) metrics.predictionItemErrors.inc({ code: outcome.error.code });
+      if (refused.length > 0 && !partial) {
+        const all = dedupeProblems([...problems, ...refused.filter((o) => !badItems.has(o.index)).map((o) => problemOf(o.index, o.error))]);
+        throw requestInvalid(all, single ? 'review' : 'batch');
+      }
+
+      const accepted = outcomes.filter((o): o is Extract<ItemOutcome, { input: ReviewInput }> => 'input' in o);
+      const { runtime, results: scored } = await scoreWithService(modelService, accepted.map((o) => o.input), sentences, partial);
+      const model = { name: runtime.name, version: runtime.version };
+
+      const answers: Array<Record<string, unknown>> = new Array(reviews.length);
+      for (const outcome of refused) {
+        const raw = reviews[outcome.index];
+        answers[outcome.index] = itemErrorBody(isRecord(raw) ? raw.id : null, outcome.error);
+      }
+      const perClass = new Map<string, number>();
+      accepted.forEach((outcome, k) => {
+        const result = scored[k];
+        if (result instanceof DriftlineError) {
+          metrics.predictionItemErrors.inc({ code: result.code });
+          answers[outcome.index] = itemErrorBody(outcome.input.review_id, result);
+          return;
+        }
+        perClass.set(result.sentiment, (perClass.get(result.sentiment) ?? 0) + 1);
+        answers[outcome.index] = predictionBody(outcome.input.review_id, result, model, sentences);
+      });
+      for (const [sentiment, count] of perClass) metrics.predictions.inc({ sentiment, model_version: String(model.version) }, count);
+
+      if (single) return { model, prediction: answers[0] };
+      const refusedCount = answers.filter((answer) => answer.error !== undefined).length;
+      return { model, predictions: answers, refused: refusedCount };
+    },
+  });
+};
