@@ -3,7 +3,7 @@
  * JSON file (DRIFTLINE_DRIFT_THRESHOLDS_FILE) that may also set per-feature thresholds:
  *
  *   { "metrics": { "psi": { "amber": 0.1, "red": 0.25 } }, "outlierRatio": { "amber": 2, "red": 4 },
- *     "alpha": 0.01, "pAdjust": "holm", "minSamples": 200, "hysteresisWindows": 2,
+ *     "alpha": 0.01, "pAdjust": "holm", "gateOnTest": true, "minSamples": 200, "hysteresisWindows": 2,
  *     "features": { "feature.text_length": { "psi": { "amber": 0.2, "red": 0.4 } } } }
  *
  * Every field of the file is optional; what it leaves out keeps the environment's value.
@@ -43,6 +43,8 @@ export interface DriftThresholds {
   /** KS and chi-square also need an adjusted p-value below alpha before they can turn amber/red. */
   alpha: number;
   pAdjust: PAdjustMethod;
+  /** PSI, JS and Wasserstein also need the feature's KS / chi-square adjusted p < alpha to leave green. */
+  gateOnTest: boolean;
   /** Fewer current (or reference) values than this: status green, flagged insufficient. */
   minSamples: number;
   /** Consecutive windows of a new raw status before the reported status follows. */
@@ -78,6 +80,7 @@ export const driftSettings = defineSettings('drift', {
   macroF1DropRed: setting({ env: 'DRIFTLINE_DRIFT_MACRO_F1_DROP_RED', kind: 'number', default: 0.1, min: 0, description: 'Reference macro-F1 minus live macro-F1 (rating-derived labels): red at or above this.' }),
   alpha: setting({ env: 'DRIFTLINE_DRIFT_ALPHA', kind: 'number', default: 0.01, min: 0, max: 1, description: 'Significance level for KS / chi-square after multiple-testing correction.' }),
   pAdjust: setting({ env: 'DRIFTLINE_DRIFT_P_ADJUST', kind: 'string', default: 'holm', choices: P_ADJUST_METHODS, description: 'Multiple-testing correction over the tests of one window: holm, bonferroni or none.' }),
+  gateOnTest: setting({ env: 'DRIFTLINE_DRIFT_GATE_ON_TEST', kind: 'boolean', default: true, description: "PSI, JS distance and Wasserstein turn amber/red only when the same feature's KS / chi-square test is significant too (adjusted p < alpha)." }),
   minSamples: setting({ env: 'DRIFTLINE_DRIFT_MIN_SAMPLES', kind: 'int', default: 200, min: 1, description: 'Fewest values in a window (and in the reference) for a status other than green/insufficient.' }),
   hysteresisWindows: setting({ env: 'DRIFTLINE_DRIFT_HYSTERESIS_WINDOWS', kind: 'int', default: 2, min: 1, description: 'Consecutive windows of a new raw status before the reported status changes.' }),
   thresholdsFile: setting({ env: 'DRIFTLINE_DRIFT_THRESHOLDS_FILE', kind: 'string', default: '', description: 'JSON file overriding the thresholds above, optionally per feature.' }),
@@ -104,6 +107,7 @@ function fromSettings(s: DriftSettingValues): DriftThresholds {
     outlierRatio: t(s.outlierRatioAmber, s.outlierRatioRed),
     alpha: s.alpha,
     pAdjust: s.pAdjust as PAdjustMethod,
+    gateOnTest: s.gateOnTest,
     minSamples: s.minSamples,
     hysteresisWindows: s.hysteresisWindows,
     features: {},
@@ -168,7 +172,7 @@ export function applyThresholdsJson(base: DriftThresholds, text: string, source 
     throw new DriftlineError('CONFIG_INVALID', `drift thresholds (${source}): not JSON`, { cause, field: 'DRIFTLINE_DRIFT_THRESHOLDS_FILE' });
   }
   if (!isObject(doc)) throw invalid(source, 'top level must be an object');
-  const known = new Set(['metrics', 'outlierRatio', 'alpha', 'pAdjust', 'minSamples', 'hysteresisWindows', 'features']);
+  const known = new Set(['metrics', 'outlierRatio', 'alpha', 'pAdjust', 'gateOnTest', 'minSamples', 'hysteresisWindows', 'features']);
   const unknownKeys = Object.keys(doc).filter((key) => !known.has(key));
   if (unknownKeys.length > 0) throw invalid(source, `unknown keys ${unknownKeys.join(', ')}`);
   const out: DriftThresholds = { ...base, metrics: { ...base.metrics }, features: { ...base.features } };
@@ -181,6 +185,10 @@ export function applyThresholdsJson(base: DriftThresholds, text: string, source 
   if (doc.pAdjust !== undefined) {
     if (typeof doc.pAdjust !== 'string' || !(P_ADJUST_METHODS as readonly string[]).includes(doc.pAdjust)) throw invalid(source, `pAdjust must be one of ${P_ADJUST_METHODS.join(', ')}`);
     out.pAdjust = doc.pAdjust as PAdjustMethod;
+  }
+  if (doc.gateOnTest !== undefined) {
+    if (typeof doc.gateOnTest !== 'boolean') throw invalid(source, 'gateOnTest must be true or false');
+    out.gateOnTest = doc.gateOnTest;
   }
   for (const key of ['minSamples', 'hysteresisWindows'] as const) {
     const value = doc[key];

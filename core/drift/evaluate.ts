@@ -18,7 +18,7 @@ import {
   histogramSketchFor,
   numericBaselineDistribution,
 } from './distribution.js';
-import { confidenceDrop, livePerformance, meanConfidence, metricsFor, outlierRate, predictionDrift } from './metrics.js';
+import { chiSquareMetric, confidenceDrop, livePerformance, meanConfidence, metricsFor, outlierRate, predictionDrift } from './metrics.js';
 import { adjustPValues, classify, outlierRateThreshold, worstStatus } from './status.js';
 import type { DriftMetricRow } from './tables.js';
 import type { BinnedDistribution, MetricResult } from './types.js';
@@ -68,6 +68,14 @@ interface Pending {
   isTest: boolean;
 }
 
+/**
+ * Effect-only metrics that the feature's test gates (gateOnTest): PSI and JS are biased upwards at small
+ * samples (about (bins - 1)/n for PSI) and Wasserstein is noisy on heavy tails, so without the gate two
+ * random halves of the same 800 reviews already showed Wasserstein 0.12σ (amber). With it they can
+ * only raise a status when the distributions differ significantly (adjusted p < alpha).
+ */
+const GATED_METRICS: ReadonlySet<StatusMetricName> = new Set(['psi', 'js_distance', 'wasserstein']);
+
 function insufficientNote(pending: Pending, minSamples: number): string | null {
   if (pending.currentCount >= minSamples && pending.referenceCount >= minSamples) return null;
   return `insufficient samples: current ${pending.currentCount}, reference ${pending.referenceCount}, minimum ${minSamples}`;
@@ -82,12 +90,21 @@ function finish(pendings: Pending[], thresholds: DriftThresholds): Assessment[] 
   });
   const adjusted = adjustPValues(familyIndex.map((i) => pendings[i].result.pValue ?? Number.NaN), thresholds.pAdjust);
   const adjustedByIndex = new Map(familyIndex.map((index, k) => [index, adjusted[k]]));
+  // Each feature's own test (KS / chi-square) gates its effect-only metrics when configured.
+  const featureTestP = new Map<string, number>();
+  pendings.forEach((pending, i) => {
+    const adjusted = adjustedByIndex.get(i);
+    if (adjusted !== undefined && pending.isTest) featureTestP.set(pending.feature, adjusted);
+  });
   return pendings.map((pending, i) => {
     const insufficient = notes[i] !== null;
     const pValueAdjusted = adjustedByIndex.get(i) ?? null;
-    const classification = insufficient
-      ? { status: 'green' as const, note: notes[i] }
-      : classify(pending.result.effect, pending.threshold, pending.isTest ? { adjustedPValue: pValueAdjusted ?? 1, alpha: thresholds.alpha } : undefined);
+    const gate = pending.isTest
+      ? { adjustedPValue: pValueAdjusted ?? 1, alpha: thresholds.alpha }
+      : thresholds.gateOnTest && GATED_METRICS.has(pending.metric) && featureTestP.has(pending.feature)
+        ? { adjustedPValue: featureTestP.get(pending.feature) ?? 1, alpha: thresholds.alpha }
+        : undefined;
+    const classification = insufficient ? { status: 'green' as const, note: notes[i] } : classify(pending.result.effect, pending.threshold, gate);
     const assessment: Assessment = {
       feature: pending.feature,
       metric: pending.metric,
@@ -185,8 +202,17 @@ function modelPendings(input: ModelHealthInput, thresholds: DriftThresholds): Pe
     },
   ];
   if (input.referencePredicted) {
+    // Effect: JS distance of the class mixes; significance: chi-square on the same 2 x 3 table.
     const drift = predictionDrift(input.referencePredicted, summary.predicted);
-    pendings.unshift({ ...base, referenceCount: sum(input.referencePredicted), metric: 'prediction_drift', result: { value: drift, effect: drift }, threshold: threshold('prediction_drift') });
+    const test = chiSquareMetric.compute({ counts: [...input.referencePredicted] }, { counts: [...summary.predicted] });
+    pendings.unshift({
+      ...base,
+      referenceCount: sum(input.referencePredicted),
+      metric: 'prediction_drift',
+      result: { value: drift, effect: drift, ...(test.pValue === undefined ? {} : { pValue: test.pValue }) },
+      threshold: threshold('prediction_drift'),
+      isTest: true,
+    });
   }
   return pendings;
 }
