@@ -2,7 +2,8 @@
  * Ingest throughput against the local broker: `npx tsx bench/ingest.ts [records]` (default 20,000).
  *
  * Rows:
- *  - validate + encode only (no Kafka): the CPU cost per record of parse → validate → Avro.
+ *  - validate + encode only (no Kafka): the CPU cost per record of parse → validate → Avro; and the same
+ *    with ingest's file reader in front.
  *  - driftline ingest (file → Kafka) at several batch sizes: the whole path, idempotent producer, 1 request in flight.
  *  - plain kafkajs producer sending the same pre-encoded messages (same batch size): idempotent one at a time
  *    (ingest's guarantees without its work), not idempotent one at a time, and all sends at once (the
@@ -10,7 +11,7 @@
  * Writes bench/results/ingest.json with machine info. Median of 3 runs per row.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka, Message } from 'kafkajs';
@@ -19,7 +20,7 @@ import { coreSettings } from '../core/config.js';
 import { createKafka, ensureTopics } from '../core/kafka.js';
 import { repoPath } from '../core/paths.js';
 import { validateReview } from '../core/validation.js';
-import { ingestRecords, reviewMessage } from '../ingest/ingest.js';
+import { ingestRecords, readJsonl, reviewMessage } from '../ingest/ingest.js';
 
 const RECORDS = Number(process.argv[2] ?? 20_000);
 const RUNS = 3;
@@ -75,6 +76,18 @@ function benchValidateEncode(lines: string[]): number {
   return (lines.length * 1000) / (performance.now() - started);
 }
 
+/** The ingest read path without Kafka: file bytes → lines → JSON → validate → Avro message. */
+async function benchReadValidateEncode(file: string): Promise<number> {
+  const started = performance.now();
+  let count = 0;
+  for await (const record of readJsonl(createReadStream(file, { highWaterMark: 256 * 1024 }), 4 * 1024 * 1024)) {
+    const result = validateReview(record.value);
+    if (result.ok) reviewMessage(result.review);
+    count++;
+  }
+  return (count * 1000) / (performance.now() - started);
+}
+
 async function benchIngest(kafka: Kafka, file: string, batchSize: number): Promise<number> {
   const topics = await freshTopic(kafka, `b${batchSize}`);
   const summary = await ingestRecords(file, { kafka, topic: topics.reviews, deadLetterTopic: topics.deadLetter, ingest: { batchSize, rate: 0 } });
@@ -123,6 +136,8 @@ async function main(): Promise<void> {
     await benchIngest(kafka, file, 500); // warm-up: JIT, metadata, broker segments
     const cpuRuns = await repeat(() => benchValidateEncode(lines));
     rows.push({ name: 'validate + Avro encode (no Kafka)', batchSize: null, recordsPerSec: median(cpuRuns), runs: cpuRuns, note: 'JSON.parse + validateReview + codec.encode, one core' });
+    const readRuns = await repeat(() => benchReadValidateEncode(file));
+    rows.push({ name: 'read file + validate + encode (no Kafka)', batchSize: null, recordsPerSec: median(readRuns), runs: readRuns, note: 'ingest read path: readJsonl + validateReview + reviewMessage' });
     for (const batchSize of BATCH_SIZES) {
       const ingestRuns = await repeat(() => benchIngest(kafka, file, batchSize));
       rows.push({ name: 'driftline ingest (file → Kafka)', batchSize, recordsPerSec: median(ingestRuns), runs: ingestRuns, note: 'read + validate + encode + idempotent send, 1 in flight' });

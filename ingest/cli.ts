@@ -90,6 +90,16 @@ function formatProgress(p: IngestProgress): string {
   return `ingest: ${p.read.toLocaleString('en-US')} read (${p.recordsPerSec.toLocaleString('en-US')} records/s), ${p.published.toLocaleString('en-US')} valid, ${p.deadLettered.toLocaleString('en-US')} dead-lettered`;
 }
 
+/** Prints a progress line only when something moved (an idle stdin pipe stays quiet). */
+function progressPrinter(): (p: IngestProgress) => void {
+  let lastRead = -1;
+  return (p) => {
+    if (p.read === lastRead) return;
+    lastRead = p.read;
+    process.stderr.write(`${formatProgress(p)}\n`);
+  };
+}
+
 export function formatSummary(s: IngestSummary): string {
   const codes = Object.entries(s.byErrorCode)
     .sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0))
@@ -140,7 +150,7 @@ async function run(argv: string[]): Promise<number> {
       topic: args.topic,
       deadLetterTopic: args.deadLetterTopic,
       signal: controller.signal,
-      onProgress: args.quiet ? undefined : (p) => process.stderr.write(`${formatProgress(p)}\n`),
+      onProgress: args.quiet ? undefined : progressPrinter(),
     });
     process.stdout.write(`${args.json ? JSON.stringify(summary) : formatSummary(summary)}\n`);
     return 0;

@@ -340,6 +340,63 @@ function isAbort(err: unknown, signal?: AbortSignal): boolean {
   return signal?.aborted === true && err instanceof Error && err.name === 'AbortError';
 }
 
+/** Decides per record: publish it, or dead-letter it with the reason; keeps the summary counts. */
+class RecordRouter {
+  private readonly seen = new Map<string, number>(); // review_id → line of its first published occurrence
+
+  constructor(
+    private readonly batcher: Batcher,
+    private readonly summary: IngestSummary,
+    private readonly validation: ValidationOptions,
+    private readonly maxRawBytes: number,
+  ) {}
+
+  route(record: InputRecord): void {
+    this.summary.read++;
+    if (record.error) return this.deadLetter(record, record.error);
+    const result = validateReview(record.value, { ...this.validation, nowMs: Date.now() });
+    if (!result.ok) return this.deadLetter(record, result.error);
+    const { review } = result;
+    const firstLine = this.seen.get(review.review_id);
+    if (firstLine !== undefined) {
+      return this.deadLetter(
+        record,
+        new DriftlineError('DUPLICATE_REVIEW', `review_id: ${review.review_id} was already published from line ${firstLine}`, {
+          field: 'review_id',
+          details: { review_id: review.review_id, first_line: firstLine },
+        }),
+      );
+    }
+    this.seen.set(review.review_id, record.line);
+    this.batcher.addReview(review);
+    this.summary.published++;
+  }
+
+  private deadLetter(record: InputRecord, error: DriftlineError): void {
+    const location = { file: this.summary.source, line: record.line };
+    this.batcher.addDeadLetter(buildDeadLetter({ stage: 'ingest', error, raw: record.raw, location, reviewId: reviewIdOf(record.value), maxRawBytes: this.maxRawBytes }));
+    this.summary.deadLettered++;
+    this.summary.byErrorCode[error.code] = (this.summary.byErrorCode[error.code] ?? 0) + 1;
+  }
+}
+
+function refreshTiming(summary: IngestSummary, startedMs: number): IngestProgress {
+  summary.elapsedMs = Math.round(performance.now() - startedMs);
+  summary.recordsPerSec = summary.elapsedMs > 0 ? Math.round((summary.read * 1000) / summary.elapsedMs) : 0;
+  const { read, published, deadLettered, elapsedMs, recordsPerSec } = summary;
+  return { read, published, deadLettered, elapsedMs, recordsPerSec };
+}
+
+async function connectProducer(kafka: Kafka): Promise<Producer> {
+  const producer = createIngestProducer(kafka);
+  try {
+    await producer.connect();
+    return producer;
+  } catch (err) {
+    throw kafkaError(err, 'connecting the ingest producer');
+  }
+}
+
 /** Reads, validates and publishes a whole source; resolves with the run's summary. Throws only for infrastructure failures. */
 export async function ingestRecords(source: IngestSource, options: IngestOptions = {}): Promise<IngestSummary> {
   const settings = options.settings ?? coreSettings.load();
@@ -347,92 +404,50 @@ export async function ingestRecords(source: IngestSource, options: IngestOptions
   const topic = options.topic ?? settings.topicReviews;
   const deadLetterTopic = options.deadLetterTopic ?? settings.topicDeadLetter;
   const format = detectFormat(source, options.format);
-  const name = sourceName(source);
-  const validation: ValidationOptions = { futureToleranceMs: config.futureToleranceMs, maxTextBytes: settings.maxTextBytes, ...options.validation };
   const kafka = options.kafka ?? createKafka(settings, 'ingest');
   const signal = options.signal;
 
   if (typeof source === 'string' && source !== '-') await assertReadable(source);
   if (options.createTopics !== false) await ensureTopics(kafka, [topic, deadLetterTopic], settings);
-  const producer = createIngestProducer(kafka);
-  try {
-    await producer.connect();
-  } catch (err) {
-    throw kafkaError(err, 'connecting the ingest producer');
-  }
+  const producer = await connectProducer(kafka);
 
-  const batcher = new Batcher(producer, topic, deadLetterTopic);
-  const seen = new Map<string, number>(); // review_id → line of its first valid occurrence
   const summary: IngestSummary = {
-    source: name, format, topic, deadLetterTopic, read: 0, published: 0, deadLettered: 0, elapsedMs: 0, recordsPerSec: 0, byErrorCode: {}, blankLines: 0, interrupted: false,
+    source: sourceName(source), format, topic, deadLetterTopic, read: 0, published: 0, deadLettered: 0, elapsedMs: 0, recordsPerSec: 0, byErrorCode: {}, blankLines: 0, interrupted: false,
   };
+  const batcher = new Batcher(producer, topic, deadLetterTopic);
+  const validation: ValidationOptions = { futureToleranceMs: config.futureToleranceMs, maxTextBytes: settings.maxTextBytes, ...options.validation };
+  const router = new RecordRouter(batcher, summary, validation, config.maxRawBytes);
   const started = performance.now();
-  const refreshTiming = (): void => {
-    summary.elapsedMs = Math.round(performance.now() - started);
-    summary.recordsPerSec = summary.elapsedMs > 0 ? Math.round((summary.read * 1000) / summary.elapsedMs) : 0;
-  };
-  const progress = (): IngestProgress => {
-    refreshTiming();
-    return { read: summary.read, published: summary.published, deadLettered: summary.deadLettered, elapsedMs: summary.elapsedMs, recordsPerSec: summary.recordsPerSec };
-  };
-  const progressTimer = options.onProgress ? setInterval(() => options.onProgress?.(progress()), config.progressIntervalMs) : undefined;
+  const progressTimer = options.onProgress ? setInterval(() => options.onProgress?.(refreshTiming(summary, started)), config.progressIntervalMs) : undefined;
   progressTimer?.unref();
-
-  const deadLetter = (record: InputRecord, error: DriftlineError): void => {
-    batcher.addDeadLetter(
-      buildDeadLetter({ stage: 'ingest', error, raw: record.raw, location: { file: name, line: record.line }, reviewId: reviewIdOf(record.value), maxRawBytes: config.maxRawBytes }),
-    );
-    summary.deadLettered++;
-    summary.byErrorCode[error.code] = (summary.byErrorCode[error.code] ?? 0) + 1;
-  };
-
-  const handle = (record: InputRecord): void => {
-    summary.read++;
-    if (record.error) return deadLetter(record, record.error);
-    const result = validateReview(record.value, { ...validation, nowMs: Date.now() });
-    if (!result.ok) return deadLetter(record, result.error);
-    const firstLine = seen.get(result.review.review_id);
-    if (firstLine !== undefined) {
-      const error = new DriftlineError('DUPLICATE_REVIEW', `review_id: ${result.review.review_id} was already published from line ${firstLine}`, {
-        field: 'review_id',
-        details: { review_id: result.review.review_id, first_line: firstLine },
-      });
-      return deadLetter(record, error);
-    }
-    seen.set(result.review.review_id, record.line);
-    batcher.addReview(result.review);
-    summary.published++;
-  };
 
   const stream = openSource(source);
   if (signal) addAbortSignal(signal, stream);
-  const onBlank = (): void => {
-    summary.blankLines++;
-  };
-  const records = format === 'csv' ? readCsv(stream) : readJsonl(stream, config.maxLineBytes, onBlank);
+  const records = format === 'csv' ? readCsv(stream) : readJsonl(stream, config.maxLineBytes, () => summary.blankLines++);
   try {
     for await (const record of records) {
       if (signal?.aborted) break;
-      handle(record);
+      router.route(record);
       if (batcher.size >= config.batchSize) await batcher.flush();
       if (config.rate > 0) await keepRate(summary.read, config.rate, started, batcher, signal);
     }
-  } catch (err) {
-    if (!isAbort(err, signal)) {
-      if (err instanceof DriftlineError) throw await closeAfterFailure(producer, progressTimer, err);
-      throw await closeAfterFailure(producer, progressTimer, new DriftlineError('INTERNAL', `reading ${name} failed: ${(err as Error).message}`, { cause: err }));
-    }
-  }
-  summary.interrupted = signal?.aborted === true;
-  try {
+    summary.interrupted = signal?.aborted === true;
     await batcher.drain();
   } catch (err) {
-    throw await closeAfterFailure(producer, progressTimer, err);
+    if (isAbort(err, signal)) {
+      summary.interrupted = true;
+      await batcher.drain().catch(async (failure: unknown) => {
+        throw await closeAfterFailure(producer, progressTimer, failure);
+      });
+    } else {
+      const error = err instanceof DriftlineError ? err : new DriftlineError('INTERNAL', `reading ${summary.source} failed: ${(err as Error).message}`, { cause: err });
+      throw await closeAfterFailure(producer, progressTimer, error);
+    }
   }
   clearInterval(progressTimer);
   await producer.disconnect().catch(() => undefined);
   if (stream !== process.stdin) stream.destroy();
-  refreshTiming();
+  refreshTiming(summary, started);
   return summary;
 }
 
