@@ -182,3 +182,33 @@ function deadLetterFor(message: InputMessage, source: BatchSource, error: Driftl
     timeMs,
   });
 }
+
+/**
+ * Kafka refuses a record batch over the topic's max.message.bytes (1 MB by default) and kafkajs puts all
+ * messages of one partition in one batch; sends are therefore cut at `maxBytes` of keys + values, so even
+ * if every message of a send lands on one partition it stays under the limit.
+ */
+export const MAX_SEND_BYTES = 900_000;
+
+export function splitBySize(messages: readonly Message[], maxBytes: number = MAX_SEND_BYTES): Message[][] {
+  const out: Message[][] = [];
+  let current: Message[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = byteLength(message.value) + byteLength(message.key) + 64;
+    if (current.length > 0 && bytes + size > maxBytes) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(message);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+function byteLength(value: Message['value'] | Message['key']): number {
+  if (value === null || value === undefined) return 0;
+  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+}

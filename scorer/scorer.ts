@@ -12,13 +12,13 @@
  *  - readers use read_committed, so aborted attempts are invisible.
  */
 import { performance } from 'node:perf_hooks';
-import type { Admin, Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage, TopicMessages } from 'kafkajs';
+import type { Admin, Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { toDriftlineError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { ModelService } from '../core/model/types.js';
 import { transactionalIdFor, type ScorerSettings } from './config.js';
 import type { ScorerMetrics } from './metrics.js';
-import { processBatch, type BatchResult, type BatchSource } from './pipeline.js';
+import { processBatch, splitBySize, type BatchResult, type BatchSource } from './pipeline.js';
 import { PartitionProducers, type PartitionProducer } from './producers.js';
 
 export interface ScorerTopics {
@@ -93,10 +93,8 @@ export function createScorer(deps: ScorerDeps): Scorer {
   async function commitTransaction(lease: PartitionProducer, source: BatchSource, result: BatchResult, nextOffset: bigint): Promise<void> {
     const transaction = await lease.producer.transaction();
     try {
-      const topicMessages: TopicMessages[] = [];
-      if (result.scored.length > 0) topicMessages.push({ topic: topics.scored, messages: result.scored.map((s) => s.message) });
-      if (result.deadLetterMessages.length > 0) topicMessages.push({ topic: topics.deadLetter, messages: result.deadLetterMessages });
-      if (topicMessages.length > 0) await transaction.sendBatch({ topicMessages, acks: -1 });
+      for (const messages of splitBySize(result.scored.map((s) => s.message))) await transaction.send({ topic: topics.scored, messages, acks: -1 });
+      for (const messages of splitBySize(result.deadLetterMessages)) await transaction.send({ topic: topics.deadLetter, messages, acks: -1 });
       await transaction.sendOffsets({
         consumerGroupId: settings.groupId,
         topics: [{ topic: source.topic, partitions: [{ partition: source.partition, offset: nextOffset.toString() }] }],

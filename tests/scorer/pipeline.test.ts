@@ -7,7 +7,7 @@ import { AvroCodec, codecFor, loadSchema } from '../../core/avro.js';
 import { DriftlineError } from '../../core/errors.js';
 import type { ModelRuntime, Prediction, ReviewInput } from '../../core/model/types.js';
 import type { ReviewEvent } from '../../schemas/types.js';
-import { processBatch, type InputMessage } from '../../scorer/pipeline.js';
+import { processBatch, splitBySize, type InputMessage } from '../../scorer/pipeline.js';
 
 const source = { topic: 'reviews', partition: 2 };
 
@@ -150,5 +150,19 @@ describe('processBatch', () => {
     const result = await processBatch([message(0, encoded(review('x'))), message(1, encoded(review('y')))], source, runtime);
     expect(result.scored.map((s) => s.record.review_id)).toEqual(['y']);
     expect(result.deadLetters[0]).toMatchObject({ review_id: 'x', error_code: 'AVRO_ENCODE_FAILED' });
+  });
+});
+
+describe('splitBySize', () => {
+  it('cuts sends so none exceeds the byte budget and keeps every message in order', () => {
+    const messages = Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: Buffer.alloc(300, i) }));
+    const parts = splitBySize(messages, 1_000);
+    expect(parts.flat()).toEqual(messages);
+    expect(parts.map((p) => p.length)).toEqual([2, 2, 2, 2, 2]);
+  });
+
+  it('sends a single oversized message alone rather than dropping it', () => {
+    const big = { key: null, value: Buffer.alloc(5_000) };
+    expect(splitBySize([big, { key: 'a', value: 'x' }], 1_000)).toEqual([[big], [{ key: 'a', value: 'x' }]]);
   });
 });

@@ -1,0 +1,368 @@
+/**
+ * Scorer benchmark (`npx tsx bench/scorer.ts`), all on this machine and the local broker:
+ *  (a) raw ceiling: a plain kafkajs consume→produce passthrough of the same messages, non-transactional and
+ *      transactional (one producer per partition, sendOffsets + commit per batch, like the scorer);
+ *  (b) the scorer's sustained throughput (child process, real model) on N pre-loaded reviews;
+ *  (c) end-to-end latency p50/p99 (ingest_time_ms → scored event seen by a read_committed consumer) at a
+ *      fixed input rate.
+ * Prints the figures and writes bench/results/scorer.json. Env: BENCH_REVIEWS (50000), BENCH_PARTITIONS (3),
+ * BENCH_RATE (5000/s), BENCH_LATENCY_SECONDS (20), BENCH_PASSTHROUGH_ONLY=1 (only (a), no JSON written); DRIFTLINE_SCORER_*
+ * settings apply to the passthrough and are passed to the scorer child.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import { codecFor } from '../core/avro.js';
+import { coreSettings } from '../core/config.js';
+import { createKafka, ensureTopics } from '../core/kafka.js';
+import { openRegistry } from '../core/model/registry.js';
+import { repoPath, repoRoot, sharedPath } from '../core/paths.js';
+import { validateReview } from '../core/validation.js';
+import type { ReviewEvent } from '../schemas/types.js';
+import { scorerSettings } from '../scorer/config.js';
+import { splitBySize } from '../scorer/pipeline.js';
+
+const REVIEWS = Number(process.env.BENCH_REVIEWS ?? 50_000);
+const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 3);
+const RATE = Number(process.env.BENCH_RATE ?? 5_000);
+const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);
+const MODEL_NAME = 'default';
+
+const core = coreSettings.load();
+const kafka = createKafka(core, 'bench-scorer');
+const runId = randomUUID().slice(0, 8);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function loadReviewPool(): ReviewEvent[] {
+  const lines = readFileSync(sharedPath('data', 'reviews-dev-large.jsonl'), 'utf8').split('\n');
+  const pool: ReviewEvent[] = [];
+  for (const line of lines) {
+    if (!line.trim()) continue;
+    const result = validateReview(JSON.parse(line) as unknown, { ingestTimeMs: 0 });
+    if (result.ok) pool.push(result.review);
+  }
+  return pool;
+}
+
+/** The i-th bench review: real texts, cycled, with unique ids. */
+function benchMessage(pool: ReviewEvent[], i: number, ingestTimeMs: number): Message {
+  const base = pool[i % pool.length]!;
+  const review = { ...base, review_id: `${base.review_id}-b${i}`, ingest_time_ms: ingestTimeMs };
+  return { key: review.review_id, value: codecFor('ReviewEvent').encode(review) };
+}
+
+async function newTopics(name: string): Promise<{ reviews: string; scored: string; deadLetter: string; promotions: string }> {
+  const topics = { reviews: `bench-${runId}-${name}-reviews`, scored: `bench-${runId}-${name}-scored`, deadLetter: `bench-${runId}-${name}-dead`, promotions: `bench-${runId}-${name}-promotions` };
+  await ensureTopics(kafka, Object.values(topics), core, PARTITIONS);
+  return topics;
+}
+
+async function preload(topic: string, pool: ReviewEvent[], count: number): Promise<void> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const now = Date.now();
+  for (let i = 0; i < count; i += 1_000) {
+    const messages: Message[] = [];
+    for (let j = i; j < Math.min(count, i + 1_000); j++) messages.push(benchMessage(pool, j, now));
+    await producer.send({ topic, acks: -1, messages });
+  }
+  await producer.disconnect();
+}
+
+async function committedTotal(groupId: string, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return (entry?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// (a) passthrough ceiling
+
+interface PassthroughResult {
+  mode: 'plain' | 'transactional';
+  reviews: number;
+  seconds: number;
+  reviewsPerSecond: number;
+}
+
+async function passthrough(mode: PassthroughResult['mode'], input: string, output: string, expected: number): Promise<PassthroughResult> {
+  const settings = scorerSettings.load();
+  const groupId = `bench-${runId}-pass-${mode}`;
+  const consumer: Consumer = kafka.consumer({
+    groupId,
+    maxBytesPerPartition: settings.maxBytesPerPartition,
+    minBytes: settings.fetchMinBytes,
+    maxWaitTimeInMs: settings.fetchMaxWaitMs,
+    readUncommitted: false,
+  });
+  const plainProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const txProducers = new Map<number, Producer>();
+  const txProducer = async (partition: number): Promise<Producer> => {
+    let producer = txProducers.get(partition);
+    if (!producer) {
+      producer = kafka.producer({ transactionalId: `bench-${runId}-pass-${partition}`, idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      txProducers.set(partition, producer);
+    }
+    return producer;
+  };
+  let processed = 0;
+  let firstAt = 0;
+  let doneAt = 0;
+  const eachBatch = async ({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> => {
+    if (batch.messages.length === 0) return;
+    firstAt ||= Date.now();
+    const messages = batch.messages.map((m) => ({ key: m.key, value: m.value }));
+    for (let i = 0; i < messages.length; i += settings.maxRecordsPerTransaction) {
+      const chunk = messages.slice(i, i + settings.maxRecordsPerTransaction);
+      const last = batch.messages[Math.min(messages.length, i + chunk.length) - 1]!.offset;
+      if (mode === 'plain') {
+        for (const part of splitBySize(chunk)) await plainProducer.send({ topic: output, acks: -1, messages: part });
+        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+      } else {
+        const transaction = await (await txProducer(batch.partition)).transaction();
+        for (const part of splitBySize(chunk)) await transaction.send({ topic: output, acks: -1, messages: part });
+        await transaction.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }] });
+        await transaction.commit();
+      }
+      resolveOffset(last);
+    }
+    processed += messages.length;
+    if (processed >= expected && !doneAt) doneAt = Date.now();
+    await heartbeat();
+  };
+  await plainProducer.connect();
+  await consumer.connect();
+  await consumer.subscribe({ topic: input, fromBeginning: true });
+  await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: settings.concurrency, eachBatch });
+  const deadline = Date.now() + 300_000;
+  while (!doneAt) {
+    if (Date.now() > deadline) throw new Error(`passthrough ${mode}: only ${processed} of ${expected} in 300 s`);
+    await sleep(50);
+  }
+  await consumer.disconnect();
+  await plainProducer.disconnect();
+  for (const producer of txProducers.values()) await producer.disconnect();
+  const seconds = (doneAt - firstAt) / 1000;
+  return { mode, reviews: processed, seconds, reviewsPerSecond: Math.round(processed / seconds) };
+}
+
+// ------------------------------------------------------------------------------------------------
+// (b) + (c): the scorer as a child process
+
+function seededRegistry(): string {
+  return mkdtempSync(join(tmpdir(), 'driftline-bench-registry-'));
+}
+
+function startScorer(topics: { reviews: string; scored: string; deadLetter: string; promotions: string }, groupId: string, registryDir: string, logFile: string): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scorer/main.ts'], {
+    cwd: repoRoot(),
+    env: {
+      ...process.env,
+      DRIFTLINE_TOPIC_REVIEWS: topics.reviews,
+      DRIFTLINE_TOPIC_SCORED: topics.scored,
+      DRIFTLINE_TOPIC_DEAD_LETTER: topics.deadLetter,
+      DRIFTLINE_TOPIC_PROMOTIONS: topics.promotions,
+      DRIFTLINE_REGISTRY_DIR: registryDir,
+      DRIFTLINE_SCORER_GROUP_ID: groupId,
+      DRIFTLINE_SCORER_MODEL_NAME: MODEL_NAME,
+      DRIFTLINE_SCORER_METRICS_PORT: process.env.DRIFTLINE_SCORER_METRICS_PORT ?? '0',
+      DRIFTLINE_SCORER_INSTANCE_ID: `bench-${runId}`,
+      DRIFTLINE_LOG_LEVEL: process.env.DRIFTLINE_LOG_LEVEL ?? 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const chunks: Buffer[] = [];
+  child.stderr?.on('data', (chunk: Buffer) => chunks.push(chunk));
+  child.once('exit', () => writeFileSync(logFile, Buffer.concat(chunks)));
+  return child;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(20_000).then(() => child.kill('SIGKILL'))]);
+  await exited;
+}
+
+interface ThroughputResult {
+  reviews: number;
+  measuredReviews: number;
+  seconds: number;
+  reviewsPerSecond: number;
+}
+
+async function scorerThroughput(pool: ReviewEvent[], registryDir: string): Promise<ThroughputResult> {
+  const topics = await newTopics('throughput');
+  await preload(topics.reviews, pool, REVIEWS);
+  const groupId = `bench-${runId}-scorer`;
+  const child = startScorer(topics, groupId, registryDir, join(tmpdir(), `bench-scorer-${runId}-throughput.log`));
+  try {
+    // Measure from the first commit on (model load and group join are start-up, not throughput).
+    let start: { at: number; committed: number } | undefined;
+    for (;;) {
+      const committed = await committedTotal(groupId, topics.reviews);
+      const now = Date.now();
+      if (!start && committed > 0) start = { at: now, committed };
+      if (committed >= REVIEWS && start) {
+        const seconds = (now - start.at) / 1000;
+        return { reviews: REVIEWS, measuredReviews: REVIEWS - start.committed, seconds, reviewsPerSecond: Math.round((REVIEWS - start.committed) / seconds) };
+      }
+      if (child.exitCode !== null) throw new Error(`scorer exited with ${child.exitCode}`);
+      await sleep(100);
+    }
+  } finally {
+    await stopChild(child);
+  }
+}
+
+interface LatencyResult {
+  ratePerSecond: number;
+  seconds: number;
+  sent: number;
+  received: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function endToEndLatency(pool: ReviewEvent[], registryDir: string): Promise<LatencyResult> {
+  const topics = await newTopics('latency');
+  const groupId = `bench-${runId}-latency`;
+  const child = startScorer(topics, groupId, registryDir, join(tmpdir(), `bench-scorer-${runId}-latency.log`));
+  const latencies: number[] = [];
+  const reader = kafka.consumer({ groupId: `bench-${runId}-reader`, readUncommitted: false, maxWaitTimeInMs: 50 });
+  let readerJoined = false;
+  reader.on(reader.events.GROUP_JOIN, () => (readerJoined = true));
+  await reader.connect();
+  await reader.subscribe({ topic: topics.scored, fromBeginning: true });
+  const scoredCodec = codecFor('ScoredReview');
+  await reader.run({
+    eachBatch: async ({ batch }) => {
+      const now = Date.now();
+      for (const message of batch.messages) latencies.push(now - scoredCodec.decode(message.value).ingest_time_ms);
+    },
+  });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    // Warm up: wait until the scorer answers (model loaded, partitions assigned).
+    let i = 0;
+    while (!readerJoined || latencies.length === 0) {
+      await producer.send({ topic: topics.reviews, acks: -1, messages: [benchMessage(pool, i++, Date.now())] });
+      if (child.exitCode !== null) throw new Error(`scorer exited with ${child.exitCode}`);
+      await sleep(200);
+    }
+    await sleep(1_000);
+    latencies.length = 0;
+    // Steady rate: one send every 10 ms of RATE/100 reviews, on schedule (no catch-up bursts).
+    const tickMs = 10;
+    const perTick = Math.max(1, Math.round((RATE * tickMs) / 1000));
+    const ticks = (LATENCY_SECONDS * 1000) / tickMs;
+    const started = Date.now();
+    let sent = 0;
+    for (let t = 0; t < ticks; t++) {
+      const due = started + t * tickMs;
+      const wait = due - Date.now();
+      if (wait > 0) await sleep(wait);
+      const now = Date.now();
+      const messages: Message[] = [];
+      for (let k = 0; k < perTick; k++) messages.push(benchMessage(pool, i++, now));
+      void producer.send({ topic: topics.reviews, acks: 1, messages });
+      sent += perTick;
+    }
+    const deadline = Date.now() + 30_000;
+    while (latencies.length < sent && Date.now() < deadline) await sleep(100);
+    const sorted = [...latencies].sort((a, b) => a - b);
+    return {
+      ratePerSecond: RATE,
+      seconds: LATENCY_SECONDS,
+      sent,
+      received: latencies.length,
+      p50Ms: percentile(sorted, 50),
+      p90Ms: percentile(sorted, 90),
+      p99Ms: percentile(sorted, 99),
+      maxMs: sorted[sorted.length - 1] ?? Number.NaN,
+    };
+  } finally {
+    await producer.disconnect();
+    await reader.disconnect();
+    await stopChild(child);
+  }
+}
+
+async function main(): Promise<void> {
+  const pool = loadReviewPool();
+  const settings = scorerSettings.load();
+  console.log(`scorer bench: ${REVIEWS} reviews, ${PARTITIONS} partitions, run ${runId}`);
+
+  const passTopics = await newTopics('pass');
+  await preload(passTopics.reviews, pool, REVIEWS);
+  const plain = await passthrough('plain', passTopics.reviews, `${passTopics.scored}`, REVIEWS);
+  console.log(`(a) passthrough plain:         ${plain.reviewsPerSecond} reviews/s (${plain.seconds.toFixed(2)} s)`);
+  const transactional = await passthrough('transactional', passTopics.reviews, `${passTopics.deadLetter}`, REVIEWS);
+  console.log(`(a) passthrough transactional: ${transactional.reviewsPerSecond} reviews/s (${transactional.seconds.toFixed(2)} s)`);
+
+  if (process.env.BENCH_PASSTHROUGH_ONLY === '1') return;
+  const registryDir = seededRegistry();
+  await openRegistry(registryDir).seedFromDirectory(MODEL_NAME, repoPath('models', 'default'), { actor: 'bench' });
+  let throughput: ThroughputResult;
+  let latency: LatencyResult;
+  try {
+    throughput = await scorerThroughput(pool, registryDir);
+    console.log(`(b) scorer:                    ${throughput.reviewsPerSecond} reviews/s (${throughput.measuredReviews} in ${throughput.seconds.toFixed(2)} s)`);
+    latency = await endToEndLatency(pool, registryDir);
+    console.log(`(c) end-to-end at ${RATE}/s:     p50 ${latency.p50Ms} ms, p90 ${latency.p90Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${latency.received}/${latency.sent} received)`);
+  } finally {
+    rmSync(registryDir, { recursive: true, force: true });
+  }
+  const ratio = throughput.reviewsPerSecond / transactional.reviewsPerSecond;
+  console.log(`scorer / transactional passthrough = ${(ratio * 100).toFixed(0)}%; scorer / plain passthrough = ${((throughput.reviewsPerSecond / plain.reviewsPerSecond) * 100).toFixed(0)}%`);
+
+  const result = {
+    bench: 'scorer',
+    at: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), loadAverage: loadavg(), node: process.version, platform: process.platform },
+    setup: {
+      reviews: REVIEWS,
+      partitions: PARTITIONS,
+      maxRecordsPerTransaction: settings.maxRecordsPerTransaction,
+      maxBytesPerPartition: settings.maxBytesPerPartition,
+      fetchMinBytes: settings.fetchMinBytes,
+      fetchMaxWaitMs: settings.fetchMaxWaitMs,
+      concurrency: settings.concurrency,
+      tfBackend: core.tfBackend,
+    },
+    passthrough: { plain, transactional },
+    scorer: throughput,
+    ratio: { scorerOverTransactionalPassthrough: Number(ratio.toFixed(3)), scorerOverPlainPassthrough: Number((throughput.reviewsPerSecond / plain.reviewsPerSecond).toFixed(3)) },
+    latency,
+    goals: { reviewsPerSecond: 20_000, ratioOverPassthrough: 0.6, p99Ms: 250 },
+  };
+  mkdirSync(repoPath('bench', 'results'), { recursive: true });
+  writeFileSync(repoPath('bench', 'results', 'scorer.json'), `${JSON.stringify(result, null, 2)}\n`);
+  console.log('wrote bench/results/scorer.json');
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,113 @@
+/**
+ * Wires one scorer process: registry (seeded from the shipped model when empty) → model service with hot
+ * reload from promotion events → transactional consumer → Prometheus metrics server.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import { isAbsolute } from 'node:path';
+import { coreSettings } from '../core/config.js';
+import { createKafka, ensureTopics } from '../core/kafka.js';
+import { createLogger, type Logger } from '../core/logger.js';
+import { createMetricsRegistry, serveMetrics } from '../core/metrics.js';
+import { followPromotions, type PromotionFollower } from '../core/model/promotions.js';
+import { openRegistry, type ModelRegistry } from '../core/model/registry.js';
+import { createModelService, type ManagedModelService } from '../core/model/service.js';
+import { repoPath } from '../core/paths.js';
+import { instanceIdOf, scorerSettings, type ScorerSettings } from './config.js';
+import { createScorerMetrics, type ScorerMetrics } from './metrics.js';
+import { createScorer, type Scorer } from './scorer.js';
+
+export interface ScorerProcess {
+  readonly instanceId: string;
+  readonly models: ManagedModelService;
+  readonly scorer: Scorer;
+  /** Bound address of the metrics server, when it runs. */
+  readonly metricsPort: number | null;
+  /** Graceful stop: in-flight transaction committed, group left, producers and model released. */
+  stop(): Promise<void>;
+}
+
+export interface RunScorerOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Called when the consumer dies for good (kafkajs will not restart it). */
+  onFatal?: (err: Error) => void;
+}
+
+/** Registers and promotes the shipped model when the registry has no production version of `name`. */
+async function seedIfEmpty(registry: ModelRegistry, settings: ScorerSettings, log: Logger): Promise<void> {
+  if (!settings.seedModelDir || (await registry.productionVersion(settings.modelName)) !== null) return;
+  const dir = isAbsolute(settings.seedModelDir) ? settings.seedModelDir : repoPath(settings.seedModelDir);
+  const seeded = await registry.seedFromDirectory(settings.modelName, dir, { actor: 'scorer-seed' });
+  if (seeded) log.info({ model: settings.modelName, version: seeded.version, from: dir }, 'registry seeded with the shipped model');
+}
+
+function watchModel(models: ManagedModelService, metrics: ScorerMetrics, log: Logger): void {
+  models.onSwap((next, previous) => {
+    metrics.modelVersion.set({ model_name: next.name }, next.version);
+    if (previous) metrics.modelSwaps.inc({ result: 'swapped' });
+    log.info({ model: next.name, version: next.version, previous: previous?.version ?? null }, 'scoring with model version');
+  });
+  models.onSwapFailed((error, version) => {
+    metrics.modelSwaps.inc({ result: 'refused' });
+    log.error({ version, err: error.toJSON() }, 'promoted model version refused; the current version keeps scoring');
+  });
+}
+
+export async function runScorer(options: RunScorerOptions = {}): Promise<ScorerProcess> {
+  const env = options.env ?? process.env;
+  const core = coreSettings.load(env);
+  const settings = scorerSettings.load(env);
+  const instanceId = instanceIdOf(settings);
+  const log = createLogger('scorer', core.logLevel).child({ instance: instanceId });
+  const registry = createMetricsRegistry('scorer');
+  const metrics = createScorerMetrics(registry);
+  const kafka = createKafka(core, `scorer-${instanceId}`);
+  const topics = { reviews: core.topicReviews, scored: core.topicScored, deadLetter: core.topicDeadLetter };
+  await ensureTopics(kafka, [topics.reviews, topics.scored, topics.deadLetter, core.topicPromotions], core);
+
+  const modelRegistry = openRegistry(core.registryDir);
+  await seedIfEmpty(modelRegistry, settings, log);
+  const models = createModelService({ registry: modelRegistry, modelName: settings.modelName, logger: log.child({ part: 'model' }) });
+  watchModel(models, metrics, log);
+
+  let follower: PromotionFollower | undefined;
+  let server: Server | undefined;
+  let scorer: Scorer | undefined;
+  const release = async (): Promise<void> => {
+    await scorer?.stop();
+    await follower?.stop();
+    await models.close();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  };
+  try {
+    // Follow first, then load: a promotion made while loading is either in the registry already or in an event.
+    follower = await followPromotions({
+      kafka,
+      topic: core.topicPromotions,
+      modelName: settings.modelName,
+      groupId: `${settings.groupId}-promotions-${instanceId}-${randomUUID().slice(0, 8)}`,
+      logger: log.child({ part: 'promotions' }),
+    });
+    models.attachPromotions(follower);
+    await models.loadProduction();
+    scorer = createScorer({ kafka, settings, topics, models, metrics, log, ...(options.onFatal ? { onFatal: options.onFatal } : {}) });
+    await scorer.start();
+    if (settings.metricsPort > 0) server = await serveMetrics(registry, settings.metricsPort, settings.metricsHost);
+  } catch (err) {
+    await release().catch(() => undefined);
+    throw err;
+  }
+  const address = server?.address();
+  log.info({ topics, groupId: settings.groupId, model: settings.modelName, metricsPort: settings.metricsPort || null }, 'scorer started');
+  let stopping: Promise<void> | undefined;
+  return {
+    instanceId,
+    models,
+    scorer,
+    metricsPort: address && typeof address === 'object' ? address.port : null,
+    stop() {
+      stopping ??= release();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,227 @@
+/**
+ * Helpers of the scorer's integration tests: unique topics and group per test, a temporary registry
+ * seeded from models/default, the scorer as a child process, and read_committed readers of its output.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Kafka, Message } from 'kafkajs';
+import { codecFor } from '../../core/avro.js';
+import { coreSettings } from '../../core/config.js';
+import { createKafka, ensureTopics } from '../../core/kafka.js';
+import { openRegistry } from '../../core/model/registry.js';
+import { repoPath, repoRoot, sharedPath } from '../../core/paths.js';
+import { validateReview } from '../../core/validation.js';
+import type { DeadLetter, ReviewEvent, ScoredReview } from '../../schemas/types.js';
+
+export const MODEL_NAME = 'default';
+
+export interface TestSetup {
+  id: string;
+  kafka: Kafka;
+  topics: { reviews: string; scored: string; deadLetter: string; promotions: string };
+  groupId: string;
+  registryDir: string;
+  logDir: string;
+  env: NodeJS.ProcessEnv;
+  cleanup(): void;
+}
+
+export async function createSetup(name: string, partitions = 3): Promise<TestSetup> {
+  const id = `${name}-${randomUUID().slice(0, 8)}`;
+  const core = coreSettings.load();
+  const kafka = createKafka(core, `test-${id}`);
+  const topics = { reviews: `t-${id}-reviews`, scored: `t-${id}-scored`, deadLetter: `t-${id}-dead`, promotions: `t-${id}-promotions` };
+  await ensureTopics(kafka, Object.values(topics), core, partitions);
+  const registryDir = mkdtempSync(join(tmpdir(), `driftline-scorer-${name}-`));
+  const registry = openRegistry(registryDir);
+  await registry.seedFromDirectory(MODEL_NAME, repoPath('models', 'default'), { actor: 'test' });
+  const logDir = mkdtempSync(join(tmpdir(), `driftline-scorer-logs-${name}-`));
+  const groupId = `g-${id}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DRIFTLINE_TOPIC_REVIEWS: topics.reviews,
+    DRIFTLINE_TOPIC_SCORED: topics.scored,
+    DRIFTLINE_TOPIC_DEAD_LETTER: topics.deadLetter,
+    DRIFTLINE_TOPIC_PROMOTIONS: topics.promotions,
+    DRIFTLINE_TOPIC_PARTITIONS: String(partitions),
+    DRIFTLINE_REGISTRY_DIR: registryDir,
+    DRIFTLINE_SCORER_GROUP_ID: groupId,
+    DRIFTLINE_SCORER_MODEL_NAME: MODEL_NAME,
+    DRIFTLINE_SCORER_SEED_MODEL_DIR: '',
+    DRIFTLINE_SCORER_METRICS_PORT: '0',
+    DRIFTLINE_SCORER_SESSION_TIMEOUT_MS: '6000',
+    DRIFTLINE_SCORER_HEARTBEAT_MS: '1000',
+    DRIFTLINE_MODEL_RECONCILE_MS: '0',
+    DRIFTLINE_LOG_LEVEL: 'info',
+  };
+  return {
+    id,
+    kafka,
+    topics,
+    groupId,
+    registryDir,
+    logDir,
+    env,
+    cleanup() {
+      rmSync(registryDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Real reviews from the shared data set as ReviewEvents, with fresh ingest times. */
+export function loadReviews(count: number, offset = 0): ReviewEvent[] {
+  const path = sharedPath('data', 'reviews-dev-large.jsonl');
+  const lines = readFileSync(path, 'utf8').split('\n').filter((line) => line.trim() !== '');
+  const out: ReviewEvent[] = [];
+  for (const line of lines.slice(offset)) {
+    const result = validateReview(JSON.parse(line) as unknown, { ingestTimeMs: Date.now() });
+    if (result.ok) out.push(result.review);
+    if (out.length === count) break;
+  }
+  if (out.length < count) throw new Error(`only ${out.length} valid reviews in ${path}`);
+  return out;
+}
+
+export function reviewMessage(review: ReviewEvent): Message {
+  return { key: review.review_id, value: codecFor('ReviewEvent').encode({ ...review, ingest_time_ms: Date.now() }) };
+}
+
+export async function produce(kafka: Kafka, topic: string, messages: Message[]): Promise<void> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    for (let i = 0; i < messages.length; i += 500) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 500) });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Produces messages at a steady rate (for kills and promotions mid-stream); resolves when all are sent. */
+export async function produceAtRate(kafka: Kafka, topic: string, messages: Message[], perSecond: number, onProgress?: (sent: number) => Promise<void> | void): Promise<void> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const chunk = Math.max(1, Math.round(perSecond / 10));
+  try {
+    for (let i = 0; i < messages.length; i += chunk) {
+      const started = Date.now();
+      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + chunk) });
+      await onProgress?.(Math.min(messages.length, i + chunk));
+      await sleep(Math.max(0, 100 - (Date.now() - started)));
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface ScorerChild {
+  readonly process: ChildProcess;
+  readonly logFile: string;
+  readonly exited: Promise<number | null>;
+  kill(signal: NodeJS.Signals): Promise<number | null>;
+  logs(): string;
+}
+
+/** Starts `node --import tsx scorer/main.ts` with the test's env (plus overrides); logs go to a file. */
+export function startScorer(setup: TestSetup, name: string, extraEnv: NodeJS.ProcessEnv = {}): ScorerChild {
+  const logFile = join(setup.logDir, `${name}.log`);
+  const log = createWriteStream(logFile, { flags: 'a' });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scorer/main.ts'], {
+    cwd: repoRoot(),
+    env: { ...setup.env, DRIFTLINE_SCORER_INSTANCE_ID: name, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  return {
+    process: child,
+    logFile,
+    exited,
+    async kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+    logs: () => readFileSync(logFile, 'utf8'),
+  };
+}
+
+/** Sum over partitions of (committed offset of the scorer group) and of the topic's end offsets. */
+export async function groupProgress(kafka: Kafka, groupId: string, topic: string): Promise<{ committed: number; end: number }> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+    const committedSum = (committed[0]?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+    return { committed: committedSum, end: ends.reduce((sum, p) => sum + Number(p.high), 0) };
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Waits until the scorer group has committed every input offset (or throws after timeoutMs, with the logs). */
+export async function waitForCaughtUp(setup: TestSetup, timeoutMs: number, children: ScorerChild[] = []): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const progress = await groupProgress(setup.kafka, setup.groupId, setup.topics.reviews);
+    if (progress.end > 0 && progress.committed >= progress.end) return;
+    if (Date.now() > deadline) {
+      const tail = children.map((c) => `--- ${c.logFile}\n${c.logs().split('\n').slice(-30).join('\n')}`).join('\n');
+      throw new Error(`scorer did not catch up: committed ${progress.committed} of ${progress.end}\n${tail}`);
+    }
+    await sleep(500);
+  }
+}
+
+export async function waitUntil(what: string, condition: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+/**
+ * Reads a whole topic with read_committed (aborted transactions are invisible) until it is idle,
+ * and decodes each value with `decode`.
+ */
+export async function readTopic<T>(kafka: Kafka, topic: string, decode: (value: Buffer) => T, idleMs = 2_000, timeoutMs = 60_000): Promise<Array<{ value: T; key: string | null; partition: number; offset: string }>> {
+  const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 200 });
+  const out: Array<{ value: T; key: string | null; partition: number; offset: string }> = [];
+  let lastMessageAt = Date.now();
+  let joined = false;
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    joined = true;
+    lastMessageAt = Date.now();
+  });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ message, partition }) => {
+        lastMessageAt = Date.now();
+        out.push({ value: decode(message.value as Buffer), key: message.key?.toString() ?? null, partition, offset: message.offset });
+      },
+    });
+    const started = Date.now();
+    while ((!joined || Date.now() - lastMessageAt < idleMs) && Date.now() - started < timeoutMs) await sleep(200);
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
+}
+
+export const readScored = (setup: TestSetup) => readTopic<ScoredReview>(setup.kafka, setup.topics.scored, (v) => codecFor('ScoredReview').decode(v));
+export const readDeadLetters = (setup: TestSetup) => readTopic<DeadLetter>(setup.kafka, setup.topics.deadLetter, (v) => codecFor('DeadLetter').decode(v));
+
+/** review_id → how many scored events it got. */
+export function countById(records: Array<{ value: { review_id: string } }>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { value } of records) counts.set(value.review_id, (counts.get(value.review_id) ?? 0) + 1);
+  return counts;
+}
