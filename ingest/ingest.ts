@@ -139,13 +139,13 @@ export async function* readJsonl(stream: Readable, maxLineBytes: number, onBlank
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
     let start = 0;
     for (let end = buffer.indexOf(NEWLINE, start); end !== -1; end = buffer.indexOf(NEWLINE, start)) {
-      // Copy: the stream may reuse its chunk memory, and dead letters keep these bytes.
-      keep(Buffer.from(buffer.subarray(start, end)));
+      // A view, not a copy: a pushed chunk belongs to the reader (stream contract), and lines die with their batch.
+      keep(buffer.subarray(start, end));
       const record = finishLine();
       if (record) yield record;
       start = end + 1;
     }
-    if (start < buffer.length) keep(Buffer.from(buffer.subarray(start)));
+    if (start < buffer.length) keep(buffer.subarray(start));
   }
   if (partBytes > 0 || oversized > 0) {
     const record = finishLine();
