@@ -75,7 +75,7 @@ export class WindowCloser {
   /** Closes every window that is due (oldest first per model version); returns what this instance closed. */
   async tick(): Promise<ClosedWindow[]> {
     const { state } = this.deps;
-    const maxTime = await state.maxWindowTime();
+    const maxTime = await state.progressTime();
     const clock = { watermark: watermarkOf(maxTime, this.options.allowedLatenessMs), nowWallMs: this.now() };
     const byVersion = new Map<string, Array<{ id: string; start: number; lastTouchedWallMs: number }>>();
     for (const window of await state.openWindows()) {

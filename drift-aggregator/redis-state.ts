@@ -10,6 +10,7 @@
  * Keys (all under `<prefix>:agg:`; the script derives window keys from ARGV, so this is for a single
  * Redis / one hash slot, not Redis Cluster):
  *   offsets                 hash  "<topic>:<partition>" -> last applied offset
+ *   partition-max           hash  "<topic>:<partition>" -> max window time applied from it
  *   clock                   hash  max_time (max window time applied), state_lost_until
  *   open                    zset  window id -> window start (windows with data, not closed yet)
  *   touched                 zset  window id -> wall ms of the last batch that added to it
@@ -26,14 +27,24 @@ import type { SketchIncrements } from '../core/sketch/index.js';
 import { hashName, type BatchAggregate } from './increments.js';
 
 const APPLY_BATCH_LUA = `
-local offsets, clock, open, touched, late, lateDirty = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local offsets, clock, open, touched, late, lateDirty, partitionMax = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local offsetField, expectedPrev, lastOffset = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local prefix, nowMs, batchMaxTime = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local latenessMs, windowMs, windowCount = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local stored = tonumber(redis.call('HGET', offsets, offsetField) or '-1')
 if stored >= lastOffset then return {0, stored, 0} end
 if stored ~= expectedPrev then return {-1, stored, 0} end
-local maxTime = tonumber(redis.call('HGET', clock, 'max_time') or '-1e300')
+-- Event time progresses per partition: the stream is complete up to the minimum of the partitions'
+-- maxima (a partition seen for the first time has no progress yet, so nothing is late for it).
+local maxTime = -1e300
+local ownMax = redis.call('HGET', partitionMax, offsetField)
+if ownMax then
+  maxTime = 1e300
+  for _, value in ipairs(redis.call('HVALS', partitionMax)) do
+    local v = tonumber(value)
+    if v < maxTime then maxTime = v end
+  end
+end
 local lateEvents = 0
 local i = 10
 for w = 1, windowCount do
@@ -71,7 +82,8 @@ for w = 1, windowCount do
     i = i + 3 * opCount
   end
 end
-if batchMaxTime > maxTime then redis.call('HSET', clock, 'max_time', ARGV[6]) end
+if batchMaxTime > tonumber(ownMax or '-1e300') then redis.call('HSET', partitionMax, offsetField, ARGV[6]) end
+if batchMaxTime > tonumber(redis.call('HGET', clock, 'max_time') or '-1e300') then redis.call('HSET', clock, 'max_time', ARGV[6]) end
 redis.call('HSET', offsets, offsetField, ARGV[3])
 return {1, lastOffset, lateEvents}
 `;
@@ -130,7 +142,7 @@ export class AggregatorState {
   }
 
   async applyBatch(input: ApplyBatchInput): Promise<ApplyOutcome> {
-    const keys = [this.key('offsets'), this.key('clock'), this.key('open'), this.key('touched'), this.key('late'), this.key('late-dirty')];
+    const keys = [this.key('offsets'), this.key('clock'), this.key('open'), this.key('touched'), this.key('late'), this.key('late-dirty'), this.key('partition-max')];
     const args: Array<string | number> = [
       `${input.topic}:${input.partition}`,
       input.expectedPrevOffset,
@@ -176,9 +188,10 @@ export class AggregatorState {
     return value === null ? null : Number(value);
   }
 
-  async maxWindowTime(): Promise<number | null> {
-    const value = await this.redis.hget(this.key('clock'), 'max_time');
-    return value === null ? null : Number(value);
+  /** The stream's progress: the minimum over partitions of the max window time applied (null before any). */
+  async progressTime(): Promise<number | null> {
+    const values = await this.redis.hvals(this.key('partition-max'));
+    return values.length === 0 ? null : Math.min(...values.map(Number));
   }
 
   /** Open windows with their start and last wall-clock touch. */

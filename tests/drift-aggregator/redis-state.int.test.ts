@@ -72,20 +72,22 @@ describe('apply-batch Lua script', () => {
   });
 
   it('counts events of a closed window (or one behind the watermark) as late, not into its sketches', async () => {
-    // Watermark moves to window 3 (max time 180_000 + lateness 0).
-    await state.applyBatch({ topic: 'scored', partition: 2, expectedPrevOffset: -1, lastOffset: 0, aggregate: batchOf(1, 3 * WINDOW_MS, 4), nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS });
+    const apply = (partition: number, expectedPrevOffset: number, lastOffset: number, aggregate: BatchAggregate) =>
+      state.applyBatch({ topic: 'scored', partition, expectedPrevOffset, lastOffset, aggregate, nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS });
     await redis.set(state.key('closed', windowId({ modelName: MODEL, modelVersion: 1, start: 0 })), '1');
-    const late = batchOf(7, 100, 5); // window 0: closed marker
-    const outcome = await state.applyBatch({ topic: 'scored', partition: 2, expectedPrevOffset: 0, lastOffset: 7, aggregate: late, nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS });
-    expect(outcome).toEqual({ status: 'applied', lateEvents: 7 });
+    expect(await apply(2, -1, 6, batchOf(7, 100, 5))).toEqual({ status: 'applied', lateEvents: 7 }); // window 0 is closed
     expect(await eventsIn(0)).toBe(260);
     expect(await state.lateEvents(windowId({ modelName: MODEL, modelVersion: 1, start: 0 }))).toBe(7);
-    const behind = batchOf(3, WINDOW_MS + 5, 6); // window 1 ends at 120_000 <= max time 180_000: late by watermark
-    expect(await state.applyBatch({ topic: 'scored', partition: 2, expectedPrevOffset: 7, lastOffset: 10, aggregate: behind, nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS })).toEqual({
-      status: 'applied',
-      lateEvents: 3,
-    });
-    expect(await eventsIn(WINDOW_MS)).toBe(0);
+
+    // The watermark is the slowest partition's progress: window 1 is late only once every partition passed it.
+    await apply(0, 300, 301, batchOf(1, 3 * WINDOW_MS, 6));
+    await apply(1, 4, 5, batchOf(1, 3 * WINDOW_MS, 7));
+    expect(await apply(2, 6, 9, batchOf(3, WINDOW_MS + 5, 8))).toEqual({ status: 'applied', lateEvents: 0 }); // p2 is still behind
+    expect(await eventsIn(WINDOW_MS)).toBe(3);
+    await apply(2, 9, 10, batchOf(1, 3 * WINDOW_MS, 9));
+    expect(await state.progressTime()).toBe(3 * WINDOW_MS);
+    expect(await apply(2, 10, 12, batchOf(2, WINDOW_MS + 5, 10))).toEqual({ status: 'applied', lateEvents: 2 });
+    expect(await eventsIn(WINDOW_MS)).toBe(3);
   });
 
   it('stores sketches that read back into the same counts (bins add up to the event count)', async () => {

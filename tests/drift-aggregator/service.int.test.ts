@@ -1,0 +1,126 @@
+/**
+ * The aggregator in-process against real Kafka, Redis and chdb: a shifted synthetic stream turns
+ * features red and produces alerts, an unshifted one stays green; every event is counted once and
+ * ClickHouse holds one row per key.
+ */
+import { rmSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
+import { defaultDriftThresholds } from '../../core/drift/config.js';
+import { createKafka, ensureTopics } from '../../core/kafka.js';
+import { createLogger } from '../../core/logger.js';
+import { InMemoryBaselineProvider } from '../../drift-aggregator/baselines.js';
+import { AggregatorService } from '../../drift-aggregator/service.js';
+import type { ScoredReview } from '../../schemas/types.js';
+import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
+import { collect, publishScored, testSetup, waitFor } from './harness.js';
+
+const setup = testSetup();
+const { core, settings } = setup;
+const kafka = createKafka(core, 'agg-test');
+const WINDOWS = 4;
+const PER_WINDOW = 300;
+let redis: Redis;
+let clickhouse: ClickHouseClient;
+let service: AggregatorService;
+let firstWindow: number;
+
+function stream(modelName: string, shifted: boolean, seed: number): ScoredReview[] {
+  const random = seededRandom(seed);
+  const reviews: ScoredReview[] = [];
+  for (let w = 0; w < WINDOWS; w++) {
+    for (let i = 0; i < PER_WINDOW; i++) {
+      reviews.push(syntheticReview(w * PER_WINDOW + i, random, { modelName, modelVersion: 1, shifted, ingestTimeMs: firstWindow + w * settings.windowMs + i * 100 }));
+    }
+  }
+  return reviews;
+}
+
+interface SummaryRow {
+  model_name: string;
+  window_start: string;
+  events: string;
+  late_events: string;
+  status: string;
+  state_lost: number;
+}
+
+beforeAll(async () => {
+  redis = new Redis(core.redisUrl);
+  clickhouse = await createClickHouse(core);
+  await ensureTopics(kafka, [core.topicScored, core.topicAlerts], core);
+  firstWindow = Math.floor(Date.now() / settings.windowMs) * settings.windowMs - 10 * settings.windowMs;
+  service = new AggregatorService({
+    core,
+    settings,
+    thresholds: defaultDriftThresholds(),
+    kafka,
+    redis,
+    clickhouse,
+    baselines: new InMemoryBaselineProvider([syntheticBaseline('synth-shifted', 1), syntheticBaseline('synth-stable', 1)]),
+    rollbackTarget: null,
+    log: createLogger('agg-test', process.env.AGG_TEST_LOG ?? 'warn'),
+  });
+  await service.start();
+});
+
+afterAll(async () => {
+  await service?.stop();
+  await clickhouse?.close();
+  const keys = await redis.keys(`${core.redisPrefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+  rmSync(core.clickhousePath, { recursive: true, force: true });
+});
+
+describe('drift aggregator service', () => {
+  it('counts every event once, turns a shifted stream red with alerts and keeps an unshifted one green', async () => {
+    const shifted = stream('synth-shifted', true, 11);
+    const stable = stream('synth-stable', false, 12);
+    const closed: string[] = [];
+    service.onWindowClosed((window) => closed.push(`${window.ref.modelName}|${window.ref.start}`));
+    // Both models' events interleaved in time order, as the scorer would publish them.
+    await publishScored(kafka, core.topicScored, [...shifted, ...stable].sort((a, b) => a.ingest_time_ms - b.ingest_time_ms));
+    await waitFor(async () => closed.length >= 2 * WINDOWS, 30_000, 'all windows to close');
+    await waitFor(async () => (await service.writer.pendingCount()) === 0, 60_000, 'ClickHouse rows to be written');
+
+    const db = core.clickhouseDatabase;
+    const summaries = (await (
+      await clickhouse.query({ query: `SELECT model_name, toString(window_start) AS window_start, events, late_events, status, state_lost FROM ${db}.window_summary FINAL WHERE segment = '__all__' ORDER BY model_name, window_start`, format: 'JSONEachRow' })
+    ).json()) as SummaryRow[];
+    const total = (model: string): number => summaries.filter((r) => r.model_name === model).reduce((sum, r) => sum + Number(r.events), 0);
+    expect(total('synth-shifted')).toBe(WINDOWS * PER_WINDOW);
+    expect(total('synth-stable')).toBe(WINDOWS * PER_WINDOW);
+    expect(summaries.every((r) => Number(r.late_events) === 0 && r.state_lost === 0)).toBe(true);
+
+    const shiftedStatuses = summaries.filter((r) => r.model_name === 'synth-shifted').map((r) => r.status);
+    const stableStatuses = summaries.filter((r) => r.model_name === 'synth-stable').map((r) => r.status);
+    // Hysteresis (2 windows): the first shifted window is only raw red; from the second on it is reported red.
+    expect(shiftedStatuses.slice(1)).toEqual(['red', 'red', 'red']);
+    expect(stableStatuses).toEqual(['green', 'green', 'green', 'green']);
+
+    const redFeatures = (await (
+      await clickhouse.query({
+        query: `SELECT DISTINCT feature FROM ${db}.drift_metrics FINAL WHERE model_name = 'synth-shifted' AND segment = '__all__' AND status = 'red' ORDER BY feature`,
+        format: 'JSONEachRow',
+      })
+    ).json()) as Array<{ feature: string }>;
+    expect(redFeatures.map((r) => r.feature)).toEqual(expect.arrayContaining(['feature.text_length', 'category', 'prediction.confidence', '__model__']));
+
+    const duplicates = (await (
+      await clickhouse.query({
+        query: `SELECT count() AS n FROM (SELECT model_name, model_version, segment, feature, metric, window_start, count() AS c FROM ${db}.drift_metrics FINAL GROUP BY ALL HAVING c > 1)`,
+        format: 'JSONEachRow',
+      })
+    ).json()) as Array<{ n: string }>;
+    expect(Number(duplicates[0]!.n)).toBe(0);
+
+    const alerts = await collect(kafka, core.topicAlerts, 'DriftAlert', { idleMs: 5_000 });
+    const shiftedAlerts = alerts.filter((a) => a.value.model_name === 'synth-shifted' && a.value.segment === null);
+    expect(shiftedAlerts.length).toBeGreaterThanOrEqual(WINDOWS - 1);
+    expect(shiftedAlerts.every((a) => a.key === 'synth-shifted')).toBe(true);
+    expect(shiftedAlerts[0]!.value.items.some((item) => item.feature === 'feature.text_length' && item.status === 'red')).toBe(true);
+    expect(alerts.filter((a) => a.value.model_name === 'synth-stable')).toEqual([]);
+  });
+});
