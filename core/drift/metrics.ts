@@ -199,13 +199,14 @@ export const wassersteinMetric: DriftMetric = {
   appliesTo: ['numeric'],
   compute(reference, current) {
     checkSameBins('wasserstein', reference, current);
-    const edges = reference.edges ?? current.edges;
-    if (!edges || edges.length === 0 || edges.length !== reference.counts.length - 1) {
-      throw new DriftlineError('INTERNAL', 'wasserstein: numeric bins need edges (counts.length - 1 of them, at least one)');
+    const edges = reference.edges ?? current.edges ?? [];
+    if (edges.length !== reference.counts.length - 1) {
+      throw new DriftlineError('INTERNAL', 'wasserstein: numeric bins need edges (counts.length - 1 of them)');
     }
     const n = total(reference.counts);
     const m = total(current.counts);
     if (n === 0 || m === 0) return { ...NO_EVIDENCE };
+    if (edges.length === 0) return singleBinWasserstein(reference, current);
     const bounds = binBounds(reference, edges);
     let value = 0;
     let cumulativeReference = 0;
@@ -222,6 +223,20 @@ export const wassersteinMetric: DriftMetric = {
     return { value, effect: value / scale, details: { referenceStd: scale } };
   },
 };
+
+/**
+ * One bin (the reference was constant, so its quantile edges collapsed): the bins cannot tell anything
+ * apart, but the means can — |mean_ref - mean_cur| is a lower bound of W1 and equals it when either side
+ * is constant. Without both means there is no evidence: 0.
+ */
+function singleBinWasserstein(reference: BinnedDistribution, current: BinnedDistribution): MetricResult {
+  if (reference.mean === undefined || current.mean === undefined || !Number.isFinite(reference.mean) || !Number.isFinite(current.mean)) {
+    return { ...NO_EVIDENCE };
+  }
+  const value = Math.abs(reference.mean - current.mean);
+  const scale = reference.std !== undefined && reference.std > 0 ? reference.std : 1;
+  return { value, effect: value / scale, details: { referenceStd: scale } };
+}
 
 /**
  * Chi-square test of homogeneity on the 2 x k table (reference row, current row). Columns empty on

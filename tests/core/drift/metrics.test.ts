@@ -136,6 +136,13 @@ describe('outer-bin bounds (binBounds) and binned moments', () => {
   });
 });
 
+describe('Wasserstein with a single bin (constant reference: no edges)', () => {
+  it('falls back to the distance of the means, 0 without them', () => {
+    expect(wassersteinMetric.compute({ counts: [10], edges: [], mean: 0, min: 0, max: 0 }, { counts: [5], edges: [], mean: 0.25, min: 0, max: 1 }).value).toBeCloseTo(0.25, 12);
+    expect(wassersteinMetric.compute({ counts: [10], edges: [] }, { counts: [5], edges: [] }).value).toBe(0);
+  });
+});
+
 describe('chi-square test of homogeneity', () => {
   it('matches the hand-computed 2x3 table (χ² = 16/3, df = 2, p = e^{-8/3}, V = √(χ²/N))', () => {
     // Rows [10,20,30] and [20,20,20]: expected 15, 20, 25 in both rows.
@@ -226,6 +233,8 @@ function metricConformance(metric: DriftMetric): void {
         [a, make([0, 0, 0, 0, 0])],
         [make([0, 0, 0, 0, 0]), make([0, 0, 0, 0, 0])],
         [make([1, 0, 0, 0, 0]), make([0, 0, 0, 0, 1])],
+        [make([7]), make([3])],
+        [make([0]), make([3])],
       ]) {
         const result = metric.compute(ref, cur);
         expect(Number.isFinite(result.value)).toBe(true);
