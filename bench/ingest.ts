@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir, totalmem, type as osType } from 'node:os';
+import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka, Message } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
@@ -132,6 +132,7 @@ async function main(): Promise<void> {
     return result.ok ? [reviewMessage(result.review)] : [];
   });
   const rows: Row[] = [];
+  const loadBefore = loadavg()[0]!;
   try {
     await benchIngest(kafka, file, 500); // warm-up: JIT, metadata, broker segments
     const cpuRuns = await repeat(() => benchValidateEncode(lines));
@@ -157,7 +158,7 @@ async function main(): Promise<void> {
     '|---|---:|---:|---|',
     ...rows.map((r) => `| ${r.name} | ${r.batchSize ?? '-'} | ${r.recordsPerSec.toLocaleString('en-US')} | ${r.runs.join(', ')} |`),
   ].join('\n');
-  process.stdout.write(`ingest benchmark: ${lines.length.toLocaleString('en-US')} records (${messages.length.toLocaleString('en-US')} valid), broker ${settings.kafkaBrokers.join(',')}\n\n${table}\n`);
+  process.stdout.write(`ingest benchmark: ${lines.length.toLocaleString('en-US')} records (${messages.length.toLocaleString('en-US')} valid), broker ${settings.kafkaBrokers.join(',')}, load ${loadBefore.toFixed(1)} → ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores\n\n${table}\n`);
   const cpu = cpus();
   const result = {
     benchmark: 'ingest',
@@ -170,6 +171,8 @@ async function main(): Promise<void> {
     runsPerRow: RUNS,
     rows,
     machine: { os: `${osType()} ${release()}`, cpuModel: cpu[0]?.model ?? 'unknown', cpuCount: cpu.length, memoryBytes: totalmem(), node: process.version },
+    // The broker runs on the same machine; a 1-minute load above the core count means the figures are contended.
+    loadAverage1m: { before: loadBefore, after: loadavg()[0]! },
   };
   mkdirSync(repoPath('bench', 'results'), { recursive: true });
   writeFileSync(repoPath('bench', 'results', 'ingest.json'), `${JSON.stringify(result, null, 2)}\n`);
