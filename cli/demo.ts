@@ -1,0 +1,263 @@
+/**
+ * `driftline demo` — the main job on the embedded defaults, in one process (embedded ClickHouse belongs
+ * to one process): seeds the registry with the shipped default model (or trains one when none is
+ * shipped), starts the scorer, the drift aggregator and the API, streams the sample reviews (a
+ * representative phase, then a phase of one category only, to show drift) plus a file of broken
+ * records through ingest, waits until every valid review is scored and the windows have closed, and
+ * prints what happened. Each run uses its own topics, so runs never mix.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import type { Kafka } from 'kafkajs';
+import { codecFor } from '../core/avro.js';
+import { createClickHouse, type ClickHouseClient } from '../core/clickhouse.js';
+import { coreSettings, type CoreSettings } from '../core/config.js';
+import { loadDriftThresholds } from '../core/drift/config.js';
+import { DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE } from '../core/drift/tables.js';
+import { createKafka, ensureTopics } from '../core/kafka.js';
+import { createLogger } from '../core/logger.js';
+import { openRegistry } from '../core/model/registry.js';
+import { repoPath } from '../core/paths.js';
+import { createRedis } from '../core/redis.js';
+import { registryBaselineProvider } from '../drift-aggregator/baselines.js';
+import type { ClosedWindow } from '../drift-aggregator/closer.js';
+import { aggregatorSettings } from '../drift-aggregator/config.js';
+import { AggregatorService } from '../drift-aggregator/service.js';
+import { ingestRecords, type IngestSummary } from '../ingest/ingest.js';
+import { runScorer } from '../scorer/app.js';
+import { startApiServer } from '../api/server.js';
+import { runTrainingJob } from '../trainer/pipeline.js';
+import type { CliCommand } from './types.js';
+
+const MODEL_NAME = 'reviews';
+const SAMPLE = repoPath('data', 'sample', 'reviews-sample.jsonl');
+const BROKEN = repoPath('data', 'broken', 'broken-reviews.jsonl');
+const SHIFT_SOURCE_PREFIX = 'blitzer2007-mds/books';
+
+const say = (line = ''): void => void process.stdout.write(`${line}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface DemoArgs {
+  windowMs: number;
+  rate: number;
+}
+
+function parseArgs(argv: string[]): DemoArgs {
+  const args: DemoArgs = { windowMs: 5_000, rate: 600 };
+  for (let i = 0; i < argv.length; i++) {
+    const value = Number(argv[i + 1]);
+    if (argv[i] === '--window-ms' && Number.isInteger(value) && value >= 1_000) args.windowMs = value;
+    else if (argv[i] === '--rate' && Number.isInteger(value) && value > 0) args.rate = value;
+    else throw new Error(`unknown or invalid option ${argv[i]} (see driftline help demo)`);
+    i++;
+  }
+  return args;
+}
+
+/** Env for this run: its own topics and consumer groups, short windows so the demo takes a minute, no fixed ports. */
+function demoEnv(runId: string, args: DemoArgs): NodeJS.ProcessEnv {
+  const topic = (name: string): string => `driftline.demo-${runId}.${name}`;
+  return {
+    ...process.env,
+    DRIFTLINE_TOPIC_REVIEWS: topic('reviews'),
+    DRIFTLINE_TOPIC_SCORED: topic('scored'),
+    DRIFTLINE_TOPIC_DEAD_LETTER: topic('dead-letter'),
+    DRIFTLINE_TOPIC_PROMOTIONS: topic('promotions'),
+    DRIFTLINE_TOPIC_ALERTS: topic('alerts'),
+    DRIFTLINE_SCORER_GROUP: `driftline-demo-${runId}-scorer`,
+    DRIFTLINE_AGGREGATOR_GROUP: `driftline-demo-${runId}-aggregator`,
+    DRIFTLINE_WINDOW_MS: String(args.windowMs),
+    DRIFTLINE_WINDOW_TIME: 'ingest',
+    DRIFTLINE_ALLOWED_LATENESS_MS: '1000',
+    DRIFTLINE_WINDOW_IDLE_CLOSE_MS: '3000',
+    DRIFTLINE_AGGREGATOR_CLOSE_INTERVAL_MS: '500',
+    DRIFTLINE_SCORER_METRICS_PORT: '0',
+    DRIFTLINE_AGGREGATOR_METRICS_PORT: '0',
+    DRIFTLINE_API_PORT: '0',
+    DRIFTLINE_LOG_LEVEL: process.env.DRIFTLINE_LOG_LEVEL ?? 'warn',
+  };
+}
+
+/** The registry's production model: the shipped one, or a model trained on the sample when none is shipped. */
+async function ensureModel(core: CoreSettings): Promise<string> {
+  const registry = openRegistry(core.registryDir);
+  const production = await registry.productionVersion(MODEL_NAME);
+  if (production !== null) return `registry ${core.registryDir} already serves ${MODEL_NAME} v${production}`;
+  const shipped = repoPath('models', 'default');
+  if (existsSync(shipped)) {
+    const seeded = await registry.seedFromDirectory(MODEL_NAME, shipped, { actor: 'demo' });
+    return `registry seeded with the shipped default model (${MODEL_NAME} v${seeded?.version ?? '?'}, from models/default)`;
+  }
+  say('no shipped model: training one on the sample (a minute or two)');
+  const report = await runTrainingJob({ files: [SAMPLE], name: MODEL_NAME, registry, promote: true, actor: 'demo' });
+  return `trained ${MODEL_NAME} v${report.version} on the sample`;
+}
+
+function sampleLines(): { representative: string[]; shifted: string[] } {
+  const lines = readFileSync(SAMPLE, 'utf8').split('\n').filter((line) => line.trim() !== '');
+  const isShift = (line: string): boolean => (JSON.parse(line) as { source?: string | null }).source?.startsWith(SHIFT_SOURCE_PREFIX) === true;
+  return { representative: lines.filter((line) => !isShift(line)), shifted: lines.filter(isShift) };
+}
+
+async function ingestLines(name: string, lines: string[], core: CoreSettings, kafka: Kafka, rate: number): Promise<IngestSummary> {
+  return ingestRecords(
+    { name, stream: Readable.from([lines.join('\n') + '\n']) },
+    { settings: core, kafka, format: 'jsonl', createTopics: false, ingest: { rate } },
+  );
+}
+
+/** Counts committed records on a topic (read_committed) until `expected` arrive or the time is up. */
+async function countCommitted(kafka: Kafka, topic: string, expected: number, timeoutMs: number): Promise<number> {
+  const consumer = kafka.consumer({ groupId: `driftline-demo-count-${randomUUID()}`, readUncommitted: false });
+  let count = 0;
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({ eachBatch: async ({ batch }) => void (count += batch.messages.length) });
+  const deadline = Date.now() + timeoutMs;
+  while (count < expected && Date.now() < deadline) await sleep(250);
+  await consumer.disconnect();
+  return count;
+}
+
+async function readAlerts(kafka: Kafka, topic: string): Promise<number> {
+  const consumer = kafka.consumer({ groupId: `driftline-demo-alerts-${randomUUID()}` });
+  const codec = codecFor('DriftAlert');
+  let alerts = 0;
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({ eachMessage: async ({ message }) => void (codec.decode(message.value), alerts++) });
+  await sleep(3_000);
+  await consumer.disconnect();
+  return alerts;
+}
+
+function printWindows(windows: ClosedWindow[]): void {
+  say('\ndrift windows (all segments):');
+  say('  window start (UTC)        events  outlier%  conf   macroF1  status  red/amber features');
+  for (const closed of windows.sort((a, b) => a.ref.start - b.ref.start)) {
+    const all = closed.summaries.find((s) => s.segment === '__all__');
+    if (!all) continue;
+    const flagged = closed.rows.filter((r) => r.segment === '__all__' && r.status !== 'green');
+    const names = [...new Set(flagged.map((r) => `${r.feature}:${r.metric}=${r.status}`))].slice(0, 6).join(', ');
+    say(
+      `  ${new Date(all.window_start).toISOString().padEnd(25)} ${String(all.events).padStart(6)}  ${(all.outlier_rate * 100).toFixed(1).padStart(7)}  ` +
+        `${all.mean_confidence.toFixed(2)}  ${all.macro_f1 === null ? '   -  ' : all.macro_f1.toFixed(3).padStart(6)}   ${all.status.padEnd(6)}  ${names || '-'}`,
+    );
+  }
+}
+
+async function printClickHouse(clickhouse: ClickHouseClient, core: CoreSettings, sinceMs: number): Promise<void> {
+  const db = core.clickhouseDatabase;
+  const result = await clickhouse.query({
+    query: `SELECT status, count() AS rows FROM ${db}.${DRIFT_METRICS_TABLE} FINAL
+            WHERE model_name = {model:String} AND window_start >= fromUnixTimestamp64Milli({since:Int64}) GROUP BY status ORDER BY status`,
+    query_params: { model: MODEL_NAME, since: sinceMs },
+    format: 'JSONEachRow',
+  });
+  const rows = (await result.json()) as Array<{ status: string; rows: string | number }>;
+  const windows = await clickhouse.query({
+    query: `SELECT count() AS windows FROM ${db}.${WINDOW_SUMMARY_TABLE} FINAL
+            WHERE model_name = {model:String} AND segment = '__all__' AND window_start >= fromUnixTimestamp64Milli({since:Int64})`,
+    query_params: { model: MODEL_NAME, since: sinceMs },
+    format: 'JSONEachRow',
+  });
+  const [{ windows: windowCount } = { windows: 0 }] = (await windows.json()) as Array<{ windows: string | number }>;
+  say(`\nClickHouse (${core.clickhouseUrl || `embedded chdb at ${core.clickhousePath}`}): ${windowCount} window summaries, drift_metrics rows by status: ` +
+    rows.map((r) => `${r.status}=${r.rows}`).join(', '));
+}
+
+async function runDemo(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  const runId = `${Date.now().toString(36)}${randomUUID().slice(0, 4)}`;
+  const env = demoEnv(runId, args);
+  const core = coreSettings.load(env);
+  const log = createLogger('demo', core.logLevel);
+  const startedAt = Date.now();
+  say(`Driftline demo ${runId}: topics driftline.demo-${runId}.*, windows of ${args.windowMs / 1000}s, ingest at ${args.rate} reviews/s`);
+  say(await ensureModel(core));
+
+  const kafka = createKafka(core, 'demo');
+  await ensureTopics(kafka, [core.topicReviews, core.topicScored, core.topicDeadLetter, core.topicPromotions, core.topicAlerts], core);
+  const scorer = await runScorer({ env });
+  const redis = createRedis(core);
+  const clickhouse = await createClickHouse(core);
+  const aggregator = new AggregatorService({
+    core,
+    settings: aggregatorSettings.load(env),
+    thresholds: loadDriftThresholds(env),
+    kafka,
+    redis,
+    clickhouse,
+    baselines: registryBaselineProvider(core.registryDir),
+    rollbackTarget: null,
+    log,
+  });
+  const closedWindows: ClosedWindow[] = [];
+  aggregator.onWindowClosed((closed) => closedWindows.push(closed));
+  await aggregator.start();
+  const api = await startApiServer({ core, settings: { port: 0, host: '127.0.0.1' }, clickhouseClient: clickhouse, logger: log });
+  say(`scorer, drift aggregator and API (${api.url}) running; model ${MODEL_NAME} v${scorer.models.current().version} on ${scorer.models.current().backend}`);
+
+  try {
+    const { representative, shifted } = sampleLines();
+    say(`\n1) ${representative.length} representative sample reviews (all sources but ${SHIFT_SOURCE_PREFIX})`);
+    const first = await ingestLines('sample:representative', representative, core, kafka, args.rate);
+    say(`2) ${shifted.length * 3} reviews of one category only (${SHIFT_SOURCE_PREFIX}, three passes): a distribution shift`);
+    const second = await ingestLines('sample:shifted', [...shifted, ...shifted, ...shifted], core, kafka, args.rate);
+    say(`3) the broken-records file ${BROKEN.replace(repoPath(), '.')}`);
+    const broken = await ingestRecords(BROKEN, { settings: core, kafka, createTopics: false });
+    const published = first.published + second.published + broken.published;
+    const deadLettered = first.deadLettered + second.deadLettered + broken.deadLettered;
+    say(`\ningest: ${published} published, ${deadLettered} dead-lettered ` +
+      `(${Object.entries(broken.byErrorCode).map(([code, n]) => `${code}=${n}`).join(', ')})`);
+
+    const scored = await countCommitted(kafka, core.topicScored, published, 120_000);
+    say(`scorer: ${scored} of ${published} reviews scored exactly once (read_committed count)`);
+
+    const predict = await fetch(`${api.url}/v1/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        reviews: [
+          { id: 'demo-1', text: 'Arrived broken and the seller never answered. Waste of money.', rating: 5 },
+          { id: 'demo-2', text: 'Lovely gift card, quick delivery, my niece was thrilled!' },
+        ],
+      }),
+    });
+    say(`\nAPI POST /v1/predict → ${predict.status}\n${JSON.stringify(await predict.json(), null, 1).split('\n').slice(0, 40).join('\n')}`);
+
+    say(`\nwaiting for the last windows to close (idle ${env.DRIFTLINE_WINDOW_IDLE_CLOSE_MS} ms) ...`);
+    const settleBy = Date.now() + 60_000;
+    let lastCount = -1;
+    while (Date.now() < settleBy && (closedWindows.length === 0 || closedWindows.length !== lastCount)) {
+      lastCount = closedWindows.length;
+      await sleep(args.windowMs + 4_000);
+    }
+    await aggregator.housekeeping();
+    printWindows(closedWindows);
+    await printClickHouse(clickhouse, core, startedAt - args.windowMs);
+    say(`alerts: ${await readAlerts(kafka, core.topicAlerts)} DriftAlert events on ${core.topicAlerts}`);
+    say(`\ndone in ${((Date.now() - startedAt) / 1000).toFixed(1)} s. Query the drift tables: see README "Drift in ClickHouse".`);
+    return scored === published ? 0 : 1;
+  } finally {
+    await api.close();
+    await aggregator.stop();
+    await scorer.stop();
+    await clickhouse.close().catch(() => undefined);
+    redis.disconnect();
+  }
+}
+
+export const commands: CliCommand[] = [
+  {
+    name: 'demo',
+    summary: 'Run the whole pipeline on the sample data and report',
+    usage:
+      'usage: driftline demo [--window-ms 5000] [--rate 600]\n' +
+      '  Seeds the default model, runs scorer + aggregator + API in this process, streams data/sample\n' +
+      '  (a representative phase, then one category only) and data/broken through ingest, and reports\n' +
+      '  ingest counts, exactly-once scoring, drift windows (also read back from ClickHouse), alerts and an API call.',
+    run: runDemo,
+  },
+];
