@@ -69,19 +69,76 @@ function summarize(segment: string, summary: SummaryState): SegmentSummary {
   };
 }
 
-/** Assessments of every segment of a window (none without a baseline) and its summaries. */
-export function evaluateWindow(hashes: WindowHashes, sketches: VersionSketches, thresholds: DriftThresholds): WindowEvaluation {
+/** Sketch states of every segment of a window. */
+export function windowStates(hashes: WindowHashes, sketches: VersionSketches): Map<string, WindowStates> {
+  const out = new Map<string, WindowStates>();
+  for (const [segment, segmentHashes] of groupBySegment(hashes)) out.set(segment, segmentStates(segmentHashes, sketches));
+  return out;
+}
+
+/** Merge of two windows' states (sketch merge: associative, so any number of windows fold). */
+export function mergeWindowStates(a: Map<string, WindowStates>, b: Map<string, WindowStates>, sketches: VersionSketches): Map<string, WindowStates> {
+  const out = new Map(a);
+  for (const [segment, right] of b) {
+    const left = out.get(segment);
+    if (!left) {
+      out.set(segment, right);
+      continue;
+    }
+    const merged: WindowStates = { numeric: {}, categorical: {}, summary: sketches.summary.merge(left.summary!, right.summary!) };
+    for (const [name, sketch] of sketches.numeric) merged.numeric[name] = sketch.merge(left.numeric[name] ?? sketch.zero(), right.numeric[name] ?? sketch.zero());
+    for (const [name, sketch] of sketches.categorical) merged.categorical[name] = sketch.merge(left.categorical[name] ?? sketch.zero(), right.categorical[name] ?? sketch.zero());
+    out.set(segment, merged);
+  }
+  return out;
+}
+
+/** Assessments of every segment (none without a baseline) and the segments' summaries. */
+export function assessStates(states: Map<string, WindowStates>, sketches: VersionSketches, thresholds: DriftThresholds): WindowEvaluation {
   const assessments: SegmentAssessment[] = [];
   const summaries: SegmentSummary[] = [];
-  for (const [segment, segmentHashes] of groupBySegment(hashes)) {
-    const states = segmentStates(segmentHashes, sketches);
-    summaries.push(summarize(segment, states.summary!));
+  for (const [segment, segmentStatesValue] of states) {
+    summaries.push(summarize(segment, segmentStatesValue.summary!));
     if (!sketches.baseline) continue;
-    for (const assessment of assessWindow(sketches.baseline, states, thresholds)) {
+    for (const assessment of assessWindow(sketches.baseline, segmentStatesValue, thresholds)) {
       // Inside a category segment the category is constant by construction: that is not drift.
       if (segment !== ALL_SEGMENTS && assessment.feature === 'category') continue;
       assessments.push({ ...assessment, segment });
     }
   }
   return { assessments, summaries };
+}
+
+/** Assessments of one window read from Redis. */
+export function evaluateWindow(hashes: WindowHashes, sketches: VersionSketches, thresholds: DriftThresholds): WindowEvaluation {
+  return assessStates(windowStates(hashes, sketches), sketches, thresholds);
+}
+
+export interface SlidingViewInput {
+  modelName: string;
+  modelVersion: number;
+  /** Window starts to merge (consecutive tumbling windows: see slidingWindowStarts). */
+  starts: readonly number[];
+}
+
+/**
+ * A sliding view: the tumbling windows' sketches merged and assessed as one window (raw statuses, no
+ * hysteresis). Only windows still in Redis (DRIFTLINE_AGGREGATOR_STATE_TTL_S) contribute.
+ */
+export async function assessSlidingView(
+  state: { readWindow(id: string): Promise<WindowHashes> },
+  sketches: VersionSketches,
+  thresholds: DriftThresholds,
+  input: SlidingViewInput,
+  windowIdOf: (start: number) => string,
+): Promise<WindowEvaluation & { windowsFound: number }> {
+  let merged = new Map<string, WindowStates>();
+  let windowsFound = 0;
+  for (const start of input.starts) {
+    const hashes = await state.readWindow(windowIdOf(start));
+    if (hashes.size === 0) continue;
+    windowsFound++;
+    merged = mergeWindowStates(merged, windowStates(hashes, sketches), sketches);
+  }
+  return { ...assessStates(merged, sketches, thresholds), windowsFound };
 }
