@@ -3,7 +3,6 @@
  * swap, with two versions registered from copies of the shipped model (models/default).
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,7 +102,7 @@ describe('followPromotions', () => {
 
 const shippedModel = repoPath('models', 'default');
 
-describe.skipIf(!existsSync(shippedModel))('promotion -> ModelService hot swap (models/default)', () => {
+describe('promotion -> ModelService hot swap (models/default)', () => {
   let dir: string;
   let registry: ModelRegistry;
   let service: ManagedModelService;
