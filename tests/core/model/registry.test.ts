@@ -7,6 +7,7 @@ import type { ReferenceBaseline } from '../../../core/drift/baseline.js';
 import { DriftlineError } from '../../../core/errors.js';
 import { openRegistry, type ModelRegistry, type RegisterInput } from '../../../core/model/registry.js';
 import { runModels } from '../../../core/model/registry-cli.js';
+import type { ModelPromotion } from '../../../schemas/types.js';
 
 function baseline(): ReferenceBaseline {
   return {
@@ -269,5 +270,29 @@ describe('driftline models (CLI)', () => {
     expect(JSON.parse(lines.at(-1)!)).toMatchObject({ version: 2, stage: 'archived' });
     expect(await runModels(['show', 'sentiment', 'two'], io)).toBe(2);
     expect(await runModels(['bogus'], io)).toBe(2);
+  });
+
+  it('publishes one ModelPromotion per stage change, after it is saved', async () => {
+    await registry.register(input('sentiment', 0.8));
+    await registry.register(input('sentiment', 0.9));
+    const events: ModelPromotion[] = [];
+    const publisher = async (event: ModelPromotion): Promise<void> => {
+      // The change is already persisted when the event goes out.
+      expect(await registry.productionVersion('sentiment')).toBe(event.to_stage === 'production' ? event.version : null);
+      events.push(event);
+    };
+    const io = { registry, publisher, out: () => undefined, err: () => undefined };
+    expect(await runModels(['promote', 'sentiment', '1', '--actor', 'ops'], io)).toBe(0);
+    expect(await runModels(['promote', 'sentiment', '2', '--reason', 'better'], io)).toBe(0);
+    expect(await runModels(['rollback', 'sentiment'], io)).toBe(0);
+    expect(await runModels(['promote', 'sentiment', '1'], io)).toBe(1); // refused: nothing published
+    expect(events.map((e) => [e.action, e.version, e.from_stage, e.to_stage, e.previous_production_version])).toEqual([
+      ['promote', 1, 'staging', 'production', null],
+      ['promote', 2, 'staging', 'production', 1],
+      ['rollback', 1, 'archived', 'production', 2],
+    ]);
+    expect(events[0]!.actor).toBe('ops');
+    expect(events[1]!.reason).toBe('better');
+    expect(new Set(events.map((e) => e.event_id)).size).toBe(3);
   });
 });
