@@ -49,7 +49,7 @@ function watchModel(models: ManagedModelService, metrics: ScorerMetrics, log: Lo
   });
   models.onSwapFailed((error, version) => {
     metrics.modelSwaps.inc({ result: 'refused' });
-    log.error({ version, err: error.toJSON() }, 'promoted model version refused; the current version keeps scoring');
+    log.error({ version, err: error.toJSON(), serving: models.isReady() ? models.current().version : null }, 'model version refused');
   });
 }
 

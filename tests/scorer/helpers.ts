@@ -122,6 +122,8 @@ export interface ScorerChild {
   readonly process: ChildProcess;
   readonly logFile: string;
   readonly exited: Promise<number | null>;
+  /** True once the test sent a signal (an exit before that is a failure). */
+  readonly signalled: boolean;
   kill(signal: NodeJS.Signals): Promise<number | null>;
   logs(): string;
 }
@@ -138,11 +140,16 @@ export function startScorer(setup: TestSetup, name: string, extraEnv: NodeJS.Pro
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  let signalled = false;
   return {
     process: child,
     logFile,
     exited,
+    get signalled() {
+      return signalled;
+    },
     async kill(signal) {
+      signalled = true;
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
@@ -169,9 +176,10 @@ export async function waitForCaughtUp(setup: TestSetup, timeoutMs: number, child
   for (;;) {
     const progress = await groupProgress(setup.kafka, setup.groupId, setup.topics.reviews);
     if (progress.end > 0 && progress.committed >= progress.end) return;
-    if (Date.now() > deadline) {
+    const died = children.find((c) => !c.signalled && (c.process.exitCode !== null || c.process.signalCode !== null));
+    if (Date.now() > deadline || died) {
       const tail = children.map((c) => `--- ${c.logFile}\n${c.logs().split('\n').slice(-30).join('\n')}`).join('\n');
-      throw new Error(`scorer did not catch up: committed ${progress.committed} of ${progress.end}\n${tail}`);
+      throw new Error(`scorer did not catch up${died ? ` (${died.logFile} exited)` : ''}: committed ${progress.committed} of ${progress.end}\n${tail}`);
     }
     await sleep(500);
   }
