@@ -180,12 +180,14 @@ export const driftCompareCommand: CliCommand = {
   name: 'drift',
   summary: 'Drift tools: compare two review datasets feature by feature',
   usage: USAGE,
+  /** Takes `compare --reference ...` (as `driftline drift`) or the options alone (when a parent command already consumed `compare`). */
   async run(argv) {
-    const [sub, ...rest] = argv;
-    if (sub !== 'compare') {
-      process.stderr.write(`driftline drift: unknown subcommand ${sub === undefined ? '(none)' : `'${sub}'`}\n\n${USAGE}\n`);
+    const args = argv[0] === 'compare' ? argv.slice(1) : argv;
+    const first = args[0];
+    if (first !== undefined && !first.startsWith('-')) {
+      process.stderr.write(`driftline drift: unknown subcommand '${first}'\n\n${USAGE}\n`);
       return 2;
     }
-    return runDriftCompare(rest);
+    return runDriftCompare(args);
   },
 };

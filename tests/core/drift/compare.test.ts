@@ -114,6 +114,12 @@ describe('driftline drift compare', () => {
     expect(report.features.map((f) => f.feature)).toContain('category');
   });
 
+  it('also takes the options without the subcommand (a parent command consumed `compare`)', async () => {
+    const { code, out } = await run(['--reference', referenceFile, '--current', currentFile, '--json']);
+    expect(code).toBe(0);
+    expect((JSON.parse(out) as { status: string }).status).toBe('red');
+  });
+
   it('bad arguments exit 2 with the usage; a missing file exits 1 naming it', async () => {
     expect((await run(['compare', '--reference', referenceFile])).code).toBe(2);
     expect((await run(['diff'])).code).toBe(2);
