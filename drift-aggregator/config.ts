@@ -15,6 +15,7 @@ export const aggregatorSettings = defineSettings('drift-aggregator', {
   autoRollback: setting({ env: 'DRIFTLINE_AUTO_ROLLBACK', kind: 'boolean', default: true, description: 'Roll a freshly promoted version back when it is red on macro-F1 or outlier rate for several windows.' }),
   autoRollbackMaxAgeMs: setting({ env: 'DRIFTLINE_AUTO_ROLLBACK_MAX_AGE_MS', kind: 'int', default: 86_400_000, min: 0, description: 'Only versions promoted less than this long ago are rolled back automatically.' }),
   autoRollbackWindows: setting({ env: 'DRIFTLINE_AUTO_ROLLBACK_WINDOWS', kind: 'int', default: 3, min: 1, description: 'Consecutive red windows (macro-F1 or outlier rate) that trigger an automatic rollback.' }),
+  maxBatchBytes: setting({ env: 'DRIFTLINE_AGGREGATOR_MAX_BATCH_BYTES', kind: 'int', default: 4 * 1024 * 1024, min: 1_024, description: 'Largest Kafka fetch per partition, i.e. the size of one pre-aggregated batch (one Redis Lua call).' }),
   clickhouseRetryMaxMs: setting({ env: 'DRIFTLINE_AGGREGATOR_CH_RETRY_MAX_MS', kind: 'int', default: 30_000, min: 100, description: 'Longest back-off between ClickHouse write retries (rows wait in Redis meanwhile).' }),
 });
 

@@ -90,3 +90,34 @@ export async function waitFor(condition: () => Promise<boolean>, timeoutMs: numb
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
+
+/** Registers a version whose only content is its baseline (the registry stores it as the trainer would). */
+export async function registerBaseline(registryDir: string, baseline: import('../../core/drift/baseline.js').ReferenceBaseline): Promise<number> {
+  const { openRegistry } = await import('../../core/model/registry.js');
+  const { writeFile } = await import('node:fs/promises');
+  const result = await openRegistry(registryDir).register({
+    name: baseline.modelName,
+    writeArtifacts: async (dir) => writeFile(join(dir, 'model.txt'), 'synthetic test model: baseline only\n'),
+    metrics: { macro_f1: baseline.reference.macroF1, accuracy: baseline.reference.accuracy },
+    baseline,
+    featurizer: { kind: 'synthetic' },
+    dataFingerprint: 'synthetic',
+    params: {},
+    timings: {},
+  });
+  return result.version;
+}
+
+export const REPO_ROOT = join(import.meta.dirname, '..', '..');
+
+/** Runs `driftline <args>` from source in a child process and returns its stdout. */
+export async function driftlineCli(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const { execFile } = await import('node:child_process');
+  const script = "const { main } = await import('./cli/main.ts'); process.exitCode = await main(process.argv.slice(1));";
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, ...args], { cwd: REPO_ROOT, env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`driftline ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
