@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Consumer, Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Consumer, type Kafka, type Producer } from 'kafkajs';
 import type { ModelPromotion } from '../../schemas/types.js';
 import { codecFor } from '../avro.js';
 import { coreSettings } from '../config.js';
@@ -40,7 +40,7 @@ function isKafka(target: Kafka | Producer): target is Kafka {
 /** Publishes one event. Given a Kafka client it opens (and closes) its own producer. */
 export async function publishPromotion(target: Kafka | Producer, topic: string, event: ModelPromotion): Promise<void> {
   const value = codecFor('ModelPromotion').encode(event);
-  const producer = isKafka(target) ? target.producer() : target;
+  const producer = isKafka(target) ? target.producer({ createPartitioner: Partitioners.DefaultPartitioner }) : target;
   try {
     if (isKafka(target)) await producer.connect();
     await producer.send({ topic, acks: -1, messages: [{ key: event.model_name, value, timestamp: String(event.time_ms) }] });
@@ -222,7 +222,7 @@ export function kafkaPromotionPublisher(kafka: Kafka, topic: string = coreSettin
   const connect = (): Promise<Producer> => {
     connecting ??= (async () => {
       await ensureTopics(kafka, [topic]);
-      const created = kafka.producer();
+      const created = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
       await created.connect();
       producer = created;
       return created;

@@ -203,6 +203,19 @@ describe('seedFromDirectory', () => {
     }
   });
 
+  it('seeds exactly once when two starters race (e.g. scorer and API)', async () => {
+    const shipped = await mkdtemp(join(tmpdir(), 'driftline-shipped-'));
+    try {
+      await writeFile(join(shipped, 'baseline.json'), JSON.stringify(baseline()));
+      const results = await Promise.all([registry.seedFromDirectory('default', shipped), openRegistry(dir).seedFromDirectory('default', shipped)]);
+      expect(results.filter((r) => r !== null)).toHaveLength(1);
+      expect((await registry.list('default')).map((r) => [r.version, r.stage])).toEqual([[1, 'production']]);
+      expect(await readdir(join(dir, 'default', 'versions'))).toEqual(['1']);
+    } finally {
+      await rm(shipped, { recursive: true, force: true });
+    }
+  });
+
   it('does nothing when the name already has a version', async () => {
     await registry.register(input('default', 0.7));
     expect(await registry.seedFromDirectory('default', join(dir, 'does-not-matter'))).toBeNull();
