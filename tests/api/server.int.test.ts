@@ -4,6 +4,7 @@
  * stream of requests runs (none fails), and shutdown lets an in-flight request finish.
  */
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,13 +136,32 @@ describe('API server with Kafka promotions', () => {
   });
 
   it('finishes an in-flight request when shut down, then stops listening', async () => {
-    const inFlight = fetch(`${running.url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reviews: sampleItems(300) }) });
-    // The request is on the wire before the shutdown starts.
+    // The body is sent in two halves: the request is surely in flight (headers received, body not
+    // yet complete) when the shutdown starts, and can only finish after it started.
+    const body = Buffer.from(JSON.stringify({ reviews: sampleItems(50) }));
+    const { port } = new URL(running.url);
+    let answer: { status: number; body: string } | undefined;
+    const request = httpRequest({ host: '127.0.0.1', port: Number(port), method: 'POST', path: '/v1/predict', headers: { 'content-type': 'application/json', 'content-length': body.length } });
+    const answered = new Promise<void>((resolve, reject) => {
+      request.on('response', (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          answer = { status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') };
+          resolve();
+        });
+      });
+      request.on('error', reject);
+    });
+    request.write(body.subarray(0, 100));
     await waitFor('request in flight', async () => ((await inFlightRequests()) > 0 ? true : undefined));
+
     const closing = running.close();
-    const response = await inFlight;
-    expect(response.status).toBe(200);
-    expect(((await response.json()) as { predictions: unknown[] }).predictions).toHaveLength(300);
+    await waitFor('draining', async () => (running.api.isDraining() ? true : undefined));
+    request.end(body.subarray(100));
+    await answered;
+    expect(answer?.status).toBe(200);
+    expect((JSON.parse(answer?.body ?? '{}') as { predictions: unknown[] }).predictions).toHaveLength(50);
     await closing;
     await expect(fetch(`${running.url}/health`)).rejects.toThrow();
   });
