@@ -110,6 +110,7 @@ export interface BatchAggregateOptions {
 export class BatchAggregate {
   readonly windows = new Map<string, WindowIncrements>();
   maxWindowTime = Number.NEGATIVE_INFINITY;
+  minWindowTime = Number.POSITIVE_INFINITY;
   events = 0;
   /** Events of versions without a baseline: only their summary is kept. */
   withoutBaseline = 0;
@@ -119,6 +120,7 @@ export class BatchAggregate {
   add(event: ScoredReview): void {
     const time = windowTimeOf(event, this.options.windowTime);
     if (time > this.maxWindowTime) this.maxWindowTime = time;
+    if (time < this.minWindowTime) this.minWindowTime = time;
     const ref: WindowRef = { modelName: event.model_name, modelVersion: event.model_version, start: windowStartOf(time, this.options.windowMs) };
     const id = windowId(ref);
     let window = this.windows.get(id);

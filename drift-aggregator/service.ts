@@ -199,8 +199,9 @@ export class AggregatorService {
       if (outcome.status === 'applied') {
         this.metrics.eventsConsumed.inc(aggregate.events);
         this.metrics.lateEvents.inc(outcome.lateEvents);
-        if (this.lostPartitions.delete(batch.partition) && Number.isFinite(aggregate.maxWindowTime)) {
-          await this.deps.redis.eval(SET_MAX_LUA, 1, this.state.key('clock'), 'state_lost_until', windowStartOf(aggregate.maxWindowTime, settings.windowMs));
+        // Windows up to the first one this partition delivers after the loss may hold pre-loss counts that are gone.
+        if (this.lostPartitions.delete(batch.partition) && Number.isFinite(aggregate.minWindowTime)) {
+          await this.deps.redis.eval(SET_MAX_LUA, 1, this.state.key('clock'), 'state_lost_until', windowStartOf(aggregate.minWindowTime, settings.windowMs));
         }
       } else this.metrics.replayedBatches.inc();
       resolveOffset(String(lastOffset));

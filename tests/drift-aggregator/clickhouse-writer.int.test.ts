@@ -1,0 +1,92 @@
+/** Pending ClickHouse rows: kept in Redis while ClickHouse is down, written once it is back, never duplicated. */
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
+import { createLogger } from '../../core/logger.js';
+import { DRIFT_METRICS_TABLE, type DriftMetricRow } from '../../core/drift/tables.js';
+import { PendingRowWriter, runMigrations, type PendingEntry } from '../../drift-aggregator/clickhouse-writer.js';
+import { testSetup } from './harness.js';
+
+const { core } = testSetup();
+const log = createLogger('ch-writer-test', 'silent');
+const prefix = `t-${randomUUID()}`;
+const pendingKey = `${prefix}:pending`;
+let redis: Redis;
+let clickhouse: ClickHouseClient;
+let unreachable: ClickHouseClient;
+
+function row(i: number, writtenAt: number): DriftMetricRow {
+  return {
+    window_start: 1_700_000_000_000 + i * 60_000,
+    window_end: 1_700_000_060_000 + i * 60_000,
+    model_name: 'ch-test',
+    model_version: 1,
+    segment: '__all__',
+    feature: 'feature.text_length',
+    metric: 'psi',
+    value: i / 10,
+    p_value: null,
+    p_value_adjusted: null,
+    threshold_amber: 0.1,
+    threshold_red: 0.25,
+    raw_status: 'green',
+    status: 'green',
+    current_count: 100,
+    reference_count: 1000,
+    written_at: writtenAt,
+  };
+}
+
+async function queue(rows: DriftMetricRow[]): Promise<void> {
+  await redis.rpush(pendingKey, ...rows.map((r) => JSON.stringify({ table: DRIFT_METRICS_TABLE, row: r } satisfies PendingEntry)));
+}
+
+async function countRows(final: boolean): Promise<number> {
+  const result = await clickhouse.query({ query: `SELECT count() AS n FROM ${core.clickhouseDatabase}.drift_metrics ${final ? 'FINAL' : ''} WHERE model_name = 'ch-test'`, format: 'JSONEachRow' });
+  return Number(((await result.json()) as Array<{ n: string }>)[0]!.n);
+}
+
+beforeAll(async () => {
+  redis = new Redis(core.redisUrl);
+  clickhouse = await createClickHouse(core);
+  unreachable = await createClickHouse({ ...core, clickhouseUrl: 'http://127.0.0.1:1' });
+  await runMigrations(clickhouse, core.clickhouseDatabase);
+});
+
+afterAll(async () => {
+  await redis.del(pendingKey, `${prefix}:lock`);
+  redis.disconnect();
+  await unreachable.close();
+  await clickhouse.close();
+  rmSync(core.clickhousePath, { recursive: true, force: true });
+});
+
+describe('pending ClickHouse rows', () => {
+  it('migrations are idempotent', async () => {
+    await expect(runMigrations(clickhouse, core.clickhouseDatabase)).resolves.toBeUndefined();
+  });
+
+  it('keeps rows queued while ClickHouse is down and backs off', async () => {
+    await queue([0, 1, 2, 3, 4].map((i) => row(i, 1)));
+    const down = new PendingRowWriter({ redis, pendingKey, lockKey: `${prefix}:lock`, client: unreachable, database: core.clickhouseDatabase, log, retryMaxMs: 60_000 });
+    expect(await down.flush()).toBe(0);
+    expect(await redis.llen(pendingKey)).toBe(5);
+    // Backing off: the next call does not even try.
+    expect(await down.flush()).toBe(0);
+    expect(await down.pendingCount()).toBe(5);
+  });
+
+  it('writes them once ClickHouse is back, and a retried write replaces instead of duplicating', async () => {
+    const up = new PendingRowWriter({ redis, pendingKey, lockKey: `${prefix}:lock`, client: clickhouse, database: core.clickhouseDatabase, log, retryMaxMs: 60_000 });
+    expect(await up.flush()).toBe(5);
+    expect(await redis.llen(pendingKey)).toBe(0);
+    // A closer that crashed after queueing re-closes the window: the same keys, a newer written_at.
+    await queue([0, 1, 2, 3, 4].map((i) => row(i, 2)));
+    expect(await up.flush()).toBe(5);
+    expect(await countRows(true)).toBe(5);
+    const latest = await clickhouse.query({ query: `SELECT DISTINCT toUnixTimestamp64Milli(written_at) AS w FROM ${core.clickhouseDatabase}.drift_metrics FINAL WHERE model_name = 'ch-test'`, format: 'JSONEachRow' });
+    expect(((await latest.json()) as Array<{ w: string }>).map((r) => Number(r.w))).toEqual([2]);
+  });
+});
