@@ -12,9 +12,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import type { ReferenceBaseline, FeatureBaseline } from '../core/drift/baseline.js';
+import { buildNumericBaseline, type ReferenceBaseline, type FeatureBaseline } from '../core/drift/baseline.js';
 import { defaultDriftThresholds } from '../core/drift/config.js';
-import { quantileEdges } from '../core/drift/distribution.js';
 import { assessWindow, type WindowStates } from '../core/drift/evaluate.js';
 import { repoPath } from '../core/paths.js';
 import { BinnedHistogramSketch, type HistogramState } from '../core/sketch/histogram.js';
@@ -60,11 +59,9 @@ const features: Record<string, FeatureBaseline> = {};
 const numericSketches: Record<string, BinnedHistogramSketch> = {};
 for (let f = 0; f < NUMERIC; f++) {
   const values = Array.from({ length: 5000 }, () => 10 * f + normal() * (1 + f / 10));
-  const edges = quantileEdges(values, BINS);
-  const sketch = new BinnedHistogramSketch(edges);
-  const state = values.reduce((s, v) => sketch.add(s, v), sketch.zero());
-  numericSketches[`feature.f${f}`] = sketch;
-  features[`feature.f${f}`] = { kind: 'numeric', edges, counts: state.counts, total: state.count, mean: sketch.mean(state), min: state.min, max: state.max };
+  const feature = buildNumericBaseline(values, BINS);
+  numericSketches[`feature.f${f}`] = new BinnedHistogramSketch(feature.edges);
+  features[`feature.f${f}`] = feature;
 }
 const CATEGORIES = ['Gift_Cards', 'All_Beauty', 'Magazine_Subscriptions', 'AMAZON_FASHION', 'Appliances'];
 features.rating = { kind: 'categorical', categories: ['5', '4', '3', '1', '2'], counts: [3800, 530, 290, 130, 120], other: 0, total: 4870 };

@@ -12,7 +12,8 @@ import type { ReviewInput } from '../model/types.js';
 import { CategoricalCountSketch } from '../sketch/categorical.js';
 import { BinnedHistogramSketch } from '../sketch/histogram.js';
 import { defaultDriftThresholds, type DriftThresholds } from './config.js';
-import { categoricalDistribution, histogramDistribution, quantileEdges } from './distribution.js';
+import { buildNumericBaseline } from './baseline.js';
+import { categoricalDistribution, histogramDistribution } from './distribution.js';
 import { assessFeatures, featureStatuses, type Assessment, type FeatureComparison } from './evaluate.js';
 import { worstStatus } from './status.js';
 
@@ -79,7 +80,8 @@ function monitoredColumns(reviews: readonly ReviewRecord[]): MonitoredColumns {
 
 function numericComparison(feature: string, reference: Array<number | null>, current: Array<number | null>, bins: number) {
   const referenceValues = reference.filter((value): value is number => value !== null && Number.isFinite(value));
-  const sketch = new BinnedHistogramSketch(quantileEdges(referenceValues, bins));
+  // The trainer's own quantile binning, so a dataset comparison bins exactly like a reference baseline.
+  const sketch = new BinnedHistogramSketch(buildNumericBaseline(referenceValues, bins).edges);
   const fill = (values: Array<number | null>) => {
     const state = sketch.zero();
     for (const value of values) if (value !== null) sketch.add(state, value);

@@ -57,20 +57,3 @@ export function categoricalDistribution(sketch: CategoricalCountSketch, state: C
   return { counts: [...state.counts, state.other, state.unseen], labels: categoricalLabels(sketch.categories) };
 }
 
-/**
- * Inner edges of `bins` equal-mass bins of `values` (the empirical quantiles at i/bins), de-duplicated
- * so discrete values (ratings, vote counts) give fewer, non-empty bins. A constant sample gets one edge
- * at its value: (-inf, v] then holds the reference and anything larger shows up in (v, +inf).
- */
-export function quantileEdges(values: readonly number[], bins: number): number[] {
-  const finite = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
-  if (finite.length === 0) return [0];
-  const edges: number[] = [];
-  for (let i = 1; i < bins; i++) {
-    const edge = finite[Math.min(finite.length - 1, Math.max(0, Math.ceil((i * finite.length) / bins) - 1))];
-    if (edges.length === 0 || edge > edges[edges.length - 1]) edges.push(edge);
-  }
-  // The top edge equal to the maximum would leave the last bin empty in the reference.
-  if (edges.length > 1 && edges[edges.length - 1] >= finite[finite.length - 1]) edges.pop();
-  return edges.length > 0 ? edges : [finite[0]];
-}

@@ -6,27 +6,8 @@ import {
   histogramDistribution,
   histogramSketchFor,
   numericBaselineDistribution,
-  quantileEdges,
 } from '../../../core/drift/distribution.js';
 import { OTHER_LABEL, UNSEEN_LABEL } from '../../../core/sketch/categorical.js';
-
-describe('quantileEdges', () => {
-  it('cuts continuous values into equal-mass bins', () => {
-    const values = Array.from({ length: 1000 }, (_, i) => i);
-    const edges = quantileEdges(values, 4);
-    expect(edges).toEqual([249, 499, 749]);
-  });
-
-  it('de-duplicates tied values (discrete features get fewer, non-empty bins)', () => {
-    const votes = [...Array(80).fill(0), ...Array(10).fill(1), ...Array(10).fill(7)];
-    expect(quantileEdges(votes, 10)).toEqual([0, 1]);
-  });
-
-  it('gives a constant sample one edge at its value and ignores non-finite values', () => {
-    expect(quantileEdges([3, 3, 3, Number.NaN], 10)).toEqual([3]);
-    expect(quantileEdges([], 10)).toEqual([0]);
-  });
-});
 
 describe('baseline and sketch distributions', () => {
   const numeric = { kind: 'numeric' as const, edges: [0, 10], counts: [5, 10, 5], total: 20, mean: 5, min: -10, max: 20 };
