@@ -1,0 +1,103 @@
+/** Batch pre-aggregation, read-back and sliding merges, without Redis (hash semantics simulated). */
+import { describe, expect, it } from 'vitest';
+import { defaultDriftThresholds } from '../../core/drift/config.js';
+import { ALL_SEGMENTS } from '../../core/drift/tables.js';
+import type { SketchIncrements } from '../../core/sketch/index.js';
+import { evaluateWindow, mergeWindowStates, windowStates, assessStates } from '../../drift-aggregator/evaluate.js';
+import { BatchAggregate, OTHER_SEGMENT, SUMMARY_HASH, VersionSketches, hashName } from '../../drift-aggregator/increments.js';
+import type { WindowHashes } from '../../drift-aggregator/redis-state.js';
+import type { ScoredReview } from '../../schemas/types.js';
+import { CATEGORIES, seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
+
+const MODEL = 'inc-model';
+const baseline = syntheticBaseline(MODEL, 1, 2_000);
+const sketches = new VersionSketches(baseline, 3);
+
+/** What the Lua script does to a hash, in memory. */
+function applyToHash(hash: Record<string, string>, increments: SketchIncrements): void {
+  for (const [field, value] of Object.entries(increments.ints)) hash[field] = String(Number(hash[field] ?? 0) + value);
+  for (const [field, value] of Object.entries(increments.floats)) hash[field] = String(Number(hash[field] ?? 0) + value);
+  for (const [field, value] of Object.entries(increments.mins)) if (hash[field] === undefined || value < Number(hash[field])) hash[field] = String(value);
+  for (const [field, value] of Object.entries(increments.maxes)) if (hash[field] === undefined || value > Number(hash[field])) hash[field] = String(value);
+}
+
+function aggregate(reviews: readonly ScoredReview[]): BatchAggregate {
+  const batch = new BatchAggregate({ windowMs: 60_000, windowTime: 'ingest', sketchesOf: () => sketches });
+  for (const review of reviews) batch.add(review);
+  return batch;
+}
+
+function hashesOf(batches: BatchAggregate[], id: string): WindowHashes {
+  const hashes: WindowHashes = new Map();
+  for (const batch of batches) {
+    const window = batch.windows.get(id);
+    if (!window) continue;
+    for (const [segment, states] of window.segments) {
+      for (const [value, increments] of states.increments()) {
+        const name = hashName(segment, value);
+        const hash = hashes.get(name) ?? {};
+        applyToHash(hash, increments);
+        hashes.set(name, hash);
+      }
+    }
+  }
+  return hashes;
+}
+
+function reviews(count: number, startMs: number, seed: number, shifted = false): ScoredReview[] {
+  const random = seededRandom(seed);
+  return Array.from({ length: count }, (_, i) => syntheticReview(i, random, { modelName: MODEL, modelVersion: 1, shifted, ingestTimeMs: startMs + i * 50 }));
+}
+
+describe('batch pre-aggregation', () => {
+  it('groups events by model version and window, counting each under __all__ and its segment', () => {
+    const batch = aggregate([...reviews(100, 0, 1), ...reviews(50, 60_000, 2)]);
+    expect([...batch.windows.keys()].sort()).toEqual([`${MODEL}|1|0`, `${MODEL}|1|60000`]);
+    const window = batch.windows.get(`${MODEL}|1|0`)!;
+    expect(window.events).toBe(100);
+    expect(window.segments.get(ALL_SEGMENTS)!.summary.count).toBe(100);
+    const segmentTotal = [...window.segments.entries()].filter(([s]) => s !== ALL_SEGMENTS).reduce((sum, [, states]) => sum + states.summary.count, 0);
+    expect(segmentTotal).toBe(100);
+  });
+
+  it('caps segments at the baseline\'s most frequent categories; the rest and unseen ones go to __other__', () => {
+    expect(sketches.segments.size).toBe(3);
+    expect([...sketches.segments].every((s) => CATEGORIES.includes(s))).toBe(true);
+    const batch = aggregate([...reviews(200, 0, 3), ...reviews(20, 0, 4, true)]);
+    const segments = [...batch.windows.get(`${MODEL}|1|0`)!.segments.keys()];
+    expect(segments).toContain(OTHER_SEGMENT);
+    expect(segments.filter((s) => s !== ALL_SEGMENTS && s !== OTHER_SEGMENT).every((s) => sketches.segments.has(s))).toBe(true);
+  });
+
+  it('reads back what two batches of one window added, as if one batch had taken all events', () => {
+    const all = reviews(300, 0, 5);
+    const id = `${MODEL}|1|0`;
+    const split = hashesOf([aggregate(all.slice(0, 120)), aggregate(all.slice(120))], id);
+    const whole = hashesOf([aggregate(all)], id);
+    const counts = (hashes: WindowHashes) => windowStates(hashes, sketches).get(ALL_SEGMENTS)!;
+    expect(counts(split).numeric['feature.text_length']!.counts).toEqual(counts(whole).numeric['feature.text_length']!.counts);
+    expect(counts(split).categorical['rating']).toEqual(counts(whole).categorical['rating']);
+    expect(counts(split).summary!.confusion).toEqual(counts(whole).summary!.confusion);
+    expect(Number(split.get(hashName(ALL_SEGMENTS, SUMMARY_HASH))!.n)).toBe(300);
+  });
+
+  it('a sliding view (merge of windows) assesses like one window holding all their events', () => {
+    const first = reviews(250, 0, 6);
+    const second = reviews(250, 60_000, 7);
+    const merged = mergeWindowStates(windowStates(hashesOf([aggregate(first)], `${MODEL}|1|0`), sketches), windowStates(hashesOf([aggregate(second)], `${MODEL}|1|60000`), sketches), sketches);
+    const together = [...first, ...second].map((r) => ({ ...r, ingest_time_ms: 0 }));
+    const single = evaluateWindow(hashesOf([aggregate(together)], `${MODEL}|1|0`), sketches, defaultDriftThresholds());
+    const sliding = assessStates(merged, sketches, defaultDriftThresholds());
+    const pick = (e: typeof single) => e.assessments.filter((a) => a.segment === ALL_SEGMENTS).map((a) => [a.feature, a.metric, a.value.toFixed(9)]);
+    expect(pick(sliding)).toEqual(pick(single));
+  });
+
+  it('a shifted window is red on the shifted features, an unshifted one is green', () => {
+    const thresholds = defaultDriftThresholds();
+    const shifted = evaluateWindow(hashesOf([aggregate(reviews(400, 0, 8, true))], `${MODEL}|1|0`), sketches, thresholds);
+    const stable = evaluateWindow(hashesOf([aggregate(reviews(400, 0, 9))], `${MODEL}|1|0`), sketches, thresholds);
+    const red = (e: typeof shifted) => new Set(e.assessments.filter((a) => a.segment === ALL_SEGMENTS && a.rawStatus === 'red').map((a) => a.feature));
+    expect([...red(shifted)]).toEqual(expect.arrayContaining(['feature.text_length', 'category', 'prediction.confidence']));
+    expect(red(stable).size).toBe(0);
+  });
+});
