@@ -5,16 +5,16 @@
  *
  * A review becomes
  *  - hashed token ids: word unigrams + bigrams of the normalised title and text, each hashed into
- *    `buckets - 1` buckets (id 0 is reserved for padding), text truncated to `maxTokens` words;
+ *    `buckets` buckets (a power of two: the id is the hash's low bits), text truncated to `maxTokens` tokens;
  *  - numeric features (`NUMERIC_FEATURES`): raw values go to Prediction.features (drift monitoring),
  *    a scaled copy (log1p for counts, then standardised with the training mean/std) goes to the model.
  * The rating is never an input: it is the sentiment label.
  */
 import { DriftlineError } from '../errors.js';
 import type { ReviewInput } from '../model/types.js';
-import { hashPair, hashString } from './hash.js';
+import { hashPair } from './hash.js';
 
-export const FEATURIZER_FORMAT_VERSION = 1;
+export const FEATURIZER_FORMAT_VERSION = 2;
 
 /** Short, stable names: they become drift-monitored values `feature.<name>`. */
 export const NUMERIC_FEATURES = [
@@ -46,7 +46,7 @@ export interface NumericScaling {
 export interface FeaturizerConfig {
   formatVersion: number;
   kind: 'hashed-ngrams';
-  /** Hash buckets including the padding id 0. */
+  /** Hash buckets (a power of two); there is no padding id: the embedding bag needs none. */
   buckets: number;
   /** Words of the text kept (title words come on top, capped at 32). */
   maxTokens: number;
@@ -67,10 +67,14 @@ const MAX_TITLE_TOKENS = 32;
 /** A config with identity scaling; `fitNumericScaling` fills in the training statistics. */
 export function createFeaturizerConfig(options: FeaturizerOptions = {}): FeaturizerConfig {
   const names = [...NUMERIC_FEATURES];
+  const buckets = options.buckets ?? 1 << 17;
+  if (!Number.isInteger(buckets) || buckets < 2 || (buckets & (buckets - 1)) !== 0) {
+    throw new DriftlineError('TRAINING_FAILED', `featurizer buckets must be a power of two, got ${buckets}`);
+  }
   return {
     formatVersion: FEATURIZER_FORMAT_VERSION,
     kind: 'hashed-ngrams',
-    buckets: options.buckets ?? 1 << 17,
+    buckets,
     maxTokens: options.maxTokens ?? 256,
     bigrams: options.bigrams ?? true,
     hashSeed: options.hashSeed ?? 0x5eed,
@@ -87,7 +91,7 @@ export function parseFeaturizerConfig(value: unknown): FeaturizerConfig {
   const c = value as Partial<FeaturizerConfig>;
   if (c.formatVersion !== FEATURIZER_FORMAT_VERSION) fail(`unknown formatVersion ${String(c.formatVersion)}`);
   if (c.kind !== 'hashed-ngrams') fail(`unknown kind ${String(c.kind)}`);
-  if (!Number.isInteger(c.buckets) || (c.buckets ?? 0) < 2) fail('buckets must be an integer >= 2');
+  if (!Number.isInteger(c.buckets) || (c.buckets ?? 0) < 2 || ((c.buckets ?? 0) & ((c.buckets ?? 0) - 1)) !== 0) fail('buckets must be a power of two');
   if (!Number.isInteger(c.maxTokens) || (c.maxTokens ?? 0) < 1) fail('maxTokens must be a positive integer');
   if (typeof c.bigrams !== 'boolean' || !Number.isInteger(c.hashSeed)) fail('bigrams/hashSeed invalid');
   const n = c.numeric;
@@ -109,8 +113,8 @@ const URL = /\b(?:https?:\/\/|www\.)\S+/g;
 const ENTITIES: Record<string, string> = { '&amp;': '&', '&quot;': '"', '&#39;': "'", '&apos;': "'", '&lt;': '<', '&gt;': '>', '&nbsp;': ' ' };
 const ENTITY = /&(?:amp|quot|#39|apos|lt|gt|nbsp);/g;
 const NON_ASCII = /[^\x00-\x7f]/;
-const ASCII_TOKEN = /[a-z0-9]+(?:'[a-z]+)?|[!?]/g;
-const UNICODE_TOKEN = /[\p{L}\p{N}]+(?:['’][\p{L}]+)?|[!?]/gu;
+const UNICODE_WORD_CHAR = /[\p{L}\p{N}]/u;
+const UNICODE_LETTER = /\p{L}/u;
 
 /** Lowercase, NFKC, HTML tags/entities and URLs removed. Fast path for plain ASCII. */
 export function normalizeText(text: string): string {
@@ -122,25 +126,169 @@ export function normalizeText(text: string): string {
   return out.toLowerCase();
 }
 
-/** Word tokens (letters/digits with an inner apostrophe) plus `!` and `?` as tokens. */
+// Character classes of the tokenizer: 1 = letter, 2 = digit. Non-ASCII code units are classified once
+// (Unicode letters/numbers) and cached; surrogate halves are separators.
+const ASCII_CLASS = new Uint8Array(128);
+for (let c = 97; c <= 122; c++) ASCII_CLASS[c] = 1;
+for (let c = 48; c <= 57; c++) ASCII_CLASS[c] = 2;
+const unicodeClass = new Map<number, number>();
+
+function charClass(c: number): number {
+  if (c < 128) return ASCII_CLASS[c];
+  let k = unicodeClass.get(c);
+  if (k === undefined) {
+    const ch = String.fromCharCode(c);
+    k = UNICODE_LETTER.test(ch) ? 1 : UNICODE_WORD_CHAR.test(ch) ? 2 : 0;
+    unicodeClass.set(c, k);
+  }
+  return k;
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+const EXCLAIM = 33;
+const QUESTION = 63;
+
+/** Token hashes and spans of one scanned text (reused scratch buffers: the scan allocates nothing). */
+export interface TokenScratch {
+  hashes: Uint32Array;
+  starts: Int32Array;
+  ends: Int32Array;
+}
+
+export function createTokenScratch(capacity: number): TokenScratch {
+  return { hashes: new Uint32Array(capacity), starts: new Int32Array(capacity), ends: new Int32Array(capacity) };
+}
+
+/**
+ * The tokenizer, as one scan over a normalised string: a token is a run of letters/digits, optionally
+ * followed by an apostrophe (' or ’) and more letters ("don't"), or a single `!` / `?`. Each token's
+ * FNV-1a hash (seeded, the same value as hashString(token, seed)) is computed during the scan, so the
+ * serving path never allocates token strings. Returns the number of tokens (at most max and capacity).
+ */
+export function scanTokens(text: string, seed: number, max: number, out: TokenScratch): number {
+  const limit = Math.min(max, out.hashes.length);
+  const n = text.length;
+  let count = 0;
+  let i = 0;
+  while (i < n && count < limit) {
+    const c = text.charCodeAt(i);
+    if (c === EXCLAIM || c === QUESTION) {
+      out.hashes[count] = fmixToken(Math.imul((FNV_OFFSET ^ seed) ^ c, FNV_PRIME));
+      out.starts[count] = i;
+      out.ends[count] = i + 1;
+      count++;
+      i++;
+      continue;
+    }
+    if (charClass(c) === 0) {
+      i++;
+      continue;
+    }
+    const start = i;
+    let h = (FNV_OFFSET ^ seed) >>> 0;
+    while (i < n) {
+      const d = text.charCodeAt(i);
+      if (charClass(d) === 0) break;
+      h = Math.imul(h ^ d, FNV_PRIME);
+      i++;
+    }
+    // An apostrophe followed by a letter continues the word, letters only.
+    if (i + 1 < n && (text.charCodeAt(i) === 39 || text.charCodeAt(i) === 0x2019) && charClass(text.charCodeAt(i + 1)) === 1) {
+      h = Math.imul(h ^ text.charCodeAt(i), FNV_PRIME);
+      i++;
+      while (i < n) {
+        const d = text.charCodeAt(i);
+        if (charClass(d) !== 1) break;
+        h = Math.imul(h ^ d, FNV_PRIME);
+        i++;
+      }
+    }
+    out.hashes[count] = fmixToken(h);
+    out.starts[count] = start;
+    out.ends[count] = i;
+    count++;
+  }
+  return count;
+}
+
+function fmixToken(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** The tokens as strings (for the TF-IDF baseline and tests); the same scan as the hashed path. */
 export function tokenize(normalized: string, maxTokens = Number.POSITIVE_INFINITY): string[] {
-  const pattern = NON_ASCII.test(normalized) ? UNICODE_TOKEN : ASCII_TOKEN;
-  pattern.lastIndex = 0;
+  const scratch = createTokenScratch(Math.min(maxTokens, normalized.length + 1));
+  const count = scanTokens(normalized, 0, maxTokens, scratch);
   const tokens: string[] = [];
-  let match: RegExpExecArray | null;
-  while (tokens.length < maxTokens && (match = pattern.exec(normalized)) !== null) tokens.push(match[0]);
+  for (let t = 0; t < count; t++) tokens.push(normalized.slice(scratch.starts[t], scratch.ends[t]));
   return tokens;
 }
 
-/** Appends the hashed unigram (and bigram) ids of `tokens` to `out`. Ids are in 1..buckets-1. */
-function pushTokenIds(tokens: string[], config: FeaturizerConfig, out: number[]): void {
-  const space = config.buckets - 1;
-  let previous = 0;
-  for (let i = 0; i < tokens.length; i++) {
-    const h = hashString(tokens[i], config.hashSeed);
-    out.push((h % space) + 1);
-    if (config.bigrams && i > 0) out.push((hashPair(previous, h) % space) + 1);
-    previous = h;
+/** Growable Int32 buffer for the batch's token ids (no per-token boxing). */
+class IdBuffer {
+  data = new Int32Array(4096);
+  length = 0;
+  push(id: number): void {
+    if (this.length === this.data.length) {
+      const next = new Int32Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = id;
+  }
+}
+
+/** Word statistics of the text section; distinct words counted with a generation-stamped hash set. */
+interface WordStats {
+  words: number;
+  letters: number;
+  distinct: number;
+  slots: Uint32Array;
+  stamps: Uint32Array;
+  generation: number;
+}
+
+function createWordStats(maxTokens: number): WordStats {
+  let size = 64;
+  while (size < maxTokens * 2) size *= 2;
+  return { words: 0, letters: 0, distinct: 0, slots: new Uint32Array(size), stamps: new Uint32Array(size), generation: 0 };
+}
+
+function addDistinct(stats: WordStats, hash: number): void {
+  const mask = stats.slots.length - 1;
+  let slot = hash & mask;
+  while (stats.stamps[slot] === stats.generation) {
+    if (stats.slots[slot] === hash) return;
+    slot = (slot + 1) & mask;
+  }
+  stats.stamps[slot] = stats.generation;
+  stats.slots[slot] = hash;
+  stats.distinct++;
+}
+
+/** Appends the hashed unigram (and bigram) ids of one text section; collects word stats if asked. */
+function pushSection(normalized: string, maxTokens: number, config: FeaturizerConfig, out: IdBuffer, scratch: TokenScratch, stats: WordStats | null): void {
+  const mask = config.buckets - 1;
+  const count = scanTokens(normalized, config.hashSeed, maxTokens, scratch);
+  const hashes = scratch.hashes;
+  for (let t = 0; t < count; t++) {
+    const h = hashes[t];
+    out.push(h & mask);
+    if (config.bigrams && t > 0) out.push(hashPair(hashes[t - 1], h) & mask);
+    if (stats === null) continue;
+    const start = scratch.starts[t];
+    const length = scratch.ends[t] - start;
+    const c = normalized.charCodeAt(start);
+    if (length === 1 && (c === EXCLAIM || c === QUESTION)) continue;
+    stats.words++;
+    stats.letters += length;
+    addDistinct(stats, h);
   }
 }
 
@@ -174,28 +322,15 @@ function textStats(text: string): TextStats {
   return s;
 }
 
-function wordStats(tokens: string[]): { words: number; meanLen: number; uniqueRatio: number } {
-  let words = 0;
-  let letters = 0;
-  const unique = new Set<string>();
-  for (const t of tokens) {
-    if (t === '!' || t === '?') continue;
-    words++;
-    letters += t.length;
-    unique.add(t);
-  }
-  return { words, meanLen: words === 0 ? 0 : letters / words, uniqueRatio: words === 0 ? 0 : unique.size / words };
-}
-
 function ratio(part: number, whole: number): number {
   return whole === 0 ? 0 : part / whole;
 }
 
 /** Raw numeric features in NUMERIC_FEATURES order. Missing helpful votes / verified are -1. */
-function numericValues(review: ReviewInput, textTokens: string[]): number[] {
+function numericValues(review: ReviewInput, words: WordStats): number[] {
   const text = review.text ?? '';
   const s = textStats(text);
-  const w = wordStats(textTokens);
+  const w = { words: words.words, meanLen: words.words === 0 ? 0 : words.letters / words.words, uniqueRatio: words.words === 0 ? 0 : words.distinct / words.words };
   const votes = review.helpful_votes;
   const verified = review.verified;
   return [
@@ -233,23 +368,28 @@ const SCALED_LIMIT = 10;
 /** Floor of a feature's standard deviation: a feature constant in training must not divide by ~0. */
 const MIN_STD = 1e-3;
 
-/** Token ids and numeric features of one review (text truncated to maxTokens words). */
-function featurizeOne(review: ReviewInput, config: FeaturizerConfig, ids: number[]): number[] {
-  const textTokens = tokenize(normalizeText(review.text ?? ''), config.maxTokens);
-  if (review.title) pushTokenIds(tokenize(normalizeText(review.title), MAX_TITLE_TOKENS), config, ids);
-  pushTokenIds(textTokens, config, ids);
-  return numericValues(review, textTokens);
+/** Token ids (title first, max 32 title tokens) and numeric features of one review. */
+function featurizeOne(review: ReviewInput, config: FeaturizerConfig, ids: IdBuffer, scratch: TokenScratch, words: WordStats): number[] {
+  words.words = 0;
+  words.letters = 0;
+  words.distinct = 0;
+  words.generation++;
+  if (review.title) pushSection(normalizeText(review.title), MAX_TITLE_TOKENS, config, ids, scratch, null);
+  pushSection(normalizeText(review.text ?? ''), config.maxTokens, config, ids, scratch, words);
+  return numericValues(review, words);
 }
 
 export function featurizeBatch(reviews: readonly ReviewInput[], config: FeaturizerConfig): FeatureBatch {
   const size = reviews.length;
-  const ids: number[] = [];
+  const ids = new IdBuffer();
+  const scratch = createTokenScratch(Math.max(config.maxTokens, MAX_TITLE_TOKENS));
+  const words = createWordStats(config.maxTokens);
   const offsets = new Int32Array(size + 1);
   const numericRaw = new Float64Array(size * NUMERIC_COUNT);
   const numericScaled = new Float32Array(size * NUMERIC_COUNT);
   const { log1p, mean, std } = config.numeric;
   for (let r = 0; r < size; r++) {
-    const values = featurizeOne(reviews[r], config, ids);
+    const values = featurizeOne(reviews[r], config, ids, scratch, words);
     offsets[r + 1] = ids.length;
     for (let f = 0; f < NUMERIC_COUNT; f++) {
       const raw = values[f];
@@ -259,7 +399,7 @@ export function featurizeBatch(reviews: readonly ReviewInput[], config: Featuriz
       numericScaled[r * NUMERIC_COUNT + f] = Math.max(-SCALED_LIMIT, Math.min(SCALED_LIMIT, (x - mean[f]) / std[f]));
     }
   }
-  return { size, ids: Int32Array.from(ids), offsets, numericRaw, numericScaled };
+  return { size, ids: ids.data.slice(0, ids.length), offsets, numericRaw, numericScaled };
 }
 
 /** The named raw numeric features of row r (what goes into Prediction.features). */

@@ -201,7 +201,7 @@ function parseManifest(value: unknown): ModelManifest {
   const m = value as Partial<ModelManifest> | null;
   if (!m || m.format !== MODEL_FORMAT) throw loadFailed(`${MANIFEST_FILE}: not a ${MODEL_FORMAT} manifest`);
   if (m.formatVersion !== MODEL_FORMAT_VERSION) throw loadFailed(`${MANIFEST_FILE}: unknown formatVersion ${String(m.formatVersion)}`);
-  if (!Number.isInteger(m.embeddingDim) || (m.embeddingDim ?? 0) < 1) throw loadFailed(`${MANIFEST_FILE}: embeddingDim invalid`);
+  if (!Number.isInteger(m.embeddingDim) || (m.embeddingDim ?? 0) < 4 || (m.embeddingDim ?? 0) % 4 !== 0) throw loadFailed(`${MANIFEST_FILE}: embeddingDim must be a positive multiple of 4`);
   if (!Array.isArray(m.sentimentClasses) || m.sentimentClasses.join(',') !== 'negative,neutral,positive') {
     throw loadFailed(`${MANIFEST_FILE}: sentimentClasses must be negative,neutral,positive`);
   }

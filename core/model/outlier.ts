@@ -120,19 +120,57 @@ function growNode(tree: IsolationTree, node: number, depth: number, members: num
   tree.size[node] = members.length;
 }
 
-/** Anomaly score 2^(-E[h(x)] / c(sampleSize)) in (0, 1]; higher = easier to isolate. */
-export function isolationScore(forest: IsolationForest, row: Float32Array, offset: number): number {
-  let total = 0;
-  for (const tree of forest.trees) {
-    let node = 0;
-    let depth = 0;
-    while (tree.feature[node] >= 0) {
-      node = row[offset + tree.feature[node]] < tree.threshold[node] ? 2 * node + 1 : 2 * node + 2;
-      depth++;
+/** The forest flattened into typed arrays (all trees back to back) for fast scoring. */
+export interface CompiledForest {
+  trees: number;
+  nodesPerTree: number;
+  feature: Int32Array;
+  threshold: Float64Array;
+  /** depth + c(size) at leaves: the path length credited when a row ends there. */
+  leafValue: Float64Array;
+  norm: number;
+}
+
+export function compileForest(forest: IsolationForest): CompiledForest {
+  const nodesPerTree = 2 ** (forest.maxDepth + 1) - 1;
+  const trees = forest.trees.length;
+  const feature = new Int32Array(trees * nodesPerTree).fill(-1);
+  const threshold = new Float64Array(trees * nodesPerTree);
+  const leafValue = new Float64Array(trees * nodesPerTree);
+  forest.trees.forEach((tree, t) => {
+    if (tree.feature.length !== nodesPerTree || tree.threshold.length !== nodesPerTree || tree.size.length !== nodesPerTree) {
+      throw new DriftlineError('MODEL_LOAD_FAILED', `isolation tree ${t} has the wrong number of nodes`);
     }
-    total += depth + averagePathLength(tree.size[node]);
+    for (let node = 0; node < nodesPerTree; node++) {
+      const f = tree.feature[node];
+      if (f >= forest.dims) throw new DriftlineError('MODEL_LOAD_FAILED', `isolation tree ${t} splits on feature ${f} of ${forest.dims}`);
+      feature[t * nodesPerTree + node] = f;
+      threshold[t * nodesPerTree + node] = tree.threshold[node];
+      leafValue[t * nodesPerTree + node] = Math.floor(Math.log2(node + 1)) + averagePathLength(tree.size[node]);
+    }
+  });
+  return { trees, nodesPerTree, feature, threshold, leafValue, norm: averagePathLength(forest.sampleSize) };
+}
+
+/**
+ * Anomaly scores 2^(-E[h(x)] / c(sampleSize)) in (0, 1] of `rows` vectors (row-major, `dims` wide);
+ * higher = easier to isolate. Tree-major order: one tree's nodes stay in cache for the whole batch.
+ */
+export function isolationScores(forest: CompiledForest, vectors: Float32Array, rows: number, dims: number, out: Float64Array): void {
+  const { feature, threshold, leafValue, nodesPerTree } = forest;
+  out.fill(0, 0, rows);
+  for (let t = 0, base = 0; t < forest.trees; t++, base += nodesPerTree) {
+    for (let r = 0, offset = 0; r < rows; r++, offset += dims) {
+      let node = 0;
+      let f = feature[base];
+      while (f >= 0) {
+        node = vectors[offset + f] < threshold[base + node] ? 2 * node + 1 : 2 * node + 2;
+        f = feature[base + node];
+      }
+      out[r] += leafValue[base + node];
+    }
   }
-  return 2 ** (-(total / forest.trees.length) / averagePathLength(forest.sampleSize));
+  for (let r = 0; r < rows; r++) out[r] = 2 ** (-(out[r] / forest.trees) / forest.norm);
 }
 
 // ---------------------------------------------------------------------------------------------

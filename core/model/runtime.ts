@@ -13,7 +13,8 @@ import { DriftlineError, toDriftlineError } from '../errors.js';
 import { type FeatureBatch, featureMap, featurizeBatch } from '../features/featurizer.js';
 import { readModelBundle } from './artifacts.js';
 import { modelSettings } from './config.js';
-import { ecdfPercentile, isolationScore, nearestCentroidDistance } from './outlier.js';
+import { type CompiledForest, compileForest, ecdfPercentile, isolationScores, nearestCentroidDistance } from './outlier.js';
+import { type DenseRunner, compileDenseModel } from './dense-exec.js';
 import { type ModelBundle, knownRows, outlierDim, outlierVectors, poolBatch } from './text-model.js';
 import { type Tf, loadTf } from './tf.js';
 import type { ModelRuntime, Prediction, ReviewInput, ScoreOptions, SentenceSentiment } from './types.js';
@@ -53,6 +54,9 @@ export class ModelForward {
   readonly dim: number;
   readonly zDim: number;
   private readonly known: Uint8Array;
+  private readonly forest: CompiledForest;
+  private readonly runHead: DenseRunner;
+  private readonly runAutoencoder: DenseRunner;
 
   constructor(
     readonly tf: Tf,
@@ -61,6 +65,9 @@ export class ModelForward {
     this.dim = bundle.manifest.embeddingDim;
     this.zDim = outlierDim(this.dim);
     this.known = knownRows(bundle.embedding, this.dim);
+    this.forest = compileForest(bundle.outlier.forest);
+    this.runHead = compileDenseModel(tf, bundle.head);
+    this.runAutoencoder = compileDenseModel(tf, bundle.autoencoder);
   }
 
   /** Featurize + sentiment/category heads only (sentence scoring, training-time evaluation). */
@@ -68,7 +75,7 @@ export class ModelForward {
     const batch = featurizeBatch(reviews, this.bundle.featurizer);
     const pooled = poolBatch(batch, this.bundle.embedding, this.dim, this.known);
     const width = pooled.headInput.length / Math.max(batch.size, 1);
-    const [sentiment, category] = predictRows(this.tf, this.bundle.head, pooled.headInput, batch.size, width);
+    const [sentiment, category] = this.runHead(pooled.headInput, batch.size, width);
     return { batch, sentiment, category, pooled };
   }
 
@@ -76,11 +83,12 @@ export class ModelForward {
     const { batch, sentiment, category, pooled } = this.heads(reviews);
     const n = batch.size;
     const vectors = outlierVectors(pooled, n, this.dim, this.bundle.outlier);
-    const [reconstruction] = predictRows(this.tf, this.bundle.autoencoder, vectors, n, this.zDim);
+    const [reconstruction] = this.runAutoencoder(vectors, n, this.zDim);
     const autoencoderError = new Float64Array(n);
     const forestScore = new Float64Array(n);
     const shiftDistance = new Float64Array(n);
-    const { forest, centroids } = this.bundle.outlier;
+    const { centroids } = this.bundle.outlier;
+    isolationScores(this.forest, vectors, n, this.zDim, forestScore);
     for (let r = 0; r < n; r++) {
       let sq = 0;
       for (let d = 0; d < this.zDim; d++) {
@@ -88,7 +96,6 @@ export class ModelForward {
         sq += diff * diff;
       }
       autoencoderError[r] = sq / this.zDim;
-      forestScore[r] = isolationScore(forest, vectors, r * this.zDim);
       // Centroids live in the standardised-embedding part of the vector (its first `dim` entries).
       shiftDistance[r] = nearestCentroidDistance(centroids, vectors, r * this.zDim);
     }
@@ -254,5 +261,11 @@ export function createModelRuntime(tf: Tf, backend: string, bundle: ModelBundle,
 export async function loadModelRuntime(versionDir: string, meta: { name: string; version: number }, options: RuntimeOptions = {}): Promise<ModelRuntime> {
   const { tf, backend } = await loadTf();
   const bundle = await readModelBundle(tf, versionDir);
-  return createModelRuntime(tf, backend, bundle, meta, options);
+  try {
+    return createModelRuntime(tf, backend, bundle, meta, options);
+  } catch (err) {
+    bundle.head.dispose();
+    bundle.autoencoder.dispose();
+    throw err instanceof DriftlineError ? err : new DriftlineError('MODEL_LOAD_FAILED', `${versionDir}: ${(err as Error).message}`, { cause: err });
+  }
 }

@@ -49,7 +49,7 @@ export interface OutlierModel {
 export interface ModelBundle {
   manifest: ModelManifest;
   featurizer: FeaturizerConfig;
-  /** buckets x embeddingDim, row-major; row 0 (padding) stays zero. */
+  /** buckets x embeddingDim, row-major (zero-initialised: rows never trained stay exactly zero). */
   embedding: Float32Array;
   head: LayersModel;
   autoencoder: LayersModel;
@@ -120,22 +120,35 @@ export function poolBatch(batch: FeatureBatch, embedding: Float32Array, dim: num
   const size = rows ? rows.length : batch.size;
   const headInput = new Float32Array(size * width);
   const knownRatio = new Float32Array(size);
-  const acc = new Float64Array(dim);
+  const ids = batch.ids;
   for (let o = 0; o < size; o++) {
     const r = rows ? rows[o] : o;
     const start = batch.offsets[r];
     const end = batch.offsets[r + 1];
-    acc.fill(0);
-    let knownCount = 0;
-    for (let i = start; i < end; i++) {
-      const id = batch.ids[i];
-      if (known) knownCount += known[id];
-      const base = id * dim;
-      for (let d = 0; d < dim; d++) acc[d] += embedding[base + d];
-    }
-    const count = end - start;
     const out = o * width;
-    if (count > 0) for (let d = 0; d < dim; d++) headInput[out + d] = acc[d] / count;
+    const count = end - start;
+    const inv = count > 0 ? 1 / count : 0;
+    // Four dimensions at a time in local (float64) accumulators: ~2x faster than a dim-inner loop,
+    // as the row gathers are memory-bound. Requires dim % 4 === 0 (checked when a model is built/loaded).
+    for (let d = 0; d < dim; d += 4) {
+      let a0 = 0;
+      let a1 = 0;
+      let a2 = 0;
+      let a3 = 0;
+      for (let i = start; i < end; i++) {
+        const base = ids[i] * dim + d;
+        a0 += embedding[base];
+        a1 += embedding[base + 1];
+        a2 += embedding[base + 2];
+        a3 += embedding[base + 3];
+      }
+      headInput[out + d] = a0 * inv;
+      headInput[out + d + 1] = a1 * inv;
+      headInput[out + d + 2] = a2 * inv;
+      headInput[out + d + 3] = a3 * inv;
+    }
+    let knownCount = 0;
+    if (known !== null) for (let i = start; i < end; i++) knownCount += known[ids[i]];
     for (let f = 0; f < NUMERIC_COUNT; f++) headInput[out + dim + f] = batch.numericScaled[r * NUMERIC_COUNT + f];
     knownRatio[o] = count === 0 ? 0 : knownCount / count;
   }
