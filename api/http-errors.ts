@@ -67,7 +67,7 @@ export function dedupeProblems(problems: FieldProblem[]): FieldProblem[] {
 export function requestInvalid(problems: FieldProblem[], what = 'request'): DriftlineError {
   const sorted = [...problems].sort((a, b) => (a.item ?? -1) - (b.item ?? -1));
   const first = sorted[0];
-  const where = first ? `${first.item === undefined ? '' : `item ${first.item}: `}${first.field} ${first.reason}` : 'invalid';
+  const where = first ? `${first.item === undefined ? '' : `item ${first.item}, `}${first.field}: ${first.reason}` : 'invalid';
   const more = sorted.length > 1 ? ` (and ${sorted.length - 1} more)` : '';
   return new DriftlineError('REQUEST_INVALID', `The ${what} is invalid: ${where}${more}`, { details: { errors: sorted } });
 }

@@ -68,7 +68,9 @@ function toInput(item: PredictItem, index: number, maxTextBytes: number): ItemOu
   const result = validateReview(toValidationRecord(item), { maxTextBytes });
   if (!result.ok) {
     const field = FIELD_NAMES[result.error.field ?? ''] ?? result.error.field;
-    return { index, error: new DriftlineError(result.error.code, result.error.message, { field }) };
+    // The message names the field as the item calls it (id, ts), like the error's field.
+    const message = result.error.field && field ? result.error.message.replace(`${result.error.field}: `, `${field}: `) : result.error.message;
+    return { index, error: new DriftlineError(result.error.code, message, { field }) };
   }
   const review = result.review;
   return {
@@ -88,7 +90,10 @@ function toInput(item: PredictItem, index: number, maxTextBytes: number): ItemOu
 }
 
 function problemOf(index: number, error: DriftlineError): FieldProblem {
-  return { item: index, field: error.field ?? '(item)', reason: error.message, code: error.code };
+  const field = error.field ?? '(item)';
+  // core/validation.ts messages start with "<field>: "; the problem names the field already.
+  const reason = error.message.startsWith(`${field}: `) ? error.message.slice(field.length + 2) : error.message;
+  return { item: index, field, reason, code: error.code };
 }
 
 function schemaProblems(request: FastifyRequest): FieldProblem[] {
@@ -194,7 +199,7 @@ export const predictPlugin: FastifyPluginAsync<PredictPluginOptions> = async (ap
       const badItems = new Map<number, DriftlineError>();
       for (const problem of problems) {
         if (problem.item !== undefined && !badItems.has(problem.item)) {
-          badItems.set(problem.item, new DriftlineError(problem.code, `${problem.field} ${problem.reason}`, { field: problem.field }));
+          badItems.set(problem.item, new DriftlineError(problem.code, `${problem.field}: ${problem.reason}`, { field: problem.field }));
         }
       }
       const reviews = body.reviews;
