@@ -164,6 +164,8 @@ async function main(): Promise<void> {
     batchBodies.push(JSON.stringify({ reviews: reviews.slice(start, start + BATCH_SIZE).map(item) }));
   }
 
+  // The machine is shared: the load before and after is part of the result.
+  const loadAtStart = Number(loadavg()[0].toFixed(2));
   const work = mkdtempSync(join(tmpdir(), 'driftline-bench-api-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -201,6 +203,7 @@ async function main(): Promise<void> {
         cores: cpus().length,
         memory_gb: Number((totalmem() / 2 ** 30).toFixed(1)),
         free_memory_gb: Number((freemem() / 2 ** 30).toFixed(1)),
+        load_average_1m_at_start: loadAtStart,
         load_average_1m_at_end: Number(loadavg()[0].toFixed(2)),
         os: `${osType()} ${release()}`,
         node: process.version,
