@@ -59,7 +59,7 @@ export class SegmentStates {
   readonly numeric = new Map<string, HistogramState>();
   readonly categorical = new Map<string, CategoricalState>();
 
-  constructor(private readonly sketches: VersionSketches) {
+  constructor(readonly sketches: VersionSketches) {
     this.summary = sketches.summary.zero();
   }
 
@@ -80,6 +80,20 @@ export class SegmentStates {
       let state = this.categorical.get(name);
       if (!state) this.categorical.set(name, (state = sketch.zero()));
       sketch.add(state, values.categorical[name]!);
+    }
+  }
+
+  /** Adds another segment's states into this one (sketch merge). */
+  mergeFrom(other: SegmentStates): void {
+    const { sketches } = this;
+    this.summary = sketches.summary.merge(this.summary, other.summary);
+    for (const [name, state] of other.numeric) {
+      const own = this.numeric.get(name);
+      this.numeric.set(name, own ? sketches.numeric.get(name)!.merge(own, state) : sketches.numeric.get(name)!.merge(sketches.numeric.get(name)!.zero(), state));
+    }
+    for (const [name, state] of other.categorical) {
+      const own = this.categorical.get(name);
+      this.categorical.set(name, own ? sketches.categorical.get(name)!.merge(own, state) : sketches.categorical.get(name)!.merge(sketches.categorical.get(name)!.zero(), state));
     }
   }
 
@@ -114,6 +128,7 @@ export class BatchAggregate {
   events = 0;
   /** Events of versions without a baseline: only their summary is kept. */
   withoutBaseline = 0;
+  private finished = true;
 
   constructor(private readonly options: BatchAggregateOptions) {}
 
@@ -130,8 +145,24 @@ export class BatchAggregate {
     const sketches = this.options.sketchesOf(event.model_name, event.model_version);
     if (!sketches.baseline) this.withoutBaseline++;
     const values = sketches.baseline ? monitoredValues(event) : null;
-    this.segment(window, ALL_SEGMENTS, sketches).add(event, values);
+    // Only the event's own segment here: __all__ is the merge of the segments, built once per batch in finish().
     this.segment(window, sketches.segmentOf(event.category), sketches).add(event, values);
+    this.finished = false;
+  }
+
+  /** Adds the __all__ segment of every window (merge of its segments); call before reading the increments. */
+  finish(): this {
+    if (this.finished) return this;
+    for (const window of this.windows.values()) {
+      const segments = [...window.segments.entries()].filter(([segment]) => segment !== ALL_SEGMENTS);
+      const first = segments[0];
+      if (!first) continue;
+      const all = new SegmentStates(first[1].sketches);
+      for (const [, states] of segments) all.mergeFrom(states);
+      window.segments.set(ALL_SEGMENTS, all);
+    }
+    this.finished = true;
+    return this;
   }
 
   private segment(window: WindowIncrements, segment: string, sketches: VersionSketches): SegmentStates {

@@ -154,6 +154,7 @@ export class AggregatorState {
       input.windowMs,
       input.aggregate.windows.size,
     ];
+    input.aggregate.finish();
     for (const window of input.aggregate.windows.values()) {
       const hashes: Array<[string, SketchIncrements]> = [];
       for (const [segment, states] of window.segments) {

@@ -1,10 +1,12 @@
 /**
- * Synthetic scored reviews and the reference baseline built from them (same types the trainer
- * writes), for aggregator tests and the benchmark. Seeded, so every run sees the same data.
+ * Synthetic scored reviews and the reference baseline built from them (the same types the trainer
+ * writes), for the aggregator's tests, benchmark and demos without a trained model. Seeded, so every
+ * run sees the same data; `shifted` data differs on purpose (longer texts, an unseen category, worse
+ * and less confident predictions, more outliers).
  */
-import { BASELINE_FORMAT_VERSION, monitoredValues, type FeatureBaseline, type ReferenceBaseline } from '../../core/drift/baseline.js';
-import { livePerformance } from '../../core/drift/metrics.js';
-import { SENTIMENTS, type ScoredReview, type Sentiment } from '../../schemas/types.js';
+import { BASELINE_FORMAT_VERSION, monitoredValues, type FeatureBaseline, type ReferenceBaseline } from '../core/drift/baseline.js';
+import { livePerformance } from '../core/drift/metrics.js';
+import { SENTIMENTS, type ScoredReview, type Sentiment } from '../schemas/types.js';
 
 export const CATEGORIES = ['Beauty', 'Electronics', 'Garden', 'Toys', 'Kitchen'];
 

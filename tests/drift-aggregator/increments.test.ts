@@ -24,7 +24,7 @@ function applyToHash(hash: Record<string, string>, increments: SketchIncrements)
 function aggregate(reviews: readonly ScoredReview[]): BatchAggregate {
   const batch = new BatchAggregate({ windowMs: 60_000, windowTime: 'ingest', sketchesOf: () => sketches });
   for (const review of reviews) batch.add(review);
-  return batch;
+  return batch.finish();
 }
 
 function hashesOf(batches: BatchAggregate[], id: string): WindowHashes {

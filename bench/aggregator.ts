@@ -1,0 +1,164 @@
+/**
+ * Drift aggregator benchmark (real Kafka + Redis + embedded chdb, one aggregator process):
+ *   1. pre-aggregation alone: Avro decode + sketches per event, in memory (events/s);
+ *   2. end-to-end consumption: the service consuming a pre-filled topic — decode, pre-aggregate,
+ *      one Lua call per Kafka batch, Kafka commit (scored events/s, from first to last applied event);
+ *   3. Redis apply latency per batch and the time to close a window with all metrics (from the
+ *      service's own histograms).
+ * Prints the figures and writes bench/results/aggregator.json with machine info.
+ *
+ *   npx tsx bench/aggregator.ts [--events 100000] [--windows 5]
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import type { Histogram } from 'prom-client';
+import { codecFor } from '../core/avro.js';
+import { createClickHouse } from '../core/clickhouse.js';
+import { coreSettings } from '../core/config.js';
+import { defaultDriftThresholds } from '../core/drift/config.js';
+import { createKafka, ensureTopics } from '../core/kafka.js';
+import { createLogger } from '../core/logger.js';
+import { repoPath } from '../core/paths.js';
+import { createRedis } from '../core/redis.js';
+import { InMemoryBaselineProvider, SketchCatalog } from '../drift-aggregator/baselines.js';
+import { aggregatorSettings } from '../drift-aggregator/config.js';
+import { BatchAggregate } from '../drift-aggregator/increments.js';
+import { AggregatorService } from '../drift-aggregator/service.js';
+import { seededRandom, syntheticBaseline, syntheticReview } from '../drift-aggregator/synthetic.js';
+import type { ScoredReview } from '../schemas/types.js';
+
+const { values: args } = parseArgs({ options: { events: { type: 'string', default: '100000' }, windows: { type: 'string', default: '5' } } });
+const EVENTS = Number(args.events);
+const WINDOWS = Number(args.windows);
+const MODEL = 'bench-model';
+const id = randomUUID().slice(0, 8);
+const chdbPath = mkdtempSync(join(tmpdir(), 'driftline-bench-agg-'));
+const core = coreSettings.load(process.env, {
+  topicScored: `bench-${id}-scored`,
+  topicAlerts: `bench-${id}-alerts`,
+  topicDeadLetter: `bench-${id}-dead-letter`,
+  redisPrefix: `bench-${id}`,
+  clickhouseUrl: '',
+  clickhousePath: chdbPath,
+});
+const settings = aggregatorSettings.load(process.env, { groupId: `bench-${id}-aggregator`, metricsPort: 0, windowTime: 'ingest', allowedLatenessMs: 0, idleCloseMs: 2_000, closeIntervalMs: 250 });
+const baseline = syntheticBaseline(MODEL, 1);
+
+function makeReviews(): ScoredReview[] {
+  const random = seededRandom(99);
+  const firstWindow = Math.floor(Date.now() / settings.windowMs) * settings.windowMs - (WINDOWS + 5) * settings.windowMs;
+  const perWindow = Math.ceil(EVENTS / WINDOWS);
+  // A third of the stream is shifted, so closing windows has real drift to report.
+  return Array.from({ length: EVENTS }, (_, i) =>
+    syntheticReview(i, random, { modelName: MODEL, modelVersion: 1, shifted: i % 3 === 0, ingestTimeMs: firstWindow + Math.floor(i / perWindow) * settings.windowMs + (i % perWindow) }),
+  );
+}
+
+async function preAggregationRate(encoded: Buffer[]): Promise<number> {
+  const catalog = new SketchCatalog(new InMemoryBaselineProvider([baseline]), settings.maxSegments);
+  await catalog.ensure([{ modelName: MODEL, version: 1 }]);
+  const codec = codecFor('ScoredReview');
+  const started = performance.now();
+  let aggregate = new BatchAggregate({ windowMs: settings.windowMs, windowTime: 'ingest', sketchesOf: (n, v) => catalog.get(n, v) });
+  for (let i = 0; i < encoded.length; i++) {
+    aggregate.add(codec.decode(encoded[i]));
+    if (i % 2_000 === 1_999) {
+      aggregate.finish();
+      for (const window of aggregate.windows.values()) for (const states of window.segments.values()) states.increments();
+      aggregate = new BatchAggregate({ windowMs: settings.windowMs, windowTime: 'ingest', sketchesOf: (n, v) => catalog.get(n, v) });
+    }
+  }
+  return encoded.length / ((performance.now() - started) / 1000);
+}
+
+async function publish(encoded: Buffer[]): Promise<void> {
+  const kafka = createKafka(core, 'bench-producer');
+  await ensureTopics(kafka, [core.topicScored], core);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  for (let i = 0; i < encoded.length; i += 5_000) {
+    await producer.send({ topic: core.topicScored, acks: -1, messages: encoded.slice(i, i + 5_000).map((value, k) => ({ key: String(i + k), value })) });
+  }
+  await producer.disconnect();
+}
+
+async function histogramStats(histogram: Histogram): Promise<{ count: number; meanMs: number }> {
+  const metric = await histogram.get();
+  const sum = metric.values.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
+  const count = metric.values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
+  return { count, meanMs: count === 0 ? 0 : (sum / count) * 1000 };
+}
+
+async function main(): Promise<void> {
+  const codec = codecFor('ScoredReview');
+  const encoded = makeReviews().map((review) => codec.encode(review));
+  const preAggregation = await preAggregationRate(encoded);
+  console.log(`pre-aggregation (decode + sketches, in memory): ${Math.round(preAggregation).toLocaleString()} events/s`);
+
+  await publish(encoded);
+  const redis = createRedis(core);
+  const clickhouse = await createClickHouse(core);
+  const service = new AggregatorService({
+    core,
+    settings,
+    thresholds: defaultDriftThresholds(),
+    kafka: createKafka(core, 'bench-aggregator'),
+    redis,
+    clickhouse,
+    baselines: new InMemoryBaselineProvider([baseline]),
+    rollbackTarget: null,
+    log: createLogger('bench-aggregator', 'warn'),
+  });
+  // Timed from the moment the consumer runs (group join included) until every event is applied.
+  await service.start();
+  const firstAt = performance.now();
+  let lastAt = 0;
+  for (;;) {
+    const consumed = (await service.metrics.eventsConsumed.get()).values[0]?.value ?? 0;
+    if (consumed >= EVENTS) {
+      lastAt = performance.now();
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const endToEnd = EVENTS / ((lastAt - firstAt) / 1000);
+  console.log(`end-to-end consumption (Kafka -> decode -> sketches -> Redis Lua apply -> commit): ${Math.round(endToEnd).toLocaleString()} events/s (${EVENTS} events in ${((lastAt - firstAt) / 1000).toFixed(2)} s)`);
+  while (((await service.metrics.windowsClosed.get()).values[0]?.value ?? 0) < WINDOWS) await new Promise((resolve) => setTimeout(resolve, 100));
+  const apply = await histogramStats(service.metrics.redisApplySeconds);
+  const close = await histogramStats(service.metrics.windowCloseSeconds);
+  console.log(`redis apply: ${apply.count} Lua calls, mean ${apply.meanMs.toFixed(2)} ms per batch (${(EVENTS / apply.count).toFixed(0)} events per batch)`);
+  console.log(`window close (read sketches, all metrics for ${settings.maxSegments + 2} segments, queue rows): mean ${close.meanMs.toFixed(1)} ms over ${close.count} windows of ~${Math.round(EVENTS / WINDOWS)} events`);
+  await service.stop();
+  await clickhouse.close();
+  const keys = await redis.keys(`${core.redisPrefix}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+  rmSync(chdbPath, { recursive: true, force: true });
+
+  const result = {
+    benchmark: 'aggregator',
+    time: new Date().toISOString(),
+    machine: { os: `${osType()} ${release()}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg: loadavg() },
+    config: { events: EVENTS, windows: WINDOWS, partitions: core.topicPartitions, maxBatchBytes: settings.maxBatchBytes, segments: settings.maxSegments },
+    preAggregationEventsPerSecond: Math.round(preAggregation),
+    endToEndEventsPerSecond: Math.round(endToEnd),
+    redisApply: { calls: apply.count, meanMs: Number(apply.meanMs.toFixed(3)), eventsPerCall: Math.round(EVENTS / apply.count) },
+    windowClose: { windows: close.count, meanMs: Number(close.meanMs.toFixed(2)), eventsPerWindow: Math.round(EVENTS / WINDOWS) },
+    target: { eventsPerSecond: 50_000, met: endToEnd >= 50_000 },
+  };
+  mkdirSync(repoPath('bench', 'results'), { recursive: true });
+  writeFileSync(repoPath('bench', 'results', 'aggregator.json'), `${JSON.stringify(result, null, 2)}\n`);
+  console.log('wrote bench/results/aggregator.json');
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
