@@ -15,6 +15,7 @@ import { trainerSettings } from './config.js';
 import { loadLabeledJsonl, splitByReviewId } from './data.js';
 import { evaluateOutliers, evaluatePredictions, scoreAll } from './evaluate.js';
 import { HOLDOUT_SALT, printComparison, runTrainingJob } from './pipeline.js';
+import { DEFAULT_TRAIN_PARAMS } from './train.js';
 
 const TRAIN_USAGE = `usage: driftline train --data FILE.jsonl[,FILE2] [options]
 
@@ -29,6 +30,7 @@ builds the drift reference baseline and registers a new version (stage staging).
   --buckets B        hash buckets (default: DRIFTLINE_TRAIN_BUCKETS)
   --dim D            embedding width (default: DRIFTLINE_TRAIN_EMBEDDING_DIM)
   --limit N          use only the first N reviews of the data
+  --param K=V        override any training parameter (repeatable), e.g. --param embeddingLearningRate=0.05
   --no-baseline      skip the TF-IDF comparison
   --promote          promote to production if held-out macro-F1 is not worse than production's
   --no-publish       with --promote: do not publish the ModelPromotion event to Kafka
@@ -48,11 +50,18 @@ per-class and per-source quality, category accuracy and outlier AUROC on injecte
 
 type Flags = Map<string, string | true>;
 
-function parseFlags(argv: string[], valueFlags: string[], booleanFlags: string[]): Flags {
+function parseFlags(argv: string[], valueFlags: string[], booleanFlags: string[], params?: Record<string, number>): Flags {
   const flags: Flags = new Map();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (booleanFlags.includes(arg)) flags.set(arg, true);
+    if (arg === '--param' && params) {
+      const [key, raw] = (argv[++i] ?? '').split('=');
+      const value = Number(raw);
+      if (!key || !(key in DEFAULT_TRAIN_PARAMS) || !Number.isFinite(value)) {
+        throw new DriftlineError('REQUEST_INVALID', `--param needs KEY=NUMBER with KEY one of ${Object.keys(DEFAULT_TRAIN_PARAMS).join(', ')}`, { field: '--param' });
+      }
+      params[key] = value;
+    } else if (booleanFlags.includes(arg)) flags.set(arg, true);
     else if (valueFlags.includes(arg)) {
       const value = argv[++i];
       if (value === undefined) throw new DriftlineError('REQUEST_INVALID', `${arg} needs a value`, { field: arg });
@@ -82,10 +91,12 @@ function dataFiles(flags: Flags): string[] {
 }
 
 async function train(argv: string[]): Promise<number> {
+  const overrides: Record<string, number> = {};
   const flags = parseFlags(
     argv,
     ['--data', '--name', '--epochs', '--seed', '--holdout', '--buckets', '--dim', '--limit', '--registry', '--report'],
     ['--promote', '--no-publish', '--no-baseline'],
+    overrides,
   );
   const settings = trainerSettings.load();
   const files = dataFiles(flags);
@@ -111,6 +122,7 @@ async function train(argv: string[]): Promise<number> {
         seed: numberFlag(flags, '--seed', true) ?? settings.seed,
         buckets: numberFlag(flags, '--buckets', true) ?? settings.buckets,
         embeddingDim: numberFlag(flags, '--dim', true) ?? settings.embeddingDim,
+        ...overrides,
       },
       reportPath: stringFlag(flags, '--report') ? userPath(stringFlag(flags, '--report')!) : undefined,
     });

@@ -24,6 +24,8 @@ import {
   outlierDim,
   outlierVectors,
   poolBatch,
+  poolScale,
+  type Pooling,
 } from '../core/model/text-model.js';
 import type { Tf } from '../core/model/tf.js';
 import { SENTIMENTS } from '../schemas/types.js';
@@ -42,6 +44,8 @@ export interface TrainParams {
   /** Class weight = (n / (3 n_c)) ^ power: 0 = unweighted, 1 = fully balanced. */
   classWeightPower: number;
   categoryLossWeight: number;
+  /** 1 = sum / sqrt(n) pooling of the token embeddings, 0 = mean. */
+  sqrtPooling: number;
   /** Categories with fewer training rows than this are merged into 'other'. */
   categoryMinRows: number;
   /** Part of the training rows kept aside for early stopping and outlier calibration. */
@@ -66,6 +70,7 @@ export const DEFAULT_TRAIN_PARAMS: TrainParams = {
   embeddingLearningRate: 0.15,
   classWeightPower: 0.5,
   categoryLossWeight: 0.3,
+  sqrtPooling: 0,
   categoryMinRows: 100,
   validationFraction: 0.1,
   autoencoderEpochs: 12,
@@ -134,6 +139,9 @@ function labelled(rows: readonly LabeledReview[], featurizer: FeaturizerConfig, 
 /** Trains heads + embedding; returns the best epoch's weights (by validation macro-F1). */
 export async function trainModel(tf: Tf, rows: readonly LabeledReview[], params: TrainParams, progress: Progress = () => {}): Promise<TrainResult> {
   const started = performance.now();
+  if (!Number.isInteger(params.embeddingDim) || params.embeddingDim < 4 || params.embeddingDim % 4 !== 0) {
+    throw new DriftlineError('TRAINING_FAILED', `embeddingDim must be a positive multiple of 4, got ${params.embeddingDim}`);
+  }
   const { rest: fitRows, held: valRows } = splitByReviewId(rows, params.validationFraction, params.seed ^ 0x7a11);
   if (fitRows.length < 50 || valRows.length < 10) {
     throw new DriftlineError('TRAINING_FAILED', `too few rows to train: ${fitRows.length} training, ${valRows.length} validation`);
@@ -171,7 +179,7 @@ export async function trainModel(tf: Tf, rows: readonly LabeledReview[], params:
       batches++;
     }
     const seconds = (performance.now() - t0) / 1000;
-    const report = evaluateHeads(tf, head, embedding, dim, val);
+    const report = evaluateHeads(tf, head, embedding, dim, poolingOf(params), val);
     const log: EpochLog = { epoch, loss: round7(lossSum / batches), valMacroF1: report.macroF1, valAccuracy: report.accuracy, rowsPerSecond: Math.round(fit.batch.size / seconds), seconds: round7(seconds) };
     history.push(log);
     progress(`epoch ${epoch}/${params.epochs}  loss ${log.loss.toFixed(4)}  val macro-F1 ${log.valMacroF1.toFixed(4)}  val acc ${log.valAccuracy.toFixed(4)}  ${log.rowsPerSecond} rows/s`);
@@ -213,13 +221,17 @@ interface TrainingState {
 
 let stepCounter = 0;
 
+function poolingOf(params: TrainParams): Pooling {
+  return params.sqrtPooling ? 'sqrt' : 'mean';
+}
+
 /** One mini-batch: tfjs gives the head gradients and d(loss)/d(pooled input); the embedding update is sparse. */
 function trainStep(s: TrainingState, data: Labeled, rows: Int32Array): number {
   const { tf, params } = s;
   const dim = params.embeddingDim;
   const n = rows.length;
   const width = headInputDim(dim);
-  const pooled = poolBatch(data.batch, s.embedding, dim, null, rows);
+  const pooled = poolBatch(data.batch, s.embedding, dim, poolingOf(params), null, rows);
   const sentimentOneHot = new Float32Array(n * 3);
   const categoryOneHot = new Float32Array(n * s.categoryCount);
   const rowWeight = new Float32Array(n);
@@ -264,7 +276,7 @@ function trainStep(s: TrainingState, data: Labeled, rows: Int32Array): number {
   return lossValue;
 }
 
-/** d(loss)/d(row of id) = d(loss)/d(pooled) / count for each occurrence; AdaGrad per element. */
+/** d(loss)/d(row of id) = d(loss)/d(pooled) * poolScale for each occurrence; AdaGrad per element. */
 function sparseAdagrad(s: TrainingState, batch: FeatureBatch, rows: Int32Array, inputGradient: Float32Array, width: number): void {
   const dim = s.params.embeddingDim;
   const lr = s.params.embeddingLearningRate;
@@ -272,13 +284,13 @@ function sparseAdagrad(s: TrainingState, batch: FeatureBatch, rows: Int32Array, 
   for (let i = 0; i < rows.length; i++) {
     const start = batch.offsets[rows[i]];
     const end = batch.offsets[rows[i] + 1];
-    const count = end - start;
-    if (count === 0) continue;
+    const scale = poolScale(end - start, poolingOf(s.params));
+    if (scale === 0) continue;
     const g = i * width;
     for (let t = start; t < end; t++) {
       const base = batch.ids[t] * dim;
       for (let d = 0; d < dim; d++) {
-        const grad = inputGradient[g + d] / count;
+        const grad = inputGradient[g + d] * scale;
         if (grad === 0) continue;
         const acc = (accumulators[base + d] += grad * grad);
         embedding[base + d] -= (lr * grad) / (Math.sqrt(acc) + 1e-8);
@@ -287,8 +299,8 @@ function sparseAdagrad(s: TrainingState, batch: FeatureBatch, rows: Int32Array, 
   }
 }
 
-function evaluateHeads(tf: Tf, head: LayersModel, embedding: Float32Array, dim: number, data: Labeled) {
-  const pooled = poolBatch(data.batch, embedding, dim, null);
+function evaluateHeads(tf: Tf, head: LayersModel, embedding: Float32Array, dim: number, pooling: Pooling, data: Labeled) {
+  const pooled = poolBatch(data.batch, embedding, dim, pooling, null);
   const [probs] = predictRows(tf, head, pooled.headInput, data.batch.size, headInputDim(dim));
   const predicted = new Int32Array(data.batch.size);
   for (let r = 0; r < data.batch.size; r++) {
@@ -318,7 +330,7 @@ async function fitOutlierModels(tf: Tf, core: TrainedCore, fit: Labeled, valRows
   const zDim = outlierDim(dim);
   const known = knownRows(embedding, dim);
   const sample = shuffledIndices(fit.batch.size, seededRandom(params.seed + 1)).subarray(0, Math.min(params.outlierFitRows, fit.batch.size));
-  const pooled = poolBatch(fit.batch, embedding, dim, known, sample);
+  const pooled = poolBatch(fit.batch, embedding, dim, poolingOf(params), known, sample);
   const scaling = outlierScaling(pooled.headInput, pooled.knownRatio, sample.length, dim);
   const vectors = outlierVectors(pooled, sample.length, dim, scaling);
 
@@ -337,7 +349,7 @@ async function fitOutlierModels(tf: Tf, core: TrainedCore, fit: Labeled, valRows
   const placeholder = { points: [0] };
   const outlier: OutlierModel = { ...scaling, forest, centroids, autoencoderEcdf: placeholder, forestEcdf: placeholder, combinedEcdf: placeholder, shiftEcdf: placeholder };
   const bundle: ModelBundle = {
-    manifest: { format: MODEL_FORMAT, formatVersion: MODEL_FORMAT_VERSION, embeddingDim: dim, hidden: params.hidden, sentimentClasses: [...SENTIMENTS], categories: core.categories, createdAtMs: Date.now() },
+    manifest: { format: MODEL_FORMAT, formatVersion: MODEL_FORMAT_VERSION, embeddingDim: dim, pooling: poolingOf(params), hidden: params.hidden, sentimentClasses: [...SENTIMENTS], categories: core.categories, createdAtMs: Date.now() },
     featurizer: core.featurizer,
     embedding,
     head: core.head,

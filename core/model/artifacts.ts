@@ -206,6 +206,7 @@ function parseManifest(value: unknown): ModelManifest {
     throw loadFailed(`${MANIFEST_FILE}: sentimentClasses must be negative,neutral,positive`);
   }
   if (!Array.isArray(m.categories)) throw loadFailed(`${MANIFEST_FILE}: categories missing`);
+  if (m.pooling !== 'mean' && m.pooling !== 'sqrt') throw loadFailed(`${MANIFEST_FILE}: unknown pooling ${String(m.pooling)}`);
   return m as ModelManifest;
 }
 

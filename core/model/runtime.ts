@@ -73,7 +73,7 @@ export class ModelForward {
   /** Featurize + sentiment/category heads only (sentence scoring, training-time evaluation). */
   heads(reviews: readonly ReviewInput[]): { batch: FeatureBatch; sentiment: Float32Array; category: Float32Array; pooled: ReturnType<typeof poolBatch> } {
     const batch = featurizeBatch(reviews, this.bundle.featurizer);
-    const pooled = poolBatch(batch, this.bundle.embedding, this.dim, this.known);
+    const pooled = poolBatch(batch, this.bundle.embedding, this.dim, this.bundle.manifest.pooling, this.known);
     const width = pooled.headInput.length / Math.max(batch.size, 1);
     const [sentiment, category] = this.runHead(pooled.headInput, batch.size, width);
     return { batch, sentiment, category, pooled };

@@ -19,10 +19,20 @@ import type { Tf } from './tf.js';
 export const MODEL_FORMAT = 'driftline-model';
 export const MODEL_FORMAT_VERSION = 1;
 
+/** How the bag of token embeddings is reduced: mean (sum / n) or sum / sqrt(n). */
+export type Pooling = 'mean' | 'sqrt';
+
+/** The factor the token-embedding sum of a text with `count` tokens is multiplied by. */
+export function poolScale(count: number, pooling: Pooling): number {
+  if (count <= 0) return 0;
+  return pooling === 'sqrt' ? 1 / Math.sqrt(count) : 1 / count;
+}
+
 export interface ModelManifest {
   format: typeof MODEL_FORMAT;
   formatVersion: number;
   embeddingDim: number;
+  pooling: Pooling;
   hidden: number;
   sentimentClasses: string[];
   /** Category head classes (empty when the data had no categories). */
@@ -112,10 +122,10 @@ export interface PooledBatch {
 }
 
 /**
- * Embedding bag (mean over the row's ids) concatenated with the scaled numeric features.
+ * Embedding bag (sum over the row's ids, scaled by poolScale) concatenated with the scaled numeric features.
  * `rows` selects (and orders) rows of the batch; the trainer uses it for mini-batches.
  */
-export function poolBatch(batch: FeatureBatch, embedding: Float32Array, dim: number, known: Uint8Array | null, rows?: ArrayLike<number>): PooledBatch {
+export function poolBatch(batch: FeatureBatch, embedding: Float32Array, dim: number, pooling: Pooling, known: Uint8Array | null, rows?: ArrayLike<number>): PooledBatch {
   const width = dim + NUMERIC_COUNT;
   const size = rows ? rows.length : batch.size;
   const headInput = new Float32Array(size * width);
@@ -127,7 +137,7 @@ export function poolBatch(batch: FeatureBatch, embedding: Float32Array, dim: num
     const end = batch.offsets[r + 1];
     const out = o * width;
     const count = end - start;
-    const inv = count > 0 ? 1 / count : 0;
+    const inv = poolScale(count, pooling);
     // Four dimensions at a time in local (float64) accumulators: ~2x faster than a dim-inner loop,
     // as the row gathers are memory-bound. Requires dim % 4 === 0 (checked when a model is built/loaded).
     for (let d = 0; d < dim; d += 4) {
