@@ -46,6 +46,8 @@ export interface TrainParams {
   categoryLossWeight: number;
   /** 1 = sum / sqrt(n) pooling of the token embeddings, 0 = mean. */
   sqrtPooling: number;
+  /** Share of token ids dropped (seeded) from each training row per step: regularises the embedding bag. */
+  tokenDropout: number;
   /** Categories with fewer training rows than this are merged into 'other'. */
   categoryMinRows: number;
   /** Part of the training rows kept aside for early stopping and outlier calibration. */
@@ -70,7 +72,8 @@ export const DEFAULT_TRAIN_PARAMS: TrainParams = {
   embeddingLearningRate: 0.15,
   classWeightPower: 0.5,
   categoryLossWeight: 0.3,
-  sqrtPooling: 0,
+  sqrtPooling: 1,
+  tokenDropout: 0.3,
   categoryMinRows: 100,
   validationFraction: 0.1,
   autoencoderEpochs: 12,
@@ -164,6 +167,7 @@ export async function trainModel(tf: Tf, rows: readonly LabeledReview[], params:
     weights: classWeights(fit.sentiment, params.classWeightPower),
     categoryCount: Math.max(categories.length, 1),
     params,
+    random: seededRandom(params.seed + 7),
   };
   const random = seededRandom(params.seed);
   const history: EpochLog[] = [];
@@ -217,6 +221,8 @@ interface TrainingState {
   weights: number[];
   categoryCount: number;
   params: TrainParams;
+  /** Token dropout's generator (seeded, separate from the shuffle). */
+  random: () => number;
 }
 
 let stepCounter = 0;
@@ -231,7 +237,8 @@ function trainStep(s: TrainingState, data: Labeled, rows: Int32Array): number {
   const dim = params.embeddingDim;
   const n = rows.length;
   const width = headInputDim(dim);
-  const pooled = poolBatch(data.batch, s.embedding, dim, poolingOf(params), null, rows);
+  const sub = dropTokens(data.batch, rows, params.tokenDropout, s.random);
+  const pooled = poolBatch(sub, s.embedding, dim, poolingOf(params), null);
   const sentimentOneHot = new Float32Array(n * 3);
   const categoryOneHot = new Float32Array(n * s.categoryCount);
   const rowWeight = new Float32Array(n);
@@ -272,18 +279,40 @@ function trainStep(s: TrainingState, data: Labeled, rows: Int32Array): number {
   } finally {
     input.dispose();
   }
-  sparseAdagrad(s, data.batch, rows, inputGradient, width);
+  sparseAdagrad(s, sub, inputGradient, width);
   return lossValue;
 }
 
+/**
+ * The mini-batch as its own FeatureBatch (rows 0..n-1), each token id kept with probability 1 - rate.
+ * A row keeps at least one id when it had any, so no text is reduced to nothing.
+ */
+function dropTokens(batch: FeatureBatch, rows: Int32Array, rate: number, random: () => number): FeatureBatch {
+  const offsets = new Int32Array(rows.length + 1);
+  const kept: number[] = [];
+  const numericScaled = new Float32Array(rows.length * NUMERIC_COUNT);
+  const numericRaw = new Float64Array(rows.length * NUMERIC_COUNT);
+  rows.forEach((r, i) => {
+    const start = batch.offsets[r];
+    const end = batch.offsets[r + 1];
+    const before = kept.length;
+    for (let t = start; t < end; t++) if (rate <= 0 || random() >= rate) kept.push(batch.ids[t]);
+    if (kept.length === before && end > start) kept.push(batch.ids[start + Math.floor(random() * (end - start))]);
+    offsets[i + 1] = kept.length;
+    numericScaled.set(batch.numericScaled.subarray(r * NUMERIC_COUNT, (r + 1) * NUMERIC_COUNT), i * NUMERIC_COUNT);
+    numericRaw.set(batch.numericRaw.subarray(r * NUMERIC_COUNT, (r + 1) * NUMERIC_COUNT), i * NUMERIC_COUNT);
+  });
+  return { size: rows.length, ids: Int32Array.from(kept), offsets, numericRaw, numericScaled };
+}
+
 /** d(loss)/d(row of id) = d(loss)/d(pooled) * poolScale for each occurrence; AdaGrad per element. */
-function sparseAdagrad(s: TrainingState, batch: FeatureBatch, rows: Int32Array, inputGradient: Float32Array, width: number): void {
+function sparseAdagrad(s: TrainingState, batch: FeatureBatch, inputGradient: Float32Array, width: number): void {
   const dim = s.params.embeddingDim;
   const lr = s.params.embeddingLearningRate;
   const { embedding, accumulators } = s;
-  for (let i = 0; i < rows.length; i++) {
-    const start = batch.offsets[rows[i]];
-    const end = batch.offsets[rows[i] + 1];
+  for (let i = 0; i < batch.size; i++) {
+    const start = batch.offsets[i];
+    const end = batch.offsets[i + 1];
     const scale = poolScale(end - start, poolingOf(s.params));
     if (scale === 0) continue;
     const g = i * width;
