@@ -9,6 +9,7 @@ export const aggregatorSettings = defineSettings('drift-aggregator', {
   idleCloseMs: setting({ env: 'DRIFTLINE_WINDOW_IDLE_CLOSE_MS', kind: 'int', default: 30_000, min: 100, description: 'Wall-clock idle time after which a window that got no events closes anyway (the last window of a finite stream).' }),
   maxSegments: setting({ env: 'DRIFTLINE_MAX_SEGMENTS', kind: 'int', default: 10, min: 0, description: 'Product-category segments monitored separately (the baseline\'s most frequent ones); the rest go to __other__.' }),
   metricsPort: setting({ env: 'DRIFTLINE_AGGREGATOR_METRICS_PORT', kind: 'int', default: 9465, min: 0, max: 65_535, description: 'Prometheus /metrics port of the aggregator (0 = off).' }),
+  metricsHost: setting({ env: 'DRIFTLINE_AGGREGATOR_METRICS_HOST', kind: 'string', default: '127.0.0.1', description: 'Interface the aggregator metrics server listens on (0.0.0.0 in containers).' }),
   closeIntervalMs: setting({ env: 'DRIFTLINE_AGGREGATOR_CLOSE_INTERVAL_MS', kind: 'int', default: 1_000, min: 50, description: 'How often the aggregator looks for windows to close and flushes pending ClickHouse rows.' }),
   closeLockTtlMs: setting({ env: 'DRIFTLINE_AGGREGATOR_CLOSE_LOCK_MS', kind: 'int', default: 60_000, min: 1_000, description: 'TTL of the per-window close lock (a crashed closer\'s window is retried after it).' }),
   stateTtlSeconds: setting({ env: 'DRIFTLINE_AGGREGATOR_STATE_TTL_S', kind: 'int', default: 7 * 86_400, min: 60, description: 'Expiry of window sketches and close markers in Redis after the window closed.' }),

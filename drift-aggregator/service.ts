@@ -111,7 +111,7 @@ export class AggregatorService {
     await ensureTopics(kafka, [core.topicScored, core.topicAlerts, core.topicDeadLetter], core);
     await runMigrations(this.deps.clickhouse, core.clickhouseDatabase);
     await this.state.loadScript();
-    if (settings.metricsPort > 0) this.metricsServer = await serveMetrics(this.metrics.registry, settings.metricsPort);
+    if (settings.metricsPort > 0) this.metricsServer = await serveMetrics(this.metrics.registry, settings.metricsPort, settings.metricsHost);
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
     this.deadLetters = new DeadLetterPublisher(this.producer, core.topicDeadLetter);
