@@ -150,6 +150,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
     if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
     const source: BatchSource = { topic: batch.topic, partition: batch.partition };
     metrics.consumed.inc(batch.messages.length);
+    log.debug({ partition: batch.partition, first: batch.firstOffset(), last: batch.lastOffset(), records: batch.messages.length }, 'batch received');
     let lease: PartitionProducer | undefined;
     try {
       lease = await producers.acquire(batch.partition);
@@ -164,6 +165,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
         const chunk = messages.slice(start, start + settings.maxRecordsPerTransaction);
         await scoreAndCommit(lease, source, chunk);
         payload.resolveOffset(chunk[chunk.length - 1]!.offset);
+        log.debug({ partition: batch.partition, last: chunk[chunk.length - 1]!.offset, records: chunk.length }, 'transaction committed');
         failures.delete(batch.partition);
         if (start + settings.maxRecordsPerTransaction < messages.length) await payload.heartbeat().catch(() => undefined);
       }
@@ -195,6 +197,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
         metrics.assignedPartitions.set(assigned.length);
         log.info({ memberId: payload.memberId, partitions: assigned }, 'partitions assigned');
       });
+      consumer.on(consumer.events.FETCH, ({ payload }) => log.trace({ durationMs: payload.duration }, 'fetch'));
       consumer.on(consumer.events.CRASH, ({ payload }) => {
         log.error({ err: payload.error.message, restart: payload.restart }, 'consumer crashed');
         if (!payload.restart) deps.onFatal?.(payload.error);

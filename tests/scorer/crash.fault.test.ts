@@ -19,18 +19,20 @@ describe('scorer: crash and restart', () => {
     const env = { DRIFTLINE_SCORER_MAX_TXN_RECORDS: '40' };
     const children: ScorerChild[] = [startScorer(setup, 'crash-1', env)];
     const committed = async (): Promise<number> => (await groupProgress(setup.kafka, setup.groupId, setup.topics.reviews)).committed;
-    const producing = produceAtRate(setup.kafka, setup.topics.reviews, reviews.map(reviewMessage), 300);
-
-    await waitUntil('first scorer to commit 400 reviews', async () => (await committed()) >= 400, 120_000);
-    expect(await children[0]!.kill('SIGKILL')).toBe(-1);
-    children.push(startScorer(setup, 'crash-2', env));
-
-    const before = await committed();
-    await waitUntil('second scorer to make progress', async () => (await committed()) >= before + 400, 120_000);
-    expect(await children[1]!.kill('SIGKILL')).toBe(-1);
-    children.push(startScorer(setup, 'crash-3', env));
-
-    await producing;
+    // Production pauses at each step until it is done, so every kill lands mid-stream with work in flight.
+    const steps = [
+      { at: 700, committedAtLeast: 400, victim: 0, next: 'crash-2' },
+      { at: 1_500, committedAtLeast: 1_100, victim: 1, next: 'crash-3' },
+    ];
+    await produceAtRate(setup.kafka, setup.topics.reviews, reviews.map(reviewMessage), 300, async (sent) => {
+      const step = steps[0];
+      if (!step || sent < step.at) return;
+      steps.shift();
+      await waitUntil(`${step.committedAtLeast} reviews committed`, async () => (await committed()) >= step.committedAtLeast, 120_000, children);
+      expect(await children[step.victim]!.kill('SIGKILL')).toBe(-1);
+      children.push(startScorer(setup, step.next, env));
+    });
+    expect(steps).toEqual([]);
     await waitForCaughtUp(setup, 180_000, children);
     expect(await children[2]!.kill('SIGTERM')).toBe(0);
 

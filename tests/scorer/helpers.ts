@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka, Message } from 'kafkajs';
@@ -55,7 +55,7 @@ export async function createSetup(name: string, partitions = 3): Promise<TestSet
     DRIFTLINE_SCORER_SESSION_TIMEOUT_MS: '6000',
     DRIFTLINE_SCORER_HEARTBEAT_MS: '1000',
     DRIFTLINE_MODEL_RECONCILE_MS: '0',
-    DRIFTLINE_LOG_LEVEL: 'info',
+    DRIFTLINE_LOG_LEVEL: process.env.SCORER_TEST_LOG_LEVEL ?? 'info',
   };
   return {
     id,
@@ -153,7 +153,7 @@ export function startScorer(setup: TestSetup, name: string, extraEnv: NodeJS.Pro
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
-    logs: () => readFileSync(logFile, 'utf8'),
+    logs: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
   };
 }
 
@@ -176,19 +176,27 @@ export async function waitForCaughtUp(setup: TestSetup, timeoutMs: number, child
   for (;;) {
     const progress = await groupProgress(setup.kafka, setup.groupId, setup.topics.reviews);
     if (progress.end > 0 && progress.committed >= progress.end) return;
-    const died = children.find((c) => !c.signalled && (c.process.exitCode !== null || c.process.signalCode !== null));
-    if (Date.now() > deadline || died) {
-      const tail = children.map((c) => `--- ${c.logFile}\n${c.logs().split('\n').slice(-30).join('\n')}`).join('\n');
-      throw new Error(`scorer did not catch up${died ? ` (${died.logFile} exited)` : ''}: committed ${progress.committed} of ${progress.end}\n${tail}`);
-    }
+    assertAlive(children);
+    if (Date.now() > deadline) throw new Error(`scorer did not catch up: committed ${progress.committed} of ${progress.end}\n${logTails(children)}`);
     await sleep(500);
   }
 }
 
-export async function waitUntil(what: string, condition: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+/** Throws (with the log tails) when a child exited without the test signalling it. */
+export function assertAlive(children: ScorerChild[]): void {
+  const died = children.find((c) => !c.signalled && (c.process.exitCode !== null || c.process.signalCode !== null));
+  if (died) throw new Error(`scorer exited unexpectedly:\n${logTails([died])}`);
+}
+
+function logTails(children: ScorerChild[]): string {
+  return children.map((c) => `--- ${c.logFile}\n${c.logs().split('\n').slice(-30).join('\n')}`).join('\n');
+}
+
+export async function waitUntil(what: string, condition: () => Promise<boolean> | boolean, timeoutMs: number, children: ScorerChild[] = []): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    assertAlive(children);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${logTails(children)}`);
     await sleep(250);
   }
 }

@@ -72,7 +72,7 @@ describe('scorer: hot reload', () => {
           expect(v2).toBe(2);
           mark = logLines(scorer).length;
           await registry.promote(MODEL_NAME, 2, { actor: 'test', force: true, reason: 'mid-stream promotion' });
-          await waitUntil('the scorer to swap to v2', () => swappedTo(scorer, 2, mark), 60_000);
+          await waitUntil('the scorer to swap to v2', () => swappedTo(scorer, 2, mark), 60_000, [scorer]);
         },
       },
       {
@@ -80,7 +80,7 @@ describe('scorer: hot reload', () => {
         run: async () => {
           mark = logLines(scorer).length;
           await registry.rollback(MODEL_NAME, { actor: 'test', reason: 'mid-stream rollback' });
-          await waitUntil('the scorer to roll back to v1', () => swappedTo(scorer, 1, mark), 60_000);
+          await waitUntil('the scorer to roll back to v1', () => swappedTo(scorer, 1, mark), 60_000, [scorer]);
         },
       },
       {
@@ -89,7 +89,7 @@ describe('scorer: hot reload', () => {
           const v3 = await registerCopy(registry, true);
           mark = logLines(scorer).length;
           await registry.promote(MODEL_NAME, v3, { actor: 'test', force: true, reason: 'corrupt version' });
-          await waitUntil('the scorer to refuse v3', () => logLines(scorer).slice(mark).some((l) => l.msg === 'model version refused' && l.version === v3), 60_000);
+          await waitUntil('the scorer to refuse v3', () => logLines(scorer).slice(mark).some((l) => l.msg === 'model version refused' && l.version === v3), 60_000, [scorer]);
         },
       },
     ];
