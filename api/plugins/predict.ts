@@ -6,8 +6,9 @@
  * ingest and the scorer apply too). With `options.partial` the good items are scored and each bad one
  * is answered in place with its error; without it any bad item refuses the whole request (400).
  *
- * The runtime is taken from the ModelService once per request, so a hot swap in the middle of a
- * request never mixes versions and never fails it (the old runtime is disposed after in-flight calls).
+ * Model calls go through a coalescer (api/coalescer.ts): requests arriving together share one call.
+ * The runtime is taken from the ModelService once per call, so a hot swap never mixes versions inside
+ * a request and never fails it (the old runtime is disposed after in-flight calls).
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ErrorObject } from 'ajv';
@@ -15,6 +16,7 @@ import { DriftlineError, toDriftlineError } from '../../core/errors.js';
 import type { ModelRuntime, ModelService, Prediction, ReviewInput } from '../../core/model/types.js';
 import { validateReview } from '../../core/validation.js';
 import { dedupeProblems, problemFromAjv, requestInvalid, type FieldProblem } from '../http-errors.js';
+import { createScoreCoalescer, type ScoreCoalescer } from '../coalescer.js';
 import type { ApiMetrics } from '../metrics.js';
 import { predictRouteSchema } from '../schemas/predict.js';
 
@@ -45,6 +47,8 @@ interface PredictBody {
 
 type ItemOutcome = { index: number; input: ReviewInput } | { index: number; error: DriftlineError };
 
+/** Most reviews per combined model call: large enough to amortize, small enough to keep one call short. */
+const COALESCE_MAX_ROWS = 512;
 /** A placeholder rating for validation only: the rating is optional when predicting (it is a label, not an input). */
 const RATING_PLACEHOLDER = 3;
 /** core/validation.ts names fields as stream records do; the API's items call them id and ts. */
@@ -101,43 +105,35 @@ function schemaProblems(request: FastifyRequest): FieldProblem[] {
   return dedupeProblems(validation.map((error) => problemFromAjv(error, 'reviews')));
 }
 
-/** Scores the batch; in partial mode a batch failure is retried record by record so one bad record fails alone. */
-async function scoreBatch(runtime: ModelRuntime, inputs: ReviewInput[], sentences: boolean, partial: boolean): Promise<Array<Prediction | DriftlineError>> {
-  try {
-    return await runtime.score(inputs, { sentences });
-  } catch (err) {
-    if (!partial || inputs.length === 1) throw toDriftlineError(err, 'MODEL_SCORING_FAILED');
-    const out: Array<Prediction | DriftlineError> = [];
-    for (const input of inputs) {
-      try {
-        out.push((await runtime.score([input], { sentences }))[0]);
-      } catch (one) {
-        out.push(toDriftlineError(one, 'MODEL_SCORING_FAILED'));
-      }
-    }
-    return out;
-  }
-}
-
 /**
- * Takes the serving runtime and scores. A runtime swapped out and disposed between `current()` and
- * `score()` answers MODEL_NOT_READY; the request then simply runs once more on the new runtime.
+ * Scores through the coalescer. In partial mode a failed call is retried record by record on the
+ * serving runtime, so one record the model cannot score fails alone (answered in place).
  */
-async function scoreWithService(
+async function scoreItems(
+  coalescer: ScoreCoalescer,
   modelService: ModelService,
   inputs: ReviewInput[],
   sentences: boolean,
   partial: boolean,
 ): Promise<{ runtime: ModelRuntime; results: Array<Prediction | DriftlineError> }> {
-  for (let attempt = 0; ; attempt++) {
-    const runtime = modelService.current();
+  if (inputs.length === 0) return { runtime: modelService.current(), results: [] };
+  try {
+    const { runtime, predictions } = await coalescer.score(inputs, sentences);
+    return { runtime, results: predictions };
+  } catch (err) {
+    const error = toDriftlineError(err, 'MODEL_SCORING_FAILED');
+    if (!partial || inputs.length === 1 || error.code !== 'MODEL_SCORING_FAILED') throw error;
+  }
+  const runtime = modelService.current();
+  const results: Array<Prediction | DriftlineError> = [];
+  for (const input of inputs) {
     try {
-      return { runtime, results: inputs.length > 0 ? await scoreBatch(runtime, inputs, sentences, partial) : [] };
-    } catch (err) {
-      const swappedOut = err instanceof DriftlineError && err.code === 'MODEL_NOT_READY' && modelService.isReady() && modelService.current() !== runtime;
-      if (attempt > 0 || !swappedOut) throw err;
+      results.push((await runtime.score([input], { sentences }))[0]);
+    } catch (one) {
+      results.push(toDriftlineError(one, 'MODEL_SCORING_FAILED'));
     }
   }
+  return { runtime, results };
 }
 
 function predictionBody(id: string, prediction: Prediction, model: { name: string; version: number }, sentences: boolean): Record<string, unknown> {
@@ -167,6 +163,7 @@ function itemErrorBody(id: unknown, error: DriftlineError): Record<string, unkno
 export const predictPlugin: FastifyPluginAsync<PredictPluginOptions> = async (app, options) => {
   const { modelService, metrics, maxBatch } = options;
   const singleReviewRequests = new WeakSet<FastifyRequest>();
+  const coalescer = createScoreCoalescer(modelService, { maxRows: COALESCE_MAX_ROWS });
 
   app.post('/v1/predict', {
     schema: predictRouteSchema,
@@ -224,7 +221,7 @@ export const predictPlugin: FastifyPluginAsync<PredictPluginOptions> = async (ap
       }
 
       const accepted = outcomes.filter((o): o is Extract<ItemOutcome, { input: ReviewInput }> => 'input' in o);
-      const { runtime, results: scored } = await scoreWithService(modelService, accepted.map((o) => o.input), sentences, partial);
+      const { runtime, results: scored } = await scoreItems(coalescer, modelService, accepted.map((o) => o.input), sentences, partial);
       const model = { name: runtime.name, version: runtime.version };
 
       const answers: Array<Record<string, unknown>> = new Array(reviews.length);
