@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Kafka } from 'kafkajs';
+import { Partitioners, type Kafka } from 'kafkajs';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelPromotion } from '../../../schemas/types.js';
@@ -67,7 +67,7 @@ describe('followPromotions', () => {
     expect(a.groupId).not.toBe(b.groupId);
     expect(a.isConnected()).toBe(true);
 
-    const producer = kafka.producer();
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     try {
       await producer.send({ topic, messages: [{ key: 'sentiment', value: Buffer.from('not avro at all') }] });
