@@ -165,7 +165,7 @@ export class WindowCloser {
     if (alerts.length > 0) multi.rpush(state.key('alerts-outbox'), ...alerts.map((alert) => JSON.stringify(alert)));
     if (Object.keys(hysteresisUpdates).length > 0) multi.hset(hysteresisKey, hysteresisUpdates);
     const allSummary = summaries.find((s) => s.segment === ALL_SEGMENTS);
-    if (allSummary) multi.hset(state.key('summary-rows'), id, JSON.stringify(allSummary));
+    if (allSummary) multi.set(state.key('summary-row', id), JSON.stringify(allSummary), 'EX', this.options.stateTtlSeconds);
     multi.set(state.key('done', id), '1', 'EX', this.options.stateTtlSeconds);
     multi.zrem(state.key('open'), id).zrem(state.key('touched'), id);
     for (const key of windowKeys) multi.expire(key, this.options.stateTtlSeconds);
@@ -246,7 +246,7 @@ export class WindowCloser {
         continue;
       }
       const ref = parseWindowId(id);
-      const stored = await this.redis.hget(state.key('summary-rows'), id);
+      const stored = await this.redis.get(state.key('summary-row', id));
       const base: WindowSummaryRow = stored
         ? (JSON.parse(stored) as WindowSummaryRow)
         : emptySummaryRow(ref, this.options.windowMs);
@@ -254,7 +254,7 @@ export class WindowCloser {
       await this.redis
         .multi()
         .rpush(state.key('pending'), JSON.stringify({ table: WINDOW_SUMMARY_TABLE, row } satisfies PendingEntry))
-        .hset(state.key('summary-rows'), id, JSON.stringify(row))
+        .set(state.key('summary-row', id), JSON.stringify(row), 'EX', this.options.stateTtlSeconds)
         .exec();
       written++;
     }

@@ -123,4 +123,20 @@ describe('drift aggregator service', () => {
     expect(shiftedAlerts[0]!.value.items.some((item) => item.feature === 'feature.text_length' && item.status === 'red')).toBe(true);
     expect(alerts.filter((a) => a.value.model_name === 'synth-stable')).toEqual([]);
   });
+
+  it('counts events for closed windows as late: the closed window\'s summary row is rewritten, its sketches untouched', async () => {
+    const random = seededRandom(13);
+    const late = Array.from({ length: 20 }, (_, i) => syntheticReview(10_000 + i, random, { modelName: 'synth-stable', modelVersion: 1, ingestTimeMs: firstWindow + 1_000 + i }));
+    const lateBefore = (await service.metrics.lateEvents.get()).values[0]?.value ?? 0;
+    await publishScored(kafka, core.topicScored, late);
+    await waitFor(async () => ((await service.metrics.lateEvents.get()).values[0]?.value ?? 0) - lateBefore === 20, 30_000, 'late events to be counted');
+    const query = `SELECT events, late_events FROM ${core.clickhouseDatabase}.window_summary FINAL
+                   WHERE model_name = 'synth-stable' AND segment = '__all__' AND toUnixTimestamp64Milli(window_start) = ${firstWindow}`;
+    await waitFor(async () => {
+      const rows = (await (await clickhouse.query({ query, format: 'JSONEachRow' })).json()) as Array<{ late_events: string }>;
+      return Number(rows[0]?.late_events ?? 0) === 20;
+    }, 30_000, 'the rewritten summary row');
+    const rows = (await (await clickhouse.query({ query, format: 'JSONEachRow' })).json()) as Array<{ events: number | string; late_events: number | string }>;
+    expect(rows.map((r) => [Number(r.events), Number(r.late_events)])).toEqual([[PER_WINDOW, 20]]);
+  });
 });
