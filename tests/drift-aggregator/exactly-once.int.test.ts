@@ -79,7 +79,7 @@ describe('exactly-once window counts', () => {
     await publishScored(kafka, setup.core.topicScored, reviews);
 
     const first = startAggregator(chdbPaths[0]!);
-    await waitFor(async () => (await appliedEvents()) > 0, 120_000, 'the first instance to apply a batch');
+    await waitFor(async () => (await appliedEvents()) > 0, 120_000, 'the first instance to apply a batch', 5);
     first.kill('SIGKILL');
     await exited(first);
     const appliedAtKill = await appliedEvents();

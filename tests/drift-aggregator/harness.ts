@@ -83,11 +83,11 @@ export async function collect<N extends SchemaName>(kafka: Kafka, topic: string,
   return out;
 }
 
-export async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+export async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string, pollMs = 250): Promise<void> {
   const started = Date.now();
   while (!(await condition())) {
     if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
 
