@@ -14,7 +14,7 @@ import type { ReviewEvent } from '../../schemas/types.js';
 export type JsonRecord = Record<string, unknown>;
 
 /** Column order of the corpus CSV files (the header row). */
-export const CSV_COLUMNS = ['review_id', 'product_id', 'category', 'rating', 'title', 'text', 'ts', 'helpful_votes', 'verified'] as const;
+export const CSV_COLUMNS = ['review_id', 'product_id', 'category', 'rating', 'title', 'text', 'ts', 'helpful_votes', 'verified', 'source'] as const;
 
 /**
  * Encodes ReviewEvents without any validation (ingest validates before encoding; a foreign producer may not),
