@@ -86,7 +86,7 @@ export async function startApiServer(options: StartApiOptions = {}): Promise<Run
 
   const clickhouse = options.clickhouseClient ?? (options.clickhouse === false ? undefined : await openClickHouse(core, log));
   const jobs = createJobRunner({
-    execute: trainerExecutor({ registry, modelName: settings.modelName, logger: log }),
+    execute: trainerExecutor({ registry, modelName: settings.modelName, logger: log, ...(publisher ? { publish: publisher } : {}) }),
     kept: settings.jobsKept,
     logger: log,
   });

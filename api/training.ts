@@ -4,17 +4,19 @@
  * Labels and metrics are the trainer's own (trainer/evaluate.ts: label = sentiment of the star rating),
  * so the API reports exactly what `driftline evaluate` and the registry's held-out metrics report.
  */
-import { DriftlineError } from '../core/errors.js';
+import { Worker } from 'node:worker_threads';
+import { DriftlineError, ERROR_CODES, toDriftlineError, type ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { ModelRegistry } from '../core/model/registry.js';
+import { promotionEvent, type PromotionPublisher } from '../core/model/promotions.js';
+import type { ModelRegistry, StageChange } from '../core/model/registry.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import type { ModelRuntime, ModelService } from '../core/model/types.js';
 import { userPath } from '../core/paths.js';
-import { runTrainingJob } from '../trainer/pipeline.js';
 import { DEFAULT_TRAIN_PARAMS, type TrainParams } from '../trainer/train.js';
 import type { LabeledReview } from '../trainer/data.js';
 import { evaluatePredictions, scoreAll } from '../trainer/evaluate.js';
-import type { TrainExecutor } from './jobs.js';
+import type { JobProgress, TrainExecutor } from './jobs.js';
+import type { TrainWorkerInput, TrainWorkerMessage } from './train-worker.js';
 
 /** A labelled review as POST /v1/evaluate and /v1/train take it (the dataset JSONL shape). */
 export interface LabelledReview {
@@ -88,9 +90,12 @@ export async function evaluateReviews(reviews: LabelledReview[], options: Evalua
 }
 
 export interface TrainerExecutorOptions {
+  /** The registry the API uses (a publishing one when promotions are published). */
   registry: ModelRegistry;
   modelName: string;
   logger: Logger;
+  /** Publishes the new version's 'register' event (the worker has no Kafka client). */
+  publish?: PromotionPublisher;
 }
 
 /** Trainer parameters a request may set: exactly the keys of DEFAULT_TRAIN_PARAMS (all numbers). */
@@ -105,40 +110,119 @@ function trainParamsOf(source: Record<string, unknown>): Partial<TrainParams> {
   return out;
 }
 
+type Done = Extract<TrainWorkerMessage, { type: 'done' }>;
+
 /**
- * Runs trainer/pipeline.ts runTrainingJob for the served model name: same split, evaluation,
- * baseline and registration as `driftline train`; the new version lands in staging (and is
- * promoted only when asked). The TF-IDF comparison is skipped: it is a report for humans, and this
- * process also serves predictions. Training cannot be interrupted half-way: on shutdown the job is
- * marked cancelled once the grace period is over.
+ * Starts api/train-worker on its own thread. From source (tsx, vitest) the worker registers tsx
+ * first; from dist/ it is plain JavaScript.
+ */
+function startWorker(input: TrainWorkerInput): Worker {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const url = new URL(fromSource ? './train-worker.ts' : './train-worker.js', import.meta.url);
+  if (!fromSource) return new Worker(url, { workerData: input });
+  const bootstrap = `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData: input });
+}
+
+/** Runs one training in a worker; aborting terminates it unless it is already registering. */
+function trainInWorker(input: TrainWorkerInput, report: (progress: JobProgress) => void, signal: AbortSignal, logger: Logger): Promise<Done> {
+  return new Promise<Done>((resolve, reject) => {
+    const worker = startWorker(input);
+    let phase = 'starting';
+    let settled = false;
+    const settle = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      fn();
+    };
+    const onAbort = (): void => {
+      // Stopping inside the registry's write could leave its lock behind; that last step is short.
+      if (phase === 'registering') return;
+      settle(() => reject(new DriftlineError('SHUTTING_DOWN', 'The training job was stopped because the API shut down.')));
+      void worker.terminate();
+    };
+    signal.addEventListener('abort', onAbort);
+    worker.on('message', (message: TrainWorkerMessage) => {
+      if (message.type === 'phase') {
+        phase = message.phase;
+        report({ phase: message.phase, fraction: message.fraction });
+      } else if (message.type === 'log') {
+        logger.debug({ part: 'training' }, message.line);
+      } else if (message.type === 'done') {
+        settle(() => resolve(message));
+      } else {
+        const code = (message.code in ERROR_CODES ? message.code : 'TRAINING_FAILED') as ErrorCode;
+        settle(() => reject(new DriftlineError(code, message.message)));
+      }
+    });
+    worker.on('error', (err) => settle(() => reject(toDriftlineError(err, 'TRAINING_FAILED'))));
+    worker.on('exit', (code) => settle(() => reject(new DriftlineError('TRAINING_FAILED', `the training worker exited (code ${code}) without a result`))));
+  });
+}
+
+/** The new version's stage changes (register), as the events publishingRegistry would have sent. */
+async function publishRegistration(options: TrainerExecutorOptions, version: number): Promise<void> {
+  if (!options.publish) return;
+  const record = await options.registry.get(options.modelName, version);
+  for (const entry of record.stage_history) {
+    const change: StageChange = {
+      action: entry.action,
+      model_name: record.name,
+      version: record.version,
+      from_stage: entry.from_stage,
+      to_stage: entry.to_stage,
+      previous_production_version: entry.previous_production_version,
+      reason: entry.reason,
+      actor: entry.actor,
+      time_ms: entry.at_ms,
+    };
+    try {
+      await options.publish(promotionEvent(change));
+    } catch (err) {
+      // The version is registered either way; serving processes only act on production changes.
+      options.logger.warn({ err: toDriftlineError(err).toJSON(), version }, 'registration event not published');
+    }
+  }
+}
+
+/**
+ * Runs trainer/pipeline.ts runTrainingJob (same split, evaluation, baseline and registration as
+ * `driftline train`) for the served model name on a worker thread, so predictions are not slowed.
+ * The new version lands in staging; with `promote` it is then promoted from the main thread through
+ * the (publishing) registry, unless its held-out macro-F1 is worse than production's.
  */
 export function trainerExecutor(options: TrainerExecutorOptions): TrainExecutor {
   const { registry, modelName, logger } = options;
-  return async (request, report) => {
+  return async (request, report, signal) => {
     const base = request.baseVersion === undefined ? {} : trainParamsOf((await registry.get(modelName, request.baseVersion)).params);
-    const result = await runTrainingJob({
-      registry,
-      name: modelName,
-      ...(request.datasetPath === undefined ? {} : { files: [userPath(request.datasetPath)] }),
-      ...(request.reviews === undefined ? {} : { rows: (request.reviews as unknown as LabelledReview[]).map(toLabelled) }),
-      params: { ...base, ...trainParamsOf(request.params ?? {}) },
-      promote: request.promote === true,
-      compareBaseline: false,
-      actor: request.actor,
-      progress: (line) => logger.debug({ part: 'training' }, line),
-      onPhase: (phase, fraction) => report({ phase, fraction }),
-    });
-    return {
-      version: result.version,
-      stage: result.stage,
-      metrics: {
-        accuracy: result.heldOut.sentiment.accuracy,
-        macroF1: result.heldOut.sentiment.macroF1,
-        heldOutRows: result.data.heldOutRows,
-        trainRows: result.data.trainRows,
-        outlierAuroc: result.outliers.auroc,
-        ...(result.promotionRefused ? { promotionRefused: result.promotionRefused } : {}),
+    const done = await trainInWorker(
+      {
+        registryRoot: registry.root,
+        modelName,
+        ...(request.datasetPath === undefined ? {} : { files: [userPath(request.datasetPath)] }),
+        ...(request.reviews === undefined ? {} : { rows: (request.reviews as unknown as LabelledReview[]).map(toLabelled) }),
+        params: { ...base, ...trainParamsOf(request.params ?? {}) },
+        actor: request.actor,
       },
-    };
+      report,
+      signal,
+      logger,
+    );
+    await publishRegistration(options, done.version);
+    const metrics: Record<string, unknown> = { ...done.metrics };
+    let stage = done.stage;
+    if (request.promote) {
+      report({ phase: 'promoting', fraction: 0.99 });
+      try {
+        await registry.promote(modelName, done.version, { actor: request.actor, reason: `trained by API job; held-out macro-F1 ${String(done.metrics.macroF1)}` });
+        stage = 'production';
+      } catch (err) {
+        const error = toDriftlineError(err);
+        if (error.code !== 'PROMOTION_REFUSED') throw error;
+        metrics.promotionRefused = error.message;
+      }
+    }
+    return { version: done.version, stage, metrics };
   };
 }

@@ -110,4 +110,13 @@ describe('admin: evaluation and training jobs', () => {
     // The serving model is unchanged until someone promotes the new version.
     expect(test.modelService.current().version).toBe(1);
   });
+
+  it('with promote: true, refuses promoting a version worse than production and says why', async () => {
+    const params = { epochs: 1, buckets: 4096, embeddingDim: 8, hidden: 8, autoencoderEpochs: 1, forestTrees: 10, outlierFitRows: 300 };
+    const accepted = await test.api.app.inject({ method: 'POST', url: '/v1/train', payload: { reviews: labelled(400, 300), params, promote: true }, headers: auth });
+    expect(accepted.statusCode).toBe(202);
+    const job = await finishedJob(test, accepted.json().id);
+    expect(job).toMatchObject({ status: 'succeeded', result: { version: 3, stage: 'staging', metrics: { promotionRefused: expect.stringContaining('macro-F1') } } });
+    expect(await test.registry.productionVersion(MODEL_NAME)).toBe(1);
+  });
 });

@@ -1,0 +1,67 @@
+/**
+ * Worker-thread entry of an API training job (started by api/training.ts). Training is CPU-bound for
+ * minutes; on its own thread it cannot stall the event loop that answers predictions. The worker
+ * runs trainer/pipeline.ts exactly as `driftline train` does and registers the version in the shared
+ * registry directory (the registry is safe for concurrent writers); the main thread publishes events.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { toDriftlineError } from '../core/errors.js';
+import { openRegistry } from '../core/model/registry.js';
+import type { LabeledReview } from '../trainer/data.js';
+import { runTrainingJob } from '../trainer/pipeline.js';
+import type { TrainParams } from '../trainer/train.js';
+
+export interface TrainWorkerInput {
+  registryRoot: string;
+  modelName: string;
+  files?: string[];
+  rows?: LabeledReview[];
+  params: Partial<TrainParams>;
+  actor: string;
+}
+
+export type TrainWorkerMessage =
+  | { type: 'phase'; phase: string; fraction: number }
+  | { type: 'log'; line: string }
+  | { type: 'done'; version: number; stage: string; metrics: Record<string, unknown> }
+  | { type: 'failed'; code: string; message: string };
+
+async function run(input: TrainWorkerInput): Promise<TrainWorkerMessage> {
+  const report = await runTrainingJob({
+    registry: openRegistry(input.registryRoot),
+    name: input.modelName,
+    ...(input.files ? { files: input.files } : {}),
+    ...(input.rows ? { rows: input.rows } : {}),
+    params: input.params,
+    // Promotion (and its event) is the main thread's: it holds the Kafka publisher.
+    promote: false,
+    // The TF-IDF comparison is a report for humans; it would only lengthen API jobs.
+    compareBaseline: false,
+    actor: input.actor,
+    progress: (line) => parentPort?.postMessage({ type: 'log', line } satisfies TrainWorkerMessage),
+    onPhase: (phase, fraction) => parentPort?.postMessage({ type: 'phase', phase, fraction } satisfies TrainWorkerMessage),
+  });
+  return {
+    type: 'done',
+    version: report.version,
+    stage: report.stage,
+    metrics: {
+      accuracy: report.heldOut.sentiment.accuracy,
+      macroF1: report.heldOut.sentiment.macroF1,
+      heldOutRows: report.data.heldOutRows,
+      trainRows: report.data.trainRows,
+      outlierAuroc: report.outliers.auroc,
+    },
+  };
+}
+
+if (parentPort) {
+  const port = parentPort;
+  run(workerData as TrainWorkerInput).then(
+    (message) => port.postMessage(message),
+    (err: unknown) => {
+      const error = toDriftlineError(err, 'TRAINING_FAILED');
+      port.postMessage({ type: 'failed', code: error.code, message: error.message } satisfies TrainWorkerMessage);
+    },
+  );
+}
