@@ -1,6 +1,14 @@
 /** `driftline alerts`: the alert-consumer example reads DriftAlert events from the alerts topic. */
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { InMemoryBaselineProvider, SketchCatalog } from '../../drift-aggregator/baselines.js';
+import { BatchAggregate } from '../../drift-aggregator/increments.js';
+import { AggregatorState } from '../../drift-aggregator/redis-state.js';
+import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
+import { registerBaseline } from './harness.js';
 import { codecFor } from '../../core/avro.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
 import { buildAlerts } from '../../drift-aggregator/alerts.js';
@@ -28,6 +36,39 @@ describe('driftline alerts', () => {
     const text = await driftlineCli(['alerts', '--max', '2'], cliEnv);
     expect(text).toContain('RED cli-model v3 window 2023-11-14T22:14:00.000Z segment all (1 items)');
     expect(text).toContain('red   feature.text_chars psi=0.6100 (amber 0.1, red 0.25)');
+    rmSync(core.clickhousePath, { recursive: true, force: true });
+  });
+
+  it('driftline drift sliding merges consecutive windows from the Redis sketches', async () => {
+    const { core, env } = testSetup();
+    const registryDir = mkdtempSync(join(tmpdir(), 'driftline-cli-registry-'));
+    const baseline = syntheticBaseline('sliding-model', 1, 2_000);
+    await registerBaseline(registryDir, baseline);
+    const redis = new Redis(core.redisUrl);
+    const state = new AggregatorState(redis, core.redisPrefix);
+    const catalog = new SketchCatalog(new InMemoryBaselineProvider([baseline]), 10);
+    await catalog.ensure([{ modelName: 'sliding-model', version: 1 }]);
+    const random = seededRandom(3);
+    let last = -1;
+    for (const [window, count] of [[0, 120], [1, 130], [2, 140]] as const) {
+      const aggregate = new BatchAggregate({ windowMs: 60_000, windowTime: 'ingest', sketchesOf: (n, v) => catalog.get(n, v) });
+      for (let i = 0; i < count; i++) aggregate.add(syntheticReview(i, random, { modelName: 'sliding-model', modelVersion: 1, ingestTimeMs: 6_000_000 + window * 60_000 + i }));
+      await state.applyBatch({ topic: 'scored', partition: 0, expectedPrevOffset: last, lastOffset: last + count, aggregate, nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: 60_000 });
+      last += count;
+    }
+    const out = await driftlineCli(['drift', 'sliding', '--model', 'sliding-model', '--version', '1', '--windows', '2', '--end-ms', String(6_000_000 + 3 * 60_000), '--json'], {
+      ...process.env,
+      ...env,
+      DRIFTLINE_REGISTRY_DIR: registryDir,
+    });
+    const view = JSON.parse(out.trim()) as { windowsFound: number; events: number; rows: Array<{ feature: string; status: string }> };
+    expect(view.windowsFound).toBe(2);
+    expect(view.events).toBe(270);
+    expect(view.rows.some((r) => r.feature === 'feature.text_length')).toBe(true);
+    const keys = await redis.keys(`${core.redisPrefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+    rmSync(registryDir, { recursive: true, force: true });
     rmSync(core.clickhousePath, { recursive: true, force: true });
   });
 });
