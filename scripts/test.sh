@@ -13,6 +13,13 @@ if [ "${CI:-}" = "true" ] || [ ! -d node_modules ] || [ package-lock.json -nt no
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# The compose file is validated by `docker compose config` in tests/deploy; no Docker engine is needed for that,
+# only a client: Debian packages the standalone docker-compose (the v2 plugin comes from Docker's own repo).
+if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  step "installing docker-compose (client only, to validate docker-compose.yml)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null) || echo "docker-compose install failed; the compose CLI check will be skipped"
+fi
+
 step "typecheck + build"
 npm run --silent build
 
