@@ -21,7 +21,8 @@ export function sourceFamily(source: string | null): string {
   return source ? source.split('/')[0] : '(none)';
 }
 
-function toReview(value: unknown, where: string): LabeledReview {
+/** One labelled review from a parsed JSON object (dataset JSONL shape); TRAINING_FAILED naming `where` if unusable. */
+export function toReview(value: unknown, where: string): LabeledReview {
   const v = value as Record<string, unknown> | null;
   if (!v || typeof v !== 'object') throw new DriftlineError('TRAINING_FAILED', `${where}: not a JSON object`);
   const { review_id: id, text, rating } = v;

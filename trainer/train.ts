@@ -62,14 +62,14 @@ export interface TrainParams {
 }
 
 export const DEFAULT_TRAIN_PARAMS: TrainParams = {
-  buckets: 1 << 17,
+  buckets: 1 << 16,
   maxTokens: 256,
-  embeddingDim: 24,
+  embeddingDim: 16,
   hidden: 48,
   epochs: 8,
   batchSize: 128,
-  headLearningRate: 0.003,
-  embeddingLearningRate: 0.15,
+  headLearningRate: 0.001,
+  embeddingLearningRate: 0.02,
   classWeightPower: 0.5,
   categoryLossWeight: 0.3,
   sqrtPooling: 1,
@@ -196,8 +196,10 @@ export async function trainModel(tf: Tf, rows: readonly LabeledReview[], params:
   embedding.set(best!.embedding);
   head.setWeights(best!.head);
   best!.head.forEach((t) => t.dispose());
-  const trainSeconds = (performance.now() - trainStart) / 1000;
   progress(`best epoch ${best!.epoch} (val macro-F1 ${best!.f1.toFixed(4)})`);
+  const tuned = tuneSentimentBias(tf, head, embedding, dim, poolingOf(params), val);
+  progress(`sentiment bias tuned on validation: ${JSON.stringify(tuned.offsets)} (val macro-F1 ${tuned.before.toFixed(4)} -> ${tuned.after.toFixed(4)})`);
+  const trainSeconds = (performance.now() - trainStart) / 1000;
 
   const outlierStart = performance.now();
   const bundle = await fitOutlierModels(tf, { featurizer, embedding, head, categories, params }, fit, valRows, progress);
@@ -326,6 +328,43 @@ function sparseAdagrad(s: TrainingState, batch: FeatureBatch, inputGradient: Flo
       }
     }
   }
+}
+
+/**
+ * Prior correction for macro-F1: additive offsets to the sentiment logits (negative, neutral; positive
+ * fixed at 0), grid-searched on the validation rows and folded into the sentiment layer's bias, so the
+ * saved model is still a plain softmax layer. Class imbalance makes argmax under-predict the rare classes.
+ */
+function tuneSentimentBias(tf: Tf, head: LayersModel, embedding: Float32Array, dim: number, pooling: Pooling, data: Labeled): { offsets: number[]; before: number; after: number } {
+  const pooled = poolBatch(data.batch, embedding, dim, pooling, null);
+  const [probs] = predictRows(tf, head, pooled.headInput, data.batch.size, headInputDim(dim));
+  const n = data.batch.size;
+  const logp = Float64Array.from(probs, (p) => Math.log(Math.max(p, 1e-12)));
+  const macroF1 = (offsets: number[]) => {
+    const predicted = new Int32Array(n);
+    for (let r = 0; r < n; r++) {
+      let best = 0;
+      for (let c = 1; c < 3; c++) if (logp[r * 3 + c] + offsets[c] > logp[r * 3 + best] + offsets[best]) best = c;
+      predicted[r] = best;
+    }
+    return classificationReport(data.sentiment, predicted, SENTIMENTS).macroF1;
+  };
+  const before = macroF1([0, 0, 0]);
+  let best = { offsets: [0, 0, 0], f1: before };
+  for (let neg = -1.5; neg <= 1.5 + 1e-9; neg += 0.25) {
+    for (let neu = -1.5; neu <= 2.5 + 1e-9; neu += 0.25) {
+      const offsets = [round7(neg), round7(neu), 0];
+      const f1 = macroF1(offsets);
+      // Strictly better only: ties keep the smaller correction (the grid starts far from 0, so compare |offsets|).
+      if (f1 > best.f1 + 1e-9 || (Math.abs(f1 - best.f1) <= 1e-9 && Math.abs(neg) + Math.abs(neu) < Math.abs(best.offsets[0]) + Math.abs(best.offsets[1]))) best = { offsets, f1 };
+    }
+  }
+  const layer = head.getLayer('sentiment');
+  const [kernel, bias] = layer.getWeights();
+  const shifted = tf.tidy(() => tf.add(bias, tf.tensor1d(best.offsets)));
+  layer.setWeights([kernel, shifted]);
+  shifted.dispose();
+  return { offsets: best.offsets, before, after: best.f1 };
 }
 
 function evaluateHeads(tf: Tf, head: LayersModel, embedding: Float32Array, dim: number, pooling: Pooling, data: Labeled) {

@@ -17,16 +17,20 @@ export interface LoadedTf {
   backend: string;
 }
 
-let loading: Promise<LoadedTf> | undefined;
-let loadedChoice: TfBackendChoice | undefined;
+let current: Promise<LoadedTf> | undefined;
+let currentChoice: TfBackendChoice | undefined;
 
-/** The process-wide tfjs namespace on the configured backend (loaded once). */
+/**
+ * The process-wide tfjs namespace on the requested backend. The first call loads tfjs; a later call
+ * with another choice switches the global backend (models loaded before keep working: tfjs moves
+ * their tensors on first use).
+ */
 export function loadTf(choice: TfBackendChoice = coreSettings.load().tfBackend as TfBackendChoice): Promise<LoadedTf> {
-  if (loading && loadedChoice === choice) return loading;
-  if (loading) return loading.then((loaded) => switchBackend(loaded, choice));
-  loadedChoice = choice;
-  loading = selectBackend(choice);
-  return loading;
+  if (current && currentChoice === choice) return current;
+  const previous = current;
+  currentChoice = choice;
+  current = previous ? previous.then((loaded) => switchBackend(loaded, choice)) : selectBackend(choice);
+  return current;
 }
 
 async function selectBackend(choice: TfBackendChoice): Promise<LoadedTf> {

@@ -1,0 +1,117 @@
+/**
+ * Model benchmark (`npx tsx bench/model-runtime.ts`):
+ *  (a) training time of the default architecture on BENCH_TRAIN_ROWS reviews (BENCH_TRAIN_EPOCHS epochs, wasm);
+ *  (b) scoring throughput of the model runtime alone (featurize + heads + outlier/shift, no Kafka) at batch
+ *      1, 64 and 512, on every backend that loads here (wasm, cpu; tfjs-node when installed), with the
+ *      shipped model (models/default, or BENCH_MODEL_DIR).
+ * Throughput is reported per wall-clock second and per CPU second of this process: the machine is shared,
+ * so CPU-time figures are the steadier ones. Writes bench/results/model-runtime.json with machine info.
+ * Env: BENCH_SECONDS (per measurement, default 3), BENCH_TRAIN_ROWS (8000), BENCH_TRAIN_EPOCHS (3).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { loadModelRuntime } from '../core/model/runtime.js';
+import { type TfBackendChoice, loadTf } from '../core/model/tf.js';
+import type { ReviewInput } from '../core/model/types.js';
+import { repoPath, sharedPath } from '../core/paths.js';
+import { loadLabeledJsonl } from '../trainer/data.js';
+import { DEFAULT_TRAIN_PARAMS, trainModel } from '../trainer/train.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const TRAIN_ROWS = Number(process.env.BENCH_TRAIN_ROWS ?? 8000);
+const TRAIN_EPOCHS = Number(process.env.BENCH_TRAIN_EPOCHS ?? 3);
+const MODEL_DIR = process.env.BENCH_MODEL_DIR ?? repoPath('models', 'default');
+const BATCHES = [1, 64, 512];
+
+interface Throughput {
+  backend: string;
+  batch: number;
+  reviews: number;
+  wallSeconds: number;
+  reviewsPerSecond: number;
+  reviewsPerCpuSecond: number;
+}
+
+async function measure(score: (batch: ReviewInput[]) => Promise<unknown>, pool: ReviewInput[], batch: number): Promise<Omit<Throughput, 'backend'>> {
+  // Warm-up: JIT and tfjs kernels.
+  for (let i = 0; i < 3; i++) await score(pool.slice(0, batch));
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  let reviews = 0;
+  let offset = 0;
+  while (performance.now() - started < SECONDS * 1000) {
+    if (offset + batch > pool.length) offset = 0;
+    await score(pool.slice(offset, offset + batch));
+    offset += batch;
+    reviews += batch;
+  }
+  const wallSeconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  const cpuSeconds = (used.user + used.system) / 1e6;
+  return { batch, reviews, wallSeconds: round(wallSeconds), reviewsPerSecond: Math.round(reviews / wallSeconds), reviewsPerCpuSecond: Math.round(reviews / cpuSeconds) };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+async function availableBackends(): Promise<TfBackendChoice[]> {
+  const list: TfBackendChoice[] = ['wasm', 'cpu'];
+  try {
+    const specifier = '@tensorflow/tfjs-node';
+    await import(specifier);
+    list.unshift('node');
+  } catch {
+    // tfjs-node is optional and usually absent (see shared/notes/runtime-facts.md)
+  }
+  return list;
+}
+
+async function benchTraining(rows: Awaited<ReturnType<typeof loadLabeledJsonl>>['rows']) {
+  const { tf, backend } = await loadTf('wasm');
+  const subset = rows.slice(0, TRAIN_ROWS);
+  const started = performance.now();
+  const result = await trainModel(tf, subset, { ...DEFAULT_TRAIN_PARAMS, epochs: TRAIN_EPOCHS });
+  const seconds = (performance.now() - started) / 1000;
+  result.bundle.head.dispose();
+  result.bundle.autoencoder.dispose();
+  const epochRowsPerSecond = result.history.map((h) => h.rowsPerSecond);
+  return { backend, rows: subset.length, epochs: TRAIN_EPOCHS, seconds: round(seconds), timings: result.timings, epochRowsPerSecond };
+}
+
+async function main(): Promise<void> {
+  const data = await loadLabeledJsonl([sharedPath('data', 'reviews-dev-large.jsonl')]);
+  const pool: ReviewInput[] = data.rows.slice(0, 20_000);
+  process.stdout.write(`model-runtime bench: ${pool.length} reviews in the pool, model ${MODEL_DIR}, ${SECONDS}s per measurement\n`);
+
+  const training = await benchTraining(data.rows);
+  process.stdout.write(`training: ${training.rows} reviews x ${training.epochs} epochs in ${training.seconds}s on ${training.backend} (epoch rows/s ${training.epochRowsPerSecond.join(', ')})\n`);
+
+  const results: Throughput[] = [];
+  for (const choice of await availableBackends()) {
+    process.env.DRIFTLINE_TF_BACKEND = choice;
+    const { backend } = await loadTf(choice);
+    const runtime = await loadModelRuntime(MODEL_DIR, { name: 'bench', version: 1 });
+    await runtime.check();
+    for (const batch of BATCHES) {
+      const r = { backend, ...(await measure((b) => runtime.score(b), pool, batch)) };
+      results.push(r);
+      process.stdout.write(`score ${backend.padEnd(10)} batch ${String(batch).padStart(3)}: ${String(r.reviewsPerSecond).padStart(7)} reviews/s wall, ${String(r.reviewsPerCpuSecond).padStart(7)} reviews/cpu-s\n`);
+    }
+    runtime.dispose();
+  }
+
+  const report = {
+    bench: 'model-runtime',
+    at: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: round(totalmem() / 2 ** 30), node: process.version, loadavgAtEnd: loadavg().map(round) },
+    model: MODEL_DIR,
+    training,
+    scoring: results,
+  };
+  mkdirSync(repoPath('bench', 'results'), { recursive: true });
+  writeFileSync(repoPath('bench', 'results', 'model-runtime.json'), `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write('wrote bench/results/model-runtime.json\n');
+}
+
+await main();
