@@ -128,7 +128,18 @@ interface Scenario {
   goal_p99_ms: number;
 }
 
-async function run(url: string, scenario: Scenario, bodies: string[], duration: number): Promise<Record<string, unknown>> {
+/** CPU seconds (user + system) the server process has used, from /proc (Linux); clock ticks are 100/s. */
+function processCpuSeconds(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+async function run(url: string, pid: number, scenario: Scenario, bodies: string[], duration: number): Promise<Record<string, unknown>> {
+  const cpuBefore = processCpuSeconds(pid);
   const result = await autocannon({
     url: `${url}/v1/predict`,
     connections: scenario.reviews_per_request === 1 ? 20 : 8,
@@ -137,8 +148,12 @@ async function run(url: string, scenario: Scenario, bodies: string[], duration: 
     timeout: 10,
     requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest: rotating(bodies) }],
   });
+  const cpuAfter = processCpuSeconds(pid);
+  // Server CPU per request does not depend on how busy the shared machine is (waiting is not counted).
+  const cpuMsPerRequest = cpuBefore !== null && cpuAfter !== null && result.requests.total > 0 ? ((cpuAfter - cpuBefore) * 1000) / result.requests.total : null;
   const summary = {
     ...scenario,
+    server_cpu_ms_per_request: cpuMsPerRequest === null ? null : Number(cpuMsPerRequest.toFixed(3)),
     duration_s: duration,
     requests_total: result.requests.total,
     requests_per_s: Number(result.requests.average.toFixed(1)),
@@ -151,7 +166,8 @@ async function run(url: string, scenario: Scenario, bodies: string[], duration: 
   };
   process.stdout.write(
     `${scenario.name}: ${summary.requests_per_s} req/s (${summary.reviews_per_s} reviews/s), p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms ` +
-      `(goal < ${scenario.goal_p99_ms} ms: ${summary.goal_met ? 'met' : 'NOT met'}), errors ${result.errors}, non-2xx ${result.non2xx}\n`,
+      `(goal < ${scenario.goal_p99_ms} ms: ${summary.goal_met ? 'met' : 'NOT met'}), errors ${result.errors}, non-2xx ${result.non2xx}, ` +
+      `server CPU ${summary.server_cpu_ms_per_request ?? '?'} ms/request\n`,
   );
   return summary;
 }
@@ -191,8 +207,9 @@ async function main(): Promise<void> {
       duration: 3,
       requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest: rotating(singleBodies) }],
     });
-    const single = await run(url, { name: 'single review', reviews_per_request: 1, target_rate_rps: SINGLE_RATE, goal_p99_ms: 10 }, singleBodies, DURATION_S);
-    const batch = await run(url, { name: `batch of ${BATCH_SIZE}`, reviews_per_request: BATCH_SIZE, target_rate_rps: BATCH_RATE, goal_p99_ms: 50 }, batchBodies, DURATION_S);
+    const pid = child.pid ?? 0;
+    const single = await run(url, pid, { name: 'single review', reviews_per_request: 1, target_rate_rps: SINGLE_RATE, goal_p99_ms: 10 }, singleBodies, DURATION_S);
+    const batch = await run(url, pid, { name: `batch of ${BATCH_SIZE}`, reviews_per_request: BATCH_SIZE, target_rate_rps: BATCH_RATE, goal_p99_ms: 50 }, batchBodies, DURATION_S);
     const ready = (await (await fetch(`${url}/ready`)).json()) as Record<string, unknown>;
     const results = {
       benchmark: 'api',
