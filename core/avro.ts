@@ -35,7 +35,7 @@ const HEADER_BYTES = 10;
 
 /** The 8 fingerprint bytes (little-endian) of a schema's Parsing Canonical Form. */
 export function schemaFingerprint(type: avro.Type): Buffer {
-  const canonical = type.toString(); // avsc: toString() is the Parsing Canonical Form
+  const canonical = JSON.stringify(type.schema()); // avsc: schema() is the Parsing Canonical Form (toString() names a record only)
   const fp = rabinFingerprint64(Buffer.from(canonical, 'utf8'));
   const out = Buffer.alloc(8);
   out.writeBigUInt64LE(fp);
