@@ -92,24 +92,24 @@ export class WindowCloser {
         // A later window waits for every earlier one of its version (hysteresis runs in order).
         if (!shouldClose(window, clock, this.options.windowMs, this.options.idleCloseMs)) break;
         const result = await this.closeWindow(window.id);
-        if (!result) break;
-        closed.push(result);
+        if (result === 'locked') break; // another instance is closing it; the later ones wait for it
+        if (result !== 'already-done') closed.push(result);
       }
     }
     await this.flushLate();
     return closed;
   }
 
-  /** Closes one window if this instance gets its lock; null when another instance has it. */
-  async closeWindow(id: string): Promise<ClosedWindow | null> {
+  /** Closes one window if this instance gets its lock ('locked': another instance has it). */
+  async closeWindow(id: string): Promise<ClosedWindow | 'locked' | 'already-done'> {
     const { state, metrics } = this.deps;
     const lockKey = state.key('lock', id);
-    if ((await this.redis.set(lockKey, this.owner, 'PX', this.options.closeLockTtlMs, 'NX')) !== 'OK') return null;
+    if ((await this.redis.set(lockKey, this.owner, 'PX', this.options.closeLockTtlMs, 'NX')) !== 'OK') return 'locked';
     const started = process.hrtime.bigint();
     try {
       if ((await this.redis.exists(state.key('done', id))) === 1) {
         await this.redis.multi().zrem(state.key('open'), id).zrem(state.key('touched'), id).exec();
-        return null;
+        return 'already-done';
       }
       // From here on, the apply script counts events of this window as late.
       await this.redis.set(state.key('closed', id), '1', 'EX', this.options.stateTtlSeconds);
