@@ -139,4 +139,14 @@ describe('drift aggregator service', () => {
     const rows = (await (await clickhouse.query({ query, format: 'JSONEachRow' })).json()) as Array<{ events: number | string; late_events: number | string }>;
     expect(rows.map((r) => [Number(r.events), Number(r.late_events)])).toEqual([[PER_WINDOW, 20]]);
   });
+
+  it('sends undecodable messages to the dead-letter topic (stage aggregator) and keeps going', async () => {
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: core.topicScored, messages: [{ key: 'bad', value: Buffer.from('not avro at all') }] });
+    await producer.disconnect();
+    await waitFor(async () => (await service.metrics.undecodable.get()).values[0]?.value === 1, 30_000, 'the bad message to be counted');
+    const deadLetters = await collect(kafka, core.topicDeadLetter, 'DeadLetter', { expected: 1 });
+    expect(deadLetters.map((d) => [d.value.stage, d.value.error_code, d.value.source_topic, d.value.raw.toString()])).toEqual([['aggregator', 'AVRO_BAD_HEADER', core.topicScored, 'not avro at all']]);
+  });
 });
