@@ -5,18 +5,17 @@
 import { fileURLToPath } from 'node:url';
 import { toDriftlineError } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
-import { startApiServer } from './server.js';
+import { startApiServer, type RunningApi } from './server.js';
 
 export async function runApi(): Promise<number> {
   const log = createLogger('api');
-  let running;
+  let api: RunningApi;
   try {
-    running = await startApiServer({ logger: log });
+    api = await startApiServer({ logger: log });
   } catch (err) {
     log.fatal({ err: toDriftlineError(err).toJSON() }, 'API failed to start');
     return 1;
   }
-  const api = running;
   return new Promise<number>((resolve) => {
     let signals = 0;
     const stop = (signal: NodeJS.Signals): void => {
