@@ -6,7 +6,7 @@
  *  (c) end-to-end latency p50/p99 (ingest_time_ms → scored event seen by a read_committed consumer) at a
  *      fixed input rate.
  * Prints the figures and writes bench/results/scorer.json. Env: BENCH_REVIEWS (50000), BENCH_PARTITIONS (3),
- * BENCH_RATE (5000/s), BENCH_LATENCY_SECONDS (20), BENCH_PASSTHROUGH_ONLY=1 (only (a), no JSON written); DRIFTLINE_SCORER_*
+ * BENCH_RATE (5000/s), BENCH_LATENCY_SECONDS (20), BENCH_PARTS (a,b,c: run a subset; the JSON is written only for all three); DRIFTLINE_SCORER_*
  * settings apply to the passthrough and are passed to the scorer child.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,12 +24,15 @@ import { validateReview } from '../core/validation.js';
 import type { ReviewEvent } from '../schemas/types.js';
 import { scorerSettings } from '../scorer/config.js';
 import { splitBySize } from '../scorer/pipeline.js';
+import { TRANSACTIONAL_RETRY } from '../scorer/producers.js';
 
 const REVIEWS = Number(process.env.BENCH_REVIEWS ?? 50_000);
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 3);
 const RATE = Number(process.env.BENCH_RATE ?? 5_000);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);
 const MODEL_NAME = 'default';
+/** Which parts to run (a = passthrough, b = scorer throughput, c = latency); the JSON is written only for all three. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'a,b,c').split(',').map((p) => p.trim()));
 
 const core = coreSettings.load();
 const kafka = createKafka(core, 'bench-scorer');
@@ -108,7 +111,7 @@ async function passthrough(mode: PassthroughResult['mode'], input: string, outpu
   const txProducer = async (partition: number): Promise<Producer> => {
     let producer = txProducers.get(partition);
     if (!producer) {
-      producer = kafka.producer({ transactionalId: `bench-${runId}-pass-${partition}`, idempotent: true, maxInFlightRequests: 1 });
+      producer = kafka.producer({ transactionalId: `bench-${runId}-pass-${partition}`, idempotent: true, maxInFlightRequests: 1, retry: { ...TRANSACTIONAL_RETRY } });
       await producer.connect();
       txProducers.set(partition, producer);
     }
@@ -258,13 +261,14 @@ async function endToEndLatency(pool: ReviewEvent[], registryDir: string): Promis
       for (const message of batch.messages) latencies.push(now - scoredCodec.decode(message.value).ingest_time_ms);
     },
   });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  // Not idempotent: sends are fired on schedule without waiting for the previous one (acks from the leader only).
+  const producer = kafka.producer();
   await producer.connect();
   try {
     // Warm up: wait until the scorer answers (model loaded, partitions assigned).
     let i = 0;
     while (!readerJoined || latencies.length === 0) {
-      await producer.send({ topic: topics.reviews, acks: -1, messages: [benchMessage(pool, i++, Date.now())] });
+      await producer.send({ topic: topics.reviews, acks: 1, messages: [benchMessage(pool, i++, Date.now())] });
       if (child.exitCode !== null) throw new Error(`scorer exited with ${child.exitCode}`);
       await sleep(200);
     }
@@ -311,26 +315,34 @@ async function main(): Promise<void> {
   const settings = scorerSettings.load();
   console.log(`scorer bench: ${REVIEWS} reviews, ${PARTITIONS} partitions, run ${runId}`);
 
-  const passTopics = await newTopics('pass');
-  await preload(passTopics.reviews, pool, REVIEWS);
-  const plain = await passthrough('plain', passTopics.reviews, `${passTopics.scored}`, REVIEWS);
-  console.log(`(a) passthrough plain:         ${plain.reviewsPerSecond} reviews/s (${plain.seconds.toFixed(2)} s)`);
-  const transactional = await passthrough('transactional', passTopics.reviews, `${passTopics.deadLetter}`, REVIEWS);
-  console.log(`(a) passthrough transactional: ${transactional.reviewsPerSecond} reviews/s (${transactional.seconds.toFixed(2)} s)`);
+  let plain: PassthroughResult | undefined;
+  let transactional: PassthroughResult | undefined;
+  if (PARTS.has('a')) {
+    const passTopics = await newTopics('pass');
+    await preload(passTopics.reviews, pool, REVIEWS);
+    plain = await passthrough('plain', passTopics.reviews, passTopics.scored, REVIEWS);
+    console.log(`(a) passthrough plain:         ${plain.reviewsPerSecond} reviews/s (${plain.seconds.toFixed(2)} s)`);
+    transactional = await passthrough('transactional', passTopics.reviews, passTopics.deadLetter, REVIEWS);
+    console.log(`(a) passthrough transactional: ${transactional.reviewsPerSecond} reviews/s (${transactional.seconds.toFixed(2)} s)`);
+  }
 
-  if (process.env.BENCH_PASSTHROUGH_ONLY === '1') return;
   const registryDir = seededRegistry();
   await openRegistry(registryDir).seedFromDirectory(MODEL_NAME, repoPath('models', 'default'), { actor: 'bench' });
-  let throughput: ThroughputResult;
-  let latency: LatencyResult;
+  let throughput: ThroughputResult | undefined;
+  let latency: LatencyResult | undefined;
   try {
-    throughput = await scorerThroughput(pool, registryDir);
-    console.log(`(b) scorer:                    ${throughput.reviewsPerSecond} reviews/s (${throughput.measuredReviews} in ${throughput.seconds.toFixed(2)} s)`);
-    latency = await endToEndLatency(pool, registryDir);
-    console.log(`(c) end-to-end at ${RATE}/s:     p50 ${latency.p50Ms} ms, p90 ${latency.p90Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${latency.received}/${latency.sent} received)`);
+    if (PARTS.has('b')) {
+      throughput = await scorerThroughput(pool, registryDir);
+      console.log(`(b) scorer:                    ${throughput.reviewsPerSecond} reviews/s (${throughput.measuredReviews} in ${throughput.seconds.toFixed(2)} s)`);
+    }
+    if (PARTS.has('c')) {
+      latency = await endToEndLatency(pool, registryDir);
+      console.log(`(c) end-to-end at ${RATE}/s:     p50 ${latency.p50Ms} ms, p90 ${latency.p90Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${latency.received}/${latency.sent} received)`);
+    }
   } finally {
     rmSync(registryDir, { recursive: true, force: true });
   }
+  if (!plain || !transactional || !throughput || !latency) return;
   const ratio = throughput.reviewsPerSecond / transactional.reviewsPerSecond;
   console.log(`scorer / transactional passthrough = ${(ratio * 100).toFixed(0)}%; scorer / plain passthrough = ${((throughput.reviewsPerSecond / plain.reviewsPerSecond) * 100).toFixed(0)}%`);
 

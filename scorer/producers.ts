@@ -25,6 +25,14 @@ interface Slot {
   closeWhenReleased: boolean;
 }
 
+/**
+ * Retry policy of the transactional producers. A transaction started right after the previous commit often
+ * gets CONCURRENT_TRANSACTIONS from AddPartitionsToTxn (the coordinator is still writing the commit markers,
+ * a few ms); with the client-wide 200 ms first retry every transaction would stall that long, so these
+ * producers retry after 20 ms (as the Java client does for this case) and back off from there.
+ */
+export const TRANSACTIONAL_RETRY = { initialRetryTime: 20, maxRetryTime: 5_000, retries: 12 } as const;
+
 export interface PartitionProducerOptions {
   transactionalIdFor(partition: number): string;
   transactionTimeoutMs: number;
@@ -96,6 +104,7 @@ export class PartitionProducers {
       maxInFlightRequests: 1,
       transactionTimeout: this.options.transactionTimeoutMs,
       allowAutoTopicCreation: false,
+      retry: { ...TRANSACTIONAL_RETRY },
     });
     const lease: PartitionProducer = { partition, producer, needsOffsetCheck: true };
     const ready = (async () => {

@@ -152,6 +152,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
     metrics.consumed.inc(batch.messages.length);
     log.debug({ partition: batch.partition, first: batch.firstOffset(), last: batch.lastOffset(), records: batch.messages.length }, 'batch received');
     let lease: PartitionProducer | undefined;
+    let rejoin: unknown;
     try {
       lease = await producers.acquire(batch.partition);
       const { messages, committed } = await unprocessed(lease, batch);
@@ -167,7 +168,15 @@ export function createScorer(deps: ScorerDeps): Scorer {
         payload.resolveOffset(chunk[chunk.length - 1]!.offset);
         log.debug({ partition: batch.partition, last: chunk[chunk.length - 1]!.offset, records: chunk.length }, 'transaction committed');
         failures.delete(batch.partition);
-        if (start + settings.maxRecordsPerTransaction < messages.length) await payload.heartbeat().catch(() => undefined);
+        if (start + settings.maxRecordsPerTransaction < messages.length) {
+          // A rebalance shows up here: stop this batch (what is committed stays) and let kafkajs rejoin.
+          try {
+            await payload.heartbeat();
+          } catch (err) {
+            rejoin = err;
+            break;
+          }
+        }
       }
     } catch (err) {
       if (lease) await producers.discard(lease);
@@ -177,6 +186,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
       if (lease) producers.release(lease);
     }
     // Outside the try: a heartbeat error is how kafkajs learns of a rebalance and must reach it.
+    if (rejoin !== undefined) throw rejoin;
     await payload.heartbeat();
   }
 
