@@ -1,0 +1,100 @@
+/**
+ * Fault: the scorer and the drift aggregator are SIGKILLed mid-stream (at different moments) and started
+ * again, while ingest keeps publishing. The scorer's transactions (read_committed output, offsets committed
+ * in the transaction, fenced transactional ids) and the aggregator's Redis offsets (one Lua call per batch)
+ * must give exactly-once totals: every review scored once by review id, and the ClickHouse windows add up
+ * to the number of reviews, window by window.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countById, groupProgress, readScored, startScorer, waitForCaughtUp, waitUntil, type ScorerChild } from '../scorer/helpers.js';
+import {
+  createPipeline,
+  expectedWindowCounts,
+  ingestLines,
+  printTotals,
+  readWindowsOf,
+  reviewLines,
+  startAggregator,
+  waitForAggregated,
+  windowKey,
+  type Pipeline,
+} from '../support/pipeline.js';
+
+const TOTAL = 1_500;
+const RATE = 100;
+
+describe('fault: scorer and aggregator SIGKILLed mid-stream', () => {
+  let pipeline: Pipeline;
+  let redis: Redis;
+  const children: ScorerChild[] = [];
+
+  beforeAll(async () => {
+    pipeline = await createPipeline('kill');
+    redis = new Redis(pipeline.core.redisUrl);
+  });
+
+  afterAll(async () => {
+    for (const child of children) await child.kill('SIGKILL');
+    await pipeline?.cleanupAll(redis);
+    redis?.disconnect();
+  });
+
+  it('still counts every review exactly once', async () => {
+    const started = Date.now();
+    const reviews = reviewLines(TOTAL, 200);
+    // Small transactions and batches: many commits are in flight when a kill lands.
+    const scorerEnv = { DRIFTLINE_SCORER_MAX_TXN_RECORDS: '40' };
+    const aggregatorEnv = { DRIFTLINE_AGGREGATOR_MAX_BATCH_BYTES: '8192' };
+    let scorer = startScorer(pipeline, 'kill-scorer-1', scorerEnv);
+    let aggregator = startAggregator(pipeline, 'kill-aggregator-1', aggregatorEnv);
+    children.push(scorer, aggregator);
+    const scorerCommitted = async (): Promise<number> => (await groupProgress(pipeline.kafka, pipeline.groupId, pipeline.topics.reviews)).committed;
+    const aggregatorApplied = async (): Promise<number> => {
+      const offsets = await redis.hgetall(`${pipeline.redisPrefix}:agg:offsets`);
+      return Object.values(offsets).reduce((sum, offset) => sum + Number(offset) + 1, 0);
+    };
+
+    const killedAt = { scorer: 0, aggregator: 0 };
+    const faults = (async () => {
+      await waitUntil('the scorer to commit 300 reviews', async () => (await scorerCommitted()) >= 300, 120_000, children);
+      expect(await scorer.kill('SIGKILL')).toBe(-1);
+      killedAt.scorer = await scorerCommitted();
+      scorer = startScorer(pipeline, 'kill-scorer-2', scorerEnv);
+      children.push(scorer);
+      // Offsets of the transactional scored topic include commit markers: 700 is "well into the stream".
+      await waitUntil('the aggregator to apply ~700 events', async () => (await aggregatorApplied()) >= 700, 120_000, children);
+      expect(await aggregator.kill('SIGKILL')).toBe(-1);
+      killedAt.aggregator = await aggregatorApplied();
+      aggregator = startAggregator(pipeline, 'kill-aggregator-2', aggregatorEnv);
+      children.push(aggregator);
+    })();
+    const ingested = await ingestLines(pipeline, reviews.map((r) => r.line), RATE);
+    await faults;
+    // Both kills landed with work left to do.
+    expect(killedAt.scorer).toBeLessThan(TOTAL);
+    expect(killedAt.aggregator).toBeLessThan(TOTAL);
+    expect(ingested.published).toBe(TOTAL);
+    expect(ingested.deadLettered).toBe(0);
+
+    await waitForCaughtUp(pipeline, 150_000, children);
+    const scored = await readScored(pipeline);
+    const counts = countById(scored);
+    await waitForAggregated(pipeline, redis, scored, 150_000, children);
+    expect(await scorer.kill('SIGTERM')).toBe(0);
+    expect(await aggregator.kill('SIGTERM')).toBe(0);
+
+    const { rows, rawRows } = await readWindowsOf(pipeline);
+    const windowEvents = rows.reduce((sum, row) => sum + row.events + row.late, 0);
+    printTotals('process-kill', { ingested: ingested.published, scored: scored.length, unique: counts.size, window_events: windowEvents, windows: rows.length, window_rows_raw: rawRows, scorer_killed_at: killedAt.scorer, aggregator_killed_at_offset: killedAt.aggregator, seconds: Math.round((Date.now() - started) / 1000) });
+
+    expect([...counts.entries()].filter(([, c]) => c > 1)).toEqual([]);
+    expect(new Set(counts.keys())).toEqual(new Set(reviews.map((r) => r.id)));
+    expect(scored).toHaveLength(TOTAL);
+    expect(windowEvents).toBe(TOTAL);
+    expect(rows.every((row) => row.stateLost === 0)).toBe(true);
+    // Window by window: what the aggregator counted is what the scorer emitted for that window.
+    const expected = expectedWindowCounts(scored.map((s) => s.value), pipeline.windowMs);
+    expect(new Map(rows.map((row) => [windowKey(row), row.events + row.late]))).toEqual(expected);
+  });
+});
