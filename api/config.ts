@@ -37,6 +37,13 @@ export const apiSettings = defineSettings('api', {
     default: '',
     description: 'Kafka consumer group of the promotion follower; empty: driftline-api-<host>-<pid>-<random> (every API process needs its own).',
   }),
+  embeddedClickhouse: setting({
+    env: 'DRIFTLINE_API_EMBEDDED_CLICKHOUSE',
+    kind: 'boolean',
+    default: false,
+    description:
+      'Without DRIFTLINE_CLICKHOUSE_URL: open the embedded chdb at DRIFTLINE_CLICKHOUSE_PATH for the drift queries. One path belongs to one process (usually the aggregator), so this is off by default and drift queries answer 503.',
+  }),
   requestTimeoutMs: setting({ env: 'DRIFTLINE_API_REQUEST_TIMEOUT_MS', kind: 'int', default: 30_000, min: 0, description: 'Longest time to receive one whole request (0 = none).' }),
   shutdownGraceMs: setting({
     env: 'DRIFTLINE_API_SHUTDOWN_GRACE_MS',

@@ -117,7 +117,12 @@ export function createDriftStore(client: ClickHouseClient | undefined, database:
   if (!IDENTIFIER.test(database)) throw new DriftlineError('CONFIG_INVALID', `DRIFTLINE_CLICKHOUSE_DATABASE=${JSON.stringify(database)} is not a plain identifier`);
 
   async function rows<T>(sql: string, params: Record<string, unknown>): Promise<T[]> {
-    if (!client) throw new DriftlineError('CLICKHOUSE_UNAVAILABLE', 'This API process has no ClickHouse connection.');
+    if (!client) {
+      throw new DriftlineError(
+        'CLICKHOUSE_UNAVAILABLE',
+        'This API process has no ClickHouse connection: set DRIFTLINE_CLICKHOUSE_URL, or DRIFTLINE_API_EMBEDDED_CLICKHOUSE=true to open the embedded path (one process per path).',
+      );
+    }
     try {
       const result = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
       return await result.json<T>();

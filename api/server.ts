@@ -29,7 +29,7 @@ export interface StartApiOptions {
   settings?: Partial<ApiSettings>;
   core?: Partial<CoreSettings>;
   logger?: Logger;
-  /** Open ClickHouse for the drift routes (default true). */
+  /** Open ClickHouse for the drift routes (default: when DRIFTLINE_CLICKHOUSE_URL is set or DRIFTLINE_API_EMBEDDED_CLICKHOUSE is true). */
   clickhouse?: boolean;
   /** An already open ClickHouse client (e.g. the aggregator's, in embedded mode); not closed by the API. */
   clickhouseClient?: ClickHouseClient;
@@ -84,7 +84,9 @@ export async function startApiServer(options: StartApiOptions = {}): Promise<Run
   const registry = publisher ? publishingRegistry(baseRegistry, publisher) : baseRegistry;
   const modelService = createModelService({ registry: baseRegistry, modelName: settings.modelName, logger: log.child({ part: 'model-service' }) });
 
-  const clickhouse = options.clickhouseClient ?? (options.clickhouse === false ? undefined : await openClickHouse(core, log));
+  // Embedded chdb is opened only when asked: its path is usually the aggregator process's.
+  const wantsClickHouse = options.clickhouse ?? (core.clickhouseUrl !== '' || settings.embeddedClickhouse);
+  const clickhouse = options.clickhouseClient ?? (wantsClickHouse ? await openClickHouse(core, log) : undefined);
   const jobs = createJobRunner({
     execute: trainerExecutor({ registry, modelName: settings.modelName, logger: log, ...(publisher ? { publish: publisher } : {}) }),
     kept: settings.jobsKept,

@@ -18,7 +18,7 @@ export const predictReviewSchema = {
     product_id: { type: ['string', 'null'] },
     category: { type: ['string', 'null'] },
     rating: { type: ['number', 'null'], minimum: 1, maximum: 5, description: 'Star rating, an integer 1-5 (4.5 is FIELD_RANGE, as in ingest and the scorer); only used for rating_text_disagreement, never as model input' },
-    helpful_votes: { type: ['integer', 'null'], minimum: 0 },
+    helpful_votes: { type: ['number', 'null'], minimum: 0, description: 'An integer; 2.5 is FIELD_RANGE, as in ingest and the scorer' },
     verified: { type: ['boolean', 'null'] },
     ts: { type: ['string', 'integer', 'null'], description: 'Event time: ISO-8601 string or epoch milliseconds' },
   },
