@@ -217,6 +217,19 @@ export const CORPUS: readonly CorpusRow[] = [
     render: { jsonl: () => jsonlBytes(baseRecord(rowId('json-cut-off'))).subarray(0, 50) },
   }),
 
+  row({
+    name: 'record-not-object',
+    what: 'valid JSON that is not an object (an array)',
+    expect: {
+      jsonl: rejected('RECORD_UNPARSEABLE', '(record)'),
+      csv: notApplicable('a CSV record is always a row of cells'),
+      scorer: notApplicable(AVRO_ONLY),
+      // ajv reports the type error at the item itself; the item index is the "where", the field is its root.
+      api: rejected('FIELD_TYPE', '(root)'),
+    },
+    render: { jsonl: () => Buffer.from('["corpus-record-not-object", 5, "an array, not a review"]'), api: () => Buffer.from('["corpus-record-not-object", 5, "an array, not a review"]') },
+  }),
+
   // ---------------------------------------------------------------- wrong types
   row({
     name: 'rating-string',
@@ -308,6 +321,14 @@ export const CORPUS: readonly CorpusRow[] = [
     patch: { rating: 4.5 },
     expect: { ...rejectedEverywhere('FIELD_RANGE', 'rating'), scorer: rejected('AVRO_UNKNOWN_SCHEMA', null) },
     render: { scorer: () => foreignWriterBytes(retyped('rating', 'double'), foreignValue('rating-4.5', { rating: 4.5 })) },
+  }),
+
+  row({
+    name: 'helpful-votes-fraction',
+    what: 'helpful_votes 2.5 (not an integer)',
+    patch: { helpful_votes: 2.5 },
+    expect: { ...rejectedEverywhere('FIELD_RANGE', 'helpful_votes'), scorer: rejected('AVRO_UNKNOWN_SCHEMA', null) },
+    render: { scorer: () => foreignWriterBytes(retyped('helpful_votes', ['null', 'double']), foreignValue('helpful-votes-fraction', { helpful_votes: 2.5 })) },
   }),
 
   // ---------------------------------------------------------------- timestamps
