@@ -16,11 +16,11 @@ import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:o
 import { join } from 'node:path';
 import type { Kafka, Message } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
-import { coreSettings } from '../core/config.js';
-import { createKafka, ensureTopics } from '../core/kafka.js';
+import { coreSettings, type CoreSettings } from '../core/config.js';
+import { createKafka } from '../core/kafka.js';
 import { repoPath } from '../core/paths.js';
 import { validateReview } from '../core/validation.js';
-import { ingestRecords, readJsonl, reviewMessage } from '../ingest/ingest.js';
+import { ensureTopicsReady, ingestRecords, readJsonl, reviewMessage } from '../ingest/ingest.js';
 
 const RECORDS = Number(process.argv[2] ?? 20_000);
 const RUNS = 3;
@@ -55,10 +55,10 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-async function freshTopic(kafka: Kafka, label: string): Promise<{ reviews: string; deadLetter: string }> {
+async function freshTopic(kafka: Kafka, settings: CoreSettings, label: string): Promise<{ reviews: string; deadLetter: string }> {
   const base = `bench-ingest-${label}-${randomUUID().slice(0, 8)}`;
   const topics = { reviews: `${base}-reviews`, deadLetter: `${base}-dead-letter` };
-  await ensureTopics(kafka, [topics.reviews, topics.deadLetter]);
+  await ensureTopicsReady(kafka, [topics.reviews, topics.deadLetter], settings);
   return topics;
 }
 
@@ -88,16 +88,16 @@ async function benchReadValidateEncode(file: string): Promise<number> {
   return (count * 1000) / (performance.now() - started);
 }
 
-async function benchIngest(kafka: Kafka, file: string, batchSize: number): Promise<number> {
-  const topics = await freshTopic(kafka, `b${batchSize}`);
-  const summary = await ingestRecords(file, { kafka, topic: topics.reviews, deadLetterTopic: topics.deadLetter, ingest: { batchSize, rate: 0 } });
+async function benchIngest(kafka: Kafka, settings: CoreSettings, file: string, batchSize: number): Promise<number> {
+  const topics = await freshTopic(kafka, settings, `b${batchSize}`);
+  const summary = await ingestRecords(file, { kafka, settings, topic: topics.reviews, deadLetterTopic: topics.deadLetter, ingest: { batchSize, rate: 0 } });
   return (summary.read * 1000) / summary.elapsedMs;
 }
 
 type PlainMode = 'idempotent' | 'sequential' | 'concurrent';
 
-async function benchPlain(kafka: Kafka, messages: Message[], batchSize: number, mode: PlainMode): Promise<number> {
-  const topics = await freshTopic(kafka, `plain-${mode}-${batchSize}`);
+async function benchPlain(kafka: Kafka, settings: CoreSettings, messages: Message[], batchSize: number, mode: PlainMode): Promise<number> {
+  const topics = await freshTopic(kafka, settings, `plain-${mode}-${batchSize}`);
   const idempotent = mode === 'idempotent';
   const producer = kafka.producer({ idempotent, maxInFlightRequests: idempotent ? 1 : undefined, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
@@ -134,19 +134,19 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const loadBefore = loadavg()[0]!;
   try {
-    await benchIngest(kafka, file, 500); // warm-up: JIT, metadata, broker segments
+    await benchIngest(kafka, settings, file, 500); // warm-up: JIT, metadata, broker segments
     const cpuRuns = await repeat(() => benchValidateEncode(lines));
     rows.push({ name: 'validate + Avro encode (no Kafka)', batchSize: null, recordsPerSec: median(cpuRuns), runs: cpuRuns, note: 'JSON.parse + validateReview + codec.encode, one core' });
     const readRuns = await repeat(() => benchReadValidateEncode(file));
     rows.push({ name: 'read file + validate + encode (no Kafka)', batchSize: null, recordsPerSec: median(readRuns), runs: readRuns, note: 'ingest read path: readJsonl + validateReview + reviewMessage' });
     for (const batchSize of BATCH_SIZES) {
-      const ingestRuns = await repeat(() => benchIngest(kafka, file, batchSize));
+      const ingestRuns = await repeat(() => benchIngest(kafka, settings, file, batchSize));
       rows.push({ name: 'driftline ingest (file → Kafka)', batchSize, recordsPerSec: median(ingestRuns), runs: ingestRuns, note: 'read + validate + encode + idempotent send, 1 in flight' });
-      const idemRuns = await repeat(() => benchPlain(kafka, messages, batchSize, 'idempotent'));
+      const idemRuns = await repeat(() => benchPlain(kafka, settings, messages, batchSize, 'idempotent'));
       rows.push({ name: 'plain kafkajs, idempotent, sequential', batchSize, recordsPerSec: median(idemRuns), runs: idemRuns, note: 'same pre-encoded messages, one send at a time (same guarantees as ingest)' });
-      const plainRuns = await repeat(() => benchPlain(kafka, messages, batchSize, 'sequential'));
+      const plainRuns = await repeat(() => benchPlain(kafka, settings, messages, batchSize, 'sequential'));
       rows.push({ name: 'plain kafkajs, not idempotent, sequential', batchSize, recordsPerSec: median(plainRuns), runs: plainRuns, note: 'same pre-encoded messages, one send at a time' });
-      const concurrentRuns = await repeat(() => benchPlain(kafka, messages, batchSize, 'concurrent'));
+      const concurrentRuns = await repeat(() => benchPlain(kafka, settings, messages, batchSize, 'concurrent'));
       rows.push({ name: 'plain kafkajs, all sends concurrent', batchSize, recordsPerSec: median(concurrentRuns), runs: concurrentRuns, note: 'same pre-encoded messages, no ordering guarantee: the ceiling' });
     }
   } finally {
