@@ -1,24 +1,42 @@
-/** Wiring the aggregator from the environment (used by `driftline aggregator` and drift-aggregator/main.ts). */
+/**
+ * Wiring the aggregator from the environment: `startAggregator` (embeddable: the API or the demo can
+ * pass their own ClickHouse client, since an embedded chdb path belongs to one process) and
+ * `runAggregator` (the `driftline aggregator` process: runs until SIGTERM/SIGINT).
+ */
+import type { ClickHouseClient } from '../core/clickhouse.js';
 import { createClickHouse } from '../core/clickhouse.js';
 import { coreSettings } from '../core/config.js';
 import { loadDriftThresholds } from '../core/drift/config.js';
 import { toDriftlineError } from '../core/errors.js';
 import { createKafka } from '../core/kafka.js';
-import { createLogger } from '../core/logger.js';
+import { createLogger, type Logger } from '../core/logger.js';
 import { createRedis } from '../core/redis.js';
 import { registryBaselineProvider } from './baselines.js';
 import { aggregatorSettings } from './config.js';
 import { registryRollbackTarget } from './rollback.js';
 import { AggregatorService } from './service.js';
 
-/** Runs until SIGTERM/SIGINT, then stops gracefully; resolves with the exit code. */
-export async function runAggregator(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  /** A client owned by the caller (not closed on stop); default: one from the settings. */
+  clickhouse?: ClickHouseClient;
+  log?: Logger;
+}
+
+export interface RunningAggregator {
+  service: AggregatorService;
+  /** Graceful stop, then closes what this function opened. */
+  stop(): Promise<void>;
+}
+
+export async function startAggregator(options: StartOptions = {}): Promise<RunningAggregator> {
+  const env = options.env ?? process.env;
   const core = coreSettings.load(env);
   const settings = aggregatorSettings.load(env);
-  const log = createLogger('drift-aggregator', core.logLevel);
+  const log = options.log ?? createLogger('drift-aggregator', core.logLevel);
   const kafka = createKafka(core, 'aggregator');
   const redis = createRedis(core);
-  const clickhouse = await createClickHouse(core);
+  const clickhouse = options.clickhouse ?? (await createClickHouse(core));
   const rollbackTarget = registryRollbackTarget(core.registryDir, kafka, core.topicPromotions);
   const service = new AggregatorService({
     core,
@@ -33,15 +51,33 @@ export async function runAggregator(env: NodeJS.ProcessEnv = process.env): Promi
   });
   const closeAll = async (): Promise<void> => {
     await rollbackTarget.close().catch(() => undefined);
-    await clickhouse.close().catch(() => undefined);
+    if (!options.clickhouse) await clickhouse.close().catch(() => undefined);
     redis.disconnect();
   };
   try {
     await service.start();
   } catch (err) {
-    log.error({ err: toDriftlineError(err).toJSON() }, 'drift aggregator failed to start');
     await service.stop().catch(() => undefined);
     await closeAll();
+    throw err;
+  }
+  return {
+    service,
+    async stop() {
+      await service.stop();
+      await closeAll();
+    },
+  };
+}
+
+/** Runs until SIGTERM/SIGINT, then stops gracefully; resolves with the exit code. */
+export async function runAggregator(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const log = createLogger('drift-aggregator', coreSettings.load(env).logLevel);
+  let running: RunningAggregator;
+  try {
+    running = await startAggregator({ env, log });
+  } catch (err) {
+    log.error({ err: toDriftlineError(err).toJSON() }, 'drift aggregator failed to start');
     return 1;
   }
   await new Promise<void>((resolve) => {
@@ -52,7 +88,6 @@ export async function runAggregator(env: NodeJS.ProcessEnv = process.env): Promi
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   });
-  await service.stop();
-  await closeAll();
+  await running.stop();
   return 0;
 }
