@@ -212,7 +212,9 @@ async function scorerThroughput(pool: ReviewEvent[], registryDir: string): Promi
   try {
     // Measure from the first commit on (model load and group join are start-up, not throughput).
     let start: { at: number; committed: number } | undefined;
+    const deadline = Date.now() + 600_000;
     for (;;) {
+      if (Date.now() > deadline) throw new Error('scorer throughput: not caught up after 600 s (see the scorer log in the temp dir)');
       const committed = await committedTotal(groupId, topics.reviews);
       const now = Date.now();
       if (!start && committed > 0) start = { at: now, committed };
@@ -280,6 +282,7 @@ async function endToEndLatency(pool: ReviewEvent[], registryDir: string): Promis
     const ticks = (LATENCY_SECONDS * 1000) / tickMs;
     const started = Date.now();
     let sent = 0;
+    let failedSends = 0;
     for (let t = 0; t < ticks; t++) {
       const due = started + t * tickMs;
       const wait = due - Date.now();
@@ -287,7 +290,10 @@ async function endToEndLatency(pool: ReviewEvent[], registryDir: string): Promis
       const now = Date.now();
       const messages: Message[] = [];
       for (let k = 0; k < perTick; k++) messages.push(benchMessage(pool, i++, now));
-      void producer.send({ topic: topics.reviews, acks: 1, messages });
+      producer.send({ topic: topics.reviews, acks: 1, messages }).catch((err: Error) => {
+        failedSends += 1;
+        if (failedSends === 1) console.error(`send failed: ${err.message}`);
+      });
       sent += perTick;
     }
     const deadline = Date.now() + 30_000;

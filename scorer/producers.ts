@@ -21,7 +21,10 @@ export interface PartitionProducer {
 interface Slot {
   lease: PartitionProducer;
   ready: Promise<void>;
-  inUse: boolean;
+  /** One batch at a time per partition: a transactional producer holds one transaction at a time. */
+  lock: Promise<void>;
+  unlock: () => void;
+  holders: number;
   closeWhenReleased: boolean;
 }
 
@@ -47,19 +50,35 @@ export class PartitionProducers {
     private readonly log: Logger,
   ) {}
 
-  /** The partition's producer, connected and with its transactional id initialised (which fences older owners). */
+  /**
+   * The partition's producer, connected and with its transactional id initialised (which fences older owners).
+   * Waits while another batch of the same partition still holds it (possible right after a rebalance).
+   */
   async acquire(partition: number): Promise<PartitionProducer> {
     let slot = this.slots.get(partition);
     if (!slot) {
       slot = this.create(partition);
       this.slots.set(partition, slot);
     }
-    slot.inUse = true;
+    slot.holders += 1;
     slot.closeWhenReleased = false;
+    const previous = slot.lock;
+    let unlock: () => void = () => undefined;
+    slot.lock = new Promise<void>((resolve) => (unlock = resolve));
+    await previous;
+    slot.unlock = unlock;
+    if (this.slots.get(partition) !== slot) {
+      // Discarded or closed while we waited: start over with a fresh producer.
+      slot.holders -= 1;
+      unlock();
+      return this.acquire(partition);
+    }
     try {
       await slot.ready;
     } catch (err) {
-      this.slots.delete(partition);
+      slot.holders -= 1;
+      unlock();
+      if (this.slots.get(partition) === slot) this.slots.delete(partition);
       throw err;
     }
     return slot.lease;
@@ -68,22 +87,34 @@ export class PartitionProducers {
   release(lease: PartitionProducer): void {
     const slot = this.slots.get(lease.partition);
     if (!slot || slot.lease !== lease) return;
-    slot.inUse = false;
-    if (slot.closeWhenReleased) void this.close(lease.partition);
+    slot.holders -= 1;
+    slot.unlock();
+    if (slot.holders === 0 && slot.closeWhenReleased) void this.close(lease.partition);
   }
 
   /** Drops a producer after a failed transaction: the next batch starts with a new one (and re-checks offsets). */
   async discard(lease: PartitionProducer): Promise<void> {
     const slot = this.slots.get(lease.partition);
-    if (slot?.lease === lease) this.slots.delete(lease.partition);
+    if (slot?.lease === lease) {
+      this.slots.delete(lease.partition);
+      slot.holders -= 1;
+      slot.unlock();
+    }
     await lease.producer.disconnect().catch((err: Error) => this.log.warn({ partition: lease.partition, err: err.message }, 'disconnecting a failed producer'));
   }
 
-  /** After a rebalance: closes the producers of partitions this process no longer owns (once their batch is done). */
+  /**
+   * After a rebalance: closes the producers of partitions this process no longer owns (once their batch is
+   * done), and makes the kept ones re-read the committed offset before their next transaction, because the
+   * consumer re-fetched its positions during the rejoin, possibly before an in-flight commit of ours landed.
+   */
   retainOnly(assigned: ReadonlySet<number>): void {
     for (const [partition, slot] of this.slots) {
-      if (assigned.has(partition)) continue;
-      if (slot.inUse) slot.closeWhenReleased = true;
+      if (assigned.has(partition)) {
+        slot.lease.needsOffsetCheck = true;
+        continue;
+      }
+      if (slot.holders > 0) slot.closeWhenReleased = true;
       else void this.close(partition);
     }
   }
@@ -114,7 +145,7 @@ export class PartitionProducers {
       await warmUp.abort();
       this.log.info({ partition, transactionalId }, 'transactional producer ready');
     })();
-    return { lease, ready, inUse: false, closeWhenReleased: false };
+    return { lease, ready, lock: Promise.resolve(), unlock: () => undefined, holders: 0, closeWhenReleased: false };
   }
 
   private async close(partition: number): Promise<void> {

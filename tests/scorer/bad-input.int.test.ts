@@ -6,14 +6,17 @@ import type { Message } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AvroCodec, codecFor, loadSchema } from '../../core/avro.js';
 import type { ReviewEvent } from '../../schemas/types.js';
-import { countById, createSetup, loadReviews, produce, readDeadLetters, readScored, reviewMessage, startScorer, waitForCaughtUp, type TestSetup } from './helpers.js';
+import { countById, createSetup, loadReviews, produce, readDeadLetters, readScored, reviewMessage, startScorer, waitForCaughtUp, killAllScorers, type TestSetup } from './helpers.js';
 
 describe('scorer: bad input', () => {
   let setup: TestSetup;
   beforeAll(async () => {
     setup = await createSetup('bad');
   });
-  afterAll(() => setup?.cleanup());
+  afterAll(async () => {
+    await killAllScorers();
+    setup?.cleanup();
+  });
 
   it('dead-letters garbage, truncated Avro, unknown fingerprints and invalid records; scores the good ones', async () => {
     const good = loadReviews(60, 9_000);

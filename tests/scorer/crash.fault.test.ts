@@ -3,14 +3,17 @@
  * fences the dead one's transactional ids, and the output still holds every review exactly once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countById, createSetup, groupProgress, loadReviews, produceAtRate, readScored, reviewMessage, startScorer, waitForCaughtUp, waitUntil, type ScorerChild, type TestSetup } from './helpers.js';
+import { countById, createSetup, groupProgress, loadReviews, produceAtRate, readScored, reviewMessage, startScorer, waitForCaughtUp, waitUntil, type ScorerChild, killAllScorers, type TestSetup } from './helpers.js';
 
 describe('scorer: crash and restart', () => {
   let setup: TestSetup;
   beforeAll(async () => {
     setup = await createSetup('crash');
   });
-  afterAll(() => setup?.cleanup());
+  afterAll(async () => {
+    await killAllScorers();
+    setup?.cleanup();
+  });
 
   it('still yields exactly N scored events after two SIGKILLs and restarts mid-stream', async () => {
     const total = 2_400;

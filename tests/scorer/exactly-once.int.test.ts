@@ -4,7 +4,7 @@
  */
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countById, createSetup, loadReviews, produce, readDeadLetters, readScored, reviewMessage, startScorer, waitForCaughtUp, type TestSetup } from './helpers.js';
+import { countById, createSetup, loadReviews, produce, readDeadLetters, readScored, reviewMessage, startScorer, waitForCaughtUp, killAllScorers, type TestSetup } from './helpers.js';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -25,7 +25,10 @@ describe('scorer: exactly once', () => {
   beforeAll(async () => {
     setup = await createSetup('eo');
   });
-  afterAll(() => setup?.cleanup());
+  afterAll(async () => {
+    await killAllScorers();
+    setup?.cleanup();
+  });
 
   it('scores N reviews into exactly N scored events, keyed by review id, then drains on SIGTERM', async () => {
     const reviews = loadReviews(600);

@@ -128,6 +128,13 @@ export interface ScorerChild {
   logs(): string;
 }
 
+const running = new Set<ScorerChild>();
+
+/** SIGKILLs every scorer child still running (call in afterAll: a failed test must not leave orphans). */
+export async function killAllScorers(): Promise<void> {
+  await Promise.all([...running].map((child) => child.kill('SIGKILL')));
+}
+
 /** Starts `node --import tsx scorer/main.ts` with the test's env (plus overrides); logs go to a file. */
 export function startScorer(setup: TestSetup, name: string, extraEnv: NodeJS.ProcessEnv = {}): ScorerChild {
   const logFile = join(setup.logDir, `${name}.log`);
@@ -141,7 +148,7 @@ export function startScorer(setup: TestSetup, name: string, extraEnv: NodeJS.Pro
   child.stderr?.pipe(log, { end: false });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
   let signalled = false;
-  return {
+  const handle: ScorerChild = {
     process: child,
     logFile,
     exited,
@@ -155,6 +162,9 @@ export function startScorer(setup: TestSetup, name: string, extraEnv: NodeJS.Pro
     },
     logs: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
   };
+  running.add(handle);
+  void exited.then(() => running.delete(handle));
+  return handle;
 }
 
 /** Sum over partitions of (committed offset of the scorer group) and of the topic's end offsets. */

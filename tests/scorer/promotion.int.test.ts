@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaPromotionPublisher, publishingRegistry } from '../../core/model/promotions.js';
 import { openRegistry, type ModelRegistry } from '../../core/model/registry.js';
 import { repoPath } from '../../core/paths.js';
-import { countById, createSetup, loadReviews, MODEL_NAME, produceAtRate, readScored, reviewMessage, startScorer, waitForCaughtUp, waitUntil, type ScorerChild, type TestSetup } from './helpers.js';
+import { countById, createSetup, loadReviews, MODEL_NAME, produceAtRate, readScored, reviewMessage, startScorer, waitForCaughtUp, waitUntil, type ScorerChild, killAllScorers, type TestSetup } from './helpers.js';
 
 interface LogLine {
   msg?: string;
@@ -55,7 +55,10 @@ describe('scorer: hot reload', () => {
   beforeAll(async () => {
     setup = await createSetup('promo');
   });
-  afterAll(() => setup?.cleanup());
+  afterAll(async () => {
+    await killAllScorers();
+    setup?.cleanup();
+  });
 
   it('swaps versions between batches mid-stream, refuses a corrupt version, and scores everything once', async () => {
     const total = 1_800;

@@ -3,7 +3,7 @@
  * (rebalance again). Partitions move with their transactional ids; nothing is lost or doubled.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countById, createSetup, groupProgress, loadReviews, produceAtRate, readScored, reviewMessage, startScorer, waitForCaughtUp, waitUntil, type ScorerChild, type TestSetup } from './helpers.js';
+import { countById, createSetup, groupProgress, loadReviews, produceAtRate, readScored, reviewMessage, startScorer, waitForCaughtUp, waitUntil, type ScorerChild, killAllScorers, type TestSetup } from './helpers.js';
 
 function assignedPartitions(logs: string): number[][] {
   return logs
@@ -17,7 +17,10 @@ describe('scorer: horizontal scale', () => {
   beforeAll(async () => {
     setup = await createSetup('scale', 4);
   });
-  afterAll(() => setup?.cleanup());
+  afterAll(async () => {
+    await killAllScorers();
+    setup?.cleanup();
+  });
 
   it('shares partitions between two processes and loses nothing across two rebalances', async () => {
     const total = 2_400;
