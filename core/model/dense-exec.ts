@@ -41,14 +41,20 @@ export function compileDenseModel(tf: Tf, model: LayersModel): DenseRunner {
   const outputs = model.outputs.map((o) => o.sourceLayer.name);
   return (input, rows, width) => {
     if (rows === 0) return outputs.map(() => new Float32Array(0));
-    return tf.tidy(() => {
+    // tidy returns tensors only: handing typed arrays back through tidy makes tfjs walk every element.
+    const results = tf.tidy(() => {
       const values = new Map<string, Tensor2D>([[inputName, tf.tensor2d(input, [rows, width])]]);
       for (const step of steps) {
         const x = values.get(step.input)!;
         const z = tf.fused.matMul({ a: x, b: step.kernel, bias: step.bias, activation: step.activation === 'relu' ? 'relu' : 'linear' }) as Tensor2D;
         values.set(step.name, step.activation === 'softmax' ? (tf.softmax(z) as Tensor2D) : z);
       }
-      return outputs.map((name) => values.get(name)!.dataSync() as Float32Array);
+      return outputs.map((name) => values.get(name)!);
     });
+    try {
+      return results.map((t) => t.dataSync() as Float32Array);
+    } finally {
+      results.forEach((t) => t.dispose());
+    }
   };
 }

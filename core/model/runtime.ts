@@ -42,11 +42,16 @@ export interface ForwardResult {
 /** One predict call, every output read back synchronously inside a tidy scope. */
 export function predictRows(tf: Tf, model: LayersModel, input: Float32Array, rows: number, width: number): Float32Array[] {
   if (rows === 0) return model.outputs.map(() => new Float32Array(0));
-  return tf.tidy(() => {
-    const x = tf.tensor2d(input, [rows, width]);
-    const out = model.predict(x, { batchSize: rows }) as Tensor | Tensor[];
-    return (Array.isArray(out) ? out : [out]).map((t) => t.dataSync() as Float32Array);
+  // Tensors out of tidy, typed arrays after: tidy walks whatever it returns, element by element.
+  const outputs = tf.tidy(() => {
+    const out = model.predict(tf.tensor2d(input, [rows, width]), { batchSize: rows }) as Tensor | Tensor[];
+    return Array.isArray(out) ? out : [out];
   });
+  try {
+    return outputs.map((t) => t.dataSync() as Float32Array);
+  } finally {
+    outputs.forEach((t) => t.dispose());
+  }
 }
 
 /** The forward pass shared by the runtime, the trainer's evaluation and its calibration. */
