@@ -29,7 +29,7 @@ interface Pending {
 }
 
 export interface CoalescerOptions {
-  /** Most reviews in one combined runtime call; a request larger than this is scored alone. */
+  /** Most reviews in one runtime call; a request larger than this is scored alone, in slices of this size. */
   maxRows: number;
 }
 
@@ -37,9 +37,18 @@ export function createScoreCoalescer(modelService: ModelService, options: Coales
   let queue: Pending[] = [];
   let scheduled = false;
 
+  /**
+   * One request on its own. A request above maxRows is scored in slices with a turn of the event loop
+   * between them, so small requests are not held up behind one big batch (same runtime throughout).
+   */
   async function scoreAlone(job: Pending, runtime: ModelRuntime): Promise<void> {
     try {
-      job.resolve({ runtime, predictions: await runtime.score(job.inputs, { sentences: job.sentences }) });
+      const predictions: Prediction[] = [];
+      for (let start = 0; start < job.inputs.length; start += options.maxRows) {
+        if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+        predictions.push(...(await runtime.score(job.inputs.slice(start, start + options.maxRows), { sentences: job.sentences })));
+      }
+      job.resolve({ runtime, predictions });
     } catch (err) {
       job.reject(err);
     }

@@ -87,6 +87,16 @@ describe('score coalescer', () => {
     expect(a.predictions[0].sentences).toBeUndefined();
   });
 
+  it('scores a request above maxRows alone, in slices, answers in order', async () => {
+    const coalescer = createScoreCoalescer(service, { maxRows: 5 });
+    calls.length = 0;
+    const [big, small] = await Promise.all([coalescer.score(inputs, false), coalescer.score(inputs.slice(0, 1), false)]);
+    // The small request is scored between the big one's slices, not after all of them.
+    expect(calls).toEqual([5, 1, 5, 2]);
+    expect(big.predictions.map((p) => p.review_id)).toEqual(inputs.map((i) => i.review_id));
+    expect(small.predictions[0].review_id).toBe(inputs[0].review_id);
+  });
+
   it('isolates a request that fails the combined call', async () => {
     const coalescer = createScoreCoalescer(service, { maxRows: 100 });
     calls.length = 0;
