@@ -1,0 +1,812 @@
+/**
+ * End-to-end pipeline benchmark on this machine (`npx tsx bench/pipeline.ts`): real reviews go through
+ * ingest → Kafka → scorer (child process, real model, transactions) → Kafka → drift aggregator (child
+ * process, Redis sketches, embedded chdb), on topics, consumer groups and a Redis prefix of their own.
+ *
+ *  (a) sustained throughput: BENCH_REVIEWS reviews ingested as fast as ingest goes; reviews/s from the
+ *      first ingest to the moment the last one is counted in the Redis window totals. A timeline of the
+ *      three stages (ingested / scorer committed / aggregator counted) and each process's CPU time show
+ *      which stage limits it.
+ *  (b) end-to-end latency at fixed input rates (BENCH_RATES, BENCH_RATE_SECONDS each): ingest in its own
+ *      process at the rate; latency = the moment a read_committed consumer of the scored topic gets the
+ *      event − its ingest_time_ms. Also how long the aggregator needed to count the last one.
+ *  (c) the raw Kafka ceiling: the same Avro bytes produced → relayed by a plain kafkajs consumer/producer
+ *      in a child process (where the scorer sits) → consumed, with no work done on them.
+ * Prints tables and writes bench/results/pipeline.json with machine info.
+ *
+ * Env: BENCH_REVIEWS (50000), BENCH_RATES (2000,5000), BENCH_RATE_SECONDS (15), BENCH_PARTITIONS
+ * (DRIFTLINE_TOPIC_PARTITIONS, 3). DRIFTLINE_SCORER_* / DRIFTLINE_AGGREGATOR_* / DRIFTLINE_TF_BACKEND pass
+ * through to the children.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type Message } from 'kafkajs';
+import type { Redis } from 'ioredis';
+import { codecFor } from '../core/avro.js';
+import { coreSettings } from '../core/config.js';
+import { ALL_SEGMENTS } from '../core/drift/tables.js';
+import { createKafka, ensureTopics } from '../core/kafka.js';
+import { openRegistry } from '../core/model/registry.js';
+import { loadTf, type TfBackendChoice } from '../core/model/tf.js';
+import { repoPath, repoRoot, sharedPath } from '../core/paths.js';
+import { createRedis } from '../core/redis.js';
+import { validateReview } from '../core/validation.js';
+import { aggregatorSettings } from '../drift-aggregator/config.js';
+import { SUMMARY_HASH } from '../drift-aggregator/increments.js';
+import { ingestRecords, reviewMessage, type IngestSummary } from '../ingest/ingest.js';
+import { scorerSettings } from '../scorer/config.js';
+import { splitBySize } from '../scorer/pipeline.js';
+import { machineInfo, percentile, writeResult } from './lib.js';
+
+const REVIEWS = Number(process.env.BENCH_REVIEWS ?? 50_000);
+const RATES = (process.env.BENCH_RATES ?? '2000,5000').split(',').map(Number).filter((rate) => rate > 0);
+const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 15);
+/** After a rate phase's ingest ends, how long scored events and Redis counts are waited for. */
+const DRAIN_SECONDS = Number(process.env.BENCH_DRAIN_SECONDS ?? 90);
+const core = coreSettings.load();
+const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? core.topicPartitions);
+const MODEL_NAME = 'default';
+const WARMUP_REVIEWS = 300;
+/** A stage that stops moving for this long is reported as incomplete instead of waited for. */
+const STALL_MS = 60_000;
+// The same goals as bench/scorer.ts: the pipeline cannot be faster than its scorer.
+const GOALS = { reviewsPerSecond: 20_000, p99Ms: 250, ratioOverCeiling: 0.6 };
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const fmt = (value: number): string => Math.round(value).toLocaleString('en-US');
+
+// ------------------------------------------------------------------------------------------------ input
+
+function sourceLines(): { lines: string[]; source: string } {
+  const shared = sharedPath('data', 'reviews-dev-large.jsonl');
+  const file = existsSync(shared) ? shared : repoPath('data', 'sample', 'reviews-sample.jsonl');
+  return { lines: readFileSync(file, 'utf8').split('\n').filter((line) => line.trim() !== ''), source: file };
+}
+
+/** `count` input lines cycling the real ones, each with a fresh review_id `<id>-<label>-<i>` (ingest drops repeated ids). */
+function relabel(lines: string[], label: string, count: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const line = lines[i % lines.length]!;
+    try {
+      const record = JSON.parse(line) as Record<string, unknown>;
+      out.push(JSON.stringify({ ...record, review_id: `${String(record.review_id)}-${label}-${i}` }));
+    } catch {
+      out.push(line); // not JSON: ingest dead-letters it, as it would in production
+    }
+  }
+  return out;
+}
+
+function writeInput(dir: string, label: string, lines: string[], count: number): string {
+  const file = join(dir, `${label}.jsonl`);
+  writeFileSync(file, `${relabel(lines, label, count).join('\n')}\n`);
+  return file;
+}
+
+// ------------------------------------------------------------------------------------------------ processes
+
+interface Topics {
+  reviews: string;
+  scored: string;
+  deadLetter: string;
+  promotions: string;
+  alerts: string;
+}
+
+function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv, logFile: string | null): ChildProcess {
+  const log = logFile ? openSync(logFile, 'a') : 'ignore';
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: repoRoot(),
+    env: { ...process.env, ...env },
+    // Without a log file: stdout is read by the parent, stderr shows in the bench's output.
+    stdio: ['ignore', logFile ? log : 'pipe', logFile ? log : 'inherit'],
+  });
+  if (typeof log === 'number') closeSync(log);
+  return child;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function assertAlive(children: Record<string, ChildProcess>, logDir: string): void {
+  for (const [name, child] of Object.entries(children)) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}); its log: ${join(logDir, `${name}.log`)}`);
+    }
+  }
+}
+
+/** Stdout of a child as it arrives (the relay says "ready", the ingest child prints its summary). */
+function stdoutOf(child: ChildProcess): { text: () => string } {
+  let text = '';
+  child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+  return { text: () => text };
+}
+
+// ------------------------------------------------------------------------------------------------ CPU accounting
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * CPU seconds (user + system) a process and its descendants used so far, from /proc (the broker's pid
+ * file names the shell that runs java); null when it is gone or unreadable.
+ */
+function processCpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    let seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    for (const child of childPids(pid)) seconds += processCpuSeconds(child) ?? 0;
+    return seconds;
+  } catch {
+    return null;
+  }
+}
+
+/** Busy CPU seconds of the whole machine (every core), from /proc/stat. */
+function machineBusySeconds(): number | null {
+  try {
+    const [cpuLine] = readFileSync('/proc/stat', 'utf8').split('\n');
+    const ticks = cpuLine!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+    return (ticks.slice(0, 8).reduce((sum, tick) => sum + tick, 0) - idle) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+async function redisCpuSeconds(redis: Redis): Promise<number | null> {
+  const info = await redis.info('cpu');
+  const user = /used_cpu_user:([\d.]+)/.exec(info)?.[1];
+  const sys = /used_cpu_sys:([\d.]+)/.exec(info)?.[1];
+  return user && sys ? Number(user) + Number(sys) : null;
+}
+
+function brokerPid(): number | undefined {
+  const file = join(process.env.DRIFTLINE_RUN_DIR ?? repoPath('.run'), 'kafka.pid');
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+interface CpuSnapshot {
+  at: number;
+  processes: Record<string, number | null>;
+  machine: number | null;
+}
+
+interface CpuUse {
+  wallSeconds: number;
+  /** CPU seconds per process during the phase (the broker and Redis serve other users of the machine too). */
+  cpuSeconds: Record<string, number | null>;
+  /** Average cores busy per process (cpu seconds / wall seconds). */
+  cores: Record<string, number | null>;
+  machineBusyCores: number | null;
+}
+
+class CpuMeter {
+  constructor(
+    private readonly pids: () => Record<string, number | undefined>,
+    private readonly redis: Redis,
+  ) {}
+
+  async snapshot(): Promise<CpuSnapshot> {
+    const processes: Record<string, number | null> = {};
+    for (const [name, pid] of Object.entries(this.pids())) processes[name] = processCpuSeconds(pid);
+    const self = process.cpuUsage();
+    processes.bench = (self.user + self.system) / 1e6;
+    processes.redis = await redisCpuSeconds(this.redis);
+    return { at: Date.now(), processes, machine: machineBusySeconds() };
+  }
+
+  static between(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
+    const wallSeconds = (after.at - before.at) / 1000;
+    const cpuSeconds: Record<string, number | null> = {};
+    const cores: Record<string, number | null> = {};
+    for (const [name, end] of Object.entries(after.processes)) {
+      const start = before.processes[name];
+      const used = end === null || start === null || start === undefined ? null : Number((end - start).toFixed(2));
+      cpuSeconds[name] = used;
+      cores[name] = used === null ? null : Number((used / wallSeconds).toFixed(2));
+    }
+    const machineBusyCores = before.machine === null || after.machine === null ? null : Number(((after.machine - before.machine) / wallSeconds).toFixed(2));
+    return { wallSeconds: Number(wallSeconds.toFixed(2)), cpuSeconds, cores, machineBusyCores };
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ progress probes
+
+/** Reviews the scorer has committed (consumer group offsets on the reviews topic: ingest writes no control records there). */
+async function scorerCommitted(admin: Admin, groupId: string, topic: string): Promise<number> {
+  const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return (entry?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+}
+
+/**
+ * Events the aggregator has counted: the __all__ summary of every window (valid + invalid events) plus
+ * late events. Window ids are known (model name, version, window starts since the bench began), so no SCAN.
+ */
+class RedisCount {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly modelVersion: number,
+    private readonly windowMs: number,
+    private readonly sinceMs: number,
+  ) {}
+
+  async total(): Promise<number> {
+    const base = `${this.prefix}:agg:`;
+    const pipeline = this.redis.pipeline();
+    const first = Math.floor(this.sinceMs / this.windowMs) * this.windowMs - this.windowMs;
+    for (let start = first; start <= Date.now() + this.windowMs; start += this.windowMs) {
+      pipeline.hmget(`${base}w:${MODEL_NAME}|${this.modelVersion}|${start}:${ALL_SEGMENTS}|${SUMMARY_HASH}`, 'n', 'inv');
+    }
+    pipeline.hvals(`${base}late`);
+    const replies = (await pipeline.exec()) ?? [];
+    let total = 0;
+    for (const [err, value] of replies) {
+      if (err) throw err;
+      for (const field of value as Array<string | null>) total += Number(field ?? 0);
+    }
+    return total;
+  }
+}
+
+interface Sample {
+  seconds: number;
+  ingested: number;
+  scored: number;
+  counted: number;
+}
+
+// ------------------------------------------------------------------------------------------------ the pipeline run
+
+interface Pipeline {
+  kafka: Kafka;
+  admin: Admin;
+  redis: Redis;
+  topics: Topics;
+  scorerGroup: string;
+  count: RedisCount;
+  children: Record<string, ChildProcess>;
+  logDir: string;
+  cpu: CpuMeter;
+  /** Reviews published so far over all phases (= end offsets of the reviews topic). */
+  published: number;
+}
+
+/** Waits until `reached()` is at least `target`; returns when it got there, or null when it stalled. */
+async function waitFor(
+  pipeline: Pipeline,
+  what: string,
+  probe: () => Promise<number>,
+  target: number,
+  options: { pollMs?: number; deadline?: number } = {},
+): Promise<{ at: number; value: number; stalled: boolean }> {
+  let last = -1;
+  let movedAt = Date.now();
+  for (;;) {
+    const value = await probe();
+    const now = Date.now();
+    if (value >= target) return { at: now, value, stalled: false };
+    if (value !== last) {
+      last = value;
+      movedAt = now;
+    }
+    if (now - movedAt > STALL_MS || now > (options.deadline ?? Number.POSITIVE_INFINITY)) {
+      process.stdout.write(`  ${what}: ${value} of ${target} after ${((now - movedAt) / 1000).toFixed(0)} s without progress or past the deadline; going on\n`);
+      return { at: movedAt, value, stalled: true };
+    }
+    assertAlive(pipeline.children, pipeline.logDir);
+    await sleep(options.pollMs ?? 50);
+  }
+}
+
+async function ingestInProcess(pipeline: Pipeline, file: string, onProgress?: (published: number) => void): Promise<IngestSummary> {
+  const summary = await ingestRecords(file, {
+    kafka: pipeline.kafka,
+    topic: pipeline.topics.reviews,
+    deadLetterTopic: pipeline.topics.deadLetter,
+    createTopics: false,
+    ingest: { rate: 0, progressIntervalMs: 100 },
+    ...(onProgress ? { onProgress: (progress: { published: number }) => onProgress(progress.published) } : {}),
+  });
+  pipeline.published += summary.published;
+  return summary;
+}
+
+async function warmUp(pipeline: Pipeline, file: string): Promise<number> {
+  const started = Date.now();
+  await ingestInProcess(pipeline, file);
+  const done = await waitFor(pipeline, 'warm-up', () => pipeline.count.total(), pipeline.published, { pollMs: 200 });
+  if (done.stalled) throw new Error(`warm-up: the pipeline counted ${done.value} of ${pipeline.published} reviews`);
+  return (done.at - started) / 1000;
+}
+
+interface ThroughputResult {
+  reviews: number;
+  published: number;
+  deadLettered: number;
+  counted: number;
+  complete: boolean;
+  seconds: number;
+  reviewsPerSecond: number;
+  /** When each stage had the last review, seconds after the first ingest. */
+  stageDoneSeconds: { ingest: number; scorer: number | null; aggregator: number };
+  stageRates: { ingest: number; scorer: number | null };
+  cpu: CpuUse;
+  /** CPU milliseconds per counted review, per process (bench = ingest + probes). */
+  cpuMsPerReview: Record<string, number | null>;
+  /**
+   * Derived, not measured: reviews/s if these processes had every core of the machine to themselves
+   * (cores ÷ CPU seconds per review summed over them). Meaningful when the machine is shared.
+   */
+  cpuBoundEstimate: number | null;
+  timeline: Sample[];
+}
+
+async function throughputRun(pipeline: Pipeline, file: string): Promise<ThroughputResult> {
+  const countedBefore = await pipeline.count.total();
+  const scoredBefore = await scorerCommitted(pipeline.admin, pipeline.scorerGroup, pipeline.topics.reviews);
+  const timeline: Sample[] = [];
+  let ingested = 0;
+  let scorerDoneAt: number | null = null;
+  const cpuBefore = await pipeline.cpu.snapshot();
+  const started = Date.now();
+  let sampling = true;
+  let expected = Number.POSITIVE_INFINITY;
+  const sampler = (async () => {
+    while (sampling) {
+      const [scored, counted] = await Promise.all([scorerCommitted(pipeline.admin, pipeline.scorerGroup, pipeline.topics.reviews), pipeline.count.total()]);
+      const sample = { seconds: Number(((Date.now() - started) / 1000).toFixed(2)), ingested, scored: scored - scoredBefore, counted: counted - countedBefore };
+      timeline.push(sample);
+      if (scorerDoneAt === null && sample.scored >= expected) scorerDoneAt = Date.now();
+      await sleep(200);
+    }
+  })();
+  const summary = await ingestInProcess(pipeline, file, (published) => (ingested = published));
+  ingested = summary.published;
+  expected = summary.published;
+  const ingestDoneAt = Date.now();
+  const done = await waitFor(pipeline, 'aggregator', async () => (await pipeline.count.total()) - countedBefore, summary.published);
+  const cpuAfter = await pipeline.cpu.snapshot();
+  sampling = false;
+  await sampler;
+  const lastScored = timeline.at(-1)?.scored ?? 0;
+  if (scorerDoneAt === null && lastScored >= expected) scorerDoneAt = done.at;
+  const seconds = (done.at - started) / 1000;
+  const cpu = CpuMeter.between(cpuBefore, cpuAfter);
+  const cpuMsPerReview: Record<string, number | null> = {};
+  let totalMs = 0;
+  for (const [name, used] of Object.entries(cpu.cpuSeconds)) {
+    cpuMsPerReview[name] = used === null || done.value === 0 ? null : Number(((used * 1000) / done.value).toFixed(3));
+    totalMs += cpuMsPerReview[name] ?? 0;
+  }
+  const since = (at: number | null): number | null => (at === null ? null : Number(((at - started) / 1000).toFixed(2)));
+  return {
+    reviews: summary.read,
+    published: summary.published,
+    deadLettered: summary.deadLettered,
+    counted: done.value,
+    complete: !done.stalled,
+    seconds: Number(seconds.toFixed(2)),
+    reviewsPerSecond: Math.round(done.value / seconds),
+    stageDoneSeconds: { ingest: since(ingestDoneAt)!, scorer: since(scorerDoneAt), aggregator: since(done.at)! },
+    stageRates: {
+      ingest: Math.round(summary.published / ((ingestDoneAt - started) / 1000)),
+      scorer: scorerDoneAt === null ? null : Math.round(summary.published / ((scorerDoneAt - started) / 1000)),
+    },
+    cpu,
+    cpuMsPerReview,
+    cpuBoundEstimate: totalMs > 0 ? Math.round((machineInfo().cores * 1000) / totalMs) : null,
+    timeline,
+  };
+}
+
+interface LatencyResult {
+  targetRate: number;
+  seconds: number;
+  published: number;
+  achievedIngestRate: number;
+  /** Ingest was stopped at 1.5 × the phase length because it could not send at the rate. */
+  ingestCutShort: boolean;
+  /** The pipeline kept up: ingest held ≥ 95% of the rate and every event was readable before the drain deadline. */
+  sustained: boolean;
+  /** Percentiles are over the received events only (when not sustained they understate). */
+  received: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** From the last scored event readable to the aggregator having counted everything. */
+  aggregatorCatchUpMs: number | null;
+  cpu: CpuUse;
+}
+
+/** Scored events as a read_committed consumer sees them: receive time − ingest time, per phase label. */
+class ScoredReader {
+  readonly latencies = new Map<string, number[]>();
+  private consumer: Consumer | undefined;
+  lastReceivedAt = 0;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly topic: string,
+    private readonly groupId: string,
+    private readonly labels: string[],
+  ) {
+    for (const label of labels) this.latencies.set(label, []);
+  }
+
+  async start(): Promise<void> {
+    const codec = codecFor('ScoredReview');
+    this.consumer = this.kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxWaitTimeInMs: 50 });
+    let joined = false;
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => (joined = true));
+    await this.consumer.connect();
+    // From the latest offset: events of earlier phases are not latencies of these ones.
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: false });
+    await this.consumer.run({
+      eachBatch: async ({ batch }: EachBatchPayload) => {
+        const now = Date.now();
+        for (const message of batch.messages) {
+          const event = codec.decode(message.value);
+          const label = this.labels.find((l) => event.review_id.includes(`-${l}-`));
+          if (label) this.latencies.get(label)!.push(now - event.ingest_time_ms);
+        }
+        this.lastReceivedAt = now;
+      },
+    });
+    while (!joined) await sleep(50);
+    await sleep(1_000); // the first fetch resolves "latest" before anything of the phases is scored
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+  }
+}
+
+async function ingestChild(pipeline: Pipeline, file: string, rate: number): Promise<IngestSummary> {
+  const maxSeconds = RATE_SECONDS * 1.5 + 2;
+  const child = spawnTs('bench/pipeline.ts', ['--ingest', file, String(rate), pipeline.topics.reviews, pipeline.topics.deadLetter, String(maxSeconds)], {}, null);
+  const out = stdoutOf(child);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
+  if (code !== 0) throw new Error(`ingest child exited with ${code}: ${out.text()}`);
+  const summary = JSON.parse(out.text().trim().split('\n').at(-1)!) as IngestSummary;
+  pipeline.published += summary.published;
+  return summary;
+}
+
+async function latencyRun(pipeline: Pipeline, reader: ScoredReader, file: string, label: string, rate: number): Promise<LatencyResult> {
+  const cpuBefore = await pipeline.cpu.snapshot();
+  const summary = await ingestChild(pipeline, file, rate);
+  const cpuAfter = await pipeline.cpu.snapshot();
+  const received = () => Promise.resolve(reader.latencies.get(label)?.length ?? 0);
+  const deadline = Date.now() + DRAIN_SECONDS * 1000;
+  const readable = await waitFor(pipeline, `scored ${label}`, received, summary.published, { deadline });
+  const counted = await waitFor(pipeline, `aggregator ${label}`, () => pipeline.count.total(), pipeline.published, { deadline });
+  const sorted = [...(reader.latencies.get(label) ?? [])].sort((a, b) => a - b);
+  return {
+    targetRate: rate,
+    seconds: RATE_SECONDS,
+    published: summary.published,
+    achievedIngestRate: summary.recordsPerSec,
+    ingestCutShort: summary.interrupted,
+    sustained: !summary.interrupted && !readable.stalled && summary.recordsPerSec >= 0.95 * rate,
+    received: sorted.length,
+    p50Ms: percentile(sorted, 50),
+    p95Ms: percentile(sorted, 95),
+    p99Ms: percentile(sorted, 99),
+    maxMs: sorted.at(-1) ?? Number.NaN,
+    aggregatorCatchUpMs: counted.stalled || readable.stalled ? null : Math.max(0, counted.at - reader.lastReceivedAt),
+    cpu: CpuMeter.between(cpuBefore, cpuAfter),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ (c) raw Kafka ceiling
+
+interface CeilingResult {
+  messages: number;
+  meanBytes: number;
+  produceSeconds: number;
+  produceRate: number;
+  seconds: number;
+  messagesPerSecond: number;
+  cpu: CpuUse;
+}
+
+async function kafkaCeiling(kafka: Kafka, runId: string, messages: Message[], redis: Redis): Promise<CeilingResult> {
+  const input = `bench-pipe-${runId}-ceiling-in`;
+  const output = `bench-pipe-${runId}-ceiling-out`;
+  await ensureTopics(kafka, [input, output], core, PARTITIONS);
+  let consumed = 0;
+  let lastAt = 0;
+  const sink = kafka.consumer({ groupId: `bench-pipe-${runId}-ceiling-sink`, readUncommitted: false, maxWaitTimeInMs: 50 });
+  let sinkJoined = false;
+  sink.on(sink.events.GROUP_JOIN, () => (sinkJoined = true));
+  await sink.connect();
+  await sink.subscribe({ topic: output, fromBeginning: true });
+  await sink.run({
+    partitionsConsumedConcurrently: PARTITIONS,
+    eachBatch: async ({ batch }) => {
+      consumed += batch.messages.length;
+      lastAt = Date.now();
+    },
+  });
+  const relay = spawnTs('bench/pipeline.ts', ['--relay', input, output, `bench-pipe-${runId}-ceiling-relay`], {}, null);
+  const relayOut = stdoutOf(relay);
+  const cpu = new CpuMeter(() => ({ relay: relay.pid, broker: brokerPid() }), redis);
+  try {
+    while (!sinkJoined || !relayOut.text().includes('ready')) {
+      if (relay.exitCode !== null) throw new Error(`relay exited with ${relay.exitCode}`);
+      await sleep(50);
+    }
+    const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    const before = await cpu.snapshot();
+    const started = Date.now();
+    for (let i = 0; i < messages.length; i += 1_000) await producer.send({ topic: input, acks: -1, messages: messages.slice(i, i + 1_000) });
+    const producedAt = Date.now();
+    await producer.disconnect();
+    const deadline = Date.now() + 300_000;
+    while (consumed < messages.length) {
+      if (Date.now() > deadline || relay.exitCode !== null) throw new Error(`ceiling: ${consumed} of ${messages.length} relayed`);
+      await sleep(20);
+    }
+    const after = await cpu.snapshot();
+    const seconds = (lastAt - started) / 1000;
+    return {
+      messages: messages.length,
+      meanBytes: Math.round(messages.reduce((sum, m) => sum + (m.value as Buffer).length, 0) / messages.length),
+      produceSeconds: Number(((producedAt - started) / 1000).toFixed(2)),
+      produceRate: Math.round(messages.length / ((producedAt - started) / 1000)),
+      seconds: Number(seconds.toFixed(2)),
+      messagesPerSecond: Math.round(messages.length / seconds),
+      cpu: CpuMeter.between(before, after),
+    };
+  } finally {
+    await stopChild(relay);
+    await sink.disconnect();
+  }
+}
+
+/** Child mode `--relay <in> <out> <group>`: a plain consume → produce passthrough, offsets committed per batch. */
+async function relayMain(input: string, output: string, groupId: string): Promise<void> {
+  const kafka = createKafka(core, 'bench-relay');
+  const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 50 });
+  consumer.on(consumer.events.GROUP_JOIN, () => process.stdout.write('ready\n'));
+  await producer.connect();
+  await consumer.connect();
+  await consumer.subscribe({ topic: input, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: PARTITIONS,
+    eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+      if (batch.messages.length === 0) return;
+      const messages = batch.messages.map((m) => ({ key: m.key, value: m.value }));
+      for (const part of splitBySize(messages)) await producer.send({ topic: output, acks: -1, messages: part });
+      const last = batch.messages.at(-1)!.offset;
+      resolveOffset(last);
+      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+      await heartbeat();
+    },
+  });
+  await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+  await consumer.disconnect();
+  await producer.disconnect();
+}
+
+/**
+ * Child mode `--ingest <file> <rate> <topic> <dead-letter topic> <max seconds>`: driftline ingest at a
+ * rate, stopped after max seconds when it cannot keep the rate; prints the summary JSON.
+ */
+async function ingestMain(file: string, rate: number, topic: string, deadLetterTopic: string, maxSeconds: number): Promise<void> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), maxSeconds * 1000);
+  const summary = await ingestRecords(file, { topic, deadLetterTopic, createTopics: false, ingest: { rate }, signal: controller.signal });
+  clearTimeout(timer);
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+}
+
+// ------------------------------------------------------------------------------------------------ main
+
+function table(rows: Array<[string, string]>): string {
+  return ['| figure | value |', '|---|---:|', ...rows.map(([figure, value]) => `| ${figure} | ${value} |`)].join('\n');
+}
+
+function cpuTable(phases: Array<[string, CpuUse]>): string {
+  const names = [...new Set(phases.flatMap(([, use]) => Object.keys(use.cores)))];
+  return [
+    `| phase | wall s | ${names.join(' | ')} | whole machine |`,
+    `|---|---:|${names.map(() => '---:').join('|')}|---:|`,
+    ...phases.map(([phase, use]) => `| ${phase} | ${use.wallSeconds} | ${names.map((n) => use.cores[n] ?? '-').join(' | ')} | ${use.machineBusyCores ?? '-'} |`),
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  // Only errors from this process and its ingest/relay children (kafkajs warns about finite idempotent retries); the
+  // scorer and aggregator log at warn into their log files.
+  const childLogLevel = process.env.DRIFTLINE_LOG_LEVEL ?? 'warn';
+  process.env.DRIFTLINE_LOG_LEVEL ??= 'error';
+  const runId = randomUUID().slice(0, 8);
+  const benchStart = Date.now();
+  const loadAtStart = loadavg().map((v) => Number(v.toFixed(2)));
+  const work = mkdtempSync(join(tmpdir(), 'driftline-bench-pipeline-'));
+  const logDir = work;
+  const { lines, source } = sourceLines();
+  const tf = await loadTf(core.tfBackend as TfBackendChoice); // the backend the scorer child resolves with the same settings
+  const topics: Topics = {
+    reviews: `bench-pipe-${runId}-reviews`,
+    scored: `bench-pipe-${runId}-scored`,
+    deadLetter: `bench-pipe-${runId}-dead-letter`,
+    promotions: `bench-pipe-${runId}-promotions`,
+    alerts: `bench-pipe-${runId}-alerts`,
+  };
+  const kafka = createKafka(core, 'bench-pipeline');
+  await ensureTopics(kafka, Object.values(topics), core, PARTITIONS);
+  const registryDir = join(work, 'registry');
+  // Seeded before either child starts: the aggregator must find the baseline of the first scored event.
+  const seeded = await openRegistry(registryDir).seedFromDirectory(MODEL_NAME, repoPath('models', MODEL_NAME), { actor: 'bench' });
+  const modelVersion = seeded?.version ?? 1;
+  const redisPrefix = `bench-pipe-${runId}`;
+  const redis = createRedis({ ...core, redisPrefix });
+  const aggregator = aggregatorSettings.load();
+  const scorerGroup = `bench-pipe-${runId}-scorer`;
+  const shared: NodeJS.ProcessEnv = {
+    DRIFTLINE_TOPIC_REVIEWS: topics.reviews,
+    DRIFTLINE_TOPIC_SCORED: topics.scored,
+    DRIFTLINE_TOPIC_DEAD_LETTER: topics.deadLetter,
+    DRIFTLINE_TOPIC_PROMOTIONS: topics.promotions,
+    DRIFTLINE_TOPIC_ALERTS: topics.alerts,
+    DRIFTLINE_TOPIC_PARTITIONS: String(PARTITIONS),
+    DRIFTLINE_REGISTRY_DIR: registryDir,
+    DRIFTLINE_REDIS_PREFIX: redisPrefix,
+  };
+  process.stdout.write(`pipeline bench ${runId}: ${fmt(REVIEWS)} reviews from ${source}, ${PARTITIONS} partitions, tf ${tf.backend}, load ${loadAtStart.join(' ')}; logs in ${logDir}\n`);
+  const children: Record<string, ChildProcess> = {
+    scorer: spawnTs('scorer/main.ts', [], { ...shared, DRIFTLINE_LOG_LEVEL: childLogLevel, DRIFTLINE_SCORER_GROUP_ID: scorerGroup, DRIFTLINE_SCORER_METRICS_PORT: '0', DRIFTLINE_SCORER_INSTANCE_ID: `bench-${runId}`, DRIFTLINE_SCORER_MODEL_NAME: MODEL_NAME }, join(logDir, 'scorer.log')),
+    aggregator: spawnTs(
+      'drift-aggregator/main.ts',
+      [],
+      { ...shared, DRIFTLINE_LOG_LEVEL: childLogLevel, DRIFTLINE_AGGREGATOR_GROUP: `bench-pipe-${runId}-aggregator`, DRIFTLINE_AGGREGATOR_METRICS_PORT: '0', DRIFTLINE_AUTO_ROLLBACK: 'false', DRIFTLINE_CLICKHOUSE_PATH: join(work, 'chdb') },
+      join(logDir, 'aggregator.log'),
+    ),
+  };
+  const admin = kafka.admin();
+  await admin.connect();
+  const pipeline: Pipeline = {
+    kafka,
+    admin,
+    redis,
+    topics,
+    scorerGroup,
+    count: new RedisCount(redis, redisPrefix, modelVersion, aggregator.windowMs, benchStart),
+    children,
+    logDir,
+    cpu: new CpuMeter(() => ({ scorer: children.scorer?.pid, aggregator: children.aggregator?.pid, broker: brokerPid() }), redis),
+    published: 0,
+  };
+  const labels = RATES.map((rate) => `r${rate}`);
+  const reader = new ScoredReader(kafka, topics.scored, `bench-pipe-${runId}-reader`, labels);
+  let throughput: ThroughputResult;
+  const latency: LatencyResult[] = [];
+  let warmupSeconds: number;
+  try {
+    warmupSeconds = await warmUp(pipeline, writeInput(work, 'warm', lines, WARMUP_REVIEWS));
+    process.stdout.write(`warm-up: scorer and aggregator answered after ${warmupSeconds.toFixed(1)} s\n`);
+    throughput = await throughputRun(pipeline, writeInput(work, 'tp', lines, REVIEWS));
+    process.stdout.write(`(a) ${fmt(throughput.counted)} reviews in ${throughput.seconds} s: ${fmt(throughput.reviewsPerSecond)} reviews/s (ingest done at ${throughput.stageDoneSeconds.ingest} s, scorer ${throughput.stageDoneSeconds.scorer ?? '?'} s, aggregator ${throughput.stageDoneSeconds.aggregator} s)\n`);
+    await reader.start();
+    for (const rate of RATES) {
+      const file = writeInput(work, `r${rate}`, lines, Math.round(rate * RATE_SECONDS));
+      const result = await latencyRun(pipeline, reader, file, `r${rate}`, rate);
+      latency.push(result);
+      process.stdout.write(`(b) at ${fmt(rate)}/s (ingested at ${fmt(result.achievedIngestRate)}/s${result.sustained ? '' : ', NOT sustained'}): p50 ${result.p50Ms} ms, p95 ${result.p95Ms} ms, p99 ${result.p99Ms} ms, max ${result.maxMs} ms (${result.received}/${result.published}); aggregator caught up ${result.aggregatorCatchUpMs ?? '?'} ms later\n`);
+    }
+  } finally {
+    await reader.stop().catch(() => undefined);
+    await Promise.all(Object.values(children).map((child) => stopChild(child)));
+    await admin.disconnect().catch(() => undefined);
+  }
+
+  const ceilingMessages = relabel(lines, 'ceiling', REVIEWS).flatMap((line) => {
+    const result = validateReview(JSON.parse(line) as unknown);
+    return result.ok ? [reviewMessage(result.review)] : [];
+  });
+  const ceiling = await kafkaCeiling(kafka, runId, ceilingMessages, redis);
+  process.stdout.write(`(c) raw Kafka produce → relay → consume: ${fmt(ceiling.messagesPerSecond)} messages/s (${fmt(ceiling.messages)} in ${ceiling.seconds} s; producing alone ${fmt(ceiling.produceRate)}/s)\n`);
+
+  const keys: string[] = [];
+  for (let cursor = '0'; ; ) {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${redisPrefix}:*`, 'COUNT', 1_000);
+    keys.push(...batch);
+    cursor = next;
+    if (cursor === '0') break;
+  }
+  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+  redis.disconnect();
+
+  const ratio = throughput.reviewsPerSecond / ceiling.messagesPerSecond;
+  const rows: Array<[string, string]> = [
+    [`(a) sustained pipeline throughput (${fmt(throughput.counted)} reviews, first ingest → last counted in Redis)`, `${fmt(throughput.reviewsPerSecond)} reviews/s`],
+    ['(a) ingest alone (same run)', `${fmt(throughput.stageRates.ingest)} reviews/s`],
+    ['(a) scorer committed the last review at', `${throughput.stageDoneSeconds.scorer ?? '?'} s`],
+    ['(a) aggregator counted the last review at', `${throughput.stageDoneSeconds.aggregator} s`],
+    [
+      `(a) CPU ms per review: ${Object.entries(throughput.cpuMsPerReview).map(([name, ms]) => `${name} ${ms ?? '?'}`).join(', ')}`,
+      `${Object.values(throughput.cpuMsPerReview).reduce<number>((sum, ms) => sum + (ms ?? 0), 0).toFixed(3)} ms`,
+    ],
+    [`(a) derived: CPU-bound rate on ${machineInfo().cores} dedicated cores (cores ÷ CPU per review)`, `${fmt(throughput.cpuBoundEstimate ?? Number.NaN)} reviews/s`],
+    ...latency.map((l): [string, string] => [
+      `(b) end-to-end latency at ${fmt(l.targetRate)}/s for ${l.seconds} s (p50 / p95 / p99 / max)${l.sustained ? '' : ` — NOT sustained: ingest ${fmt(l.achievedIngestRate)}/s, ${fmt(l.received)} of ${fmt(l.published)} read in time`}`,
+      `${l.p50Ms} / ${l.p95Ms} / ${l.p99Ms} / ${l.maxMs} ms`,
+    ]),
+    ...latency.map((l): [string, string] => [`(b) aggregator caught up after the last scored event, at ${fmt(l.targetRate)}/s`, `${l.aggregatorCatchUpMs ?? '?'} ms`]),
+    ['(c) raw Kafka ceiling: produce → relay → consume, same bytes', `${fmt(ceiling.messagesPerSecond)} messages/s`],
+    ['pipeline / raw ceiling', `${(ratio * 100).toFixed(0)}%`],
+  ];
+  const loadAtEnd = loadavg().map((v) => Number(v.toFixed(2)));
+  process.stdout.write(`\n${table(rows)}\n\nCPU cores busy per process (broker and Redis also serve other users of this machine):\n\n`);
+  process.stdout.write(`${cpuTable([['(a) throughput', throughput.cpu], ...latency.map((l): [string, CpuUse] => [`(b) ${fmt(l.targetRate)}/s ingest`, l.cpu]), ['(c) ceiling', ceiling.cpu]])}\n\n`);
+  process.stdout.write(`load average ${loadAtStart.join(' ')} → ${loadAtEnd.join(' ')} on ${machineInfo().cores} cores\n`);
+
+  const scorer = scorerSettings.load();
+  const result = {
+    benchmark: 'pipeline',
+    at: new Date().toISOString(),
+    machine: { ...machineInfo(), tfBackend: { configured: core.tfBackend, resolved: tf.backend } },
+    loadAverage: { start: loadAtStart, end: loadAtEnd },
+    setup: {
+      input: source,
+      reviews: REVIEWS,
+      partitions: PARTITIONS,
+      rates: RATES,
+      rateSeconds: RATE_SECONDS,
+      warmupReviews: WARMUP_REVIEWS,
+      warmupSeconds: Number(warmupSeconds.toFixed(1)),
+      ingestBatchSize: 'DRIFTLINE_INGEST_BATCH_SIZE (default 500)',
+      scorer: { maxRecordsPerTransaction: scorer.maxRecordsPerTransaction, concurrency: scorer.concurrency, fetchMaxWaitMs: scorer.fetchMaxWaitMs, maxBytesPerPartition: scorer.maxBytesPerPartition },
+      aggregator: { windowMs: aggregator.windowMs, windowTime: aggregator.windowTime, maxBatchBytes: aggregator.maxBatchBytes },
+      processes: 'bench (ingest for (a), reader, probes) + scorer child + aggregator child + ingest child for (b); relay child for (c)',
+    },
+    throughput,
+    latency,
+    ceiling,
+    ratio: { pipelineOverCeiling: Number(ratio.toFixed(3)) },
+    goals: GOALS,
+  };
+  process.stdout.write(`wrote ${writeResult('pipeline', result)}\n`);
+  rmSync(work, { recursive: true, force: true });
+}
+
+const [mode, ...args] = process.argv.slice(2);
+const run = mode === '--relay' ? relayMain(args[0]!, args[1]!, args[2]!) : mode === '--ingest' ? ingestMain(args[0]!, Number(args[1]), args[2]!, args[3]!, Number(args[4])) : main();
+run.then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
