@@ -4,6 +4,7 @@
  * options.partial the valid items around it are scored while it is answered in place with its error.
  * Whole-request faults (not JSON, too big, too many items) answer 400/413 with their code.
  */
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiSettings } from '../../api/config.js';
 import { ERROR_CODES } from '../../core/errors.js';
@@ -134,6 +135,40 @@ describe('POST /v1/predict: bad-input corpus', () => {
         if (code === null) expect(answer.error, `item ${index}`).toBeUndefined();
         else expect(answer.error?.code, `item ${index} (${input.kind === 'bad' ? input.row : ''})`).toBe(code);
       });
+    });
+  });
+
+  describe('over a real socket (app.listen), not only inject', () => {
+    let url: string;
+    beforeAll(async () => {
+      url = await test.api.app.listen({ port: 0, host: '127.0.0.1' });
+    });
+
+    it('the whole corpus batch (partial): every item answered, the bad ones with their codes', async () => {
+      const mixed = interleave(VALID, API_ROWS, (row, previousValidId) => row.renderFor(previousValidId)!);
+      const response = await fetch(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: batchBody(mixed.map((m) => m.bytes), true) });
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as BatchAnswer;
+      expect(body.predictions).toHaveLength(mixed.length);
+      expect(body.refused).toBe(REJECTED.length);
+      const codes = body.predictions.flatMap((answer) => (answer.error ? [answer.error.code] : [])).sort();
+      expect(codes).toEqual(REJECTED.map((row) => (row.outcome.kind === 'rejected' ? row.outcome.code : '')).sort());
+    });
+
+    it('a declared body over the limit is refused with 413 PAYLOAD_TOO_LARGE before it is sent', async () => {
+      const { bodyLimitBytes } = apiSettings.load({});
+      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const request = httpRequest(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(bodyLimitBytes + 1) } }, (response) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (text += chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+        });
+        request.on('error', reject);
+        request.flushHeaders(); // the headers only: the server must answer from content-length alone
+      });
+      expect(status).toBe(413);
+      expect((JSON.parse(body) as ErrorAnswer).code).toBe('PAYLOAD_TOO_LARGE');
     });
   });
 
