@@ -160,6 +160,32 @@ function itemErrorBody(id: unknown, error: DriftlineError): Record<string, unkno
   };
 }
 
+/** The first schema problem of each bad item, as that item's error. */
+function itemErrors(problems: FieldProblem[]): Map<number, DriftlineError> {
+  const bad = new Map<number, DriftlineError>();
+  for (const problem of problems) {
+    if (problem.item !== undefined && !bad.has(problem.item)) {
+      bad.set(problem.item, new DriftlineError(problem.code, `${problem.field}: ${problem.reason}`, { field: problem.field }));
+    }
+  }
+  return bad;
+}
+
+/** Each item either becomes a model input or gets its error: schema, duplicate id, content rules. */
+function checkItems(reviews: unknown[], schemaErrors: Map<number, DriftlineError>, maxTextBytes: number): ItemOutcome[] {
+  const seenIds = new Set<string>();
+  return reviews.map((raw, index): ItemOutcome => {
+    const schemaError = schemaErrors.get(index);
+    if (schemaError) return { index, error: schemaError };
+    const item = raw as PredictItem;
+    if (seenIds.has(item.id)) {
+      return { index, error: new DriftlineError('DUPLICATE_REVIEW', `id ${JSON.stringify(item.id)} appears more than once in the batch`, { field: 'id' }) };
+    }
+    seenIds.add(item.id);
+    return toInput(item, index, maxTextBytes);
+  });
+}
+
 export const predictPlugin: FastifyPluginAsync<PredictPluginOptions> = async (app, options) => {
   const { modelService, metrics, maxBatch } = options;
   const singleReviewRequests = new WeakSet<FastifyRequest>();
@@ -193,25 +219,9 @@ export const predictPlugin: FastifyPluginAsync<PredictPluginOptions> = async (ap
       // Problems outside the items (envelope, options) leave nothing to answer in place.
       if (problems.some((problem) => problem.item === undefined)) throw requestInvalid(problems);
 
-      const badItems = new Map<number, DriftlineError>();
-      for (const problem of problems) {
-        if (problem.item !== undefined && !badItems.has(problem.item)) {
-          badItems.set(problem.item, new DriftlineError(problem.code, `${problem.field}: ${problem.reason}`, { field: problem.field }));
-        }
-      }
+      const badItems = itemErrors(problems);
       const reviews = body.reviews;
-      const outcomes: ItemOutcome[] = [];
-      const seenIds = new Set<string>();
-      reviews.forEach((raw, index) => {
-        const schemaError = badItems.get(index);
-        if (schemaError) return outcomes.push({ index, error: schemaError });
-        const item = raw as PredictItem;
-        if (seenIds.has(item.id)) {
-          return outcomes.push({ index, error: new DriftlineError('DUPLICATE_REVIEW', `id ${JSON.stringify(item.id)} appears more than once in the batch`, { field: 'id' }) });
-        }
-        seenIds.add(item.id);
-        return outcomes.push(toInput(item, index, options.maxTextBytes));
-      });
+      const outcomes = checkItems(reviews, badItems, options.maxTextBytes);
 
       const refused = outcomes.filter((o): o is Extract<ItemOutcome, { error: DriftlineError }> => 'error' in o);
       for (const outcome of refused) metrics.predictionItemErrors.inc({ code: outcome.error.code });

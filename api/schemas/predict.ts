@@ -38,7 +38,7 @@ export const predictBodySchema = {
   description: 'Either `reviews` (a batch) or `review` (one review; answered as `prediction`).',
   additionalProperties: false,
   properties: {
-    reviews: { type: 'array', items: predictReviewSchema },
+    reviews: { type: 'array', minItems: 1, items: predictReviewSchema },
     review: predictReviewSchema,
     options: predictOptionsSchema,
   },

@@ -77,6 +77,15 @@ describe('API error answers (no model loaded)', () => {
     expect(fields).toEqual(['options.extra', 'reviews']);
   });
 
+  it('refuses an empty batch and a body with both forms', async () => {
+    const empty = await predict({ reviews: [] });
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json().errors).toEqual([expect.objectContaining({ field: 'reviews', code: 'FIELD_RANGE' })]);
+    const both = await predict({ reviews: [{ id: 'a', text: 'x' }], review: { id: 'b', text: 'y' } });
+    expect(both.statusCode).toBe(400);
+    expect(both.json().code).toBe('REQUEST_INVALID');
+  });
+
   it('answers 413 BATCH_TOO_LARGE above DRIFTLINE_API_MAX_BATCH', async () => {
     const reviews = Array.from({ length: 6 }, (_, i) => ({ id: `r${i}`, text: 't' }));
     const response = await predict({ reviews });
