@@ -138,31 +138,80 @@ export function poolBatch(batch: FeatureBatch, embedding: Float32Array, dim: num
     const out = o * width;
     const count = end - start;
     const inv = poolScale(count, pooling);
-    // Four dimensions at a time in local (float64) accumulators: ~2x faster than a dim-inner loop,
-    // as the row gathers are memory-bound. Requires dim % 4 === 0 (checked when a model is built/loaded).
-    for (let d = 0; d < dim; d += 4) {
-      let a0 = 0;
-      let a1 = 0;
-      let a2 = 0;
-      let a3 = 0;
-      for (let i = start; i < end; i++) {
-        const base = ids[i] * dim + d;
-        a0 += embedding[base];
-        a1 += embedding[base + 1];
-        a2 += embedding[base + 2];
-        a3 += embedding[base + 3];
-      }
-      headInput[out + d] = a0 * inv;
-      headInput[out + d + 1] = a1 * inv;
-      headInput[out + d + 2] = a2 * inv;
-      headInput[out + d + 3] = a3 * inv;
-    }
+    if (dim === 16) sumRows16(ids, start, end, embedding, headInput, out, inv);
+    else sumRowsBlocked(ids, start, end, embedding, dim, headInput, out, inv);
     let knownCount = 0;
     if (known !== null) for (let i = start; i < end; i++) knownCount += known[ids[i]];
     for (let f = 0; f < NUMERIC_COUNT; f++) headInput[out + dim + f] = batch.numericScaled[r * NUMERIC_COUNT + f];
     knownRatio[o] = count === 0 ? 0 : knownCount / count;
   }
   return { headInput, knownRatio };
+}
+
+/**
+ * Sum of the embedding rows of ids[start..end) times `scale`, written to out[at..at+dim). Four
+ * dimensions per pass in local (float64) accumulators: the row gathers are memory-bound, and locals
+ * beat a dim-inner loop over a typed array ~2x. Requires dim % 4 === 0 (checked at build/load).
+ */
+function sumRowsBlocked(ids: Int32Array, start: number, end: number, embedding: Float32Array, dim: number, out: Float32Array, at: number, scale: number): void {
+  for (let d = 0; d < dim; d += 4) {
+    let a0 = 0;
+    let a1 = 0;
+    let a2 = 0;
+    let a3 = 0;
+    for (let i = start; i < end; i++) {
+      const base = ids[i] * dim + d;
+      a0 += embedding[base];
+      a1 += embedding[base + 1];
+      a2 += embedding[base + 2];
+      a3 += embedding[base + 3];
+    }
+    out[at + d] = a0 * scale;
+    out[at + d + 1] = a1 * scale;
+    out[at + d + 2] = a2 * scale;
+    out[at + d + 3] = a3 * scale;
+  }
+}
+
+/** The same for the default width 16 in one pass (one cache line per row): ~30% faster again. */
+function sumRows16(ids: Int32Array, start: number, end: number, e: Float32Array, out: Float32Array, at: number, scale: number): void {
+  let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0; // prettier-ignore
+  let a8 = 0, a9 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0, a14 = 0, a15 = 0; // prettier-ignore
+  for (let i = start; i < end; i++) {
+    const k = ids[i] << 4;
+    a0 += e[k];
+    a1 += e[k + 1];
+    a2 += e[k + 2];
+    a3 += e[k + 3];
+    a4 += e[k + 4];
+    a5 += e[k + 5];
+    a6 += e[k + 6];
+    a7 += e[k + 7];
+    a8 += e[k + 8];
+    a9 += e[k + 9];
+    a10 += e[k + 10];
+    a11 += e[k + 11];
+    a12 += e[k + 12];
+    a13 += e[k + 13];
+    a14 += e[k + 14];
+    a15 += e[k + 15];
+  }
+  out[at] = a0 * scale;
+  out[at + 1] = a1 * scale;
+  out[at + 2] = a2 * scale;
+  out[at + 3] = a3 * scale;
+  out[at + 4] = a4 * scale;
+  out[at + 5] = a5 * scale;
+  out[at + 6] = a6 * scale;
+  out[at + 7] = a7 * scale;
+  out[at + 8] = a8 * scale;
+  out[at + 9] = a9 * scale;
+  out[at + 10] = a10 * scale;
+  out[at + 11] = a11 * scale;
+  out[at + 12] = a12 * scale;
+  out[at + 13] = a13 * scale;
+  out[at + 14] = a14 * scale;
+  out[at + 15] = a15 * scale;
 }
 
 export interface OutlierScaling {
