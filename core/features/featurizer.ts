@@ -167,46 +167,52 @@ export function createTokenScratch(capacity: number): TokenScratch {
  * serving path never allocates token strings. Returns the number of tokens (at most max and capacity).
  */
 export function scanTokens(text: string, seed: number, max: number, out: TokenScratch): number {
-  const limit = Math.min(max, out.hashes.length);
+  const { hashes, starts, ends } = out;
+  const limit = Math.min(max, hashes.length);
   const n = text.length;
+  const offset = (FNV_OFFSET ^ seed) >>> 0;
   let count = 0;
   let i = 0;
   while (i < n && count < limit) {
     const c = text.charCodeAt(i);
     if (c === EXCLAIM || c === QUESTION) {
-      out.hashes[count] = fmixToken(Math.imul((FNV_OFFSET ^ seed) ^ c, FNV_PRIME));
-      out.starts[count] = i;
-      out.ends[count] = i + 1;
+      hashes[count] = fmixToken(Math.imul(offset ^ c, FNV_PRIME));
+      starts[count] = i;
+      ends[count] = i + 1;
       count++;
       i++;
       continue;
     }
-    if (charClass(c) === 0) {
+    // ASCII classes inline (the hot path); other code units through the cached Unicode lookup.
+    if ((c < 128 ? ASCII_CLASS[c] : charClass(c)) === 0) {
       i++;
       continue;
     }
     const start = i;
-    let h = (FNV_OFFSET ^ seed) >>> 0;
+    let h = offset;
     while (i < n) {
       const d = text.charCodeAt(i);
-      if (charClass(d) === 0) break;
+      if ((d < 128 ? ASCII_CLASS[d] : charClass(d)) === 0) break;
       h = Math.imul(h ^ d, FNV_PRIME);
       i++;
     }
     // An apostrophe followed by a letter continues the word, letters only.
-    if (i + 1 < n && (text.charCodeAt(i) === 39 || text.charCodeAt(i) === 0x2019) && charClass(text.charCodeAt(i + 1)) === 1) {
-      h = Math.imul(h ^ text.charCodeAt(i), FNV_PRIME);
-      i++;
-      while (i < n) {
-        const d = text.charCodeAt(i);
-        if (charClass(d) !== 1) break;
-        h = Math.imul(h ^ d, FNV_PRIME);
+    if (i + 1 < n) {
+      const q = text.charCodeAt(i);
+      if ((q === 39 || q === 0x2019) && charClass(text.charCodeAt(i + 1)) === 1) {
+        h = Math.imul(h ^ q, FNV_PRIME);
         i++;
+        while (i < n) {
+          const d = text.charCodeAt(i);
+          if ((d < 128 ? ASCII_CLASS[d] : charClass(d)) !== 1) break;
+          h = Math.imul(h ^ d, FNV_PRIME);
+          i++;
+        }
       }
     }
-    out.hashes[count] = fmixToken(h);
-    out.starts[count] = start;
-    out.ends[count] = i;
+    hashes[count] = fmixToken(h);
+    starts[count] = start;
+    ends[count] = i;
     count++;
   }
   return count;
@@ -232,8 +238,11 @@ export function tokenize(normalized: string, maxTokens = Number.POSITIVE_INFINIT
 
 /** Growable Int32 buffer for the batch's token ids (no per-token boxing). */
 class IdBuffer {
-  data = new Int32Array(4096);
+  data: Int32Array;
   length = 0;
+  constructor(capacity: number) {
+    this.data = new Int32Array(Math.max(capacity, 64));
+  }
   push(id: number): void {
     if (this.length === this.data.length) {
       const next = new Int32Array(this.data.length * 2);
@@ -381,7 +390,11 @@ function featurizeOne(review: ReviewInput, config: FeaturizerConfig, ids: IdBuff
 
 export function featurizeBatch(reviews: readonly ReviewInput[], config: FeaturizerConfig): FeatureBatch {
   const size = reviews.length;
-  const ids = new IdBuffer();
+  // Usually room for every id without regrowing (a word takes two characters with its separator and
+  // adds two ids, unigram + bigram); runs of '!' can exceed it, and then the buffer grows.
+  let chars = 0;
+  for (const review of reviews) chars += (review.text?.length ?? 0) + (review.title?.length ?? 0) + 2;
+  const ids = new IdBuffer(chars + 64);
   const scratch = createTokenScratch(Math.max(config.maxTokens, MAX_TITLE_TOKENS));
   const words = createWordStats(config.maxTokens);
   const offsets = new Int32Array(size + 1);
