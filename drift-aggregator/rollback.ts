@@ -9,7 +9,7 @@ import type { Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { kafkaPromotionPublisher, publishingRegistry } from '../core/model/promotions.js';
+import { kafkaPromotionPublisher, promotionEvent, publishingRegistry } from '../core/model/promotions.js';
 import { openRegistry, type ModelRegistry } from '../core/model/registry.js';
 import type { ModelPromotion } from '../schemas/types.js';
 
@@ -39,23 +39,13 @@ export function registryRollbackTarget(registryDir: string, kafka: Kafka, promot
       return { productionSinceMs: entered?.at_ms ?? record.created_at_ms };
     },
     async rollback(modelName, fromVersion, reason) {
-      const result = await registry.rollback(modelName, { actor: 'drift-aggregator', reason });
-      const change = result.change;
-      if (change.previous_production_version !== fromVersion) {
-        throw new DriftlineError('PROMOTION_REFUSED', `rollback of ${modelName} expected v${fromVersion} in production, registry had v${String(change.previous_production_version)}`);
+      // Only the version that turned red is rolled back: if production moved meanwhile, nothing happens.
+      const production = await registry.productionVersion(modelName);
+      if (production !== fromVersion) {
+        throw new DriftlineError('PROMOTION_REFUSED', `auto-rollback of ${modelName} v${fromVersion} skipped: production is v${String(production)}`);
       }
-      return {
-        event_id: `${change.model_name}-${change.version}-${change.time_ms}`,
-        model_name: change.model_name,
-        version: change.version,
-        action: change.action,
-        from_stage: change.from_stage,
-        to_stage: change.to_stage,
-        previous_production_version: change.previous_production_version,
-        reason: change.reason,
-        actor: change.actor,
-        time_ms: change.time_ms,
-      };
+      const result = await registry.rollback(modelName, { actor: 'drift-aggregator', reason });
+      return promotionEvent(result.change);
     },
     close: () => publisher.close(),
   };
