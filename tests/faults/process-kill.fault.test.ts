@@ -7,7 +7,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countById, groupProgress, readScored, startScorer, waitForCaughtUp, waitUntil, type ScorerChild } from '../scorer/helpers.js';
+import { countById, readScored, startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
 import {
   createPipeline,
   expectedWindowCounts,
@@ -16,7 +16,9 @@ import {
   readWindowsOf,
   reviewLines,
   startAggregator,
+  scorerCommitted,
   waitForAggregated,
+  waitForScorer,
   windowKey,
   type Pipeline,
 } from '../support/pipeline.js';
@@ -49,7 +51,7 @@ describe('fault: scorer and aggregator SIGKILLed mid-stream', () => {
     let scorer = startScorer(pipeline, 'kill-scorer-1', scorerEnv);
     let aggregator = startAggregator(pipeline, 'kill-aggregator-1', aggregatorEnv);
     children.push(scorer, aggregator);
-    const scorerCommitted = async (): Promise<number> => (await groupProgress(pipeline.kafka, pipeline.groupId, pipeline.topics.reviews)).committed;
+    const committed = async (): Promise<number> => (await scorerCommitted(pipeline))?.committed ?? 0;
     const aggregatorApplied = async (): Promise<number> => {
       const offsets = await redis.hgetall(`${pipeline.redisPrefix}:agg:offsets`);
       return Object.values(offsets).reduce((sum, offset) => sum + Number(offset) + 1, 0);
@@ -57,9 +59,9 @@ describe('fault: scorer and aggregator SIGKILLed mid-stream', () => {
 
     const killedAt = { scorer: 0, aggregator: 0 };
     const faults = (async () => {
-      await waitUntil('the scorer to commit 300 reviews', async () => (await scorerCommitted()) >= 300, 120_000, children);
+      await waitUntil('the scorer to commit 300 reviews', async () => (await committed()) >= 300, 120_000, children);
       expect(await scorer.kill('SIGKILL')).toBe(-1);
-      killedAt.scorer = await scorerCommitted();
+      killedAt.scorer = await committed();
       scorer = startScorer(pipeline, 'kill-scorer-2', scorerEnv);
       children.push(scorer);
       // Offsets of the transactional scored topic include commit markers: 700 is "well into the stream".
@@ -77,7 +79,7 @@ describe('fault: scorer and aggregator SIGKILLed mid-stream', () => {
     expect(ingested.published).toBe(TOTAL);
     expect(ingested.deadLettered).toBe(0);
 
-    await waitForCaughtUp(pipeline, 150_000, children);
+    await waitForScorer(pipeline, 150_000, children);
     const scored = await readScored(pipeline);
     const counts = countById(scored);
     await waitForAggregated(pipeline, redis, scored, 150_000, children);

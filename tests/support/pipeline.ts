@@ -23,9 +23,9 @@ import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.j
 import { coreSettings, type CoreSettings } from '../../core/config.js';
 import { repoPath, repoRoot } from '../../core/paths.js';
 import { windowStartOf } from '../../drift-aggregator/windows.js';
-import { ingestRecords, type IngestSummary } from '../../ingest/ingest.js';
+import { ingestRecords, type IngestProgress, type IngestSummary } from '../../ingest/ingest.js';
 import type { ScoredReview } from '../../schemas/types.js';
-import { createSetup, sleep, type ScorerChild, type TestSetup } from '../scorer/helpers.js';
+import { createSetup, sleep, waitUntil, type ScorerChild, type TestSetup } from '../scorer/helpers.js';
 import { loadValidLines } from './corpus.js';
 
 const run = promisify(execFile);
@@ -132,11 +132,52 @@ export function reviewLines(count: number, offset = 0): Array<{ id: string; line
 }
 
 /** Runs the real ingest over the lines (rate-limited, small batches) into the pipeline's reviews topic. */
-export async function ingestLines(pipeline: Pipeline, lines: string[], ratePerSecond: number, signal?: AbortSignal): Promise<IngestSummary> {
+export async function ingestLines(pipeline: Pipeline, lines: string[], ratePerSecond: number, onProgress?: (progress: IngestProgress) => void): Promise<IngestSummary> {
   const stream = Readable.from(lines.map((line) => `${line}\n`));
   return ingestRecords(
     { name: `fault-${pipeline.id}`, stream },
-    { settings: pipeline.core, ingest: { rate: ratePerSecond, batchSize: 25 }, createTopics: false, ...(signal ? { signal } : {}) },
+    { settings: pipeline.core, ingest: { rate: ratePerSecond, batchSize: 25, progressIntervalMs: 200 }, createTopics: false, ...(onProgress ? { onProgress } : {}) },
+  );
+}
+
+/** Resolves once the child logged a line with this message (e.g. 'scorer started'). */
+export async function waitForLog(child: ScorerChild, message: string, timeoutMs: number): Promise<void> {
+  await waitUntil(`${child.logFile} to log "${message}"`, () => logRecords(child).some((record) => record.msg === message), timeoutMs, [child]);
+}
+
+/**
+ * Reviews the scorer group has committed, or null while the broker cannot say (after a broker restart
+ * the group coordinator answers "loading" / "not the coordinator" for a while). Not groupProgress from the
+ * scorer helpers: that one awaits two admin calls with Promise.all, and when both fail the second
+ * rejection is unhandled, which vitest reports as an error of the test file.
+ */
+export async function scorerCommitted(pipeline: Pipeline): Promise<{ committed: number; end: number } | null> {
+  const admin = pipeline.kafka.admin();
+  try {
+    await admin.connect();
+    const ends = await admin.fetchTopicOffsets(pipeline.topics.reviews);
+    const [committed] = await admin.fetchOffsets({ groupId: pipeline.groupId, topics: [pipeline.topics.reviews] });
+    return {
+      committed: (committed?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0),
+      end: ends.reduce((sum, p) => sum + Number(p.high), 0),
+    };
+  } catch {
+    return null;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** Waits until the scorer group committed every review offset (tolerating a broker that is still loading). */
+export async function waitForScorer(pipeline: Pipeline, timeoutMs: number, children: ScorerChild[]): Promise<void> {
+  await waitUntil(
+    'the scorer to commit every review',
+    async () => {
+      const progress = await scorerCommitted(pipeline);
+      return progress !== null && progress.end > 0 && progress.committed >= progress.end;
+    },
+    timeoutMs,
+    children,
   );
 }
 
