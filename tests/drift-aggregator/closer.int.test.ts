@@ -1,0 +1,104 @@
+/**
+ * The closer against real Redis: one instance per window (lock), a re-closed window (crash before
+ * 'done') gives the same rows and does not advance hysteresis or the rollback counter twice.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { coreSettings } from '../../core/config.js';
+import { defaultDriftThresholds } from '../../core/drift/config.js';
+import { createLogger } from '../../core/logger.js';
+import { InMemoryBaselineProvider, SketchCatalog } from '../../drift-aggregator/baselines.js';
+import { WindowCloser, type ClosedWindow } from '../../drift-aggregator/closer.js';
+import { BatchAggregate } from '../../drift-aggregator/increments.js';
+import { AggregatorState } from '../../drift-aggregator/redis-state.js';
+import { AggregatorMetrics } from '../../drift-aggregator/telemetry.js';
+import { windowId } from '../../drift-aggregator/windows.js';
+import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
+
+const MODEL = 'closer-model';
+const WINDOW_MS = 60_000;
+let redis: Redis;
+let state: AggregatorState;
+const catalog = new SketchCatalog(new InMemoryBaselineProvider([syntheticBaseline(MODEL, 1, 2_000)]), 5);
+let offset = -1;
+
+function closer(): WindowCloser {
+  return new WindowCloser(
+    {
+      windowMs: WINDOW_MS,
+      allowedLatenessMs: 0,
+      idleCloseMs: 600_000,
+      closeLockTtlMs: 10_000,
+      stateTtlSeconds: 3_600,
+      thresholds: { ...defaultDriftThresholds(), hysteresisWindows: 2 },
+      rollback: { enabled: false, maxAgeMs: 0, windows: 3 },
+    },
+    { state, catalog, metrics: new AggregatorMetrics(), log: createLogger('closer-test', 'silent'), rollbackTarget: null },
+  );
+}
+
+async function fill(window: number, count: number, shifted: boolean): Promise<void> {
+  const random = seededRandom(100 + window);
+  const aggregate = new BatchAggregate({ windowMs: WINDOW_MS, windowTime: 'ingest', sketchesOf: (n, v) => catalog.get(n, v) });
+  for (let i = 0; i < count; i++) aggregate.add(syntheticReview(i, random, { modelName: MODEL, modelVersion: 1, shifted, ingestTimeMs: window * WINDOW_MS + i }));
+  const outcome = await state.applyBatch({ topic: 'scored', partition: 0, expectedPrevOffset: offset, lastOffset: offset + count, aggregate, nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS });
+  expect(outcome.status).toBe('applied');
+  offset += count;
+}
+
+function statusOf(closed: ClosedWindow, feature: string, metric: string): string | undefined {
+  return closed.rows.find((r) => r.segment === '__all__' && r.feature === feature && r.metric === metric)?.status;
+}
+
+beforeAll(async () => {
+  redis = new Redis(coreSettings.load().redisUrl);
+  state = new AggregatorState(redis, `t-${randomUUID()}`);
+  await state.loadScript();
+  await catalog.ensure([{ modelName: MODEL, version: 1 }]);
+});
+
+afterAll(async () => {
+  const keys = await redis.keys(`${state.base}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+describe('window closer', () => {
+  it('closes due windows in order, each once, with hysteresis across windows', async () => {
+    await fill(0, 300, true);
+    await fill(1, 300, true);
+    await fill(2, 10, false); // moves the watermark past windows 0 and 1
+    const [first, second] = [closer(), closer()];
+    const results = await Promise.all([first.tick(), second.tick()]);
+    const closed = results.flat().sort((a, b) => a.ref.start - b.ref.start);
+    expect(closed.map((c) => c.ref.start)).toEqual([0, WINDOW_MS]);
+    // Raw red in both; reported red only from the second window on (2-window hysteresis).
+    expect(statusOf(closed[0]!, 'feature.text_length', 'psi')).toBe('green');
+    expect(statusOf(closed[1]!, 'feature.text_length', 'psi')).toBe('red');
+    expect(await redis.lrange(state.key('pending'), 0, -1)).toHaveLength(closed[0]!.rows.length + closed[0]!.summaries.length + closed[1]!.rows.length + closed[1]!.summaries.length);
+  });
+
+  it('re-closing a window after a crash before "done" repeats the same result, not a further hysteresis step', async () => {
+    const id = windowId({ modelName: MODEL, modelVersion: 1, start: WINDOW_MS });
+    const hysteresisBefore = await redis.hgetall(state.key('hyst', MODEL, 1));
+    // Crash simulation: the rows were never queued, the window is still open.
+    await redis.del(state.key('done', id), state.key('pending'));
+    await redis.zadd(state.key('open'), WINDOW_MS, id);
+    await redis.zadd(state.key('touched'), Date.now(), id);
+    const again = await closer().closeWindow(id);
+    expect(again).not.toBe('locked');
+    if (again === 'locked' || again === 'already-done') throw new Error(`unexpected ${again}`);
+    expect(statusOf(again, 'feature.text_length', 'psi')).toBe('red');
+    expect(again.summaries.find((s) => s.segment === '__all__')!.events).toBe(300);
+    expect(await redis.hgetall(state.key('hyst', MODEL, 1))).toEqual(hysteresisBefore);
+    expect(await closer().closeWindow(id)).toBe('already-done');
+  });
+
+  it('does not close a window another instance holds the lock of', async () => {
+    const id = windowId({ modelName: MODEL, modelVersion: 1, start: 2 * WINDOW_MS });
+    await redis.set(state.key('lock', id), 'someone-else', 'PX', 10_000);
+    expect(await closer().closeWindow(id)).toBe('locked');
+    expect(await redis.exists(state.key('closed', id))).toBe(0);
+  });
+});
