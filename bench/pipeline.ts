@@ -22,6 +22,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type Message } from 'kafkajs';
 import type { Redis } from 'ioredis';
@@ -233,6 +234,68 @@ class CpuMeter {
   }
 }
 
+// ------------------------------------------------------------------------------------------------ component metrics
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Prometheus text → metric name (labels dropped, label sets summed) → value. */
+async function scrape(port: number): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      if (line.startsWith('#') || line.trim() === '') continue;
+      const match = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+      if (!match) continue;
+      const value = Number(match[3]);
+      if (!Number.isFinite(value) || line.includes('le="')) continue; // bucket series: only _sum and _count are used
+      const key = match[2]?.includes('result="committed"') ? `${match[1]}{committed}` : match[1]!;
+      out.set(key, (out.get(key) ?? 0) + value);
+    }
+  } catch {
+    // the process is gone or not listening: no figures for this phase
+  }
+  return out;
+}
+
+interface StageMetrics {
+  scorer: { transactions: number; records: number; meanRecordsPerTransaction: number | null; scoringMsPerReview: number | null; transactionMsEach: number | null };
+  aggregator: { redisApplies: number; eventsPerApply: number | null; redisApplyMsEach: number | null };
+}
+
+/** What the scorer and aggregator report about themselves between two scrapes (where their time goes). */
+function stageMetrics(before: { scorer: Map<string, number>; aggregator: Map<string, number> }, after: { scorer: Map<string, number>; aggregator: Map<string, number> }): StageMetrics {
+  const delta = (side: 'scorer' | 'aggregator', name: string): number => (after[side].get(name) ?? 0) - (before[side].get(name) ?? 0);
+  const ratio = (a: number, b: number, scale = 1): number | null => (b > 0 ? Number(((a * scale) / b).toFixed(3)) : null);
+  const transactions = delta('scorer', 'driftline_scorer_transactions_total{committed}');
+  const records = delta('scorer', 'driftline_scorer_batch_size_sum');
+  const applies = delta('aggregator', 'driftline_aggregator_redis_apply_seconds_count');
+  return {
+    scorer: {
+      transactions,
+      records,
+      meanRecordsPerTransaction: ratio(records, transactions),
+      scoringMsPerReview: ratio(delta('scorer', 'driftline_scorer_scoring_seconds_sum'), records, 1000),
+      transactionMsEach: ratio(delta('scorer', 'driftline_scorer_transaction_seconds_sum'), delta('scorer', 'driftline_scorer_transaction_seconds_count'), 1000),
+    },
+    aggregator: {
+      redisApplies: applies,
+      eventsPerApply: ratio(delta('aggregator', 'driftline_aggregator_events_total'), applies),
+      redisApplyMsEach: ratio(delta('aggregator', 'driftline_aggregator_redis_apply_seconds_sum'), applies, 1000),
+    },
+  };
+}
+
 // ------------------------------------------------------------------------------------------------ progress probes
 
 /** Reviews the scorer has committed (consumer group offsets on the reviews topic: ingest writes no control records there). */
@@ -291,6 +354,7 @@ interface Pipeline {
   children: Record<string, ChildProcess>;
   logDir: string;
   cpu: CpuMeter;
+  ports: { scorer: number; aggregator: number };
   /** Reviews published so far over all phases (= end offsets of the reviews topic). */
   published: number;
 }
@@ -335,6 +399,11 @@ async function ingestInProcess(pipeline: Pipeline, file: string, onProgress?: (p
   return summary;
 }
 
+async function scrapeStages(pipeline: Pipeline): Promise<{ scorer: Map<string, number>; aggregator: Map<string, number> }> {
+  const [scorer, aggregator] = await Promise.all([scrape(pipeline.ports.scorer), scrape(pipeline.ports.aggregator)]);
+  return { scorer, aggregator };
+}
+
 async function warmUp(pipeline: Pipeline, file: string): Promise<number> {
   const started = Date.now();
   await ingestInProcess(pipeline, file);
@@ -354,7 +423,10 @@ interface ThroughputResult {
   /** When each stage had the last review, seconds after the first ingest. */
   stageDoneSeconds: { ingest: number; scorer: number | null; aggregator: number };
   stageRates: { ingest: number; scorer: number | null };
+  /** Scorer progress (from the timeline) while ingest was still sending, and after it had finished. */
+  scorerRate: { whileIngesting: number | null; afterIngest: number | null };
   cpu: CpuUse;
+  stages: StageMetrics;
   /** CPU milliseconds per counted review, per process (bench = ingest + probes). */
   cpuMsPerReview: Record<string, number | null>;
   /**
@@ -372,6 +444,7 @@ async function throughputRun(pipeline: Pipeline, file: string): Promise<Throughp
   let ingested = 0;
   let scorerDoneAt: number | null = null;
   const cpuBefore = await pipeline.cpu.snapshot();
+  const stagesBefore = await scrapeStages(pipeline);
   const started = Date.now();
   let sampling = true;
   let expected = Number.POSITIVE_INFINITY;
@@ -390,6 +463,7 @@ async function throughputRun(pipeline: Pipeline, file: string): Promise<Throughp
   const ingestDoneAt = Date.now();
   const done = await waitFor(pipeline, 'aggregator', async () => (await pipeline.count.total()) - countedBefore, summary.published);
   const cpuAfter = await pipeline.cpu.snapshot();
+  const stages = stageMetrics(stagesBefore, await scrapeStages(pipeline));
   sampling = false;
   await sampler;
   const lastScored = timeline.at(-1)?.scored ?? 0;
@@ -402,6 +476,12 @@ async function throughputRun(pipeline: Pipeline, file: string): Promise<Throughp
     cpuMsPerReview[name] = used === null || done.value === 0 ? null : Number(((used * 1000) / done.value).toFixed(3));
     totalMs += cpuMsPerReview[name] ?? 0;
   }
+  const ingestSeconds = (ingestDoneAt - started) / 1000;
+  const rateBetween = (from: Sample | undefined, to: Sample | undefined): number | null =>
+    from && to && to.seconds > from.seconds ? Math.round((to.scored - from.scored) / (to.seconds - from.seconds)) : null;
+  const lastWhileIngesting = [...timeline].reverse().find((sample) => sample.seconds <= ingestSeconds);
+  const firstAfter = timeline.find((sample) => sample.seconds >= ingestSeconds);
+  const lastBeforeDone = [...timeline].reverse().find((sample) => sample.scored < summary.published);
   const since = (at: number | null): number | null => (at === null ? null : Number(((at - started) / 1000).toFixed(2)));
   return {
     reviews: summary.read,
@@ -411,12 +491,14 @@ async function throughputRun(pipeline: Pipeline, file: string): Promise<Throughp
     complete: !done.stalled,
     seconds: Number(seconds.toFixed(2)),
     reviewsPerSecond: Math.round(done.value / seconds),
+    scorerRate: { whileIngesting: rateBetween(timeline[0], lastWhileIngesting), afterIngest: rateBetween(firstAfter, lastBeforeDone) },
     stageDoneSeconds: { ingest: since(ingestDoneAt)!, scorer: since(scorerDoneAt), aggregator: since(done.at)! },
     stageRates: {
       ingest: Math.round(summary.published / ((ingestDoneAt - started) / 1000)),
       scorer: scorerDoneAt === null ? null : Math.round(summary.published / ((scorerDoneAt - started) / 1000)),
     },
     cpu,
+    stages,
     cpuMsPerReview,
     cpuBoundEstimate: totalMs > 0 ? Math.round((machineInfo().cores * 1000) / totalMs) : null,
     timeline,
@@ -432,6 +514,8 @@ interface LatencyResult {
   ingestCutShort: boolean;
   /** The pipeline kept up: ingest held ≥ 95% of the rate and every event was readable before the drain deadline. */
   sustained: boolean;
+  /** From the end of ingest to the last scored event readable: a backlog when it is long. */
+  drainMs: number;
   /** Percentiles are over the received events only (when not sustained they understate). */
   received: number;
   p50Ms: number;
@@ -441,6 +525,7 @@ interface LatencyResult {
   /** From the last scored event readable to the aggregator having counted everything. */
   aggregatorCatchUpMs: number | null;
   cpu: CpuUse;
+  stages: StageMetrics;
 }
 
 /** Scored events as a read_committed consumer sees them: receive time − ingest time, per phase label. */
@@ -499,20 +584,26 @@ async function ingestChild(pipeline: Pipeline, file: string, rate: number): Prom
 
 async function latencyRun(pipeline: Pipeline, reader: ScoredReader, file: string, label: string, rate: number): Promise<LatencyResult> {
   const cpuBefore = await pipeline.cpu.snapshot();
+  const stagesBefore = await scrapeStages(pipeline);
   const summary = await ingestChild(pipeline, file, rate);
+  const ingestEndedAt = Date.now();
   const cpuAfter = await pipeline.cpu.snapshot();
   const received = () => Promise.resolve(reader.latencies.get(label)?.length ?? 0);
   const deadline = Date.now() + DRAIN_SECONDS * 1000;
   const readable = await waitFor(pipeline, `scored ${label}`, received, summary.published, { deadline });
   const counted = await waitFor(pipeline, `aggregator ${label}`, () => pipeline.count.total(), pipeline.published, { deadline });
+  const stages = stageMetrics(stagesBefore, await scrapeStages(pipeline));
   const sorted = [...(reader.latencies.get(label) ?? [])].sort((a, b) => a - b);
+  const drainMs = Math.max(0, readable.at - ingestEndedAt);
   return {
     targetRate: rate,
     seconds: RATE_SECONDS,
     published: summary.published,
     achievedIngestRate: summary.recordsPerSec,
     ingestCutShort: summary.interrupted,
-    sustained: !summary.interrupted && !readable.stalled && summary.recordsPerSec >= 0.95 * rate,
+    // Kept up: the rate went in, and the last event was readable within a second of the end of ingest.
+    sustained: !summary.interrupted && !readable.stalled && summary.recordsPerSec >= 0.95 * rate && drainMs <= 1_000,
+    drainMs,
     received: sorted.length,
     p50Ms: percentile(sorted, 50),
     p95Ms: percentile(sorted, 95),
@@ -520,6 +611,7 @@ async function latencyRun(pipeline: Pipeline, reader: ScoredReader, file: string
     maxMs: sorted.at(-1) ?? Number.NaN,
     aggregatorCatchUpMs: counted.stalled || readable.stalled ? null : Math.max(0, counted.at - reader.lastReceivedAt),
     cpu: CpuMeter.between(cpuBefore, cpuAfter),
+    stages,
   };
 }
 
@@ -636,6 +728,17 @@ function table(rows: Array<[string, string]>): string {
   return ['| figure | value |', '|---|---:|', ...rows.map(([figure, value]) => `| ${figure} | ${value} |`)].join('\n');
 }
 
+function stagesTable(phases: Array<[string, StageMetrics]>): string {
+  return [
+    '| phase | scorer transactions | records / transaction | scoring ms / review | transaction commit ms | aggregator Redis applies | events / apply | apply ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...phases.map(
+      ([phase, m]) =>
+        `| ${phase} | ${m.scorer.transactions} | ${m.scorer.meanRecordsPerTransaction ?? '-'} | ${m.scorer.scoringMsPerReview ?? '-'} | ${m.scorer.transactionMsEach ?? '-'} | ${m.aggregator.redisApplies} | ${m.aggregator.eventsPerApply ?? '-'} | ${m.aggregator.redisApplyMsEach ?? '-'} |`,
+    ),
+  ].join('\n');
+}
+
 function cpuTable(phases: Array<[string, CpuUse]>): string {
   const names = [...new Set(phases.flatMap(([, use]) => Object.keys(use.cores)))];
   return [
@@ -674,6 +777,7 @@ async function main(): Promise<void> {
   const redis = createRedis({ ...core, redisPrefix });
   const aggregator = aggregatorSettings.load();
   const scorerGroup = `bench-pipe-${runId}-scorer`;
+  const ports = { scorer: await freePort(), aggregator: await freePort() };
   const shared: NodeJS.ProcessEnv = {
     DRIFTLINE_TOPIC_REVIEWS: topics.reviews,
     DRIFTLINE_TOPIC_SCORED: topics.scored,
@@ -686,11 +790,11 @@ async function main(): Promise<void> {
   };
   process.stdout.write(`pipeline bench ${runId}: ${fmt(REVIEWS)} reviews from ${source}, ${PARTITIONS} partitions, tf ${tf.backend}, load ${loadAtStart.join(' ')}; logs in ${logDir}\n`);
   const children: Record<string, ChildProcess> = {
-    scorer: spawnTs('scorer/main.ts', [], { ...shared, DRIFTLINE_LOG_LEVEL: childLogLevel, DRIFTLINE_SCORER_GROUP_ID: scorerGroup, DRIFTLINE_SCORER_METRICS_PORT: '0', DRIFTLINE_SCORER_INSTANCE_ID: `bench-${runId}`, DRIFTLINE_SCORER_MODEL_NAME: MODEL_NAME }, join(logDir, 'scorer.log')),
+    scorer: spawnTs('scorer/main.ts', [], { ...shared, DRIFTLINE_LOG_LEVEL: childLogLevel, DRIFTLINE_SCORER_GROUP_ID: scorerGroup, DRIFTLINE_SCORER_METRICS_PORT: String(ports.scorer), DRIFTLINE_SCORER_INSTANCE_ID: `bench-${runId}`, DRIFTLINE_SCORER_MODEL_NAME: MODEL_NAME }, join(logDir, 'scorer.log')),
     aggregator: spawnTs(
       'drift-aggregator/main.ts',
       [],
-      { ...shared, DRIFTLINE_LOG_LEVEL: childLogLevel, DRIFTLINE_AGGREGATOR_GROUP: `bench-pipe-${runId}-aggregator`, DRIFTLINE_AGGREGATOR_METRICS_PORT: '0', DRIFTLINE_AUTO_ROLLBACK: 'false', DRIFTLINE_CLICKHOUSE_PATH: join(work, 'chdb') },
+      { ...shared, DRIFTLINE_LOG_LEVEL: childLogLevel, DRIFTLINE_AGGREGATOR_GROUP: `bench-pipe-${runId}-aggregator`, DRIFTLINE_AGGREGATOR_METRICS_PORT: String(ports.aggregator), DRIFTLINE_AUTO_ROLLBACK: 'false', DRIFTLINE_CLICKHOUSE_PATH: join(work, 'chdb') },
       join(logDir, 'aggregator.log'),
     ),
   };
@@ -706,10 +810,11 @@ async function main(): Promise<void> {
     children,
     logDir,
     cpu: new CpuMeter(() => ({ scorer: children.scorer?.pid, aggregator: children.aggregator?.pid, broker: brokerPid() }), redis),
+    ports,
     published: 0,
   };
-  const labels = RATES.map((rate) => `r${rate}`);
-  const reader = new ScoredReader(kafka, topics.scored, `bench-pipe-${runId}-reader`, labels);
+  let reader: ScoredReader | undefined;
+  let rates: number[] = RATES;
   let throughput: ThroughputResult;
   const latency: LatencyResult[] = [];
   let warmupSeconds: number;
@@ -718,15 +823,21 @@ async function main(): Promise<void> {
     process.stdout.write(`warm-up: scorer and aggregator answered after ${warmupSeconds.toFixed(1)} s\n`);
     throughput = await throughputRun(pipeline, writeInput(work, 'tp', lines, REVIEWS));
     process.stdout.write(`(a) ${fmt(throughput.counted)} reviews in ${throughput.seconds} s: ${fmt(throughput.reviewsPerSecond)} reviews/s (ingest done at ${throughput.stageDoneSeconds.ingest} s, scorer ${throughput.stageDoneSeconds.scorer ?? '?'} s, aggregator ${throughput.stageDoneSeconds.aggregator} s)\n`);
+    // Also a rate the pipeline sustains on this machine now (half of (a)), so latency without a backlog is measured too.
+    const sustainable = Math.max(100, Math.floor(throughput.reviewsPerSecond / 200) * 100);
+    if (sustainable < Math.min(...RATES)) rates = [sustainable, ...RATES];
+    reader = new ScoredReader(kafka, topics.scored, `bench-pipe-${runId}-reader`, rates.map((rate) => `r${rate}`));
     await reader.start();
-    for (const rate of RATES) {
+    for (const rate of rates) {
       const file = writeInput(work, `r${rate}`, lines, Math.round(rate * RATE_SECONDS));
       const result = await latencyRun(pipeline, reader, file, `r${rate}`, rate);
       latency.push(result);
-      process.stdout.write(`(b) at ${fmt(rate)}/s (ingested at ${fmt(result.achievedIngestRate)}/s${result.sustained ? '' : ', NOT sustained'}): p50 ${result.p50Ms} ms, p95 ${result.p95Ms} ms, p99 ${result.p99Ms} ms, max ${result.maxMs} ms (${result.received}/${result.published}); aggregator caught up ${result.aggregatorCatchUpMs ?? '?'} ms later\n`);
+      process.stdout.write(
+        `(b) at ${fmt(rate)}/s (ingested at ${fmt(result.achievedIngestRate)}/s${result.sustained ? '' : `, NOT sustained: last event ${fmt(result.drainMs)} ms after ingest ended`}): p50 ${result.p50Ms} ms, p95 ${result.p95Ms} ms, p99 ${result.p99Ms} ms, max ${result.maxMs} ms (${result.received}/${result.published}); aggregator caught up ${result.aggregatorCatchUpMs ?? '?'} ms later\n`,
+      );
     }
   } finally {
-    await reader.stop().catch(() => undefined);
+    await reader?.stop().catch(() => undefined);
     await Promise.all(Object.values(children).map((child) => stopChild(child)));
     await admin.disconnect().catch(() => undefined);
   }
@@ -753,6 +864,7 @@ async function main(): Promise<void> {
     [`(a) sustained pipeline throughput (${fmt(throughput.counted)} reviews, first ingest → last counted in Redis)`, `${fmt(throughput.reviewsPerSecond)} reviews/s`],
     ['(a) ingest alone (same run)', `${fmt(throughput.stageRates.ingest)} reviews/s`],
     ['(a) scorer committed the last review at', `${throughput.stageDoneSeconds.scorer ?? '?'} s`],
+    ['(a) scorer progress while ingest was sending / after it finished', `${fmt(throughput.scorerRate.whileIngesting ?? Number.NaN)} / ${fmt(throughput.scorerRate.afterIngest ?? Number.NaN)} reviews/s`],
     ['(a) aggregator counted the last review at', `${throughput.stageDoneSeconds.aggregator} s`],
     [
       `(a) CPU ms per review: ${Object.entries(throughput.cpuMsPerReview).map(([name, ms]) => `${name} ${ms ?? '?'}`).join(', ')}`,
@@ -760,7 +872,7 @@ async function main(): Promise<void> {
     ],
     [`(a) derived: CPU-bound rate on ${machineInfo().cores} dedicated cores (cores ÷ CPU per review)`, `${fmt(throughput.cpuBoundEstimate ?? Number.NaN)} reviews/s`],
     ...latency.map((l): [string, string] => [
-      `(b) end-to-end latency at ${fmt(l.targetRate)}/s for ${l.seconds} s (p50 / p95 / p99 / max)${l.sustained ? '' : ` — NOT sustained: ingest ${fmt(l.achievedIngestRate)}/s, ${fmt(l.received)} of ${fmt(l.published)} read in time`}`,
+      `(b) end-to-end latency at ${fmt(l.targetRate)}/s for ${l.seconds} s (p50 / p95 / p99 / max)${l.sustained ? '' : ` — NOT sustained: ingest ${fmt(l.achievedIngestRate)}/s, backlog drained ${fmt(l.drainMs)} ms after ingest`}`,
       `${l.p50Ms} / ${l.p95Ms} / ${l.p99Ms} / ${l.maxMs} ms`,
     ]),
     ...latency.map((l): [string, string] => [`(b) aggregator caught up after the last scored event, at ${fmt(l.targetRate)}/s`, `${l.aggregatorCatchUpMs ?? '?'} ms`]),
@@ -770,6 +882,7 @@ async function main(): Promise<void> {
   const loadAtEnd = loadavg().map((v) => Number(v.toFixed(2)));
   process.stdout.write(`\n${table(rows)}\n\nCPU cores busy per process (broker and Redis also serve other users of this machine):\n\n`);
   process.stdout.write(`${cpuTable([['(a) throughput', throughput.cpu], ...latency.map((l): [string, CpuUse] => [`(b) ${fmt(l.targetRate)}/s ingest`, l.cpu]), ['(c) ceiling', ceiling.cpu]])}\n\n`);
+  process.stdout.write(`What the scorer and aggregator report about themselves (Prometheus, per phase):\n\n${stagesTable([['(a) throughput', throughput.stages], ...latency.map((l): [string, StageMetrics] => [`(b) ${fmt(l.targetRate)}/s`, l.stages])])}\n\n`);
   process.stdout.write(`load average ${loadAtStart.join(' ')} → ${loadAtEnd.join(' ')} on ${machineInfo().cores} cores\n`);
 
   const scorer = scorerSettings.load();
@@ -782,7 +895,7 @@ async function main(): Promise<void> {
       input: source,
       reviews: REVIEWS,
       partitions: PARTITIONS,
-      rates: RATES,
+      rates,
       rateSeconds: RATE_SECONDS,
       warmupReviews: WARMUP_REVIEWS,
       warmupSeconds: Number(warmupSeconds.toFixed(1)),
