@@ -6,7 +6,7 @@
  *  (c) end-to-end latency p50/p99 (ingest_time_ms → scored event seen by a read_committed consumer) at a
  *      fixed input rate.
  * Prints the figures and writes bench/results/scorer.json. Env: BENCH_REVIEWS (50000), BENCH_PARTITIONS (3),
- * BENCH_RATE (5000/s), BENCH_LATENCY_SECONDS (20), BENCH_PARTS (a,b,c: run a subset; the JSON is written only for all three); DRIFTLINE_SCORER_*
+ * BENCH_RATE (5000/s), BENCH_LOW_RATE (1000/s, a second latency point), BENCH_LATENCY_SECONDS (20), BENCH_PARTS (a,b,c: run a subset; the JSON is written only for all three); DRIFTLINE_SCORER_*
  * settings apply to the passthrough and are passed to the scorer child.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -29,6 +29,8 @@ import { TRANSACTIONAL_RETRY } from '../scorer/producers.js';
 const REVIEWS = Number(process.env.BENCH_REVIEWS ?? 50_000);
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 3);
 const RATE = Number(process.env.BENCH_RATE ?? 5_000);
+/** A second latency point below this machine's scorer capacity, to separate pipeline latency from queueing. */
+const LOW_RATE = Number(process.env.BENCH_LOW_RATE ?? 1_000);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);
 const MODEL_NAME = 'default';
 /** Which parts to run (a = passthrough, b = scorer throughput, c = latency); the JSON is written only for all three. */
@@ -246,12 +248,12 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function endToEndLatency(pool: ReviewEvent[], registryDir: string): Promise<LatencyResult> {
-  const topics = await newTopics('latency');
-  const groupId = `bench-${runId}-latency`;
-  const child = startScorer(topics, groupId, registryDir, join(tmpdir(), `bench-scorer-${runId}-latency.log`));
+async function endToEndLatency(pool: ReviewEvent[], registryDir: string, rate: number): Promise<LatencyResult> {
+  const topics = await newTopics(`latency-${rate}`);
+  const groupId = `bench-${runId}-latency-${rate}`;
+  const child = startScorer(topics, groupId, registryDir, join(tmpdir(), `bench-scorer-${runId}-latency-${rate}.log`));
   const latencies: number[] = [];
-  const reader = kafka.consumer({ groupId: `bench-${runId}-reader`, readUncommitted: false, maxWaitTimeInMs: 50 });
+  const reader = kafka.consumer({ groupId: `bench-${runId}-reader-${rate}`, readUncommitted: false, maxWaitTimeInMs: 50 });
   let readerJoined = false;
   reader.on(reader.events.GROUP_JOIN, () => (readerJoined = true));
   await reader.connect();
@@ -278,7 +280,7 @@ async function endToEndLatency(pool: ReviewEvent[], registryDir: string): Promis
     latencies.length = 0;
     // Steady rate: one send every 10 ms of RATE/100 reviews, on schedule (no catch-up bursts).
     const tickMs = 10;
-    const perTick = Math.max(1, Math.round((RATE * tickMs) / 1000));
+    const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
     const ticks = (LATENCY_SECONDS * 1000) / tickMs;
     const started = Date.now();
     let sent = 0;
@@ -300,7 +302,7 @@ async function endToEndLatency(pool: ReviewEvent[], registryDir: string): Promis
     while (latencies.length < sent && Date.now() < deadline) await sleep(100);
     const sorted = [...latencies].sort((a, b) => a - b);
     return {
-      ratePerSecond: RATE,
+      ratePerSecond: rate,
       seconds: LATENCY_SECONDS,
       sent,
       received: latencies.length,
@@ -336,14 +338,19 @@ async function main(): Promise<void> {
   await openRegistry(registryDir).seedFromDirectory(MODEL_NAME, repoPath('models', 'default'), { actor: 'bench' });
   let throughput: ThroughputResult | undefined;
   let latency: LatencyResult | undefined;
+  let latencyLow: LatencyResult | undefined;
   try {
     if (PARTS.has('b')) {
       throughput = await scorerThroughput(pool, registryDir);
       console.log(`(b) scorer:                    ${throughput.reviewsPerSecond} reviews/s (${throughput.measuredReviews} in ${throughput.seconds.toFixed(2)} s)`);
     }
     if (PARTS.has('c')) {
-      latency = await endToEndLatency(pool, registryDir);
-      console.log(`(c) end-to-end at ${RATE}/s:     p50 ${latency.p50Ms} ms, p90 ${latency.p90Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${latency.received}/${latency.sent} received)`);
+      for (const rate of [RATE, LOW_RATE]) {
+        const measured = await endToEndLatency(pool, registryDir, rate);
+        console.log(`(c) end-to-end at ${rate}/s: p50 ${measured.p50Ms} ms, p90 ${measured.p90Ms} ms, p99 ${measured.p99Ms} ms, max ${measured.maxMs} ms (${measured.received}/${measured.sent} received)`);
+        if (rate === RATE) latency = measured;
+        else latencyLow = measured;
+      }
     }
   } finally {
     rmSync(registryDir, { recursive: true, force: true });
@@ -370,6 +377,7 @@ async function main(): Promise<void> {
     scorer: throughput,
     ratio: { scorerOverTransactionalPassthrough: Number(ratio.toFixed(3)), scorerOverPlainPassthrough: Number((throughput.reviewsPerSecond / plain.reviewsPerSecond).toFixed(3)) },
     latency,
+    latencyBelowCapacity: latencyLow ?? null,
     goals: { reviewsPerSecond: 20_000, ratioOverPassthrough: 0.6, p99Ms: 250 },
   };
   mkdirSync(repoPath('bench', 'results'), { recursive: true });

@@ -40,8 +40,8 @@ export const scorerSettings = defineSettings('scorer', {
     min: 1_024,
     description: 'Fetch size per partition (kafkajs maxBytesPerPartition): bounds the batch a partition delivers at once.',
   }),
-  fetchMinBytes: setting({ env: 'DRIFTLINE_SCORER_FETCH_MIN_BYTES', kind: 'int', default: 1, min: 1, description: 'Fetch minBytes: the broker answers once this much data is there...' }),
-  fetchMaxWaitMs: setting({ env: 'DRIFTLINE_SCORER_FETCH_MAX_WAIT_MS', kind: 'int', default: 100, min: 0, description: '...or after this many ms (kafkajs maxWaitTimeInMs).' }),
+  fetchMinBytes: setting({ env: 'DRIFTLINE_SCORER_FETCH_MIN_BYTES', kind: 'int', default: 1, min: 1, description: 'Fetch minBytes: the broker answers a fetch once this much data is there (or after DRIFTLINE_SCORER_FETCH_MAX_WAIT_MS).' }),
+  fetchMaxWaitMs: setting({ env: 'DRIFTLINE_SCORER_FETCH_MAX_WAIT_MS', kind: 'int', default: 100, min: 0, description: 'Longest wait of a fetch for DRIFTLINE_SCORER_FETCH_MIN_BYTES (kafkajs maxWaitTimeInMs).' }),
   concurrency: setting({
     env: 'DRIFTLINE_SCORER_CONCURRENCY',
     kind: 'int',
