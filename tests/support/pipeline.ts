@@ -266,7 +266,7 @@ export function printTotals(fault: string, totals: Record<string, number>): void
 
 // ------------------------------------------------------------------ private services
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
