@@ -3,7 +3,7 @@ import { defineSettings, setting } from '../core/config.js';
 
 export const trainerSettings = defineSettings('trainer', {
   modelName: setting({ env: 'DRIFTLINE_TRAIN_MODEL_NAME', kind: 'string', default: 'reviews', description: 'Model name the trainer registers by default (--name overrides).' }),
-  epochs: setting({ env: 'DRIFTLINE_TRAIN_EPOCHS', kind: 'int', default: 8, min: 1, max: 200, description: 'Training epochs (the best epoch by validation macro-F1 is kept).' }),
+  epochs: setting({ env: 'DRIFTLINE_TRAIN_EPOCHS', kind: 'int', default: 6, min: 1, max: 200, description: 'Training epochs (the best epoch by validation macro-F1 is kept).' }),
   seed: setting({ env: 'DRIFTLINE_TRAIN_SEED', kind: 'int', default: 42, description: 'Seed of initialisers, shuffles and samplers: same data + seed = same model.' }),
   holdout: setting({ env: 'DRIFTLINE_TRAIN_HOLDOUT', kind: 'number', default: 0.2, min: 0.05, max: 0.5, description: 'Share of reviews (by review_id hash) held out for the evaluation report.' }),
   buckets: setting({ env: 'DRIFTLINE_TRAIN_BUCKETS', kind: 'int', default: 65_536, min: 1024, max: 4_194_304, description: 'Hash buckets of the token featurizer (embedding rows); a power of two.' }),

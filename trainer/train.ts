@@ -48,6 +48,11 @@ export interface TrainParams {
   sqrtPooling: number;
   /** Share of token ids dropped (seeded) from each training row per step: regularises the embedding bag. */
   tokenDropout: number;
+  /**
+   * Embedding rows are trained only for buckets that occur in at least this many training reviews (like
+   * TF-IDF's min_df): n-grams seen once can only be memorised. Untrained rows stay zero.
+   */
+  minBucketDf: number;
   /** Categories with fewer training rows than this are merged into 'other'. */
   categoryMinRows: number;
   /** Part of the training rows kept aside for early stopping and outlier calibration. */
@@ -66,7 +71,7 @@ export const DEFAULT_TRAIN_PARAMS: TrainParams = {
   maxTokens: 256,
   embeddingDim: 16,
   hidden: 48,
-  epochs: 8,
+  epochs: 6,
   batchSize: 128,
   headLearningRate: 0.001,
   embeddingLearningRate: 0.02,
@@ -74,6 +79,7 @@ export const DEFAULT_TRAIN_PARAMS: TrainParams = {
   categoryLossWeight: 0.3,
   sqrtPooling: 1,
   tokenDropout: 0.3,
+  minBucketDf: 1,
   categoryMinRows: 100,
   validationFraction: 0.1,
   autoencoderEpochs: 12,
@@ -168,6 +174,7 @@ export async function trainModel(tf: Tf, rows: readonly LabeledReview[], params:
     categoryCount: Math.max(categories.length, 1),
     params,
     random: seededRandom(params.seed + 7),
+    trainable: trainableBuckets(fit.batch, params.buckets, params.minBucketDf),
   };
   const random = seededRandom(params.seed);
   const history: EpochLog[] = [];
@@ -225,6 +232,24 @@ interface TrainingState {
   params: TrainParams;
   /** Token dropout's generator (seeded, separate from the shuffle). */
   random: () => number;
+  /** 1 for embedding rows that may be trained (bucket document frequency >= minBucketDf). */
+  trainable: Uint8Array;
+}
+
+/** Buckets present in at least `minDf` rows of the batch. */
+function trainableBuckets(batch: FeatureBatch, buckets: number, minDf: number): Uint8Array {
+  const df = new Uint32Array(buckets);
+  const lastRow = new Int32Array(buckets).fill(-1);
+  for (let r = 0; r < batch.size; r++) {
+    for (let i = batch.offsets[r]; i < batch.offsets[r + 1]; i++) {
+      const id = batch.ids[i];
+      if (lastRow[id] !== r) {
+        lastRow[id] = r;
+        df[id]++;
+      }
+    }
+  }
+  return Uint8Array.from(df, (n) => (n >= minDf ? 1 : 0));
 }
 
 let stepCounter = 0;
@@ -319,6 +344,7 @@ function sparseAdagrad(s: TrainingState, batch: FeatureBatch, inputGradient: Flo
     if (scale === 0) continue;
     const g = i * width;
     for (let t = start; t < end; t++) {
+      if (s.trainable[batch.ids[t]] === 0) continue;
       const base = batch.ids[t] * dim;
       for (let d = 0; d < dim; d++) {
         const grad = inputGradient[g + d] * scale;
