@@ -10,8 +10,9 @@
  *  (b) end-to-end latency at fixed input rates (BENCH_RATES, BENCH_RATE_SECONDS each): ingest in its own
  *      process at the rate; latency = the moment a read_committed consumer of the scored topic gets the
  *      event − its ingest_time_ms. Also how long the aggregator needed to count the last one.
- *  (c) the raw Kafka ceiling: the same Avro bytes produced → relayed by a plain kafkajs consumer/producer
- *      in a child process (where the scorer sits) → consumed, with no work done on them.
+ *  (c) the raw Kafka ceiling: the same Avro bytes produced (4 sends in flight) → relayed by a plain kafkajs
+ *      consumer/producer in a child process (where the scorer sits) → consumed, with no work done on them;
+ *      measured before and after the pipeline phases (the load of a shared machine moves), the better run counts.
  * Prints tables and writes bench/results/pipeline.json with machine info.
  *
  * Env: BENCH_REVIEWS (50000), BENCH_RATES (2000,5000), BENCH_RATE_SECONDS (15), BENCH_PARTITIONS
@@ -466,8 +467,9 @@ async function throughputRun(pipeline: Pipeline, file: string): Promise<Throughp
   const stages = stageMetrics(stagesBefore, await scrapeStages(pipeline));
   sampling = false;
   await sampler;
-  const lastScored = timeline.at(-1)?.scored ?? 0;
-  if (scorerDoneAt === null && lastScored >= expected) scorerDoneAt = done.at;
+  // The sampler may not have seen the scorer finish (short runs): then it finished by the time the aggregator did.
+  const finalScored = (await scorerCommitted(pipeline.admin, pipeline.scorerGroup, pipeline.topics.reviews)) - scoredBefore;
+  if (scorerDoneAt === null && finalScored >= expected) scorerDoneAt = done.at;
   const seconds = (done.at - started) / 1000;
   const cpu = CpuMeter.between(cpuBefore, cpuAfter);
   const cpuMsPerReview: Record<string, number | null> = {};
@@ -618,6 +620,8 @@ async function latencyRun(pipeline: Pipeline, reader: ScoredReader, file: string
 // ------------------------------------------------------------------------------------------------ (c) raw Kafka ceiling
 
 interface CeilingResult {
+  /** 'before' runs ahead of the pipeline phases, 'after' once the scorer and aggregator are stopped. */
+  when: string;
   messages: number;
   meanBytes: number;
   produceSeconds: number;
@@ -627,13 +631,16 @@ interface CeilingResult {
   cpu: CpuUse;
 }
 
-async function kafkaCeiling(kafka: Kafka, runId: string, messages: Message[], redis: Redis): Promise<CeilingResult> {
-  const input = `bench-pipe-${runId}-ceiling-in`;
-  const output = `bench-pipe-${runId}-ceiling-out`;
+/** In-flight produce requests of the ceiling's producer: a ceiling, so no one-at-a-time ordering guarantee. */
+const CEILING_SENDS_IN_FLIGHT = 4;
+
+async function kafkaCeiling(kafka: Kafka, runId: string, when: string, messages: Message[], redis: Redis): Promise<CeilingResult> {
+  const input = `bench-pipe-${runId}-ceiling-${when}-in`;
+  const output = `bench-pipe-${runId}-ceiling-${when}-out`;
   await ensureTopics(kafka, [input, output], core, PARTITIONS);
   let consumed = 0;
   let lastAt = 0;
-  const sink = kafka.consumer({ groupId: `bench-pipe-${runId}-ceiling-sink`, readUncommitted: false, maxWaitTimeInMs: 50 });
+  const sink = kafka.consumer({ groupId: `bench-pipe-${runId}-ceiling-${when}-sink`, readUncommitted: false, maxWaitTimeInMs: 50 });
   let sinkJoined = false;
   sink.on(sink.events.GROUP_JOIN, () => (sinkJoined = true));
   await sink.connect();
@@ -645,7 +652,7 @@ async function kafkaCeiling(kafka: Kafka, runId: string, messages: Message[], re
       lastAt = Date.now();
     },
   });
-  const relay = spawnTs('bench/pipeline.ts', ['--relay', input, output, `bench-pipe-${runId}-ceiling-relay`], {}, null);
+  const relay = spawnTs('bench/pipeline.ts', ['--relay', input, output, `bench-pipe-${runId}-ceiling-${when}-relay`], {}, null);
   const relayOut = stdoutOf(relay);
   const cpu = new CpuMeter(() => ({ relay: relay.pid, broker: brokerPid() }), redis);
   try {
@@ -657,7 +664,15 @@ async function kafkaCeiling(kafka: Kafka, runId: string, messages: Message[], re
     await producer.connect();
     const before = await cpu.snapshot();
     const started = Date.now();
-    for (let i = 0; i < messages.length; i += 1_000) await producer.send({ topic: input, acks: -1, messages: messages.slice(i, i + 1_000) });
+    const inFlight = new Set<Promise<void>>();
+    for (let i = 0; i < messages.length; i += 1_000) {
+      const send: Promise<void> = producer.send({ topic: input, acks: -1, messages: messages.slice(i, i + 1_000) }).then(() => {
+        inFlight.delete(send);
+      });
+      inFlight.add(send);
+      if (inFlight.size >= CEILING_SENDS_IN_FLIGHT) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
     const producedAt = Date.now();
     await producer.disconnect();
     const deadline = Date.now() + 300_000;
@@ -668,6 +683,7 @@ async function kafkaCeiling(kafka: Kafka, runId: string, messages: Message[], re
     const after = await cpu.snapshot();
     const seconds = (lastAt - started) / 1000;
     return {
+      when,
       messages: messages.length,
       meanBytes: Math.round(messages.reduce((sum, m) => sum + (m.value as Buffer).length, 0) / messages.length),
       produceSeconds: Number(((producedAt - started) / 1000).toFixed(2)),
@@ -789,6 +805,13 @@ async function main(): Promise<void> {
     DRIFTLINE_REDIS_PREFIX: redisPrefix,
   };
   process.stdout.write(`pipeline bench ${runId}: ${fmt(REVIEWS)} reviews from ${source}, ${PARTITIONS} partitions, tf ${tf.backend}, load ${loadAtStart.join(' ')}; logs in ${logDir}\n`);
+  // The raw ceiling is measured before and after the pipeline phases (the machine's load moves; the better run counts).
+  const ceilingMessages = relabel(lines, 'ceiling', REVIEWS).flatMap((line) => {
+    const result = validateReview(JSON.parse(line) as unknown);
+    return result.ok ? [reviewMessage(result.review)] : [];
+  });
+  const ceilingRuns = [await kafkaCeiling(kafka, runId, 'before', ceilingMessages, redis)];
+  process.stdout.write(`(c) raw Kafka produce → relay → consume, before: ${fmt(ceilingRuns[0]!.messagesPerSecond)} messages/s (producing alone ${fmt(ceilingRuns[0]!.produceRate)}/s)\n`);
   const children: Record<string, ChildProcess> = {
     scorer: spawnTs('scorer/main.ts', [], { ...shared, DRIFTLINE_LOG_LEVEL: childLogLevel, DRIFTLINE_SCORER_GROUP_ID: scorerGroup, DRIFTLINE_SCORER_METRICS_PORT: String(ports.scorer), DRIFTLINE_SCORER_INSTANCE_ID: `bench-${runId}`, DRIFTLINE_SCORER_MODEL_NAME: MODEL_NAME }, join(logDir, 'scorer.log')),
     aggregator: spawnTs(
@@ -842,12 +865,10 @@ async function main(): Promise<void> {
     await admin.disconnect().catch(() => undefined);
   }
 
-  const ceilingMessages = relabel(lines, 'ceiling', REVIEWS).flatMap((line) => {
-    const result = validateReview(JSON.parse(line) as unknown);
-    return result.ok ? [reviewMessage(result.review)] : [];
-  });
-  const ceiling = await kafkaCeiling(kafka, runId, ceilingMessages, redis);
-  process.stdout.write(`(c) raw Kafka produce → relay → consume: ${fmt(ceiling.messagesPerSecond)} messages/s (${fmt(ceiling.messages)} in ${ceiling.seconds} s; producing alone ${fmt(ceiling.produceRate)}/s)\n`);
+  ceilingRuns.push(await kafkaCeiling(kafka, runId, 'after', ceilingMessages, redis));
+  process.stdout.write(`(c) raw Kafka produce → relay → consume, after: ${fmt(ceilingRuns[1]!.messagesPerSecond)} messages/s (producing alone ${fmt(ceilingRuns[1]!.produceRate)}/s)\n`);
+  const best = ceilingRuns.reduce((a, b) => (b.messagesPerSecond > a.messagesPerSecond ? b : a));
+  const ceiling = { messagesPerSecond: best.messagesPerSecond, produceRate: best.produceRate, sendsInFlight: CEILING_SENDS_IN_FLIGHT, runs: ceilingRuns };
 
   const keys: string[] = [];
   for (let cursor = '0'; ; ) {
@@ -876,12 +897,13 @@ async function main(): Promise<void> {
       `${l.p50Ms} / ${l.p95Ms} / ${l.p99Ms} / ${l.maxMs} ms`,
     ]),
     ...latency.map((l): [string, string] => [`(b) aggregator caught up after the last scored event, at ${fmt(l.targetRate)}/s`, `${l.aggregatorCatchUpMs ?? '?'} ms`]),
-    ['(c) raw Kafka ceiling: produce → relay → consume, same bytes', `${fmt(ceiling.messagesPerSecond)} messages/s`],
+    [`(c) raw Kafka ceiling: produce → relay → consume, same bytes (better of before ${fmt(ceilingRuns[0]!.messagesPerSecond)} / after ${fmt(ceilingRuns[1]!.messagesPerSecond)})`, `${fmt(ceiling.messagesPerSecond)} messages/s`],
+    ['(c) producing alone in the better ceiling run', `${fmt(ceiling.produceRate)} messages/s`],
     ['pipeline / raw ceiling', `${(ratio * 100).toFixed(0)}%`],
   ];
   const loadAtEnd = loadavg().map((v) => Number(v.toFixed(2)));
   process.stdout.write(`\n${table(rows)}\n\nCPU cores busy per process (broker and Redis also serve other users of this machine):\n\n`);
-  process.stdout.write(`${cpuTable([['(a) throughput', throughput.cpu], ...latency.map((l): [string, CpuUse] => [`(b) ${fmt(l.targetRate)}/s ingest`, l.cpu]), ['(c) ceiling', ceiling.cpu]])}\n\n`);
+  process.stdout.write(`${cpuTable([['(a) throughput', throughput.cpu], ...latency.map((l): [string, CpuUse] => [`(b) ${fmt(l.targetRate)}/s ingest`, l.cpu]), ...ceilingRuns.map((run): [string, CpuUse] => [`(c) ceiling ${run.when}`, run.cpu])])}\n\n`);
   process.stdout.write(`What the scorer and aggregator report about themselves (Prometheus, per phase):\n\n${stagesTable([['(a) throughput', throughput.stages], ...latency.map((l): [string, StageMetrics] => [`(b) ${fmt(l.targetRate)}/s`, l.stages])])}\n\n`);
   process.stdout.write(`load average ${loadAtStart.join(' ')} → ${loadAtEnd.join(' ')} on ${machineInfo().cores} cores\n`);
 
