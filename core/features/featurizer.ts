@@ -353,7 +353,7 @@ function numericValues(review: ReviewInput, words: WordStats): number[] {
     ratio(s.nonAscii, s.chars),
     w.meanLen,
     w.uniqueRatio,
-    votes === null || votes === undefined ? -1 : Math.log1p(Math.max(0, votes)),
+    votes === null || votes === undefined || !Number.isFinite(votes) ? -1 : Math.log1p(Math.max(0, votes)),
     verified === null || verified === undefined ? -1 : verified ? 1 : 0,
   ];
 }

@@ -96,6 +96,14 @@ describe('featurizeBatch', () => {
     const g = featureMap(featurizeBatch([{ ...review, helpful_votes: 3, verified: false }], config), 0);
     expect(g.helpful_log1p).toBeCloseTo(Math.log1p(3), 12);
     expect(g.verified).toBe(0);
+    const h = featureMap(featurizeBatch([{ ...review, helpful_votes: Number.NaN }], config), 0);
+    expect(h.helpful_log1p).toBe(-1);
+  });
+
+  it('gives finite features and no ids for texts without any word', () => {
+    const batch = featurizeBatch([{ review_id: 'e', text: '😀 … —' }, { review_id: 'f', text: '' }], config);
+    expect(batch.offsets[2]).toBe(0);
+    expect(Array.from(batch.numericScaled).every(Number.isFinite)).toBe(true);
   });
 
   it('puts unigrams and bigrams into the bucket range, title tokens first', () => {
