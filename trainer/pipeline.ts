@@ -163,13 +163,9 @@ function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
+/** Inline data (API jobs) has no file: the fingerprint is the sha256 of the rows' JSON. */
 function fingerprintRows(rows: readonly LabeledReview[]): string {
-  // Inline data (API jobs): hash the canonical JSON of the rows.
-  return createHashHex(JSON.stringify(rows));
-}
-
-function createHashHex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return createHash('sha256').update(JSON.stringify(rows)).digest('hex');
 }
 
 function pct(x: number): string {

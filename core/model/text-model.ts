@@ -1,14 +1,15 @@
 /**
  * The model family, shared by the trainer and the runtime.
  *
- *  trunk:  hashed token ids -> embedding bag (mean of the ids' rows, computed in plain JS: a sparse
- *          gather is ~50x faster than tfjs' dense Embedding + masked pooling on wasm, and wasm has no
- *          gradient kernel for Gather) ++ scaled numeric features
+ *  trunk:  hashed token ids -> embedding bag (sum of the ids' rows over sqrt(n) or n, see Pooling;
+ *          computed in plain JS: a sparse gather is ~50x faster than tfjs' dense Embedding + masked
+ *          pooling on wasm, and wasm has no gradient kernel for Gather) ++ scaled numeric features
  *  head:   tfjs layers model: dense(hidden, relu) -> sentiment softmax(3) and category softmax(C)
  *  outlier vector: standardised pooled embedding ++ scaled numeric features ++ known-token ratio,
  *          scored by a tfjs autoencoder (reconstruction error) and an isolation forest.
  * The embedding table is zero-initialised: rows of hashes never seen in training stay exactly zero,
- * which is what makes gibberish and foreign-language text stand out (known-token ratio).
+ * which feeds the known-token ratio of the outlier vector (with hashing, collisions make it a soft signal).
+ * The embedding table is the model's bulk; it is saved as a one-layer tfjs Embedding model.
  */
 import type { LayersModel } from '@tensorflow/tfjs';
 import type { FeatureBatch, FeaturizerConfig } from '../features/featurizer.js';
