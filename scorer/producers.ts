@@ -5,7 +5,7 @@
  * a crashed process restarts), the new owner's InitProducerId bumps the epoch, which fences the old
  * owner and aborts or completes its open transaction before the new owner reads the committed offset.
  */
-import type { Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from '../core/logger.js';
 
 export interface PartitionProducer {
@@ -136,6 +136,8 @@ export class PartitionProducers {
       transactionTimeout: this.options.transactionTimeoutMs,
       allowAutoTopicCreation: false,
       retry: { ...TRANSACTIONAL_RETRY },
+      // Output keys are review ids; the default (murmur2, Java-compatible) partitioner, named to silence kafkajs' v2 warning.
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
     const lease: PartitionProducer = { partition, producer, needsOffsetCheck: true };
     const ready = (async () => {
