@@ -1,0 +1,189 @@
+/**
+ * Fault (operational): a promotion to v2 and a rollback to v1 while traffic flows, to the scorer (child
+ * process, following the promotions topic) and to the API (startApiServer in-process on port 0, with
+ * predict requests fired in a loop through both swaps). The scored events name v1, then v2, then v1 again
+ * (per input partition, in offset order); none is lost or duplicated; the aggregator's windows per version
+ * add up to the reviews; and not one API request fails during the swaps.
+ */
+import { cp } from 'node:fs/promises';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../core/logger.js';
+import { kafkaPromotionPublisher, publishingRegistry } from '../../core/model/promotions.js';
+import { openRegistry, type ModelRegistry } from '../../core/model/registry.js';
+import { repoPath } from '../../core/paths.js';
+import { startApiServer, type RunningApi } from '../../api/server.js';
+import { MODEL_NAME, countById, readScored, startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
+import { apiItem, loadValidLines } from '../support/corpus.js';
+import {
+  createPipeline,
+  expectedWindowCounts,
+  ingestLines,
+  logRecords,
+  printTotals,
+  readWindowsOf,
+  reviewLines,
+  scorerCommitted,
+  startAggregator,
+  waitForAggregated,
+  waitForLog,
+  waitForScorer,
+  windowKey,
+  type Pipeline,
+} from '../support/pipeline.js';
+
+const TOTAL = 1_500;
+const RATE = 60;
+const API_LOOPS = 2;
+
+/** Registers a copy of the shipped model as the next version (same metrics and baseline as v1). */
+async function registerCopy(registry: ModelRegistry): Promise<number> {
+  const v1 = await registry.get(MODEL_NAME, 1);
+  const result = await registry.register({
+    name: MODEL_NAME,
+    writeArtifacts: (dir) => cp(repoPath('models', 'default'), dir, { recursive: true }),
+    metrics: v1.metrics,
+    baseline: await registry.baseline(MODEL_NAME, 1),
+    featurizer: v1.featurizer,
+    dataFingerprint: v1.data_fingerprint,
+    params: v1.params,
+    timings: v1.timings,
+    actor: 'fault-test',
+  });
+  return result.version;
+}
+
+/** 1,1,2,2,2,1 → [1,2,1] */
+function runsOf(versions: number[]): number[] {
+  return versions.filter((version, i) => i === 0 || version !== versions[i - 1]);
+}
+
+interface ApiCall {
+  status: number;
+  version: number | null;
+}
+
+describe('fault: promotion and rollback under traffic', () => {
+  let pipeline: Pipeline;
+  let redis: Redis;
+  let api: RunningApi | undefined;
+  const children: ScorerChild[] = [];
+
+  beforeAll(async () => {
+    pipeline = await createPipeline('promotion');
+    redis = new Redis(pipeline.core.redisUrl);
+  });
+
+  afterAll(async () => {
+    for (const child of children) await child.kill('SIGKILL');
+    await api?.close();
+    await pipeline?.cleanupAll(redis);
+    redis?.disconnect();
+  });
+
+  it('swaps v1 → v2 → v1 in the scorer and the API without losing, doubling or failing anything', async () => {
+    const started = Date.now();
+    const reviews = reviewLines(TOTAL, 2_400);
+    const publisher = kafkaPromotionPublisher(pipeline.kafka, pipeline.topics.promotions);
+    const registry = publishingRegistry(openRegistry(pipeline.registryDir), publisher);
+    const scorer = startScorer(pipeline, 'promotion-scorer', { DRIFTLINE_SCORER_MAX_TXN_RECORDS: '50' });
+    const aggregator = startAggregator(pipeline, 'promotion-aggregator');
+    children.push(scorer, aggregator);
+    api = await startApiServer({
+      settings: { host: '127.0.0.1', port: 0, modelName: MODEL_NAME, seedModelDir: '', followPromotions: true, groupId: `g-${pipeline.id}-api` },
+      core: pipeline.core,
+      clickhouse: false,
+      logger: createLogger('fault-promotion-api', 'warn'),
+    });
+    const url = api.url;
+    await waitForLog(scorer, 'scorer started', 120_000);
+    await waitForLog(aggregator, 'drift aggregator started', 120_000);
+    await waitUntil('the API to be ready', async () => (await fetch(`${url}/ready`)).status === 200, 120_000, children);
+
+    // Predict loops: one request after another per loop, so each loop's versions are in time order.
+    const items = loadValidLines(8, 4_000).map(({ record }) => apiItem(record));
+    const calls: ApiCall[][] = Array.from({ length: API_LOOPS }, () => []);
+    let trafficOn = true;
+    const traffic = calls.map(async (log) => {
+      while (trafficOn) {
+        try {
+          const response = await fetch(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reviews: items }) });
+          const body = (await response.json()) as { model?: { version: number } };
+          log.push({ status: response.status, version: body.model?.version ?? null });
+        } catch {
+          log.push({ status: 0, version: null });
+        }
+      }
+    });
+
+    const committed = async (): Promise<number> => (await scorerCommitted(pipeline))?.committed ?? 0;
+    const scorerSwaps = (version: number): number => logRecords(scorer).filter((r) => r.msg === 'scoring with model version' && r.version === version).length;
+    const apiServes = (version: number) => () => api!.modelService.isReady() && api!.modelService.current().version === version;
+    const marks = { promotedAt: 0, rolledBackAt: 0 };
+    const swaps = (async () => {
+      await waitUntil('300 reviews scored', async () => (await committed()) >= 300, 120_000, children);
+      expect(await registerCopy(registry)).toBe(2);
+      await registry.promote(MODEL_NAME, 2, { actor: 'fault-test', force: true, reason: 'promotion under traffic' });
+      await waitUntil('the scorer to swap to v2', () => scorerSwaps(2) >= 1, 60_000, children);
+      await waitUntil('the API to serve v2', apiServes(2), 60_000, children);
+      marks.promotedAt = await committed();
+      await waitUntil('300 more reviews scored by v2', async () => (await committed()) >= marks.promotedAt + 300, 120_000, children);
+      await registry.rollback(MODEL_NAME, { actor: 'fault-test', reason: 'rollback under traffic' });
+      await waitUntil('the scorer to roll back to v1', () => scorerSwaps(1) >= 2, 60_000, children);
+      await waitUntil('the API to serve v1 again', apiServes(1), 60_000, children);
+      marks.rolledBackAt = await committed();
+    })();
+    const ingested = await ingestLines(pipeline, reviews.map((r) => r.line), RATE);
+    await swaps;
+    // A few more requests on v1 after the rollback, then stop the traffic.
+    const seen = calls.map((log) => log.length);
+    await waitUntil('API traffic after the rollback', () => calls.every((log, i) => log.length >= seen[i]! + 3), 60_000, children);
+    trafficOn = false;
+    await Promise.all(traffic);
+    await publisher.close();
+    expect(ingested.published).toBe(TOTAL);
+    expect(marks.rolledBackAt).toBeLessThan(TOTAL);
+
+    await waitForScorer(pipeline, 150_000, children);
+    const scored = await readScored(pipeline);
+    const counts = countById(scored);
+    await waitForAggregated(pipeline, redis, scored, 150_000, children);
+    expect(await scorer.kill('SIGTERM')).toBe(0);
+    expect(await aggregator.kill('SIGTERM')).toBe(0);
+    const { rows } = await readWindowsOf(pipeline);
+
+    const byPartition = new Map<number, Array<{ offset: number; version: number }>>();
+    for (const { value } of scored) {
+      const list = byPartition.get(value.input_partition) ?? [];
+      list.push({ offset: value.input_offset, version: value.model_version });
+      byPartition.set(value.input_partition, list);
+    }
+    const partitionRuns = [...byPartition.values()].map((list) => runsOf(list.sort((a, b) => a.offset - b.offset).map((e) => e.version)));
+    const allCalls = calls.flat();
+    const failed = allCalls.filter((call) => call.status !== 200);
+    const byVersion = (version: number): number => scored.filter((s) => s.value.model_version === version).length;
+    const windowEvents = rows.reduce((sum, row) => sum + row.events + row.late, 0);
+    printTotals('promotion', {
+      ingested: ingested.published,
+      scored: scored.length,
+      unique: counts.size,
+      scored_v1: byVersion(1),
+      scored_v2: byVersion(2),
+      window_events: windowEvents,
+      windows: rows.length,
+      api_requests: allCalls.length,
+      api_v2_responses: allCalls.filter((call) => call.version === 2).length,
+      api_failed: failed.length,
+      seconds: Math.round((Date.now() - started) / 1000),
+    });
+
+    expect([...counts.values()].every((c) => c === 1)).toBe(true);
+    expect(new Set(counts.keys())).toEqual(new Set(reviews.map((r) => r.id)));
+    expect(scored).toHaveLength(TOTAL);
+    expect(partitionRuns).toEqual([...byPartition.keys()].map(() => [1, 2, 1]));
+    expect(windowEvents).toBe(TOTAL);
+    expect(new Map(rows.map((row) => [windowKey(row), row.events + row.late]))).toEqual(expectedWindowCounts(scored.map((s) => s.value), pipeline.windowMs));
+    expect(failed).toEqual([]);
+    for (const log of calls) expect(runsOf(log.map((call) => call.version ?? -1))).toEqual([1, 2, 1]);
+  });
+});
