@@ -1,0 +1,57 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { openRegistry } from '../../core/model/registry.js';
+import { commands } from '../../trainer/cli.js';
+import { syntheticReviews } from './fixtures.js';
+
+let root: string;
+const command = (name: string) => commands.find((c) => c.name === name)!;
+const small = ['--buckets', '4096', '--dim', '8', '--epochs', '2', '--no-baseline', '--param', 'outlierFitRows=300', '--param', 'forestTrees=10', '--param', 'hidden=16', '--param', 'categoryMinRows=20'];
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'driftline-train-cli-'));
+  const rows = syntheticReviews(500, 41).map(({ event_time_ms, ...r }) => ({ ...r, ts: new Date(event_time_ms ?? 0).toISOString() }));
+  await writeFile(join(root, 'data.jsonl'), `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+});
+
+afterAll(async () => {
+  vi.restoreAllMocks();
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+describe('driftline train / evaluate', () => {
+  it('exports train, evaluate and models', () => {
+    expect(commands.map((c) => c.name).sort()).toEqual(['evaluate', 'models', 'train']);
+  });
+
+  it('answers bad arguments with exit code 2', async () => {
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    expect(await command('train').run([])).toBe(2);
+    expect(await command('train').run(['--data', 'x.jsonl', '--bogus'])).toBe(2);
+    expect(await command('train').run(['--data', 'x.jsonl', '--param', 'nope=1'])).toBe(2);
+  });
+
+  it('trains, registers, promotes with --promote --no-publish, writes the report; evaluate scores the held-out part', async () => {
+    const out: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out.push(String(chunk));
+      return true;
+    });
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const registryDir = join(root, 'registry');
+    const code = await command('train').run(['--data', join(root, 'data.jsonl'), '--name', 'cli', '--registry', registryDir, '--report', join(root, 'report.json'), '--promote', '--no-publish', ...small]);
+    expect(code).toBe(0);
+    const registry = openRegistry(registryDir);
+    expect(await registry.productionVersion('cli')).toBe(1);
+    const report = JSON.parse(await readFile(join(root, 'report.json'), 'utf8')) as { version: number; params: { embeddingDim: number; forestTrees: number } };
+    expect(report.version).toBe(1);
+    expect(report.params.embeddingDim).toBe(8);
+    expect(report.params.forestTrees).toBe(10);
+    out.length = 0;
+    expect(await command('evaluate').run(['--data', join(root, 'data.jsonl'), '--name', 'cli', '--registry', registryDir, '--held-out'])).toBe(0);
+    expect(out.join('')).toMatch(/macro-F1/);
+    expect((await registry.runs('cli')).map((r) => r.kind)).toEqual(['train', 'evaluate']);
+  }, 120_000);
+});
