@@ -13,6 +13,7 @@ import { followPromotions, type PromotionFollower } from '../core/model/promotio
 import { openRegistry, type ModelRegistry } from '../core/model/registry.js';
 import { createModelService, type ManagedModelService } from '../core/model/service.js';
 import { repoPath } from '../core/paths.js';
+import { initTracing, shutdownTracing } from '../core/tracing.js';
 import { instanceIdOf, scorerSettings, type ScorerSettings } from './config.js';
 import { createScorerMetrics, type ScorerMetrics } from './metrics.js';
 import { createScorer, type Scorer } from './scorer.js';
@@ -58,6 +59,7 @@ export async function runScorer(options: RunScorerOptions = {}): Promise<ScorerP
   const core = coreSettings.load(env);
   const settings = scorerSettings.load(env);
   const instanceId = instanceIdOf(settings);
+  initTracing('scorer');
   const log = createLogger('scorer', core.logLevel).child({ instance: instanceId });
   const registry = createMetricsRegistry('scorer');
   const metrics = createScorerMetrics(registry);
@@ -78,6 +80,7 @@ export async function runScorer(options: RunScorerOptions = {}): Promise<ScorerP
     await follower?.stop();
     await models.close();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await shutdownTracing().catch(() => undefined);
   };
   try {
     // Follow first, then load: a promotion made while loading is either in the registry already or in an event.

@@ -16,6 +16,7 @@ export interface InputMessage {
   offset: string;
   key: Buffer | null;
   value: Buffer | null;
+  headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
 }
 
 export interface BatchSource {
@@ -100,6 +101,18 @@ export function toScoredReview(review: ReviewEvent, prediction: Prediction, runt
 }
 
 const SCORED_HEADERS = { 'content-type': 'avro/binary', schema: 'ScoredReview' };
+/** W3C trace context headers passed from a review to its scored event, so a trace continues downstream. */
+const TRACE_HEADERS = ['traceparent', 'tracestate'] as const;
+
+function scoredHeaders(input: InputMessage): Message['headers'] {
+  const headers: Record<string, string | Buffer> = { ...SCORED_HEADERS };
+  for (const name of TRACE_HEADERS) {
+    const value = input.headers?.[name];
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) headers[name] = first;
+  }
+  return headers;
+}
 
 /**
  * Scores the accepted reviews in one call; if that call throws a non-retriable error, scores them one by
@@ -165,7 +178,7 @@ export async function processBatch(messages: readonly InputMessage[], source: Ba
       deadLetters.push(deadLetterFor(item.message, source, toDriftlineError(err, 'MODEL_SCORING_FAILED'), scoredTime, item.review.review_id));
       return;
     }
-    scored.push({ record, message: { key: item.message.key ?? record.review_id, value, headers: SCORED_HEADERS } });
+    scored.push({ record, message: { key: item.message.key ?? record.review_id, value, headers: scoredHeaders(item.message) } });
   });
   // Dead letters keep input order so a reader sees them as they were in the partition.
   deadLetters.sort((a, b) => (a.source_offset ?? 0) - (b.source_offset ?? 0));

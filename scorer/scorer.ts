@@ -15,7 +15,8 @@ import { performance } from 'node:perf_hooks';
 import type { Admin, Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { toDriftlineError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { ModelService } from '../core/model/types.js';
+import type { ModelRuntime, ModelService } from '../core/model/types.js';
+import { withSpan } from '../core/tracing.js';
 import { transactionalIdFor, type ScorerSettings } from './config.js';
 import type { ScorerMetrics } from './metrics.js';
 import { processBatch, splitBySize, type BatchResult, type BatchSource } from './pipeline.js';
@@ -109,6 +110,15 @@ export function createScorer(deps: ScorerDeps): Scorer {
   /** Scores one chunk with one model version and commits it in one transaction. */
   async function scoreAndCommit(lease: PartitionProducer, source: BatchSource, chunk: KafkaMessage[]): Promise<void> {
     const runtime = models.current(); // captured once: every record of this transaction names this version
+    // One span per transaction when tracing is on (DRIFTLINE_OTEL_ENABLED); a no-op otherwise.
+    await withSpan('scorer.transaction', () => scoreAndCommitTraced(lease, source, chunk, runtime), {
+      'messaging.source.partition': source.partition,
+      'driftline.records': chunk.length,
+      'driftline.model_version': runtime.version,
+    });
+  }
+
+  async function scoreAndCommitTraced(lease: PartitionProducer, source: BatchSource, chunk: KafkaMessage[], runtime: ModelRuntime): Promise<void> {
     const started = performance.now();
     const result = await processBatch(chunk, source, runtime);
     const scoredAt = performance.now();

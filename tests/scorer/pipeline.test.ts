@@ -89,6 +89,15 @@ describe('processBatch', () => {
     expect(runtime.calls).toEqual([2]);
   });
 
+  it('passes the W3C trace context of a review on to its scored event', async () => {
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const input = { ...message(0, encoded(review('t'))), headers: { traceparent: Buffer.from(traceparent), other: 'x' } };
+    const result = await processBatch([input, message(1, encoded(review('u')))], source, new TestRuntime());
+    expect(String(result.scored[0]!.message.headers?.traceparent)).toBe(traceparent);
+    expect(result.scored[0]!.message.headers?.other).toBeUndefined();
+    expect(result.scored[1]!.message.headers?.traceparent).toBeUndefined();
+  });
+
   it('dead-letters each kind of bad input with its code and original bytes, and scores the rest', async () => {
     const good = encoded(review('good'));
     const garbage = Buffer.from('not avro at all');
