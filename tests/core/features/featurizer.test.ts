@@ -71,6 +71,18 @@ describe('featurizeBatch', () => {
     }
   });
 
+  it('tokenizes raw plain ASCII exactly like its normalised (lower-cased) form', () => {
+    const texts = ["GREAT Product, Don't BUY!! It's 100% OK?", 'MiXeD CaSe 42 Words', "O'NEIL's amp"];
+    for (const text of texts) {
+      const raw = featurizeBatch([{ review_id: 'r', text, title: text }], config);
+      const lowered = featurizeBatch([{ review_id: 'l', text: normalizeText(text), title: normalizeText(text) }], config);
+      expect(Array.from(raw.ids)).toEqual(Array.from(lowered.ids));
+    }
+    const html = featurizeBatch([{ review_id: 'h', text: 'GREAT <b>Buy</b> &amp; see https://x.io' }], config);
+    const clean = featurizeBatch([{ review_id: 'c', text: 'great buy & see' }], config);
+    expect(Array.from(html.ids)).toEqual(Array.from(clean.ids));
+  });
+
   it('never uses the rating', () => {
     const base: ReviewInput = { review_id: 'r', text: 'Works fine, I guess.', rating: 1 };
     const a = featurizeBatch([base], config);
