@@ -10,7 +10,7 @@
  *   npx tsx bench/aggregator.ts [--events 100000] [--windows 5]
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -22,7 +22,6 @@ import { coreSettings } from '../core/config.js';
 import { defaultDriftThresholds } from '../core/drift/config.js';
 import { createKafka, ensureTopics } from '../core/kafka.js';
 import { createLogger } from '../core/logger.js';
-import { repoPath } from '../core/paths.js';
 import { createRedis } from '../core/redis.js';
 import { InMemoryBaselineProvider, SketchCatalog } from '../drift-aggregator/baselines.js';
 import { aggregatorSettings } from '../drift-aggregator/config.js';
@@ -30,6 +29,7 @@ import { BatchAggregate } from '../drift-aggregator/increments.js';
 import { AggregatorService } from '../drift-aggregator/service.js';
 import { seededRandom, syntheticBaseline, syntheticReview } from '../drift-aggregator/synthetic.js';
 import type { ScoredReview } from '../schemas/types.js';
+import { writeResult } from './lib.js';
 
 const { values: args } = parseArgs({ options: { events: { type: 'string', default: '100000' }, windows: { type: 'string', default: '5' } } });
 const EVENTS = Number(args.events);
@@ -162,8 +162,7 @@ async function main(): Promise<void> {
     windowClose: { windows: close.count, meanMs: Number(close.meanMs.toFixed(2)), eventsPerWindow: Math.round(EVENTS / WINDOWS) },
     target: { eventsPerSecond: 50_000, metWallClock: endToEnd >= 50_000, metPerCpuSecond: endToEndCpu >= 50_000 },
   };
-  mkdirSync(repoPath('bench', 'results'), { recursive: true });
-  writeFileSync(repoPath('bench', 'results', 'aggregator.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeResult('aggregator', result);
   console.log('wrote bench/results/aggregator.json');
 }
 

@@ -9,12 +9,13 @@
  *   npx tsx bench/api.ts [--duration 20] [--single-rate 500] [--batch-rate 20] [--batch-size 100]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, freemem, loadavg, tmpdir, totalmem, type as osType, release } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { repoPath, sharedPath } from '../core/paths.js';
+import { writeResult } from './lib.js';
 
 interface Histogram {
   average: number;
@@ -229,8 +230,7 @@ async function main(): Promise<void> {
       ready,
       scenarios: [single, batch],
     };
-    mkdirSync(repoPath('bench', 'results'), { recursive: true });
-    writeFileSync(repoPath('bench', 'results', 'api.json'), `${JSON.stringify(results, null, 2)}\n`);
+    writeResult('api', results);
     process.stdout.write(`wrote bench/results/api.json\n`);
   } finally {
     child.kill('SIGTERM');

@@ -8,18 +8,17 @@
  *
  *   npx tsx bench/drift-metrics.ts [--seconds 2]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { buildNumericBaseline, type ReferenceBaseline, type FeatureBaseline } from '../core/drift/baseline.js';
 import { defaultDriftThresholds } from '../core/drift/config.js';
 import { assessWindow, type WindowStates } from '../core/drift/evaluate.js';
-import { repoPath } from '../core/paths.js';
 import { BinnedHistogramSketch, type HistogramState } from '../core/sketch/histogram.js';
 import { CategoricalCountSketch, type CategoricalState } from '../core/sketch/categorical.js';
 import { SummarySketch, type SummaryValue } from '../core/sketch/summary.js';
 import { SENTIMENTS } from '../schemas/types.js';
+import { writeResult } from './lib.js';
 
 const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '2' } } });
 const seconds = Math.max(0.2, Number(args.seconds));
@@ -202,6 +201,5 @@ console.log(`drift window (${monitored} monitored values, ${assessmentsPerWindow
 console.log(`sketch add: histogram ${results.addValuesPerSecond.histogram20Bins.toLocaleString('en')} values/s, categorical ${results.addValuesPerSecond.categorical5.toLocaleString('en')} values/s, summary ${results.addValuesPerSecond.summary.toLocaleString('en')} values/s`);
 console.log(`merge: histogram ${results.mergesPerSecond.histogram20Bins.toLocaleString('en')}/s, categorical ${results.mergesPerSecond.categorical5.toLocaleString('en')}/s, summary ${results.mergesPerSecond.summary.toLocaleString('en')}/s`);
 console.log(`Redis increments round trip (toIncrements + fromHash, 20-bin histogram): ${results.redisIncrementsRoundTripsPerSecond.toLocaleString('en')}/s`);
-mkdirSync(repoPath('bench', 'results'), { recursive: true });
-writeFileSync(repoPath('bench', 'results', 'drift-metrics.json'), `${JSON.stringify(results, null, 2)}\n`);
+writeResult('drift-metrics', results);
 console.log(`wrote bench/results/drift-metrics.json`);

@@ -21,6 +21,7 @@ import { createKafka } from '../core/kafka.js';
 import { repoPath } from '../core/paths.js';
 import { validateReview } from '../core/validation.js';
 import { ensureTopicsReady, ingestRecords, readJsonl, reviewMessage } from '../ingest/ingest.js';
+import { writeResult } from './lib.js';
 
 const RECORDS = Number(process.argv[2] ?? 20_000);
 const RUNS = 3;
@@ -174,8 +175,7 @@ async function main(): Promise<void> {
     // The broker runs on the same machine; a 1-minute load above the core count means the figures are contended.
     loadAverage1m: { before: loadBefore, after: loadavg()[0]! },
   };
-  mkdirSync(repoPath('bench', 'results'), { recursive: true });
-  writeFileSync(repoPath('bench', 'results', 'ingest.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeResult('ingest', result);
   process.stdout.write(`\nwritten: bench/results/ingest.json\n`);
 }
 

@@ -8,7 +8,6 @@
  * so CPU-time figures are the steadier ones. Writes bench/results/model-runtime.json with machine info.
  * Env: BENCH_SECONDS (per measurement, default 3), BENCH_TRAIN_ROWS (8000), BENCH_TRAIN_EPOCHS (3).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { seededRandom, shuffledIndices } from '../core/model/prng.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
@@ -17,6 +16,7 @@ import type { ReviewInput } from '../core/model/types.js';
 import { repoPath, sharedPath } from '../core/paths.js';
 import { loadLabeledJsonl } from '../trainer/data.js';
 import { DEFAULT_TRAIN_PARAMS, trainModel } from '../trainer/train.js';
+import { writeResult } from './lib.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const TRAIN_ROWS = Number(process.env.BENCH_TRAIN_ROWS ?? 8000);
@@ -113,8 +113,7 @@ async function main(): Promise<void> {
     training,
     scoring: results,
   };
-  mkdirSync(repoPath('bench', 'results'), { recursive: true });
-  writeFileSync(repoPath('bench', 'results', 'model-runtime.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeResult('model-runtime', report);
   process.stdout.write('wrote bench/results/model-runtime.json\n');
 }
 

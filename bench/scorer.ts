@@ -11,7 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
@@ -25,6 +25,7 @@ import type { ReviewEvent } from '../schemas/types.js';
 import { scorerSettings } from '../scorer/config.js';
 import { splitBySize } from '../scorer/pipeline.js';
 import { TRANSACTIONAL_RETRY } from '../scorer/producers.js';
+import { percentile, writeResult } from './lib.js';
 
 const REVIEWS = Number(process.env.BENCH_REVIEWS ?? 50_000);
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 3);
@@ -243,11 +244,6 @@ interface LatencyResult {
   maxMs: number;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 async function endToEndLatency(pool: ReviewEvent[], registryDir: string, rate: number): Promise<LatencyResult> {
   const topics = await newTopics(`latency-${rate}`);
   const groupId = `bench-${runId}-latency-${rate}`;
@@ -380,8 +376,7 @@ async function main(): Promise<void> {
     latencyBelowCapacity: latencyLow ?? null,
     goals: { reviewsPerSecond: 20_000, ratioOverPassthrough: 0.6, p99Ms: 250 },
   };
-  mkdirSync(repoPath('bench', 'results'), { recursive: true });
-  writeFileSync(repoPath('bench', 'results', 'scorer.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeResult('scorer', result);
   console.log('wrote bench/results/scorer.json');
 }
 
