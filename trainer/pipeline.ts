@@ -1,17 +1,18 @@
 /**
  * A whole training job: data -> deterministic hold-out split -> train -> evaluate on the held-out
- * part (model, TF-IDF baseline, injected-anomaly AUROC) -> reference baseline from the training rows'
- * own predictions -> register in the registry (stage 'staging') -> optionally promote.
+ * part (model, TF-IDF baseline, injected-anomaly AUROC) -> reference baseline from the held-out rows
+ * (their predictions and their measured quality) -> register in the registry (stage 'staging') -> optionally promote.
  * Used by `driftline train` and by the API's training jobs.
  */
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { buildReferenceBaseline } from '../core/drift/baseline.js';
+import { type ReferenceBaseline, buildReferenceBaseline } from '../core/drift/baseline.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import { writeModelArtifacts } from '../core/model/artifacts.js';
 import type { ModelRegistry } from '../core/model/registry.js';
 import { createModelRuntime } from '../core/model/runtime.js';
 import { loadTf } from '../core/model/tf.js';
+import type { Prediction } from '../core/model/types.js';
 import { evaluateTfidf } from './baseline-tfidf.js';
 import { type LabeledReview, loadLabeledJsonl, splitByReviewId } from './data.js';
 import { type EvaluationReport, type OutlierEvaluation, evaluateOutliers, evaluatePredictions, monitoredInput, scoreAll } from './evaluate.js';
@@ -81,16 +82,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
     printComparison(log, heldOut, tfidfBaseline?.report ?? null, outliers);
 
     phase('baseline', 0.85);
-    const trainPredictions = await scoreAll(runtime, train);
-    const trainQuality = evaluatePredictions(train, trainPredictions, trained.bundle.manifest.categories);
-    const baseline = buildReferenceBaseline(
-      train.map((row, i) => monitoredInput(row, trainPredictions[i])),
-      {
-        modelName: options.name,
-        modelVersion: 0,
-        reference: { accuracy: trainQuality.sentiment.accuracy, macroF1: trainQuality.sentiment.macroF1, meanConfidence: trainQuality.meanConfidence, outlierRate: trainQuality.outlierRate },
-      },
-    );
+    const baseline = heldOutBaseline(options.name, held, heldPredictions, heldOut);
     const timings = { ...trained.timings, evaluateSeconds: round3(evaluateSeconds), tfidfSeconds: round3(tfidfBaseline?.seconds ?? 0), totalSeconds: round3((performance.now() - started) / 1000) };
     const metrics = {
       accuracy: heldOut.sentiment.accuracy,
@@ -157,6 +149,24 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
   } finally {
     runtime.dispose();
   }
+}
+
+/**
+ * The drift reference: what the model does on reviews it never saw. Live windows are compared with it,
+ * so both the quality numbers (accuracy, macro-F1, confidence, outlier rate) and the histograms come
+ * from the held-out rows: on the training rows the model is more accurate and more confident than it
+ * can ever be on live traffic (normal traffic would read as a quality drop), and the outlier/shift
+ * scores are calibrated on unseen rows, so only unseen rows give their reference distribution.
+ */
+export function heldOutBaseline(name: string, held: readonly LabeledReview[], predictions: readonly Prediction[], quality: EvaluationReport): ReferenceBaseline {
+  return buildReferenceBaseline(
+    held.map((row, i) => monitoredInput(row, predictions[i])),
+    {
+      modelName: name,
+      modelVersion: 0,
+      reference: { accuracy: quality.sentiment.accuracy, macroF1: quality.sentiment.macroF1, meanConfidence: quality.meanConfidence, outlierRate: quality.outlierRate },
+    },
+  );
 }
 
 function round3(x: number): number {

@@ -56,10 +56,20 @@ describe('training job', () => {
     const registry = openRegistry(join(root, 'registry'));
     const baseline: ReferenceBaseline = await registry.baseline('tiny', report.version);
     expect(baseline.modelVersion).toBe(report.version);
-    expect(baseline.rows).toBe(report.data.trainRows + report.data.validationRows);
+    expect(baseline.rows).toBe(report.data.heldOutRows);
     for (const name of NUMERIC_FEATURES) expect(baseline.features[`feature.${name}`]?.kind).toBe('numeric');
     for (const name of ['rating', 'verified', 'category', 'prediction.sentiment']) expect(baseline.features[name]?.kind).toBe('categorical');
     expect(baseline.features['prediction.outlier_score']?.kind).toBe('numeric');
+  });
+
+  it('stores the held-out quality as the reference live windows are compared with (not the training-set quality)', async () => {
+    const registry = openRegistry(join(root, 'registry'));
+    const baseline: ReferenceBaseline = await registry.baseline('tiny', report.version);
+    const held = report.heldOut;
+    expect(baseline.reference).toEqual({ accuracy: held.sentiment.accuracy, macroF1: held.sentiment.macroF1, meanConfidence: held.meanConfidence, outlierRate: held.outlierRate });
+    // The reference confidence histogram is the held-out one too: its mean is the held-out mean confidence.
+    const confidence = baseline.features['prediction.confidence'];
+    expect(confidence?.kind === 'numeric' && Math.abs(confidence.mean - held.meanConfidence) < 1e-3).toBe(true);
   });
 
   it('leaves a version directory the runtime loads and that passes its check', async () => {
