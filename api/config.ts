@@ -4,7 +4,7 @@ import { defineSettings, setting, type Settings } from '../core/config.js';
 export const apiSettings = defineSettings('api', {
   host: setting({ env: 'DRIFTLINE_API_HOST', kind: 'string', default: '127.0.0.1', description: 'Address the HTTP API listens on (0.0.0.0 in containers).' }),
   port: setting({ env: 'DRIFTLINE_API_PORT', kind: 'int', default: 8080, min: 0, max: 65_535, description: 'Port of the HTTP API (0 = any free port).' }),
-  modelName: setting({ env: 'DRIFTLINE_API_MODEL_NAME', kind: 'string', default: 'default', description: 'Registry model name the API serves and follows promotions of.' }),
+  modelName: setting({ env: 'DRIFTLINE_API_MODEL_NAME', kind: 'string', default: 'reviews', description: 'Registry model name the API serves and follows promotions of.' }),
   seedModelDir: setting({
     env: 'DRIFTLINE_API_SEED_MODEL_DIR',
     kind: 'string',

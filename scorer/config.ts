@@ -19,7 +19,7 @@ export const scorerSettings = defineSettings('scorer', {
     default: 'driftline-scorer',
     description: 'Prefix of the transactional ids `<prefix>-<group>-<topic>-<partition>` (one producer per input partition).',
   }),
-  modelName: setting({ env: 'DRIFTLINE_SCORER_MODEL_NAME', kind: 'string', default: 'default', description: 'Registry model name whose production version scores.' }),
+  modelName: setting({ env: 'DRIFTLINE_SCORER_MODEL_NAME', kind: 'string', default: 'reviews', description: 'Registry model name whose production version scores.' }),
   seedModelDir: setting({
     env: 'DRIFTLINE_SCORER_SEED_MODEL_DIR',
     kind: 'string',
