@@ -99,9 +99,12 @@ function driftMetricsRows(data: Json): Row[] {
 
 function aggregatorRows(data: Json): Row[] {
   const endToEnd = num(data, 'endToEndEventsPerSecond');
+  const perCpu = num(data, 'endToEndEventsPerCpuSecond');
+  const target = num(data, 'target.eventsPerSecond') ?? 50_000;
   return [
     { figure: 'pre-aggregation (decode + sketches, in memory)', value: fmt(num(data, 'preAggregationEventsPerSecond'), 'events/s'), goal: NO_GOAL },
-    { figure: 'consume → sketches → Redis Lua apply → commit', value: fmt(endToEnd, 'events/s'), goal: atLeast(endToEnd, num(data, 'target.eventsPerSecond') ?? 50_000, 'events/s') },
+    { figure: 'consume → sketches → Redis Lua apply → commit', value: fmt(endToEnd, 'events/s'), goal: atLeast(endToEnd, target, 'events/s') },
+    ...(perCpu === undefined ? [] : [{ figure: 'the same per CPU-second of the aggregator process', value: fmt(perCpu, 'events/CPU-s'), goal: atLeast(perCpu, target, 'events/CPU-s') }]),
     { figure: `Redis apply per batch (~${fmt(num(data, 'redisApply.eventsPerCall'))} events)`, value: fmt(num(data, 'redisApply.meanMs'), 'ms', 1), goal: NO_GOAL },
     { figure: `window close, all metrics (~${fmt(num(data, 'windowClose.eventsPerWindow'))} events)`, value: fmt(num(data, 'windowClose.meanMs'), 'ms', 1), goal: NO_GOAL },
   ];
@@ -110,18 +113,25 @@ function aggregatorRows(data: Json): Row[] {
 function scorerRows(data: Json): Row[] {
   const scorer = num(data, 'scorer.reviewsPerSecond');
   const ratio = num(data, 'ratio.scorerOverTransactionalPassthrough');
-  const p99 = num(data, 'latency.p99Ms');
   const ratioGoal = num(data, 'goals.ratioOverPassthrough') ?? 0.6;
+  const latencyRow = (path: string): Row[] => {
+    const p99Ms = num(data, `${path}.p99Ms`);
+    if (p99Ms === undefined) return [];
+    return [
+      {
+        figure: `ingest time → scored event readable at ${fmt(num(data, `${path}.ratePerSecond`))}/s (p50 / p99)`,
+        value: `${fmt(num(data, `${path}.p50Ms`))} / ${fmt(p99Ms)} ms`,
+        goal: below(p99Ms, num(data, 'goals.p99Ms') ?? 250, 'ms'),
+      },
+    ];
+  };
   return [
     { figure: 'Kafka passthrough, plain (consume → produce)', value: fmt(num(data, 'passthrough.plain.reviewsPerSecond'), 'reviews/s'), goal: NO_GOAL },
     { figure: 'Kafka passthrough, transactional', value: fmt(num(data, 'passthrough.transactional.reviewsPerSecond'), 'reviews/s'), goal: NO_GOAL },
     { figure: 'scorer sustained (exactly-once, real model)', value: fmt(scorer, 'reviews/s'), goal: atLeast(scorer, num(data, 'goals.reviewsPerSecond') ?? 20_000, 'reviews/s') },
     { figure: 'scorer / transactional passthrough', value: ratio === undefined ? 'n/a' : `${(ratio * 100).toFixed(0)}%`, goal: goal(`≥ ${(ratioGoal * 100).toFixed(0)}%`, ratio === undefined ? undefined : ratio >= ratioGoal) },
-    {
-      figure: `ingest time → scored event readable at ${fmt(num(data, 'latency.ratePerSecond'))}/s (p50 / p99)`,
-      value: `${fmt(num(data, 'latency.p50Ms'))} / ${fmt(p99)} ms`,
-      goal: below(p99, num(data, 'goals.p99Ms') ?? 250, 'ms'),
-    },
+    ...latencyRow('latencyBelowCapacity'),
+    ...latencyRow('latency'),
   ];
 }
 
