@@ -75,7 +75,7 @@ function demoEnv(runId: string, args: DemoArgs): NodeJS.ProcessEnv {
     DRIFTLINE_SCORER_METRICS_PORT: '0',
     DRIFTLINE_AGGREGATOR_METRICS_PORT: '0',
     DRIFTLINE_API_PORT: '0',
-    DRIFTLINE_LOG_LEVEL: process.env.DRIFTLINE_LOG_LEVEL ?? 'warn',
+    DRIFTLINE_LOG_LEVEL: process.env.DRIFTLINE_LOG_LEVEL ?? 'error',
   };
 }
 
@@ -138,8 +138,10 @@ function printWindows(windows: ClosedWindow[]): void {
   for (const closed of windows.sort((a, b) => a.ref.start - b.ref.start)) {
     const all = closed.summaries.find((s) => s.segment === '__all__');
     if (!all) continue;
-    const flagged = closed.rows.filter((r) => r.segment === '__all__' && r.status !== 'green');
-    const names = [...new Set(flagged.map((r) => `${r.feature}:${r.metric}=${r.status}`))].slice(0, 6).join(', ');
+    const flagged = closed.rows
+      .filter((r) => r.segment === '__all__' && r.status !== 'green')
+      .sort((a, b) => (a.status === b.status ? 0 : a.status === 'red' ? -1 : 1));
+    const names = [...new Set(flagged.map((r) => `${r.feature}:${r.metric}=${r.status}`))].slice(0, 5).join(', ');
     say(
       `  ${new Date(all.window_start).toISOString().padEnd(25)} ${String(all.events).padStart(6)}  ${(all.outlier_rate * 100).toFixed(1).padStart(7)}  ` +
         `${all.mean_confidence.toFixed(2)}  ${all.macro_f1 === null ? '   -  ' : all.macro_f1.toFixed(3).padStart(6)}   ${all.status.padEnd(6)}  ${names || '-'}`,
@@ -203,6 +205,8 @@ async function runDemo(argv: string[]): Promise<number> {
     const { representative, shifted } = sampleLines();
     say(`\n1) ${representative.length} representative sample reviews (all sources but ${SHIFT_SOURCE_PREFIX})`);
     const first = await ingestLines('sample:representative', representative, core, kafka, args.rate);
+    // Start the shift in a fresh window, so one window holds only the shifted reviews.
+    await sleep(args.windowMs - (Date.now() % args.windowMs) + 200);
     say(`2) ${shifted.length * 3} reviews of one category only (${SHIFT_SOURCE_PREFIX}, three passes): a distribution shift`);
     const second = await ingestLines('sample:shifted', [...shifted, ...shifted, ...shifted], core, kafka, args.rate);
     say(`3) the broken-records file ${BROKEN.replace(repoPath(), '.')}`);
@@ -225,7 +229,13 @@ async function runDemo(argv: string[]): Promise<number> {
         ],
       }),
     });
-    say(`\nAPI POST /v1/predict → ${predict.status}\n${JSON.stringify(await predict.json(), null, 1).split('\n').slice(0, 40).join('\n')}`);
+    say(`\nAPI POST /v1/predict → ${predict.status}`);
+    const answer = (await predict.json()) as { predictions?: Array<Record<string, unknown>> };
+    for (const p of answer.predictions ?? []) {
+      const probability = Number(p.confidence).toFixed(2);
+      say(`  ${String(p.id)}: ${String(p.sentiment)} (${probability}), category ${String(p.category)}, outlier ${String(p.outlier_score)}` +
+        `${p.outlier_flag ? ' FLAGGED' : ''}, shift ${String(p.shift_score)}${p.rating_text_disagreement ? ', rating/text disagree' : ''}`);
+    }
 
     say(`\nwaiting for the last windows to close (idle ${env.DRIFTLINE_WINDOW_IDLE_CLOSE_MS} ms) ...`);
     const settleBy = Date.now() + 60_000;
@@ -238,7 +248,7 @@ async function runDemo(argv: string[]): Promise<number> {
     printWindows(closedWindows);
     await printClickHouse(clickhouse, core, startedAt - args.windowMs);
     say(`alerts: ${await readAlerts(kafka, core.topicAlerts)} DriftAlert events on ${core.topicAlerts}`);
-    say(`\ndone in ${((Date.now() - startedAt) / 1000).toFixed(1)} s. Query the drift tables: see README "Drift in ClickHouse".`);
+    say(`\ndone in ${((Date.now() - startedAt) / 1000).toFixed(1)} s. Query the drift tables with the SQL in the README ("Drift in ClickHouse").`);
     return scored === published ? 0 : 1;
   } finally {
     await api.close();

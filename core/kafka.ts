@@ -7,6 +7,10 @@ import { coreSettings, type CoreSettings } from './config.js';
 import { DriftlineError } from './errors.js';
 import { createLogger } from './logger.js';
 
+// kafkajs warns once per producer that its default partitioner changed in 2.0; Driftline was written for
+// the 2.x (murmur2, Java-compatible) partitioner, so the warning says nothing to our users.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+
 export function createKafka(settings: CoreSettings = coreSettings.load(), clientSuffix = 'client', extra: Partial<KafkaConfig> = {}): Kafka {
   const log = createLogger(`kafka.${clientSuffix}`);
   return new Kafka({
@@ -20,7 +24,10 @@ export function createKafka(settings: CoreSettings = coreSettings.load(), client
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
-        if (level <= KafkaLogLevel.ERROR) log.error(rest, message);
+        // kafkajs logs every retried request at error level (e.g. CONCURRENT_TRANSACTIONS right after a
+        // commit); a retry that may still succeed is not an error of ours, so it goes to debug.
+        if ('retryCount' in rest || /concurrent operation on the same transaction/.test(String(rest.error ?? message))) log.debug(rest, message);
+        else if (level <= KafkaLogLevel.ERROR) log.error(rest, message);
         else if (level === KafkaLogLevel.WARN) log.warn(rest, message);
         else log.debug(rest, message);
       },
