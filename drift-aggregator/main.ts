@@ -2,7 +2,8 @@
 import { runAggregator } from './run.js';
 
 runAggregator().then(
-  (code) => process.exit(code),
+  // Logs go through pino's asynchronous destination: give it a moment, or a start-up failure exits silently.
+  (code) => setTimeout(() => process.exit(code), 100),
   (err: unknown) => {
     process.stderr.write(`drift aggregator crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);

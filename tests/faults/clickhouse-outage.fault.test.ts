@@ -10,7 +10,7 @@
  * what the aggregator would see from an unreachable server. Queries and everything else go through.
  */
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
 import { loadDriftThresholds } from '../../core/drift/config.js';
 import { DriftlineError } from '../../core/errors.js';
@@ -72,6 +72,7 @@ describe('fault: ClickHouse unreachable for a few windows', () => {
   });
 
   it('writes every drift row once after ClickHouse is back', async () => {
+    onTestFailed(() => pipeline.keepLogs());
     const started = Date.now();
     const reviews = reviewLines(TOTAL, 600);
     real = await createClickHouse(pipeline.core);

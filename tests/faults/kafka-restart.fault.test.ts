@@ -10,7 +10,7 @@
  * stopping the shared broker would fail every other test run on the machine. It is removed in afterAll.
  */
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { codecFor } from '../../core/avro.js';
 import { DriftlineError } from '../../core/errors.js';
 import { countById, readScored, readTopic, sleep, startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
@@ -58,6 +58,7 @@ describe('fault: Kafka broker stopped and started mid-stream', () => {
   });
 
   it('scores and counts every review exactly once across the broker restart', async () => {
+    onTestFailed(() => pipeline.keepLogs());
     const started = Date.now();
     const reviews = reviewLines(TOTAL, 1_800);
     const scorer = startScorer(pipeline, 'kafka-scorer', { DRIFTLINE_SCORER_MAX_TXN_RECORDS: '50' });

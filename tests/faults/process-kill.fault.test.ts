@@ -6,7 +6,7 @@
  * to the number of reviews, window by window.
  */
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { countById, readScored, startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
 import {
   createPipeline,
@@ -43,6 +43,7 @@ describe('fault: scorer and aggregator SIGKILLed mid-stream', () => {
   });
 
   it('still counts every review exactly once', async () => {
+    onTestFailed(() => pipeline.keepLogs());
     const started = Date.now();
     const reviews = reviewLines(TOTAL, 200);
     // Small transactions and batches: many commits are in flight when a kill lands.

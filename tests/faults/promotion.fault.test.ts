@@ -7,7 +7,7 @@
  */
 import { cp } from 'node:fs/promises';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createLogger } from '../../core/logger.js';
 import { kafkaPromotionPublisher, publishingRegistry } from '../../core/model/promotions.js';
 import { openRegistry, type ModelRegistry } from '../../core/model/registry.js';
@@ -82,6 +82,7 @@ describe('fault: promotion and rollback under traffic', () => {
   });
 
   it('swaps v1 → v2 → v1 in the scorer and the API without losing, doubling or failing anything', async () => {
+    onTestFailed(() => pipeline.keepLogs());
     const started = Date.now();
     const reviews = reviewLines(TOTAL, 2_400);
     const publisher = kafkaPromotionPublisher(pipeline.kafka, pipeline.topics.promotions);

@@ -10,7 +10,7 @@
  * of every other test run on the machine.
  */
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { countById, readScored, startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
 import {
   createPipeline,
@@ -65,6 +65,7 @@ describe('fault: Redis restarted without persistence mid-stream', () => {
   });
 
   it('reports the lost state, marks the affected windows and counts the later ones correctly', async () => {
+    onTestFailed(() => pipeline.keepLogs());
     const started = Date.now();
     const reviews = reviewLines(TOTAL, 3_000);
     const metricsPort = await freePort();

@@ -40,6 +40,8 @@ export interface Pipeline extends TestSetup {
   windowMs: number;
   /** Everything the test created outside Kafka: Redis keys, registry, chdb path, logs (unless kept). */
   cleanupAll(redis: Redis): Promise<void>;
+  /** Keep the children's logs (call from onTestFailed): their directory is printed instead of removed. */
+  keepLogs(): void;
 }
 
 export interface PipelineOptions {
@@ -71,6 +73,7 @@ export async function createPipeline(name: string, options: PipelineOptions = {}
     DRIFTLINE_AUTO_ROLLBACK: 'false',
   });
   const core = coreSettings.load(setup.env);
+  let logsKept = false;
   return {
     ...setup,
     core,
@@ -83,7 +86,11 @@ export async function createPipeline(name: string, options: PipelineOptions = {}
       if (keys.length > 0) await redis.del(...keys).catch(() => undefined);
       setup.cleanup();
       rmSync(chdbPath, { recursive: true, force: true });
-      rmSync(setup.logDir, { recursive: true, force: true });
+      if (logsKept) console.log(`fault test logs kept in ${setup.logDir}`);
+      else rmSync(setup.logDir, { recursive: true, force: true });
+    },
+    keepLogs() {
+      logsKept = true;
     },
   };
 }
