@@ -21,7 +21,7 @@ function metricRow(overrides: Partial<DriftMetricRow>): DriftMetricRow {
   return {
     window_start: T0,
     window_end: T0 + HOUR,
-    model_name: 'default',
+    model_name: 'reviews',
     model_version: 1,
     segment: '__all__',
     feature: 'feature.text_length',
@@ -44,7 +44,7 @@ function summaryRow(overrides: Partial<WindowSummaryRow>): WindowSummaryRow {
   return {
     window_start: T0,
     window_end: T0 + HOUR,
-    model_name: 'default',
+    model_name: 'reviews',
     model_version: 1,
     segment: '__all__',
     events: 500,
@@ -101,7 +101,7 @@ describe('drift routes over ClickHouse', () => {
   });
 
   it('lists drift metrics newest window first, one row per key (the retried write wins)', async () => {
-    const response = await test.api.app.inject({ method: 'GET', url: '/v1/drift?model=default&version=1' });
+    const response = await test.api.app.inject({ method: 'GET', url: '/v1/drift?model=reviews&version=1' });
     expect(response.statusCode).toBe(200);
     const body = response.json();
     expect(body.total).toBe(3);
@@ -137,7 +137,7 @@ describe('drift routes over ClickHouse', () => {
   });
 
   it('lists window summaries', async () => {
-    const response = await test.api.app.inject({ method: 'GET', url: '/v1/drift/windows?model=default' });
+    const response = await test.api.app.inject({ method: 'GET', url: '/v1/drift/windows?model=reviews' });
     expect(response.statusCode).toBe(200);
     const body = response.json();
     expect(body.total).toBe(2);

@@ -191,7 +191,7 @@ describe('API error answers (no model loaded)', () => {
     expect(response.headers['content-type']).toContain('text/plain');
     expect(response.body).toMatch(/driftline_api_http_requests_total\{[^}]*route="\/health"[^}]*status="200"[^}]*\} [1-9]/);
     expect(response.body).toContain('driftline_api_http_request_duration_seconds_bucket');
-    expect(response.body).toMatch(/driftline_api_model_version\{[^}]*model="default"[^}]*\} 0/);
+    expect(response.body).toMatch(/driftline_api_model_version\{[^}]*model="reviews"[^}]*\} 0/);
   });
 });
 

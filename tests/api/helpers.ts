@@ -13,7 +13,7 @@ import { openRegistry, type ModelRegistry } from '../../core/model/registry.js';
 import { createModelService, type ManagedModelService } from '../../core/model/service.js';
 import { repoPath, sharedPath } from '../../core/paths.js';
 
-export const MODEL_NAME = 'default';
+export const MODEL_NAME = 'reviews';
 export const SHIPPED_MODEL_DIR = repoPath('models', 'default');
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 

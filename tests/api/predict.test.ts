@@ -127,7 +127,7 @@ describe('POST /v1/predict with the shipped model', () => {
   it('counts predictions by class and shows the serving version in /metrics', async () => {
     const body = (await test.api.app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(body).toMatch(/driftline_api_predictions_total\{[^}]*sentiment="positive"[^}]*\} [1-9]/);
-    expect(body).toMatch(/driftline_api_model_version\{[^}]*model="default"[^}]*\} 1/);
+    expect(body).toMatch(/driftline_api_model_version\{[^}]*model="reviews"[^}]*\} 1/);
     expect(body).toMatch(/driftline_api_http_request_duration_seconds_count\{[^}]*route="\/v1\/predict"/);
   });
 

@@ -116,8 +116,8 @@ describe('API server with Kafka promotions', () => {
       expect(versions.slice(firstV2).every((v) => v === 2)).toBe(true);
     }
     const metrics = await (await fetch(`${running.url}/metrics`)).text();
-    expect(metrics).toMatch(/driftline_api_model_swaps_total\{[^}]*model="default"[^}]*\} 1/);
-    expect(metrics).toMatch(/driftline_api_model_version\{[^}]*model="default"[^}]*\} 2/);
+    expect(metrics).toMatch(/driftline_api_model_swaps_total\{[^}]*model="reviews"[^}]*\} 1/);
+    expect(metrics).toMatch(/driftline_api_model_version\{[^}]*model="reviews"[^}]*\} 2/);
   });
 
   it('rolls back through the admin route and swaps back to version 1', async () => {
