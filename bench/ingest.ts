@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka, Message } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
@@ -21,7 +21,7 @@ import { createKafka } from '../core/kafka.js';
 import { repoPath } from '../core/paths.js';
 import { validateReview } from '../core/validation.js';
 import { ensureTopicsReady, ingestRecords, readJsonl, reviewMessage } from '../ingest/ingest.js';
-import { writeResult } from './lib.js';
+import { machineInfo, writeResult } from './lib.js';
 
 const RECORDS = Number(process.argv[2] ?? 20_000);
 const RUNS = 3;
@@ -160,7 +160,6 @@ async function main(): Promise<void> {
     ...rows.map((r) => `| ${r.name} | ${r.batchSize ?? '-'} | ${r.recordsPerSec.toLocaleString('en-US')} | ${r.runs.join(', ')} |`),
   ].join('\n');
   process.stdout.write(`ingest benchmark: ${lines.length.toLocaleString('en-US')} records (${messages.length.toLocaleString('en-US')} valid), broker ${settings.kafkaBrokers.join(',')}, load ${loadBefore.toFixed(1)} → ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores\n\n${table}\n`);
-  const cpu = cpus();
   const result = {
     benchmark: 'ingest',
     date: new Date().toISOString(),
@@ -171,7 +170,7 @@ async function main(): Promise<void> {
     broker: settings.kafkaBrokers,
     runsPerRow: RUNS,
     rows,
-    machine: { os: `${osType()} ${release()}`, cpuModel: cpu[0]?.model ?? 'unknown', cpuCount: cpu.length, memoryBytes: totalmem(), node: process.version },
+    machine: machineInfo(),
     // The broker runs on the same machine; a 1-minute load above the core count means the figures are contended.
     loadAverage1m: { before: loadBefore, after: loadavg()[0]! },
   };
