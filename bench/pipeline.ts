@@ -50,7 +50,9 @@ const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 15);
 const DRAIN_SECONDS = Number(process.env.BENCH_DRAIN_SECONDS ?? 90);
 const core = coreSettings.load();
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? core.topicPartitions);
-const MODEL_NAME = 'default';
+/** The registry name the scorer scores with (DRIFTLINE_SCORER_MODEL_NAME); the shipped model is seeded under it. */
+const MODEL_NAME = scorerSettings.load().modelName;
+const SHIPPED_MODEL_DIR = repoPath('models', 'default');
 const WARMUP_REVIEWS = 300;
 /** A stage that stops moving for this long is reported as incomplete instead of waited for. */
 const STALL_MS = 60_000;
@@ -123,7 +125,9 @@ async function stopChild(child: ChildProcess): Promise<void> {
 function assertAlive(children: Record<string, ChildProcess>, logDir: string): void {
   for (const [name, child] of Object.entries(children)) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}); its log: ${join(logDir, `${name}.log`)}`);
+      const log = join(logDir, `${name}.log`);
+      const tail = existsSync(log) ? readFileSync(log, 'utf8').slice(-1_500) : '';
+      throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}); the end of ${log}:\n${tail}`);
     }
   }
 }
@@ -787,7 +791,7 @@ async function main(): Promise<void> {
   await ensureTopics(kafka, Object.values(topics), core, PARTITIONS);
   const registryDir = join(work, 'registry');
   // Seeded before either child starts: the aggregator must find the baseline of the first scored event.
-  const seeded = await openRegistry(registryDir).seedFromDirectory(MODEL_NAME, repoPath('models', MODEL_NAME), { actor: 'bench' });
+  const seeded = await openRegistry(registryDir).seedFromDirectory(MODEL_NAME, SHIPPED_MODEL_DIR, { actor: 'bench' });
   const modelVersion = seeded?.version ?? 1;
   const redisPrefix = `bench-pipe-${runId}`;
   const redis = createRedis({ ...core, redisPrefix });
