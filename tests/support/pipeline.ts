@@ -21,6 +21,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
 import { coreSettings, type CoreSettings } from '../../core/config.js';
+import { createKafka } from '../../core/kafka.js';
 import { repoPath, repoRoot } from '../../core/paths.js';
 import { windowStartOf } from '../../drift-aggregator/windows.js';
 import { ingestRecords, type IngestProgress, type IngestSummary } from '../../ingest/ingest.js';
@@ -310,6 +311,7 @@ export async function startPrivateKafka(): Promise<PrivateKafka> {
     await run('bash', [repoPath('scripts', 'services.sh'), command], { env, timeout: 150_000 });
   };
   await services('kafka-up');
+  await waitForGroupCoordinator(`127.0.0.1:${port}`);
   return {
     brokers: `127.0.0.1:${port}`,
     down: () => services('kafka-down'),
@@ -319,6 +321,28 @@ export async function startPrivateKafka(): Promise<PrivateKafka> {
       rmSync(runDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A broker that just formatted its storage creates and loads __consumer_offsets on the first group request;
+ * until then group calls fail ("coordinator not available / loading"). The shared broker is long past that,
+ * so a private one is warmed up the same way before the components start (see the report: the scorer does
+ * not survive starting against a broker in that state).
+ */
+async function waitForGroupCoordinator(brokers: string): Promise<void> {
+  const admin = createKafka({ ...coreSettings.load(), kafkaBrokers: [brokers] }, 'fault-warm-up').admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const ready = await admin.describeGroups(['fault-warm-up']).then((answer) => answer.groups[0]?.errorCode === 0, () => false);
+      if (ready) return;
+      if (Date.now() > deadline) throw new Error(`the group coordinator of ${brokers} did not become available`);
+      await sleep(500);
+    }
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 }
 
 export interface PrivateRedis {
