@@ -17,10 +17,10 @@ import { join } from 'node:path';
 import type { Kafka, Message } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { coreSettings, type CoreSettings } from '../core/config.js';
-import { createKafka } from '../core/kafka.js';
+import { createKafka, ensureTopics } from '../core/kafka.js';
 import { repoPath } from '../core/paths.js';
 import { validateReview } from '../core/validation.js';
-import { ensureTopicsReady, ingestRecords, readJsonl, reviewMessage } from '../ingest/ingest.js';
+import { ingestRecords, readJsonl, reviewMessage } from '../ingest/ingest.js';
 import { machineInfo, writeResult } from './lib.js';
 
 const RECORDS = Number(process.argv[2] ?? 20_000);
@@ -59,7 +59,7 @@ function median(values: number[]): number {
 async function freshTopic(kafka: Kafka, settings: CoreSettings, label: string): Promise<{ reviews: string; deadLetter: string }> {
   const base = `bench-ingest-${label}-${randomUUID().slice(0, 8)}`;
   const topics = { reviews: `${base}-reviews`, deadLetter: `${base}-dead-letter` };
-  await ensureTopicsReady(kafka, [topics.reviews, topics.deadLetter], settings);
+  await ensureTopics(kafka, [topics.reviews, topics.deadLetter], settings);
   return topics;
 }
 

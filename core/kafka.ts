@@ -2,7 +2,7 @@
  * Kafka wiring (kafkajs): one client factory, the project's topic admin, and error mapping.
  * Topics are created here, never auto-created, so partitions are what configuration says.
  */
-import { Kafka, logLevel as KafkaLogLevel, type ITopicConfig, type KafkaConfig, type LogEntry } from 'kafkajs';
+import kafkajs, { Kafka, logLevel as KafkaLogLevel, type ITopicConfig, type KafkaConfig, type LogEntry } from 'kafkajs';
 import { coreSettings, type CoreSettings } from './config.js';
 import { DriftlineError } from './errors.js';
 import { createLogger } from './logger.js';
@@ -39,8 +39,30 @@ export function driftlineTopics(settings: CoreSettings): string[] {
   return [settings.topicReviews, settings.topicScored, settings.topicDeadLetter, settings.topicPromotions, settings.topicAlerts];
 }
 
-/** Creates any missing topics with the configured partition count; returns the names it created. */
-export async function ensureTopics(kafka: Kafka, topics: string[], settings: CoreSettings = coreSettings.load(), partitions = settings.topicPartitions): Promise<string[]> {
+/**
+ * Creates any missing topics with the configured partition count; returns the names it created.
+ * Retried when the broker answered with a protocol error (a just-created topic whose leader is not
+ * known yet, seen on a loaded machine). An unreachable broker is not retried again: the client has
+ * already spent its own retries on that, and the caller should hear about it.
+ */
+export async function ensureTopics(
+  kafka: Kafka,
+  topics: string[],
+  settings: CoreSettings = coreSettings.load(),
+  partitions = settings.topicPartitions,
+  attempts = 5,
+): Promise<string[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createMissingTopics(kafka, topics, settings, partitions);
+    } catch (err) {
+      if (!brokerAnswered(err) || attempt >= attempts) throw kafkaError(err, 'creating topics');
+      await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
+    }
+  }
+}
+
+async function createMissingTopics(kafka: Kafka, topics: string[], settings: CoreSettings, partitions: number): Promise<string[]> {
   const admin = kafka.admin();
   try {
     await admin.connect();
@@ -50,11 +72,20 @@ export async function ensureTopics(kafka: Kafka, topics: string[], settings: Cor
       .map((topic) => ({ topic, numPartitions: partitions, replicationFactor: settings.topicReplication }));
     if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
     return missing.map((t) => t.topic);
-  } catch (err) {
-    throw kafkaError(err, 'creating topics');
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
+}
+
+// kafkajs is CommonJS: its error classes are reachable only through the default export under ESM.
+const { KafkaJSProtocolError } = kafkajs;
+
+/** True when somewhere in the cause chain the broker answered with a protocol error (it is up, just not ready). */
+function brokerAnswered(err: unknown): boolean {
+  for (let cause: unknown = err, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
+    if (cause instanceof KafkaJSProtocolError) return true;
+  }
+  return false;
 }
 
 /** Maps a kafkajs failure to KAFKA_UNAVAILABLE (retriable) unless it already is a DriftlineError. */

@@ -12,7 +12,7 @@ import { stat } from 'node:fs/promises';
 import { addAbortSignal, pipeline, type Readable } from 'node:stream';
 import { extname } from 'node:path';
 import { parse as parseCsv, type CsvError } from 'csv-parse';
-import kafkajs, { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import { codecFor } from '../core/avro.js';
 import { coreSettings, type CoreSettings } from '../core/config.js';
 import { buildDeadLetter, deadLetterTopicMessages } from '../core/deadletter.js';
@@ -387,33 +387,6 @@ function refreshTiming(summary: IngestSummary, startedMs: number): IngestProgres
   return { read, published, deadLettered, elapsedMs, recordsPerSec };
 }
 
-/** True when somewhere in the cause chain the broker answered with a protocol error (it is up, just not ready). */
-// kafkajs is CommonJS: its error classes are reachable only through the default export under ESM.
-const { KafkaJSProtocolError } = kafkajs;
-
-function brokerAnswered(err: unknown): boolean {
-  for (let cause: unknown = err, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
-    if (cause instanceof KafkaJSProtocolError) return true;
-  }
-  return false;
-}
-
-/**
- * ensureTopics, retried when the broker answered with a protocol error (a just-created topic whose leader
- * is not known yet, seen on a loaded machine). An unreachable broker is not retried again: the client has
- * already spent its own retries on that, and the user should hear about it.
- */
-export async function ensureTopicsReady(kafka: Kafka, topics: string[], settings: CoreSettings, attempts = 5): Promise<string[]> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await ensureTopics(kafka, topics, settings);
-    } catch (err) {
-      if (!brokerAnswered(err) || attempt >= attempts) throw err;
-      await delay(250 * 2 ** attempt);
-    }
-  }
-}
-
 async function connectProducer(kafka: Kafka): Promise<Producer> {
   const producer = createIngestProducer(kafka);
   try {
@@ -435,7 +408,7 @@ export async function ingestRecords(source: IngestSource, options: IngestOptions
   const signal = options.signal;
 
   if (typeof source === 'string' && source !== '-') await assertReadable(source);
-  if (options.createTopics !== false) await ensureTopicsReady(kafka, [topic, deadLetterTopic], settings);
+  if (options.createTopics !== false) await ensureTopics(kafka, [topic, deadLetterTopic], settings);
   const producer = await connectProducer(kafka);
 
   const summary: IngestSummary = {

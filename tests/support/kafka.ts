@@ -1,14 +1,13 @@
 /**
  * Kafka helpers for integration tests (real broker from scripts/services.sh, never a mock):
  * - createTestTopics(prefix): unique topic names for one test, created with the project's ensureTopics
- *   (through ingest's ensureTopicsReady, which retries while the broker elects leaders for new topics).
+ *   (core ensureTopics, which retries while the broker elects leaders for new topics).
  * - readAll(topic, ...): everything on a topic from the beginning, through a fresh consumer group.
  */
 import { randomUUID } from 'node:crypto';
 import type { IHeaders, Kafka } from 'kafkajs';
 import { coreSettings, type CoreSettings } from '../../core/config.js';
-import { createKafka } from '../../core/kafka.js';
-import { ensureTopicsReady } from '../../ingest/ingest.js';
+import { createKafka, ensureTopics } from '../../core/kafka.js';
 
 export interface TestTopics {
   reviews: string;
@@ -41,7 +40,7 @@ export async function createTestTopics(prefix: string, options: CreateTestTopics
   };
   const kafka = options.kafka ?? createKafka(settings, `test-${prefix}`);
   const topics = [settings.topicReviews, settings.topicScored, settings.topicDeadLetter, settings.topicPromotions, settings.topicAlerts];
-  await ensureTopicsReady(kafka, topics, settings); // ensureTopics, retried while a loaded broker settles leaders
+  await ensureTopics(kafka, topics, settings); // ensureTopics, retried while a loaded broker settles leaders
   return {
     reviews: settings.topicReviews,
     scored: settings.topicScored,
