@@ -67,6 +67,8 @@ export class AggregatorService {
   private stopped: Promise<void> | undefined;
   /** Partitions whose Redis state was found lost at assignment; the next applied batch marks the loss point. */
   private readonly lostPartitions = new Set<number>();
+  /** Last offset this instance applied per partition (to notice Redis forgetting it). */
+  private readonly appliedHere = new Map<number, number>();
   private assignmentCheck: Promise<void> = Promise.resolve();
   private readonly closeListeners = new Set<(closed: ClosedWindow) => void>();
   private readonly now: () => number;
@@ -167,13 +169,23 @@ export class AggregatorService {
     }
   }
 
+  private reportLost(partition: number, applied: number): void {
+    this.lostPartitions.add(partition);
+    this.metrics.stateLost.set(1);
+    const err = new DriftlineError('STATE_LOST', `Redis no longer has offset ${applied} applied for ${this.deps.core.topicScored}[${partition}]: window counts before it are gone`, { details: { partition, applied } });
+    this.deps.log.error({ err: err.toJSON() }, 'aggregator state lost; affected windows will be marked state_lost');
+  }
+
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { core, settings } = this.deps;
     await this.assignmentCheck;
     if (batch.messages.length === 0) return;
     for (let attempt = 0; attempt < 5; attempt++) {
       if (!isRunning() || isStale()) return;
-      const applied = (await this.state.appliedOffset(batch.topic, batch.partition)) ?? -1;
+      const stored = await this.state.appliedOffset(batch.topic, batch.partition);
+      // Redis forgot an offset this instance applied: restarted without persistence while we kept running.
+      if (stored === null && this.appliedHere.has(batch.partition) && !this.lostPartitions.has(batch.partition)) this.reportLost(batch.partition, this.appliedHere.get(batch.partition)!);
+      const applied = stored ?? -1;
       const fresh = batch.messages.filter((message) => Number(message.offset) > applied);
       const lastOffset = Number(batch.messages[batch.messages.length - 1]!.offset);
       if (fresh.length === 0) {
@@ -197,6 +209,7 @@ export class AggregatorService {
       timer();
       if (outcome.status === 'conflict') continue; // another instance moved the offset meanwhile: recompute from it
       if (outcome.status === 'applied') {
+        this.appliedHere.set(batch.partition, lastOffset);
         this.metrics.eventsConsumed.inc(aggregate.events);
         this.metrics.lateEvents.inc(outcome.lateEvents);
         // Windows up to the first one this partition delivers after the loss may hold pre-loss counts that are gone.
