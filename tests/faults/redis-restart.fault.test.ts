@@ -118,6 +118,8 @@ describe('fault: Redis restarted without persistence mid-stream', () => {
       windows: rows.length,
       windows_state_lost: marked.length,
       windows_after_restart: after.length,
+      // Open or queued for ClickHouse when Redis lost them, and no later event to reopen them: no row at all.
+      windows_without_row: [...expected.keys()].filter((key) => !rowsByKey.has(key)).length,
       wrong_unmarked_windows: wrongUnmarked.length,
       applied_at_restart: appliedAtRestart,
       state_lost_gauge: gauge ?? -1,
