@@ -4,13 +4,18 @@
  *  (b) scoring throughput of the model runtime alone (featurize + heads + outlier/shift, no Kafka) at batch
  *      1, 64 and 512, on every backend that loads here (wasm, cpu; tfjs-node when installed), with the
  *      shipped model (models/default, or BENCH_MODEL_DIR), on a seeded mix of 20,000 reviews of reviews-dev-large.
+ *  (c) the wide part alone (sparse TF-IDF dot product + softmax on already featurized batches of 512, wasm
+ *      model files), and its share of the full scoring CPU time at batch 512.
  * Throughput is reported per wall-clock second and per CPU second of this process: the machine is shared,
  * so CPU-time figures are the steadier ones. Writes bench/results/model-runtime.json with machine info.
  * Env: BENCH_SECONDS (per measurement, default 3), BENCH_TRAIN_ROWS (8000), BENCH_TRAIN_EPOCHS (3).
  */
 import { cpus, loadavg, totalmem } from 'node:os';
 import { seededRandom, shuffledIndices } from '../core/model/prng.js';
+import { featurizeBatch } from '../core/features/featurizer.js';
+import { readModelBundle } from '../core/model/artifacts.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
+import { createWideScratch, wideProbabilities } from '../core/model/text-model.js';
 import { type TfBackendChoice, loadTf } from '../core/model/tf.js';
 import type { ReviewInput } from '../core/model/types.js';
 import { repoPath, sharedPath } from '../core/paths.js';
@@ -81,6 +86,28 @@ async function benchTraining(rows: Awaited<ReturnType<typeof loadLabeledJsonl>>[
   return { backend, rows: subset.length, epochs: TRAIN_EPOCHS, seconds: round(seconds), timings: result.timings, epochRowsPerSecond };
 }
 
+/** The wide part on pre-featurized batches of 512: reviews per CPU second of that step alone. */
+async function benchWide(pool: ReviewInput[]) {
+  const { tf } = await loadTf('wasm');
+  const bundle = await readModelBundle(tf, MODEL_DIR);
+  const batches = [];
+  for (let i = 0; i + 512 <= pool.length; i += 512) batches.push(featurizeBatch(pool.slice(i, i + 512), bundle.featurizer));
+  const scratch = createWideScratch(bundle.featurizer.buckets);
+  for (const b of batches.slice(0, 3)) wideProbabilities(b, bundle.wide, scratch);
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  let reviews = 0;
+  for (let k = 0; performance.now() - started < SECONDS * 1000; k++) {
+    const b = batches[k % batches.length];
+    wideProbabilities(b, bundle.wide, scratch);
+    reviews += b.size;
+  }
+  const used = process.cpuUsage(cpu);
+  bundle.head.dispose();
+  bundle.autoencoder.dispose();
+  return { batch: 512, reviews, reviewsPerCpuSecond: Math.round(reviews / ((used.user + used.system) / 1e6)) };
+}
+
 async function main(): Promise<void> {
   const data = await loadLabeledJsonl([sharedPath('data', 'reviews-dev-large.jsonl')]);
   // A seeded shuffle: the file is grouped by source (long Blitzer reviews first), the stream is mixed.
@@ -105,6 +132,11 @@ async function main(): Promise<void> {
     runtime.dispose();
   }
 
+  const wide = await benchWide(pool);
+  const full = results.find((r) => r.backend === 'wasm' && r.batch === 512);
+  const wideShare = full ? round(full.reviewsPerCpuSecond / wide.reviewsPerCpuSecond) : null;
+  process.stdout.write(`wide part alone (batch 512, featurized): ${wide.reviewsPerCpuSecond} reviews/cpu-s; share of full wasm scoring CPU time: ${wideShare === null ? '-' : `${(wideShare * 100).toFixed(1)}%`}\n`);
+
   const report = {
     bench: 'model-runtime',
     at: new Date().toISOString(),
@@ -112,6 +144,7 @@ async function main(): Promise<void> {
     model: MODEL_DIR,
     training,
     scoring: results,
+    wide: { ...wide, shareOfScoringCpuAtBatch512: wideShare },
   };
   writeResult('model-runtime', report);
   process.stdout.write('wrote bench/results/model-runtime.json\n');

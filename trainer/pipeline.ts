@@ -17,7 +17,7 @@ import { evaluateTfidf } from './baseline-tfidf.js';
 import { type LabeledReview, loadLabeledJsonl, splitByReviewId } from './data.js';
 import { type EvaluationReport, type OutlierEvaluation, evaluateOutliers, evaluatePredictions, monitoredInput, scoreAll } from './evaluate.js';
 import type { ClassificationReport } from './metrics.js';
-import { DEFAULT_TRAIN_PARAMS, type EpochLog, type TrainParams, trainModel } from './train.js';
+import { DEFAULT_TRAIN_PARAMS, type EpochLog, type TrainParams, type TrainResult, trainModel } from './train.js';
 
 /** Salt of the hold-out split: fixed, so every training run holds out the same reviews. */
 export const HOLDOUT_SALT = 0x401d0;
@@ -49,6 +49,8 @@ export interface TrainingReport {
   params: TrainParams;
   history: EpochLog[];
   bestEpoch: number;
+  /** The wide part: per-epoch validation macro-F1, the kept epoch and the blend tuned on validation rows. */
+  wide: TrainResult['wide'];
   heldOut: EvaluationReport;
   tfidfBaseline: { report: ClassificationReport; features: number; seconds: number } | null;
   outliers: OutlierEvaluation;
@@ -96,6 +98,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       tfidfBaseline: tfidfBaseline ? { accuracy: tfidfBaseline.report.accuracy, macroF1: tfidfBaseline.report.macroF1 } : null,
       heldOutRows: held.length,
       bestEpoch: trained.bestEpoch,
+      sentimentBlend: trained.wide.blend,
     };
 
     phase('registering', 0.95);
@@ -137,6 +140,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       params,
       history: trained.history,
       bestEpoch: trained.bestEpoch,
+      wide: trained.wide,
       heldOut,
       tfidfBaseline,
       outliers,

@@ -3,7 +3,8 @@
  *
  * The embedding table is trained with sparse AdaGrad in plain JS (gradient of the loss with respect to
  * the pooled input comes from tfjs; wasm has no kernel for a dense embedding gradient, and a dense
- * update of a 3M-parameter table per step would dominate), the heads with Adam in tfjs.
+ * update of a 3M-parameter table per step would dominate), the heads with Adam in tfjs. The wide part
+ * (sparse TF-IDF softmax regression, trainer/wide.ts) is trained next to it and blended on validation rows.
  * Everything is seeded: same data + params -> same weights.
  */
 import type { LayersModel, Tensor, Variable } from '@tensorflow/tfjs';
@@ -26,11 +27,16 @@ import {
   poolBatch,
   poolScale,
   type Pooling,
+  type SentimentBlend,
+  type WideModel,
+  createWideScratch,
+  wideProbabilities,
 } from '../core/model/text-model.js';
 import type { Tf } from '../core/model/tf.js';
 import { SENTIMENTS } from '../schemas/types.js';
 import { type LabeledReview, sentimentLabel, splitByReviewId } from './data.js';
 import { classificationReport } from './metrics.js';
+import { trainWide, tuneBlend } from './wide.js';
 
 export interface TrainParams {
   buckets: number;
@@ -53,6 +59,11 @@ export interface TrainParams {
    * TF-IDF's min_df): n-grams seen once can only be memorised. Untrained rows stay zero.
    */
   minBucketDf: number;
+  /** Wide part: AdaGrad epochs (the best by validation macro-F1 is kept), learning rate, L2, min bucket df. */
+  wideEpochs: number;
+  wideLearningRate: number;
+  wideL2: number;
+  wideMinDf: number;
   /** Categories with fewer training rows than this are merged into 'other'. */
   categoryMinRows: number;
   /** Part of the training rows kept aside for early stopping and outlier calibration. */
@@ -80,6 +91,10 @@ export const DEFAULT_TRAIN_PARAMS: TrainParams = {
   sqrtPooling: 1,
   tokenDropout: 0.3,
   minBucketDf: 1,
+  wideEpochs: 10,
+  wideLearningRate: 0.2,
+  wideL2: 1e-6,
+  wideMinDf: 2,
   categoryMinRows: 100,
   validationFraction: 0.1,
   autoencoderEpochs: 12,
@@ -103,6 +118,7 @@ export interface TrainResult {
   bundle: ModelBundle;
   history: EpochLog[];
   bestEpoch: number;
+  wide: { bestEpoch: number; history: Array<{ epoch: number; loss: number; valMacroF1: number }>; blend: SentimentBlend; valMacroF1Deep: number; valMacroF1Blended: number };
   timings: Record<string, number>;
   trainRows: number;
   validationRows: number;
@@ -204,17 +220,29 @@ export async function trainModel(tf: Tf, rows: readonly LabeledReview[], params:
   head.setWeights(best!.head);
   best!.head.forEach((t) => t.dispose());
   progress(`best epoch ${best!.epoch} (val macro-F1 ${best!.f1.toFixed(4)})`);
-  const tuned = tuneSentimentBias(tf, head, embedding, dim, poolingOf(params), val);
-  progress(`sentiment bias tuned on validation: ${JSON.stringify(tuned.offsets)} (val macro-F1 ${tuned.before.toFixed(4)} -> ${tuned.after.toFixed(4)})`);
+  const wideStart = performance.now();
+  const wide = trainWide(fit, val, params.buckets, {
+    epochs: params.wideEpochs,
+    learningRate: params.wideLearningRate,
+    l2: params.wideL2,
+    minDf: params.wideMinDf,
+    classWeights: state.weights,
+    seed: params.seed + 11,
+  });
+  progress(`wide part: best epoch ${wide.bestEpoch}, val macro-F1 ${wide.history.map((h) => h.valMacroF1.toFixed(4)).join(' ')} (${((performance.now() - wideStart) / 1000).toFixed(1)} s)`);
+  const [deepVal] = predictRows(tf, head, poolBatch(val.batch, embedding, dim, poolingOf(params), null).headInput, val.batch.size, headInputDim(dim));
+  const tuned = tuneBlend(deepVal, wideProbabilities(val.batch, wide.wide, createWideScratch(params.buckets)), val.sentiment);
+  progress(`blend tuned on validation: ${JSON.stringify(tuned.blend)} (val macro-F1 deep ${tuned.before.toFixed(4)} -> blended ${tuned.after.toFixed(4)})`);
   const trainSeconds = (performance.now() - trainStart) / 1000;
 
   const outlierStart = performance.now();
-  const bundle = await fitOutlierModels(tf, { featurizer, embedding, head, categories, params }, fit, valRows, progress);
+  const bundle = await fitOutlierModels(tf, { featurizer, embedding, head, wide: wide.wide, blend: tuned.blend, categories, params }, fit, valRows, progress);
   const outlierSeconds = (performance.now() - outlierStart) / 1000;
   return {
     bundle,
     history,
     bestEpoch: best!.epoch,
+    wide: { bestEpoch: wide.bestEpoch, history: wide.history, blend: tuned.blend, valMacroF1Deep: tuned.before, valMacroF1Blended: tuned.after },
     timings: { featurizeSeconds: round7(featurizeSeconds), trainSeconds: round7(trainSeconds), outlierSeconds: round7(outlierSeconds), totalSeconds: round7((performance.now() - started) / 1000) },
     trainRows: fitRows.length,
     validationRows: valRows.length,
@@ -356,43 +384,6 @@ function sparseAdagrad(s: TrainingState, batch: FeatureBatch, inputGradient: Flo
   }
 }
 
-/**
- * Prior correction for macro-F1: additive offsets to the sentiment logits (negative, neutral; positive
- * fixed at 0), grid-searched on the validation rows and folded into the sentiment layer's bias, so the
- * saved model is still a plain softmax layer. Class imbalance makes argmax under-predict the rare classes.
- */
-function tuneSentimentBias(tf: Tf, head: LayersModel, embedding: Float32Array, dim: number, pooling: Pooling, data: Labeled): { offsets: number[]; before: number; after: number } {
-  const pooled = poolBatch(data.batch, embedding, dim, pooling, null);
-  const [probs] = predictRows(tf, head, pooled.headInput, data.batch.size, headInputDim(dim));
-  const n = data.batch.size;
-  const logp = Float64Array.from(probs, (p) => Math.log(Math.max(p, 1e-12)));
-  const macroF1 = (offsets: number[]) => {
-    const predicted = new Int32Array(n);
-    for (let r = 0; r < n; r++) {
-      let best = 0;
-      for (let c = 1; c < 3; c++) if (logp[r * 3 + c] + offsets[c] > logp[r * 3 + best] + offsets[best]) best = c;
-      predicted[r] = best;
-    }
-    return classificationReport(data.sentiment, predicted, SENTIMENTS).macroF1;
-  };
-  const before = macroF1([0, 0, 0]);
-  let best = { offsets: [0, 0, 0], f1: before };
-  for (let neg = -1.5; neg <= 1.5 + 1e-9; neg += 0.25) {
-    for (let neu = -1.5; neu <= 2.5 + 1e-9; neu += 0.25) {
-      const offsets = [round7(neg), round7(neu), 0];
-      const f1 = macroF1(offsets);
-      // Strictly better only: ties keep the smaller correction (the grid starts far from 0, so compare |offsets|).
-      if (f1 > best.f1 + 1e-9 || (Math.abs(f1 - best.f1) <= 1e-9 && Math.abs(neg) + Math.abs(neu) < Math.abs(best.offsets[0]) + Math.abs(best.offsets[1]))) best = { offsets, f1 };
-    }
-  }
-  const layer = head.getLayer('sentiment');
-  const [kernel, bias] = layer.getWeights();
-  const shifted = tf.tidy(() => tf.add(bias, tf.tensor1d(best.offsets)));
-  layer.setWeights([kernel, shifted]);
-  shifted.dispose();
-  return { offsets: best.offsets, before, after: best.f1 };
-}
-
 function evaluateHeads(tf: Tf, head: LayersModel, embedding: Float32Array, dim: number, pooling: Pooling, data: Labeled) {
   const pooled = poolBatch(data.batch, embedding, dim, pooling, null);
   const [probs] = predictRows(tf, head, pooled.headInput, data.batch.size, headInputDim(dim));
@@ -409,6 +400,8 @@ interface TrainedCore {
   featurizer: FeaturizerConfig;
   embedding: Float32Array;
   head: LayersModel;
+  wide: WideModel;
+  blend: SentimentBlend;
   categories: string[];
   params: TrainParams;
 }
@@ -443,10 +436,11 @@ async function fitOutlierModels(tf: Tf, core: TrainedCore, fit: Labeled, valRows
   const placeholder = { points: [0] };
   const outlier: OutlierModel = { ...scaling, forest, centroids, autoencoderEcdf: placeholder, forestEcdf: placeholder, combinedEcdf: placeholder, shiftEcdf: placeholder };
   const bundle: ModelBundle = {
-    manifest: { format: MODEL_FORMAT, formatVersion: MODEL_FORMAT_VERSION, embeddingDim: dim, pooling: poolingOf(params), hidden: params.hidden, sentimentClasses: [...SENTIMENTS], categories: core.categories, createdAtMs: Date.now() },
+    manifest: { format: MODEL_FORMAT, formatVersion: MODEL_FORMAT_VERSION, embeddingDim: dim, pooling: poolingOf(params), hidden: params.hidden, sentimentClasses: [...SENTIMENTS], categories: core.categories, blend: core.blend, createdAtMs: Date.now() },
     featurizer: core.featurizer,
     embedding,
     head: core.head,
+    wide: core.wide,
     autoencoder,
     outlier,
   };

@@ -7,6 +7,8 @@
  *   embedding/weights.bin
  *   text/model.json           tfjs layers model: sentiment + category heads
  *   text/weights.bin
+ *   wide/model.json           the wide part's weight list: idf [buckets], kernel [buckets, 3], bias [3]
+ *   wide/weights.bin          (float32, little-endian, in that order)
  *   autoencoder/model.json    tfjs layers model: outlier autoencoder
  *   autoencoder/weights.bin
  *   outlier.json              isolation forest, ECDF calibrations, k-means centroids
@@ -19,7 +21,7 @@ import { join } from 'node:path';
 import type { LayersModel, io } from '@tensorflow/tfjs';
 import { DriftlineError } from '../errors.js';
 import { parseFeaturizerConfig } from '../features/featurizer.js';
-import type { ModelBundle, ModelManifest, OutlierModel } from './text-model.js';
+import type { ModelBundle, ModelManifest, OutlierModel, WideModel } from './text-model.js';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, outlierDim } from './text-model.js';
 import type { Tf } from './tf.js';
 
@@ -31,6 +33,8 @@ export const ARTIFACT_FILES = [
   'embedding/weights.bin',
   'text/model.json',
   'text/weights.bin',
+  'wide/model.json',
+  'wide/weights.bin',
   'autoencoder/model.json',
   'autoencoder/weights.bin',
   'outlier.json',
@@ -50,6 +54,7 @@ export async function writeModelArtifacts(trained: ModelBundle, dir: string): Pr
   await writeFile(join(dir, 'featurizer.json'), `${JSON.stringify(trained.featurizer, null, 2)}\n`);
   await writeEmbedding(trained, join(dir, 'embedding'));
   await writeLayersModel(trained.head, join(dir, 'text'));
+  await writeWide(trained.wide, join(dir, 'wide'));
   await writeLayersModel(trained.autoencoder, join(dir, 'autoencoder'));
   await writeFile(join(dir, 'outlier.json'), JSON.stringify(trained.outlier));
 }
@@ -117,6 +122,29 @@ async function writeEmbedding(trained: ModelBundle, dir: string): Promise<void> 
   await writeFile(join(dir, 'model.json'), JSON.stringify(modelJson));
   const e = trained.embedding;
   await writeFile(join(dir, 'weights.bin'), new Uint8Array(e.buffer, e.byteOffset, e.byteLength));
+}
+
+const WIDE_FORMAT = 'driftline-wide';
+
+function wideSpecs(buckets: number): io.WeightsManifestEntry[] {
+  return [
+    { name: 'wide/idf', shape: [buckets], dtype: 'float32' },
+    { name: 'wide/kernel', shape: [buckets, 3], dtype: 'float32' },
+    { name: 'wide/bias', shape: [3], dtype: 'float32' },
+  ];
+}
+
+/** The wide part: a weight list in tfjs' manifest notation and one binary (idf, kernel, bias). */
+async function writeWide(wide: WideModel, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const buckets = wide.idf.length;
+  await writeFile(join(dir, 'model.json'), JSON.stringify({ format: WIDE_FORMAT, weightsManifest: [{ paths: ['weights.bin'], weights: wideSpecs(buckets) }] }));
+  const bytes = new Uint8Array((buckets * 4 + 3) * 4);
+  const all = new Float32Array(bytes.buffer);
+  all.set(wide.idf, 0);
+  all.set(wide.kernel, buckets);
+  all.set(wide.bias, buckets * 4);
+  await writeFile(join(dir, 'weights.bin'), bytes);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -197,6 +225,22 @@ async function readEmbedding(dir: string, buckets: number, dim: number): Promise
   return table;
 }
 
+async function readWide(dir: string, buckets: number): Promise<WideModel> {
+  const json = (await readJson(join(dir, 'model.json'))) as { format?: unknown; weightsManifest?: Array<{ paths?: unknown; weights?: unknown }> } | null;
+  const group = json?.weightsManifest?.[0];
+  if (json?.format !== WIDE_FORMAT || json.weightsManifest?.length !== 1 || JSON.stringify(group?.paths) !== '["weights.bin"]' || JSON.stringify(group?.weights) !== JSON.stringify(wideSpecs(buckets))) {
+    throw loadFailed(`${dir}/model.json: not a ${WIDE_FORMAT} weight list for ${buckets} buckets`);
+  }
+  const bytes = await readBytes(join(dir, 'weights.bin'));
+  const expected = (buckets * 4 + 3) * 4;
+  if (bytes.byteLength !== expected) throw loadFailed(`${dir}/weights.bin: ${bytes.byteLength} bytes, expected ${expected}`);
+  const all = new Float32Array(buckets * 4 + 3);
+  new Uint8Array(all.buffer).set(bytes);
+  for (let i = 0; i < all.length; i++) if (!Number.isFinite(all[i])) throw loadFailed(`${dir}/weights.bin holds non-finite values`);
+  for (let i = 0; i < buckets; i++) if (all[i] < 0) throw loadFailed(`${dir}/weights.bin: negative idf`);
+  return { idf: all.subarray(0, buckets), kernel: all.subarray(buckets, buckets * 4), bias: all.subarray(buckets * 4) };
+}
+
 function parseManifest(value: unknown): ModelManifest {
   const m = value as Partial<ModelManifest> | null;
   if (!m || m.format !== MODEL_FORMAT) throw loadFailed(`${MANIFEST_FILE}: not a ${MODEL_FORMAT} manifest`);
@@ -207,6 +251,19 @@ function parseManifest(value: unknown): ModelManifest {
   }
   if (!Array.isArray(m.categories)) throw loadFailed(`${MANIFEST_FILE}: categories missing`);
   if (m.pooling !== 'mean' && m.pooling !== 'sqrt') throw loadFailed(`${MANIFEST_FILE}: unknown pooling ${String(m.pooling)}`);
+  const blend = m.blend;
+  const temperatureOk = (t: unknown) => typeof t === 'number' && t > 0 && Number.isFinite(t);
+  if (
+    !blend ||
+    !(blend.wideWeight >= 0 && blend.wideWeight <= 1) ||
+    !temperatureOk(blend.deepTemperature) ||
+    !temperatureOk(blend.wideTemperature) ||
+    !Array.isArray(blend.logOffsets) ||
+    blend.logOffsets.length !== 3 ||
+    !blend.logOffsets.every((x) => typeof x === 'number' && Number.isFinite(x))
+  ) {
+    throw loadFailed(`${MANIFEST_FILE}: blend must have wideWeight in [0, 1], positive temperatures and three finite logOffsets`);
+  }
   return m as ModelManifest;
 }
 
@@ -228,6 +285,7 @@ export async function readModelBundle(tf: Tf, dir: string): Promise<ModelBundle>
   const featurizer = parseFeaturizerConfig(await readJson(join(dir, 'featurizer.json')));
   const outlier = parseOutlier(await readJson(join(dir, 'outlier.json')), outlierDim(manifest.embeddingDim));
   const embedding = await readEmbedding(join(dir, 'embedding'), featurizer.buckets, manifest.embeddingDim);
+  const wide = await readWide(join(dir, 'wide'), featurizer.buckets);
   const head = await readLayersModel(tf, join(dir, 'text'));
   let autoencoder: LayersModel;
   try {
@@ -236,5 +294,5 @@ export async function readModelBundle(tf: Tf, dir: string): Promise<ModelBundle>
     head.dispose();
     throw err;
   }
-  return { manifest, featurizer, embedding, head, autoencoder, outlier };
+  return { manifest, featurizer, embedding, head, wide, autoencoder, outlier };
 }

@@ -2,7 +2,7 @@
  * The model runtime: one loaded model version that scores batches of reviews.
  *
  * score(): featurizeBatch (core/features) -> embedding bag in JS -> one tfjs predict of the heads
- * -> outlier vector -> one tfjs predict of the autoencoder + isolation forest + nearest centroid
+ * -> wide part (sparse TF-IDF dot product in JS) blended into the sentiment probabilities -> outlier vector -> one tfjs predict of the autoencoder + isolation forest + nearest centroid
  * -> calibration into training percentiles. One predict call per model per batch (batchSize passed,
  * see runtime-facts.md), all tensors inside tf.tidy, no per-row tensors.
  * The trainer uses the same `forward` for evaluation and calibration: there is no second code path.
@@ -15,7 +15,7 @@ import { readModelBundle } from './artifacts.js';
 import { modelSettings } from './config.js';
 import { type CompiledForest, compileForest, ecdfPercentile, isolationScores, nearestCentroidDistance } from './outlier.js';
 import { type DenseRunner, compileDenseModel } from './dense-exec.js';
-import { type ModelBundle, knownRows, outlierDim, outlierVectors, poolBatch } from './text-model.js';
+import { type ModelBundle, type WideScratch, blendSentiment, createWideScratch, knownRows, outlierDim, outlierVectors, poolBatch, wideProbabilities } from './text-model.js';
 import { type Tf, loadTf } from './tf.js';
 import type { ModelRuntime, Prediction, ReviewInput, ScoreOptions, SentenceSentiment } from './types.js';
 
@@ -62,6 +62,7 @@ export class ModelForward {
   private readonly forest: CompiledForest;
   private readonly runHead: DenseRunner;
   private readonly runAutoencoder: DenseRunner;
+  private readonly wideScratch: WideScratch;
 
   constructor(
     readonly tf: Tf,
@@ -73,14 +74,16 @@ export class ModelForward {
     this.forest = compileForest(bundle.outlier.forest);
     this.runHead = compileDenseModel(tf, bundle.head);
     this.runAutoencoder = compileDenseModel(tf, bundle.autoencoder);
+    this.wideScratch = createWideScratch(bundle.featurizer.buckets);
   }
 
-  /** Featurize + sentiment/category heads only (sentence scoring, training-time evaluation). */
+  /** Featurize + sentiment (deep head blended with the wide part) and category heads only (sentence scoring, training-time evaluation). */
   heads(reviews: readonly ReviewInput[]): { batch: FeatureBatch; sentiment: Float32Array; category: Float32Array; pooled: ReturnType<typeof poolBatch> } {
     const batch = featurizeBatch(reviews, this.bundle.featurizer);
     const pooled = poolBatch(batch, this.bundle.embedding, this.dim, this.bundle.manifest.pooling, this.known);
     const width = pooled.headInput.length / Math.max(batch.size, 1);
     const [sentiment, category] = this.runHead(pooled.headInput, batch.size, width);
+    blendSentiment(sentiment, wideProbabilities(batch, this.bundle.wide, this.wideScratch), this.bundle.manifest.blend);
     return { batch, sentiment, category, pooled };
   }
 

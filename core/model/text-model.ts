@@ -10,6 +10,11 @@
  * The embedding table is zero-initialised: rows of hashes never seen in training stay exactly zero,
  * which feeds the known-token ratio of the outlier vector (with hashing, collisions make it a soft signal).
  * The embedding table is the model's bulk; it is saved as a one-layer tfjs Embedding model.
+ *
+ *  wide:   a linear softmax regression over the same hashed ids as a sparse TF-IDF vector (sublinear
+ *          tf, idf from the training rows, L2-normalised). The deep model overfits rare n-grams after a
+ *          few epochs; the linear model does not, and its calibrated probabilities are blended with the
+ *          deep ones (weight and per-class log offsets tuned on validation rows, saved in the manifest).
  */
 import type { LayersModel } from '@tensorflow/tfjs';
 import type { FeatureBatch, FeaturizerConfig } from '../features/featurizer.js';
@@ -18,7 +23,8 @@ import type { Centroids, Ecdf, IsolationForest } from './outlier.js';
 import type { Tf } from './tf.js';
 
 export const MODEL_FORMAT = 'driftline-model';
-export const MODEL_FORMAT_VERSION = 1;
+/** 2: adds the wide (sparse TF-IDF linear) part and the sentiment blend; version 1 is refused. */
+export const MODEL_FORMAT_VERSION = 2;
 
 /** How the bag of token embeddings is reduced: mean (sum / n) or sum / sqrt(n). */
 export type Pooling = 'mean' | 'sqrt';
@@ -38,7 +44,29 @@ export interface ModelManifest {
   sentimentClasses: string[];
   /** Category head classes (empty when the data had no categories). */
   categories: string[];
+  /** How the sentiment probabilities of the deep head and the wide part are combined. */
+  blend: SentimentBlend;
   createdAtMs: number;
+}
+
+/**
+ * p = normalise(((1 - wideWeight) cal(p_deep, deepTemperature) + wideWeight cal(p_wide, wideTemperature)) * exp(logOffsets)),
+ * cal(p, T) = normalise(p^(1/T)) (temperature scaling: both models calibrated before they are averaged).
+ * The offsets are a prior correction for macro-F1 (class imbalance makes argmax under-predict the rare classes).
+ */
+export interface SentimentBlend {
+  deepTemperature: number;
+  wideTemperature: number;
+  wideWeight: number;
+  logOffsets: number[];
+}
+
+/** The wide part: per bucket idf (0 = bucket ignored) and a buckets x 3 linear layer. */
+export interface WideModel {
+  idf: Float32Array;
+  /** buckets x 3, row-major. */
+  kernel: Float32Array;
+  bias: Float32Array;
 }
 
 export interface OutlierModel {
@@ -63,6 +91,7 @@ export interface ModelBundle {
   /** buckets x embeddingDim, row-major (zero-initialised: rows never trained stay exactly zero). */
   embedding: Float32Array;
   head: LayersModel;
+  wide: WideModel;
   autoencoder: LayersModel;
   outlier: OutlierModel;
 }
@@ -239,4 +268,137 @@ export function outlierVectors(pooled: PooledBatch, size: number, dim: number, s
 
 function clip(x: number): number {
   return x > 10 ? 10 : x < -10 ? -10 : x;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The wide part: sparse TF-IDF rows of the hashed ids (the same code for training and serving)
+
+/** Reused buffers of the wide part: a generation-stamped per-bucket counter (no clearing per row). */
+export interface WideScratch {
+  stamp: Int32Array;
+  count: Int32Array;
+  ids: Int32Array;
+  values: Float32Array;
+  generation: number;
+}
+
+export function createWideScratch(buckets: number): WideScratch {
+  return { stamp: new Int32Array(buckets), count: new Int32Array(buckets), ids: new Int32Array(1024), values: new Float32Array(1024), generation: 0 };
+}
+
+/** 1 + ln(tf) for small counts (the common case), so the hot loop does no Math.log. */
+const SUBLINEAR = Float32Array.from({ length: 256 }, (_, k) => (k === 0 ? 0 : 1 + Math.log(k)));
+
+/**
+ * The sparse TF-IDF vector of row r: distinct ids with idf > 0, values (1 + ln tf) * idf, L2-normalised.
+ * Written to scratch.ids / scratch.values (grown as needed); returns the number of entries.
+ */
+export function wideRow(batch: FeatureBatch, r: number, idf: Float32Array, s: WideScratch): number {
+  const start = batch.offsets[r];
+  const end = batch.offsets[r + 1];
+  if (end - start > s.ids.length) {
+    s.ids = new Int32Array(end - start);
+    s.values = new Float32Array(end - start);
+  }
+  if (s.generation === 0x7fffffff) {
+    s.stamp.fill(0);
+    s.generation = 0;
+  }
+  const generation = ++s.generation;
+  const { stamp, count, ids, values } = s;
+  const all = batch.ids;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const id = all[i];
+    if (stamp[id] === generation) {
+      count[id]++;
+    } else if (idf[id] > 0) {
+      stamp[id] = generation;
+      count[id] = 1;
+      ids[n++] = id;
+    }
+  }
+  let norm = 0;
+  for (let k = 0; k < n; k++) {
+    const tf = count[ids[k]];
+    const v = (tf < 256 ? SUBLINEAR[tf] : 1 + Math.log(tf)) * idf[ids[k]];
+    values[k] = v;
+    norm += v * v;
+  }
+  const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+  for (let k = 0; k < n; k++) values[k] *= inv;
+  return n;
+}
+
+/** Softmax probabilities of the wide part for every row of the batch (size x 3). */
+export function wideProbabilities(batch: FeatureBatch, wide: WideModel, s: WideScratch): Float32Array {
+  const out = new Float32Array(batch.size * 3);
+  const { kernel, bias } = wide;
+  for (let r = 0; r < batch.size; r++) {
+    const n = wideRow(batch, r, wide.idf, s);
+    let z0 = bias[0];
+    let z1 = bias[1];
+    let z2 = bias[2];
+    const { ids, values } = s;
+    for (let k = 0; k < n; k++) {
+      const base = ids[k] * 3;
+      const v = values[k];
+      z0 += kernel[base] * v;
+      z1 += kernel[base + 1] * v;
+      z2 += kernel[base + 2] * v;
+    }
+    softmax3(z0, z1, z2, out, r * 3);
+  }
+  return out;
+}
+
+export function softmax3(z0: number, z1: number, z2: number, out: Float32Array | Float64Array, at: number): void {
+  const m = Math.max(z0, z1, z2);
+  const e0 = Math.exp(z0 - m);
+  const e1 = Math.exp(z1 - m);
+  const e2 = Math.exp(z2 - m);
+  const sum = e0 + e1 + e2;
+  out[at] = e0 / sum;
+  out[at + 1] = e1 / sum;
+  out[at + 2] = e2 / sum;
+}
+
+/** p^(1/T), renormalised, of the 3 probabilities at p[at..at+3), written to out[0..3). */
+function calibrate(p: Float32Array, at: number, inverseT: number, out: Float64Array): void {
+  if (inverseT === 1) {
+    out[0] = p[at];
+    out[1] = p[at + 1];
+    out[2] = p[at + 2];
+    return;
+  }
+  const q0 = Math.max(p[at], 1e-30) ** inverseT;
+  const q1 = Math.max(p[at + 1], 1e-30) ** inverseT;
+  const q2 = Math.max(p[at + 2], 1e-30) ** inverseT;
+  const sum = q0 + q1 + q2;
+  out[0] = q0 / sum;
+  out[1] = q1 / sum;
+  out[2] = q2 / sum;
+}
+
+/** Blends deep and wide probabilities into `deep` (in place), see SentimentBlend. */
+export function blendSentiment(deep: Float32Array, wide: Float32Array, blend: SentimentBlend): void {
+  const w = blend.wideWeight;
+  const f0 = Math.exp(blend.logOffsets[0]);
+  const f1 = Math.exp(blend.logOffsets[1]);
+  const f2 = Math.exp(blend.logOffsets[2]);
+  const deepInverse = 1 / blend.deepTemperature;
+  const wideInverse = 1 / blend.wideTemperature;
+  const d = new Float64Array(3);
+  const v = new Float64Array(3);
+  for (let i = 0; i < deep.length; i += 3) {
+    calibrate(deep, i, deepInverse, d);
+    if (w > 0) calibrate(wide, i, wideInverse, v);
+    const p0 = ((1 - w) * d[0] + (w > 0 ? w * v[0] : 0)) * f0;
+    const p1 = ((1 - w) * d[1] + (w > 0 ? w * v[1] : 0)) * f1;
+    const p2 = ((1 - w) * d[2] + (w > 0 ? w * v[2] : 0)) * f2;
+    const sum = p0 + p1 + p2;
+    deep[i] = p0 / sum;
+    deep[i + 1] = p1 / sum;
+    deep[i + 2] = p2 / sum;
+  }
 }

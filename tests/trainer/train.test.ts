@@ -39,6 +39,9 @@ describe('seeded training', () => {
     const weights = (r: typeof first) => r.bundle.head.getWeights().map((w) => Array.from(w.dataSync()));
     expect(weights(second)).toEqual(weights(first));
     expect(second.bundle.outlier).toEqual(first.bundle.outlier);
+    expect(Buffer.from(second.bundle.wide.kernel.buffer).equals(Buffer.from(first.bundle.wide.kernel.buffer))).toBe(true);
+    expect(second.bundle.manifest.blend).toEqual(first.bundle.manifest.blend);
+    expect(Buffer.from(third.bundle.wide.kernel.buffer).equals(Buffer.from(first.bundle.wide.kernel.buffer))).toBe(false);
     expect(second.history.map((h) => h.loss)).toEqual(first.history.map((h) => h.loss));
     expect(Buffer.from(third.bundle.embedding.buffer).equals(Buffer.from(first.bundle.embedding.buffer))).toBe(false);
     for (const r of [first, second, third]) {

@@ -6,6 +6,7 @@ import { DriftlineError } from '../../../core/errors.js';
 import { featureMap, featurizeBatch } from '../../../core/features/featurizer.js';
 import { ARTIFACT_FILES, MANIFEST_FILE, writeModelArtifacts } from '../../../core/model/artifacts.js';
 import { createModelRuntime, loadModelRuntime, splitSentences } from '../../../core/model/runtime.js';
+import { createWideScratch, wideProbabilities } from '../../../core/model/text-model.js';
 import { loadTf } from '../../../core/model/tf.js';
 import type { ModelRuntime } from '../../../core/model/types.js';
 import { makeAnomaly } from '../../../trainer/evaluate.js';
@@ -153,12 +154,68 @@ describe('load failures', () => {
         const manifest = JSON.parse(await readFile(join(copy, MANIFEST_FILE), 'utf8')) as Record<string, unknown>;
         await writeFile(join(copy, MANIFEST_FILE), JSON.stringify({ ...manifest, formatVersion: 42 }));
       },
+      (copy) => truncate(join(copy, 'wide', 'weights.bin'), 64),
+      (copy) => unlink(join(copy, 'wide', 'model.json')),
+      async (copy) => {
+        const manifest = JSON.parse(await readFile(join(copy, MANIFEST_FILE), 'utf8')) as Record<string, unknown>;
+        await writeFile(join(copy, MANIFEST_FILE), JSON.stringify({ ...manifest, blend: { wideWeight: 2, logOffsets: [0, 0, 0] } }));
+      },
     ];
     for (const corrupt of corruptions) {
       const copy = await copyArtifacts();
       await corrupt(copy);
       await expectCode(loadModelRuntime(copy, { name: 'tiny', version: 3 }), 'MODEL_LOAD_FAILED');
       await rm(copy, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('model format versions', () => {
+  it('refuses a format-1 model (no wide part) with MODEL_LOAD_FAILED naming the version', async () => {
+    const copy = await copyArtifacts();
+    const manifest = JSON.parse(await readFile(join(copy, MANIFEST_FILE), 'utf8')) as Record<string, unknown>;
+    const { blend: _blend, ...formatOne } = { ...manifest, formatVersion: 1 };
+    await writeFile(join(copy, MANIFEST_FILE), JSON.stringify(formatOne));
+    await rm(join(copy, 'wide'), { recursive: true, force: true });
+    await expect(loadModelRuntime(copy, { name: 'tiny', version: 7 })).rejects.toSatisfy(
+      (err: unknown) => err instanceof DriftlineError && err.code === 'MODEL_LOAD_FAILED' && /formatVersion 1/.test(err.message),
+    );
+    await rm(copy, { recursive: true, force: true });
+  });
+});
+
+describe('wide part', () => {
+  it('blends the wide probabilities into the sentiment: another wide weight gives other probabilities', async () => {
+    const { tf, backend } = await loadTf();
+    const { blend } = trained.bundle.manifest;
+    const score = async (wideWeight: number) => {
+      const bundle = { ...trained.bundle, manifest: { ...trained.bundle.manifest, blend: { ...blend, deepTemperature: 1, wideTemperature: 1, wideWeight } } };
+      return createModelRuntime(tf, backend, bundle, { name: 'tiny', version: 1 }).score(probe.slice(0, 20));
+    };
+    const [deepOnly, wideOnly, half] = await Promise.all([score(0), score(1), score(0.5)]);
+    const offsets = blend.logOffsets.map(Math.exp);
+    // Temperatures 1: with offsets undone and renormalised, the 0.5 blend is the mean of the pure deep and pure wide probabilities.
+    const undo = (p: Record<string, number>) => {
+      const raw = [p.negative / offsets[0], p.neutral / offsets[1], p.positive / offsets[2]];
+      const sum = raw[0] + raw[1] + raw[2];
+      return raw.map((x) => x / sum);
+    };
+    for (let i = 0; i < 20; i++) {
+      const d = undo(deepOnly[i].probabilities);
+      const w = undo(wideOnly[i].probabilities);
+      const h = undo(half[i].probabilities);
+      for (let c = 0; c < 3; c++) expect(h[c]).toBeCloseTo((d[c] + w[c]) / 2, 5);
+    }
+    expect(deepOnly.some((p, i) => Math.abs(p.probabilities.positive - wideOnly[i].probabilities.positive) > 1e-3)).toBe(true);
+  });
+
+  it('gives the same wide probabilities for a review alone and inside a batch (per-row sparse vectors)', async () => {
+    const scratch = createWideScratch(trained.bundle.featurizer.buckets);
+    const batch = featurizeBatch(probe.slice(0, 30), trained.bundle.featurizer);
+    const together = wideProbabilities(batch, trained.bundle.wide, scratch);
+    for (const r of [0, 13, 29]) {
+      const alone = wideProbabilities(featurizeBatch([probe[r]], trained.bundle.featurizer), trained.bundle.wide, scratch);
+      for (let c = 0; c < 3; c++) expect(alone[c]).toBeCloseTo(together[r * 3 + c], 6);
     }
   });
 });

@@ -1,0 +1,209 @@
+/**
+ * Training of the wide part (see core/model/text-model.ts): idf from the training rows' bucket document
+ * frequencies, a softmax regression over the sparse TF-IDF rows trained with per-coordinate AdaGrad
+ * (seeded shuffles, iterate averaging over epochs), and the blend of its probabilities with the deep head's, tuned on validation rows.
+ * The rows are built by `wideRow`, the runtime's own code: training and serving see the same vectors.
+ */
+import type { FeatureBatch } from '../core/features/featurizer.js';
+import { round7 } from '../core/model/outlier.js';
+import { seededRandom, shuffledIndices } from '../core/model/prng.js';
+import { type SentimentBlend, type WideModel, blendSentiment, createWideScratch, softmax3, wideProbabilities, wideRow } from '../core/model/text-model.js';
+import { SENTIMENTS } from '../schemas/types.js';
+import { classificationReport } from './metrics.js';
+
+/**
+ * AdaGrad's starting accumulator: with ~0 the first update of every coordinate is a full-size signed
+ * step (lr, whatever the gradient), which lets one-off n-grams memorise their review; 0.1 damps that.
+ */
+const INITIAL_ACCUMULATOR = 0.1;
+
+export interface WideParams {
+  epochs: number;
+  learningRate: number;
+  l2: number;
+  /** Buckets in fewer training reviews than this get idf 0 (ignored), like TF-IDF's min_df. */
+  minDf: number;
+  classWeights: number[];
+  seed: number;
+}
+
+/** idf = ln((1 + n) / (1 + df)) + 1 for buckets with df >= minDf, 0 otherwise. */
+export function fitIdf(batch: FeatureBatch, buckets: number, minDf: number): Float32Array {
+  const df = new Uint32Array(buckets);
+  const lastRow = new Int32Array(buckets).fill(-1);
+  for (let r = 0; r < batch.size; r++) {
+    for (let i = batch.offsets[r]; i < batch.offsets[r + 1]; i++) {
+      const id = batch.ids[i];
+      if (lastRow[id] !== r) {
+        lastRow[id] = r;
+        df[id]++;
+      }
+    }
+  }
+  const n = batch.size;
+  return Float32Array.from(df, (d) => (d >= minDf && d > 0 ? Math.log((1 + n) / (1 + d)) + 1 : 0));
+}
+
+/** All rows of a batch as one CSR matrix of TF-IDF values. */
+interface SparseRows {
+  offsets: Int32Array;
+  ids: Int32Array;
+  values: Float32Array;
+}
+
+function sparseRows(batch: FeatureBatch, idf: Float32Array): SparseRows {
+  const scratch = createWideScratch(idf.length);
+  const offsets = new Int32Array(batch.size + 1);
+  const ids = new Int32Array(batch.ids.length);
+  const values = new Float32Array(batch.ids.length);
+  for (let r = 0; r < batch.size; r++) {
+    const n = wideRow(batch, r, idf, scratch);
+    ids.set(scratch.ids.subarray(0, n), offsets[r]);
+    values.set(scratch.values.subarray(0, n), offsets[r]);
+    offsets[r + 1] = offsets[r] + n;
+  }
+  return { offsets, ids, values };
+}
+
+export interface WideResult {
+  wide: WideModel;
+  bestEpoch: number;
+  history: Array<{ epoch: number; loss: number; valMacroF1: number }>;
+}
+
+/** Trains the wide part; keeps the (epoch-averaged, see below) weights with the best validation macro-F1. */
+export function trainWide(fit: { batch: FeatureBatch; sentiment: Int32Array }, val: { batch: FeatureBatch; sentiment: Int32Array }, buckets: number, params: WideParams): WideResult {
+  const idf = fitIdf(fit.batch, buckets, params.minDf);
+  const rows = sparseRows(fit.batch, idf);
+  const wide: WideModel = { idf, kernel: new Float32Array(buckets * 3), bias: new Float32Array(3) };
+  const accumulators = new Float32Array(buckets * 3).fill(INITIAL_ACCUMULATOR);
+  const biasAccumulators = new Float64Array(3).fill(INITIAL_ACCUMULATOR);
+  const random = seededRandom(params.seed);
+  const probs = new Float64Array(3);
+  const history: WideResult['history'] = [];
+  let best: { f1: number; epoch: number; kernel: Float32Array; bias: Float32Array } | undefined;
+  const { kernel, bias } = wide;
+  const lr = params.learningRate;
+  // Running sums of the end-of-epoch weights: the model evaluated (and kept) after epoch e is the mean
+  // of epochs 1..e, which smooths AdaGrad's late, noisy steps on rare n-grams (iterate averaging).
+  const kernelSum = new Float64Array(kernel.length);
+  const biasSum = new Float64Array(3);
+  for (let epoch = 1; epoch <= params.epochs; epoch++) {
+    let lossSum = 0;
+    for (const r of shuffledIndices(fit.batch.size, random)) {
+      const start = rows.offsets[r];
+      const end = rows.offsets[r + 1];
+      let z0 = bias[0];
+      let z1 = bias[1];
+      let z2 = bias[2];
+      for (let k = start; k < end; k++) {
+        const base = rows.ids[k] * 3;
+        const v = rows.values[k];
+        z0 += kernel[base] * v;
+        z1 += kernel[base + 1] * v;
+        z2 += kernel[base + 2] * v;
+      }
+      softmax3(z0, z1, z2, probs, 0);
+      const y = fit.sentiment[r];
+      const weight = params.classWeights[y];
+      lossSum -= weight * Math.log(Math.max(probs[y], 1e-12));
+      for (let c = 0; c < 3; c++) {
+        const g = (probs[c] - (y === c ? 1 : 0)) * weight;
+        biasAccumulators[c] += g * g;
+        bias[c] -= (lr * g) / Math.sqrt(biasAccumulators[c]);
+        for (let k = start; k < end; k++) {
+          const w = rows.ids[k] * 3 + c;
+          const grad = g * rows.values[k] + params.l2 * kernel[w];
+          const acc = (accumulators[w] += grad * grad);
+          kernel[w] -= (lr * grad) / Math.sqrt(acc);
+        }
+      }
+    }
+    for (let i = 0; i < kernel.length; i++) kernelSum[i] += kernel[i];
+    for (let c = 0; c < 3; c++) biasSum[c] += bias[c];
+    const averaged: WideModel = { idf, kernel: Float32Array.from(kernelSum, (x) => x / epoch), bias: Float32Array.from(biasSum, (x) => x / epoch) };
+    const f1 = macroF1(wideProbabilities(val.batch, averaged, createWideScratch(buckets)), val.sentiment, [0, 0, 0]);
+    history.push({ epoch, loss: round7(lossSum / Math.max(fit.batch.size, 1)), valMacroF1: f1 });
+    if (!best || f1 > best.f1) best = { f1, epoch, kernel: averaged.kernel, bias: averaged.bias };
+  }
+  kernel.set(best!.kernel);
+  bias.set(best!.bias);
+  return { wide, bestEpoch: best!.epoch, history };
+}
+
+/** Macro-F1 of argmax(log p + offsets). */
+function macroF1(probs: Float32Array, labels: Int32Array, offsets: number[]): number {
+  const n = labels.length;
+  const predicted = new Int32Array(n);
+  for (let r = 0; r < n; r++) {
+    let best = 0;
+    let bestScore = Math.log(Math.max(probs[r * 3], 1e-12)) + offsets[0];
+    for (let c = 1; c < 3; c++) {
+      const score = Math.log(Math.max(probs[r * 3 + c], 1e-12)) + offsets[c];
+      if (score > bestScore) {
+        best = c;
+        bestScore = score;
+      }
+    }
+    predicted[r] = best;
+  }
+  return classificationReport(labels, predicted, SENTIMENTS).macroF1;
+}
+
+/** Mean negative log-likelihood of the labels (smooth: a steadier criterion than macro-F1 on a few thousand rows). */
+function logLoss(probs: Float32Array, labels: Int32Array): number {
+  let sum = 0;
+  for (let r = 0; r < labels.length; r++) sum -= Math.log(Math.max(probs[r * 3 + labels[r]], 1e-12));
+  return sum / Math.max(labels.length, 1);
+}
+
+/** The temperature (0.3 .. 3) that minimises the validation log loss of p^(1/T), renormalised. */
+function fitTemperature(probs: Float32Array, labels: Int32Array): number {
+  let best = { temperature: 1, loss: logLoss(probs, labels) };
+  for (let t = 0.3; t <= 3 + 1e-9; t += 0.05) {
+    const scaled = probs.slice();
+    blendSentiment(scaled, scaled, { deepTemperature: round7(t), wideTemperature: 1, wideWeight: 0, logOffsets: [0, 0, 0] });
+    const loss = logLoss(scaled, labels);
+    if (loss < best.loss - 1e-9) best = { temperature: round7(t), loss };
+  }
+  return best.temperature;
+}
+
+/** Largest gap to the best validation macro-F1 still counted as a tie (~ its standard error on a few thousand rows). */
+const F1_TOLERANCE = 0.01;
+
+/**
+ * Tuned on the validation rows, each step on a smooth criterion where one exists:
+ *  1. a temperature per model (log loss): the deep head is over-confident after a few epochs, the
+ *     linear model is not, and blending uncalibrated probabilities would let the deep one dominate;
+ *  2. the wide weight (0 .. 1 by 0.1) minimising the blend's log loss;
+ *  3. log offsets for negative and neutral (positive fixed at 0) for macro-F1 (a prior correction:
+ *     class imbalance makes argmax under-predict the rare classes). Macro-F1 on a few hundred
+ *     minority rows is noisy, so the smallest offsets within F1_TOLERANCE of the best are taken.
+ */
+export function tuneBlend(deep: Float32Array, wide: Float32Array, labels: Int32Array): { blend: SentimentBlend; before: number; after: number } {
+  const before = macroF1(deep, labels, [0, 0, 0]);
+  const deepTemperature = fitTemperature(deep, labels);
+  const wideTemperature = fitTemperature(wide, labels);
+  const mix = (wideWeight: number) => {
+    const mixed = deep.slice();
+    blendSentiment(mixed, wide, { deepTemperature, wideTemperature, wideWeight, logOffsets: [0, 0, 0] });
+    return mixed;
+  };
+  let weight = { wideWeight: 0, loss: logLoss(mix(0), labels) };
+  for (let step = 1; step <= 10; step++) {
+    const loss = logLoss(mix(step / 10), labels);
+    if (loss < weight.loss - 1e-9) weight = { wideWeight: step / 10, loss };
+  }
+  const mixed = mix(weight.wideWeight);
+  const grid: Array<{ offsets: number[]; f1: number; size: number }> = [];
+  for (let neg = -1.5; neg <= 1.5 + 1e-9; neg += 0.25) {
+    for (let neu = -1.5; neu <= 2.5 + 1e-9; neu += 0.25) {
+      const offsets = [round7(neg), round7(neu), 0];
+      grid.push({ offsets, f1: macroF1(mixed, labels, offsets), size: Math.abs(neg) + Math.abs(neu) });
+    }
+  }
+  const top = Math.max(...grid.map((g) => g.f1));
+  const chosen = grid.filter((g) => g.f1 >= top - F1_TOLERANCE).sort((a, b) => a.size - b.size || b.f1 - a.f1)[0];
+  return { blend: { deepTemperature, wideTemperature, wideWeight: weight.wideWeight, logOffsets: chosen.offsets }, before, after: chosen.f1 };
+}
