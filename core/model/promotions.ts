@@ -114,10 +114,18 @@ export async function followPromotions(options: FollowPromotionsOptions): Promis
   let connected = false;
   let joins = 0;
   let stopped = false;
+  let markJoined: () => void = () => undefined;
+  const firstJoin = new Promise<void>((resolve) => (markJoined = resolve));
   consumer.on(consumer.events.GROUP_JOIN, () => {
     connected = true;
     joins += 1;
-    if (joins > 1) for (const hook of rejoinHooks) runSafely(() => hook(), log, 'promotion re-join hook');
+    if (joins === 1) {
+      // Pin every partition to where the topic ended at start, so nothing published meanwhile is missed.
+      // Done on the join itself: run() can resolve before the group has joined (a broker that just
+      // started answers "coordinator loading"), and seeking before the join throws.
+      runSafely(() => startOffsets.forEach(({ partition, offset }) => consumer.seek({ topic, partition, offset })), log, 'promotion seek');
+      markJoined();
+    } else for (const hook of rejoinHooks) runSafely(() => hook(), log, 'promotion re-join hook');
   });
   for (const event of [consumer.events.DISCONNECT, consumer.events.STOP, consumer.events.CRASH] as const) {
     consumer.on(event, () => {
@@ -160,8 +168,7 @@ export async function followPromotions(options: FollowPromotionsOptions): Promis
         deliver(event);
       },
     });
-    // run() resolves after the first join; pin every partition to where the topic ended at start.
-    for (const { partition, offset } of startOffsets) consumer.seek({ topic, partition, offset });
+    await withDeadline(firstJoin, FIRST_JOIN_TIMEOUT_MS, `joining the promotions group on ${topic}`);
   } catch (err) {
     await consumer.disconnect().catch(() => undefined);
     throw kafkaError(err, `following ${topic}`);
@@ -199,6 +206,20 @@ async function topicEndOffsets(kafka: Kafka, topic: string): Promise<Array<{ par
     throw kafkaError(err, `reading the end offsets of ${topic}`);
   } finally {
     await admin.disconnect().catch(() => undefined);
+  }
+}
+
+const FIRST_JOIN_TIMEOUT_MS = 60_000;
+
+async function withDeadline(promise: Promise<void>, ms: number, doing: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DriftlineError('KAFKA_UNAVAILABLE', `timed out after ${ms} ms ${doing}`)), ms);
+  });
+  try {
+    await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
