@@ -14,7 +14,7 @@ KAFKA_HOME="$RUN/kafka"
 KAFKA_PORT="${DRIFTLINE_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${DRIFTLINE_KAFKA_CONTROLLER_PORT:-9093}"
 CLUSTER_ID="ZHJpZnRsaW5lLWNsdXN0ZQ"   # fixed: base64url of "driftline-cluste" (16 bytes)
-REDIS_PORT=6379
+REDIS_PORT="${DRIFTLINE_REDIS_PORT:-6379}"
 mkdir -p "$LOGS" "$KAFKA_HOME"
 
 log() { printf '[services] %s\n' "$*" >&2; }

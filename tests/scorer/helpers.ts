@@ -172,7 +172,9 @@ export async function groupProgress(kafka: Kafka, groupId: string, topic: string
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+    // One after the other: with Promise.all a second rejection (broker just restarted) goes unhandled.
+    const ends = await admin.fetchTopicOffsets(topic);
+    const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
     const committedSum = (committed[0]?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
     return { committed: committedSum, end: ends.reduce((sum, p) => sum + Number(p.high), 0) };
   } finally {
