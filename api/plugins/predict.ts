@@ -181,8 +181,11 @@ function checkItems(reviews: unknown[], schemaErrors: Map<number, DriftlineError
     if (seenIds.has(item.id)) {
       return { index, error: new DriftlineError('DUPLICATE_REVIEW', `id ${JSON.stringify(item.id)} appears more than once in the batch`, { field: 'id' }) };
     }
-    seenIds.add(item.id);
-    return toInput(item, index, maxTextBytes);
+    const outcome = toInput(item, index, maxTextBytes);
+    // Like ingest, an id counts as taken only by an item that is accepted: [{id a, empty text}, {id a, valid}]
+    // answers the first TEXT_EMPTY and scores the second.
+    if ('input' in outcome) seenIds.add(item.id);
+    return outcome;
   });
 }
 

@@ -109,7 +109,8 @@ export async function followPromotions(options: FollowPromotionsOptions): Promis
 
   if (options.createTopic ?? true) await ensureTopics(options.kafka, [topic]);
   const startOffsets = await topicEndOffsets(options.kafka, topic);
-  const consumer: Consumer = options.kafka.consumer({ groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000, allowAutoTopicCreation: false });
+  // A short fetch wait: promotions are rare, and stop() waits for the fetch in flight (kafkajs' default 5 s).
+  const consumer: Consumer = options.kafka.consumer({ groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxWaitTimeInMs: 500, allowAutoTopicCreation: false });
 
   let connected = false;
   let joins = 0;
