@@ -744,6 +744,18 @@ async function ingestMain(file: string, rate: number, topic: string, deadLetterT
 
 // ------------------------------------------------------------------------------------------------ main
 
+/** Removes every key of the bench's Redis prefix (the aggregator's windows, offsets, queues). */
+async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  const keys: string[] = [];
+  for (let cursor = '0'; ; ) {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1_000);
+    keys.push(...batch);
+    cursor = next;
+    if (cursor === '0') break;
+  }
+  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+}
+
 function table(rows: Array<[string, string]>): string {
   return ['| figure | value |', '|---|---:|', ...rows.map(([figure, value]) => `| ${figure} | ${value} |`)].join('\n');
 }
@@ -845,6 +857,7 @@ async function main(): Promise<void> {
   let throughput: ThroughputResult;
   const latency: LatencyResult[] = [];
   let warmupSeconds: number;
+  let phasesDone = false;
   try {
     warmupSeconds = await warmUp(pipeline, writeInput(work, 'warm', lines, WARMUP_REVIEWS));
     process.stdout.write(`warm-up: scorer and aggregator answered after ${warmupSeconds.toFixed(1)} s\n`);
@@ -863,10 +876,13 @@ async function main(): Promise<void> {
         `(b) at ${fmt(rate)}/s (ingested at ${fmt(result.achievedIngestRate)}/s${result.sustained ? '' : `, NOT sustained: last event ${fmt(result.drainMs)} ms after ingest ended`}): p50 ${result.p50Ms} ms, p95 ${result.p95Ms} ms, p99 ${result.p99Ms} ms, max ${result.maxMs} ms (${result.received}/${result.published}); aggregator caught up ${result.aggregatorCatchUpMs ?? '?'} ms later\n`,
       );
     }
+    phasesDone = true;
   } finally {
     await reader?.stop().catch(() => undefined);
     await Promise.all(Object.values(children).map((child) => stopChild(child)));
     await admin.disconnect().catch(() => undefined);
+    // On failure too: no aggregator state is left behind in Redis (the children are stopped by now).
+    if (!phasesDone) await deleteKeys(redis, redisPrefix).catch(() => undefined);
   }
 
   ceilingRuns.push(await kafkaCeiling(kafka, runId, 'after', ceilingMessages, redis));
@@ -874,14 +890,7 @@ async function main(): Promise<void> {
   const best = ceilingRuns.reduce((a, b) => (b.messagesPerSecond > a.messagesPerSecond ? b : a));
   const ceiling = { messagesPerSecond: best.messagesPerSecond, produceRate: best.produceRate, sendsInFlight: CEILING_SENDS_IN_FLIGHT, runs: ceilingRuns };
 
-  const keys: string[] = [];
-  for (let cursor = '0'; ; ) {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${redisPrefix}:*`, 'COUNT', 1_000);
-    keys.push(...batch);
-    cursor = next;
-    if (cursor === '0') break;
-  }
-  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+  await deleteKeys(redis, redisPrefix);
   redis.disconnect();
 
   const ratio = throughput.reviewsPerSecond / ceiling.messagesPerSecond;
