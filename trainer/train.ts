@@ -36,7 +36,7 @@ import type { Tf } from '../core/model/tf.js';
 import { SENTIMENTS } from '../schemas/types.js';
 import { type LabeledReview, sentimentLabel, splitByReviewId } from './data.js';
 import { classificationReport } from './metrics.js';
-import { trainWide, tuneBlend } from './wide.js';
+import { foldTemperature, trainWide, tuneBlend } from './wide.js';
 
 export interface TrainParams {
   buckets: number;
@@ -118,7 +118,7 @@ export interface TrainResult {
   bundle: ModelBundle;
   history: EpochLog[];
   bestEpoch: number;
-  wide: { bestEpoch: number; history: Array<{ epoch: number; loss: number; valMacroF1: number }>; blend: SentimentBlend; valMacroF1Deep: number; valMacroF1Blended: number };
+  wide: { bestEpoch: number; history: Array<{ epoch: number; loss: number; valMacroF1: number }>; blend: SentimentBlend; deepTemperature: number; wideTemperature: number; valMacroF1Deep: number; valMacroF1Blended: number };
   timings: Record<string, number>;
   trainRows: number;
   validationRows: number;
@@ -232,7 +232,11 @@ export async function trainModel(tf: Tf, rows: readonly LabeledReview[], params:
   progress(`wide part: best epoch ${wide.bestEpoch}, val macro-F1 ${wide.history.map((h) => h.valMacroF1.toFixed(4)).join(' ')} (${((performance.now() - wideStart) / 1000).toFixed(1)} s)`);
   const [deepVal] = predictRows(tf, head, poolBatch(val.batch, embedding, dim, poolingOf(params), null).headInput, val.batch.size, headInputDim(dim));
   const tuned = tuneBlend(deepVal, wideProbabilities(val.batch, wide.wide, createWideScratch(params.buckets)), val.sentiment);
-  progress(`blend tuned on validation: ${JSON.stringify(tuned.blend)} (val macro-F1 deep ${tuned.before.toFixed(4)} -> blended ${tuned.after.toFixed(4)})`);
+  foldTemperature(wide.wide.kernel, wide.wide.bias, tuned.wideTemperature);
+  foldSentimentTemperature(tf, head, tuned.deepTemperature);
+  progress(
+    `blend tuned on validation: temperatures deep ${tuned.deepTemperature} wide ${tuned.wideTemperature} (folded into the weights), ${JSON.stringify(tuned.blend)} (val macro-F1 deep ${tuned.before.toFixed(4)} -> blended ${tuned.after.toFixed(4)})`,
+  );
   const trainSeconds = (performance.now() - trainStart) / 1000;
 
   const outlierStart = performance.now();
@@ -242,7 +246,7 @@ export async function trainModel(tf: Tf, rows: readonly LabeledReview[], params:
     bundle,
     history,
     bestEpoch: best!.epoch,
-    wide: { bestEpoch: wide.bestEpoch, history: wide.history, blend: tuned.blend, valMacroF1Deep: tuned.before, valMacroF1Blended: tuned.after },
+    wide: { bestEpoch: wide.bestEpoch, history: wide.history, blend: tuned.blend, deepTemperature: tuned.deepTemperature, wideTemperature: tuned.wideTemperature, valMacroF1Deep: tuned.before, valMacroF1Blended: tuned.after },
     timings: { featurizeSeconds: round7(featurizeSeconds), trainSeconds: round7(trainSeconds), outlierSeconds: round7(outlierSeconds), totalSeconds: round7((performance.now() - started) / 1000) },
     trainRows: fitRows.length,
     validationRows: valRows.length,
@@ -382,6 +386,20 @@ function sparseAdagrad(s: TrainingState, batch: FeatureBatch, inputGradient: Flo
       }
     }
   }
+}
+
+/** Calibration folded into the head: the sentiment layer's kernel and bias divided by T (softmax(z / T)). */
+function foldSentimentTemperature(tf: Tf, head: LayersModel, temperature: number): void {
+  const layer = head.getLayer('sentiment');
+  const [kernel, bias] = layer.getWeights();
+  const k = kernel.dataSync().slice() as Float32Array;
+  const b = bias.dataSync().slice() as Float32Array;
+  foldTemperature(k, b, temperature);
+  const kernelT = tf.tensor(k, kernel.shape);
+  const biasT = tf.tensor(b, bias.shape);
+  layer.setWeights([kernelT, biasT]);
+  kernelT.dispose();
+  biasT.dispose();
 }
 
 function evaluateHeads(tf: Tf, head: LayersModel, embedding: Float32Array, dim: number, pooling: Pooling, data: Labeled) {

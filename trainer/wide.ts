@@ -7,7 +7,7 @@
 import type { FeatureBatch } from '../core/features/featurizer.js';
 import { round7 } from '../core/model/outlier.js';
 import { seededRandom, shuffledIndices } from '../core/model/prng.js';
-import { type SentimentBlend, type WideModel, blendSentiment, createWideScratch, softmax3, wideProbabilities, wideRow } from '../core/model/text-model.js';
+import { type SentimentBlend, type WideModel, blendSentiment, createWideScratch, softmax3, temperatureScale, wideBucket, wideProbabilities, wideRow } from '../core/model/text-model.js';
 import { SENTIMENTS } from '../schemas/types.js';
 import { classificationReport } from './metrics.js';
 
@@ -58,7 +58,7 @@ function sparseRows(batch: FeatureBatch, idf: Float32Array): SparseRows {
   const values = new Float32Array(batch.ids.length);
   for (let r = 0; r < batch.size; r++) {
     const n = wideRow(batch, r, idf, scratch);
-    ids.set(scratch.ids.subarray(0, n), offsets[r]);
+    for (let k = 0; k < n; k++) ids[offsets[r] + k] = wideBucket(scratch, k);
     values.set(scratch.values.subarray(0, n), offsets[r]);
     offsets[r + 1] = offsets[r] + n;
   }
@@ -162,7 +162,7 @@ function fitTemperature(probs: Float32Array, labels: Int32Array): number {
   let best = { temperature: 1, loss: logLoss(probs, labels) };
   for (let t = 0.3; t <= 3 + 1e-9; t += 0.05) {
     const scaled = probs.slice();
-    blendSentiment(scaled, scaled, { deepTemperature: round7(t), wideTemperature: 1, wideWeight: 0, logOffsets: [0, 0, 0] });
+    temperatureScale(scaled, round7(t));
     const loss = logLoss(scaled, labels);
     if (loss < best.loss - 1e-9) best = { temperature: round7(t), loss };
   }
@@ -175,19 +175,33 @@ const F1_TOLERANCE = 0.01;
 /**
  * Tuned on the validation rows, each step on a smooth criterion where one exists:
  *  1. a temperature per model (log loss): the deep head is over-confident after a few epochs, the
- *     linear model is not, and blending uncalibrated probabilities would let the deep one dominate;
+ *     linear model is not, and blending uncalibrated probabilities would let the deep one dominate
+ *     (the caller folds them into the weights, see foldTemperature);
  *  2. the wide weight (0 .. 1 by 0.1) minimising the blend's log loss;
  *  3. log offsets for negative and neutral (positive fixed at 0) for macro-F1 (a prior correction:
  *     class imbalance makes argmax under-predict the rare classes). Macro-F1 on a few hundred
  *     minority rows is noisy, so the smallest offsets within F1_TOLERANCE of the best are taken.
  */
-export function tuneBlend(deep: Float32Array, wide: Float32Array, labels: Int32Array): { blend: SentimentBlend; before: number; after: number } {
+export interface TunedBlend {
+  blend: SentimentBlend;
+  /** To be folded into the models (sentiment layer / wide kernel divided by them) before serving. */
+  deepTemperature: number;
+  wideTemperature: number;
+  before: number;
+  after: number;
+}
+
+export function tuneBlend(deep: Float32Array, wide: Float32Array, labels: Int32Array): TunedBlend {
   const before = macroF1(deep, labels, [0, 0, 0]);
   const deepTemperature = fitTemperature(deep, labels);
   const wideTemperature = fitTemperature(wide, labels);
+  const deepCalibrated = deep.slice();
+  temperatureScale(deepCalibrated, deepTemperature);
+  const wideCalibrated = wide.slice();
+  temperatureScale(wideCalibrated, wideTemperature);
   const mix = (wideWeight: number) => {
-    const mixed = deep.slice();
-    blendSentiment(mixed, wide, { deepTemperature, wideTemperature, wideWeight, logOffsets: [0, 0, 0] });
+    const mixed = deepCalibrated.slice();
+    blendSentiment(mixed, wideCalibrated, { wideWeight, logOffsets: [0, 0, 0] });
     return mixed;
   };
   let weight = { wideWeight: 0, loss: logLoss(mix(0), labels) };
@@ -205,5 +219,11 @@ export function tuneBlend(deep: Float32Array, wide: Float32Array, labels: Int32A
   }
   const top = Math.max(...grid.map((g) => g.f1));
   const chosen = grid.filter((g) => g.f1 >= top - F1_TOLERANCE).sort((a, b) => a.size - b.size || b.f1 - a.f1)[0];
-  return { blend: { deepTemperature, wideTemperature, wideWeight: weight.wideWeight, logOffsets: chosen.offsets }, before, after: chosen.f1 };
+  return { blend: { wideWeight: weight.wideWeight, logOffsets: chosen.offsets }, deepTemperature, wideTemperature, before, after: chosen.f1 };
+}
+
+/** Divides a softmax layer's kernel and bias by T in place: its output becomes softmax(z / T). */
+export function foldTemperature(kernel: Float32Array, bias: Float32Array, temperature: number): void {
+  for (let i = 0; i < kernel.length; i++) kernel[i] /= temperature;
+  for (let i = 0; i < bias.length; i++) bias[i] /= temperature;
 }

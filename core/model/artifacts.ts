@@ -252,17 +252,14 @@ function parseManifest(value: unknown): ModelManifest {
   if (!Array.isArray(m.categories)) throw loadFailed(`${MANIFEST_FILE}: categories missing`);
   if (m.pooling !== 'mean' && m.pooling !== 'sqrt') throw loadFailed(`${MANIFEST_FILE}: unknown pooling ${String(m.pooling)}`);
   const blend = m.blend;
-  const temperatureOk = (t: unknown) => typeof t === 'number' && t > 0 && Number.isFinite(t);
   if (
     !blend ||
     !(blend.wideWeight >= 0 && blend.wideWeight <= 1) ||
-    !temperatureOk(blend.deepTemperature) ||
-    !temperatureOk(blend.wideTemperature) ||
     !Array.isArray(blend.logOffsets) ||
     blend.logOffsets.length !== 3 ||
     !blend.logOffsets.every((x) => typeof x === 'number' && Number.isFinite(x))
   ) {
-    throw loadFailed(`${MANIFEST_FILE}: blend must have wideWeight in [0, 1], positive temperatures and three finite logOffsets`);
+    throw loadFailed(`${MANIFEST_FILE}: blend must have wideWeight in [0, 1] and three finite logOffsets`);
   }
   return m as ModelManifest;
 }

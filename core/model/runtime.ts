@@ -83,7 +83,9 @@ export class ModelForward {
     const pooled = poolBatch(batch, this.bundle.embedding, this.dim, this.bundle.manifest.pooling, this.known);
     const width = pooled.headInput.length / Math.max(batch.size, 1);
     const [sentiment, category] = this.runHead(pooled.headInput, batch.size, width);
-    blendSentiment(sentiment, wideProbabilities(batch, this.bundle.wide, this.wideScratch), this.bundle.manifest.blend);
+    const { blend } = this.bundle.manifest;
+    // A blend without the wide part (weight 0) needs no wide probabilities: blendSentiment ignores them.
+    blendSentiment(sentiment, blend.wideWeight > 0 ? wideProbabilities(batch, this.bundle.wide, this.wideScratch) : sentiment, blend);
     return { batch, sentiment, category, pooled };
   }
 

@@ -50,13 +50,13 @@ export interface ModelManifest {
 }
 
 /**
- * p = normalise(((1 - wideWeight) cal(p_deep, deepTemperature) + wideWeight cal(p_wide, wideTemperature)) * exp(logOffsets)),
- * cal(p, T) = normalise(p^(1/T)) (temperature scaling: both models calibrated before they are averaged).
- * The offsets are a prior correction for macro-F1 (class imbalance makes argmax under-predict the rare classes).
+ * p = normalise(((1 - wideWeight) p_deep + wideWeight p_wide) * exp(logOffsets)). Both models are
+ * temperature-calibrated before they are averaged; the temperatures are folded into the sentiment layer
+ * of the head and into the wide kernel at training time (softmax(z / T) = normalise(p^(1/T))), so
+ * serving pays nothing for them. The offsets are a prior correction for macro-F1 (class imbalance makes
+ * argmax under-predict the rare classes).
  */
 export interface SentimentBlend {
-  deepTemperature: number;
-  wideTemperature: number;
   wideWeight: number;
   logOffsets: number[];
 }
@@ -273,55 +273,97 @@ function clip(x: number): number {
 // ---------------------------------------------------------------------------------------------
 // The wide part: sparse TF-IDF rows of the hashed ids (the same code for training and serving)
 
-/** Reused buffers of the wide part: a generation-stamped per-bucket counter (no clearing per row). */
+/** Words per bucket in the packed block: idf, kernel x 3, generation stamp, slot, 2 spare (32 bytes). */
+const BLOCK = 8;
+
+/**
+ * Reused state of the wide part: the model laid out per bucket as one 32-byte block [idf, kernel0,
+ * kernel1, kernel2, stamp, slot] (a Float32 and an Int32 view of one buffer), so each id of a row
+ * costs one cache line: the dedupe stamp, the idf and the weights sit together. The stamp is the
+ * generation (row counter) that last saw the bucket, so nothing is cleared between rows.
+ */
 export interface WideScratch {
-  stamp: Int32Array;
-  count: Int32Array;
+  floats: Float32Array;
+  ints: Int32Array;
+  packedIdf: Float32Array | null;
+  packedKernel: Float32Array | null;
   ids: Int32Array;
+  counts: Int32Array;
   values: Float32Array;
   generation: number;
 }
 
 export function createWideScratch(buckets: number): WideScratch {
-  return { stamp: new Int32Array(buckets), count: new Int32Array(buckets), ids: new Int32Array(1024), values: new Float32Array(1024), generation: 0 };
+  const buffer = new ArrayBuffer(buckets * BLOCK * 4);
+  return {
+    floats: new Float32Array(buffer),
+    ints: new Int32Array(buffer),
+    packedIdf: null,
+    packedKernel: null,
+    ids: new Int32Array(1024),
+    counts: new Int32Array(1024),
+    values: new Float32Array(1024),
+    generation: 0,
+  };
+}
+
+/** Lays idf (and the kernel, when given) into the blocks, unless these very arrays are there already. */
+function pack(s: WideScratch, idf: Float32Array, kernel: Float32Array | null): void {
+  if (s.packedIdf === idf && s.packedKernel === kernel) return;
+  const { floats, ints } = s;
+  ints.fill(0);
+  for (let b = 0; b < idf.length; b++) {
+    const at = b * BLOCK;
+    floats[at] = idf[b];
+    if (kernel) {
+      floats[at + 1] = kernel[b * 3];
+      floats[at + 2] = kernel[b * 3 + 1];
+      floats[at + 3] = kernel[b * 3 + 2];
+    }
+  }
+  s.packedIdf = idf;
+  s.packedKernel = kernel;
+  s.generation = 0;
 }
 
 /** 1 + ln(tf) for small counts (the common case), so the hot loop does no Math.log. */
 const SUBLINEAR = Float32Array.from({ length: 256 }, (_, k) => (k === 0 ? 0 : 1 + Math.log(k)));
 
 /**
- * The sparse TF-IDF vector of row r: distinct ids with idf > 0, values (1 + ln tf) * idf, L2-normalised.
- * Written to scratch.ids / scratch.values (grown as needed); returns the number of entries.
+ * Distinct ids of row r with idf > 0, their sublinear tf x idf, L2-normalised, into s.ids / s.values;
+ * returns the count. The one definition for training and serving (the blocks must be packed).
  */
-export function wideRow(batch: FeatureBatch, r: number, idf: Float32Array, s: WideScratch): number {
+function collectRow(batch: FeatureBatch, r: number, s: WideScratch): number {
   const start = batch.offsets[r];
   const end = batch.offsets[r + 1];
   if (end - start > s.ids.length) {
     s.ids = new Int32Array(end - start);
+    s.counts = new Int32Array(end - start);
     s.values = new Float32Array(end - start);
   }
   if (s.generation === 0x7fffffff) {
-    s.stamp.fill(0);
+    for (let at = 4; at < s.ints.length; at += BLOCK) s.ints[at] = 0;
     s.generation = 0;
   }
   const generation = ++s.generation;
-  const { stamp, count, ids, values } = s;
+  const { floats, ints, ids, counts, values } = s;
   const all = batch.ids;
   let n = 0;
   for (let i = start; i < end; i++) {
-    const id = all[i];
-    if (stamp[id] === generation) {
-      count[id]++;
-    } else if (idf[id] > 0) {
-      stamp[id] = generation;
-      count[id] = 1;
-      ids[n++] = id;
+    const at = all[i] * BLOCK;
+    if (ints[at + 4] === generation) {
+      counts[ints[at + 5]]++;
+    } else if (floats[at] > 0) {
+      ints[at + 4] = generation;
+      ints[at + 5] = n;
+      counts[n] = 1;
+      ids[n++] = at;
     }
   }
   let norm = 0;
   for (let k = 0; k < n; k++) {
-    const tf = count[ids[k]];
-    const v = (tf < 256 ? SUBLINEAR[tf] : 1 + Math.log(tf)) * idf[ids[k]];
+    const tf = counts[k];
+    const v = (tf < 256 ? SUBLINEAR[tf] : 1 + Math.log(tf)) * floats[ids[k]];
     values[k] = v;
     norm += v * v;
   }
@@ -330,22 +372,38 @@ export function wideRow(batch: FeatureBatch, r: number, idf: Float32Array, s: Wi
   return n;
 }
 
+/**
+ * The sparse TF-IDF vector of row r, for the trainer: returns the number of entries; s.values holds the
+ * values and s.ids the bucket ids times 8 (block offsets; divide by 8 for the bucket).
+ */
+export function wideRow(batch: FeatureBatch, r: number, idf: Float32Array, s: WideScratch): number {
+  pack(s, idf, null);
+  return collectRow(batch, r, s);
+}
+
+/** Bucket of a wideRow entry. */
+export function wideBucket(s: WideScratch, k: number): number {
+  return s.ids[k] / BLOCK;
+}
+
 /** Softmax probabilities of the wide part for every row of the batch (size x 3). */
 export function wideProbabilities(batch: FeatureBatch, wide: WideModel, s: WideScratch): Float32Array {
   const out = new Float32Array(batch.size * 3);
-  const { kernel, bias } = wide;
+  pack(s, wide.idf, wide.kernel);
+  const { bias } = wide;
+  const floats = s.floats;
   for (let r = 0; r < batch.size; r++) {
-    const n = wideRow(batch, r, wide.idf, s);
+    const n = collectRow(batch, r, s);
     let z0 = bias[0];
     let z1 = bias[1];
     let z2 = bias[2];
     const { ids, values } = s;
     for (let k = 0; k < n; k++) {
-      const base = ids[k] * 3;
+      const at = ids[k];
       const v = values[k];
-      z0 += kernel[base] * v;
-      z1 += kernel[base + 1] * v;
-      z2 += kernel[base + 2] * v;
+      z0 += floats[at + 1] * v;
+      z1 += floats[at + 2] * v;
+      z2 += floats[at + 3] * v;
     }
     softmax3(z0, z1, z2, out, r * 3);
   }
@@ -363,42 +421,33 @@ export function softmax3(z0: number, z1: number, z2: number, out: Float32Array |
   out[at + 2] = e2 / sum;
 }
 
-/** p^(1/T), renormalised, of the 3 probabilities at p[at..at+3), written to out[0..3). */
-function calibrate(p: Float32Array, at: number, inverseT: number, out: Float64Array): void {
-  if (inverseT === 1) {
-    out[0] = p[at];
-    out[1] = p[at + 1];
-    out[2] = p[at + 2];
-    return;
-  }
-  const q0 = Math.max(p[at], 1e-30) ** inverseT;
-  const q1 = Math.max(p[at + 1], 1e-30) ** inverseT;
-  const q2 = Math.max(p[at + 2], 1e-30) ** inverseT;
-  const sum = q0 + q1 + q2;
-  out[0] = q0 / sum;
-  out[1] = q1 / sum;
-  out[2] = q2 / sum;
-}
-
 /** Blends deep and wide probabilities into `deep` (in place), see SentimentBlend. */
 export function blendSentiment(deep: Float32Array, wide: Float32Array, blend: SentimentBlend): void {
   const w = blend.wideWeight;
   const f0 = Math.exp(blend.logOffsets[0]);
   const f1 = Math.exp(blend.logOffsets[1]);
   const f2 = Math.exp(blend.logOffsets[2]);
-  const deepInverse = 1 / blend.deepTemperature;
-  const wideInverse = 1 / blend.wideTemperature;
-  const d = new Float64Array(3);
-  const v = new Float64Array(3);
   for (let i = 0; i < deep.length; i += 3) {
-    calibrate(deep, i, deepInverse, d);
-    if (w > 0) calibrate(wide, i, wideInverse, v);
-    const p0 = ((1 - w) * d[0] + (w > 0 ? w * v[0] : 0)) * f0;
-    const p1 = ((1 - w) * d[1] + (w > 0 ? w * v[1] : 0)) * f1;
-    const p2 = ((1 - w) * d[2] + (w > 0 ? w * v[2] : 0)) * f2;
+    const p0 = ((1 - w) * deep[i] + w * wide[i]) * f0;
+    const p1 = ((1 - w) * deep[i + 1] + w * wide[i + 1]) * f1;
+    const p2 = ((1 - w) * deep[i + 2] + w * wide[i + 2]) * f2;
     const sum = p0 + p1 + p2;
     deep[i] = p0 / sum;
     deep[i + 1] = p1 / sum;
     deep[i + 2] = p2 / sum;
+  }
+}
+
+/** normalise(p^(1/T)) of every row, in place (= softmax of the logits over T; the trainer's calibration). */
+export function temperatureScale(probs: Float32Array, temperature: number): void {
+  const inverse = 1 / temperature;
+  for (let i = 0; i < probs.length; i += 3) {
+    const q0 = Math.max(probs[i], 1e-30) ** inverse;
+    const q1 = Math.max(probs[i + 1], 1e-30) ** inverse;
+    const q2 = Math.max(probs[i + 2], 1e-30) ** inverse;
+    const sum = q0 + q1 + q2;
+    probs[i] = q0 / sum;
+    probs[i + 1] = q1 / sum;
+    probs[i + 2] = q2 / sum;
   }
 }

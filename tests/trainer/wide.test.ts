@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createFeaturizerConfig, featurizeBatch } from '../../core/features/featurizer.js';
-import { createWideScratch, wideProbabilities, wideRow } from '../../core/model/text-model.js';
+import { createWideScratch, softmax3, temperatureScale, wideBucket, wideProbabilities, wideRow } from '../../core/model/text-model.js';
 import { SENTIMENTS } from '../../schemas/types.js';
 import { sentimentLabel, splitByReviewId } from '../../trainer/data.js';
 import { classificationReport } from '../../trainer/metrics.js';
-import { fitIdf, trainWide, tuneBlend } from '../../trainer/wide.js';
+import { fitIdf, foldTemperature, trainWide, tuneBlend } from '../../trainer/wide.js';
 import { syntheticReviews } from './fixtures.js';
 
 const config = createFeaturizerConfig({ buckets: 1 << 12, bigrams: false });
@@ -27,6 +27,8 @@ describe('wide part features', () => {
     const scratch = createWideScratch(config.buckets);
     const n = wideRow(batch, 0, idf, scratch);
     expect(n).toBe(2);
+    const buckets = [wideBucket(scratch, 0), wideBucket(scratch, 1)].sort((a, b) => a - b);
+    expect(buckets).toEqual([...new Set(batch.ids)].sort((a, b) => a - b));
     const good = 1 + Math.log(3);
     const norm = Math.hypot(good, 1);
     const values = Array.from(scratch.values.subarray(0, 2)).sort((a, b) => b - a);
@@ -55,6 +57,18 @@ describe('wide part training', () => {
       return best;
     });
     expect(classificationReport(test.sentiment, predicted, SENTIMENTS).macroF1).toBeGreaterThan(0.85);
+  });
+
+  it('a temperature folded into the weights gives the temperature-scaled probabilities', () => {
+    const kernel = Float32Array.from([1.5, -0.5, 0.25]);
+    const bias = Float32Array.from([0.2, 0.1, -0.3]);
+    const before = new Float32Array(3);
+    softmax3(kernel[0] + bias[0], kernel[1] + bias[1], kernel[2] + bias[2], before, 0);
+    temperatureScale(before, 1.6);
+    foldTemperature(kernel, bias, 1.6);
+    const after = new Float32Array(3);
+    softmax3(kernel[0] + bias[0], kernel[1] + bias[1], kernel[2] + bias[2], after, 0);
+    for (let c = 0; c < 3; c++) expect(after[c]).toBeCloseTo(before[c], 6);
   });
 
   it('the blend search picks the better model when one of them is useless', () => {

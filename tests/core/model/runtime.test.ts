@@ -189,12 +189,12 @@ describe('wide part', () => {
     const { tf, backend } = await loadTf();
     const { blend } = trained.bundle.manifest;
     const score = async (wideWeight: number) => {
-      const bundle = { ...trained.bundle, manifest: { ...trained.bundle.manifest, blend: { ...blend, deepTemperature: 1, wideTemperature: 1, wideWeight } } };
+      const bundle = { ...trained.bundle, manifest: { ...trained.bundle.manifest, blend: { ...blend, wideWeight } } };
       return createModelRuntime(tf, backend, bundle, { name: 'tiny', version: 1 }).score(probe.slice(0, 20));
     };
     const [deepOnly, wideOnly, half] = await Promise.all([score(0), score(1), score(0.5)]);
     const offsets = blend.logOffsets.map(Math.exp);
-    // Temperatures 1: with offsets undone and renormalised, the 0.5 blend is the mean of the pure deep and pure wide probabilities.
+    // With offsets undone and renormalised, the 0.5 blend is the mean of the pure deep and pure wide probabilities.
     const undo = (p: Record<string, number>) => {
       const raw = [p.negative / offsets[0], p.neutral / offsets[1], p.positive / offsets[2]];
       const sum = raw[0] + raw[1] + raw[2];
