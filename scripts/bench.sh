@@ -2,9 +2,12 @@
 # `npm run bench`: every benchmark in bench/ on this machine, one after another (they share 2 cores),
 # each writing bench/results/<name>.json; then the summary table the README quotes.
 set -euo pipefail
+# Why `npm install` and not `npm ci`: chdb 3.4 names optional macOS/arm64 engine packages that the npm
+# registry does not have (404), so npm cannot record them and `npm ci` calls the lock file out of sync.
+# `npm install` installs exactly what package-lock.json pins all the same.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-[ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+[ -d node_modules ] || npm install --no-audit --no-fund --loglevel=error
 bash scripts/services.sh up
 mkdir -p bench/results
 only="${1:-}"

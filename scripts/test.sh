@@ -2,6 +2,9 @@
 # The README's test command (`npm test`), and exactly what .ci/run runs: installs, builds, starts the
 # real services (scripts/services.sh), runs every test (unit, integration, fault), prints the totals.
 set -euo pipefail
+# Why `npm install` and not `npm ci`: chdb 3.4 names optional macOS/arm64 engine packages that the npm
+# registry does not have (404), so npm cannot record them and `npm ci` calls the lock file out of sync.
+# `npm install` installs exactly what package-lock.json pins all the same.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 mkdir -p .run
@@ -9,8 +12,8 @@ mkdir -p .run
 step() { printf '\n== %s\n' "$*"; }
 
 if [ "${CI:-}" = "true" ] || [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  step "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  step "npm install (from package-lock.json)"
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 # The compose file is validated by `docker compose config` in tests/deploy; no Docker engine is needed for that,
