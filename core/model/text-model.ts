@@ -273,20 +273,22 @@ function clip(x: number): number {
 // ---------------------------------------------------------------------------------------------
 // The wide part: sparse TF-IDF rows of the hashed ids (the same code for training and serving)
 
-/** Words per bucket in the packed block: idf, kernel x 3, generation stamp, slot, 2 spare (32 bytes). */
-const BLOCK = 8;
+/** Words per bucket in the packed block: idf, kernel x 3 (16 bytes). */
+const BLOCK = 4;
 
 /**
- * Reused state of the wide part: the model laid out per bucket as one 32-byte block [idf, kernel0,
- * kernel1, kernel2, stamp, slot] (a Float32 and an Int32 view of one buffer), so each id of a row
- * costs one cache line: the dedupe stamp, the idf and the weights sit together. The stamp is the
- * generation (row counter) that last saw the bucket, so nothing is cleared between rows.
+ * Reused state of the wide part. The model is laid out per bucket as one 16-byte block [idf, kernel0,
+ * kernel1, kernel2], so each id of a row touches one small block (the embedding gather right before
+ * needs the cache too). Ids are deduplicated per row in a small open-addressing set stamped with the
+ * row's generation (it stays in L1 and is never cleared).
  */
 export interface WideScratch {
   floats: Float32Array;
-  ints: Int32Array;
   packedIdf: Float32Array | null;
   packedKernel: Float32Array | null;
+  setKeys: Int32Array;
+  setStamps: Int32Array;
+  setSlots: Int32Array;
   ids: Int32Array;
   counts: Int32Array;
   values: Float32Array;
@@ -294,12 +296,13 @@ export interface WideScratch {
 }
 
 export function createWideScratch(buckets: number): WideScratch {
-  const buffer = new ArrayBuffer(buckets * BLOCK * 4);
   return {
-    floats: new Float32Array(buffer),
-    ints: new Int32Array(buffer),
+    floats: new Float32Array(buckets * BLOCK),
     packedIdf: null,
     packedKernel: null,
+    setKeys: new Int32Array(2048),
+    setStamps: new Int32Array(2048),
+    setSlots: new Int32Array(2048),
     ids: new Int32Array(1024),
     counts: new Int32Array(1024),
     values: new Float32Array(1024),
@@ -310,8 +313,8 @@ export function createWideScratch(buckets: number): WideScratch {
 /** Lays idf (and the kernel, when given) into the blocks, unless these very arrays are there already. */
 function pack(s: WideScratch, idf: Float32Array, kernel: Float32Array | null): void {
   if (s.packedIdf === idf && s.packedKernel === kernel) return;
-  const { floats, ints } = s;
-  ints.fill(0);
+  const floats = s.floats;
+  floats.fill(0);
   for (let b = 0; b < idf.length; b++) {
     const at = b * BLOCK;
     floats[at] = idf[b];
@@ -323,7 +326,27 @@ function pack(s: WideScratch, idf: Float32Array, kernel: Float32Array | null): v
   }
   s.packedIdf = idf;
   s.packedKernel = kernel;
-  s.generation = 0;
+}
+
+/** Room in the per-row set for `count` ids at a load of at most 1/2 (fresh, so stamps restart). */
+function ensureRowCapacity(s: WideScratch, count: number): void {
+  if (count > s.ids.length) {
+    s.ids = new Int32Array(count);
+    s.counts = new Int32Array(count);
+    s.values = new Float32Array(count);
+  }
+  if (count * 2 > s.setKeys.length) {
+    let size = s.setKeys.length;
+    while (size < count * 2) size *= 2;
+    s.setKeys = new Int32Array(size);
+    s.setStamps = new Int32Array(size);
+    s.setSlots = new Int32Array(size);
+    s.generation = 0;
+  }
+  if (s.generation === 0x7fffffff) {
+    s.setStamps.fill(0);
+    s.generation = 0;
+  }
 }
 
 /** 1 + ln(tf) for small counts (the common case), so the hot loop does no Math.log. */
@@ -336,26 +359,22 @@ const SUBLINEAR = Float32Array.from({ length: 256 }, (_, k) => (k === 0 ? 0 : 1 
 function collectRow(batch: FeatureBatch, r: number, s: WideScratch): number {
   const start = batch.offsets[r];
   const end = batch.offsets[r + 1];
-  if (end - start > s.ids.length) {
-    s.ids = new Int32Array(end - start);
-    s.counts = new Int32Array(end - start);
-    s.values = new Float32Array(end - start);
-  }
-  if (s.generation === 0x7fffffff) {
-    for (let at = 4; at < s.ints.length; at += BLOCK) s.ints[at] = 0;
-    s.generation = 0;
-  }
+  ensureRowCapacity(s, end - start);
   const generation = ++s.generation;
-  const { floats, ints, ids, counts, values } = s;
+  const { floats, setKeys, setStamps, setSlots, ids, counts, values } = s;
+  const mask = setKeys.length - 1;
   const all = batch.ids;
   let n = 0;
   for (let i = start; i < end; i++) {
     const at = all[i] * BLOCK;
-    if (ints[at + 4] === generation) {
-      counts[ints[at + 5]]++;
+    let slot = Math.imul(at, 0x9e3779b1) >>> 7 & mask;
+    while (setStamps[slot] === generation && setKeys[slot] !== at) slot = (slot + 1) & mask;
+    if (setStamps[slot] === generation) {
+      counts[setSlots[slot]]++;
     } else if (floats[at] > 0) {
-      ints[at + 4] = generation;
-      ints[at + 5] = n;
+      setStamps[slot] = generation;
+      setKeys[slot] = at;
+      setSlots[slot] = n;
       counts[n] = 1;
       ids[n++] = at;
     }
@@ -374,7 +393,7 @@ function collectRow(batch: FeatureBatch, r: number, s: WideScratch): number {
 
 /**
  * The sparse TF-IDF vector of row r, for the trainer: returns the number of entries; s.values holds the
- * values and s.ids the bucket ids times 8 (block offsets; divide by 8 for the bucket).
+ * values and s.ids their block offsets (see wideBucket).
  */
 export function wideRow(batch: FeatureBatch, r: number, idf: Float32Array, s: WideScratch): number {
   pack(s, idf, null);
