@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { DriftlineError, ERROR_CODES, toDriftlineError, type ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { promotionEvent, type PromotionPublisher } from '../core/model/promotions.js';
-import type { ModelRegistry, StageChange } from '../core/model/registry.js';
+import { changeOf, type ModelRegistry } from '../core/model/registry.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import type { ModelRuntime, ModelService } from '../core/model/types.js';
 import { userPath } from '../core/paths.js';
@@ -166,17 +166,7 @@ async function publishRegistration(options: TrainerExecutorOptions, version: num
   if (!options.publish) return;
   const record = await options.registry.get(options.modelName, version);
   for (const entry of record.stage_history) {
-    const change: StageChange = {
-      action: entry.action,
-      model_name: record.name,
-      version: record.version,
-      from_stage: entry.from_stage,
-      to_stage: entry.to_stage,
-      previous_production_version: entry.previous_production_version,
-      reason: entry.reason,
-      actor: entry.actor,
-      time_ms: entry.at_ms,
-    };
+    const change = changeOf(record, entry);
     try {
       await options.publish(promotionEvent(change));
     } catch (err) {

@@ -24,9 +24,10 @@
 import type { Redis } from 'ioredis';
 import { DriftlineError } from '../core/errors.js';
 import type { SketchIncrements } from '../core/sketch/index.js';
+import { LUA_APPLY_OPS_FUNCTION } from '../core/sketch/redis-increments.js';
 import { hashName, type BatchAggregate } from './increments.js';
 
-const APPLY_BATCH_LUA = `
+const APPLY_BATCH_LUA = `${LUA_APPLY_OPS_FUNCTION}
 local offsets, clock, open, touched, late, lateDirty, partitionMax = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local offsetField, expectedPrev, lastOffset = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local prefix, nowMs, batchMaxTime = ARGV[4], ARGV[5], tonumber(ARGV[6])
@@ -65,19 +66,7 @@ for w = 1, windowCount do
     if not isLate then
       local key = prefix .. 'w:' .. id .. ':' .. name
       redis.call('SADD', prefix .. 'hashes:' .. id, name)
-      for f = i, i + 3 * opCount - 1, 3 do
-        local op, field, value = ARGV[f], ARGV[f + 1], ARGV[f + 2]
-        if op == 'i' then
-          redis.call('HINCRBY', key, field, value)
-        elseif op == 'f' then
-          redis.call('HINCRBYFLOAT', key, field, value)
-        else
-          local current = redis.call('HGET', key, field)
-          if (not current) or (op == 'n' and tonumber(value) < tonumber(current)) or (op == 'x' and tonumber(value) > tonumber(current)) then
-            redis.call('HSET', key, field, value)
-          end
-        end
-      end
+      apply_ops(key, i, opCount)
     end
     i = i + 3 * opCount
   end

@@ -340,7 +340,8 @@ export function heldOutMacroF1(record: ModelVersionRecord): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
-function changeOf(record: ModelVersionRecord, entry: StageHistoryEntry): StageChange {
+/** The stage change one history entry of a version describes (what promotion events carry). */
+export function changeOf(record: ModelVersionRecord, entry: StageHistoryEntry): StageChange {
   return {
     action: entry.action,
     model_name: record.name,

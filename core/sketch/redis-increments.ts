@@ -11,22 +11,32 @@
  */
 import type { SketchIncrements } from './types.js';
 
-export const REDIS_APPLY_INCREMENTS_LUA = `
-local key = KEYS[1]
-local ttl = tonumber(ARGV[1])
-for i = 2, #ARGV, 3 do
-  local op, field, value = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if op == 'i' then
-    redis.call('HINCRBY', key, field, value)
-  elseif op == 'f' then
-    redis.call('HINCRBYFLOAT', key, field, value)
-  else
-    local current = redis.call('HGET', key, field)
-    if (not current) or (op == 'n' and tonumber(value) < tonumber(current)) or (op == 'x' and tonumber(value) > tonumber(current)) then
-      redis.call('HSET', key, field, value)
+/**
+ * Lua: applies `count` (op, field, value) triples of ARGV, starting at index `from`, to hash `key`.
+ * Shared with the drift aggregator's batch script, which applies many hashes in one call.
+ */
+export const LUA_APPLY_OPS_FUNCTION = `
+local function apply_ops(key, from, count)
+  for f = from, from + 3 * count - 1, 3 do
+    local op, field, value = ARGV[f], ARGV[f + 1], ARGV[f + 2]
+    if op == 'i' then
+      redis.call('HINCRBY', key, field, value)
+    elseif op == 'f' then
+      redis.call('HINCRBYFLOAT', key, field, value)
+    else
+      local current = redis.call('HGET', key, field)
+      if (not current) or (op == 'n' and tonumber(value) < tonumber(current)) or (op == 'x' and tonumber(value) > tonumber(current)) then
+        redis.call('HSET', key, field, value)
+      end
     end
   end
 end
+`;
+
+export const REDIS_APPLY_INCREMENTS_LUA = `${LUA_APPLY_OPS_FUNCTION}
+local key = KEYS[1]
+local ttl = tonumber(ARGV[1])
+apply_ops(key, 2, (#ARGV - 1) / 3)
 if ttl and ttl > 0 then redis.call('EXPIRE', key, ttl) end
 return 1
 `;
