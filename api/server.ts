@@ -7,6 +7,7 @@
  * production model is loaded and the promotion follower has joined its group. Kafka being down at
  * start-up is not fatal: the follower is retried in the background and /ready reports it.
  */
+import { initTracing, shutdownTracing } from '../core/tracing.js';
 import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import type { Kafka } from 'kafkajs';
@@ -71,6 +72,7 @@ export async function startApiServer(options: StartApiOptions = {}): Promise<Run
   const settings = apiSettings.load(process.env, options.settings);
   const core = coreSettings.load(process.env, options.core);
   const log = options.logger ?? createLogger('api', core.logLevel);
+  initTracing('api'); // off unless DRIFTLINE_OTEL_ENABLED; a no-op when tracing is already set up
 
   const baseRegistry = openRegistry(userPath(core.registryDir));
   const seed = seedDirectory(settings);
@@ -150,6 +152,7 @@ export async function startApiServer(options: StartApiOptions = {}): Promise<Run
       await modelService.close();
       await publisher?.close();
       if (clickhouse && !options.clickhouseClient) await clickhouse.close().catch(() => undefined);
+      await shutdownTracing();
       log.info('API stopped');
     })();
     return closed;

@@ -1,4 +1,5 @@
 /** `driftline ingest`: publish reviews from a JSONL/CSV file or stdin; invalid ones go to the dead-letter topic. */
+import { initTracing, shutdownTracing } from '../core/tracing.js';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../cli/types.js';
 import { coreSettings } from '../core/config.js';
@@ -140,6 +141,7 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write(`driftline ingest: ${(err as Error).message}\n\n${USAGE}\n`);
     return 2;
   }
+  initTracing('ingest'); // off unless DRIFTLINE_OTEL_ENABLED
   const controller = new AbortController();
   const detach = abortOnSignals(controller, args.quiet);
   try {
@@ -162,6 +164,7 @@ async function run(argv: string[]): Promise<number> {
     return isDriftlineError(err) && err.code === 'NOT_FOUND' ? 2 : 1;
   } finally {
     detach();
+    await shutdownTracing(); // flushes pending spans
   }
 }
 

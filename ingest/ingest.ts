@@ -18,6 +18,7 @@ import { coreSettings, type CoreSettings } from '../core/config.js';
 import { buildDeadLetter, deadLetterTopicMessages } from '../core/deadletter.js';
 import { DriftlineError, type ErrorCode } from '../core/errors.js';
 import { createKafka, ensureTopics, kafkaError } from '../core/kafka.js';
+import { injectTraceHeaders, SpanKind, tracingEnabled, withSpan } from '../core/tracing.js';
 import { reviewIdOf, validateReview, type ValidationOptions } from '../core/validation.js';
 import type { DeadLetter, ReviewEvent } from '../schemas/types.js';
 import { ingestSettings, type IngestSettings } from './config.js';
@@ -275,9 +276,16 @@ class Batcher {
     if (this.reviews.length > 0) topicMessages.push({ topic: this.topic, messages: this.reviews });
     if (this.deadLetters.length > 0) topicMessages.push(deadLetterTopicMessages(this.deadLetterTopic, this.deadLetters));
     const count = this.size;
+    const reviews = this.reviews;
     this.reviews = [];
     this.deadLetters = [];
-    this.inFlight = this.producer.sendBatch({ topicMessages }).then(
+    // One span per produce request (tracing on); each review carries its context to the scorer.
+    const send = (): Promise<unknown> =>
+      withSpan('ingest.publish', () => {
+        if (tracingEnabled()) for (const message of reviews) message.headers = injectTraceHeaders({ ...message.headers });
+        return this.producer.sendBatch({ topicMessages });
+      }, { 'messaging.destination.name': this.topic, 'driftline.records': count }, { kind: SpanKind.PRODUCER });
+    this.inFlight = send().then(
       () => undefined,
       (err: unknown) => {
         this.failure = kafkaError(err, `publishing a batch of ${count} messages`);

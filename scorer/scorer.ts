@@ -16,7 +16,7 @@ import type { Admin, Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } fr
 import { toDriftlineError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { ModelRuntime, ModelService } from '../core/model/types.js';
-import { withSpan } from '../core/tracing.js';
+import { extractTraceContext, SpanKind, withSpan } from '../core/tracing.js';
 import { transactionalIdFor, type ScorerSettings } from './config.js';
 import type { ScorerMetrics } from './metrics.js';
 import { processBatch, splitBySize, type BatchResult, type BatchSource } from './pipeline.js';
@@ -111,11 +111,13 @@ export function createScorer(deps: ScorerDeps): Scorer {
   async function scoreAndCommit(lease: PartitionProducer, source: BatchSource, chunk: KafkaMessage[]): Promise<void> {
     const runtime = models.current(); // captured once: every record of this transaction names this version
     // One span per transaction when tracing is on (DRIFTLINE_OTEL_ENABLED); a no-op otherwise.
-    await withSpan('scorer.transaction', () => scoreAndCommitTraced(lease, source, chunk, runtime), {
-      'messaging.source.partition': source.partition,
-      'driftline.records': chunk.length,
-      'driftline.model_version': runtime.version,
-    });
+    // Its parent is the first review's producer span (traceparent header), so ingest → scorer is one trace.
+    await withSpan(
+      'scorer.transaction',
+      () => scoreAndCommitTraced(lease, source, chunk, runtime),
+      { 'messaging.source.partition': source.partition, 'driftline.records': chunk.length, 'driftline.model_version': runtime.version },
+      { parent: extractTraceContext(chunk[0]?.headers), kind: SpanKind.CONSUMER },
+    );
   }
 
   async function scoreAndCommitTraced(lease: PartitionProducer, source: BatchSource, chunk: KafkaMessage[], runtime: ModelRuntime): Promise<void> {

@@ -10,6 +10,7 @@
  * The runtime is taken from the ModelService once per call, so a hot swap never mixes versions inside
  * a request and never fails it (the old runtime is disposed after in-flight calls).
  */
+import { extractTraceContext, SpanKind, withSpan } from '../../core/tracing.js';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ErrorObject } from 'ajv';
 import { DriftlineError, toDriftlineError } from '../../core/errors.js';
@@ -213,7 +214,9 @@ export const predictPlugin: FastifyPluginAsync<PredictPluginOptions> = async (ap
         });
       }
     },
-    handler: async (request) => {
+    // A SERVER span per request (tracing on), continuing the caller's W3C traceparent when it sends one.
+    handler: (request) =>
+      withSpan('api.predict', async () => {
       const single = singleReviewRequests.has(request);
       const problems = schemaProblems(request);
       const body = request.body as PredictBody;
@@ -258,6 +261,6 @@ export const predictPlugin: FastifyPluginAsync<PredictPluginOptions> = async (ap
       if (single) return { model, prediction: answers[0] };
       const refusedCount = answers.filter((answer) => answer.error !== undefined).length;
       return { model, predictions: answers, refused: refusedCount };
-    },
+      }, { 'http.route': '/v1/predict' }, { parent: extractTraceContext(request.headers), kind: SpanKind.SERVER }),
   });
 };
