@@ -6,7 +6,7 @@
  * records through ingest, waits until every valid review is scored and the windows have closed, and
  * prints what happened. Each run uses its own topics, so runs never mix.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { Kafka } from 'kafkajs';
@@ -27,13 +27,16 @@ import { AggregatorService } from '../drift-aggregator/service.js';
 import { ingestRecords, type IngestSummary } from '../ingest/ingest.js';
 import { runScorer } from '../scorer/app.js';
 import { startApiServer } from '../api/server.js';
-import { runTrainingJob } from '../trainer/pipeline.js';
+import { splitByReviewId } from '../trainer/data.js';
+import { HOLDOUT_SALT, runTrainingJob } from '../trainer/pipeline.js';
 import type { CliCommand } from './types.js';
 
 const MODEL_NAME = 'reviews';
 const SAMPLE = repoPath('data', 'sample', 'reviews-sample.jsonl');
 const BROKEN = repoPath('data', 'broken', 'broken-reviews.jsonl');
 const SHIFT_SOURCE_PREFIX = 'blitzer2007-mds/books';
+/** The trainer's default held-out share (trainer --holdout). */
+const HOLDOUT_FRACTION = 0.2;
 
 const say = (line = ''): void => void process.stdout.write(`${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -65,7 +68,10 @@ function demoEnv(runId: string, args: DemoArgs): NodeJS.ProcessEnv {
     DRIFTLINE_TOPIC_DEAD_LETTER: topic('dead-letter'),
     DRIFTLINE_TOPIC_PROMOTIONS: topic('promotions'),
     DRIFTLINE_TOPIC_ALERTS: topic('alerts'),
-    DRIFTLINE_SCORER_GROUP: `driftline-demo-${runId}-scorer`,
+    // Own Redis keys too: window sketches and the hysteresis state of each feature are per model version,
+    // and a previous run's red must not carry over into this one.
+    DRIFTLINE_REDIS_PREFIX: `driftline:demo-${runId}`,
+    DRIFTLINE_SCORER_GROUP_ID: `driftline-demo-${runId}-scorer`,
     DRIFTLINE_AGGREGATOR_GROUP: `driftline-demo-${runId}-aggregator`,
     DRIFTLINE_WINDOW_MS: String(args.windowMs),
     DRIFTLINE_WINDOW_TIME: 'ingest',
@@ -94,10 +100,37 @@ async function ensureModel(core: CoreSettings): Promise<string> {
   return `trained ${MODEL_NAME} v${report.version} on the sample`;
 }
 
-function sampleLines(): { representative: string[]; shifted: string[] } {
-  const lines = readFileSync(SAMPLE, 'utf8').split('\n').filter((line) => line.trim() !== '');
-  const isShift = (line: string): boolean => (JSON.parse(line) as { source?: string | null }).source?.startsWith(SHIFT_SOURCE_PREFIX) === true;
-  return { representative: lines.filter((line) => !isShift(line)), shifted: lines.filter(isShift) };
+interface SampleReview {
+  review_id: string;
+  source?: string | null;
+}
+
+/**
+ * Phase 1 is the sample's held-out part — the reviews the shipped model never trained on, split exactly
+ * as the trainer splits (review-id hash, same salt), from every source — because the reference baseline
+ * is computed on held-out reviews: this is traffic that looks like the reference. It is shuffled by a
+ * hash of the review id, since the sample file is in time order and streaming it so would put a
+ * different era in every window (a real drift over time, but not this phase's point).
+ * Phase 2 is one category only.
+ */
+function sampleLines(): { representative: string[]; shifted: SampleReview[] } {
+  const reviews = readFileSync(SAMPLE, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => ({ line, review_id: (JSON.parse(line) as SampleReview).review_id, review: JSON.parse(line) as SampleReview }));
+  const order = (id: string): string => createHash('sha1').update(id).digest('hex');
+  const representative = splitByReviewId(reviews, HOLDOUT_FRACTION, HOLDOUT_SALT)
+    .held.sort((a, b) => order(a.review_id).localeCompare(order(b.review_id)))
+    .map((r) => r.line);
+  const shifted = reviews.filter((r) => r.review.source?.startsWith(SHIFT_SOURCE_PREFIX) === true).map((r) => r.review);
+  return { representative, shifted };
+}
+
+/** Several passes over the shifted reviews, each with its own ids (ingest rejects a repeated id). */
+function shiftedPasses(shifted: SampleReview[], passes: number): string[] {
+  const lines: string[] = [];
+  for (let pass = 1; pass <= passes; pass++) for (const review of shifted) lines.push(JSON.stringify({ ...review, review_id: `${review.review_id}~${pass}` }));
+  return lines;
 }
 
 async function ingestLines(name: string, lines: string[], core: CoreSettings, kafka: Kafka, rate: number): Promise<IngestSummary> {
@@ -134,17 +167,20 @@ async function readAlerts(kafka: Kafka, topic: string): Promise<number> {
 
 function printWindows(windows: ClosedWindow[]): void {
   say('\ndrift windows (all segments):');
-  say('  window start (UTC)        events  outlier%  conf   macroF1  status  red/amber features');
+  say('  window start (UTC)        events  outlier%  conf   macroF1  status  raw red  features red/amber (after hysteresis)');
   for (const closed of windows.sort((a, b) => a.ref.start - b.ref.start)) {
     const all = closed.summaries.find((s) => s.segment === '__all__');
     if (!all) continue;
     const flagged = closed.rows
       .filter((r) => r.segment === '__all__' && r.status !== 'green')
       .sort((a, b) => (a.status === b.status ? 0 : a.status === 'red' ? -1 : 1));
-    const names = [...new Set(flagged.map((r) => `${r.feature}:${r.metric}=${r.status}`))].slice(0, 5).join(', ');
+    const worst = new Map<string, string>();
+    for (const r of flagged) if (!worst.has(r.feature)) worst.set(r.feature, r.status); // red rows come first
+    const names = [...worst].slice(0, 6).map(([feature, status]) => `${feature}=${status}`).join(', ');
+    const rawRed = closed.rows.filter((r) => r.segment === '__all__' && r.raw_status === 'red').length;
     say(
       `  ${new Date(all.window_start).toISOString().padEnd(25)} ${String(all.events).padStart(6)}  ${(all.outlier_rate * 100).toFixed(1).padStart(7)}  ` +
-        `${all.mean_confidence.toFixed(2)}  ${all.macro_f1 === null ? '   -  ' : all.macro_f1.toFixed(3).padStart(6)}   ${all.status.padEnd(6)}  ${names || '-'}`,
+        `${all.mean_confidence.toFixed(2)}  ${all.macro_f1 === null ? '   -  ' : all.macro_f1.toFixed(3).padStart(6)}   ${all.status.padEnd(6)}  ${String(rawRed).padStart(7)}  ${names || '-'}`,
     );
   }
 }
@@ -203,12 +239,16 @@ async function runDemo(argv: string[]): Promise<number> {
 
   try {
     const { representative, shifted } = sampleLines();
-    say(`\n1) ${representative.length} representative sample reviews (all sources but ${SHIFT_SOURCE_PREFIX})`);
+    say(`\n1) ${representative.length} held-out sample reviews (all sources, never seen in training, shuffled): traffic like the reference`);
     const first = await ingestLines('sample:representative', representative, core, kafka, args.rate);
     // Start the shift in a fresh window, so one window holds only the shifted reviews.
     await sleep(args.windowMs - (Date.now() % args.windowMs) + 200);
-    say(`2) ${shifted.length * 3} reviews of one category only (${SHIFT_SOURCE_PREFIX}, three passes): a distribution shift`);
-    const second = await ingestLines('sample:shifted', [...shifted, ...shifted, ...shifted], core, kafka, args.rate);
+    // The shift lasts ~2.5 windows: a feature's reported status changes only after
+    // DRIFTLINE_DRIFT_HYSTERESIS_WINDOWS (2) consecutive windows, so one odd window raises no alarm.
+    const shiftedStream = shiftedPasses(shifted, 6);
+    const shiftRate = Math.ceil(shiftedStream.length / ((2.5 * args.windowMs) / 1000));
+    say(`2) ${shiftedStream.length} reviews of one category only (${SHIFT_SOURCE_PREFIX}, six passes with fresh ids, ${shiftRate}/s): a distribution shift`);
+    const second = await ingestLines('sample:shifted', shiftedStream, core, kafka, shiftRate);
     say(`3) the broken-records file ${BROKEN.replace(repoPath(), '.')}`);
     const broken = await ingestRecords(BROKEN, { settings: core, kafka, createTopics: false });
     const published = first.published + second.published + broken.published;
