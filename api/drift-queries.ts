@@ -4,7 +4,7 @@
  * newest row (highest written_at) per key. Values reach ClickHouse as query parameters, never as text.
  */
 import type { ClickHouseClient } from '../core/clickhouse.js';
-import { DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE } from '../core/drift/tables.js';
+import { DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, type DriftMetricRow } from '../core/drift/tables.js';
 import { DriftlineError, isDriftlineError } from '../core/errors.js';
 
 export interface DriftQuery {
@@ -28,25 +28,12 @@ export interface Page<T> {
   next_offset: number | null;
 }
 
-export interface DriftMetricItem {
+/** A drift_metrics row as the API answers it: the row of core/drift/tables.ts with ISO-8601 times. */
+export type DriftMetricItem = Omit<DriftMetricRow, 'window_start' | 'window_end' | 'written_at'> & {
   window_start: string;
   window_end: string;
-  model_name: string;
-  model_version: number;
-  segment: string;
-  feature: string;
-  metric: string;
-  value: number;
-  p_value: number | null;
-  p_value_adjusted: number | null;
-  threshold_amber: number;
-  threshold_red: number;
-  raw_status: string;
-  status: string;
-  current_count: number;
-  reference_count: number;
   written_at: string;
-}
+};
 
 export interface WindowSummaryItem {
   window_start: string;

@@ -6,21 +6,12 @@
  */
 import { BASELINE_FORMAT_VERSION, monitoredValues, type FeatureBaseline, type ReferenceBaseline } from '../core/drift/baseline.js';
 import { livePerformance } from '../core/drift/metrics.js';
+import { seededRandom } from '../core/model/prng.js';
 import { SENTIMENTS, type ScoredReview, type Sentiment } from '../schemas/types.js';
 
 export const CATEGORIES = ['Beauty', 'Electronics', 'Garden', 'Toys', 'Kitchen'];
 
-/** mulberry32: small seeded PRNG. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 export interface SyntheticOptions {
   modelName: string;

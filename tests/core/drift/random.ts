@@ -1,14 +1,7 @@
-/** Seeded random numbers for the drift tests (mulberry32 + Box–Muller): same data every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded random numbers for the drift tests (the project's mulberry32 + Box–Muller): same data every run. */
+import { seededRandom } from '../../../core/model/prng.js';
+
+export { seededRandom };
 
 export function seededNormal(seed: number, mean = 0, std = 1): () => number {
   const uniform = seededRandom(seed);
