@@ -4,7 +4,7 @@
  * newest row (highest written_at) per key. Values reach ClickHouse as query parameters, never as text.
  */
 import type { ClickHouseClient } from '../core/clickhouse.js';
-import { DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, type DriftMetricRow } from '../core/drift/tables.js';
+import { DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
 import { DriftlineError, isDriftlineError } from '../core/errors.js';
 
 export interface DriftQuery {
@@ -35,23 +35,13 @@ export type DriftMetricItem = Omit<DriftMetricRow, 'window_start' | 'window_end'
   written_at: string;
 };
 
-export interface WindowSummaryItem {
+/** A window_summary row as the API answers it: ISO-8601 times and state_lost as a boolean. */
+export type WindowSummaryItem = Omit<WindowSummaryRow, 'window_start' | 'window_end' | 'written_at' | 'state_lost'> & {
   window_start: string;
   window_end: string;
-  model_name: string;
-  model_version: number;
-  segment: string;
-  events: number;
-  late_events: number;
-  outliers: number;
-  outlier_rate: number;
-  mean_confidence: number;
-  accuracy: number | null;
-  macro_f1: number | null;
-  status: string;
   state_lost: boolean;
   written_at: string;
-}
+};
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

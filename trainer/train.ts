@@ -36,7 +36,7 @@ import type { Tf } from '../core/model/tf.js';
 import { SENTIMENTS } from '../schemas/types.js';
 import { type LabeledReview, sentimentLabel, splitByReviewId } from './data.js';
 import { classificationReport } from './metrics.js';
-import { foldTemperature, trainWide, tuneBlend } from './wide.js';
+import { documentFrequencies, foldTemperature, trainWide, tuneBlend } from './wide.js';
 
 export interface TrainParams {
   buckets: number;
@@ -270,18 +270,7 @@ interface TrainingState {
 
 /** Buckets present in at least `minDf` rows of the batch. */
 function trainableBuckets(batch: FeatureBatch, buckets: number, minDf: number): Uint8Array {
-  const df = new Uint32Array(buckets);
-  const lastRow = new Int32Array(buckets).fill(-1);
-  for (let r = 0; r < batch.size; r++) {
-    for (let i = batch.offsets[r]; i < batch.offsets[r + 1]; i++) {
-      const id = batch.ids[i];
-      if (lastRow[id] !== r) {
-        lastRow[id] = r;
-        df[id]++;
-      }
-    }
-  }
-  return Uint8Array.from(df, (n) => (n >= minDf ? 1 : 0));
+  return Uint8Array.from(documentFrequencies(batch, buckets), (n) => (n >= minDf ? 1 : 0));
 }
 
 let stepCounter = 0;

@@ -27,8 +27,8 @@ export interface WideParams {
   seed: number;
 }
 
-/** idf = ln((1 + n) / (1 + df)) + 1 for buckets with df >= minDf, 0 otherwise. */
-export function fitIdf(batch: FeatureBatch, buckets: number, minDf: number): Float32Array {
+/** Document frequency of every bucket: in how many rows of the batch it appears (once per row). */
+export function documentFrequencies(batch: FeatureBatch, buckets: number): Uint32Array {
   const df = new Uint32Array(buckets);
   const lastRow = new Int32Array(buckets).fill(-1);
   for (let r = 0; r < batch.size; r++) {
@@ -40,6 +40,12 @@ export function fitIdf(batch: FeatureBatch, buckets: number, minDf: number): Flo
       }
     }
   }
+  return df;
+}
+
+/** idf = ln((1 + n) / (1 + df)) + 1 for buckets with df >= minDf, 0 otherwise. */
+export function fitIdf(batch: FeatureBatch, buckets: number, minDf: number): Float32Array {
+  const df = documentFrequencies(batch, buckets);
   const n = batch.size;
   return Float32Array.from(df, (d) => (d >= minDf && d > 0 ? Math.log((1 + n) / (1 + d)) + 1 : 0));
 }
