@@ -15,7 +15,7 @@ import { cpus, freemem, loadavg, tmpdir, totalmem, type as osType, release } fro
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { repoPath, sharedPath } from '../core/paths.js';
-import { writeResult } from './lib.js';
+import { entryArgs, writeResult } from './lib.js';
 
 interface Histogram {
   average: number;
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'driftline-bench-api-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', repoPath('api', 'main.ts')], {
+  const child = spawn(process.execPath, entryArgs('api/main.ts'), {
     cwd: repoPath(),
     env: {
       ...process.env,

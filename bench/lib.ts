@@ -5,7 +5,24 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { repoPath } from '../core/paths.js';
+
+/**
+ * Whether this benchmark runs as built JavaScript (dist/bench/*.js, what `npm run bench` runs) rather than
+ * as TypeScript through tsx. The product runs from dist/ (bin/driftline.js), so that is what is measured:
+ * the same hot loops ran ~40% slower under tsx's on-the-fly transform on this machine.
+ */
+export const RUNNING_BUILT = fileURLToPath(import.meta.url).endsWith('.js');
+
+/**
+ * Node arguments that run one of the repository's entry points (given as its source path, e.g.
+ * 'scorer/main.ts') the way this benchmark runs: dist/scorer/main.js when built, tsx on the source otherwise.
+ */
+export function entryArgs(sourcePath: string, args: readonly string[] = []): string[] {
+  if (RUNNING_BUILT) return [repoPath('dist', sourcePath.replace(/\.ts$/, '.js')), ...args];
+  return ['--import', 'tsx', repoPath(sourcePath), ...args];
+}
 
 /** bench/results/<name>.json */
 export function resultPath(name: string): string {

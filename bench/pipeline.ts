@@ -45,7 +45,7 @@ import { SUMMARY_HASH } from '../drift-aggregator/increments.js';
 import { ingestRecords, reviewMessage, type IngestSummary } from '../ingest/ingest.js';
 import { scorerSettings } from '../scorer/config.js';
 import { splitBySize } from '../scorer/pipeline.js';
-import { machineInfo, percentile, writeResult } from './lib.js';
+import { entryArgs, machineInfo, percentile, writeResult } from './lib.js';
 
 const REVIEWS = Number(process.env.BENCH_REVIEWS ?? 50_000);
 const RATES = (process.env.BENCH_RATES ?? '2000,5000').split(',').map(Number).filter((rate) => rate > 0);
@@ -105,9 +105,9 @@ interface Topics {
   alerts: string;
 }
 
-function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv, logFile: string | null): ChildProcess {
+function spawnEntry(script: string, args: string[], env: NodeJS.ProcessEnv, logFile: string | null): ChildProcess {
   const log = logFile ? openSync(logFile, 'a') : 'ignore';
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  const child = spawn(process.execPath, entryArgs(script, args), {
     cwd: repoRoot(),
     env: { ...process.env, ...env },
     // Without a log file: stdout is read by the parent, stderr shows in the bench's output.
@@ -583,7 +583,7 @@ class ScoredReader {
 
 async function ingestChild(pipeline: Pipeline, file: string, rate: number): Promise<IngestSummary> {
   const maxSeconds = RATE_SECONDS * 1.5 + 2;
-  const child = spawnTs('bench/pipeline.ts', ['--ingest', file, String(rate), pipeline.topics.reviews, pipeline.topics.deadLetter, String(maxSeconds)], {}, null);
+  const child = spawnEntry('bench/pipeline.ts', ['--ingest', file, String(rate), pipeline.topics.reviews, pipeline.topics.deadLetter, String(maxSeconds)], {}, null);
   const out = stdoutOf(child);
   const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
   if (code !== 0) throw new Error(`ingest child exited with ${code}: ${out.text()}`);
@@ -660,7 +660,7 @@ async function kafkaCeiling(kafka: Kafka, runId: string, when: string, messages:
       lastAt = Date.now();
     },
   });
-  const relay = spawnTs('bench/pipeline.ts', ['--relay', input, output, `bench-pipe-${runId}-ceiling-${when}-relay`], {}, null);
+  const relay = spawnEntry('bench/pipeline.ts', ['--relay', input, output, `bench-pipe-${runId}-ceiling-${when}-relay`], {}, null);
   const relayOut = stdoutOf(relay);
   const cpu = new CpuMeter(() => ({ relay: relay.pid, broker: brokerPid() }), redis);
   try {
@@ -833,8 +833,8 @@ async function main(): Promise<void> {
   const ceilingRuns = [await kafkaCeiling(kafka, runId, 'before', ceilingMessages, redis)];
   process.stdout.write(`(c) raw Kafka produce → relay → consume, before: ${fmt(ceilingRuns[0]!.messagesPerSecond)} messages/s (producing alone ${fmt(ceilingRuns[0]!.produceRate)}/s)\n`);
   const children: Record<string, ChildProcess> = {
-    scorer: spawnTs('scorer/main.ts', [], { ...shared, DRIFTLINE_LOG_LEVEL: childLogLevel, DRIFTLINE_SCORER_GROUP_ID: scorerGroup, DRIFTLINE_SCORER_METRICS_PORT: String(ports.scorer), DRIFTLINE_SCORER_INSTANCE_ID: `bench-${runId}`, DRIFTLINE_SCORER_MODEL_NAME: MODEL_NAME }, join(logDir, 'scorer.log')),
-    aggregator: spawnTs(
+    scorer: spawnEntry('scorer/main.ts', [], { ...shared, DRIFTLINE_LOG_LEVEL: childLogLevel, DRIFTLINE_SCORER_GROUP_ID: scorerGroup, DRIFTLINE_SCORER_METRICS_PORT: String(ports.scorer), DRIFTLINE_SCORER_INSTANCE_ID: `bench-${runId}`, DRIFTLINE_SCORER_MODEL_NAME: MODEL_NAME }, join(logDir, 'scorer.log')),
+    aggregator: spawnEntry(
       'drift-aggregator/main.ts',
       [],
       { ...shared, DRIFTLINE_LOG_LEVEL: childLogLevel, DRIFTLINE_AGGREGATOR_GROUP: `bench-pipe-${runId}-aggregator`, DRIFTLINE_AGGREGATOR_METRICS_PORT: String(ports.aggregator), DRIFTLINE_AUTO_ROLLBACK: 'false', DRIFTLINE_CLICKHOUSE_PATH: join(work, 'chdb') },

@@ -25,7 +25,7 @@ import type { ReviewEvent } from '../schemas/types.js';
 import { scorerSettings } from '../scorer/config.js';
 import { splitBySize } from '../scorer/pipeline.js';
 import { TRANSACTIONAL_RETRY } from '../scorer/producers.js';
-import { percentile, writeResult } from './lib.js';
+import { entryArgs, percentile, writeResult } from './lib.js';
 
 const REVIEWS = Number(process.env.BENCH_REVIEWS ?? 50_000);
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 3);
@@ -169,7 +169,7 @@ function seededRegistry(): string {
 }
 
 function startScorer(topics: { reviews: string; scored: string; deadLetter: string; promotions: string }, groupId: string, registryDir: string, logFile: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scorer/main.ts'], {
+  const child = spawn(process.execPath, entryArgs('scorer/main.ts'), {
     cwd: repoRoot(),
     env: {
       ...process.env,

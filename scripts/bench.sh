@@ -8,13 +8,15 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 [ -d node_modules ] || npm install --no-audit --no-fund --loglevel=error
+# Benchmarks measure the product as it ships: the built JavaScript under dist/ (what bin/driftline.js runs).
+npm run --silent build
 bash scripts/services.sh up
 mkdir -p bench/results
 only="${1:-}"
 for bench in ingest model-runtime drift-metrics aggregator scorer api pipeline; do
   [ -n "$only" ] && [ "$only" != "$bench" ] && continue
   [ -f "bench/$bench.ts" ] || continue
-  echo "== bench/$bench.ts"
-  npx tsx "bench/$bench.ts"
+  echo "== bench/$bench.ts (dist/bench/$bench.js)"
+  node "dist/bench/$bench.js"
 done
-[ -f bench/summary.ts ] && npx tsx bench/summary.ts
+[ -f bench/summary.ts ] && node dist/bench/summary.js
