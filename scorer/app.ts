@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../core/logger.js';
 import { createMetricsRegistry, serveMetrics } from '../core/metrics.js';
 import { followPromotions, type PromotionFollower } from '../core/model/promotions.js';
 import { openRegistry, type ModelRegistry } from '../core/model/registry.js';
-import { createModelService, type ManagedModelService } from '../core/model/service.js';
+import { createModelService, modelThreadsOr, type ManagedModelService } from '../core/model/service.js';
 import { repoPath } from '../core/paths.js';
 import { initTracing, shutdownTracing } from '../core/tracing.js';
 import { instanceIdOf, scorerSettings, type ScorerSettings } from './config.js';
@@ -33,6 +33,9 @@ export interface RunScorerOptions {
   /** Called when the consumer dies for good (kafkajs will not restart it). */
   onFatal?: (err: Error) => void;
 }
+
+/** Worker threads scoring for the scorer when DRIFTLINE_MODEL_THREADS is unset. */
+const SCORER_MODEL_THREADS = 1;
 
 /** Registers and promotes the shipped model when the registry has no production version of `name`. */
 async function seedIfEmpty(registry: ModelRegistry, settings: ScorerSettings, log: Logger): Promise<void> {
@@ -69,7 +72,13 @@ export async function runScorer(options: RunScorerOptions = {}): Promise<ScorerP
 
   const modelRegistry = openRegistry(core.registryDir);
   await seedIfEmpty(modelRegistry, settings, log);
-  const models = createModelService({ registry: modelRegistry, modelName: settings.modelName, logger: log.child({ part: 'model' }) });
+  const models = createModelService({
+    registry: modelRegistry,
+    modelName: settings.modelName,
+    // One scoring thread by default: while it scores one partition's chunk, this thread decodes, encodes and commits the others.
+    modelThreads: modelThreadsOr(SCORER_MODEL_THREADS, env),
+    logger: log.child({ part: 'model' }),
+  });
   watchModel(models, metrics, log);
 
   let follower: PromotionFollower | undefined;

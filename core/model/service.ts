@@ -20,18 +20,36 @@ import { createLogger, type Logger } from '../logger.js';
 import type { PromotionFollower } from './promotions.js';
 import type { ModelRegistry } from './registry.js';
 import type { ModelRuntime, ModelService, Prediction, ReviewInput, ScoreOptions } from './types.js';
+import { workerRuntimeLoader } from './worker-runtime.js';
 
 export const modelServiceSettings = defineSettings('model-service', {
   disposeGraceMs: setting({ env: 'DRIFTLINE_MODEL_DISPOSE_GRACE_MS', kind: 'int', default: 2_000, min: 0, description: 'After a hot swap, how long the old model version stays loaded for callers still holding it (in-flight calls are always awaited).' }),
   reconcileMs: setting({ env: 'DRIFTLINE_MODEL_RECONCILE_MS', kind: 'int', default: 30_000, min: 0, description: "How often a serving process re-reads the registry's production version, in case a promotion event was missed (0 = only on events)." }),
+  modelThreads: setting({
+    env: 'DRIFTLINE_MODEL_THREADS',
+    kind: 'int',
+    default: 0,
+    min: 0,
+    max: 32,
+    description: 'Worker threads that score with each loaded model version, so scoring does not block the event loop (Kafka, HTTP); 0 = score on the calling thread. Unset: the scorer uses 1, the API 0.',
+  }),
 });
+
+/** DRIFTLINE_MODEL_THREADS when it is set, else the calling component's own default. */
+export function modelThreadsOr(componentDefault: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[modelServiceSettings.spec.modelThreads.env];
+  return raw === undefined || raw === '' ? componentDefault : modelServiceSettings.load(env).modelThreads;
+}
 
 export type RuntimeLoader = (versionDir: string, meta: { name: string; version: number }) => Promise<ModelRuntime>;
 
 export interface ModelServiceOptions {
   registry: ModelRegistry;
   modelName: string;
+  /** Default: each version is loaded on the calling thread, or on a pool of `modelThreads` workers when > 0. */
   loadRuntime?: RuntimeLoader;
+  /** Worker threads per loaded version when no loadRuntime is given; default DRIFTLINE_MODEL_THREADS. */
+  modelThreads?: number;
   logger?: Logger;
   disposeGraceMs?: number;
   reconcileIntervalMs?: number;
@@ -76,8 +94,9 @@ const defaultLoader: RuntimeLoader = async (versionDir, meta) => (await import('
 export function createModelService(options: ModelServiceOptions): ManagedModelService {
   const settings = modelServiceSettings.load();
   const { registry, modelName } = options;
-  const loadRuntime = options.loadRuntime ?? defaultLoader;
   const log = options.logger ?? createLogger('model-service');
+  const threads = options.modelThreads ?? settings.modelThreads;
+  const loadRuntime = options.loadRuntime ?? (threads > 0 ? workerRuntimeLoader(threads, log) : defaultLoader);
   const graceMs = options.disposeGraceMs ?? settings.disposeGraceMs;
   const reconcileMs = options.reconcileIntervalMs ?? settings.reconcileMs;
 

@@ -12,22 +12,12 @@ import type { ModelRuntime } from '../../../core/model/types.js';
 import { makeAnomaly } from '../../../trainer/evaluate.js';
 import type { TrainResult } from '../../../trainer/train.js';
 import { seededRandom } from '../../../core/model/prng.js';
-import { syntheticReviews, trainTiny } from '../../trainer/fixtures.js';
+import { trainTiny } from '../../trainer/fixtures.js';
+import { describeRuntimeConformance, expectCode, probe } from './runtime-conformance.js';
 
 let trained: TrainResult;
 let dir: string;
 let loaded: ModelRuntime;
-const probe = syntheticReviews(120, 99);
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
-  try {
-    await promise;
-    expect.unreachable(`expected ${code}`);
-  } catch (err) {
-    expect(err).toBeInstanceOf(DriftlineError);
-    expect((err as DriftlineError).code).toBe(code);
-  }
-}
 
 async function copyArtifacts(): Promise<string> {
   const copy = await mkdtemp(join(tmpdir(), 'driftline-model-copy-'));
@@ -47,22 +37,12 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+// Smoke check, bit-for-bit round trip, empty batch, concurrent calls, load/check failures, dispose.
+describeRuntimeConformance('main-thread runtime (loadModelRuntime)', loadModelRuntime, () => ({ trained, dir }));
+
 describe('model runtime round trip', () => {
   it('writes every artifact file', async () => {
     for (const file of ARTIFACT_FILES) expect((await readFile(join(dir, file))).byteLength).toBeGreaterThan(0);
-  });
-
-  it('passes its smoke check after loading', async () => {
-    await expect(loaded.check()).resolves.toBeUndefined();
-    expect(['wasm', 'cpu', 'tensorflow']).toContain(loaded.backend);
-  });
-
-  it('predicts exactly what the in-memory model predicted before saving', async () => {
-    const { tf, backend } = await loadTf();
-    const inMemory = createModelRuntime(tf, backend, trained.bundle, { name: 'tiny', version: 1 });
-    const before = await inMemory.score(probe, { sentences: true });
-    const after = await loaded.score(probe, { sentences: true });
-    expect(after).toEqual(before);
   });
 
   it('serves the same numeric features as the training path (no skew)', async () => {
@@ -128,10 +108,6 @@ describe('scores', () => {
     const [plain] = await loaded.score([{ review_id: 's', text: 'The pan is perfect and I love it.' }]);
     expect(p.sentences?.[0].probabilities).toEqual(plain.probabilities);
     expect(splitSentences('One. Two!  Three?\nFour', 2)).toEqual(['One.', 'Two!']);
-  });
-
-  it('returns nothing for an empty batch', async () => {
-    expect(await loaded.score([])).toEqual([]);
   });
 });
 
@@ -234,21 +210,4 @@ describe('smoke check', () => {
     await rm(copy, { recursive: true, force: true });
   });
 
-  it('MODEL_CHECK_FAILED when the category list does not match the head', async () => {
-    const copy = await copyArtifacts();
-    const manifest = JSON.parse(await readFile(join(copy, MANIFEST_FILE), 'utf8')) as { categories: string[] };
-    await writeFile(join(copy, MANIFEST_FILE), JSON.stringify({ ...manifest, categories: [...manifest.categories, 'Extra'] }));
-    const runtime = await loadModelRuntime(copy, { name: 'tiny', version: 5 });
-    await expectCode(runtime.check(), 'MODEL_CHECK_FAILED');
-    runtime.dispose();
-    await rm(copy, { recursive: true, force: true });
-  });
-
-  it('refuses to score after dispose', async () => {
-    const copy = await copyArtifacts();
-    const runtime = await loadModelRuntime(copy, { name: 'tiny', version: 6 });
-    runtime.dispose();
-    await expectCode(runtime.score(probe.slice(0, 2)), 'MODEL_SCORING_FAILED');
-    await rm(copy, { recursive: true, force: true });
-  });
 });

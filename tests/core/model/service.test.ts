@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ModelPromotion } from '../../../schemas/types.js';
 import { DriftlineError } from '../../../core/errors.js';
 import { openRegistry, type ModelRegistry } from '../../../core/model/registry.js';
-import { createModelService, type ManagedModelService } from '../../../core/model/service.js';
+import { createModelService, modelThreadsOr, type ManagedModelService } from '../../../core/model/service.js';
 import type { ModelRuntime, Prediction, ReviewInput } from '../../../core/model/types.js';
 
 interface Gate {
@@ -318,5 +318,15 @@ describe('close', () => {
     expect(runtimeOf(1).disposed).toBe(true);
     expect(() => service.current()).toThrow(expect.objectContaining({ code: 'SHUTTING_DOWN' }));
     expect(await errorCode(service.swapTo(1))).toBe('SHUTTING_DOWN');
+  });
+});
+
+describe('DRIFTLINE_MODEL_THREADS', () => {
+  it("is the component's default when unset, and validated when set", () => {
+    expect(modelThreadsOr(1, {})).toBe(1);
+    expect(modelThreadsOr(1, { DRIFTLINE_MODEL_THREADS: '' })).toBe(1);
+    expect(modelThreadsOr(1, { DRIFTLINE_MODEL_THREADS: '0' })).toBe(0);
+    expect(modelThreadsOr(0, { DRIFTLINE_MODEL_THREADS: '2' })).toBe(2);
+    expect(() => modelThreadsOr(1, { DRIFTLINE_MODEL_THREADS: '-1' })).toThrow(/DRIFTLINE_MODEL_THREADS/);
   });
 });
