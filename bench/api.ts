@@ -12,10 +12,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, freemem, loadavg, tmpdir, totalmem, type as osType, release } from 'node:os';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { repoPath, sharedPath } from '../core/paths.js';
-import { entryArgs, writeResult } from './lib.js';
+import { entryArgs, freePort, writeResult } from './lib.js';
 
 interface Histogram {
   average: number;
@@ -90,17 +89,6 @@ function item(review: Review): Record<string, unknown> {
   return { id: review.review_id, text: review.text, title: review.title, category: review.category, rating: review.rating };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitReady(url: string, child: ChildProcess, timeoutMs = 120_000): Promise<{ name: string; version: number }> {
   const deadline = Date.now() + timeoutMs;

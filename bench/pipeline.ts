@@ -27,7 +27,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Kafka, type Message } from 'kafkajs';
 import type { Redis } from 'ioredis';
@@ -45,7 +44,7 @@ import { SUMMARY_HASH } from '../drift-aggregator/increments.js';
 import { ingestRecords, reviewMessage, type IngestSummary } from '../ingest/ingest.js';
 import { scorerSettings } from '../scorer/config.js';
 import { splitBySize } from '../scorer/pipeline.js';
-import { entryArgs, machineInfo, percentile, writeResult } from './lib.js';
+import { entryArgs, freePort, machineInfo, percentile, writeResult } from './lib.js';
 
 const REVIEWS = Number(process.env.BENCH_REVIEWS ?? 50_000);
 const RATES = (process.env.BENCH_RATES ?? '2000,5000').split(',').map(Number).filter((rate) => rate > 0);
@@ -245,17 +244,6 @@ class CpuMeter {
 
 // ------------------------------------------------------------------------------------------------ component metrics
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Prometheus text → metric name (labels dropped, label sets summed) → value. */
 async function scrape(port: number): Promise<Map<string, number>> {

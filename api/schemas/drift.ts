@@ -38,14 +38,19 @@ const pageProperties = {
   next_offset: { type: ['integer', 'null'] },
 } as const;
 
+/** The key every drift row has: which window of which model version and segment. */
+const windowProperties = {
+  window_start: { type: 'string' },
+  window_end: { type: 'string' },
+  model_name: { type: 'string' },
+  model_version: { type: 'integer' },
+  segment: { type: 'string' },
+} as const;
+
 const metricItem = {
   type: 'object',
   properties: {
-    window_start: { type: 'string' },
-    window_end: { type: 'string' },
-    model_name: { type: 'string' },
-    model_version: { type: 'integer' },
-    segment: { type: 'string' },
+    ...windowProperties,
     feature: { type: 'string' },
     metric: { type: 'string' },
     value: { type: 'number' },
@@ -64,11 +69,7 @@ const metricItem = {
 const summaryItem = {
   type: 'object',
   properties: {
-    window_start: { type: 'string' },
-    window_end: { type: 'string' },
-    model_name: { type: 'string' },
-    model_version: { type: 'integer' },
-    segment: { type: 'string' },
+    ...windowProperties,
     events: { type: 'integer' },
     late_events: { type: 'integer' },
     outliers: { type: 'integer' },

@@ -13,12 +13,12 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { freePort } from '../../bench/lib.js';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
 import { coreSettings, type CoreSettings } from '../../core/config.js';
 import { createKafka } from '../../core/kafka.js';
@@ -274,17 +274,8 @@ export function printTotals(fault: string, totals: Record<string, number>): void
 
 // ------------------------------------------------------------------ private services
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A TCP port free on 127.0.0.1 right now (one definition, in bench/lib.ts). */
+export { freePort };
 
 export interface PrivateKafka {
   brokers: string;
@@ -335,7 +326,7 @@ async function waitForGroupCoordinator(brokers: string): Promise<void> {
   try {
     const deadline = Date.now() + 90_000;
     for (;;) {
-      const ready = await admin.describeGroups(['fault-warm-up']).then((answer) => answer.groups[0]?.errorCode === 0, () => false);
+      const ready = await admin.describeGroups(['fault-warm-up']).then((answer) => (answer.groups[0] as { errorCode?: number } | undefined)?.errorCode === 0 /* in the response, not in kafkajs' types */, () => false);
       if (ready) return;
       if (Date.now() > deadline) throw new Error(`the group coordinator of ${brokers} did not become available`);
       await sleep(500);
