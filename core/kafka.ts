@@ -78,12 +78,42 @@ async function createMissingTopics(kafka: Kafka, topics: string[], settings: Cor
 }
 
 // kafkajs is CommonJS: its error classes are reachable only through the default export under ESM.
-const { KafkaJSProtocolError } = kafkajs;
+const { KafkaJSError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } = kafkajs;
 
 /** True when somewhere in the cause chain the broker answered with a protocol error (it is up, just not ready). */
 function brokerAnswered(err: unknown): boolean {
   for (let cause: unknown = err, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
     if (cause instanceof KafkaJSProtocolError) return true;
+  }
+  return false;
+}
+
+/**
+ * True when a Kafka failure may heal by itself if the same request is tried again later: connection
+ * refused or closed (broker restarting), request timed out, and the protocol errors kafkajs marks
+ * retriable (LEADER_NOT_AVAILABLE, NOT_LEADER_FOR_PARTITION, NOT_COORDINATOR, NOT_ENOUGH_REPLICAS, ...),
+ * plus BROKER_NOT_AVAILABLE, which Kafka marks final but which a broker still starting up can answer.
+ * False for what another try cannot fix (MESSAGE_TOO_LARGE, authorization, OUT_OF_ORDER_SEQUENCE_NUMBER,
+ * UNKNOWN_PRODUCER_ID) and for anything that is not a Kafka error (a TypeError is a bug).
+ *
+ * kafkajs wraps the last error when its own retries run out (KafkaJSNumberOfRetriesExceeded) or when the
+ * reconnect inside a retry failed (a bare KafkaJSNonRetriableError around the connection error). Those
+ * wrappers say "kafkajs stopped trying", not "this cannot heal", so the wrapped error decides; likewise
+ * for our KAFKA_UNAVAILABLE around a kafkajs error.
+ */
+export function isTransientKafkaError(err: unknown): boolean {
+  let current: unknown = err;
+  for (let depth = 0; depth < 8; depth++) {
+    if (current instanceof DriftlineError) {
+      if (!current.retriable || !(current.cause instanceof Error)) return current.retriable;
+      current = current.cause;
+      continue;
+    }
+    if (!(current instanceof KafkaJSError)) return false;
+    if (current instanceof KafkaJSProtocolError && current.type === 'BROKER_NOT_AVAILABLE') return true;
+    const stoppedTrying = current instanceof KafkaJSNumberOfRetriesExceeded || current.constructor === KafkaJSNonRetriableError;
+    if (!stoppedTrying || !(current.cause instanceof Error)) return current.retriable;
+    current = current.cause;
   }
   return false;
 }

@@ -22,6 +22,9 @@ options:
   -q, --quiet                  no progress lines on stderr
       --json                   print the final summary as JSON
 
+A broker restart mid-run is waited out: a batch Kafka did not take is resent with back-off for up to
+DRIFTLINE_INGEST_OUTAGE_TIMEOUT_MS (default 60 s) on the same idempotent producer.
+
 exit codes: 0 done (bad records are counted, not fatal), 1 infrastructure failure (Kafka down), 2 bad arguments`;
 
 interface IngestArgs {
@@ -112,6 +115,7 @@ export function formatSummary(s: IngestSummary): string {
     `  published     ${s.published}  → ${s.topic}`,
     `  dead-lettered ${s.deadLettered}  → ${s.deadLetterTopic}${codes ? `  (${codes})` : ''}`,
     ...(s.blankLines > 0 ? [`  blank lines   ${s.blankLines} (skipped)`] : []),
+    ...(s.sendRetries > 0 ? [`  resends       ${s.sendRetries} (Kafka was unavailable for a while)`] : []),
   ].join('\n');
 }
 

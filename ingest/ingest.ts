@@ -4,8 +4,10 @@
  *
  * Ordering: one idempotent producer with one request in flight, and review + dead-letter messages of a
  * batch go out in one produce call, so per key (product_id, else review_id) the topic order is the line
- * order and a retried request cannot duplicate. Bad records are counted, never fatal; only
- * infrastructure failures (Kafka down) end a run with an error.
+ * order and a retried request cannot duplicate. A broker restart mid-run is ridden out: the batch is
+ * resent on the same producer until the outage budget is spent (ingest/outage.ts says why that neither
+ * duplicates nor reorders). Bad records are counted, never fatal; only infrastructure failures (Kafka
+ * unreachable, or down for longer than the budget) end a run with an error.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -18,10 +20,12 @@ import { coreSettings, type CoreSettings } from '../core/config.js';
 import { buildDeadLetter, deadLetterTopicMessages } from '../core/deadletter.js';
 import { DriftlineError, type ErrorCode } from '../core/errors.js';
 import { createKafka, ensureTopics, kafkaError } from '../core/kafka.js';
+import { createLogger, type Logger } from '../core/logger.js';
 import { injectTraceHeaders, SpanKind, tracingEnabled, withSpan } from '../core/tracing.js';
 import { reviewIdOf, validateReview, type ValidationOptions } from '../core/validation.js';
 import type { DeadLetter, ReviewEvent } from '../schemas/types.js';
 import { ingestSettings, type IngestSettings } from './config.js';
+import { outagePolicy, sendThroughOutage, type OutagePolicy, type OutageRetry } from './outage.js';
 
 export type InputFormat = 'jsonl' | 'csv';
 export const INPUT_FORMATS: readonly InputFormat[] = ['jsonl', 'csv'];
@@ -56,6 +60,8 @@ export interface IngestSummary extends IngestProgress {
   blankLines: number;
   /** True when SIGINT/SIGTERM (the abort signal) stopped reading before the end of the input. */
   interrupted: boolean;
+  /** Batches sent again after a retriable Kafka failure (broker restart, leader moving); 0 in a quiet run. */
+  sendRetries: number;
 }
 
 export interface IngestOptions {
@@ -73,6 +79,8 @@ export interface IngestOptions {
   /** Stops reading; what was read is flushed and the summary says interrupted. */
   signal?: AbortSignal;
   onProgress?: (progress: IngestProgress) => void;
+  /** Called before each resend of a batch Kafka did not take (besides the warning in the log). */
+  onSendRetry?: (retry: OutageRetry) => void;
   /** Validation overrides (max text bytes, clock); futureToleranceMs defaults to the ingest setting. */
   validation?: ValidationOptions;
 }
@@ -230,10 +238,11 @@ export function reviewMessage(review: ReviewEvent): Message {
 }
 
 /**
- * Idempotent, one request in flight: a retried request can neither duplicate nor reorder. Retries stay
- * finite (kafkajs warns about that): when they run out the run fails with KAFKA_UNAVAILABLE instead of
- * hanging, and nothing after the failed batch was sent. The Java-compatible murmur2 partitioner keeps
- * key → partition the same as any other Kafka client.
+ * Idempotent, one request in flight: a retried request can neither duplicate nor reorder. The client's
+ * retries stay finite (kafkajs warns about that): when they run out, the Batcher resends the same batch on
+ * this same producer within the outage budget (ingest/outage.ts), then fails with KAFKA_UNAVAILABLE
+ * instead of hanging, and nothing after the failed batch was sent. The Java-compatible murmur2
+ * partitioner keeps key → partition the same as any other Kafka client.
  */
 export function createIngestProducer(kafka: Kafka): Producer {
   return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
@@ -241,19 +250,27 @@ export function createIngestProducer(kafka: Kafka): Producer {
 
 /**
  * Collects one batch while the previous one is on the wire: reading and validating overlap the broker
- * round trip, yet only one produce request is ever in flight, so order holds. A failed send is kept and
- * rethrown by the next flush/drain (never an unhandled rejection).
+ * round trip, yet only one produce request is ever in flight, so order holds. A batch Kafka did not take
+ * is resent (same messages, same producer) through an outage; when that gives up, the failure is kept and
+ * rethrown by the next flush/drain (never an unhandled rejection). Reading stops meanwhile: the next flush
+ * waits for the batch on the wire, so at most two batches are held in memory.
  */
 class Batcher {
   private reviews: Message[] = [];
   private deadLetters: DeadLetter[] = [];
   private inFlight: Promise<void> | null = null;
   private failure: DriftlineError | null = null;
+  /** Acknowledged by Kafka so far: a prefix of the records read, since batches go out one at a time in order. */
+  private readonly acknowledged = { reviews: 0, deadLetters: 0 };
+  sendRetries = 0;
 
   constructor(
     private readonly producer: Producer,
     private readonly topic: string,
     private readonly deadLetterTopic: string,
+    private readonly outage: OutagePolicy,
+    private readonly log: () => Logger,
+    private readonly onSendRetry?: (retry: OutageRetry) => void,
   ) {}
 
   get size(): number {
@@ -276,21 +293,47 @@ class Batcher {
     if (this.reviews.length > 0) topicMessages.push({ topic: this.topic, messages: this.reviews });
     if (this.deadLetters.length > 0) topicMessages.push(deadLetterTopicMessages(this.deadLetterTopic, this.deadLetters));
     const count = this.size;
+    const batch = { reviews: this.reviews.length, deadLetters: this.deadLetters.length };
     const reviews = this.reviews;
     this.reviews = [];
     this.deadLetters = [];
-    // One span per produce request (tracing on); each review carries its context to the scorer.
-    const send = (): Promise<unknown> =>
+    const doing = `publishing a batch of ${count} messages`;
+    // One span per batch (tracing on), resends included; each review carries its context to the scorer.
+    const send = (): Promise<{ retries: number }> =>
       withSpan('ingest.publish', () => {
         if (tracingEnabled()) for (const message of reviews) message.headers = injectTraceHeaders({ ...message.headers });
-        return this.producer.sendBatch({ topicMessages });
+        return sendThroughOutage(() => this.producer.sendBatch({ topicMessages }), { policy: this.outage, doing, onRetry: (retry) => this.warnRetry(retry, count) });
       }, { 'messaging.destination.name': this.topic, 'driftline.records': count }, { kind: SpanKind.PRODUCER });
     this.inFlight = send().then(
-      () => undefined,
+      ({ retries }) => {
+        this.acknowledged.reviews += batch.reviews;
+        this.acknowledged.deadLetters += batch.deadLetters;
+        if (retries > 0) this.log().info({ retries, records: count }, 'Kafka is back: the batch was acknowledged after resending');
+        this.sendRetries += retries;
+      },
       (err: unknown) => {
-        this.failure = kafkaError(err, `publishing a batch of ${count} messages`);
+        this.failure = this.withPublished(kafkaError(err, doing), count);
       },
     );
+  }
+
+  private warnRetry(retry: OutageRetry, count: number): void {
+    const { attempt, delayMs, elapsedMs, error } = retry;
+    this.log().warn(
+      { attempt, waitMs: delayMs, unacknowledgedMs: elapsedMs, outageBudgetMs: this.outage.budgetMs, records: count, err: error.message },
+      `Kafka did not take a batch of ${count} messages (attempt ${attempt}); resending in ${delayMs} ms`,
+    );
+    this.onSendRetry?.(retry);
+  }
+
+  /** The failure, with what Kafka did acknowledge before it (records before the failed batch are all on the topic). */
+  private withPublished(error: DriftlineError, count: number): DriftlineError {
+    const { reviews, deadLetters } = this.acknowledged;
+    const published = `; before this batch Kafka acknowledged ${reviews + deadLetters} records (${reviews} reviews, ${deadLetters} dead letters); the ${count} of this batch may or may not be on the topic, nothing read after it was sent`;
+    return new DriftlineError(error.code, `${error.message}${published}`, {
+      cause: error.cause,
+      details: { ...error.details, acknowledged_reviews: reviews, acknowledged_dead_letters: deadLetters, unacknowledged_batch: count },
+    });
   }
 
   /** Sends what is collected and waits until everything is acknowledged. */
@@ -420,9 +463,10 @@ export async function ingestRecords(source: IngestSource, options: IngestOptions
   const producer = await connectProducer(kafka);
 
   const summary: IngestSummary = {
-    source: sourceName(source), format, topic, deadLetterTopic, read: 0, published: 0, deadLettered: 0, elapsedMs: 0, recordsPerSec: 0, byErrorCode: {}, blankLines: 0, interrupted: false,
+    source: sourceName(source), format, topic, deadLetterTopic, read: 0, published: 0, deadLettered: 0, elapsedMs: 0, recordsPerSec: 0, byErrorCode: {}, blankLines: 0, interrupted: false, sendRetries: 0,
   };
-  const batcher = new Batcher(producer, topic, deadLetterTopic);
+  let log: Logger | undefined; // created on the first warning: a quiet run opens no extra stderr stream
+  const batcher = new Batcher(producer, topic, deadLetterTopic, outagePolicy(config.outageTimeoutMs), () => (log ??= createLogger('ingest', settings.logLevel)), options.onSendRetry);
   const validation: ValidationOptions = { futureToleranceMs: config.futureToleranceMs, maxTextBytes: settings.maxTextBytes, ...options.validation };
   const router = new RecordRouter(batcher, summary, validation, config.maxRawBytes);
   const started = performance.now();
@@ -455,6 +499,7 @@ export async function ingestRecords(source: IngestSource, options: IngestOptions
   clearInterval(progressTimer);
   await producer.disconnect().catch(() => undefined);
   if (stream !== process.stdin) stream.destroy();
+  summary.sendRetries = batcher.sendRetries;
   refreshTiming(summary, started);
   return summary;
 }
