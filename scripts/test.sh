@@ -23,7 +23,8 @@ if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null) || echo "docker-compose install failed; the compose CLI check will be skipped"
 fi
 
-step "typecheck + build"
+step "typecheck (sources and tests) + build"
+npm run --silent typecheck
 npm run --silent build
 
 step "services"

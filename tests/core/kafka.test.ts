@@ -9,7 +9,12 @@ import { describe, expect, it } from 'vitest';
 import { DriftlineError } from '../../core/errors.js';
 import { isTransientKafkaError, kafkaError } from '../../core/kafka.js';
 
-const { KafkaJSConnectionError, KafkaJSConnectionClosedError, KafkaJSRequestTimeoutError, KafkaJSNonRetriableError, KafkaJSBrokerNotFound } = kafkajs;
+const { KafkaJSConnectionError, KafkaJSRequestTimeoutError, KafkaJSNonRetriableError } = kafkajs;
+/** Their run-time constructors, which kafkajs' type declarations leave out or get wrong. */
+const { KafkaJSConnectionClosedError, KafkaJSBrokerNotFound } = kafkajs as unknown as {
+  KafkaJSConnectionClosedError: new (message: string, where: { host: string; port: number }) => Error;
+  KafkaJSBrokerNotFound: new (message: string) => Error;
+};
 
 // kafkajs internals (CommonJS, no types): the protocol error table and the retrier its clients use.
 const require = createRequire(import.meta.url);

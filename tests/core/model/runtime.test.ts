@@ -150,7 +150,7 @@ describe('model format versions', () => {
   it('refuses a format-1 model (no wide part) with MODEL_LOAD_FAILED naming the version', async () => {
     const copy = await copyArtifacts();
     const manifest = JSON.parse(await readFile(join(copy, MANIFEST_FILE), 'utf8')) as Record<string, unknown>;
-    const { blend: _blend, ...formatOne } = { ...manifest, formatVersion: 1 };
+    const { blend: _blend, ...formatOne }: Record<string, unknown> = { ...manifest, formatVersion: 1 };
     await writeFile(join(copy, MANIFEST_FILE), JSON.stringify(formatOne));
     await rm(join(copy, 'wide'), { recursive: true, force: true });
     await expect(loadModelRuntime(copy, { name: 'tiny', version: 7 })).rejects.toSatisfy(
