@@ -117,9 +117,11 @@ function scorerRows(data: Json): Row[] {
   const latencyRow = (path: string): Row[] => {
     const p99Ms = num(data, `${path}.p99Ms`);
     if (p99Ms === undefined) return [];
+    const warmupSeconds = num(data, `${path}.warmupSeconds`);
+    const warmup = warmupSeconds === undefined ? '' : `; first ${warmupSeconds} s at the rate not measured, their p99 ${fmt(num(data, `${path}.warmupP99Ms`))} ms`;
     return [
       {
-        figure: `ingest time → scored event readable at ${fmt(num(data, `${path}.ratePerSecond`))}/s (p50 / p99)`,
+        figure: `ingest time → scored event readable at ${fmt(num(data, `${path}.ratePerSecond`))}/s (p50 / p99${warmup})`,
         value: `${fmt(num(data, `${path}.p50Ms`))} / ${fmt(p99Ms)} ms`,
         goal: below(p99Ms, num(data, 'goals.p99Ms') ?? 250, 'ms'),
       },
@@ -135,12 +137,19 @@ function scorerRows(data: Json): Row[] {
   ];
 }
 
+/** ' (median of 3 runs; p99 9–12 ms)' when the scenario was run several times. */
+function runRange(scenario: Json): string {
+  const p99s = list(scenario, 'runs').map((run) => num(run, 'p99')).filter((v): v is number => v !== undefined);
+  if (p99s.length < 2) return '';
+  return ` (median of ${p99s.length} runs; p99 ${Math.min(...p99s)}–${Math.max(...p99s)} ms)`;
+}
+
 function apiRows(data: Json): Row[] {
   return list(data, 'scenarios').map((scenario) => {
     const p99 = num(scenario, 'latency_ms.p99');
     return {
       figure: `POST /v1/predict, ${str(scenario, 'name') ?? '?'} at ${fmt(num(scenario, 'target_rate_rps'))} req/s (p50 / p99)`,
-      value: `${fmt(num(scenario, 'latency_ms.p50'), '', 1)} / ${fmt(p99, 'ms', 1)}`,
+      value: `${fmt(num(scenario, 'latency_ms.p50'), '', 1)} / ${fmt(p99, 'ms', 1)}${runRange(scenario)}`,
       goal: below(p99, num(scenario, 'goal_p99_ms') ?? Number.NaN, 'ms'),
     };
   });
