@@ -5,6 +5,7 @@
  */
 import { compareDatasets, type CompareReport, type ReviewRecord } from '../core/drift/compare.js';
 import type { DriftThresholds } from '../core/drift/config.js';
+import type { ReviewFields } from '../core/model/types.js';
 import { DRIFT_STATUSES } from '../schemas/types.js';
 import { errorResponses } from './schemas/common.js';
 
@@ -26,17 +27,10 @@ const compareReviewSchema = {
   },
 } as const;
 
-interface CompareItem {
+type CompareItem = ReviewFields & {
   review_id?: string;
   id?: string;
-  text: string;
-  title?: string | null;
-  product_id?: string | null;
-  category?: string | null;
-  rating?: number | null;
-  helpful_votes?: number | null;
-  verified?: boolean | null;
-}
+};
 
 export interface CompareBody {
   reference: CompareItem[];

@@ -14,7 +14,7 @@ import { extractTraceContext, SpanKind, withSpan } from '../../core/tracing.js';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ErrorObject } from 'ajv';
 import { DriftlineError, toDriftlineError } from '../../core/errors.js';
-import type { ModelRuntime, ModelService, Prediction, ReviewInput } from '../../core/model/types.js';
+import type { ModelRuntime, ModelService, Prediction, ReviewFields, ReviewInput } from '../../core/model/types.js';
 import { validateReview } from '../../core/validation.js';
 import { dedupeProblems, problemFromAjv, requestInvalid, type FieldProblem } from '../http-errors.js';
 import { createScoreCoalescer, type ScoreCoalescer } from '../coalescer.js';
@@ -29,17 +29,10 @@ export interface PredictPluginOptions {
 }
 
 /** A review item after schema validation (see predictReviewSchema). */
-interface PredictItem {
+type PredictItem = ReviewFields & {
   id: string;
-  text: string;
-  title?: string | null;
-  product_id?: string | null;
-  category?: string | null;
-  rating?: number | null;
-  helpful_votes?: number | null;
-  verified?: boolean | null;
   ts?: string | number | null;
-}
+};
 
 interface PredictBody {
   reviews: unknown[];

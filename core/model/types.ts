@@ -19,6 +19,9 @@ export interface ReviewInput {
   verified?: boolean | null;
 }
 
+/** A review's fields as clients send them (the API's items carry their own id and time fields). */
+export type ReviewFields = Omit<ReviewInput, 'review_id' | 'event_time_ms'>;
+
 export interface SentenceSentiment {
   text: string;
   sentiment: Sentiment;
