@@ -11,7 +11,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { addAbortSignal, pipeline, type Readable } from 'node:stream';
+import { addAbortSignal, pipeline, Readable } from 'node:stream';
 import { extname } from 'node:path';
 import { parse as parseCsv, type CsvError } from 'csv-parse';
 import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
@@ -195,12 +195,51 @@ function newlinesIn(text: string): number {
   return count;
 }
 
+/**
+ * csv-parse decodes as latin1: one character per byte, so `raw` turns back into exactly the bytes that
+ * were sent (invalid UTF-8 included, for the dead letter) and quotes, commas and newlines — all ASCII,
+ * never part of a UTF-8 multi-byte sequence — are found just as they would be in UTF-8. Cells and header
+ * names are then decoded as UTF-8 (invalid bytes become U+FFFD, which validation reports as TEXT_ENCODING,
+ * as for JSONL).
+ */
+const CSV_PARSE_ENCODING = 'latin1';
+const UTF8_BOM_BYTES = Buffer.from(UTF8_BOM, 'utf8');
+
+function fromCsvParse(text: string): Buffer {
+  return Buffer.from(text, CSV_PARSE_ENCODING);
+}
+
+function utf8FromCsvParse(text: string): string {
+  return fromCsvParse(text).toString('utf8');
+}
+
+/**
+ * Drops a leading UTF-8 byte-order mark. csv-parse's own `bom` option would switch its decoding back to
+ * UTF-8 when it sees one, which would lose the byte-exact raw records.
+ */
+async function* withoutUtf8Bom(stream: Readable): AsyncGenerator<Buffer> {
+  let head: Buffer | null = Buffer.alloc(0);
+  for await (const chunk of stream) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
+    if (head === null) {
+      yield buffer;
+      continue;
+    }
+    head = Buffer.concat([head, buffer]);
+    if (head.length < UTF8_BOM_BYTES.length && UTF8_BOM_BYTES.subarray(0, head.length).equals(head)) continue; // not decided yet
+    yield head.subarray(0, UTF8_BOM_BYTES.length).equals(UTF8_BOM_BYTES) ? head.subarray(UTF8_BOM_BYTES.length) : head;
+    head = null;
+  }
+  if (head !== null && head.length > 0) yield head;
+}
+
 /** CSV with a header row (csv-parse); a record that cannot be parsed is yielded as RECORD_UNPARSEABLE and parsing goes on. */
 export async function* readCsv(stream: Readable): AsyncGenerator<InputRecord> {
   const skipped: InputRecord[] = [];
   const parser = parseCsv({
-    columns: true,
-    bom: true,
+    columns: (header: string[]) => header.map(utf8FromCsvParse),
+    encoding: CSV_PARSE_ENCODING,
+    bom: false,
     info: true,
     raw: true,
     skip_empty_lines: true,
@@ -209,18 +248,19 @@ export async function* readCsv(stream: Readable): AsyncGenerator<InputRecord> {
     skip_records_with_error: true,
     on_skip: (err: CsvError | undefined, raw: string | undefined) => {
       const line = typeof err?.lines === 'number' ? err.lines : 0;
-      skipped.push({ line, raw: Buffer.from(raw ?? '', 'utf8'), error: unparseable(`CSV record at line ${line} cannot be parsed: ${err?.message ?? 'unknown error'}`) });
+      skipped.push({ line, raw: fromCsvParse(raw ?? ''), error: unparseable(`CSV record at line ${line} cannot be parsed: ${err?.message ?? 'unknown error'}`) });
       return undefined;
     },
   });
-  pipeline(stream, parser, () => undefined); // errors surface through the iteration below
+  pipeline(Readable.from(withoutUtf8Bom(stream)), parser, () => undefined); // errors surface through the iteration below
   for await (const parsed of parser as AsyncIterable<CsvParsed>) {
     // info.lines is the line where the record ended; a quoted multi-line text started earlier.
     const trailing = parsed.raw.endsWith('\n') ? 1 : 0;
     const line = parsed.info.lines - (newlinesIn(parsed.raw) - trailing);
     // csv-parse reports skipped records while parsing ahead: emit the ones before this record, in line order.
     while (skipped.length > 0 && skipped[0]!.line < line) yield skipped.shift()!;
-    yield { line, raw: Buffer.from(parsed.raw.slice(0, parsed.raw.length - trailing).replace(/\r$/, ''), 'utf8'), value: convertCsvRow(parsed.record) };
+    const cells = Object.fromEntries(Object.entries(parsed.record).map(([column, cell]) => [column, utf8FromCsvParse(cell)]));
+    yield { line, raw: fromCsvParse(parsed.raw.slice(0, parsed.raw.length - trailing).replace(/\r$/, '')), value: convertCsvRow(cells) };
   }
   yield* skipped.splice(0);
 }

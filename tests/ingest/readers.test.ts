@@ -84,6 +84,23 @@ describe('readCsv and convertCsvRow', () => {
     expect(!result.ok && [result.error.code, result.error.field]).toEqual(['FIELD_TYPE', 'rating']);
   });
 
+  it('keeps each record\'s bytes exactly as sent (invalid UTF-8 included) and decodes cells as UTF-8', async () => {
+    const bad = Buffer.concat([Buffer.from('r2,4,"caf'), Buffer.from([0xc3, 0x28]), Buffer.from(' ok"')]);
+    const file = Buffer.concat([Buffer.from('review_id,rating,text,título\nr1,5,"Ça marche, très bien",x\n'), bad, Buffer.from('\n')]);
+    // Cut inside the multi-byte 'é' of the header and inside the invalid sequence.
+    const records = await collect(readCsv(chunked(file.subarray(0, 28), file.subarray(28, file.length - 9), file.subarray(file.length - 9))));
+    expect(records.map((r) => r.line)).toEqual([2, 3]);
+    expect(records[0]!.value).toMatchObject({ review_id: 'r1', rating: 5, text: 'Ça marche, très bien', título: 'x' });
+    expect(records[0]!.raw.toString('utf8')).toBe('r1,5,"Ça marche, très bien",x');
+    expect(Buffer.compare(records[1]!.raw, bad)).toBe(0);
+    expect((records[1]!.value as { text: string }).text).toBe('caf\uFFFD( ok');
+  });
+
+  it('strips a UTF-8 byte-order mark, even one split across chunks', async () => {
+    const records = await collect(readCsv(chunked(Buffer.from([0xef, 0xbb]), Buffer.from([0xbf]), 'review_id,text\nr1,hello\n')));
+    expect(records.map((r) => [r.line, r.value])).toEqual([[2, { review_id: 'r1', text: 'hello' }]]);
+  });
+
   it('a record csv-parse cannot read is RECORD_UNPARSEABLE and reading goes on to the end', async () => {
     const csv = 'review_id,rating,text\nok1,5,fine\nbad,5,"never closed\n';
     const records = await collect(readCsv(chunked(csv)));
