@@ -20,8 +20,19 @@ import { registryBaselineProvider } from '../../drift-aggregator/baselines.js';
 import type { ClosedWindow } from '../../drift-aggregator/closer.js';
 import { aggregatorSettings } from '../../drift-aggregator/config.js';
 import { AggregatorService } from '../../drift-aggregator/service.js';
-import { countById, readScored, startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
-import { createPipeline, expectedWindowCounts, ingestLines, printTotals, readWindows, reviewLines, waitForAggregated, waitForLog, waitForScorer, windowKey, type Pipeline } from '../support/pipeline.js';
+import { startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
+import {
+  createPipeline,
+  drainPipeline,
+  expectedWindowCounts,
+  ingestLines,
+  printTotals,
+  readWindows,
+  reviewLines,
+  waitForLog,
+  windowKey,
+  type Pipeline,
+} from '../support/pipeline.js';
 
 const TOTAL = 1_200;
 const RATE = 75;
@@ -114,10 +125,7 @@ describe('fault: ClickHouse unreachable for a few windows', () => {
     expect(outage.refused).toBeGreaterThan(0);
     expect(pendingAtRecovery).toBeGreaterThan(0);
 
-    await waitForScorer(pipeline, 150_000, children);
-    const scored = await readScored(pipeline);
-    const counts = countById(scored);
-    await waitForAggregated(pipeline, redis, scored, 150_000, children);
+    const { scored, counts } = await drainPipeline(pipeline, redis, children);
     expect(await scorer.kill('SIGTERM')).toBe(0);
     await service.stop();
 

@@ -13,20 +13,19 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { codecFor } from '../../core/avro.js';
-import { countById, readScored, readTopic, sleep, startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
+import { readTopic, sleep, startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
 import {
   createPipeline,
+  drainPipeline,
   expectedWindowCounts,
   ingestLines,
   printTotals,
   readWindowsOf,
   reviewLines,
+  scorerCommitted,
   startAggregator,
   startPrivateKafka,
-  scorerCommitted,
-  waitForAggregated,
   waitForLog,
-  waitForScorer,
   windowKey,
   type Pipeline,
   type PrivateKafka,
@@ -96,15 +95,11 @@ describe('fault: Kafka broker stopped and started mid-stream', () => {
     expect(onReviews).toHaveLength(TOTAL);
     expect(new Set(onReviews.map((m) => m.value.review_id))).toEqual(new Set(reviews.map((r) => r.id)));
 
-    await waitForScorer(pipeline, 150_000, children);
-    const scored = await readScored(pipeline);
-    const counts = countById(scored);
-    await waitForAggregated(pipeline, redis, scored, 150_000, children);
+    const { scored, counts } = await drainPipeline(pipeline, redis, children);
     expect(await scorer.kill('SIGTERM')).toBe(0);
     expect(await aggregator.kill('SIGTERM')).toBe(0);
 
-    const { rows, rawRows } = await readWindowsOf(pipeline);
-    const windowEvents = rows.reduce((sum, row) => sum + row.events + row.late, 0);
+    const { rows, rawRows, events: windowEvents } = await readWindowsOf(pipeline);
     printTotals('kafka-restart', {
       ingested: onReviews.length,
       ingest_resends: ingested.sendRetries,

@@ -7,18 +7,17 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { countById, readScored, startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
+import { startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
 import {
   createPipeline,
+  drainPipeline,
   expectedWindowCounts,
   ingestLines,
   printTotals,
   readWindowsOf,
   reviewLines,
-  startAggregator,
   scorerCommitted,
-  waitForAggregated,
-  waitForScorer,
+  startAggregator,
   windowKey,
   type Pipeline,
 } from '../support/pipeline.js';
@@ -80,15 +79,11 @@ describe('fault: scorer and aggregator SIGKILLed mid-stream', () => {
     expect(ingested.published).toBe(TOTAL);
     expect(ingested.deadLettered).toBe(0);
 
-    await waitForScorer(pipeline, 150_000, children);
-    const scored = await readScored(pipeline);
-    const counts = countById(scored);
-    await waitForAggregated(pipeline, redis, scored, 150_000, children);
+    const { scored, counts } = await drainPipeline(pipeline, redis, children);
     expect(await scorer.kill('SIGTERM')).toBe(0);
     expect(await aggregator.kill('SIGTERM')).toBe(0);
 
-    const { rows, rawRows } = await readWindowsOf(pipeline);
-    const windowEvents = rows.reduce((sum, row) => sum + row.events + row.late, 0);
+    const { rows, rawRows, events: windowEvents } = await readWindowsOf(pipeline);
     printTotals('process-kill', { ingested: ingested.published, scored: scored.length, unique: counts.size, window_events: windowEvents, windows: rows.length, window_rows_raw: rawRows, scorer_killed_at: killedAt.scorer, aggregator_killed_at_offset: killedAt.aggregator, seconds: Math.round((Date.now() - started) / 1000) });
 
     expect([...counts.entries()].filter(([, c]) => c > 1)).toEqual([]);

@@ -13,10 +13,11 @@ import { kafkaPromotionPublisher, publishingRegistry } from '../../core/model/pr
 import { openRegistry, type ModelRegistry } from '../../core/model/registry.js';
 import { repoPath } from '../../core/paths.js';
 import { startApiServer, type RunningApi } from '../../api/server.js';
-import { MODEL_NAME, countById, readScored, startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
+import { MODEL_NAME, startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
 import { apiItem, loadValidLines } from '../support/corpus.js';
 import {
   createPipeline,
+  drainPipeline,
   expectedWindowCounts,
   ingestLines,
   logRecords,
@@ -25,9 +26,7 @@ import {
   reviewLines,
   scorerCommitted,
   startAggregator,
-  waitForAggregated,
   waitForLog,
-  waitForScorer,
   windowKey,
   type Pipeline,
 } from '../support/pipeline.js';
@@ -153,13 +152,10 @@ describe('fault: promotion and rollback under traffic', () => {
     await publisher.close();
     expect(ingested.published).toBe(TOTAL);
 
-    await waitForScorer(pipeline, 150_000, children);
-    const scored = await readScored(pipeline);
-    const counts = countById(scored);
-    await waitForAggregated(pipeline, redis, scored, 150_000, children);
+    const { scored, counts } = await drainPipeline(pipeline, redis, children);
     expect(await scorer.kill('SIGTERM')).toBe(0);
     expect(await aggregator.kill('SIGTERM')).toBe(0);
-    const { rows } = await readWindowsOf(pipeline);
+    const { rows, events: windowEvents } = await readWindowsOf(pipeline);
 
     const byPartition = new Map<number, Array<{ offset: number; version: number }>>();
     for (const { value } of scored) {
@@ -171,7 +167,6 @@ describe('fault: promotion and rollback under traffic', () => {
     const allCalls = calls.flat();
     const failed = allCalls.filter((call) => call.status !== 200);
     const byVersion = (version: number): number => scored.filter((s) => s.value.model_version === version).length;
-    const windowEvents = rows.reduce((sum, row) => sum + row.events + row.late, 0);
     printTotals('promotion', {
       ingested: ingested.published,
       scored: scored.length,

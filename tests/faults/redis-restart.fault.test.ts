@@ -11,9 +11,10 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { countById, readScored, startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
+import { startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
 import {
   createPipeline,
+  drainPipeline,
   expectedWindowCounts,
   freePort,
   ingestLines,
@@ -23,9 +24,7 @@ import {
   reviewLines,
   startAggregator,
   startPrivateRedis,
-  waitForAggregated,
   waitForLog,
-  waitForScorer,
   windowKey,
   type Pipeline,
   type PrivateRedis,
@@ -92,16 +91,13 @@ describe('fault: Redis restarted without persistence mid-stream', () => {
     expect(ingested.published).toBe(TOTAL);
     expect(appliedAtRestart).toBeLessThan(TOTAL);
 
-    await waitForScorer(pipeline, 150_000, children);
-    const scored = await readScored(pipeline);
-    const counts = countById(scored);
-    await waitForAggregated(pipeline, redis, scored, 150_000, children);
+    const { scored, counts } = await drainPipeline(pipeline, redis, children);
     const gauge = await stateLostGauge(metricsPort);
     expect(await scorer.kill('SIGTERM')).toBe(0);
     expect(await aggregator.kill('SIGTERM')).toBe(0);
     const lostLogged = logRecords(aggregator).some((record) => record.msg === STATE_LOST_LOG);
 
-    const { rows } = await readWindowsOf(pipeline);
+    const { rows, events: windowEvents } = await readWindowsOf(pipeline);
     const expected = expectedWindowCounts(scored.map((s) => s.value), pipeline.windowMs);
     const complete = rows.filter((row) => row.stateLost === 0);
     const marked = rows.filter((row) => row.stateLost === 1);
@@ -113,7 +109,7 @@ describe('fault: Redis restarted without persistence mid-stream', () => {
       ingested: ingested.published,
       scored: scored.length,
       unique: counts.size,
-      window_events: rows.reduce((sum, row) => sum + row.events + row.late, 0),
+      window_events: windowEvents,
       window_events_complete: complete.reduce((sum, row) => sum + row.events + row.late, 0),
       windows: rows.length,
       windows_state_lost: marked.length,

@@ -26,7 +26,7 @@ import { repoPath, repoRoot } from '../../core/paths.js';
 import { windowStartOf } from '../../drift-aggregator/windows.js';
 import { ingestRecords, type IngestProgress, type IngestSummary } from '../../ingest/ingest.js';
 import type { ScoredReview } from '../../schemas/types.js';
-import { createSetup, sleep, waitUntil, type ScorerChild, type TestSetup } from '../scorer/helpers.js';
+import { countById, createSetup, readScored, sleep, waitUntil, type ScorerChild, type TestSetup } from '../scorer/helpers.js';
 import { loadValidLines } from './corpus.js';
 
 const run = promisify(execFile);
@@ -176,6 +176,17 @@ export async function scorerCommitted(pipeline: Pipeline): Promise<{ committed: 
   }
 }
 
+/**
+ * The end of every fault test's stream: waits until the scorer committed every review and the aggregator
+ * counted every scored event, then returns the scored events and how often each review id was scored.
+ */
+export async function drainPipeline(pipeline: Pipeline, redis: Redis, children: ScorerChild[]): Promise<{ scored: Awaited<ReturnType<typeof readScored>>; counts: Map<string, number> }> {
+  await waitForScorer(pipeline, 150_000, children);
+  const scored = await readScored(pipeline);
+  await waitForAggregated(pipeline, redis, scored, 150_000, children);
+  return { scored, counts: countById(scored) };
+}
+
 /** Waits until the scorer group committed every review offset (tolerating a broker that is still loading). */
 export async function waitForScorer(pipeline: Pipeline, timeoutMs: number, children: ScorerChild[]): Promise<void> {
   await waitUntil(
@@ -227,7 +238,15 @@ export interface WindowRow {
 }
 
 /** The __all__ window_summary rows (FINAL: newest per key) and how many rows exist without FINAL. */
-export async function readWindows(client: ClickHouseClient, database: string): Promise<{ rows: WindowRow[]; rawRows: number }> {
+export interface WindowsRead {
+  rows: WindowRow[];
+  /** Rows before FINAL merges them: more than rows.length would mean a window was written twice. */
+  rawRows: number;
+  /** Reviews counted over all windows, on time or late. */
+  events: number;
+}
+
+export async function readWindows(client: ClickHouseClient, database: string): Promise<WindowsRead> {
   const result = await client.query({
     query: `SELECT toUnixTimestamp64Milli(window_start) AS start, model_version AS version, events, late_events AS late, state_lost AS stateLost
             FROM ${database}.window_summary FINAL WHERE segment = '__all__' ORDER BY version, start`,
@@ -242,11 +261,11 @@ export async function readWindows(client: ClickHouseClient, database: string): P
   }));
   const raw = await client.query({ query: `SELECT count() AS n FROM ${database}.window_summary WHERE segment = '__all__'`, format: 'JSONEachRow' });
   const rawRows = Number(((await raw.json()) as Array<{ n: string }>)[0]?.n ?? 0);
-  return { rows, rawRows };
+  return { rows, rawRows, events: rows.reduce((sum, row) => sum + row.events + row.late, 0) };
 }
 
 /** Opens the pipeline's chdb path in this process (after the aggregator children exited) and reads the windows. */
-export async function readWindowsOf(pipeline: Pipeline): Promise<{ rows: WindowRow[]; rawRows: number }> {
+export async function readWindowsOf(pipeline: Pipeline): Promise<WindowsRead> {
   const client = await createClickHouse(pipeline.core);
   try {
     return await readWindows(client, pipeline.core.clickhouseDatabase);
