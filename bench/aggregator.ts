@@ -7,7 +7,7 @@
  *      service's own histograms).
  * Prints the figures and writes bench/results/aggregator.json with machine info.
  *
- *   npx tsx bench/aggregator.ts [--events 100000] [--windows 5]
+ *   node dist/bench/aggregator.js [--events 100000] [--windows 5]
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -6,7 +6,7 @@
  *   3. merge throughput (merges/s) and Redis increments round trip (toIncrements + fromHash per second).
  * Prints the figures and writes bench/results/drift-metrics.json with machine info.
  *
- *   npx tsx bench/drift-metrics.ts [--seconds 2]
+ *   node dist/bench/drift-metrics.js [--seconds 2]
  */
 import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
 import { parseArgs } from 'node:util';

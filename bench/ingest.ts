@@ -1,5 +1,5 @@
 /**
- * Ingest throughput against the local broker: `npx tsx bench/ingest.ts [records]` (default 20,000).
+ * Ingest throughput against the local broker: `node dist/bench/ingest.js [records]` (default 20,000).
  *
  * Rows:
  *  - validate + encode only (no Kafka): the CPU cost per record of parse → validate → Avro; and the same

@@ -1,5 +1,5 @@
 /**
- * Model benchmark (`npx tsx bench/model-runtime.ts`):
+ * Model benchmark (`node dist/bench/model-runtime.js`):
  *  (a) training time of the default architecture on BENCH_TRAIN_ROWS reviews (a seeded sample; BENCH_TRAIN_EPOCHS epochs, wasm);
  *  (b) scoring throughput of the model runtime alone (featurize + heads + outlier/shift, no Kafka) at batch
  *      1, 64 and 512, on every backend that loads here (wasm, cpu; tfjs-node when installed), with the

@@ -1,5 +1,5 @@
 /**
- * End-to-end pipeline benchmark on this machine (`npx tsx bench/pipeline.ts`): real reviews go through
+ * End-to-end pipeline benchmark on this machine (`node dist/bench/pipeline.js`): real reviews go through
  * ingest → Kafka → scorer (child process, real model, transactions) → Kafka → drift aggregator (child
  * process, Redis sketches, embedded chdb), on topics, consumer groups and a Redis prefix of their own.
  *

@@ -1,5 +1,5 @@
 /**
- * Scorer benchmark (`npx tsx bench/scorer.ts`), all on this machine and the local broker:
+ * Scorer benchmark (`node dist/bench/scorer.js`), all on this machine and the local broker:
  *  (a) raw ceiling: a plain kafkajs consume→produce passthrough of the same messages, non-transactional and
  *      transactional (one producer per partition, sendOffsets + commit per batch, like the scorer);
  *  (b) the scorer's sustained throughput (child process, real model) on N pre-loaded reviews;

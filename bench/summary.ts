@@ -1,5 +1,5 @@
 /**
- * One markdown table of every benchmark result (`npx tsx bench/summary.ts`, run last by scripts/bench.sh):
+ * One markdown table of every benchmark result (`node dist/bench/summary.js`, run last by scripts/bench.sh):
  * reads bench/results/*.json and prints `| benchmark | figure | value | goal |`, the table the README
  * quotes, followed by when each result was measured and under what load (the machine may be shared).
  * A result file this script does not know is listed with its top-level numbers.
