@@ -135,20 +135,15 @@ export async function killAllScorers(): Promise<void> {
   await Promise.all([...running].map((child) => child.kill('SIGKILL')));
 }
 
-/** Starts `node --import tsx scorer/main.ts` with the test's env (plus overrides); logs go to a file. */
-export function startScorer(setup: TestSetup, name: string, extraEnv: NodeJS.ProcessEnv = {}): ScorerChild {
-  const logFile = join(setup.logDir, `${name}.log`);
+/** Starts `node --import tsx <entry>` (a component's main.ts) with this env; stdout and stderr go to logFile. */
+export function startChild(entry: string, logFile: string, env: NodeJS.ProcessEnv): ScorerChild {
   const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scorer/main.ts'], {
-    cwd: repoRoot(),
-    env: { ...setup.env, DRIFTLINE_SCORER_INSTANCE_ID: name, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: repoRoot(), env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
   let signalled = false;
-  const handle: ScorerChild = {
+  return {
     process: child,
     logFile,
     exited,
@@ -162,8 +157,13 @@ export function startScorer(setup: TestSetup, name: string, extraEnv: NodeJS.Pro
     },
     logs: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
   };
+}
+
+/** Starts `node --import tsx scorer/main.ts` with the test's env (plus overrides); logs go to a file. */
+export function startScorer(setup: TestSetup, name: string, extraEnv: NodeJS.ProcessEnv = {}): ScorerChild {
+  const handle = startChild('scorer/main.ts', join(setup.logDir, `${name}.log`), { ...setup.env, DRIFTLINE_SCORER_INSTANCE_ID: name, ...extraEnv });
   running.add(handle);
-  void exited.then(() => running.delete(handle));
+  void handle.exited.then(() => running.delete(handle));
   return handle;
 }
 

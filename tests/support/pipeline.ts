@@ -11,8 +11,8 @@
  * its own run dir and ports, the same script and config as the shared one) or their own Redis (the same
  * flags services.sh uses: no persistence).
  */
-import { execFile, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -22,11 +22,11 @@ import { freePort } from '../../bench/lib.js';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
 import { coreSettings, type CoreSettings } from '../../core/config.js';
 import { createKafka } from '../../core/kafka.js';
-import { repoPath, repoRoot } from '../../core/paths.js';
+import { repoPath } from '../../core/paths.js';
 import { windowStartOf } from '../../drift-aggregator/windows.js';
 import { ingestRecords, type IngestProgress, type IngestSummary } from '../../ingest/ingest.js';
 import type { ScoredReview } from '../../schemas/types.js';
-import { countById, createSetup, readScored, sleep, waitUntil, type ScorerChild, type TestSetup } from '../scorer/helpers.js';
+import { countById, createSetup, readScored, sleep, startChild, waitUntil, type ScorerChild, type TestSetup } from '../scorer/helpers.js';
 import { loadValidLines } from './corpus.js';
 
 const run = promisify(execFile);
@@ -98,31 +98,7 @@ export async function createPipeline(name: string, options: PipelineOptions = {}
 
 /** `node --import tsx drift-aggregator/main.ts` with the pipeline's env (plus overrides); logs go to a file. */
 export function startAggregator(pipeline: Pipeline, name: string, extraEnv: NodeJS.ProcessEnv = {}): ScorerChild {
-  const logFile = join(pipeline.logDir, `${name}.log`);
-  const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'drift-aggregator/main.ts'], {
-    cwd: repoRoot(),
-    env: { ...pipeline.env, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.pipe(log, { end: false });
-  child.stderr?.pipe(log, { end: false });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
-  let signalled = false;
-  return {
-    process: child,
-    logFile,
-    exited,
-    get signalled() {
-      return signalled;
-    },
-    async kill(signal) {
-      signalled = true;
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-    logs: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
-  };
+  return startChild('drift-aggregator/main.ts', join(pipeline.logDir, `${name}.log`), { ...pipeline.env, ...extraEnv });
 }
 
 /** JSON log lines of a child (pino), for messages like 'aggregator state lost'. */
