@@ -5,15 +5,13 @@
  * (per input partition, in offset order); none is lost or duplicated; the aggregator's windows per version
  * add up to the reviews; and not one API request fails during the swaps.
  */
-import { cp } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createLogger } from '../../core/logger.js';
 import { kafkaPromotionPublisher, publishingRegistry } from '../../core/model/promotions.js';
-import { openRegistry, type ModelRegistry } from '../../core/model/registry.js';
-import { repoPath } from '../../core/paths.js';
+import { openRegistry } from '../../core/model/registry.js';
 import { startApiServer, type RunningApi } from '../../api/server.js';
-import { MODEL_NAME, startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
+import { MODEL_NAME, registerShippedCopy, startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
 import { apiItem, loadValidLines } from '../support/corpus.js';
 import {
   createPipeline,
@@ -34,23 +32,6 @@ import {
 const TOTAL = 1_500;
 const RATE = 60;
 const API_LOOPS = 2;
-
-/** Registers a copy of the shipped model as the next version (same metrics and baseline as v1). */
-async function registerCopy(registry: ModelRegistry): Promise<number> {
-  const v1 = await registry.get(MODEL_NAME, 1);
-  const result = await registry.register({
-    name: MODEL_NAME,
-    writeArtifacts: (dir) => cp(repoPath('models', 'default'), dir, { recursive: true }),
-    metrics: v1.metrics,
-    baseline: await registry.baseline(MODEL_NAME, 1),
-    featurizer: v1.featurizer,
-    dataFingerprint: v1.data_fingerprint,
-    params: v1.params,
-    timings: v1.timings,
-    actor: 'fault-test',
-  });
-  return result.version;
-}
 
 /** 1,1,2,2,2,1 → [1,2,1] */
 function runsOf(versions: number[]): number[] {
@@ -128,7 +109,7 @@ describe('fault: promotion and rollback under traffic', () => {
     const ingest = async (phase: typeof reviews): Promise<number> => (await ingestLines(pipeline, phase.map((r) => r.line), RATE)).published;
     const promote = async (): Promise<void> => {
       await waitUntil('300 reviews scored', async () => (await committed()) >= 300, 120_000, children);
-      expect(await registerCopy(registry)).toBe(2);
+      expect(await registerShippedCopy(registry, { actor: 'fault-test' })).toBe(2);
       await registry.promote(MODEL_NAME, 2, { actor: 'fault-test', force: true, reason: 'promotion under traffic' });
       await waitUntil('the scorer to swap to v2', () => scorerSwaps(2) >= 1, 60_000, children);
       await waitUntil('the API to serve v2', apiServes(2), 60_000, children);

@@ -5,13 +5,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cp, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka, Message } from 'kafkajs';
 import { codecFor } from '../../core/avro.js';
 import { coreSettings } from '../../core/config.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
-import { openRegistry } from '../../core/model/registry.js';
+import { openRegistry, type ModelRegistry } from '../../core/model/registry.js';
 import { repoPath, repoRoot, sharedPath } from '../../core/paths.js';
 import { validateReview } from '../../core/validation.js';
 import type { DeadLetter, ReviewEvent, ScoredReview } from '../../schemas/types.js';
@@ -133,6 +134,29 @@ const running = new Set<ScorerChild>();
 /** SIGKILLs every scorer child still running (call in afterAll: a failed test must not leave orphans). */
 export async function killAllScorers(): Promise<void> {
   await Promise.all([...running].map((child) => child.kill('SIGKILL')));
+}
+
+/**
+ * Registers a copy of the shipped model as the next version of MODEL_NAME, with v1's metrics and baseline
+ * (so a promotion is allowed); `corrupt` truncates its weights, so loading it fails.
+ */
+export async function registerShippedCopy(registry: ModelRegistry, options: { actor: string; corrupt?: boolean }): Promise<number> {
+  const v1 = await registry.get(MODEL_NAME, 1);
+  const result = await registry.register({
+    name: MODEL_NAME,
+    writeArtifacts: async (dir) => {
+      await cp(repoPath('models', 'default'), dir, { recursive: true });
+      if (options.corrupt) await truncate(join(dir, 'text', 'weights.bin'), 16);
+    },
+    metrics: v1.metrics,
+    baseline: await registry.baseline(MODEL_NAME, 1),
+    featurizer: v1.featurizer,
+    dataFingerprint: v1.data_fingerprint,
+    params: v1.params,
+    timings: v1.timings,
+    actor: options.actor,
+  });
+  return result.version;
 }
 
 /** Starts `node --import tsx <entry>` (a component's main.ts) with this env; stdout and stderr go to logFile. */

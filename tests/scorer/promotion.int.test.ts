@@ -4,13 +4,10 @@
  * once, each event names the version that scored it, versions change only between batches (per input partition
  * the sequence of versions is 1…, 2…, 1…), and the corrupt version is refused while the old one keeps scoring.
  */
-import { cp, truncate } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaPromotionPublisher, publishingRegistry } from '../../core/model/promotions.js';
-import { openRegistry, type ModelRegistry } from '../../core/model/registry.js';
-import { repoPath } from '../../core/paths.js';
-import { countById, createSetup, loadReviews, MODEL_NAME, produceAtRate, readScored, reviewMessage, startScorer, waitForCaughtUp, waitUntil, type ScorerChild, killAllScorers, type TestSetup } from './helpers.js';
+import { openRegistry } from '../../core/model/registry.js';
+import { countById, createSetup, registerShippedCopy, loadReviews, MODEL_NAME, produceAtRate, readScored, reviewMessage, startScorer, waitForCaughtUp, waitUntil, type ScorerChild, killAllScorers, type TestSetup } from './helpers.js';
 
 interface LogLine {
   msg?: string;
@@ -29,26 +26,6 @@ const swappedTo = (child: ScorerChild, version: number, after: number): boolean 
   logLines(child)
     .slice(after)
     .some((l) => l.msg === 'scoring with model version' && l.version === version);
-
-/** Registers a copy of the shipped model (optionally corrupted) as the next version. */
-async function registerCopy(registry: ModelRegistry, corrupt: boolean): Promise<number> {
-  const v1 = await registry.get(MODEL_NAME, 1);
-  const result = await registry.register({
-    name: MODEL_NAME,
-    writeArtifacts: async (dir) => {
-      await cp(repoPath('models', 'default'), dir, { recursive: true });
-      if (corrupt) await truncate(join(dir, 'text', 'weights.bin'), 16);
-    },
-    metrics: v1.metrics,
-    baseline: await registry.baseline(MODEL_NAME, 1),
-    featurizer: v1.featurizer,
-    dataFingerprint: v1.data_fingerprint,
-    params: v1.params,
-    timings: v1.timings,
-    actor: 'test',
-  });
-  return result.version;
-}
 
 describe('scorer: hot reload', () => {
   let setup: TestSetup;
@@ -71,7 +48,7 @@ describe('scorer: hot reload', () => {
       {
         at: 400,
         run: async () => {
-          const v2 = await registerCopy(registry, false);
+          const v2 = await registerShippedCopy(registry, { actor: 'test' });
           expect(v2).toBe(2);
           mark = logLines(scorer).length;
           await registry.promote(MODEL_NAME, 2, { actor: 'test', force: true, reason: 'mid-stream promotion' });
@@ -89,7 +66,7 @@ describe('scorer: hot reload', () => {
       {
         at: 1_300,
         run: async () => {
-          const v3 = await registerCopy(registry, true);
+          const v3 = await registerShippedCopy(registry, { actor: 'test', corrupt: true });
           mark = logLines(scorer).length;
           await registry.promote(MODEL_NAME, v3, { actor: 'test', force: true, reason: 'corrupt version' });
           await waitUntil('the scorer to refuse v3', () => logLines(scorer).slice(mark).some((l) => l.msg === 'model version refused' && l.version === v3), 60_000, [scorer]);
