@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm run bench`: every benchmark in bench/ on this machine, one after another (they share 2 cores),
-# each writing bench/results/<name>.json; then the summary table the README quotes.
+# each writing bench/results/<name>.json; then the summary table docs/benchmarks.md quotes.
 set -euo pipefail
 # onnxruntime-node (the pretrained teacher's runtime) ships its CPU library in the package; its install script would also
 # fetch GPU files from outside the npm registry, which must not happen: skip that step on every install.
