@@ -48,7 +48,7 @@ type Decoded = { ok: true; review: ReviewEvent } | { ok: false; error: Driftline
 export function decodeReview(value: Buffer | null, nowMs: number = Date.now()): Decoded {
   let event: ReviewEvent;
   try {
-    event = codecFor('ReviewEvent').decode(value);
+    event = codecFor('ReviewEvent').decodeEscapingUtf8(value);
   } catch (err) {
     return { ok: false, error: toDriftlineError(err, 'AVRO_DECODE_FAILED') };
   }
