@@ -9,7 +9,7 @@
 import { coreSettings } from './config.js';
 import { DriftlineError, type ErrorCode } from './errors.js';
 import { escapedByte } from './utf8.js';
-import type { ReviewEvent } from '../schemas/types.js';
+import type { ReviewEvent, ScoredReview } from '../schemas/types.js';
 
 export type ValidationResult = { ok: true; review: ReviewEvent } | { ok: false; error: DriftlineError };
 
@@ -273,6 +273,29 @@ export function validateReview(raw: unknown, options: ValidationOptions = {}): V
       error: new DriftlineError(err.code, `${err.field}: ${err.why}`, { field: err.field, ...(reviewId === null ? {} : { details: { review_id: reviewId } }) }),
     };
   }
+}
+
+/** The fields of a ScoredReview the aggregator windows and segments on. */
+export type ScoredFields = Pick<ScoredReview, 'review_id' | 'product_id' | 'category' | 'event_time_ms' | 'ingest_time_ms' | 'scored_time_ms'>;
+
+/**
+ * The checks a consumer of ScoredReview events applies to events it did not validate itself (another
+ * producer may write the topic): every time field by the one time rule, and the bounded strings it keys
+ * on. Null when the event is fine, else the error to dead-letter it with (field and review id named).
+ */
+export function scoredReviewProblem(event: ScoredFields, bounds: TimeBounds): DriftlineError | null {
+  const invalid = (code: ErrorCode, field: string, why: string): DriftlineError => new DriftlineError(code, `${field}: ${why}`, { field, details: { review_id: event.review_id } });
+  const times: Array<[string, number | null]> = [['event_time_ms', event.event_time_ms], ['ingest_time_ms', event.ingest_time_ms], ['scored_time_ms', event.scored_time_ms]];
+  for (const [field, ms] of times) {
+    if (ms === null && field === 'event_time_ms') continue;
+    const problem = timeProblem(ms, bounds);
+    if (problem !== null) return invalid('TIMESTAMP_INVALID', field, `${field} ${problem}`);
+  }
+  for (const field of ['product_id', 'category'] as const) {
+    const value = event[field];
+    if (value !== null && value.length > FIELD_MAX_CHARS[field]) return invalid('FIELD_RANGE', field, `${field} is ${value.length} characters, the limit is ${FIELD_MAX_CHARS[field]}`);
+  }
+  return null;
 }
 
 /** The review id of a raw record when it has a usable one (for dead-letter records of invalid input). */

@@ -15,6 +15,7 @@ import { buildDeadLetter, DeadLetterPublisher } from '../core/deadletter.js';
 import type { DriftThresholds } from '../core/drift/config.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import { ensureTopics, kafkaError } from '../core/kafka.js';
+import { scoredReviewProblem } from '../core/validation.js';
 import type { Logger } from '../core/logger.js';
 import { serveMetrics } from '../core/metrics.js';
 import type { DeadLetter, ScoredReview } from '../schemas/types.js';
@@ -228,13 +229,26 @@ export class AggregatorService {
   private async aggregate(topic: string, partition: number, messages: EachBatchPayload['batch']['messages']): Promise<BatchAggregate> {
     const events: ScoredReview[] = [];
     const deadLetters: DeadLetter[] = [];
+    const bounds = { nowMs: this.now(), futureToleranceMs: this.deps.core.futureToleranceMs };
     for (const message of messages) {
+      const location = { topic, partition, offset: message.offset };
+      let event: ScoredReview;
       try {
-        events.push(this.codec.decode(message.value));
+        event = this.codec.decode(message.value);
       } catch (err) {
         this.metrics.undecodable.inc();
-        deadLetters.push(buildDeadLetter({ stage: 'aggregator', error: err, raw: message.value, location: { topic, partition, offset: message.offset } }));
+        deadLetters.push(buildDeadLetter({ stage: 'aggregator', error: err, raw: message.value, location }));
+        continue;
       }
+      // An absurd time would open a window in the year 287,000, move the watermark past every real event
+      // and make the window's ClickHouse row unwritable: such an event is refused here, never windowed.
+      const problem = scoredReviewProblem(event, bounds);
+      if (problem !== null) {
+        this.metrics.invalidEvents.inc({ error_code: problem.code });
+        deadLetters.push(buildDeadLetter({ stage: 'aggregator', error: problem, raw: message.value, location, reviewId: event.review_id }));
+        continue;
+      }
+      events.push(event);
     }
     if (deadLetters.length > 0) await this.deadLetters!.publish(deadLetters);
     const versions = new Map<string, { modelName: string; version: number }>();

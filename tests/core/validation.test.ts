@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
+import type { ScoredFields } from '../../core/validation.js';
 import { describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../core/errors.js';
-import { EARLIEST_EVENT_TIME_MS, MAX_ID_CHARS, VALIDATION_RULES, reviewIdOf, validateReview, type ValidationOptions } from '../../core/validation.js';
+import { EARLIEST_EVENT_TIME_MS, MAX_ID_CHARS, VALIDATION_RULES, reviewIdOf, scoredReviewProblem, timeProblem, validateReview, type ValidationOptions } from '../../core/validation.js';
 import { repoPath } from '../../core/paths.js';
 
 const NOW = Date.UTC(2024, 5, 1, 12, 0, 0);
@@ -206,5 +207,35 @@ describe('validateReview: valid records', () => {
     const failures = lines.map((line) => validateReview(JSON.parse(line) as unknown)).filter((r) => !r.ok);
     expect(lines.length).toBeGreaterThan(2_000);
     expect(failures).toEqual([]);
+  });
+});
+
+describe('the one time rule, and the checks of a ScoredReview another producer wrote', () => {
+  const bounds = { nowMs: NOW, futureToleranceMs: 86_400_000 };
+  const scored: ScoredFields = { review_id: 's-1', product_id: 'B1', category: 'Books', event_time_ms: null, ingest_time_ms: NOW - 1_000, scored_time_ms: NOW };
+
+  it('timeProblem: finite, from 1995-01-01 to the tolerance ahead of the processing clock', () => {
+    for (const ok of [EARLIEST_EVENT_TIME_MS, NOW, NOW + 86_400_000]) expect(timeProblem(ok, bounds)).toBeNull();
+    for (const bad of [9e15, -1, 0, Number.NaN, Number.POSITIVE_INFINITY, NOW + 86_400_001, EARLIEST_EVENT_TIME_MS - 1, '1458000000000', null]) {
+      expect(timeProblem(bad, bounds), String(bad)).toEqual(expect.any(String));
+    }
+    // 9e15 is beyond the JavaScript Date range: the reason must not throw while formatting it.
+    expect(timeProblem(9e15, bounds)).toContain('9000000000000000');
+  });
+
+  it('scoredReviewProblem names the field of an absurd time or an oversized key field, with the review id', () => {
+    expect(scoredReviewProblem(scored, bounds)).toBeNull();
+    const cases: Array<[Partial<ScoredFields>, string, string]> = [
+      [{ ingest_time_ms: 9e15 }, 'TIMESTAMP_INVALID', 'ingest_time_ms'],
+      [{ ingest_time_ms: -1 }, 'TIMESTAMP_INVALID', 'ingest_time_ms'],
+      [{ event_time_ms: NOW + 3 * 365 * 86_400_000 }, 'TIMESTAMP_INVALID', 'event_time_ms'],
+      [{ scored_time_ms: 0 }, 'TIMESTAMP_INVALID', 'scored_time_ms'],
+      [{ category: 'c'.repeat(20_000) }, 'FIELD_RANGE', 'category'],
+      [{ product_id: 'p'.repeat(201) }, 'FIELD_RANGE', 'product_id'],
+    ];
+    for (const [patch, code, field] of cases) {
+      const problem = scoredReviewProblem({ ...scored, ...patch }, bounds);
+      expect(problem && [problem.code, problem.field, problem.details]).toEqual([code, field, { review_id: 's-1' }]);
+    }
   });
 });
