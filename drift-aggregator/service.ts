@@ -100,6 +100,8 @@ export class AggregatorService {
       database: core.clickhouseDatabase,
       log,
       retryMaxMs: settings.clickhouseRetryMaxMs,
+      // The publisher exists once start() connected the producer; the writer only runs after that.
+      deadLetters: { publish: (letters) => this.publishDeadLetters(letters) },
     });
     this.outbox = new AlertOutbox(redis, this.state.key('alerts-outbox'), this.state.key('alerts-lock'));
   }
@@ -261,6 +263,11 @@ export class AggregatorService {
     });
     for (const event of events) aggregate.add(event);
     return aggregate;
+  }
+
+  private async publishDeadLetters(letters: DeadLetter[]): Promise<void> {
+    if (!this.deadLetters) throw new DriftlineError('KAFKA_UNAVAILABLE', 'the aggregator is not started: no dead-letter producer yet');
+    await this.deadLetters.publish(letters);
   }
 
   /** Kafka commit after Redis: only saves re-reading (Redis offsets decide what counts). */
