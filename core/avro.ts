@@ -6,7 +6,8 @@
  * fingerprint is computed here from the specification's algorithm.
  */
 import { isUtf8 } from 'node:buffer';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import avro from 'avsc';
 import { DriftlineError } from './errors.js';
 import { repoPath } from './paths.js';
@@ -170,6 +171,20 @@ export class AvroCodec<T> {
   }
 }
 
+/**
+ * Earlier versions of one of our schemas (schemas/history/<Name>.v<N>.avsc). Their fingerprints stay
+ * accepted, so messages an older producer wrote (still on the topics during and after an upgrade) resolve
+ * to the current schema, new fields taking their defaults.
+ */
+export function historicSchemas(name: SchemaName): avro.Schema[] {
+  const dir = repoPath('schemas', 'history');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((file) => file.startsWith(`${name}.v`) && file.endsWith('.avsc'))
+    .sort()
+    .map((file) => JSON.parse(readFileSync(join(dir, file), 'utf8')) as avro.Schema);
+}
+
 const codecs = new Map<SchemaName, AvroCodec<unknown>>();
 
 /** The codec of one of Driftline's own schemas (schemas/<name>.avsc), created once per process. */
@@ -177,6 +192,7 @@ export function codecFor<N extends SchemaName>(name: N): AvroCodec<SchemaTypes[N
   let codec = codecs.get(name);
   if (!codec) {
     codec = new AvroCodec<unknown>(loadSchema(name), name);
+    for (const writer of historicSchemas(name)) codec.acceptWriterSchema(writer);
     codecs.set(name, codec);
   }
   return codec as AvroCodec<SchemaTypes[N]>;
