@@ -171,7 +171,7 @@ export class WindowCloser {
     for (const key of windowKeys) multi.expire(key, this.options.stateTtlSeconds);
     await multi.exec();
     log.info({ window: id, events: allSummary?.events ?? 0, late: lateEvents, status: allSummary?.status ?? 'green', alerts: alerts.length, stateLost }, 'window closed');
-    this.recordMetrics(ref, items);
+    this.deps.metrics.recordWindow(ref, items);
     await this.considerRollback(ref, items);
     return { ref, rows, summaries, alerts };
   }
@@ -189,23 +189,6 @@ export class WindowCloser {
       return { ...m, status: reported };
     });
     return { items, hysteresisUpdates };
-  }
-
-  private recordMetrics(ref: WindowRef, items: Array<Reported>): void {
-    for (const item of items) {
-      this.deps.metrics.recordItem({
-        model: ref.modelName,
-        version: ref.modelVersion,
-        segment: item.segment,
-        feature: item.feature,
-        metric: item.metric,
-        value: item.effect,
-        pValue: item.pValueAdjusted,
-        amber: item.thresholdAmber,
-        red: item.thresholdRed,
-        status: item.status,
-      });
-    }
   }
 
   private async considerRollback(ref: WindowRef, items: Array<Reported>): Promise<void> {
