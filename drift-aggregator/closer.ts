@@ -171,7 +171,7 @@ export class WindowCloser {
     for (const key of windowKeys) multi.expire(key, this.options.stateTtlSeconds);
     await multi.exec();
     log.info({ window: id, events: allSummary?.events ?? 0, late: lateEvents, status: allSummary?.status ?? 'green', alerts: alerts.length, stateLost }, 'window closed');
-    this.deps.metrics.recordWindow(ref, items);
+    this.recordMetrics(ref, items);
     await this.considerRollback(ref, items);
     return { ref, rows, summaries, alerts };
   }
@@ -189,6 +189,10 @@ export class WindowCloser {
       return { ...m, status: reported };
     });
     return { items, hysteresisUpdates };
+  }
+
+  private recordMetrics(ref: WindowRef, items: Array<Reported>): void {
+    this.deps.metrics.recordWindow(ref, items);
   }
 
   private async considerRollback(ref: WindowRef, items: Array<Reported>): Promise<void> {
