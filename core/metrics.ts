@@ -13,8 +13,61 @@ export function createMetricsRegistry(component: string, withDefaults = true): R
   return registry;
 }
 
-/** Serves `GET /metrics` (and `/health`) on its own port for the streaming components. */
-export async function serveMetrics(registry: Registry, port: number, host = '127.0.0.1'): Promise<Server> {
+/** One readiness condition: resolves when met, throws (or rejects) with the reason when not. */
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<void> | void;
+}
+
+export interface ReadinessReport {
+  ready: boolean;
+  checks: Record<string, { ok: true } | { ok: false; reason: string }>;
+}
+
+/** A check on in-process state: met() says whether it holds, reason() why not. */
+export function readinessCondition(name: string, met: () => boolean, reason: string): ReadinessCheck {
+  return {
+    name,
+    check() {
+      if (!met()) throw new Error(reason);
+    },
+  };
+}
+
+/** A check slower than this counts as failed: a hung Redis or ClickHouse must not hang the probe. */
+export const READINESS_CHECK_TIMEOUT_MS = 2_000;
+
+async function runCheck(check: ReadinessCheck, timeoutMs: number): Promise<ReadinessReport['checks'][string]> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([Promise.resolve().then(() => check.check()), timeout]);
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs every check concurrently; ready only when all pass. */
+export async function checkReadiness(checks: readonly ReadinessCheck[], timeoutMs = READINESS_CHECK_TIMEOUT_MS): Promise<ReadinessReport> {
+  const results = await Promise.all(checks.map(async (check) => [check.name, await runCheck(check, timeoutMs)] as const));
+  return { ready: results.every(([, result]) => result.ok), checks: Object.fromEntries(results) };
+}
+
+export interface ServeMetricsOptions {
+  /** `GET /ready`: 200 when every check passes, 503 with the failing reasons otherwise (absent: 404). */
+  readiness?: readonly ReadinessCheck[];
+}
+
+/**
+ * Serves `GET /metrics`, `/health` (liveness: the process answers) and, given checks, `/ready` (readiness:
+ * the component can do its work) on its own port for the streaming components.
+ */
+export async function serveMetrics(registry: Registry, port: number, host = '127.0.0.1', options: ServeMetricsOptions = {}): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {
       registry
@@ -22,6 +75,18 @@ export async function serveMetrics(registry: Registry, port: number, host = '127
         .then((body) => {
           res.writeHead(200, { 'content-type': registry.contentType });
           res.end(body);
+        })
+        .catch((err: Error) => {
+          res.writeHead(500);
+          res.end(err.message);
+        });
+      return;
+    }
+    if (req.url === '/ready' && options.readiness) {
+      checkReadiness(options.readiness)
+        .then((report) => {
+          res.writeHead(report.ready ? 200 : 503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ status: report.ready ? 'ready' : 'not ready', checks: report.checks }));
         })
         .catch((err: Error) => {
           res.writeHead(500);

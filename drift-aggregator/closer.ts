@@ -192,20 +192,7 @@ export class WindowCloser {
   }
 
   private recordMetrics(ref: WindowRef, items: Array<Reported>): void {
-    for (const item of items) {
-      this.deps.metrics.recordItem({
-        model: ref.modelName,
-        version: ref.modelVersion,
-        segment: item.segment,
-        feature: item.feature,
-        metric: item.metric,
-        value: item.effect,
-        pValue: item.pValueAdjusted,
-        amber: item.thresholdAmber,
-        red: item.thresholdRed,
-        status: item.status,
-      });
-    }
+    this.deps.metrics.recordWindow(ref, items);
   }
 
   private async considerRollback(ref: WindowRef, items: Array<Reported>): Promise<void> {

@@ -17,7 +17,7 @@ import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import { ensureTopics, kafkaError } from '../core/kafka.js';
 import { scoredReviewProblem } from '../core/validation.js';
 import type { Logger } from '../core/logger.js';
-import { serveMetrics } from '../core/metrics.js';
+import { readinessCondition, serveMetrics, type ReadinessCheck } from '../core/metrics.js';
 import type { DeadLetter, ScoredReview } from '../schemas/types.js';
 import { AlertOutbox } from './alerts.js';
 import { SketchCatalog, type BaselineProvider } from './baselines.js';
@@ -73,6 +73,8 @@ export class AggregatorService {
   private assignmentCheck: Promise<void> = Promise.resolve();
   private readonly closeListeners = new Set<(closed: ClosedWindow) => void>();
   private readonly now: () => number;
+  /** In the consumer group (joined, not crashed, stopped or disconnected since): for /ready. */
+  private consumerJoined = false;
 
   constructor(private readonly deps: AggregatorDeps) {
     const { settings, core, redis, log } = deps;
@@ -106,6 +108,29 @@ export class AggregatorService {
     this.outbox = new AlertOutbox(redis, this.state.key('alerts-outbox'), this.state.key('alerts-lock'));
   }
 
+  /**
+   * What `GET /ready` checks: the consumer is in its group, Redis (sketches, offsets) and ClickHouse
+   * (drift rows) answer. An instance with no partition (more instances than partitions) is ready: it
+   * stands by in the group.
+   */
+  readinessChecks(): ReadinessCheck[] {
+    return [
+      readinessCondition('kafka_consumer', () => this.consumerJoined && !this.stopping, `not in consumer group ${this.deps.settings.groupId}`),
+      {
+        name: 'redis',
+        check: async () => {
+          await this.deps.redis.ping();
+        },
+      },
+      {
+        name: 'clickhouse',
+        check: async () => {
+          await (await this.deps.clickhouse.query({ query: 'SELECT 1', format: 'JSONEachRow' })).json();
+        },
+      },
+    ];
+  }
+
   /** Called for every window this instance closes (tests, the CLI's progress output). */
   onWindowClosed(listener: (closed: ClosedWindow) => void): void {
     this.closeListeners.add(listener);
@@ -116,12 +141,19 @@ export class AggregatorService {
     await ensureTopics(kafka, [core.topicScored, core.topicAlerts, core.topicDeadLetter], core);
     await runMigrations(this.deps.clickhouse, core.clickhouseDatabase);
     await this.state.loadScript();
-    if (settings.metricsPort > 0) this.metricsServer = await serveMetrics(this.metrics.registry, settings.metricsPort, settings.metricsHost);
+    if (settings.metricsPort > 0) this.metricsServer = await serveMetrics(this.metrics.registry, settings.metricsPort, settings.metricsHost, { readiness: this.readinessChecks() });
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
     this.deadLetters = new DeadLetterPublisher(this.producer, core.topicDeadLetter);
     this.consumer = kafka.consumer({ groupId: settings.groupId, readUncommitted: false, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxBytesPerPartition: settings.maxBatchBytes, maxBytes: Math.max(settings.maxBatchBytes * core.topicPartitions, 1_048_576) });
+    const left = (): void => {
+      this.consumerJoined = false;
+    };
+    this.consumer.on(this.consumer.events.CRASH, left);
+    this.consumer.on(this.consumer.events.STOP, left);
+    this.consumer.on(this.consumer.events.DISCONNECT, left);
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      this.consumerJoined = true;
       const partitions = event.payload.memberAssignment[core.topicScored] ?? [];
       this.assignmentCheck = this.checkAssignment(partitions).catch((err: unknown) => log.error({ err: toDriftlineError(err).toJSON() }, 'assignment check failed'));
     });

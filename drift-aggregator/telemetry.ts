@@ -21,8 +21,14 @@ export class AggregatorMetrics {
   readonly stateLost: Gauge;
   readonly driftValue: Gauge;
   readonly driftPValue: Gauge;
+  readonly driftPValueAdjusted: Gauge;
   readonly driftThreshold: Gauge;
   readonly driftStatus: Gauge;
+  readonly driftRawStatus: Gauge;
+  readonly driftSamples: Gauge;
+  readonly driftWindowStart: Gauge;
+  /** Per model: the window the drift gauges show and the label sets written for it. */
+  private readonly shown = new Map<string, { start: number; version: string; series: DriftLabels[] }>();
 
   constructor(registry: Registry = createMetricsRegistry('drift-aggregator')) {
     this.registry = registry;
@@ -49,19 +55,89 @@ export class AggregatorMetrics {
     this.windowCloseSeconds = new Histogram({ name: 'driftline_aggregator_window_close_seconds', help: 'Time to close one window (read sketches, all metrics, queue rows).', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers });
     this.clickhousePendingRows = new Gauge({ name: 'driftline_aggregator_clickhouse_pending_rows', help: 'Rows queued in Redis waiting for ClickHouse.', registers });
     this.stateLost = new Gauge({ name: 'driftline_aggregator_state_lost', help: '1 once Redis state was found missing behind committed Kafka offsets (affected windows are marked state_lost).', registers });
+    // One series per (model, version, segment, feature, metric), mirroring a drift_metrics row in ClickHouse.
     const labelNames = ['model', 'version', 'segment', 'feature', 'metric'] as const;
-    this.driftValue = new Gauge({ name: 'driftline_drift_value', help: 'Latest drift metric value of a closed window.', labelNames, registers });
-    this.driftPValue = new Gauge({ name: 'driftline_drift_p_value', help: 'Latest p-value (KS, chi-square), Holm-adjusted.', labelNames, registers });
-    this.driftThreshold = new Gauge({ name: 'driftline_drift_threshold', help: 'Amber/red threshold of a drift metric.', labelNames: [...labelNames, 'level'], registers });
+    this.driftValue = new Gauge({ name: 'driftline_drift_value', help: 'Drift effect size of the latest closed window (drift_metrics.value: what the thresholds are compared with).', labelNames, registers });
+    this.driftPValue = new Gauge({ name: 'driftline_drift_p_value', help: 'Unadjusted p-value of the latest closed window (KS, chi-square, prediction drift); absent for effect-only metrics and insufficient windows.', labelNames, registers });
+    this.driftPValueAdjusted = new Gauge({ name: 'driftline_drift_p_value_adjusted', help: 'p-value after the multiple-testing correction over the window (DRIFTLINE_DRIFT_P_ADJUST); absent like driftline_drift_p_value.', labelNames, registers });
+    this.driftThreshold = new Gauge({ name: 'driftline_drift_threshold', help: 'Amber/red threshold of a drift metric (level label).', labelNames: [...labelNames, 'level'], registers });
     this.driftStatus = new Gauge({ name: 'driftline_drift_status', help: 'Status after hysteresis: 0 green, 1 amber, 2 red.', labelNames, registers });
+    this.driftRawStatus = new Gauge({ name: 'driftline_drift_raw_status', help: 'Status of the latest window alone, before hysteresis: 0 green, 1 amber, 2 red.', labelNames, registers });
+    this.driftSamples = new Gauge({ name: 'driftline_drift_samples', help: 'Values compared in the latest closed window (side: current window or reference).', labelNames: [...labelNames, 'side'], registers });
+    this.driftWindowStart = new Gauge({ name: 'driftline_drift_window_start_seconds', help: 'Start of the window the drift gauges of this model show (Unix seconds).', labelNames: ['model', 'version'], registers });
   }
 
-  recordItem(item: { model: string; version: number; segment: string; feature: string; metric: string; value: number; pValue: number | null; amber: number; red: number; status: DriftStatus }): void {
-    const labels = { model: item.model, version: String(item.version), segment: item.segment, feature: item.feature, metric: item.metric };
-    if (Number.isFinite(item.value)) this.driftValue.set(labels, item.value);
-    if (item.pValue !== null) this.driftPValue.set(labels, item.pValue);
-    this.driftThreshold.set({ ...labels, level: 'amber' }, item.amber);
-    this.driftThreshold.set({ ...labels, level: 'red' }, item.red);
-    this.driftStatus.set(labels, STATUS_VALUE[item.status]);
+  /**
+   * Shows one closed window's assessments. The gauges follow the newest window of each model: a window
+   * that starts earlier than the one shown (a late close) is left to ClickHouse, and a newer window of
+   * another version (promotion, rollback) replaces the old version's series instead of leaving them
+   * behind — a red left over from a retired version would otherwise keep an alert firing for ever.
+   */
+  recordWindow(window: { modelName: string; modelVersion: number; start: number }, items: readonly DriftGaugeItem[]): void {
+    const version = String(window.modelVersion);
+    const previous = this.shown.get(window.modelName);
+    if (previous && window.start < previous.start) return;
+    if (previous && previous.version !== version) this.forget(window.modelName, previous.version, previous.series);
+    const series = previous && previous.version === version ? previous.series : [];
+    const known = new Set(series.map(seriesKey));
+    for (const item of items) {
+      const labels: DriftLabels = { model: window.modelName, version, segment: item.segment, feature: item.feature, metric: item.metric };
+      this.recordItem(labels, item);
+      if (!known.has(seriesKey(labels))) {
+        known.add(seriesKey(labels));
+        series.push(labels);
+      }
+    }
+    this.driftWindowStart.set({ model: window.modelName, version }, window.start / 1000);
+    this.shown.set(window.modelName, { start: window.start, version, series });
   }
+
+  private recordItem(labels: DriftLabels, item: DriftGaugeItem): void {
+    setOrRemove(this.driftValue, labels, item.effect);
+    setOrRemove(this.driftPValue, labels, item.pValue);
+    setOrRemove(this.driftPValueAdjusted, labels, item.pValueAdjusted);
+    this.driftThreshold.set({ ...labels, level: 'amber' }, item.thresholdAmber);
+    this.driftThreshold.set({ ...labels, level: 'red' }, item.thresholdRed);
+    this.driftStatus.set(labels, STATUS_VALUE[item.status]);
+    this.driftRawStatus.set(labels, STATUS_VALUE[item.rawStatus]);
+    this.driftSamples.set({ ...labels, side: 'current' }, item.currentCount);
+    this.driftSamples.set({ ...labels, side: 'reference' }, item.referenceCount);
+  }
+
+  private forget(model: string, version: string, series: readonly DriftLabels[]): void {
+    for (const labels of series) {
+      for (const gauge of [this.driftValue, this.driftPValue, this.driftPValueAdjusted, this.driftStatus, this.driftRawStatus]) gauge.remove(labels);
+      for (const level of ['amber', 'red']) this.driftThreshold.remove({ ...labels, level });
+      for (const side of ['current', 'reference']) this.driftSamples.remove({ ...labels, side });
+    }
+    this.driftWindowStart.remove({ model, version });
+  }
+}
+
+type DriftLabels = Record<'model' | 'version' | 'segment' | 'feature' | 'metric', string>;
+
+/** What the gauges need of one assessment (drift-aggregator/evaluate.ts's SegmentAssessment after hysteresis). */
+export interface DriftGaugeItem {
+  segment: string;
+  feature: string;
+  metric: string;
+  effect: number;
+  pValue: number | null;
+  pValueAdjusted: number | null;
+  thresholdAmber: number;
+  thresholdRed: number;
+  rawStatus: DriftStatus;
+  status: DriftStatus;
+  currentCount: number;
+  referenceCount: number;
+}
+
+function seriesKey(labels: DriftLabels): string {
+  return `${labels.segment}|${labels.feature}|${labels.metric}`;
+}
+
+/** A missing number (no p-value, NaN effect) removes the series rather than leaving the previous window's value. */
+function setOrRemove(gauge: Gauge, labels: DriftLabels, value: number | null): void {
+  if (value !== null && Number.isFinite(value)) gauge.set(labels, value);
+  else gauge.remove(labels);
 }

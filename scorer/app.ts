@@ -8,7 +8,7 @@ import { isAbsolute } from 'node:path';
 import { coreSettings } from '../core/config.js';
 import { createKafka, ensureTopics } from '../core/kafka.js';
 import { createLogger, type Logger } from '../core/logger.js';
-import { createMetricsRegistry, serveMetrics } from '../core/metrics.js';
+import { createMetricsRegistry, readinessCondition, serveMetrics, type ReadinessCheck } from '../core/metrics.js';
 import { followPromotions, type PromotionFollower } from '../core/model/promotions.js';
 import { openRegistry, type ModelRegistry } from '../core/model/registry.js';
 import { createModelService, modelThreadsOr, type ManagedModelService } from '../core/model/service.js';
@@ -91,7 +91,15 @@ export async function runScorer(options: RunScorerOptions = {}): Promise<ScorerP
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await shutdownTracing().catch(() => undefined);
   };
+  // What GET /ready checks. The server starts before the model loads, so /health answers at once and
+  // /ready says 503 until the model is loaded, promotions are followed and the consumer is in its group.
+  const readiness: ReadinessCheck[] = [
+    readinessCondition('model', () => models.isReady(), `no ${settings.modelName} version loaded`),
+    readinessCondition('promotions', () => follower?.isConnected() ?? false, `not following ${core.topicPromotions}`),
+    readinessCondition('kafka_consumer', () => scorer?.isJoined() ?? false, `not in consumer group ${settings.groupId}`),
+  ];
   try {
+    if (settings.metricsPort > 0) server = await serveMetrics(registry, settings.metricsPort, settings.metricsHost, { readiness });
     // Follow first, then load: a promotion made while loading is either in the registry already or in an event.
     follower = await followPromotions({
       kafka,
@@ -104,7 +112,6 @@ export async function runScorer(options: RunScorerOptions = {}): Promise<ScorerP
     await models.loadProduction();
     scorer = createScorer({ kafka, settings, topics, models, metrics, log, ...(options.onFatal ? { onFatal: options.onFatal } : {}) });
     await scorer.start();
-    if (settings.metricsPort > 0) server = await serveMetrics(registry, settings.metricsPort, settings.metricsHost);
   } catch (err) {
     await release().catch(() => undefined);
     throw err;

@@ -59,7 +59,7 @@ export const scorerSettings = defineSettings('scorer', {
     description: 'Where a new consumer group starts: true = the oldest review in the topic (nothing is skipped), false = only new reviews.',
   }),
   retryBackoffMs: setting({ env: 'DRIFTLINE_SCORER_RETRY_BACKOFF_MS', kind: 'int', default: 500, min: 0, description: 'Pause before a partition batch whose transaction failed is fetched and tried again (doubles up to 10 s).' }),
-  metricsPort: setting({ env: 'DRIFTLINE_SCORER_METRICS_PORT', kind: 'int', default: 9464, min: 0, max: 65_535, description: 'Port of GET /metrics (Prometheus) and /health; 0 = no metrics server.' }),
+  metricsPort: setting({ env: 'DRIFTLINE_SCORER_METRICS_PORT', kind: 'int', default: 9464, min: 0, max: 65_535, description: 'Port of GET /metrics (Prometheus), /health (liveness) and /ready (readiness); 0 = no metrics server.' }),
   metricsHost: setting({ env: 'DRIFTLINE_SCORER_METRICS_HOST', kind: 'string', default: '127.0.0.1', description: 'Interface the metrics server listens on (0.0.0.0 in containers).' }),
   lagIntervalMs: setting({ env: 'DRIFTLINE_SCORER_LAG_INTERVAL_MS', kind: 'int', default: 10_000, min: 0, description: 'How often the consumer lag gauge is refreshed from the broker; 0 = never.' }),
 });

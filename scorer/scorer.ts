@@ -44,6 +44,8 @@ export interface Scorer {
   /** Finishes the in-flight transaction, then leaves the group and closes every producer. */
   stop(): Promise<void>;
   assignedPartitions(): number[];
+  /** In the consumer group: joined, and not crashed, stopped or disconnected since (for /ready). */
+  isJoined(): boolean;
 }
 
 const MAX_BACKOFF_MS = 10_000;
@@ -70,6 +72,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
   const failures = new Map<number, number>();
   const timers = new Set<NodeJS.Timeout>();
   let assigned: number[] = [];
+  let joined = false;
   let lagTimer: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
 
@@ -214,7 +217,13 @@ export function createScorer(deps: ScorerDeps): Scorer {
 
   return {
     async start() {
+      const left = (): void => {
+        joined = false;
+      };
+      consumer.on(consumer.events.STOP, left);
+      consumer.on(consumer.events.DISCONNECT, left);
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        joined = true;
         assigned = [...(payload.memberAssignment[topics.reviews] ?? [])].sort((a, b) => a - b);
         producers.retainOnly(new Set(assigned));
         metrics.assignedPartitions.set(assigned.length);
@@ -222,6 +231,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
       });
       consumer.on(consumer.events.FETCH, ({ payload }) => log.trace({ durationMs: payload.duration }, 'fetch'));
       consumer.on(consumer.events.CRASH, ({ payload }) => {
+        joined = false;
         log.error({ err: payload.error.message, restart: payload.restart }, 'consumer crashed');
         if (!payload.restart) deps.onFatal?.(payload.error);
       });
@@ -253,5 +263,6 @@ export function createScorer(deps: ScorerDeps): Scorer {
       return stopping;
     },
     assignedPartitions: () => [...assigned],
+    isJoined: () => joined,
   };
 }

@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
 # Starts, stops and reports the real services Driftline's tests and demo use, without Docker:
 #   Kafka (KRaft, one JVM, jars from Maven Central), Redis (the machine's redis-server), ClickHouse
-#   (embedded chdb in-process by default; a server URL if DRIFTLINE_CLICKHOUSE_URL is set).
+#   (embedded chdb in-process by default; a server URL if DRIFTLINE_CLICKHOUSE_URL is set), and on demand
+#   a Prometheus (Debian's package, installed when missing) that scrapes given targets and loads
+#   deploy/prometheus/rules/*.yml.
 # Idempotent: `up` starts only what is not running; `down` stops only what this script started (by PID).
-# Usage: scripts/services.sh up|down|status|reset
+# Usage: scripts/services.sh up|down|status|reset|prometheus-install|prometheus-up|prometheus-down
+# `up` also installs prometheus/promtool (the test suite runs `promtool test rules`) but does not start it.
+# Prometheus settings (environment):
+#   DRIFTLINE_PROMETHEUS_PORT      listen port of our instance (default 9490, not the package's 9090)
+#   DRIFTLINE_PROMETHEUS_DIR       config, data and PID file (default .run/prometheus)
+#   DRIFTLINE_PROMETHEUS_TARGETS   job=host:port[,job=host:port...] to scrape (default: scorer 9464,
+#                                  aggregator 9465, API 8080 on 127.0.0.1, with the compose file's job names)
+#   DRIFTLINE_PROMETHEUS_INTERVAL  scrape and rule evaluation interval (default 15s)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,6 +24,10 @@ KAFKA_PORT="${DRIFTLINE_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${DRIFTLINE_KAFKA_CONTROLLER_PORT:-9093}"
 CLUSTER_ID="ZHJpZnRsaW5lLWNsdXN0ZQ"   # fixed: base64url of "driftline-cluste" (16 bytes)
 REDIS_PORT="${DRIFTLINE_REDIS_PORT:-6379}"
+PROM_PORT="${DRIFTLINE_PROMETHEUS_PORT:-9490}"
+PROM_DIR="${DRIFTLINE_PROMETHEUS_DIR:-$RUN/prometheus}"
+PROM_TARGETS="${DRIFTLINE_PROMETHEUS_TARGETS:-driftline-scorer=127.0.0.1:9464,driftline-aggregator=127.0.0.1:9465,driftline-api=127.0.0.1:8080}"
+PROM_INTERVAL="${DRIFTLINE_PROMETHEUS_INTERVAL:-15s}"
 mkdir -p "$LOGS" "$KAFKA_HOME"
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -137,22 +150,98 @@ clickhouse_status() {
   fi
 }
 
+# Debian's package gives prometheus + promtool (2.42). Its maintainer scripts would start a system-wide
+# prometheus on 9090: a policy-rc.d that denies service starts (unless the machine already has one) keeps
+# them from doing so, and --no-install-recommends leaves out node-exporter (another daemon on 9100).
+prometheus_install() {
+  if command -v prometheus >/dev/null && command -v promtool >/dev/null; then return; fi
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || { log "prometheus/promtool missing and cannot apt-get install them (needs root on Debian)"; return 1; }
+  log "prometheus missing: installing Debian's prometheus package (prometheus + promtool)"
+  local policy=/usr/sbin/policy-rc.d placed=""
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; placed=1; fi
+  local rc=0
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >"$LOGS/prometheus-install.log" 2>&1) || rc=$?
+  if [ -n "$placed" ]; then rm -f "$policy"; fi
+  [ $rc = 0 ] || { log "apt-get install prometheus failed, see $LOGS/prometheus-install.log"; return 1; }
+  # Belt and braces: if a packaged service got started anyway, stop it and keep it from starting at boot.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then systemctl stop prometheus || true; systemctl disable prometheus >/dev/null 2>&1 || true; fi
+  if [ -x /etc/init.d/prometheus ] && /etc/init.d/prometheus status >/dev/null 2>&1; then /etc/init.d/prometheus stop >/dev/null 2>&1 || true; fi
+}
+
+write_prometheus_config() {
+  local config="$PROM_DIR/prometheus.yml" entry job target
+  {
+    printf '# Written by scripts/services.sh prometheus-up; edit DRIFTLINE_PROMETHEUS_TARGETS instead.\n'
+    printf 'global:\n  scrape_interval: %s\n  evaluation_interval: %s\n' "$PROM_INTERVAL" "$PROM_INTERVAL"
+    printf 'rule_files:\n  - %s/deploy/prometheus/rules/*.yml\n' "$ROOT"
+    printf 'scrape_configs:\n'
+    IFS=',' read -ra entries <<<"$PROM_TARGETS"
+    for entry in "${entries[@]}"; do
+      job="${entry%%=*}"; target="${entry#*=}"
+      [ -n "$job" ] && [ -n "$target" ] && [ "$job" != "$entry" ] || { log "DRIFTLINE_PROMETHEUS_TARGETS: '$entry' is not job=host:port"; exit 2; }
+      printf '  - job_name: %s\n    static_configs:\n      - targets: ["%s"]\n' "$job" "$target"
+    done
+  } >"$config"
+  promtool check config "$config" >"$LOGS/prometheus-check.log" 2>&1 || { log "generated config is invalid"; cat "$LOGS/prometheus-check.log" >&2; exit 1; }
+}
+
+prometheus_up() {
+  if pid_alive "$PROM_DIR/prometheus.pid" && port_open "$PROM_PORT"; then log "prometheus already running (pid $(cat "$PROM_DIR/prometheus.pid"), port $PROM_PORT)"; return; fi
+  if port_open "$PROM_PORT"; then log "port $PROM_PORT is taken by another process; set DRIFTLINE_PROMETHEUS_PORT"; exit 1; fi
+  prometheus_install || exit 1
+  mkdir -p "$PROM_DIR/data"
+  write_prometheus_config
+  log "starting prometheus on 127.0.0.1:$PROM_PORT (data in $PROM_DIR/data)"
+  nohup prometheus --config.file="$PROM_DIR/prometheus.yml" --storage.tsdb.path="$PROM_DIR/data" \
+    --web.listen-address="127.0.0.1:$PROM_PORT" --web.enable-lifecycle >"$PROM_DIR/prometheus.log" 2>&1 &
+  echo $! >"$PROM_DIR/prometheus.pid"
+  local deadline=$((SECONDS + 60))
+  until curl -fsS "http://127.0.0.1:$PROM_PORT/-/ready" >/dev/null 2>&1; do
+    if ! pid_alive "$PROM_DIR/prometheus.pid"; then log "prometheus exited; see $PROM_DIR/prometheus.log"; tail -20 "$PROM_DIR/prometheus.log" >&2; exit 1; fi
+    if [ $SECONDS -ge $deadline ]; then log "prometheus not ready in time; see $PROM_DIR/prometheus.log"; exit 1; fi
+    sleep 0.5
+  done
+  log "prometheus ready"
+}
+
+prometheus_down() {
+  if pid_alive "$PROM_DIR/prometheus.pid"; then
+    local pid; pid="$(cat "$PROM_DIR/prometheus.pid")"
+    log "stopping prometheus (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PROM_DIR/prometheus.pid"
+}
+
+prometheus_status() {
+  if pid_alive "$PROM_DIR/prometheus.pid" && port_open "$PROM_PORT"; then echo "prometheus: running (pid $(cat "$PROM_DIR/prometheus.pid"), 127.0.0.1:$PROM_PORT)";
+  elif command -v promtool >/dev/null; then echo "prometheus: installed, not started (scripts/services.sh prometheus-up)";
+  else echo "prometheus: not installed"; fi
+}
+
 status() {
   if pid_alive "$RUN/kafka.pid" && port_open "$KAFKA_PORT"; then echo "kafka: running (pid $(cat "$RUN/kafka.pid"), 127.0.0.1:$KAFKA_PORT)";
   elif port_open "$KAFKA_PORT"; then echo "kafka: a broker not started by this script listens on $KAFKA_PORT";
   else echo "kafka: down"; fi
   if redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; then echo "redis: running (127.0.0.1:$REDIS_PORT)"; else echo "redis: down"; fi
   clickhouse_status
+  prometheus_status
 }
 
 case "${1:-status}" in
-  up) redis_up; kafka_up; status ;;
-  down) kafka_down; redis_down; status ;;
+  # Not fatal for `up`: without promtool only the Prometheus tests fail (and say why), not every test.
+  up) redis_up; kafka_up; prometheus_install || log "prometheus/promtool are not installed: the Prometheus rule and integration tests will fail"; status ;;
+  down) prometheus_down; kafka_down; redis_down; status ;;
   status) status ;;
   kafka-up) kafka_up ;;
   kafka-down) kafka_down ;;
   redis-up) redis_up ;;
   redis-down) redis_down ;;
+  prometheus-install) prometheus_install || exit 1 ;;
+  prometheus-up) prometheus_up ;;
+  prometheus-down) prometheus_down ;;
   reset) kafka_down; rm -rf "$KAFKA_HOME/data"; log "kafka data removed" ;;
-  *) echo "usage: $0 up|down|status|reset|kafka-up|kafka-down|redis-up|redis-down" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|reset|kafka-up|kafka-down|redis-up|redis-down|prometheus-install|prometheus-up|prometheus-down" >&2; exit 2 ;;
 esac

@@ -18,6 +18,7 @@ export const STATUS_METRICS = [
   'js_distance',
   'wasserstein',
   'chi_square',
+  'kl_divergence',
   'unseen_rate',
   'prediction_drift',
   'confidence_drop',
@@ -43,7 +44,7 @@ export interface DriftThresholds {
   /** KS and chi-square also need an adjusted p-value below alpha before they can turn amber/red. */
   alpha: number;
   pAdjust: PAdjustMethod;
-  /** PSI, JS and Wasserstein also need the feature's KS / chi-square adjusted p < alpha to leave green. */
+  /** PSI, JS, Wasserstein and KL also need the feature's KS / chi-square adjusted p < alpha to leave green. */
   gateOnTest: boolean;
   /** Fewer current (or reference) values than this: status green, flagged insufficient. */
   minSamples: number;
@@ -64,6 +65,8 @@ export const driftSettings = defineSettings('drift', {
   wassersteinRed: setting({ env: 'DRIFTLINE_DRIFT_WASSERSTEIN_RED', kind: 'number', default: 0.25, min: 0, description: 'Wasserstein-1 distance divided by the reference standard deviation: red at or above this.' }),
   cramersVAmber: setting({ env: 'DRIFTLINE_DRIFT_CRAMERS_V_AMBER', kind: 'number', default: 0.1, min: 0, description: 'Chi-square test\'s Cramér\'s V (also needs adjusted p < alpha): amber at or above this.' }),
   cramersVRed: setting({ env: 'DRIFTLINE_DRIFT_CRAMERS_V_RED', kind: 'number', default: 0.2, min: 0, description: 'Chi-square test\'s Cramér\'s V (also needs adjusted p < alpha): red at or above this.' }),
+  klAmber: setting({ env: 'DRIFTLINE_DRIFT_KL_AMBER', kind: 'number', default: 0.05, min: 0, description: 'Kullback-Leibler divergence of the current bins from the reference (nats, shares smoothed by 1e-4): amber at or above this.' }),
+  klRed: setting({ env: 'DRIFTLINE_DRIFT_KL_RED', kind: 'number', default: 0.125, min: 0, description: 'Kullback-Leibler divergence of the current bins from the reference (nats, shares smoothed by 1e-4): red at or above this.' }),
   unseenRateAmber: setting({ env: 'DRIFTLINE_DRIFT_UNSEEN_RATE_AMBER', kind: 'number', default: 0.01, min: 0, description: 'Share of current values in categories the reference never had: amber at or above this.' }),
   unseenRateRed: setting({ env: 'DRIFTLINE_DRIFT_UNSEEN_RATE_RED', kind: 'number', default: 0.05, min: 0, description: 'Share of current values in categories the reference never had: red at or above this.' }),
   predictionDriftAmber: setting({ env: 'DRIFTLINE_DRIFT_PREDICTION_DRIFT_AMBER', kind: 'number', default: 0.1, min: 0, description: 'JS distance of reference vs current predicted-class mix: amber at or above this.' }),
@@ -80,7 +83,7 @@ export const driftSettings = defineSettings('drift', {
   macroF1DropRed: setting({ env: 'DRIFTLINE_DRIFT_MACRO_F1_DROP_RED', kind: 'number', default: 0.1, min: 0, description: 'Reference macro-F1 minus live macro-F1 (rating-derived labels): red at or above this.' }),
   alpha: setting({ env: 'DRIFTLINE_DRIFT_ALPHA', kind: 'number', default: 0.01, min: 0, max: 1, description: 'Significance level for KS / chi-square after multiple-testing correction.' }),
   pAdjust: setting({ env: 'DRIFTLINE_DRIFT_P_ADJUST', kind: 'string', default: 'holm', choices: P_ADJUST_METHODS, description: 'Multiple-testing correction over the tests of one window: holm, bonferroni or none.' }),
-  gateOnTest: setting({ env: 'DRIFTLINE_DRIFT_GATE_ON_TEST', kind: 'boolean', default: true, description: "PSI, JS distance and Wasserstein turn amber/red only when the same feature's KS / chi-square test is significant too (adjusted p < alpha)." }),
+  gateOnTest: setting({ env: 'DRIFTLINE_DRIFT_GATE_ON_TEST', kind: 'boolean', default: true, description: "PSI, JS distance, Wasserstein and KL divergence turn amber/red only when the same feature's KS / chi-square test is significant too (adjusted p < alpha)." }),
   minSamples: setting({ env: 'DRIFTLINE_DRIFT_MIN_SAMPLES', kind: 'int', default: 200, min: 1, description: 'Fewest values in a window (and in the reference) for a status other than green/insufficient.' }),
   hysteresisWindows: setting({ env: 'DRIFTLINE_DRIFT_HYSTERESIS_WINDOWS', kind: 'int', default: 2, min: 1, description: 'Consecutive windows of a new raw status before the reported status changes.' }),
   thresholdsFile: setting({ env: 'DRIFTLINE_DRIFT_THRESHOLDS_FILE', kind: 'string', default: '', description: 'JSON file overriding the thresholds above, optionally per feature.' }),
@@ -97,6 +100,7 @@ function fromSettings(s: DriftSettingValues): DriftThresholds {
       js_distance: t(s.jsAmber, s.jsRed),
       wasserstein: t(s.wassersteinAmber, s.wassersteinRed),
       chi_square: t(s.cramersVAmber, s.cramersVRed),
+      kl_divergence: t(s.klAmber, s.klRed),
       unseen_rate: t(s.unseenRateAmber, s.unseenRateRed),
       prediction_drift: t(s.predictionDriftAmber, s.predictionDriftRed),
       confidence_drop: t(s.confidenceDropAmber, s.confidenceDropRed),

@@ -69,12 +69,12 @@ interface Pending {
 }
 
 /**
- * Effect-only metrics that the feature's test gates (gateOnTest): PSI and JS are biased upwards at small
+ * Effect-only metrics that the feature's test gates (gateOnTest): PSI, KL and JS are biased upwards at small
  * samples (about (bins - 1)/n for PSI) and Wasserstein is noisy on heavy tails, so without the gate two
  * random halves of the same 800 reviews already showed Wasserstein 0.12σ (amber). With it they can
  * only raise a status when the distributions differ significantly (adjusted p < alpha).
  */
-const GATED_METRICS: ReadonlySet<StatusMetricName> = new Set(['psi', 'js_distance', 'wasserstein']);
+const GATED_METRICS: ReadonlySet<StatusMetricName> = new Set(['psi', 'js_distance', 'wasserstein', 'kl_divergence']);
 
 function insufficientNote(pending: Pending, minSamples: number): string | null {
   if (pending.currentCount >= minSamples && pending.referenceCount >= minSamples) return null;

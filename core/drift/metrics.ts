@@ -89,6 +89,46 @@ export const jsDistanceMetric: DriftMetric = {
 };
 
 /**
+ * KL smoothing: both sides' bin shares get KL_SMOOTHING added and are renormalised,
+ * s̃ᵢ = (sᵢ + ε) / (1 + k·ε), so a bin empty on one side gives a large but finite term instead of an
+ * infinite one. Smoothing the shares (not the counts) keeps KL at exactly 0 for identical proportions
+ * whatever the two sample sizes. With ε = 1e-4 (PSI's floor) a bin holding 5 % of the current window
+ * and nothing in the reference contributes about 0.05·ln(0.05/1e-4) ≈ 0.31 nats.
+ */
+export const KL_SMOOTHING = 1e-4;
+
+function smoothedShares(counts: readonly number[], sum: number): number[] {
+  const denominator = 1 + counts.length * KL_SMOOTHING;
+  return counts.map((count) => (count / sum + KL_SMOOTHING) / denominator);
+}
+
+/**
+ * Kullback–Leibler divergence of the current window from the reference, D(Q‖P) = Σ q̃·ln(q̃ / p̃) in
+ * nats over smoothed shares (KL_SMOOTHING). The direction reads "how surprising is the current traffic
+ * to the reference": mass arriving where the reference had little costs much, mass leaving costs
+ * little. Not symmetric (PSI is the symmetrised version, D(Q‖P) + D(P‖Q) on floored shares; for small
+ * shifts KL ≈ PSI / 2, hence default thresholds of half PSI's).
+ */
+export const klDivergenceMetric: DriftMetric = {
+  name: 'kl_divergence',
+  appliesTo: ['numeric', 'categorical'],
+  symmetric: false,
+  compute(reference, current) {
+    checkSameBins('kl_divergence', reference, current);
+    const n = total(reference.counts);
+    const m = total(current.counts);
+    if (n === 0 || m === 0) return { ...NO_EVIDENCE };
+    const p = smoothedShares(reference.counts, n);
+    const q = smoothedShares(current.counts, m);
+    let value = 0;
+    for (let i = 0; i < p.length; i++) value += q[i] * Math.log(q[i] / p[i]);
+    // Rounding can leave a tiny negative sum for identical inputs.
+    value = Math.max(0, value);
+    return { value, effect: value };
+  },
+};
+
+/**
  * Two-sample Kolmogorov–Smirnov on binned data: D = max over bin edges of |F_ref - F_cur|. Binning can
  * only hide differences inside a bin, so D is a lower bound of the raw-data statistic (conservative).
  * p-value: asymptotic Kolmogorov law with effective size n·m/(n+m) (see ksPValue).
@@ -275,7 +315,7 @@ export const chiSquareMetric: DriftMetric = {
   },
 };
 
-export const DRIFT_METRICS: readonly DriftMetric[] = [psiMetric, ksMetric, jsDistanceMetric, wassersteinMetric, chiSquareMetric];
+export const DRIFT_METRICS: readonly DriftMetric[] = [psiMetric, ksMetric, jsDistanceMetric, wassersteinMetric, chiSquareMetric, klDivergenceMetric];
 
 export function metricByName(name: DriftMetricName): DriftMetric {
   const metric = DRIFT_METRICS.find((candidate) => candidate.name === name);
@@ -283,7 +323,7 @@ export function metricByName(name: DriftMetricName): DriftMetric {
   return metric;
 }
 
-/** Metrics computed per feature kind: PSI + KS + JS + Wasserstein for numbers, PSI + JS + chi-square for categories. */
+/** Metrics computed per feature kind: PSI + KS + JS + Wasserstein + KL for numbers, PSI + JS + chi-square + KL for categories. */
 export function metricsFor(kind: 'numeric' | 'categorical'): DriftMetric[] {
   return DRIFT_METRICS.filter((metric) => metric.appliesTo.includes(kind));
 }

@@ -17,7 +17,7 @@ export function driftTableMigrations(database: string): string[] {
       model_version UInt32,
       segment LowCardinality(String) COMMENT 'product category, or __all__',
       feature LowCardinality(String),
-      metric LowCardinality(String) COMMENT 'psi | ks | js_distance | wasserstein | chi_square | prediction_drift | confidence_drop | outlier_rate | accuracy | macro_f1 | unseen_rate',
+      metric LowCardinality(String) COMMENT 'psi | ks | js_distance | wasserstein | chi_square | kl_divergence | prediction_drift | confidence_drop | outlier_rate | accuracy | macro_f1 | unseen_rate',
       value Float64,
       p_value Nullable(Float64),
       p_value_adjusted Nullable(Float64),

@@ -19,7 +19,7 @@ export interface BinnedDistribution {
 }
 
 export interface MetricResult {
-  /** The metric in its own units: PSI, KS statistic D, JS distance, W1 (feature units), chi-square statistic. */
+  /** The metric in its own units: PSI, KS statistic D, JS distance, W1 (feature units), chi-square statistic, KL (nats). */
   value: number;
   /** Tests only (KS, chi-square): the p-value, before any multiple-testing correction. */
   pValue?: number;
@@ -32,10 +32,12 @@ export interface MetricResult {
   details?: Record<string, number>;
 }
 
-export type DriftMetricName = 'psi' | 'ks' | 'js_distance' | 'wasserstein' | 'chi_square';
+export type DriftMetricName = 'psi' | 'ks' | 'js_distance' | 'wasserstein' | 'chi_square' | 'kl_divergence';
 
 export interface DriftMetric {
   readonly name: DriftMetricName;
   readonly appliesTo: ReadonlyArray<'numeric' | 'categorical'>;
+  /** false for a divergence whose value depends on the direction (KL); omitted: symmetric. */
+  readonly symmetric?: false;
   compute(reference: BinnedDistribution, current: BinnedDistribution): MetricResult;
 }

@@ -57,8 +57,8 @@ const METRICS_SERVER_PATHS = [...readFileSync(repoPath('core/metrics.ts'), 'utf8
 
 /** The component each Deployment runs, with the settings that choose its port and listen address. */
 const COMPONENTS: Record<string, { port: number; portEnv: string; hostEnv: string; readiness: string[] }> = {
-  scorer: { port: 9464, portEnv: 'DRIFTLINE_SCORER_METRICS_PORT', hostEnv: 'DRIFTLINE_SCORER_METRICS_HOST', readiness: METRICS_SERVER_PATHS.includes('/ready') ? ['/ready'] : ['/health'] },
-  aggregator: { port: 9465, portEnv: 'DRIFTLINE_AGGREGATOR_METRICS_PORT', hostEnv: 'DRIFTLINE_AGGREGATOR_METRICS_HOST', readiness: METRICS_SERVER_PATHS.includes('/ready') ? ['/ready'] : ['/health'] },
+  scorer: { port: 9464, portEnv: 'DRIFTLINE_SCORER_METRICS_PORT', hostEnv: 'DRIFTLINE_SCORER_METRICS_HOST', readiness: ['/ready'] },
+  aggregator: { port: 9465, portEnv: 'DRIFTLINE_AGGREGATOR_METRICS_PORT', hostEnv: 'DRIFTLINE_AGGREGATOR_METRICS_HOST', readiness: ['/ready'] },
   api: { port: 8080, portEnv: 'DRIFTLINE_API_PORT', hostEnv: 'DRIFTLINE_API_HOST', readiness: ['/ready'] },
 };
 
@@ -136,6 +136,7 @@ describe('deploy/k8s manifests', () => {
 
       it('probes liveness on /health and readiness on a path the process serves', () => {
         const { container } = deployment(component);
+        if (component !== 'api') expect(METRICS_SERVER_PATHS).toEqual(expect.arrayContaining(['/metrics', '/health', '/ready']));
         expect(container.livenessProbe?.httpGet?.path).toBe('/health');
         expect(spec.readiness).toContain(container.readinessProbe?.httpGet?.path);
         expect(probePort(container, container.livenessProbe)).toBe(spec.port);

@@ -32,8 +32,8 @@ describe('compareDatasets', () => {
   });
 
   it('reports every monitored value with the same metric set as the live monitoring', () => {
-    expect(byFeature.get('feature.text_chars')?.metrics.map((m) => m.metric)).toEqual(['psi', 'ks', 'js_distance', 'wasserstein']);
-    expect(byFeature.get('rating')?.metrics.map((m) => m.metric)).toEqual(['psi', 'js_distance', 'chi_square', 'unseen_rate']);
+    expect(byFeature.get('feature.text_chars')?.metrics.map((m) => m.metric)).toEqual(['psi', 'ks', 'js_distance', 'wasserstein', 'kl_divergence']);
+    expect(byFeature.get('rating')?.metrics.map((m) => m.metric)).toEqual(['psi', 'js_distance', 'chi_square', 'kl_divergence', 'unseen_rate']);
     expect([...byFeature.keys()]).toEqual(expect.arrayContaining(['feature.text_words', 'feature.title_chars', 'helpful_votes', 'verified', 'category']));
   });
 

@@ -16,6 +16,7 @@ describe('drift thresholds', () => {
     expect(t.metrics.ks).toEqual({ amber: 0.1, red: 0.2 });
     expect(t.metrics.wasserstein).toEqual({ amber: 0.1, red: 0.25 });
     expect(t.metrics.chi_square).toEqual({ amber: 0.1, red: 0.2 });
+    expect(t.metrics.kl_divergence).toEqual({ amber: 0.05, red: 0.125 });
     expect(t.metrics.confidence_drop).toEqual({ amber: 0.05, red: 0.1 });
     expect(t.metrics.outlier_rate).toEqual({ amber: 0.05, red: 0.1 });
     expect(t.outlierRatio).toEqual({ amber: 2, red: 4 });
@@ -28,6 +29,8 @@ describe('drift thresholds', () => {
     expect(t.metrics.psi).toEqual({ amber: 0.2, red: 0.5 });
     expect(t.pAdjust).toBe('bonferroni');
     expect(t.minSamples).toBe(50);
+    expect(loadDriftThresholds({ DRIFTLINE_DRIFT_KL_AMBER: '0.07', DRIFTLINE_DRIFT_KL_RED: '0.3' }).metrics.kl_divergence).toEqual({ amber: 0.07, red: 0.3 });
+    expect(applyThresholdsJson(defaultDriftThresholds(), '{"metrics": {"kl_divergence": {"red": 0.2}}}').metrics.kl_divergence).toEqual({ amber: 0.05, red: 0.2 });
   });
 
   it('refuses red below amber and bad values with CONFIG_INVALID', () => {

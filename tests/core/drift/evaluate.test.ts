@@ -85,7 +85,9 @@ describe('assessWindow', () => {
         'feature.text_chars/ks',
         'feature.text_chars/js_distance',
         'feature.text_chars/wasserstein',
+        'feature.text_chars/kl_divergence',
         'category/chi_square',
+        'category/kl_divergence',
         'category/unseen_rate',
         `${MODEL_FEATURE}/prediction_drift`,
         `${MODEL_FEATURE}/confidence_drop`,
@@ -106,6 +108,11 @@ describe('assessWindow', () => {
     expect(statuses.get('category')?.rawStatus).toBe('red');
     expect(statuses.get('category')?.drivers).toContain('unseen_rate');
     expect(statuses.get(MODEL_FEATURE)?.rawStatus).toBe('green');
+    const kl = new Map(assessWindow(baseline, window, thresholds).filter((a) => a.metric === 'kl_divergence').map((a) => [a.feature, a]));
+    for (const feature of ['category', 'feature.text_chars']) {
+      expect(kl.get(feature), feature).toMatchObject({ rawStatus: 'red', thresholdAmber: 0.05, thresholdRed: 0.125, pValue: null });
+    }
+    expect(kl.get('prediction.sentiment')?.rawStatus).toBe('green');
   });
 
   it('model-level metrics: confidence drop, outlier rate and macro-F1 drop raise the model status', () => {
@@ -193,6 +200,15 @@ describe('test gate on effect-only metrics (gateOnTest)', () => {
     expect(wasserstein?.effect).toBeGreaterThan(0.1);
     expect(wasserstein?.rawStatus).toBe('green');
     expect(wasserstein?.note).toMatch(/adjusted p/);
+  });
+
+  it('gates KL divergence like PSI', () => {
+    const gated = assessFeatures([comparison], { ...thresholds, minSamples: 10, metrics: { ...thresholds.metrics, kl_divergence: { amber: 0.01, red: 0.5 } } });
+    const kl = gated.find((a) => a.metric === 'kl_divergence');
+    expect(kl?.effect).toBeGreaterThan(0.01);
+    expect(kl?.rawStatus).toBe('green');
+    const open = assessFeatures([comparison], { ...thresholds, minSamples: 10, gateOnTest: false, metrics: { ...thresholds.metrics, kl_divergence: { amber: 0.01, red: 0.5 } } });
+    expect(open.find((a) => a.metric === 'kl_divergence')?.rawStatus).toBe('amber');
   });
 
   it('lets the effect size decide when the gate is off', () => {
