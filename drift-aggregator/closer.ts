@@ -41,6 +41,11 @@ export interface CloserDeps {
   log: Logger;
   rollbackTarget: RollbackTarget | null;
   now?: () => number;
+  /**
+   * Asked before anything is closed or a late count rewritten: false while Redis state is older than what
+   * was applied (a rollback being replayed), so no window is closed again from older sketches.
+   */
+  mayClose?: () => Promise<boolean>;
 }
 
 /** Stored per model version / segment / feature / metric; `before` makes re-closing a window idempotent. */
@@ -75,6 +80,7 @@ export class WindowCloser {
   /** Closes every window that is due (oldest first per model version); returns what this instance closed. */
   async tick(): Promise<ClosedWindow[]> {
     const { state } = this.deps;
+    if (!(await this.mayClose())) return [];
     const maxTime = await state.progressTime();
     const clock = { watermark: watermarkOf(maxTime, this.options.allowedLatenessMs), nowWallMs: this.now() };
     const byVersion = new Map<string, Array<{ id: string; start: number; lastTouchedWallMs: number }>>();
@@ -91,6 +97,7 @@ export class WindowCloser {
       for (const window of windows) {
         // A later window waits for every earlier one of its version (hysteresis runs in order).
         if (!shouldClose(window, clock, this.options.windowMs, this.options.idleCloseMs)) break;
+        if (!(await this.mayClose())) return closed;
         const result = await this.closeWindow(window.id);
         if (result === 'locked') break; // another instance is closing it; the later ones wait for it
         if (result !== 'already-done') closed.push(result);
@@ -98,6 +105,10 @@ export class WindowCloser {
     }
     await this.flushLate();
     return closed;
+  }
+
+  private async mayClose(): Promise<boolean> {
+    return this.deps.mayClose ? this.deps.mayClose() : true;
   }
 
   /** Closes one window if this instance gets its lock ('locked': another instance has it). */
@@ -125,11 +136,12 @@ export class WindowCloser {
   private async evaluateAndQueue(id: string): Promise<ClosedWindow> {
     const { state, catalog, log } = this.deps;
     const ref = parseWindowId(id);
-    const [hashes, lateEvents, stateLost, sketches] = await Promise.all([
+    const [hashes, lateEvents, stateLost, sketches, rewound] = await Promise.all([
       state.readWindow(id),
       state.lateEvents(id),
       this.isStateLost(ref),
       catalog.load(ref.modelName, ref.modelVersion),
+      state.takeRewound(id),
     ]);
     const evaluation = evaluateWindow(hashes, sketches, this.options.thresholds);
     const hysteresisKey = state.key('hyst', ref.modelName, ref.modelVersion);
@@ -170,7 +182,7 @@ export class WindowCloser {
     multi.zrem(state.key('open'), id).zrem(state.key('touched'), id);
     for (const key of windowKeys) multi.expire(key, this.options.stateTtlSeconds);
     await multi.exec();
-    log.info({ window: id, events: allSummary?.events ?? 0, late: lateEvents, status: allSummary?.status ?? 'green', alerts: alerts.length, stateLost }, 'window closed');
+    log.info({ window: id, events: allSummary?.events ?? 0, late: lateEvents, status: allSummary?.status ?? 'green', alerts: alerts.length, stateLost, rewound }, 'window closed');
     this.recordMetrics(ref, items);
     await this.considerRollback(ref, items);
     return { ref, rows, summaries, alerts };

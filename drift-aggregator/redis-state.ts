@@ -20,6 +20,9 @@
  *   done:<id>               '1'   rows of the window are queued for ClickHouse
  *   late                    hash  window id -> late events
  *   late-dirty              set   closed windows whose late count changed since it was written
+ *   rewind                  hash  "<topic>:<partition>" -> offset the replay must reach again after Redis
+ *                                 came back older than what was applied (cleared by the apply that reaches it)
+ *   rewound                 set   windows that got replayed events since (logged when they close)
  */
 import type { Redis } from 'ioredis';
 import { DriftlineError } from '../core/errors.js';
@@ -29,12 +32,15 @@ import { hashName, type BatchAggregate } from './increments.js';
 
 const APPLY_BATCH_LUA = `${LUA_APPLY_OPS_FUNCTION}
 local offsets, clock, open, touched, late, lateDirty, partitionMax = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local rewind, rewound = KEYS[8], KEYS[9]
 local offsetField, expectedPrev, lastOffset = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local prefix, nowMs, batchMaxTime = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local latenessMs, windowMs, windowCount = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local stored = tonumber(redis.call('HGET', offsets, offsetField) or '-1')
 if stored >= lastOffset then return {0, stored, 0} end
 if stored ~= expectedPrev then return {-1, stored, 0} end
+-- Replaying what an older Redis lost: the windows this batch touches are marked (see closer.ts).
+local rewindTarget = redis.call('HGET', rewind, offsetField)
 -- Event time progresses per partition: the stream is complete up to the minimum of the partitions'
 -- maxima (a partition seen for the first time has no progress yet, so nothing is late for it).
 local maxTime = -1e300
@@ -51,6 +57,7 @@ local i = 10
 for w = 1, windowCount do
   local id, start, events, hashCount = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   i = i + 4
+  if rewindTarget then redis.call('SADD', rewound, id) end
   local isLate = redis.call('EXISTS', prefix .. 'closed:' .. id) == 1 or start + windowMs + latenessMs <= maxTime
   if isLate then
     lateEvents = lateEvents + events
@@ -74,8 +81,15 @@ end
 if batchMaxTime > tonumber(ownMax or '-1e300') then redis.call('HSET', partitionMax, offsetField, ARGV[6]) end
 if batchMaxTime > tonumber(redis.call('HGET', clock, 'max_time') or '-1e300') then redis.call('HSET', clock, 'max_time', ARGV[6]) end
 redis.call('HSET', offsets, offsetField, ARGV[3])
+if rewindTarget and lastOffset >= tonumber(rewindTarget) then redis.call('HDEL', rewind, offsetField) end
 return {1, lastOffset, lateEvents}
 `;
+
+/** HSET field to the value unless the stored one is larger. */
+export const SET_MAX_LUA = `
+local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1e300')
+if tonumber(ARGV[2]) > current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 1`;
 
 export type ApplyOutcome =
   | { status: 'applied'; lateEvents: number }
@@ -131,7 +145,7 @@ export class AggregatorState {
   }
 
   async applyBatch(input: ApplyBatchInput): Promise<ApplyOutcome> {
-    const keys = [this.key('offsets'), this.key('clock'), this.key('open'), this.key('touched'), this.key('late'), this.key('late-dirty'), this.key('partition-max')];
+    const keys = [this.key('offsets'), this.key('clock'), this.key('open'), this.key('touched'), this.key('late'), this.key('late-dirty'), this.key('partition-max'), this.key('rewind'), this.key('rewound')];
     const args: Array<string | number> = [
       `${input.topic}:${input.partition}`,
       input.expectedPrevOffset,
@@ -216,6 +230,29 @@ export class AggregatorState {
   async windowKeys(id: string): Promise<string[]> {
     const names = await this.redis.smembers(this.key('hashes', id));
     return [this.key('hashes', id), ...names.map((name) => this.key('w', id, name))];
+  }
+
+  /**
+   * Redis came back older than what was applied: until the partition's applied offset is back at
+   * `target` (Kafka replays the gap), the closer closes nothing (set-max: a deeper rollback keeps the highest target).
+   */
+  async markRewind(topic: string, partition: number, target: number): Promise<void> {
+    await this.redis.eval(SET_MAX_LUA, 1, this.key('rewind'), `${topic}:${partition}`, target);
+  }
+
+  /** Partitions still replaying what an older Redis lost (nothing may close meanwhile). */
+  async rewindPending(): Promise<number> {
+    return this.redis.hlen(this.key('rewind'));
+  }
+
+  /** Applied offset of every partition (`topic:partition` -> offset). */
+  async appliedOffsets(): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.key('offsets'));
+  }
+
+  /** Whether the window got events replayed after a rollback (and forgets it: the window is closing). */
+  async takeRewound(id: string): Promise<boolean> {
+    return (await this.redis.srem(this.key('rewound'), id)) === 1;
   }
 
   async lateEvents(id: string): Promise<number> {

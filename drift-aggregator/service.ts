@@ -24,7 +24,7 @@ import { PendingRowWriter, runMigrations } from './clickhouse-writer.js';
 import { WindowCloser, type ClosedWindow } from './closer.js';
 import type { AggregatorSettings } from './config.js';
 import { BatchAggregate } from './increments.js';
-import { AggregatorState } from './redis-state.js';
+import { AggregatorState, SET_MAX_LUA } from './redis-state.js';
 import type { RollbackTarget } from './rollback.js';
 import { AggregatorMetrics } from './telemetry.js';
 import { windowStartOf } from './windows.js';
@@ -42,11 +42,6 @@ export interface AggregatorDeps {
   metrics?: AggregatorMetrics;
   now?: () => number;
 }
-
-const SET_MAX_LUA = `
-local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1e300')
-if tonumber(ARGV[2]) > current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-return 1`;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -67,8 +62,13 @@ export class AggregatorService {
   private stopped: Promise<void> | undefined;
   /** Partitions whose Redis state was found lost at assignment; the next applied batch marks the loss point. */
   private readonly lostPartitions = new Set<number>();
-  /** Last offset this instance applied per partition (to notice Redis forgetting it). */
+  /** Highest offset this instance applied per partition (to notice Redis forgetting it or going back). */
   private readonly appliedHere = new Map<number, number>();
+  /**
+   * Partitions being replayed because Redis came back older: `from` = the offset Redis had, `target` = the
+   * highest offset applied before. A batch starting beyond `target` was fetched before the seek: dropped.
+   */
+  private readonly rewinds = new Map<number, { from: number; target: number }>();
   private assignmentCheck: Promise<void> = Promise.resolve();
   private readonly closeListeners = new Set<(closed: ClosedWindow) => void>();
   private readonly now: () => number;
@@ -89,7 +89,7 @@ export class AggregatorService {
         thresholds: deps.thresholds,
         rollback: { enabled: settings.autoRollback, maxAgeMs: settings.autoRollbackMaxAgeMs, windows: settings.autoRollbackWindows },
       },
-      { state: this.state, catalog: this.catalog, metrics: this.metrics, log, rollbackTarget: deps.rollbackTarget, now: this.now },
+      { state: this.state, catalog: this.catalog, metrics: this.metrics, log, rollbackTarget: deps.rollbackTarget, now: this.now, mayClose: () => this.verifyState() },
     );
     this.writer = new PendingRowWriter({
       redis,
@@ -120,6 +120,9 @@ export class AggregatorService {
     this.consumer = kafka.consumer({ groupId: settings.groupId, readUncommitted: false, sessionTimeout: 30_000, heartbeatInterval: 3_000, maxBytesPerPartition: settings.maxBatchBytes, maxBytes: Math.max(settings.maxBatchBytes * core.topicPartitions, 1_048_576) });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       const partitions = event.payload.memberAssignment[core.topicScored] ?? [];
+      // What this instance applied of partitions it no longer owns says nothing about them any more.
+      for (const partition of [...this.appliedHere.keys()]) if (!partitions.includes(partition)) this.appliedHere.delete(partition);
+      for (const partition of [...this.rewinds.keys()]) if (!partitions.includes(partition)) this.rewinds.delete(partition);
       this.assignmentCheck = this.checkAssignment(partitions).catch((err: unknown) => log.error({ err: toDriftlineError(err).toJSON() }, 'assignment check failed'));
     });
     try {
@@ -153,7 +156,11 @@ export class AggregatorService {
       for (const partition of partitions) {
         const committedOffset = Number(committed?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
         const applied = (await this.state.appliedOffset(core.topicScored, partition)) ?? -1;
-        if (committedOffset > applied + 1 && committedOffset > (low.get(partition) ?? 0)) {
+        if (committedOffset > applied + 1 && applied >= 0 && applied + 1 >= (low.get(partition) ?? 0)) {
+          // Redis is older than what was applied and committed, and Kafka still holds the gap: replay it.
+          this.appliedHere.set(partition, committedOffset - 1);
+          await this.startRewind(partition, applied, committedOffset - 1);
+        } else if (committedOffset > applied + 1 && committedOffset > (low.get(partition) ?? 0)) {
           this.lostPartitions.add(partition);
           this.metrics.stateLost.set(1);
           const err = new DriftlineError('STATE_LOST', `Redis has offset ${applied} applied for ${core.topicScored}[${partition}] but Kafka committed ${committedOffset}: window counts before it are gone`, {
@@ -176,6 +183,34 @@ export class AggregatorService {
     this.deps.log.error({ err: err.toJSON() }, 'aggregator state lost; affected windows will be marked state_lost');
   }
 
+  /**
+   * Redis holds an applied offset older than one this instance applied (RDB restore, AOF everysec, failover):
+   * mark the partition as replaying (no window closes meanwhile) and seek the consumer back to what Redis
+   * has + 1, so Kafka delivers again exactly what Redis lost.
+   */
+  private async startRewind(partition: number, stored: number, target: number): Promise<void> {
+    const { core, log } = this.deps;
+    const current = this.rewinds.get(partition);
+    if (current && stored >= current.from) return; // already replaying from there (or from further back)
+    this.rewinds.set(partition, { from: stored, target: Math.max(target, current?.target ?? -1) });
+    this.metrics.stateRewinds.inc();
+    this.metrics.rewindingPartitions.set(this.rewinds.size);
+    await this.state.markRewind(core.topicScored, partition, target);
+    this.consumer?.seek({ topic: core.topicScored, partition, offset: String(stored + 1) });
+    log.warn({ partition, redisOffset: stored, applied: target }, 'Redis state went back in time; replaying the lost offsets from Kafka');
+  }
+
+  /** Compares Redis' applied offsets with this instance's; false while a replay is pending (nothing may close). */
+  private async verifyState(): Promise<boolean> {
+    const known = [...this.appliedHere]; // read before Redis: Redis is written before appliedHere
+    const stored = await this.state.appliedOffsets();
+    for (const [partition, applied] of known) {
+      const value = stored[`${this.deps.core.topicScored}:${partition}`];
+      if (value !== undefined && Number(value) < applied) await this.startRewind(partition, Number(value), applied);
+    }
+    return (await this.state.rewindPending()) === 0;
+  }
+
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { core, settings } = this.deps;
     await this.assignmentCheck;
@@ -185,6 +220,13 @@ export class AggregatorService {
       const stored = await this.state.appliedOffset(batch.topic, batch.partition);
       // Redis forgot an offset this instance applied: restarted without persistence while we kept running.
       if (stored === null && this.appliedHere.has(batch.partition) && !this.lostPartitions.has(batch.partition)) this.reportLost(batch.partition, this.appliedHere.get(batch.partition)!);
+      const known = this.appliedHere.get(batch.partition);
+      if (stored !== null && known !== undefined && stored < known) {
+        const rewind = this.rewinds.get(batch.partition);
+        // Not resolved: the seek makes Kafka deliver the records after `stored` again.
+        if (!rewind || stored < rewind.from) return this.startRewind(batch.partition, stored, known);
+        if (Number(batch.messages[0]!.offset) > rewind.target) return; // fetched before the seek
+      }
       const applied = stored ?? -1;
       const fresh = batch.messages.filter((message) => Number(message.offset) > applied);
       const lastOffset = Number(batch.messages[batch.messages.length - 1]!.offset);
@@ -209,7 +251,8 @@ export class AggregatorService {
       timer();
       if (outcome.status === 'conflict') continue; // another instance moved the offset meanwhile: recompute from it
       if (outcome.status === 'applied') {
-        this.appliedHere.set(batch.partition, lastOffset);
+        this.appliedHere.set(batch.partition, Math.max(lastOffset, known ?? -1));
+        this.endRewindAt(batch.partition, lastOffset);
         this.metrics.eventsConsumed.inc(aggregate.events);
         this.metrics.lateEvents.inc(outcome.lateEvents);
         // Windows up to the first one this partition delivers after the loss may hold pre-loss counts that are gone.
@@ -223,6 +266,14 @@ export class AggregatorService {
       return;
     }
     throw new DriftlineError('REDIS_UNAVAILABLE', `batch of ${core.topicScored}[${batch.partition}] kept conflicting with another writer`);
+  }
+
+  private endRewindAt(partition: number, lastOffset: number): void {
+    const rewind = this.rewinds.get(partition);
+    if (!rewind || lastOffset < rewind.target) return;
+    this.rewinds.delete(partition);
+    this.metrics.rewindingPartitions.set(this.rewinds.size);
+    this.deps.log.warn({ partition, from: rewind.from, to: rewind.target }, 'replay after Redis went back in time complete');
   }
 
   private async aggregate(topic: string, partition: number, messages: EachBatchPayload['batch']['messages']): Promise<BatchAggregate> {
