@@ -29,6 +29,16 @@ import type { RollbackTarget } from './rollback.js';
 import { AggregatorMetrics } from './telemetry.js';
 import { windowStartOf } from './windows.js';
 
+/** A batch ready for the Redis apply. */
+interface PreparedBatch {
+  aggregate: BatchAggregate;
+  /** review_ids of the events in `aggregate` (each once), remembered by the apply for the dedupe horizon. */
+  reviewIds: string[];
+  /** Events left out: their review_id was counted before (or earlier in the batch). */
+  duplicates: number;
+  deadLetters: DeadLetter[];
+}
+
 export interface AggregatorDeps {
   core: CoreSettings;
   settings: AggregatorSettings;
@@ -53,6 +63,7 @@ export class AggregatorService {
   readonly writer: PendingRowWriter;
   private readonly outbox: AlertOutbox;
   private readonly codec = codecFor('ScoredReview');
+  private readonly deadLetterCodec = codecFor('DeadLetter');
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
   private deadLetters: DeadLetterPublisher | undefined;
@@ -236,7 +247,7 @@ export class AggregatorService {
         await this.commit(batch.partition, lastOffset);
         return;
       }
-      const aggregate = await this.aggregate(batch.topic, batch.partition, fresh);
+      const { aggregate, reviewIds, duplicates, deadLetters } = await this.aggregate(batch.topic, batch.partition, fresh);
       const timer = this.metrics.redisApplySeconds.startTimer();
       const outcome = await this.state.applyBatch({
         topic: batch.topic,
@@ -247,10 +258,15 @@ export class AggregatorService {
         nowWallMs: this.now(),
         allowedLatenessMs: settings.allowedLatenessMs,
         windowMs: settings.windowMs,
+        dedupe: { reviewIds, horizonMs: core.dedupeHorizonSeconds * 1000 },
+        deadLetters: deadLetters.map((record) => this.deadLetterCodec.encode(record)),
       });
       timer();
-      if (outcome.status === 'conflict') continue; // another instance moved the offset meanwhile: recompute from it
+      // Another instance moved the offset, or counted one of the ids, meanwhile: recompute from Redis.
+      if (outcome.status === 'conflict') continue;
       if (outcome.status === 'applied') {
+        this.metrics.duplicates.inc(duplicates);
+        this.metrics.undecodable.inc(deadLetters.length);
         this.appliedHere.set(batch.partition, Math.max(lastOffset, known ?? -1));
         this.endRewindAt(batch.partition, lastOffset);
         this.metrics.eventsConsumed.inc(aggregate.events);
@@ -276,29 +292,39 @@ export class AggregatorService {
     this.deps.log.warn({ partition, from: rewind.from, to: rewind.target }, 'replay after Redis went back in time complete');
   }
 
-  private async aggregate(topic: string, partition: number, messages: EachBatchPayload['batch']['messages']): Promise<BatchAggregate> {
+  /**
+   * Decodes and pre-aggregates a batch. Undecodable messages become dead letters that go into Redis with
+   * the apply (an outbox), so a batch aggregated again (a retry, a replay) does not publish them again.
+   * Events whose review_id was counted before inside the dedupe horizon (or earlier in the batch) are left
+   * out; the apply script re-checks the ids atomically and refuses the batch if one was counted meanwhile.
+   */
+  private async aggregate(topic: string, partition: number, messages: EachBatchPayload['batch']['messages']): Promise<PreparedBatch> {
     const events: ScoredReview[] = [];
     const deadLetters: DeadLetter[] = [];
     for (const message of messages) {
       try {
         events.push(this.codec.decode(message.value));
       } catch (err) {
-        this.metrics.undecodable.inc();
         deadLetters.push(buildDeadLetter({ stage: 'aggregator', error: err, raw: message.value, location: { topic, partition, offset: message.offset } }));
       }
     }
-    if (deadLetters.length > 0) await this.deadLetters!.publish(deadLetters);
+    const firstById = new Map<string, ScoredReview>();
+    for (const event of events) if (!firstById.has(event.review_id)) firstById.set(event.review_id, event);
+    const ids = [...firstById.keys()];
+    const seen = await this.state.countedIds(ids);
+    const unique = ids.filter((_, index) => !seen[index]).map((id) => firstById.get(id)!);
     const versions = new Map<string, { modelName: string; version: number }>();
-    for (const event of events) versions.set(`${event.model_name}|${event.model_version}`, { modelName: event.model_name, version: event.model_version });
+    for (const event of unique) versions.set(`${event.model_name}|${event.model_version}`, { modelName: event.model_name, version: event.model_version });
     await this.catalog.ensure(versions.values());
     const aggregate = new BatchAggregate({
       windowMs: this.deps.settings.windowMs,
       windowTime: this.deps.settings.windowTime as 'ingest' | 'event',
       sketchesOf: (name, version) => this.catalog.get(name, version),
     });
-    for (const event of events) aggregate.add(event);
-    return aggregate;
+    for (const event of unique) aggregate.add(event);
+    return { aggregate, reviewIds: unique.map((event) => event.review_id), duplicates: events.length - unique.length, deadLetters };
   }
+
 
   /** Kafka commit after Redis: only saves re-reading (Redis offsets decide what counts). */
   private async commit(partition: number, lastOffset: number): Promise<void> {
@@ -317,8 +343,16 @@ export class AggregatorService {
     if (this.producer) {
       const sent = await this.outbox.drain(this.producer, this.deps.core.topicAlerts);
       this.metrics.alertsPublished.inc(sent);
+      await this.drainDeadLetters();
     }
     this.metrics.clickhousePendingRows.set(await this.writer.pendingCount());
+  }
+
+  /** Publishes the dead letters the apply script queued (one instance at a time), then drops them from Redis. */
+  private async drainDeadLetters(): Promise<void> {
+    await this.state.drainDeadLetters(async (values) => {
+      await this.deadLetters!.publish(values.map((value) => this.deadLetterCodec.decode(value)));
+    });
   }
 
   private async runLoop(): Promise<void> {
@@ -342,6 +376,7 @@ export class AggregatorService {
       try {
         await this.writer.flush(true);
         if (this.producer) this.metrics.alertsPublished.inc(await this.outbox.drain(this.producer, this.deps.core.topicAlerts));
+        if (this.producer) await this.drainDeadLetters();
       } catch (err) {
         log.warn({ err: toDriftlineError(err).toJSON() }, 'final flush incomplete; rows and alerts stay queued in Redis');
       }

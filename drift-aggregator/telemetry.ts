@@ -19,6 +19,7 @@ export class AggregatorMetrics {
   readonly clickhousePendingRows: Gauge;
   readonly stateLost: Gauge;
   readonly stateRewinds: Counter;
+  readonly duplicates: Counter;
   readonly rewindingPartitions: Gauge;
   readonly driftValue: Gauge;
   readonly driftPValue: Gauge;
@@ -44,6 +45,7 @@ export class AggregatorMetrics {
     this.windowCloseSeconds = new Histogram({ name: 'driftline_aggregator_window_close_seconds', help: 'Time to close one window (read sketches, all metrics, queue rows).', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers });
     this.clickhousePendingRows = new Gauge({ name: 'driftline_aggregator_clickhouse_pending_rows', help: 'Rows queued in Redis waiting for ClickHouse.', registers });
     this.stateLost = new Gauge({ name: 'driftline_aggregator_state_lost', help: '1 once Redis state was found missing behind committed Kafka offsets (affected windows are marked state_lost).', registers });
+    this.duplicates = new Counter({ name: 'driftline_aggregator_duplicates_total', help: 'Events not counted because their review_id was counted before inside DRIFTLINE_DEDUPE_HORIZON_S.', registers });
     this.stateRewinds = new Counter({ name: 'driftline_aggregator_state_rewinds_total', help: 'Times Redis held an applied offset older than one this instance applied (the gap is replayed from Kafka).', registers });
     this.rewindingPartitions = new Gauge({ name: 'driftline_aggregator_rewinding_partitions', help: 'Partitions replaying what an older Redis lost (no window closes meanwhile).', registers });
     const labelNames = ['model', 'version', 'segment', 'feature', 'metric'] as const;
