@@ -176,6 +176,9 @@ export class WindowCloser {
     if (pending.length > 0) multi.rpush(state.key('pending'), ...pending.map((entry) => JSON.stringify(entry)));
     if (alerts.length > 0) multi.rpush(state.key('alerts-outbox'), ...alerts.map((alert) => JSON.stringify(alert)));
     if (Object.keys(hysteresisUpdates).length > 0) multi.hset(hysteresisKey, hysteresisUpdates);
+    // Bounded: a version that closes no window for the state TTL starts its hysteresis afresh.
+    multi.expire(hysteresisKey, this.options.stateTtlSeconds);
+    multi.expire(state.key('late', id), this.options.stateTtlSeconds);
     const allSummary = summaries.find((s) => s.segment === ALL_SEGMENTS);
     if (allSummary) multi.set(state.key('summary-row', id), JSON.stringify(allSummary), 'EX', this.options.stateTtlSeconds);
     multi.set(state.key('done', id), '1', 'EX', this.options.stateTtlSeconds);
@@ -224,7 +227,16 @@ export class WindowCloser {
     const redItems = items.filter((i) => i.segment === ALL_SEGMENTS && i.feature === MODEL_FEATURE && ROLLBACK_METRICS.has(i.metric) && i.status === 'red');
     try {
       const decision = await recordWindowForRollback(
-        { redis: this.redis, keyPrefix: this.deps.state.base, target: this.deps.rollbackTarget, policy: this.options.rollback, log: this.deps.log, nowMs: this.now },
+        {
+          redis: this.redis,
+          keyPrefix: this.deps.state.base,
+          target: this.deps.rollbackTarget,
+          policy: this.options.rollback,
+          log: this.deps.log,
+          nowMs: this.now,
+          // The counter matters while its windows live; the 'fired' marker while a rollback of the version could fire.
+          ttlSeconds: Math.max(this.options.stateTtlSeconds, Math.ceil(this.options.rollback.maxAgeMs / 1000)),
+        },
         ref.modelName,
         ref.modelVersion,
         ref.start,
@@ -267,6 +279,7 @@ export class WindowCloser {
         .multi()
         .rpush(state.key('pending'), JSON.stringify({ table: WINDOW_SUMMARY_TABLE, row } satisfies PendingEntry))
         .set(state.key('summary-row', id), JSON.stringify(row), 'EX', this.options.stateTtlSeconds)
+        .expire(state.key('late', id), this.options.stateTtlSeconds)
         .exec();
       written++;
     }

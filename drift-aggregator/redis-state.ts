@@ -17,8 +17,10 @@
  *   w:<id>:<segment>|<value> hash one sketch of the window × segment × monitored value (increments.ts)
  *   hashes:<id>             set   the `<segment>|<value>` names present in the window
  *   closed:<id>             '1'   set when a closer starts: later events for the window are late
+ *   hyst:<model>:<version>  hash  hysteresis state per segment|feature|metric (EX = state TTL, renewed per close)
+ *   rollback:<model>:<ver>  hash  consecutive red windows for auto-rollback (+ ':fired'; EX = max(state TTL, max age))
  *   done:<id>               '1'   rows of the window are queued for ClickHouse
- *   late                    hash  window id -> late events
+ *   late:<id>               int   late events of a window (EX = state TTL once the closer saw it)
  *   late-dirty              set   closed windows whose late count changed since it was written
  *   rewind                  hash  "<topic>:<partition>" -> offset the replay must reach again after Redis
  *                                 came back older than what was applied (cleared by the apply that reaches it)
@@ -33,8 +35,8 @@ import { LUA_APPLY_OPS_FUNCTION } from '../core/sketch/redis-increments.js';
 import { hashName, type BatchAggregate } from './increments.js';
 
 const APPLY_BATCH_LUA = `${LUA_APPLY_OPS_FUNCTION}
-local offsets, clock, open, touched, late, lateDirty, partitionMax = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local rewind, rewound, deadLetters = KEYS[8], KEYS[9], KEYS[10]
+local offsets, clock, open, touched, lateDirty, partitionMax = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local rewind, rewound, deadLetters = KEYS[7], KEYS[8], KEYS[9]
 local offsetField, expectedPrev, lastOffset = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local prefix, nowMs, batchMaxTime = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local latenessMs, windowMs, windowCount = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -73,7 +75,8 @@ for w = 1, windowCount do
   local isLate = redis.call('EXISTS', prefix .. 'closed:' .. id) == 1 or start + windowMs + latenessMs <= maxTime
   if isLate then
     lateEvents = lateEvents + events
-    redis.call('HINCRBY', late, id, events)
+    -- One key per window (not a hash of every window ever): the closer gives it the window's state TTL.
+    redis.call('INCRBY', prefix .. 'late:' .. id, events)
     redis.call('SADD', lateDirty, id)
   else
     redis.call('ZADD', open, start, id)
@@ -163,7 +166,7 @@ export class AggregatorState {
   }
 
   async applyBatch(input: ApplyBatchInput): Promise<ApplyOutcome> {
-    const keys = [this.key('offsets'), this.key('clock'), this.key('open'), this.key('touched'), this.key('late'), this.key('late-dirty'), this.key('partition-max'), this.key('rewind'), this.key('rewound'), this.key('dead-letters')];
+    const keys = [this.key('offsets'), this.key('clock'), this.key('open'), this.key('touched'), this.key('late-dirty'), this.key('partition-max'), this.key('rewind'), this.key('rewound'), this.key('dead-letters')];
     const reviewIds = input.dedupe?.reviewIds ?? [];
     const deadLetters = input.deadLetters ?? [];
     const args: Array<string | number | Buffer> = [
@@ -313,6 +316,6 @@ export class AggregatorState {
   }
 
   async lateEvents(id: string): Promise<number> {
-    return Number((await this.redis.hget(this.key('late'), id)) ?? 0);
+    return Number((await this.redis.get(this.key('late', id))) ?? 0);
   }
 }
