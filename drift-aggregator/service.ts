@@ -81,6 +81,8 @@ export class AggregatorService {
    */
   private readonly rewinds = new Map<number, { from: number; target: number }>();
   private assignmentCheck: Promise<void> = Promise.resolve();
+  /** Set once the first assignment was checked: before it, Redis may be older than Kafka and nothing may close. */
+  private assignmentChecked = false;
   private readonly closeListeners = new Set<(closed: ClosedWindow) => void>();
   private readonly now: () => number;
 
@@ -134,7 +136,11 @@ export class AggregatorService {
       // What this instance applied of partitions it no longer owns says nothing about them any more.
       for (const partition of [...this.appliedHere.keys()]) if (!partitions.includes(partition)) this.appliedHere.delete(partition);
       for (const partition of [...this.rewinds.keys()]) if (!partitions.includes(partition)) this.rewinds.delete(partition);
-      this.assignmentCheck = this.checkAssignment(partitions).catch((err: unknown) => log.error({ err: toDriftlineError(err).toJSON() }, 'assignment check failed'));
+      this.assignmentCheck = this.checkAssignment(partitions)
+        .then(() => {
+          this.assignmentChecked = true;
+        })
+        .catch((err: unknown) => log.error({ err: toDriftlineError(err).toJSON() }, 'assignment check failed'));
     });
     try {
       await this.consumer.connect();
@@ -213,6 +219,7 @@ export class AggregatorService {
 
   /** Compares Redis' applied offsets with this instance's; false while a replay is pending (nothing may close). */
   private async verifyState(): Promise<boolean> {
+    if (!this.assignmentChecked) return false;
     const known = [...this.appliedHere]; // read before Redis: Redis is written before appliedHere
     const stored = await this.state.appliedOffsets();
     for (const [partition, applied] of known) {

@@ -28,14 +28,19 @@ import { startPrivateRedis, type PrivateRedis } from '../support/pipeline.js';
 const MODEL = 'rollback-model';
 const WINDOW_MS = 60_000;
 const PER_WINDOW = 400;
-// Idle close well above any pause of the test, so windows close by the watermark while the stream runs.
-const setup = testSetup({ windowMs: WINDOW_MS, idleCloseMs: 8_000, maxBatchBytes: 16 * 1024 });
 const firstWindow = windowStartOf(Date.now(), WINDOW_MS) - 60 * WINDOW_MS;
 const random = seededRandom(77);
 let privateRedis: PrivateRedis | undefined;
 let redis: Redis;
-let clickhouse: ClickHouseClient | undefined;
-let service: AggregatorService | undefined;
+const services = new Set<AggregatorService>();
+const chdbPaths: string[] = [];
+
+/** Unique topics, group, prefix and chdb path per scenario. Idle close well above any pause of the test. */
+function scenarioSetup(): ReturnType<typeof testSetup> {
+  const setup = testSetup({ windowMs: WINDOW_MS, idleCloseMs: 8_000, maxBatchBytes: 16 * 1024 });
+  chdbPaths.push(setup.core.clickhousePath);
+  return setup;
+}
 
 /** `count` events of window `window`, numbered from `from` (ingest times spread inside the window). */
 function reviews(window: number, from: number, count: number): ScoredReview[] {
@@ -50,14 +55,14 @@ interface Snapshot {
   dump: Buffer;
 }
 
-async function prefixKeys(): Promise<string[]> {
-  return redis.keys(`${setup.core.redisPrefix}:*`);
+async function prefixKeys(prefix: string): Promise<string[]> {
+  return redis.keys(`${prefix}:*`);
 }
 
 /** DUMP of every aggregator key with its TTL: what an RDB written now would bring back. */
-async function snapshot(): Promise<Snapshot[]> {
+async function snapshot(prefix: string): Promise<Snapshot[]> {
   const out: Snapshot[] = [];
-  for (const key of await prefixKeys()) {
+  for (const key of await prefixKeys(prefix)) {
     const [dump, ttl] = await Promise.all([redis.dumpBuffer(key), redis.pttl(key)]);
     if (dump) out.push({ key, ttl: Math.max(0, ttl), dump });
   }
@@ -65,16 +70,16 @@ async function snapshot(): Promise<Snapshot[]> {
 }
 
 /** Redis "restarts" with the older snapshot: keys created since are gone, the others hold their old values. */
-async function restore(saved: Snapshot[]): Promise<void> {
+async function restore(prefix: string, saved: Snapshot[]): Promise<void> {
   const multi = redis.multi();
-  const keys = await prefixKeys();
+  const keys = await prefixKeys(prefix);
   if (keys.length > 0) multi.del(...keys);
   for (const { key, ttl, dump } of saved) multi.restore(key, ttl, dump, 'REPLACE');
   await multi.exec();
 }
 
-async function appliedEvents(): Promise<number> {
-  const offsets = await redis.hgetall(`${setup.core.redisPrefix}:agg:offsets`);
+async function appliedEvents(prefix: string): Promise<number> {
+  const offsets = await redis.hgetall(`${prefix}:agg:offsets`);
   return Object.values(offsets).reduce((sum, offset) => sum + Number(offset) + 1, 0);
 }
 
@@ -85,10 +90,10 @@ interface Row {
   stateLost: number;
 }
 
-async function summaryRows(final: boolean): Promise<Row[]> {
-  const result = await clickhouse!.query({
+async function summaryRows(clickhouse: ClickHouseClient, database: string, final: boolean): Promise<Row[]> {
+  const result = await clickhouse.query({
     query: `SELECT toUnixTimestamp64Milli(window_start) AS start, events, late_events AS late, state_lost AS stateLost
-            FROM ${setup.core.clickhouseDatabase}.window_summary ${final ? 'FINAL' : ''} WHERE segment = '__all__' ORDER BY start, written_at`,
+            FROM ${database}.window_summary ${final ? 'FINAL' : ''} WHERE segment = '__all__' ORDER BY start, written_at`,
     format: 'JSONEachRow',
   });
   return ((await result.json()) as Array<Record<string, string | number>>).map((r) => ({ start: Number(r.start), events: Number(r.events), late: Number(r.late), stateLost: Number(r.stateLost) }));
@@ -97,69 +102,101 @@ async function summaryRows(final: boolean): Promise<Row[]> {
 beforeAll(async () => {
   privateRedis = await startPrivateRedis();
   redis = new Redis(privateRedis.url);
-  clickhouse = await createClickHouse(setup.core);
 });
 
 afterAll(async () => {
-  await service?.stop();
+  for (const service of services) await service.stop();
   redis?.disconnect();
-  await clickhouse?.close();
   await privateRedis?.destroy();
-  rmSync(setup.core.clickhousePath, { recursive: true, force: true });
+  for (const path of chdbPaths) rmSync(path, { recursive: true, force: true });
 });
 
-describe('fault: Redis restored from an older snapshot mid-stream', () => {
-  it('replays what Redis lost from Kafka: every window ends exact, no partial row is ever written', async () => {
-    const core = { ...setup.core, redisUrl: privateRedis!.url };
-    const kafka = createKafka(core, 'rollback-test');
-    await ensureTopics(kafka, [core.topicScored], core);
-    service = new AggregatorService({
+/**
+ * Streams windows 0-5; snapshot when window 2 is half counted; window 2 completes and is written; the
+ * snapshot is restored (with `restartAcross`: while the aggregator is stopped, and a new instance starts on
+ * the older Redis); the stream goes on. Returns the window_summary rows (FINAL and every row written).
+ */
+async function rollbackScenario(restartAcross: boolean): Promise<{ final: Row[]; every: Row[]; expected: Map<number, number>; published: number }> {
+  const setup = scenarioSetup();
+  const core = { ...setup.core, redisUrl: privateRedis!.url };
+  const kafka = createKafka(core, 'rollback-test');
+  await ensureTopics(kafka, [core.topicScored], core);
+  const clickhouse = await createClickHouse(core);
+  const startService = async (): Promise<AggregatorService> => {
+    const service = new AggregatorService({
       core,
       settings: setup.settings,
       thresholds: defaultDriftThresholds(),
       kafka,
       redis,
-      clickhouse: clickhouse!,
+      clickhouse,
       baselines: new InMemoryBaselineProvider([syntheticBaseline(MODEL, 1)]),
       rollbackTarget: null,
       log: createLogger('rollback-test', 'silent'),
     });
+    services.add(service);
     await service.start();
+    return service;
+  };
+  try {
+    let service = await startService();
     const expected = new Map<number, number>();
     let published = 0;
+    const prefix = core.redisPrefix;
     const publish = async (events: ScoredReview[]): Promise<void> => {
       for (const event of events) expected.set(windowStartOf(event.ingest_time_ms, WINDOW_MS), (expected.get(windowStartOf(event.ingest_time_ms, WINDOW_MS)) ?? 0) + 1);
       await publishScored(kafka, core.topicScored, events);
       published += events.length;
-      await waitFor(async () => (await appliedEvents()) >= published, 60_000, `${published} events to be applied`);
+      await waitFor(async () => (await appliedEvents(prefix)) >= published, 60_000, `${published} events to be applied`);
     };
+    const rows = (final: boolean): Promise<Row[]> => summaryRows(clickhouse, core.clickhouseDatabase, final);
 
     // Windows 0-1 complete, window 2 half counted when the snapshot is taken.
     await publish([...reviews(0, 0, PER_WINDOW), ...reviews(1, 0, PER_WINDOW), ...reviews(2, 0, PER_WINDOW / 2)]);
-    const saved = await snapshot();
+    const saved = await snapshot(prefix);
     // Window 2 completes and closes (the watermark passes it), window 3 opens.
     await publish([...reviews(2, PER_WINDOW / 2, PER_WINDOW / 2), ...reviews(3, 0, PER_WINDOW), ...reviews(4, 0, 10)]);
     const window2 = firstWindow + 2 * WINDOW_MS;
-    await waitFor(async () => (await summaryRows(true)).some((row) => row.start === window2), 60_000, 'window 2 to be written');
+    await waitFor(async () => (await rows(true)).some((row) => row.start === window2), 60_000, 'window 2 to be written');
 
-    await restore(saved);
+    if (restartAcross) {
+      await service.stop();
+      services.delete(service);
+      await restore(prefix, saved);
+      service = await startService();
+    } else await restore(prefix, saved);
     // The stream goes on after the restore.
     await publish([...reviews(4, 10, PER_WINDOW - 10), ...reviews(5, 0, PER_WINDOW)]);
-    const prefix = `${core.redisPrefix}:agg:`;
     await waitFor(
-      async () => (await redis.zcard(`${prefix}open`)) === 0 && (await redis.llen(`${prefix}pending`)) === 0 && (await summaryRows(true)).length === expected.size,
+      async () => (await redis.zcard(`${prefix}:agg:open`)) === 0 && (await redis.llen(`${prefix}:agg:pending`)) === 0 && (await rows(true)).length === expected.size,
       90_000,
       'every window to be closed and written',
     );
+    const result = { final: await rows(true), every: await rows(false), expected, published };
+    await service.stop();
+    services.delete(service);
+    return result;
+  } finally {
+    await clickhouse.close();
+  }
+}
 
-    const final = await summaryRows(true);
-    const every = await summaryRows(false);
-    const counted = (row: Row): number => row.events + row.late;
-    console.log(`fault redis-rollback: published=${published} windows=${final.length} rows_written=${every.length} counts=${final.map((row) => `${(row.start - firstWindow) / WINDOW_MS}:${counted(row)}`).join(',')}`);
-    expect(final.map((row) => ({ start: row.start, counted: counted(row), stateLost: row.stateLost }))).toEqual(
-      [...expected].sort(([a], [b]) => a - b).map(([start, count]) => ({ start, counted: count, stateLost: 0 })),
-    );
-    // No row with fewer events than its window holds was ever written (not even replaced later).
-    expect(every.filter((row) => counted(row) !== expected.get(row.start))).toEqual([]);
+function expectExact({ final, every, expected, published }: Awaited<ReturnType<typeof rollbackScenario>>, name: string): void {
+  const counted = (row: Row): number => row.events + row.late;
+  console.log(`fault ${name}: published=${published} windows=${final.length} rows_written=${every.length} counts=${final.map((row) => `${(row.start - firstWindow) / WINDOW_MS}:${counted(row)}`).join(',')}`);
+  expect(final.map((row) => ({ start: row.start, counted: counted(row), stateLost: row.stateLost }))).toEqual(
+    [...expected].sort(([a], [b]) => a - b).map(([start, count]) => ({ start, counted: count, stateLost: 0 })),
+  );
+  // No row with fewer events than its window holds was ever written (not even replaced later).
+  expect(every.filter((row) => counted(row) !== expected.get(row.start))).toEqual([]);
+}
+
+describe('fault: Redis restored from an older snapshot mid-stream', () => {
+  it('replays what Redis lost from Kafka: every window ends exact, no partial row is ever written', async () => {
+    expectExact(await rollbackScenario(false), 'redis-rollback');
+  });
+
+  it('also when the aggregator restarts on the older Redis (Kafka committed beyond it): replays instead of marking state lost', async () => {
+    expectExact(await rollbackScenario(true), 'redis-rollback-restart');
   });
 });
