@@ -137,10 +137,11 @@ export class AggregatorService {
       for (const partition of [...this.appliedHere.keys()]) if (!partitions.includes(partition)) this.appliedHere.delete(partition);
       for (const partition of [...this.rewinds.keys()]) if (!partitions.includes(partition)) this.rewinds.delete(partition);
       this.assignmentCheck = this.checkAssignment(partitions)
-        .then(() => {
+        .catch((err: unknown) => log.error({ err: toDriftlineError(err).toJSON() }, 'assignment check failed'))
+        .finally(() => {
+          // Also after a failed check (logged): closing must not stall; batches still compare offsets.
           this.assignmentChecked = true;
-        })
-        .catch((err: unknown) => log.error({ err: toDriftlineError(err).toJSON() }, 'assignment check failed'));
+        });
     });
     try {
       await this.consumer.connect();
@@ -331,7 +332,6 @@ export class AggregatorService {
     for (const event of unique) aggregate.add(event);
     return { aggregate, reviewIds: unique.map((event) => event.review_id), duplicates: events.length - unique.length, deadLetters };
   }
-
 
   /** Kafka commit after Redis: only saves re-reading (Redis offsets decide what counts). */
   private async commit(partition: number, lastOffset: number): Promise<void> {
