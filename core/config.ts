@@ -107,6 +107,13 @@ export const coreSettings = defineSettings('core', {
   registryDir: setting({ env: 'DRIFTLINE_REGISTRY_DIR', kind: 'string', default: '.data/registry', description: 'Model registry directory (versions, stages, baselines, artifacts).' }),
   tfBackend: setting({ env: 'DRIFTLINE_TF_BACKEND', kind: 'string', default: 'auto', choices: ['auto', 'node', 'wasm', 'cpu'], description: 'TensorFlow.js backend: auto = tfjs-node if it loads, else wasm.' }),
   logLevel: setting({ env: 'DRIFTLINE_LOG_LEVEL', kind: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'pino log level.' }),
+  dedupeHorizonSeconds: setting({
+    env: 'DRIFTLINE_DEDUPE_HORIZON_S',
+    kind: 'int',
+    default: 86_400,
+    min: 60,
+    description: 'How long a review_id is remembered for end-to-end deduplication: within it the scorer does not score an id again and the aggregator does not count it again (one Redis key per id with this TTL).',
+  }),
   maxTextBytes: setting({ env: 'DRIFTLINE_MAX_TEXT_BYTES', kind: 'int', default: 32_768, min: 16, description: 'Largest review text accepted (UTF-8 bytes); longer ones are rejected with TEXT_TOO_LONG.' }),
   futureToleranceMs: setting({
     env: 'DRIFTLINE_FUTURE_TOLERANCE_MS',

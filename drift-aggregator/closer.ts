@@ -41,6 +41,11 @@ export interface CloserDeps {
   log: Logger;
   rollbackTarget: RollbackTarget | null;
   now?: () => number;
+  /**
+   * Asked before anything is closed or a late count rewritten: false while Redis state is older than what
+   * was applied (a rollback being replayed), so no window is closed again from older sketches.
+   */
+  mayClose?: () => Promise<boolean>;
 }
 
 /** Stored per model version / segment / feature / metric; `before` makes re-closing a window idempotent. */
@@ -75,6 +80,7 @@ export class WindowCloser {
   /** Closes every window that is due (oldest first per model version); returns what this instance closed. */
   async tick(): Promise<ClosedWindow[]> {
     const { state } = this.deps;
+    if (!(await this.mayClose())) return [];
     const maxTime = await state.progressTime();
     const clock = { watermark: watermarkOf(maxTime, this.options.allowedLatenessMs), nowWallMs: this.now() };
     const byVersion = new Map<string, Array<{ id: string; start: number; lastTouchedWallMs: number }>>();
@@ -91,6 +97,7 @@ export class WindowCloser {
       for (const window of windows) {
         // A later window waits for every earlier one of its version (hysteresis runs in order).
         if (!shouldClose(window, clock, this.options.windowMs, this.options.idleCloseMs)) break;
+        if (!(await this.mayClose())) return closed;
         const result = await this.closeWindow(window.id);
         if (result === 'locked') break; // another instance is closing it; the later ones wait for it
         if (result !== 'already-done') closed.push(result);
@@ -98,6 +105,10 @@ export class WindowCloser {
     }
     await this.flushLate();
     return closed;
+  }
+
+  private async mayClose(): Promise<boolean> {
+    return this.deps.mayClose ? this.deps.mayClose() : true;
   }
 
   /** Closes one window if this instance gets its lock ('locked': another instance has it). */
@@ -125,11 +136,12 @@ export class WindowCloser {
   private async evaluateAndQueue(id: string): Promise<ClosedWindow> {
     const { state, catalog, log } = this.deps;
     const ref = parseWindowId(id);
-    const [hashes, lateEvents, stateLost, sketches] = await Promise.all([
+    const [hashes, lateEvents, stateLost, sketches, rewound] = await Promise.all([
       state.readWindow(id),
       state.lateEvents(id),
       this.isStateLost(ref),
       catalog.load(ref.modelName, ref.modelVersion),
+      state.takeRewound(id),
     ]);
     const evaluation = evaluateWindow(hashes, sketches, this.options.thresholds);
     const hysteresisKey = state.key('hyst', ref.modelName, ref.modelVersion);
@@ -164,13 +176,16 @@ export class WindowCloser {
     if (pending.length > 0) multi.rpush(state.key('pending'), ...pending.map((entry) => JSON.stringify(entry)));
     if (alerts.length > 0) multi.rpush(state.key('alerts-outbox'), ...alerts.map((alert) => JSON.stringify(alert)));
     if (Object.keys(hysteresisUpdates).length > 0) multi.hset(hysteresisKey, hysteresisUpdates);
+    // Bounded: a version that closes no window for the state TTL starts its hysteresis afresh.
+    multi.expire(hysteresisKey, this.options.stateTtlSeconds);
+    multi.expire(state.key('late', id), this.options.stateTtlSeconds);
     const allSummary = summaries.find((s) => s.segment === ALL_SEGMENTS);
     if (allSummary) multi.set(state.key('summary-row', id), JSON.stringify(allSummary), 'EX', this.options.stateTtlSeconds);
     multi.set(state.key('done', id), '1', 'EX', this.options.stateTtlSeconds);
     multi.zrem(state.key('open'), id).zrem(state.key('touched'), id);
     for (const key of windowKeys) multi.expire(key, this.options.stateTtlSeconds);
     await multi.exec();
-    log.info({ window: id, events: allSummary?.events ?? 0, late: lateEvents, status: allSummary?.status ?? 'green', alerts: alerts.length, stateLost }, 'window closed');
+    log.info({ window: id, events: allSummary?.events ?? 0, late: lateEvents, status: allSummary?.status ?? 'green', alerts: alerts.length, stateLost, rewound }, 'window closed');
     this.recordMetrics(ref, items);
     await this.considerRollback(ref, items);
     return { ref, rows, summaries, alerts };
@@ -199,7 +214,16 @@ export class WindowCloser {
     const redItems = items.filter((i) => i.segment === ALL_SEGMENTS && i.feature === MODEL_FEATURE && ROLLBACK_METRICS.has(i.metric) && i.status === 'red');
     try {
       const decision = await recordWindowForRollback(
-        { redis: this.redis, keyPrefix: this.deps.state.base, target: this.deps.rollbackTarget, policy: this.options.rollback, log: this.deps.log, nowMs: this.now },
+        {
+          redis: this.redis,
+          keyPrefix: this.deps.state.base,
+          target: this.deps.rollbackTarget,
+          policy: this.options.rollback,
+          log: this.deps.log,
+          nowMs: this.now,
+          // The counter matters while its windows live; the 'fired' marker while a rollback of the version could fire.
+          ttlSeconds: Math.max(this.options.stateTtlSeconds, Math.ceil(this.options.rollback.maxAgeMs / 1000)),
+        },
         ref.modelName,
         ref.modelVersion,
         ref.start,
@@ -242,6 +266,7 @@ export class WindowCloser {
         .multi()
         .rpush(state.key('pending'), JSON.stringify({ table: WINDOW_SUMMARY_TABLE, row } satisfies PendingEntry))
         .set(state.key('summary-row', id), JSON.stringify(row), 'EX', this.options.stateTtlSeconds)
+        .expire(state.key('late', id), this.options.stateTtlSeconds)
         .exec();
       written++;
     }

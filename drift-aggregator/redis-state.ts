@@ -17,9 +17,16 @@
  *   w:<id>:<segment>|<value> hash one sketch of the window × segment × monitored value (increments.ts)
  *   hashes:<id>             set   the `<segment>|<value>` names present in the window
  *   closed:<id>             '1'   set when a closer starts: later events for the window are late
+ *   hyst:<model>:<version>  hash  hysteresis state per segment|feature|metric (EX = state TTL, renewed per close)
+ *   rollback:<model>:<ver>  hash  consecutive red windows for auto-rollback (+ ':fired'; EX = max(state TTL, max age))
  *   done:<id>               '1'   rows of the window are queued for ClickHouse
- *   late                    hash  window id -> late events
+ *   late:<id>               int   late events of a window (EX = state TTL once the closer saw it)
  *   late-dirty              set   closed windows whose late count changed since it was written
+ *   rewind                  hash  "<topic>:<partition>" -> offset the replay must reach again after Redis
+ *                                 came back older than what was applied (cleared by the apply that reaches it)
+ *   rewound                 set   windows that got replayed events since (logged when they close)
+ *   seen:<review_id>        '1'   the id was counted (PX = DRIFTLINE_DEDUPE_HORIZON_S): end-to-end dedupe
+ *   dead-letters            list  Avro DeadLetter records queued by the apply, published by housekeeping
  */
 import type { Redis } from 'ioredis';
 import { DriftlineError } from '../core/errors.js';
@@ -28,13 +35,26 @@ import { LUA_APPLY_OPS_FUNCTION } from '../core/sketch/redis-increments.js';
 import { hashName, type BatchAggregate } from './increments.js';
 
 const APPLY_BATCH_LUA = `${LUA_APPLY_OPS_FUNCTION}
-local offsets, clock, open, touched, late, lateDirty, partitionMax = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local offsets, clock, open, touched, lateDirty, partitionMax = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local rewind, rewound, deadLetters = KEYS[7], KEYS[8], KEYS[9]
 local offsetField, expectedPrev, lastOffset = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local prefix, nowMs, batchMaxTime = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local latenessMs, windowMs, windowCount = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local horizonMs = ARGV[10]
+local idCount = tonumber(ARGV[11])
+local idStart = 12
+local deadLetterCount = tonumber(ARGV[idStart + idCount])
+local deadLetterStart = idStart + idCount + 1
 local stored = tonumber(redis.call('HGET', offsets, offsetField) or '-1')
 if stored >= lastOffset then return {0, stored, 0} end
 if stored ~= expectedPrev then return {-1, stored, 0} end
+-- Final guard of the end-to-end dedupe: an id counted since the batch was aggregated (another partition or
+-- instance) refuses the batch; the caller aggregates it again without that id.
+for k = idStart, idStart + idCount - 1 do
+  if redis.call('EXISTS', prefix .. 'seen:' .. ARGV[k]) == 1 then return {-1, stored, 0} end
+end
+-- Replaying what an older Redis lost: the windows this batch touches are marked (see closer.ts).
+local rewindTarget = redis.call('HGET', rewind, offsetField)
 -- Event time progresses per partition: the stream is complete up to the minimum of the partitions'
 -- maxima (a partition seen for the first time has no progress yet, so nothing is late for it).
 local maxTime = -1e300
@@ -47,14 +67,16 @@ if ownMax then
   end
 end
 local lateEvents = 0
-local i = 10
+local i = deadLetterStart + deadLetterCount
 for w = 1, windowCount do
   local id, start, events, hashCount = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   i = i + 4
+  if rewindTarget then redis.call('SADD', rewound, id) end
   local isLate = redis.call('EXISTS', prefix .. 'closed:' .. id) == 1 or start + windowMs + latenessMs <= maxTime
   if isLate then
     lateEvents = lateEvents + events
-    redis.call('HINCRBY', late, id, events)
+    -- One key per window (not a hash of every window ever): the closer gives it the window's state TTL.
+    redis.call('INCRBY', prefix .. 'late:' .. id, events)
     redis.call('SADD', lateDirty, id)
   else
     redis.call('ZADD', open, start, id)
@@ -73,9 +95,18 @@ for w = 1, windowCount do
 end
 if batchMaxTime > tonumber(ownMax or '-1e300') then redis.call('HSET', partitionMax, offsetField, ARGV[6]) end
 if batchMaxTime > tonumber(redis.call('HGET', clock, 'max_time') or '-1e300') then redis.call('HSET', clock, 'max_time', ARGV[6]) end
+for k = idStart, idStart + idCount - 1 do redis.call('SET', prefix .. 'seen:' .. ARGV[k], '1', 'PX', horizonMs) end
+for k = deadLetterStart, deadLetterStart + deadLetterCount - 1 do redis.call('RPUSH', deadLetters, ARGV[k]) end
 redis.call('HSET', offsets, offsetField, ARGV[3])
+if rewindTarget and lastOffset >= tonumber(rewindTarget) then redis.call('HDEL', rewind, offsetField) end
 return {1, lastOffset, lateEvents}
 `;
+
+/** HSET field to the value unless the stored one is larger. */
+export const SET_MAX_LUA = `
+local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1e300')
+if tonumber(ARGV[2]) > current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 1`;
 
 export type ApplyOutcome =
   | { status: 'applied'; lateEvents: number }
@@ -94,12 +125,16 @@ export interface ApplyBatchInput {
   nowWallMs: number;
   allowedLatenessMs: number;
   windowMs: number;
+  /** review_ids of the aggregated events: refused if one was counted already, remembered for horizonMs. */
+  dedupe?: { reviewIds: readonly string[]; horizonMs: number };
+  /** Avro-encoded DeadLetter records of the batch, queued for publishing in the same atomic apply. */
+  deadLetters?: readonly Buffer[];
 }
 
 /** Raw hashes of one window: `<segment>|<value>` name -> HGETALL answer. */
 export type WindowHashes = Map<string, Record<string, string>>;
 
-function pushIncrements(args: Array<string | number>, name: string, increments: SketchIncrements): void {
+function pushIncrements(args: Array<string | number | Buffer>, name: string, increments: SketchIncrements): void {
   const ops: Array<[string, Record<string, number>]> = [
     ['i', increments.ints],
     ['f', increments.floats],
@@ -131,8 +166,10 @@ export class AggregatorState {
   }
 
   async applyBatch(input: ApplyBatchInput): Promise<ApplyOutcome> {
-    const keys = [this.key('offsets'), this.key('clock'), this.key('open'), this.key('touched'), this.key('late'), this.key('late-dirty'), this.key('partition-max')];
-    const args: Array<string | number> = [
+    const keys = [this.key('offsets'), this.key('clock'), this.key('open'), this.key('touched'), this.key('late-dirty'), this.key('partition-max'), this.key('rewind'), this.key('rewound'), this.key('dead-letters')];
+    const reviewIds = input.dedupe?.reviewIds ?? [];
+    const deadLetters = input.deadLetters ?? [];
+    const args: Array<string | number | Buffer> = [
       `${input.topic}:${input.partition}`,
       input.expectedPrevOffset,
       input.lastOffset,
@@ -142,6 +179,11 @@ export class AggregatorState {
       input.allowedLatenessMs,
       input.windowMs,
       input.aggregate.windows.size,
+      input.dedupe?.horizonMs ?? 0,
+      reviewIds.length,
+      ...reviewIds,
+      deadLetters.length,
+      ...deadLetters,
     ];
     input.aggregate.finish();
     for (const window of input.aggregate.windows.values()) {
@@ -159,7 +201,7 @@ export class AggregatorState {
     return { status: 'conflict', storedOffset: stored! };
   }
 
-  private async evalApply(keys: string[], args: Array<string | number>): Promise<number[]> {
+  private async evalApply(keys: string[], args: Array<string | number | Buffer>): Promise<number[]> {
     if (!this.sha) await this.loadScript();
     try {
       return (await this.redis.evalsha(this.sha!, keys.length, ...keys, ...args)) as number[];
@@ -218,7 +260,62 @@ export class AggregatorState {
     return [this.key('hashes', id), ...names.map((name) => this.key('w', id, name))];
   }
 
+  /**
+   * Redis came back older than what was applied: until the partition's applied offset is back at
+   * `target` (Kafka replays the gap), the closer closes nothing (set-max: a deeper rollback keeps the highest target).
+   */
+  async markRewind(topic: string, partition: number, target: number): Promise<void> {
+    await this.redis.eval(SET_MAX_LUA, 1, this.key('rewind'), `${topic}:${partition}`, target);
+  }
+
+  /** Partitions still replaying what an older Redis lost (nothing may close meanwhile). */
+  async rewindPending(): Promise<number> {
+    return this.redis.hlen(this.key('rewind'));
+  }
+
+  /** Applied offset of every partition (`topic:partition` -> offset). */
+  async appliedOffsets(): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.key('offsets'));
+  }
+
+  /** For each review_id: whether it was counted inside the dedupe horizon. */
+  async countedIds(ids: readonly string[]): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (let i = 0; i < ids.length; i += 1_000) {
+      const values = await this.redis.mget(ids.slice(i, i + 1_000).map((id) => this.key('seen', id)));
+      for (const value of values) out.push(value !== null);
+    }
+    return out;
+  }
+
+  /**
+   * Hands the queued dead letters to `publish` in order and drops them once it resolved (at least once: a
+   * crash in between publishes them again). One instance at a time (a lock with TTL). Returns how many.
+   */
+  async drainDeadLetters(publish: (values: Buffer[]) => Promise<void>, lockMs = 30_000): Promise<number> {
+    const lock = this.key('dead-letters-lock');
+    const owner = `${process.pid}-${Math.random()}`;
+    if ((await this.redis.set(lock, owner, 'PX', lockMs, 'NX')) !== 'OK') return 0;
+    let sent = 0;
+    try {
+      for (;;) {
+        const values = await this.redis.lrangeBuffer(this.key('dead-letters'), 0, 499);
+        if (values.length === 0) return sent;
+        await publish(values);
+        await this.redis.ltrim(this.key('dead-letters'), values.length, -1);
+        sent += values.length;
+      }
+    } finally {
+      await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, lock, owner);
+    }
+  }
+
+  /** Whether the window got events replayed after a rollback (and forgets it: the window is closing). */
+  async takeRewound(id: string): Promise<boolean> {
+    return (await this.redis.srem(this.key('rewound'), id)) === 1;
+  }
+
   async lateEvents(id: string): Promise<number> {
-    return Number((await this.redis.hget(this.key('late'), id)) ?? 0);
+    return Number((await this.redis.get(this.key('late', id))) ?? 0);
   }
 }

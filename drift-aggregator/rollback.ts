@@ -68,7 +68,7 @@ export interface RollbackDecision {
  * counter remembers the last window start), so a re-closed window does not count twice.
  */
 export async function recordWindowForRollback(
-  deps: { redis: Redis; keyPrefix: string; target: RollbackTarget | null; policy: RollbackPolicy; log: Logger; nowMs: () => number },
+  deps: { redis: Redis; keyPrefix: string; target: RollbackTarget | null; policy: RollbackPolicy; log: Logger; nowMs: () => number; ttlSeconds?: number },
   modelName: string,
   version: number,
   windowStart: number,
@@ -82,11 +82,14 @@ export async function recordWindowForRollback(
   const before = lastWindow === windowStart ? Number(state.before ?? 0) : Number(state.consecutive ?? 0);
   const consecutive = red ? before + 1 : 0;
   await deps.redis.hset(key, { last_window: windowStart, before, consecutive });
+  // Bounded: a version that closes no window for ttlSeconds (default 7 days) forgets its streak.
+  const ttlSeconds = deps.ttlSeconds ?? 7 * 86_400;
+  await deps.redis.expire(key, ttlSeconds);
   if (!deps.policy.enabled || !deps.target || consecutive < deps.policy.windows) return { consecutiveRed: consecutive, rolledBack: null };
   const info = await deps.target.productionInfo(modelName, version);
   if (info.productionSinceMs === null || deps.nowMs() - info.productionSinceMs > deps.policy.maxAgeMs) return { consecutiveRed: consecutive, rolledBack: null };
   // Once per version, across instances and restarts.
-  if ((await deps.redis.set(`${key}:fired`, String(deps.nowMs()), 'NX')) !== 'OK') return { consecutiveRed: consecutive, rolledBack: null };
+  if ((await deps.redis.set(`${key}:fired`, String(deps.nowMs()), 'EX', ttlSeconds, 'NX')) !== 'OK') return { consecutiveRed: consecutive, rolledBack: null };
   const reason = `auto-rollback: ${modelName} v${version} red for ${consecutive} consecutive windows (${reasonDetail})`;
   try {
     const event = await deps.target.rollback(modelName, version, reason);

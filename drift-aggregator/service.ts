@@ -25,10 +25,20 @@ import { PendingRowWriter, runMigrations } from './clickhouse-writer.js';
 import { WindowCloser, type ClosedWindow } from './closer.js';
 import type { AggregatorSettings } from './config.js';
 import { BatchAggregate } from './increments.js';
-import { AggregatorState } from './redis-state.js';
+import { AggregatorState, SET_MAX_LUA } from './redis-state.js';
 import type { RollbackTarget } from './rollback.js';
 import { AggregatorMetrics } from './telemetry.js';
 import { windowStartOf } from './windows.js';
+
+/** A batch ready for the Redis apply. */
+interface PreparedBatch {
+  aggregate: BatchAggregate;
+  /** review_ids of the events in `aggregate` (each once), remembered by the apply for the dedupe horizon. */
+  reviewIds: string[];
+  /** Events left out: their review_id was counted before (or earlier in the batch). */
+  duplicates: number;
+  deadLetters: DeadLetter[];
+}
 
 export interface AggregatorDeps {
   core: CoreSettings;
@@ -44,11 +54,6 @@ export interface AggregatorDeps {
   now?: () => number;
 }
 
-const SET_MAX_LUA = `
-local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1e300')
-if tonumber(ARGV[2]) > current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-return 1`;
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class AggregatorService {
@@ -59,6 +64,7 @@ export class AggregatorService {
   readonly writer: PendingRowWriter;
   private readonly outbox: AlertOutbox;
   private readonly codec = codecFor('ScoredReview');
+  private readonly deadLetterCodec = codecFor('DeadLetter');
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
   private deadLetters: DeadLetterPublisher | undefined;
@@ -68,9 +74,16 @@ export class AggregatorService {
   private stopped: Promise<void> | undefined;
   /** Partitions whose Redis state was found lost at assignment; the next applied batch marks the loss point. */
   private readonly lostPartitions = new Set<number>();
-  /** Last offset this instance applied per partition (to notice Redis forgetting it). */
+  /** Highest offset this instance applied per partition (to notice Redis forgetting it or going back). */
   private readonly appliedHere = new Map<number, number>();
+  /**
+   * Partitions being replayed because Redis came back older: `from` = the offset Redis had, `target` = the
+   * highest offset applied before. A batch starting beyond `target` was fetched before the seek: dropped.
+   */
+  private readonly rewinds = new Map<number, { from: number; target: number }>();
   private assignmentCheck: Promise<void> = Promise.resolve();
+  /** Set once the first assignment was checked: before it, Redis may be older than Kafka and nothing may close. */
+  private assignmentChecked = false;
   private readonly closeListeners = new Set<(closed: ClosedWindow) => void>();
   private readonly now: () => number;
   /** In the consumer group (joined, not crashed, stopped or disconnected since): for /ready. */
@@ -92,7 +105,7 @@ export class AggregatorService {
         thresholds: deps.thresholds,
         rollback: { enabled: settings.autoRollback, maxAgeMs: settings.autoRollbackMaxAgeMs, windows: settings.autoRollbackWindows },
       },
-      { state: this.state, catalog: this.catalog, metrics: this.metrics, log, rollbackTarget: deps.rollbackTarget, now: this.now },
+      { state: this.state, catalog: this.catalog, metrics: this.metrics, log, rollbackTarget: deps.rollbackTarget, now: this.now, mayClose: () => this.verifyState() },
     );
     this.writer = new PendingRowWriter({
       redis,
@@ -155,7 +168,15 @@ export class AggregatorService {
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       this.consumerJoined = true;
       const partitions = event.payload.memberAssignment[core.topicScored] ?? [];
-      this.assignmentCheck = this.checkAssignment(partitions).catch((err: unknown) => log.error({ err: toDriftlineError(err).toJSON() }, 'assignment check failed'));
+      // What this instance applied of partitions it no longer owns says nothing about them any more.
+      for (const partition of [...this.appliedHere.keys()]) if (!partitions.includes(partition)) this.appliedHere.delete(partition);
+      for (const partition of [...this.rewinds.keys()]) if (!partitions.includes(partition)) this.rewinds.delete(partition);
+      this.assignmentCheck = this.checkAssignment(partitions)
+        .catch((err: unknown) => log.error({ err: toDriftlineError(err).toJSON() }, 'assignment check failed'))
+        .finally(() => {
+          // Also after a failed check (logged): closing must not stall; batches still compare offsets.
+          this.assignmentChecked = true;
+        });
     });
     try {
       await this.consumer.connect();
@@ -188,7 +209,11 @@ export class AggregatorService {
       for (const partition of partitions) {
         const committedOffset = Number(committed?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
         const applied = (await this.state.appliedOffset(core.topicScored, partition)) ?? -1;
-        if (committedOffset > applied + 1 && committedOffset > (low.get(partition) ?? 0)) {
+        if (committedOffset > applied + 1 && applied >= 0 && applied + 1 >= (low.get(partition) ?? 0)) {
+          // Redis is older than what was applied and committed, and Kafka still holds the gap: replay it.
+          this.appliedHere.set(partition, committedOffset - 1);
+          await this.startRewind(partition, applied, committedOffset - 1);
+        } else if (committedOffset > applied + 1 && committedOffset > (low.get(partition) ?? 0)) {
           this.lostPartitions.add(partition);
           this.metrics.stateLost.set(1);
           const err = new DriftlineError('STATE_LOST', `Redis has offset ${applied} applied for ${core.topicScored}[${partition}] but Kafka committed ${committedOffset}: window counts before it are gone`, {
@@ -211,6 +236,35 @@ export class AggregatorService {
     this.deps.log.error({ err: err.toJSON() }, 'aggregator state lost; affected windows will be marked state_lost');
   }
 
+  /**
+   * Redis holds an applied offset older than one this instance applied (RDB restore, AOF everysec, failover):
+   * mark the partition as replaying (no window closes meanwhile) and seek the consumer back to what Redis
+   * has + 1, so Kafka delivers again exactly what Redis lost.
+   */
+  private async startRewind(partition: number, stored: number, target: number): Promise<void> {
+    const { core, log } = this.deps;
+    const current = this.rewinds.get(partition);
+    if (current && stored >= current.from) return; // already replaying from there (or from further back)
+    this.rewinds.set(partition, { from: stored, target: Math.max(target, current?.target ?? -1) });
+    this.metrics.stateRewinds.inc();
+    this.metrics.rewindingPartitions.set(this.rewinds.size);
+    await this.state.markRewind(core.topicScored, partition, target);
+    this.consumer?.seek({ topic: core.topicScored, partition, offset: String(stored + 1) });
+    log.warn({ partition, redisOffset: stored, applied: target }, 'Redis state went back in time; replaying the lost offsets from Kafka');
+  }
+
+  /** Compares Redis' applied offsets with this instance's; false while a replay is pending (nothing may close). */
+  private async verifyState(): Promise<boolean> {
+    if (!this.assignmentChecked) return false;
+    const known = [...this.appliedHere]; // read before Redis: Redis is written before appliedHere
+    const stored = await this.state.appliedOffsets();
+    for (const [partition, applied] of known) {
+      const value = stored[`${this.deps.core.topicScored}:${partition}`];
+      if (value !== undefined && Number(value) < applied) await this.startRewind(partition, Number(value), applied);
+    }
+    return (await this.state.rewindPending()) === 0;
+  }
+
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { core, settings } = this.deps;
     await this.assignmentCheck;
@@ -220,6 +274,13 @@ export class AggregatorService {
       const stored = await this.state.appliedOffset(batch.topic, batch.partition);
       // Redis forgot an offset this instance applied: restarted without persistence while we kept running.
       if (stored === null && this.appliedHere.has(batch.partition) && !this.lostPartitions.has(batch.partition)) this.reportLost(batch.partition, this.appliedHere.get(batch.partition)!);
+      const known = this.appliedHere.get(batch.partition);
+      if (stored !== null && known !== undefined && stored < known) {
+        const rewind = this.rewinds.get(batch.partition);
+        // Not resolved: the seek makes Kafka deliver the records after `stored` again.
+        if (!rewind || stored < rewind.from) return this.startRewind(batch.partition, stored, known);
+        if (Number(batch.messages[0]!.offset) > rewind.target) return; // fetched before the seek
+      }
       const applied = stored ?? -1;
       const fresh = batch.messages.filter((message) => Number(message.offset) > applied);
       const lastOffset = Number(batch.messages[batch.messages.length - 1]!.offset);
@@ -229,7 +290,7 @@ export class AggregatorService {
         await this.commit(batch.partition, lastOffset);
         return;
       }
-      const aggregate = await this.aggregate(batch.topic, batch.partition, fresh);
+      const { aggregate, reviewIds, duplicates, deadLetters } = await this.aggregate(batch.topic, batch.partition, fresh);
       const timer = this.metrics.redisApplySeconds.startTimer();
       const outcome = await this.state.applyBatch({
         topic: batch.topic,
@@ -240,11 +301,17 @@ export class AggregatorService {
         nowWallMs: this.now(),
         allowedLatenessMs: settings.allowedLatenessMs,
         windowMs: settings.windowMs,
+        dedupe: { reviewIds, horizonMs: core.dedupeHorizonSeconds * 1000 },
+        deadLetters: deadLetters.map((record) => this.deadLetterCodec.encode(record)),
       });
       timer();
-      if (outcome.status === 'conflict') continue; // another instance moved the offset meanwhile: recompute from it
+      // Another instance moved the offset, or counted one of the ids, meanwhile: recompute from Redis.
+      if (outcome.status === 'conflict') continue;
       if (outcome.status === 'applied') {
-        this.appliedHere.set(batch.partition, lastOffset);
+        this.metrics.duplicates.inc(duplicates);
+        this.metrics.undecodable.inc(deadLetters.length);
+        this.appliedHere.set(batch.partition, Math.max(lastOffset, known ?? -1));
+        this.endRewindAt(batch.partition, lastOffset);
         this.metrics.eventsConsumed.inc(aggregate.events);
         this.metrics.lateEvents.inc(outcome.lateEvents);
         // Windows up to the first one this partition delivers after the loss may hold pre-loss counts that are gone.
@@ -260,7 +327,21 @@ export class AggregatorService {
     throw new DriftlineError('REDIS_UNAVAILABLE', `batch of ${core.topicScored}[${batch.partition}] kept conflicting with another writer`);
   }
 
-  private async aggregate(topic: string, partition: number, messages: EachBatchPayload['batch']['messages']): Promise<BatchAggregate> {
+  private endRewindAt(partition: number, lastOffset: number): void {
+    const rewind = this.rewinds.get(partition);
+    if (!rewind || lastOffset < rewind.target) return;
+    this.rewinds.delete(partition);
+    this.metrics.rewindingPartitions.set(this.rewinds.size);
+    this.deps.log.warn({ partition, from: rewind.from, to: rewind.target }, 'replay after Redis went back in time complete');
+  }
+
+  /**
+   * Decodes and pre-aggregates a batch. Undecodable messages become dead letters that go into Redis with
+   * the apply (an outbox), so a batch aggregated again (a retry, a replay) does not publish them again.
+   * Events whose review_id was counted before inside the dedupe horizon (or earlier in the batch) are left
+   * out; the apply script re-checks the ids atomically and refuses the batch if one was counted meanwhile.
+   */
+  private async aggregate(topic: string, partition: number, messages: EachBatchPayload['batch']['messages']): Promise<PreparedBatch> {
     const events: ScoredReview[] = [];
     const deadLetters: DeadLetter[] = [];
     const bounds = { nowMs: this.now(), futureToleranceMs: this.deps.core.futureToleranceMs };
@@ -284,17 +365,21 @@ export class AggregatorService {
       }
       events.push(event);
     }
-    if (deadLetters.length > 0) await this.deadLetters!.publish(deadLetters);
+    const firstById = new Map<string, ScoredReview>();
+    for (const event of events) if (!firstById.has(event.review_id)) firstById.set(event.review_id, event);
+    const ids = [...firstById.keys()];
+    const seen = await this.state.countedIds(ids);
+    const unique = ids.filter((_, index) => !seen[index]).map((id) => firstById.get(id)!);
     const versions = new Map<string, { modelName: string; version: number }>();
-    for (const event of events) versions.set(`${event.model_name}|${event.model_version}`, { modelName: event.model_name, version: event.model_version });
+    for (const event of unique) versions.set(`${event.model_name}|${event.model_version}`, { modelName: event.model_name, version: event.model_version });
     await this.catalog.ensure(versions.values());
     const aggregate = new BatchAggregate({
       windowMs: this.deps.settings.windowMs,
       windowTime: this.deps.settings.windowTime as 'ingest' | 'event',
       sketchesOf: (name, version) => this.catalog.get(name, version),
     });
-    for (const event of events) aggregate.add(event);
-    return aggregate;
+    for (const event of unique) aggregate.add(event);
+    return { aggregate, reviewIds: unique.map((event) => event.review_id), duplicates: events.length - unique.length, deadLetters };
   }
 
   private async publishDeadLetters(letters: DeadLetter[]): Promise<void> {
@@ -319,8 +404,16 @@ export class AggregatorService {
     if (this.producer) {
       const sent = await this.outbox.drain(this.producer, this.deps.core.topicAlerts);
       this.metrics.alertsPublished.inc(sent);
+      await this.drainDeadLetters();
     }
     this.metrics.clickhousePendingRows.set(await this.writer.pendingCount());
+  }
+
+  /** Publishes the dead letters the apply script queued (one instance at a time), then drops them from Redis. */
+  private async drainDeadLetters(): Promise<void> {
+    await this.state.drainDeadLetters(async (values) => {
+      await this.deadLetters!.publish(values.map((value) => this.deadLetterCodec.decode(value)));
+    });
   }
 
   private async runLoop(): Promise<void> {
@@ -344,6 +437,7 @@ export class AggregatorService {
       try {
         await this.writer.flush(true);
         if (this.producer) this.metrics.alertsPublished.inc(await this.outbox.drain(this.producer, this.deps.core.topicAlerts));
+        if (this.producer) await this.drainDeadLetters();
       } catch (err) {
         log.warn({ err: toDriftlineError(err).toJSON() }, 'final flush incomplete; rows and alerts stay queued in Redis');
       }

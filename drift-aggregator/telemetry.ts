@@ -19,6 +19,9 @@ export class AggregatorMetrics {
   readonly windowCloseSeconds: Histogram;
   readonly clickhousePendingRows: Gauge;
   readonly stateLost: Gauge;
+  readonly stateRewinds: Counter;
+  readonly duplicates: Counter;
+  readonly rewindingPartitions: Gauge;
   readonly driftValue: Gauge;
   readonly driftPValue: Gauge;
   readonly driftPValueAdjusted: Gauge;
@@ -56,6 +59,9 @@ export class AggregatorMetrics {
     this.clickhousePendingRows = new Gauge({ name: 'driftline_aggregator_clickhouse_pending_rows', help: 'Rows queued in Redis waiting for ClickHouse.', registers });
     this.stateLost = new Gauge({ name: 'driftline_aggregator_state_lost', help: '1 once Redis state was found missing behind committed Kafka offsets (affected windows are marked state_lost).', registers });
     // One series per (model, version, segment, feature, metric), mirroring a drift_metrics row in ClickHouse.
+    this.duplicates = new Counter({ name: 'driftline_aggregator_duplicates_total', help: 'Events not counted because their review_id was counted before inside DRIFTLINE_DEDUPE_HORIZON_S.', registers });
+    this.stateRewinds = new Counter({ name: 'driftline_aggregator_state_rewinds_total', help: 'Times Redis held an applied offset older than one this instance applied (the gap is replayed from Kafka).', registers });
+    this.rewindingPartitions = new Gauge({ name: 'driftline_aggregator_rewinding_partitions', help: 'Partitions replaying what an older Redis lost (no window closes meanwhile).', registers });
     const labelNames = ['model', 'version', 'segment', 'feature', 'metric'] as const;
     this.driftValue = new Gauge({ name: 'driftline_drift_value', help: 'Drift effect size of the latest closed window (drift_metrics.value: what the thresholds are compared with).', labelNames, registers });
     this.driftPValue = new Gauge({ name: 'driftline_drift_p_value', help: 'Unadjusted p-value of the latest closed window (KS, chi-square, prediction drift); absent for effect-only metrics and insufficient windows.', labelNames, registers });

@@ -13,8 +13,10 @@ import { followPromotions, type PromotionFollower } from '../core/model/promotio
 import { openRegistry, type ModelRegistry } from '../core/model/registry.js';
 import { createModelService, modelThreadsOr, type ManagedModelService } from '../core/model/service.js';
 import { repoPath } from '../core/paths.js';
+import { createRedis } from '../core/redis.js';
 import { initTracing, shutdownTracing } from '../core/tracing.js';
 import { instanceIdOf, scorerSettings, type ScorerSettings } from './config.js';
+import { ScoredIds } from './dedupe.js';
 import { createScorerMetrics, type ScorerMetrics } from './metrics.js';
 import { createScorer, type Scorer } from './scorer.js';
 
@@ -81,6 +83,9 @@ export async function runScorer(options: RunScorerOptions = {}): Promise<ScorerP
   });
   watchModel(models, metrics, log);
 
+  const redis = createRedis(core);
+  redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error (dedupe)'));
+  const dedupe = new ScoredIds(redis, `${core.redisPrefix}:scorer:${settings.groupId}:`, core.dedupeHorizonSeconds * 1000, log.child({ part: 'dedupe' }));
   let follower: PromotionFollower | undefined;
   let server: Server | undefined;
   let scorer: Scorer | undefined;
@@ -90,6 +95,7 @@ export async function runScorer(options: RunScorerOptions = {}): Promise<ScorerP
     await models.close();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await shutdownTracing().catch(() => undefined);
+    redis.disconnect();
   };
   // What GET /ready checks. The server starts before the model loads, so /health answers at once and
   // /ready says 503 until the model is loaded, promotions are followed and the consumer is in its group.
@@ -110,7 +116,7 @@ export async function runScorer(options: RunScorerOptions = {}): Promise<ScorerP
     });
     models.attachPromotions(follower);
     await models.loadProduction();
-    scorer = createScorer({ kafka, settings, topics, models, metrics, log, ...(options.onFatal ? { onFatal: options.onFatal } : {}) });
+    scorer = createScorer({ kafka, settings, topics, models, metrics, log, dedupe, ...(options.onFatal ? { onFatal: options.onFatal } : {}) });
     await scorer.start();
   } catch (err) {
     await release().catch(() => undefined);

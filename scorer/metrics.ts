@@ -6,6 +6,7 @@ export interface ScorerMetrics {
   scored: Counter<'model_version'>;
   deadLettered: Counter<'error_code'>;
   replacementChar: Counter<string>;
+  duplicates: Counter<string>;
   transactions: Counter<'result'>;
   batchSize: Histogram<string>;
   scoringSeconds: Histogram<string>;
@@ -28,6 +29,7 @@ export function createScorerMetrics(registry: Registry): ScorerMetrics {
       help: 'Reviews scored whose text or title contains U+FFFD (an upstream decoder lost bytes); flagged has_replacement_char on the scored event.',
       registers,
     }),
+    duplicates: new Counter({ name: 'driftline_scorer_duplicates_total', help: 'Reviews not scored again: their review_id was scored within DRIFTLINE_DEDUPE_HORIZON_S (or earlier in the batch).', registers }),
     transactions: new Counter({ name: 'driftline_scorer_transactions_total', help: 'Scorer transactions by result (committed | aborted).', labelNames: ['result'], registers }),
     batchSize: new Histogram({
       name: 'driftline_scorer_batch_size',

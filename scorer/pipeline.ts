@@ -38,6 +38,13 @@ export interface BatchResult {
   isolatedRecords: number;
   /** Scored records whose text or title carries U+FFFD (valid, flagged has_replacement_char). */
   withReplacementChar: number;
+  /** Valid records not scored because their review_id was scored before (or earlier in the batch). */
+  duplicates: number;
+}
+
+export interface BatchOptions {
+  /** The review_ids among these that were already scored inside the dedupe horizon (scorer/dedupe.ts). */
+  scoredBefore?: (ids: readonly string[]) => Promise<ReadonlySet<string>>;
 }
 
 interface AcceptedReview {
@@ -153,15 +160,16 @@ function scoringError(err: unknown, review: ReviewEvent): DriftlineError {
 }
 
 /** Turns one batch of input messages into the scored and dead-letter messages of one transaction. */
-export async function processBatch(messages: readonly InputMessage[], source: BatchSource, runtime: ModelRuntime, nowMs: () => number = Date.now): Promise<BatchResult> {
+export async function processBatch(messages: readonly InputMessage[], source: BatchSource, runtime: ModelRuntime, nowMs: () => number = Date.now, options: BatchOptions = {}): Promise<BatchResult> {
   const deadLetters: DeadLetter[] = [];
-  const accepted: AcceptedReview[] = [];
+  const valid: AcceptedReview[] = [];
   const decodeTime = nowMs();
   for (const message of messages) {
     const decoded = decodeReview(message.value, decodeTime);
-    if (decoded.ok) accepted.push({ message, review: decoded.review });
+    if (decoded.ok) valid.push({ message, review: decoded.review });
     else deadLetters.push(deadLetterFor(message, source, decoded.error, decodeTime));
   }
+  const accepted = await withoutDuplicates(valid, options);
 
   const { predictions, isolated } = await scoreIsolating(runtime, accepted);
   const scoredTime = nowMs();
@@ -187,7 +195,16 @@ export async function processBatch(messages: readonly InputMessage[], source: Ba
   // Dead letters keep input order so a reader sees them as they were in the partition.
   deadLetters.sort((a, b) => (a.source_offset ?? 0) - (b.source_offset ?? 0));
   const withReplacementChar = scored.filter((s) => s.record.has_replacement_char).length;
-  return { scored, deadLetters, deadLetterMessages: deadLetters.map(deadLetterMessage), isolatedRecords: isolated, withReplacementChar };
+  return { scored, deadLetters, deadLetterMessages: deadLetters.map(deadLetterMessage), isolatedRecords: isolated, withReplacementChar, duplicates: valid.length - accepted.length };
+}
+
+/** The first record of each review_id that was not scored before (duplicates are counted, not dead-lettered). */
+async function withoutDuplicates(valid: AcceptedReview[], options: BatchOptions): Promise<AcceptedReview[]> {
+  if (!options.scoredBefore) return valid;
+  const firstById = new Map<string, AcceptedReview>();
+  for (const item of valid) if (!firstById.has(item.review.review_id)) firstById.set(item.review.review_id, item);
+  const before = await options.scoredBefore([...firstById.keys()]);
+  return [...firstById.values()].filter((item) => !before.has(item.review.review_id));
 }
 
 function deadLetterFor(message: InputMessage, source: BatchSource, error: DriftlineError, timeMs: number, reviewId?: string): DeadLetter {

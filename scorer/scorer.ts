@@ -20,6 +20,7 @@ import { extractTraceContext, SpanKind, withSpan } from '../core/tracing.js';
 import { transactionalIdFor, type ScorerSettings } from './config.js';
 import type { ScorerMetrics } from './metrics.js';
 import { processBatch, splitBySize, type BatchResult, type BatchSource } from './pipeline.js';
+import type { ScoredIds } from './dedupe.js';
 import { PartitionProducers, type PartitionProducer } from './producers.js';
 
 export interface ScorerTopics {
@@ -35,6 +36,8 @@ export interface ScorerDeps {
   models: Pick<ModelService, 'current'>;
   metrics: ScorerMetrics;
   log: Logger;
+  /** End-to-end dedupe by review_id (absent: every valid record is scored). */
+  dedupe?: ScoredIds;
   /** Called when the consumer crashed and kafkajs will not restart it (the process should exit non-zero). */
   onFatal?: (err: Error) => void;
 }
@@ -125,11 +128,14 @@ export function createScorer(deps: ScorerDeps): Scorer {
 
   async function scoreAndCommitTraced(lease: PartitionProducer, source: BatchSource, chunk: KafkaMessage[], runtime: ModelRuntime): Promise<void> {
     const started = performance.now();
-    const result = await processBatch(chunk, source, runtime);
+    const dedupe = deps.dedupe;
+    const result = await processBatch(chunk, source, runtime, Date.now, dedupe ? { scoredBefore: (ids) => dedupe.scoredBefore(ids) } : {});
     const scoredAt = performance.now();
     metrics.scoringSeconds.observe((scoredAt - started) / 1000);
     await commitTransaction(lease, source, result, BigInt(chunk[chunk.length - 1]!.offset) + 1n);
     metrics.transactionSeconds.observe((performance.now() - scoredAt) / 1000);
+    // Only after the commit: marking before it would drop an id whose transaction then aborted.
+    await dedupe?.remember(result.scored.map((s) => s.record.review_id));
     recordCommitted(result, runtime.version);
   }
 
@@ -137,6 +143,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
     const now = Date.now();
     metrics.transactions.inc({ result: 'committed' });
     metrics.batchSize.observe(result.scored.length + result.deadLetters.length);
+    if (result.duplicates > 0) metrics.duplicates.inc(result.duplicates);
     if (result.scored.length > 0) metrics.scored.inc({ model_version: String(version) }, result.scored.length);
     if (result.withReplacementChar > 0) metrics.replacementChar.inc(result.withReplacementChar);
     for (const dead of result.deadLetters) metrics.deadLettered.inc({ error_code: dead.error_code });

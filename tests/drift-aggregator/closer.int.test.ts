@@ -95,6 +95,21 @@ describe('window closer', () => {
     expect(await closer().closeWindow(id)).toBe('already-done');
   });
 
+  it('bounds its bookkeeping: late counts, hysteresis and rollback state expire with the state TTL', async () => {
+    await fill(0, 5, false); // window 0 is closed: late events
+    await closer().tick();
+    const id = windowId({ modelName: MODEL, modelVersion: 1, start: 0 });
+    expect(await state.lateEvents(id)).toBe(5);
+    const keys = [
+      ...(await redis.keys(`${state.base}late*`)).filter((key) => key !== state.key('late-dirty')),
+      ...(await redis.keys(`${state.base}hyst:*`)),
+      ...(await redis.keys(`${state.base}rollback:*`)),
+    ];
+    expect(keys.length).toBeGreaterThanOrEqual(3);
+    const ttls = await Promise.all(keys.map(async (key) => ({ key: key.slice(state.base.length), ttl: await redis.ttl(key) })));
+    expect(ttls.filter(({ ttl }) => ttl <= 0 || ttl > 3_600)).toEqual([]);
+  });
+
   it('does not close a window another instance holds the lock of', async () => {
     const id = windowId({ modelName: MODEL, modelVersion: 1, start: 2 * WINDOW_MS });
     await redis.set(state.key('lock', id), 'someone-else', 'PX', 10_000);

@@ -211,6 +211,28 @@ describe('processBatch: U+FFFD, bytes that are not UTF-8, absurd times', () => {
   });
 });
 
+describe('processBatch with end-to-end dedupe', () => {
+  it('leaves out ids scored before and repeats within the batch, counts them as duplicates, scores the rest once', async () => {
+    const runtime = new TestRuntime();
+    const messages = [message(0, encoded(review('a'))), message(1, encoded(review('b'))), message(2, encoded(review('a'))), message(3, encoded(review('c')))];
+    const asked: string[][] = [];
+    const result = await processBatch(messages, source, runtime, () => 1_700_000_001_000, {
+      scoredBefore: async (ids) => {
+        asked.push([...ids]);
+        return new Set(ids.filter((id) => id === 'b'));
+      },
+    });
+    expect(asked).toEqual([['a', 'b', 'c']]);
+    expect(result.scored.map((s) => [s.record.review_id, s.record.input_offset])).toEqual([
+      ['a', 0],
+      ['c', 3],
+    ]);
+    expect(result.duplicates).toBe(2);
+    expect(result.deadLetters).toEqual([]);
+    expect(runtime.calls).toEqual([2]);
+  });
+});
+
 describe('splitBySize', () => {
   it('cuts sends so none exceeds the byte budget and keeps every message in order', () => {
     const messages = Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: Buffer.alloc(300, i) }));
