@@ -106,7 +106,21 @@ export const coreSettings = defineSettings('core', {
   clickhousePassword: setting({ env: 'DRIFTLINE_CLICKHOUSE_PASSWORD', kind: 'string', default: '', description: 'ClickHouse password (server mode).' }),
   registryDir: setting({ env: 'DRIFTLINE_REGISTRY_DIR', kind: 'string', default: '.data/registry', description: 'Model registry directory (versions, stages, baselines, artifacts).' }),
   tfBackend: setting({ env: 'DRIFTLINE_TF_BACKEND', kind: 'string', default: 'auto', choices: ['auto', 'node', 'wasm', 'cpu'], description: 'TensorFlow.js backend: auto = tfjs-node if it loads, else wasm.' }),
-  logLevel: setting({ env: 'DRIFTLINE_LOG_LEVEL', kind: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'pino log level.' }),
+  logLevel: setting({
+    env: 'DRIFTLINE_LOG_LEVEL',
+    kind: 'string',
+    default: 'info',
+    choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    description: 'pino log level. Human-facing CLI commands (all but scorer, aggregator, api) default to warn; --log-level overrides it for one command.',
+  }),
+  logFormat: setting({
+    env: 'DRIFTLINE_LOG_FORMAT',
+    kind: 'string',
+    default: 'json',
+    choices: ['json', 'human'],
+    description: 'Logs on stderr as JSON lines, or as one human line each (the default of human-facing CLI commands). Never on stdout.',
+  }),
+  logFile: setting({ env: 'DRIFTLINE_LOG_FILE', kind: 'string', default: '', description: 'Append the JSON log lines to this file instead of stderr (empty: stderr).' }),
   maxTextBytes: setting({ env: 'DRIFTLINE_MAX_TEXT_BYTES', kind: 'int', default: 32_768, min: 16, description: 'Largest review text accepted (UTF-8 bytes); longer ones are rejected with TEXT_TOO_LONG.' }),
 });
 
