@@ -4,6 +4,7 @@
  * DRIFTLINE_LOG_FILE. Runs `driftline ingest` as a real child process against the real Kafka.
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ interface Run {
 /** `driftline ingest <args>` from source, with no log settings inherited from the test's environment. */
 function ingest(args: string[], env: Record<string, string> = {}): Promise<Run> {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^DRIFTLINE_LOG_/.test(key)));
-  const topic = `driftline.test-cli-output-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+  const topic = `t-cli-output-${randomUUID()}`;
   const child = spawn(process.execPath, ['--import', 'tsx', repoPath('tests', 'ingest', 'run-cli.ts'), 'ingest', '--file', SAMPLE, '--topic', `${topic}.reviews`, '--dead-letter-topic', `${topic}.dl`, '--quiet', ...args], {
     env: { ...inherited, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
