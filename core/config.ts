@@ -120,6 +120,13 @@ export const coreSettings = defineSettings('core', {
     choices: ['json', 'human'],
     description: 'Logs on stderr as JSON lines, or as one human line each (the default of human-facing CLI commands). Never on stdout.',
   }),
+  metricsModelVersions: setting({
+    env: 'DRIFTLINE_METRICS_MODEL_VERSIONS',
+    kind: 'int',
+    default: 3,
+    min: 1,
+    description: 'Model versions whose Prometheus series (labelled by version) a process keeps, most recently used first; the series of older versions are removed.',
+  }),
   logFile: setting({ env: 'DRIFTLINE_LOG_FILE', kind: 'string', default: '', description: 'Append the JSON log lines to this file instead of stderr (empty: stderr).' }),
   maxTextBytes: setting({ env: 'DRIFTLINE_MAX_TEXT_BYTES', kind: 'int', default: 32_768, min: 16, description: 'Largest review text accepted (UTF-8 bytes); longer ones are rejected with TEXT_TOO_LONG.' }),
 });

@@ -1,6 +1,7 @@
 /** Prometheus metrics of the aggregator (served on DRIFTLINE_AGGREGATOR_METRICS_PORT). */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { createMetricsRegistry } from '../core/metrics.js';
+import { coreSettings } from '../core/config.js';
+import { createMetricsRegistry, ModelVersionSeries } from '../core/metrics.js';
 import type { DriftStatus } from '../schemas/types.js';
 
 const STATUS_VALUE: Record<DriftStatus, number> = { green: 0, amber: 1, red: 2 };
@@ -22,9 +23,12 @@ export class AggregatorMetrics {
   readonly driftPValue: Gauge;
   readonly driftThreshold: Gauge;
   readonly driftStatus: Gauge;
+  /** Bounds the drift gauges' series per model version: DRIFTLINE_METRICS_MODEL_VERSIONS. */
+  readonly versionSeries: ModelVersionSeries;
 
-  constructor(registry: Registry = createMetricsRegistry('drift-aggregator')) {
+  constructor(registry: Registry = createMetricsRegistry('drift-aggregator'), keepVersions = coreSettings.load().metricsModelVersions) {
     this.registry = registry;
+    this.versionSeries = new ModelVersionSeries(keepVersions);
     const registers = [registry];
     this.eventsConsumed = new Counter({ name: 'driftline_aggregator_events_total', help: 'ScoredReview events applied to window sketches (late ones included).', registers });
     this.lateEvents = new Counter({ name: 'driftline_aggregator_late_events_total', help: 'Events whose window had already closed (counted as late_events, not in the sketches).', registers });
@@ -51,10 +55,12 @@ export class AggregatorMetrics {
 
   recordItem(item: { model: string; version: number; segment: string; feature: string; metric: string; value: number; pValue: number | null; amber: number; red: number; status: DriftStatus }): void {
     const labels = { model: item.model, version: String(item.version), segment: item.segment, feature: item.feature, metric: item.metric };
-    if (Number.isFinite(item.value)) this.driftValue.set(labels, item.value);
-    if (item.pValue !== null) this.driftPValue.set(labels, item.pValue);
-    this.driftThreshold.set({ ...labels, level: 'amber' }, item.amber);
-    this.driftThreshold.set({ ...labels, level: 'red' }, item.red);
-    this.driftStatus.set(labels, STATUS_VALUE[item.status]);
+    const series = this.versionSeries;
+    const version = `${item.model}@${item.version}`;
+    if (Number.isFinite(item.value)) this.driftValue.set(series.note(this.driftValue, version, labels), item.value);
+    if (item.pValue !== null) this.driftPValue.set(series.note(this.driftPValue, version, labels), item.pValue);
+    this.driftThreshold.set(series.note(this.driftThreshold, version, { ...labels, level: 'amber' }), item.amber);
+    this.driftThreshold.set(series.note(this.driftThreshold, version, { ...labels, level: 'red' }), item.red);
+    this.driftStatus.set(series.note(this.driftStatus, version, labels), STATUS_VALUE[item.status]);
   }
 }

@@ -249,7 +249,7 @@ export const predictPlugin: FastifyPluginAsync<PredictPluginOptions> = async (ap
         perClass.set(result.sentiment, (perClass.get(result.sentiment) ?? 0) + 1);
         answers[outcome.index] = predictionBody(outcome.input.review_id, result, model, sentences);
       });
-      for (const [sentiment, count] of perClass) metrics.predictions.inc({ sentiment, model_version: String(model.version) }, count);
+      for (const [sentiment, count] of perClass) metrics.predictions.inc(metrics.versionSeries.note(metrics.predictions, model.version, { sentiment, model_version: String(model.version) }), count);
 
       if (single) return { model, prediction: answers[0] };
       const refusedCount = answers.filter((answer) => answer.error !== undefined).length;
