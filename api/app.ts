@@ -26,6 +26,7 @@ import { adminPlugin } from './plugins/admin.js';
 import { driftPlugin } from './plugins/drift.js';
 import { healthPlugin } from './plugins/health.js';
 import { predictPlugin } from './plugins/predict.js';
+import { registerRateLimits } from './rate-limits.js';
 
 /** What /ready needs of the promotion follower (core/model/promotions.ts PromotionFollower). */
 export interface FollowerStatus {
@@ -129,6 +130,7 @@ export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
     },
   });
 
+  await registerRateLimits(app, settings);
   watchModel(deps.modelService, metrics);
   await app.register(healthPlugin, {
     modelService: deps.modelService,
@@ -156,6 +158,8 @@ export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
     database: deps.core.clickhouseDatabase,
     maxLimit: settings.driftMaxLimit,
     maxRows: settings.maxCompareRows,
+    maxTextBytes: deps.core.maxTextBytes,
+    compareQueue: settings.compareQueue,
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

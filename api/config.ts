@@ -61,6 +61,41 @@ export const apiSettings = defineSettings('api', {
     min: 1,
     description: 'Most rows in each dataset of POST /v1/drift/compare and POST /v1/evaluate.',
   }),
+  rateLimitWindowMs: setting({
+    env: 'DRIFTLINE_API_RATE_LIMIT_WINDOW_MS',
+    kind: 'int',
+    default: 60_000,
+    min: 1_000,
+    description: 'Window of the per-client rate limits (client = source IP; limits are per route and per API process).',
+  }),
+  rateLimitPredict: setting({
+    env: 'DRIFTLINE_API_RATE_LIMIT_PREDICT',
+    kind: 'int',
+    default: 300_000,
+    min: 0,
+    description: 'Requests per client and window to POST /v1/predict (more: 429 RATE_LIMITED with Retry-After); 0 = no limit.',
+  }),
+  rateLimitRead: setting({
+    env: 'DRIFTLINE_API_RATE_LIMIT_READ',
+    kind: 'int',
+    default: 600,
+    min: 0,
+    description: 'Requests per client and window to each public read route (GET /v1/drift, /v1/drift/windows, /v1/models, /v1/models/{name}); 0 = no limit.',
+  }),
+  rateLimitHeavy: setting({
+    env: 'DRIFTLINE_API_RATE_LIMIT_HEAVY',
+    kind: 'int',
+    default: 10,
+    min: 0,
+    description: 'Requests per client and window to POST /v1/drift/compare and POST /v1/evaluate (up to two datasets each); 0 = no limit.',
+  }),
+  compareQueue: setting({
+    env: 'DRIFTLINE_API_COMPARE_QUEUE',
+    kind: 'int',
+    default: 4,
+    min: 1,
+    description: 'Dataset comparisons running or waiting for the comparison worker thread; more: 429 RATE_LIMITED.',
+  }),
 });
 
 export type ApiSettings = Settings<typeof apiSettings.spec>;

@@ -7,25 +7,28 @@ import { compareDatasets, type CompareReport, type ReviewRecord } from '../core/
 import type { DriftThresholds } from '../core/drift/config.js';
 import type { ReviewFields } from '../core/model/types.js';
 import { DRIFT_STATUSES } from '../schemas/types.js';
+import type { DriftlineError } from '../core/errors.js';
+import { requestInvalid, type FieldProblem } from './http-errors.js';
 import { errorResponses } from './schemas/common.js';
 
 /** A review of either dataset: only text is required; `review_id` or `id` names it. */
-const compareReviewSchema = {
+const compareReviewSchema = (maxTextBytes: number) => ({
   type: 'object',
   required: ['text'],
   additionalProperties: true,
   properties: {
     review_id: { type: 'string' },
     id: { type: 'string' },
-    text: { type: 'string' },
-    title: { type: ['string', 'null'] },
+    // Characters here (a cheap first bound: never fewer than bytes); UTF-8 bytes in oversizedTexts.
+    text: { type: 'string', maxLength: maxTextBytes },
+    title: { type: ['string', 'null'], maxLength: maxTextBytes },
     product_id: { type: ['string', 'null'] },
     category: { type: ['string', 'null'] },
     rating: { type: ['integer', 'null'], minimum: 1, maximum: 5 },
     helpful_votes: { type: ['integer', 'null'], minimum: 0 },
     verified: { type: ['boolean', 'null'] },
   },
-} as const;
+});
 
 type CompareItem = ReviewFields & {
   review_id?: string;
@@ -54,8 +57,8 @@ const assessmentSchema = {
   },
 } as const;
 
-export function compareRouteSchema(maxRows: number): Record<string, unknown> {
-  const dataset = { type: 'array', minItems: 1, maxItems: maxRows, items: compareReviewSchema };
+export function compareRouteSchema(maxRows: number, maxTextBytes: number): Record<string, unknown> {
+  const dataset = { type: 'array', minItems: 1, maxItems: maxRows, items: compareReviewSchema(maxTextBytes) };
   return {
     tags: ['drift'],
     summary: 'Compare two inline datasets: per-feature drift metrics (PSI, KS, JS, Wasserstein, chi-square) and statuses',
@@ -104,9 +107,28 @@ export function compareRouteSchema(maxRows: number): Record<string, unknown> {
           },
         },
       },
-      ...errorResponses(400, 413),
+      ...errorResponses(400, 413, 429),
     },
   };
+}
+
+/**
+ * The same text bound as validation (core/validation.ts, DRIFTLINE_MAX_TEXT_BYTES): texts and titles
+ * over `maxTextBytes` UTF-8 bytes, as one REQUEST_INVALID naming each (TEXT_TOO_LONG), or undefined.
+ */
+export function oversizedTexts(body: CompareBody, maxTextBytes: number): DriftlineError | undefined {
+  const problems: FieldProblem[] = [];
+  for (const side of ['reference', 'current'] as const) {
+    body[side].forEach((item, index) => {
+      for (const field of ['text', 'title'] as const) {
+        const value = item[field];
+        if (typeof value !== 'string' || value.length * 3 <= maxTextBytes) continue; // at most 3 bytes per UTF-16 unit
+        const bytes = Buffer.byteLength(value, 'utf8');
+        if (bytes > maxTextBytes) problems.push({ field: `${side}.${index}.${field}`, reason: `is ${bytes} UTF-8 bytes, the limit is ${maxTextBytes}`, code: 'TEXT_TOO_LONG' });
+      }
+    });
+  }
+  return problems.length > 0 ? requestInvalid(problems, 'body') : undefined;
 }
 
 function toRecord(item: CompareItem, index: number): ReviewRecord {

@@ -105,7 +105,9 @@ export function createDriftStore(client: ClickHouseClient | undefined, database:
       return await result.json<T>();
     } catch (err) {
       if (isDriftlineError(err)) throw err;
-      throw new DriftlineError('CLICKHOUSE_UNAVAILABLE', `ClickHouse query failed: ${(err as Error).message}`, { cause: err });
+      // The driver's text names servers, users, databases and query internals: it goes to the log
+      // (sendError logs the cause under the request id), the client gets the code and this sentence.
+      throw new DriftlineError('CLICKHOUSE_UNAVAILABLE', 'The drift tables could not be read from ClickHouse; the API log has the details under this request id.', { cause: err });
     }
   }
 

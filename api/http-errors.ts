@@ -126,7 +126,10 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: unk
   // Bugs and broken artifacts are errors; retriable conditions (no model yet, Kafka down) are states,
   // reported by /ready and metrics, and would flood the log at request rate.
   if (status >= 500 && !error.retriable) request.log.error({ err, code: error.code, reqId: request.id }, 'request failed');
-  else if (status >= 500 && request.routeOptions.url !== '/ready') request.log.warn({ code: error.code, reqId: request.id, message: error.message }, 'request refused');
+  else if (status >= 500 && request.routeOptions.url !== '/ready') {
+    // The cause (e.g. a driver error) is kept out of the answer, so it must be in the log.
+    request.log.warn({ code: error.code, reqId: request.id, message: error.message, ...(error.cause === undefined ? {} : { err: error.cause }) }, 'request refused');
+  }
   else request.log.debug({ code: error.code, reqId: request.id, message: error.message }, 'request refused');
   if (error.code === 'SHUTTING_DOWN') reply.header('connection', 'close');
   if (error.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="driftline-admin"');

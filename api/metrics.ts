@@ -1,6 +1,7 @@
 /** The API's Prometheus metrics, in the process's one registry (served at GET /metrics). */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { createMetricsRegistry } from '../core/metrics.js';
+import { coreSettings } from '../core/config.js';
+import { createMetricsRegistry, ModelVersionSeries } from '../core/metrics.js';
 
 export interface ApiMetrics {
   registry: Registry;
@@ -13,14 +14,17 @@ export interface ApiMetrics {
   modelVersion: Gauge<'model'>;
   modelSwaps: Counter<'model'>;
   jobs: Counter<'status'>;
+  /** Bounds the series labelled by model version (predictions): DRIFTLINE_METRICS_MODEL_VERSIONS. */
+  versionSeries: ModelVersionSeries;
 }
 
 // Sub-millisecond to seconds: single predictions sit around 1-5 ms, batches and admin calls far above.
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export function createApiMetrics(registry: Registry = createMetricsRegistry('api')): ApiMetrics {
+export function createApiMetrics(registry: Registry = createMetricsRegistry('api'), keepVersions = coreSettings.load().metricsModelVersions): ApiMetrics {
   return {
     registry,
+    versionSeries: new ModelVersionSeries(keepVersions),
     httpRequests: new Counter({
       name: 'driftline_api_http_requests_total',
       help: 'HTTP requests answered, by route pattern, method and status code.',

@@ -4,7 +4,6 @@
  * Labels and metrics are the trainer's own (trainer/evaluate.ts: label = sentiment of the star rating),
  * so the API reports exactly what `driftline evaluate` and the registry's held-out metrics report.
  */
-import { Worker } from 'node:worker_threads';
 import { DriftlineError, ERROR_CODES, toDriftlineError, type ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { promotionEvent, type PromotionPublisher } from '../core/model/promotions.js';
@@ -17,6 +16,7 @@ import type { LabeledReview } from '../trainer/data.js';
 import { evaluatePredictions, scoreAll } from '../trainer/evaluate.js';
 import type { JobProgress, TrainExecutor } from './jobs.js';
 import type { TrainWorkerInput, TrainWorkerMessage } from './train-worker.js';
+import { startApiWorker } from './worker-thread.js';
 
 /** A labelled review as POST /v1/evaluate and /v1/train take it (the dataset JSONL shape). */
 export interface LabelledReview {
@@ -112,22 +112,10 @@ function trainParamsOf(source: Record<string, unknown>): Partial<TrainParams> {
 
 type Done = Extract<TrainWorkerMessage, { type: 'done' }>;
 
-/**
- * Starts api/train-worker on its own thread. From source (tsx, vitest) the worker registers tsx
- * first; from dist/ it is plain JavaScript.
- */
-function startWorker(input: TrainWorkerInput): Worker {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const url = new URL(fromSource ? './train-worker.ts' : './train-worker.js', import.meta.url);
-  if (!fromSource) return new Worker(url, { workerData: input });
-  const bootstrap = `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(url.href)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData: input });
-}
-
 /** Runs one training in a worker; aborting terminates it unless it is already registering. */
 function trainInWorker(input: TrainWorkerInput, report: (progress: JobProgress) => void, signal: AbortSignal, logger: Logger): Promise<Done> {
   return new Promise<Done>((resolve, reject) => {
-    const worker = startWorker(input);
+    const worker = startApiWorker('train-worker', input);
     let phase = 'starting';
     let settled = false;
     const settle = (fn: () => void): void => {

@@ -31,9 +31,43 @@ const SUMMARIES: Record<string, string> = {
   demo: 'The main job: services, default model, sample reviews through the whole pipeline, report',
 };
 
+/** Long-running services: their logs are for log collectors (JSON on stderr, DRIFTLINE_LOG_LEVEL or info). */
+const SERVICE_COMMANDS = new Set(['scorer', 'aggregator', 'api']);
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/**
+ * Takes `--log-level <level>` (or `--log-level=<level>`) out of the arguments, for any command. Human-facing
+ * commands print their own report on stdout; their logs default to warnings and errors, as human lines
+ * on stderr (or JSON lines in DRIFTLINE_LOG_FILE). The choice goes through the environment, so every
+ * component and child process this command starts reads the same settings.
+ */
+export function applyLogOptions(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  const rest: string[] = [];
+  let level: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '--log-level') level = args[++i] ?? '';
+    else if (arg.startsWith('--log-level=')) level = arg.slice('--log-level='.length);
+    else rest.push(arg);
+  }
+  if (level !== undefined) {
+    if (!LOG_LEVELS.includes(level)) throw new Error(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+    env.DRIFTLINE_LOG_LEVEL = level;
+  }
+  if (!SERVICE_COMMANDS.has(command)) {
+    if (!env.DRIFTLINE_LOG_LEVEL) env.DRIFTLINE_LOG_LEVEL = 'warn';
+    if (!env.DRIFTLINE_LOG_FORMAT) env.DRIFTLINE_LOG_FORMAT = 'human';
+  }
+  return rest;
+}
+
 function help(): string {
   const lines = Object.entries(SUMMARIES).map(([name, summary]) => `  ${name.padEnd(12)} ${summary}`);
-  return `usage: driftline <command> [options]\n\ncommands:\n${lines.join('\n')}\n\n'driftline help <command>' shows a command's options.`;
+  return (
+    `usage: driftline <command> [options] [--log-level warn]\n\ncommands:\n${lines.join('\n')}\n\n'driftline help <command>' shows a command's options.\n` +
+    `--log-level (fatal|error|warn|info|debug|trace|silent, default DRIFTLINE_LOG_LEVEL, else warn; info for scorer, aggregator, api):\n` +
+    `logs go to stderr (or DRIFTLINE_LOG_FILE), never to stdout.`
+  );
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -59,7 +93,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${command.usage}\n`);
     return 0;
   }
-  return command.run(rest);
+  let args: string[];
+  try {
+    args = applyLogOptions(name, rest);
+  } catch (err) {
+    process.stderr.write(`driftline ${name}: ${(err as Error).message}\n`);
+    return 2;
+  }
+  return command.run(args);
 }
 
 async function findCommand(name: string): Promise<CliCommand | undefined> {

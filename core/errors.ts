@@ -49,6 +49,7 @@ export const ERROR_CODES = {
   UNAUTHORIZED: { http: 401, retriable: false, description: 'An admin route was called without the configured bearer token.' },
   NOT_FOUND: { http: 404, retriable: false, description: 'No such route, job or resource.' },
   ADMIN_DISABLED: { http: 404, retriable: false, description: 'Admin routes are off because no admin token is configured.' },
+  RATE_LIMITED: { http: 429, retriable: true, description: 'A client sent more requests to a route than its per-client limit allows, or the comparison queue is full; retry after Retry-After seconds.' },
   // --- infrastructure ---
   CONFIG_INVALID: { http: 500, retriable: false, description: 'An environment variable has a value that cannot be used.' },
   KAFKA_UNAVAILABLE: { http: 503, retriable: true, description: 'The Kafka broker cannot be reached or refused the request.' },

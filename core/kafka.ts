@@ -2,6 +2,7 @@
  * Kafka wiring (kafkajs): one client factory, the project's topic admin, and error mapping.
  * Topics are created here, never auto-created, so partitions are what configuration says.
  */
+import { createRequire } from 'node:module';
 import kafkajs, { Kafka, logLevel as KafkaLogLevel, type ITopicConfig, type KafkaConfig, type LogEntry } from 'kafkajs';
 import { coreSettings, type CoreSettings } from './config.js';
 import { DriftlineError } from './errors.js';
@@ -19,20 +20,33 @@ export function createKafka(settings: CoreSettings = coreSettings.load(), client
     connectionTimeout: 5_000,
     requestTimeout: 30_000,
     retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5_000 },
-    logLevel: KafkaLogLevel.WARN,
-    logCreator:
-      () =>
-      ({ level, log: entry }: LogEntry) => {
-        const { message, ...rest } = entry;
-        // kafkajs logs every retried request at error level (e.g. CONCURRENT_TRANSACTIONS right after a
-        // commit); a retry that may still succeed is not an error of ours, so it goes to debug.
-        if ('retryCount' in rest || /concurrent operation on the same transaction/.test(String(rest.error ?? message))) log.debug(rest, message);
-        else if (level <= KafkaLogLevel.ERROR) log.error(rest, message);
-        else if (level === KafkaLogLevel.WARN) log.warn(rest, message);
-        else log.debug(rest, message);
-      },
+    // kafkajs's debug lines (every request) only when our own level asks for debug.
+    logLevel: log.isLevelEnabled('debug') ? KafkaLogLevel.DEBUG : KafkaLogLevel.WARN,
+    logCreator: () => (entry: LogEntry) => {
+      const { message, ...rest } = entry.log;
+      log[pinoLevelOf(entry)](rest, message);
+    },
     ...extra,
   });
+}
+
+// kafkajs's own table of broker error codes (no typings; kafkajs has no exports map, so the file is reachable).
+const { errorCodes: BROKER_ERRORS } = createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as { errorCodes: Array<{ message: string; retriable: boolean }> };
+/** Messages of the broker errors kafkajs retries by itself (GROUP_COORDINATOR_NOT_AVAILABLE, NOT_LEADER_FOR_PARTITION, ...). */
+const RETRIED_BROKER_ERRORS = new Set(BROKER_ERRORS.filter((error) => error.retriable).map((error) => error.message));
+
+/**
+ * The level a kafkajs log entry is logged at. kafkajs logs every failed request at error level, also
+ * those it retries itself (a group coordinator still starting, a leader moving, CONCURRENT_TRANSACTIONS
+ * right after a commit). A retry that may still succeed is not an error of ours: those go to debug, and
+ * when kafkajs gives up, the caller gets the error and reports it.
+ */
+export function pinoLevelOf(entry: Pick<LogEntry, 'level' | 'log'>): 'error' | 'warn' | 'debug' {
+  const { message, ...rest } = entry.log;
+  const error = String(rest.error ?? message);
+  if ('retryCount' in rest || RETRIED_BROKER_ERRORS.has(error) || /concurrent operation on the same transaction/.test(error)) return 'debug';
+  if (entry.level <= KafkaLogLevel.ERROR) return 'error';
+  return entry.level === KafkaLogLevel.WARN ? 'warn' : 'debug';
 }
 
 export function driftlineTopics(settings: CoreSettings): string[] {

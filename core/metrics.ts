@@ -108,3 +108,58 @@ export async function serveMetrics(registry: Registry, port: number, host = '127
   });
   return server;
 }
+
+type SeriesLabels = Record<string, string | number>;
+
+/** What ModelVersionSeries needs of a prom-client metric (Counter, Gauge, Histogram all have it). */
+export interface RemovableMetric {
+  remove(labels: SeriesLabels): void;
+}
+
+/**
+ * Bounds the Prometheus series that carry a model version label. Every hot swap or promotion adds a
+ * version, and prom-client keeps each series it ever saw until the process exits: a long-lived
+ * process would export the series of every version it ever served. Callers pass each update's labels
+ * through `note`; the series of the `keep` most recently used versions stay, and when one more
+ * version appears all series of the least recently used one are removed from their metrics.
+ */
+export class ModelVersionSeries {
+  /** version → metric → series key → labels; Map order is least recently used first. */
+  private readonly byVersion = new Map<string, Map<RemovableMetric, Map<string, SeriesLabels>>>();
+  private latest: string | undefined;
+
+  constructor(readonly keep: number) {
+    if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`keep must be a positive integer, got ${keep}`);
+  }
+
+  /** Records that `metric` has the series `labels` of model `version`; returns `labels` for the update itself. */
+  note<L extends SeriesLabels>(metric: RemovableMetric, version: string | number, labels: L): L {
+    const series = this.use(String(version));
+    let ofMetric = series.get(metric);
+    if (!ofMetric) series.set(metric, (ofMetric = new Map()));
+    const key = JSON.stringify(labels);
+    if (!ofMetric.has(key)) ofMetric.set(key, labels);
+    return labels;
+  }
+
+  /** The versions whose series are kept, least recently used first. */
+  versions(): string[] {
+    return [...this.byVersion.keys()];
+  }
+
+  private use(version: string): Map<RemovableMetric, Map<string, SeriesLabels>> {
+    const known = this.byVersion.get(version);
+    if (known && version === this.latest) return known;
+    const series = known ?? new Map<RemovableMetric, Map<string, SeriesLabels>>();
+    this.byVersion.delete(version);
+    this.byVersion.set(version, series);
+    this.latest = version;
+    while (this.byVersion.size > this.keep) this.retire(this.byVersion.keys().next().value as string);
+    return series;
+  }
+
+  private retire(version: string): void {
+    for (const [metric, series] of this.byVersion.get(version) ?? []) for (const labels of series.values()) metric.remove(labels);
+    this.byVersion.delete(version);
+  }
+}

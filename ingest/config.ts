@@ -9,6 +9,14 @@ export const ingestSettings = defineSettings('ingest', {
   progressIntervalMs: setting({ env: 'DRIFTLINE_INGEST_PROGRESS_MS', kind: 'int', default: 2_000, min: 100, description: 'Interval of the progress line on stderr.' }),
   maxLineBytes: setting({ env: 'DRIFTLINE_INGEST_MAX_LINE_BYTES', kind: 'int', default: 4 * 1024 * 1024, min: 1024, description: 'Longest input line read; longer ones are dead-lettered as RECORD_UNPARSEABLE (cut) instead of buffered.' }),
   maxRawBytes: setting({ env: 'DRIFTLINE_INGEST_DEAD_LETTER_RAW_BYTES', kind: 'int', default: 64 * 1024, min: 256, max: 512 * 1024, description: 'Bytes of the original line kept in a dead-letter record (Kafka messages are limited to ~1 MB).' }),
+  dedupeIds: setting({
+    env: 'DRIFTLINE_INGEST_DEDUPE_IDS',
+    kind: 'int',
+    default: 500_000,
+    min: 1,
+    description:
+      'Review ids one run remembers for DUPLICATE_REVIEW (the most recent distinct ones, ~100 bytes each): a repeat within them is dead-lettered, a repeat from further back in a longer stream is published again.',
+  }),
 });
 
 export type IngestSettings = Settings<typeof ingestSettings.spec>;

@@ -26,6 +26,7 @@ import { decodeUtf8Escaping } from '../core/utf8.js';
 import { reviewIdOf, validateReview, type ValidationOptions } from '../core/validation.js';
 import type { DeadLetter, ReviewEvent } from '../schemas/types.js';
 import { ingestSettings, type IngestSettings } from './config.js';
+import { RecentIds } from './recent-ids.js';
 import { outagePolicy, sendThroughOutage, type OutagePolicy, type OutageRetry } from './outage.js';
 
 export type InputFormat = 'jsonl' | 'csv';
@@ -435,14 +436,17 @@ function isAbort(err: unknown, signal?: AbortSignal): boolean {
 
 /** Decides per record: publish it, or dead-letter it with the reason; keeps the summary counts. */
 class RecordRouter {
-  private readonly seen = new Map<string, number>(); // review_id → line of its first published occurrence
+  private readonly seen: RecentIds; // review_id → line of its first published occurrence, bounded
 
   constructor(
     private readonly batcher: Batcher,
     private readonly summary: IngestSummary,
     private readonly validation: ValidationOptions,
     private readonly maxRawBytes: number,
-  ) {}
+    dedupeIds: number,
+  ) {
+    this.seen = new RecentIds(dedupeIds);
+  }
 
   route(record: InputRecord): void {
     this.summary.read++;
@@ -450,7 +454,7 @@ class RecordRouter {
     const result = validateReview(record.value, { ...this.validation, nowMs: Date.now() });
     if (!result.ok) return this.deadLetter(record, result.error);
     const { review } = result;
-    const firstLine = this.seen.get(review.review_id);
+    const firstLine = this.seen.lineOf(review.review_id);
     if (firstLine !== undefined) {
       return this.deadLetter(
         record,
@@ -460,7 +464,7 @@ class RecordRouter {
         }),
       );
     }
-    this.seen.set(review.review_id, record.line);
+    this.seen.remember(review.review_id, record.line);
     this.batcher.addReview(review);
     this.summary.published++;
   }
@@ -510,7 +514,7 @@ export async function ingestRecords(source: IngestSource, options: IngestOptions
   let log: Logger | undefined; // created on the first warning: a quiet run opens no extra stderr stream
   const batcher = new Batcher(producer, topic, deadLetterTopic, outagePolicy(config.outageTimeoutMs), () => (log ??= createLogger('ingest', settings.logLevel)), options.onSendRetry);
   const validation: ValidationOptions = { futureToleranceMs: config.futureToleranceMs, maxTextBytes: settings.maxTextBytes, ...options.validation };
-  const router = new RecordRouter(batcher, summary, validation, config.maxRawBytes);
+  const router = new RecordRouter(batcher, summary, validation, config.maxRawBytes, config.dedupeIds);
   const started = performance.now();
   const progressTimer = options.onProgress ? setInterval(() => options.onProgress?.(refreshTiming(summary, started)), config.progressIntervalMs) : undefined;
   progressTimer?.unref();

@@ -1,5 +1,7 @@
 /** The scorer's Prometheus metrics (all prefixed driftline_scorer_), registered on one prom-client Registry. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { coreSettings } from '../core/config.js';
+import { ModelVersionSeries } from '../core/metrics.js';
 
 export interface ScorerMetrics {
   consumed: Counter<string>;
@@ -16,11 +18,14 @@ export interface ScorerMetrics {
   modelSwaps: Counter<'result'>;
   consumerLag: Gauge<'partition'>;
   assignedPartitions: Gauge<string>;
+  /** Bounds the series labelled by model version (scored): DRIFTLINE_METRICS_MODEL_VERSIONS. */
+  versionSeries: ModelVersionSeries;
 }
 
-export function createScorerMetrics(registry: Registry): ScorerMetrics {
+export function createScorerMetrics(registry: Registry, keepVersions = coreSettings.load().metricsModelVersions): ScorerMetrics {
   const registers = [registry];
   return {
+    versionSeries: new ModelVersionSeries(keepVersions),
     consumed: new Counter({ name: 'driftline_scorer_consumed_total', help: 'Input messages taken from the reviews topic (committed or not).', registers }),
     scored: new Counter({ name: 'driftline_scorer_scored_total', help: 'ScoredReview events committed, by model version.', labelNames: ['model_version'], registers }),
     deadLettered: new Counter({ name: 'driftline_scorer_dead_lettered_total', help: 'Input messages committed to the dead-letter topic, by error code.', labelNames: ['error_code'], registers }),

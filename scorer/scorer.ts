@@ -144,7 +144,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
     metrics.transactions.inc({ result: 'committed' });
     metrics.batchSize.observe(result.scored.length + result.deadLetters.length);
     if (result.duplicates > 0) metrics.duplicates.inc(result.duplicates);
-    if (result.scored.length > 0) metrics.scored.inc({ model_version: String(version) }, result.scored.length);
+    if (result.scored.length > 0) metrics.scored.inc(metrics.versionSeries.note(metrics.scored, version, { model_version: String(version) }), result.scored.length);
     if (result.withReplacementChar > 0) metrics.replacementChar.inc(result.withReplacementChar);
     for (const dead of result.deadLetters) metrics.deadLettered.inc({ error_code: dead.error_code });
     for (const { record } of result.scored) metrics.endToEndSeconds.observe(Math.max(0, now - record.ingest_time_ms) / 1000);

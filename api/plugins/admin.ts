@@ -73,6 +73,17 @@ function actorOf(request: FastifyRequest): string {
   return `api:${request.ip}`;
 }
 
+/**
+ * An actor as the public model routes show it: which kind of caller changed a stage, never the
+ * caller's address or login. `api:<client ip>` is 'api', `<user>@<host>` (CLI, trainer) is 'cli',
+ * a plain word (demo, seed, trainer) stays, anything else is 'other'. The registry keeps the full actor.
+ */
+export function publicActor(actor: string): string {
+  if (actor.startsWith('api:')) return 'api';
+  if (actor.includes('@')) return 'cli';
+  return /^[a-z][a-z0-9-]{0,31}$/.test(actor) ? actor : 'other';
+}
+
 function versionView(record: ModelVersionRecord): Record<string, unknown> {
   return {
     version: record.version,
@@ -82,7 +93,7 @@ function versionView(record: ModelVersionRecord): Record<string, unknown> {
     params: record.params,
     data_fingerprint: record.data_fingerprint,
     previous_production: record.previous_production,
-    stage_history: record.stage_history,
+    stage_history: record.stage_history.map((entry) => ({ ...entry, actor: publicActor(entry.actor) })),
   };
 }
 

@@ -10,7 +10,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ClickHouseClient } from '../../core/clickhouse.js';
 import { DriftlineError } from '../../core/errors.js';
 import { loadDriftThresholds } from '../../core/drift/config.js';
-import { compareInline, compareRouteSchema, type CompareBody } from '../drift-compare.js';
+import { createCompareRunner } from '../compare-runner.js';
+import { compareRouteSchema, oversizedTexts, type CompareBody } from '../drift-compare.js';
 import { createDriftStore, type DriftQuery } from '../drift-queries.js';
 import { driftMetricsRouteSchema, driftWindowsRouteSchema } from '../schemas/drift.js';
 
@@ -19,6 +20,10 @@ export interface DriftPluginOptions {
   database: string;
   maxLimit: number;
   maxRows: number;
+  /** Longest text or title of a compared review in UTF-8 bytes (DRIFTLINE_MAX_TEXT_BYTES, as validation). */
+  maxTextBytes: number;
+  /** Comparisons running or waiting for the worker (DRIFTLINE_API_COMPARE_QUEUE). */
+  compareQueue: number;
 }
 
 interface RawDriftQuery {
@@ -62,5 +67,17 @@ export const driftPlugin: FastifyPluginAsync<DriftPluginOptions> = async (app, o
 
   app.get('/v1/drift/windows', { schema: driftWindowsRouteSchema(options.maxLimit) }, async (request) => store.windows(toQuery(request.query as RawDriftQuery)));
 
-  app.post('/v1/drift/compare', { schema: compareRouteSchema(options.maxRows) }, async (request) => compareInline(request.body as CompareBody, thresholds));
+  const comparisons = createCompareRunner({ maxQueued: options.compareQueue, logger: app.log });
+  app.addHook('onClose', async () => comparisons.close());
+  app.post('/v1/drift/compare', { schema: compareRouteSchema(options.maxRows, options.maxTextBytes) }, async (request, reply) => {
+    const body = request.body as CompareBody;
+    const tooLong = oversizedTexts(body, options.maxTextBytes);
+    if (tooLong) throw tooLong;
+    try {
+      return await comparisons.run(body, thresholds);
+    } catch (err) {
+      if (err instanceof DriftlineError && err.code === 'RATE_LIMITED') reply.header('retry-after', '1');
+      throw err;
+    }
+  });
 };

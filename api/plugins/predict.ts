@@ -252,7 +252,7 @@ export const predictPlugin: FastifyPluginAsync<PredictPluginOptions> = async (ap
         if (hasReplacementCharacter(outcome.input.text) || hasReplacementCharacter(outcome.input.title)) withReplacementChar++;
         answers[outcome.index] = predictionBody(outcome.input.review_id, result, model, sentences);
       });
-      for (const [sentiment, count] of perClass) metrics.predictions.inc({ sentiment, model_version: String(model.version) }, count);
+      for (const [sentiment, count] of perClass) metrics.predictions.inc(metrics.versionSeries.note(metrics.predictions, model.version, { sentiment, model_version: String(model.version) }), count);
       if (withReplacementChar > 0) metrics.replacementChar.inc(withReplacementChar);
 
       if (single) return { model, prediction: answers[0] };

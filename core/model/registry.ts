@@ -4,7 +4,7 @@
  *   <dir>/<name>/index.json           every version of the model: stage, metrics, lineage, stage history
  *   <dir>/<name>/versions/<n>/        one version's artifacts (model files, featurizer, baseline.json)
  *   <dir>/<name>/runs.jsonl           training/evaluation runs, one JSON object a line
- *   <dir>/<name>/.lock                exclusive writer lock (pid, host, time)
+ *   <dir>/<name>/.lock                exclusive writer lock (pid, host, time); its mtime is a heartbeat while held
  *
  * Readers never lock: index.json is only ever replaced by rename(2) of a fully written, fsynced file,
  * so a reader sees the old or the new index, never half of one. Writers take the lock (created with
@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { appendFile, cp, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { appendFile, cp, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { PromotionAction, Stage } from '../../schemas/types.js';
@@ -273,14 +273,56 @@ async function breakStaleLock(path: string, seen: LockSnapshot, staleMs: number)
   }
   try {
     const now = await readLock(path);
-    if (now && now.ino === seen.ino && now.owner?.token === seen.owner?.token) await unlink(path).catch(() => undefined);
+    // Same file, same owner and not touched since: a heartbeat in between means the holder is alive.
+    if (now && now.ino === seen.ino && now.owner?.token === seen.owner?.token && now.mtimeMs === seen.mtimeMs) await unlink(path).catch(() => undefined);
   } finally {
     await breaker.close();
     await unlink(breakerPath).catch(() => undefined);
   }
 }
 
-async function acquireLock(path: string, waitMs: number, staleMs: number): Promise<() => Promise<void>> {
+/** A held registry writer lock. */
+export interface RegistryLock {
+  /** Throws REGISTRY_CONFLICT (retriable) when the lock is no longer ours (taken over as stale). */
+  assertHeld(): Promise<void>;
+  /** Stops the heartbeat and removes the lock file if it is still ours. */
+  release(): Promise<void>;
+}
+
+/**
+ * Holds `path` while the holder works: its mtime is refreshed every staleMs/3, so a writer that is
+ * slow (a large index, a loaded disk) but alive is never judged abandoned. A holder that was paused
+ * for longer than staleMs (SIGSTOP, a stalled VM) can still be taken over: before each write it asks
+ * assertHeld(), which re-reads the owner token, so it never writes over the new holder's work.
+ */
+function heldLock(path: string, token: string, staleMs: number): RegistryLock {
+  const owns = async (): Promise<boolean> => (await readLock(path).catch(() => undefined))?.owner?.token === token;
+  let beat: Promise<void> = Promise.resolve();
+  const heartbeat = setInterval(() => {
+    beat = (async () => {
+      if (!(await owns())) return;
+      const now = new Date();
+      await utimes(path, now, now).catch(() => undefined);
+    })();
+  }, Math.max(10, Math.floor(staleMs / 3)));
+  heartbeat.unref();
+  return {
+    async assertHeld() {
+      if (await owns()) return;
+      throw new DriftlineError('REGISTRY_CONFLICT', `registry lock ${path} was taken over by another writer while this one held it; nothing more was written`, {
+        details: { lock: path },
+      });
+    },
+    async release() {
+      clearInterval(heartbeat);
+      await beat;
+      // Only remove our own lock: if we were taken over as stale, the file is someone else's now.
+      if (await owns()) await unlink(path).catch(() => undefined);
+    },
+  };
+}
+
+export async function acquireLock(path: string, waitMs: number, staleMs: number): Promise<RegistryLock> {
   const owner: LockOwner = { pid: process.pid, host: hostname(), token: randomUUID(), acquired_at_ms: Date.now() };
   const deadline = Date.now() + waitMs;
   for (;;) {
@@ -291,11 +333,7 @@ async function acquireLock(path: string, waitMs: number, staleMs: number): Promi
       } finally {
         await handle.close();
       }
-      return async () => {
-        // Only remove our own lock: if we were taken over as stale, the file is someone else's now.
-        const current = await readLock(path);
-        if (current?.owner?.token === owner.token) await unlink(path).catch(() => undefined);
-      };
+      return heldLock(path, owner.token, staleMs);
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw err;
     }
@@ -390,19 +428,20 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
   }
 
   /** Runs `change` on the freshest index under the writer lock and writes the result back atomically. */
-  async function mutate<T>(name: string, change: (index: RegistryIndex) => Promise<T>): Promise<T> {
+  async function mutate<T>(name: string, change: (index: RegistryIndex, lock: RegistryLock) => Promise<T>): Promise<T> {
     await mkdir(modelDir(name), { recursive: true });
     return withRetry(
       async () => {
-        const release = await acquireLock(join(modelDir(name), '.lock'), lockWaitMs, lockStaleMs);
+        const lock = await acquireLock(join(modelDir(name), '.lock'), lockWaitMs, lockStaleMs);
         try {
           const index = (await readIndex(name)) ?? emptyIndex(name);
-          const result = await change(index);
+          const result = await change(index, lock);
           index.updated_at_ms = Date.now();
+          await lock.assertHeld();
           await writeFileAtomic(indexPath(name), `${JSON.stringify(index, null, 2)}\n`);
           return result;
         } finally {
-          await release();
+          await lock.release();
         }
       },
       { retries: conflictRetries, initialDelayMs: 50, maxDelayMs: 1_000 },
@@ -436,7 +475,7 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
     await mkdir(tmp, { recursive: true });
     try {
       await input.writeArtifacts(tmp);
-      return await mutate(name, async (index) => {
+      return await mutate(name, async (index, lock) => {
         if (mode === 'seed' && index.versions.length > 0) return null;
         const taken = [index.last_version, ...index.versions.map((v) => v.version), ...(await existingVersionDirs(name))];
         const version = Math.max(0, ...taken) + 1;
@@ -444,6 +483,7 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
         await writeFileAtomic(join(tmp, BASELINE_FILE), `${JSON.stringify(baseline)}\n`);
         await mkdir(join(modelDir(name), 'versions'), { recursive: true });
         const dir = versionDir(name, version);
+        await lock.assertHeld();
         await rename(tmp, dir);
         const now = Date.now();
         const record: ModelVersionRecord = {
@@ -609,7 +649,8 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
       const stored: StoredRun = { ...run, run_id: randomUUID(), recorded_at_ms: Date.now() };
       const line = `${JSON.stringify(stored)}\n`;
       // Under the lock so lines from concurrent writers never interleave.
-      await mutate(name, async () => {
+      await mutate(name, async (_index, lock) => {
+        await lock.assertHeld();
         await appendFile(join(modelDir(name), 'runs.jsonl'), line, 'utf8');
       });
       return stored;

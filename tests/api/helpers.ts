@@ -8,7 +8,7 @@ import { createJobRunner, type JobRunner } from '../../api/jobs.js';
 import { trainerExecutor } from '../../api/training.js';
 import type { ClickHouseClient } from '../../core/clickhouse.js';
 import { coreSettings, type CoreSettings } from '../../core/config.js';
-import { createLogger } from '../../core/logger.js';
+import { createLogger, type Logger } from '../../core/logger.js';
 import { openRegistry, type ModelRegistry } from '../../core/model/registry.js';
 import { createModelService, type ManagedModelService } from '../../core/model/service.js';
 import { repoPath, AMAZON_2018_SOURCE_PREFIX, readShippedReviewLines } from '../../core/paths.js';
@@ -25,6 +25,8 @@ export interface TestApiOptions {
   follower?: FollowerStatus;
   clickhouse?: ClickHouseClient;
   registry?: ModelRegistry;
+  /** Default: silent. */
+  logger?: Logger;
 }
 
 export interface TestApi {
@@ -38,7 +40,7 @@ export interface TestApi {
 
 export async function buildTestApi(options: TestApiOptions = {}): Promise<TestApi> {
   const dir = mkdtempSync(join(tmpdir(), 'driftline-api-test-'));
-  const logger = createLogger('api-test', 'silent');
+  const logger = options.logger ?? createLogger('api-test', 'silent');
   const settings = apiSettings.load({}, { modelName: MODEL_NAME, followPromotions: false, adminToken: ADMIN_TOKEN, ...options.settings });
   const core = coreSettings.load({}, { registryDir: join(dir, 'registry'), clickhousePath: join(dir, 'chdb'), ...options.core });
   const registry = options.registry ?? openRegistry(core.registryDir);
