@@ -69,6 +69,9 @@ export interface LoadRetry {
   maxDelayMs: number;
 }
 
+/** How many earlier production versions loadProduction tries when the production version cannot be loaded. */
+const MAX_FALLBACKS = 3;
+
 /** The one failure that another try cannot fix: the model loaded and is wrong. */
 const PERMANENT_LOAD_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['MODEL_CHECK_FAILED']);
 
@@ -290,6 +293,26 @@ export function createModelService(options: ModelServiceOptions): ManagedModelSe
     return install(runtime);
   }
 
+  /**
+   * After the production version failed to load at start-up: loads the versions that were production before
+   * it, newest first (at most MAX_FALLBACKS). The refused production version stays reported (stats, logs,
+   * the onSwapFailed listeners) and reconcile keeps trying it when its failure was not a failed check.
+   */
+  async function servePreviousProduction(refused: number): Promise<ModelRuntime | undefined> {
+    let version: number | null = refused;
+    for (let step = 0; step < MAX_FALLBACKS; step++) {
+      version = version === null ? null : ((await registry.get(modelName, version).catch(() => undefined))?.previous_production ?? null);
+      if (version === null) return undefined;
+      log.error({ model: modelName, refused, fallback: version }, 'the production version cannot be loaded; serving the previous production version');
+      try {
+        return await service.swapTo(version);
+      } catch {
+        // logged and counted by failure(); try the one before
+      }
+    }
+    return undefined;
+  }
+
   const service: ManagedModelService = {
     modelName,
 
@@ -322,7 +345,15 @@ export function createModelService(options: ModelServiceOptions): ManagedModelSe
     async loadProduction() {
       const version = await registry.productionVersion(modelName);
       if (version === null) throw new DriftlineError('MODEL_NOT_FOUND', `model ${modelName} has no production version in ${registry.root}`, { details: { name: modelName } });
-      return service.swapTo(version);
+      try {
+        return await service.swapTo(version);
+      } catch (err) {
+        if (active || closed) throw err;
+        // Nothing serves: rather than fail the start (and crash-loop), serve the version production had before.
+        const fallback = await servePreviousProduction(version);
+        if (!fallback) throw err;
+        return fallback;
+      }
     },
 
     onSwap(listener) {

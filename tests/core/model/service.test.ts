@@ -121,7 +121,9 @@ const review: ReviewInput = { review_id: 'r1', text: 'great' };
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'driftline-service-'));
-  registry = openRegistry(dir);
+  // The fake versions are promoted without the serving runtime's load check (they have no real model):
+  // they stand for versions that passed it where they were promoted and fail here.
+  registry = openRegistry(dir, { verifyArtifacts: async () => undefined });
   created.length = 0;
   loadCalls.length = 0;
   loadGates.clear();
@@ -276,6 +278,18 @@ describe('load failures', () => {
     expect(service.liveness()).toMatchObject({ alive: false, error: { code: 'MODEL_LOAD_FAILED' } });
     expect((await service.loadProduction()).version).toBe(1);
     expect(service.liveness()).toEqual({ alive: true, error: null });
+  });
+
+  it('serves the previous production version when the production version cannot be loaded at start-up', async () => {
+    const broken = await registerFake({ failCheck: true });
+    await registry.promote('sentiment', broken, { actor: 't', force: true });
+    const refused: Array<[string, number]> = [];
+    service.onSwapFailed((err, version) => refused.push([err.code, version]));
+    expect((await service.loadProduction()).version).toBe(1);
+    expect(refused).toEqual([['MODEL_CHECK_FAILED', broken]]);
+    expect(service.stats()).toMatchObject({ version: 1, swapFailures: 1 });
+    expect(service.liveness()).toEqual({ alive: true, error: null });
+    expect(await service.reconcile()).toBeUndefined(); // a failed check is not tried again
   });
 
   it('lets a newer swap overrule one that is backing off', async () => {
