@@ -95,7 +95,6 @@ export interface ManagedModelService extends ModelService {
   handlePromotion(event: ModelPromotion): Promise<ModelRuntime | undefined>;
   /** Swaps to the registry's production version if it differs from the serving one. */
   reconcile(): Promise<ModelRuntime | undefined>;
-  onSwapFailed(listener: SwapFailureListener): void;
   stats(): ModelServiceStats;
 }
 

@@ -85,6 +85,8 @@ export interface ModelService {
   loadProduction(): Promise<ModelRuntime>;
   /** Called after every successful swap (old runtime disposed once in-flight calls finish). */
   onSwap(listener: (next: ModelRuntime, previous: ModelRuntime | undefined) => void): void;
+  /** Called when a version is refused (after its retries); the serving version, if any, stays. */
+  onSwapFailed(listener: (error: DriftlineError, version: number) => void): void;
   /** For a liveness probe: false when nothing serves and the last swap gave up (a restart is the way out). */
   liveness(): ModelLiveness;
   close(): Promise<void>;

@@ -1,7 +1,7 @@
 /**
  * /health is liveness: it fails only when the process cannot serve and will not recover by itself (no
  * model loaded and the last load gave up), so an orchestrator restarts it; a load that fails once is tried
- * again with back-off. Real registry, real shipped model, one of its weight files damaged on disk.
+ * again with back-off, and a refused version shows in /metrics. Real registry, real shipped model, one of its weight files damaged on disk.
  */
 import { copyFile, mkdtemp, rm, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -88,10 +88,12 @@ describe('/health when the model cannot be loaded', () => {
     expect(health.statusCode).toBe(500);
     expect(health.json()).toMatchObject({ code: 'MODEL_LOAD_FAILED', restart: true });
     expect((await get('/ready')).statusCode).toBe(503);
+    expect((await get('/metrics')).body).toMatch(/^driftline_api_model_refused_version\{[^}]*model="reviews"[^}]*\} 1$/m);
 
     await copyFile(join(SHIPPED_MODEL_DIR, 'wide', 'weights.bin'), weights); // the blip is over
     expect((await test.modelService.loadProduction()).version).toBe(1);
     expect((await get('/health')).json()).toEqual({ status: 'ok' });
     expect((await get('/ready')).statusCode).toBe(200);
+    expect((await get('/metrics')).body).toMatch(/^driftline_api_model_refused_version\{[^}]*model="reviews"[^}]*\} 0$/m);
   });
 });
