@@ -180,6 +180,8 @@ function watchModel(modelService: ModelService, metrics: ApiMetrics): void {
   metrics.modelVersion.set({ model: name }, modelService.isReady() ? modelService.current().version : 0);
   modelService.onSwap((next, previous) => {
     metrics.modelVersion.set({ model: name }, next.version);
+    metrics.modelRefusedVersion.set({ model: name }, 0);
     if (previous !== undefined) metrics.modelSwaps.inc({ model: name });
   });
+  modelService.onSwapFailed((_error, version) => metrics.modelRefusedVersion.set({ model: name }, version)); // logged by the service
 }

@@ -13,6 +13,7 @@ export interface ApiMetrics {
   replacementChar: Counter<string>;
   modelVersion: Gauge<'model'>;
   modelSwaps: Counter<'model'>;
+  modelRefusedVersion: Gauge<'model'>;
   jobs: Counter<'status'>;
   /** Bounds the series labelled by model version (predictions): DRIFTLINE_METRICS_MODEL_VERSIONS. */
   versionSeries: ModelVersionSeries;
@@ -69,6 +70,12 @@ export function createApiMetrics(registry: Registry = createMetricsRegistry('api
     modelSwaps: new Counter({
       name: 'driftline_api_model_swaps_total',
       help: 'Hot model swaps completed by this API process.',
+      labelNames: ['model'],
+      registers: [registry],
+    }),
+    modelRefusedVersion: new Gauge({
+      name: 'driftline_api_model_refused_version',
+      help: 'A model version this API process was asked to serve and could not load or check (it serves the previous one); 0 when the last swap succeeded. Alert on > 0.',
       labelNames: ['model'],
       registers: [registry],
     }),

@@ -41,7 +41,7 @@ export const ERROR_CODES = {
   MODEL_CHECK_FAILED: { http: 500, retriable: false, description: 'A loaded model failed its smoke batch (wrong shapes, NaN scores); it is refused.' },
   MODEL_SCORING_FAILED: { http: 500, retriable: false, description: 'The model threw while scoring one record.' },
   MODEL_NOT_READY: { http: 503, retriable: true, description: 'No model is loaded yet.' },
-  PROMOTION_REFUSED: { http: 409, retriable: false, description: 'A promotion broke a stage rule (worse macro-F1 than production without --force, nothing to roll back to).' },
+  PROMOTION_REFUSED: { http: 409, retriable: false, description: 'A promotion broke a stage rule (worse macro-F1 than production without --force, nothing to roll back to), or the version does not load or fails its model check (even with --force).' },
   REGISTRY_CONFLICT: { http: 409, retriable: true, description: 'Another writer holds the registry lock; try again.' },
   TRAINING_FAILED: { http: 500, retriable: false, description: 'A training job failed (bad data, too few rows).' },
   SKETCH_FORMAT: { http: 500, retriable: false, description: 'Stored sketch state (serialized text or Redis hash) has an unknown format version or kind, or does not fit its bins.' },
@@ -123,20 +123,40 @@ export interface RetryOptions {
   initialDelayMs: number;
   maxDelayMs: number;
   onRetry?: (err: DriftlineError, attempt: number, delayMs: number) => void;
+  /** Stops retrying: no new attempt starts once it is aborted, and a wait in progress ends at once. */
   signal?: AbortSignal;
+  /**
+   * Which errors to retry; default isRetriable. Only for a caller whose context makes a code that is final
+   * elsewhere worth another try (loading a model version: a registry read or a worker can fail once).
+   */
+  retryIf?: (err: DriftlineError) => boolean;
 }
 
-/** Exponential back-off with full jitter, for retriable DriftlineErrors only. */
+/** Exponential back-off with full jitter, for retriable DriftlineErrors only (or what retryIf accepts). */
 export async function withRetry<T>(operation: () => Promise<T>, options: RetryOptions): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await operation();
     } catch (err) {
-      if (!isRetriable(err) || attempt >= options.retries || options.signal?.aborted) throw err;
+      const worthRetrying = err instanceof DriftlineError && (options.retryIf ? options.retryIf(err) : err.retriable);
+      if (!worthRetrying || attempt >= options.retries || options.signal?.aborted) throw err;
       const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** attempt);
       const delayMs = Math.round(Math.random() * ceiling);
-      options.onRetry?.(err as DriftlineError, attempt + 1, delayMs);
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      options.onRetry?.(err, attempt + 1, delayMs);
+      await abortableDelay(delayMs, options.signal);
+      if (options.signal?.aborted) throw err;
     }
   }
+}
+
+function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

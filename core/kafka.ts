@@ -12,6 +12,27 @@ import { createLogger } from './logger.js';
 // the 2.x (murmur2, Java-compatible) partitioner, so the warning says nothing to our users.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
+/**
+ * The client-wide retry policy, which idempotent (and transactional) producers inherit: finite.
+ *
+ * kafkajs warns that limiting an idempotent producer's retries "may invalidate EoS guarantees". The reason:
+ * when a send gives up, its batch may be on the topic all the same (the answer was lost), and kafkajs takes
+ * the batch's sequence numbers back, so the next send to that partition reuses them. The broker drops that
+ * next send as a copy only when it is the same batch (same records per partition); a different batch gets
+ * OUT_OF_ORDER_SEQUENCE_NUMBER, which no retry heals. Unlimited retries would avoid that, but a send would
+ * then hang through a whole outage, and shutdown with it. So Driftline keeps the retries finite, and every
+ * idempotent producer follows one rule after a failed send:
+ *  - re-send exactly the same batch on the same producer (ingest's Batcher, the aggregator's AlertOutbox;
+ *    the aggregator's dead letters are rebuilt from the same redelivered records, unless a rebalance moved
+ *    that input partition away before the redelivery), or
+ *  - throw the producer away (the scorer's transactional producers: the transaction is aborted and the next
+ *    producer's InitProducerId bumps the epoch, which resets every sequence).
+ */
+export const KAFKA_CLIENT_RETRY = { initialRetryTime: 200, retries: 8, maxRetryTime: 5_000 } as const;
+
+/** kafkajs' warning on every idempotent producer with finite retries (see KAFKA_CLIENT_RETRY). */
+export const IDEMPOTENT_RETRIES_WARNING = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+
 export function createKafka(settings: CoreSettings = coreSettings.load(), clientSuffix = 'client', extra: Partial<KafkaConfig> = {}): Kafka {
   const log = createLogger(`kafka.${clientSuffix}`);
   return new Kafka({
@@ -19,7 +40,7 @@ export function createKafka(settings: CoreSettings = coreSettings.load(), client
     brokers: settings.kafkaBrokers,
     connectionTimeout: 5_000,
     requestTimeout: 30_000,
-    retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5_000 },
+    retry: { ...KAFKA_CLIENT_RETRY },
     // kafkajs's debug lines (every request) only when our own level asks for debug.
     logLevel: log.isLevelEnabled('debug') ? KafkaLogLevel.DEBUG : KafkaLogLevel.WARN,
     logCreator: () => (entry: LogEntry) => {
@@ -45,6 +66,8 @@ export function pinoLevelOf(entry: Pick<LogEntry, 'level' | 'log'>): 'error' | '
   const { message, ...rest } = entry.log;
   const error = String(rest.error ?? message);
   if ('retryCount' in rest || RETRIED_BROKER_ERRORS.has(error) || /concurrent operation on the same transaction/.test(error)) return 'debug';
+  // Finite retries are kept on purpose, and made safe by the rule in KAFKA_CLIENT_RETRY's comment.
+  if (message === IDEMPOTENT_RETRIES_WARNING) return 'debug';
   if (entry.level <= KafkaLogLevel.ERROR) return 'error';
   return entry.level === KafkaLogLevel.WARN ? 'warn' : 'debug';
 }

@@ -50,11 +50,13 @@ async function seedIfEmpty(registry: ModelRegistry, settings: ScorerSettings, lo
 function watchModel(models: ManagedModelService, metrics: ScorerMetrics, log: Logger): void {
   models.onSwap((next, previous) => {
     metrics.modelVersion.set({ model_name: next.name }, next.version);
+    metrics.modelRefusedVersion.set({ model_name: next.name }, 0);
     if (previous) metrics.modelSwaps.inc({ result: 'swapped' });
     log.info({ model: next.name, version: next.version, previous: previous?.version ?? null }, 'scoring with model version');
   });
   models.onSwapFailed((error, version) => {
     metrics.modelSwaps.inc({ result: 'refused' });
+    metrics.modelRefusedVersion.set({ model_name: models.modelName }, version);
     log.error({ version, err: error.toJSON(), serving: models.isReady() ? models.current().version : null }, 'model version refused');
   });
 }

@@ -16,6 +16,7 @@ export interface ScorerMetrics {
   endToEndSeconds: Histogram<string>;
   modelVersion: Gauge<'model_name'>;
   modelSwaps: Counter<'result'>;
+  modelRefusedVersion: Gauge<'model_name'>;
   consumerLag: Gauge<'partition'>;
   assignedPartitions: Gauge<string>;
   /** Bounds the series labelled by model version (scored): DRIFTLINE_METRICS_MODEL_VERSIONS. */
@@ -62,6 +63,12 @@ export function createScorerMetrics(registry: Registry, keepVersions = coreSetti
     }),
     modelVersion: new Gauge({ name: 'driftline_scorer_model_version', help: 'Model version currently scoring.', labelNames: ['model_name'], registers }),
     modelSwaps: new Counter({ name: 'driftline_scorer_model_swaps_total', help: 'Hot model reloads by result (swapped | refused).', labelNames: ['result'], registers }),
+    modelRefusedVersion: new Gauge({
+      name: 'driftline_scorer_model_refused_version',
+      help: 'A model version this process was asked to serve and could not load or check (it serves the previous one); 0 when the last swap succeeded. Alert on > 0.',
+      labelNames: ['model_name'],
+      registers,
+    }),
     consumerLag: new Gauge({ name: 'driftline_scorer_consumer_lag', help: 'Reviews not yet committed by the scorer group, per input partition.', labelNames: ['partition'], registers }),
     assignedPartitions: new Gauge({ name: 'driftline_scorer_assigned_partitions', help: 'Input partitions this process owns.', registers }),
   };

@@ -141,10 +141,17 @@ export class PartitionProducers {
     });
     const lease: PartitionProducer = { partition, producer, needsOffsetCheck: true };
     const ready = (async () => {
-      await producer.connect();
-      // InitProducerId happens on the first transaction(); do it now so the fence is up before offsets are read.
-      const warmUp = await producer.transaction();
-      await warmUp.abort();
+      try {
+        await producer.connect();
+        // InitProducerId happens on the first transaction(); do it now so the fence is up before offsets are read.
+        const warmUp = await producer.transaction();
+        await warmUp.abort();
+      } catch (err) {
+        // The slot is dropped and the next batch makes a new producer: close this one's connections now,
+        // or a coordinator outage leaks one client per partition per back-off.
+        await producer.disconnect().catch((disconnectErr: Error) => this.log.warn({ partition, err: disconnectErr.message }, 'disconnecting a producer whose warm-up failed'));
+        throw err;
+      }
       this.log.info({ partition, transactionalId }, 'transactional producer ready');
     })();
     return { lease, ready, lock: Promise.resolve(), unlock: () => undefined, holders: 0, closeWhenReleased: false };

@@ -8,7 +8,10 @@
  *  - a failed transaction is aborted, its producer dropped, and the batch redelivered (offsets stay unresolved).
  *  - one transactional producer per input partition; a new producer (after start, rebalance or failure) first
  *    fences every older owner of that partition, then re-reads the group's committed offset and skips what a
- *    fenced owner had already committed, so a batch fetched before the fence is never scored twice.
+ *    fenced owner had already committed, so a batch fetched before the fence is never scored twice. The re-read
+ *    uses require_stable (scorer/stable-offsets.ts): a fenced owner's just-committed offsets are applied by the
+ *    group coordinator a moment after its transaction completes, and a plain fetch in that moment would
+ *    answer the older offset.
  *  - readers use read_committed, so aborted attempts are invisible.
  */
 import { performance } from 'node:perf_hooks';
@@ -22,6 +25,7 @@ import type { ScorerMetrics } from './metrics.js';
 import { processBatch, splitBySize, type BatchResult, type BatchSource } from './pipeline.js';
 import type { ScoredIds } from './dedupe.js';
 import { PartitionProducers, type PartitionProducer } from './producers.js';
+import { createStableOffsetFetcher } from './stable-offsets.js';
 
 export interface ScorerTopics {
   reviews: string;
@@ -79,12 +83,15 @@ export function createScorer(deps: ScorerDeps): Scorer {
   let lagTimer: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
 
-  async function committedOffset(partition: number): Promise<bigint | null> {
+  /** Plain OffsetFetch (no require_stable): only for a broker without OffsetFetch v7. */
+  async function plainCommittedOffset(partition: number): Promise<bigint | null> {
     const [entry] = await admin.fetchOffsets({ groupId: settings.groupId, topics: [topics.reviews] });
     const found = entry?.partitions.find((p) => p.partition === partition);
     if (!found || Number(found.offset) < 0) return null;
     return BigInt(found.offset);
   }
+  const stableOffsets = createStableOffsetFetcher({ kafka, groupId: settings.groupId, topic: topics.reviews, log, fallback: plainCommittedOffset });
+  const committedOffset = (partition: number): Promise<bigint | null> => stableOffsets.committed(partition);
 
   /** Drops what a fenced previous owner already committed (only checked once per new producer). */
   async function unprocessed(lease: PartitionProducer, batch: Batch): Promise<{ messages: KafkaMessage[]; committed: bigint | null }> {
@@ -264,6 +271,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
         for (const timer of timers) clearTimeout(timer);
         await consumer.disconnect(); // waits for the in-flight batch, which stops after its current transaction
         await producers.closeAll();
+        await stableOffsets.close();
         await admin.disconnect();
         log.info('scorer stopped');
       })();

@@ -1,4 +1,9 @@
-/** GET /health (the process is alive), GET /ready (it can serve: model loaded + promotions followed), GET /metrics. */
+/**
+ * GET /health (liveness: the process answers and is not stuck), GET /ready (it can serve: model loaded +
+ * promotions followed), GET /metrics. /health fails only when the process cannot serve and will not recover
+ * by itself: no model is loaded and the last load gave up (a failed model check, or every retry failed),
+ * so the orchestrator restarts it instead of leaving it not-ready for good.
+ */
 import type { FastifyPluginAsync } from 'fastify';
 import { DriftlineError } from '../../core/errors.js';
 import type { ModelService } from '../../core/model/types.js';
@@ -27,10 +32,17 @@ export const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app,
   app.get('/health', {
     schema: {
       tags: ['health'],
-      summary: 'Liveness: the process answers',
-      response: { 200: { type: 'object', properties: { status: { type: 'string' } } } },
+      summary: 'Liveness: the process answers and is not stuck without a model (an error answer carries the code the last model load gave up with: restart the process)',
+      response: { 200: { type: 'object', properties: { status: { type: 'string' } } }, ...errorResponses(500, 503) },
     },
-    handler: async () => ({ status: 'ok' }),
+    handler: async () => {
+      const { alive, error } = modelService.liveness();
+      if (!alive && error) {
+        // The load error's own message may name paths of the host; the logs have it.
+        throw new DriftlineError(error.code, 'Not alive: no model is loaded and loading it gave up (see the logs); restart the process.', { details: { restart: true } });
+      }
+      return { status: 'ok' };
+    },
   });
 
   app.get('/ready', {

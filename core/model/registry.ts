@@ -137,7 +137,29 @@ export interface RegistryOptions {
   lockStaleMs?: number;
   /** Retries of a whole locked operation after REGISTRY_CONFLICT. */
   conflictRetries?: number;
+  /**
+   * What promote() asks of a version before it moves it to production; throws when the version cannot serve.
+   * Default: load it with the serving runtime and run its model check (loadAndCheckArtifacts).
+   */
+  verifyArtifacts?: ArtifactVerifier;
 }
+
+export type ArtifactVerifier = (versionDir: string, meta: { name: string; version: number }) => Promise<void>;
+
+/**
+ * The default ArtifactVerifier: the version loads with the runtime every serving process uses, and passes
+ * its model check (smoke batch: shapes, finite scores). Throws MODEL_LOAD_FAILED or MODEL_CHECK_FAILED.
+ * The runtime is imported when first needed, so reading the registry never loads tfjs.
+ */
+export const loadAndCheckArtifacts: ArtifactVerifier = async (versionDir, meta) => {
+  const { loadModelRuntime } = await import('./runtime.js');
+  const runtime = await loadModelRuntime(versionDir, meta);
+  try {
+    await runtime.check();
+  } finally {
+    runtime.dispose();
+  }
+};
 
 export interface ModelRegistry {
   readonly root: string;
@@ -412,6 +434,7 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
   const lockWaitMs = options.lockWaitMs ?? settings.lockWaitMs;
   const lockStaleMs = options.lockStaleMs ?? settings.lockStaleMs;
   const conflictRetries = options.conflictRetries ?? 3;
+  const verifyArtifacts = options.verifyArtifacts ?? loadAndCheckArtifacts;
 
   const modelDir = (name: string): string => join(root, checkName(name));
   const indexPath = (name: string): string => join(modelDir(name), 'index.json');
@@ -424,6 +447,22 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return undefined;
       throw err;
+    }
+  }
+
+  /**
+   * Refuses (PROMOTION_REFUSED, even with force) a version that would not serve: every serving process would
+   * refuse it too, and one started after the promotion would have nothing else to load.
+   */
+  async function verifyForProduction(name: string, version: number, dir: string): Promise<void> {
+    try {
+      await verifyArtifacts(dir, { name, version });
+    } catch (err) {
+      const cause = err instanceof DriftlineError ? err : new DriftlineError('MODEL_LOAD_FAILED', String((err as Error)?.message ?? err), { cause: err });
+      throw new DriftlineError('PROMOTION_REFUSED', `${name} v${version} cannot be promoted: it does not pass the load and model check (${cause.code}: ${cause.message})`, {
+        cause,
+        details: { name, version, check: cause.code },
+      });
     }
   }
 
@@ -578,14 +617,20 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
     async promote(name, version, options) {
       checkVersion(version);
       const dir = versionDir(name, version);
+      const hasArtifacts = (): Promise<boolean> => stat(dir).then(() => true, () => false);
+      // Verified outside the lock (loading takes seconds); a version that is not there is refused under it.
+      const known = (await readIndex(name))?.versions.some((v) => v.version === version) ?? false;
+      const verified = known && (await hasArtifacts());
+      if (verified) await verifyForProduction(name, version, dir);
       return mutate(name, async (index) => {
         const candidate = findRecord(index, name, version);
         if (candidate.stage === 'production') {
           throw new DriftlineError('PROMOTION_REFUSED', `${name} v${version} is already in production`, { details: { name, version } });
         }
-        if (!(await stat(dir).then(() => true, () => false))) {
+        if (!(await hasArtifacts())) {
           throw new DriftlineError('MODEL_NOT_FOUND', `${name} v${version} has no artifacts at ${dir}`);
         }
+        if (!verified) throw new DriftlineError('REGISTRY_CONFLICT', `${name} v${version} was registered while it was being promoted; try again`);
         const production = productionOf(index);
         if (production && !options.force) refuseIfWorse(candidate, production);
         const now = Date.now();

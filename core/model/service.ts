@@ -5,8 +5,12 @@
  *   assignment: every `current()` call sees either the old or the new runtime, never a half-loaded one.
  * - Swaps are serialized through one queue; when several are waiting, only the newest is carried out
  *   (last one wins) and the overruled requests settle with its result.
- * - A version that fails to load or check is refused: the error is logged and counted, the caller's
- *   promise rejects with the typed error, and the old runtime keeps serving.
+ * - A load that fails is tried again with back-off (withRetry, DRIFTLINE_MODEL_LOAD_RETRIES): a registry
+ *   read or a model worker can fail once. Only a failed model check (MODEL_CHECK_FAILED) is final at once;
+ *   such a version is not tried again until it is asked for by a new swap (reconcile skips it).
+ * - A version that still fails is refused: the error is logged and counted, the caller's promise rejects
+ *   with the typed error, and the old runtime keeps serving. When there is no old runtime, liveness()
+ *   says so (the API's /health fails, so the process is restarted rather than left not-ready for good).
  * - Disposal of the old runtime: reference counting plus a short grace period. `current()` hands out a
  *   view whose score()/check() count themselves in and out, so a call in progress is never cut off
  *   (exact, not timed). The grace period covers callers that took `current()` and only call score()
@@ -15,7 +19,7 @@
  */
 import type { ModelPromotion } from '../../schemas/types.js';
 import { defineSettings, setting } from '../config.js';
-import { DriftlineError, toDriftlineError, type ErrorCode } from '../errors.js';
+import { DriftlineError, toDriftlineError, withRetry, type ErrorCode } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { PromotionFollower } from './promotions.js';
 import type { ModelRegistry } from './registry.js';
@@ -23,6 +27,8 @@ import type { ModelRuntime, ModelService, Prediction, ReviewInput, ScoreOptions 
 import { workerRuntimeLoader } from './worker-runtime.js';
 
 export const modelServiceSettings = defineSettings('model-service', {
+  loadRetries: setting({ env: 'DRIFTLINE_MODEL_LOAD_RETRIES', kind: 'int', default: 6, min: 0, max: 100, description: 'How often loading a model version is tried again (exponential back-off with jitter from 500 ms) before the swap is refused; a failed model check is never retried.' }),
+  loadRetryMaxMs: setting({ env: 'DRIFTLINE_MODEL_LOAD_RETRY_MAX_MS', kind: 'int', default: 30_000, min: 1, description: 'Longest wait between two tries of loading a model version.' }),
   disposeGraceMs: setting({ env: 'DRIFTLINE_MODEL_DISPOSE_GRACE_MS', kind: 'int', default: 2_000, min: 0, description: 'After a hot swap, how long the old model version stays loaded for callers still holding it (in-flight calls are always awaited).' }),
   reconcileMs: setting({ env: 'DRIFTLINE_MODEL_RECONCILE_MS', kind: 'int', default: 30_000, min: 0, description: "How often a serving process re-reads the registry's production version, in case a promotion event was missed (0 = only on events)." }),
   modelThreads: setting({
@@ -53,12 +59,28 @@ export interface ModelServiceOptions {
   logger?: Logger;
   disposeGraceMs?: number;
   reconcileIntervalMs?: number;
+  /** Back-off of a failing load; default DRIFTLINE_MODEL_LOAD_RETRIES, 500 ms, DRIFTLINE_MODEL_LOAD_RETRY_MAX_MS. */
+  loadRetry?: LoadRetry;
 }
+
+export interface LoadRetry {
+  retries: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** How many earlier production versions loadProduction tries when the production version cannot be loaded. */
+const MAX_FALLBACKS = 3;
+
+/** The one failure that another try cannot fix: the model loaded and is wrong. */
+const PERMANENT_LOAD_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['MODEL_CHECK_FAILED']);
 
 export interface ModelServiceStats {
   version: number | null;
   swaps: number;
   swapFailures: number;
+  /** Loads tried again after a failure (each counts once). */
+  loadRetries: number;
   /** Old runtimes still loaded because calls were in flight or the grace period has not passed. */
   retiredLoaded: number;
   lastSwapAtMs: number | null;
@@ -73,7 +95,6 @@ export interface ManagedModelService extends ModelService {
   handlePromotion(event: ModelPromotion): Promise<ModelRuntime | undefined>;
   /** Swaps to the registry's production version if it differs from the serving one. */
   reconcile(): Promise<ModelRuntime | undefined>;
-  onSwapFailed(listener: SwapFailureListener): void;
   stats(): ModelServiceStats;
 }
 
@@ -99,13 +120,19 @@ export function createModelService(options: ModelServiceOptions): ManagedModelSe
   const loadRuntime = options.loadRuntime ?? (threads > 0 ? workerRuntimeLoader(threads, log) : defaultLoader);
   const graceMs = options.disposeGraceMs ?? settings.disposeGraceMs;
   const reconcileMs = options.reconcileIntervalMs ?? settings.reconcileMs;
+  const loadRetry: LoadRetry = options.loadRetry ?? { retries: settings.loadRetries, initialDelayMs: 500, maxDelayMs: settings.loadRetryMaxMs };
 
   let active: Entry | undefined;
   const loaded = new Set<Entry>();
   const swapListeners: Array<(next: ModelRuntime, previous: ModelRuntime | undefined) => void> = [];
   const failureListeners: SwapFailureListener[] = [];
-  /** Versions whose artifacts failed: the periodic reconcile does not retry them (artifacts never change). */
+  /** Versions that failed their model check: the periodic reconcile does not retry them (artifacts never change). */
   const failedVersions = new Set<number>();
+  /** Why the last swap gave up while nothing was serving (cleared by the next successful swap). */
+  let gaveUp: DriftlineError | undefined;
+  /** Aborts the back-off of the swap in progress when a newer swap overrules it or the service closes. */
+  let inProgress: AbortController | undefined;
+  let loadRetries = 0;
   const detachers = new Set<() => void>();
   const idleWaiters = new Set<() => void>();
   let queue: Promise<void> = Promise.resolve();
@@ -176,6 +203,7 @@ export function createModelService(options: ModelServiceOptions): ManagedModelSe
     swaps += 1;
     lastSwapAtMs = Date.now();
     failedVersions.delete(runtime.version);
+    gaveUp = undefined;
     log.info({ model: modelName, version: runtime.version, previous: previous?.runtime.version ?? null, backend: runtime.backend }, 'model version swapped in');
     for (const listener of swapListeners) {
       try {
@@ -188,10 +216,10 @@ export function createModelService(options: ModelServiceOptions): ManagedModelSe
     return entry.view;
   }
 
-  function failure(err: unknown, fallback: ErrorCode, version: number): DriftlineError {
-    const error = toDriftlineError(err, fallback);
+  function failure(error: DriftlineError, version: number): DriftlineError {
     swapFailures += 1;
-    failedVersions.add(version);
+    if (PERMANENT_LOAD_FAILURES.has(error.code)) failedVersions.add(version);
+    if (!active) gaveUp = error;
     log.error({ err: error.toJSON(), model: modelName, version, serving: active?.runtime.version ?? null }, 'model version refused; the serving version stays');
     for (const listener of failureListeners) {
       try {
@@ -206,37 +234,55 @@ export function createModelService(options: ModelServiceOptions): ManagedModelSe
   const shuttingDown = (): DriftlineError => new DriftlineError('SHUTTING_DOWN', `model service ${modelName} is closed`);
   const superseded = (ticket: number): boolean => ticket !== tickets;
 
-  async function loadAndCheck(version: number): Promise<ModelRuntime> {
+  /** One try; throws a typed error (MODEL_NOT_FOUND, MODEL_LOAD_FAILED, MODEL_CHECK_FAILED). */
+  async function loadAndCheckOnce(version: number): Promise<ModelRuntime> {
     try {
       await registry.get(modelName, version);
     } catch (err) {
-      throw failure(err, 'MODEL_NOT_FOUND', version);
+      throw toDriftlineError(err, 'MODEL_NOT_FOUND');
     }
     let runtime: ModelRuntime;
     try {
       runtime = await loadRuntime(registry.versionDir(modelName, version), { name: modelName, version });
     } catch (err) {
-      throw failure(err, 'MODEL_LOAD_FAILED', version);
+      throw toDriftlineError(err, 'MODEL_LOAD_FAILED');
     }
     try {
       await runtime.check();
     } catch (err) {
       runtime.dispose();
-      throw failure(err, 'MODEL_CHECK_FAILED', version);
+      throw toDriftlineError(err, 'MODEL_CHECK_FAILED');
     }
     return runtime;
+  }
+
+  function loadAndCheck(version: number, signal: AbortSignal): Promise<ModelRuntime> {
+    return withRetry(() => loadAndCheckOnce(version), {
+      ...loadRetry,
+      signal,
+      retryIf: (err) => !PERMANENT_LOAD_FAILURES.has(err.code),
+      onRetry: (err, attempt, delayMs) => {
+        loadRetries += 1;
+        log.warn({ err: err.toJSON(), model: modelName, version, attempt, delayMs, serving: active?.runtime.version ?? null }, 'loading a model version failed; trying again');
+      },
+    });
   }
 
   async function step(version: number, ticket: number): Promise<StepResult> {
     if (closed) throw shuttingDown();
     if (superseded(ticket)) return SUPERSEDED;
     if (active?.runtime.version === version) return active.view;
+    const controller = new AbortController();
+    inProgress = controller;
     let runtime: ModelRuntime;
     try {
-      runtime = await loadAndCheck(version);
+      runtime = await loadAndCheck(version, controller.signal);
     } catch (err) {
       if (superseded(ticket) && !closed) return SUPERSEDED;
-      throw err;
+      if (closed) throw shuttingDown();
+      throw failure(toDriftlineError(err, 'MODEL_LOAD_FAILED'), version);
+    } finally {
+      if (inProgress === controller) inProgress = undefined;
     }
     if (closed || superseded(ticket)) {
       runtime.dispose();
@@ -244,6 +290,26 @@ export function createModelService(options: ModelServiceOptions): ManagedModelSe
       return SUPERSEDED;
     }
     return install(runtime);
+  }
+
+  /**
+   * After the production version failed to load at start-up: loads the versions that were production before
+   * it, newest first (at most MAX_FALLBACKS). The refused production version stays reported (stats, logs,
+   * the onSwapFailed listeners) and reconcile keeps trying it when its failure was not a failed check.
+   */
+  async function servePreviousProduction(refused: number): Promise<ModelRuntime | undefined> {
+    let version: number | null = refused;
+    for (let step = 0; step < MAX_FALLBACKS; step++) {
+      version = version === null ? null : ((await registry.get(modelName, version).catch(() => undefined))?.previous_production ?? null);
+      if (version === null) return undefined;
+      log.error({ model: modelName, refused, fallback: version }, 'the production version cannot be loaded; serving the previous production version');
+      try {
+        return await service.swapTo(version);
+      } catch {
+        // logged and counted by failure(); try the one before
+      }
+    }
+    return undefined;
   }
 
   const service: ManagedModelService = {
@@ -263,6 +329,7 @@ export function createModelService(options: ModelServiceOptions): ManagedModelSe
         return Promise.reject(new DriftlineError('REQUEST_INVALID', `invalid model version ${String(version)}`, { field: 'version' }));
       }
       const ticket = ++tickets;
+      inProgress?.abort(); // a swap still backing off is overruled by this one
       const result = queue.then(() => step(version, ticket));
       queue = result.then(
         () => undefined,
@@ -277,7 +344,15 @@ export function createModelService(options: ModelServiceOptions): ManagedModelSe
     async loadProduction() {
       const version = await registry.productionVersion(modelName);
       if (version === null) throw new DriftlineError('MODEL_NOT_FOUND', `model ${modelName} has no production version in ${registry.root}`, { details: { name: modelName } });
-      return service.swapTo(version);
+      try {
+        return await service.swapTo(version);
+      } catch (err) {
+        if (active || closed) throw err;
+        // Nothing serves: rather than fail the start (and crash-loop), serve the version production had before.
+        const fallback = await servePreviousProduction(version);
+        if (!fallback) throw err;
+        return fallback;
+      }
     },
 
     onSwap(listener) {
@@ -287,6 +362,8 @@ export function createModelService(options: ModelServiceOptions): ManagedModelSe
     onSwapFailed(listener) {
       failureListeners.push(listener);
     },
+
+    liveness: () => ({ alive: closed || active !== undefined || gaveUp === undefined, error: active || closed ? null : (gaveUp ?? null) }),
 
     async handlePromotion(event) {
       if (event.model_name !== modelName || event.to_stage !== 'production') return undefined;
@@ -323,6 +400,7 @@ export function createModelService(options: ModelServiceOptions): ManagedModelSe
       version: active?.runtime.version ?? null,
       swaps,
       swapFailures,
+      loadRetries,
       retiredLoaded: [...loaded].filter((entry) => entry.retired).length,
       lastSwapAtMs,
     }),
@@ -330,6 +408,7 @@ export function createModelService(options: ModelServiceOptions): ManagedModelSe
     async close() {
       if (closed) return;
       closed = true;
+      inProgress?.abort();
       for (const detach of [...detachers]) detach();
       await queue;
       const last = active;

@@ -4,6 +4,7 @@
  * so there is no train/serve skew.
  */
 import type { Sentiment } from '../../schemas/types.js';
+import type { DriftlineError } from '../errors.js';
 
 /** What a model needs of a review. Only review_id and text are required. */
 export interface ReviewInput {
@@ -84,5 +85,15 @@ export interface ModelService {
   loadProduction(): Promise<ModelRuntime>;
   /** Called after every successful swap (old runtime disposed once in-flight calls finish). */
   onSwap(listener: (next: ModelRuntime, previous: ModelRuntime | undefined) => void): void;
+  /** Called when a version is refused (after its retries); the serving version, if any, stays. */
+  onSwapFailed(listener: (error: DriftlineError, version: number) => void): void;
+  /** For a liveness probe: false when nothing serves and the last swap gave up (a restart is the way out). */
+  liveness(): ModelLiveness;
   close(): Promise<void>;
+}
+
+export interface ModelLiveness {
+  alive: boolean;
+  /** Why not alive: the error the last swap gave up with. */
+  error: DriftlineError | null;
 }

@@ -131,6 +131,22 @@ describe('withRetry', () => {
     expect(op.calls()).toBe(3);
   });
 
+  it('ends a wait at once when the signal is aborted during it', async () => {
+    const controller = new AbortController();
+    const op = flaky(Array.from({ length: 10 }, () => new DriftlineError('KAFKA_UNAVAILABLE', 'down')));
+    // A wait of up to ten minutes: only the abort can end this test in time.
+    const retrying = withRetry(op.run, { retries: 9, initialDelayMs: 600_000, maxDelayMs: 600_000, signal: controller.signal, onRetry: () => setImmediate(() => controller.abort()) });
+    await expect(retrying).rejects.toBeInstanceOf(DriftlineError);
+    expect(op.calls()).toBe(1);
+  });
+
+  it('retryIf decides for the caller which codes to retry', async () => {
+    const op = flaky([new DriftlineError('MODEL_LOAD_FAILED', 'worker stopped'), new DriftlineError('MODEL_CHECK_FAILED', 'NaN')]);
+    const retryIf = (err: DriftlineError): boolean => err.code !== 'MODEL_CHECK_FAILED';
+    await expect(withRetry(op.run, { retries: 5, ...FAST, retryIf })).rejects.toMatchObject({ code: 'MODEL_CHECK_FAILED' });
+    expect(op.calls()).toBe(2);
+  });
+
   it('back-off delays stay within [0, min(maxDelay, initial·2^attempt)]', async () => {
     const delays: number[] = [];
     const op = flaky(Array.from({ length: 6 }, () => new DriftlineError('CLICKHOUSE_UNAVAILABLE', 'down')));

@@ -1,11 +1,13 @@
 /**
  * Hot reload mid-stream: a second version (a copy of models/default) is registered and promoted, then rolled
- * back, then a corrupt third version is promoted, while reviews keep flowing. Every review is scored exactly
+ * back, then an event promotes a corrupt third version, while reviews keep flowing (the registry itself refuses
+ * to promote it; the event stands for a version that loaded where it was promoted and not here). Every review is scored exactly
  * once, each event names the version that scored it, versions change only between batches (per input partition
  * the sequence of versions is 1…, 2…, 1…), and the corrupt version is refused while the old one keeps scoring.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kafkaPromotionPublisher, publishingRegistry } from '../../core/model/promotions.js';
+import { randomUUID } from 'node:crypto';
+import { kafkaPromotionPublisher, publishPromotion, publishingRegistry } from '../../core/model/promotions.js';
 import { openRegistry } from '../../core/model/registry.js';
 import { countById, createSetup, registerShippedCopy, loadReviews, MODEL_NAME, produceAtRate, readScored, reviewMessage, startScorer, waitForCaughtUp, waitUntil, type ScorerChild, killAllScorers, type TestSetup } from './helpers.js';
 
@@ -42,7 +44,8 @@ describe('scorer: hot reload', () => {
     const reviews = loadReviews(total, 6_000);
     const publisher = kafkaPromotionPublisher(setup.kafka, setup.topics.promotions);
     const registry = publishingRegistry(openRegistry(setup.registryDir), publisher);
-    const scorer = startScorer(setup, 'promo-1', { DRIFTLINE_SCORER_MAX_TXN_RECORDS: '50' });
+    // One retry of a failing load (default 6): the refusal of v3 comes sooner, the behaviour is the same.
+    const scorer = startScorer(setup, 'promo-1', { DRIFTLINE_SCORER_MAX_TXN_RECORDS: '50', DRIFTLINE_MODEL_LOAD_RETRIES: '1' });
     let mark = 0;
     const steps: Array<{ at: number; run: () => Promise<void> }> = [
       {
@@ -68,7 +71,19 @@ describe('scorer: hot reload', () => {
         run: async () => {
           const v3 = await registerShippedCopy(registry, { actor: 'test', corrupt: true });
           mark = logLines(scorer).length;
-          await registry.promote(MODEL_NAME, v3, { actor: 'test', force: true, reason: 'corrupt version' });
+          await expect(registry.promote(MODEL_NAME, v3, { actor: 'test', force: true, reason: 'corrupt version' })).rejects.toMatchObject({ code: 'PROMOTION_REFUSED' });
+          await publishPromotion(setup.kafka, setup.topics.promotions, {
+            event_id: randomUUID(),
+            model_name: MODEL_NAME,
+            version: v3,
+            action: 'promote',
+            from_stage: 'staging',
+            to_stage: 'production',
+            previous_production_version: 1,
+            reason: 'corrupt version',
+            actor: 'test',
+            time_ms: Date.now(),
+          });
           await waitUntil('the scorer to refuse v3', () => logLines(scorer).slice(mark).some((l) => l.msg === 'model version refused' && l.version === v3), 60_000, [scorer]);
         },
       },

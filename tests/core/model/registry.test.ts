@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ReferenceBaseline } from '../../../core/drift/baseline.js';
 import { DriftlineError } from '../../../core/errors.js';
 import { openRegistry, type ModelRegistry, type RegisterInput } from '../../../core/model/registry.js';
+import { repoPath } from '../../../core/paths.js';
 import { runModels } from '../../../core/model/registry-cli.js';
 import type { ModelPromotion } from '../../../schemas/types.js';
 
@@ -48,9 +49,14 @@ let dir: string;
 let registry: ModelRegistry;
 const actor = 'tester';
 
+/** The load check of these tests' one-file fake artifacts (the real one is tested in 'promotion gate'). */
+const fakeArtifactsLoad = async (versionDir: string): Promise<void> => {
+  if ((await readFile(join(versionDir, 'model.bin'), 'utf8')) === 'corrupt') throw new DriftlineError('MODEL_LOAD_FAILED', 'model.bin is corrupt');
+};
+
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'driftline-registry-'));
-  registry = openRegistry(dir);
+  registry = openRegistry(dir, { verifyArtifacts: fakeArtifactsLoad });
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -167,6 +173,34 @@ describe('stage rules', () => {
   });
 });
 
+describe('promotion gate', () => {
+  it('refuses, even with force, a version whose artifacts do not load, and leaves production as it was', async () => {
+    await registry.register(input('sentiment', 0.8));
+    await registry.promote('sentiment', 1, { actor });
+    await registry.register(input('sentiment', 0.9, 'corrupt'));
+    const refused = await registry.promote('sentiment', 2, { actor, force: true }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(DriftlineError);
+    expect(refused).toMatchObject({ code: 'PROMOTION_REFUSED', details: { name: 'sentiment', version: 2, check: 'MODEL_LOAD_FAILED' } });
+    expect(await registry.productionVersion('sentiment')).toBe(1);
+    expect((await registry.get('sentiment', 2)).stage).toBe('staging');
+  });
+
+  it('by default loads the version with the serving runtime and runs its model check', async () => {
+    const real = openRegistry(dir); // the default verifier
+    const shipped = (corrupt: boolean): RegisterInput => ({
+      ...input('shipped', 0.8),
+      writeArtifacts: async (target) => {
+        await cp(repoPath('models', 'default'), target, { recursive: true });
+        if (corrupt) await writeFile(join(target, 'wide', 'weights.bin'), 'not weights');
+      },
+    });
+    await real.register(shipped(true));
+    expect(await real.promote('shipped', 1, { actor, force: true }).catch((err: unknown) => (err as DriftlineError).details)).toMatchObject({ check: 'MODEL_LOAD_FAILED' });
+    await real.register(shipped(false));
+    expect((await real.promote('shipped', 2, { actor })).change).toMatchObject({ version: 2, to_stage: 'production' });
+  });
+});
+
 describe('runs log', () => {
   it('appends runs and reads them back, skipping a torn last line', async () => {
     await registry.recordRun('sentiment', { kind: 'training', version: 1, metrics: { macroF1: 0.7 } });
@@ -237,7 +271,7 @@ describe('writer lock', () => {
     await mkdir(join(dir, 'sentiment'), { recursive: true });
     const lock = { pid: await deadPid(), host: hostname(), token: 'old', acquired_at_ms: Date.now() };
     await writeFile(join(dir, 'sentiment', '.lock'), JSON.stringify(lock));
-    const quick = openRegistry(dir, { lockWaitMs: 200, conflictRetries: 0 });
+    const quick = openRegistry(dir, { verifyArtifacts: fakeArtifactsLoad, lockWaitMs: 200, conflictRetries: 0 });
     expect((await quick.register(input('sentiment', 0.7))).version).toBe(1);
     await expect(stat(join(dir, 'sentiment', '.lock'))).rejects.toThrow();
   });
@@ -248,14 +282,14 @@ describe('writer lock', () => {
     await writeFile(path, JSON.stringify({ pid: 1, host: 'elsewhere', token: 'old', acquired_at_ms: 0 }));
     const old = new Date(Date.now() - 120_000);
     await utimes(path, old, old);
-    const quick = openRegistry(dir, { lockWaitMs: 200, lockStaleMs: 60_000, conflictRetries: 0 });
+    const quick = openRegistry(dir, { verifyArtifacts: fakeArtifactsLoad, lockWaitMs: 200, lockStaleMs: 60_000, conflictRetries: 0 });
     expect((await quick.register(input('sentiment', 0.7))).version).toBe(1);
   });
 
   it('answers REGISTRY_CONFLICT (retriable) while a live writer holds the lock', async () => {
     await mkdir(join(dir, 'sentiment'), { recursive: true });
     await writeFile(join(dir, 'sentiment', '.lock'), JSON.stringify({ pid: process.pid, host: hostname(), token: 'live', acquired_at_ms: Date.now() }));
-    const quick = openRegistry(dir, { lockWaitMs: 50, conflictRetries: 1 });
+    const quick = openRegistry(dir, { verifyArtifacts: fakeArtifactsLoad, lockWaitMs: 50, conflictRetries: 1 });
     const error = await quick.promote('sentiment', 1, { actor }).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(DriftlineError);
     expect((error as DriftlineError).code).toBe('REGISTRY_CONFLICT');

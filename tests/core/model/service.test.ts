@@ -73,6 +73,10 @@ let service: ManagedModelService;
 const created: FakeRuntime[] = [];
 const loadCalls: number[] = [];
 const loadGates = new Map<number, Gate>();
+/** Version → how many more loads of it fail the way a worker or a registry read can fail once. */
+const transientFailures = new Map<number, number>();
+/** Fast back-off for tests; the defaults (DRIFTLINE_MODEL_LOAD_RETRIES) only change the waits. */
+const FAST_RETRY = { retries: 3, initialDelayMs: 1, maxDelayMs: 5 };
 let loading = 0;
 let maxConcurrentLoads = 0;
 const silent = pino({ level: 'silent' });
@@ -83,6 +87,11 @@ async function loadFake(versionDir: string, meta: { name: string; version: numbe
   maxConcurrentLoads = Math.max(maxConcurrentLoads, loading);
   try {
     await loadGates.get(meta.version)?.promise;
+    const failuresLeft = transientFailures.get(meta.version) ?? 0;
+    if (failuresLeft > 0) {
+      transientFailures.set(meta.version, failuresLeft - 1);
+      throw new DriftlineError('MODEL_LOAD_FAILED', `the model worker stopped while loading v${meta.version}`);
+    }
     const behaviour = JSON.parse(await readFile(join(versionDir, 'fake.json'), 'utf8')) as Behaviour;
     if (behaviour.failLoad) throw new DriftlineError('MODEL_LOAD_FAILED', `v${meta.version}: weights truncated`);
     const runtime = new FakeRuntime(meta.name, meta.version, behaviour);
@@ -112,12 +121,15 @@ const review: ReviewInput = { review_id: 'r1', text: 'great' };
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'driftline-service-'));
-  registry = openRegistry(dir);
+  // The fake versions are promoted without the serving runtime's load check (they have no real model):
+  // they stand for versions that passed it where they were promoted and fail here.
+  registry = openRegistry(dir, { verifyArtifacts: async () => undefined });
   created.length = 0;
   loadCalls.length = 0;
   loadGates.clear();
+  transientFailures.clear();
   maxConcurrentLoads = 0;
-  service = createModelService({ registry, modelName: 'sentiment', loadRuntime: loadFake, logger: silent, disposeGraceMs: 0, reconcileIntervalMs: 0 });
+  service = createModelService({ registry, modelName: 'sentiment', loadRuntime: loadFake, logger: silent, disposeGraceMs: 0, reconcileIntervalMs: 0, loadRetry: FAST_RETRY });
 });
 afterEach(async () => {
   await service.close();
@@ -237,6 +249,66 @@ describe('swapping', () => {
   });
 });
 
+describe('load failures', () => {
+  beforeEach(async () => {
+    await registerFake();
+    await registry.promote('sentiment', 1, { actor: 't' });
+  });
+
+  it('tries a load that failed once again with back-off, and swaps the version in', async () => {
+    transientFailures.set(1, 2);
+    expect((await service.loadProduction()).version).toBe(1);
+    expect(loadCalls).toEqual([1, 1, 1]);
+    expect(service.stats()).toMatchObject({ version: 1, loadRetries: 2, swapFailures: 0 });
+    expect(service.liveness()).toEqual({ alive: true, error: null });
+  });
+
+  it('gives up at once on a failed model check', async () => {
+    await service.loadProduction();
+    const broken = await registerFake({ failCheck: true });
+    expect(await errorCode(service.swapTo(broken))).toBe('MODEL_CHECK_FAILED');
+    expect(loadCalls.filter((v) => v === broken)).toHaveLength(1);
+    expect(service.liveness().alive).toBe(true); // the old version serves
+  });
+
+  it('is not alive when nothing serves and the load gave up; alive again after a swap', async () => {
+    transientFailures.set(1, FAST_RETRY.retries + 1);
+    expect(await errorCode(service.loadProduction())).toBe('MODEL_LOAD_FAILED');
+    expect(loadCalls).toEqual([1, 1, 1, 1]);
+    expect(service.liveness()).toMatchObject({ alive: false, error: { code: 'MODEL_LOAD_FAILED' } });
+    expect((await service.loadProduction()).version).toBe(1);
+    expect(service.liveness()).toEqual({ alive: true, error: null });
+  });
+
+  it('serves the previous production version when the production version cannot be loaded at start-up', async () => {
+    const broken = await registerFake({ failCheck: true });
+    await registry.promote('sentiment', broken, { actor: 't', force: true });
+    const refused: Array<[string, number]> = [];
+    service.onSwapFailed((err, version) => refused.push([err.code, version]));
+    expect((await service.loadProduction()).version).toBe(1);
+    expect(refused).toEqual([['MODEL_CHECK_FAILED', broken]]);
+    expect(service.stats()).toMatchObject({ version: 1, swapFailures: 1 });
+    expect(service.liveness()).toEqual({ alive: true, error: null });
+    expect(await service.reconcile()).toBeUndefined(); // a failed check is not tried again
+  });
+
+  it('lets a newer swap overrule one that is backing off', async () => {
+    const slow = createModelService({ registry, modelName: 'sentiment', loadRuntime: loadFake, logger: silent, disposeGraceMs: 0, reconcileIntervalMs: 0, loadRetry: { retries: 5, initialDelayMs: 600_000, maxDelayMs: 600_000 } });
+    try {
+      const good = await registerFake();
+      transientFailures.set(1, 10);
+      const first = slow.swapTo(1);
+      while (loadCalls.length === 0) await new Promise((r) => setImmediate(r));
+      // Without the overrule this would wait out minutes of back-off (and the test would time out).
+      expect((await slow.swapTo(good)).version).toBe(good);
+      expect((await first).version).toBe(good); // overruled: settles with the newest outcome
+      expect(loadCalls.filter((v) => v === 1).length).toBeLessThanOrEqual(2);
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
 describe('grace period', () => {
   it('keeps an idle old runtime loaded until the grace period has passed', async () => {
     await registerFake();
@@ -289,16 +361,25 @@ describe('promotion events and reconcile', () => {
     expect((await service.handlePromotion(event({ action: 'rollback', version: 1, previous_production_version: 2 })))!.version).toBe(1);
   });
 
-  it('reconciles with the registry and does not retry a version that failed', async () => {
+  it('reconciles with the registry and does not retry a version that failed its check', async () => {
     expect(await service.reconcile()).toBeUndefined();
     await registry.promote('sentiment', 2, { actor: 't' });
     expect((await service.reconcile())!.version).toBe(2);
-    const broken = await registerFake({ failLoad: true });
+    const broken = await registerFake({ failCheck: true });
     await registry.promote('sentiment', broken, { actor: 't', force: true });
-    expect(await errorCode(service.reconcile())).toBe('MODEL_LOAD_FAILED');
+    expect(await errorCode(service.reconcile())).toBe('MODEL_CHECK_FAILED');
     expect(await service.reconcile()).toBeUndefined();
     expect(loadCalls.filter((v) => v === broken)).toHaveLength(1);
     expect(service.current().version).toBe(2);
+  });
+
+  it('tries a version whose load kept failing again on the next reconcile (it may have been a blip)', async () => {
+    const flaky = await registerFake();
+    await registry.promote('sentiment', flaky, { actor: 't', force: true });
+    transientFailures.set(flaky, FAST_RETRY.retries + 1); // more than one swap's retries
+    expect(await errorCode(service.reconcile())).toBe('MODEL_LOAD_FAILED');
+    expect(service.current().version).toBe(1);
+    expect((await service.reconcile())!.version).toBe(flaky);
   });
 });
 
