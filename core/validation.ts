@@ -14,7 +14,7 @@ import type { ReviewEvent, ScoredReview } from '../schemas/types.js';
 export type ValidationResult = { ok: true; review: ReviewEvent } | { ok: false; error: DriftlineError };
 
 export interface ValidationOptions {
-  /** Largest text/title in UTF-8 bytes (default: DRIFTLINE_MAX_TEXT_BYTES). */
+  /** Largest review text in UTF-8 bytes (default: DRIFTLINE_MAX_TEXT_BYTES); the title has FIELD_MAX_CHARS.title. */
   maxTextBytes?: number;
   /** How far ahead of `nowMs` any time field may lie, in ms (default: DRIFTLINE_FUTURE_TOLERANCE_MS, 1 day: clocks and time zones differ). */
   futureToleranceMs?: number;
@@ -32,7 +32,6 @@ export interface ValidationOptions {
  */
 export const FIELD_MAX_CHARS = { review_id: 200, product_id: 200, category: 200, title: 1_000, source: 200 } as const;
 export const MAX_ID_CHARS = FIELD_MAX_CHARS.review_id;
-export const DEFAULT_FUTURE_TOLERANCE_MS = 86_400_000;
 /** Reviews older than the web shop era are clock errors (epoch 0, 1970 defaults), not history. */
 export const EARLIEST_EVENT_TIME_MS = Date.UTC(1995, 0, 1);
 const MAX_AVRO_INT = 2_147_483_647;

@@ -114,6 +114,7 @@ export function formatSummary(s: IngestSummary): string {
     `  read          ${s.read}`,
     `  published     ${s.published}  → ${s.topic}`,
     `  dead-lettered ${s.deadLettered}  → ${s.deadLetterTopic}${codes ? `  (${codes})` : ''}`,
+    ...(s.withReplacementChar > 0 ? [`  with U+FFFD   ${s.withReplacementChar} (published: valid text an upstream decoder left a replacement character in)`] : []),
     ...(s.blankLines > 0 ? [`  blank lines   ${s.blankLines} (skipped)`] : []),
     ...(s.sendRetries > 0 ? [`  resends       ${s.sendRetries} (Kafka was unavailable for a while)`] : []),
   ].join('\n');

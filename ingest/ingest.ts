@@ -22,7 +22,7 @@ import { createKafka, ensureTopics, kafkaError } from '../core/kafka.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { isGzipName, openDataFile } from '../core/paths.js';
 import { injectTraceHeaders, SpanKind, tracingEnabled, withSpan } from '../core/tracing.js';
-import { decodeUtf8Escaping } from '../core/utf8.js';
+import { decodeUtf8Escaping, hasReplacementCharacter } from '../core/utf8.js';
 import { reviewIdOf, validateReview, type ValidationOptions } from '../core/validation.js';
 import type { DeadLetter, ReviewEvent } from '../schemas/types.js';
 import { ingestSettings, type IngestSettings } from './config.js';
@@ -64,6 +64,8 @@ export interface IngestSummary extends IngestProgress {
   interrupted: boolean;
   /** Batches sent again after a retriable Kafka failure (broker restart, leader moving); 0 in a quiet run. */
   sendRetries: number;
+  /** Published reviews whose text or title carries U+FFFD: valid text an upstream decoder left behind, counted. */
+  withReplacementChar: number;
 }
 
 export interface IngestOptions {
@@ -467,6 +469,7 @@ class RecordRouter {
     this.seen.remember(review.review_id, record.line);
     this.batcher.addReview(review);
     this.summary.published++;
+    if (hasReplacementCharacter(review.text) || hasReplacementCharacter(review.title)) this.summary.withReplacementChar++;
   }
 
   private deadLetter(record: InputRecord, error: DriftlineError): void {
@@ -509,7 +512,7 @@ export async function ingestRecords(source: IngestSource, options: IngestOptions
   const producer = await connectProducer(kafka);
 
   const summary: IngestSummary = {
-    source: sourceName(source), format, topic, deadLetterTopic, read: 0, published: 0, deadLettered: 0, elapsedMs: 0, recordsPerSec: 0, byErrorCode: {}, blankLines: 0, interrupted: false, sendRetries: 0,
+    source: sourceName(source), format, topic, deadLetterTopic, read: 0, published: 0, deadLettered: 0, elapsedMs: 0, recordsPerSec: 0, byErrorCode: {}, blankLines: 0, interrupted: false, sendRetries: 0, withReplacementChar: 0,
   };
   let log: Logger | undefined; // created on the first warning: a quiet run opens no extra stderr stream
   const batcher = new Batcher(producer, topic, deadLetterTopic, outagePolicy(config.outageTimeoutMs), () => (log ??= createLogger('ingest', settings.logLevel)), options.onSendRetry);

@@ -60,6 +60,16 @@ describe('ingest into a real Kafka broker', () => {
     expect(summaries[BROKEN_JSONL]!.blankLines).toBe(1);
   });
 
+  it('publishes reviews carrying U+FFFD (valid text) and counts them; the sample has one, the broken JSONL one', () => {
+    const withFffd = sampleLines.filter((line) => line.includes('\\ufffd') || line.includes('\uFFFD')).length;
+    expect(withFffd).toBe(1);
+    expect(summaries[SAMPLE]!.withReplacementChar).toBe(withFffd);
+    expect(summaries[BROKEN_JSONL]!.withReplacementChar).toBe(1);
+    expect(summaries[BROKEN_CSV]!.withReplacementChar).toBe(0);
+    const published = reviews.map((message) => codecFor('ReviewEvent').decode(message.value));
+    expect(published.find((review) => review.review_id === 'broken-replacement-char')?.text).toContain('\uFFFD');
+  });
+
   it('every valid record is on the reviews topic exactly once, as validated, with key and headers', () => {
     const validBroken = ALL_CASES.filter((c) => c.expect === 'valid');
     expect(reviews).toHaveLength(sampleLines.length + validBroken.length);
