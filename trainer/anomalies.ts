@@ -128,14 +128,18 @@ function spamPart(random: Random): string {
   );
 }
 
+/** Promotional parts, always with at least one link and one phone number. */
 function spam(random: Random): string {
-  return repeat(between(random, 3, 14), () => spamPart(random)).join(random() < 0.5 ? ' ' : ' !!! ');
+  const parts = repeat(between(random, 1, 12), () => spamPart(random));
+  parts.splice(Math.floor(random() * (parts.length + 1)), 0, `https://${pick(DOMAINS, random)}`);
+  parts.splice(Math.floor(random() * (parts.length + 1)), 0, phone(random));
+  return parts.join(random() < 0.5 ? ' ' : ' !!! ');
 }
 
 // ---------------------------------------------------------------------------------------------
 // Foreign-language text: reviews of everyday products written here in eleven languages.
 
-const FOREIGN_SENTENCES: Record<string, string[]> = {
+export const FOREIGN_SENTENCES: Record<string, string[]> = {
   de: [
     'Das Produkt ist gut verarbeitet, aber die Lieferung hat zwei Wochen gedauert.',
     'Ich bin sehr zufrieden und würde es jederzeit wieder kaufen.',

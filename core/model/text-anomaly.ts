@@ -7,6 +7,7 @@
  *    training texts, backed off to 3-grams and then to a fixed "unseen" cost. The model is stored as two
  *    hashed tables of quantised surprise (one byte per bucket, 0 = never seen): gibberish, foreign
  *    scripts and code are improbable character sequences for English reviews.
+ * All four read the first MAX_LM_CHARS characters (anomalies show there; the cost stays fixed).
  *  - oovShare: share of words outside the training vocabulary (words seen in at least 2 training reviews,
  *    kept as a hashed bitset).
  *  - repeatShare: share of word bigrams that already occurred earlier in the same text (one phrase
@@ -29,8 +30,8 @@ export const SIGNAL_COUNT = OUTLIER_SIGNALS.length;
 
 /** Characters of a text the language model reads: anomalies show in the first few hundred. */
 const MAX_LM_CHARS = 300;
-/** Words looked at for the vocabulary and repetition features. */
-const MAX_WORDS = 200;
+/** Words of a training text counted for the vocabulary. */
+const MAX_WORDS = 800;
 /** Surprise is quantised in 1/16 bit steps into a byte (1..255); 0 marks an unseen bucket. */
 const STEPS_PER_BIT = 16;
 /** Cost of backing off one order (stupid-backoff style, -log2 0.4). */
@@ -182,7 +183,7 @@ export function fitTextAnomalyTables(texts: readonly string[], options: TextAnom
   }
   const vocab = new Uint8Array(1 << Math.max(vocabBits - 3, 0));
   const docs = new Map<number, number>();
-  const words = new Uint32Array(MAX_WORDS * 4);
+  const words = new Uint32Array(MAX_WORDS);
   for (const text of texts) {
     const count = wordHashes(text, words);
     const seen = new Set<number>();
@@ -205,42 +206,80 @@ function store(table: Uint8Array, bucket: number, bits: number): void {
 // ---------------------------------------------------------------------------------------------
 // Scoring
 
-/** Reusable buffers of the scorer (one per runtime). */
+/** Reusable buffers of the scorer (one per runtime): a set of the word bigrams seen in the current text. */
 export interface TextAnomalyScratch {
-  words: Uint32Array;
   setKeys: Uint32Array;
   setStamps: Uint32Array;
   generation: number;
 }
 
 export function createTextAnomalyScratch(): TextAnomalyScratch {
-  return { words: new Uint32Array(MAX_WORDS), setKeys: new Uint32Array(512), setStamps: new Uint32Array(512), generation: 0 };
+  // Room for the bigrams of MAX_LM_CHARS characters at a load of at most 1/2.
+  return { setKeys: new Uint32Array(512), setStamps: new Uint32Array(512), generation: 0 };
 }
 
-/** The text features of one text (TEXT_FEATURES order) into out[at..at+4). */
-export function textFeatures(tables: TextAnomalyTables, text: string, s: TextAnomalyScratch, out: Float64Array, at: number): void {
-  scanCharacters(tables, text, out, at);
-  const words = wordHashes(text, s.words);
-  out[at + 1] = oovShare(tables, s.words, words);
-  out[at + 2] = repeatShare(s, words);
-}
-
-/** Per-character surprise (into out[at]) and the non-letter share (into out[at + 3]) in one pass. */
-function scanCharacters(t: TextAnomalyTables, text: string, out: Float64Array, at: number): void {
+/**
+ * The text features of one text (TEXT_FEATURES order) into out[at..at+4), in one pass over its first
+ * MAX_LM_CHARS characters: the language model, the non-letter count and the words (vocabulary and
+ * repeated bigrams) all read the same folded characters. A word cut by the limit is not judged.
+ */
+export function textFeatures(t: TextAnomalyTables, text: string, s: TextAnomalyScratch, out: Float64Array, at: number): void {
   const shift4 = 32 - t.gram4Bits;
   const shift3 = 32 - t.gram3Bits;
-  const { gram4, gram3 } = t;
+  const vocabShift = 32 - t.vocabBits;
+  const { gram4, gram3, vocab } = t;
+  const { setKeys, setStamps } = s;
+  if (++s.generation === 0xffffffff) {
+    setStamps.fill(0);
+    s.generation = 1;
+  }
+  const generation = s.generation;
+  const mask = setKeys.length - 1;
   let total = 0;
   let chars = 0;
   let visible = 0;
   let other = 0;
+  let words = 0;
+  let unknown = 0;
+  let bigrams = 0;
+  let repeats = 0;
+  let previousWord = 0;
+  let word = 0x811c9dc5;
+  let wordLength = 0;
   let a = 32;
   let b = 32;
   let c = 32;
   const n = Math.min(text.length, MAX_LM_CHARS);
-  for (let i = 0; i < n; i++) {
-    const raw = text.charCodeAt(i);
+  for (let i = 0; i <= n; i++) {
+    // One step past the end closes the last word (unless the limit cut it).
+    const raw = i < n ? text.charCodeAt(i) : 32;
     const d = foldChar(raw);
+    if (isWordChar(d)) {
+      word = Math.imul(word ^ d, 0x01000193);
+      wordLength++;
+    } else if (wordLength > 0) {
+      if (i < n || n === text.length) {
+        const h = mix(word);
+        words++;
+        const bit = h >>> vocabShift;
+        if ((vocab[bit >>> 3] & (1 << (bit & 7))) === 0) unknown++;
+        if (words > 1) {
+          bigrams++;
+          const key = (mix(Math.imul(previousWord, 0x9e3779b1) ^ h) | 1) >>> 0;
+          let slot = key & mask;
+          while (setStamps[slot] === generation && setKeys[slot] !== key) slot = (slot + 1) & mask;
+          if (setStamps[slot] === generation) repeats++;
+          else {
+            setStamps[slot] = generation;
+            setKeys[slot] = key;
+          }
+        }
+        previousWord = h;
+      }
+      word = 0x811c9dc5;
+      wordLength = 0;
+    }
+    if (i === n) break;
     if (d === 32) {
       if (c === 32) continue;
     } else {
@@ -262,40 +301,10 @@ function scanCharacters(t: TextAnomalyTables, text: string, out: Float64Array, a
   }
   // An empty text is not improbable text: the embedding detectors judge it (length features).
   out[at] = chars === 0 ? 0 : total / (chars * STEPS_PER_BIT);
+  out[at + 1] = words === 0 ? 0 : unknown / words;
+  // Fewer than two bigrams say nothing about repetition.
+  out[at + 2] = bigrams < 2 ? 0 : repeats / bigrams;
   out[at + 3] = visible === 0 ? 0 : other / visible;
-}
-
-function oovShare(t: TextAnomalyTables, words: Uint32Array, count: number): number {
-  if (count === 0) return 0;
-  const shift = 32 - t.vocabBits;
-  let unknown = 0;
-  for (let w = 0; w < count; w++) {
-    const bit = words[w] >>> shift;
-    if ((t.vocab[bit >>> 3] & (1 << (bit & 7))) === 0) unknown++;
-  }
-  return unknown / count;
-}
-
-function repeatShare(s: TextAnomalyScratch, count: number): number {
-  if (count < 3) return 0;
-  if (++s.generation === 0xffffffff) {
-    s.setStamps.fill(0);
-    s.generation = 1;
-  }
-  const { words, setKeys, setStamps, generation } = s;
-  const mask = setKeys.length - 1;
-  let repeats = 0;
-  for (let w = 1; w < count; w++) {
-    const key = (mix(Math.imul(words[w - 1], 0x9e3779b1) ^ words[w]) | 1) >>> 0;
-    let slot = key & mask;
-    while (setStamps[slot] === generation && setKeys[slot] !== key) slot = (slot + 1) & mask;
-    if (setStamps[slot] === generation) repeats++;
-    else {
-      setStamps[slot] = generation;
-      setKeys[slot] = key;
-    }
-  }
-  return repeats / (count - 1);
 }
 
 /** Largest tail score over the signals of one row of `raw` (SIGNAL_COUNT wide). */
