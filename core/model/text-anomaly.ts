@@ -29,7 +29,7 @@ export const OUTLIER_SIGNALS = [...TEXT_FEATURES, 'autoencoderError', 'forestSco
 export const SIGNAL_COUNT = OUTLIER_SIGNALS.length;
 
 /** Characters of a text the language model reads: anomalies show in the first few hundred. */
-const MAX_LM_CHARS = 300;
+const MAX_LM_CHARS = 240;
 /** Words of a training text counted for the vocabulary. */
 const MAX_WORDS = 800;
 /** Surprise is quantised in 1/16 bit steps into a byte (1..255); 0 marks an unseen bucket. */
@@ -61,7 +61,7 @@ export interface TextAnomalyCalibration {
 
 export interface TextAnomalyModel extends TextAnomalyTables, TextAnomalyCalibration {}
 
-export const DEFAULT_TABLE_BITS = { gram4Bits: 20, gram3Bits: 16, vocabBits: 20 } as const;
+export const DEFAULT_TABLE_BITS = { gram4Bits: 19, gram3Bits: 16, vocabBits: 20 } as const;
 
 // ---------------------------------------------------------------------------------------------
 // The scan shared by training (counting) and scoring
