@@ -14,6 +14,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { ClickHouseClient } from '../core/clickhouse.js';
 import type { CoreSettings } from '../core/config.js';
 import { DriftlineError } from '../core/errors.js';
+import { decodeUtf8Escaping } from '../core/utf8.js';
 import type { Logger } from '../core/logger.js';
 import type { ModelRegistry } from '../core/model/registry.js';
 import type { ModelService } from '../core/model/types.js';
@@ -91,6 +92,13 @@ export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
     },
   });
   app.setValidatorCompiler(validatorCompiler());
+  // Fastify's JSON parser on bodies decoded by core/utf8.ts: bytes that are not UTF-8 become lone surrogates,
+  // which validation refuses as TEXT_ENCODING on the item and field that hold them, while U+FFFD stays valid.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    parseJson(request, decodeUtf8Escaping(body as Buffer), done);
+  });
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new DriftlineError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`)));
 

@@ -9,6 +9,7 @@ export interface ApiMetrics {
   inFlight: Gauge;
   predictions: Counter<'sentiment' | 'model_version'>;
   predictionItemErrors: Counter<'code'>;
+  replacementChar: Counter<string>;
   modelVersion: Gauge<'model'>;
   modelSwaps: Counter<'model'>;
   jobs: Counter<'status'>;
@@ -48,6 +49,11 @@ export function createApiMetrics(registry: Registry = createMetricsRegistry('api
       name: 'driftline_api_prediction_item_errors_total',
       help: 'Batch items refused (partial answers and whole-request refusals), by error code.',
       labelNames: ['code'],
+      registers: [registry],
+    }),
+    replacementChar: new Counter({
+      name: 'driftline_api_replacement_char_total',
+      help: 'Reviews scored whose text or title contains U+FFFD (valid text an upstream decoder left behind).',
       registers: [registry],
     }),
     modelVersion: new Gauge({

@@ -49,7 +49,7 @@ function loadReviewPool(): ReviewEvent[] {
   const pool: ReviewEvent[] = [];
   for (const line of lines) {
     if (!line.trim()) continue;
-    const result = validateReview(JSON.parse(line) as unknown, { ingestTimeMs: 0 });
+    const result = validateReview(JSON.parse(line) as unknown); // ingest_time_ms is set per message (benchMessage)
     if (result.ok) pool.push(result.review);
   }
   return pool;

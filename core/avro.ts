@@ -5,10 +5,13 @@
  * producers and consumers can evolve independently. avsc has no CRC-64-AVRO digest, so the
  * fingerprint is computed here from the specification's algorithm.
  */
-import { readFileSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import avro from 'avsc';
 import { DriftlineError } from './errors.js';
 import { repoPath } from './paths.js';
+import { decodeUtf8Escaping, REPLACEMENT_CHARACTER } from './utf8.js';
 import type { SchemaName, SchemaTypes } from '../schemas/types.js';
 
 const EMPTY = 0xc15d213aa4d7a795n;
@@ -52,25 +55,62 @@ function invalidPaths(type: avro.Type, value: unknown): string[] {
   return paths;
 }
 
+/**
+ * The schema with every `string` read as `bytes`: both are a length and the bytes on the wire, so this
+ * reads the same message and shows what a string's bytes really were.
+ */
+export function stringsAsBytes(schema: avro.Schema): avro.Schema {
+  if (schema === 'string') return 'bytes';
+  if (Array.isArray(schema)) return schema.map(stringsAsBytes) as avro.Schema;
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const node = schema as unknown as Record<string, unknown>;
+  switch (node.type) {
+    case 'string':
+      return { ...node, type: 'bytes' } as unknown as avro.Schema;
+    case 'record':
+    case 'error':
+      return { ...node, fields: (node.fields as Array<{ type: avro.Schema }>).map((field) => ({ ...field, type: stringsAsBytes(field.type) })) } as unknown as avro.Schema;
+    case 'array':
+      return { ...node, items: stringsAsBytes(node.items as avro.Schema) } as unknown as avro.Schema;
+    case 'map':
+      return { ...node, values: stringsAsBytes(node.values as avro.Schema) } as unknown as avro.Schema;
+    default:
+      return schema;
+  }
+}
+
+function hasReplacementInStrings(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  for (const field of Object.values(value)) if (typeof field === 'string' && field.includes(REPLACEMENT_CHARACTER)) return true;
+  return false;
+}
+
+interface WriterEntry {
+  resolver: avro.Resolver | null;
+  schema: avro.Schema;
+  /** The writer schema with strings as bytes (stringsAsBytes), built on first need. */
+  rawType?: avro.Type;
+}
+
 export class AvroCodec<T> {
   readonly type: avro.Type;
   readonly fingerprint: Buffer;
   private readonly header: Buffer;
   /** Writer schemas this reader accepts, by fingerprint hex, with their resolvers. */
-  private readonly writers = new Map<string, avro.Resolver | null>();
+  private readonly writers = new Map<string, WriterEntry>();
 
   constructor(readonly schema: avro.Schema, readonly name: string = (schema as { name?: string }).name ?? 'record') {
     this.type = avro.Type.forSchema(schema);
     this.fingerprint = schemaFingerprint(this.type);
     this.header = Buffer.concat([SINGLE_OBJECT_MAGIC, this.fingerprint]);
-    this.writers.set(this.fingerprint.toString('hex'), null);
+    this.writers.set(this.fingerprint.toString('hex'), { resolver: null, schema });
   }
 
   /** Accept messages written with another (older or newer) version of this schema. */
   acceptWriterSchema(writerSchema: avro.Schema): this {
     const writerType = avro.Type.forSchema(writerSchema);
     const resolver = this.type.createResolver(writerType);
-    this.writers.set(schemaFingerprint(writerType).toString('hex'), resolver);
+    this.writers.set(schemaFingerprint(writerType).toString('hex'), { resolver, schema: writerSchema });
     return this;
   }
 
@@ -89,24 +129,60 @@ export class AvroCodec<T> {
   }
 
   decode(bytes: Buffer | Uint8Array | null | undefined): T {
+    const { writer, body } = this.split(bytes);
+    try {
+      return (writer.resolver ? this.type.fromBuffer(body, writer.resolver) : this.type.fromBuffer(body)) as T;
+    } catch (err) {
+      throw new DriftlineError('AVRO_DECODE_FAILED', `${this.name}: corrupt or truncated Avro body: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /**
+   * Like decode, but a top-level string whose bytes are not UTF-8 comes back with those bytes as lone
+   * surrogates (core/utf8.ts) instead of U+FFFD, so validation can refuse it while a real U+FFFD passes.
+   * Costs a second read of the message only when a decoded string contains U+FFFD.
+   */
+  decodeEscapingUtf8(bytes: Buffer | Uint8Array | null | undefined): T {
+    const value = this.decode(bytes);
+    if (!hasReplacementInStrings(value)) return value;
+    const { writer, body } = this.split(bytes);
+    writer.rawType ??= avro.Type.forSchema(stringsAsBytes(writer.schema));
+    const raw = writer.rawType.fromBuffer(body) as Record<string, unknown>;
+    const out = { ...(value as Record<string, unknown>) };
+    for (const [field, fieldBytes] of Object.entries(raw)) {
+      if (Buffer.isBuffer(fieldBytes) && typeof out[field] === 'string' && !isUtf8(fieldBytes)) out[field] = decodeUtf8Escaping(fieldBytes);
+    }
+    return out as T;
+  }
+
+  private split(bytes: Buffer | Uint8Array | null | undefined): { writer: WriterEntry; body: Buffer } {
     if (!bytes || bytes.length < HEADER_BYTES || bytes[0] !== 0xc3 || bytes[1] !== 0x01) {
       throw new DriftlineError('AVRO_BAD_HEADER', `${this.name}: message is not Avro single-object encoded (${bytes ? bytes.length : 0} bytes)`);
     }
     const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const fingerprintHex = buffer.subarray(2, HEADER_BYTES).toString('hex');
-    const resolver = this.writers.get(fingerprintHex);
-    if (resolver === undefined) {
+    const writer = this.writers.get(fingerprintHex);
+    if (writer === undefined) {
       throw new DriftlineError('AVRO_UNKNOWN_SCHEMA', `${this.name}: unknown writer schema fingerprint ${fingerprintHex}`, {
         details: { fingerprint: fingerprintHex },
       });
     }
-    try {
-      const body = buffer.subarray(HEADER_BYTES);
-      return (resolver ? this.type.fromBuffer(body, resolver) : this.type.fromBuffer(body)) as T;
-    } catch (err) {
-      throw new DriftlineError('AVRO_DECODE_FAILED', `${this.name}: corrupt or truncated Avro body: ${(err as Error).message}`, { cause: err });
-    }
+    return { writer, body: buffer.subarray(HEADER_BYTES) };
   }
+}
+
+/**
+ * Earlier versions of one of our schemas (schemas/history/<Name>.v<N>.avsc). Their fingerprints stay
+ * accepted, so messages an older producer wrote (still on the topics during and after an upgrade) resolve
+ * to the current schema, new fields taking their defaults.
+ */
+export function historicSchemas(name: SchemaName): avro.Schema[] {
+  const dir = repoPath('schemas', 'history');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((file) => file.startsWith(`${name}.v`) && file.endsWith('.avsc'))
+    .sort()
+    .map((file) => JSON.parse(readFileSync(join(dir, file), 'utf8')) as avro.Schema);
 }
 
 const codecs = new Map<SchemaName, AvroCodec<unknown>>();
@@ -116,6 +192,7 @@ export function codecFor<N extends SchemaName>(name: N): AvroCodec<SchemaTypes[N
   let codec = codecs.get(name);
   if (!codec) {
     codec = new AvroCodec<unknown>(loadSchema(name), name);
+    for (const writer of historicSchemas(name)) codec.acceptWriterSchema(writer);
     codecs.set(name, codec);
   }
   return codec as AvroCodec<SchemaTypes[N]>;

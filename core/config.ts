@@ -108,6 +108,13 @@ export const coreSettings = defineSettings('core', {
   tfBackend: setting({ env: 'DRIFTLINE_TF_BACKEND', kind: 'string', default: 'auto', choices: ['auto', 'node', 'wasm', 'cpu'], description: 'TensorFlow.js backend: auto = tfjs-node if it loads, else wasm.' }),
   logLevel: setting({ env: 'DRIFTLINE_LOG_LEVEL', kind: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'pino log level.' }),
   maxTextBytes: setting({ env: 'DRIFTLINE_MAX_TEXT_BYTES', kind: 'int', default: 32_768, min: 16, description: 'Largest review text accepted (UTF-8 bytes); longer ones are rejected with TEXT_TOO_LONG.' }),
+  futureToleranceMs: setting({
+    env: 'DRIFTLINE_FUTURE_TOLERANCE_MS',
+    kind: 'int',
+    default: 86_400_000,
+    min: 0,
+    description: 'How far ahead of the processing clock any review time (event, ingest, scored) may lie; later ones, earlier ones than 1995-01-01 and non-finite ones are TIMESTAMP_INVALID (scorer and aggregator dead-letter them). Ingest uses DRIFTLINE_INGEST_FUTURE_TOLERANCE_MS.',
+  }),
 });
 
 export type CoreSettings = Settings<typeof coreSettings.spec>;

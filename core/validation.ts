@@ -8,22 +8,30 @@
  */
 import { coreSettings } from './config.js';
 import { DriftlineError, type ErrorCode } from './errors.js';
-import type { ReviewEvent } from '../schemas/types.js';
+import { escapedByte } from './utf8.js';
+import type { ReviewEvent, ScoredReview } from '../schemas/types.js';
 
 export type ValidationResult = { ok: true; review: ReviewEvent } | { ok: false; error: DriftlineError };
 
 export interface ValidationOptions {
   /** Largest text/title in UTF-8 bytes (default: DRIFTLINE_MAX_TEXT_BYTES). */
   maxTextBytes?: number;
-  /** How far in the future an event time may lie, in ms (default 1 day: clocks and time zones differ). */
+  /** How far ahead of `nowMs` any time field may lie, in ms (default: DRIFTLINE_FUTURE_TOLERANCE_MS, 1 day: clocks and time zones differ). */
   futureToleranceMs?: number;
   /** "Now" for the future check and the default ingest time (default Date.now()). */
   nowMs?: number;
-  /** Value for ingest_time_ms (default nowMs). */
+  /** Value for ingest_time_ms (default nowMs). Checked like every time field: the scorer passes the producer's. */
   ingestTimeMs?: number;
 }
 
-export const MAX_ID_CHARS = 200;
+/**
+ * Longest value, in characters (UTF-16 code units), of each free-text field other than the review text
+ * (that one has DRIFTLINE_MAX_TEXT_BYTES). About ten times the longest value in 35,436 real reviews
+ * (ids 23, product ids 10, categories 22, titles 128, sources 47 characters), so no real record is refused,
+ * while a runaway value (a 20 KB category) can never become a Redis key, a ClickHouse segment or a label.
+ */
+export const FIELD_MAX_CHARS = { review_id: 200, product_id: 200, category: 200, title: 1_000, source: 200 } as const;
+export const MAX_ID_CHARS = FIELD_MAX_CHARS.review_id;
 export const DEFAULT_FUTURE_TOLERANCE_MS = 86_400_000;
 /** Reviews older than the web shop era are clock errors (epoch 0, 1970 defaults), not history. */
 export const EARLIEST_EVENT_TIME_MS = Date.UTC(1995, 0, 1);
@@ -42,28 +50,31 @@ export const VALIDATION_RULES: readonly ValidationRule[] = [
   { code: 'FIELD_TYPE', field: 'review_id', condition: 'review_id is not a string' },
   { code: 'FIELD_RANGE', field: 'review_id', condition: `review_id is longer than ${MAX_ID_CHARS} characters` },
   { code: 'FIELD_TYPE', field: 'product_id', condition: 'product_id is neither a string nor null' },
-  { code: 'FIELD_RANGE', field: 'product_id', condition: `product_id is longer than ${MAX_ID_CHARS} characters` },
+  { code: 'FIELD_RANGE', field: 'product_id', condition: `product_id is longer than ${FIELD_MAX_CHARS.product_id} characters` },
   { code: 'FIELD_TYPE', field: 'category', condition: 'category is neither a string nor null' },
+  { code: 'FIELD_RANGE', field: 'category', condition: `category is longer than ${FIELD_MAX_CHARS.category} characters` },
   { code: 'FIELD_MISSING', field: 'rating', condition: 'rating is absent or null' },
   { code: 'FIELD_TYPE', field: 'rating', condition: 'rating is not a number (a JSON string "5" included)' },
   { code: 'FIELD_RANGE', field: 'rating', condition: 'rating is not an integer from 1 to 5' },
   { code: 'FIELD_TYPE', field: 'title', condition: 'title is neither a string nor null' },
-  { code: 'TEXT_TOO_LONG', field: 'title', condition: 'title is over maxTextBytes UTF-8 bytes' },
-  { code: 'TEXT_ENCODING', field: 'title', condition: 'title contains U+FFFD or a lone surrogate' },
+  { code: 'FIELD_RANGE', field: 'title', condition: `title is longer than ${FIELD_MAX_CHARS.title} characters` },
+  { code: 'TEXT_ENCODING', field: 'title', condition: 'title held bytes that are not UTF-8, or contains a lone surrogate (U+FFFD is valid)' },
   { code: 'FIELD_MISSING', field: 'text', condition: 'text is absent or null' },
   { code: 'FIELD_TYPE', field: 'text', condition: 'text is not a string' },
   { code: 'TEXT_EMPTY', field: 'text', condition: 'text is empty or only white space' },
   { code: 'TEXT_TOO_LONG', field: 'text', condition: 'text is over maxTextBytes UTF-8 bytes' },
-  { code: 'TEXT_ENCODING', field: 'text', condition: 'text contains U+FFFD (invalid UTF-8 upstream) or a lone surrogate' },
+  { code: 'TEXT_ENCODING', field: 'text', condition: 'text held bytes that are not UTF-8, or contains a lone surrogate (U+FFFD is valid: counted, not refused)' },
   { code: 'FIELD_TYPE', field: 'event_time_ms', condition: 'event_time_ms is not a finite number' },
   { code: 'FIELD_TYPE', field: 'ts', condition: 'ts is not a string' },
   { code: 'TIMESTAMP_INVALID', field: 'ts', condition: 'ts is not an ISO-8601 date/time or does not parse' },
   { code: 'TIMESTAMP_INVALID', field: 'ts', condition: 'ts is before 1995-01-01 or after now + futureToleranceMs' },
   { code: 'TIMESTAMP_INVALID', field: 'event_time_ms', condition: 'event_time_ms is before 1995-01-01 or after now + futureToleranceMs' },
+  { code: 'TIMESTAMP_INVALID', field: 'ingest_time_ms', condition: 'ingest_time_ms (the producer\'s, in the scorer) is not finite, before 1995-01-01 or after now + futureToleranceMs' },
   { code: 'FIELD_TYPE', field: 'helpful_votes', condition: 'helpful_votes is neither a number nor null' },
   { code: 'FIELD_RANGE', field: 'helpful_votes', condition: 'helpful_votes is not an integer from 0 to 2^31-1' },
   { code: 'FIELD_TYPE', field: 'verified', condition: 'verified is neither a boolean nor null' },
   { code: 'FIELD_TYPE', field: 'source', condition: 'source is neither a string nor null' },
+  { code: 'FIELD_RANGE', field: 'source', condition: `source is longer than ${FIELD_MAX_CHARS.source} characters` },
 ];
 
 /** Signals a failed rule inside the validator; converted to a returned result at the boundary. */
@@ -83,18 +94,27 @@ function describe(value: unknown): string {
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-// Thrown-away strings are common in streams; test the cheap conditions first.
-function hasBadEncoding(text: string): boolean {
-  return text.includes('\uFFFD') || LONE_SURROGATE.test(text);
+
+/**
+ * U+FFFD is valid text and is accepted (the scorer flags and counts it). Bytes that were not UTF-8 arrive
+ * as lone surrogates (core/utf8.ts decodeUtf8Escaping), as do lone surrogates a JSON escape or a UTF-16
+ * producer wrote: neither is text, so both are refused.
+ */
+function checkEncoding(value: string, field: string): void {
+  const found = LONE_SURROGATE.exec(value);
+  if (!found) return;
+  const byte = escapedByte(found[0].charCodeAt(0));
+  const what = byte === null ? `a lone surrogate U+${found[0].charCodeAt(0).toString(16).toUpperCase()}` : `the byte 0x${byte.toString(16).toUpperCase()}, which is not UTF-8`;
+  fail('TEXT_ENCODING', field, `${field} contains ${what} at character ${found.index}: the source was not valid UTF-8 text`);
 }
 
-function checkText(value: string, field: 'text' | 'title', maxBytes: number): void {
+function checkText(value: string, maxBytes: number): void {
   // A UTF-16 code unit is at most 3 UTF-8 bytes: skip the exact byte count for short strings.
   if (value.length * 3 > maxBytes) {
     const bytes = Buffer.byteLength(value, 'utf8');
-    if (bytes > maxBytes) fail('TEXT_TOO_LONG', field, `${field} is ${bytes} UTF-8 bytes, the limit is ${maxBytes}`);
+    if (bytes > maxBytes) fail('TEXT_TOO_LONG', 'text', `text is ${bytes} UTF-8 bytes, the limit is ${maxBytes}`);
   }
-  if (hasBadEncoding(value)) fail('TEXT_ENCODING', field, `${field} contains a replacement character (U+FFFD) or a lone surrogate: the source was not valid UTF-8`);
+  checkEncoding(value, 'text');
 }
 
 function requiredId(record: Record<string, unknown>): string {
@@ -106,12 +126,15 @@ function requiredId(record: Record<string, unknown>): string {
   return value;
 }
 
-/** A nullable string: absent, null and "" (an empty CSV cell) all mean null. */
-function optionalString(record: Record<string, unknown>, field: string, maxChars?: number): string | null {
+type BoundedField = Exclude<keyof typeof FIELD_MAX_CHARS, 'review_id'>;
+
+/** A nullable, bounded string: absent, null and "" (an empty CSV cell) all mean null. */
+function optionalString(record: Record<string, unknown>, field: BoundedField): string | null {
   const value = record[field];
   if (value === undefined || value === null || value === '') return null;
   if (typeof value !== 'string') fail('FIELD_TYPE', field, `${field} must be a string or null, got ${describe(value)}`);
-  if (maxChars !== undefined && value.length > maxChars) fail('FIELD_RANGE', field, `${field} is ${value.length} characters, the limit is ${maxChars}`);
+  const maxChars = FIELD_MAX_CHARS[field];
+  if (value.length > maxChars) fail('FIELD_RANGE', field, `${field} is ${value.length} characters, the limit is ${maxChars}`);
   return value;
 }
 
@@ -128,7 +151,7 @@ function requiredText(record: Record<string, unknown>, maxBytes: number): string
   if (value === undefined || value === null) fail('FIELD_MISSING', 'text', 'text is required');
   if (typeof value !== 'string') fail('FIELD_TYPE', 'text', `text must be a string, got ${describe(value)}`);
   if (value.trim() === '') fail('TEXT_EMPTY', 'text', value === '' ? 'text is empty' : 'text is only white space');
-  checkText(value, 'text', maxBytes);
+  checkText(value, maxBytes);
   return value;
 }
 
@@ -151,9 +174,34 @@ function eventTime(record: Record<string, unknown>, nowMs: number, futureToleran
     if (Number.isNaN(ms)) fail('TIMESTAMP_INVALID', 'ts', `ts ${JSON.stringify(ts.slice(0, 40))} is not an ISO-8601 date/time`);
     field = 'ts';
   }
-  if (ms < EARLIEST_EVENT_TIME_MS) fail('TIMESTAMP_INVALID', field, `event time ${isoOrNumber(ms)} is before 1995-01-01`);
-  if (ms > nowMs + futureToleranceMs) fail('TIMESTAMP_INVALID', field, `event time ${isoOrNumber(ms)} is more than ${futureToleranceMs} ms in the future`);
+  const problem = timeProblem(ms, { nowMs, futureToleranceMs });
+  if (problem !== null) fail('TIMESTAMP_INVALID', field, `event time ${problem}`);
   return ms;
+}
+
+export interface TimeBounds {
+  /** The processing clock. */
+  nowMs: number;
+  futureToleranceMs: number;
+}
+
+/**
+ * The one plausibility rule of every time field (event, ingest and scored times; ingest, the scorer, the
+ * aggregator and the API): a finite epoch-ms number from 1995-01-01 to `futureToleranceMs` ahead of the
+ * processing clock. Null when plausible, else why not. Absurd values (9e15, negative, NaN) would otherwise
+ * open windows in the year 287,000, move the watermark past every real event and break date formatting.
+ */
+export function timeProblem(ms: unknown, bounds: TimeBounds): string | null {
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) return `${describe(ms)} is not a finite number of milliseconds`;
+  if (ms < EARLIEST_EVENT_TIME_MS) return `${isoOrNumber(ms)} is before 1995-01-01`;
+  if (ms > bounds.nowMs + bounds.futureToleranceMs) return `${isoOrNumber(ms)} is more than ${bounds.futureToleranceMs} ms ahead of the processing clock`;
+  return null;
+}
+
+function ingestTime(value: number, bounds: TimeBounds): number {
+  const problem = timeProblem(value, bounds);
+  if (problem !== null) fail('TIMESTAMP_INVALID', 'ingest_time_ms', `ingest_time_ms ${problem}`);
+  return value;
 }
 
 function isoOrNumber(ms: number): string {
@@ -176,32 +224,41 @@ function optionalBoolean(record: Record<string, unknown>, field: string): boolea
   return value;
 }
 
-let defaultMaxTextBytes: number | undefined;
+let defaults: { maxTextBytes: number; futureToleranceMs: number } | undefined;
 
-function resolveMaxTextBytes(options: ValidationOptions): number {
-  if (options.maxTextBytes !== undefined) return options.maxTextBytes;
-  // Read the environment once per process, not per record.
-  defaultMaxTextBytes ??= coreSettings.load().maxTextBytes;
-  return defaultMaxTextBytes;
+/** DRIFTLINE_MAX_TEXT_BYTES and DRIFTLINE_FUTURE_TOLERANCE_MS, read once per process, not per record. */
+function validationDefaults(): { maxTextBytes: number; futureToleranceMs: number } {
+  if (defaults === undefined) {
+    const core = coreSettings.load();
+    defaults = { maxTextBytes: core.maxTextBytes, futureToleranceMs: core.futureToleranceMs };
+  }
+  return defaults;
+}
+
+/** The future tolerance validation applies when the caller gives none (DRIFTLINE_FUTURE_TOLERANCE_MS). */
+export function defaultFutureToleranceMs(): number {
+  return validationDefaults().futureToleranceMs;
 }
 
 function buildReview(raw: unknown, options: ValidationOptions): ReviewEvent {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('RECORD_UNPARSEABLE', '(record)', `a review must be a JSON object, got ${describe(raw)}`);
   const record = raw as Record<string, unknown>;
-  const maxTextBytes = resolveMaxTextBytes(options);
+  const maxTextBytes = options.maxTextBytes ?? validationDefaults().maxTextBytes;
   const nowMs = options.nowMs ?? Date.now();
+  const bounds: TimeBounds = { nowMs, futureToleranceMs: options.futureToleranceMs ?? validationDefaults().futureToleranceMs };
   const review_id = requiredId(record);
-  const product_id = optionalString(record, 'product_id', MAX_ID_CHARS);
+  const product_id = optionalString(record, 'product_id');
   const category = optionalString(record, 'category');
   const rating = requiredRating(record);
   const title = optionalString(record, 'title');
-  if (title !== null) checkText(title, 'title', maxTextBytes);
+  if (title !== null) checkEncoding(title, 'title');
   const text = requiredText(record, maxTextBytes);
-  const event_time_ms = eventTime(record, nowMs, options.futureToleranceMs ?? DEFAULT_FUTURE_TOLERANCE_MS);
+  const event_time_ms = eventTime(record, nowMs, bounds.futureToleranceMs);
+  const ingest_time_ms = options.ingestTimeMs === undefined ? nowMs : ingestTime(options.ingestTimeMs, bounds);
   const helpful_votes = optionalCount(record, 'helpful_votes');
   const verified = optionalBoolean(record, 'verified');
   const source = optionalString(record, 'source');
-  return { review_id, product_id, category, rating, title, text, event_time_ms, helpful_votes, verified, source, ingest_time_ms: options.ingestTimeMs ?? nowMs };
+  return { review_id, product_id, category, rating, title, text, event_time_ms, helpful_votes, verified, source, ingest_time_ms };
 }
 
 /** Validates one raw record; unknown extra fields are ignored. Never throws for bad data. */
@@ -216,6 +273,29 @@ export function validateReview(raw: unknown, options: ValidationOptions = {}): V
       error: new DriftlineError(err.code, `${err.field}: ${err.why}`, { field: err.field, ...(reviewId === null ? {} : { details: { review_id: reviewId } }) }),
     };
   }
+}
+
+/** The fields of a ScoredReview the aggregator windows and segments on. */
+export type ScoredFields = Pick<ScoredReview, 'review_id' | 'product_id' | 'category' | 'event_time_ms' | 'ingest_time_ms' | 'scored_time_ms'>;
+
+/**
+ * The checks a consumer of ScoredReview events applies to events it did not validate itself (another
+ * producer may write the topic): every time field by the one time rule, and the bounded strings it keys
+ * on. Null when the event is fine, else the error to dead-letter it with (field and review id named).
+ */
+export function scoredReviewProblem(event: ScoredFields, bounds: TimeBounds): DriftlineError | null {
+  const invalid = (code: ErrorCode, field: string, why: string): DriftlineError => new DriftlineError(code, `${field}: ${why}`, { field, details: { review_id: event.review_id } });
+  const times: Array<[string, number | null]> = [['event_time_ms', event.event_time_ms], ['ingest_time_ms', event.ingest_time_ms], ['scored_time_ms', event.scored_time_ms]];
+  for (const [field, ms] of times) {
+    if (ms === null && field === 'event_time_ms') continue;
+    const problem = timeProblem(ms, bounds);
+    if (problem !== null) return invalid('TIMESTAMP_INVALID', field, `${field} ${problem}`);
+  }
+  for (const field of ['product_id', 'category'] as const) {
+    const value = event[field];
+    if (value !== null && value.length > FIELD_MAX_CHARS[field]) return invalid('FIELD_RANGE', field, `${field} is ${value.length} characters, the limit is ${FIELD_MAX_CHARS[field]}`);
+  }
+  return null;
 }
 
 /** The review id of a raw record when it has a usable one (for dead-letter records of invalid input). */

@@ -4,13 +4,18 @@
  * marks the window done, and this writer drains the list into ClickHouse with back-off. Rows have
  * deterministic keys (ReplacingMergeTree), so a retried or re-closed window replaces, never duplicates.
  * One instance drains at a time (a Redis lock), and entries leave the list only after ClickHouse took them.
+ * An entry that cannot be encoded (corrupt JSON, a time outside ClickHouse's DateTime64 range) can never
+ * be written, however often it is retried: it is dead-lettered with the reason and the rest is written,
+ * so one poison row cannot block every later window.
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ClickHouseClient } from '../core/clickhouse.js';
+import { buildDeadLetter, type DeadLetterPublisher } from '../core/deadletter.js';
 import { DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, driftTableMigrations, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
 import { DriftlineError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { DeadLetter } from '../schemas/types.js';
 
 export type PendingEntry =
   | { table: typeof DRIFT_METRICS_TABLE; row: DriftMetricRow }
@@ -29,6 +34,11 @@ return 0
 export function clickhouseTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 }
+
+/** The range of ClickHouse DateTime64 (1900-01-01 to 2299-12-31); outside it ClickHouse would clamp or refuse. */
+const DATETIME64_MIN_MS = Date.UTC(1900, 0, 1);
+const DATETIME64_MAX_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999);
+const TIME_COLUMNS = ['window_start', 'window_end', 'written_at'] as const;
 
 const NULLABLE = new Set(['p_value', 'p_value_adjusted', 'accuracy', 'macro_f1']);
 
@@ -55,6 +65,29 @@ function toInsertRow(row: DriftMetricRow | WindowSummaryRow): Record<string, unk
   };
 }
 
+type Encoded = { ok: true; table: string; row: Record<string, unknown> } | { ok: false; error: DriftlineError };
+
+/** One queued entry as a ClickHouse row, or why it can never be one. */
+export function encodeEntry(text: string): Encoded {
+  let entry: PendingEntry;
+  try {
+    entry = JSON.parse(text) as PendingEntry;
+  } catch (err) {
+    return { ok: false, error: new DriftlineError('RECORD_UNPARSEABLE', `queued ClickHouse row is not JSON: ${(err as Error).message}`, { field: '(record)', cause: err }) };
+  }
+  if (typeof entry !== 'object' || entry === null || (entry.table !== DRIFT_METRICS_TABLE && entry.table !== WINDOW_SUMMARY_TABLE) || typeof entry.row !== 'object' || entry.row === null) {
+    return { ok: false, error: new DriftlineError('RECORD_UNPARSEABLE', 'queued ClickHouse row names no known table or has no row', { field: '(record)' }) };
+  }
+  for (const column of TIME_COLUMNS) {
+    const ms: unknown = entry.row[column];
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < DATETIME64_MIN_MS || ms > DATETIME64_MAX_MS) {
+      const why = `${column}: ${JSON.stringify(ms)} is not a time ClickHouse DateTime64 can hold (1900-01-01 to 2299-12-31); the ${entry.table} row of ${entry.row.model_name} v${entry.row.model_version} cannot be written`;
+      return { ok: false, error: new DriftlineError('TIMESTAMP_INVALID', why, { field: column }) };
+    }
+  }
+  return { ok: true, table: entry.table, row: toInsertRow(entry.row) };
+}
+
 export async function runMigrations(client: ClickHouseClient, database: string): Promise<void> {
   for (const query of driftTableMigrations(database)) await client.command({ query });
 }
@@ -69,6 +102,8 @@ export interface PendingWriterOptions {
   retryMaxMs: number;
   /** Entries per ClickHouse round (one entry = one row). */
   entriesPerFlush?: number;
+  /** Where entries that can never be written go; without it they are logged and dropped (never retried forever). */
+  deadLetters?: Pick<DeadLetterPublisher, 'publish'>;
 }
 
 export class PendingRowWriter {
@@ -101,8 +136,13 @@ export class PendingRowWriter {
         await redis.eval(RELEASE_AND_TRIM_LUA, 2, lockKey, pendingKey, this.owner, 0);
         return written;
       }
+      let poisoned = 0;
       try {
-        await this.insert(raw.map((text) => JSON.parse(text) as PendingEntry));
+        const { rows, poison } = this.encode(raw);
+        poisoned = poison.length;
+        await this.insert(rows);
+        // After the good rows are in: a failed publish retries the round, and re-inserting rows only replaces them.
+        await this.deadLetter(poison);
       } catch (err) {
         await redis.eval(RELEASE_AND_TRIM_LUA, 2, lockKey, pendingKey, this.owner, 0);
         this.backOff(err);
@@ -111,17 +151,33 @@ export class PendingRowWriter {
       this.failures = 0;
       this.nextAttemptAt = 0;
       await redis.eval(RELEASE_AND_TRIM_LUA, 2, lockKey, pendingKey, this.owner, raw.length);
-      written += raw.length;
+      written += raw.length - poisoned;
     }
   }
 
-  private async insert(entries: PendingEntry[]): Promise<void> {
-    const byTable = new Map<string, Array<Record<string, unknown>>>();
-    for (const entry of entries) {
-      const rows = byTable.get(entry.table) ?? [];
-      rows.push(toInsertRow(entry.row));
-      byTable.set(entry.table, rows);
+  private encode(raw: string[]): { rows: Map<string, Array<Record<string, unknown>>>; poison: DeadLetter[] } {
+    const rows = new Map<string, Array<Record<string, unknown>>>();
+    const poison: DeadLetter[] = [];
+    for (const text of raw) {
+      const encoded = encodeEntry(text);
+      if (!encoded.ok) {
+        poison.push(buildDeadLetter({ stage: 'aggregator', error: encoded.error, raw: text, location: { file: `redis:${this.options.pendingKey}`, line: null } }));
+        continue;
+      }
+      const tableRows = rows.get(encoded.table) ?? [];
+      tableRows.push(encoded.row);
+      rows.set(encoded.table, tableRows);
     }
+    return { rows, poison };
+  }
+
+  private async deadLetter(poison: DeadLetter[]): Promise<void> {
+    if (poison.length === 0) return;
+    this.options.log.error({ rows: poison.length, reasons: poison.map((p) => p.reason) }, 'queued ClickHouse rows that can never be written were dead-lettered; the rest was written');
+    await this.options.deadLetters?.publish(poison);
+  }
+
+  private async insert(byTable: Map<string, Array<Record<string, unknown>>>): Promise<void> {
     for (const [table, rows] of byTable) {
       if (rows.length === 0) continue;
       try {

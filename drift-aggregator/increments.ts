@@ -13,6 +13,7 @@ import { ALL_SEGMENTS } from '../core/drift/tables.js';
 import { monitoredValues, type ReferenceBaseline } from '../core/drift/baseline.js';
 import { categoricalSketchFor, histogramSketchFor } from '../core/drift/distribution.js';
 import { SummarySketch, type BinnedHistogramSketch, type CategoricalCountSketch, type CategoricalState, type HistogramState, type SketchIncrements, type SummaryState } from '../core/sketch/index.js';
+import { FIELD_MAX_CHARS } from '../core/validation.js';
 import type { ScoredReview } from '../schemas/types.js';
 import { windowId, windowStartOf, windowTimeOf, type WindowRef } from './windows.js';
 import type { WindowTimeMode } from './config.js';
@@ -45,7 +46,9 @@ export class VersionSketches {
       else this.categorical.set(name, categoricalSketchFor(feature));
     }
     const category = baseline?.features['category'];
-    this.segments = new Set(category && category.kind === 'categorical' ? category.categories.filter((c) => c !== NULL_CATEGORY).slice(0, maxSegments) : []);
+    // A segment name is part of Redis keys: a baseline registered before the field bounds cannot bring a 20 KB one in.
+    const candidates = category && category.kind === 'categorical' ? category.categories.filter((c) => c !== NULL_CATEGORY && c.length <= FIELD_MAX_CHARS.category) : [];
+    this.segments = new Set(candidates.slice(0, maxSegments));
   }
 
   segmentOf(category: string | null): string {

@@ -15,6 +15,7 @@ import { buildDeadLetter, DeadLetterPublisher } from '../core/deadletter.js';
 import type { DriftThresholds } from '../core/drift/config.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import { ensureTopics, kafkaError } from '../core/kafka.js';
+import { scoredReviewProblem } from '../core/validation.js';
 import type { Logger } from '../core/logger.js';
 import { serveMetrics } from '../core/metrics.js';
 import type { DeadLetter, ScoredReview } from '../schemas/types.js';
@@ -99,6 +100,8 @@ export class AggregatorService {
       database: core.clickhouseDatabase,
       log,
       retryMaxMs: settings.clickhouseRetryMaxMs,
+      // The publisher exists once start() connected the producer; the writer only runs after that.
+      deadLetters: { publish: (letters) => this.publishDeadLetters(letters) },
     });
     this.outbox = new AlertOutbox(redis, this.state.key('alerts-outbox'), this.state.key('alerts-lock'));
   }
@@ -228,13 +231,26 @@ export class AggregatorService {
   private async aggregate(topic: string, partition: number, messages: EachBatchPayload['batch']['messages']): Promise<BatchAggregate> {
     const events: ScoredReview[] = [];
     const deadLetters: DeadLetter[] = [];
+    const bounds = { nowMs: this.now(), futureToleranceMs: this.deps.core.futureToleranceMs };
     for (const message of messages) {
+      const location = { topic, partition, offset: message.offset };
+      let event: ScoredReview;
       try {
-        events.push(this.codec.decode(message.value));
+        event = this.codec.decode(message.value);
       } catch (err) {
         this.metrics.undecodable.inc();
-        deadLetters.push(buildDeadLetter({ stage: 'aggregator', error: err, raw: message.value, location: { topic, partition, offset: message.offset } }));
+        deadLetters.push(buildDeadLetter({ stage: 'aggregator', error: err, raw: message.value, location }));
+        continue;
       }
+      // An absurd time would open a window in the year 287,000, move the watermark past every real event
+      // and make the window's ClickHouse row unwritable: such an event is refused here, never windowed.
+      const problem = scoredReviewProblem(event, bounds);
+      if (problem !== null) {
+        this.metrics.invalidEvents.inc({ error_code: problem.code });
+        deadLetters.push(buildDeadLetter({ stage: 'aggregator', error: problem, raw: message.value, location, reviewId: event.review_id }));
+        continue;
+      }
+      events.push(event);
     }
     if (deadLetters.length > 0) await this.deadLetters!.publish(deadLetters);
     const versions = new Map<string, { modelName: string; version: number }>();
@@ -247,6 +263,11 @@ export class AggregatorService {
     });
     for (const event of events) aggregate.add(event);
     return aggregate;
+  }
+
+  private async publishDeadLetters(letters: DeadLetter[]): Promise<void> {
+    if (!this.deadLetters) throw new DriftlineError('KAFKA_UNAVAILABLE', 'the aggregator is not started: no dead-letter producer yet');
+    await this.deadLetters.publish(letters);
   }
 
   /** Kafka commit after Redis: only saves re-reading (Redis offsets decide what counts). */

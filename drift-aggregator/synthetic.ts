@@ -62,6 +62,7 @@ export function syntheticReview(index: number, random: () => number, options: Sy
     scored_time_ms: options.ingestTimeMs,
     input_partition: 0,
     input_offset: index,
+    has_replacement_char: false,
   };
 }
 

@@ -10,6 +10,7 @@ export class AggregatorMetrics {
   readonly eventsConsumed: Counter;
   readonly lateEvents: Counter;
   readonly undecodable: Counter;
+  readonly invalidEvents: Counter<'error_code'>;
   readonly replayedBatches: Counter;
   readonly windowsClosed: Counter;
   readonly alertsPublished: Counter;
@@ -29,6 +30,12 @@ export class AggregatorMetrics {
     this.eventsConsumed = new Counter({ name: 'driftline_aggregator_events_total', help: 'ScoredReview events applied to window sketches (late ones included).', registers });
     this.lateEvents = new Counter({ name: 'driftline_aggregator_late_events_total', help: 'Events whose window had already closed (counted as late_events, not in the sketches).', registers });
     this.undecodable = new Counter({ name: 'driftline_aggregator_undecodable_total', help: 'Messages that were not ScoredReview Avro (sent to the dead-letter topic).', registers });
+    this.invalidEvents = new Counter({
+      name: 'driftline_aggregator_invalid_events_total',
+      help: 'ScoredReview events refused before windowing (absurd times, oversized fields), by error code; sent to the dead-letter topic.',
+      labelNames: ['error_code'],
+      registers,
+    });
     this.replayedBatches = new Counter({ name: 'driftline_aggregator_replayed_batches_total', help: 'Kafka batches skipped because Redis had already applied their offsets.', registers });
     this.windowsClosed = new Counter({ name: 'driftline_aggregator_windows_closed_total', help: 'Windows closed by this instance.', registers });
     this.alertsPublished = new Counter({ name: 'driftline_aggregator_alerts_published_total', help: 'DriftAlert events published.', registers });

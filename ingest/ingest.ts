@@ -22,6 +22,7 @@ import { createKafka, ensureTopics, kafkaError } from '../core/kafka.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { isGzipName, openDataFile } from '../core/paths.js';
 import { injectTraceHeaders, SpanKind, tracingEnabled, withSpan } from '../core/tracing.js';
+import { decodeUtf8Escaping } from '../core/utf8.js';
 import { reviewIdOf, validateReview, type ValidationOptions } from '../core/validation.js';
 import type { DeadLetter, ReviewEvent } from '../schemas/types.js';
 import { ingestSettings, type IngestSettings } from './config.js';
@@ -96,7 +97,8 @@ function unparseable(message: string): DriftlineError {
 }
 
 function parseJsonLine(line: number, raw: Buffer): InputRecord | null {
-  let text = raw.toString('utf8'); // invalid UTF-8 becomes U+FFFD, which validation reports as TEXT_ENCODING
+  // Bytes that are not UTF-8 become lone surrogates (not U+FFFD, which is valid text): validation reports them as TEXT_ENCODING.
+  let text = decodeUtf8Escaping(raw);
   if (line === 1 && text.startsWith(UTF8_BOM)) text = text.slice(1);
   if (text.trim() === '') return null;
   try {
@@ -199,8 +201,8 @@ function newlinesIn(text: string): number {
  * csv-parse decodes as latin1: one character per byte, so `raw` turns back into exactly the bytes that
  * were sent (invalid UTF-8 included, for the dead letter) and quotes, commas and newlines — all ASCII,
  * never part of a UTF-8 multi-byte sequence — are found just as they would be in UTF-8. Cells and header
- * names are then decoded as UTF-8 (invalid bytes become U+FFFD, which validation reports as TEXT_ENCODING,
- * as for JSONL).
+ * names are then decoded as UTF-8 (invalid bytes become lone surrogates, core/utf8.ts, which validation
+ * reports as TEXT_ENCODING, as for JSONL).
  */
 const CSV_PARSE_ENCODING = 'latin1';
 const UTF8_BOM_BYTES = Buffer.from(UTF8_BOM, 'utf8');
@@ -210,7 +212,7 @@ function fromCsvParse(text: string): Buffer {
 }
 
 function utf8FromCsvParse(text: string): string {
-  return fromCsvParse(text).toString('utf8');
+  return decodeUtf8Escaping(fromCsvParse(text));
 }
 
 /**

@@ -52,6 +52,8 @@ export interface ScoredReview {
   scored_time_ms: number;
   input_partition: number;
   input_offset: number;
+  /** Text or title contains U+FFFD (valid text an upstream decoder left behind); false for v1 events. */
+  has_replacement_char: boolean;
 }
 
 export interface ModelPromotion {

@@ -5,6 +5,7 @@ export interface ScorerMetrics {
   consumed: Counter<string>;
   scored: Counter<'model_version'>;
   deadLettered: Counter<'error_code'>;
+  replacementChar: Counter<string>;
   transactions: Counter<'result'>;
   batchSize: Histogram<string>;
   scoringSeconds: Histogram<string>;
@@ -22,6 +23,11 @@ export function createScorerMetrics(registry: Registry): ScorerMetrics {
     consumed: new Counter({ name: 'driftline_scorer_consumed_total', help: 'Input messages taken from the reviews topic (committed or not).', registers }),
     scored: new Counter({ name: 'driftline_scorer_scored_total', help: 'ScoredReview events committed, by model version.', labelNames: ['model_version'], registers }),
     deadLettered: new Counter({ name: 'driftline_scorer_dead_lettered_total', help: 'Input messages committed to the dead-letter topic, by error code.', labelNames: ['error_code'], registers }),
+    replacementChar: new Counter({
+      name: 'driftline_scorer_replacement_char_total',
+      help: 'Reviews scored whose text or title contains U+FFFD (an upstream decoder lost bytes); flagged has_replacement_char on the scored event.',
+      registers,
+    }),
     transactions: new Counter({ name: 'driftline_scorer_transactions_total', help: 'Scorer transactions by result (committed | aborted).', labelNames: ['result'], registers }),
     batchSize: new Histogram({
       name: 'driftline_scorer_batch_size',

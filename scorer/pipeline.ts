@@ -8,6 +8,7 @@ import { codecFor } from '../core/avro.js';
 import { buildDeadLetter, deadLetterMessage } from '../core/deadletter.js';
 import { DriftlineError, isRetriable, toDriftlineError } from '../core/errors.js';
 import type { ModelRuntime, Prediction, ReviewInput } from '../core/model/types.js';
+import { hasReplacementCharacter } from '../core/utf8.js';
 import { validateReview } from '../core/validation.js';
 import type { DeadLetter, ReviewEvent, ScoredReview } from '../schemas/types.js';
 
@@ -35,6 +36,8 @@ export interface BatchResult {
   deadLetterMessages: Message[];
   /** How many records were scored one by one because the batch call threw. */
   isolatedRecords: number;
+  /** Scored records whose text or title carries U+FFFD (valid, flagged has_replacement_char). */
+  withReplacementChar: number;
 }
 
 interface AcceptedReview {
@@ -48,7 +51,7 @@ type Decoded = { ok: true; review: ReviewEvent } | { ok: false; error: Driftline
 export function decodeReview(value: Buffer | null, nowMs: number = Date.now()): Decoded {
   let event: ReviewEvent;
   try {
-    event = codecFor('ReviewEvent').decode(value);
+    event = codecFor('ReviewEvent').decodeEscapingUtf8(value);
   } catch (err) {
     return { ok: false, error: toDriftlineError(err, 'AVRO_DECODE_FAILED') };
   }
@@ -97,6 +100,7 @@ export function toScoredReview(review: ReviewEvent, prediction: Prediction, runt
     scored_time_ms: scoredTimeMs,
     input_partition: input.partition,
     input_offset: Number(input.offset),
+    has_replacement_char: hasReplacementCharacter(review.text) || hasReplacementCharacter(review.title),
   };
 }
 
@@ -182,7 +186,8 @@ export async function processBatch(messages: readonly InputMessage[], source: Ba
   });
   // Dead letters keep input order so a reader sees them as they were in the partition.
   deadLetters.sort((a, b) => (a.source_offset ?? 0) - (b.source_offset ?? 0));
-  return { scored, deadLetters, deadLetterMessages: deadLetters.map(deadLetterMessage), isolatedRecords: isolated };
+  const withReplacementChar = scored.filter((s) => s.record.has_replacement_char).length;
+  return { scored, deadLetters, deadLetterMessages: deadLetters.map(deadLetterMessage), isolatedRecords: isolated, withReplacementChar };
 }
 
 function deadLetterFor(message: InputMessage, source: BatchSource, error: DriftlineError, timeMs: number, reviewId?: string): DeadLetter {

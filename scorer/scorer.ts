@@ -135,6 +135,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
     metrics.transactions.inc({ result: 'committed' });
     metrics.batchSize.observe(result.scored.length + result.deadLetters.length);
     if (result.scored.length > 0) metrics.scored.inc({ model_version: String(version) }, result.scored.length);
+    if (result.withReplacementChar > 0) metrics.replacementChar.inc(result.withReplacementChar);
     for (const dead of result.deadLetters) metrics.deadLettered.inc({ error_code: dead.error_code });
     for (const { record } of result.scored) metrics.endToEndSeconds.observe(Math.max(0, now - record.ingest_time_ms) / 1000);
     if (result.isolatedRecords > 0) log.warn({ isolated: result.isolatedRecords }, 'batch scoring failed; records were scored one by one');

@@ -5,6 +5,7 @@ import { hashString } from '../core/features/hash.js';
 import { DriftlineError } from '../core/errors.js';
 import { openDataFile, repoRelative } from '../core/paths.js';
 import type { ReviewInput } from '../core/model/types.js';
+import { FIELD_MAX_CHARS } from '../core/validation.js';
 
 export interface LabeledReview extends ReviewInput {
   rating: number;
@@ -30,6 +31,11 @@ export function toReview(value: unknown, where: string): LabeledReview {
     throw new DriftlineError('TRAINING_FAILED', `${where}: review_id, text and an integer rating 1-5 are required`);
   }
   const str = (x: unknown) => (typeof x === 'string' ? x : null);
+  // Baseline categories become drift segments, i.e. Redis keys and ClickHouse values: the same bound as validation.
+  const category = str(v.category);
+  if (category !== null && category.length > FIELD_MAX_CHARS.category) {
+    throw new DriftlineError('TRAINING_FAILED', `${where}: category is ${category.length} characters, the limit is ${FIELD_MAX_CHARS.category}`);
+  }
   const ts = typeof v.ts === 'string' ? Date.parse(v.ts) : typeof v.event_time_ms === 'number' ? v.event_time_ms : Number.NaN;
   return {
     review_id: id,
@@ -37,7 +43,7 @@ export function toReview(value: unknown, where: string): LabeledReview {
     rating,
     title: str(v.title),
     product_id: str(v.product_id),
-    category: str(v.category),
+    category,
     helpful_votes: typeof v.helpful_votes === 'number' ? v.helpful_votes : null,
     verified: typeof v.verified === 'boolean' ? v.verified : null,
     event_time_ms: Number.isFinite(ts) ? ts : null,

@@ -15,6 +15,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ErrorObject } from 'ajv';
 import { DriftlineError, toDriftlineError } from '../../core/errors.js';
 import type { ModelRuntime, ModelService, Prediction, ReviewFields, ReviewInput } from '../../core/model/types.js';
+import { hasReplacementCharacter } from '../../core/utf8.js';
 import { validateReview } from '../../core/validation.js';
 import { dedupeProblems, problemFromAjv, requestInvalid, type FieldProblem } from '../http-errors.js';
 import { createScoreCoalescer, type ScoreCoalescer } from '../coalescer.js';
@@ -239,6 +240,7 @@ export const predictPlugin: FastifyPluginAsync<PredictPluginOptions> = async (ap
         answers[outcome.index] = itemErrorBody(isRecord(raw) ? raw.id : null, outcome.error);
       }
       const perClass = new Map<string, number>();
+      let withReplacementChar = 0;
       accepted.forEach((outcome, k) => {
         const result = scored[k];
         if (result instanceof DriftlineError) {
@@ -247,9 +249,11 @@ export const predictPlugin: FastifyPluginAsync<PredictPluginOptions> = async (ap
           return;
         }
         perClass.set(result.sentiment, (perClass.get(result.sentiment) ?? 0) + 1);
+        if (hasReplacementCharacter(outcome.input.text) || hasReplacementCharacter(outcome.input.title)) withReplacementChar++;
         answers[outcome.index] = predictionBody(outcome.input.review_id, result, model, sentences);
       });
       for (const [sentiment, count] of perClass) metrics.predictions.inc({ sentiment, model_version: String(model.version) }, count);
+      if (withReplacementChar > 0) metrics.replacementChar.inc(withReplacementChar);
 
       if (single) return { model, prediction: answers[0] };
       const refusedCount = answers.filter((answer) => answer.error !== undefined).length;

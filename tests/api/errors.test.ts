@@ -48,7 +48,7 @@ describe('API error answers (no model loaded)', () => {
     const response = await predict({
       reviews: [
         { id: 'a', text: '   ' },
-        { id: 'b', text: 'broken \uFFFD text' },
+        { id: 'b', text: 'broken \uD800 text' },
         { id: 'c', text: 'good' },
         { id: 'c', text: 'same id again' },
         { id: 'd', text: 'old', ts: '1970-01-01' },

@@ -124,6 +124,23 @@ describe('POST /v1/predict with the shipped model', () => {
     expect(response.json().errors).toEqual([expect.objectContaining({ item: 3, field: 'text', code: 'TEXT_EMPTY' })]);
   });
 
+  it('scores text with U+FFFD (valid Unicode) and counts it; refuses body bytes that are not UTF-8 on the item and field', async () => {
+    const metric = async (): Promise<number> => {
+      const body = (await test.api.app.inject({ method: 'GET', url: '/metrics' })).body;
+      return Number(/^driftline_api_replacement_char_total(?:\{[^}]*\})? (\d+)/m.exec(body)?.[1] ?? 'NaN');
+    };
+    const before = await metric();
+    const ok = await predict({ reviews: [{ id: 'fffd-1', text: 'Broke after a week \uFFFD would not buy again' }, { id: 'fffd-2', title: 'Gr\uFFFDat', text: 'Works well.' }, { id: 'plain', text: 'Works well.' }] });
+    expect(ok.statusCode).toBe(200);
+    expect((ok.json().predictions as PredictionBody[]).map((p) => p.id)).toEqual(['fffd-1', 'fffd-2', 'plain']);
+    expect(await metric()).toBe(before + 2);
+    // The same place in the body as raw bytes C3 28 (not UTF-8): refused, and named.
+    const raw = Buffer.concat([Buffer.from('{"reviews":[{"id":"ok","text":"fine"},{"id":"bytes","text":"Broke '), Buffer.from([0xc3, 0x28]), Buffer.from(' again"}]}')]);
+    const bad = await test.api.app.inject({ method: 'POST', url: '/v1/predict', payload: raw, headers: { 'content-type': 'application/json' } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().errors).toEqual([expect.objectContaining({ item: 1, field: 'text', code: 'TEXT_ENCODING' })]);
+  });
+
   it('counts predictions by class and shows the serving version in /metrics', async () => {
     const body = (await test.api.app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(body).toMatch(/driftline_api_predictions_total\{[^}]*sentiment="positive"[^}]*\} [1-9]/);

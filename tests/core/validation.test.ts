@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
+import type { ScoredFields } from '../../core/validation.js';
 import { describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../core/errors.js';
-import { EARLIEST_EVENT_TIME_MS, MAX_ID_CHARS, VALIDATION_RULES, reviewIdOf, validateReview, type ValidationOptions } from '../../core/validation.js';
+import { EARLIEST_EVENT_TIME_MS, MAX_ID_CHARS, VALIDATION_RULES, reviewIdOf, scoredReviewProblem, timeProblem, validateReview, type ValidationOptions } from '../../core/validation.js';
 import { repoPath } from '../../core/paths.js';
 
 const NOW = Date.UTC(2024, 5, 1, 12, 0, 0);
@@ -48,6 +49,9 @@ const CASES: Case[] = [
   { name: 'numeric product_id', input: { ...GOOD, product_id: 42 }, code: 'FIELD_TYPE', field: 'product_id' },
   { name: 'product_id too long', input: { ...GOOD, product_id: 'p'.repeat(MAX_ID_CHARS + 1) }, code: 'FIELD_RANGE', field: 'product_id' },
   { name: 'category array', input: { ...GOOD, category: ['Books'] }, code: 'FIELD_TYPE', field: 'category' },
+  // A 20 KB category must never reach a Redis key or a metric label.
+  { name: 'category of 20 KB', input: { ...GOOD, category: 'c'.repeat(20_000) }, code: 'FIELD_RANGE', field: 'category' },
+  { name: 'category one character over 200', input: { ...GOOD, category: 'c'.repeat(201) }, code: 'FIELD_RANGE', field: 'category' },
   { name: 'missing rating', input: without('rating'), code: 'FIELD_MISSING', field: 'rating' },
   { name: 'null rating', input: { ...GOOD, rating: null }, code: 'FIELD_MISSING', field: 'rating' },
   { name: 'rating "5" (JSON string)', input: { ...GOOD, rating: '5' }, code: 'FIELD_TYPE', field: 'rating' },
@@ -57,8 +61,10 @@ const CASES: Case[] = [
   { name: 'rating 4.5', input: { ...GOOD, rating: 4.5 }, code: 'FIELD_RANGE', field: 'rating' },
   { name: 'rating NaN', input: { ...GOOD, rating: Number.NaN }, code: 'FIELD_RANGE', field: 'rating' },
   { name: 'title number', input: { ...GOOD, title: 7 }, code: 'FIELD_TYPE', field: 'title' },
-  { name: 'title too long', input: { ...GOOD, title: 't'.repeat(1_001) }, code: 'TEXT_TOO_LONG', field: 'title' },
-  { name: 'title with U+FFFD', input: { ...GOOD, title: 'bad \uFFFD title' }, code: 'TEXT_ENCODING', field: 'title' },
+  // Titles have their own bound (1,000 characters), not the text's byte limit: the real maximum is 128.
+  { name: 'title over 1,000 characters', input: { ...GOOD, title: 't'.repeat(1_001) }, code: 'FIELD_RANGE', field: 'title' },
+  { name: 'title over 1,000 characters with a large text limit', input: { ...GOOD, title: 't'.repeat(1_001) }, code: 'FIELD_RANGE', field: 'title', options: { ...OPTIONS, maxTextBytes: 100_000 } },
+  { name: 'title with lone surrogate', input: { ...GOOD, title: 'bad \uD800 title' }, code: 'TEXT_ENCODING', field: 'title' },
   { name: 'missing text', input: without('text'), code: 'FIELD_MISSING', field: 'text' },
   { name: 'null text', input: { ...GOOD, text: null }, code: 'FIELD_MISSING', field: 'text' },
   { name: 'text object', input: { ...GOOD, text: { body: 'hi' } }, code: 'FIELD_TYPE', field: 'text' },
@@ -67,7 +73,8 @@ const CASES: Case[] = [
   { name: 'text over the byte limit', input: { ...GOOD, text: 'a'.repeat(1_001) }, code: 'TEXT_TOO_LONG', field: 'text' },
   // 334 × 'é' = 334 chars but 668 bytes: under; 501 × 'é' = 1,002 bytes: over, while only 501 characters.
   { name: 'text over the limit in bytes, not characters', input: { ...GOOD, text: 'é'.repeat(501) }, code: 'TEXT_TOO_LONG', field: 'text' },
-  { name: 'text with U+FFFD', input: { ...GOOD, text: 'Broke after a week \uFFFD' }, code: 'TEXT_ENCODING', field: 'text' },
+  // Bytes that were not UTF-8, as core/utf8.ts decodes them (U+DC80 + byte): a lone surrogate.
+  { name: 'text with an escaped invalid UTF-8 byte', input: { ...GOOD, text: 'Broke after a week \uDCC3(' }, code: 'TEXT_ENCODING', field: 'text' },
   { name: 'text with lone high surrogate', input: { ...GOOD, text: 'oops \uD83D end' }, code: 'TEXT_ENCODING', field: 'text' },
   { name: 'text with lone low surrogate', input: { ...GOOD, text: 'oops \uDE00 end' }, code: 'TEXT_ENCODING', field: 'text' },
   { name: 'event_time_ms string', input: { ...GOOD, event_time_ms: '1458000000000' }, code: 'FIELD_TYPE', field: 'event_time_ms' },
@@ -82,6 +89,15 @@ const CASES: Case[] = [
   { name: 'ts over a custom tolerance', input: { ...GOOD, ts: new Date(NOW + 60_000).toISOString() }, code: 'TIMESTAMP_INVALID', field: 'ts', options: { ...OPTIONS, futureToleranceMs: 1_000 } },
   { name: 'event_time_ms 0 (1970)', input: { ...GOOD, event_time_ms: 0 }, code: 'TIMESTAMP_INVALID', field: 'event_time_ms' },
   { name: 'event_time_ms in 2999', input: { ...GOOD, event_time_ms: Date.UTC(2999, 0, 1) }, code: 'TIMESTAMP_INVALID', field: 'event_time_ms' },
+  { name: 'event_time_ms 9e15 (year 287,000)', input: { ...GOOD, event_time_ms: 9e15 }, code: 'TIMESTAMP_INVALID', field: 'event_time_ms' },
+  { name: 'event_time_ms negative', input: { ...GOOD, event_time_ms: -1 }, code: 'TIMESTAMP_INVALID', field: 'event_time_ms' },
+  { name: 'event_time_ms NaN', input: { ...GOOD, event_time_ms: Number.NaN }, code: 'FIELD_TYPE', field: 'event_time_ms' },
+  // The scorer passes the producer's ingest_time_ms: a foreign producer may send anything.
+  { name: 'ingest_time_ms 9e15', input: GOOD, code: 'TIMESTAMP_INVALID', field: 'ingest_time_ms', options: { ...OPTIONS, ingestTimeMs: 9e15 } },
+  { name: 'ingest_time_ms negative', input: GOOD, code: 'TIMESTAMP_INVALID', field: 'ingest_time_ms', options: { ...OPTIONS, ingestTimeMs: -5 } },
+  { name: 'ingest_time_ms NaN', input: GOOD, code: 'TIMESTAMP_INVALID', field: 'ingest_time_ms', options: { ...OPTIONS, ingestTimeMs: Number.NaN } },
+  { name: 'ingest_time_ms 3 years ahead', input: GOOD, code: 'TIMESTAMP_INVALID', field: 'ingest_time_ms', options: { ...OPTIONS, ingestTimeMs: NOW + 3 * 365 * 86_400_000 } },
+  { name: 'ingest_time_ms 1970', input: GOOD, code: 'TIMESTAMP_INVALID', field: 'ingest_time_ms', options: { ...OPTIONS, ingestTimeMs: 0 } },
   { name: 'helpful_votes string', input: { ...GOOD, helpful_votes: 'many' }, code: 'FIELD_TYPE', field: 'helpful_votes' },
   { name: 'helpful_votes negative', input: { ...GOOD, helpful_votes: -1 }, code: 'FIELD_RANGE', field: 'helpful_votes' },
   { name: 'helpful_votes fraction', input: { ...GOOD, helpful_votes: 1.5 }, code: 'FIELD_RANGE', field: 'helpful_votes' },
@@ -89,6 +105,7 @@ const CASES: Case[] = [
   { name: 'verified string', input: { ...GOOD, verified: 'yes' }, code: 'FIELD_TYPE', field: 'verified' },
   { name: 'verified number', input: { ...GOOD, verified: 1 }, code: 'FIELD_TYPE', field: 'verified' },
   { name: 'source number', input: { ...GOOD, source: 3 }, code: 'FIELD_TYPE', field: 'source' },
+  { name: 'source over 200 characters', input: { ...GOOD, source: 's'.repeat(201) }, code: 'FIELD_RANGE', field: 'source' },
 ];
 
 describe('validateReview: each rule fires with its code and names the field', () => {
@@ -113,7 +130,7 @@ describe('validateReview: each rule fires with its code and names the field', ()
 
 describe('validateReview: valid records', () => {
   it('maps every field and sets ingest_time_ms', () => {
-    const result = validateReview({ ...GOOD, unknown_extra: { nested: true } }, { ...OPTIONS, ingestTimeMs: 123 });
+    const result = validateReview({ ...GOOD, unknown_extra: { nested: true } }, { ...OPTIONS, ingestTimeMs: NOW - 123 });
     expect(result).toEqual({
       ok: true,
       review: {
@@ -127,7 +144,7 @@ describe('validateReview: valid records', () => {
         helpful_votes: 3,
         verified: true,
         source: 'amazon2018-5core/Books',
-        ingest_time_ms: 123,
+        ingest_time_ms: NOW - 123,
       },
     });
   });
@@ -158,6 +175,21 @@ describe('validateReview: valid records', () => {
     }
   });
 
+  it('accepts U+FFFD in text and title: it is valid Unicode an upstream decoder left behind (21 real reviews)', () => {
+    const result = validateReview({ ...GOOD, title: 'Gr\uFFFDat', text: 'Broke after a week \uFFFD would not buy again' }, OPTIONS);
+    expect(result.ok && result.review.text).toBe('Broke after a week \uFFFD would not buy again');
+    expect(result.ok && result.review.title).toBe('Gr\uFFFDat');
+  });
+
+  it('accepts the bounds of the free-text fields exactly, and a plausible ingest time', () => {
+    const atBounds = { ...GOOD, product_id: 'p'.repeat(200), category: 'c'.repeat(200), title: 't'.repeat(1_000), source: 's'.repeat(200) };
+    expect(validateReview(atBounds, { ...OPTIONS, maxTextBytes: 100 }).ok).toBe(true);
+    for (const ingestTimeMs of [EARLIEST_EVENT_TIME_MS, NOW, NOW + 86_400_000]) {
+      const result = validateReview(GOOD, { ...OPTIONS, ingestTimeMs });
+      expect(result.ok && result.review.ingest_time_ms).toBe(ingestTimeMs);
+    }
+  });
+
   it('accepts text exactly at the byte limit, emoji (surrogate pairs) and helpful_votes 0', () => {
     expect(validateReview({ ...GOOD, text: 'a'.repeat(1_000) }, OPTIONS).ok).toBe(true);
     expect(validateReview({ ...GOOD, text: 'Love it 😀👍', helpful_votes: 0, verified: false }, OPTIONS).ok).toBe(true);
@@ -175,5 +207,35 @@ describe('validateReview: valid records', () => {
     const failures = lines.map((line) => validateReview(JSON.parse(line) as unknown)).filter((r) => !r.ok);
     expect(lines.length).toBeGreaterThan(2_000);
     expect(failures).toEqual([]);
+  });
+});
+
+describe('the one time rule, and the checks of a ScoredReview another producer wrote', () => {
+  const bounds = { nowMs: NOW, futureToleranceMs: 86_400_000 };
+  const scored: ScoredFields = { review_id: 's-1', product_id: 'B1', category: 'Books', event_time_ms: null, ingest_time_ms: NOW - 1_000, scored_time_ms: NOW };
+
+  it('timeProblem: finite, from 1995-01-01 to the tolerance ahead of the processing clock', () => {
+    for (const ok of [EARLIEST_EVENT_TIME_MS, NOW, NOW + 86_400_000]) expect(timeProblem(ok, bounds)).toBeNull();
+    for (const bad of [9e15, -1, 0, Number.NaN, Number.POSITIVE_INFINITY, NOW + 86_400_001, EARLIEST_EVENT_TIME_MS - 1, '1458000000000', null]) {
+      expect(timeProblem(bad, bounds), String(bad)).toEqual(expect.any(String));
+    }
+    // 9e15 is beyond the JavaScript Date range: the reason must not throw while formatting it.
+    expect(timeProblem(9e15, bounds)).toContain('9000000000000000');
+  });
+
+  it('scoredReviewProblem names the field of an absurd time or an oversized key field, with the review id', () => {
+    expect(scoredReviewProblem(scored, bounds)).toBeNull();
+    const cases: Array<[Partial<ScoredFields>, string, string]> = [
+      [{ ingest_time_ms: 9e15 }, 'TIMESTAMP_INVALID', 'ingest_time_ms'],
+      [{ ingest_time_ms: -1 }, 'TIMESTAMP_INVALID', 'ingest_time_ms'],
+      [{ event_time_ms: NOW + 3 * 365 * 86_400_000 }, 'TIMESTAMP_INVALID', 'event_time_ms'],
+      [{ scored_time_ms: 0 }, 'TIMESTAMP_INVALID', 'scored_time_ms'],
+      [{ category: 'c'.repeat(20_000) }, 'FIELD_RANGE', 'category'],
+      [{ product_id: 'p'.repeat(201) }, 'FIELD_RANGE', 'product_id'],
+    ];
+    for (const [patch, code, field] of cases) {
+      const problem = scoredReviewProblem({ ...scored, ...patch }, bounds);
+      expect(problem && [problem.code, problem.field, problem.details]).toEqual([code, field, { review_id: 's-1' }]);
+    }
   });
 });

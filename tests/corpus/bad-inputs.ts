@@ -11,7 +11,9 @@
  * outcome and that counts add up. Codes follow core/validation.ts VALIDATION_RULES (first failing rule wins).
  */
 import type { ErrorCode } from '../../core/errors.js';
-import { apiItemBytes, avroBytes, csvBytes, foreignWriterBytes, jsonlBytes, replaceMarker, type JsonRecord } from '../support/corpus.js';
+import { FIELD_MAX_CHARS } from '../../core/validation.js';
+import type { ReviewEvent } from '../../schemas/types.js';
+import { apiItemBytes, avroBytes, csvBytes, foreignWriterBytes, jsonlBytes, looseReviewCodec, replaceMarker, reviewEventOf, type JsonRecord } from '../support/corpus.js';
 
 export const ENTRY_POINTS = ['jsonl', 'csv', 'scorer', 'api'] as const;
 export type EntryPoint = (typeof ENTRY_POINTS)[number];
@@ -60,6 +62,8 @@ const onlyScorer = (code: ErrorCode): Record<EntryPoint, Outcome> => ({
   scorer: rejected(code, null),
   api: notApplicable(AVRO_ONLY),
 });
+const REPLACEMENT_OK = 'U+FFFD is valid Unicode (an upstream decoder left it behind): the review is scored and counted';
+const INGEST_TIME_OWN = 'ingest stamps ingest_time_ms itself; an input field of that name is ignored';
 const FOREIGN_SCHEMA = 'Driftline\'s ReviewEvent schema cannot carry it: only a producer with another schema can send it, and its fingerprint is unknown';
 
 /** A complete, valid review; rows change one thing in it. */
@@ -126,6 +130,9 @@ function row(spec: RowSpec): CorpusRow {
 
 /** A valid Avro ReviewEvent of the base record (the raw material of the wire-level rows). */
 const validAvro = (name: string): Buffer => avroBytes(baseRecord(rowId(name)));
+/** The base record as a ReviewEvent with some fields set as a producer other than ingest may set them (no validation). */
+const eventBytes = (name: string, patch: Partial<ReviewEvent>): Buffer => looseReviewCodec.encode({ ...reviewEventOf(baseRecord(rowId(name))), ...patch });
+const over = (field: keyof typeof FIELD_MAX_CHARS): string => field.charAt(0).repeat(FIELD_MAX_CHARS[field] + 1);
 
 function retyped(field: string, type: unknown) {
   return (fields: Array<{ name: string; type: unknown }>) => fields.map((f) => (f.name === field ? { ...f, type } : f));
@@ -298,9 +305,15 @@ export const CORPUS: readonly CorpusRow[] = [
   }),
   row({
     name: 'text-replacement-char',
-    what: 'text contains U+FFFD (a decoder upstream already lost bytes)',
+    what: 'text contains U+FFFD (a decoder upstream already lost bytes; the text itself is valid Unicode)',
     patch: { text: 'Works well \uFFFD for the price.' },
-    expect: rejectedEverywhere('TEXT_ENCODING', 'text'),
+    // A valid look-alike (VALID_LOOKALIKES): refused until issue 10, now scored, flagged and counted.
+    expect: {
+      jsonl: accepted(REPLACEMENT_OK),
+      csv: accepted(REPLACEMENT_OK),
+      scorer: accepted(`${REPLACEMENT_OK}; the scored event has has_replacement_char = true`),
+      api: accepted(REPLACEMENT_OK),
+    },
   }),
   row({
     name: 'text-lone-surrogate',
@@ -309,6 +322,18 @@ export const CORPUS: readonly CorpusRow[] = [
     // JSON renders the lone surrogate as an escape; a CSV file can only hold bytes, so it gets the CESU-8 ones.
     render: { csv: () => replaceMarker(csvBytes({ ...baseRecord(rowId('text-lone-surrogate')), text: `Works well ${MARKER} for the price.` }), MARKER, ENCODED_LONE_SURROGATE) },
     expect: rejectedEverywhere('TEXT_ENCODING', 'text'),
+  }),
+
+  // ---------------------------------------------------------------- free-text fields over their bounds (FIELD_MAX_CHARS)
+  row({ name: 'category-20kb', what: 'category of 20,000 characters (it would become a Redis segment key)', patch: { category: 'c'.repeat(20_000) }, expect: rejectedEverywhere('FIELD_RANGE', 'category') }),
+  row({ name: 'product-id-too-long', what: `product_id one character over ${FIELD_MAX_CHARS.product_id}`, patch: { product_id: over('product_id') }, expect: rejectedEverywhere('FIELD_RANGE', 'product_id') }),
+  row({ name: 'title-too-long', what: `title one character over ${FIELD_MAX_CHARS.title}`, patch: { title: over('title') }, expect: rejectedEverywhere('FIELD_RANGE', 'title') }),
+  row({
+    name: 'source-too-long',
+    what: `source one character over ${FIELD_MAX_CHARS.source}`,
+    patch: { source: over('source') },
+    expect: rejectedEverywhere('FIELD_RANGE', 'source'),
+    render: { scorer: () => eventBytes('source-too-long', { source: over('source') }) },
   }),
 
   // ---------------------------------------------------------------- out-of-range ratings
@@ -334,6 +359,33 @@ export const CORPUS: readonly CorpusRow[] = [
   // ---------------------------------------------------------------- timestamps
   row({ name: 'ts-2999', what: 'ts 2999-01-01 (far in the future)', patch: { ts: '2999-01-01T00:00:00Z' }, expect: rejectedEverywhere('TIMESTAMP_INVALID', 'ts') }),
   row({ name: 'ts-1970', what: 'ts 1970-01-01 (the epoch: a clock default, before 1995)', patch: { ts: '1970-01-01T00:00:00Z' }, expect: rejectedEverywhere('TIMESTAMP_INVALID', 'ts') }),
+  row({
+    name: 'event-time-9e15',
+    what: 'event_time_ms 9e15 (the year 287,000) instead of ts',
+    patch: { event_time_ms: 9e15 },
+    omit: ['ts'],
+    expect: {
+      jsonl: rejected('TIMESTAMP_INVALID', 'event_time_ms'),
+      csv: notApplicable('the corpus CSV has no event_time_ms column; ts-2999 is its far-future time'),
+      scorer: rejected('TIMESTAMP_INVALID', 'event_time_ms'),
+      api: rejected('TIMESTAMP_INVALID', 'ts'),
+    },
+    render: { api: () => apiItemBytes({ ...baseRecord(rowId('event-time-9e15')), ts: 9e15 }), scorer: () => eventBytes('event-time-9e15', { event_time_ms: 9e15 }) },
+  }),
+  row({
+    name: 'ingest-time-9e15',
+    what: 'ingest_time_ms 9e15 set by a producer other than ingest',
+    patch: { ingest_time_ms: 9e15 },
+    expect: { jsonl: accepted(INGEST_TIME_OWN), csv: notApplicable('the corpus CSV has no ingest_time_ms column'), scorer: rejected('TIMESTAMP_INVALID', 'ingest_time_ms'), api: accepted('an item\'s ingest_time_ms is not read: the API scores, it does not publish') },
+    render: { scorer: () => eventBytes('ingest-time-9e15', { ingest_time_ms: 9e15 }) },
+  }),
+  row({
+    name: 'ingest-time-negative',
+    what: 'ingest_time_ms -1 set by a producer other than ingest',
+    patch: { ingest_time_ms: -1 },
+    expect: { jsonl: accepted(INGEST_TIME_OWN), csv: notApplicable('the corpus CSV has no ingest_time_ms column'), scorer: rejected('TIMESTAMP_INVALID', 'ingest_time_ms'), api: accepted('an item\'s ingest_time_ms is not read: the API scores, it does not publish') },
+    render: { scorer: () => eventBytes('ingest-time-negative', { ingest_time_ms: -1 }) },
+  }),
 
   // ---------------------------------------------------------------- duplicates
   row({

@@ -108,8 +108,13 @@ describe('scorer: bad-input corpus', () => {
     }
   });
 
+  it('a text with U+FFFD is scored and flagged has_replacement_char; nothing else is flagged', () => {
+    const offset = mixed.findIndex((input) => input.kind === 'bad' && input.row === 'text-replacement-char');
+    expect(scored.filter((record) => record.has_replacement_char).map((record) => record.input_offset)).toEqual([offset]);
+  });
+
   it('accepted rows are scored like valid ones', () => {
-    expect(ACCEPTED.map((row) => row.name)).toEqual(['duplicate-id']);
+    expect(ACCEPTED.map((row) => row.name)).toEqual(['text-replacement-char', 'duplicate-id']);
     const offset = mixed.findIndex((input) => input.kind === 'bad' && input.row === 'duplicate-id');
     const previous = mixed[offset - 1]!;
     expect(previous.kind).toBe('valid');

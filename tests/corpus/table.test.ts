@@ -19,12 +19,15 @@ const REQUIRED_ROWS = [
   'rating-string', 'text-number',
   'no-review-id', 'no-text', 'no-rating',
   'text-empty', 'text-whitespace', 'text-1mb', 'text-invalid-utf8', 'text-replacement-char', 'text-lone-surrogate',
+  'category-20kb', 'product-id-too-long', 'title-too-long', 'source-too-long',
   'rating-0', 'rating-6', 'rating-4.5', 'rating-minus-1',
-  'ts-2999', 'ts-1970',
+  'ts-2999', 'ts-1970', 'event-time-9e15', 'ingest-time-9e15', 'ingest-time-negative',
   'duplicate-id',
 ];
 
 const PREVIOUS_ID = 'corpus-previous-valid';
+/** Rows of inputs that look broken but are valid (an older rule refused them): accepted at every entry point. */
+const VALID_LOOKALIKES = ['text-replacement-char'];
 
 async function readOne(records: AsyncGenerator<InputRecord>): Promise<InputRecord[]> {
   const out: InputRecord[] = [];
@@ -63,8 +66,8 @@ describe('the bad-input corpus table', () => {
         expect(outcome.why.length).toBeGreaterThan(10);
       }
     }
-    // Every row is bad somewhere: a row accepted everywhere would test nothing.
-    expect(ENTRY_POINTS.some((entry) => row.expect[entry].kind === 'rejected')).toBe(true);
+    // Every row is bad somewhere (a row accepted everywhere would test nothing), except the valid look-alikes.
+    expect(ENTRY_POINTS.some((entry) => row.expect[entry].kind === 'rejected')).toBe(!VALID_LOOKALIKES.includes(row.name));
   });
 
   describe.each(['jsonl', 'csv'] as const)('%s rows through ingest\'s reader and validation', (entry: Extract<EntryPoint, 'jsonl' | 'csv'>) => {

@@ -4,10 +4,12 @@ import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
+import { DeadLetterPublisher } from '../../core/deadletter.js';
+import { createKafka, ensureTopics } from '../../core/kafka.js';
 import { createLogger } from '../../core/logger.js';
 import { DRIFT_METRICS_TABLE, type DriftMetricRow } from '../../core/drift/tables.js';
 import { PendingRowWriter, runMigrations, type PendingEntry } from '../../drift-aggregator/clickhouse-writer.js';
-import { testSetup } from './harness.js';
+import { collect, testSetup } from './harness.js';
 
 const { core } = testSetup();
 const log = createLogger('ch-writer-test', 'silent');
@@ -88,5 +90,45 @@ describe('pending ClickHouse rows', () => {
     expect(await countRows(true)).toBe(5);
     const latest = await clickhouse.query({ query: `SELECT DISTINCT toUnixTimestamp64Milli(written_at) AS w FROM ${core.clickhouseDatabase}.drift_metrics FINAL WHERE model_name = 'ch-test'`, format: 'JSONEachRow' });
     expect(((await latest.json()) as Array<{ w: string }>).map((r) => Number(r.w))).toEqual([2]);
+  });
+
+  it('dead-letters a row it cannot encode (with the reason) and writes the rest, instead of blocking the queue', async () => {
+    const kafka = createKafka(core, 'ch-writer-test');
+    await ensureTopics(kafka, [core.topicDeadLetter], core);
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    try {
+      const writer = new PendingRowWriter({
+        redis, pendingKey, lockKey: `${prefix}:lock`, client: clickhouse, database: core.clickhouseDatabase, log, retryMaxMs: 60_000,
+        deadLetters: new DeadLetterPublisher(producer, core.topicDeadLetter),
+      });
+      const poison = { ...row(11, 3), window_start: 9e15 }; // beyond the Date range: toISOString throws
+      const before1900 = { ...row(12, 3), window_end: -3e12 }; // 1874: outside ClickHouse DateTime64
+      const noTime = { ...row(13, 3), written_at: null as unknown as number }; // JSON turned a NaN into null
+      await queue([row(10, 3), poison, before1900, noTime, row(14, 3)]);
+      await redis.rpush(pendingKey, '{"table":"drift_metrics","row":'); // a corrupt entry
+      expect(await writer.flush()).toBe(2);
+      expect(await redis.llen(pendingKey)).toBe(0);
+      expect(await countRows(true)).toBe(7); // 5 earlier + windows 10 and 14
+      // The queue is not blocked: a later row goes straight through.
+      await queue([row(15, 3)]);
+      expect(await writer.flush()).toBe(1);
+      expect(await countRows(true)).toBe(8);
+
+      const letters = await collect(kafka, core.topicDeadLetter, 'DeadLetter', { expected: 4, timeoutMs: 30_000 });
+      // The dead-letter topic has several partitions: compare without order.
+      expect(letters.map((l) => [l.value.stage, l.value.error_code, l.value.field].join(' ')).sort()).toEqual([
+        'aggregator RECORD_UNPARSEABLE (record)',
+        'aggregator TIMESTAMP_INVALID window_end',
+        'aggregator TIMESTAMP_INVALID window_start',
+        'aggregator TIMESTAMP_INVALID written_at',
+      ]);
+      const windowStart = letters.find((l) => l.value.field === 'window_start')!.value;
+      expect(windowStart.reason).toContain('drift_metrics');
+      expect(JSON.parse(windowStart.raw.toString('utf8'))).toMatchObject({ table: 'drift_metrics', row: { window_start: 9e15 } });
+      expect(letters.every((l) => l.value.source_file === `redis:${pendingKey}`)).toBe(true);
+    } finally {
+      await producer.disconnect();
+    }
   });
 });

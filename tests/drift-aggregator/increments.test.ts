@@ -69,6 +69,17 @@ describe('batch pre-aggregation', () => {
     expect(segments.filter((s) => s !== ALL_SEGMENTS && s !== OTHER_SEGMENT).every((s) => sketches.segments.has(s))).toBe(true);
   });
 
+  it('never makes a category over its length bound a segment (a Redis key), even when a baseline holds one', () => {
+    const huge = 'c'.repeat(20_000);
+    const category = baseline.features['category']!;
+    if (category.kind !== 'categorical') throw new Error('the synthetic baseline has a categorical category');
+    const poisoned = { ...baseline, features: { ...baseline.features, category: { ...category, categories: [huge, ...category.categories], counts: [10_000, ...category.counts] } } };
+    const guarded = new VersionSketches(poisoned, 3);
+    expect(guarded.segments.size).toBe(3);
+    expect(guarded.segments.has(huge)).toBe(false);
+    expect(guarded.segmentOf(huge)).toBe(OTHER_SEGMENT);
+  });
+
   it('reads back what two batches of one window added, as if one batch had taken all events', () => {
     const all = reviews(300, 0, 5);
     const id = `${MODEL}|1|0`;

@@ -36,7 +36,7 @@ describe('readJsonl', () => {
     expect(good!.value).toEqual({ ok: true });
   });
 
-  it('keeps invalid UTF-8 bytes as they were in raw; the decoded text carries U+FFFD, so validation says TEXT_ENCODING', async () => {
+  it('keeps invalid UTF-8 bytes as they were in raw; the decoded text carries them as lone surrogates, so validation says TEXT_ENCODING', async () => {
     const line = Buffer.concat([Buffer.from('{"review_id":"u","rating":3,"text":"bad '), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}\n')]);
     // Split inside the invalid sequence: decoding must happen per line, not per chunk.
     const [record] = await collect(readJsonl(chunked(line.subarray(0, 40), line.subarray(40)), 1024));
@@ -93,7 +93,8 @@ describe('readCsv and convertCsvRow', () => {
     expect(records[0]!.value).toMatchObject({ review_id: 'r1', rating: 5, text: 'Ça marche, très bien', título: 'x' });
     expect(records[0]!.raw.toString('utf8')).toBe('r1,5,"Ça marche, très bien",x');
     expect(Buffer.compare(records[1]!.raw, bad)).toBe(0);
-    expect((records[1]!.value as { text: string }).text).toBe('caf\uFFFD( ok');
+    // Invalid bytes become U+DC80 + byte (core/utf8.ts), never U+FFFD, which is valid text.
+    expect((records[1]!.value as { text: string }).text).toBe('caf\uDCC3( ok');
   });
 
   it('strips a UTF-8 byte-order mark, even one split across chunks', async () => {

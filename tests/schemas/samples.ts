@@ -45,6 +45,7 @@ export const SAMPLES: { [N in SchemaName]: SchemaTypes[N] } = {
     scored_time_ms: 1_700_000_000_456,
     input_partition: 2,
     input_offset: 12_345_678_901,
+    has_replacement_char: true,
   },
   ModelPromotion: {
     event_id: 'evt-1',

@@ -162,6 +162,55 @@ describe('processBatch', () => {
   });
 });
 
+describe('processBatch: U+FFFD, bytes that are not UTF-8, absurd times', () => {
+  const loose = new AvroCodec<ReviewEvent>(loadSchema('ReviewEvent'));
+  /** A ReviewEvent whose text holds `bytes` where the text has '~#~' (Avro strings are length-prefixed, so same length). */
+  function withTextBytes(id: string, bytes: number[]): Buffer {
+    const value = loose.encode(review(id, { text: 'works ~#~ well' }));
+    const at = value.indexOf(Buffer.from('~#~'));
+    return Buffer.concat([value.subarray(0, at), Buffer.from(bytes), value.subarray(at + 3)]);
+  }
+
+  it('scores a review whose text or title carries U+FFFD, flags and counts it; others are not flagged', async () => {
+    const messages = [
+      message(0, encoded(review('text', { text: 'Broke after a week \uFFFD would not buy again' }))),
+      message(1, encoded(review('title', { title: 'Gr\uFFFDat' }))),
+      message(2, encoded(review('clean'))),
+      // U+FFFD as its own UTF-8 bytes EF BF BD in the Avro string: valid, not mistaken for invalid bytes.
+      message(3, withTextBytes('fffd-bytes', [0xef, 0xbf, 0xbd])),
+    ];
+    const result = await processBatch(messages, source, new TestRuntime());
+    expect(result.deadLetters).toEqual([]);
+    expect(result.scored.map((s) => [s.record.review_id, s.record.has_replacement_char])).toEqual([['text', true], ['title', true], ['clean', false], ['fffd-bytes', true]]);
+    expect(result.withReplacementChar).toBe(3);
+    // The flag travels in the scored event.
+    expect(codecFor('ScoredReview').decode(result.scored[0]!.message.value as Buffer).has_replacement_char).toBe(true);
+  });
+
+  it('dead-letters text bytes that are not UTF-8 as TEXT_ENCODING (avsc alone would turn them into U+FFFD)', async () => {
+    const result = await processBatch([message(0, withTextBytes('bad', [0xc3, 0x28, 0xff])), message(1, encoded(review('ok')))], source, new TestRuntime());
+    expect(result.scored.map((s) => s.record.review_id)).toEqual(['ok']);
+    expect(result.deadLetters.map((d) => [d.source_offset, d.error_code, d.field, d.review_id])).toEqual([[0, 'TEXT_ENCODING', 'text', 'bad']]);
+    expect(result.deadLetters[0]!.reason).toContain('0xC3');
+  });
+
+  it('dead-letters a producer\'s absurd ingest_time_ms or event_time_ms as TIMESTAMP_INVALID naming the field', async () => {
+    const messages = [
+      message(0, loose.encode(review('ingest-9e15', { ingest_time_ms: 9e15 }))),
+      message(1, loose.encode(review('ingest-negative', { ingest_time_ms: -1 }))),
+      message(2, loose.encode(review('event-9e15', { event_time_ms: 9e15 }))),
+      message(3, encoded(review('ok'))),
+    ];
+    const result = await processBatch(messages, source, new TestRuntime());
+    expect(result.scored.map((s) => s.record.review_id)).toEqual(['ok']);
+    expect(result.deadLetters.map((d) => [d.review_id, d.error_code, d.field])).toEqual([
+      ['ingest-9e15', 'TIMESTAMP_INVALID', 'ingest_time_ms'],
+      ['ingest-negative', 'TIMESTAMP_INVALID', 'ingest_time_ms'],
+      ['event-9e15', 'TIMESTAMP_INVALID', 'event_time_ms'],
+    ]);
+  });
+});
+
 describe('splitBySize', () => {
   it('cuts sends so none exceeds the byte budget and keeps every message in order', () => {
     const messages = Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: Buffer.alloc(300, i) }));

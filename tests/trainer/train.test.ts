@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DriftlineError } from '../../core/errors.js';
-import { sentimentLabel, splitByReviewId } from '../../trainer/data.js';
+import { sentimentLabel, splitByReviewId, toReview } from '../../trainer/data.js';
 import { chooseCategories } from '../../trainer/train.js';
 import { syntheticReviews, trainTiny } from './fixtures.js';
 
@@ -52,5 +52,14 @@ describe('seeded training', () => {
 
   it('refuses too little data with TRAINING_FAILED', async () => {
     await expect(trainTiny(syntheticReviews(20, 1))).rejects.toSatisfy((err: unknown) => err instanceof DriftlineError && err.code === 'TRAINING_FAILED');
+  });
+});
+
+describe('training rows with oversized free-text fields', () => {
+  it('fails the job naming the line for a category over 200 characters (it would become a segment and a Redis key)', () => {
+    const row = { review_id: 'r1', text: 'fine', rating: 4, category: 'c'.repeat(20_000) };
+    expect(() => toReview(row, 'train.jsonl:7')).toThrow(DriftlineError);
+    expect(() => toReview(row, 'train.jsonl:7')).toThrow(/train\.jsonl:7: category is 20000 characters, the limit is 200/);
+    expect(toReview({ ...row, category: 'c'.repeat(200) }, 'train.jsonl:7').category).toHaveLength(200);
   });
 });

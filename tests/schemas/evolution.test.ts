@@ -1,0 +1,34 @@
+/**
+ * Schema evolution of ScoredReview: v2 adds has_replacement_char (boolean, default false). Events a v1
+ * scorer wrote (still on the topic during an upgrade) must stay readable by the current reader, and a
+ * reader that only knows v1 can resolve v2 events once it accepts the v2 writer schema.
+ */
+import { describe, expect, it } from 'vitest';
+import { AvroCodec, codecFor, historicSchemas, loadSchema } from '../../core/avro.js';
+import type { ScoredReview } from '../../schemas/types.js';
+import { SAMPLES } from './samples.js';
+
+type ScoredReviewV1 = Omit<ScoredReview, 'has_replacement_char'>;
+
+describe('ScoredReview v1 → v2 (has_replacement_char)', () => {
+  const [v1] = historicSchemas('ScoredReview');
+  const { has_replacement_char: _flag, ...v1Sample } = SAMPLES.ScoredReview;
+
+  it('keeps v1 in schemas/history, differing from v2 only by the new field with its default', () => {
+    expect(v1).toBeDefined();
+    const current = loadSchema('ScoredReview');
+    const v1Fields = (v1 as typeof current).fields.map((f) => f.name);
+    expect(current.fields.map((f) => f.name)).toEqual([...v1Fields, 'has_replacement_char']);
+    expect(current.fields.at(-1)).toMatchObject({ type: 'boolean', default: false });
+  });
+
+  it('the current reader decodes an event a v1 writer produced, the flag false', () => {
+    const bytes = new AvroCodec<ScoredReviewV1>(v1!).encode(v1Sample);
+    expect(codecFor('ScoredReview').decode(bytes)).toEqual({ ...v1Sample, has_replacement_char: false });
+  });
+
+  it('a v1 reader that accepts the v2 writer schema reads v2 events (the new field is skipped)', () => {
+    const v1Reader = new AvroCodec<ScoredReviewV1>(v1!).acceptWriterSchema(loadSchema('ScoredReview'));
+    expect(v1Reader.decode(codecFor('ScoredReview').encode(SAMPLES.ScoredReview))).toEqual(v1Sample);
+  });
+});
