@@ -129,58 +129,58 @@ export interface TextAnomalyTrainingOptions {
   minWordDocs?: number;
 }
 
+/** log2 of the counting tables' sizes (training only; typed arrays, so counting makes no garbage). */
+const COUNT_BITS = 22;
+
 /**
- * Counts 4-, 3- and 2-grams (hashed) of the training texts, then stores per bucket the interpolated
- * surprise -log2 P(next | context): P4 = (n4 + 2 P3) / (n3ctx + 2), P3 = (n3 + 2 P2) / (n2ctx + 2), with
- * P2 a unigram-smoothed floor. Colliding buckets keep the most probable (smallest) value.
+ * Counts 4-grams, 3-grams and their contexts (hashed into 2^22 counters each) over the training texts,
+ * then, in a second pass, stores per table bucket the interpolated surprise -log2 P(next | context):
+ * P4 = (n4 + 2 P3) / (n(3-char context) + 2), P3 = (n3 + 2 2^-UNSEEN_BITS) / (n(2-char context) + 2).
+ * Colliding buckets keep the most probable (smallest) value.
  */
 export function fitTextAnomalyTables(texts: readonly string[], options: TextAnomalyTrainingOptions = {}): TextAnomalyTables {
   const gram4Bits = options.gram4Bits ?? DEFAULT_TABLE_BITS.gram4Bits;
   const gram3Bits = options.gram3Bits ?? DEFAULT_TABLE_BITS.gram3Bits;
   const vocabBits = options.vocabBits ?? DEFAULT_TABLE_BITS.vocabBits;
-  // Exact counts keyed by the 32-bit hashes (Maps), so probabilities are computed before bucketing.
-  const n4 = new Map<number, number>();
-  const n3 = new Map<number, number>();
-  const ctx3 = new Map<number, number>();
-  const ctx2 = new Map<number, number>();
-  const gram4Lower = new Map<number, number>();
-  const bump = (m: Map<number, number>, k: number) => m.set(k, (m.get(k) ?? 0) + 1);
-  const gram4Context = new Map<number, number>();
-  const gram3Context = new Map<number, number>();
-  for (const text of texts) {
-    let a = 32;
-    let b = 32;
-    let c = 32;
-    const n = Math.min(text.length, MAX_LM_CHARS);
-    for (let i = 0; i < n; i++) {
-      const d = foldChar(text.charCodeAt(i));
-      if (d === 32 && c === 32) continue;
-      const k4 = key4(a, b, c, d);
-      const k3 = key3(b, c, d);
-      const c3 = key3(a, b, c);
-      const c2 = Math.imul(Math.imul(b + 0x2, 0x01000193) + c, 0x9e3779b1) >>> 0;
-      bump(n4, k4);
-      bump(n3, k3);
-      bump(ctx3, c3);
-      bump(ctx2, c2);
-      gram4Context.set(k4, c3);
-      gram3Context.set(k3, c2);
-      gram4Lower.set(k4, k3);
-      a = b;
-      b = c;
-      c = d;
+  const countShift = 32 - COUNT_BITS;
+  const n4 = new Uint32Array(1 << COUNT_BITS);
+  const n3 = new Uint32Array(1 << COUNT_BITS);
+  const ctx3 = new Uint32Array(1 << COUNT_BITS);
+  const ctx2 = new Uint32Array(1 << COUNT_BITS);
+  const gram4 = new Uint8Array(1 << gram4Bits);
+  const gram3 = new Uint8Array(1 << gram3Bits);
+  const floor = 2 ** -UNSEEN_BITS;
+  for (const storing of [false, true]) {
+    for (const text of texts) {
+      let a = 32;
+      let b = 32;
+      let c = 32;
+      const n = Math.min(text.length, MAX_LM_CHARS);
+      for (let i = 0; i < n; i++) {
+        const d = foldChar(text.charCodeAt(i));
+        if (d === 32 && c === 32) continue;
+        const k4 = key4(a, b, c, d);
+        const k3 = key3(b, c, d);
+        const c3 = key3(a, b, c) >>> countShift;
+        const c2 = (Math.imul(Math.imul(b + 0x2, 0x01000193) + c, 0x9e3779b1) >>> 0) >>> countShift;
+        if (!storing) {
+          n4[k4 >>> countShift]++;
+          n3[k3 >>> countShift]++;
+          ctx3[c3]++;
+          ctx2[c2]++;
+        } else {
+          const p3 = (n3[k3 >>> countShift] + 2 * floor) / (ctx2[c2] + 2);
+          const p4 = (n4[k4 >>> countShift] + 2 * p3) / (ctx3[c3] + 2);
+          store(gram3, k3 >>> (32 - gram3Bits), -Math.log2(p3));
+          store(gram4, k4 >>> (32 - gram4Bits), -Math.log2(p4));
+        }
+        a = b;
+        b = c;
+        c = d;
+      }
     }
   }
-  const floor = 2 ** -UNSEEN_BITS;
-  const p3 = new Map<number, number>();
-  for (const [k3, count] of n3) p3.set(k3, (count + 2 * floor) / ((ctx2.get(gram3Context.get(k3)!) ?? 0) + 2));
-  const gram3 = new Uint8Array(1 << gram3Bits);
-  for (const [k3, p] of p3) store(gram3, k3 >>> (32 - gram3Bits), -Math.log2(p));
-  const gram4 = new Uint8Array(1 << gram4Bits);
-  for (const [k4, count] of n4) {
-    const p = (count + 2 * p3.get(gram4Lower.get(k4)!)!) / (ctx3.get(gram4Context.get(k4)!)! + 2);
-    store(gram4, k4 >>> (32 - gram4Bits), -Math.log2(p));
-  }
+  const bump = (m: Map<number, number>, k: number) => m.set(k, (m.get(k) ?? 0) + 1);
   const vocab = new Uint8Array(1 << Math.max(vocabBits - 3, 0));
   const docs = new Map<number, number>();
   const words = new Uint32Array(MAX_WORDS);
