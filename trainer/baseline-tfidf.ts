@@ -46,29 +46,37 @@ export class TfidfModel {
     private readonly weights: Float32Array,
     private readonly bias: Float32Array,
     private readonly maxTokens: number,
+    private readonly classCount = 3,
   ) {}
 
-  static train(rows: readonly LabeledReview[], params: TfidfParams = DEFAULT_TFIDF_PARAMS, maxTokens = 256): TfidfModel {
+  /**
+   * Sentiment by default; `target` trains another label over the same features (e.g. the category: class
+   * index per row, -1 = row not used, `classCount` classes).
+   */
+  static train(rows: readonly LabeledReview[], params: TfidfParams = DEFAULT_TFIDF_PARAMS, maxTokens = 256, target?: { labels: Int32Array; classCount: number }): TfidfModel {
+    const k = target?.classCount ?? 3;
     const df = new Map<string, number>();
     const docs = rows.map((r) => terms(r, maxTokens));
     for (const doc of docs) for (const t of new Set(doc)) df.set(t, (df.get(t) ?? 0) + 1);
     const kept = [...df.entries()].filter(([, n]) => n >= params.minDf).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, params.maxFeatures);
     const vocabulary = new Map(kept.map(([t], i) => [t, i]));
     const idf = Float32Array.from(kept, ([, n]) => Math.log((1 + rows.length) / (1 + n)) + 1);
-    const model = new TfidfModel(vocabulary, idf, new Float32Array(3 * kept.length), new Float32Array(3), maxTokens);
+    const model = new TfidfModel(vocabulary, idf, new Float32Array(k * kept.length), new Float32Array(k), maxTokens, k);
     const vectors = docs.map((d) => model.vectorize(d));
-    const labels = rows.map((r) => sentimentLabel(r.rating));
-    const counts = [0, 0, 0];
-    for (const y of labels) counts[y]++;
-    const classWeight = counts.map((c) => (c === 0 ? 0 : (rows.length / (3 * c)) ** params.classWeightPower));
+    const labels = target?.labels ?? Int32Array.from(rows, (r) => sentimentLabel(r.rating));
+    const counts = new Array<number>(k).fill(0);
+    let labelled = 0;
+    for (const y of labels) if (y >= 0) (counts[y]++, labelled++);
+    const classWeight = counts.map((c) => (c === 0 ? 0 : (labelled / (k * c)) ** params.classWeightPower));
     const random = seededRandom(params.seed);
-    const probs = new Float64Array(3);
+    const probs = new Float64Array(k);
     for (let epoch = 0; epoch < params.epochs; epoch++) {
       const lr = params.learningRate / (1 + epoch);
       for (const i of shuffledIndices(rows.length, random)) {
+        if (labels[i] < 0) continue;
         model.probabilities(vectors[i], probs);
         const { index, value } = vectors[i];
-        for (let c = 0; c < 3; c++) {
+        for (let c = 0; c < k; c++) {
           const g = (probs[c] - (labels[i] === c ? 1 : 0)) * classWeight[labels[i]];
           model.bias[c] -= lr * g;
           const base = c * idf.length;
@@ -98,7 +106,7 @@ export class TfidfModel {
 
   private probabilities(row: SparseRow, out: Float64Array): void {
     let max = -Infinity;
-    for (let c = 0; c < 3; c++) {
+    for (let c = 0; c < this.classCount; c++) {
       let z = this.bias[c];
       const base = c * this.idf.length;
       for (let k = 0; k < row.index.length; k++) z += this.weights[base + row.index[k]] * row.value[k];
@@ -106,15 +114,18 @@ export class TfidfModel {
       if (z > max) max = z;
     }
     let sum = 0;
-    for (let c = 0; c < 3; c++) sum += out[c] = Math.exp(out[c] - max);
-    for (let c = 0; c < 3; c++) out[c] /= sum;
+    for (let c = 0; c < this.classCount; c++) sum += out[c] = Math.exp(out[c] - max);
+    for (let c = 0; c < this.classCount; c++) out[c] /= sum;
   }
 
+  /** Most probable class per row (the first on ties). */
   predict(rows: readonly LabeledReview[]): Int32Array {
-    const probs = new Float64Array(3);
+    const probs = new Float64Array(this.classCount);
     return Int32Array.from(rows, (r) => {
       this.probabilities(this.vectorize(terms(r, this.maxTokens)), probs);
-      return probs[0] >= probs[1] && probs[0] >= probs[2] ? 0 : probs[1] >= probs[2] ? 1 : 2;
+      let best = 0;
+      for (let c = 1; c < this.classCount; c++) if (probs[c] > probs[best]) best = c;
+      return best;
     });
   }
 

@@ -7,14 +7,18 @@ import { seededRandom, type Random } from '../core/model/prng.js';
 import type { ModelRuntime, Prediction, ReviewInput } from '../core/model/types.js';
 import { SENTIMENTS } from '../schemas/types.js';
 import { type LabeledReview, sentimentLabel, sourceFamily } from './data.js';
+import { INJECTED_KINDS, buildInjectedSet } from './anomalies.js';
 import { type ClassificationReport, auroc, classificationReport, round4 } from './metrics.js';
 
 export interface EvaluationReport {
   rows: number;
   sentiment: ClassificationReport;
   perSource: Record<string, ClassificationReport>;
-  /** Accuracy of the category head on rows whose category is one of the model's classes ('other' included). */
-  category: { rows: number; accuracy: number } | null;
+  /**
+   * The category head on rows whose category is one of the model's classes ('other' included): accuracy,
+   * per-class precision/recall/F1 and macro-F1 (over the classes present in these rows).
+   */
+  category: ClassificationReport | null;
   meanConfidence: number;
   outlierRate: number;
   disagreementRate: number;
@@ -46,27 +50,38 @@ export function evaluatePredictions(rows: readonly LabeledReview[], predictions:
       SENTIMENTS,
     );
   }
-  let categoryRows = 0;
-  let categoryHits = 0;
-  if (categories.length > 0) {
-    rows.forEach((r, i) => {
-      if (!r.category) return;
-      const expected = categories.includes(r.category) ? r.category : categories.includes('other') ? 'other' : null;
-      if (expected === null) return;
-      categoryRows++;
-      if (predictions[i].category === expected) categoryHits++;
-    });
-  }
+  const category = categories.length > 0 ? categoryReport(rows, predictions, categories) : null;
   const mean = (f: (p: Prediction) => number) => (predictions.length === 0 ? 0 : predictions.reduce((a, p) => a + f(p), 0) / predictions.length);
   return {
     rows: rows.length,
     sentiment: classificationReport(actual, predicted, SENTIMENTS),
     perSource,
-    category: categories.length > 0 ? { rows: categoryRows, accuracy: round4(categoryRows === 0 ? 0 : categoryHits / categoryRows) } : null,
+    category,
     meanConfidence: round4(mean((p) => p.confidence)),
     outlierRate: round4(mean((p) => (p.outlierFlag ? 1 : 0))),
     disagreementRate: round4(mean((p) => (p.ratingTextDisagreement ? 1 : 0))),
   };
+}
+
+/** The class a row's category counts as: itself when it is a class, else 'other' when that is one, else -1 (not scored). */
+export function categoryClass(category: string | null | undefined, categories: readonly string[]): number {
+  if (!category) return -1;
+  const i = categories.indexOf(category);
+  return i >= 0 ? i : categories.indexOf('other');
+}
+
+function categoryReport(rows: readonly LabeledReview[], predictions: readonly Prediction[], categories: readonly string[]): ClassificationReport {
+  const actual: number[] = [];
+  const predicted: number[] = [];
+  rows.forEach((r, i) => {
+    const expected = categoryClass(r.category, categories);
+    if (expected < 0) return;
+    actual.push(expected);
+    // A prediction outside the class list cannot happen with the model's own head; count it as a miss.
+    const p = categories.indexOf(predictions[i].category ?? '');
+    predicted.push(p >= 0 ? p : (expected + 1) % categories.length);
+  });
+  return classificationReport(actual, predicted, categories);
 }
 
 /** What monitoring sees of a scored training review (the same shape the scorer emits). */
@@ -85,7 +100,7 @@ export function monitoredInput(row: LabeledReview, p: Prediction): MonitoredInpu
 }
 
 // ---------------------------------------------------------------------------------------------
-// Injected anomalies
+// Simple anomalies (the runtime tests' probes; the evaluation uses the six kinds of trainer/anomalies.ts)
 
 export const ANOMALY_KINDS = ['gibberish', 'spam', 'foreign', 'tiny', 'huge'] as const;
 export type AnomalyKind = (typeof ANOMALY_KINDS)[number];
@@ -144,6 +159,8 @@ export function makeAnomaly(kind: AnomalyKind, base: LabeledReview, random: Rand
 export interface OutlierEvaluation {
   auroc: number;
   perKind: Record<string, number>;
+  /** Share of each injected kind flagged at the runtime's threshold. */
+  perKindFlagRate: Record<string, number>;
   normalRows: number;
   anomalies: number;
   /** Share of injected anomalies flagged at the runtime's threshold. */
@@ -151,33 +168,35 @@ export interface OutlierEvaluation {
   normalFlagRate: number;
 }
 
-/** AUROC of outlierScore: held-out normal reviews (label 0) against injected anomalies (label 1). */
+/**
+ * AUROC of outlierScore: held-out normal reviews (label 0) against injected anomalies (label 1) of the
+ * six kinds of trainer/anomalies.ts, overall and per kind, and the share of each kind flagged.
+ */
 export async function evaluateOutliers(runtime: ModelRuntime, normal: readonly LabeledReview[], normalPredictions: readonly Prediction[], perKind = 100, seed = 7): Promise<OutlierEvaluation> {
-  const random = seededRandom(seed);
-  const anomalies: LabeledReview[] = [];
-  const kinds: AnomalyKind[] = [];
-  for (const kind of ANOMALY_KINDS) {
-    for (let i = 0; i < perKind && normal.length > 0; i++) {
-      anomalies.push(makeAnomaly(kind, pick(normal, random), random, anomalies.length));
-      kinds.push(kind);
-    }
-  }
+  const anomalies = buildInjectedSet(normal, { perKind, seed });
   const anomalyPredictions = await scoreAll(runtime, anomalies);
   const normalScores = normalPredictions.map((p) => p.outlierScore);
   const all = [...normalScores, ...anomalyPredictions.map((p) => p.outlierScore)];
   const labels = [...normalScores.map(() => 0), ...anomalyPredictions.map(() => 1)];
   const perKindAuroc: Record<string, number> = {};
-  for (const kind of ANOMALY_KINDS) {
-    const scores = anomalyPredictions.filter((_, i) => kinds[i] === kind).map((p) => p.outlierScore);
+  const perKindFlagRate: Record<string, number> = {};
+  for (const kind of INJECTED_KINDS) {
+    const predictions = anomalyPredictions.filter((_, i) => anomalies[i].kind === kind);
+    const scores = predictions.map((p) => p.outlierScore);
     perKindAuroc[kind] = auroc([...normalScores, ...scores], [...normalScores.map(() => 0), ...scores.map(() => 1)]);
+    perKindFlagRate[kind] = flagRate(predictions);
   }
-  const rate = (ps: readonly Prediction[]) => round4(ps.length === 0 ? 0 : ps.filter((p) => p.outlierFlag).length / ps.length);
   return {
     auroc: auroc(all, labels),
     perKind: perKindAuroc,
+    perKindFlagRate,
     normalRows: normal.length,
     anomalies: anomalies.length,
-    anomalyFlagRate: rate(anomalyPredictions),
-    normalFlagRate: rate(normalPredictions),
+    anomalyFlagRate: flagRate(anomalyPredictions),
+    normalFlagRate: flagRate(normalPredictions),
   };
+}
+
+function flagRate(predictions: readonly Prediction[]): number {
+  return round4(predictions.length === 0 ? 0 : predictions.filter((p) => p.outlierFlag).length / predictions.length);
 }

@@ -14,6 +14,7 @@ import { createModelRuntime } from '../core/model/runtime.js';
 import { loadTf } from '../core/model/tf.js';
 import type { Prediction } from '../core/model/types.js';
 import { evaluateTfidf } from './baseline-tfidf.js';
+import { type CategoryBaseline, evaluateCategoryTfidf } from './category-baseline.js';
 import { type LabeledReview, loadLabeledJsonl, splitByReviewId } from './data.js';
 import { type EvaluationReport, type OutlierEvaluation, evaluateOutliers, evaluatePredictions, monitoredInput, scoreAll } from './evaluate.js';
 import type { ClassificationReport } from './metrics.js';
@@ -53,6 +54,8 @@ export interface TrainingReport {
   wide: TrainResult['wide'];
   heldOut: EvaluationReport;
   tfidfBaseline: { report: ClassificationReport; features: number; seconds: number } | null;
+  /** TF-IDF + LR on the category label, same split and classes as the model's category head. */
+  categoryTfidfBaseline: CategoryBaseline | null;
   outliers: OutlierEvaluation;
   timings: Record<string, number>;
 }
@@ -81,11 +84,12 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
     const outliers = await evaluateOutliers(runtime, held, heldPredictions);
     const evaluateSeconds = (performance.now() - evalStart) / 1000;
     const tfidfBaseline = options.compareBaseline === false ? null : evaluateTfidf(train, held);
-    printComparison(log, heldOut, tfidfBaseline?.report ?? null, outliers);
+    const categoryBaseline = options.compareBaseline === false ? null : evaluateCategoryTfidf(train, held, trained.bundle.manifest.categories);
+    printComparison(log, heldOut, tfidfBaseline?.report ?? null, outliers, categoryBaseline?.report ?? null);
 
     phase('baseline', 0.85);
     const baseline = heldOutBaseline(options.name, held, heldPredictions, heldOut);
-    const timings = { ...trained.timings, evaluateSeconds: round3(evaluateSeconds), tfidfSeconds: round3(tfidfBaseline?.seconds ?? 0), totalSeconds: round3((performance.now() - started) / 1000) };
+    const timings = { ...trained.timings, evaluateSeconds: round3(evaluateSeconds), tfidfSeconds: round3((tfidfBaseline?.seconds ?? 0) + (categoryBaseline?.seconds ?? 0)), totalSeconds: round3((performance.now() - started) / 1000) };
     const metrics = {
       accuracy: heldOut.sentiment.accuracy,
       macroF1: heldOut.sentiment.macroF1,
@@ -93,6 +97,10 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       confusion: heldOut.sentiment.confusion,
       perSource: Object.fromEntries(Object.entries(heldOut.perSource).map(([k, v]) => [k, { rows: v.rows, accuracy: v.accuracy, macroF1: v.macroF1 }])),
       categoryAccuracy: heldOut.category?.accuracy ?? null,
+      // The promotion gate compares category macro-F1 and holds every class to a floor (core/model/promotion-gate.ts).
+      categoryMacroF1: heldOut.category?.macroF1 ?? null,
+      categoryPerClass: heldOut.category?.perClass ?? null,
+      categoryTfidfBaseline: categoryBaseline ? { accuracy: categoryBaseline.report.accuracy, macroF1: categoryBaseline.report.macroF1 } : null,
       outlierAuroc: outliers.auroc,
       outlierAurocPerKind: outliers.perKind,
       tfidfBaseline: tfidfBaseline ? { accuracy: tfidfBaseline.report.accuracy, macroF1: tfidfBaseline.report.macroF1 } : null,
@@ -143,6 +151,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       wide: trained.wide,
       heldOut,
       tfidfBaseline,
+      categoryTfidfBaseline: categoryBaseline,
       outliers,
       timings,
     };
@@ -186,7 +195,7 @@ function pct(x: number): string {
   return x.toFixed(4);
 }
 
-export function printComparison(log: (line: string) => void, model: EvaluationReport, tfidf: ClassificationReport | null, outliers: OutlierEvaluation | null): void {
+export function printComparison(log: (line: string) => void, model: EvaluationReport, tfidf: ClassificationReport | null, outliers: OutlierEvaluation | null, categoryTfidf: ClassificationReport | null = null): void {
   log('held-out evaluation                 model      tfidf+LR');
   log(`  accuracy                          ${pct(model.sentiment.accuracy)}     ${tfidf ? pct(tfidf.accuracy) : '-'}`);
   log(`  macro-F1                          ${pct(model.sentiment.macroF1)}     ${tfidf ? pct(tfidf.macroF1) : '-'}`);
@@ -197,6 +206,18 @@ export function printComparison(log: (line: string) => void, model: EvaluationRe
   }
   log(`  confusion (rows actual neg/neu/pos): ${JSON.stringify(model.sentiment.confusion)}`);
   for (const [family, r] of Object.entries(model.perSource)) log(`  source ${family.padEnd(28)} acc ${pct(r.accuracy)}  macro-F1 ${pct(r.macroF1)}  n=${r.rows}`);
-  if (model.category) log(`  category accuracy                 ${pct(model.category.accuracy)} (n=${model.category.rows})`);
-  if (outliers) log(`  outlier AUROC (injected)          ${pct(outliers.auroc)}  ${JSON.stringify(outliers.perKind)}`);
+  if (model.category) {
+    log(`category                            model      tfidf+LR   (n=${model.category.rows})`);
+    log(`  accuracy                          ${pct(model.category.accuracy)}     ${categoryTfidf ? pct(categoryTfidf.accuracy) : '-'}`);
+    log(`  macro-F1                          ${pct(model.category.macroF1)}     ${categoryTfidf ? pct(categoryTfidf.macroF1) : '-'}`);
+    for (const cls of model.category.classes) {
+      const m = model.category.perClass[cls];
+      const t = categoryTfidf?.perClass[cls];
+      log(`  F1 ${cls.padEnd(30)} ${pct(m.f1)}     ${t ? pct(t.f1) : '-'}   (P ${pct(m.precision)} R ${pct(m.recall)} n=${m.support})`);
+    }
+  }
+  if (outliers) {
+    log(`  outlier AUROC (injected)          ${pct(outliers.auroc)}  ${JSON.stringify(outliers.perKind)}`);
+    log(`  outlier flagged: real ${pct(outliers.normalFlagRate)}, injected per kind ${JSON.stringify(outliers.perKindFlagRate)}`);
+  }
 }

@@ -11,7 +11,10 @@
  *   wide/weights.bin          (float32, little-endian, in that order)
  *   autoencoder/model.json    tfjs layers model: outlier autoencoder
  *   autoencoder/weights.bin
- *   outlier.json              isolation forest, ECDF calibrations, k-means centroids
+ *   outlier.json              isolation forest, ECDF calibrations, k-means centroids, k-NN shift sample,
+ *                             text-anomaly sizes and calibration
+ *   outlier-text.bin          text-anomaly tables: char 4-gram and 3-gram surprise, word bitset (optional:
+ *                             directories written before it have neither this file nor the two outlier.json parts)
  *
  * tfjs models are written with tf.io.withSaveHandler and read with tf.io.fromMemory (no tfjs-node
  * file handler needed). Anything missing, truncated or of an unknown format is MODEL_LOAD_FAILED.
@@ -23,9 +26,12 @@ import { DriftlineError } from '../errors.js';
 import { parseFeaturizerConfig } from '../features/featurizer.js';
 import type { ModelBundle, ModelManifest, OutlierModel, WideModel } from './text-model.js';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, outlierDim } from './text-model.js';
+import { type TextAnomalyJson, textAnomalyFromArtifacts, textTablesBytes } from './text-anomaly.js';
 import type { Tf } from './tf.js';
 
 export const MANIFEST_FILE = 'driftline-model.json';
+/** Optional (see the header): not in ARTIFACT_FILES, which lists what every version has. */
+export const TEXT_ANOMALY_FILE = 'outlier-text.bin';
 export const ARTIFACT_FILES = [
   MANIFEST_FILE,
   'featurizer.json',
@@ -56,7 +62,12 @@ export async function writeModelArtifacts(trained: ModelBundle, dir: string): Pr
   await writeLayersModel(trained.head, join(dir, 'text'));
   await writeWide(trained.wide, join(dir, 'wide'));
   await writeLayersModel(trained.autoencoder, join(dir, 'autoencoder'));
-  await writeFile(join(dir, 'outlier.json'), JSON.stringify(trained.outlier));
+  const { textAnomaly, ...outlier } = trained.outlier;
+  if (textAnomaly) {
+    const { gram4Bits, gram3Bits, vocabBits, median, q99 } = textAnomaly;
+    await writeFile(join(dir, 'outlier.json'), JSON.stringify({ ...outlier, textAnomaly: { gram4Bits, gram3Bits, vocabBits, median, q99 } satisfies TextAnomalyJson }));
+    await writeFile(join(dir, TEXT_ANOMALY_FILE), textTablesBytes(textAnomaly));
+  } else await writeFile(join(dir, 'outlier.json'), JSON.stringify(outlier));
 }
 
 async function writeLayersModel(model: LayersModel, dir: string): Promise<void> {
@@ -273,7 +284,24 @@ function parseOutlier(value: unknown, dims: number): OutlierModel {
   if (!Array.isArray(o.embeddingMean) || !Array.isArray(o.embeddingStd) || typeof o.knownMean !== 'number' || typeof o.knownStd !== 'number') {
     throw loadFailed('outlier.json: scaling missing');
   }
+  const knn = o.shiftKnn;
+  if (knn !== undefined && (!knn || !Array.isArray(knn.points) || !Number.isInteger(knn.k) || !Number.isInteger(knn.dims) || !knn.points.every(Number.isFinite))) {
+    throw loadFailed('outlier.json: k-NN shift sample invalid');
+  }
   return o as OutlierModel;
+}
+
+/** The text-anomaly tables, when outlier.json announces them (then the binary must be there and fit). */
+async function readTextAnomaly(dir: string, outlier: OutlierModel): Promise<void> {
+  const json = (outlier as { textAnomaly?: unknown }).textAnomaly;
+  if (json === undefined) return;
+  if (typeof json !== 'object' || json === null) throw loadFailed('outlier.json: textAnomaly invalid');
+  const bytes = await readBytes(join(dir, TEXT_ANOMALY_FILE));
+  try {
+    outlier.textAnomaly = textAnomalyFromArtifacts(json as TextAnomalyJson, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength).slice(), join(dir, TEXT_ANOMALY_FILE));
+  } catch (err) {
+    throw err instanceof DriftlineError ? err : loadFailed(`${dir}: ${(err as Error).message}`, err);
+  }
 }
 
 /** Reads and validates every artifact of a version directory. */
@@ -281,6 +309,7 @@ export async function readModelBundle(tf: Tf, dir: string): Promise<ModelBundle>
   const manifest = parseManifest(await readJson(join(dir, MANIFEST_FILE)));
   const featurizer = parseFeaturizerConfig(await readJson(join(dir, 'featurizer.json')));
   const outlier = parseOutlier(await readJson(join(dir, 'outlier.json')), outlierDim(manifest.embeddingDim));
+  await readTextAnomaly(dir, outlier);
   const embedding = await readEmbedding(join(dir, 'embedding'), featurizer.buckets, manifest.embeddingDim);
   const wide = await readWide(join(dir, 'wide'), featurizer.buckets);
   const head = await readLayersModel(tf, join(dir, 'text'));

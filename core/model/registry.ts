@@ -12,6 +12,7 @@
  * once get distinct version numbers. Artifacts are written into a temporary directory next to
  * versions/ and renamed into place under the lock: a version directory is either complete or absent.
  */
+import { qualityRefusal } from './promotion-gate.js';
 import { randomUUID } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { appendFile, cp, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
@@ -29,6 +30,14 @@ export const RECORD_FILE = 'registry-record.json';
 
 export const registrySettings = defineSettings('registry', {
   lockWaitMs: setting({ env: 'DRIFTLINE_REGISTRY_LOCK_WAIT_MS', kind: 'int', default: 5_000, min: 1, description: 'How long one attempt waits for the registry writer lock before REGISTRY_CONFLICT (retried 3 times with back-off).' }),
+  minClassF1: setting({
+    env: 'DRIFTLINE_PROMOTION_MIN_CLASS_F1',
+    kind: 'number',
+    default: 0.3,
+    min: 0,
+    max: 1,
+    description: 'Promotion gate: a candidate with any sentiment or category class under this held-out F1 is refused (as is one that loses sentiment or category macro-F1).',
+  }),
   lockStaleMs: setting({ env: 'DRIFTLINE_REGISTRY_LOCK_STALE_MS', kind: 'int', default: 30_000, min: 100, description: 'Age after which a registry lock is considered abandoned and taken over (a dead holder on the same host is taken over at once).' }),
 });
 
@@ -758,6 +767,12 @@ function refuseIfWorse(candidate: ModelVersionRecord, production: ModelVersionRe
       `${candidate.name} v${candidate.version} has held-out macro-F1 ${candidateF1.toFixed(4)} < production v${production.version}'s ${productionF1.toFixed(4)} (use --force)`,
       { details },
     );
+  }
+  const refusal = qualityRefusal(candidate.metrics, production.metrics, registrySettings.load().minClassF1);
+  if (refusal) {
+    throw new DriftlineError('PROMOTION_REFUSED', `${candidate.name} v${candidate.version} has held-out ${refusal.reason} (production v${production.version}; use --force)`, {
+      details: { ...details, ...refusal.details },
+    });
   }
 }
 

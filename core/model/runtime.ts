@@ -13,7 +13,9 @@ import { DriftlineError, toDriftlineError } from '../errors.js';
 import { type FeatureBatch, featureMap, featurizeBatch } from '../features/featurizer.js';
 import { readModelBundle } from './artifacts.js';
 import { modelSettings } from './config.js';
+import { type CompiledKnn, compileKnn, knnDistance } from './knn.js';
 import { type CompiledForest, compileForest, ecdfPercentile, isolationScores, nearestCentroidDistance } from './outlier.js';
+import { SIGNAL_COUNT, type TextAnomalyScratch, TEXT_FEATURES, createTextAnomalyScratch, largestTailScore, textFeatures } from './text-anomaly.js';
 import { type DenseRunner, compileDenseModel } from './dense-exec.js';
 import { type ModelBundle, type WideScratch, blendSentiment, createWideScratch, knownRows, outlierDim, outlierVectors, poolBatch, wideProbabilities } from './text-model.js';
 import { type Tf, loadTf } from './tf.js';
@@ -37,6 +39,11 @@ export interface ForwardResult {
   autoencoderError: Float64Array;
   forestScore: Float64Array;
   shiftDistance: Float64Array;
+  /**
+   * size x SIGNAL_COUNT raw outlier signals (text features, autoencoder error, forest score) when the
+   * model has text-anomaly tables; null for older model directories.
+   */
+  signals: Float64Array | null;
 }
 
 /** One predict call, every output read back synchronously inside a tidy scope. */
@@ -63,6 +70,8 @@ export class ModelForward {
   private readonly runHead: DenseRunner;
   private readonly runAutoencoder: DenseRunner;
   private readonly wideScratch: WideScratch;
+  private readonly knn: CompiledKnn | null;
+  private readonly textScratch: TextAnomalyScratch;
 
   constructor(
     readonly tf: Tf,
@@ -75,6 +84,9 @@ export class ModelForward {
     this.runHead = compileDenseModel(tf, bundle.head);
     this.runAutoencoder = compileDenseModel(tf, bundle.autoencoder);
     this.wideScratch = createWideScratch(bundle.featurizer.buckets);
+    this.knn = bundle.outlier.shiftKnn ? compileKnn(bundle.outlier.shiftKnn) : null;
+    if (this.knn && this.knn.dims !== this.dim) throw new DriftlineError('MODEL_LOAD_FAILED', `k-NN shift index has width ${this.knn.dims}, the embedding ${this.dim}`);
+    this.textScratch = createTextAnomalyScratch();
   }
 
   /** Featurize + sentiment (deep head blended with the wide part) and category heads only (sentence scoring, training-time evaluation). */
@@ -97,8 +109,10 @@ export class ModelForward {
     const autoencoderError = new Float64Array(n);
     const forestScore = new Float64Array(n);
     const shiftDistance = new Float64Array(n);
-    const { centroids } = this.bundle.outlier;
+    const { centroids, textAnomaly } = this.bundle.outlier;
     isolationScores(this.forest, vectors, n, this.zDim, forestScore);
+    const shift = this.shiftVectors(vectors);
+    const signals = textAnomaly ? new Float64Array(n * SIGNAL_COUNT) : null;
     for (let r = 0; r < n; r++) {
       let sq = 0;
       for (let d = 0; d < this.zDim; d++) {
@@ -106,17 +120,36 @@ export class ModelForward {
         sq += diff * diff;
       }
       autoencoderError[r] = sq / this.zDim;
-      // Centroids live in the standardised-embedding part of the vector (its first `dim` entries).
-      shiftDistance[r] = nearestCentroidDistance(centroids, vectors, r * this.zDim);
+      shiftDistance[r] = this.knn ? knnDistance(this.knn, shift.vectors, r * shift.stride) : nearestCentroidDistance(centroids, shift.vectors, r * shift.stride);
+      if (signals && textAnomaly) {
+        const at = r * SIGNAL_COUNT;
+        textFeatures(textAnomaly, reviews[r].text ?? '', this.textScratch, signals, at);
+        signals[at + TEXT_FEATURES.length] = autoencoderError[r];
+        signals[at + TEXT_FEATURES.length + 1] = forestScore[r];
+      }
     }
-    return { batch, sentiment, category, vectors, autoencoderError, forestScore, shiftDistance };
+    return { batch, sentiment, category, vectors, autoencoderError, forestScore, shiftDistance, signals };
+  }
+
+  /**
+   * The representation the shift score measures distances in: the standardised pooled embedding (the
+   * first `dim` entries of each outlier vector). The one place to change when another representation
+   * (e.g. a distilled student's sentence vectors) is to be used; the trainer fits the k-NN sample from it.
+   */
+  shiftVectors(outlierVectors: Float32Array): { vectors: Float32Array; stride: number } {
+    return { vectors: outlierVectors, stride: this.zDim };
   }
 }
 
-/** max(autoencoder percentile, forest percentile), re-calibrated so the result is itself a percentile. */
-export function outlierScore(bundle: ModelBundle, autoencoderError: number, forestScore: number): number {
+/**
+ * The outlier score of row r, a percentile of held-out real reviews. With text-anomaly tables: the largest
+ * tail score over the text features and the embedding detectors, calibrated by combinedEcdf; without
+ * (older model directories): max(autoencoder percentile, forest percentile), re-calibrated.
+ */
+export function outlierScore(bundle: ModelBundle, out: ForwardResult, r: number): number {
   const o = bundle.outlier;
-  const combined = Math.max(ecdfPercentile(o.autoencoderEcdf, autoencoderError), ecdfPercentile(o.forestEcdf, forestScore));
+  if (o.textAnomaly && out.signals) return ecdfPercentile(o.combinedEcdf, largestTailScore(o.textAnomaly, out.signals, r * SIGNAL_COUNT));
+  const combined = Math.max(ecdfPercentile(o.autoencoderEcdf, out.autoencoderError[r]), ecdfPercentile(o.forestEcdf, out.forestScore[r]));
   return ecdfPercentile(o.combinedEcdf, combined);
 }
 
@@ -188,7 +221,7 @@ class TfModelRuntime implements ModelRuntime {
     const best = argmax(out.sentiment, r * 3, 3);
     const categories = this.bundle.manifest.categories;
     const categoryIndex = argmax(out.category, r * this.categoryCount, this.categoryCount);
-    const score = outlierScore(this.bundle, out.autoencoderError[r], out.forestScore[r]);
+    const score = outlierScore(this.bundle, out, r);
     return {
       review_id: review.review_id,
       sentiment: SENTIMENTS[best],

@@ -19,7 +19,9 @@
 import type { LayersModel } from '@tensorflow/tfjs';
 import type { FeatureBatch, FeaturizerConfig } from '../features/featurizer.js';
 import { NUMERIC_COUNT } from '../features/featurizer.js';
+import type { KnnIndex } from './knn.js';
 import type { Centroids, Ecdf, IsolationForest } from './outlier.js';
+import type { TextAnomalyModel } from './text-anomaly.js';
 import type { Tf } from './tf.js';
 
 export const MODEL_FORMAT = 'driftline-model';
@@ -82,6 +84,14 @@ export interface OutlierModel {
   combinedEcdf: Ecdf;
   centroids: Centroids;
   shiftEcdf: Ecdf;
+  /**
+   * Text-anomaly features and tail calibration (core/model/text-anomaly.ts). When present, the outlier
+   * score is combinedEcdf(max tail score over the text features, autoencoder error and forest score);
+   * model directories written before it keep max(autoencoder percentile, forest percentile).
+   */
+  textAnomaly?: TextAnomalyModel;
+  /** k-NN shift index (core/model/knn.ts); without it (older directories) the shift score uses the centroids. */
+  shiftKnn?: KnnIndex;
 }
 
 /** Everything one model version consists of, in memory. */
