@@ -6,7 +6,7 @@ const USAGE = `usage: driftline api [--host <address>] [--port <port>]
   --host   listen address (DRIFTLINE_API_HOST, default 127.0.0.1)
   --port   listen port (DRIFTLINE_API_PORT, default 8080)
   Other settings: DRIFTLINE_API_ADMIN_TOKEN, DRIFTLINE_API_MAX_BATCH, DRIFTLINE_API_BODY_LIMIT_BYTES,
-  DRIFTLINE_API_MODEL_NAME, DRIFTLINE_REGISTRY_DIR, DRIFTLINE_KAFKA_BROKERS, DRIFTLINE_CLICKHOUSE_URL/PATH (see README).
+  DRIFTLINE_API_MODEL_NAME, DRIFTLINE_REGISTRY_DIR, DRIFTLINE_KAFKA_BROKERS, DRIFTLINE_CLICKHOUSE_URL/PATH (see docs/configuration.md).
   Routes: GET /openapi.json lists them all.`;
 
 function parseArgs(argv: string[]): Record<string, string> | string {

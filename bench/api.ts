@@ -3,7 +3,7 @@
  * steal its event loop) on 127.0.0.1, driven by autocannon at fixed request rates:
  *   1. single-review POST /v1/predict at 500 requests/s   (goal: p99 < 10 ms)
  *   2. batches of 100 reviews at 20 requests/s             (goal: p99 < 50 ms)
- * Reviews are real ones from /work/shared/data/reviews-dev.jsonl, rotated so no two consecutive
+ * Reviews are real ones from the Amazon 2018 part of data/reviews/ (shipped), rotated so no two consecutive
  * requests are identical. Each scenario runs --runs times (3) after a warm-up of both request shapes; the
  * run with the median p99 is reported. Prints the figures and writes bench/results/api.json.
  *
@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, freemem, loadavg, tmpdir, totalmem, type as osType, release } from 'node:os';
 import { join } from 'node:path';
-import { repoPath, sharedPath } from '../core/paths.js';
+import { AMAZON_2018_SOURCE_PREFIX, readShippedReviewLines, repoPath } from '../core/paths.js';
 import { entryArgs, freePort, writeResult } from './lib.js';
 
 interface Histogram {
@@ -85,7 +85,7 @@ interface Review {
 }
 
 function loadReviews(limit: number): Review[] {
-  const lines = readFileSync(sharedPath('data', 'reviews-dev.jsonl'), 'utf8').split('\n').filter((line) => line.trim() !== '');
+  const lines = readShippedReviewLines(AMAZON_2018_SOURCE_PREFIX);
   return lines.slice(0, limit).map((line) => JSON.parse(line) as Review);
 }
 

@@ -18,7 +18,7 @@ import type { Kafka, Message } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { coreSettings, type CoreSettings } from '../core/config.js';
 import { createKafka, ensureTopics } from '../core/kafka.js';
-import { repoPath } from '../core/paths.js';
+import { readShippedReviewLines, repoPath, SHIPPED_REVIEWS } from '../core/paths.js';
 import { validateReview } from '../core/validation.js';
 import { ingestRecords, readJsonl, reviewMessage } from '../ingest/ingest.js';
 import { machineInfo, writeResult } from './lib.js';
@@ -35,13 +35,10 @@ interface Row {
   note: string;
 }
 
-/** Real reviews: the shared large file when present, else the shipped sample repeated with fresh ids. */
+/** Real reviews: the shipped reviews (data/reviews/), or the sample repeated with fresh ids when more are asked for. */
 function loadLines(count: number): { lines: string[]; source: string } {
-  const shared = join(repoPath(), '..', 'shared', 'data', 'reviews-dev-large.jsonl');
-  if (existsSync(shared)) {
-    const lines = readFileSync(shared, 'utf8').split('\n').filter((l) => l.trim() !== '');
-    if (lines.length >= count) return { lines: lines.slice(0, count), source: shared };
-  }
+  const shipped = readShippedReviewLines();
+  if (shipped.length >= count) return { lines: shipped.slice(0, count), source: SHIPPED_REVIEWS };
   const sample = readFileSync(repoPath('data', 'sample', 'reviews-sample.jsonl'), 'utf8').trim().split('\n');
   const lines: string[] = [];
   for (let i = 0; lines.length < count; i++) {

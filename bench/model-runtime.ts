@@ -18,7 +18,7 @@ import { loadModelRuntime } from '../core/model/runtime.js';
 import { createWideScratch, wideProbabilities } from '../core/model/text-model.js';
 import { type TfBackendChoice, loadTf } from '../core/model/tf.js';
 import type { ReviewInput } from '../core/model/types.js';
-import { repoPath, sharedPath } from '../core/paths.js';
+import { repoPath, repoRelative, SHIPPED_REVIEWS } from '../core/paths.js';
 import { loadLabeledJsonl } from '../trainer/data.js';
 import { DEFAULT_TRAIN_PARAMS, trainModel } from '../trainer/train.js';
 import { writeResult } from './lib.js';
@@ -68,7 +68,7 @@ async function availableBackends(): Promise<TfBackendChoice[]> {
     await import(specifier);
     list.unshift('node');
   } catch {
-    // tfjs-node is optional and usually absent (see shared/notes/runtime-facts.md)
+    // tfjs-node is optional and usually absent (its install downloads a binary from outside the npm registry)
   }
   return list;
 }
@@ -109,7 +109,7 @@ async function benchWide(pool: ReviewInput[]) {
 }
 
 async function main(): Promise<void> {
-  const data = await loadLabeledJsonl([sharedPath('data', 'reviews-dev-large.jsonl')]);
+  const data = await loadLabeledJsonl([repoPath(SHIPPED_REVIEWS)]);
   // A seeded shuffle: the file is grouped by source (long Blitzer reviews first), the stream is mixed.
   const order = shuffledIndices(data.rows.length, seededRandom(1));
   const pool: ReviewInput[] = Array.from(order.subarray(0, 20_000), (i) => data.rows[i]);
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     bench: 'model-runtime',
     at: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: round(totalmem() / 2 ** 30), node: process.version, loadavgAtEnd: loadavg().map(round) },
-    model: MODEL_DIR,
+    model: repoRelative(MODEL_DIR),
     training,
     scoring: results,
     wide: { ...wide, shareOfScoringCpuAtBatch512: wideShare },

@@ -36,7 +36,7 @@ import { ALL_SEGMENTS } from '../core/drift/tables.js';
 import { createKafka, ensureTopics } from '../core/kafka.js';
 import { openRegistry } from '../core/model/registry.js';
 import { loadTf, type TfBackendChoice } from '../core/model/tf.js';
-import { repoPath, repoRoot, sharedPath } from '../core/paths.js';
+import { readShippedReviewLines, repoPath, repoRoot, SHIPPED_REVIEWS } from '../core/paths.js';
 import { createRedis } from '../core/redis.js';
 import { validateReview } from '../core/validation.js';
 import { aggregatorSettings } from '../drift-aggregator/config.js';
@@ -68,9 +68,7 @@ const fmt = (value: number): string => Math.round(value).toLocaleString('en-US')
 // ------------------------------------------------------------------------------------------------ input
 
 function sourceLines(): { lines: string[]; source: string } {
-  const shared = sharedPath('data', 'reviews-dev-large.jsonl');
-  const file = existsSync(shared) ? shared : repoPath('data', 'sample', 'reviews-sample.jsonl');
-  return { lines: readFileSync(file, 'utf8').split('\n').filter((line) => line.trim() !== ''), source: file };
+  return { lines: readShippedReviewLines(), source: SHIPPED_REVIEWS };
 }
 
 /** `count` input lines cycling the real ones, each with a fresh review_id `<id>-<label>-<i>` (ingest drops repeated ids). */

@@ -19,7 +19,7 @@ import { codecFor } from '../core/avro.js';
 import { coreSettings } from '../core/config.js';
 import { createKafka, ensureTopics } from '../core/kafka.js';
 import { openRegistry } from '../core/model/registry.js';
-import { repoPath, repoRoot, sharedPath } from '../core/paths.js';
+import { readShippedReviewLines, repoPath, repoRoot } from '../core/paths.js';
 import { validateReview } from '../core/validation.js';
 import type { ReviewEvent } from '../schemas/types.js';
 import { scorerSettings } from '../scorer/config.js';
@@ -45,7 +45,7 @@ const runId = randomUUID().slice(0, 8);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function loadReviewPool(): ReviewEvent[] {
-  const lines = readFileSync(sharedPath('data', 'reviews-dev-large.jsonl'), 'utf8').split('\n');
+  const lines = readShippedReviewLines();
   const pool: ReviewEvent[] = [];
   for (const line of lines) {
     if (!line.trim()) continue;

@@ -1,6 +1,6 @@
 /**
  * One markdown table of every benchmark result (`node dist/bench/summary.js`, run last by scripts/bench.sh):
- * reads bench/results/*.json and prints `| benchmark | figure | value | goal |`, the table the README
+ * reads bench/results/*.json and prints `| benchmark | figure | value | goal |`, the table docs/benchmarks.md
  * quotes, followed by when each result was measured and under what load (the machine may be shared).
  * A result file this script does not know is listed with its top-level numbers.
  */
@@ -199,7 +199,7 @@ const EXTRACTORS: Record<string, (data: Json) => Row[]> = {
   api: apiRows,
   pipeline: pipelineRows,
 };
-/** Pipeline order: the README reads the table top to bottom as data flows. */
+/** Pipeline order: docs/benchmarks.md reads the table top to bottom as data flows. */
 const ORDER = ['ingest', 'model-runtime', 'scorer', 'drift-metrics', 'aggregator', 'api', 'pipeline'];
 
 /** When and under which 1-minute load a result was measured (each bench spells it its own way). */

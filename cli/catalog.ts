@@ -1,7 +1,7 @@
 /**
  * The documentation tables generated from code: every environment variable (SETTINGS_CATALOG, filled
- * by each component's defineSettings) and every error code (ERROR_CODES). The README holds the same
- * tables between markers; tests/cli/catalog.test.ts fails when they drift apart, and
+ * by each component's defineSettings) and every error code (ERROR_CODES). docs/configuration.md and
+ * docs/errors.md hold them between markers; tests/cli/catalog.test.ts fails when they drift apart, and
  * `npx tsx cli/catalog.ts --write` rewrites them.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -62,16 +62,25 @@ export function replaceSection(document: string, marker: string, body: string): 
   const end = `<!-- ${marker}:end -->`;
   const from = document.indexOf(start);
   const to = document.indexOf(end);
-  if (from < 0 || to < from) throw new Error(`README has no ${start} ... ${end} section`);
+  if (from < 0 || to < from) throw new Error(`the document has no ${start} ... ${end} section`);
   return `${document.slice(0, from + start.length)}\n${body}\n${document.slice(to)}`;
 }
 
-export async function renderReadme(readme: string): Promise<string> {
-  return replaceSection(replaceSection(readme, 'config-table', await settingsTable()), 'error-table', errorTable());
+/** The generated documents: where each lives, which marker it holds, and how its table is made. */
+export const GENERATED_DOCS = [
+  { path: 'docs/configuration.md', marker: 'config-table', table: settingsTable },
+  { path: 'docs/errors.md', marker: 'error-table', table: async () => errorTable() },
+] as const;
+
+/** A generated document as `--write` would leave it. */
+export async function renderDoc(doc: (typeof GENERATED_DOCS)[number], text: string): Promise<string> {
+  return replaceSection(text, doc.marker, await doc.table());
 }
 
 if (process.argv[1] && /catalog\.(ts|js)$/.test(process.argv[1]) && process.argv.includes('--write')) {
-  const path = repoPath('README.md');
-  writeFileSync(path, await renderReadme(readFileSync(path, 'utf8')));
-  process.stdout.write('README.md tables rewritten\n');
+  for (const doc of GENERATED_DOCS) {
+    const path = repoPath(doc.path);
+    writeFileSync(path, await renderDoc(doc, readFileSync(path, 'utf8')));
+    process.stdout.write(`${doc.path}: table rewritten\n`);
+  }
 }

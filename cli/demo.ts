@@ -288,7 +288,7 @@ async function runDemo(argv: string[]): Promise<number> {
     printWindows(closedWindows);
     await printClickHouse(clickhouse, core, startedAt - args.windowMs);
     say(`alerts: ${await readAlerts(kafka, core.topicAlerts)} DriftAlert events on ${core.topicAlerts}`);
-    say(`\ndone in ${((Date.now() - startedAt) / 1000).toFixed(1)} s. Query the drift tables with the SQL in the README ("Drift in ClickHouse").`);
+    say(`\ndone in ${((Date.now() - startedAt) / 1000).toFixed(1)} s. Query the drift tables with the SQL in docs/drift.md ("Drift in ClickHouse").`);
     return scored === published ? 0 : 1;
   } finally {
     await api.close();

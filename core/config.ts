@@ -2,7 +2,7 @@
  * Configuration by documented environment variables.
  *
  * Each component declares its settings with `defineSettings` (one declaration per component, in its
- * own config.ts); every declaration registers itself in `SETTINGS_CATALOG`, from which the README's
+ * own config.ts); every declaration registers itself in `SETTINGS_CATALOG`, from which docs/configuration.md's
  * configuration table is checked by a test. Parsing fails fast with CONFIG_INVALID naming the variable.
  */
 import { DriftlineError } from './errors.js';

@@ -1,7 +1,7 @@
 /**
  * Driftline's one error module. Every failure that crosses a component boundary is a DriftlineError
  * with a stable code from the closed list below. Dead-letter records, API error answers and logs all
- * carry that code, and the README's error table is checked against this list by a test.
+ * carry that code, and the error table in docs/errors.md is checked against this list by a test.
  *
  * `retriable` is a property of the code, never of the call site: retry loops ask `isRetriable(err)`,
  * which is false for anything that is not a DriftlineError (a TypeError is a bug, not a blip).
@@ -12,7 +12,7 @@ export interface ErrorCodeSpec {
   readonly http: number;
   /** True when the same operation may succeed if tried again later (infrastructure blips). */
   readonly retriable: boolean;
-  /** One line for the README's error table. */
+  /** One line for the error table in docs/errors.md. */
   readonly description: string;
 }
 

@@ -35,7 +35,7 @@ export interface ValidationRule {
   condition: string;
 }
 
-/** Which code fires for which condition, in evaluation order (tests and the README are driven by this list). */
+/** Which code fires for which condition, in evaluation order (tests and docs/errors.md are driven by this list). */
 export const VALIDATION_RULES: readonly ValidationRule[] = [
   { code: 'RECORD_UNPARSEABLE', field: '(record)', condition: 'the record is not a JSON object (array, string, number, null)' },
   { code: 'FIELD_MISSING', field: 'review_id', condition: 'review_id is absent, null or empty' },

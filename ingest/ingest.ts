@@ -9,7 +9,6 @@
  * duplicates nor reorders). Bad records are counted, never fatal; only infrastructure failures (Kafka
  * unreachable, or down for longer than the budget) end a run with an error.
  */
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { addAbortSignal, pipeline, Readable } from 'node:stream';
 import { extname } from 'node:path';
@@ -21,6 +20,7 @@ import { buildDeadLetter, deadLetterTopicMessages } from '../core/deadletter.js'
 import { DriftlineError, type ErrorCode } from '../core/errors.js';
 import { createKafka, ensureTopics, kafkaError } from '../core/kafka.js';
 import { createLogger, type Logger } from '../core/logger.js';
+import { isGzipName, openDataFile } from '../core/paths.js';
 import { injectTraceHeaders, SpanKind, tracingEnabled, withSpan } from '../core/tracing.js';
 import { reviewIdOf, validateReview, type ValidationOptions } from '../core/validation.js';
 import type { DeadLetter, ReviewEvent } from '../schemas/types.js';
@@ -396,13 +396,13 @@ function sourceName(source: IngestSource): string {
 
 function openSource(source: IngestSource): Readable {
   if (typeof source !== 'string') return source.stream;
-  return source === '-' ? process.stdin : createReadStream(source, { highWaterMark: 256 * 1024 });
+  return source === '-' ? process.stdin : openDataFile(source);
 }
 
 export function detectFormat(source: IngestSource, explicit?: InputFormat): InputFormat {
   if (explicit) return explicit;
   const name = sourceName(source);
-  return extname(name).toLowerCase() === '.csv' ? 'csv' : 'jsonl';
+  return extname(isGzipName(name) ? name.slice(0, -3) : name).toLowerCase() === '.csv' ? 'csv' : 'jsonl';
 }
 
 /** Fails before touching Kafka when the input file cannot be read (a typo should not create topics). */

@@ -1,6 +1,6 @@
 /**
  * Regenerates data/sample/ and data/broken/ deterministically (same input → same bytes):
- *   npx tsx ingest/make-sample.ts [path/to/reviews-dev-large.jsonl]
+ *   npx tsx ingest/make-sample.ts [path/to/reviews.jsonl]   (default: data/reviews/reviews-dev-large.jsonl.gz)
  *
  * Sample: per source, the reviews with the smallest SHA-1(review_id) (≈8.5% of each source, at least
  * 10), so every source and its partial records (null product_id, title, ...) are represented the same
@@ -11,11 +11,10 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { repoPath } from '../core/paths.js';
+import { readShippedReviewLines, repoPath } from '../core/paths.js';
 import { validateReview } from '../core/validation.js';
 import type { ErrorCode } from '../core/errors.js';
 
-const DEFAULT_INPUT = join(repoPath(), '..', 'shared', 'data', 'reviews-dev-large.jsonl');
 const TARGET_SIZE = 3_000;
 const MIN_PER_SOURCE = 10;
 /** Fixed clock so validation (future timestamps) cannot change the selection over time. */
@@ -185,8 +184,9 @@ function writeCsv(path: string): BrokenCase[] {
 }
 
 function main(): void {
-  const input = process.argv[2] ?? DEFAULT_INPUT;
-  const lines = readFileSync(input, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  // Default input: the 35,436 reviews shipped in data/reviews/ (the sample is drawn from them).
+  const input = process.argv[2];
+  const lines = input ? readFileSync(input, 'utf8').split('\n').filter((l) => l.trim() !== '') : readShippedReviewLines();
   const sample = selectSample(lines);
   const samplePath = repoPath('data', 'sample', 'reviews-sample.jsonl');
   mkdirSync(dirname(samplePath), { recursive: true });

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `npm run bench`: every benchmark in bench/ on this machine, one after another (they share 2 cores),
-# each writing bench/results/<name>.json; then the summary table the README quotes.
+# each writing bench/results/<name>.json; then the summary table docs/benchmarks.md quotes.
 set -euo pipefail
+# onnxruntime-node (the pretrained teacher's runtime) ships its CPU library in the package; its install script would also
+# fetch GPU files from outside the npm registry, which must not happen: skip that step on every install.
+export ONNXRUNTIME_NODE_INSTALL=skip
 # Why `npm install` and not `npm ci`: chdb 3.4 names optional macOS/arm64 engine packages that the npm
 # registry does not have (404), so npm cannot record them and `npm ci` calls the lock file out of sync.
 # `npm install` installs exactly what package-lock.json pins all the same.

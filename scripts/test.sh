@@ -2,6 +2,9 @@
 # The README's test command (`npm test`), and exactly what .ci/run runs: installs, builds, starts the
 # real services (scripts/services.sh), runs every test (unit, integration, fault), prints the totals.
 set -euo pipefail
+# onnxruntime-node (the pretrained teacher's runtime) ships its CPU library in the package; its install script would also
+# fetch GPU files from outside the npm registry, which must not happen: skip that step on every install.
+export ONNXRUNTIME_NODE_INSTALL=skip
 # Why `npm install` and not `npm ci`: chdb 3.4 names optional macOS/arm64 engine packages that the npm
 # registry does not have (404), so npm cannot record them and `npm ci` calls the lock file out of sync.
 # `npm install` installs exactly what package-lock.json pins all the same.

@@ -1,9 +1,9 @@
 /** Labelled training data: reading JSONL, sentiment labels from ratings, the deterministic split. */
-import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { hashString } from '../core/features/hash.js';
 import { DriftlineError } from '../core/errors.js';
+import { openDataFile, repoRelative } from '../core/paths.js';
 import type { ReviewInput } from '../core/model/types.js';
 
 export interface LabeledReview extends ReviewInput {
@@ -47,18 +47,19 @@ export function toReview(value: unknown, where: string): LabeledReview {
 
 export interface LoadedData {
   rows: LabeledReview[];
-  /** sha256 over the files' bytes, in the order given. */
+  /** sha256 over the files' bytes (decompressed, for `.gz` files), in the order given. */
   fingerprint: string;
+  /** The files read, named relative to the repository when inside it (reports are the same on every clone). */
   files: string[];
 }
 
-/** Reads JSONL files; a malformed line fails the training job (training data must be clean). Duplicate ids are dropped. */
+/** Reads JSONL files (`.jsonl.gz` gunzipped); a malformed line fails the training job (training data must be clean). Duplicate ids are dropped. */
 export async function loadLabeledJsonl(files: string[]): Promise<LoadedData> {
   const hash = createHash('sha256');
   const rows: LabeledReview[] = [];
   const seen = new Set<string>();
   for (const file of files) {
-    const stream = createReadStream(file);
+    const stream = openDataFile(file);
     stream.on('data', (chunk) => hash.update(chunk));
     const lines = createInterface({ input: stream, crlfDelay: Infinity });
     let lineNo = 0;
@@ -82,7 +83,7 @@ export async function loadLabeledJsonl(files: string[]): Promise<LoadedData> {
       throw new DriftlineError('TRAINING_FAILED', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
     }
   }
-  return { rows, fingerprint: hash.digest('hex'), files };
+  return { rows, fingerprint: hash.digest('hex'), files: files.map(repoRelative) };
 }
 
 /** Deterministic split by review id: the same review always lands on the same side. */

@@ -36,7 +36,7 @@ export const P_ADJUST_METHODS = ['holm', 'bonferroni', 'none'] as const;
 export type PAdjustMethod = (typeof P_ADJUST_METHODS)[number];
 
 export interface DriftThresholds {
-  /** Effect-size thresholds per metric (see MetricResult.effect and the README table). */
+  /** Effect-size thresholds per metric (see MetricResult.effect and the table in docs/drift.md). */
   metrics: Record<StatusMetricName, Threshold>;
   /** Outlier rate relative to the reference rate (multipliers); the absolute `metrics.outlier_rate` is a floor. */
   outlierRatio: Threshold;

@@ -1,6 +1,6 @@
 /**
  * ClickHouse tables of drift results: the contract between the drift aggregator (writer), the API's
- * drift queries, the Grafana dashboard and the README's SQL. Migrations are idempotent (IF NOT EXISTS).
+ * drift queries, the Grafana dashboard and the SQL in docs/drift.md. Migrations are idempotent (IF NOT EXISTS).
  * Rows are written with deterministic keys and a `written_at` version column, so a retried window
  * replaces instead of duplicating (ReplacingMergeTree; query with FINAL or argMax).
  */

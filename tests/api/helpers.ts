@@ -11,7 +11,7 @@ import { coreSettings, type CoreSettings } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
 import { openRegistry, type ModelRegistry } from '../../core/model/registry.js';
 import { createModelService, type ManagedModelService } from '../../core/model/service.js';
-import { repoPath, sharedPath } from '../../core/paths.js';
+import { repoPath, AMAZON_2018_SOURCE_PREFIX, readShippedReviewLines } from '../../core/paths.js';
 
 export const MODEL_NAME = 'reviews';
 export const SHIPPED_MODEL_DIR = repoPath('models', 'default');
@@ -73,7 +73,7 @@ export async function buildTestApi(options: TestApiOptions = {}): Promise<TestAp
   };
 }
 
-/** A few real reviews from the shared data set, as predict items. */
+/** A few real reviews from the shipped data (data/reviews/), as predict items. */
 export function sampleItems(count: number, offset = 0): Array<Record<string, unknown>> {
   return REVIEWS.slice(offset, offset + count).map((review) => ({
     id: review.review_id,
@@ -100,7 +100,4 @@ export interface SharedReview {
   verified: boolean | null;
 }
 
-export const REVIEWS: SharedReview[] = readFileSync(sharedPath('data', 'reviews-dev.jsonl'), 'utf8')
-  .split('\n')
-  .filter((line) => line.trim() !== '')
-  .map((line) => JSON.parse(line) as SharedReview);
+export const REVIEWS: SharedReview[] = readShippedReviewLines(AMAZON_2018_SOURCE_PREFIX).map((line) => JSON.parse(line) as SharedReview);

@@ -1,6 +1,6 @@
 /**
  * The bad-input corpus through ingest, against the real broker: one JSONL and one CSV file, each bad record
- * between two valid reviews from the shared dev set. Every bad record must be on the dead-letter topic with
+ * between two valid reviews from the shipped Amazon 2018 dev set. Every bad record must be on the dead-letter topic with
  * its code, field, reason, line number and original bytes; every valid one on the reviews topic exactly once;
  * and the counts add up (read == published + dead-lettered, on the topics as in the summary).
  */

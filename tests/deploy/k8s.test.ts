@@ -222,7 +222,7 @@ describe('deploy/k8s manifests', () => {
     expect(deployment('api').resource.spec?.replicas).toBeUndefined();
   });
 
-  it('the scorer and aggregator run several instances (scaled by partitions, see README)', () => {
+  it('the scorer and aggregator run several instances (scaled by partitions, see docs/architecture.md)', () => {
     const partitions = Number(config.data?.DRIFTLINE_TOPIC_PARTITIONS);
     for (const component of ['scorer', 'aggregator']) {
       const replicas = deployment(component).resource.spec?.replicas ?? 1;

@@ -8,7 +8,7 @@ import { repoPath } from '../../core/paths.js';
 const CONFIG_MODULES = ['ingest/config', 'scorer/config', 'drift-aggregator/config', 'api/config', 'trainer/config', 'core/tracing'];
 
 /** Variables read directly (not settings), with the file that reads them: checked to still be read there. */
-export const DIRECT_ENV: Record<string, string> = { DRIFTLINE_SHARED_DIR: 'core/paths.ts' };
+export const DIRECT_ENV: Record<string, string> = {};
 
 export async function loadSettingsCatalog(): Promise<SettingsDeclaration<SettingsSpec>[]> {
   for (const module of CONFIG_MODULES) {

@@ -14,7 +14,7 @@ import { createKafka, ensureTopics } from '../../core/kafka.js';
 import { createLogger } from '../../core/logger.js';
 import { loadModelRuntime } from '../../core/model/runtime.js';
 import type { ModelRuntime } from '../../core/model/types.js';
-import { repoPath, sharedPath } from '../../core/paths.js';
+import { repoPath, SHIPPED_REVIEWS } from '../../core/paths.js';
 import { InMemoryBaselineProvider } from '../../drift-aggregator/baselines.js';
 import { AggregatorService } from '../../drift-aggregator/service.js';
 import { toScoredReview } from '../../scorer/pipeline.js';
@@ -113,7 +113,7 @@ interface Row {
 
 describe('drift on real reviews with the shipped model', () => {
   it('turns a books-only stream red in its first window and keeps held-out lookalike reviews free of input drift', async () => {
-    const { rows } = await loadLabeledJsonl([sharedPath('data', 'reviews-dev-large.jsonl')]);
+    const { rows } = await loadLabeledJsonl([repoPath(SHIPPED_REVIEWS)]);
     const { held } = splitByReviewId(rows, 0.2, HOLDOUT_SALT);
     const books = shuffled(rows.filter((r) => r.source === 'blitzer2007-mds/books'), 1).slice(0, 2 * PER_WINDOW);
     const lookalike = shuffled(held, 2).slice(0, LOOKALIKE_WINDOWS * PER_WINDOW);

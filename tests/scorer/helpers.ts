@@ -13,7 +13,7 @@ import { codecFor } from '../../core/avro.js';
 import { coreSettings } from '../../core/config.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
 import { openRegistry, type ModelRegistry } from '../../core/model/registry.js';
-import { repoPath, repoRoot, sharedPath } from '../../core/paths.js';
+import { repoPath, repoRoot, readShippedReviewLines, SHIPPED_REVIEWS } from '../../core/paths.js';
 import { validateReview } from '../../core/validation.js';
 import type { DeadLetter, ReviewEvent, ScoredReview } from '../../schemas/types.js';
 
@@ -72,17 +72,16 @@ export async function createSetup(name: string, partitions = 3): Promise<TestSet
   };
 }
 
-/** Real reviews from the shared data set as ReviewEvents, with fresh ingest times. */
+/** Real reviews shipped in data/reviews/ as ReviewEvents, with fresh ingest times. */
 export function loadReviews(count: number, offset = 0): ReviewEvent[] {
-  const path = sharedPath('data', 'reviews-dev-large.jsonl');
-  const lines = readFileSync(path, 'utf8').split('\n').filter((line) => line.trim() !== '');
+  const lines = readShippedReviewLines();
   const out: ReviewEvent[] = [];
   for (const line of lines.slice(offset)) {
     const result = validateReview(JSON.parse(line) as unknown, { ingestTimeMs: Date.now() });
     if (result.ok) out.push(result.review);
     if (out.length === count) break;
   }
-  if (out.length < count) throw new Error(`only ${out.length} valid reviews in ${path}`);
+  if (out.length < count) throw new Error(`only ${out.length} valid reviews in ${SHIPPED_REVIEWS}`);
   return out;
 }
 

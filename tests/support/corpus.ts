@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Kafka, Message } from 'kafkajs';
 import { AvroCodec, loadSchema } from '../../core/avro.js';
-import { sharedPath } from '../../core/paths.js';
+import { AMAZON_2018_SOURCE_PREFIX, readShippedReviewLines } from '../../core/paths.js';
 import { validateReview } from '../../core/validation.js';
 import type { ReviewEvent } from '../../schemas/types.js';
 
@@ -22,9 +22,9 @@ export const CSV_COLUMNS = ['review_id', 'product_id', 'category', 'rating', 'ti
  */
 export const looseReviewCodec = new AvroCodec<ReviewEvent>(loadSchema('ReviewEvent'));
 
-/** The first `count` reviews of the shared dev set that pass validation today, as their original JSON lines. */
+/** The first `count` reviews of the shipped Amazon 2018 dev set that pass validation today, as their original JSON lines. */
 export function loadValidLines(count: number, offset = 0): Array<{ line: string; record: JsonRecord }> {
-  const lines = readFileSync(sharedPath('data', 'reviews-dev.jsonl'), 'utf8').split('\n');
+  const lines = readShippedReviewLines(AMAZON_2018_SOURCE_PREFIX);
   const out: Array<{ line: string; record: JsonRecord }> = [];
   const ids = new Set<string>();
   for (const line of lines.slice(offset)) {
@@ -37,7 +37,7 @@ export function loadValidLines(count: number, offset = 0): Array<{ line: string;
     out.push({ line, record });
     if (out.length === count) return out;
   }
-  throw new Error(`only ${out.length} valid reviews in the shared dev set after line ${offset}`);
+  throw new Error(`only ${out.length} valid reviews in the shipped Amazon 2018 dev set after line ${offset}`);
 }
 
 // ------------------------------------------------------------------ renderings of one record

@@ -1,5 +1,5 @@
 /**
- * Dataset comparison on real reviews (shared/data/reviews-dev.jsonl, a few hundred per side): the known
+ * Dataset comparison on real reviews (the shipped Amazon 2018 reviews of data/reviews/, a few hundred per side): the known
  * category shift (Gift_Cards + All_Beauty vs Magazine_Subscriptions: longer texts, more low ratings, new
  * category) is red on those features, two halves of the same sample are green, and the CLI prints it.
  */
@@ -9,12 +9,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { compareDatasets, type ReviewRecord } from '../../../core/drift/compare.js';
 import { driftCompareCommand, loadReviewsJsonl } from '../../../core/drift/compare-cli.js';
-import { sharedPath } from '../../../core/paths.js';
+import { AMAZON_2018_SOURCE_PREFIX, readShippedReviewLines } from '../../../core/paths.js';
 
-const all = readFileSync(sharedPath('data', 'reviews-dev.jsonl'), 'utf8')
-  .split('\n')
-  .filter((line) => line.trim() !== '')
-  .map((line) => JSON.parse(line) as ReviewRecord & { ts: string });
+const all = readShippedReviewLines(AMAZON_2018_SOURCE_PREFIX).map((line) => JSON.parse(line) as ReviewRecord & { ts: string });
 const shortTexts = all.filter((r) => r.category === 'Gift_Cards' || r.category === 'All_Beauty').slice(0, 800);
 const magazines = all.filter((r) => r.category === 'Magazine_Subscriptions').slice(0, 800);
 
