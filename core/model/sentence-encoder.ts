@@ -46,7 +46,13 @@ export class SentenceEncoder {
   static async open(modelPath: string, tokenizerPath: string, threads = 2, maxTokens = ENCODER_MAX_TOKENS): Promise<SentenceEncoder> {
     const tokenizer = WordPieceTokenizer.fromFile(tokenizerPath);
     try {
-      const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+      // No spinning: on a shared machine onnxruntime's spinning worker threads steal the CPU they wait for.
+      const session = await ort.InferenceSession.create(modelPath, {
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        graphOptimizationLevel: 'all',
+        extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+      });
       return new SentenceEncoder(session, tokenizer, maxTokens);
     } catch (err) {
       throw new DriftlineError('MODEL_LOAD_FAILED', `cannot open the sentence encoder ${modelPath}: ${(err as Error).message}`, { cause: err });
