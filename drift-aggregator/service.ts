@@ -38,6 +38,9 @@ interface PreparedBatch {
   /** Events left out: their review_id was counted before (or earlier in the batch). */
   duplicates: number;
   deadLetters: DeadLetter[];
+  /** Of the dead letters: messages that were not ScoredReview Avro, and the error codes of events refused by validation. */
+  undecodable: number;
+  invalidCodes: string[];
 }
 
 export interface AggregatorDeps {
@@ -290,7 +293,7 @@ export class AggregatorService {
         await this.commit(batch.partition, lastOffset);
         return;
       }
-      const { aggregate, reviewIds, duplicates, deadLetters } = await this.aggregate(batch.topic, batch.partition, fresh);
+      const { aggregate, reviewIds, duplicates, deadLetters, undecodable, invalidCodes } = await this.aggregate(batch.topic, batch.partition, fresh);
       const timer = this.metrics.redisApplySeconds.startTimer();
       const outcome = await this.state.applyBatch({
         topic: batch.topic,
@@ -309,7 +312,9 @@ export class AggregatorService {
       if (outcome.status === 'conflict') continue;
       if (outcome.status === 'applied') {
         this.metrics.duplicates.inc(duplicates);
-        this.metrics.undecodable.inc(deadLetters.length);
+        // Counted once the apply has taken the batch (an apply that conflicts is aggregated again).
+        this.metrics.undecodable.inc(undecodable);
+        for (const code of invalidCodes) this.metrics.invalidEvents.inc({ error_code: code });
         this.appliedHere.set(batch.partition, Math.max(lastOffset, known ?? -1));
         this.endRewindAt(batch.partition, lastOffset);
         this.metrics.eventsConsumed.inc(aggregate.events);
@@ -344,6 +349,8 @@ export class AggregatorService {
   private async aggregate(topic: string, partition: number, messages: EachBatchPayload['batch']['messages']): Promise<PreparedBatch> {
     const events: ScoredReview[] = [];
     const deadLetters: DeadLetter[] = [];
+    const invalidCodes: string[] = [];
+    let undecodable = 0;
     const bounds = { nowMs: this.now(), futureToleranceMs: this.deps.core.futureToleranceMs };
     for (const message of messages) {
       const location = { topic, partition, offset: message.offset };
@@ -351,7 +358,7 @@ export class AggregatorService {
       try {
         event = this.codec.decode(message.value);
       } catch (err) {
-        this.metrics.undecodable.inc();
+        undecodable++;
         deadLetters.push(buildDeadLetter({ stage: 'aggregator', error: err, raw: message.value, location }));
         continue;
       }
@@ -359,7 +366,7 @@ export class AggregatorService {
       // and make the window's ClickHouse row unwritable: such an event is refused here, never windowed.
       const problem = scoredReviewProblem(event, bounds);
       if (problem !== null) {
-        this.metrics.invalidEvents.inc({ error_code: problem.code });
+        invalidCodes.push(problem.code);
         deadLetters.push(buildDeadLetter({ stage: 'aggregator', error: problem, raw: message.value, location, reviewId: event.review_id }));
         continue;
       }
@@ -379,7 +386,7 @@ export class AggregatorService {
       sketchesOf: (name, version) => this.catalog.get(name, version),
     });
     for (const event of unique) aggregate.add(event);
-    return { aggregate, reviewIds: unique.map((event) => event.review_id), duplicates: events.length - unique.length, deadLetters };
+    return { aggregate, reviewIds: unique.map((event) => event.review_id), duplicates: events.length - unique.length, deadLetters, undecodable, invalidCodes };
   }
 
   private async publishDeadLetters(letters: DeadLetter[]): Promise<void> {

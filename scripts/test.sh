@@ -33,6 +33,9 @@ npm run --silent build
 step "services"
 bash scripts/services.sh up
 
+step "teacher model (bge-small from Maven Central, once; the accurate tier's tests and the tokenizer test use it)"
+bash scripts/fetch-teacher.sh
+
 step "tests"
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile=.run/vitest-report.json "$@" || status=$?

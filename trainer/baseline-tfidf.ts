@@ -17,25 +17,37 @@ export interface TfidfParams {
   l2: number;
   classWeightPower: number;
   seed: number;
+  /** Also character n-grams of these lengths inside word boundaries (scikit-learn's char_wb), e.g. [2, 5]. */
+  charGrams?: readonly [number, number];
 }
 
 export const DEFAULT_TFIDF_PARAMS: TfidfParams = { minDf: 2, maxFeatures: 200_000, epochs: 6, learningRate: 0.5, l2: 1e-6, classWeightPower: 0.5, seed: 42 };
+
+/** The issue's reference recipe: word 1-2 + char 2-5 grams, fully class-balanced (the teacher's comparison). */
+export const REFERENCE_TFIDF_PARAMS: TfidfParams = { ...DEFAULT_TFIDF_PARAMS, maxFeatures: 400_000, classWeightPower: 1, charGrams: [2, 5] };
 
 interface SparseRow {
   index: Int32Array;
   value: Float32Array;
 }
 
-function terms(review: LabeledReview, maxTokens: number): string[] {
+function terms(review: LabeledReview, maxTokens: number, charGrams?: readonly [number, number]): string[] {
   const out: string[] = [];
   for (const part of [review.title ?? '', review.text]) {
     const tokens = tokenize(normalizeText(part), maxTokens);
     for (let i = 0; i < tokens.length; i++) {
       out.push(tokens[i]);
       if (i > 0) out.push(`${tokens[i - 1]} ${tokens[i]}`);
+      if (charGrams) pushCharGrams(tokens[i], charGrams, out);
     }
   }
   return out;
+}
+
+/** Character n-grams of ` word ` (the spaces mark the word's edges); prefixed so they never meet a word term. */
+function pushCharGrams(token: string, [min, max]: readonly [number, number], out: string[]): void {
+  const padded = ` ${token} `;
+  for (let n = min; n <= max; n++) for (let i = 0; i + n <= padded.length; i++) out.push(`\u0001${padded.slice(i, i + n)}`);
 }
 
 export class TfidfModel {
@@ -47,6 +59,7 @@ export class TfidfModel {
     private readonly bias: Float32Array,
     private readonly maxTokens: number,
     private readonly classCount = 3,
+    private readonly charGrams?: readonly [number, number],
   ) {}
 
   /**
@@ -56,12 +69,12 @@ export class TfidfModel {
   static train(rows: readonly LabeledReview[], params: TfidfParams = DEFAULT_TFIDF_PARAMS, maxTokens = 256, target?: { labels: Int32Array; classCount: number }): TfidfModel {
     const k = target?.classCount ?? 3;
     const df = new Map<string, number>();
-    const docs = rows.map((r) => terms(r, maxTokens));
+    const docs = rows.map((r) => terms(r, maxTokens, params.charGrams));
     for (const doc of docs) for (const t of new Set(doc)) df.set(t, (df.get(t) ?? 0) + 1);
     const kept = [...df.entries()].filter(([, n]) => n >= params.minDf).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, params.maxFeatures);
     const vocabulary = new Map(kept.map(([t], i) => [t, i]));
     const idf = Float32Array.from(kept, ([, n]) => Math.log((1 + rows.length) / (1 + n)) + 1);
-    const model = new TfidfModel(vocabulary, idf, new Float32Array(k * kept.length), new Float32Array(k), maxTokens, k);
+    const model = new TfidfModel(vocabulary, idf, new Float32Array(k * kept.length), new Float32Array(k), maxTokens, k, params.charGrams);
     const vectors = docs.map((d) => model.vectorize(d));
     const labels = target?.labels ?? Int32Array.from(rows, (r) => sentimentLabel(r.rating));
     const counts = new Array<number>(k).fill(0);
@@ -118,11 +131,23 @@ export class TfidfModel {
     for (let c = 0; c < this.classCount; c++) out[c] /= sum;
   }
 
+  /** Class probabilities, row-major [rows x classCount]. */
+  predictProbabilities(rows: readonly LabeledReview[]): Float32Array {
+    const k = this.classCount;
+    const probs = new Float64Array(k);
+    const out = new Float32Array(rows.length * k);
+    rows.forEach((r, i) => {
+      this.probabilities(this.vectorize(terms(r, this.maxTokens, this.charGrams)), probs);
+      out.set(probs, i * k);
+    });
+    return out;
+  }
+
   /** Most probable class per row (the first on ties). */
   predict(rows: readonly LabeledReview[]): Int32Array {
     const probs = new Float64Array(this.classCount);
     return Int32Array.from(rows, (r) => {
-      this.probabilities(this.vectorize(terms(r, this.maxTokens)), probs);
+      this.probabilities(this.vectorize(terms(r, this.maxTokens, this.charGrams)), probs);
       let best = 0;
       for (let c = 1; c < this.classCount; c++) if (probs[c] > probs[best]) best = c;
       return best;

@@ -10,3 +10,8 @@ export const trainerSettings = defineSettings('trainer', {
   embeddingDim: setting({ env: 'DRIFTLINE_TRAIN_EMBEDDING_DIM', kind: 'int', default: 16, min: 4, max: 128, description: 'Width of the token embedding (a multiple of 4).' }),
   compareBaseline: setting({ env: 'DRIFTLINE_TRAIN_TFIDF_BASELINE', kind: 'boolean', default: true, description: 'Also train the TF-IDF + logistic-regression baseline on the same split and report it side by side.' }),
 });
+
+/** The training-time teacher (pretrained sentence encoder, DRIFTLINE_ENCODER_DIR in core/model/config.ts). */
+export const teacherSettings = defineSettings('teacher', {
+  threads: setting({ env: 'DRIFTLINE_TEACHER_THREADS', kind: 'int', default: 2, min: 1, max: 64, description: 'onnxruntime threads of the teacher while it embeds training data.' }),
+});

@@ -25,4 +25,25 @@ export const modelSettings = defineSettings('model', {
     min: 1,
     description: 'Most sentences scored per review when sentence-level sentiment is requested.',
   }),
+  tier: setting({
+    env: 'DRIFTLINE_MODEL_TIER',
+    kind: 'string',
+    default: 'fast',
+    choices: ['fast', 'accurate'],
+    description: 'fast: the stream model alone (tens of thousands of reviews/s); accurate: also the pretrained sentence encoder + its head, blended (hundreds of reviews/s per process; needs DRIFTLINE_ENCODER_DIR).',
+  }),
+  encoderDir: setting({
+    env: 'DRIFTLINE_ENCODER_DIR',
+    kind: 'string',
+    default: '.cache/teacher/bge-small-en-v15-q',
+    description: 'Folder with the pretrained sentence encoder (model.onnx + tokenizer.json), filled by scripts/fetch-teacher.sh; relative to the repository root. Used by the trainer (teacher) and the accurate tier.',
+  }),
+  encoderThreads: setting({
+    env: 'DRIFTLINE_ENCODER_THREADS',
+    kind: 'int',
+    default: 2,
+    min: 1,
+    max: 64,
+    description: 'onnxruntime threads of the sentence encoder in each accurate-tier runtime.',
+  }),
 });

@@ -21,6 +21,7 @@ import type { ModelPromotion } from '../../schemas/types.js';
 import { defineSettings, setting } from '../config.js';
 import { DriftlineError, toDriftlineError, withRetry, type ErrorCode } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
+import { modelSettings } from './config.js';
 import type { PromotionFollower } from './promotions.js';
 import type { ModelRegistry } from './registry.js';
 import type { ModelRuntime, ModelService, Prediction, ReviewInput, ScoreOptions } from './types.js';
@@ -112,12 +113,19 @@ type StepResult = ModelRuntime | typeof SUPERSEDED;
 
 const defaultLoader: RuntimeLoader = async (versionDir, meta) => (await import('./runtime.js')).loadModelRuntime(versionDir, meta);
 
+/** DRIFTLINE_MODEL_TIER=accurate adds the sentence encoder to every loaded version (imported only then: onnxruntime is large). */
+function withModelTier(loader: RuntimeLoader): RuntimeLoader {
+  if (modelSettings.load().tier !== 'accurate') return loader;
+  return async (versionDir, meta) => (await import('./accurate-runtime.js')).tieredRuntimeLoader(loader)(versionDir, meta);
+}
+
 export function createModelService(options: ModelServiceOptions): ManagedModelService {
   const settings = modelServiceSettings.load();
   const { registry, modelName } = options;
   const log = options.logger ?? createLogger('model-service');
   const threads = options.modelThreads ?? settings.modelThreads;
-  const loadRuntime = options.loadRuntime ?? (threads > 0 ? workerRuntimeLoader(threads, log) : defaultLoader);
+  const streamLoader = options.loadRuntime ?? (threads > 0 ? workerRuntimeLoader(threads, log) : defaultLoader);
+  const loadRuntime = withModelTier(streamLoader);
   const graceMs = options.disposeGraceMs ?? settings.disposeGraceMs;
   const reconcileMs = options.reconcileIntervalMs ?? settings.reconcileMs;
   const loadRetry: LoadRetry = options.loadRetry ?? { retries: settings.loadRetries, initialDelayMs: 500, maxDelayMs: settings.loadRetryMaxMs };

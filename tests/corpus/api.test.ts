@@ -10,7 +10,7 @@ import { apiSettings } from '../../api/config.js';
 import { ERROR_CODES } from '../../core/errors.js';
 import { apiItemBytes, interleave, loadValidLines } from '../support/corpus.js';
 import { buildTestApi, type TestApi } from '../api/helpers.js';
-import { API_REQUEST_CASES, rowsFor } from './bad-inputs.js';
+import { API_REQUEST_CASES, rejection, rowsFor } from './bad-inputs.js';
 
 interface ItemAnswer {
   id: string | null;
@@ -72,7 +72,7 @@ describe('POST /v1/predict: bad-input corpus', () => {
       const errors = body.errors ?? [];
       expect(errors.length).toBeGreaterThan(0);
       expect(errors.every((e) => e.item === 1), JSON.stringify(errors)).toBe(true);
-      expect(errors[0]).toMatchObject({ item: 1, field: row.outcome.field, code: row.outcome.code });
+      expect(errors[0]).toMatchObject({ item: 1, field: rejection(row.outcome).field, code: rejection(row.outcome).code });
       expect(errors[0]!.reason.length).toBeGreaterThan(0);
     });
 
@@ -92,7 +92,7 @@ describe('POST /v1/predict: bad-input corpus', () => {
         expect(body.refused).toBe(0);
       } else {
         expect(answer.sentiment).toBeUndefined();
-        expect(answer.error).toMatchObject({ code: row.outcome.code, field: row.outcome.field });
+        expect(answer.error).toMatchObject({ code: rejection(row.outcome).code, field: rejection(row.outcome).field });
         expect(body.refused).toBe(1);
       }
     });

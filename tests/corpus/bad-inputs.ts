@@ -21,6 +21,8 @@ export type EntryPoint = (typeof ENTRY_POINTS)[number];
 export type Outcome =
   | { kind: 'rejected'; code: ErrorCode; field: string | null }
   | { kind: 'accepted'; why: string }
+  /** Neither scored nor dead-lettered: a repeat of a review id, counted as a duplicate (end-to-end dedupe). */
+  | { kind: 'deduplicated'; why: string }
   | { kind: 'not-applicable'; why: string };
 
 export interface CorpusRow {
@@ -38,6 +40,7 @@ export interface CorpusRow {
 
 const rejected = (code: ErrorCode, field: string | null): Outcome => ({ kind: 'rejected', code, field });
 const accepted = (why: string): Outcome => ({ kind: 'accepted', why });
+const deduplicated = (why: string): Outcome => ({ kind: 'deduplicated', why });
 const notApplicable = (why: string): Outcome => ({ kind: 'not-applicable', why });
 
 /** The field's name where each entry point reports it: predict items call review_id `id`, Avro events carry event_time_ms. */
@@ -394,7 +397,7 @@ export const CORPUS: readonly CorpusRow[] = [
     duplicateId: true,
     expect: {
       ...rejectedEverywhere('DUPLICATE_REVIEW', 'review_id'),
-      scorer: accepted('the scorer is exactly-once per Kafka message, not per review id: de-duplicating ids is ingest\'s job'),
+      scorer: deduplicated('the scorer does not score a review id again inside DRIFTLINE_DEDUPE_HORIZON_S: counted as a duplicate, not dead-lettered'),
     },
   }),
 ];
@@ -452,3 +455,9 @@ export const API_REQUEST_CASES: readonly ApiRequestCase[] = [
     code: 'PAYLOAD_TOO_LARGE',
   },
 ];
+
+/** The code and field of a row that must be rejected where it is tested (fails loudly on any other outcome). */
+export function rejection(outcome: Outcome): { code: ErrorCode; field: string | null } {
+  if (outcome.kind !== 'rejected') throw new Error(`expected a rejected row, got ${outcome.kind}`);
+  return { code: outcome.code, field: outcome.field };
+}

@@ -15,7 +15,7 @@ import { ingestRecords, type IngestSummary } from '../../ingest/ingest.js';
 import type { DeadLetter, ReviewEvent } from '../../schemas/types.js';
 import { csvBytes, csvHeader, interleave, joinRecords, loadValidLines, type JsonRecord, type MixedInput } from '../support/corpus.js';
 import { createTestTopics, readAll, type ReadMessage } from '../support/kafka.js';
-import { rowsFor, type EntryPoint } from './bad-inputs.js';
+import { rejection, rowsFor, type EntryPoint } from './bad-inputs.js';
 
 type FileEntry = Extract<EntryPoint, 'jsonl' | 'csv'>;
 
@@ -117,8 +117,8 @@ describe.each(['jsonl', 'csv'] as const)('ingest %s: bad-input corpus', (entry) 
     }
     expect(letters, `dead letter for line ${line}`).toHaveLength(1);
     const { letter, message } = letters[0]!;
-    expect(letter).toMatchObject({ stage: 'ingest', error_code: row.outcome.code, field: row.outcome.field, source_file: run.path, source_line: line, source_topic: null });
-    expect(message.headers.error_code).toBe(row.outcome.code);
+    expect(letter).toMatchObject({ stage: 'ingest', error_code: rejection(row.outcome).code, field: rejection(row.outcome).field, source_file: run.path, source_line: line, source_topic: null });
+    expect(message.headers.error_code).toBe(rejection(row.outcome).code);
     expect(letter.reason.length).toBeGreaterThan(10);
     // The original bytes, exactly (invalid UTF-8 included, JSONL and CSV alike); a huge line is kept cut, and the reason says so.
     const sent = input.bytes;

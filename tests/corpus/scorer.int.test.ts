@@ -19,6 +19,7 @@ import { rowsFor } from './bad-inputs.js';
 const ROWS = rowsFor('scorer');
 const REJECTED = ROWS.filter((row) => row.outcome.kind === 'rejected');
 const ACCEPTED = ROWS.filter((row) => row.outcome.kind === 'accepted');
+const DEDUPLICATED = ROWS.filter((row) => row.outcome.kind === 'deduplicated');
 
 let setup: TestSetup;
 let mixed: Array<MixedInput<Buffer | null>>;
@@ -56,9 +57,9 @@ describe('scorer: bad-input corpus', () => {
   });
 
   it('counts add up: scored + dead-lettered == sent, split as the table says', () => {
-    expect(scored.length + deadLetters.length).toBe(mixed.length);
+    expect(scored.length + deadLetters.length + DEDUPLICATED.length).toBe(mixed.length);
     expect(deadLetters).toHaveLength(REJECTED.length);
-    expect(scored).toHaveLength(mixed.length - REJECTED.length);
+    expect(scored).toHaveLength(mixed.length - REJECTED.length - DEDUPLICATED.length);
     const byCode: Record<string, number> = {};
     for (const row of REJECTED) if (row.outcome.kind === 'rejected') byCode[row.outcome.code] = (byCode[row.outcome.code] ?? 0) + 1;
     const seen: Record<string, number> = {};
@@ -81,6 +82,11 @@ describe('scorer: bad-input corpus', () => {
     const offset = mixed.findIndex((input) => input.kind === 'bad' && input.row === row.name);
     const sent = mixed[offset]!.bytes ?? Buffer.alloc(0);
     const letters = deadLetters.filter(({ letter }) => letter.source_offset === offset);
+    if (row.outcome.kind === 'deduplicated') {
+      expect(letters).toHaveLength(0);
+      expect(scored.filter((record) => record.input_offset === offset)).toHaveLength(0);
+      return;
+    }
     if (row.outcome.kind === 'accepted') {
       expect(letters).toHaveLength(0);
       expect(scored.filter((record) => record.input_offset === offset)).toHaveLength(1);
@@ -113,12 +119,13 @@ describe('scorer: bad-input corpus', () => {
     expect(scored.filter((record) => record.has_replacement_char).map((record) => record.input_offset)).toEqual([offset]);
   });
 
-  it('accepted rows are scored like valid ones', () => {
-    expect(ACCEPTED.map((row) => row.name)).toEqual(['text-replacement-char', 'duplicate-id']);
+  it('accepted rows are scored like valid ones; a repeated review id is scored once, from its first offset', () => {
+    expect(ACCEPTED.map((row) => row.name)).toEqual(['text-replacement-char']);
+    expect(DEDUPLICATED.map((row) => row.name)).toEqual(['duplicate-id']);
     const offset = mixed.findIndex((input) => input.kind === 'bad' && input.row === 'duplicate-id');
     const previous = mixed[offset - 1]!;
     expect(previous.kind).toBe('valid');
     const sameId = scored.filter((record) => previous.kind === 'valid' && record.review_id === previous.id);
-    expect(sameId.map((record) => record.input_offset).sort((a, b) => a - b)).toEqual([offset - 1, offset]);
+    expect(sameId.map((record) => record.input_offset)).toEqual([offset - 1]);
   });
 });

@@ -1,0 +1,153 @@
+/**
+ * The accurate tier: the stream model (any ModelRuntime, e.g. the worker pool) plus the pretrained sentence
+ * encoder (onnxruntime, its own thread pool off the event loop) and a linear sentiment head over its vectors;
+ * the two sentiment distributions are blended with the weight tuned on validation rows at training time.
+ * Everything else (category, outlier, shift, features) comes from the stream model unchanged.
+ * The head lives in the version directory as `accurate/head.json`; a version without it cannot serve this tier.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SENTIMENTS, type Sentiment } from '../../schemas/types.js';
+import { DriftlineError } from '../errors.js';
+import { modelSettings } from './config.js';
+import { ENCODER_DIM, SentenceEncoder, encoderFiles, encoderInput } from './sentence-encoder.js';
+import type { RuntimeLoader } from './service.js';
+import type { ModelRuntime, Prediction, ReviewInput, ScoreOptions } from './types.js';
+
+export const ACCURATE_HEAD_FILE = join('accurate', 'head.json');
+export const ACCURATE_HEAD_FORMAT = 1;
+
+export interface AccurateHead {
+  format: number;
+  encoder: { name: string; dim: number };
+  /** 3 x dim, row-major, SENTIMENTS order. */
+  weights: number[];
+  bias: number[];
+  /** Weight of the encoder head's probabilities; the stream model's get 1 - blendWeight. */
+  blendWeight: number;
+}
+
+export function parseAccurateHead(value: unknown, where: string): AccurateHead {
+  const h = value as Partial<AccurateHead> | null;
+  const bad = (why: string) => new DriftlineError('MODEL_LOAD_FAILED', `${where}: ${why}`);
+  if (!h || typeof h !== 'object') throw bad('not a JSON object');
+  if (h.format !== ACCURATE_HEAD_FORMAT) throw bad(`format ${String(h.format)}, this build reads format ${ACCURATE_HEAD_FORMAT}`);
+  if (h.encoder?.dim !== ENCODER_DIM) throw bad(`encoder dim ${String(h.encoder?.dim)}, expected ${ENCODER_DIM}`);
+  if (!Array.isArray(h.weights) || h.weights.length !== 3 * ENCODER_DIM || !h.weights.every(Number.isFinite)) throw bad('weights must be 3 x dim finite numbers');
+  if (!Array.isArray(h.bias) || h.bias.length !== 3 || !h.bias.every(Number.isFinite)) throw bad('bias must be 3 finite numbers');
+  if (typeof h.blendWeight !== 'number' || !(h.blendWeight >= 0 && h.blendWeight <= 1)) throw bad('blendWeight must be in [0, 1]');
+  return h as AccurateHead;
+}
+
+export async function readAccurateHead(versionDir: string): Promise<AccurateHead> {
+  const path = join(versionDir, ACCURATE_HEAD_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new DriftlineError('MODEL_LOAD_FAILED', `${path}: this model version has no accurate tier (train it with --teacher)`, { cause: err });
+  }
+  try {
+    return parseAccurateHead(JSON.parse(text), path);
+  } catch (err) {
+    if (err instanceof DriftlineError) throw err;
+    throw new DriftlineError('MODEL_LOAD_FAILED', `${path}: not JSON`, { cause: err });
+  }
+}
+
+/** The encoder head's class probabilities for one L2-normalised vector. */
+export function headProbabilities(head: AccurateHead, vectors: Float32Array, row: number): number[] {
+  const z = [0, 1, 2].map((c) => {
+    let s = head.bias[c];
+    for (let d = 0; d < ENCODER_DIM; d++) s += head.weights[c * ENCODER_DIM + d] * vectors[row * ENCODER_DIM + d];
+    return s;
+  });
+  const max = Math.max(...z);
+  const e = z.map((v) => Math.exp(v - max));
+  const sum = e[0] + e[1] + e[2];
+  return e.map((v) => v / sum);
+}
+
+export class AccurateRuntime implements ModelRuntime {
+  private disposed = false;
+  private readonly disagreement = modelSettings.load().disagreementProbability;
+
+  constructor(
+    private readonly base: ModelRuntime,
+    private readonly encoder: SentenceEncoder,
+    private readonly head: AccurateHead,
+  ) {}
+
+  get name(): string {
+    return this.base.name;
+  }
+
+  get version(): number {
+    return this.base.version;
+  }
+
+  get backend(): string {
+    return this.base.backend;
+  }
+
+  async score(reviews: readonly ReviewInput[], options: ScoreOptions = {}): Promise<Prediction[]> {
+    if (this.disposed) throw new DriftlineError('MODEL_SCORING_FAILED', `model ${this.name} v${this.version} is disposed`);
+    if (reviews.length === 0) return [];
+    const [predictions, vectors] = await Promise.all([
+      this.base.score(reviews, options),
+      this.encoder.encode(reviews.map(encoderInput)).catch((err: unknown) => {
+        throw new DriftlineError('MODEL_SCORING_FAILED', `sentence encoder failed: ${(err as Error).message}`, { cause: err });
+      }),
+    ]);
+    return predictions.map((p, r) => this.blend(p, headProbabilities(this.head, vectors, r), reviews[r].rating));
+  }
+
+  private blend(p: Prediction, head: number[], rating: number | null | undefined): Prediction {
+    const w = this.head.blendWeight;
+    const mixed = SENTIMENTS.map((s, c) => w * head[c] + (1 - w) * p.probabilities[s]);
+    let best = 0;
+    for (let c = 1; c < 3; c++) if (mixed[c] > mixed[best]) best = c;
+    const probabilities = Object.fromEntries(SENTIMENTS.map((s, c) => [s, mixed[c]])) as Record<Sentiment, number>;
+    const disagreement =
+      rating !== null && rating !== undefined && ((rating >= 4 && probabilities.negative >= this.disagreement) || (rating <= 2 && probabilities.positive >= this.disagreement));
+    return { ...p, sentiment: SENTIMENTS[best], probabilities, confidence: mixed[best], ratingTextDisagreement: disagreement };
+  }
+
+  async check(): Promise<void> {
+    await this.base.check();
+    let vectors: Float32Array;
+    try {
+      vectors = await this.encoder.encode(['Works well, would buy again.', 'Broke after two days.']);
+    } catch (err) {
+      throw new DriftlineError('MODEL_CHECK_FAILED', `sentence encoder did not run: ${(err as Error).message}`, { cause: err });
+    }
+    for (let r = 0; r < 2; r++) {
+      const probs = headProbabilities(this.head, vectors, r);
+      if (!probs.every(Number.isFinite)) throw new DriftlineError('MODEL_CHECK_FAILED', `model ${this.name} v${this.version}: non-finite accurate-tier probabilities`);
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.base.dispose();
+    void this.encoder.dispose().catch(() => {});
+  }
+}
+
+/** Wraps a loader: with tier 'accurate' every loaded version also gets the encoder and its head. */
+export function tieredRuntimeLoader(base: RuntimeLoader, env: NodeJS.ProcessEnv = process.env): RuntimeLoader {
+  const settings = modelSettings.load(env);
+  if (settings.tier !== 'accurate') return base;
+  return async (versionDir, meta) => {
+    const head = await readAccurateHead(versionDir);
+    const files = encoderFiles(env);
+    const runtime = await base(versionDir, meta);
+    try {
+      return new AccurateRuntime(runtime, await SentenceEncoder.open(files.model, files.tokenizer, settings.encoderThreads), head);
+    } catch (err) {
+      runtime.dispose();
+      throw err;
+    }
+  };
+}

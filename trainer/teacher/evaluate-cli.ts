@@ -1,0 +1,52 @@
+/**
+ * `tsx trainer/teacher/evaluate-cli.ts [--sample F] [--out FILE] [--sources a,b] FILE.jsonl[.gz]...`: the honest
+ * evaluation of the sentiment candidates (see evaluate.ts) on the random split and leave-one-source-out splits;
+ * prints a markdown table and writes the full reports as JSON. Needs scripts/fetch-teacher.sh.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadLabeledJsonl, sentimentLabel } from '../data.js';
+import { ENCODER_DIM } from '../../core/model/sentence-encoder.js';
+import { teacherEmbeddings } from './embeddings.js';
+import { type BlendSpec, type Candidate, type SplitResult, evaluateSplit, resultsTable, tfidfCandidate } from './evaluate.js';
+import { fitSoftmax, softmaxProbabilities } from './softmax-regression.js';
+import { type EvalSplit, leaveSourceOut, randomSplit, sampleRows } from './splits.js';
+import { studentCandidates } from './students.js';
+
+const DEFAULT_SOURCES = ['blitzer2007-mds/books', 'amazon2014-5core/Musical_Instruments', 'amazon2018-5core-sample20/Luxury_Beauty', 'amazon2018-5core/Gift_Cards_5'];
+
+const { values, positionals } = parseArgs({
+  options: { sample: { type: 'string' }, out: { type: 'string' }, sources: { type: 'string' }, students: { type: 'boolean' } },
+  allowPositionals: true,
+});
+const log = (m: string) => console.error(m);
+const data = await loadLabeledJsonl(positionals);
+const rows = sampleRows(data.rows, values.sample ? Number(values.sample) : 1);
+log(`${rows.length} reviews (sample ${values.sample ?? 1} of ${data.rows.length})`);
+const embeddings = await teacherEmbeddings(rows, log);
+const labels = Int32Array.from(rows, (r) => sentimentLabel(r.rating));
+
+const tfidf = tfidfCandidate(rows);
+const teacherHead: Candidate = {
+  name: 'teacher (bge-small CLS) + LR',
+  fitPredict: (train, test) => softmaxProbabilities(fitSoftmax(embeddings, ENCODER_DIM, train, labels, 3), embeddings, test),
+};
+const candidates: Candidate[] = [tfidf, teacherHead];
+const blends: BlendSpec[] = [{ name: 'accurate: teacher + LR blended with TF-IDF + LR', parts: [teacherHead.name, tfidf.name] }];
+if (values.students) {
+  for (const s of await studentCandidates(rows, embeddings, labels, log)) {
+    candidates.push(s);
+    blends.push({ name: `${s.name} blended with TF-IDF + LR`, parts: [s.name, tfidf.name] });
+  }
+}
+
+const sources = values.sources ? values.sources.split(',') : DEFAULT_SOURCES;
+const splits: EvalSplit[] = [randomSplit(rows, 0.2), ...sources.map((s) => leaveSourceOut(rows, s))];
+const results: SplitResult[] = [];
+for (const split of splits) results.push(evaluateSplit(rows, split, candidates, blends, log));
+console.log(resultsTable(results, tfidf.name));
+if (values.out) {
+  mkdirSync(dirname(values.out), { recursive: true });
+  writeFileSync(values.out, `${JSON.stringify({ data: data.files, sample: values.sample ?? 1, rows: rows.length, results }, null, 1)}\n`);
+}

@@ -1,0 +1,117 @@
+/**
+ * The honest evaluation: every candidate sentiment model and the TF-IDF + LR reference are trained on the same
+ * split in the same run, on the random held-out split and on leave-one-source-out splits. Blends of two
+ * candidates get their weight from an inner validation split of the training rows (never from the test rows).
+ */
+import { REFERENCE_TFIDF_PARAMS, TfidfModel } from '../baseline-tfidf.js';
+import { type LabeledReview, sentimentLabel, splitByReviewId } from '../data.js';
+import { type ClassificationReport, classificationReport } from '../metrics.js';
+import { SENTIMENTS } from '../../schemas/types.js';
+import { argmaxRows } from './softmax-regression.js';
+import type { EvalSplit } from './splits.js';
+
+const CLASSES = 3;
+const INNER_SALT = 0x1a7e;
+
+/** A model family: trained on some rows, it returns class probabilities [test.length x 3] for others. */
+export interface Candidate {
+  name: string;
+  fitPredict(train: readonly number[], test: readonly number[]): Float32Array;
+}
+
+export interface BlendSpec {
+  name: string;
+  /** Candidate names; the first gets weight w, the second 1 - w. */
+  parts: [string, string];
+}
+
+export interface SplitResult {
+  split: string;
+  trainRows: number;
+  testRows: number;
+  models: Record<string, ClassificationReport & { blendWeight?: number; seconds: number }>;
+}
+
+export function tfidfCandidate(rows: readonly LabeledReview[]): Candidate {
+  return {
+    name: 'TF-IDF + LR (word 1-2 + char 2-5, balanced)',
+    fitPredict(train, test) {
+      const model = TfidfModel.train(
+        train.map((i) => rows[i]),
+        REFERENCE_TFIDF_PARAMS,
+      );
+      return model.predictProbabilities(test.map((i) => rows[i]));
+    },
+  };
+}
+
+function mix(a: Float32Array, b: Float32Array, w: number): Float32Array {
+  return Float32Array.from(a, (x, i) => w * x + (1 - w) * b[i]);
+}
+
+function macroF1(actual: Int32Array, probabilities: Float32Array): number {
+  return classificationReport(actual, argmaxRows(probabilities, CLASSES), SENTIMENTS).macroF1;
+}
+
+/** The blend weight (0..1 by 0.05) with the best macro-F1 on validation rows. */
+export function tuneBlendWeight(actual: Int32Array, a: Float32Array, b: Float32Array): number {
+  let best = { w: 0.5, f1: -1 };
+  for (let k = 0; k <= 20; k++) {
+    const w = k / 20;
+    const f1 = macroF1(actual, mix(a, b, w));
+    if (f1 > best.f1 + 1e-9) best = { w, f1 };
+  }
+  return best.w;
+}
+
+export function evaluateSplit(rows: readonly LabeledReview[], split: EvalSplit, candidates: readonly Candidate[], blends: readonly BlendSpec[], log: (m: string) => void): SplitResult {
+  const labels = Int32Array.from(rows, (r) => sentimentLabel(r.rating));
+  const actual = Int32Array.from(split.test, (i) => labels[i]);
+  const result: SplitResult = { split: split.name, trainRows: split.train.length, testRows: split.test.length, models: {} };
+  const testProbs = new Map<string, Float32Array>();
+  const seconds = new Map<string, number>();
+  for (const c of candidates) {
+    const t0 = performance.now();
+    const p = c.fitPredict(split.train, split.test);
+    seconds.set(c.name, (performance.now() - t0) / 1000);
+    testProbs.set(c.name, p);
+    result.models[c.name] = { ...classificationReport(actual, argmaxRows(p, CLASSES), SENTIMENTS), seconds: round1(seconds.get(c.name)!) };
+    log(`${split.name}: ${c.name} macro-F1 ${result.models[c.name].macroF1}`);
+  }
+  if (blends.length > 0) {
+    const indexed = split.train.map((i) => ({ review_id: rows[i].review_id, i }));
+    const { rest, held } = splitByReviewId(indexed, 0.2, INNER_SALT);
+    const innerTrain = rest.map((r) => r.i);
+    const innerVal = held.map((r) => r.i);
+    const valActual = Int32Array.from(innerVal, (i) => labels[i]);
+    const valProbs = new Map<string, Float32Array>();
+    const needed = new Set(blends.flatMap((b) => b.parts));
+    for (const c of candidates) if (needed.has(c.name)) valProbs.set(c.name, c.fitPredict(innerTrain, innerVal));
+    for (const blend of blends) {
+      const [a, b] = blend.parts;
+      const w = tuneBlendWeight(valActual, valProbs.get(a)!, valProbs.get(b)!);
+      const p = mix(testProbs.get(a)!, testProbs.get(b)!, w);
+      result.models[blend.name] = { ...classificationReport(actual, argmaxRows(p, CLASSES), SENTIMENTS), blendWeight: w, seconds: round1(seconds.get(a)! + seconds.get(b)!) };
+      log(`${split.name}: ${blend.name} (w=${w}) macro-F1 ${result.models[blend.name].macroF1}`);
+    }
+  }
+  return result;
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+/** A markdown table: one row per model and split, per-class F1 and the gap to the reference. */
+export function resultsTable(results: readonly SplitResult[], reference: string): string {
+  const lines = ['| split | model | macro-F1 | Δ vs TF-IDF+LR | F1 neg | F1 neu | F1 pos | blend w |', '|---|---|---|---|---|---|---|---|'];
+  for (const r of results) {
+    const ref = r.models[reference]?.macroF1 ?? Number.NaN;
+    for (const [name, m] of Object.entries(r.models)) {
+      const f = (c: string) => (m.perClass[c].support === 0 ? '–' : m.perClass[c].f1.toFixed(3));
+      const delta = name === reference ? '' : (m.macroF1 - ref >= 0 ? '+' : '') + (m.macroF1 - ref).toFixed(3);
+      lines.push(`| ${r.split} (${r.testRows}) | ${name} | ${m.macroF1.toFixed(3)} | ${delta} | ${f('negative')} | ${f('neutral')} | ${f('positive')} | ${m.blendWeight ?? ''} |`);
+    }
+  }
+  return lines.join('\n');
+}
