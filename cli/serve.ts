@@ -31,6 +31,7 @@ import { registryBaselineProvider } from '../drift-aggregator/baselines.js';
 import { aggregatorSettings } from '../drift-aggregator/config.js';
 import { AggregatorService } from '../drift-aggregator/service.js';
 import { startApiServer } from '../api/server.js';
+import { scorerSettings } from '../scorer/config.js';
 import { ensureModel } from './demo.js';
 import type { CliCommand } from './types.js';
 
@@ -110,7 +111,7 @@ class ScorerSupervisor {
     const startedAt = Date.now();
     const child = spawn(process.execPath, scorerCommand(), { env: this.env, stdio: 'inherit' });
     this.child = child;
-    this.log.info({ pid: child.pid }, 'scorer started');
+    this.log.info({ pid: child.pid }, 'scorer process started');
     child.once('exit', (code, signal) => {
       if (this.stopping) return;
       if (Date.now() - startedAt >= this.args.stableMs) this.failuresInARow = 0;
@@ -164,7 +165,7 @@ async function runServe(argv: string[]): Promise<number> {
   }
   const core = coreSettings.load(process.env);
   const log = createLogger('serve', core.logLevel);
-  log.info(await ensureModel(core));
+  log.info(await ensureModel(core, scorerSettings.load(process.env).modelName));
 
   const kafka = createKafka(core, 'serve');
   await ensureTopics(kafka, [core.topicReviews, core.topicScored, core.topicDeadLetter, core.topicPromotions, core.topicAlerts], core);
