@@ -15,6 +15,8 @@ import { coreSettings } from '../../core/config.js';
 import { repoPath } from '../../core/paths.js';
 import { createPipeline, ingestLines, type Pipeline } from '../support/pipeline.js';
 import { groupProgress, MODEL_NAME, sleep, waitUntil } from '../scorer/helpers.js';
+import { createClickHouse } from '../../core/clickhouse.js';
+import { expandGrafanaSql, loadDashboard, PLOTTED_COLUMNS } from '../support/grafana.js';
 
 const REVIEWS = 300;
 const SCRIPT = "const { main } = await import('./cli/main.ts'); process.exitCode = await main(process.argv.slice(1));";
@@ -31,6 +33,7 @@ describe('driftline serve', () => {
   let logFile: string;
   let apiPort: number;
   let readyPort: number;
+  let startedAt: number;
   const logs = (): LogLine[] =>
     readFileSync(logFile, 'utf8')
       .split('\n')
@@ -38,6 +41,7 @@ describe('driftline serve', () => {
       .map((line) => JSON.parse(line) as LogLine);
 
   beforeAll(async () => {
+    startedAt = Date.now();
     pipeline = await createPipeline('serve', { windowMs: 3_000 });
     apiPort = await freePort();
     readyPort = await freePort();
@@ -99,4 +103,44 @@ describe('driftline serve', () => {
     serve.kill('SIGTERM');
     expect(await Promise.race([exited, sleep(60_000).then(() => 'timeout')])).toBe(0);
   }, 420_000);
+
+  // After serve stopped, its embedded ClickHouse is free for this process: the dashboard's SQL runs on
+  // the tables that real run filled, with Grafana's macros and variables expanded as the plugin does.
+  it('every Grafana panel query returns rows of the columns it plots from the tables serve filled', async () => {
+    expect(serve.exitCode).toBe(0);
+    const core = coreSettings.load(pipeline.env);
+    const clickhouse = await createClickHouse(core);
+    try {
+      const dashboard = loadDashboard();
+      const run = async (sql: string, features: string[]): Promise<Array<Record<string, unknown>>> =>
+        (await clickhouse.query({
+          query: expandGrafanaSql(sql, {
+            database: core.clickhouseDatabase,
+            model: MODEL_NAME,
+            segment: '__all__',
+            features,
+            fromSeconds: startedAt / 1000 - 60,
+            toSeconds: Date.now() / 1000 + 60,
+            intervalSeconds: 3,
+          }),
+          format: 'JSONEachRow',
+        })).json();
+      const variable = (name: string): string => dashboard.templating.list.find((v) => v.name === name)!.query;
+      const models = await run(variable('model'), []);
+      expect(models.map((r) => r.model_name)).toContain(MODEL_NAME);
+      expect((await run(variable('segment'), [])).map((r) => r.segment)).toContain('__all__');
+      const features = (await run(variable('feature'), [])).map((r) => String(r.feature));
+      expect(features.length).toBeGreaterThan(0);
+      expect(Object.keys(PLOTTED_COLUMNS).sort()).toEqual(dashboard.panels.map((p) => p.title).sort());
+      for (const panel of dashboard.panels) {
+        for (const target of panel.targets) {
+          const rows = await run(target.rawSql, features);
+          expect(rows.length, panel.title).toBeGreaterThan(0);
+          for (const column of PLOTTED_COLUMNS[panel.title]!) expect(rows[0], `${panel.title}: ${column}`).toHaveProperty(column);
+        }
+      }
+    } finally {
+      await clickhouse.close();
+    }
+  }, 120_000);
 });
