@@ -86,7 +86,8 @@ function demoEnv(runId: string, args: DemoArgs): NodeJS.ProcessEnv {
 }
 
 /** The registry's production model: the shipped one, or a model trained on the sample when none is shipped. */
-async function ensureModel(core: CoreSettings): Promise<string> {
+/** Also used by `driftline serve`, with the scorer's configured model name. */
+export async function ensureModel(core: CoreSettings, MODEL_NAME = 'reviews'): Promise<string> {
   const registry = openRegistry(core.registryDir);
   const production = await registry.productionVersion(MODEL_NAME);
   if (production !== null) return `registry ${core.registryDir} already serves ${MODEL_NAME} v${production}`;

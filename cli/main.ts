@@ -14,6 +14,7 @@ const COMPONENT_COMMANDS: Array<{ names: string[]; load: Loader }> = [
   { names: ['aggregator', 'drift', 'alerts'], load: async () => (await import('../drift-aggregator/cli.js')).commands },
   { names: ['api'], load: async () => (await import('../api/cli.js')).commands },
   { names: ['demo'], load: async () => (await import('./demo.js')).commands },
+  { names: ['serve'], load: async () => (await import('./serve.js')).commands },
 ];
 
 const SUMMARIES: Record<string, string> = {
@@ -28,6 +29,7 @@ const SUMMARIES: Record<string, string> = {
   drift: 'Drift tools: compare two datasets, query drift metrics',
   alerts: 'Print drift alerts from the alerts topic',
   api: 'Run the HTTP API (Fastify)',
+  serve: 'Run scorer, aggregator and API together until stopped (the single-node deployment)',
   demo: 'The main job: services, default model, sample reviews through the whole pipeline, report',
 };
 

@@ -12,6 +12,7 @@ import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.j
 import { coreSettings } from '../../core/config.js';
 import { driftTableMigrations, DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE } from '../../core/drift/tables.js';
 import { repoPath } from '../../core/paths.js';
+import { expandGrafanaSql } from '../support/grafana.js';
 
 interface Target { refId: string; rawSql: string; format: number; queryType: string; datasource: { type: string; uid: string } }
 interface Panel { id: number; type: string; title: string; targets: Target[]; datasource: { uid: string } }
@@ -23,16 +24,9 @@ const DATABASE = 'dash_test';
 const FROM_S = Date.UTC(2026, 0, 1, 0, 0) / 1000;
 const TO_S = FROM_S + 3600;
 
-/** Expands the dashboard variables and plugin macros used by the dashboard; leftovers fail the test. */
+/** Expands the dashboard variables and plugin macros (tests/support/grafana.ts); leftovers throw. */
 function expand(sql: string): string {
-  const out = sql
-    .replaceAll('${database}', DATABASE)
-    .replaceAll('${model:sqlstring}', "'reviews'")
-    .replaceAll('${segment:sqlstring}', "'__all__'")
-    .replaceAll('${feature:singlequote}', "'text_length','category'")
-    .replace(/\$__timeFilter\((\w+)\)/g, (_m, col: string) => `${col} >= toDateTime(${FROM_S}) AND ${col} <= toDateTime(${TO_S})`);
-  expect(out, `unexpanded macro in: ${sql}`).not.toMatch(/\$/);
-  return out;
+  return expandGrafanaSql(sql, { database: DATABASE, model: 'reviews', segment: '__all__', features: ['text_length', 'category'], fromSeconds: FROM_S, toSeconds: TO_S, intervalSeconds: 60 });
 }
 
 function ts(minute: number): string {
