@@ -6,8 +6,7 @@
  * fingerprint is computed here from the specification's algorithm.
  */
 import { isUtf8 } from 'node:buffer';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import avro from 'avsc';
 import { DriftlineError } from './errors.js';
 import { repoPath } from './paths.js';
@@ -106,11 +105,12 @@ export class AvroCodec<T> {
     this.writers.set(this.fingerprint.toString('hex'), { resolver: null, schema });
   }
 
-  /** Accept messages written with another (older or newer) version of this schema. */
+  /** Accept messages written with another (older or newer) version of this schema; throws when they cannot be resolved. */
   acceptWriterSchema(writerSchema: avro.Schema): this {
     const writerType = avro.Type.forSchema(writerSchema);
-    const resolver = this.type.createResolver(writerType);
-    this.writers.set(schemaFingerprint(writerType).toString('hex'), { resolver, schema: writerSchema });
+    const fingerprint = schemaFingerprint(writerType).toString('hex');
+    if (this.writers.has(fingerprint)) return this; // its own schema (or one already known): no resolver needed
+    this.writers.set(fingerprint, { resolver: this.type.createResolver(writerType), schema: writerSchema });
     return this;
   }
 
@@ -171,28 +171,82 @@ export class AvroCodec<T> {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Released schema versions (schemas/releases/<Name>.jsonl): one JSON line per released version, oldest
+// first, never edited once released. Readers accept every released version as a writer schema and
+// resolve it to their current schema (schemas/<Name>.avsc), so producers and consumers can be
+// upgraded in any order as long as every version is fully compatible with every other one
+// (checked by tests/schemas/compatibility.test.ts and by `npx tsx cli/schemas.ts`).
+
+export interface SchemaRelease {
+  version: number;
+  /** The 8 fingerprint bytes as they appear on the wire (little-endian CRC-64-AVRO), hex. */
+  fingerprint: string;
+  /** The full schema (with defaults and docs: an old reader needs its defaults to read newer data). */
+  schema: avro.schema.RecordType;
+}
+
+export function releasesPath(name: SchemaName): string {
+  return repoPath('schemas', 'releases', `${name}.jsonl`);
+}
+
+/** The released versions of one schema, oldest first (empty when the schema was never released). */
+export function loadReleases(name: SchemaName): SchemaRelease[] {
+  const path = releasesPath(name);
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as SchemaRelease);
+}
+
+/** The release line a schema would get as version `version` (what `cli/schemas.ts --release` appends). */
+export function releaseOf(schema: avro.schema.RecordType, version: number): SchemaRelease {
+  return { version, fingerprint: schemaFingerprint(avro.Type.forSchema(schema)).toString('hex'), schema };
+}
+
 /**
- * Earlier versions of one of our schemas (schemas/history/<Name>.v<N>.avsc). Their fingerprints stay
- * accepted, so messages an older producer wrote (still on the topics during and after an upgrade) resolve
- * to the current schema, new fields taking their defaults.
+ * Why `candidate` cannot be released after `released`: for every earlier version, a reader of the
+ * candidate must read data written with it (backward) and a reader of it must read data written with the
+ * candidate (forward), by the Avro resolution rules (avsc's createResolver). Full transitive
+ * compatibility: adding or removing a field is fine only with a default; changing a type is not.
  */
-export function historicSchemas(name: SchemaName): avro.Schema[] {
-  const dir = repoPath('schemas', 'history');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((file) => file.startsWith(`${name}.v`) && file.endsWith('.avsc'))
-    .sort()
-    .map((file) => JSON.parse(readFileSync(join(dir, file), 'utf8')) as avro.Schema);
+export function compatibilityProblems(released: readonly SchemaRelease[], candidate: avro.Schema): string[] {
+  const problems: string[] = [];
+  const candidateType = avro.Type.forSchema(candidate);
+  for (const release of released) {
+    const releasedType = avro.Type.forSchema(release.schema);
+    for (const [direction, reader, writer] of [
+      [`v${release.version} data read with the candidate`, candidateType, releasedType],
+      [`candidate data read by a v${release.version} reader`, releasedType, candidateType],
+    ] as const) {
+      try {
+        reader.createResolver(writer);
+      } catch (err) {
+        problems.push(`${direction}: ${(err as Error).message}`);
+      }
+    }
+  }
+  return problems;
+}
+
+/** A codec reading with `readerSchema` that accepts every release of `name` as a writer schema. */
+export function codecWithReleases<T>(readerSchema: avro.Schema, name: SchemaName, releases: readonly SchemaRelease[] = loadReleases(name)): AvroCodec<T> {
+  const codec = new AvroCodec<T>(readerSchema, name);
+  for (const release of releases) codec.acceptWriterSchema(release.schema);
+  return codec;
 }
 
 const codecs = new Map<SchemaName, AvroCodec<unknown>>();
 
-/** The codec of one of Driftline's own schemas (schemas/<name>.avsc), created once per process. */
+/**
+ * The codec of one of Driftline's own schemas, created once per process: it writes schemas/<name>.avsc
+ * and reads messages written with any released version of it.
+ */
 export function codecFor<N extends SchemaName>(name: N): AvroCodec<SchemaTypes[N]> {
   let codec = codecs.get(name);
   if (!codec) {
-    codec = new AvroCodec<unknown>(loadSchema(name), name);
-    for (const writer of historicSchemas(name)) codec.acceptWriterSchema(writer);
+    codec = codecWithReleases<unknown>(loadSchema(name), name);
     codecs.set(name, codec);
   }
   return codec as AvroCodec<SchemaTypes[N]>;

@@ -4,17 +4,17 @@
  * reader that only knows v1 can resolve v2 events once it accepts the v2 writer schema.
  */
 import { describe, expect, it } from 'vitest';
-import { AvroCodec, codecFor, historicSchemas, loadSchema } from '../../core/avro.js';
+import { AvroCodec, codecFor, loadReleases, loadSchema } from '../../core/avro.js';
 import type { ScoredReview } from '../../schemas/types.js';
 import { SAMPLES } from './samples.js';
 
 type ScoredReviewV1 = Omit<ScoredReview, 'has_replacement_char'>;
 
 describe('ScoredReview v1 → v2 (has_replacement_char)', () => {
-  const [v1] = historicSchemas('ScoredReview');
+  const v1 = loadReleases('ScoredReview').find((release) => release.version === 1)?.schema;
   const { has_replacement_char: _flag, ...v1Sample } = SAMPLES.ScoredReview;
 
-  it('keeps v1 in schemas/history, differing from v2 only by the new field with its default', () => {
+  it('keeps v1 in schemas/releases/ScoredReview.jsonl, differing from v2 only by the new field with its default', () => {
     expect(v1).toBeDefined();
     const current = loadSchema('ScoredReview');
     const v1Fields = (v1 as typeof current).fields.map((f) => f.name);
