@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type as osType } from 'node:os';
-import { createServer } from 'node:net';
+export { freePort } from '../core/net.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { repoPath } from '../core/paths.js';
@@ -88,15 +88,3 @@ export function resultFiles(): Array<[string, string]> {
     .map((name) => [name.slice(0, -'.json'.length), join(dir, name)]);
 }
 
-/** A TCP port free on 127.0.0.1 right now (for child processes' metrics ports; the tests use it too). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}

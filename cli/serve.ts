@@ -16,7 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { createServer } from 'node:net';
+import { freePort } from '../core/net.js';
 import { fileURLToPath } from 'node:url';
 import { Counter, Registry } from 'prom-client';
 import { createClickHouse } from '../core/clickhouse.js';
@@ -67,18 +67,6 @@ function parseArgs(argv: string[]): ServeArgs {
   return args;
 }
 
-/** A free TCP port, so the scorer's /ready can be found when its configured port is 0 ("none"). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** How to start `driftline scorer` as a child: from source under tsx, or the compiled file under dist/. */
 function scorerCommand(): string[] {
