@@ -34,7 +34,7 @@ const SUMMARIES: Record<string, string> = {
 };
 
 /** Long-running services: their logs are for log collectors (JSON on stderr, DRIFTLINE_LOG_LEVEL or info). */
-const SERVICE_COMMANDS = new Set(['scorer', 'aggregator', 'api']);
+const SERVICE_COMMANDS = new Set(['scorer', 'aggregator', 'api', 'serve']);
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /**

@@ -111,7 +111,7 @@ export const coreSettings = defineSettings('core', {
     kind: 'string',
     default: 'info',
     choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
-    description: 'pino log level. Human-facing CLI commands (all but scorer, aggregator, api) default to warn; --log-level overrides it for one command.',
+    description: 'pino log level. Human-facing CLI commands (all but scorer, aggregator, api, serve) default to warn; --log-level overrides it for one command.',
   }),
   logFormat: setting({
     env: 'DRIFTLINE_LOG_FORMAT',
