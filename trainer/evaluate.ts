@@ -3,7 +3,7 @@
  * and per source family, category accuracy, and outlier AUROC on anomalies injected into the same rows.
  */
 import type { MonitoredInput } from '../core/drift/baseline.js';
-import { seededRandom, type Random } from '../core/model/prng.js';
+import type { Random } from '../core/model/prng.js';
 import type { ModelRuntime, Prediction, ReviewInput } from '../core/model/types.js';
 import { SENTIMENTS } from '../schemas/types.js';
 import { type LabeledReview, sentimentLabel, sourceFamily } from './data.js';
