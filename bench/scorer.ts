@@ -171,7 +171,9 @@ function seededRegistry(): string {
 }
 
 function startScorer(topics: { reviews: string; scored: string; deadLetter: string; promotions: string }, groupId: string, registryDir: string, logFile: string): ChildProcess {
-  const child = spawn(process.execPath, entryArgs('scorer/main.ts'), {
+  // BENCH_SCORER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=bench/profiles/raw": how the profiles in bench/profiles/ were taken.
+  const nodeArgs = (process.env.BENCH_SCORER_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+  const child = spawn(process.execPath, [...nodeArgs, ...entryArgs('scorer/main.ts')], {
     cwd: repoRoot(),
     env: {
       ...process.env,
