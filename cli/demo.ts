@@ -29,7 +29,7 @@ import { runScorer } from '../scorer/app.js';
 import { startApiServer } from '../api/server.js';
 import { splitByReviewId } from '../trainer/data.js';
 import { HOLDOUT_SALT, runTrainingJob } from '../trainer/pipeline.js';
-import type { CliCommand } from './types.js';
+import type { CliCommand } from '../core/cli.js';
 
 const MODEL_NAME = 'reviews';
 const SAMPLE = repoPath('data', 'sample', 'reviews-sample.jsonl');

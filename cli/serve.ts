@@ -33,7 +33,7 @@ import { AggregatorService } from '../drift-aggregator/service.js';
 import { startApiServer } from '../api/server.js';
 import { scorerSettings } from '../scorer/config.js';
 import { ensureModel } from './demo.js';
-import type { CliCommand } from './types.js';
+import type { CliCommand } from '../core/cli.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,7 +1,7 @@
 /** `driftline ingest`: publish reviews from a JSONL/CSV file or stdin; invalid ones go to the dead-letter topic. */
 import { initTracing, shutdownTracing } from '../core/tracing.js';
 import { parseArgs } from 'node:util';
-import type { CliCommand } from '../cli/types.js';
+import type { CliCommand } from '../core/cli.js';
 import { coreSettings } from '../core/config.js';
 import { isDriftlineError, toDriftlineError } from '../core/errors.js';
 import { ingestSettings, type IngestSettings } from './config.js';

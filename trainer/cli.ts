@@ -1,7 +1,7 @@
 /** `driftline train`, `driftline evaluate` (and `driftline models`, which lives with the registry). */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CliCommand } from '../cli/types.js';
+import type { CliCommand } from '../core/cli.js';
 import { coreSettings } from '../core/config.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import { createKafka } from '../core/kafka.js';

@@ -6,7 +6,7 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import type { CliCommand } from '../../cli/types.js';
+import type { CliCommand } from '../cli.js';
 import { DRIFT_STATUSES, type DriftStatus } from '../../schemas/types.js';
 import { DriftlineError, toDriftlineError } from '../errors.js';
 import { userPath } from '../paths.js';

@@ -2,7 +2,7 @@
  * `driftline models ...`: inspect the registry and change stages. Stage changes are published as
  * ModelPromotion events (unless --no-publish) so running scorers and APIs hot-swap.
  */
-import type { CliCommand } from '../../cli/types.js';
+import type { CliCommand } from '../cli.js';
 import { coreSettings } from '../config.js';
 import { DriftlineError, toDriftlineError } from '../errors.js';
 import { createKafka } from '../kafka.js';
