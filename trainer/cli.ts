@@ -7,7 +7,7 @@ import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import { createKafka } from '../core/kafka.js';
 import { kafkaPromotionPublisher, publishingRegistry } from '../core/model/promotions.js';
 import { MANIFEST_FILE } from '../core/model/artifacts.js';
-import { modelsCommand } from '../core/model/registry-cli.js';
+import { modelsCommand } from './registry-cli.js';
 import { openRegistry, type ModelRegistry } from '../core/model/registry.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import { userPath } from '../core/paths.js';
