@@ -16,7 +16,7 @@ import type { LabeledReview } from '../trainer/data.js';
 import { evaluatePredictions, scoreAll } from '../trainer/evaluate.js';
 import type { JobProgress, TrainExecutor } from './jobs.js';
 import type { TrainWorkerInput, TrainWorkerMessage } from './train-worker.js';
-import { startApiWorker } from './worker-thread.js';
+import { startWorkerEntry } from '../core/worker-thread.js';
 
 /** A labelled review as POST /v1/evaluate and /v1/train take it (the dataset JSONL shape). */
 export interface LabelledReview {
@@ -115,7 +115,7 @@ type Done = Extract<TrainWorkerMessage, { type: 'done' }>;
 /** Runs one training in a worker; aborting terminates it unless it is already registering. */
 function trainInWorker(input: TrainWorkerInput, report: (progress: JobProgress) => void, signal: AbortSignal, logger: Logger): Promise<Done> {
   return new Promise<Done>((resolve, reject) => {
-    const worker = startApiWorker('train-worker', input);
+    const worker = startWorkerEntry(import.meta.url, 'train-worker', input);
     let phase = 'starting';
     let settled = false;
     const settle = (fn: () => void): void => {
