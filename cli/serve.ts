@@ -27,11 +27,9 @@ import { createKafka, ensureTopics } from '../core/kafka.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { serveMetrics, type ReadinessCheck } from '../core/metrics.js';
 import { createRedis } from '../core/redis.js';
-import { registryBaselineProvider } from '../drift-aggregator/baselines.js';
-import { aggregatorSettings } from '../drift-aggregator/config.js';
-import { AggregatorService } from '../drift-aggregator/service.js';
-import { startApiServer } from '../api/server.js';
-import { scorerSettings } from '../scorer/config.js';
+import { AggregatorService, aggregatorSettings, registryBaselineProvider } from '../drift-aggregator/index.js';
+import { startApiServer } from '../api/index.js';
+import { scorerSettings } from '../scorer/index.js';
 import { ensureModel } from './demo.js';
 import type { CliCommand } from '../core/cli.js';
 

@@ -24,7 +24,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { modelSettings } from './config.js';
 import type { PromotionFollower } from './promotions.js';
 import type { ModelRegistry } from './registry.js';
-import type { ModelRuntime, ModelService, Prediction, ReviewInput, ScoreOptions } from './types.js';
+import type { ModelRuntime, ModelService, Prediction, ReviewInput, RuntimeLoader, ScoreOptions } from './types.js';
 import { workerRuntimeLoader } from './worker-runtime.js';
 
 export const modelServiceSettings = defineSettings('model-service', {
@@ -48,7 +48,7 @@ export function modelThreadsOr(componentDefault: number, env: NodeJS.ProcessEnv 
   return raw === undefined || raw === '' ? componentDefault : modelServiceSettings.load(env).modelThreads;
 }
 
-export type RuntimeLoader = (versionDir: string, meta: { name: string; version: number }) => Promise<ModelRuntime>;
+export type { RuntimeLoader };
 
 export interface ModelServiceOptions {
   registry: ModelRegistry;

@@ -18,7 +18,7 @@ import type { Worker } from 'node:worker_threads';
 import { startWorkerEntry } from '../worker-thread.js';
 import { DriftlineError, type ErrorCode } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
-import type { RuntimeLoader } from './service.js';
+import type { RuntimeLoader } from './types.js';
 import type { ModelRuntime, Prediction, ReviewInput, ScoreOptions } from './types.js';
 
 /** What a worker is started with (its `workerData`). */
