@@ -14,6 +14,7 @@ import type { ClickHouseClient } from '../core/clickhouse.js';
 import { buildDeadLetter, type DeadLetterPublisher } from '../core/deadletter.js';
 import { DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, driftTableMigrations, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
 import { DriftlineError } from '../core/errors.js';
+import { backoffDelayMs } from '../core/retry.js';
 import type { Logger } from '../core/logger.js';
 import type { DeadLetter } from '../schemas/types.js';
 
@@ -190,7 +191,7 @@ export class PendingRowWriter {
 
   private backOff(err: unknown): void {
     this.failures++;
-    const delay = Math.min(this.options.retryMaxMs, 250 * 2 ** Math.min(this.failures, 16));
+    const delay = backoffDelayMs(this.failures + 1, { initialDelayMs: 250, maxDelayMs: this.options.retryMaxMs });
     this.nextAttemptAt = Date.now() + delay;
     this.options.log.warn({ err: err instanceof DriftlineError ? err.toJSON() : String(err), retryInMs: delay, failures: this.failures }, 'ClickHouse write failed; rows stay queued in Redis');
   }

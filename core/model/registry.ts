@@ -20,7 +20,8 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { PromotionAction, Stage } from '../../schemas/types.js';
 import { coreSettings, defineSettings, setting } from '../config.js';
-import { DriftlineError, withRetry } from '../errors.js';
+import { DriftlineError } from '../errors.js';
+import { withRetry } from '../retry.js';
 import type { ReferenceBaseline } from '../drift/baseline.js';
 
 export const REGISTRY_FORMAT_VERSION = 1;

@@ -19,7 +19,8 @@
  */
 import type { ModelPromotion } from '../../schemas/types.js';
 import { defineSettings, setting } from '../config.js';
-import { DriftlineError, toDriftlineError, withRetry, type ErrorCode } from '../errors.js';
+import { DriftlineError, toDriftlineError, type ErrorCode } from '../errors.js';
+import { withRetry } from '../retry.js';
 import { createLogger, type Logger } from '../logger.js';
 import { modelSettings } from './config.js';
 import type { PromotionFollower } from './promotions.js';
