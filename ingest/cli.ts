@@ -5,7 +5,8 @@ import type { CliCommand } from '../core/cli.js';
 import { coreSettings } from '../core/config.js';
 import { isDriftlineError, toDriftlineError } from '../core/errors.js';
 import { ingestSettings, type IngestSettings } from './config.js';
-import { INPUT_FORMATS, ingestRecords, type IngestProgress, type IngestSummary, type InputFormat } from './ingest.js';
+import { ingestRecords } from './ingest.js';
+import { INPUT_FORMATS, type IngestProgress, type IngestSummary, type InputFormat } from './types.js';
 
 const USAGE = `usage: driftline ingest --file <reviews.jsonl|reviews.csv|-> [options]
 

@@ -1,2 +1,5 @@
-/** Ingest's public face: publishing review records (JSONL/CSV/stdin readers live behind it). */
-export { ingestRecords, type IngestSummary } from './ingest.js';
+/** Ingest's public face: publishing review records, its readers and message format, and its types. */
+export { ingestRecords } from './ingest.js';
+export { convertCsvRow, detectFormat, readCsv, readJsonl } from './readers.js';
+export { reviewKey, reviewMessage } from './publisher.js';
+export { INPUT_FORMATS, type IngestOptions, type IngestProgress, type IngestSource, type IngestSummary, type InputFormat, type InputRecord } from './types.js';
