@@ -60,7 +60,7 @@ async function applyCost(withDedupe: boolean): Promise<number> {
       partition: 0,
       expectedPrevOffset: offset,
       lastOffset: offset + BATCH,
-      aggregate,
+      increments: aggregate.increments(),
       nowWallMs: Date.now(),
       allowedLatenessMs: 0,
       windowMs: 60_000,
