@@ -24,14 +24,12 @@ import type { JobRunner } from './jobs.js';
 import { createApiMetrics, type ApiMetrics } from './metrics.js';
 import { adminPlugin } from './plugins/admin.js';
 import { driftPlugin } from './plugins/drift.js';
-import { healthPlugin } from './plugins/health.js';
+import { healthPlugin, type FollowerStatus } from './plugins/health.js';
+
+export type { FollowerStatus };
 import { predictPlugin } from './plugins/predict.js';
 import { registerRateLimits } from './rate-limits.js';
 
-/** What /ready needs of the promotion follower (core/model/promotions.ts PromotionFollower). */
-export interface FollowerStatus {
-  isConnected(): boolean;
-}
 
 export interface ApiDependencies {
   settings: ApiSettings;

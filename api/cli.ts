@@ -1,5 +1,5 @@
 /** `driftline api`: runs the HTTP API (settings from DRIFTLINE_API_* and the shared DRIFTLINE_* variables). */
-import type { CliCommand } from '../cli/types.js';
+import type { CliCommand } from '../core/cli.js';
 
 const USAGE = `usage: driftline api [--host <address>] [--port <port>]
   Runs the HTTP API until SIGTERM/SIGINT (then drains in-flight requests and exits).

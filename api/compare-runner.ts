@@ -9,7 +9,7 @@ import type { DriftThresholds } from '../core/drift/config.js';
 import { DriftlineError, ERROR_CODES, type ErrorCode } from '../core/errors.js';
 import type { CompareWorkerReply, CompareWorkerRequest } from './compare-worker.js';
 import type { CompareBody } from './drift-compare.js';
-import { startApiWorker } from './worker-thread.js';
+import { startWorkerEntry } from '../core/worker-thread.js';
 
 export interface CompareRunner {
   run(body: CompareBody, thresholds: DriftThresholds): Promise<Record<string, unknown>>;
@@ -51,7 +51,7 @@ export function createCompareRunner(options: { maxQueued: number; logger: ErrorL
 
   const ensureWorker = (): Worker => {
     if (worker) return worker;
-    const started = startApiWorker('compare-worker');
+    const started = startWorkerEntry(import.meta.url, 'compare-worker');
     started.on('message', onReply);
     started.on('error', (err) => options.logger.error({ err }, 'the comparison worker failed'));
     started.on('exit', (code) => {

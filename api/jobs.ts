@@ -9,39 +9,11 @@
 import { randomUUID } from 'node:crypto';
 import { DriftlineError, toDriftlineError, type ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { JobProgress, TrainExecutor, TrainOutcome, TrainRequest } from '../trainer/index.js';
+
+export type { JobProgress, TrainExecutor, TrainOutcome, TrainRequest };
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-
-export interface TrainRequest {
-  /** A JSONL/CSV file readable by this process. */
-  datasetPath?: string;
-  /** Inline labelled reviews (dataset JSONL shape). */
-  reviews?: Array<Record<string, unknown>>;
-  /** Registry version whose parameters are the starting point. */
-  baseVersion?: number;
-  /** Trainer parameters (override the base version's). */
-  params?: Record<string, unknown>;
-  /** Promote the new version to production when its held-out macro-F1 allows it. */
-  promote?: boolean;
-  /** Who asked (for the registry's history). */
-  actor: string;
-}
-
-export interface JobProgress {
-  phase: string;
-  /** 0..1 */
-  fraction: number;
-  message?: string;
-}
-
-export interface TrainOutcome {
-  version: number;
-  stage?: string;
-  metrics?: Record<string, unknown>;
-}
-
-/** Runs one training; reports progress; should stop early when the signal aborts. */
-export type TrainExecutor = (request: TrainRequest, report: (progress: JobProgress) => void, signal: AbortSignal) => Promise<TrainOutcome>;
 
 export interface JobView {
   id: string;

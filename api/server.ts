@@ -24,7 +24,7 @@ import { repoPath, userPath } from '../core/paths.js';
 import { buildApp, type ApiApp } from './app.js';
 import { apiSettings, type ApiSettings } from './config.js';
 import { createJobRunner, type JobRunner } from './jobs.js';
-import { trainerExecutor } from './training.js';
+import { trainerExecutor } from '../trainer/index.js';
 
 export interface StartApiOptions {
   settings?: Partial<ApiSettings>;

@@ -27,7 +27,7 @@ import { InMemoryBaselineProvider, SketchCatalog } from '../drift-aggregator/bas
 import { aggregatorSettings } from '../drift-aggregator/config.js';
 import { BatchAggregate } from '../drift-aggregator/increments.js';
 import { AggregatorService } from '../drift-aggregator/service.js';
-import { seededRandom, syntheticBaseline, syntheticReview } from '../drift-aggregator/synthetic.js';
+import { seededRandom, syntheticBaseline, syntheticReview } from '../fixtures/synthetic.js';
 import type { ScoredReview } from '../schemas/types.js';
 import { writeResult } from './lib.js';
 

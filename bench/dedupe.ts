@@ -18,7 +18,7 @@ import { createRedis } from '../core/redis.js';
 import { InMemoryBaselineProvider, SketchCatalog } from '../drift-aggregator/baselines.js';
 import { BatchAggregate } from '../drift-aggregator/increments.js';
 import { AggregatorState } from '../drift-aggregator/redis-state.js';
-import { seededRandom, syntheticBaseline, syntheticReview } from '../drift-aggregator/synthetic.js';
+import { seededRandom, syntheticBaseline, syntheticReview } from '../fixtures/synthetic.js';
 import { ScoredIds } from '../scorer/dedupe.js';
 import { machineInfo, writeResult } from './lib.js';
 
@@ -60,7 +60,7 @@ async function applyCost(withDedupe: boolean): Promise<number> {
       partition: 0,
       expectedPrevOffset: offset,
       lastOffset: offset + BATCH,
-      aggregate,
+      increments: aggregate.increments(),
       nowWallMs: Date.now(),
       allowedLatenessMs: 0,
       windowMs: 60_000,

@@ -20,7 +20,7 @@ import { coreSettings, type CoreSettings } from '../core/config.js';
 import { createKafka, ensureTopics } from '../core/kafka.js';
 import { readShippedReviewLines, repoPath, SHIPPED_REVIEWS } from '../core/paths.js';
 import { validateReview } from '../core/validation.js';
-import { ingestRecords, readJsonl, reviewMessage } from '../ingest/ingest.js';
+import { ingestRecords, readJsonl, reviewMessage } from '../ingest/index.js';
 import { machineInfo, writeResult } from './lib.js';
 
 const RECORDS = Number(process.argv[2] ?? 20_000);

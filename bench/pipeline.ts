@@ -41,7 +41,7 @@ import { createRedis } from '../core/redis.js';
 import { validateReview } from '../core/validation.js';
 import { aggregatorSettings } from '../drift-aggregator/config.js';
 import { SUMMARY_HASH } from '../drift-aggregator/increments.js';
-import { ingestRecords, reviewMessage, type IngestSummary } from '../ingest/ingest.js';
+import { ingestRecords, reviewMessage, type IngestSummary } from '../ingest/index.js';
 import { scorerSettings } from '../scorer/config.js';
 import { splitBySize } from '../scorer/pipeline.js';
 import { entryArgs, freePort, machineInfo, percentile, writeResult } from './lib.js';

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { coreSettings } from '../core/config.js';
 import { createKafka, driftlineTopics, ensureTopics } from '../core/kafka.js';
 import { repoPath } from '../core/paths.js';
-import type { CliCommand } from './types.js';
+import type { CliCommand } from '../core/cli.js';
 
 const services: CliCommand = {
   name: 'services',

@@ -2,7 +2,7 @@
  * `driftline <command> [options]`: the one CLI entry. Commands live with their components
  * (ingest/cli.ts, trainer/cli.ts, ...) and are imported lazily so `driftline ingest` does not load tfjs.
  */
-import type { CliCommand } from './types.js';
+import type { CliCommand } from '../core/cli.js';
 
 type Loader = () => Promise<CliCommand[]>;
 

@@ -23,17 +23,16 @@ import { createClickHouse } from '../core/clickhouse.js';
 import { coreSettings } from '../core/config.js';
 import { loadDriftThresholds } from '../core/drift/config.js';
 import { toDriftlineError } from '../core/errors.js';
+import { backoffDelayMs } from '../core/retry.js';
 import { createKafka, ensureTopics } from '../core/kafka.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { serveMetrics, type ReadinessCheck } from '../core/metrics.js';
 import { createRedis } from '../core/redis.js';
-import { registryBaselineProvider } from '../drift-aggregator/baselines.js';
-import { aggregatorSettings } from '../drift-aggregator/config.js';
-import { AggregatorService } from '../drift-aggregator/service.js';
-import { startApiServer } from '../api/server.js';
-import { scorerSettings } from '../scorer/config.js';
+import { AggregatorService, aggregatorSettings, registryBaselineProvider } from '../drift-aggregator/index.js';
+import { startApiServer } from '../api/index.js';
+import { scorerSettings } from '../scorer/index.js';
 import { ensureModel } from './demo.js';
-import type { CliCommand } from './types.js';
+import type { CliCommand } from '../core/cli.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -109,7 +108,7 @@ class ScorerSupervisor {
         this.gaveUp(`scorer exited ${this.args.maxRestarts + 1} times in a row`);
         return;
       }
-      const delayMs = Math.min(30_000, 1_000 * 2 ** (this.failuresInARow - 1));
+      const delayMs = backoffDelayMs(this.failuresInARow, { initialDelayMs: 1_000, maxDelayMs: 30_000 });
       this.log.warn({ code, signal, delayMs, attempt: this.failuresInARow }, 'scorer exited; restarting after back-off');
       this.restarts.inc({ part: 'scorer' });
       setTimeout(() => {

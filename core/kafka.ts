@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import kafkajs, { Kafka, logLevel as KafkaLogLevel, type ITopicConfig, type KafkaConfig, type LogEntry } from 'kafkajs';
 import { coreSettings, type CoreSettings } from './config.js';
 import { DriftlineError } from './errors.js';
+import { backoffDelayMs } from './retry.js';
 import { createLogger } from './logger.js';
 
 // kafkajs warns once per producer that its default partitioner changed in 2.0; Driftline was written for
@@ -82,6 +83,9 @@ export function driftlineTopics(settings: CoreSettings): string[] {
  * known yet, seen on a loaded machine). An unreachable broker is not retried again: the client has
  * already spent its own retries on that, and the caller should hear about it.
  */
+/** Topic creation right after a broker start can race its metadata; short waits suffice. */
+const TOPIC_CREATE_BACKOFF = { initialDelayMs: 500, maxDelayMs: 8_000 } as const;
+
 export async function ensureTopics(
   kafka: Kafka,
   topics: string[],
@@ -94,7 +98,7 @@ export async function ensureTopics(
       return await createMissingTopics(kafka, topics, settings, partitions);
     } catch (err) {
       if (!brokerAnswered(err) || attempt >= attempts) throw kafkaError(err, 'creating topics');
-      await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
+      await new Promise((resolve) => setTimeout(resolve, backoffDelayMs(attempt, TOPIC_CREATE_BACKOFF)));
     }
   }
 }

@@ -6,6 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { RELEASE_LOCK_AND_TRIM_LUA } from '../core/redis.js';
 import type { Producer } from 'kafkajs';
 import { codecFor } from '../core/avro.js';
 import { ALL_SEGMENTS } from '../core/drift/tables.js';
@@ -73,14 +74,6 @@ export function buildAlerts(ref: WindowRef, windowMs: number, items: readonly St
   return alerts;
 }
 
-const TRIM_IF_OWNER_LUA = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('LTRIM', KEYS[2], tonumber(ARGV[2]), -1)
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
-`;
 
 /**
  * Removes the sent entries (ARGV[2..]) only while they are still the head of the list, and releases the
@@ -132,7 +125,7 @@ export class AlertOutbox {
       if ((await this.redis.set(this.lockKey, this.owner, 'PX', 30_000, 'NX')) !== 'OK') return sent;
       const batch = this.inDoubt ?? (await this.redis.lrange(this.listKey, 0, 99));
       if (batch.length === 0) {
-        await this.redis.eval(TRIM_IF_OWNER_LUA, 2, this.lockKey, this.listKey, this.owner, 0);
+        await this.redis.eval(RELEASE_LOCK_AND_TRIM_LUA, 2, this.lockKey, this.listKey, this.owner, 0);
         return sent;
       }
       try {
@@ -140,7 +133,7 @@ export class AlertOutbox {
         await producer.send({ topic, acks: -1, messages: alerts.map((alert) => ({ key: alert.model_name, value: codec.encode(alert) })) });
       } catch (err) {
         this.inDoubt = batch;
-        await this.redis.eval(TRIM_IF_OWNER_LUA, 2, this.lockKey, this.listKey, this.owner, 0);
+        await this.redis.eval(RELEASE_LOCK_AND_TRIM_LUA, 2, this.lockKey, this.listKey, this.owner, 0);
         throw kafkaError(err, 'publishing drift alerts');
       }
       this.inDoubt = undefined;

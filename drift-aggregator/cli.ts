@@ -1,18 +1,18 @@
 /**
  * CLI commands of the drift aggregator:
  *   driftline aggregator                       run the service (configured by DRIFTLINE_* variables)
- *   driftline drift compare ...                dataset vs dataset drift report (core/drift/compare-cli.ts)
+ *   driftline drift compare ...                dataset vs dataset drift report (drift-aggregator/compare-cli.ts)
  *   driftline drift query [options]            recent drift rows from ClickHouse
  *   driftline drift sliding --model M --version V [--windows K]   sliding view from the Redis sketches
  *   driftline alerts [--follow]                DriftAlert events from the alerts topic
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import type { CliCommand } from '../cli/types.js';
+import type { CliCommand } from '../core/cli.js';
 import { codecFor } from '../core/avro.js';
 import { createClickHouse } from '../core/clickhouse.js';
 import { coreSettings } from '../core/config.js';
-import { driftCompareCommand } from '../core/drift/compare-cli.js';
+import { driftCompareCommand } from './compare-cli.js';
 import { loadDriftThresholds } from '../core/drift/config.js';
 import { ALL_SEGMENTS, DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE } from '../core/drift/tables.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';

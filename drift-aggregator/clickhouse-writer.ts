@@ -10,10 +10,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { RELEASE_LOCK_AND_TRIM_LUA } from '../core/redis.js';
 import type { ClickHouseClient } from '../core/clickhouse.js';
 import { buildDeadLetter, type DeadLetterPublisher } from '../core/deadletter.js';
 import { DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, driftTableMigrations, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
 import { DriftlineError } from '../core/errors.js';
+import { backoffDelayMs } from '../core/retry.js';
 import type { Logger } from '../core/logger.js';
 import type { DeadLetter } from '../schemas/types.js';
 
@@ -21,14 +23,6 @@ export type PendingEntry =
   | { table: typeof DRIFT_METRICS_TABLE; row: DriftMetricRow }
   | { table: typeof WINDOW_SUMMARY_TABLE; row: WindowSummaryRow };
 
-const RELEASE_AND_TRIM_LUA = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('LTRIM', KEYS[2], tonumber(ARGV[2]), -1)
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
-`;
 
 /** ClickHouse DateTime64(3) text, UTC: 'YYYY-MM-DD hh:mm:ss.mmm'. */
 export function clickhouseTime(ms: number): string {
@@ -133,7 +127,7 @@ export class PendingRowWriter {
       if (locked !== 'OK') return written;
       const raw = await redis.lrange(pendingKey, 0, this.entriesPerFlush - 1);
       if (raw.length === 0) {
-        await redis.eval(RELEASE_AND_TRIM_LUA, 2, lockKey, pendingKey, this.owner, 0);
+        await redis.eval(RELEASE_LOCK_AND_TRIM_LUA, 2, lockKey, pendingKey, this.owner, 0);
         return written;
       }
       let poisoned = 0;
@@ -144,13 +138,13 @@ export class PendingRowWriter {
         // After the good rows are in: a failed publish retries the round, and re-inserting rows only replaces them.
         await this.deadLetter(poison);
       } catch (err) {
-        await redis.eval(RELEASE_AND_TRIM_LUA, 2, lockKey, pendingKey, this.owner, 0);
+        await redis.eval(RELEASE_LOCK_AND_TRIM_LUA, 2, lockKey, pendingKey, this.owner, 0);
         this.backOff(err);
         return written;
       }
       this.failures = 0;
       this.nextAttemptAt = 0;
-      await redis.eval(RELEASE_AND_TRIM_LUA, 2, lockKey, pendingKey, this.owner, raw.length);
+      await redis.eval(RELEASE_LOCK_AND_TRIM_LUA, 2, lockKey, pendingKey, this.owner, raw.length);
       written += raw.length - poisoned;
     }
   }
@@ -190,7 +184,7 @@ export class PendingRowWriter {
 
   private backOff(err: unknown): void {
     this.failures++;
-    const delay = Math.min(this.options.retryMaxMs, 250 * 2 ** Math.min(this.failures, 16));
+    const delay = backoffDelayMs(this.failures + 1, { initialDelayMs: 250, maxDelayMs: this.options.retryMaxMs });
     this.nextAttemptAt = Date.now() + delay;
     this.options.log.warn({ err: err instanceof DriftlineError ? err.toJSON() : String(err), retryInMs: delay, failures: this.failures }, 'ClickHouse write failed; rows stay queued in Redis');
   }

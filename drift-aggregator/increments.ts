@@ -123,6 +123,16 @@ export interface BatchAggregateOptions {
   sketchesOf(modelName: string, modelVersion: number): VersionSketches;
 }
 
+/**
+ * What one batch adds to Redis, as plain data (the Redis apply needs nothing else): per window its id,
+ * start, event count and the sketch increments per `<segment>|<value>` hash.
+ */
+export interface BatchIncrements {
+  /** Latest window time among the batch's events (-Infinity for an empty batch). */
+  maxWindowTime: number;
+  windows: Array<{ id: string; start: number; events: number; hashes: Array<[string, SketchIncrements]> }>;
+}
+
 /** Pre-aggregates the events of one Kafka batch: one entry per window, every state summed in memory. */
 export class BatchAggregate {
   readonly windows = new Map<string, WindowIncrements>();
@@ -166,6 +176,20 @@ export class BatchAggregate {
     }
     this.finished = true;
     return this;
+  }
+
+  /** The batch's increments as plain data, `__all__` included. */
+  increments(): BatchIncrements {
+    this.finish();
+    const windows: BatchIncrements['windows'] = [];
+    for (const window of this.windows.values()) {
+      const hashes: Array<[string, SketchIncrements]> = [];
+      for (const [segment, states] of window.segments) {
+        for (const [value, increments] of states.increments()) hashes.push([hashName(segment, value), increments]);
+      }
+      windows.push({ id: window.id, start: window.ref.start, events: window.events, hashes });
+    }
+    return { maxWindowTime: this.maxWindowTime, windows };
   }
 
   private segment(window: WindowIncrements, segment: string, sketches: VersionSketches): SegmentStates {

@@ -32,7 +32,7 @@ import type { Redis } from 'ioredis';
 import { DriftlineError } from '../core/errors.js';
 import type { SketchIncrements } from '../core/sketch/index.js';
 import { LUA_APPLY_OPS_FUNCTION } from '../core/sketch/redis-increments.js';
-import { hashName, type BatchAggregate } from './increments.js';
+import type { BatchIncrements } from './increments.js';
 
 const APPLY_BATCH_LUA = `${LUA_APPLY_OPS_FUNCTION}
 local offsets, clock, open, touched, lateDirty, partitionMax = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -121,7 +121,8 @@ export interface ApplyBatchInput {
   /** Stored offset the batch was aggregated after (-1: none), i.e. the batch starts at expectedPrev + 1. */
   expectedPrevOffset: number;
   lastOffset: number;
-  aggregate: BatchAggregate;
+  /** What the batch adds (BatchAggregate.increments()). */
+  increments: BatchIncrements;
   nowWallMs: number;
   allowedLatenessMs: number;
   windowMs: number;
@@ -175,24 +176,19 @@ export class AggregatorState {
       input.lastOffset,
       this.base,
       input.nowWallMs,
-      Number.isFinite(input.aggregate.maxWindowTime) ? input.aggregate.maxWindowTime : -1e300,
+      Number.isFinite(input.increments.maxWindowTime) ? input.increments.maxWindowTime : -1e300,
       input.allowedLatenessMs,
       input.windowMs,
-      input.aggregate.windows.size,
+      input.increments.windows.length,
       input.dedupe?.horizonMs ?? 0,
       reviewIds.length,
       ...reviewIds,
       deadLetters.length,
       ...deadLetters,
     ];
-    input.aggregate.finish();
-    for (const window of input.aggregate.windows.values()) {
-      const hashes: Array<[string, SketchIncrements]> = [];
-      for (const [segment, states] of window.segments) {
-        for (const [value, increments] of states.increments()) hashes.push([hashName(segment, value), increments]);
-      }
-      args.push(window.id, window.ref.start, window.events, hashes.length);
-      for (const [name, increments] of hashes) pushIncrements(args, name, increments);
+    for (const window of input.increments.windows) {
+      args.push(window.id, window.start, window.events, window.hashes.length);
+      for (const [name, increments] of window.hashes) pushIncrements(args, name, increments);
     }
     const reply = await this.evalApply(keys, args);
     const [code, stored, late] = reply;

@@ -7,8 +7,8 @@ import type { ClickHouseClient } from '../core/clickhouse.js';
 import { createClickHouse } from '../core/clickhouse.js';
 import { coreSettings } from '../core/config.js';
 import { loadDriftThresholds } from '../core/drift/config.js';
-import { toDriftlineError } from '../core/errors.js';
 import { createKafka } from '../core/kafka.js';
+import { runService } from '../core/service-runner.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { createRedis } from '../core/redis.js';
 import { registryBaselineProvider } from './baselines.js';
@@ -70,24 +70,8 @@ export async function startAggregator(options: StartOptions = {}): Promise<Runni
   };
 }
 
-/** Runs until SIGTERM/SIGINT, then stops gracefully; resolves with the exit code. */
+/** Runs until SIGTERM/SIGINT, then stops gracefully; resolves with the exit code (core/service-runner.ts). */
 export async function runAggregator(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const log = createLogger('drift-aggregator', coreSettings.load(env).logLevel);
-  let running: RunningAggregator;
-  try {
-    running = await startAggregator({ env, log });
-  } catch (err) {
-    log.error({ err: toDriftlineError(err).toJSON() }, 'drift aggregator failed to start');
-    return 1;
-  }
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      log.info({ signal }, 'stopping drift aggregator');
-      resolve();
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
-  await running.stop();
-  return 0;
+  return runService({ name: 'drift aggregator', log, start: () => startAggregator({ env, log }) });
 }

@@ -300,7 +300,7 @@ export class AggregatorService {
         partition: batch.partition,
         expectedPrevOffset: applied,
         lastOffset,
-        aggregate,
+        increments: aggregate.increments(),
         nowWallMs: this.now(),
         allowedLatenessMs: settings.allowedLatenessMs,
         windowMs: settings.windowMs,

@@ -1,11 +1,12 @@
 /** `driftline ingest`: publish reviews from a JSONL/CSV file or stdin; invalid ones go to the dead-letter topic. */
 import { initTracing, shutdownTracing } from '../core/tracing.js';
 import { parseArgs } from 'node:util';
-import type { CliCommand } from '../cli/types.js';
+import type { CliCommand } from '../core/cli.js';
 import { coreSettings } from '../core/config.js';
 import { isDriftlineError, toDriftlineError } from '../core/errors.js';
 import { ingestSettings, type IngestSettings } from './config.js';
-import { INPUT_FORMATS, ingestRecords, type IngestProgress, type IngestSummary, type InputFormat } from './ingest.js';
+import { ingestRecords } from './ingest.js';
+import { INPUT_FORMATS, type IngestProgress, type IngestSummary, type InputFormat } from './types.js';
 
 const USAGE = `usage: driftline ingest --file <reviews.jsonl|reviews.csv|-> [options]
 

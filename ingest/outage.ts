@@ -28,6 +28,7 @@
  * deduplicate by topic offset, not by review_id, so such a copy would be scored and counted twice.
  */
 import { DriftlineError } from '../core/errors.js';
+import { backoffDelayMs } from '../core/retry.js';
 import { isTransientKafkaError, kafkaError } from '../core/kafka.js';
 
 export interface OutagePolicy {
@@ -48,8 +49,7 @@ export function outagePolicy(budgetMs: number): OutagePolicy {
 
 /** Wait before resend number `retry` (1-based): initialDelayMs, doubling, capped at maxDelayMs. */
 export function outageBackoffMs(retry: number, policy: Pick<OutagePolicy, 'initialDelayMs' | 'maxDelayMs'>): number {
-  const doublings = Math.min(Math.max(retry, 1) - 1, 30); // 2^30 × any sane initial delay is past every cap
-  return Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** doublings);
+  return backoffDelayMs(retry, policy);
 }
 
 export type OutageDecision = { retry: true; delayMs: number } | { retry: false; reason: 'permanent' | 'budget-spent' };

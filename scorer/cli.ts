@@ -1,5 +1,5 @@
 /** `driftline scorer`: runs one streaming scorer process (configuration by DRIFTLINE_* env vars). */
-import type { CliCommand } from '../cli/types.js';
+import type { CliCommand } from '../core/cli.js';
 import { scorerSettings } from './config.js';
 
 function usage(): string {

@@ -17,6 +17,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Admin, Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { toDriftlineError } from '../core/errors.js';
+import { backoffDelayMs } from '../core/retry.js';
 import type { Logger } from '../core/logger.js';
 import type { ModelRuntime, ModelService } from '../core/model/types.js';
 import { extractTraceContext, SpanKind, withSpan } from '../core/tracing.js';
@@ -167,7 +168,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
     const partition = payload.batch.partition;
     const attempt = (failures.get(partition) ?? 0) + 1;
     failures.set(partition, attempt);
-    const delayMs = Math.min(MAX_BACKOFF_MS, settings.retryBackoffMs * 2 ** (attempt - 1));
+    const delayMs = backoffDelayMs(attempt, { initialDelayMs: settings.retryBackoffMs, maxDelayMs: MAX_BACKOFF_MS });
     metrics.transactions.inc({ result: 'aborted' });
     log.error({ partition, attempt, delayMs, err: toDriftlineError(err).toJSON() }, 'transaction failed; batch aborted and will be redelivered');
     const resume = payload.pause();

@@ -16,7 +16,8 @@
  */
 import { createRequire } from 'node:module';
 import type { Kafka } from 'kafkajs';
-import { DriftlineError, withRetry } from '../core/errors.js';
+import { DriftlineError } from '../core/errors.js';
+import { withRetry } from '../core/retry.js';
 import { isTransientKafkaError, kafkaError } from '../core/kafka.js';
 import type { Logger } from '../core/logger.js';
 

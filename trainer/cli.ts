@@ -1,13 +1,13 @@
 /** `driftline train`, `driftline evaluate` (and `driftline models`, which lives with the registry). */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CliCommand } from '../cli/types.js';
+import type { CliCommand } from '../core/cli.js';
 import { coreSettings } from '../core/config.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import { createKafka } from '../core/kafka.js';
 import { kafkaPromotionPublisher, publishingRegistry } from '../core/model/promotions.js';
 import { MANIFEST_FILE } from '../core/model/artifacts.js';
-import { modelsCommand } from '../core/model/registry-cli.js';
+import { modelsCommand } from './registry-cli.js';
 import { openRegistry, type ModelRegistry } from '../core/model/registry.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import { userPath } from '../core/paths.js';

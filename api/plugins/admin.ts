@@ -28,7 +28,7 @@ import {
   rollbackRouteSchema,
   trainRouteSchema,
 } from '../schemas/admin.js';
-import { evaluateReviews, type LabelledReview } from '../training.js';
+import { evaluateReviews, type LabelledReview } from '../../trainer/index.js';
 
 export interface AdminPluginOptions {
   registry: ModelRegistry;

@@ -7,9 +7,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { DriftlineError } from '../../core/errors.js';
 import type { ModelService } from '../../core/model/types.js';
-import type { FollowerStatus } from '../app.js';
 import type { ApiMetrics } from '../metrics.js';
 import { errorResponses, modelRefSchema } from '../schemas/common.js';
+
+/** What /ready needs of the promotion follower (core/model/promotions.ts PromotionFollower). */
+export interface FollowerStatus {
+  isConnected(): boolean;
+}
 
 export interface HealthPluginOptions {
   modelService: ModelService;

@@ -1,6 +1,6 @@
 /** Schemas of the model-registry, training-job and evaluation routes. */
 import { SENTIMENTS, STAGES } from '../../schemas/types.js';
-import { TRAIN_PARAM_NAMES } from '../training.js';
+import { TRAIN_PARAM_NAMES } from '../../trainer/index.js';
 import { bearerSecurity, errorResponses, labelledReviewSchema } from './common.js';
 
 const versionSchema = {

@@ -12,7 +12,7 @@
  */
 import { DriftlineError } from '../errors.js';
 import type { ReviewInput } from '../model/types.js';
-import { hashPair } from './hash.js';
+import { fmix32, hashPair } from './hash.js';
 
 export const FEATURIZER_FORMAT_VERSION = 2;
 
@@ -176,7 +176,7 @@ export function scanTokens(text: string, seed: number, max: number, out: TokenSc
   while (i < n && count < limit) {
     const c = text.charCodeAt(i);
     if (c === EXCLAIM || c === QUESTION) {
-      hashes[count] = fmixToken(Math.imul(offset ^ c, FNV_PRIME));
+      hashes[count] = fmix32(Math.imul(offset ^ c, FNV_PRIME));
       starts[count] = i;
       ends[count] = i + 1;
       count++;
@@ -210,7 +210,7 @@ export function scanTokens(text: string, seed: number, max: number, out: TokenSc
         }
       }
     }
-    hashes[count] = fmixToken(h);
+    hashes[count] = fmix32(h);
     starts[count] = start;
     ends[count] = i;
     count++;
@@ -218,14 +218,6 @@ export function scanTokens(text: string, seed: number, max: number, out: TokenSc
   return count;
 }
 
-function fmixToken(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** The tokens as strings (for the TF-IDF baseline and tests); the same scan as the hashed path. */
 export function tokenize(normalized: string, maxTokens = Number.POSITIVE_INFINITY): string[] {

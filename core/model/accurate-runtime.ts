@@ -11,7 +11,7 @@ import { SENTIMENTS, type Sentiment } from '../../schemas/types.js';
 import { DriftlineError } from '../errors.js';
 import { modelSettings } from './config.js';
 import { ENCODER_DIM, SentenceEncoder, encoderFiles, encoderInput } from './sentence-encoder.js';
-import type { RuntimeLoader } from './service.js';
+import type { RuntimeLoader } from './types.js';
 import type { ModelRuntime, Prediction, ReviewInput, ScoreOptions } from './types.js';
 
 export const ACCURATE_HEAD_FILE = join('accurate', 'head.json');

@@ -13,7 +13,8 @@ import { Partitioners, type Consumer, type Kafka, type Producer } from 'kafkajs'
 import type { ModelPromotion } from '../../schemas/types.js';
 import { codecFor } from '../avro.js';
 import { coreSettings } from '../config.js';
-import { DriftlineError, toDriftlineError, withRetry } from '../errors.js';
+import { DriftlineError, toDriftlineError } from '../errors.js';
+import { withRetry } from '../retry.js';
 import { ensureTopics, kafkaError } from '../kafka.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { ModelRegistry, RegisterInput, RegisterResult, StageChange, StageChangeOptions, StageChangeResult } from './registry.js';

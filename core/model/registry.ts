@@ -18,9 +18,10 @@ import { constants as fsConstants } from 'node:fs';
 import { appendFile, cp, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { PromotionAction, Stage } from '../../schemas/types.js';
+import type { ModelPromotion, PromotionAction, Stage } from '../../schemas/types.js';
 import { coreSettings, defineSettings, setting } from '../config.js';
-import { DriftlineError, withRetry } from '../errors.js';
+import { DriftlineError } from '../errors.js';
+import { withRetry } from '../retry.js';
 import type { ReferenceBaseline } from '../drift/baseline.js';
 
 export const REGISTRY_FORMAT_VERSION = 1;
@@ -84,17 +85,8 @@ interface RegistryIndex {
 }
 
 /** A stage change that happened; maps one-to-one onto a ModelPromotion event (core/model/promotions.ts). */
-export interface StageChange {
-  action: PromotionAction;
-  model_name: string;
-  version: number;
-  from_stage: Stage | null;
-  to_stage: Stage;
-  previous_production_version: number | null;
-  reason: string | null;
-  actor: string;
-  time_ms: number;
-}
+/** A stage change as the registry records it: the promotion event's fields without its event id. */
+export type StageChange = Omit<ModelPromotion, 'event_id'>;
 
 export interface RegisterInput {
   name: string;

@@ -19,12 +19,13 @@
  */
 import type { ModelPromotion } from '../../schemas/types.js';
 import { defineSettings, setting } from '../config.js';
-import { DriftlineError, toDriftlineError, withRetry, type ErrorCode } from '../errors.js';
+import { DriftlineError, toDriftlineError, type ErrorCode } from '../errors.js';
+import { withRetry } from '../retry.js';
 import { createLogger, type Logger } from '../logger.js';
 import { modelSettings } from './config.js';
 import type { PromotionFollower } from './promotions.js';
 import type { ModelRegistry } from './registry.js';
-import type { ModelRuntime, ModelService, Prediction, ReviewInput, ScoreOptions } from './types.js';
+import type { ModelRuntime, ModelService, Prediction, ReviewInput, RuntimeLoader, ScoreOptions } from './types.js';
 import { workerRuntimeLoader } from './worker-runtime.js';
 
 export const modelServiceSettings = defineSettings('model-service', {
@@ -48,7 +49,7 @@ export function modelThreadsOr(componentDefault: number, env: NodeJS.ProcessEnv 
   return raw === undefined || raw === '' ? componentDefault : modelServiceSettings.load(env).modelThreads;
 }
 
-export type RuntimeLoader = (versionDir: string, meta: { name: string; version: number }) => Promise<ModelRuntime>;
+export type { RuntimeLoader };
 
 export interface ModelServiceOptions {
   registry: ModelRegistry;

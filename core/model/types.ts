@@ -53,6 +53,9 @@ export interface ScoreOptions {
   sentences?: boolean;
 }
 
+/** Loads a version directory's runtime (the model service's seam: worker pool, accurate tier, tests). */
+export type RuntimeLoader = (versionDir: string, meta: { name: string; version: number }) => Promise<ModelRuntime>;
+
 export interface ModelRuntime {
   readonly name: string;
   readonly version: number;

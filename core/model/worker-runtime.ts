@@ -14,10 +14,11 @@
  * - dispose() refuses new calls at once and lets every worker finish its in-flight calls, then tells it
  *   to dispose its model and exit.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorkerEntry } from '../worker-thread.js';
 import { DriftlineError, type ErrorCode } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
-import type { RuntimeLoader } from './service.js';
+import type { RuntimeLoader } from './types.js';
 import type { ModelRuntime, Prediction, ReviewInput, ScoreOptions } from './types.js';
 
 /** What a worker is started with (its `workerData`). */
@@ -89,18 +90,9 @@ interface Slot {
   dead: boolean;
 }
 
-/**
- * Starts the worker thread. From the built code the entry is runtime-worker.js next to this file. From
- * the TypeScript sources (vitest, tsx) it is runtime-worker.ts, and Node 20 does not apply an inherited
- * `--import tsx` to a worker's entry module, so the worker registers tsx's loader itself before importing it.
- */
+/** Starts the worker thread (runtime-worker.ts/.js next to this file). */
 function startWorker(workerData: RuntimeWorkerData): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./runtime-worker.js', here), { workerData });
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./runtime-worker.ts', here).href;
-  const boot = `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(boot, { eval: true, workerData });
+  return startWorkerEntry(import.meta.url, 'runtime-worker', workerData);
 }
 
 export class WorkerPoolRuntime implements ModelRuntime {

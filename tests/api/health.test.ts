@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type ApiApp } from '../../api/app.js';
 import { apiSettings } from '../../api/config.js';
 import { createJobRunner } from '../../api/jobs.js';
-import { trainerExecutor } from '../../api/training.js';
+import { trainerExecutor } from '../../trainer/index.js';
 import { coreSettings } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
 import { openRegistry, type ModelRegistry } from '../../core/model/registry.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { buildApp, type ApiApp, type FollowerStatus } from '../../api/app.js';
 import { apiSettings, type ApiSettings } from '../../api/config.js';
 import { createJobRunner, type JobRunner } from '../../api/jobs.js';
-import { trainerExecutor } from '../../api/training.js';
+import { trainerExecutor } from '../../trainer/index.js';
 import type { ClickHouseClient } from '../../core/clickhouse.js';
 import { coreSettings, type CoreSettings } from '../../core/config.js';
 import { createLogger, type Logger } from '../../core/logger.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AMAZON_2018_SOURCE_PREFIX, openDataFile, readShippedReviewLines, repoPath, repoRelative, SHIPPED_REVIEWS } from '../../core/paths.js';
-import { detectFormat } from '../../ingest/ingest.js';
+import { detectFormat } from '../../ingest/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'driftline-paths-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { initTracing, shutdownTracing, SpanKind, tracingSettings } from '../../core/tracing.js';
-import { ingestRecords } from '../../ingest/ingest.js';
+import { ingestRecords } from '../../ingest/index.js';
 import { buildTestApi, type TestApi } from '../api/helpers.js';
 import { createTestTopics, readAll } from '../support/kafka.js';
 

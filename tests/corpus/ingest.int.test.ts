@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codecFor } from '../../core/avro.js';
 import { DEFAULT_MAX_RAW_BYTES } from '../../core/deadletter.js';
 import { validateReview } from '../../core/validation.js';
-import { ingestRecords, type IngestSummary } from '../../ingest/ingest.js';
+import { ingestRecords, type IngestSummary } from '../../ingest/index.js';
 import type { DeadLetter, ReviewEvent } from '../../schemas/types.js';
 import { csvBytes, csvHeader, interleave, joinRecords, loadValidLines, type JsonRecord, type MixedInput } from '../support/corpus.js';
 import { createTestTopics, readAll, type ReadMessage } from '../support/kafka.js';

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../core/errors.js';
 import { validateReview } from '../../core/validation.js';
-import { readCsv, readJsonl, type InputRecord } from '../../ingest/ingest.js';
+import { readCsv, readJsonl, type InputRecord } from '../../ingest/index.js';
 import { decodeReview } from '../../scorer/pipeline.js';
 import { csvHeader } from '../support/corpus.js';
 import { CORPUS, ENTRY_POINTS, rejection, rowsFor, type EntryPoint } from './bad-inputs.js';

@@ -53,7 +53,7 @@ describe('driftline alerts', () => {
     for (const [window, count] of [[0, 120], [1, 130], [2, 140]] as const) {
       const aggregate = new BatchAggregate({ windowMs: 60_000, windowTime: 'ingest', sketchesOf: (n, v) => catalog.get(n, v) });
       for (let i = 0; i < count; i++) aggregate.add(syntheticReview(i, random, { modelName: 'sliding-model', modelVersion: 1, ingestTimeMs: 6_000_000 + window * 60_000 + i }));
-      await state.applyBatch({ topic: 'scored', partition: 0, expectedPrevOffset: last, lastOffset: last + count, aggregate, nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: 60_000 });
+      await state.applyBatch({ topic: 'scored', partition: 0, expectedPrevOffset: last, lastOffset: last + count, increments: aggregate.increments(), nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: 60_000 });
       last += count;
     }
     const out = await driftlineCli(['drift', 'sliding', '--model', 'sliding-model', '--version', '1', '--windows', '2', '--end-ms', String(6_000_000 + 3 * 60_000), '--json'], {

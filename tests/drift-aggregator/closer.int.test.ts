@@ -42,7 +42,7 @@ async function fill(window: number, count: number, shifted: boolean): Promise<vo
   const random = seededRandom(100 + window);
   const aggregate = new BatchAggregate({ windowMs: WINDOW_MS, windowTime: 'ingest', sketchesOf: (n, v) => catalog.get(n, v) });
   for (let i = 0; i < count; i++) aggregate.add(syntheticReview(i, random, { modelName: MODEL, modelVersion: 1, shifted, ingestTimeMs: window * WINDOW_MS + i }));
-  const outcome = await state.applyBatch({ topic: 'scored', partition: 0, expectedPrevOffset: offset, lastOffset: offset + count, aggregate, nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS });
+  const outcome = await state.applyBatch({ topic: 'scored', partition: 0, expectedPrevOffset: offset, lastOffset: offset + count, increments: aggregate.increments(), nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS });
   expect(outcome.status).toBe('applied');
   offset += count;
 }

@@ -47,7 +47,7 @@ afterAll(async () => {
 describe('apply-batch Lua script', () => {
   it('applies a batch once: the same batch applied twice is counted once', async () => {
     const aggregate = batchOf(250, 0, 1);
-    const input = { topic: 'scored', partition: 0, expectedPrevOffset: -1, lastOffset: 249, aggregate, nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS };
+    const input = { topic: 'scored', partition: 0, expectedPrevOffset: -1, lastOffset: 249, increments: aggregate.increments(), nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS };
     expect(await state.applyBatch(input)).toEqual({ status: 'applied', lateEvents: 0 });
     expect(await state.applyBatch(input)).toEqual({ status: 'skipped', storedOffset: 249 });
     expect(await eventsIn(0)).toBe(250);
@@ -56,7 +56,7 @@ describe('apply-batch Lua script', () => {
 
   it('refuses a batch aggregated after another offset than the stored one (compare-and-set)', async () => {
     const aggregate = batchOf(10, 1_000, 2);
-    const stale = { topic: 'scored', partition: 0, expectedPrevOffset: 100, lastOffset: 300, aggregate, nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS };
+    const stale = { topic: 'scored', partition: 0, expectedPrevOffset: 100, lastOffset: 300, increments: aggregate.increments(), nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS };
     expect(await state.applyBatch(stale)).toEqual({ status: 'conflict', storedOffset: 249 });
     expect(await eventsIn(0)).toBe(250);
     expect(await state.applyBatch({ ...stale, expectedPrevOffset: 249 })).toEqual({ status: 'applied', lateEvents: 0 });
@@ -65,7 +65,7 @@ describe('apply-batch Lua script', () => {
 
   it('keeps partitions apart', async () => {
     const aggregate = batchOf(5, 2 * WINDOW_MS, 3);
-    const result = await state.applyBatch({ topic: 'scored', partition: 1, expectedPrevOffset: -1, lastOffset: 4, aggregate, nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS });
+    const result = await state.applyBatch({ topic: 'scored', partition: 1, expectedPrevOffset: -1, lastOffset: 4, increments: aggregate.increments(), nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS });
     expect(result.status).toBe('applied');
     expect(await state.appliedOffset('scored', 1)).toBe(4);
     expect(await state.appliedOffset('scored', 0)).toBe(300);
@@ -73,7 +73,7 @@ describe('apply-batch Lua script', () => {
 
   it('counts events of a closed window (or one behind the watermark) as late, not into its sketches', async () => {
     const apply = (partition: number, expectedPrevOffset: number, lastOffset: number, aggregate: BatchAggregate) =>
-      state.applyBatch({ topic: 'scored', partition, expectedPrevOffset, lastOffset, aggregate, nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS });
+      state.applyBatch({ topic: 'scored', partition, expectedPrevOffset, lastOffset, increments: aggregate.increments(), nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS });
     await redis.set(state.key('closed', windowId({ modelName: MODEL, modelVersion: 1, start: 0 })), '1');
     expect(await apply(2, -1, 6, batchOf(7, 100, 5))).toEqual({ status: 'applied', lateEvents: 7 }); // window 0 is closed
     expect(await eventsIn(0)).toBe(260);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { repoPath } from '../../core/paths.js';
-import { ingestRecords, type IngestSummary } from '../../ingest/ingest.js';
+import { ingestRecords, type IngestSummary } from '../../ingest/index.js';
 import { createTestTopics, readAll, type ReadMessage, type TestTopics } from '../support/kafka.js';
 
 const lines = readFileSync(repoPath('data', 'sample', 'reviews-sample.jsonl'), 'utf8').trim().split('\n').slice(0, 5);

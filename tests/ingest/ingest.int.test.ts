@@ -9,9 +9,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { codecFor } from '../../core/avro.js';
 import { repoPath } from '../../core/paths.js';
 import { validateReview } from '../../core/validation.js';
-import { ingestRecords, type IngestSummary } from '../../ingest/ingest.js';
+import { ingestRecords, type IngestSummary } from '../../ingest/index.js';
 import type { DeadLetter, ReviewEvent } from '../../schemas/types.js';
-import type { BrokenCase } from '../../ingest/make-sample.js';
+import type { BrokenCase } from '../../fixtures/make-sample.js';
 import { createTestTopics, readAll, type ReadMessage, type TestTopics } from '../support/kafka.js';
 
 const SAMPLE = repoPath('data', 'sample', 'reviews-sample.jsonl');

@@ -18,7 +18,7 @@ import { coreSettings, type CoreSettings } from '../../core/config.js';
 import { DriftlineError } from '../../core/errors.js';
 import { createKafka, isTransientKafkaError } from '../../core/kafka.js';
 import { repoPath } from '../../core/paths.js';
-import { ingestRecords, type IngestOptions, type IngestSummary } from '../../ingest/ingest.js';
+import { ingestRecords, type IngestOptions, type IngestSummary } from '../../ingest/index.js';
 import { OUTAGE_BACKOFF, outageBackoffMs, type OutageRetry } from '../../ingest/outage.js';
 import { waitUntil } from '../scorer/helpers.js';
 import { loadValidLines } from '../support/corpus.js';

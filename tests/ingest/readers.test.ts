@@ -2,7 +2,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { parseIngestArgs } from '../../ingest/cli.js';
-import { convertCsvRow, detectFormat, readCsv, readJsonl, reviewKey, type InputRecord } from '../../ingest/ingest.js';
+import { convertCsvRow, detectFormat, readCsv, readJsonl, reviewKey, type InputRecord } from '../../ingest/index.js';
 import { validateReview } from '../../core/validation.js';
 
 async function collect(records: AsyncGenerator<InputRecord>): Promise<InputRecord[]> {

@@ -24,7 +24,7 @@ import { coreSettings, type CoreSettings } from '../../core/config.js';
 import { createKafka } from '../../core/kafka.js';
 import { repoPath } from '../../core/paths.js';
 import { windowStartOf } from '../../drift-aggregator/windows.js';
-import { ingestRecords, type IngestProgress, type IngestSummary } from '../../ingest/ingest.js';
+import { ingestRecords, type IngestProgress, type IngestSummary } from '../../ingest/index.js';
 import type { ScoredReview } from '../../schemas/types.js';
 import { countById, createSetup, readScored, sleep, startChild, waitUntil, type ScorerChild, type TestSetup } from '../scorer/helpers.js';
 import { loadValidLines } from './corpus.js';

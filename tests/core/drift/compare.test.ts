@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { compareDatasets, type ReviewRecord } from '../../../core/drift/compare.js';
-import { driftCompareCommand, loadReviewsJsonl } from '../../../core/drift/compare-cli.js';
+import { driftCompareCommand, loadReviewsJsonl } from '../../../drift-aggregator/compare-cli.js';
 import { AMAZON_2018_SOURCE_PREFIX, readShippedReviewLines } from '../../../core/paths.js';
 
 const all = readShippedReviewLines(AMAZON_2018_SOURCE_PREFIX).map((line) => JSON.parse(line) as ReviewRecord & { ts: string });

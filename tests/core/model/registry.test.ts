@@ -7,7 +7,7 @@ import type { ReferenceBaseline } from '../../../core/drift/baseline.js';
 import { DriftlineError } from '../../../core/errors.js';
 import { openRegistry, type ModelRegistry, type RegisterInput } from '../../../core/model/registry.js';
 import { repoPath } from '../../../core/paths.js';
-import { runModels } from '../../../core/model/registry-cli.js';
+import { runModels } from '../../../trainer/registry-cli.js';
 import type { ModelPromotion } from '../../../schemas/types.js';
 
 function baseline(): ReferenceBaseline {

@@ -11,12 +11,43 @@ import { changeOf, type ModelRegistry } from '../core/model/registry.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import type { ModelRuntime, ModelService } from '../core/model/types.js';
 import { userPath } from '../core/paths.js';
-import { DEFAULT_TRAIN_PARAMS, type TrainParams } from '../trainer/train.js';
-import type { LabeledReview } from '../trainer/data.js';
-import { evaluatePredictions, scoreAll } from '../trainer/evaluate.js';
-import type { JobProgress, TrainExecutor } from './jobs.js';
+import { DEFAULT_TRAIN_PARAMS, type TrainParams } from './train.js';
+import type { LabeledReview } from './data.js';
+import { evaluatePredictions, scoreAll } from './evaluate.js';
 import type { TrainWorkerInput, TrainWorkerMessage } from './train-worker.js';
-import { startApiWorker } from './worker-thread.js';
+import { startWorkerEntry } from '../core/worker-thread.js';
+
+/* The contract between the API's job queue (api/jobs.ts) and this runner. */
+export interface TrainRequest {
+  /** A JSONL/CSV file readable by this process. */
+  datasetPath?: string;
+  /** Inline labelled reviews (dataset JSONL shape). */
+  reviews?: Array<Record<string, unknown>>;
+  /** Registry version whose parameters are the starting point. */
+  baseVersion?: number;
+  /** Trainer parameters (override the base version's). */
+  params?: Record<string, unknown>;
+  /** Promote the new version to production when its held-out macro-F1 allows it. */
+  promote?: boolean;
+  /** Who asked (for the registry's history). */
+  actor: string;
+}
+
+export interface JobProgress {
+  phase: string;
+  /** 0..1 */
+  fraction: number;
+  message?: string;
+}
+
+export interface TrainOutcome {
+  version: number;
+  stage?: string;
+  metrics?: Record<string, unknown>;
+}
+
+/** Runs one training; reports progress; should stop early when the signal aborts. */
+export type TrainExecutor = (request: TrainRequest, report: (progress: JobProgress) => void, signal: AbortSignal) => Promise<TrainOutcome>;
 
 /** A labelled review as POST /v1/evaluate and /v1/train take it (the dataset JSONL shape). */
 export interface LabelledReview {
@@ -115,7 +146,7 @@ type Done = Extract<TrainWorkerMessage, { type: 'done' }>;
 /** Runs one training in a worker; aborting terminates it unless it is already registering. */
 function trainInWorker(input: TrainWorkerInput, report: (progress: JobProgress) => void, signal: AbortSignal, logger: Logger): Promise<Done> {
   return new Promise<Done>((resolve, reject) => {
-    const worker = startApiWorker('train-worker', input);
+    const worker = startWorkerEntry(import.meta.url, 'train-worker', input);
     let phase = 'starting';
     let settled = false;
     const settle = (fn: () => void): void => {

@@ -2,12 +2,12 @@
  * `driftline models ...`: inspect the registry and change stages. Stage changes are published as
  * ModelPromotion events (unless --no-publish) so running scorers and APIs hot-swap.
  */
-import type { CliCommand } from '../../cli/types.js';
-import { coreSettings } from '../config.js';
-import { DriftlineError, toDriftlineError } from '../errors.js';
-import { createKafka } from '../kafka.js';
-import { kafkaPromotionPublisher, publishingRegistry, type PromotionPublisher } from './promotions.js';
-import { heldOutMacroF1, openRegistry, type ModelRegistry, type ModelVersionRecord, type StageChange } from './registry.js';
+import type { CliCommand } from '../core/cli.js';
+import { coreSettings } from '../core/config.js';
+import { DriftlineError, toDriftlineError } from '../core/errors.js';
+import { createKafka } from '../core/kafka.js';
+import { kafkaPromotionPublisher, publishingRegistry, type PromotionPublisher } from '../core/model/promotions.js';
+import { heldOutMacroF1, openRegistry, type ModelRegistry, type ModelVersionRecord, type StageChange } from '../core/model/registry.js';
 
 const USAGE = `usage: driftline models <subcommand> [options]
 

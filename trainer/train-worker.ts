@@ -1,5 +1,5 @@
 /**
- * Worker-thread entry of an API training job (started by api/training.ts). Training is CPU-bound for
+ * Worker-thread entry of an API training job (started by trainer/job-runner.ts). Training is CPU-bound for
  * minutes; on its own thread it cannot stall the event loop that answers predictions. The worker
  * runs trainer/pipeline.ts exactly as `driftline train` does and registers the version in the shared
  * registry directory (the registry is safe for concurrent writers); the main thread publishes events.
@@ -7,9 +7,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { toDriftlineError } from '../core/errors.js';
 import { openRegistry } from '../core/model/registry.js';
-import type { LabeledReview } from '../trainer/data.js';
-import { runTrainingJob } from '../trainer/pipeline.js';
-import type { TrainParams } from '../trainer/train.js';
+import type { LabeledReview } from './data.js';
+import { runTrainingJob } from './pipeline.js';
+import type { TrainParams } from './train.js';
 
 export interface TrainWorkerInput {
   registryRoot: string;

@@ -1,4 +1,4 @@
-/** One CLI command of `driftline <command>`; each component exports its commands from its cli.ts. */
+/** One CLI command of `driftline <command>`; each component exports its commands from its cli.ts (core, so components never import the CLI layer). */
 export interface CliCommand {
   name: string;
   /** One line for `driftline help`. */

@@ -6,14 +6,14 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import type { CliCommand } from '../../cli/types.js';
-import { DRIFT_STATUSES, type DriftStatus } from '../../schemas/types.js';
-import { DriftlineError, toDriftlineError } from '../errors.js';
-import { userPath } from '../paths.js';
-import { validateReview } from '../validation.js';
-import { compareDatasets, type CompareReport, type ReviewRecord } from './compare.js';
-import { applyThresholdsJson, loadDriftThresholds } from './config.js';
-import { severity } from './status.js';
+import type { CliCommand } from '../core/cli.js';
+import { DRIFT_STATUSES, type DriftStatus } from '../schemas/types.js';
+import { DriftlineError, toDriftlineError } from '../core/errors.js';
+import { userPath } from '../core/paths.js';
+import { validateReview } from '../core/validation.js';
+import { compareDatasets, type CompareReport, type ReviewRecord } from '../core/drift/compare.js';
+import { applyThresholdsJson, loadDriftThresholds } from '../core/drift/config.js';
+import { severity } from '../core/drift/status.js';
 
 const USAGE = `usage: driftline drift compare --reference A.jsonl --current B.jsonl [options]
 

@@ -1,0 +1,5 @@
+/** The drift aggregator's public face: the service, its settings and the registry's baselines. */
+export { registryBaselineProvider } from './baselines.js';
+export type { ClosedWindow } from './closer.js';
+export { aggregatorSettings } from './config.js';
+export { AggregatorService } from './service.js';

@@ -1,0 +1,3 @@
+/** The scorer's public face: running it in this process, and its settings. */
+export { runScorer } from './app.js';
+export { scorerSettings } from './config.js';

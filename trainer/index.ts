@@ -1,0 +1,18 @@
+/**
+ * The trainer's public face: what other components and the CLI may import. Training data and labels,
+ * the training pipeline, and the job runner the API's /v1/train and /v1/evaluate drive.
+ */
+export { loadLabeledJsonl, sentimentLabel, splitByReviewId, type LabeledReview } from './data.js';
+export { HOLDOUT_SALT, runTrainingJob } from './pipeline.js';
+export {
+  TRAIN_PARAM_NAMES,
+  evaluateReviews,
+  trainerExecutor,
+  type EvaluateOptions,
+  type JobProgress,
+  type LabelledReview,
+  type TrainExecutor,
+  type TrainOutcome,
+  type TrainRequest,
+  type TrainerExecutorOptions,
+} from './job-runner.js';
