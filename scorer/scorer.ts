@@ -27,6 +27,7 @@ import { processBatch, splitBySize, type BatchResult, type BatchSource } from '.
 import type { ScoredIds } from './dedupe.js';
 import { PartitionProducers, type PartitionProducer } from './producers.js';
 import { createStableOffsetFetcher } from './stable-offsets.js';
+import { warmUp } from './warmup.js';
 
 export interface ScorerTopics {
   reviews: string;
@@ -83,6 +84,8 @@ export function createScorer(deps: ScorerDeps): Scorer {
   let joined = false;
   let lagTimer: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
+  /** Scored topic has the reviews topic's partition count: each scored event goes to its input's partition number (no partitioner hash). */
+  let coPartitioned = false;
 
   /** Plain OffsetFetch (no require_stable): only for a broker without OffsetFetch v7. */
   async function plainCommittedOffset(partition: number): Promise<bigint | null> {
@@ -108,7 +111,8 @@ export function createScorer(deps: ScorerDeps): Scorer {
   async function commitTransaction(lease: PartitionProducer, source: BatchSource, result: BatchResult, nextOffset: bigint): Promise<void> {
     const transaction = await lease.producer.transaction();
     try {
-      for (const messages of splitBySize(result.scored.map((s) => s.message))) await transaction.send({ topic: topics.scored, messages, acks: -1 });
+      const scored = result.scored.map((s) => (coPartitioned ? { ...s.message, partition: source.partition } : s.message));
+      for (const messages of splitBySize(scored)) await transaction.send({ topic: topics.scored, messages, acks: -1 });
       for (const messages of splitBySize(result.deadLetterMessages)) await transaction.send({ topic: topics.deadLetter, messages, acks: -1 });
       await transaction.sendOffsets({
         consumerGroupId: settings.groupId,
@@ -230,6 +234,24 @@ export function createScorer(deps: ScorerDeps): Scorer {
     }
   }
 
+  async function partitionCount(topic: string): Promise<number> {
+    const { topics: [metadata] } = await admin.fetchTopicMetadata({ topics: [topic] });
+    return metadata?.partitions.length ?? 0;
+  }
+
+  /**
+   * A new owner's producers are created (InitProducerId, which fences the old owner) as soon as the
+   * partitions are assigned, not when their first batch is already waiting.
+   */
+  function prepareProducers(partitions: readonly number[]): void {
+    for (const partition of partitions) {
+      producers
+        .acquire(partition)
+        .then((lease) => producers.release(lease))
+        .catch((err: unknown) => log.warn({ partition, err: toDriftlineError(err).message }, 'producer not ready yet; the first batch creates it'));
+    }
+  }
+
   return {
     async start() {
       const left = (): void => {
@@ -241,6 +263,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
         joined = true;
         assigned = [...(payload.memberAssignment[topics.reviews] ?? [])].sort((a, b) => a - b);
         producers.retainOnly(new Set(assigned));
+        prepareProducers(assigned);
         metrics.assignedPartitions.set(assigned.length);
         log.info({ memberId: payload.memberId, partitions: assigned }, 'partitions assigned');
       });
@@ -251,6 +274,11 @@ export function createScorer(deps: ScorerDeps): Scorer {
         if (!payload.restart) deps.onFatal?.(payload.error);
       });
       await admin.connect();
+      coPartitioned = (await partitionCount(topics.reviews)) === (await partitionCount(topics.scored));
+      // Warm before joining: partitions are only taken once the model and the hot path are warm (no start-up transient).
+      const warmStarted = performance.now();
+      const warmed = await warmUp(models.current());
+      log.info({ reviews: warmed, ms: Math.round(performance.now() - warmStarted), coPartitioned }, 'hot path warmed; joining the consumer group');
       await consumer.connect();
       await consumer.subscribe({ topic: topics.reviews, fromBeginning: settings.fromBeginning });
       await consumer.run({
