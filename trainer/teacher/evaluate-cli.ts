@@ -24,7 +24,11 @@ const log = (m: string) => console.error(m);
 const data = await loadLabeledJsonl(positionals);
 const rows = sampleRows(data.rows, values.sample ? Number(values.sample) : 1);
 log(`${rows.length} reviews (sample ${values.sample ?? 1} of ${data.rows.length})`);
-const embeddings = await teacherEmbeddings(rows, log);
+// The whole file's vectors (one cache entry for every sample), then the sampled rows' vectors.
+const allVectors = await teacherEmbeddings(data.rows, log);
+const position = new Map(data.rows.map((r, i) => [r.review_id, i]));
+const embeddings = new Float32Array(rows.length * ENCODER_DIM);
+rows.forEach((r, i) => embeddings.set(allVectors.subarray(position.get(r.review_id)! * ENCODER_DIM, (position.get(r.review_id)! + 1) * ENCODER_DIM), i * ENCODER_DIM));
 const labels = Int32Array.from(rows, (r) => sentimentLabel(r.rating));
 
 const tfidf = tfidfCandidate(rows);

@@ -7,6 +7,7 @@ import { REFERENCE_TFIDF_PARAMS, TfidfModel } from '../baseline-tfidf.js';
 import { type LabeledReview, sentimentLabel, splitByReviewId } from '../data.js';
 import { type ClassificationReport, classificationReport } from '../metrics.js';
 import { SENTIMENTS } from '../../schemas/types.js';
+import { applyLogOffsets, tuneLogOffsets } from './log-offsets.js';
 import { argmaxRows } from './softmax-regression.js';
 import type { EvalSplit } from './splits.js';
 
@@ -29,7 +30,7 @@ export interface SplitResult {
   split: string;
   trainRows: number;
   testRows: number;
-  models: Record<string, ClassificationReport & { blendWeight?: number; seconds: number }>;
+  models: Record<string, ClassificationReport & { blendWeight?: number; logOffsets?: number[]; seconds: number }>;
 }
 
 export function tfidfCandidate(rows: readonly LabeledReview[]): Candidate {
@@ -78,22 +79,30 @@ export function evaluateSplit(rows: readonly LabeledReview[], split: EvalSplit, 
     result.models[c.name] = { ...classificationReport(actual, argmaxRows(p, CLASSES), SENTIMENTS), seconds: round1(seconds.get(c.name)!) };
     log(`${split.name}: ${c.name} macro-F1 ${result.models[c.name].macroF1}`);
   }
-  if (blends.length > 0) {
-    const indexed = split.train.map((i) => ({ review_id: rows[i].review_id, i }));
-    const { rest, held } = splitByReviewId(indexed, 0.2, INNER_SALT);
-    const innerTrain = rest.map((r) => r.i);
-    const innerVal = held.map((r) => r.i);
-    const valActual = Int32Array.from(innerVal, (i) => labels[i]);
-    const valProbs = new Map<string, Float32Array>();
-    const needed = new Set(blends.flatMap((b) => b.parts));
-    for (const c of candidates) if (needed.has(c.name)) valProbs.set(c.name, c.fitPredict(innerTrain, innerVal));
-    for (const blend of blends) {
-      const [a, b] = blend.parts;
-      const w = tuneBlendWeight(valActual, valProbs.get(a)!, valProbs.get(b)!);
-      const p = mix(testProbs.get(a)!, testProbs.get(b)!, w);
-      result.models[blend.name] = { ...classificationReport(actual, argmaxRows(p, CLASSES), SENTIMENTS), blendWeight: w, seconds: round1(seconds.get(a)! + seconds.get(b)!) };
-      log(`${split.name}: ${blend.name} (w=${w}) macro-F1 ${result.models[blend.name].macroF1}`);
-    }
+  // Inner validation split of the training rows: blend weights and log offsets are tuned there, never on test rows.
+  const indexed = split.train.map((i) => ({ review_id: rows[i].review_id, i }));
+  const { rest, held } = splitByReviewId(indexed, 0.2, INNER_SALT);
+  const innerTrain = rest.map((r) => r.i);
+  const innerVal = held.map((r) => r.i);
+  const valActual = Int32Array.from(innerVal, (i) => labels[i]);
+  const valProbs = new Map<string, Float32Array>();
+  for (const c of candidates) valProbs.set(c.name, c.fitPredict(innerTrain, innerVal));
+  for (const blend of blends) {
+    const [a, b] = blend.parts;
+    const w = tuneBlendWeight(valActual, valProbs.get(a)!, valProbs.get(b)!);
+    const p = mix(testProbs.get(a)!, testProbs.get(b)!, w);
+    testProbs.set(blend.name, p);
+    valProbs.set(blend.name, mix(valProbs.get(a)!, valProbs.get(b)!, w));
+    seconds.set(blend.name, seconds.get(a)! + seconds.get(b)!);
+    result.models[blend.name] = { ...classificationReport(actual, argmaxRows(p, CLASSES), SENTIMENTS), blendWeight: w, seconds: round1(seconds.get(blend.name)!) };
+    log(`${split.name}: ${blend.name} (w=${w}) macro-F1 ${result.models[blend.name].macroF1}`);
+  }
+  for (const name of [...testProbs.keys()]) {
+    const offsets = tuneLogOffsets(valActual, valProbs.get(name)!, SENTIMENTS);
+    const p = applyLogOffsets(testProbs.get(name)!, offsets);
+    const tuned = `${name} + log offsets`;
+    result.models[tuned] = { ...classificationReport(actual, argmaxRows(p, CLASSES), SENTIMENTS), blendWeight: result.models[name].blendWeight, logOffsets: offsets, seconds: round1(seconds.get(name)!) };
+    log(`${split.name}: ${tuned} [${offsets.join(', ')}] macro-F1 ${result.models[tuned].macroF1}`);
   }
   return result;
 }
@@ -106,10 +115,11 @@ function round1(x: number): number {
 export function resultsTable(results: readonly SplitResult[], reference: string): string {
   const lines = ['| split | model | macro-F1 | Δ vs TF-IDF+LR | F1 neg | F1 neu | F1 pos | blend w |', '|---|---|---|---|---|---|---|---|'];
   for (const r of results) {
-    const ref = r.models[reference]?.macroF1 ?? Number.NaN;
     for (const [name, m] of Object.entries(r.models)) {
+      // Tuned models are compared with the tuned reference: offsets lift TF-IDF + LR too.
+      const ref = (name.endsWith(' + log offsets') ? r.models[`${reference} + log offsets`] : r.models[reference])?.macroF1 ?? Number.NaN;
       const f = (c: string) => (m.perClass[c].support === 0 ? '–' : m.perClass[c].f1.toFixed(3));
-      const delta = name === reference ? '' : (m.macroF1 - ref >= 0 ? '+' : '') + (m.macroF1 - ref).toFixed(3);
+      const delta = name === reference || name === `${reference} + log offsets` ? '' : (m.macroF1 - ref >= 0 ? '+' : '') + (m.macroF1 - ref).toFixed(3);
       lines.push(`| ${r.split} (${r.testRows}) | ${name} | ${m.macroF1.toFixed(3)} | ${delta} | ${f('negative')} | ${f('neutral')} | ${f('positive')} | ${m.blendWeight ?? ''} |`);
     }
   }

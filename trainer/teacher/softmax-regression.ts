@@ -23,8 +23,12 @@ export interface SoftmaxModel {
   bias: Float32Array;
 }
 
-/** Rows `rows` of the row-major matrix `x` (dim columns) with labels `y` (0..classes-1). */
-export function fitSoftmax(x: Float32Array, dim: number, rows: readonly number[], y: ArrayLike<number>, classes: number, params: SoftmaxParams = DEFAULT_SOFTMAX): SoftmaxModel {
+/**
+ * Rows `rows` of the row-major matrix `x` (dim columns) with labels `y` (0..classes-1). With `soft` (row-major
+ * [all rows x classes], e.g. a teacher's probabilities mixed with the labels) the cross-entropy is taken against
+ * those target distributions instead of the one-hot labels; class weights still come from `y`.
+ */
+export function fitSoftmax(x: Float32Array, dim: number, rows: readonly number[], y: ArrayLike<number>, classes: number, params: SoftmaxParams = DEFAULT_SOFTMAX, soft?: Float32Array): SoftmaxModel {
   const n = rows.length;
   const counts = new Float64Array(classes);
   for (const r of rows) counts[y[r]]++;
@@ -54,7 +58,8 @@ export function fitSoftmax(x: Float32Array, dim: number, rows: readonly number[]
       for (let c = 0; c < classes; c++) sum += z[c] = Math.exp(z[c] - max);
       const cw = classWeight[y[r]] / n;
       for (let c = 0; c < classes; c++) {
-        const g = (z[c] / sum - (y[r] === c ? 1 : 0)) * cw;
+        const target = soft ? soft[r * classes + c] : y[r] === c ? 1 : 0;
+        const g = (z[c] / sum - target) * cw;
         if (g === 0) continue;
         grad[size + c] += g;
         const base = c * dim;
