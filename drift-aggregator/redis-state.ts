@@ -32,7 +32,8 @@ import type { Redis } from 'ioredis';
 import { DriftlineError } from '../core/errors.js';
 import type { SketchIncrements } from '../core/sketch/index.js';
 import { LUA_APPLY_OPS_FUNCTION } from '../core/sketch/redis-increments.js';
-import { hashName, type BatchAggregate } from './increments.js';
+import { ALL_SEGMENTS } from '../core/drift/tables.js';
+import { CLOCK_HASH, hashName, type BatchAggregate } from './increments.js';
 
 const APPLY_BATCH_LUA = `${LUA_APPLY_OPS_FUNCTION}
 local offsets, clock, open, touched, lateDirty, partitionMax = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -148,6 +149,10 @@ function pushIncrements(args: Array<string | number | Buffer>, name: string, inc
   for (const [op, entries] of ops) for (const field in entries) args.push(op, field, String(entries[field]));
 }
 
+function nonZero(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).filter(([, count]) => count !== 0));
+}
+
 export class AggregatorState {
   private sha: string | undefined;
   readonly base: string;
@@ -191,6 +196,7 @@ export class AggregatorState {
       for (const [segment, states] of window.segments) {
         for (const [value, increments] of states.increments()) hashes.push([hashName(segment, value), increments]);
       }
+      hashes.push([hashName(ALL_SEGMENTS, CLOCK_HASH), { ints: nonZero(window.timeSources), floats: {}, mins: {}, maxes: {} }]);
       args.push(window.id, window.ref.start, window.events, hashes.length);
       for (const [name, increments] of hashes) pushIncrements(args, name, increments);
     }
