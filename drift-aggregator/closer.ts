@@ -22,7 +22,8 @@ import { evaluateWindow, type SegmentAssessment, type SegmentSummary } from './e
 import type { AggregatorState } from './redis-state.js';
 import { recordWindowForRollback, ROLLBACK_METRICS, type RollbackPolicy, type RollbackTarget } from './rollback.js';
 import type { AggregatorMetrics } from './telemetry.js';
-import { parseWindowId, shouldClose, watermarkOf, type WindowRef } from './windows.js';
+import { CLOCK_HASH, hashName } from './increments.js';
+import { parseWindowId, shouldClose, watermarkOf, type TimeSource, type WindowRef } from './windows.js';
 
 export interface CloserOptions {
   windowMs: number;
@@ -144,6 +145,8 @@ export class WindowCloser {
       state.takeRewound(id),
     ]);
     const evaluation = evaluateWindow(hashes, sketches, this.options.thresholds);
+    const clock = hashes.get(hashName(ALL_SEGMENTS, CLOCK_HASH)) ?? {};
+    const timeSources = { event: Number(clock['event'] ?? 0), ingest: Number(clock['ingest'] ?? 0) };
     const hysteresisKey = state.key('hyst', ref.modelName, ref.modelVersion);
     const { items, hysteresisUpdates } = await this.applyHysteresis(hysteresisKey, ref, evaluation.assessments);
     const writtenAt = this.now();
@@ -161,6 +164,7 @@ export class WindowCloser {
     const summaries = evaluation.summaries.map((summary) =>
       summaryRow(ref, this.options.windowMs, summary, {
         lateEvents: summary.segment === ALL_SEGMENTS ? lateEvents : 0,
+        timeSources: summary.segment === ALL_SEGMENTS ? timeSources : { event: 0, ingest: 0 },
         status: worstStatus(items.filter((i) => i.segment === summary.segment).map((i) => i.status)),
         stateLost,
         writtenAt,
@@ -291,7 +295,7 @@ function summaryRow(
   ref: WindowRef,
   windowMs: number,
   summary: SegmentSummary,
-  extra: { lateEvents: number; status: DriftStatus; stateLost: boolean; writtenAt: number },
+  extra: { lateEvents: number; timeSources: Record<TimeSource, number>; status: DriftStatus; stateLost: boolean; writtenAt: number },
 ): WindowSummaryRow {
   return {
     window_start: ref.start,
@@ -301,6 +305,8 @@ function summaryRow(
     segment: summary.segment,
     events: summary.summary.count + summary.summary.invalid,
     late_events: extra.lateEvents,
+    event_time_events: extra.timeSources.event,
+    ingest_time_events: extra.timeSources.ingest,
     outliers: summary.summary.outliers,
     outlier_rate: summary.outlierRate,
     mean_confidence: summary.meanConfidence,
@@ -321,6 +327,8 @@ function emptySummaryRow(ref: WindowRef, windowMs: number): WindowSummaryRow {
     segment: ALL_SEGMENTS,
     events: 0,
     late_events: 0,
+    event_time_events: 0,
+    ingest_time_events: 0,
     outliers: 0,
     outlier_rate: 0,
     mean_confidence: 0,

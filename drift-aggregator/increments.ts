@@ -15,12 +15,14 @@ import { categoricalSketchFor, histogramSketchFor } from '../core/drift/distribu
 import { SummarySketch, type BinnedHistogramSketch, type CategoricalCountSketch, type CategoricalState, type HistogramState, type SketchIncrements, type SummaryState } from '../core/sketch/index.js';
 import { FIELD_MAX_CHARS } from '../core/validation.js';
 import type { ScoredReview } from '../schemas/types.js';
-import { windowId, windowStartOf, windowTimeOf, type WindowRef } from './windows.js';
+import { windowClockOf, windowId, windowStartOf, type TimeSource, type WindowRef } from './windows.js';
 import type { WindowTimeMode } from './config.js';
 
 export const OTHER_SEGMENT = '__other__';
 export const SUMMARY_HASH = '__summary__';
 export const NULL_CATEGORY = '(null)';
+/** Hash (under ALL_SEGMENTS) counting a window's events per clock: fields `event` and `ingest` (TimeSource). */
+export const CLOCK_HASH = '__clock__';
 
 /** Name of one hash of a window: `<segment>|<value>` (value names never contain '|'). */
 export function hashName(segment: string, value: string): string {
@@ -113,6 +115,8 @@ export interface WindowIncrements {
   ref: WindowRef;
   id: string;
   events: number;
+  /** Events per clock they were windowed on (event time, or ingest time when the review has none). */
+  timeSources: Record<TimeSource, number>;
   segments: Map<string, SegmentStates>;
 }
 
@@ -121,6 +125,10 @@ export interface BatchAggregateOptions {
   windowTime: WindowTimeMode;
   /** Sketches of a model version (built once per version from its baseline). */
   sketchesOf(modelName: string, modelVersion: number): VersionSketches;
+}
+
+function nonZero(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).filter(([, count]) => count !== 0));
 }
 
 /**
@@ -146,14 +154,15 @@ export class BatchAggregate {
   constructor(private readonly options: BatchAggregateOptions) {}
 
   add(event: ScoredReview): void {
-    const time = windowTimeOf(event, this.options.windowTime);
+    const { time, source } = windowClockOf(event, this.options.windowTime);
     if (time > this.maxWindowTime) this.maxWindowTime = time;
     if (time < this.minWindowTime) this.minWindowTime = time;
     const ref: WindowRef = { modelName: event.model_name, modelVersion: event.model_version, start: windowStartOf(time, this.options.windowMs) };
     const id = windowId(ref);
     let window = this.windows.get(id);
-    if (!window) this.windows.set(id, (window = { ref, id, events: 0, segments: new Map() }));
+    if (!window) this.windows.set(id, (window = { ref, id, events: 0, timeSources: { event: 0, ingest: 0 }, segments: new Map() }));
     window.events++;
+    window.timeSources[source]++;
     this.events++;
     const sketches = this.options.sketchesOf(event.model_name, event.model_version);
     if (!sketches.baseline) this.withoutBaseline++;
@@ -187,6 +196,8 @@ export class BatchAggregate {
       for (const [segment, states] of window.segments) {
         for (const [value, increments] of states.increments()) hashes.push([hashName(segment, value), increments]);
       }
+      // Events per window clock (event / ingest time), counted in the same atomic apply.
+      hashes.push([hashName(ALL_SEGMENTS, CLOCK_HASH), { ints: nonZero(window.timeSources), floats: {}, mins: {}, maxes: {} }]);
       windows.push({ id: window.id, start: window.ref.start, events: window.events, hashes });
     }
     return { maxWindowTime: this.maxWindowTime, windows };

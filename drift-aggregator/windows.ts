@@ -13,10 +13,18 @@ export interface WindowRef {
   start: number;
 }
 
+/** Which clock an event was windowed on (recorded per window: event_time_events / ingest_time_events). */
+export type TimeSource = 'event' | 'ingest';
+
+/** The time an event is windowed on and where it came from: event time when asked for and present, else ingest time. */
+export function windowClockOf(event: Pick<ScoredReview, 'event_time_ms' | 'ingest_time_ms'>, mode: WindowTimeMode): { time: number; source: TimeSource } {
+  if (mode === 'event' && event.event_time_ms !== null && Number.isFinite(event.event_time_ms)) return { time: event.event_time_ms, source: 'event' };
+  return { time: event.ingest_time_ms, source: 'ingest' };
+}
+
 /** The time an event is windowed on: event time (falling back to ingest time) or ingest time. */
 export function windowTimeOf(event: Pick<ScoredReview, 'event_time_ms' | 'ingest_time_ms'>, mode: WindowTimeMode): number {
-  if (mode === 'event' && event.event_time_ms !== null && Number.isFinite(event.event_time_ms)) return event.event_time_ms;
-  return event.ingest_time_ms;
+  return windowClockOf(event, mode).time;
 }
 
 export function windowStartOf(timeMs: number, windowMs: number): number {

@@ -38,6 +38,8 @@ export function driftTableMigrations(database: string): string[] {
       segment LowCardinality(String),
       events UInt64,
       late_events UInt64,
+      event_time_events UInt64 DEFAULT 0 COMMENT 'events windowed on the review''s own time',
+      ingest_time_events UInt64 DEFAULT 0 COMMENT 'events windowed on ingest time (ingest clock, or the review carried no time)',
       outliers UInt64,
       outlier_rate Float64,
       mean_confidence Float64,
@@ -48,6 +50,9 @@ export function driftTableMigrations(database: string): string[] {
       written_at DateTime64(3, 'UTC')
     ) ENGINE = ReplacingMergeTree(written_at)
     ORDER BY (model_name, model_version, segment, window_start)`,
+    // Tables created before the per-window clock counts get the columns (existing rows read 0).
+    `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS event_time_events UInt64 DEFAULT 0 AFTER late_events`,
+    `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS ingest_time_events UInt64 DEFAULT 0 AFTER event_time_events`,
   ];
 }
 
@@ -79,6 +84,9 @@ export interface WindowSummaryRow {
   segment: string;
   events: number;
   late_events: number;
+  /** Of `events`: windowed on the review's own time / on ingest time (segment __all__ only; 0 in segment rows). */
+  event_time_events: number;
+  ingest_time_events: number;
   outliers: number;
   outlier_rate: number;
   mean_confidence: number;

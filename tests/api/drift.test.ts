@@ -49,6 +49,8 @@ function summaryRow(overrides: Partial<WindowSummaryRow>): WindowSummaryRow {
     segment: '__all__',
     events: 500,
     late_events: 3,
+    event_time_events: 500,
+    ingest_time_events: 0,
     outliers: 12,
     outlier_rate: 0.024,
     mean_confidence: 0.81,
