@@ -10,7 +10,8 @@
  * hot swap never splits a request across versions). If a combined call fails, each request is
  * scored on its own, so one request's bad input cannot fail the others.
  */
-import type { ModelRuntime, ModelService, Prediction, ReviewInput } from '../core/model/types.js';
+import type { ModelRuntime, ModelService, Prediction } from '../core/model/types.js';
+import type { ReviewInput } from '../core/review.js';
 
 export interface CoalescedResult {
   runtime: ModelRuntime;

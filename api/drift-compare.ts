@@ -5,7 +5,7 @@
  */
 import { compareDatasets, type CompareReport, type ReviewRecord } from '../core/drift/compare.js';
 import type { DriftThresholds } from '../core/drift/config.js';
-import type { ReviewFields } from '../core/model/types.js';
+import type { ReviewFields } from '../core/review.js';
 import { DRIFT_STATUSES } from '../schemas/types.js';
 import type { DriftlineError } from '../core/errors.js';
 import { requestInvalid, type FieldProblem } from './http-errors.js';

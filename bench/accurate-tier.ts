@@ -12,7 +12,7 @@ import { AccurateRuntime, readAccurateHead } from '../core/model/accurate-runtim
 import { seededRandom, shuffledIndices } from '../core/model/prng.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import { SentenceEncoder, encoderFiles } from '../core/model/sentence-encoder.js';
-import type { ReviewInput } from '../core/model/types.js';
+import type { ReviewInput } from '../core/review.js';
 import { repoPath, repoRelative, SHIPPED_REVIEWS } from '../core/paths.js';
 import { loadLabeledJsonl } from '../trainer/data.js';
 import { percentile, writeResult } from './lib.js';

@@ -17,7 +17,7 @@ import { readModelBundle } from '../core/model/artifacts.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import { createWideScratch, wideProbabilities } from '../core/model/text-model.js';
 import { type TfBackendChoice, loadTf } from '../core/model/tf.js';
-import type { ReviewInput } from '../core/model/types.js';
+import type { ReviewInput } from '../core/review.js';
 import { repoPath, repoRelative, SHIPPED_REVIEWS } from '../core/paths.js';
 import { loadLabeledJsonl } from '../trainer/data.js';
 import { DEFAULT_TRAIN_PARAMS, trainModel } from '../trainer/train.js';

@@ -4,13 +4,10 @@ import { createInterface } from 'node:readline';
 import { hashString } from '../core/features/hash.js';
 import { DriftlineError } from '../core/errors.js';
 import { openDataFile, repoRelative } from '../core/paths.js';
-import type { ReviewInput } from '../core/model/types.js';
+import type { LabeledReview } from '../core/review.js';
 import { FIELD_MAX_CHARS } from '../core/validation.js';
 
-export interface LabeledReview extends ReviewInput {
-  rating: number;
-  source: string | null;
-}
+export type { LabeledReview };
 
 /** 1-2 stars negative (0), 3 neutral (1), 4-5 positive (2). */
 export function sentimentLabel(rating: number): 0 | 1 | 2 {

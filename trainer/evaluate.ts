@@ -4,7 +4,8 @@
  */
 import type { MonitoredInput } from '../core/drift/baseline.js';
 import type { Random } from '../core/model/prng.js';
-import type { ModelRuntime, Prediction, ReviewInput } from '../core/model/types.js';
+import type { ModelRuntime, Prediction } from '../core/model/types.js';
+import type { ReviewInput } from '../core/review.js';
 import { SENTIMENTS } from '../schemas/types.js';
 import { type LabeledReview, sentimentLabel, sourceFamily } from './data.js';
 import { INJECTED_KINDS, buildInjectedSet } from './anomalies.js';

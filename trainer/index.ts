@@ -10,7 +10,6 @@ export {
   trainerExecutor,
   type EvaluateOptions,
   type JobProgress,
-  type LabelledReview,
   type TrainExecutor,
   type TrainOutcome,
   type TrainRequest,

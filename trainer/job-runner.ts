@@ -12,7 +12,7 @@ import { loadModelRuntime } from '../core/model/runtime.js';
 import type { ModelRuntime, ModelService } from '../core/model/types.js';
 import { userPath } from '../core/paths.js';
 import { DEFAULT_TRAIN_PARAMS, type TrainParams } from './train.js';
-import type { LabeledReview } from './data.js';
+import type { LabeledReview, LabeledReviewRecord } from '../core/review.js';
 import { evaluatePredictions, scoreAll } from './evaluate.js';
 import type { TrainWorkerInput, TrainWorkerMessage } from './train-worker.js';
 import { startWorkerEntry } from '../core/worker-thread.js';
@@ -49,19 +49,6 @@ export interface TrainOutcome {
 /** Runs one training; reports progress; should stop early when the signal aborts. */
 export type TrainExecutor = (request: TrainRequest, report: (progress: JobProgress) => void, signal: AbortSignal) => Promise<TrainOutcome>;
 
-/** A labelled review as POST /v1/evaluate and /v1/train take it (the dataset JSONL shape). */
-export interface LabelledReview {
-  review_id: string;
-  text: string;
-  rating: number;
-  title?: string | null;
-  product_id?: string | null;
-  category?: string | null;
-  helpful_votes?: number | null;
-  verified?: boolean | null;
-  ts?: string | null;
-}
-
 export interface EvaluateOptions {
   registry: ModelRegistry;
   modelService: ModelService;
@@ -70,7 +57,7 @@ export interface EvaluateOptions {
   version: number | undefined;
 }
 
-function toLabelled(review: LabelledReview): LabeledReview {
+function toLabelled(review: LabeledReviewRecord): LabeledReview {
   const ms = typeof review.ts === 'string' ? Date.parse(review.ts) : Number.NaN;
   return {
     review_id: review.review_id,
@@ -97,7 +84,7 @@ async function runtimeFor(options: EvaluateOptions): Promise<{ runtime: ModelRun
   return { runtime: await loadModelRuntime(registry.versionDir(name, version), { name, version }), owned: true };
 }
 
-export async function evaluateReviews(reviews: LabelledReview[], options: EvaluateOptions): Promise<Record<string, unknown>> {
+export async function evaluateReviews(reviews: LabeledReviewRecord[], options: EvaluateOptions): Promise<Record<string, unknown>> {
   const { runtime, owned } = await runtimeFor(options);
   try {
     const rows = reviews.map(toLabelled);
@@ -210,7 +197,7 @@ export function trainerExecutor(options: TrainerExecutorOptions): TrainExecutor 
         registryRoot: registry.root,
         modelName,
         ...(request.datasetPath === undefined ? {} : { files: [userPath(request.datasetPath)] }),
-        ...(request.reviews === undefined ? {} : { rows: (request.reviews as unknown as LabelledReview[]).map(toLabelled) }),
+        ...(request.reviews === undefined ? {} : { rows: (request.reviews as unknown as LabeledReviewRecord[]).map(toLabelled) }),
         params: { ...base, ...trainParamsOf(request.params ?? {}) },
         actor: request.actor,
       },

@@ -9,7 +9,7 @@ import { ModelForward } from '../core/model/runtime.js';
 import { SIGNAL_COUNT, calibrateSignals, fitTextAnomalyTables, largestTailScore } from '../core/model/text-anomaly.js';
 import type { ModelBundle } from '../core/model/text-model.js';
 import type { Tf } from '../core/model/tf.js';
-import type { ReviewInput } from '../core/model/types.js';
+import type { ReviewInput } from '../core/review.js';
 
 export interface OutlierFitOptions {
   /** Training reviews sampled into the k-NN shift index, and the neighbours averaged. */

@@ -28,7 +28,8 @@ import {
   rollbackRouteSchema,
   trainRouteSchema,
 } from '../schemas/admin.js';
-import { evaluateReviews, type LabelledReview } from '../../trainer/index.js';
+import { evaluateReviews } from '../../trainer/index.js';
+import type { LabeledReviewRecord } from '../../core/review.js';
 
 export interface AdminPluginOptions {
   registry: ModelRegistry;
@@ -166,7 +167,7 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, o
     admin.get('/v1/jobs/:id', { schema: getJobRouteSchema }, async (request) => jobs.get((request.params as { id: string }).id));
 
     admin.post('/v1/evaluate', { schema: evaluateRouteSchema(options.maxRows) }, async (request) => {
-      const body = request.body as { reviews: LabelledReview[]; name?: string; version?: number };
+      const body = request.body as { reviews: LabeledReviewRecord[]; name?: string; version?: number };
       return evaluateReviews(body.reviews, { registry, modelService, name: body.name ?? options.modelName, version: body.version });
     });
   });

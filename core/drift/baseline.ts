@@ -6,41 +6,10 @@
  */
 import type { ScoredReview } from '../../schemas/types.js';
 
-export const BASELINE_FORMAT_VERSION = 1;
+import { BASELINE_FORMAT_VERSION, type CategoricalBaseline, type FeatureBaseline, type NumericBaseline, type ReferenceBaseline } from '../../schemas/baseline.js';
 
-export interface NumericBaseline {
-  kind: 'numeric';
-  /** Inner bin edges, ascending; k edges make k + 1 bins: (-inf, e0], (e0, e1], ..., (e_{k-1}, +inf). */
-  edges: number[];
-  /** counts.length === edges.length + 1 */
-  counts: number[];
-  total: number;
-  mean: number;
-  min: number;
-  max: number;
-}
-
-export interface CategoricalBaseline {
-  kind: 'categorical';
-  /** Known categories, most frequent first (capped); everything else counts as 'other'. */
-  categories: string[];
-  counts: number[];
-  other: number;
-  total: number;
-}
-
-export type FeatureBaseline = NumericBaseline | CategoricalBaseline;
-
-export interface ReferenceBaseline {
-  formatVersion: number;
-  modelName: string;
-  modelVersion: number;
-  createdAtMs: number;
-  rows: number;
-  features: Record<string, FeatureBaseline>;
-  /** Training-set quality of the sentiment model (for live-performance comparison). */
-  reference: { accuracy: number; macroF1: number; meanConfidence: number; outlierRate: number };
-}
+// The stored shape lives with the schemas (the registry stores it without importing the drift family); its users import it from here.
+export { BASELINE_FORMAT_VERSION, type CategoricalBaseline, type FeatureBaseline, type NumericBaseline, type ReferenceBaseline };
 
 /** What one scored review contributes to monitoring. The same shape comes from the trainer's own predictions. */
 export type MonitoredInput = Pick<

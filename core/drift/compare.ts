@@ -8,7 +8,7 @@
  */
 import type { DriftStatus } from '../../schemas/types.js';
 import { createFeaturizerConfig, featureMap, featurizeBatch } from '../features/featurizer.js';
-import type { ReviewInput } from '../model/types.js';
+import type { ReviewInput } from '../review.js';
 import { CategoricalCountSketch } from '../sketch/categorical.js';
 import { BinnedHistogramSketch } from '../sketch/histogram.js';
 import { defaultDriftThresholds, type DriftThresholds } from './config.js';

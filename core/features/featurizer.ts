@@ -11,7 +11,7 @@
  * The rating is never an input: it is the sentiment label.
  */
 import { DriftlineError } from '../errors.js';
-import type { ReviewInput } from '../model/types.js';
+import type { ReviewInput } from '../review.js';
 import { fmix32, hashPair } from './hash.js';
 
 export const FEATURIZER_FORMAT_VERSION = 2;

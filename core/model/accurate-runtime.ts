@@ -12,7 +12,8 @@ import { DriftlineError } from '../errors.js';
 import { modelSettings } from './config.js';
 import { ENCODER_DIM, SentenceEncoder, encoderFiles, encoderInput } from './sentence-encoder.js';
 import type { RuntimeLoader } from './types.js';
-import type { ModelRuntime, Prediction, ReviewInput, ScoreOptions } from './types.js';
+import type { ModelRuntime, Prediction, ScoreOptions } from './types.js';
+import type { ReviewInput } from '../review.js';
 
 export const ACCURATE_HEAD_FILE = join('accurate', 'head.json');
 export const ACCURATE_HEAD_FORMAT = 1;

@@ -18,11 +18,11 @@ import { constants as fsConstants } from 'node:fs';
 import { appendFile, cp, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { ReferenceBaseline } from '../../schemas/baseline.js';
 import type { ModelPromotion, PromotionAction, Stage } from '../../schemas/types.js';
 import { coreSettings, defineSettings, setting } from '../config.js';
 import { DriftlineError } from '../errors.js';
 import { withRetry } from '../retry.js';
-import type { ReferenceBaseline } from '../drift/baseline.js';
 
 export const REGISTRY_FORMAT_VERSION = 1;
 export const BASELINE_FILE = 'baseline.json';

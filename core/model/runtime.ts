@@ -19,7 +19,8 @@ import { SIGNAL_COUNT, type TextAnomalyScratch, TEXT_FEATURES, createTextAnomaly
 import { type DenseRunner, compileDenseModel } from './dense-exec.js';
 import { type ModelBundle, type WideScratch, blendSentiment, createWideScratch, knownRows, outlierDim, outlierVectors, poolBatch, wideProbabilities } from './text-model.js';
 import { type Tf, loadTf } from './tf.js';
-import type { ModelRuntime, Prediction, ReviewInput, ScoreOptions, SentenceSentiment } from './types.js';
+import type { ModelRuntime, Prediction, ScoreOptions, SentenceSentiment } from './types.js';
+import type { ReviewInput } from '../review.js';
 
 export interface RuntimeOptions {
   outlierPercentile?: number;

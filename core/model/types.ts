@@ -5,23 +5,7 @@
  */
 import type { Sentiment } from '../../schemas/types.js';
 import type { DriftlineError } from '../errors.js';
-
-/** What a model needs of a review. Only review_id and text are required. */
-export interface ReviewInput {
-  review_id: string;
-  text: string;
-  title?: string | null;
-  product_id?: string | null;
-  category?: string | null;
-  /** Never a model input (it is the sentiment label); kept for disagreement flags and evaluation. */
-  rating?: number | null;
-  event_time_ms?: number | null;
-  helpful_votes?: number | null;
-  verified?: boolean | null;
-}
-
-/** A review's fields as clients send them (the API's items carry their own id and time fields). */
-export type ReviewFields = Omit<ReviewInput, 'review_id' | 'event_time_ms'>;
+import type { ReviewInput } from '../review.js';
 
 export interface SentenceSentiment {
   text: string;

@@ -19,7 +19,8 @@ import { startWorkerEntry } from '../worker-thread.js';
 import { DriftlineError, type ErrorCode } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { RuntimeLoader } from './types.js';
-import type { ModelRuntime, Prediction, ReviewInput, ScoreOptions } from './types.js';
+import type { ModelRuntime, Prediction, ScoreOptions } from './types.js';
+import type { ReviewInput } from '../review.js';
 
 /** What a worker is started with (its `workerData`). */
 export interface RuntimeWorkerData {

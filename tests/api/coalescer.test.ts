@@ -13,7 +13,8 @@ import { createLogger } from '../../core/logger.js';
 import { openRegistry } from '../../core/model/registry.js';
 import { loadModelRuntime } from '../../core/model/runtime.js';
 import { createModelService, type ManagedModelService } from '../../core/model/service.js';
-import type { ModelRuntime, ReviewInput } from '../../core/model/types.js';
+import type { ModelRuntime } from '../../core/model/types.js';
+import type { ReviewInput } from '../../core/review.js';
 import { MODEL_NAME, SHIPPED_MODEL_DIR, sampleItems } from './helpers.js';
 
 const calls: number[] = [];

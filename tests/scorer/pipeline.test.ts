@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { AvroCodec, codecFor, loadSchema } from '../../core/avro.js';
 import { DriftlineError } from '../../core/errors.js';
-import type { ModelRuntime, Prediction, ReviewInput } from '../../core/model/types.js';
+import type { ModelRuntime, Prediction } from '../../core/model/types.js';
+import type { ReviewInput } from '../../core/review.js';
 import type { ReviewEvent } from '../../schemas/types.js';
 import { processBatch, splitBySize, type InputMessage } from '../../scorer/pipeline.js';
 

@@ -13,7 +13,7 @@ import {
   tokenize,
 } from '../../../core/features/featurizer.js';
 import { hashString } from '../../../core/features/hash.js';
-import type { ReviewInput } from '../../../core/model/types.js';
+import type { ReviewInput } from '../../../core/review.js';
 import { syntheticReviews } from '../../trainer/fixtures.js';
 
 const config = createFeaturizerConfig({ buckets: 1 << 12, maxTokens: 64 });

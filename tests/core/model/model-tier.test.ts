@@ -11,7 +11,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DriftlineError } from '../../../core/errors.js';
 import { openRegistry, type ModelRegistry } from '../../../core/model/registry.js';
 import { createModelService } from '../../../core/model/service.js';
-import type { ModelRuntime, Prediction, ReviewInput } from '../../../core/model/types.js';
+import type { ModelRuntime, Prediction } from '../../../core/model/types.js';
+import type { ReviewInput } from '../../../core/review.js';
 
 const silent = pino({ level: 'silent' });
 

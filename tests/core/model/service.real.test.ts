@@ -11,7 +11,7 @@ import { DriftlineError } from '../../../core/errors.js';
 import { repoPath } from '../../../core/paths.js';
 import { openRegistry, type ModelRegistry } from '../../../core/model/registry.js';
 import { createModelService, type ManagedModelService } from '../../../core/model/service.js';
-import type { ReviewInput } from '../../../core/model/types.js';
+import type { ReviewInput } from '../../../core/review.js';
 
 const silent = pino({ level: 'silent' });
 const reviews: ReviewInput[] = [

@@ -11,7 +11,8 @@ import type { ModelPromotion } from '../../../schemas/types.js';
 import { DriftlineError } from '../../../core/errors.js';
 import { openRegistry, type ModelRegistry } from '../../../core/model/registry.js';
 import { createModelService, modelThreadsOr, type ManagedModelService } from '../../../core/model/service.js';
-import type { ModelRuntime, Prediction, ReviewInput } from '../../../core/model/types.js';
+import type { ModelRuntime, Prediction } from '../../../core/model/types.js';
+import type { ReviewInput } from '../../../core/review.js';
 
 interface Gate {
   promise: Promise<void>;
