@@ -8,7 +8,7 @@ import { createKafka } from '../core/kafka.js';
 import { kafkaPromotionPublisher, publishingRegistry } from '../core/model/promotions.js';
 import { MANIFEST_FILE } from '../core/model/artifacts.js';
 import { modelsCommand } from './registry-cli.js';
-import { openRegistry, type ModelRegistry } from '../core/model/registry.js';
+import { openRegistry, type ModelRegistry } from '../core/model/registry/index.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import { userPath } from '../core/paths.js';
 import { trainerSettings } from './config.js';

@@ -7,7 +7,7 @@
 import { DriftlineError, ERROR_CODES, toDriftlineError, type ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { promotionEvent, type PromotionPublisher } from '../core/model/promotions.js';
-import { changeOf, type ModelRegistry } from '../core/model/registry.js';
+import { changeOf, type ModelRegistry } from '../core/model/registry/index.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import type { ModelRuntime, ModelService } from '../core/model/types.js';
 import { userPath } from '../core/paths.js';

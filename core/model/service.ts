@@ -24,7 +24,7 @@ import { withRetry } from '../retry.js';
 import { createLogger, type Logger } from '../logger.js';
 import { modelSettings } from './config.js';
 import type { PromotionFollower } from './promotions.js';
-import type { ModelRegistry } from './registry.js';
+import type { ModelRegistry } from './registry/index.js';
 import type { ModelRuntime, ModelService, Prediction, RuntimeLoader, ScoreOptions } from './types.js';
 import type { ReviewInput } from '../review.js';
 import { workerRuntimeLoader } from './worker-runtime.js';
