@@ -81,7 +81,7 @@ async function runtimeFor(options: EvaluateOptions): Promise<{ runtime: ModelRun
   const version = options.version ?? (await registry.productionVersion(name));
   if (version === null) throw new DriftlineError('MODEL_NOT_FOUND', `Model ${name} has no production version; pass a version`, { field: 'version' });
   await registry.get(name, version);
-  return { runtime: await loadModelRuntime(registry.versionDir(name, version), { name, version }), owned: true };
+  return { runtime: await loadModelRuntime(await registry.localVersionDir(name, version), { name, version }), owned: true };
 }
 
 export async function evaluateReviews(reviews: LabeledReviewRecord[], options: EvaluateOptions): Promise<Record<string, unknown>> {
