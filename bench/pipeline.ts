@@ -22,6 +22,9 @@
  * Env: BENCH_REVIEWS (50000), BENCH_RATES (2000,5000), BENCH_RATE_SECONDS (15), BENCH_DRAIN_SECONDS (90),
  * BENCH_PARTITIONS (DRIFTLINE_TOPIC_PARTITIONS, 3). DRIFTLINE_SCORER_* / DRIFTLINE_AGGREGATOR_* / DRIFTLINE_TF_BACKEND pass
  * through to the children.
+ *
+ * One file on purpose (~950 lines): a benchmark script, read top to bottom as one run; its phases share the
+ * topics, child processes, samplers and the result record, and nothing of it is product code others import.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
