@@ -38,7 +38,7 @@ import { coreSettings } from '../core/config.js';
 import { ALL_SEGMENTS } from '../core/drift/tables.js';
 import { createKafka, ensureTopics } from '../core/kafka.js';
 import { openRegistry } from '../core/model/registry/index.js';
-import { loadTf, type TfBackendChoice } from '../core/model/tf.js';
+import { loadTf } from '../core/model/tf.js';
 import { readShippedReviewLines, repoPath, repoRoot, SHIPPED_REVIEWS } from '../core/paths.js';
 import { createRedis } from '../core/redis.js';
 import { validateReview } from '../core/validation.js';
@@ -784,7 +784,7 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'driftline-bench-pipeline-'));
   const logDir = work;
   const { lines, source } = sourceLines();
-  const tf = await loadTf(core.tfBackend as TfBackendChoice); // the backend the scorer child resolves with the same settings
+  const tf = await loadTf(core.tfBackend); // the backend the scorer child resolves with the same settings
   const topics: Topics = {
     reviews: `bench-pipe-${runId}-reviews`,
     scored: `bench-pipe-${runId}-scored`,
