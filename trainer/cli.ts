@@ -1,4 +1,4 @@
-/** `driftline train`, `driftline evaluate` (and `driftline models`, which lives with the registry). */
+/** `driftline train`, `driftline evaluate` (and `driftline models`, which lives with the registry, and `driftline runs`). */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CliCommand } from '../core/cli.js';
@@ -16,6 +16,9 @@ import { loadLabeledJsonl, splitByReviewId } from './data.js';
 import { evaluateOutliers, evaluatePredictions, scoreAll } from './evaluate.js';
 import { HOLDOUT_SALT, printComparison, runTrainingJob } from './pipeline.js';
 import { DEFAULT_TRAIN_PARAMS } from './train.js';
+import { recordEvaluation } from './runs/hooks.js';
+import { openRunStore, runsDirFor } from './runs/store.js';
+import { runsCommand } from './runs/cli.js';
 
 const TRAIN_USAGE = `usage: driftline train --data FILE.jsonl[,FILE2] [options]
 
@@ -155,6 +158,17 @@ async function evaluate(argv: string[]): Promise<number> {
     const log = (line: string) => process.stdout.write(`${line}\n`);
     log(`${name} v${version} on ${rows.length} reviews (${loaded.fingerprint.slice(0, 16)}), ${runtime.backend} backend, ${seconds.toFixed(1)} s`);
     printComparison(log, report, null, outliers);
+    const run = await recordEvaluation(openRunStore(runsDirFor(registry.root)), {
+      registry,
+      name,
+      version,
+      rows,
+      predictions,
+      data: { files: loaded.files, fingerprint: loaded.fingerprint },
+      params: { heldOutOnly: flags.has('--held-out') },
+      warn: (message) => process.stderr.write(`${message}\n`),
+    });
+    if (run) log(`run ${run.id}: driftline runs show ${run.id}`);
     await registry.recordRun(name, { kind: 'evaluate', version, data: { files: loaded.files, fingerprint: loaded.fingerprint, rows: rows.length, heldOutOnly: flags.has('--held-out') }, accuracy: report.sentiment.accuracy, macroF1: report.sentiment.macroF1, outlierAuroc: outliers.auroc });
     const reportPath = stringFlag(flags, '--report');
     if (reportPath) await writeFile(userPath(reportPath), `${JSON.stringify({ name, version, report, outliers }, null, 2)}\n`);
@@ -184,4 +198,5 @@ export const commands: CliCommand[] = [
   { name: 'train', summary: 'Train sentiment/category/outlier models and register a version', usage: TRAIN_USAGE, run: guarded('train', TRAIN_USAGE, train) },
   { name: 'evaluate', summary: 'Evaluate a model version on labelled reviews', usage: EVALUATE_USAGE, run: guarded('evaluate', EVALUATE_USAGE, evaluate) },
   modelsCommand,
+  runsCommand,
 ];
