@@ -33,6 +33,11 @@ function document(width: number, height: number, body: string[]): string {
   ].join('\n');
 }
 
+/** Rough width of a 16 px bold title (about 9.5 px a character in DejaVu Sans), with margins. */
+function titleWidth(title: string): number {
+  return Math.ceil(title.length * 9.5) + 32;
+}
+
 function shorten(label: string, max: number): string {
   return label.length <= max ? label : `${label.slice(0, max - 1)}…`;
 }
@@ -60,7 +65,8 @@ export function confusionMatrixSvg(picture: ConfusionPicture): string {
   const rotate = n > 4 || longest * 7 > cell;
   const left = 40 + Math.ceil(longest * 7.2);
   const top = 70 + (rotate ? Math.ceil(longest * 5.4) : 24);
-  const width = left + n * cell + 30;
+  // Rotated column labels lean right past the grid; the title must fit as well.
+  const width = Math.max(left + n * cell + (rotate ? Math.ceil(longest * 5.4) : 0) + 30, titleWidth(picture.title), 440);
   const height = top + n * cell + 40;
   const body: string[] = [
     text(16, 26, picture.title, 'font-size="16" font-weight="bold"'),
@@ -108,7 +114,7 @@ export function reliabilitySvg(picture: ReliabilityPicture): string {
   const top = 70;
   const stripTop = top + plot + 34;
   const strip = 56;
-  const width = left + plot + 150;
+  const width = Math.max(left + plot + 150, titleWidth(picture.title));
   const height = stripTop + strip + 44;
   const x = (v: number) => left + v * plot;
   const y = (v: number) => top + plot - v * plot;
