@@ -216,6 +216,7 @@ export function trainerExecutor(options: TrainerExecutorOptions): TrainExecutor 
       logger,
     );
     await publishRegistration(options, done.version);
+    if (done.runError) logger.warn({ version: done.version }, done.runError);
     const metrics: Record<string, unknown> = { ...done.metrics };
     let stage = done.stage;
     if (request.promote) {

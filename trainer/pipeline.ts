@@ -66,6 +66,8 @@ export interface TrainingReport {
   timings: Record<string, number>;
   /** The job's run (trainer/runs/), null when it was not recorded. */
   runId: string | null;
+  /** Why the run could not be recorded (the version is registered regardless). */
+  runError: string | null;
 }
 
 export async function runTrainingJob(options: TrainJobOptions): Promise<TrainingReport> {
@@ -163,12 +165,16 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       outliers,
       timings,
       runId: null,
+      runError: null,
     };
     const runs = options.runs === undefined ? openRunStore(runsDirFor(options.registry.root)) : options.runs;
     if (runs) {
       const model = { name: options.name, version: registered.version, parentVersion: options.parentVersion ?? null };
       const extra = { outlierAuroc: outliers.auroc, tfidfBaseline: metrics.tfidfBaseline, categoryTfidfBaseline: metrics.categoryTfidfBaseline, bestEpoch: trained.bestEpoch, stage, timings };
-      const run = await recordSafely(() => recordTrainingRun(runs, { model, params: { ...params, holdout }, data: report.data, heldOut: { rows: held, predictions: heldPredictions, report: heldOut }, metrics: extra }), log);
+      const run = await recordSafely(() => recordTrainingRun(runs, { model, params: { ...params, holdout }, data: report.data, heldOut: { rows: held, predictions: heldPredictions, report: heldOut }, metrics: extra }), (message) => {
+        report.runError = message;
+        log(message);
+      });
       report.runId = run?.id ?? null;
       if (run) log(`run ${run.id} recorded in ${runs.dir}`);
     }

@@ -25,7 +25,7 @@ export interface TrainWorkerInput {
 export type TrainWorkerMessage =
   | { type: 'phase'; phase: string; fraction: number }
   | { type: 'log'; line: string }
-  | { type: 'done'; version: number; stage: string; metrics: Record<string, unknown>; runId: string | null }
+  | { type: 'done'; version: number; stage: string; metrics: Record<string, unknown>; runId: string | null; runError: string | null }
   | { type: 'failed'; code: string; message: string };
 
 async function run(input: TrainWorkerInput): Promise<TrainWorkerMessage> {
@@ -49,6 +49,7 @@ async function run(input: TrainWorkerInput): Promise<TrainWorkerMessage> {
     version: report.version,
     stage: report.stage,
     runId: report.runId,
+    runError: report.runError,
     metrics: {
       accuracy: report.heldOut.sentiment.accuracy,
       macroF1: report.heldOut.sentiment.macroF1,

@@ -157,8 +157,12 @@ export async function recordSafely(record: () => Promise<RunRecord>, warn: (mess
   try {
     return await record();
   } catch (err) {
-    const error = toDriftlineError(err);
-    warn(`run not recorded: ${error.code}: ${error.message}`);
+    warn(runNotRecorded(err));
     return null;
   }
+}
+
+function runNotRecorded(err: unknown): string {
+  const error = toDriftlineError(err);
+  return `run not recorded: ${error.code}: ${error.message}`;
 }

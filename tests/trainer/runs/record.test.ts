@@ -3,7 +3,7 @@
  * and an evaluation of the version it registered (evaluateReviews, as POST /v1/evaluate runs it), then read
  * back through the store and the CLI's formatting.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +80,18 @@ describe('runs of real jobs', () => {
     expect(full.baseline.modelVersion).toBe(report.version);
     expect(full.rows).toBe(300);
     expect(full.assessments.length).toBeGreaterThan(20);
+  });
+
+  it('still answers the evaluation when the run cannot be written, and says why', async () => {
+    const blocked = join(root, 'not-a-directory');
+    await writeFile(blocked, 'a file where the run store should be');
+    const reviews = syntheticReviews(50, 5).map((r) => ({ review_id: r.review_id, text: r.text, rating: r.rating }));
+    const said: string[] = [];
+    const answer = await evaluateReviews(reviews, { registry, modelService, name: 'tiny', version: report.version, runs: { store: openRunStore(blocked), warn: (m) => said.push(m) } });
+    expect(answer.rows).toBe(50);
+    expect(answer.run_id).toBeNull();
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatch(/^run not recorded: INTERNAL: .*(EEXIST|ENOTDIR)/);
   });
 
   it('lists and shows the runs for people', async () => {
