@@ -22,8 +22,8 @@ afterAll(async () => {
 });
 
 describe('driftline train / evaluate', () => {
-  it('exports train, evaluate, models and runs', () => {
-    expect(commands.map((c) => c.name).sort()).toEqual(['evaluate', 'models', 'runs', 'train']);
+  it('exports train, evaluate, infer, models and runs', () => {
+    expect(commands.map((c) => c.name).sort()).toEqual(['evaluate', 'infer', 'models', 'runs', 'train']);
   });
 
   it('answers bad arguments with exit code 2', async () => {

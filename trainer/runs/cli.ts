@@ -145,7 +145,7 @@ async function runsMain(argv: string[]): Promise<number> {
 
 export const runsCommand: CliCommand = {
   name: 'runs',
-  summary: 'List and show training/evaluation runs (metrics, pictures, drift report)',
+  summary: 'List and show the runs of training, evaluation and batch inference (metrics, pictures, drift)',
   usage: USAGE,
   async run(argv) {
     try {

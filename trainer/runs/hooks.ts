@@ -1,5 +1,5 @@
 /**
- * The one call each evaluation path makes (`driftline evaluate`, POST /v1/evaluate): everything a run needs
+ * The one call each evaluation path makes (`driftline evaluate`, POST /v1/evaluate, `driftline infer`): everything a run needs
  * beyond the predictions — the version's category list and reference baseline, the data fingerprint — is
  * looked up here, so the callers stay about evaluating.
  */
@@ -16,6 +16,8 @@ import type { RunStore } from './store.js';
 import type { RunRecord } from './types.js';
 
 export interface EvaluationToRecord {
+  /** 'eval' (default): an evaluation; 'infer': a batch inference job, measured the same way. */
+  kind?: 'eval' | 'infer';
   registry: ModelRegistry;
   name: string;
   version: number;
@@ -24,6 +26,8 @@ export interface EvaluationToRecord {
   /** Files read (empty for inline rows) and their fingerprint; inline rows are fingerprinted here. */
   data?: { files: readonly string[]; fingerprint: string };
   params?: Record<string, unknown>;
+  /** Further numbers of the job. */
+  metrics?: Record<string, unknown>;
   /** Where a failure to record is reported (the evaluation itself stands). */
   warn: (message: string) => void;
 }
@@ -43,7 +47,9 @@ export async function recordEvaluation(store: RunStore, input: EvaluationToRecor
     const { registry, name, version } = input;
     const report = evaluatePredictions(input.rows, input.predictions, await categoriesOf(registry, name, version));
     return recordEvaluationRun(store, {
+      kind: input.kind ?? 'eval',
       model: { name, version, parentVersion: null },
+      ...(input.metrics ? { metrics: input.metrics } : {}),
       params: input.params ?? {},
       data: input.data ?? { files: [], fingerprint: fingerprintRows(input.rows) },
       evaluated: { rows: input.rows, predictions: input.predictions, report },

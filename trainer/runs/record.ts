@@ -49,6 +49,8 @@ export interface TrainRunInput {
 }
 
 export interface EvalRunInput {
+  /** 'eval', or 'infer' for a batch inference job (scored the same way against the star ratings). */
+  kind?: 'eval' | 'infer';
   model: RunModel;
   params?: Record<string, unknown>;
   data: RunData;
@@ -128,7 +130,8 @@ export async function recordTrainingRun(store: RunStore, input: TrainRunInput): 
 }
 
 export async function recordEvaluationRun(store: RunStore, input: EvalRunInput): Promise<RunRecord> {
-  const measured = await quality(input.evaluated, input.model, 'evaluated');
+  const kind = input.kind ?? 'eval';
+  const measured = await quality(input.evaluated, input.model, kind === 'eval' ? 'evaluated' : 'batch inference');
   const artifacts = [...measured.artifacts];
   const metrics: Record<string, unknown> = { ...measured.metrics, ...input.metrics };
   if (input.baseline) {
@@ -139,7 +142,7 @@ export async function recordEvaluationRun(store: RunStore, input: EvalRunInput):
     measured.notes.push('no drift report: the version has no reference baseline');
   }
   const run: RunInput = {
-    kind: 'eval',
+    kind,
     model: input.model,
     params: input.params ?? {},
     data: { fingerprint: input.data.fingerprint, rows: input.evaluated.rows.length, files: input.data.files.map(fileLabel) },
