@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { DriftlineError, type ErrorCode } from '../core/errors.js';
-import type { ModelRegistry } from '../core/model/registry.js';
+import type { ModelRegistry } from '../core/model/registry/index.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import type { Prediction } from '../core/model/types.js';
 import { openDataFile, repoRelative } from '../core/paths.js';
@@ -153,7 +153,7 @@ export async function runBatchInference(options: BatchInferenceOptions): Promise
   await registry.get(name, version);
   const read = await readReviews(options.file);
   if (read.rows.length === 0) throw new DriftlineError('REQUEST_INVALID', `${options.file} has no valid review (${JSON.stringify(read.invalid)})`, { field: '--data' });
-  const runtime = await loadModelRuntime(registry.versionDir(name, version), { name, version });
+  const runtime = await loadModelRuntime(await registry.localVersionDir(name, version), { name, version });
   let predictions: Prediction[];
   try {
     predictions = await scoreAll(runtime, read.rows);

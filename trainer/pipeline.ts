@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { type ReferenceBaseline, buildReferenceBaseline } from '../core/drift/baseline.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import { writeModelArtifacts } from '../core/model/artifacts.js';
-import type { ModelRegistry } from '../core/model/registry.js';
+import type { ModelRegistry } from '../core/model/registry/index.js';
 import { createModelRuntime } from '../core/model/runtime.js';
 import { loadTf } from '../core/model/tf.js';
 import type { Prediction } from '../core/model/types.js';

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { openRegistry, type ModelRegistry } from '../../core/model/registry.js';
+import { openRegistry, type ModelRegistry } from '../../core/model/registry/index.js';
 import { repoPath } from '../../core/paths.js';
 import { commands } from '../../trainer/cli.js';
 import { runBatchInference } from '../../trainer/infer.js';

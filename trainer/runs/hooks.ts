@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MANIFEST_FILE } from '../../core/model/artifacts.js';
-import type { ModelRegistry } from '../../core/model/registry.js';
+import type { ModelRegistry } from '../../core/model/registry/index.js';
 import type { Prediction } from '../../core/model/types.js';
 import type { LabeledReview } from '../data.js';
 import { evaluatePredictions } from '../evaluate.js';
@@ -33,7 +33,7 @@ export interface EvaluationToRecord {
 }
 
 async function categoriesOf(registry: ModelRegistry, name: string, version: number): Promise<string[]> {
-  const manifest = JSON.parse(await readFile(join(registry.versionDir(name, version), MANIFEST_FILE), 'utf8')) as { categories?: unknown };
+  const manifest = JSON.parse(await readFile(join(await registry.localVersionDir(name, version), MANIFEST_FILE), 'utf8')) as { categories?: unknown };
   return Array.isArray(manifest.categories) ? manifest.categories.filter((c): c is string => typeof c === 'string') : [];
 }
 

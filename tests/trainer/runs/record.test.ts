@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openRegistry, type ModelRegistry } from '../../../core/model/registry.js';
+import { openRegistry, type ModelRegistry } from '../../../core/model/registry/index.js';
 import { createModelService, type ManagedModelService } from '../../../core/model/service.js';
 import { createLogger } from '../../../core/logger.js';
 import { evaluateReviews } from '../../../trainer/job-runner.js';
