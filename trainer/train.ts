@@ -146,7 +146,7 @@ function categoryIndex(category: string | null | undefined, categories: string[]
   return i >= 0 ? i : categories.indexOf('other');
 }
 
-function classWeights(labels: Int32Array, power: number): number[] {
+export function classWeights(labels: Int32Array, power: number): number[] {
   const counts = [0, 0, 0];
   for (const y of labels) counts[y]++;
   return counts.map((c) => (c === 0 ? 0 : (labels.length / (3 * c)) ** power));
