@@ -257,7 +257,7 @@ export function createModelService(options: ModelServiceOptions): ManagedModelSe
     }
     let runtime: ModelRuntime;
     try {
-      runtime = await loadRuntime(registry.versionDir(modelName, version), { name: modelName, version });
+      runtime = await loadRuntime(await registry.localVersionDir(modelName, version), { name: modelName, version });
     } catch (err) {
       throw toDriftlineError(err, 'MODEL_LOAD_FAILED');
     }

@@ -25,7 +25,8 @@ export function emptyIndex(name: string): RegistryIndex {
   return { format_version: REGISTRY_FORMAT_VERSION, name, last_version: 0, production_history: [], versions: [], updated_at_ms: Date.now() };
 }
 
-function parseIndex(raw: string, path: string): RegistryIndex {
+/** Parses an index file's text; `path` names where it came from (a file or an artifact-store key) in errors. */
+export function parseIndex(raw: string, path: string): RegistryIndex {
   let value: unknown;
   try {
     value = JSON.parse(raw);

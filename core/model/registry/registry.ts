@@ -11,6 +11,12 @@
  * the index under it, change it (the stage rules are in stages.ts) and write it back, so two trainers
  * registering at once get distinct version numbers. Artifacts are written into a temporary directory next
  * to versions/ and renamed into place under the lock: a version directory is either complete or absent.
+ *
+ * With an artifact store (DRIFTLINE_ARTIFACT_STORE, e.g. s3://bucket/prefix) each new version is uploaded
+ * to `<name>/versions/<n>/` before the index names it, and every index write is copied to `<name>/index.json`
+ * there; the store's index is the one readers trust. Serving hosts then need no shared directory: they read
+ * the index from the store and download a version into their local directory when they first load it
+ * (localVersionDir). Writers (trainer, API admin) still serialise on the local lock: one writer host.
  */
 import { randomUUID } from 'node:crypto';
 import { appendFile, cp, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -20,8 +26,9 @@ import type { ReferenceBaseline } from '../../../schemas/baseline.js';
 import { coreSettings, defineSettings, setting } from '../../config.js';
 import { DriftlineError } from '../../errors.js';
 import { withRetry } from '../../retry.js';
+import { downloadDirectory, openArtifactStore, uploadDirectory, type ArtifactStore } from '../../artifact-store/index.js';
 import { errnoCode, readJsonIfPresent, writeFileAtomic } from './files.js';
-import { emptyIndex, findRecord, productionOf, readIndexFile, type RegistryIndex } from './index-file.js';
+import { emptyIndex, findRecord, parseIndex, productionOf, readIndexFile, type RegistryIndex } from './index-file.js';
 import { acquireLock, type RegistryLock } from './lock.js';
 import { portableRecord, shippedMetadata } from './lineage.js';
 import { archiveInIndex, changeOf, moveStage, promoteInIndex, rollBackInIndex } from './stages.js';
@@ -98,7 +105,37 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
   const indexPath = (name: string): string => join(modelDir(name), 'index.json');
   const versionDir = (name: string, version: number): string => join(modelDir(name), 'versions', String(checkVersion(version)));
 
-  const readIndex = (name: string): Promise<RegistryIndex | undefined> => readIndexFile(indexPath(name));
+  let storeOpening: Promise<ArtifactStore | null> | undefined;
+  const artifactStore = (): Promise<ArtifactStore | null> =>
+    (storeOpening ??= options.artifactStore !== undefined ? Promise.resolve(options.artifactStore) : openArtifactStore());
+  const storeIndexKey = (name: string): string => `${checkName(name)}/index.json`;
+  const storeVersionPrefix = (name: string, version: number): string => `${checkName(name)}/versions/${checkVersion(version)}`;
+
+  /** The store's index when there is a store holding one (it is authoritative), else the local file. */
+  async function readIndex(name: string): Promise<RegistryIndex | undefined> {
+    const store = await artifactStore();
+    const stored = store ? await store.get(storeIndexKey(name)) : null;
+    if (store && stored) return parseIndex(Buffer.from(stored).toString('utf8'), `${store.uri}${storeIndexKey(name)}`);
+    return readIndexFile(indexPath(name));
+  }
+
+  async function hasLocalArtifacts(name: string, version: number): Promise<boolean> {
+    return stat(versionDir(name, version)).then(() => true, () => false);
+  }
+
+  async function localVersionDir(name: string, version: number): Promise<string> {
+    const dir = versionDir(name, version);
+    if (await hasLocalArtifacts(name, version)) return dir;
+    const store = await artifactStore();
+    if (store && (await downloadDirectory(store, storeVersionPrefix(name, version), dir)) > 0) return dir;
+    throw new DriftlineError('MODEL_NOT_FOUND', `${name} v${version} has no artifacts at ${dir}${store ? ` nor in ${store.uri}` : ''}`, { details: { name, version } });
+  }
+
+  async function isServable(name: string, version: number): Promise<boolean> {
+    if (await hasLocalArtifacts(name, version)) return true;
+    const store = await artifactStore();
+    return store !== null && (await store.list(`${storeVersionPrefix(name, version)}/`)).length > 0;
+  }
 
   /**
    * Refuses (PROMOTION_REFUSED, even with force) a version that would not serve: every serving process would
@@ -127,7 +164,9 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
           const result = await change(index, lock);
           index.updated_at_ms = Date.now();
           await lock.assertHeld();
-          await writeFileAtomic(indexPath(name), `${JSON.stringify(index, null, 2)}\n`);
+          const text = `${JSON.stringify(index, null, 2)}\n`;
+          await writeFileAtomic(indexPath(name), text);
+          await (await artifactStore())?.put(storeIndexKey(name), Buffer.from(text, 'utf8'));
           return result;
         } finally {
           await lock.release();
@@ -188,6 +227,9 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
           changes.push(moveStage(record, 'production', { action: 'promote', at_ms: now, actor, reason: 'seeded from the shipped default model', previous_production_version: null }));
         }
         await writeFileAtomic(join(dir, RECORD_FILE), `${JSON.stringify(portableRecord(record), null, 2)}\n`);
+        // Uploaded before the index names the version: a reader of the store's index always finds its files.
+        const store = await artifactStore();
+        if (store) await uploadDirectory(store, dir, storeVersionPrefix(name, version));
         index.versions.push(record);
         index.last_version = version;
         return { version, dir, record, changes };
@@ -218,12 +260,17 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
         if (errnoCode(err) === 'ENOENT') return [];
         throw err;
       });
-      const names: string[] = [];
+      const names = new Set<string>();
       for (const entry of entries) {
         if (!entry.isDirectory() || !NAME_PATTERN.test(entry.name)) continue;
-        if (await stat(join(root, entry.name, 'index.json')).then(() => true, () => false)) names.push(entry.name);
+        if (await stat(join(root, entry.name, 'index.json')).then(() => true, () => false)) names.add(entry.name);
       }
-      return names.sort();
+      const store = await artifactStore();
+      for (const key of store ? await store.list('') : []) {
+        const [first, second, ...rest] = key.split('/');
+        if (first && second === 'index.json' && rest.length === 0 && NAME_PATTERN.test(first)) names.add(first);
+      }
+      return [...names].sort();
     },
 
     async get(name, version) {
@@ -238,10 +285,11 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
     },
 
     versionDir,
+    localVersionDir,
 
     async baseline(name, version) {
       const record = await registry.get(name, version);
-      const path = join(versionDir(name, version), record.baseline_path);
+      const path = join(await localVersionDir(name, version), record.baseline_path);
       const baseline = await readJsonIfPresent(path);
       if (baseline === undefined) throw new DriftlineError('MODEL_NOT_FOUND', `model ${name} v${version} has no baseline at ${path}`);
       return baseline as ReferenceBaseline;
@@ -250,11 +298,11 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
     async promote(name, version, options) {
       checkVersion(version);
       const dir = versionDir(name, version);
-      const hasArtifacts = (): Promise<boolean> => stat(dir).then(() => true, () => false);
+      const hasArtifacts = (): Promise<boolean> => isServable(name, version);
       // Verified outside the lock (loading takes seconds); a version that is not there is refused under it.
       const known = (await readIndex(name))?.versions.some((v) => v.version === version) ?? false;
       const verified = known && (await hasArtifacts());
-      if (verified) await verifyForProduction(name, version, dir);
+      if (verified) await verifyForProduction(name, version, await localVersionDir(name, version));
       return mutate(name, async (index) => {
         const candidate = findRecord(index, name, version);
         if (candidate.stage === 'production') {
@@ -269,8 +317,7 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
     },
 
     async rollback(name, options) {
-      const isServable = (record: ModelVersionRecord): Promise<boolean> => stat(versionDir(name, record.version)).then(() => true, () => false);
-      return mutate(name, (index) => rollBackInIndex(index, name, options, isServable));
+      return mutate(name, (index) => rollBackInIndex(index, name, options, (record: ModelVersionRecord) => isServable(name, record.version)));
     },
 
     async archive(name, version, options) {

@@ -4,6 +4,7 @@
  * implements it over a directory).
  */
 import type { ReferenceBaseline } from '../../../schemas/baseline.js';
+import type { ArtifactStore } from '../../artifact-store/index.js';
 import type { ModelPromotion, PromotionAction, Stage } from '../../../schemas/types.js';
 
 export const BASELINE_FILE = 'baseline.json';
@@ -99,6 +100,11 @@ export interface RegistryOptions {
    * Default: load it with the serving runtime and run its model check (loadAndCheckArtifacts).
    */
   verifyArtifacts?: ArtifactVerifier;
+  /**
+   * Where versions (and the index) are kept besides the registry directory. Undefined: the store
+   * DRIFTLINE_ARTIFACT_STORE names, opened on first use; null: none (the directory is the only copy).
+   */
+  artifactStore?: ArtifactStore | null;
 }
 
 export type ArtifactVerifier = (versionDir: string, meta: { name: string; version: number }) => Promise<void>;
@@ -113,6 +119,11 @@ export interface ModelRegistry {
   get(name: string, version: number): Promise<ModelVersionRecord>;
   productionVersion(name: string): Promise<number | null>;
   versionDir(name: string, version: number): string;
+  /**
+   * The version's directory on this host, downloaded from the artifact store first when only the store
+   * has it (a serving host with an empty cache). Throws MODEL_NOT_FOUND when neither has it.
+   */
+  localVersionDir(name: string, version: number): Promise<string>;
   baseline(name: string, version: number): Promise<ReferenceBaseline>;
   promote(name: string, version: number, options: StageChangeOptions): Promise<StageChangeResult>;
   rollback(name: string, options: StageChangeOptions): Promise<StageChangeResult>;
