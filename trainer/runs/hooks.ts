@@ -49,7 +49,7 @@ async function parentFromTrainingRun(store: RunStore, name: string, version: num
 }
 
 export async function recordEvaluation(store: RunStore, input: EvaluationToRecord): Promise<RunRecord | null> {
-  return recordSafely(async () => {
+  const run = await recordSafely(async () => {
     const { registry, name, version } = input;
     const report = evaluatePredictions(input.rows, input.predictions, await categoriesOf(registry, name, version));
     return recordEvaluationRun(store, {
@@ -62,4 +62,7 @@ export async function recordEvaluation(store: RunStore, input: EvaluationToRecor
       baseline: await registry.baseline(name, version),
     });
   }, input.warn);
+  // A note is something missing from the run (a PNG the renderer could not make): said where the job logs too.
+  for (const note of run?.notes ?? []) input.warn(`run ${run!.id}: ${note}`);
+  return run;
 }
