@@ -184,7 +184,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
         log(message);
       });
       report.runId = run?.id ?? null;
-      if (run) log(`run ${run.id} recorded in ${runs.dir}`);
+      if (run) log(`run ${run.id} recorded in ${runs.dir}${run.notes.map((note) => `; ${note}`).join('')}`);
     }
     await options.registry.recordRun(options.name, { kind: 'train', version: registered.version, metrics, timings, history: trained.history, data: report.data });
     if (options.reportPath) await writeFile(options.reportPath, `${JSON.stringify(report, null, 2)}\n`);
