@@ -11,7 +11,7 @@ import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js'
 import { registerBaseline } from './harness.js';
 import { codecFor } from '../../core/avro.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
-import { buildAlerts } from '../../drift-aggregator/alerts.js';
+import { stepWindow } from '../../drift-aggregator/alert-episodes.js';
 import type { DriftAlert } from '../../schemas/types.js';
 import { driftlineCli, testSetup } from './harness.js';
 
@@ -20,10 +20,10 @@ describe('driftline alerts', () => {
     const { core, env } = testSetup();
     const kafka = createKafka(core, 'cli-test');
     await ensureTopics(kafka, [core.topicAlerts], core);
-    const alerts = buildAlerts({ modelName: 'cli-model', modelVersion: 3, start: 1_700_000_040_000 }, 60_000, [
+    const alerts = stepWindow({ modelName: 'cli-model', modelVersion: 3, start: 1_700_000_040_000 }, 60_000, [
       { segment: '__all__', feature: 'feature.text_chars', metric: 'psi', value: 0.61, pValue: null, thresholdAmber: 0.1, thresholdRed: 0.25, status: 'red' },
       { segment: 'Books', feature: 'rating', metric: 'chi_square', value: 0.15, pValue: 1e-6, thresholdAmber: 0.1, thresholdRed: 0.2, status: 'amber' },
-    ], 1_700_000_100_000);
+    ], [null, null], 1_700_000_100_000).alerts;
     const producer = kafka.producer();
     await producer.connect();
     await producer.send({ topic: core.topicAlerts, messages: alerts.map((alert) => ({ key: alert.model_name, value: codecFor('DriftAlert').encode(alert) })) });
