@@ -56,6 +56,8 @@ export const ERROR_CODES = {
   REDIS_UNAVAILABLE: { http: 503, retriable: true, description: 'Redis cannot be reached.' },
   CLICKHOUSE_UNAVAILABLE: { http: 503, retriable: true, description: 'ClickHouse cannot be reached; results are kept and retried.' },
   STATE_LOST: { http: 500, retriable: false, description: 'Aggregator state in Redis disappeared (restart without persistence); the affected windows are marked, not guessed.' },
+  WEBHOOK_UNAVAILABLE: { http: 502, retriable: true, description: 'An alert webhook did not answer, timed out, or answered 429 or 5xx; retried with back-off, dead-lettered after the configured attempts.' },
+  WEBHOOK_REFUSED: { http: 502, retriable: false, description: 'An alert webhook answered a 4xx other than 429 (bad URL, revoked token, bad body): never retried, the alert is dead-lettered at once.' },
   SHUTTING_DOWN: { http: 503, retriable: true, description: 'The process is draining for shutdown.' },
   INTERNAL: { http: 500, retriable: false, description: 'An unexpected error (a bug); see the logs.' },
 } as const satisfies Record<string, ErrorCodeSpec>;

@@ -1,4 +1,4 @@
-/** `driftline alerts`: the alert-consumer example reads DriftAlert events from the alerts topic. */
+/** `driftline alerts` as a process: reads DriftAlert events in its consumer group, prints them, and a second run of the group prints nothing again. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,12 +30,14 @@ describe('driftline alerts', () => {
     await producer.disconnect();
 
     const cliEnv = { ...process.env, ...env };
-    const json = await driftlineCli(['alerts', '--json', '--max', '2'], cliEnv);
+    const json = await driftlineCli(['alerts', '--json', '--max', '2', '--group', `t-${core.redisPrefix}-json`], cliEnv);
     const printed = json.trim().split('\n').map((line) => JSON.parse(line) as DriftAlert);
-    expect(printed.map((a) => [a.segment, a.status])).toEqual([[null, 'red'], ['Books', 'amber']]);
-    const text = await driftlineCli(['alerts', '--max', '2'], cliEnv);
-    expect(text).toContain('RED cli-model v3 window 2023-11-14T22:14:00.000Z segment all (1 items)');
-    expect(text).toContain('red   feature.text_chars psi=0.6100 (amber 0.1, red 0.25)');
+    expect(printed.map((a) => [a.segment, a.previous_status, a.status])).toEqual([[null, 'green', 'red'], ['Books', 'green', 'amber']]);
+    const text = await driftlineCli(['alerts', '--idle-ms', '2000', '--group', `t-${core.redisPrefix}-text`], cliEnv);
+    expect(text).toContain(`RED raised green→red cli-model v3 segment all: feature.text_chars psi=0.6100 (amber 0.1, red 0.25) window 2023-11-14T22:14:00.000Z alert ${alerts[0]!.alert_id}`);
+    expect(text).toContain('AMBER raised green→amber cli-model v3 segment Books: rating chi_square=0.1500 (amber 0.1, red 0.2, p=1.00e-6)');
+    // The same group again: its offsets are committed, nothing is printed twice.
+    expect(await driftlineCli(['alerts', '--idle-ms', '2000', '--group', `t-${core.redisPrefix}-json`], cliEnv)).toBe('');
     rmSync(core.clickhousePath, { recursive: true, force: true });
   });
 
