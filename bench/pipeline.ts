@@ -34,7 +34,7 @@ import { codecFor } from '../core/avro.js';
 import { coreSettings } from '../core/config.js';
 import { ALL_SEGMENTS } from '../core/drift/tables.js';
 import { createKafka, ensureTopics } from '../core/kafka.js';
-import { openRegistry } from '../core/model/registry.js';
+import { openRegistry } from '../core/model/registry/index.js';
 import { loadTf, type TfBackendChoice } from '../core/model/tf.js';
 import { readShippedReviewLines, repoPath, repoRoot, SHIPPED_REVIEWS } from '../core/paths.js';
 import { createRedis } from '../core/redis.js';

@@ -18,7 +18,7 @@ import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafka
 import { codecFor } from '../core/avro.js';
 import { coreSettings } from '../core/config.js';
 import { createKafka, ensureTopics } from '../core/kafka.js';
-import { openRegistry } from '../core/model/registry.js';
+import { openRegistry } from '../core/model/registry/index.js';
 import { readShippedReviewLines, repoPath, repoRoot } from '../core/paths.js';
 import { validateReview } from '../core/validation.js';
 import type { ReviewEvent } from '../schemas/types.js';

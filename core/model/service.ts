@@ -24,7 +24,7 @@ import { withRetry } from '../retry.js';
 import { createLogger, type Logger } from '../logger.js';
 import { modelSettings } from './config.js';
 import type { PromotionFollower } from './promotions.js';
-import type { ModelRegistry } from './registry.js';
+import type { ModelRegistry } from './registry/index.js';
 import type { ModelRuntime, ModelService, Prediction, RuntimeLoader, ScoreOptions } from './types.js';
 import type { ReviewInput } from '../review.js';
 import { workerRuntimeLoader } from './worker-runtime.js';
@@ -253,7 +253,7 @@ export function createModelService(options: ModelServiceOptions): ManagedModelSe
     }
     let runtime: ModelRuntime;
     try {
-      runtime = await loadRuntime(registry.versionDir(modelName, version), { name: modelName, version });
+      runtime = await loadRuntime(await registry.localVersionDir(modelName, version), { name: modelName, version });
     } catch (err) {
       throw toDriftlineError(err, 'MODEL_LOAD_FAILED');
     }
