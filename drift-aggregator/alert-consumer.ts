@@ -13,12 +13,14 @@
  */
 import type { Consumer, KafkaMessage, Kafka, Producer } from 'kafkajs';
 import type { Redis } from 'ioredis';
+import { Counter, type Registry } from 'prom-client';
 import { codecFor } from '../core/avro.js';
 import type { CoreSettings } from '../core/config.js';
 import { buildDeadLetter, deadLetterMessage } from '../core/deadletter.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import { ensureTopics, kafkaError } from '../core/kafka.js';
 import type { Logger } from '../core/logger.js';
+import { createMetricsRegistry } from '../core/metrics.js';
 import type { DriftAlert } from '../schemas/types.js';
 import type { AlertSettings } from './alerts-config.js';
 import { alertLine, deliverAlert } from './alert-webhook.js';
@@ -48,8 +50,18 @@ export function handledKey(prefix: string, groupId: string, alert: DriftAlert): 
   return `${prefix}:alerts-handled:${groupId}:${alert.dedupe_key ?? alert.alert_id}|${alert.status}`;
 }
 
+const OUTCOME_LABEL: Record<keyof AlertCounts, string> = { delivered: 'delivered', deadLettered: 'dead_lettered', duplicates: 'duplicate', undecodable: 'undecodable' };
+
+/** Prometheus metrics of `driftline alerts` (served on DRIFTLINE_ALERTS_METRICS_PORT when set). */
+export class AlertConsumerMetrics {
+  readonly registry: Registry = createMetricsRegistry('alerts');
+  readonly handled = new Counter({ name: 'driftline_alerts_handled_total', help: 'Alert messages handled by outcome: delivered, dead_lettered, duplicate, undecodable.', labelNames: ['outcome'], registers: [this.registry] });
+  readonly webhookAttempts = new Counter({ name: 'driftline_alerts_webhook_attempts_total', help: 'Webhook POSTs by result: ok, retried, failed (the last attempt of a dead-lettered alert).', labelNames: ['result'], registers: [this.registry] });
+}
+
 export class AlertConsumer {
   readonly counts: AlertCounts = { delivered: 0, deadLettered: 0, duplicates: 0, undecodable: 0 };
+  readonly metrics = new AlertConsumerMetrics();
   private readonly codec = codecFor('DriftAlert');
   private readonly abort = new AbortController();
   private readonly webhook: URL | null;
@@ -112,19 +124,24 @@ export class AlertConsumer {
     try {
       alert = this.codec.decode(message.value);
     } catch (err) {
-      this.counts.undecodable++;
+      this.count('undecodable');
       await this.deadLetter(buildDeadLetter({ stage: 'aggregator', error: err, raw: message.value ?? null, location }));
       return this.commit(partition, message.offset);
     }
     const key = handledKey(core.redisPrefix, settings.groupId, alert);
     if ((await redis.exists(key)) === 1) {
-      this.counts.duplicates++;
+      this.count('duplicates');
       return this.commit(partition, message.offset);
     }
     await this.deliver(alert, message, location, heartbeat);
     await redis.set(key, '1', 'EX', settings.dedupeTtlSeconds);
     await this.commit(partition, message.offset);
     if (this.handledTotal >= (this.deps.max ?? Number.POSITIVE_INFINITY)) this.resolveMax();
+  }
+
+  private count(outcome: keyof AlertCounts): void {
+    this.counts[outcome]++;
+    this.metrics.handled.inc({ outcome: OUTCOME_LABEL[outcome] });
   }
 
   private get handledTotal(): number {
@@ -137,9 +154,11 @@ export class AlertConsumer {
     const print = this.deps.print ?? ((line: string) => process.stdout.write(`${line}\n`));
     if (!this.webhook) {
       print(this.deps.json ? JSON.stringify(alert) : alertLine(alert));
-      this.counts.delivered++;
+      this.count('delivered');
       return;
     }
+    // Retries can take minutes: keep the group membership alive meanwhile (kafkajs heartbeats only when asked).
+    const keepAlive = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
     const outcome = await deliverAlert(alert, {
       url: this.webhook,
       attempts: settings.webhookAttempts,
@@ -148,15 +167,16 @@ export class AlertConsumer {
       maxDelayMs: settings.retryMaxMs,
       signal: this.abort.signal,
       onRetry: (err, attempt, delayMs) => {
+        this.metrics.webhookAttempts.inc({ result: 'retried' });
         log.warn({ err: err.toJSON(), alert: alert.alert_id, attempt, retryInMs: delayMs }, 'alert webhook failed; retrying');
-        void heartbeat().catch(() => undefined);
       },
-    });
+    }).finally(() => clearInterval(keepAlive));
+    this.metrics.webhookAttempts.inc({ result: outcome.delivered ? 'ok' : 'failed' });
     // A shutdown cut the retries short: the alert stays uncommitted and is delivered after the restart.
     if (this.abort.signal.aborted && !outcome.delivered) throw new DriftlineError('SHUTTING_DOWN', `stopping before alert ${alert.alert_id} was delivered; it is delivered after the restart`);
     if (outcome.delivered) {
       print(this.deps.json ? JSON.stringify(alert) : alertLine(alert));
-      this.counts.delivered++;
+      this.count('delivered');
       return;
     }
     const reason = `webhook delivery failed after ${outcome.attempts} attempt${outcome.attempts === 1 ? '' : 's'}: ${outcome.error.message}`;
@@ -164,7 +184,7 @@ export class AlertConsumer {
     const letter = buildDeadLetter({ stage: 'aggregator', error: new DriftlineError(outcome.error.code, reason, { cause: outcome.error }), raw: message.value ?? null, location });
     await this.deadLetter(letter);
     print(`${this.deps.json ? JSON.stringify({ dead_lettered: alert.alert_id, reason }) : `DEAD-LETTERED ${alertLine(alert)}: ${reason}`}`);
-    this.counts.deadLettered++;
+    this.count('deadLettered');
   }
 
   private async deadLetter(letter: ReturnType<typeof buildDeadLetter>): Promise<void> {

@@ -10,6 +10,7 @@ import { coreSettings } from '../core/config.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import { createKafka } from '../core/kafka.js';
 import { createLogger } from '../core/logger.js';
+import { serveMetrics } from '../core/metrics.js';
 import { createRedis } from '../core/redis.js';
 import { runService } from '../core/service-runner.js';
 import { AlertConsumer } from './alert-consumer.js';
@@ -60,9 +61,11 @@ export async function runAlerts(argv: string[], env: NodeJS.ProcessEnv = process
     start: async (onFatal) => {
       const redis = createRedis(core);
       const consumer = new AlertConsumer({ core, settings, kafka: createKafka(core, 'alerts'), redis, log, json: values.json, max }, webhook);
+      const metricsServer = settings.metricsPort > 0 ? await serveMetrics(consumer.metrics.registry, settings.metricsPort) : undefined;
       const stopAll = async (): Promise<void> => {
         await consumer.stop();
         redis.disconnect();
+        if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       };
       try {
         await consumer.start(onFatal);

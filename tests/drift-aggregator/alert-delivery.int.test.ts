@@ -136,6 +136,10 @@ describe('driftline alerts: webhook delivery', () => {
     expect(accepted[1]!.blocks[0]).toMatchObject({ type: 'section', text: { type: 'mrkdwn', text: expect.stringContaining('*Drift recovered*: flaky-model v1, segment all, feature.text_chars psi is now *green* (was red)') } });
     expect(printed).toHaveLength(2);
     expect(first.counts.deadLettered).toBe(0);
+    const metric = async (name: string): Promise<Record<string, number>> =>
+      Object.fromEntries(((await first.metrics.registry.getSingleMetric(name)!.get()).values).map((v) => [String(Object.values(v.labels)[0]), v.value]));
+    expect(await metric('driftline_alerts_handled_total')).toEqual({ delivered: 2, duplicate: 1 });
+    expect(await metric('driftline_alerts_webhook_attempts_total')).toEqual({ retried: 2, ok: 2 });
 
     // A restart of the same group: offsets were committed, and a late copy is recognised from Redis.
     await publish([alerts[1]!]);
