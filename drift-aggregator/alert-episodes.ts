@@ -5,12 +5,12 @@
  * sent with the episode's alert_id, and the return to green is sent once as the recovery and closes it.
  * Raw flapping inside the hysteresis never changes the reported status, so it sends nothing.
  *
- * The alert_id is a hash of the item and the start of the window that opened the episode, so it is the
- * same for the whole episode and on every instance. The dedupe_key (alert_id and the window of the
+ * The alert_id is a hash of the item, the window size and the start of the window that opened the
+ * episode, so it is the same for the whole episode and on every instance. The dedupe_key (alert_id and the window of the
  * change) is the same for every copy of one change: the outbox is at-least-once and a window closed again
  * after a crash builds the same change again.
  *
- * State per model version lives in one Redis hash, field `segment|feature|metric`, value
+ * State per model version and window size lives in one Redis hash, field `segment|feature|metric`, value
  * `{ window, before, after }` like the hysteresis state: closing the same window again starts from `before`.
  */
 import { createHash } from 'node:crypto';
@@ -33,6 +33,8 @@ export const NO_EPISODE: EpisodeState = { status: 'green', alertId: null, startM
 export interface ItemKey {
   modelName: string;
   modelVersion: number;
+  /** Window size: each size is assessed and alerts on its own (a 5 m and a 1 h window may start together). */
+  windowMs: number;
   segment: string;
   feature: string;
   metric: string;
@@ -48,7 +50,7 @@ export interface StateChange {
 
 export function episodeAlertId(key: ItemKey, episodeStartMs: number): string {
   return createHash('sha256')
-    .update(`${key.modelName}|${key.modelVersion}|${key.segment}|${key.feature}|${key.metric}|${episodeStartMs}`)
+    .update(`${key.modelName}|${key.modelVersion}|${key.windowMs}|${key.segment}|${key.feature}|${key.metric}|${episodeStartMs}`)
     .digest('hex')
     .slice(0, 32);
 }
@@ -131,7 +133,7 @@ export function stepWindow(
     const saved = stored[index] ? (JSON.parse(stored[index]!) as StoredEpisode) : null;
     // Closing the same window again (a crashed closer) starts from the state before it.
     const before = saved === null ? null : saved.window === ref.start ? saved.before : saved.after;
-    const { state, change } = stepEpisode(before, item.status, { modelName: ref.modelName, modelVersion: ref.modelVersion, ...item }, ref.start);
+    const { state, change } = stepEpisode(before, item.status, { modelName: ref.modelName, modelVersion: ref.modelVersion, windowMs, ...item }, ref.start);
     // Green items without history stay out of the hash: it holds only items that were ever raised.
     if (saved !== null || change !== null) updates[episodeField(item)] = JSON.stringify({ window: ref.start, before, after: state } satisfies StoredEpisode);
     if (change) alerts.push(changeAlert(ref, windowMs, item, change, nowMs));
@@ -158,6 +160,7 @@ export function alertHistoryRow(alert: DriftAlert): AlertHistoryRow {
   return {
     window_start: alert.window_start_ms,
     window_end: alert.window_end_ms,
+    window_size_ms: alert.window_end_ms - alert.window_start_ms,
     model_name: alert.model_name,
     model_version: alert.model_version,
     segment: alert.segment ?? ALL_SEGMENTS,

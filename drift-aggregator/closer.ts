@@ -172,7 +172,7 @@ export class WindowCloser {
       }),
     );
     // Alerts are the state changes of the items' alert episodes (alert-episodes.ts).
-    const episodesKey = state.key('episodes', ref.modelName, ref.modelVersion);
+    const episodesKey = state.key('episodes', ref.modelName, ref.modelVersion, this.options.windowMs);
     const { alerts, updates: episodeUpdates } = await stepWindowEpisodes(this.redis, episodesKey, ref, this.options.windowMs, items.map(toStatusedItem), writtenAt);
     const windowKeys = await state.windowKeys(id);
     const multi = this.redis.multi();

@@ -57,6 +57,7 @@ export function driftTableMigrations(database: string): string[] {
     `CREATE TABLE IF NOT EXISTS ${database}.${ALERTS_TABLE} (
       window_start DateTime64(3, 'UTC') COMMENT 'the window whose close changed the status',
       window_end DateTime64(3, 'UTC'),
+      window_size_ms UInt64 COMMENT 'window_end - window_start: each window size has its own episodes',
       model_name LowCardinality(String),
       model_version UInt32,
       segment LowCardinality(String) COMMENT 'product category, or __all__',
@@ -73,7 +74,7 @@ export function driftTableMigrations(database: string): string[] {
       episode_start DateTime64(3, 'UTC'),
       written_at DateTime64(3, 'UTC')
     ) ENGINE = ReplacingMergeTree(written_at)
-    ORDER BY (model_name, model_version, segment, feature, metric, window_start)`,
+    ORDER BY (model_name, model_version, segment, feature, metric, window_start, window_size_ms)`,
     // Tables created before the per-window clock counts get the columns (existing rows read 0).
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS event_time_events UInt64 DEFAULT 0 AFTER late_events`,
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS ingest_time_events UInt64 DEFAULT 0 AFTER event_time_events`,
@@ -131,6 +132,7 @@ export interface WindowSummaryRow {
 export interface AlertHistoryRow {
   window_start: number;
   window_end: number;
+  window_size_ms: number;
   model_name: string;
   model_version: number;
   segment: string;

@@ -50,7 +50,7 @@ function summaryRow(minute: number, events: number, macroF1: number | null, writ
 
 function alertRow(minute: number, feature: string, previous: string, status: string, alertId: string, writtenAt: number) {
   return {
-    window_start: ts(minute), window_end: ts(minute + 1), model_name: 'reviews', model_version: 1, segment: '__all__', feature, metric: 'psi',
+    window_start: ts(minute), window_end: ts(minute + 1), window_size_ms: 60_000, model_name: 'reviews', model_version: 1, segment: '__all__', feature, metric: 'psi',
     alert_id: alertId, dedupe_key: `${alertId}:${minute}`, previous_status: previous, status, value: 0.3, p_value: null, threshold_amber: 0.1, threshold_red: 0.25,
     episode_start: ts(0), written_at: ts(writtenAt),
   };

@@ -81,14 +81,18 @@ describe('alert episodes', () => {
     expect(stepWindow(ref(4), WINDOW_MS, [item('red')], [again.updates['__all__|feature.text_chars|psi']!], 30).alerts).toEqual([]);
   });
 
-  it('items are independent episodes: segment and metric are part of the id', () => {
+  it('items are independent episodes: segment, metric and window size are part of the id', () => {
     const { alerts } = stepWindow(ref(0), WINDOW_MS, [item('red'), item('red', { segment: 'Books' }), item('amber', { metric: 'ks' })], [null, null, null], 0);
     expect(new Set(alerts.map((a) => a.alert_id)).size).toBe(3);
     expect(alerts.map((a) => a.segment)).toEqual([null, 'Books', null]);
+    // A longer window starting at the same time is another episode (another id, another dedupe key).
+    const [longer] = stepWindow(ref(0), 12 * WINDOW_MS, [item('red')], [null], 0).alerts;
+    expect(longer!.alert_id).not.toBe(alerts[0]!.alert_id);
+    expect(longer!.window_end_ms - longer!.window_start_ms).toBe(12 * WINDOW_MS);
   });
 
   it('stepEpisode keeps the episode start and id through escalation and de-escalation', () => {
-    const key = { modelName: 'm', modelVersion: 1, segment: '__all__', feature: 'f', metric: 'psi' };
+    const key = { modelName: 'm', modelVersion: 1, windowMs: WINDOW_MS, segment: '__all__', feature: 'f', metric: 'psi' };
     let state: EpisodeState | null = null;
     const changes = (['amber', 'red', 'amber', 'green'] as const).map((status, n) => {
       const step = stepEpisode(state, status, key, n * 10);
@@ -107,7 +111,7 @@ describe('alert episodes', () => {
   it('an alert becomes one alerts-table row, an infinite value capped', () => {
     const [alert] = stepWindow(ref(1), WINDOW_MS, [item('red', { segment: 'Books', value: Number.POSITIVE_INFINITY, pValue: 1e-9 })], [null], 5).alerts;
     expect(alertHistoryRow(alert!)).toEqual({
-      window_start: WINDOW_MS, window_end: 2 * WINDOW_MS, model_name: 'm', model_version: 2, segment: 'Books', feature: 'feature.text_chars', metric: 'psi',
+      window_start: WINDOW_MS, window_end: 2 * WINDOW_MS, window_size_ms: WINDOW_MS, model_name: 'm', model_version: 2, segment: 'Books', feature: 'feature.text_chars', metric: 'psi',
       alert_id: alert!.alert_id, dedupe_key: `${alert!.alert_id}:${WINDOW_MS}`, previous_status: 'green', status: 'red', value: Number.MAX_VALUE, p_value: 1e-9,
       threshold_amber: 0.1, threshold_red: 0.25, episode_start: WINDOW_MS, written_at: 5,
     });
