@@ -102,7 +102,7 @@ export class AlertConsumer {
       await this.consumer.subscribe({ topic: core.topicAlerts, fromBeginning: true });
       await this.consumer.run({
         autoCommit: false,
-        // One message at a time per partition: a partition holds one model's alerts in order.
+        // One partition at a time, its messages in order (a partition holds a model's alerts in the order they changed).
         partitionsConsumedConcurrently: 1,
         eachMessage: async ({ partition, message, heartbeat }) => {
           this.lastMessageAt = Date.now();
