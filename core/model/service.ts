@@ -16,6 +16,10 @@
  *   (exact, not timed). The grace period covers callers that took `current()` and only call score()
  *   after an await; a call that still arrives after disposal gets MODEL_NOT_READY (retriable) rather
  *   than a crash inside tfjs, and the caller takes `current()` again.
+ *
+ * One file on purpose (~430 lines): one closure holds the serving entry, the swap queue and its tickets,
+ * the reference counts and the reconcile timer; every function here reads or changes that state, so a
+ * split would pass it around or make it public. Its settings and the worker start-up are elsewhere.
  */
 import type { ModelPromotion } from '../../schemas/types.js';
 import { defineSettings, setting } from '../config.js';
