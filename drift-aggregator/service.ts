@@ -209,6 +209,8 @@ export class AggregatorService {
     try {
       const [committed] = await admin.fetchOffsets({ groupId: settings.groupId, topics: [core.topicScored] });
       const low = new Map((await admin.fetchTopicOffsets(core.topicScored)).map((p) => [p.partition, Number(p.low)]));
+      // Every partition of the topic holds the watermark back until it applied something (not only the ones seen so far).
+      await this.state.registerPartitions(core.topicScored, low.size);
       for (const partition of partitions) {
         const committedOffset = Number(committed?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
         const applied = (await this.state.appliedOffset(core.topicScored, partition)) ?? -1;

@@ -43,6 +43,22 @@ export function parseWindowId(id: string): WindowRef {
   return { modelName: id.slice(0, middle), modelVersion: Number(id.slice(middle + 1, last)), start: Number(id.slice(last + 1)) };
 }
 
+/**
+ * The stream's progress on the window clock: the minimum over every partition of the latest window time
+ * applied from it (`partitionMax`: "topic:partition" -> time). `partitionCounts` (topic -> partitions the
+ * topic has) names every partition the aggregator owns: one that has applied nothing yet holds the progress
+ * back (null, no watermark: windows then close only when idle), so it cannot run ahead on the others' times
+ * and make that partition's events late. Without known counts, the partitions that applied something count.
+ */
+export function streamProgress(partitionMax: Record<string, string | number>, partitionCounts: Record<string, string | number>): number | null {
+  const fields = Object.keys(partitionMax);
+  if (fields.length === 0) return null;
+  for (const [topic, count] of Object.entries(partitionCounts)) {
+    for (let partition = 0; partition < Number(count); partition++) if (!(`${topic}:${partition}` in partitionMax)) return null;
+  }
+  return Math.min(...fields.map((field) => Number(partitionMax[field])));
+}
+
 /** Watermark: everything at or before it is assumed complete. -Infinity until something was seen. */
 export function watermarkOf(maxTimeSeen: number | null, allowedLatenessMs: number): number {
   return maxTimeSeen === null ? Number.NEGATIVE_INFINITY : maxTimeSeen - allowedLatenessMs;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isPastWatermark, parseWindowId, shouldClose, slidingWindowStarts, watermarkOf, windowId, windowStartOf, windowTimeOf } from '../../drift-aggregator/windows.js';
+import { isPastWatermark, parseWindowId, shouldClose, slidingWindowStarts, streamProgress, watermarkOf, windowId, windowStartOf, windowTimeOf } from '../../drift-aggregator/windows.js';
 
 describe('window assignment', () => {
   it('assigns tumbling windows by floor(time / length)', () => {
@@ -32,6 +32,16 @@ describe('watermark and lateness', () => {
     expect(isPastWatermark(0, 60_000, watermark)).toBe(true);
     expect(isPastWatermark(60_000, 60_000, watermark)).toBe(false);
     expect(isPastWatermark(0, 60_000, watermarkOf(69_999, 10_000))).toBe(false);
+  });
+
+  it('progress is the minimum over every partition of the topic: one that applied nothing yet holds it back', () => {
+    const counts = { scored: 3 };
+    // Partitions 0 and 1 are far ahead, partition 2 has not applied anything: no watermark at all.
+    expect(streamProgress({ 'scored:0': 600_000, 'scored:1': 540_000 }, counts)).toBeNull();
+    expect(streamProgress({ 'scored:0': 600_000, 'scored:1': 540_000, 'scored:2': 120_000 }, counts)).toBe(120_000);
+    // Without known partition counts, the partitions that applied something decide.
+    expect(streamProgress({ 'scored:0': '600000', 'scored:1': '540000' }, {})).toBe(540_000);
+    expect(streamProgress({}, counts)).toBeNull();
   });
 
   it('closes on the watermark or after the idle timeout, not before', () => {
