@@ -29,6 +29,9 @@
  *   rewound                 set   windows that got replayed events since (logged when they close)
  *   seen:<review_id>        '1'   the id was counted (PX = DRIFTLINE_DEDUPE_HORIZON_S): end-to-end dedupe
  *   dead-letters            list  Avro DeadLetter records queued by the apply, published by housekeeping
+ *   open-large              zset  larger-size window id (windows.ts largeWindowId) -> start: a counted window
+ *                                 inside it closed, the larger one is not closed yet (larger-windows.ts)
+ *   touched-large           zset  larger-size window id -> latest wall ms any of its counted windows was touched
  */
 import type { Redis } from 'ioredis';
 import { DriftlineError } from '../core/errors.js';
@@ -270,6 +273,33 @@ export class AggregatorState {
       hashes.set(name, hash as Record<string, string>);
     });
     return hashes;
+  }
+
+  /** Every sketch hash of several windows (two pipelined round trips, whatever their number); a window without data maps to an empty map. */
+  async readWindows(ids: readonly string[]): Promise<Map<string, WindowHashes>> {
+    const namesPipeline = this.redis.pipeline();
+    for (const id of ids) namesPipeline.smembers(this.key('hashes', id));
+    const names = ((await namesPipeline.exec()) ?? []).map(([err, value], index) => {
+      if (err) throw new DriftlineError('REDIS_UNAVAILABLE', `reading window ${ids[index]} failed: ${err.message}`, { cause: err });
+      return value as string[];
+    });
+    const hashPipeline = this.redis.pipeline();
+    ids.forEach((id, index) => {
+      for (const name of names[index]!) hashPipeline.hgetall(this.key('w', id, name));
+    });
+    const replies = (await hashPipeline.exec()) ?? [];
+    const out = new Map<string, WindowHashes>();
+    let reply = 0;
+    ids.forEach((id, index) => {
+      const hashes: WindowHashes = new Map();
+      for (const name of names[index]!) {
+        const [err, hash] = replies[reply++] ?? [null, {}];
+        if (err) throw new DriftlineError('REDIS_UNAVAILABLE', `reading window ${id} failed: ${err.message}`, { cause: err });
+        hashes.set(name, hash as Record<string, string>);
+      }
+      out.set(id, hashes);
+    });
+    return out;
   }
 
   /** Redis keys of a window's sketches (to expire them once the window is closed). */

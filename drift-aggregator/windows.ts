@@ -36,6 +36,27 @@ export function windowId(ref: WindowRef): string {
   return `${ref.modelName}|${ref.modelVersion}|${ref.start}`;
 }
 
+/**
+ * Id of a window of a larger size (DRIFTLINE_WINDOW_SIZES) than the counted one: `<sizeMs>~<windowId>`.
+ * Counted windows keep the plain id, so one size alone stores exactly what it always did.
+ */
+export function largeWindowId(ref: WindowRef, sizeMs: number): string {
+  return `${sizeMs}~${windowId(ref)}`;
+}
+
+/** The size and window of a large-window id; null for a counted (smallest) window's id. */
+export function parseLargeWindowId(id: string): { ref: WindowRef; sizeMs: number } | null {
+  const match = /^(\d+)~(.*)$/s.exec(id);
+  return match ? { sizeMs: Number(match[1]), ref: parseWindowId(match[2]!) } : null;
+}
+
+/** Starts of the counted windows of `smallestMs` that make up the window of `sizeMs` starting at `start`. */
+export function constituentStarts(start: number, sizeMs: number, smallestMs: number): number[] {
+  const starts: number[] = [];
+  for (let s = start; s < start + sizeMs; s += smallestMs) starts.push(s);
+  return starts;
+}
+
 export function parseWindowId(id: string): WindowRef {
   const last = id.lastIndexOf('|');
   const middle = id.lastIndexOf('|', last - 1);

@@ -7,12 +7,19 @@
 export const DRIFT_METRICS_TABLE = 'drift_metrics';
 export const WINDOW_SUMMARY_TABLE = 'window_summary';
 
+/**
+ * A row's window size in ms as SQL: `window_size_ms`, or for rows written before window sizes existed
+ * (stored 0: ClickHouse cannot give a new sorting-key column a computed default) window_end − window_start.
+ */
+export const WINDOW_SIZE_SQL = 'if(window_size_ms = 0, toUInt64(toUnixTimestamp64Milli(window_end) - toUnixTimestamp64Milli(window_start)), window_size_ms)';
+
 export function driftTableMigrations(database: string): string[] {
   return [
     `CREATE DATABASE IF NOT EXISTS ${database}`,
     `CREATE TABLE IF NOT EXISTS ${database}.${DRIFT_METRICS_TABLE} (
       window_start DateTime64(3, 'UTC'),
       window_end DateTime64(3, 'UTC'),
+      window_size_ms UInt64 COMMENT 'window size (DRIFTLINE_WINDOW_SIZES); 0 in rows written before sizes: window_end - window_start',
       model_name LowCardinality(String),
       model_version UInt32,
       segment LowCardinality(String) COMMENT 'product category, or __all__',
@@ -29,10 +36,11 @@ export function driftTableMigrations(database: string): string[] {
       reference_count UInt64,
       written_at DateTime64(3, 'UTC')
     ) ENGINE = ReplacingMergeTree(written_at)
-    ORDER BY (model_name, model_version, segment, feature, metric, window_start)`,
+    ORDER BY (model_name, model_version, segment, feature, metric, window_start, window_size_ms)`,
     `CREATE TABLE IF NOT EXISTS ${database}.${WINDOW_SUMMARY_TABLE} (
       window_start DateTime64(3, 'UTC'),
       window_end DateTime64(3, 'UTC'),
+      window_size_ms UInt64 COMMENT 'window size (DRIFTLINE_WINDOW_SIZES); 0 in rows written before sizes: window_end - window_start',
       model_name LowCardinality(String),
       model_version UInt32,
       segment LowCardinality(String),
@@ -49,16 +57,24 @@ export function driftTableMigrations(database: string): string[] {
       state_lost UInt8 COMMENT '1 when Redis state of this window was lost and the numbers are partial',
       written_at DateTime64(3, 'UTC')
     ) ENGINE = ReplacingMergeTree(written_at)
-    ORDER BY (model_name, model_version, segment, window_start)`,
+    ORDER BY (model_name, model_version, segment, window_start, window_size_ms)`,
     // Tables created before the per-window clock counts get the columns (existing rows read 0).
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS event_time_events UInt64 DEFAULT 0 AFTER late_events`,
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS ingest_time_events UInt64 DEFAULT 0 AFTER event_time_events`,
+    // Several window sizes: the size joins the key (a 5 m and a 1 h window may start together). A key column
+    // can only be added together with the key change, and without a default (WINDOW_SIZE_SQL reads the 0).
+    ...[DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE].map(
+      (table) =>
+        `ALTER TABLE ${database}.${table} ADD COLUMN IF NOT EXISTS window_size_ms UInt64 AFTER window_end, MODIFY ORDER BY (${table === DRIFT_METRICS_TABLE ? 'model_name, model_version, segment, feature, metric' : 'model_name, model_version, segment'}, window_start, window_size_ms)`,
+    ),
   ];
 }
 
 export interface DriftMetricRow {
   window_start: number;
   window_end: number;
+  /** window_end − window_start: which of the window sizes (DRIFTLINE_WINDOW_SIZES) the row is of. */
+  window_size_ms: number;
   model_name: string;
   model_version: number;
   segment: string;
@@ -79,6 +95,7 @@ export interface DriftMetricRow {
 export interface WindowSummaryRow {
   window_start: number;
   window_end: number;
+  window_size_ms: number;
   model_name: string;
   model_version: number;
   segment: string;

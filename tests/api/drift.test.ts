@@ -21,6 +21,7 @@ function metricRow(overrides: Partial<DriftMetricRow>): DriftMetricRow {
   return {
     window_start: T0,
     window_end: T0 + HOUR,
+    window_size_ms: HOUR,
     model_name: 'reviews',
     model_version: 1,
     segment: '__all__',
@@ -44,6 +45,7 @@ function summaryRow(overrides: Partial<WindowSummaryRow>): WindowSummaryRow {
   return {
     window_start: T0,
     window_end: T0 + HOUR,
+    window_size_ms: HOUR,
     model_name: 'reviews',
     model_version: 1,
     segment: '__all__',
