@@ -16,7 +16,7 @@ import type { CoreSettings } from '../core/config.js';
 import { DriftlineError } from '../core/errors.js';
 import { decodeUtf8Escaping } from '../core/utf8.js';
 import type { Logger } from '../core/logger.js';
-import type { ModelRegistry } from '../core/model/registry.js';
+import type { ModelRegistry } from '../core/model/registry/index.js';
 import type { ModelService } from '../core/model/types.js';
 import type { ApiSettings } from './config.js';
 import { sendError } from './http-errors.js';

@@ -8,7 +8,7 @@ import { createKafka } from '../core/kafka.js';
 import { kafkaPromotionPublisher, publishingRegistry } from '../core/model/promotions.js';
 import { MANIFEST_FILE } from '../core/model/artifacts.js';
 import { modelsCommand } from './registry-cli.js';
-import { openRegistry, type ModelRegistry } from '../core/model/registry.js';
+import { openRegistry, type ModelRegistry } from '../core/model/registry/index.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import { userPath } from '../core/paths.js';
 import { trainerSettings } from './config.js';
@@ -143,12 +143,12 @@ async function evaluate(argv: string[]): Promise<number> {
   const loaded = await loadLabeledJsonl(dataFiles(flags));
   const holdout = typeof record.params['holdout'] === 'number' ? record.params['holdout'] : 0.2;
   const rows = flags.has('--held-out') ? splitByReviewId(loaded.rows, holdout, HOLDOUT_SALT).held : loaded.rows;
-  const runtime = await loadModelRuntime(registry.versionDir(name, version), { name, version });
+  const runtime = await loadModelRuntime(await registry.localVersionDir(name, version), { name, version });
   try {
     await runtime.check();
     const started = performance.now();
     const predictions = await scoreAll(runtime, rows);
-    const manifest = JSON.parse(await readFile(join(registry.versionDir(name, version), MANIFEST_FILE), 'utf8')) as { categories: string[] };
+    const manifest = JSON.parse(await readFile(join(await registry.localVersionDir(name, version), MANIFEST_FILE), 'utf8')) as { categories: string[] };
     const report = evaluatePredictions(rows, predictions, manifest.categories);
     const outliers = await evaluateOutliers(runtime, rows, predictions);
     const seconds = (performance.now() - started) / 1000;

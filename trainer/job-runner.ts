@@ -7,7 +7,7 @@
 import { DriftlineError, ERROR_CODES, toDriftlineError, type ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { promotionEvent, type PromotionPublisher } from '../core/model/promotions.js';
-import { changeOf, type ModelRegistry } from '../core/model/registry.js';
+import { changeOf, type ModelRegistry } from '../core/model/registry/index.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import type { ModelRuntime, ModelService } from '../core/model/types.js';
 import { userPath } from '../core/paths.js';
@@ -81,7 +81,7 @@ async function runtimeFor(options: EvaluateOptions): Promise<{ runtime: ModelRun
   const version = options.version ?? (await registry.productionVersion(name));
   if (version === null) throw new DriftlineError('MODEL_NOT_FOUND', `Model ${name} has no production version; pass a version`, { field: 'version' });
   await registry.get(name, version);
-  return { runtime: await loadModelRuntime(registry.versionDir(name, version), { name, version }), owned: true };
+  return { runtime: await loadModelRuntime(await registry.localVersionDir(name, version), { name, version }), owned: true };
 }
 
 export async function evaluateReviews(reviews: LabeledReviewRecord[], options: EvaluateOptions): Promise<Record<string, unknown>> {

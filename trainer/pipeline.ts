@@ -7,9 +7,10 @@
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { type ReferenceBaseline, buildReferenceBaseline } from '../core/drift/baseline.js';
+import { withSegmentBaselines } from '../core/drift/segments.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import { writeModelArtifacts } from '../core/model/artifacts.js';
-import type { ModelRegistry } from '../core/model/registry.js';
+import type { ModelRegistry } from '../core/model/registry/index.js';
 import { createModelRuntime } from '../core/model/runtime.js';
 import { loadTf } from '../core/model/tf.js';
 import type { Prediction } from '../core/model/types.js';
@@ -172,14 +173,14 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
  * scores are calibrated on unseen rows, so only unseen rows give their reference distribution.
  */
 export function heldOutBaseline(name: string, held: readonly LabeledReview[], predictions: readonly Prediction[], quality: EvaluationReport): ReferenceBaseline {
-  return buildReferenceBaseline(
-    held.map((row, i) => monitoredInput(row, predictions[i])),
-    {
-      modelName: name,
-      modelVersion: 0,
-      reference: { accuracy: quality.sentiment.accuracy, macroF1: quality.sentiment.macroF1, meanConfidence: quality.meanConfidence, outlierRate: quality.outlierRate },
-    },
-  );
+  const inputs = held.map((row, i) => monitoredInput(row, predictions[i]));
+  const global = buildReferenceBaseline(inputs, {
+    modelName: name,
+    modelVersion: 0,
+    reference: { accuracy: quality.sentiment.accuracy, macroF1: quality.sentiment.macroF1, meanConfidence: quality.meanConfidence, outlierRate: quality.outlierRate },
+  });
+  // Each category's own reference too: a category that is simply unlike the average is not drift.
+  return withSegmentBaselines(global, inputs);
 }
 
 function round3(x: number): number {

@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { toDriftlineError } from '../core/errors.js';
-import { openRegistry } from '../core/model/registry.js';
+import { openRegistry } from '../core/model/registry/index.js';
 import type { LabeledReview } from './data.js';
 import { runTrainingJob } from './pipeline.js';
 import type { TrainParams } from './train.js';

@@ -14,7 +14,7 @@ import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { DriftlineError } from '../../core/errors.js';
-import type { ModelRegistry, ModelVersionRecord, StageChangeResult } from '../../core/model/registry.js';
+import type { ModelRegistry, ModelVersionRecord, StageChangeResult } from '../../core/model/registry/index.js';
 import type { ModelService } from '../../core/model/types.js';
 import { userPath } from '../../core/paths.js';
 import type { JobRunner } from '../jobs.js';

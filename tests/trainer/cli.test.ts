@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { openRegistry } from '../../core/model/registry.js';
+import { openRegistry } from '../../core/model/registry/index.js';
 import { commands } from '../../trainer/cli.js';
 import { syntheticReviews } from './fixtures.js';
 
