@@ -15,6 +15,7 @@ import { createClickHouse, type ClickHouseClient } from '../core/clickhouse.js';
 import { coreSettings, type CoreSettings } from '../core/config.js';
 import { loadDriftThresholds } from '../core/drift/config.js';
 import { DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE } from '../core/drift/tables.js';
+import { formatDurationMs } from '../core/duration.js';
 import { createKafka, ensureTopics } from '../core/kafka.js';
 import { createLogger } from '../core/logger.js';
 import { openRegistry } from '../core/model/registry/index.js';
@@ -70,6 +71,8 @@ function demoEnv(runId: string, args: DemoArgs): NodeJS.ProcessEnv {
     DRIFTLINE_SCORER_GROUP_ID: `driftline-demo-${runId}-scorer`,
     DRIFTLINE_AGGREGATOR_GROUP: `driftline-demo-${runId}-aggregator`,
     DRIFTLINE_WINDOW_MS: String(args.windowMs),
+    // Two sizes at once: the counted windows and windows four times as long, merged from their sketches.
+    DRIFTLINE_WINDOW_SIZES: `${formatDurationMs(args.windowMs)},${formatDurationMs(4 * args.windowMs)}`,
     DRIFTLINE_WINDOW_TIME: 'ingest',
     DRIFTLINE_ALLOWED_LATENESS_MS: '1000',
     DRIFTLINE_WINDOW_IDLE_CLOSE_MS: '3000',
@@ -164,8 +167,8 @@ async function readAlerts(kafka: Kafka, topic: string): Promise<number> {
 
 function printWindows(windows: ClosedWindow[]): void {
   say('\ndrift windows (all segments):');
-  say('  window start (UTC)        events  outlier%  conf   macroF1  status  raw red  features red/amber (after hysteresis)');
-  for (const closed of windows.sort((a, b) => a.ref.start - b.ref.start)) {
+  say('  size  window start (UTC)        events  outlier%  conf   macroF1  status  raw red  features red/amber (after hysteresis)');
+  for (const closed of windows.sort((a, b) => a.sizeMs - b.sizeMs || a.ref.start - b.ref.start)) {
     const all = closed.summaries.find((s) => s.segment === '__all__');
     if (!all) continue;
     const flagged = closed.rows
@@ -176,7 +179,7 @@ function printWindows(windows: ClosedWindow[]): void {
     const names = [...worst].slice(0, 6).map(([feature, status]) => `${feature}=${status}`).join(', ');
     const rawRed = closed.rows.filter((r) => r.segment === '__all__' && r.raw_status === 'red').length;
     say(
-      `  ${new Date(all.window_start).toISOString().padEnd(25)} ${String(all.events).padStart(6)}  ${(all.outlier_rate * 100).toFixed(1).padStart(7)}  ` +
+      `  ${formatDurationMs(closed.sizeMs).padEnd(4)}  ${new Date(all.window_start).toISOString().padEnd(25)} ${String(all.events).padStart(6)}  ${(all.outlier_rate * 100).toFixed(1).padStart(7)}  ` +
         `${all.mean_confidence.toFixed(2)}  ${all.macro_f1 === null ? '   -  ' : all.macro_f1.toFixed(3).padStart(6)}   ${all.status.padEnd(6)}  ${String(rawRed).padStart(7)}  ${names || '-'}`,
     );
   }
@@ -209,7 +212,7 @@ async function runDemo(argv: string[]): Promise<number> {
   const core = coreSettings.load(env);
   const log = createLogger('demo', core.logLevel);
   const startedAt = Date.now();
-  say(`Driftline demo ${runId}: topics driftline.demo-${runId}.*, windows of ${args.windowMs / 1000}s, ingest at ${args.rate} reviews/s`);
+  say(`Driftline demo ${runId}: topics driftline.demo-${runId}.*, windows of ${formatDurationMs(args.windowMs)} and ${formatDurationMs(4 * args.windowMs)} (merged from the ${formatDurationMs(args.windowMs)} sketches), ingest at ${args.rate} reviews/s`);
   say(await ensureModel(core));
 
   const kafka = createKafka(core, 'demo');
