@@ -354,7 +354,10 @@ export class WindowCloser {
       const lateEvents = large ? await this.larger.lateEvents(ref, sizeMs) : await state.lateEvents(id);
       const row: WindowSummaryRow = { ...base, late_events: lateEvents, written_at: this.now() };
       // A counted window's late events are late for the closed larger windows containing it too.
-      if (!large) for (const containing of this.larger.containing(ref)) if ((await this.redis.exists(state.key('summary-row', containing))) === 1) await this.redis.sadd(state.key('late-dirty'), containing);
+      for (const containing of large ? [] : this.larger.containing(ref)) {
+        const closedAlready = (await this.redis.exists(state.key('summary-row', containing))) === 1;
+        if (closedAlready) await this.redis.sadd(state.key('late-dirty'), containing);
+      }
       await this.redis
         .multi()
         .rpush(state.key('pending'), JSON.stringify({ table: WINDOW_SUMMARY_TABLE, row } satisfies PendingEntry))
