@@ -14,6 +14,7 @@ import { codecFor } from '../core/avro.js';
 import type { ClickHouseClient } from '../core/clickhouse.js';
 import { coreSettings, type CoreSettings } from '../core/config.js';
 import { DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE } from '../core/drift/tables.js';
+import { formatDurationMs } from '../core/duration.js';
 import { createKafka, driftlineTopics, ensureTopics } from '../core/kafka.js';
 import { createLogger } from '../core/logger.js';
 import { openRegistry } from '../core/model/registry/index.js';
@@ -70,6 +71,8 @@ function demoEnv(runId: string, args: DemoArgs): NodeJS.ProcessEnv {
     DRIFTLINE_SCORER_GROUP_ID: `driftline-demo-${runId}-scorer`,
     DRIFTLINE_AGGREGATOR_GROUP: `driftline-demo-${runId}-aggregator`,
     DRIFTLINE_WINDOW_MS: String(args.windowMs),
+    // Two sizes at once: the counted windows and windows four times as long, merged from their sketches.
+    DRIFTLINE_WINDOW_SIZES: `${formatDurationMs(args.windowMs)},${formatDurationMs(4 * args.windowMs)}`,
     DRIFTLINE_WINDOW_TIME: 'ingest',
     DRIFTLINE_ALLOWED_LATENESS_MS: '1000',
     DRIFTLINE_WINDOW_IDLE_CLOSE_MS: '3000',
@@ -181,8 +184,8 @@ function printAlerts(alerts: DriftAlert[], topic: string): void {
 
 function printWindows(windows: ClosedWindow[]): void {
   say('\ndrift windows (all segments):');
-  say('  window start (UTC)        events  outlier%  conf   macroF1  status  raw red  features red/amber (after hysteresis)');
-  for (const closed of windows.sort((a, b) => a.ref.start - b.ref.start)) {
+  say('  size  window start (UTC)        events  outlier%  conf   macroF1  status  raw red  features red/amber (after hysteresis)');
+  for (const closed of windows.sort((a, b) => a.sizeMs - b.sizeMs || a.ref.start - b.ref.start)) {
     const all = closed.summaries.find((s) => s.segment === '__all__');
     if (!all) continue;
     const flagged = closed.rows
@@ -193,7 +196,7 @@ function printWindows(windows: ClosedWindow[]): void {
     const names = [...worst].slice(0, 6).map(([feature, status]) => `${feature}=${status}`).join(', ');
     const rawRed = closed.rows.filter((r) => r.segment === '__all__' && r.raw_status === 'red').length;
     say(
-      `  ${new Date(all.window_start).toISOString().padEnd(25)} ${String(all.events).padStart(6)}  ${(all.outlier_rate * 100).toFixed(1).padStart(7)}  ` +
+      `  ${formatDurationMs(closed.sizeMs).padEnd(4)}  ${new Date(all.window_start).toISOString().padEnd(25)} ${String(all.events).padStart(6)}  ${(all.outlier_rate * 100).toFixed(1).padStart(7)}  ` +
         `${all.mean_confidence.toFixed(2)}  ${all.macro_f1 === null ? '   -  ' : all.macro_f1.toFixed(3).padStart(6)}   ${all.status.padEnd(6)}  ${String(rawRed).padStart(7)}  ${names || '-'}`,
     );
   }
@@ -226,7 +229,7 @@ async function runDemo(argv: string[]): Promise<number> {
   const core = coreSettings.load(env);
   const log = createLogger('demo', core.logLevel);
   const startedAt = Date.now();
-  say(`Driftline demo ${runId}: topics driftline.demo-${runId}.*, windows of ${args.windowMs / 1000}s, ingest at ${args.rate} reviews/s`);
+  say(`Driftline demo ${runId}: topics driftline.demo-${runId}.*, windows of ${formatDurationMs(args.windowMs)} and ${formatDurationMs(4 * args.windowMs)} (merged from the ${formatDurationMs(args.windowMs)} sketches), ingest at ${args.rate} reviews/s`);
   say(await ensureModel(core));
 
   const kafka = createKafka(core, 'demo');
@@ -293,7 +296,7 @@ async function runDemo(argv: string[]): Promise<number> {
     }
     await aggregator.housekeeping();
     printWindows(closedWindows);
-    await printClickHouse(clickhouse, core, startedAt - args.windowMs);
+    await printClickHouse(clickhouse, core, startedAt - 4 * args.windowMs); // the larger windows start up to 4 counted windows earlier
     printAlerts(await readAlerts(kafka, core.topicAlerts), core.topicAlerts);
     say(`\ndone in ${((Date.now() - startedAt) / 1000).toFixed(1)} s. Query the drift tables with the SQL in docs/drift.md ("Drift in ClickHouse").`);
     return scored === published ? 0 : 1;

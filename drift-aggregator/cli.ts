@@ -17,7 +17,7 @@ import { ALL_SEGMENTS, DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE } from '../core
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import { createRedis } from '../core/redis.js';
 import { registryBaselineProvider, SketchCatalog } from './baselines.js';
-import { aggregatorSettings } from './config.js';
+import { aggregatorSettings, windowSizesOf } from './config.js';
 import { assessSlidingView } from './evaluate.js';
 import { AggregatorState } from './redis-state.js';
 import { runAggregator } from './run.js';
@@ -75,9 +75,9 @@ async function driftQuery(argv: string[]): Promise<number> {
     }
     const table = values.summary ? WINDOW_SUMMARY_TABLE : DRIFT_METRICS_TABLE;
     const columns = values.summary
-      ? 'window_start, model_name, model_version, segment, events, late_events, outlier_rate, mean_confidence, accuracy, macro_f1, status, state_lost, written_at'
-      : 'window_start, model_name, model_version, segment, feature, metric, value, p_value_adjusted, threshold_amber, threshold_red, status';
-    const query = `SELECT ${columns} FROM ${core.clickhouseDatabase}.${table} FINAL ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY window_start DESC LIMIT ${limit}`;
+      ? 'window_start, window_size_ms, model_name, model_version, segment, events, late_events, outlier_rate, mean_confidence, accuracy, macro_f1, status, state_lost, written_at'
+      : 'window_start, window_size_ms, model_name, model_version, segment, feature, metric, value, p_value_adjusted, threshold_amber, threshold_red, status';
+    const query = `SELECT ${columns} FROM ${core.clickhouseDatabase}.${table} FINAL ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY window_start DESC, window_size_ms LIMIT ${limit}`;
     const rows = (await (await client.query({ query, query_params: params, format: 'JSONEachRow' })).json()) as Array<Record<string, unknown>>;
     if (values.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
     else printTable(rows);
@@ -131,7 +131,9 @@ async function driftSliding(argv: string[]): Promise<number> {
     const catalog = new SketchCatalog(registryBaselineProvider(core.registryDir), settings.maxSegments);
     const sketches = await catalog.load(values.model, version);
     const endMs = values['end-ms'] ? Number(values['end-ms']) : Date.now();
-    const starts = slidingWindowStarts(endMs, windows * settings.windowMs, settings.windowMs);
+    // Sliding views are unions of the counted (smallest) windows, the only ones with sketches in Redis.
+    const countedMs = windowSizesOf(settings)[0]!;
+    const starts = slidingWindowStarts(endMs, windows * countedMs, countedMs);
     const view = await assessSlidingView(state, sketches, loadDriftThresholds(), { modelName: values.model, modelVersion: version, starts }, (start) =>
       windowId({ modelName: values.model!, modelVersion: version, start }),
     );

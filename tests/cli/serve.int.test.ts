@@ -122,6 +122,7 @@ describe('driftline serve', () => {
             fromSeconds: startedAt / 1000 - 60,
             toSeconds: Date.now() / 1000 + 60,
             intervalSeconds: 3,
+            windowSizeMs: pipeline.windowMs,
           }),
           format: 'JSONEachRow',
         })).json();

@@ -139,7 +139,7 @@ describe('dashboard SQL on the real drift tables (embedded ClickHouse)', () => {
     await client.insert({
       table: `${DATABASE}.${WINDOW_SUMMARY_TABLE}`,
       format: 'JSONEachRow',
-      values: [summaryRow(0, 100, 0.7, 1), summaryRow(1, 50, null, 2), summaryRow(1, 80, 0.9, 3)],
+      values: [summaryRow(0, 100, 0.7, 1), summaryRow(1, 50, null, 2), summaryRow(1, 80, 0.9, 3), { ...summaryRow(0, 900, 0.8, 4), window_end: ts(5), window_size_ms: 300_000 }],
     });
     await client.insert({
       table: `${DATABASE}.${ALERTS_TABLE}`,
@@ -194,6 +194,15 @@ describe('dashboard SQL on the real drift tables (embedded ClickHouse)', () => {
       [ts(1), 'text_length', 'amber', 'red', 'escalated', 'episode-a'],
       [ts(0), 'text_length', 'green', 'amber', 'raised', 'episode-a'],
     ]);
+  });
+
+  it('shows one window size at a time (the window_size variable): a 5-minute window only under 300000', async () => {
+    expect(dashboard.templating.list.map((v) => v.name)).toContain('window_size');
+    expect((await rows(dashboard.templating.list.find((v) => v.name === 'window_size')!.query)).map((r) => Number(r.window_size_ms))).toEqual([60_000, 300_000]);
+    const sql = panel('Events per window').targets[0]!.rawSql;
+    const fiveMinutes = await (await client.query({ query: expandGrafanaSql(sql, { database: DATABASE, model: 'reviews', segment: '__all__', features: [], fromSeconds: FROM_S, toSeconds: TO_S, intervalSeconds: 60, windowSizeMs: 300_000 }), format: 'JSONEachRow' })).json<Record<string, unknown>>();
+    expect(fiveMinutes.map((r) => Number(r.events))).toEqual([900]);
+    for (const p of dashboard.panels) for (const t of p.targets) expect(t.rawSql, p.title).toContain('= ${window_size}');
   });
 
   it('volume, outlier rate and macro-F1 come from the latest summary version', async () => {
