@@ -78,7 +78,7 @@ async function driftQuery(argv: string[]): Promise<number> {
     }
     const table = values.summary ? WINDOW_SUMMARY_TABLE : DRIFT_METRICS_TABLE;
     const columns = values.summary
-      ? 'window_start, model_name, model_version, segment, events, late_events, outlier_rate, mean_confidence, accuracy, macro_f1, status, state_lost, written_at'
+      ? 'window_start, model_name, model_version, segment, events, late_events, outlier_rate, mean_confidence, accuracy, macro_f1, estimated_accuracy, estimated_macro_f1, status, state_lost, written_at'
       : 'window_start, model_name, model_version, segment, feature, metric, value, p_value_adjusted, threshold_amber, threshold_red, status';
     const query = `SELECT ${columns} FROM ${core.clickhouseDatabase}.${table} FINAL ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY window_start DESC LIMIT ${limit}`;
     const rows = (await (await client.query({ query, query_params: params, format: 'JSONEachRow' })).json()) as Array<Record<string, unknown>>;

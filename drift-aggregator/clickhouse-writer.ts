@@ -34,7 +34,7 @@ const DATETIME64_MIN_MS = Date.UTC(1900, 0, 1);
 const DATETIME64_MAX_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999);
 const TIME_COLUMNS = ['window_start', 'window_end', 'written_at'] as const;
 
-const NULLABLE = new Set(['p_value', 'p_value_adjusted', 'accuracy', 'macro_f1']);
+const NULLABLE = new Set(['p_value', 'p_value_adjusted', 'accuracy', 'macro_f1', 'estimated_accuracy', 'estimated_macro_f1']);
 
 /** JSON has no NaN/Infinity: nullable columns get null, others the nearest finite double (0 for NaN). */
 function finiteJson(field: string, value: unknown): unknown {

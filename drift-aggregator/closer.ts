@@ -190,7 +190,7 @@ export class WindowCloser {
     for (const key of windowKeys) multi.expire(key, this.options.stateTtlSeconds);
     await multi.exec();
     log.info({ window: id, events: allSummary?.events ?? 0, late: lateEvents, status: allSummary?.status ?? 'green', alerts: alerts.length, stateLost, rewound }, 'window closed');
-    this.recordMetrics(ref, items);
+    this.recordMetrics(ref, items, summaries);
     await this.considerRollback(ref, items);
     return { ref, rows, summaries, alerts };
   }
@@ -210,8 +210,9 @@ export class WindowCloser {
     return { items, hysteresisUpdates };
   }
 
-  private recordMetrics(ref: WindowRef, items: Array<Reported>): void {
+  private recordMetrics(ref: WindowRef, items: Array<Reported>, summaries: readonly WindowSummaryRow[]): void {
     this.deps.metrics.recordWindow(ref, items);
+    this.deps.metrics.recordPerformanceEstimate(ref, summaries);
   }
 
   private async considerRollback(ref: WindowRef, items: Array<Reported>): Promise<void> {
@@ -312,6 +313,8 @@ function summaryRow(
     mean_confidence: summary.meanConfidence,
     accuracy: summary.accuracy,
     macro_f1: summary.macroF1,
+    estimated_accuracy: summary.estimatedAccuracy,
+    estimated_macro_f1: summary.estimatedMacroF1,
     status: extra.status,
     state_lost: extra.stateLost ? 1 : 0,
     written_at: extra.writtenAt,
@@ -334,6 +337,8 @@ function emptySummaryRow(ref: WindowRef, windowMs: number): WindowSummaryRow {
     mean_confidence: 0,
     accuracy: null,
     macro_f1: null,
+    estimated_accuracy: null,
+    estimated_macro_f1: null,
     status: 'green',
     state_lost: 0,
     written_at: 0,

@@ -11,6 +11,7 @@ import { livePerformance, meanConfidence, outlierRate } from '../core/drift/metr
 import { ALL_SEGMENTS } from '../core/drift/tables.js';
 import type { SummaryState } from '../core/sketch/index.js';
 import { SUMMARY_HASH, parseHashName, type VersionSketches } from './increments.js';
+import { EXPECTED_CONFUSION, EXPECTED_CONFUSION_HASH, estimatedFigures, expectedConfusionFromHash } from './performance-estimate.js';
 import type { WindowHashes } from './redis-state.js';
 
 export interface SegmentAssessment extends Assessment {
@@ -25,6 +26,9 @@ export interface SegmentSummary {
   /** null when no review in the segment had a usable rating label. */
   accuracy: number | null;
   macroF1: number | null;
+  /** Label-free estimates from the calibrated probabilities (performance-estimate.ts); null without reviews. */
+  estimatedAccuracy: number | null;
+  estimatedMacroF1: number | null;
 }
 
 export interface WindowEvaluation {
@@ -51,13 +55,18 @@ function groupBySegment(hashes: WindowHashes): Map<string, SegmentHashes> {
 
 /** Reads the sketch states of one segment (a value missing from the window is the zero state). */
 export function segmentStates(hashes: SegmentHashes, sketches: VersionSketches): WindowStates {
-  const states: WindowStates = { numeric: {}, categorical: {}, summary: sketches.summary.fromHash(hashes.summary) };
+  const states: WindowStates = {
+    numeric: {},
+    categorical: {},
+    summary: sketches.summary.fromHash(hashes.summary),
+    expected: expectedConfusionFromHash(hashes.values.get(EXPECTED_CONFUSION_HASH)),
+  };
   for (const [name, sketch] of sketches.numeric) states.numeric[name] = sketch.fromHash(hashes.values.get(name) ?? {});
   for (const [name, sketch] of sketches.categorical) states.categorical[name] = sketch.fromHash(hashes.values.get(name) ?? {});
   return states;
 }
 
-function summarize(segment: string, summary: SummaryState): SegmentSummary {
+function summarize(segment: string, summary: SummaryState, expected: WindowStates['expected']): SegmentSummary {
   const performance = livePerformance(summary.confusion);
   return {
     segment,
@@ -66,6 +75,7 @@ function summarize(segment: string, summary: SummaryState): SegmentSummary {
     meanConfidence: meanConfidence(summary),
     accuracy: performance.labelled > 0 ? performance.accuracy : null,
     macroF1: performance.labelled > 0 ? performance.macroF1 : null,
+    ...estimatedFigures(expected),
   };
 }
 
@@ -85,7 +95,12 @@ export function mergeWindowStates(a: Map<string, WindowStates>, b: Map<string, W
       out.set(segment, right);
       continue;
     }
-    const merged: WindowStates = { numeric: {}, categorical: {}, summary: sketches.summary.merge(left.summary!, right.summary!) };
+    const merged: WindowStates = {
+      numeric: {},
+      categorical: {},
+      summary: sketches.summary.merge(left.summary!, right.summary!),
+      expected: EXPECTED_CONFUSION.merge(left.expected ?? EXPECTED_CONFUSION.zero(), right.expected ?? EXPECTED_CONFUSION.zero()),
+    };
     for (const [name, sketch] of sketches.numeric) merged.numeric[name] = sketch.merge(left.numeric[name] ?? sketch.zero(), right.numeric[name] ?? sketch.zero());
     for (const [name, sketch] of sketches.categorical) merged.categorical[name] = sketch.merge(left.categorical[name] ?? sketch.zero(), right.categorical[name] ?? sketch.zero());
     out.set(segment, merged);
@@ -98,7 +113,7 @@ export function assessStates(states: Map<string, WindowStates>, sketches: Versio
   const assessments: SegmentAssessment[] = [];
   const summaries: SegmentSummary[] = [];
   for (const [segment, segmentStatesValue] of states) {
-    summaries.push(summarize(segment, segmentStatesValue.summary!));
+    summaries.push(summarize(segment, segmentStatesValue.summary!, segmentStatesValue.expected));
     if (!sketches.baseline) continue;
     for (const assessment of assessWindow(sketches.baseline, segmentStatesValue, thresholds)) {
       // Inside a category segment the category is constant by construction: that is not drift.

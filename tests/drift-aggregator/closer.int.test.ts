@@ -77,6 +77,12 @@ describe('window closer', () => {
     expect(statusOf(closed[0]!, 'feature.text_length', 'psi')).toBe('green');
     expect(statusOf(closed[1]!, 'feature.text_length', 'psi')).toBe('red');
     expect(await redis.lrange(state.key('pending'), 0, -1)).toHaveLength(closed[0]!.rows.length + closed[0]!.summaries.length + closed[1]!.rows.length + closed[1]!.summaries.length);
+    // The label-free estimate went through the same atomic apply: every summary row carries it.
+    for (const summary of closed.flatMap((c) => c.summaries)) {
+      expect(summary.estimated_accuracy).toBeGreaterThan(0.3);
+      expect(summary.estimated_accuracy).toBeLessThanOrEqual(1);
+      expect(summary.estimated_macro_f1).not.toBeNull();
+    }
   });
 
   it('re-closing a window after a crash before "done" repeats the same result, not a further hysteresis step', async () => {
