@@ -16,7 +16,7 @@ npm run --silent build
 bash scripts/services.sh up
 mkdir -p bench/results
 only="${1:-}"
-for bench in ingest model-runtime drift-metrics aggregator scorer api pipeline; do
+for bench in ingest model-runtime drift-metrics aggregator scorer api pipeline cbpe; do
   [ -n "$only" ] && [ "$only" != "$bench" ] && continue
   [ -f "bench/$bench.ts" ] || continue
   echo "== bench/$bench.ts (dist/bench/$bench.js)"
