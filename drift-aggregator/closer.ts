@@ -317,6 +317,8 @@ function summaryRow(
     estimated_macro_f1: summary.estimatedMacroF1,
     status: extra.status,
     state_lost: extra.stateLost ? 1 : 0,
+    reference_scope: summary.referenceScope,
+    reference_rows: summary.referenceRows,
     written_at: extra.writtenAt,
   };
 }
@@ -341,6 +343,8 @@ function emptySummaryRow(ref: WindowRef, windowMs: number): WindowSummaryRow {
     estimated_macro_f1: null,
     status: 'green',
     state_lost: 0,
+    reference_scope: 'global',
+    reference_rows: 0,
     written_at: 0,
   };
 }

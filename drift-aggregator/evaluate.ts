@@ -8,9 +8,10 @@
 import type { DriftThresholds } from '../core/drift/config.js';
 import { assessWindow, type Assessment, type WindowStates } from '../core/drift/evaluate.js';
 import { livePerformance, meanConfidence, outlierRate } from '../core/drift/metrics.js';
+import { segmentReference, type ReferenceScope } from '../core/drift/segments.js';
 import { ALL_SEGMENTS } from '../core/drift/tables.js';
 import type { SummaryState } from '../core/sketch/index.js';
-import { SUMMARY_HASH, parseHashName, type VersionSketches } from './increments.js';
+import { OTHER_SEGMENT, SUMMARY_HASH, UNSEEN_SEGMENT, parseHashName, type VersionSketches } from './increments.js';
 import { EXPECTED_CONFUSION, EXPECTED_CONFUSION_HASH, estimatedFigures, expectedConfusionFromHash } from './performance-estimate.js';
 import type { WindowHashes } from './redis-state.js';
 
@@ -29,6 +30,9 @@ export interface SegmentSummary {
   /** Label-free estimates from the calibrated probabilities (performance-estimate.ts); null without reviews. */
   estimatedAccuracy: number | null;
   estimatedMacroF1: number | null;
+  /** Which reference the segment was compared with, and its rows (core/drift/segments.ts). */
+  referenceScope: ReferenceScope;
+  referenceRows: number;
 }
 
 export interface WindowEvaluation {
@@ -66,9 +70,11 @@ export function segmentStates(hashes: SegmentHashes, sketches: VersionSketches):
   return states;
 }
 
-function summarize(segment: string, summary: SummaryState, expected: WindowStates['expected']): SegmentSummary {
+function summarize(segment: string, summary: SummaryState, reference: { scope: ReferenceScope; rows: number }, expected: WindowStates['expected']): SegmentSummary {
   const performance = livePerformance(summary.confusion);
   return {
+    referenceScope: reference.scope,
+    referenceRows: reference.rows,
     segment,
     summary,
     outlierRate: outlierRate(summary),
@@ -113,9 +119,14 @@ export function assessStates(states: Map<string, WindowStates>, sketches: Versio
   const assessments: SegmentAssessment[] = [];
   const summaries: SegmentSummary[] = [];
   for (const [segment, segmentStatesValue] of states) {
-    summaries.push(summarize(segment, segmentStatesValue.summary!, segmentStatesValue.expected));
-    if (!sketches.baseline) continue;
-    for (const assessment of assessWindow(sketches.baseline, segmentStatesValue, thresholds)) {
+    if (!sketches.baseline) {
+      summaries.push(summarize(segment, segmentStatesValue.summary!, { scope: 'global', rows: 0 }, segmentStatesValue.expected));
+      continue;
+    }
+    const layout = { named: sketches.segments, other: OTHER_SEGMENT, unseen: UNSEEN_SEGMENT, minRows: thresholds.minSamples };
+    const reference = segmentReference(sketches.baseline, segment, ALL_SEGMENTS, layout);
+    summaries.push(summarize(segment, segmentStatesValue.summary!, reference, segmentStatesValue.expected));
+    for (const assessment of assessWindow(reference.baseline, segmentStatesValue, thresholds)) {
       // Inside a category segment the category is constant by construction: that is not drift.
       if (segment !== ALL_SEGMENTS && assessment.feature === 'category') continue;
       assessments.push({ ...assessment, segment });

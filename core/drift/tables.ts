@@ -49,6 +49,8 @@ export function driftTableMigrations(database: string): string[] {
       estimated_macro_f1 Nullable(Float64) COMMENT 'label-free estimate from calibrated confidences (CBPE)',
       status LowCardinality(String),
       state_lost UInt8 COMMENT '1 when Redis state of this window was lost and the numbers are partial',
+      reference_scope LowCardinality(String) DEFAULT 'global' COMMENT 'reference compared with: global (__all__), segment (its own), fallback (global: own reference under the minimum rows), unseen (global: category the reference never had)',
+      reference_rows UInt64 DEFAULT 0 COMMENT 'rows of the reference compared with',
       written_at DateTime64(3, 'UTC')
     ) ENGINE = ReplacingMergeTree(written_at)
     ORDER BY (model_name, model_version, segment, window_start)`,
@@ -58,6 +60,9 @@ export function driftTableMigrations(database: string): string[] {
     // Tables created before the label-free estimate get its columns (existing rows read NULL).
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS estimated_accuracy Nullable(Float64) AFTER macro_f1`,
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS estimated_macro_f1 Nullable(Float64) AFTER estimated_accuracy`,
+    // And before per-segment references (existing rows read 'global', 0).
+    `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS reference_scope LowCardinality(String) DEFAULT 'global' AFTER state_lost`,
+    `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS reference_rows UInt64 DEFAULT 0 AFTER reference_scope`,
   ];
 }
 
@@ -102,6 +107,9 @@ export interface WindowSummaryRow {
   estimated_macro_f1: number | null;
   status: string;
   state_lost: number;
+  /** Which reference the segment was compared with (core/drift/segments.ts ReferenceScope). */
+  reference_scope: string;
+  reference_rows: number;
   written_at: number;
 }
 

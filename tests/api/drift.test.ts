@@ -60,6 +60,8 @@ function summaryRow(overrides: Partial<WindowSummaryRow>): WindowSummaryRow {
     estimated_macro_f1: 0.57,
     status: 'green',
     state_lost: 0,
+    reference_scope: 'global',
+    reference_rows: 4000,
     written_at: T0 + HOUR,
     ...overrides,
   };
