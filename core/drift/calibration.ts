@@ -48,9 +48,15 @@ export function sentimentCalibrator(calibration: SentimentCalibration | null | u
   const factors = calibration.logOffsets.map((offset) => Math.exp(-offset));
   const inverseTemperature = 1 / calibration.temperature;
   return (served) => {
-    const q = served.map((p, k) => Math.max(p * factors[k]!, 1e-30) ** inverseTemperature);
-    const sum = q.reduce((a, b) => a + b, 0);
-    return q.map((x) => x / sum);
+    // Plain loops: the aggregator calls this once per scored event.
+    const q = new Array<number>(served.length);
+    let sum = 0;
+    for (let k = 0; k < served.length; k++) {
+      q[k] = Math.max(served[k]! * factors[k]!, 1e-30) ** inverseTemperature;
+      sum += q[k]!;
+    }
+    for (let k = 0; k < q.length; k++) q[k] = q[k]! / sum;
+    return q;
   };
 }
 

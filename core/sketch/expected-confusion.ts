@@ -35,13 +35,19 @@ function cellField(trueClass: string, predicted: string): string {
   return `${FIELD.cell}${trueClass}:${predicted}`;
 }
 
-function isUsable(value: unknown): value is ExpectedConfusionValue {
-  if (!isRecord(value)) return false;
+/** The probabilities' sum when the value is usable, else NaN (plain loops: this runs once per scored event). */
+function usableSum(value: unknown): number {
+  if (!isRecord(value)) return Number.NaN;
   const { probabilities, predicted } = value;
-  if (!Array.isArray(probabilities) || probabilities.length !== CLASSES) return false;
-  if (!probabilities.every((p) => typeof p === 'number' && Number.isFinite(p) && p >= 0)) return false;
-  const sum = (probabilities as number[]).reduce((a, b) => a + b, 0);
-  return Math.abs(sum - 1) <= SUM_TOLERANCE && typeof predicted === 'number' && Number.isInteger(predicted) && predicted >= 0 && predicted < CLASSES;
+  if (!Array.isArray(probabilities) || probabilities.length !== CLASSES) return Number.NaN;
+  if (typeof predicted !== 'number' || !Number.isInteger(predicted) || predicted < 0 || predicted >= CLASSES) return Number.NaN;
+  let sum = 0;
+  for (let k = 0; k < CLASSES; k++) {
+    const p: unknown = probabilities[k];
+    if (typeof p !== 'number' || !Number.isFinite(p) || p < 0) return Number.NaN;
+    sum += p;
+  }
+  return Math.abs(sum - 1) <= SUM_TOLERANCE ? sum : Number.NaN;
 }
 
 export class ExpectedConfusionSketch implements RedisHashSketch<ExpectedConfusionState, ExpectedConfusionValue> {
@@ -53,13 +59,13 @@ export class ExpectedConfusionSketch implements RedisHashSketch<ExpectedConfusio
   }
 
   add(state: ExpectedConfusionState, value: ExpectedConfusionValue): ExpectedConfusionState {
-    if (!isUsable(value)) {
+    const sum = usableSum(value);
+    if (Number.isNaN(sum)) {
       state.invalid++;
       return state;
     }
-    const sum = value.probabilities.reduce((a, b) => a + b, 0);
     state.count++;
-    for (let k = 0; k < CLASSES; k++) state.cells[k][value.predicted] += value.probabilities[k] / sum;
+    for (let k = 0; k < CLASSES; k++) state.cells[k]![value.predicted]! += value.probabilities[k]! / sum;
     return state;
   }
 
