@@ -142,9 +142,12 @@ async function driftSliding(argv: string[]): Promise<number> {
       .filter((a) => a.segment === values.segment)
       .map((a) => ({ feature: a.feature, metric: a.metric, value: a.effect, p_adjusted: a.pValueAdjusted, amber: a.thresholdAmber, red: a.thresholdRed, status: a.insufficient ? 'insufficient' : a.rawStatus }));
     const summary = view.summaries.find((s) => s.segment === values.segment);
-    if (values.json) process.stdout.write(`${JSON.stringify({ windowsFound: view.windowsFound, events: summary?.summary.count ?? 0, rows })}\n`);
+    const quality = { accuracy: summary?.accuracy ?? null, macroF1: summary?.macroF1 ?? null, estimatedAccuracy: summary?.estimatedAccuracy ?? null, estimatedMacroF1: summary?.estimatedMacroF1 ?? null };
+    if (values.json) process.stdout.write(`${JSON.stringify({ windowsFound: view.windowsFound, events: summary?.summary.count ?? 0, ...quality, rows })}\n`);
     else {
+      const figure = (x: number | null): string => (x === null ? '-' : x.toFixed(3));
       process.stdout.write(`sliding view: ${view.windowsFound}/${starts.length} windows, ${summary?.summary.count ?? 0} events, segment ${values.segment}\n`);
+      process.stdout.write(`accuracy ${figure(quality.accuracy)} (estimated ${figure(quality.estimatedAccuracy)}), macro-F1 ${figure(quality.macroF1)} (estimated ${figure(quality.estimatedMacroF1)})\n`);
       printTable(rows);
     }
     return 0;
