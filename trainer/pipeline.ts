@@ -18,6 +18,7 @@ import type { Prediction } from '../core/model/types.js';
 import { evaluateTfidf } from './baseline-tfidf.js';
 import { type CategoryBaseline, evaluateCategoryTfidf } from './category-baseline.js';
 import { type LabeledReview, loadLabeledJsonl, splitByReviewId } from './data.js';
+import { attachSentenceModel, type SentenceReport } from './sentences.js';
 import { type EvaluationReport, type OutlierEvaluation, evaluateOutliers, evaluatePredictions, monitoredInput, scoreAll } from './evaluate.js';
 import type { ClassificationReport } from './metrics.js';
 import { DEFAULT_TRAIN_PARAMS, type EpochLog, type TrainParams, type TrainResult, trainModel, validationSplit } from './train.js';
@@ -68,6 +69,8 @@ export interface TrainingReport {
   outliers: OutlierEvaluation;
   /** Sentiment calibration for the label-free estimate: fitted on the validation rows, checked on the held-out rows. */
   calibration: CalibrationReport;
+  /** The sentence model (options.sentences) and the review model on the same held-out sentences. */
+  sentences: SentenceReport;
   timings: Record<string, number>;
   /** The job's run (trainer/runs/), null when it was not recorded. */
   runId: string | null;
@@ -107,6 +110,8 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
     const tfidfBaseline = options.compareBaseline === false ? null : evaluateTfidf(train, held);
     const categoryBaseline = options.compareBaseline === false ? null : evaluateCategoryTfidf(train, held, trained.bundle.manifest.categories);
     printComparison(log, heldOut, tfidfBaseline?.report ?? null, outliers, categoryBaseline?.report ?? null);
+    const sentences = attachSentenceModel(tf, trained.bundle, train, held);
+    log(`sentence model: held-out sentences macro-F1 ${pct(sentences.sentenceModel.macroF1)} (review model on the same sentences ${pct(sentences.reviewModel.macroF1)}; ${sentences.sentences} sentences, labels inherited from their review)`);
 
     phase('baseline', 0.85);
     const baseline: ReferenceBaseline = { ...heldOutBaseline(options.name, held, heldPredictions, heldOut), sentimentCalibration: fitted };
@@ -124,6 +129,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       categoryTfidfBaseline: categoryBaseline ? { accuracy: categoryBaseline.report.accuracy, macroF1: categoryBaseline.report.macroF1 } : null,
       outlierAuroc: outliers.auroc,
       outlierAurocPerKind: outliers.perKind,
+      sentenceMacroF1: sentences.sentenceModel.macroF1,
       tfidfBaseline: tfidfBaseline ? { accuracy: tfidfBaseline.report.accuracy, macroF1: tfidfBaseline.report.macroF1 } : null,
       heldOutRows: held.length,
       bestEpoch: trained.bestEpoch,
@@ -175,6 +181,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       categoryTfidfBaseline: categoryBaseline,
       outliers,
       calibration,
+      sentences,
       timings,
       runId: null,
       runError: null,
@@ -188,7 +195,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
         log(message);
       });
       report.runId = run?.id ?? null;
-      if (run) log(`run ${run.id} recorded in ${runs.dir}`);
+      if (run) log(`run ${run.id} recorded in ${runs.dir}${run.notes.map((note) => `; ${note}`).join('')}`);
     }
     await options.registry.recordRun(options.name, { kind: 'train', version: registered.version, metrics, timings, history: trained.history, data: report.data });
     if (options.reportPath) await writeFile(options.reportPath, `${JSON.stringify(report, null, 2)}\n`);
