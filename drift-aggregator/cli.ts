@@ -4,21 +4,18 @@
  *   driftline drift compare ...                dataset vs dataset drift report (drift-aggregator/compare-cli.ts)
  *   driftline drift query [options]            recent drift rows from ClickHouse
  *   driftline drift sliding --model M --version V [--windows K]   sliding view from the Redis sketches
- *   driftline alerts [--follow]                DriftAlert events from the alerts topic
+ *   driftline alerts [--follow] [--webhook URL] alert consumer: dedupe, print, webhook delivery (alerts-cli.ts)
  */
-import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../core/cli.js';
-import { codecFor } from '../core/avro.js';
 import { createClickHouse } from '../core/clickhouse.js';
 import { coreSettings } from '../core/config.js';
+import { alertsCommand } from './alerts-cli.js';
 import { driftCompareCommand } from './compare-cli.js';
 import { loadDriftThresholds } from '../core/drift/config.js';
 import { ALL_SEGMENTS, DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE } from '../core/drift/tables.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
-import { createKafka, ensureTopics } from '../core/kafka.js';
 import { createRedis } from '../core/redis.js';
-import type { DriftAlert } from '../schemas/types.js';
 import { registryBaselineProvider, SketchCatalog } from './baselines.js';
 import { aggregatorSettings } from './config.js';
 import { assessSlidingView } from './evaluate.js';
@@ -176,63 +173,4 @@ const drift: CliCommand = {
   },
 };
 
-const ALERTS_USAGE = [
-  'usage: driftline alerts [--follow] [--max N] [--json]',
-  '  Prints DriftAlert events from DRIFTLINE_TOPIC_ALERTS, from the beginning of the topic. Without --follow it',
-  '  stops once nothing new arrived for 5 s. A consumer example: its own group, keyed by model name.',
-].join('\n');
-
-function formatAlert(alert: DriftAlert): string {
-  const when = new Date(alert.window_start_ms).toISOString();
-  const items = alert.items.map((i) => `    ${i.status.padEnd(5)} ${i.feature} ${i.metric}=${i.value.toFixed(4)} (amber ${i.threshold_amber}, red ${i.threshold_red}${i.p_value === null ? '' : `, p=${i.p_value.toExponential(2)}`})`);
-  return [`${alert.status.toUpperCase()} ${alert.model_name} v${alert.model_version} window ${when} segment ${alert.segment ?? 'all'} (${alert.items.length} items)`, ...items].join('\n');
-}
-
-const alerts: CliCommand = {
-  name: 'alerts',
-  summary: 'Print drift alerts from the alerts topic',
-  usage: ALERTS_USAGE,
-  async run(argv) {
-    const { values } = parseArgs({ args: argv, options: { follow: { type: 'boolean', default: false }, max: { type: 'string' }, json: { type: 'boolean', default: false } } });
-    const max = values.max === undefined ? Number.POSITIVE_INFINITY : Number(values.max);
-    const core = coreSettings.load();
-    const kafka = createKafka(core, 'alerts-cli');
-    await ensureTopics(kafka, [core.topicAlerts], core);
-    const codec = codecFor('DriftAlert');
-    const consumer = kafka.consumer({ groupId: `${core.kafkaClientId}-alerts-cli-${randomUUID().slice(0, 8)}` });
-    let seen = 0;
-    let lastAt = Date.now();
-    await consumer.connect();
-    await consumer.subscribe({ topic: core.topicAlerts, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ message }) => {
-        if (seen >= max) return;
-        lastAt = Date.now();
-        try {
-          const alert = codec.decode(message.value);
-          seen++;
-          process.stdout.write(values.json ? `${JSON.stringify(alert)}\n` : `${formatAlert(alert)}\n`);
-        } catch (err) {
-          process.stderr.write(`skipped an undecodable alert: ${toDriftlineError(err).message}\n`);
-        }
-      },
-    });
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        if (seen >= max || (!values.follow && Date.now() - lastAt > 5_000)) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, 250);
-      process.once('SIGINT', () => {
-        clearInterval(timer);
-        resolve();
-      });
-    });
-    await consumer.disconnect();
-    return 0;
-  },
-};
-
-export const commands: CliCommand[] = [aggregator, drift, alerts];
+export const commands: CliCommand[] = [aggregator, drift, alertsCommand];

@@ -10,11 +10,12 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { DriftThresholds } from '../core/drift/config.js';
 import { applyHysteresis, worstStatus, type HysteresisState } from '../core/drift/status.js';
-import { ALL_SEGMENTS, DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
+import { ALERTS_TABLE, ALL_SEGMENTS, DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
 import { toDriftlineError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { DriftAlert, DriftStatus } from '../schemas/types.js';
-import { buildAlerts, type StatusedItem } from './alerts.js';
+import type { StatusedItem } from './alerts.js';
+import { alertHistoryRow, stepWindowEpisodes } from './alert-episodes.js';
 import type { SketchCatalog } from './baselines.js';
 import { finiteRow, type PendingEntry } from './clickhouse-writer.js';
 import { MODEL_FEATURE, toDriftMetricRow } from '../core/drift/evaluate.js';
@@ -170,18 +171,23 @@ export class WindowCloser {
         writtenAt,
       }),
     );
-    const alerts = buildAlerts(ref, this.options.windowMs, items.map(toStatusedItem), writtenAt);
+    // Alerts are the state changes of the items' alert episodes (alert-episodes.ts).
+    const episodesKey = state.key('episodes', ref.modelName, ref.modelVersion, this.options.windowMs);
+    const { alerts, updates: episodeUpdates } = await stepWindowEpisodes(this.redis, episodesKey, ref, this.options.windowMs, items.map(toStatusedItem), writtenAt);
     const windowKeys = await state.windowKeys(id);
     const multi = this.redis.multi();
     const pending: PendingEntry[] = [
       ...rows.map((row): PendingEntry => ({ table: DRIFT_METRICS_TABLE, row: finiteRow(row) })),
       ...summaries.map((row): PendingEntry => ({ table: WINDOW_SUMMARY_TABLE, row: finiteRow(row) })),
+      ...alerts.map((alert): PendingEntry => ({ table: ALERTS_TABLE, row: finiteRow(alertHistoryRow(alert)) })),
     ];
     if (pending.length > 0) multi.rpush(state.key('pending'), ...pending.map((entry) => JSON.stringify(entry)));
     if (alerts.length > 0) multi.rpush(state.key('alerts-outbox'), ...alerts.map((alert) => JSON.stringify(alert)));
     if (Object.keys(hysteresisUpdates).length > 0) multi.hset(hysteresisKey, hysteresisUpdates);
     // Bounded: a version that closes no window for the state TTL starts its hysteresis afresh.
     multi.expire(hysteresisKey, this.options.stateTtlSeconds);
+    if (Object.keys(episodeUpdates).length > 0) multi.hset(episodesKey, episodeUpdates);
+    multi.expire(episodesKey, this.options.stateTtlSeconds);
     multi.expire(state.key('late', id), this.options.stateTtlSeconds);
     const allSummary = summaries.find((s) => s.segment === ALL_SEGMENTS);
     if (allSummary) multi.set(state.key('summary-row', id), JSON.stringify(allSummary), 'EX', this.options.stateTtlSeconds);

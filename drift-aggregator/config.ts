@@ -22,3 +22,5 @@ export const aggregatorSettings = defineSettings('drift-aggregator', {
 
 export type AggregatorSettings = Settings<typeof aggregatorSettings.spec>;
 export type WindowTimeMode = 'ingest' | 'event';
+/** `driftline alerts` settings live in their own file; re-exported so the settings catalog (cli/catalog.ts) registers them. */
+export { alertSettings, type AlertSettings } from './alerts-config.js';

@@ -6,6 +6,8 @@
  */
 export const DRIFT_METRICS_TABLE = 'drift_metrics';
 export const WINDOW_SUMMARY_TABLE = 'window_summary';
+/** One row per alert state change (DriftAlert v2): the alert history. */
+export const ALERTS_TABLE = 'alerts';
 
 export function driftTableMigrations(database: string): string[] {
   return [
@@ -54,6 +56,27 @@ export function driftTableMigrations(database: string): string[] {
       written_at DateTime64(3, 'UTC')
     ) ENGINE = ReplacingMergeTree(written_at)
     ORDER BY (model_name, model_version, segment, window_start)`,
+    `CREATE TABLE IF NOT EXISTS ${database}.${ALERTS_TABLE} (
+      window_start DateTime64(3, 'UTC') COMMENT 'the window whose close changed the status',
+      window_end DateTime64(3, 'UTC'),
+      window_size_ms UInt64 COMMENT 'window_end - window_start: each window size has its own episodes',
+      model_name LowCardinality(String),
+      model_version UInt32,
+      segment LowCardinality(String) COMMENT 'product category, or __all__',
+      feature LowCardinality(String),
+      metric LowCardinality(String),
+      alert_id String COMMENT 'the episode: same id from the first amber/red to the recovery',
+      dedupe_key String,
+      previous_status LowCardinality(String),
+      status LowCardinality(String) COMMENT 'the new status: green (recovery) | amber | red',
+      value Float64,
+      p_value Nullable(Float64),
+      threshold_amber Float64,
+      threshold_red Float64,
+      episode_start DateTime64(3, 'UTC'),
+      written_at DateTime64(3, 'UTC')
+    ) ENGINE = ReplacingMergeTree(written_at)
+    ORDER BY (model_name, model_version, segment, feature, metric, window_start, window_size_ms)`,
     // Tables created before the per-window clock counts get the columns (existing rows read 0).
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS event_time_events UInt64 DEFAULT 0 AFTER late_events`,
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS ingest_time_events UInt64 DEFAULT 0 AFTER event_time_events`,
@@ -110,6 +133,28 @@ export interface WindowSummaryRow {
   /** Which reference the segment was compared with (core/drift/segments.ts ReferenceScope). */
   reference_scope: string;
   reference_rows: number;
+  written_at: number;
+}
+
+/** A row of the alerts table (times in ms, like the other rows queued in Redis). */
+export interface AlertHistoryRow {
+  window_start: number;
+  window_end: number;
+  window_size_ms: number;
+  model_name: string;
+  model_version: number;
+  segment: string;
+  feature: string;
+  metric: string;
+  alert_id: string;
+  dedupe_key: string;
+  previous_status: string;
+  status: string;
+  value: number;
+  p_value: number | null;
+  threshold_amber: number;
+  threshold_red: number;
+  episode_start: number;
   written_at: number;
 }
 

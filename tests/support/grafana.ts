@@ -57,4 +57,8 @@ export const PLOTTED_COLUMNS: Record<string, string[]> = {
   'Mean confidence': ['mean_confidence'],
   'Late events per window': ['time', 'late_events', 'late_share'],
   'Status per segment': ['time', 'segment', 'status'],
+  'Alert history': ['time', 'segment', 'feature', 'metric', 'previous_status', 'status', 'change', 'alert_id'],
 };
+
+/** Panels that are empty while nothing ever changed state (a run whose traffic stayed green has no alerts). */
+export const EMPTY_WITHOUT_ALERTS: ReadonlySet<string> = new Set(['Alert history']);
