@@ -1,7 +1,8 @@
 /**
  * A whole training job: data -> deterministic hold-out split -> train -> evaluate on the held-out
  * part (model, TF-IDF baseline, injected-anomaly AUROC) -> reference baseline from the held-out rows
- * (their predictions and their measured quality) -> register in the registry (stage 'staging') -> optionally promote.
+ * (their predictions and their measured quality, plus the sentiment calibration fitted on the validation
+ * rows for the label-free performance estimate) -> register in the registry (stage 'staging') -> optionally promote.
  * Used by `driftline train` and by the API's training jobs.
  */
 import { createHash } from 'node:crypto';
@@ -20,7 +21,8 @@ import { type LabeledReview, loadLabeledJsonl, splitByReviewId } from './data.js
 import { attachSentenceModel, type SentenceReport } from './sentences.js';
 import { type EvaluationReport, type OutlierEvaluation, evaluateOutliers, evaluatePredictions, monitoredInput, scoreAll } from './evaluate.js';
 import type { ClassificationReport } from './metrics.js';
-import { DEFAULT_TRAIN_PARAMS, type EpochLog, type TrainParams, type TrainResult, trainModel } from './train.js';
+import { DEFAULT_TRAIN_PARAMS, type EpochLog, type TrainParams, type TrainResult, trainModel, validationSplit } from './train.js';
+import { type CalibrationReport, checkCalibration, fitVersionCalibration } from './calibration.js';
 import { recordSafely, recordTrainingRun } from './runs/record.js';
 import { openRunStore, runsDirFor, type RunStore } from './runs/store.js';
 
@@ -65,6 +67,8 @@ export interface TrainingReport {
   /** TF-IDF + LR on the category label, same split and classes as the model's category head. */
   categoryTfidfBaseline: CategoryBaseline | null;
   outliers: OutlierEvaluation;
+  /** Sentiment calibration for the label-free estimate: fitted on the validation rows, checked on the held-out rows. */
+  calibration: CalibrationReport;
   /** The sentence model (options.sentences) and the review model on the same held-out sentences. */
   sentences: SentenceReport;
   timings: Record<string, number>;
@@ -96,6 +100,12 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
     const heldPredictions = await scoreAll(runtime, held);
     const heldOut = evaluatePredictions(held, heldPredictions, trained.bundle.manifest.categories);
     const outliers = await evaluateOutliers(runtime, held, heldPredictions);
+    const fitted = await fitVersionCalibration(runtime, validationSplit(train, params).held, trained.bundle.manifest.blend.logOffsets);
+    const calibration: CalibrationReport = { fitted, heldOut: checkCalibration(fitted, held, heldPredictions) };
+    log(
+      `calibration: temperature ${fitted.temperature} fitted on ${fitted.rows} validation reviews; held-out top-label ECE ${calibration.heldOut.eceServed.toFixed(4)} served -> ${calibration.heldOut.eceCalibrated.toFixed(4)} calibrated; ` +
+        `CBPE accuracy ${calibration.heldOut.estimatedAccuracyCalibrated.toFixed(4)} vs realized ${calibration.heldOut.accuracy.toFixed(4)}`,
+    );
     const evaluateSeconds = (performance.now() - evalStart) / 1000;
     const tfidfBaseline = options.compareBaseline === false ? null : evaluateTfidf(train, held);
     const categoryBaseline = options.compareBaseline === false ? null : evaluateCategoryTfidf(train, held, trained.bundle.manifest.categories);
@@ -104,7 +114,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
     log(`sentence model: held-out sentences macro-F1 ${pct(sentences.sentenceModel.macroF1)} (review model on the same sentences ${pct(sentences.reviewModel.macroF1)}; ${sentences.sentences} sentences, labels inherited from their review)`);
 
     phase('baseline', 0.85);
-    const baseline = heldOutBaseline(options.name, held, heldPredictions, heldOut);
+    const baseline: ReferenceBaseline = { ...heldOutBaseline(options.name, held, heldPredictions, heldOut), sentimentCalibration: fitted };
     const timings = { ...trained.timings, evaluateSeconds: round3(evaluateSeconds), tfidfSeconds: round3((tfidfBaseline?.seconds ?? 0) + (categoryBaseline?.seconds ?? 0)), totalSeconds: round3((performance.now() - started) / 1000) };
     const metrics = {
       accuracy: heldOut.sentiment.accuracy,
@@ -170,6 +180,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       tfidfBaseline,
       categoryTfidfBaseline: categoryBaseline,
       outliers,
+      calibration,
       sentences,
       timings,
       runId: null,

@@ -123,6 +123,11 @@ export interface TrainResult {
 
 type Progress = (line: string) => void;
 
+/** The training rows' split into fit and validation rows (early stopping, blend tuning, calibrations); deterministic by review id. */
+export function validationSplit<T extends { review_id: string }>(rows: readonly T[], params: Pick<TrainParams, 'validationFraction' | 'seed'>): { rest: T[]; held: T[] } {
+  return splitByReviewId(rows, params.validationFraction, params.seed ^ 0x7a11);
+}
+
 /** Categories kept as classes: frequent ones (most frequent first), plus 'other' if anything was merged. */
 export function chooseCategories(rows: readonly LabeledReview[], minRows: number): string[] {
   const counts = new Map<string, number>();
@@ -164,7 +169,7 @@ export async function trainModel(tf: Tf, rows: readonly LabeledReview[], params:
   if (!Number.isInteger(params.embeddingDim) || params.embeddingDim < 4 || params.embeddingDim % 4 !== 0) {
     throw new DriftlineError('TRAINING_FAILED', `embeddingDim must be a positive multiple of 4, got ${params.embeddingDim}`);
   }
-  const { rest: fitRows, held: valRows } = splitByReviewId(rows, params.validationFraction, params.seed ^ 0x7a11);
+  const { rest: fitRows, held: valRows } = validationSplit(rows, params);
   if (fitRows.length < 50 || valRows.length < 10) {
     throw new DriftlineError('TRAINING_FAILED', `too few rows to train: ${fitRows.length} training, ${valRows.length} validation`);
   }
