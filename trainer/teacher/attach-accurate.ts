@@ -140,18 +140,35 @@ export function tuneWeightAndOffsets(head: AccurateHead, actual: Int32Array, str
   return best;
 }
 
-export async function attachAccurateTier(versionDir: string, dataFiles: string[], options: AttachOptions): Promise<AccurateReport> {
-  const { log } = options;
+/** The version's fit / validation / held-out rows, the embedded shares of them and their teacher vectors. */
+export interface VersionRows {
+  split: VersionSplit;
+  fit: LabeledReview[];
+  val: LabeledReview[];
+  held: LabeledReview[];
+  fitRows: LabeledReview[];
+  valRows: LabeledReview[];
+  testRows: LabeledReview[];
+  vectors: { fit: Float32Array; val: Float32Array; test: Float32Array };
+}
+
+export async function versionRows(versionDir: string, dataFiles: string[], options: AttachOptions): Promise<VersionRows> {
   const split = await versionSplit(versionDir, options);
   const data = await loadLabeledJsonl(dataFiles);
   const { rest: train, held } = splitByReviewId(data.rows, split.holdout, split.holdoutSalt);
   const { rest: fit, held: val } = splitByReviewId(train, split.validationFraction, split.seed ^ VALIDATION_SALT_XOR);
   const fitRows = sampleRows(fit, options.teacherSample);
   const [valRows, testRows] = [val, held].map((rows) => sampleRows(rows, options.evalSample));
-  log(`accurate tier: teacher vectors of ${fitRows.length} fit (${options.teacherSample} of ${fit.length}), ${valRows.length} validation and ${testRows.length} held-out rows (${options.evalSample} of ${val.length} / ${held.length})`);
-  const everything = await vectorsOf([...fitRows, ...valRows, ...testRows], data.rows, options.teacherSample, log);
+  options.log(`teacher vectors of ${fitRows.length} fit (${options.teacherSample} of ${fit.length}), ${valRows.length} validation and ${testRows.length} held-out rows (${options.evalSample} of ${val.length} / ${held.length})`);
+  const everything = await vectorsOf([...fitRows, ...valRows, ...testRows], data.rows, options.teacherSample, options.log);
   const slice = (from: number, count: number) => everything.subarray(from * ENCODER_DIM, (from + count) * ENCODER_DIM);
   const vectors = { fit: slice(0, fitRows.length), val: slice(fitRows.length, valRows.length), test: slice(fitRows.length + valRows.length, testRows.length) };
+  return { split, fit, val, held, fitRows, valRows, testRows, vectors };
+}
+
+export async function attachAccurateTier(versionDir: string, dataFiles: string[], options: AttachOptions): Promise<AccurateReport> {
+  const { log } = options;
+  const { split, fit, fitRows, valRows, testRows, vectors } = await versionRows(versionDir, dataFiles, options);
 
   let t0 = performance.now();
   const model = fitSoftmax(vectors.fit, ENCODER_DIM, fitRows.map((_, i) => i), Int32Array.from(fitRows, (r) => sentimentLabel(r.rating)), 3);
