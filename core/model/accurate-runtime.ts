@@ -2,7 +2,8 @@
  * The accurate tier: the stream model (any ModelRuntime, e.g. the worker pool) plus the pretrained sentence
  * encoder (onnxruntime, its own thread pool off the event loop) and a linear sentiment head over its vectors;
  * the two sentiment distributions are blended with the weight tuned on validation rows at training time.
- * Everything else (category, outlier, shift, features) comes from the stream model unchanged.
+ * The head file may also carry a category head over the same vectors (format 2): then the category and its
+ * confidence are the head's. Everything else (outlier, shift, features) comes from the stream model unchanged.
  * Per-class log offsets (tuned on the same validation rows for macro-F1) are then applied to the blend: the balanced
  * head and the stream model both under-predict the ambiguous neutral class.
  * The head lives in the version directory as `accurate/head.json`; a version without it cannot serve this tier.
@@ -34,6 +35,25 @@ export interface AccurateHead {
   blendWeight: number;
   /** Added to the log of the blended probabilities (SENTIMENTS order), then re-normalised; zeros = none. */
   logOffsets: number[];
+  /** Optional: a linear category head over the same vectors; without it the stream model's category is kept. */
+  category?: AccurateCategoryHead;
+}
+
+export interface AccurateCategoryHead {
+  classes: string[];
+  /** classes.length x dim, row-major. */
+  weights: number[];
+  bias: number[];
+}
+
+function parseCategoryHead(c: Partial<AccurateCategoryHead>, bad: (why: string) => DriftlineError): AccurateCategoryHead {
+  const k = Array.isArray(c.classes) ? c.classes.length : 0;
+  if (!Array.isArray(c.classes) || k < 2 || !c.classes.every((x) => typeof x === 'string' && x.length > 0) || new Set(c.classes).size !== k) {
+    throw bad('category.classes must be at least 2 distinct non-empty names');
+  }
+  if (!Array.isArray(c.weights) || c.weights.length !== k * ENCODER_DIM || !c.weights.every(Number.isFinite)) throw bad('category.weights must be classes x dim finite numbers');
+  if (!Array.isArray(c.bias) || c.bias.length !== k || !c.bias.every(Number.isFinite)) throw bad('category.bias must be one finite number per class');
+  return c as AccurateCategoryHead;
 }
 
 export function parseAccurateHead(value: unknown, where: string): AccurateHead {
@@ -47,6 +67,10 @@ export function parseAccurateHead(value: unknown, where: string): AccurateHead {
   if (typeof h.blendWeight !== 'number' || !(h.blendWeight >= 0 && h.blendWeight <= 1)) throw bad('blendWeight must be in [0, 1]');
   if (h.format === 1) return { ...(h as AccurateHead), logOffsets: [0, 0, 0] };
   if (!Array.isArray(h.logOffsets) || h.logOffsets.length !== 3 || !h.logOffsets.every(Number.isFinite)) throw bad('logOffsets must be 3 finite numbers (format 2)');
+  if (h.category !== undefined) {
+    if (!h.category || typeof h.category !== 'object') throw bad('category must be an object');
+    parseCategoryHead(h.category, bad);
+  }
   return h as AccurateHead;
 }
 
@@ -96,6 +120,22 @@ export function blendPrediction(head: AccurateHead, p: Prediction, headProbs: re
   return { ...p, sentiment: SENTIMENTS[best], probabilities, confidence: mixed[best], ratingTextDisagreement: disagreement };
 }
 
+/** The category head's class and its probability for one L2-normalised vector (softmax over the classes). */
+export function categoryHeadPrediction(head: AccurateCategoryHead, vectors: Float32Array, row: number): { category: string; categoryConfidence: number } {
+  const k = head.classes.length;
+  const z = new Float64Array(k);
+  let best = 0;
+  for (let c = 0; c < k; c++) {
+    let s = head.bias[c];
+    for (let d = 0; d < ENCODER_DIM; d++) s += head.weights[c * ENCODER_DIM + d] * vectors[row * ENCODER_DIM + d];
+    z[c] = s;
+    if (s > z[best]) best = c;
+  }
+  let sum = 0;
+  for (let c = 0; c < k; c++) sum += Math.exp(z[c] - z[best]);
+  return { category: head.classes[best], categoryConfidence: 1 / sum };
+}
+
 export class AccurateRuntime implements ModelRuntime {
   private disposed = false;
   private readonly disagreement = modelSettings.load().disagreementProbability;
@@ -127,7 +167,11 @@ export class AccurateRuntime implements ModelRuntime {
         throw new DriftlineError('MODEL_SCORING_FAILED', `sentence encoder failed: ${(err as Error).message}`, { cause: err });
       }),
     ]);
-    return predictions.map((p, r) => blendPrediction(this.head, p, headProbabilities(this.head, vectors, r), reviews[r].rating, this.disagreement));
+    const category = this.head.category;
+    return predictions.map((p, r) => {
+      const blended = blendPrediction(this.head, p, headProbabilities(this.head, vectors, r), reviews[r].rating, this.disagreement);
+      return category ? { ...blended, ...categoryHeadPrediction(category, vectors, r) } : blended;
+    });
   }
 
   async check(): Promise<void> {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { trainerSettings } from '../config.js';
 import { MODEL_NAMES, attachAccurateTier } from './attach-accurate.js';
+import { categoryTable } from './category-head.js';
 import { resultsTable } from './evaluate.js';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, data: { type: 'string', multiple: true }, 'teacher-sample': { type: 'string' }, 'eval-sample': { type: 'string' } } });
@@ -40,4 +41,5 @@ const report = await attachAccurateTier(values.model, values.data, {
 });
 await writeFile(join(values.model, 'accurate', 'report.json'), `${JSON.stringify(report, null, 1)}\n`);
 console.log(resultsTable([report.heldOut], MODEL_NAMES.tfidf));
-console.log(JSON.stringify({ blendWeight: report.blendWeight, logOffsets: report.logOffsets, rows: report.rows, stream: report.stream.macroF1, accurate: report.accurate.macroF1, neutralF1: report.accurate.perClass.neutral.f1, runtimeCheck: report.runtimeCheck }));
+console.log(categoryTable(report.category));
+console.log(JSON.stringify({ blendWeight: report.blendWeight, logOffsets: report.logOffsets, rows: report.rows, stream: report.stream.macroF1, accurate: report.accurate.macroF1, neutralF1: report.accurate.perClass.neutral.f1, category: report.category.served, runtimeCheck: report.runtimeCheck }));

@@ -43,7 +43,7 @@ try {
 } finally {
   stream.dispose();
 }
-const comparison = compareCategoryHeads(categories as string[], { rows: rows.fitRows, vectors: rows.vectors.fit }, rows.fit, { rows: rows.testRows, vectors: rows.vectors.test, stream: streamTest });
+const { comparison } = compareCategoryHeads(categories as string[], { rows: rows.fitRows, vectors: rows.vectors.fit }, rows.fit, { rows: rows.testRows, vectors: rows.vectors.test, stream: streamTest });
 console.log(categoryTable(comparison));
 if (values.out) {
   await mkdir(dirname(values.out), { recursive: true });

@@ -4,13 +4,14 @@
  * baseline (trainer/category-baseline.ts's recipe) trained on all the same training rows, all scored on the same
  * held-out rows and the version's own category classes (a category that is no class counts as 'other').
  */
+import { type AccurateCategoryHead, categoryHeadPrediction } from '../../core/model/accurate-runtime.js';
 import { ENCODER_DIM } from '../../core/model/sentence-encoder.js';
 import type { Prediction } from '../../core/model/types.js';
 import { DEFAULT_TFIDF_PARAMS, TfidfModel } from '../baseline-tfidf.js';
 import type { LabeledReview } from '../data.js';
 import { categoryClass } from '../evaluate.js';
 import { type ClassificationReport, classificationReport } from '../metrics.js';
-import { argmaxRows, fitSoftmax, softmaxProbabilities } from './softmax-regression.js';
+import { fitSoftmax } from './softmax-regression.js';
 
 export const CATEGORY_MODELS = {
   tfidf: 'TF-IDF + LR category baseline',
@@ -26,25 +27,32 @@ export interface CategoryComparison {
   models: Record<string, ClassificationReport>;
 }
 
+/** The accurate tier's category head: fitted on the rows whose category is scored, served by categoryHeadPrediction. */
+export function fitCategoryHead(classes: readonly string[], fit: { rows: readonly LabeledReview[]; vectors: Float32Array }): AccurateCategoryHead {
+  const train = scored(fit.rows, classes);
+  const labelsByRow = new Int32Array(fit.rows.length);
+  train.at.forEach((i, j) => (labelsByRow[i] = train.labels[j]));
+  const model = fitSoftmax(fit.vectors, ENCODER_DIM, train.at, labelsByRow, classes.length);
+  return { classes: [...classes], weights: [...model.weights], bias: [...model.bias] };
+}
+
 /** Rows (and their positions) whose category is scored against `classes`. */
 function scored(rows: readonly LabeledReview[], classes: readonly string[]): { at: number[]; labels: Int32Array } {
   const at = rows.flatMap((r, i) => (categoryClass(r.category, classes) >= 0 ? [i] : []));
   return { at, labels: Int32Array.from(at, (i) => categoryClass(rows[i].category, classes)) };
 }
 
+/** Fits the teacher category head on `fit` and scores it, the stream model and TF-IDF + LR on `test`. */
 export function compareCategoryHeads(
   classes: readonly string[],
   fit: { rows: readonly LabeledReview[]; vectors: Float32Array },
   tfidfFit: readonly LabeledReview[],
   test: { rows: readonly LabeledReview[]; vectors: Float32Array; stream: readonly Prediction[] },
-): CategoryComparison {
+): { comparison: CategoryComparison; head: AccurateCategoryHead } {
   const k = classes.length;
-  const train = scored(fit.rows, classes);
   const held = scored(test.rows, classes);
-  const labelsByRow = new Int32Array(fit.rows.length);
-  train.at.forEach((i, j) => (labelsByRow[i] = train.labels[j]));
-  const head = fitSoftmax(fit.vectors, ENCODER_DIM, train.at, labelsByRow, k);
-  const teacher = argmaxRows(softmaxProbabilities(head, test.vectors, held.at), k);
+  const head = fitCategoryHead(classes, fit);
+  const teacher = Int32Array.from(held.at, (i) => classes.indexOf(categoryHeadPrediction(head, test.vectors, i).category));
 
   const tfidfRows = tfidfFit.filter((r) => categoryClass(r.category, classes) >= 0);
   const tfidfLabels = Int32Array.from(tfidfRows, (r) => categoryClass(r.category, classes));
@@ -56,9 +64,9 @@ export function compareCategoryHeads(
     const c = classes.indexOf(test.stream[i].category ?? '');
     return c >= 0 ? c : (held.labels[j] + 1) % k;
   });
-  return {
+  const comparison = {
     classes: [...classes],
-    fitRows: train.at.length,
+    fitRows: scored(fit.rows, classes).at.length,
     tfidfFitRows: tfidfRows.length,
     heldOutRows: held.at.length,
     models: {
@@ -67,6 +75,17 @@ export function compareCategoryHeads(
       [CATEGORY_MODELS.teacher]: classificationReport(held.labels, teacher, classes),
     },
   };
+  return { comparison, head };
+}
+
+/** Macro-F1 of `predict(i)` on the rows whose category is scored (a null or unknown prediction is a miss). */
+export function categoryMacroF1(classes: readonly string[], rows: readonly LabeledReview[], predict: (row: number) => string | null): number {
+  const held = scored(rows, classes);
+  const predicted = Int32Array.from(held.at, (i, j) => {
+    const c = classes.indexOf(predict(i) ?? '');
+    return c >= 0 ? c : (held.labels[j] + 1) % classes.length;
+  });
+  return classificationReport(held.labels, predicted, classes).macroF1;
 }
 
 /** A markdown table: one row per class, F1 of each model, macro-F1 last. */

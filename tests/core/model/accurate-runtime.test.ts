@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCURATE_HEAD_FILE, ACCURATE_HEAD_FORMAT, type AccurateHead, blendPrediction, parseAccurateHead, tieredRuntimeLoader } from '../../../core/model/accurate-runtime.js';
+import { ACCURATE_HEAD_FILE, ACCURATE_HEAD_FORMAT, type AccurateHead, blendPrediction, categoryHeadPrediction, parseAccurateHead, tieredRuntimeLoader } from '../../../core/model/accurate-runtime.js';
 import { writeModelArtifacts } from '../../../core/model/artifacts.js';
 import { loadModelRuntime } from '../../../core/model/runtime.js';
 import { ENCODER_DIM } from '../../../core/model/sentence-encoder.js';
@@ -86,6 +86,29 @@ describe('accurate head file and blend (no encoder needed)', () => {
     expect(shifted.probabilities.positive).toBeCloseTo(mix[2] / sum, 12);
     expect([shifted.sentiment, shifted.confidence]).toEqual(['neutral', shifted.probabilities.neutral]);
     expect([shifted.category, shifted.outlierScore, shifted.features]).toEqual([p.category, p.outlierScore, p.features]);
+  });
+
+  it('an optional category head: checked for shape, and its softmax picks the class with its probability', () => {
+    const category = { classes: ['Books', 'DVD', 'other'], weights: new Array<number>(3 * ENCODER_DIM).fill(0), bias: [0, 2, 1] };
+    expect(parseAccurateHead({ ...head(0.4), category }, where).category).toEqual(category);
+    for (const bad of [
+      { ...category, classes: ['Books', 'Books', 'other'] },
+      { ...category, classes: ['Books'] },
+      { ...category, weights: [1, 2] },
+      { ...category, bias: [0, Number.POSITIVE_INFINITY, 0] },
+    ]) {
+      expect(() => parseAccurateHead({ ...head(0.4), category: bad }, where)).toThrow(/accurate\/head.json: category\./);
+    }
+    const vectors = new Float32Array(2 * ENCODER_DIM);
+    vectors[ENCODER_DIM + 5] = 1;
+    const weights = new Array<number>(3 * ENCODER_DIM).fill(0);
+    weights[5] = 4; // Books reads dimension 5: the second row is Books
+    const first = categoryHeadPrediction({ ...category, weights }, vectors, 0);
+    expect(first.category).toBe('DVD');
+    expect(first.categoryConfidence).toBeCloseTo(Math.exp(2) / (1 + Math.exp(2) + Math.exp(1)), 12);
+    const second = categoryHeadPrediction({ ...category, weights }, vectors, 1);
+    expect(second.category).toBe('Books');
+    expect(second.categoryConfidence).toBeCloseTo(Math.exp(4) / (Math.exp(4) + Math.exp(2) + Math.exp(1)), 12);
   });
 
   it('flags rating-text disagreement on the offset blend', () => {
@@ -182,6 +205,25 @@ describe.skipIf(!encoderPresent)('accurate tier', () => {
         expect(p.probabilities.positive).toBeCloseTo(scaled[2] / sum, 9);
       });
     } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
+  });
+
+  it('with a category head in the file, the category and its confidence are the head\'s; the rest stays the stream model\'s', async () => {
+    const copy = await mkdtemp(join(tmpdir(), 'driftline-accurate-category-'));
+    await writeModelArtifacts(trained.bundle, copy);
+    const classes = ['Zzz', 'Yyy'];
+    await withHead(copy, { ...head(0), category: { classes, weights: new Array<number>(2 * ENCODER_DIM).fill(0), bias: [0, 3] } });
+    const accurate = await accurateLoader(copy, meta);
+    try {
+      const slice = probe.slice(0, 6);
+      const [mine, base] = [await accurate.score(slice), await stream.score(slice)];
+      mine.forEach((p, i) => {
+        expect([p.category, p.categoryConfidence]).toEqual(['Yyy', Math.exp(3) / (1 + Math.exp(3))].map((x, k) => (k === 1 ? expect.closeTo(x as number, 12) : x)));
+        expect({ ...p, category: base[i].category, categoryConfidence: base[i].categoryConfidence }).toEqual(base[i]);
+      });
+    } finally {
+      accurate.dispose();
       await rm(copy, { recursive: true, force: true });
     }
   });

@@ -34,7 +34,7 @@ describe('category head comparison', () => {
     const test = rows(80, 2);
     // A stream model that always says Books, and says nothing for every 8th row (a miss).
     const stream = test.rows.map((_, i) => prediction(i % 8 === 0 ? null : 'Books'));
-    const result = compareCategoryHeads(CLASSES, fit, fit.rows, { ...test, stream });
+    const { comparison: result, head } = compareCategoryHeads(CLASSES, fit, fit.rows, { ...test, stream });
     expect(result.heldOutRows).toBe(72);
     expect(result.fitRows).toBe(216);
     const teacher = result.models[CATEGORY_MODELS.teacher];
@@ -45,5 +45,7 @@ describe('category head comparison', () => {
     expect(streamReport.perClass.Kitchen.f1).toBe(0);
     expect(streamReport.perClass.Books.recall).toBeLessThan(1);
     expect(categoryTable(result)).toContain(`| **macro-F1** (72) |`);
+    expect(head.classes).toEqual(CLASSES);
+    expect([head.weights.length, head.bias.length]).toEqual([3 * ENCODER_DIM, 3]);
   });
 });
