@@ -16,7 +16,7 @@ import type { CoreSettings } from '../core/config.js';
 import { DriftlineError } from '../core/errors.js';
 import { decodeUtf8Escaping } from '../core/utf8.js';
 import type { Logger } from '../core/logger.js';
-import type { ModelRegistry } from '../core/model/registry.js';
+import type { ModelRegistry } from '../core/model/registry/index.js';
 import type { ModelService } from '../core/model/types.js';
 import type { ApiSettings } from './config.js';
 import { sendError } from './http-errors.js';
@@ -28,6 +28,8 @@ import { healthPlugin, type FollowerStatus } from './plugins/health.js';
 
 export type { FollowerStatus };
 import { predictPlugin } from './plugins/predict.js';
+import { runsPlugin } from './plugins/runs.js';
+import { openRunStore, runsDirFor, type RunStore } from '../trainer/index.js';
 import { registerRateLimits } from './rate-limits.js';
 
 
@@ -44,6 +46,8 @@ export interface ApiDependencies {
   /** Absent: drift queries answer 503 CLICKHOUSE_UNAVAILABLE. */
   clickhouse?: ClickHouseClient;
   jobs: JobRunner;
+  /** Default: the run store next to the registry (DRIFTLINE_RUNS_DIR overrides). */
+  runs?: RunStore;
   metrics?: ApiMetrics;
   logger?: Logger;
 }
@@ -128,6 +132,7 @@ export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
     },
   });
 
+  const runs = deps.runs ?? openRunStore(runsDirFor(deps.registry.root));
   await registerRateLimits(app, settings);
   watchModel(deps.modelService, metrics);
   await app.register(healthPlugin, {
@@ -150,7 +155,9 @@ export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
     modelName: settings.modelName,
     maxRows: settings.maxCompareRows,
     publishesPromotions: deps.publishesPromotions ?? false,
+    runs,
   });
+  await app.register(runsPlugin, { runs });
   await app.register(driftPlugin, {
     clickhouse: deps.clickhouse,
     database: deps.core.clickhouseDatabase,

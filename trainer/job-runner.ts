@@ -7,7 +7,7 @@
 import { DriftlineError, ERROR_CODES, toDriftlineError, type ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { promotionEvent, type PromotionPublisher } from '../core/model/promotions.js';
-import { changeOf, type ModelRegistry } from '../core/model/registry.js';
+import { changeOf, type ModelRegistry } from '../core/model/registry/index.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import type { ModelRuntime, ModelService } from '../core/model/types.js';
 import { userPath } from '../core/paths.js';
@@ -16,6 +16,8 @@ import type { LabeledReview, LabeledReviewRecord } from '../core/review.js';
 import { evaluatePredictions, scoreAll } from './evaluate.js';
 import type { TrainWorkerInput, TrainWorkerMessage } from './train-worker.js';
 import { startWorkerEntry } from '../core/worker-thread.js';
+import { recordEvaluation } from './runs/hooks.js';
+import type { RunStore } from './runs/store.js';
 
 /* The contract between the API's job queue (api/jobs.ts) and this runner. */
 export interface TrainRequest {
@@ -44,6 +46,8 @@ export interface TrainOutcome {
   version: number;
   stage?: string;
   metrics?: Record<string, unknown>;
+  /** The job's run (GET /v1/runs/{id}); null when it could not be recorded. */
+  run_id?: string | null;
 }
 
 /** Runs one training; reports progress; should stop early when the signal aborts. */
@@ -55,6 +59,8 @@ export interface EvaluateOptions {
   name: string;
   /** Default: the serving version (for the served model) or the registry's production version. */
   version: number | undefined;
+  /** Record the evaluation as a run there (trainer/runs/); a failure to record is only warned about. */
+  runs?: { store: RunStore; warn: (message: string) => void };
 }
 
 function toLabelled(review: LabeledReviewRecord): LabeledReview {
@@ -81,15 +87,17 @@ async function runtimeFor(options: EvaluateOptions): Promise<{ runtime: ModelRun
   const version = options.version ?? (await registry.productionVersion(name));
   if (version === null) throw new DriftlineError('MODEL_NOT_FOUND', `Model ${name} has no production version; pass a version`, { field: 'version' });
   await registry.get(name, version);
-  return { runtime: await loadModelRuntime(registry.versionDir(name, version), { name, version }), owned: true };
+  return { runtime: await loadModelRuntime(await registry.localVersionDir(name, version), { name, version }), owned: true };
 }
 
 export async function evaluateReviews(reviews: LabeledReviewRecord[], options: EvaluateOptions): Promise<Record<string, unknown>> {
   const { runtime, owned } = await runtimeFor(options);
   try {
     const rows = reviews.map(toLabelled);
-    const report = evaluatePredictions(rows, await scoreAll(runtime, rows), []);
+    const predictions = await scoreAll(runtime, rows);
+    const report = evaluatePredictions(rows, predictions, []);
     const sentiment = report.sentiment;
+    const run = options.runs ? await recordEvaluation(options.runs.store, { registry: options.registry, name: runtime.name, version: runtime.version, rows, predictions, warn: options.runs.warn }) : null;
     return {
       model: { name: runtime.name, version: runtime.version },
       rows: report.rows,
@@ -101,6 +109,7 @@ export async function evaluateReviews(reviews: LabeledReviewRecord[], options: E
       mean_confidence: report.meanConfidence,
       outlier_rate: report.outlierRate,
       rating_text_disagreement_rate: report.disagreementRate,
+      run_id: run?.id ?? null,
     };
   } finally {
     if (owned) runtime.dispose();
@@ -200,12 +209,14 @@ export function trainerExecutor(options: TrainerExecutorOptions): TrainExecutor 
         ...(request.reviews === undefined ? {} : { rows: (request.reviews as unknown as LabeledReviewRecord[]).map(toLabelled) }),
         params: { ...base, ...trainParamsOf(request.params ?? {}) },
         actor: request.actor,
+        ...(request.baseVersion === undefined ? {} : { parentVersion: request.baseVersion }),
       },
       report,
       signal,
       logger,
     );
     await publishRegistration(options, done.version);
+    if (done.runError) logger.warn({ version: done.version }, done.runError);
     const metrics: Record<string, unknown> = { ...done.metrics };
     let stage = done.stage;
     if (request.promote) {
@@ -219,6 +230,6 @@ export function trainerExecutor(options: TrainerExecutorOptions): TrainExecutor 
         metrics.promotionRefused = error.message;
       }
     }
-    return { version: done.version, stage, metrics };
+    return { version: done.version, stage, metrics, run_id: done.runId };
   };
 }

@@ -7,18 +7,22 @@
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { type ReferenceBaseline, buildReferenceBaseline } from '../core/drift/baseline.js';
+import { withSegmentBaselines } from '../core/drift/segments.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import { writeModelArtifacts } from '../core/model/artifacts.js';
-import type { ModelRegistry } from '../core/model/registry.js';
+import type { ModelRegistry } from '../core/model/registry/index.js';
 import { createModelRuntime } from '../core/model/runtime.js';
 import { loadTf } from '../core/model/tf.js';
 import type { Prediction } from '../core/model/types.js';
 import { evaluateTfidf } from './baseline-tfidf.js';
 import { type CategoryBaseline, evaluateCategoryTfidf } from './category-baseline.js';
 import { type LabeledReview, loadLabeledJsonl, splitByReviewId } from './data.js';
+import { attachSentenceModel, type SentenceReport } from './sentences.js';
 import { type EvaluationReport, type OutlierEvaluation, evaluateOutliers, evaluatePredictions, monitoredInput, scoreAll } from './evaluate.js';
 import type { ClassificationReport } from './metrics.js';
 import { DEFAULT_TRAIN_PARAMS, type EpochLog, type TrainParams, type TrainResult, trainModel } from './train.js';
+import { recordSafely, recordTrainingRun } from './runs/record.js';
+import { openRunStore, runsDirFor, type RunStore } from './runs/store.js';
 
 /** Salt of the hold-out split: fixed, so every training run holds out the same reviews. */
 export const HOLDOUT_SALT = 0x401d0;
@@ -37,6 +41,10 @@ export interface TrainJobOptions {
   progress?: (line: string) => void;
   /** Coarse phase reports (for API job progress). */
   onPhase?: (phase: string, fraction: number) => void;
+  /** Where the job is recorded as a run (default: trainer/runs/store.ts runsDirFor the registry; null: not recorded). */
+  runs?: RunStore | null;
+  /** The version this one was trained from, for the run's lineage. */
+  parentVersion?: number;
 }
 
 export interface TrainingReport {
@@ -57,7 +65,13 @@ export interface TrainingReport {
   /** TF-IDF + LR on the category label, same split and classes as the model's category head. */
   categoryTfidfBaseline: CategoryBaseline | null;
   outliers: OutlierEvaluation;
+  /** The sentence model (options.sentences) and the review model on the same held-out sentences. */
+  sentences: SentenceReport;
   timings: Record<string, number>;
+  /** The job's run (trainer/runs/), null when it was not recorded. */
+  runId: string | null;
+  /** Why the run could not be recorded (the version is registered regardless). */
+  runError: string | null;
 }
 
 export async function runTrainingJob(options: TrainJobOptions): Promise<TrainingReport> {
@@ -86,6 +100,8 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
     const tfidfBaseline = options.compareBaseline === false ? null : evaluateTfidf(train, held);
     const categoryBaseline = options.compareBaseline === false ? null : evaluateCategoryTfidf(train, held, trained.bundle.manifest.categories);
     printComparison(log, heldOut, tfidfBaseline?.report ?? null, outliers, categoryBaseline?.report ?? null);
+    const sentences = attachSentenceModel(tf, trained.bundle, train, held);
+    log(`sentence model: held-out sentences macro-F1 ${pct(sentences.sentenceModel.macroF1)} (review model on the same sentences ${pct(sentences.reviewModel.macroF1)}; ${sentences.sentences} sentences, labels inherited from their review)`);
 
     phase('baseline', 0.85);
     const baseline = heldOutBaseline(options.name, held, heldPredictions, heldOut);
@@ -103,6 +119,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       categoryTfidfBaseline: categoryBaseline ? { accuracy: categoryBaseline.report.accuracy, macroF1: categoryBaseline.report.macroF1 } : null,
       outlierAuroc: outliers.auroc,
       outlierAurocPerKind: outliers.perKind,
+      sentenceMacroF1: sentences.sentenceModel.macroF1,
       tfidfBaseline: tfidfBaseline ? { accuracy: tfidfBaseline.report.accuracy, macroF1: tfidfBaseline.report.macroF1 } : null,
       heldOutRows: held.length,
       bestEpoch: trained.bestEpoch,
@@ -153,8 +170,22 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       tfidfBaseline,
       categoryTfidfBaseline: categoryBaseline,
       outliers,
+      sentences,
       timings,
+      runId: null,
+      runError: null,
     };
+    const runs = options.runs === undefined ? openRunStore(runsDirFor(options.registry.root)) : options.runs;
+    if (runs) {
+      const model = { name: options.name, version: registered.version, parentVersion: options.parentVersion ?? null };
+      const extra = { outlierAuroc: outliers.auroc, tfidfBaseline: metrics.tfidfBaseline, categoryTfidfBaseline: metrics.categoryTfidfBaseline, bestEpoch: trained.bestEpoch, stage, timings };
+      const run = await recordSafely(() => recordTrainingRun(runs, { model, params: { ...params, holdout }, data: report.data, heldOut: { rows: held, predictions: heldPredictions, report: heldOut }, metrics: extra }), (message) => {
+        report.runError = message;
+        log(message);
+      });
+      report.runId = run?.id ?? null;
+      if (run) log(`run ${run.id} recorded in ${runs.dir}${run.notes.map((note) => `; ${note}`).join('')}`);
+    }
     await options.registry.recordRun(options.name, { kind: 'train', version: registered.version, metrics, timings, history: trained.history, data: report.data });
     if (options.reportPath) await writeFile(options.reportPath, `${JSON.stringify(report, null, 2)}\n`);
     phase('done', 1);
@@ -172,14 +203,14 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
  * scores are calibrated on unseen rows, so only unseen rows give their reference distribution.
  */
 export function heldOutBaseline(name: string, held: readonly LabeledReview[], predictions: readonly Prediction[], quality: EvaluationReport): ReferenceBaseline {
-  return buildReferenceBaseline(
-    held.map((row, i) => monitoredInput(row, predictions[i])),
-    {
-      modelName: name,
-      modelVersion: 0,
-      reference: { accuracy: quality.sentiment.accuracy, macroF1: quality.sentiment.macroF1, meanConfidence: quality.meanConfidence, outlierRate: quality.outlierRate },
-    },
-  );
+  const inputs = held.map((row, i) => monitoredInput(row, predictions[i]));
+  const global = buildReferenceBaseline(inputs, {
+    modelName: name,
+    modelVersion: 0,
+    reference: { accuracy: quality.sentiment.accuracy, macroF1: quality.sentiment.macroF1, meanConfidence: quality.meanConfidence, outlierRate: quality.outlierRate },
+  });
+  // Each category's own reference too: a category that is simply unlike the average is not drift.
+  return withSegmentBaselines(global, inputs);
 }
 
 function round3(x: number): number {

@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { toDriftlineError } from '../core/errors.js';
-import { openRegistry } from '../core/model/registry.js';
+import { openRegistry } from '../core/model/registry/index.js';
 import type { LabeledReview } from './data.js';
 import { runTrainingJob } from './pipeline.js';
 import type { TrainParams } from './train.js';
@@ -18,12 +18,14 @@ export interface TrainWorkerInput {
   rows?: LabeledReview[];
   params: Partial<TrainParams>;
   actor: string;
+  /** The base version (the run's parent). */
+  parentVersion?: number;
 }
 
 export type TrainWorkerMessage =
   | { type: 'phase'; phase: string; fraction: number }
   | { type: 'log'; line: string }
-  | { type: 'done'; version: number; stage: string; metrics: Record<string, unknown> }
+  | { type: 'done'; version: number; stage: string; metrics: Record<string, unknown>; runId: string | null; runError: string | null }
   | { type: 'failed'; code: string; message: string };
 
 async function run(input: TrainWorkerInput): Promise<TrainWorkerMessage> {
@@ -38,6 +40,7 @@ async function run(input: TrainWorkerInput): Promise<TrainWorkerMessage> {
     // The TF-IDF comparison is a report for humans; it would only lengthen API jobs.
     compareBaseline: false,
     actor: input.actor,
+    ...(input.parentVersion === undefined ? {} : { parentVersion: input.parentVersion }),
     progress: (line) => parentPort?.postMessage({ type: 'log', line } satisfies TrainWorkerMessage),
     onPhase: (phase, fraction) => parentPort?.postMessage({ type: 'phase', phase, fraction } satisfies TrainWorkerMessage),
   });
@@ -45,6 +48,8 @@ async function run(input: TrainWorkerInput): Promise<TrainWorkerMessage> {
     type: 'done',
     version: report.version,
     stage: report.stage,
+    runId: report.runId,
+    runError: report.runError,
     metrics: {
       accuracy: report.heldOut.sentiment.accuracy,
       macroF1: report.heldOut.sentiment.macroF1,

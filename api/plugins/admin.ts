@@ -14,7 +14,7 @@ import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { DriftlineError } from '../../core/errors.js';
-import type { ModelRegistry, ModelVersionRecord, StageChangeResult } from '../../core/model/registry.js';
+import type { ModelRegistry, ModelVersionRecord, StageChangeResult } from '../../core/model/registry/index.js';
 import type { ModelService } from '../../core/model/types.js';
 import { userPath } from '../../core/paths.js';
 import type { JobRunner } from '../jobs.js';
@@ -28,7 +28,7 @@ import {
   rollbackRouteSchema,
   trainRouteSchema,
 } from '../schemas/admin.js';
-import { evaluateReviews } from '../../trainer/index.js';
+import { evaluateReviews, type RunStore } from '../../trainer/index.js';
 import type { LabeledReviewRecord } from '../../core/review.js';
 
 export interface AdminPluginOptions {
@@ -42,6 +42,8 @@ export interface AdminPluginOptions {
   maxRows: number;
   /** True when the registry publishes each stage change (core/model/promotions.ts publishingRegistry). */
   publishesPromotions: boolean;
+  /** Evaluations are recorded there as runs. */
+  runs: RunStore;
 }
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
@@ -168,7 +170,8 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, o
 
     admin.post('/v1/evaluate', { schema: evaluateRouteSchema(options.maxRows) }, async (request) => {
       const body = request.body as { reviews: LabeledReviewRecord[]; name?: string; version?: number };
-      return evaluateReviews(body.reviews, { registry, modelService, name: body.name ?? options.modelName, version: body.version });
+      const runs = { store: options.runs, warn: (message: string) => request.log.warn(message) };
+      return evaluateReviews(body.reviews, { registry, modelService, name: body.name ?? options.modelName, version: body.version, runs });
     });
   });
 };

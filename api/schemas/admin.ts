@@ -150,7 +150,7 @@ export const jobSchema = {
     finished_at: { type: ['string', 'null'] },
     result: {
       type: ['object', 'null'],
-      properties: { version: { type: 'integer' }, stage: { type: 'string' }, metrics: { type: 'object', additionalProperties: true } },
+      properties: { version: { type: 'integer' }, stage: { type: 'string' }, metrics: { type: 'object', additionalProperties: true }, run_id: { type: ['string', 'null'] } },
     },
     error: { type: ['object', 'null'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
     request: {
@@ -214,6 +214,7 @@ export function evaluateRouteSchema(maxRows: number): Record<string, unknown> {
           mean_confidence: { type: 'number' },
           outlier_rate: { type: 'number' },
           rating_text_disagreement_rate: { type: 'number' },
+          run_id: { type: ['string', 'null'], description: 'The evaluation run (GET /v1/runs/{id}), null when it could not be recorded' },
           confusion_matrix: {
             type: 'array',
             description: 'rows = true label, columns = predicted label, both in `labels` order',

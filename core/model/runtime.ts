@@ -17,7 +17,8 @@ import { type CompiledKnn, compileKnn, knnDistance } from './knn.js';
 import { type CompiledForest, compileForest, ecdfPercentile, isolationScores, nearestCentroidDistance } from './outlier.js';
 import { SIGNAL_COUNT, type TextAnomalyScratch, TEXT_FEATURES, createTextAnomalyScratch, largestTailScore, textFeatures } from './text-anomaly.js';
 import { type DenseRunner, compileDenseModel } from './dense-exec.js';
-import { type ModelBundle, type WideScratch, blendSentiment, createWideScratch, knownRows, outlierDim, outlierVectors, poolBatch, wideProbabilities } from './text-model.js';
+import { type ModelBundle, knownRows, outlierDim, outlierVectors, poolBatch } from './text-model.js';
+import { type WideScratch, blendSentiment, createWideScratch, wideProbabilities } from './wide-scoring.js';
 import { type Tf, loadTf } from './tf.js';
 import type { ModelRuntime, Prediction, ScoreOptions, SentenceSentiment } from './types.js';
 import type { ReviewInput } from '../review.js';
@@ -71,6 +72,8 @@ export class ModelForward {
   private readonly runHead: DenseRunner;
   private readonly runAutoencoder: DenseRunner;
   private readonly wideScratch: WideScratch;
+  /** Its own scratch: a scratch holds one wide model's packed weights. */
+  private readonly sentenceScratch: WideScratch | null;
   private readonly knn: CompiledKnn | null;
   private readonly textScratch: TextAnomalyScratch;
 
@@ -85,6 +88,7 @@ export class ModelForward {
     this.runHead = compileDenseModel(tf, bundle.head);
     this.runAutoencoder = compileDenseModel(tf, bundle.autoencoder);
     this.wideScratch = createWideScratch(bundle.featurizer.buckets);
+    this.sentenceScratch = bundle.sentences ? createWideScratch(bundle.featurizer.buckets) : null;
     this.knn = bundle.outlier.shiftKnn ? compileKnn(bundle.outlier.shiftKnn) : null;
     if (this.knn && this.knn.dims !== this.dim) throw new DriftlineError('MODEL_LOAD_FAILED', `k-NN shift index has width ${this.knn.dims}, the embedding ${this.dim}`);
     this.textScratch = createTextAnomalyScratch();
@@ -100,6 +104,12 @@ export class ModelForward {
     // A blend without the wide part (weight 0) needs no wide probabilities: blendSentiment ignores them.
     blendSentiment(sentiment, blend.wideWeight > 0 ? wideProbabilities(batch, this.bundle.wide, this.wideScratch) : sentiment, blend);
     return { batch, sentiment, category, pooled };
+  }
+
+  /** Sentiment of single sentences: the sentence model when the version has one, else the review model's heads. */
+  sentenceSentiment(sentences: readonly ReviewInput[]): Float32Array {
+    if (!this.bundle.sentences || !this.sentenceScratch) return this.heads(sentences).sentiment;
+    return wideProbabilities(featurizeBatch(sentences, this.bundle.featurizer), this.bundle.sentences, this.sentenceScratch);
   }
 
   forward(reviews: readonly ReviewInput[]): ForwardResult {
@@ -255,7 +265,7 @@ class TfModelRuntime implements ModelRuntime {
     });
     predictions.forEach((p) => (p.sentences = []));
     if (flat.length === 0) return;
-    const { sentiment } = this.engine.heads(flat);
+    const sentiment = this.engine.sentenceSentiment(flat);
     flat.forEach((s, j) => {
       const item: SentenceSentiment = { text: s.text, sentiment: SENTIMENTS[argmax(sentiment, j * 3, 3)], probabilities: probabilities(sentiment, j) };
       predictions[owner[j]].sentences!.push(item);
