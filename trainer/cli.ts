@@ -16,6 +16,7 @@ import { loadLabeledJsonl, splitByReviewId } from './data.js';
 import { evaluateOutliers, evaluatePredictions, scoreAll } from './evaluate.js';
 import { HOLDOUT_SALT, printComparison, runTrainingJob } from './pipeline.js';
 import { DEFAULT_TRAIN_PARAMS } from './train.js';
+import { type BaseModelRequest, parseBaseVersion } from './base-model.js';
 
 const TRAIN_USAGE = `usage: driftline train --data FILE.jsonl[,FILE2] [options]
 
@@ -24,11 +25,15 @@ deterministic held-out part (by review_id hash), compares with a TF-IDF + logist
 builds the drift reference baseline and registers a new version (stage staging).
 
   --name NAME        model name (default: DRIFTLINE_TRAIN_MODEL_NAME or 'reviews')
+  --base-version V   continue training from this version's weights (warm start): N, latest, production
+                     (default; from scratch when there is no production version yet) or none (from scratch)
+  --base-model NAME  model name of --base-version (default: --name)
+  --rebuild-vocabulary  refit numeric scaling, category classes and wide idf instead of keeping the base's
   --epochs N         epochs (default: DRIFTLINE_TRAIN_EPOCHS); the best epoch by validation macro-F1 is kept
   --seed S           seed (default: DRIFTLINE_TRAIN_SEED): same data + seed = same model
   --holdout F        held-out share (default 0.2)
-  --buckets B        hash buckets (default: DRIFTLINE_TRAIN_BUCKETS)
-  --dim D            embedding width (default: DRIFTLINE_TRAIN_EMBEDDING_DIM)
+  --buckets B        hash buckets (default: DRIFTLINE_TRAIN_BUCKETS; a warm start keeps the base's)
+  --dim D            embedding width (default: DRIFTLINE_TRAIN_EMBEDDING_DIM; a warm start keeps the base's)
   --limit N          use only the first N reviews of the data
   --param K=V        override any training parameter (repeatable), e.g. --param embeddingLearningRate=0.05
   --no-baseline      skip the TF-IDF comparison
@@ -90,12 +95,26 @@ function dataFiles(flags: Flags): string[] {
   return raw.split(',').filter(Boolean).map(userPath);
 }
 
+function baseRequest(flags: Flags): BaseModelRequest {
+  const version = stringFlag(flags, '--base-version');
+  const model = stringFlag(flags, '--base-model');
+  return {
+    ...(version === undefined ? {} : { version: parseBaseVersion(version, '--base-version') }),
+    ...(model === undefined ? {} : { model }),
+    rebuildVocabulary: flags.has('--rebuild-vocabulary'),
+  };
+}
+
+function definedOnly(values: Record<string, number | undefined>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).filter((entry): entry is [string, number] => entry[1] !== undefined));
+}
+
 async function train(argv: string[]): Promise<number> {
   const overrides: Record<string, number> = {};
   const flags = parseFlags(
     argv,
-    ['--data', '--name', '--epochs', '--seed', '--holdout', '--buckets', '--dim', '--limit', '--registry', '--report'],
-    ['--promote', '--no-publish', '--no-baseline'],
+    ['--data', '--name', '--base-version', '--base-model', '--epochs', '--seed', '--holdout', '--buckets', '--dim', '--limit', '--registry', '--report'],
+    ['--promote', '--no-publish', '--no-baseline', '--rebuild-vocabulary'],
     overrides,
   );
   const settings = trainerSettings.load();
@@ -117,16 +136,16 @@ async function train(argv: string[]): Promise<number> {
       holdout: numberFlag(flags, '--holdout', false) ?? settings.holdout,
       promote: flags.has('--promote'),
       compareBaseline: !flags.has('--no-baseline') && settings.compareBaseline,
+      base: baseRequest(flags),
+      // Flags given win over the base model's parameters; the settings only fill what neither sets.
       params: {
-        epochs: numberFlag(flags, '--epochs', true) ?? settings.epochs,
-        seed: numberFlag(flags, '--seed', true) ?? settings.seed,
-        buckets: numberFlag(flags, '--buckets', true) ?? settings.buckets,
-        embeddingDim: numberFlag(flags, '--dim', true) ?? settings.embeddingDim,
+        ...definedOnly({ epochs: numberFlag(flags, '--epochs', true), seed: numberFlag(flags, '--seed', true), buckets: numberFlag(flags, '--buckets', true), embeddingDim: numberFlag(flags, '--dim', true) }),
         ...overrides,
       },
+      paramDefaults: { epochs: settings.epochs, seed: settings.seed, buckets: settings.buckets, embeddingDim: settings.embeddingDim },
       reportPath: stringFlag(flags, '--report') ? userPath(stringFlag(flags, '--report')!) : undefined,
     });
-    process.stdout.write(`${JSON.stringify({ name: report.name, version: report.version, stage: report.stage, macroF1: report.heldOut.sentiment.macroF1, accuracy: report.heldOut.sentiment.accuracy, outlierAuroc: report.outliers.auroc })}\n`);
+    process.stdout.write(`${JSON.stringify({ name: report.name, version: report.version, stage: report.stage, parentVersion: report.base.parentVersion, baseNote: report.base.note, macroF1: report.heldOut.sentiment.macroF1, accuracy: report.heldOut.sentiment.accuracy, outlierAuroc: report.outliers.auroc })}\n`);
     return 0;
   } finally {
     await publisher?.close();

@@ -12,6 +12,7 @@ import { loadModelRuntime } from '../core/model/runtime.js';
 import type { ModelRuntime, ModelService } from '../core/model/types.js';
 import { userPath } from '../core/paths.js';
 import { DEFAULT_TRAIN_PARAMS, type TrainParams } from './train.js';
+import type { BaseVersion, ResolvedBase } from './base-model.js';
 import type { LabeledReview, LabeledReviewRecord } from '../core/review.js';
 import { evaluatePredictions, scoreAll } from './evaluate.js';
 import type { TrainWorkerInput, TrainWorkerMessage } from './train-worker.js';
@@ -23,8 +24,12 @@ export interface TrainRequest {
   datasetPath?: string;
   /** Inline labelled reviews (dataset JSONL shape). */
   reviews?: Array<Record<string, unknown>>;
-  /** Registry version whose parameters are the starting point. */
-  baseVersion?: number;
+  /** The version training continues from (warm start): a number, latest, production (default) or none (scratch). */
+  baseVersion?: BaseVersion;
+  /** Model name of the base version (default: the served model's name). */
+  baseModel?: string;
+  /** Refit the featurizer's statistics, category classes and wide idf instead of keeping the base model's. */
+  rebuildVocabulary?: boolean;
   /** Trainer parameters (override the base version's). */
   params?: Record<string, unknown>;
   /** Promote the new version to production when its held-out macro-F1 allows it. */
@@ -44,6 +49,21 @@ export interface TrainOutcome {
   version: number;
   stage?: string;
   metrics?: Record<string, unknown>;
+  /** What the version was trained from (see trainer/base-model.ts). */
+  base?: BaseView;
+}
+
+/** ResolvedBase as the API shows it. */
+export interface BaseView {
+  model: string;
+  requested: BaseVersion;
+  parent_version: number | null;
+  rebuild_vocabulary: boolean;
+  note: string | null;
+}
+
+export function baseView(base: ResolvedBase): BaseView {
+  return { model: base.model, requested: base.requested, parent_version: base.parentVersion, rebuild_vocabulary: base.rebuildVocabulary, note: base.note };
 }
 
 /** Runs one training; reports progress; should stop early when the signal aborts. */
@@ -191,14 +211,18 @@ async function publishRegistration(options: TrainerExecutorOptions, version: num
 export function trainerExecutor(options: TrainerExecutorOptions): TrainExecutor {
   const { registry, modelName, logger } = options;
   return async (request, report, signal) => {
-    const base = request.baseVersion === undefined ? {} : trainParamsOf((await registry.get(modelName, request.baseVersion)).params);
     const done = await trainInWorker(
       {
         registryRoot: registry.root,
         modelName,
         ...(request.datasetPath === undefined ? {} : { files: [userPath(request.datasetPath)] }),
         ...(request.reviews === undefined ? {} : { rows: (request.reviews as unknown as LabeledReviewRecord[]).map(toLabelled) }),
-        params: { ...base, ...trainParamsOf(request.params ?? {}) },
+        params: trainParamsOf(request.params ?? {}),
+        base: {
+          ...(request.baseVersion === undefined ? {} : { version: request.baseVersion }),
+          ...(request.baseModel === undefined ? {} : { model: request.baseModel }),
+          rebuildVocabulary: request.rebuildVocabulary === true,
+        },
         actor: request.actor,
       },
       report,
@@ -219,6 +243,6 @@ export function trainerExecutor(options: TrainerExecutorOptions): TrainExecutor 
         metrics.promotionRefused = error.message;
       }
     }
-    return { version: done.version, stage, metrics };
+    return { version: done.version, stage, metrics, base: baseView(done.base) };
   };
 }

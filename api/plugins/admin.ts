@@ -14,7 +14,7 @@ import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { DriftlineError } from '../../core/errors.js';
-import type { ModelRegistry, ModelVersionRecord, StageChangeResult } from '../../core/model/registry.js';
+import { parentOf, type ModelRegistry, type ModelVersionRecord, type StageChangeResult } from '../../core/model/registry.js';
 import type { ModelService } from '../../core/model/types.js';
 import { userPath } from '../../core/paths.js';
 import type { JobRunner } from '../jobs.js';
@@ -28,7 +28,7 @@ import {
   rollbackRouteSchema,
   trainRouteSchema,
 } from '../schemas/admin.js';
-import { evaluateReviews } from '../../trainer/index.js';
+import { checkWarmStartRequest, evaluateReviews, resolveBaseModel, type BaseVersion } from '../../trainer/index.js';
 import type { LabeledReviewRecord } from '../../core/review.js';
 
 export interface AdminPluginOptions {
@@ -42,6 +42,16 @@ export interface AdminPluginOptions {
   maxRows: number;
   /** True when the registry publishes each stage change (core/model/promotions.ts publishingRegistry). */
   publishesPromotions: boolean;
+}
+
+interface TrainBody {
+  dataset_path?: string;
+  reviews?: Array<Record<string, unknown>>;
+  base_version?: BaseVersion;
+  base_model?: string;
+  rebuild_vocabulary?: boolean;
+  params?: Record<string, unknown>;
+  promote?: boolean;
 }
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
@@ -94,6 +104,7 @@ function versionView(record: ModelVersionRecord): Record<string, unknown> {
     params: record.params,
     data_fingerprint: record.data_fingerprint,
     previous_production: record.previous_production,
+    ...parentOf(record),
     stage_history: record.stage_history.map((entry) => ({ ...entry, actor: publicActor(entry.actor) })),
   };
 }
@@ -148,15 +159,18 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, o
     });
 
     admin.post('/v1/train', { schema: trainRouteSchema(options.maxRows) }, async (request, reply) => {
-      const body = request.body as { dataset_path?: string; reviews?: Array<Record<string, unknown>>; base_version?: number; params?: Record<string, unknown>; promote?: boolean };
-      // Refused now rather than as a failed job a moment later.
+      const body = request.body as TrainBody;
+      // Refused now rather than as a failed job a moment later (the job resolves the base again when it starts).
       if (body.dataset_path !== undefined) await checkReadable(body.dataset_path);
-      if (body.base_version !== undefined) await registry.get(options.modelName, body.base_version);
+      const base = await resolveBaseModel(registry, options.modelName, { ...(body.base_version === undefined ? {} : { version: body.base_version }), ...(body.base_model === undefined ? {} : { model: body.base_model }) });
+      await checkWarmStartRequest(registry, base, body.params ?? {});
       const job = jobs.submit({
         promote: body.promote === true,
         ...(body.dataset_path === undefined ? {} : { datasetPath: body.dataset_path }),
         ...(body.reviews === undefined ? {} : { reviews: body.reviews }),
         ...(body.base_version === undefined ? {} : { baseVersion: body.base_version }),
+        ...(body.base_model === undefined ? {} : { baseModel: body.base_model }),
+        ...(body.rebuild_vocabulary === true ? { rebuildVocabulary: true } : {}),
         ...(body.params === undefined ? {} : { params: body.params }),
         actor: actorOf(request),
       });

@@ -70,6 +70,12 @@ export interface ModelVersionRecord {
   artifacts_path: string;
   /** The version that was production when this one was last promoted (or rolled back to). */
   previous_production: number | null;
+  /**
+   * The version this one was trained from (warm start), and its model name; null for a run from scratch, a
+   * seeded model, or a record written before lineage was kept (absent there: read it with parentOf).
+   */
+  parent_model?: string | null;
+  parent_version?: number | null;
   stage_history: StageHistoryEntry[];
 }
 
@@ -98,6 +104,8 @@ export interface RegisterInput {
   dataFingerprint: string;
   params: Record<string, unknown>;
   timings: Record<string, number>;
+  /** The registered version it was trained from (warm start); null or absent: from scratch. */
+  parent?: { model: string; version: number } | null;
   actor?: string;
   reason?: string;
 }
@@ -395,6 +403,11 @@ function parseIndex(raw: string, path: string): RegistryIndex {
   return index;
 }
 
+/** A version's parent (warm start), null for both when it has none or its record predates lineage. */
+export function parentOf(record: ModelVersionRecord): { parent_model: string | null; parent_version: number | null } {
+  return { parent_model: record.parent_model ?? null, parent_version: record.parent_version ?? null };
+}
+
 /** The held-out macro-F1 a promotion is judged by, when the version reported one. */
 export function heldOutMacroF1(record: ModelVersionRecord): number | undefined {
   const value = record.metrics['macroF1'];
@@ -540,6 +553,8 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
           baseline_path: BASELINE_FILE,
           artifacts_path: join(name, 'versions', String(version)),
           previous_production: null,
+          parent_model: input.parent?.model ?? null,
+          parent_version: input.parent?.version ?? null,
           stage_history: [{ action: 'register', from_stage: null, to_stage: 'staging', at_ms: now, actor, reason: input.reason ?? null, previous_production_version: null }],
         };
         const changes = [changeOf(record, record.stage_history[0]!)];
@@ -770,7 +785,7 @@ function refuseIfWorse(candidate: ModelVersionRecord, production: ModelVersionRe
 
 function portableRecord(record: ModelVersionRecord): Record<string, unknown> {
   const { name, version, created_at, created_at_ms, metrics, data_fingerprint, params, featurizer, timings, baseline_path } = record;
-  return { name, version, created_at, created_at_ms, metrics, data_fingerprint, params, featurizer, timings, baseline_path };
+  return { name, version, created_at, created_at_ms, metrics, data_fingerprint, params, featurizer, timings, baseline_path, ...parentOf(record) };
 }
 
 function asRecord(value: unknown): Record<string, unknown> {
