@@ -13,6 +13,7 @@ import { Ajv } from 'ajv';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifySchemaCompiler } from 'fastify';
 import type { ClickHouseClient } from '../core/clickhouse.js';
 import type { CoreSettings } from '../core/config.js';
+import { dataRoots } from '../core/data-location.js';
 import { DriftlineError } from '../core/errors.js';
 import { decodeUtf8Escaping } from '../core/utf8.js';
 import type { Logger } from '../core/logger.js';
@@ -44,6 +45,8 @@ export interface ApiDependencies {
   /** Absent: drift queries answer 503 CLICKHOUSE_UNAVAILABLE. */
   clickhouse?: ClickHouseClient;
   jobs: JobRunner;
+  /** Directories datasets named by location may be read from; default DRIFTLINE_DATA_ROOTS (core/data-location.ts). */
+  dataRoots?: string[];
   metrics?: ApiMetrics;
   logger?: Logger;
 }
@@ -73,6 +76,7 @@ function validatorCompiler(): FastifySchemaCompiler<unknown> {
 export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
   const { settings } = deps;
   const metrics = deps.metrics ?? createApiMetrics();
+  const roots = deps.dataRoots ?? dataRoots();
   let draining = false;
 
   const loggerInstance: FastifyBaseLogger | undefined = deps.logger;
@@ -149,6 +153,7 @@ export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
     adminToken: settings.adminToken,
     modelName: settings.modelName,
     maxRows: settings.maxCompareRows,
+    dataRoots: roots,
     publishesPromotions: deps.publishesPromotions ?? false,
   });
   await app.register(driftPlugin, {
@@ -158,6 +163,7 @@ export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
     maxRows: settings.maxCompareRows,
     maxTextBytes: deps.core.maxTextBytes,
     compareQueue: settings.compareQueue,
+    dataRoots: roots,
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

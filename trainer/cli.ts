@@ -11,6 +11,8 @@ import { modelsCommand } from './registry-cli.js';
 import { openRegistry, type ModelRegistry } from '../core/model/registry.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import { userPath } from '../core/paths.js';
+import { dataRoots, resolveDataLocation } from '../core/data-location.js';
+import { parseVersionRef, resolveVersionRef } from '../core/model/version-ref.js';
 import { trainerSettings } from './config.js';
 import { loadLabeledJsonl, splitByReviewId } from './data.js';
 import { evaluateOutliers, evaluatePredictions, scoreAll } from './evaluate.js';
@@ -42,13 +44,16 @@ builds the drift reference baseline and registers a new version (stage staging).
   --registry DIR     registry directory (default: DRIFTLINE_REGISTRY_DIR)
   --report FILE      write the full training report (JSON)`;
 
-const EVALUATE_USAGE = `usage: driftline evaluate --data FILE.jsonl[,FILE2] [--version N] [options]
+const EVALUATE_USAGE = `usage: driftline evaluate (--data FILE.jsonl[,FILE2] | --location LOC) [--version V] [options]
 
 Scores labelled reviews with a registered version (default: production) and prints accuracy, macro-F1,
 per-class and per-source quality, category accuracy and outlier AUROC on injected anomalies.
 
+  --data FILES       labelled JSONL files (any path this user can read)
+  --location LOC     a labelled JSONL file inside the data roots (DRIFTLINE_DATA_ROOTS, default data/),
+                     e.g. data/sample/reviews-sample.jsonl: what the API's dataset_location reads
   --name NAME        model name (default: DRIFTLINE_TRAIN_MODEL_NAME or 'reviews')
-  --version N        version (default: the production version)
+  --version V        N, latest or production (default: production)
   --held-out         only the reviews the trainer holds out (same hash split as training)
   --registry DIR     registry directory (default: DRIFTLINE_REGISTRY_DIR)
   --report FILE      write the evaluation report (JSON)`;
@@ -109,6 +114,14 @@ function definedOnly(values: Record<string, number | undefined>): Record<string,
   return Object.fromEntries(Object.entries(values).filter((entry): entry is [string, number] => entry[1] !== undefined));
 }
 
+/** --data (any readable files) or --location (one file inside the data roots), not both. */
+async function evaluationFiles(flags: Flags): Promise<string[]> {
+  const location = stringFlag(flags, '--location');
+  if (location === undefined) return dataFiles(flags);
+  if (flags.has('--data')) throw new DriftlineError('REQUEST_INVALID', 'give --data or --location, not both', { field: '--location' });
+  return [await resolveDataLocation(location, dataRoots(), '--location')];
+}
+
 async function train(argv: string[]): Promise<number> {
   const overrides: Record<string, number> = {};
   const flags = parseFlags(
@@ -153,13 +166,13 @@ async function train(argv: string[]): Promise<number> {
 }
 
 async function evaluate(argv: string[]): Promise<number> {
-  const flags = parseFlags(argv, ['--data', '--name', '--version', '--registry', '--report'], ['--held-out']);
+  const flags = parseFlags(argv, ['--data', '--location', '--name', '--version', '--registry', '--report'], ['--held-out']);
   const name = stringFlag(flags, '--name') ?? trainerSettings.load().modelName;
   const registry = openRegistry(stringFlag(flags, '--registry') ?? coreSettings.load().registryDir);
-  const version = numberFlag(flags, '--version', true) ?? (await registry.productionVersion(name));
-  if (version === null || version === undefined) throw new DriftlineError('MODEL_NOT_FOUND', `${name} has no production version; pass --version`);
+  const versionFlag = stringFlag(flags, '--version');
+  const version = await resolveVersionRef(registry, name, versionFlag === undefined ? 'production' : parseVersionRef(versionFlag, '--version'), '--version');
   const record = await registry.get(name, version);
-  const loaded = await loadLabeledJsonl(dataFiles(flags));
+  const loaded = await loadLabeledJsonl(await evaluationFiles(flags));
   const holdout = typeof record.params['holdout'] === 'number' ? record.params['holdout'] : 0.2;
   const rows = flags.has('--held-out') ? splitByReviewId(loaded.rows, holdout, HOLDOUT_SALT).held : loaded.rows;
   const runtime = await loadModelRuntime(registry.versionDir(name, version), { name, version });

@@ -8,6 +8,7 @@ export { checkWarmStartRequest, parseBaseVersion, resolveBaseModel, type BaseMod
 export {
   TRAIN_PARAM_NAMES,
   evaluateReviews,
+  evaluateRows,
   trainerExecutor,
   type EvaluateOptions,
   type JobProgress,

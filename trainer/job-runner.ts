@@ -9,6 +9,7 @@ import type { Logger } from '../core/logger.js';
 import { promotionEvent, type PromotionPublisher } from '../core/model/promotions.js';
 import { changeOf, type ModelRegistry } from '../core/model/registry.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
+import { resolveVersionRef, type VersionRef } from '../core/model/version-ref.js';
 import type { ModelRuntime, ModelService } from '../core/model/types.js';
 import { userPath } from '../core/paths.js';
 import { DEFAULT_TRAIN_PARAMS, type TrainParams } from './train.js';
@@ -73,8 +74,8 @@ export interface EvaluateOptions {
   registry: ModelRegistry;
   modelService: ModelService;
   name: string;
-  /** Default: the serving version (for the served model) or the registry's production version. */
-  version: number | undefined;
+  /** A number, latest or production; default: the serving version (for the served model) or the production one. */
+  version: VersionRef | undefined;
 }
 
 function toLabelled(review: LabeledReviewRecord): LabeledReview {
@@ -97,17 +98,20 @@ function toLabelled(review: LabeledReviewRecord): LabeledReview {
 async function runtimeFor(options: EvaluateOptions): Promise<{ runtime: ModelRuntime; owned: boolean }> {
   const { registry, modelService, name } = options;
   const serving = name === modelService.modelName && modelService.isReady() ? modelService.current() : undefined;
-  if (serving && (options.version === undefined || options.version === serving.version)) return { runtime: serving, owned: false };
-  const version = options.version ?? (await registry.productionVersion(name));
-  if (version === null) throw new DriftlineError('MODEL_NOT_FOUND', `Model ${name} has no production version; pass a version`, { field: 'version' });
-  await registry.get(name, version);
+  if (serving && options.version === undefined) return { runtime: serving, owned: false };
+  const version = await resolveVersionRef(registry, name, options.version ?? 'production');
+  if (serving && version === serving.version) return { runtime: serving, owned: false };
   return { runtime: await loadModelRuntime(registry.versionDir(name, version), { name, version }), owned: true };
 }
 
 export async function evaluateReviews(reviews: LabeledReviewRecord[], options: EvaluateOptions): Promise<Record<string, unknown>> {
+  return evaluateRows(reviews.map(toLabelled), options);
+}
+
+/** Evaluates rows already read as LabeledReview (e.g. from a dataset location). */
+export async function evaluateRows(rows: LabeledReview[], options: EvaluateOptions): Promise<Record<string, unknown>> {
   const { runtime, owned } = await runtimeFor(options);
   try {
-    const rows = reviews.map(toLabelled);
     const report = evaluatePredictions(rows, await scoreAll(runtime, rows), []);
     const sentiment = report.sentiment;
     return {

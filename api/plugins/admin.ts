@@ -28,7 +28,9 @@ import {
   rollbackRouteSchema,
   trainRouteSchema,
 } from '../schemas/admin.js';
-import { checkWarmStartRequest, evaluateReviews, resolveBaseModel, type BaseVersion } from '../../trainer/index.js';
+import { checkWarmStartRequest, evaluateReviews, evaluateRows, loadLabeledJsonl, resolveBaseModel, type BaseVersion, type LabeledReview } from '../../trainer/index.js';
+import { resolveDataLocation } from '../../core/data-location.js';
+import type { VersionRef } from '../../core/model/version-ref.js';
 import type { LabeledReviewRecord } from '../../core/review.js';
 
 export interface AdminPluginOptions {
@@ -40,6 +42,8 @@ export interface AdminPluginOptions {
   /** The model this process serves (default for evaluation). */
   modelName: string;
   maxRows: number;
+  /** Directories datasets named by location may be read from (core/data-location.ts). */
+  dataRoots: string[];
   /** True when the registry publishes each stage change (core/model/promotions.ts publishingRegistry). */
   publishesPromotions: boolean;
 }
@@ -78,6 +82,28 @@ async function checkReadable(path: string): Promise<void> {
       details: { errors: [{ field: 'dataset_path', reason, code: 'REQUEST_INVALID' }] },
     });
   }
+}
+
+/**
+ * The labelled rows of a dataset location. A bad line is the caller's (REQUEST_INVALID naming the location and
+ * line, never the server path); more rows than an inline request may hold is BATCH_TOO_LARGE, as inline.
+ */
+async function locatedDataset(location: string, roots: string[], maxRows: number): Promise<{ location: string; rows: LabeledReview[]; fingerprint: string }> {
+  const path = await resolveDataLocation(location, roots, 'dataset_location');
+  let loaded: Awaited<ReturnType<typeof loadLabeledJsonl>>;
+  try {
+    loaded = await loadLabeledJsonl([path]);
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split(path).join(location) : String(err);
+    throw new DriftlineError('REQUEST_INVALID', `dataset_location: ${message}`, { field: 'dataset_location', cause: err });
+  }
+  if (loaded.rows.length > maxRows) {
+    throw new DriftlineError('BATCH_TOO_LARGE', `dataset_location ${JSON.stringify(location)} holds ${loaded.rows.length} reviews; the limit is ${maxRows} (DRIFTLINE_API_MAX_COMPARE_ROWS)`, {
+      field: 'dataset_location',
+      details: { limit: maxRows, received: loaded.rows.length },
+    });
+  }
+  return { location, rows: loaded.rows, fingerprint: loaded.fingerprint };
 }
 
 function actorOf(request: FastifyRequest): string {
@@ -181,8 +207,11 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, o
     admin.get('/v1/jobs/:id', { schema: getJobRouteSchema }, async (request) => jobs.get((request.params as { id: string }).id));
 
     admin.post('/v1/evaluate', { schema: evaluateRouteSchema(options.maxRows) }, async (request) => {
-      const body = request.body as { reviews: LabeledReviewRecord[]; name?: string; version?: number };
-      return evaluateReviews(body.reviews, { registry, modelService, name: body.name ?? options.modelName, version: body.version });
+      const body = request.body as { reviews?: LabeledReviewRecord[]; dataset_location?: string; name?: string; version?: VersionRef };
+      const target = { registry, modelService, name: body.name ?? options.modelName, version: body.version };
+      if (body.reviews) return evaluateReviews(body.reviews, target);
+      const dataset = await locatedDataset(body.dataset_location ?? '', options.dataRoots, options.maxRows);
+      return { ...(await evaluateRows(dataset.rows, target)), dataset: { location: dataset.location, rows: dataset.rows.length, fingerprint: dataset.fingerprint } };
     });
   });
 };

@@ -235,13 +235,19 @@ export function evaluateRouteSchema(maxRows: number): Record<string, unknown> {
     security: bearerSecurity,
     body: {
       type: 'object',
-      required: ['reviews'],
       additionalProperties: false,
       properties: {
         reviews: { type: 'array', minItems: 1, maxItems: maxRows, items: labelledReviewSchema },
+        dataset_location: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 1024,
+          description: 'A labelled JSONL file (.jsonl or .jsonl.gz) inside the data roots (DRIFTLINE_DATA_ROOTS), e.g. data/sample/reviews-sample.jsonl',
+        },
         name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
-        version: { type: 'integer', minimum: 1 },
+        version: { ...versionRefSchema, description: 'A number, latest or production (default: the serving version)' },
       },
+      oneOf: [{ required: ['reviews'] }, { required: ['dataset_location'] }],
     },
     response: {
       200: {
@@ -249,6 +255,11 @@ export function evaluateRouteSchema(maxRows: number): Record<string, unknown> {
         properties: {
           model: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'integer' } } },
           rows: { type: 'integer' },
+          dataset: {
+            type: 'object',
+            description: 'Present when the rows were read from dataset_location',
+            properties: { location: { type: 'string' }, rows: { type: 'integer' }, fingerprint: { type: 'string' } },
+          },
           accuracy: { type: 'number' },
           macro_f1: { type: 'number' },
           labels: { type: 'array', items: { type: 'string', enum: SENTIMENTS } },
@@ -263,7 +274,7 @@ export function evaluateRouteSchema(maxRows: number): Record<string, unknown> {
           },
         },
       },
-      ...errorResponses(400, 401, 404, 413),
+      ...errorResponses(400, 401, 403, 404, 413),
     },
   };
 }

@@ -25,6 +25,8 @@ export interface TestApiOptions {
   follower?: FollowerStatus;
   clickhouse?: ClickHouseClient;
   registry?: ModelRegistry;
+  /** Directories datasets named by location may be read from (default: DRIFTLINE_DATA_ROOTS's default, data/). */
+  dataRoots?: string[];
   /** Default: silent. */
   logger?: Logger;
 }
@@ -59,6 +61,7 @@ export async function buildTestApi(options: TestApiOptions = {}): Promise<TestAp
     logger,
     ...(options.follower ? { follower: options.follower } : {}),
     ...(options.clickhouse ? { clickhouse: options.clickhouse } : {}),
+    ...(options.dataRoots ? { dataRoots: options.dataRoots } : {}),
   });
   return {
     api,
