@@ -53,7 +53,10 @@ describe('data locations', () => {
     expect(await code(resolveDataLocation('escape-dir/secret.jsonl', [root]))).toBe('DATA_LOCATION_REFUSED');
     expect(await code(resolveDataLocation('s3://bucket/reviews.jsonl', [root]))).toBe('DATA_LOCATION_REFUSED');
     expect(await code(resolveDataLocation(root, [root]))).toBe('DATA_LOCATION_REFUSED');
-    const error = await resolveDataLocation('escape.jsonl', [root], 'dataset_location').catch((err: unknown) => err as { field: string; message: string });
+    const error = await resolveDataLocation('escape.jsonl', [root], 'dataset_location').then(
+      () => ({ field: '', message: 'resolved' }),
+      (err: unknown) => err as { field: string; message: string },
+    );
     expect(error).toMatchObject({ field: 'dataset_location' });
     // The answer names the location as given, never a server path.
     expect(error.message).not.toContain(dir);
