@@ -142,6 +142,8 @@ export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
   });
   await app.register(predictPlugin, {
     modelService: deps.modelService,
+    registry: deps.registry,
+    modelCache: settings.modelCache,
     metrics,
     maxBatch: settings.maxBatch,
     maxTextBytes: deps.core.maxTextBytes,

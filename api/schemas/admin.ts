@@ -1,17 +1,9 @@
 /** Schemas of the model-registry, training-job and evaluation routes. */
 import { SENTIMENTS, STAGES } from '../../schemas/types.js';
 import { TRAIN_PARAM_NAMES } from '../../trainer/index.js';
-import { bearerSecurity, errorResponses, labelledReviewSchema } from './common.js';
+import { bearerSecurity, errorResponses, labelledReviewSchema, versionRefSchema } from './common.js';
 
 const MODEL_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
-
-/** A model version by number or by name (core/model/version-ref.ts). */
-export const versionRefSchema = {
-  anyOf: [
-    { type: 'integer', minimum: 1 },
-    { type: 'string', enum: ['latest', 'production'] },
-  ],
-} as const;
 
 /** A training base: a version reference or none (scratch). */
 const baseVersionSchema = {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoPath } from '../../core/paths.js';
-import { ADMIN_TOKEN, MODEL_NAME, REVIEWS, SHIPPED_MODEL_DIR, buildTestApi, type TestApi } from './helpers.js';
+import { ADMIN_TOKEN, MODEL_NAME, REVIEWS, buildTestApi, registerShippedCopy, type TestApi } from './helpers.js';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const SAMPLE = 'data/sample/reviews-sample.jsonl';
@@ -26,17 +26,7 @@ describe('datasets by location, models by version', () => {
     symlinkSync(join(scratch, 'outside.jsonl'), join(scratch, 'root', 'escape.jsonl'));
     test = await buildTestApi({ dataRoots: [repoPath('data'), join(scratch, 'root')], settings: { maxCompareRows: 5000, rateLimitHeavy: 0 } });
     // A second version (the shipped model again), so latest and production differ.
-    await test.registry.register({
-      name: MODEL_NAME,
-      writeArtifacts: async (dir) => (await import('node:fs/promises')).cp(SHIPPED_MODEL_DIR, dir, { recursive: true }),
-      metrics: {},
-      baseline: JSON.parse((await import('node:fs')).readFileSync(join(SHIPPED_MODEL_DIR, 'baseline.json'), 'utf8')),
-      featurizer: null,
-      dataFingerprint: 'copy',
-      params: {},
-      timings: {},
-      parent: { model: MODEL_NAME, version: 1 },
-    });
+    await registerShippedCopy(test.registry);
   });
   afterAll(async () => {
     await test?.close();
