@@ -17,7 +17,7 @@ import { dataRoots } from '../core/data-location.js';
 import { DriftlineError } from '../core/errors.js';
 import { decodeUtf8Escaping } from '../core/utf8.js';
 import type { Logger } from '../core/logger.js';
-import type { ModelRegistry } from '../core/model/registry.js';
+import type { ModelRegistry } from '../core/model/registry/index.js';
 import type { ModelService } from '../core/model/types.js';
 import type { ApiSettings } from './config.js';
 import { sendError } from './http-errors.js';
@@ -29,6 +29,8 @@ import { healthPlugin, type FollowerStatus } from './plugins/health.js';
 
 export type { FollowerStatus };
 import { predictPlugin } from './plugins/predict.js';
+import { runsPlugin } from './plugins/runs.js';
+import { openRunStore, runsDirFor, type RunStore } from '../trainer/index.js';
 import { registerRateLimits } from './rate-limits.js';
 
 
@@ -47,6 +49,8 @@ export interface ApiDependencies {
   jobs: JobRunner;
   /** Directories datasets named by location may be read from; default DRIFTLINE_DATA_ROOTS (core/data-location.ts). */
   dataRoots?: string[];
+  /** Default: the run store next to the registry (DRIFTLINE_RUNS_DIR overrides). */
+  runs?: RunStore;
   metrics?: ApiMetrics;
   logger?: Logger;
 }
@@ -132,6 +136,7 @@ export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
     },
   });
 
+  const runs = deps.runs ?? openRunStore(runsDirFor(deps.registry.root));
   await registerRateLimits(app, settings);
   watchModel(deps.modelService, metrics);
   await app.register(healthPlugin, {
@@ -157,7 +162,9 @@ export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
     maxRows: settings.maxCompareRows,
     dataRoots: roots,
     publishesPromotions: deps.publishesPromotions ?? false,
+    runs,
   });
+  await app.register(runsPlugin, { runs });
   await app.register(driftPlugin, {
     clickhouse: deps.clickhouse,
     database: deps.core.clickhouseDatabase,

@@ -8,7 +8,7 @@
  * one is disposed as soon as the calls scoring with it have finished (leases count them), never in the middle of one.
  */
 import { DriftlineError } from '../core/errors.js';
-import type { ModelRegistry } from '../core/model/registry.js';
+import type { ModelRegistry } from '../core/model/registry/index.js';
 import type { ModelRuntime, ModelService } from '../core/model/types.js';
 import { resolveVersionRef, type VersionRef } from '../core/model/version-ref.js';
 
@@ -77,7 +77,7 @@ export function createModelVersionCache(options: ModelVersionCacheOptions): Mode
 
   async function loadChecked(entry: Omit<Entry, 'loading'>): Promise<ModelRuntime> {
     const { version } = entry;
-    const runtime = await options.load(registry.versionDir(name, version), { name, version });
+    const runtime = await options.load(await registry.localVersionDir(name, version), { name, version });
     try {
       await runtime.check();
     } catch (err) {

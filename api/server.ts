@@ -18,7 +18,7 @@ import { toDriftlineError } from '../core/errors.js';
 import { createKafka } from '../core/kafka.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { followPromotions, kafkaPromotionPublisher, publishingRegistry, type PromotionFollower } from '../core/model/promotions.js';
-import { openRegistry, type ModelRegistry } from '../core/model/registry.js';
+import { openRegistry, type ModelRegistry } from '../core/model/registry/index.js';
 import { createModelService, type ManagedModelService } from '../core/model/service.js';
 import { repoPath, userPath } from '../core/paths.js';
 import { buildApp, type ApiApp } from './app.js';

@@ -15,7 +15,7 @@ import { seededRandom, shuffledIndices } from '../core/model/prng.js';
 import { featurizeBatch } from '../core/features/featurizer.js';
 import { readModelBundle } from '../core/model/artifacts.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
-import { createWideScratch, wideProbabilities } from '../core/model/text-model.js';
+import { createWideScratch, wideProbabilities } from '../core/model/wide-scoring.js';
 import { type TfBackendChoice, loadTf } from '../core/model/tf.js';
 import type { ReviewInput } from '../core/review.js';
 import { repoPath, repoRelative, SHIPPED_REVIEWS } from '../core/paths.js';

@@ -22,6 +22,9 @@
  * Env: BENCH_REVIEWS (50000), BENCH_RATES (2000,5000), BENCH_RATE_SECONDS (15), BENCH_DRAIN_SECONDS (90),
  * BENCH_PARTITIONS (DRIFTLINE_TOPIC_PARTITIONS, 3). DRIFTLINE_SCORER_* / DRIFTLINE_AGGREGATOR_* / DRIFTLINE_TF_BACKEND pass
  * through to the children.
+ *
+ * One file on purpose (~950 lines): a benchmark script, read top to bottom as one run; its phases share the
+ * topics, child processes, samplers and the result record, and nothing of it is product code others import.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -34,8 +37,8 @@ import { codecFor } from '../core/avro.js';
 import { coreSettings } from '../core/config.js';
 import { ALL_SEGMENTS } from '../core/drift/tables.js';
 import { createKafka, ensureTopics } from '../core/kafka.js';
-import { openRegistry } from '../core/model/registry.js';
-import { loadTf, type TfBackendChoice } from '../core/model/tf.js';
+import { openRegistry } from '../core/model/registry/index.js';
+import { loadTf } from '../core/model/tf.js';
 import { readShippedReviewLines, repoPath, repoRoot, SHIPPED_REVIEWS } from '../core/paths.js';
 import { createRedis } from '../core/redis.js';
 import { validateReview } from '../core/validation.js';
@@ -781,7 +784,7 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'driftline-bench-pipeline-'));
   const logDir = work;
   const { lines, source } = sourceLines();
-  const tf = await loadTf(core.tfBackend as TfBackendChoice); // the backend the scorer child resolves with the same settings
+  const tf = await loadTf(core.tfBackend); // the backend the scorer child resolves with the same settings
   const topics: Topics = {
     reviews: `bench-pipe-${runId}-reviews`,
     scored: `bench-pipe-${runId}-scored`,

@@ -8,6 +8,9 @@
  * Prints the figures and writes bench/results/scorer.json. Env: BENCH_REVIEWS (50000), BENCH_PARTITIONS (3),
  * BENCH_RATE (5000/s), BENCH_LOW_RATE (1000/s, a second latency point), BENCH_LATENCY_SECONDS (20), BENCH_WARMUP_SECONDS (5, at full rate, not measured), BENCH_PARTS (a,b,c: run a subset; the JSON is written only for all three); DRIFTLINE_SCORER_*
  * settings apply to the passthrough and are passed to the scorer child.
+ *
+ * One file on purpose (~400 lines): a benchmark script, read top to bottom as one run; its three parts share
+ * the pre-loaded topics, the child scorer and the result record.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -18,7 +21,7 @@ import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafka
 import { codecFor } from '../core/avro.js';
 import { coreSettings } from '../core/config.js';
 import { createKafka, ensureTopics } from '../core/kafka.js';
-import { openRegistry } from '../core/model/registry.js';
+import { openRegistry } from '../core/model/registry/index.js';
 import { readShippedReviewLines, repoPath, repoRoot } from '../core/paths.js';
 import { validateReview } from '../core/validation.js';
 import type { ReviewEvent } from '../schemas/types.js';

@@ -15,7 +15,8 @@ async function importSettingModules(): Promise<void> {
   await import('../core/data-location.js');
   await import('../core/tracing.js');
   await import('../core/model/config.js');
-  await import('../core/model/registry.js');
+  await import('../core/artifact-store/config.js');
+  await import('../core/model/registry/index.js');
   await import('../core/model/service.js');
   await import('../core/drift/config.js');
   await import('../ingest/config.js');

@@ -17,7 +17,7 @@ import { loadDriftThresholds } from '../core/drift/config.js';
 import { DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE } from '../core/drift/tables.js';
 import { createKafka, ensureTopics } from '../core/kafka.js';
 import { createLogger } from '../core/logger.js';
-import { openRegistry } from '../core/model/registry.js';
+import { openRegistry } from '../core/model/registry/index.js';
 import { repoPath } from '../core/paths.js';
 import { createRedis } from '../core/redis.js';
 import { AggregatorService, aggregatorSettings, registryBaselineProvider, type ClosedWindow } from '../drift-aggregator/index.js';

@@ -8,26 +8,28 @@
 import { DriftlineError } from './errors.js';
 
 type Kind = 'string' | 'int' | 'number' | 'boolean' | 'list';
-type ValueOf<K extends Kind> = K extends 'string'
-  ? string
+/** A setting's parsed type; a string setting with `choices` is the union of its choices. */
+type ValueOf<K extends Kind, C extends string = string> = K extends 'string'
+  ? C
   : K extends 'int' | 'number'
     ? number
     : K extends 'boolean'
       ? boolean
       : string[];
 
-export interface SettingSpec<K extends Kind = Kind> {
+export interface SettingSpec<K extends Kind = Kind, C extends string = string> {
   env: string;
   kind: K;
-  default: ValueOf<K>;
+  /** One of the choices when there are some (NoInfer: the choices alone decide the setting's type). */
+  default: ValueOf<K, NoInfer<C>>;
   description: string;
   min?: number;
   max?: number;
-  choices?: readonly string[];
+  choices?: readonly C[];
 }
 
 export type SettingsSpec = Record<string, SettingSpec>;
-export type Settings<S extends SettingsSpec> = { [P in keyof S]: ValueOf<S[P]['kind']> };
+export type Settings<S extends SettingsSpec> = { [P in keyof S]: S[P]['default'] };
 
 export interface SettingsDeclaration<S extends SettingsSpec> {
   component: string;
@@ -37,8 +39,11 @@ export interface SettingsDeclaration<S extends SettingsSpec> {
 
 export const SETTINGS_CATALOG: SettingsDeclaration<SettingsSpec>[] = [];
 
-/** Helper for a typed spec entry (keeps literal `kind`). */
-export function setting<K extends Kind>(spec: SettingSpec<K>): SettingSpec<K> {
+/**
+ * Helper for a typed spec entry: keeps the literal `kind`, and with `choices` the literal union of them
+ * (inferred from the choices only, so the default must be one of them and a setting without choices stays `string`).
+ */
+export function setting<K extends Kind, const C extends string = string>(spec: SettingSpec<K, C>): SettingSpec<K, C> {
   return spec;
 }
 

@@ -57,6 +57,8 @@ export const ERROR_CODES = {
   KAFKA_UNAVAILABLE: { http: 503, retriable: true, description: 'The Kafka broker cannot be reached or refused the request.' },
   REDIS_UNAVAILABLE: { http: 503, retriable: true, description: 'Redis cannot be reached.' },
   CLICKHOUSE_UNAVAILABLE: { http: 503, retriable: true, description: 'ClickHouse cannot be reached; results are kept and retried.' },
+  ARTIFACT_STORE_UNAVAILABLE: { http: 503, retriable: true, description: 'The S3-compatible artifact store cannot be reached or answered 5xx/throttling; retried with back-off.' },
+  ARTIFACT_STORE_FAILED: { http: 500, retriable: false, description: 'The artifact store refused a request (no such bucket, access denied) or a key is not a safe relative path.' },
   STATE_LOST: { http: 500, retriable: false, description: 'Aggregator state in Redis disappeared (restart without persistence); the affected windows are marked, not guessed.' },
   SHUTTING_DOWN: { http: 503, retriable: true, description: 'The process is draining for shutdown.' },
   INTERNAL: { http: 500, retriable: false, description: 'An unexpected error (a bug); see the logs.' },

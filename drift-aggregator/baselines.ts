@@ -5,7 +5,7 @@
  */
 import type { ReferenceBaseline } from '../core/drift/baseline.js';
 import { DriftlineError } from '../core/errors.js';
-import { openRegistry } from '../core/model/registry.js';
+import { openRegistry } from '../core/model/registry/index.js';
 import { VersionSketches } from './increments.js';
 
 export interface BaselineProvider {

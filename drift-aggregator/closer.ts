@@ -314,6 +314,8 @@ function summaryRow(
     macro_f1: summary.macroF1,
     status: extra.status,
     state_lost: extra.stateLost ? 1 : 0,
+    reference_scope: summary.referenceScope,
+    reference_rows: summary.referenceRows,
     written_at: extra.writtenAt,
   };
 }
@@ -336,6 +338,8 @@ function emptySummaryRow(ref: WindowRef, windowMs: number): WindowSummaryRow {
     macro_f1: null,
     status: 'green',
     state_lost: 0,
+    reference_scope: 'global',
+    reference_rows: 0,
     written_at: 0,
   };
 }

@@ -8,9 +8,10 @@
 import type { DriftThresholds } from '../core/drift/config.js';
 import { assessWindow, type Assessment, type WindowStates } from '../core/drift/evaluate.js';
 import { livePerformance, meanConfidence, outlierRate } from '../core/drift/metrics.js';
+import { segmentReference, type ReferenceScope } from '../core/drift/segments.js';
 import { ALL_SEGMENTS } from '../core/drift/tables.js';
 import type { SummaryState } from '../core/sketch/index.js';
-import { SUMMARY_HASH, parseHashName, type VersionSketches } from './increments.js';
+import { OTHER_SEGMENT, SUMMARY_HASH, UNSEEN_SEGMENT, parseHashName, type VersionSketches } from './increments.js';
 import type { WindowHashes } from './redis-state.js';
 
 export interface SegmentAssessment extends Assessment {
@@ -25,6 +26,9 @@ export interface SegmentSummary {
   /** null when no review in the segment had a usable rating label. */
   accuracy: number | null;
   macroF1: number | null;
+  /** Which reference the segment was compared with, and its rows (core/drift/segments.ts). */
+  referenceScope: ReferenceScope;
+  referenceRows: number;
 }
 
 export interface WindowEvaluation {
@@ -57,9 +61,11 @@ export function segmentStates(hashes: SegmentHashes, sketches: VersionSketches):
   return states;
 }
 
-function summarize(segment: string, summary: SummaryState): SegmentSummary {
+function summarize(segment: string, summary: SummaryState, reference: { scope: ReferenceScope; rows: number }): SegmentSummary {
   const performance = livePerformance(summary.confusion);
   return {
+    referenceScope: reference.scope,
+    referenceRows: reference.rows,
     segment,
     summary,
     outlierRate: outlierRate(summary),
@@ -98,9 +104,14 @@ export function assessStates(states: Map<string, WindowStates>, sketches: Versio
   const assessments: SegmentAssessment[] = [];
   const summaries: SegmentSummary[] = [];
   for (const [segment, segmentStatesValue] of states) {
-    summaries.push(summarize(segment, segmentStatesValue.summary!));
-    if (!sketches.baseline) continue;
-    for (const assessment of assessWindow(sketches.baseline, segmentStatesValue, thresholds)) {
+    if (!sketches.baseline) {
+      summaries.push(summarize(segment, segmentStatesValue.summary!, { scope: 'global', rows: 0 }));
+      continue;
+    }
+    const layout = { named: sketches.segments, other: OTHER_SEGMENT, unseen: UNSEEN_SEGMENT, minRows: thresholds.minSamples };
+    const reference = segmentReference(sketches.baseline, segment, ALL_SEGMENTS, layout);
+    summaries.push(summarize(segment, segmentStatesValue.summary!, reference));
+    for (const assessment of assessWindow(reference.baseline, segmentStatesValue, thresholds)) {
       // Inside a category segment the category is constant by construction: that is not drift.
       if (segment !== ALL_SEGMENTS && assessment.feature === 'category') continue;
       assessments.push({ ...assessment, segment });

@@ -7,7 +7,8 @@
  *
  * Hash naming: one Redis hash per (window, segment, value); `value` is a monitored value name or
  * SUMMARY_HASH. Segments are the baseline's most frequent categories (the same on every instance),
- * everything else is OTHER_SEGMENT, and every event also counts under ALL_SEGMENTS.
+ * other known categories and reviews without one are OTHER_SEGMENT, categories the baseline never had are
+ * UNSEEN_SEGMENT, and every event also counts under ALL_SEGMENTS.
  */
 import { ALL_SEGMENTS } from '../core/drift/tables.js';
 import { monitoredValues, type ReferenceBaseline } from '../core/drift/baseline.js';
@@ -19,6 +20,8 @@ import { windowClockOf, windowId, windowStartOf, type TimeSource, type WindowRef
 import type { WindowTimeMode } from './config.js';
 
 export const OTHER_SEGMENT = '__other__';
+/** Segment of categories the reference never had (kept apart from the known ones capped into OTHER_SEGMENT). */
+export const UNSEEN_SEGMENT = '__unseen__';
 export const SUMMARY_HASH = '__summary__';
 export const NULL_CATEGORY = '(null)';
 /** Hash (under ALL_SEGMENTS) counting a window's events per clock: fields `event` and `ingest` (TimeSource). */
@@ -40,6 +43,8 @@ export class VersionSketches {
   readonly numeric = new Map<string, BinnedHistogramSketch>();
   readonly categorical = new Map<string, CategoricalCountSketch>();
   readonly segments: ReadonlySet<string>;
+  /** Every category the reference had (named segments and the ones capped into OTHER_SEGMENT). */
+  private readonly knownCategories: ReadonlySet<string>;
 
   constructor(readonly baseline: ReferenceBaseline | null, maxSegments: number) {
     // The same sketch construction as the evaluation's (core/drift/distribution.ts), so bins agree.
@@ -51,10 +56,15 @@ export class VersionSketches {
     // A segment name is part of Redis keys: a baseline registered before the field bounds cannot bring a 20 KB one in.
     const candidates = category && category.kind === 'categorical' ? category.categories.filter((c) => c !== NULL_CATEGORY && c.length <= FIELD_MAX_CHARS.category) : [];
     this.segments = new Set(candidates.slice(0, maxSegments));
+    this.knownCategories = new Set(category && category.kind === 'categorical' ? category.categories : []);
   }
 
+  /** The named segment; OTHER_SEGMENT for a known category past the cap or no category; UNSEEN_SEGMENT for a new one. */
   segmentOf(category: string | null): string {
-    return category !== null && this.segments.has(category) ? category : OTHER_SEGMENT;
+    if (category === null) return OTHER_SEGMENT;
+    if (this.segments.has(category)) return category;
+    // Without a baseline nothing is known, and nothing is "new" either.
+    return this.knownCategories.has(category) || this.baseline === null ? OTHER_SEGMENT : UNSEEN_SEGMENT;
   }
 }
 

@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { kafkaPromotionPublisher, promotionEvent, publishingRegistry } from '../core/model/promotions.js';
-import { openRegistry, type ModelRegistry } from '../core/model/registry.js';
+import { openRegistry, type ModelRegistry } from '../core/model/registry/index.js';
 import type { ModelPromotion } from '../schemas/types.js';
 
 export const ROLLBACK_METRICS: ReadonlySet<string> = new Set(['macro_f1', 'outlier_rate']);

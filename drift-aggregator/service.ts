@@ -1,3 +1,4 @@
+// Over 350 lines for now: the consumer's batch path and the housekeeping loop share one state and one shutdown; their split into two files is under way (issue #12).
 /**
  * The drift aggregator service: consumes ScoredReview events (read_committed, consumer group,
  * eachBatch), pre-aggregates each batch into window sketches in memory, applies it to Redis with the

@@ -29,6 +29,16 @@ export interface CategoricalBaseline {
 
 export type FeatureBaseline = NumericBaseline | CategoricalBaseline;
 
+/**
+ * One category segment's reference: the same features binned on the global baseline's edges and
+ * categories (so a window's segment sketch compares with it directly), and its own quality figures.
+ */
+export interface SegmentBaseline {
+  rows: number;
+  features: Record<string, FeatureBaseline>;
+  reference: ReferenceBaseline['reference'];
+}
+
 export interface ReferenceBaseline {
   formatVersion: number;
   modelName: string;
@@ -38,5 +48,10 @@ export interface ReferenceBaseline {
   features: Record<string, FeatureBaseline>;
   /** Training-set quality of the sentiment model (for live-performance comparison). */
   reference: { accuracy: number; macroF1: number; meanConfidence: number; outlierRate: number };
+  /**
+   * Per category (every category of features.category), that category's rows alone. Absent in baselines
+   * written before per-segment references: every segment is then compared with the global reference.
+   */
+  segments?: Record<string, SegmentBaseline>;
 }
 

@@ -10,7 +10,7 @@ import { createKafka, ensureTopics } from '../core/kafka.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { createMetricsRegistry, readinessCondition, serveMetrics, type ReadinessCheck } from '../core/metrics.js';
 import { followPromotions, type PromotionFollower } from '../core/model/promotions.js';
-import { openRegistry, type ModelRegistry } from '../core/model/registry.js';
+import { openRegistry, type ModelRegistry } from '../core/model/registry/index.js';
 import { createModelService, modelThreadsOr, type ManagedModelService } from '../core/model/service.js';
 import { repoPath } from '../core/paths.js';
 import { createRedis } from '../core/redis.js';

@@ -13,19 +13,20 @@
  *    group coordinator a moment after its transaction completes, and a plain fetch in that moment would
  *    answer the older offset.
  *  - readers use read_committed, so aborted attempts are invisible.
+ *
+ * This file wires the consumer, the producers and the group's life cycle; one batch's path (skip, score,
+ * commit, resolve, back off) is scorer/batch.ts.
  */
 import { performance } from 'node:perf_hooks';
-import type { Admin, Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { toDriftlineError } from '../core/errors.js';
-import { backoffDelayMs } from '../core/retry.js';
 import type { Logger } from '../core/logger.js';
-import type { ModelRuntime, ModelService } from '../core/model/types.js';
-import { extractTraceContext, SpanKind, withSpan } from '../core/tracing.js';
+import type { ModelService } from '../core/model/types.js';
+import { BatchHandler } from './batch.js';
 import { transactionalIdFor, type ScorerSettings } from './config.js';
-import type { ScorerMetrics } from './metrics.js';
-import { processBatch, splitBySize, type BatchResult, type BatchSource } from './pipeline.js';
 import type { ScoredIds } from './dedupe.js';
-import { PartitionProducers, type PartitionProducer } from './producers.js';
+import type { ScorerMetrics } from './metrics.js';
+import { PartitionProducers } from './producers.js';
 import { createStableOffsetFetcher } from './stable-offsets.js';
 import { warmUp } from './warmup.js';
 
@@ -78,8 +79,6 @@ export function createScorer(deps: ScorerDeps): Scorer {
     { transactionalIdFor: (partition) => transactionalIdFor(settings, topics.reviews, partition), transactionTimeoutMs: settings.transactionTimeoutMs },
     log,
   );
-  const failures = new Map<number, number>();
-  const timers = new Set<NodeJS.Timeout>();
   let assigned: number[] = [];
   let joined = false;
   let lagTimer: NodeJS.Timeout | undefined;
@@ -95,135 +94,23 @@ export function createScorer(deps: ScorerDeps): Scorer {
     return BigInt(found.offset);
   }
   const stableOffsets = createStableOffsetFetcher({ kafka, groupId: settings.groupId, topic: topics.reviews, log, fallback: plainCommittedOffset });
-  const committedOffset = (partition: number): Promise<bigint | null> => stableOffsets.committed(partition);
-
-  /** Drops what a fenced previous owner already committed (only checked once per new producer). */
-  async function unprocessed(lease: PartitionProducer, batch: Batch): Promise<{ messages: KafkaMessage[]; committed: bigint | null }> {
-    if (!lease.needsOffsetCheck) return { messages: batch.messages, committed: null };
-    const committed = await committedOffset(batch.partition);
-    lease.needsOffsetCheck = false;
-    if (committed === null || BigInt(batch.firstOffset() ?? '0') >= committed) return { messages: batch.messages, committed };
-    const messages = batch.messages.filter((m) => BigInt(m.offset) >= committed);
-    log.info({ partition: batch.partition, committed: committed.toString(), skipped: batch.messages.length - messages.length }, 'skipping records a previous owner already committed');
-    return { messages, committed };
-  }
-
-  async function commitTransaction(lease: PartitionProducer, source: BatchSource, result: BatchResult, nextOffset: bigint): Promise<void> {
-    const transaction = await lease.producer.transaction();
-    try {
-      const scored = result.scored.map((s) => (coPartitioned ? { ...s.message, partition: source.partition } : s.message));
-      for (const messages of splitBySize(scored)) await transaction.send({ topic: topics.scored, messages, acks: -1 });
-      for (const messages of splitBySize(result.deadLetterMessages)) await transaction.send({ topic: topics.deadLetter, messages, acks: -1 });
-      await transaction.sendOffsets({
-        consumerGroupId: settings.groupId,
-        topics: [{ topic: source.topic, partitions: [{ partition: source.partition, offset: nextOffset.toString() }] }],
-      });
-      await transaction.commit();
-    } catch (err) {
-      await transaction.abort().catch(() => undefined);
-      throw err;
-    }
-  }
-
-  /** Scores one chunk with one model version and commits it in one transaction. */
-  async function scoreAndCommit(lease: PartitionProducer, source: BatchSource, chunk: KafkaMessage[]): Promise<void> {
-    const runtime = models.current(); // captured once: every record of this transaction names this version
-    // One span per transaction when tracing is on (DRIFTLINE_OTEL_ENABLED); a no-op otherwise.
-    // Its parent is the first review's producer span (traceparent header), so ingest → scorer is one trace.
-    await withSpan(
-      'scorer.transaction',
-      () => scoreAndCommitTraced(lease, source, chunk, runtime),
-      { 'messaging.source.partition': source.partition, 'driftline.records': chunk.length, 'driftline.model_version': runtime.version },
-      { parent: extractTraceContext(chunk[0]?.headers), kind: SpanKind.CONSUMER },
-    );
-  }
-
-  async function scoreAndCommitTraced(lease: PartitionProducer, source: BatchSource, chunk: KafkaMessage[], runtime: ModelRuntime): Promise<void> {
-    const started = performance.now();
-    const dedupe = deps.dedupe;
-    const result = await processBatch(chunk, source, runtime, Date.now, dedupe ? { scoredBefore: (ids) => dedupe.scoredBefore(ids) } : {});
-    const scoredAt = performance.now();
-    metrics.scoringSeconds.observe((scoredAt - started) / 1000);
-    await commitTransaction(lease, source, result, BigInt(chunk[chunk.length - 1]!.offset) + 1n);
-    metrics.transactionSeconds.observe((performance.now() - scoredAt) / 1000);
-    // Only after the commit: marking before it would drop an id whose transaction then aborted.
-    await dedupe?.remember(result.scored.map((s) => s.record.review_id));
-    recordCommitted(result, runtime.version);
-  }
-
-  function recordCommitted(result: BatchResult, version: number): void {
-    const now = Date.now();
-    metrics.transactions.inc({ result: 'committed' });
-    metrics.batchSize.observe(result.scored.length + result.deadLetters.length);
-    if (result.duplicates > 0) metrics.duplicates.inc(result.duplicates);
-    if (result.scored.length > 0) metrics.scored.inc(metrics.versionSeries.note(metrics.scored, version, { model_version: String(version) }), result.scored.length);
-    if (result.withReplacementChar > 0) metrics.replacementChar.inc(result.withReplacementChar);
-    for (const dead of result.deadLetters) metrics.deadLettered.inc({ error_code: dead.error_code });
-    for (const { record } of result.scored) metrics.endToEndSeconds.observe(Math.max(0, now - record.ingest_time_ms) / 1000);
-    if (result.isolatedRecords > 0) log.warn({ isolated: result.isolatedRecords }, 'batch scoring failed; records were scored one by one');
-  }
-
-  /** Pauses a failed partition for a growing back-off; its unresolved records are fetched again afterwards. */
-  function backOff(payload: EachBatchPayload, err: unknown): void {
-    const partition = payload.batch.partition;
-    const attempt = (failures.get(partition) ?? 0) + 1;
-    failures.set(partition, attempt);
-    const delayMs = backoffDelayMs(attempt, { initialDelayMs: settings.retryBackoffMs, maxDelayMs: MAX_BACKOFF_MS });
-    metrics.transactions.inc({ result: 'aborted' });
-    log.error({ partition, attempt, delayMs, err: toDriftlineError(err).toJSON() }, 'transaction failed; batch aborted and will be redelivered');
-    const resume = payload.pause();
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      resume();
-    }, delayMs);
-    timer.unref();
-    timers.add(timer);
-  }
-
-  async function eachBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch } = payload;
-    if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
-    const source: BatchSource = { topic: batch.topic, partition: batch.partition };
-    metrics.consumed.inc(batch.messages.length);
-    log.debug({ partition: batch.partition, first: batch.firstOffset(), last: batch.lastOffset(), records: batch.messages.length }, 'batch received');
-    let lease: PartitionProducer | undefined;
-    let rejoin: unknown;
-    try {
-      lease = await producers.acquire(batch.partition);
-      const { messages, committed } = await unprocessed(lease, batch);
-      if (messages.length === 0) {
-        // A fenced owner committed past this whole batch: move the fetch position to its offset.
-        if (committed !== null) payload.resolveOffset((committed - 1n).toString());
-        return;
-      }
-      for (let start = 0; start < messages.length; start += settings.maxRecordsPerTransaction) {
-        if (!payload.isRunning() || payload.isStale()) return; // shutting down or seeked: the rest is redelivered
-        const chunk = messages.slice(start, start + settings.maxRecordsPerTransaction);
-        await scoreAndCommit(lease, source, chunk);
-        payload.resolveOffset(chunk[chunk.length - 1]!.offset);
-        log.debug({ partition: batch.partition, last: chunk[chunk.length - 1]!.offset, records: chunk.length }, 'transaction committed');
-        failures.delete(batch.partition);
-        if (start + settings.maxRecordsPerTransaction < messages.length) {
-          // A rebalance shows up here: stop this batch (what is committed stays) and let kafkajs rejoin.
-          try {
-            await payload.heartbeat();
-          } catch (err) {
-            rejoin = err;
-            break;
-          }
-        }
-      }
-    } catch (err) {
-      if (lease) await producers.discard(lease);
-      lease = undefined;
-      backOff(payload, err);
-    } finally {
-      if (lease) producers.release(lease);
-    }
-    // Outside the try: a heartbeat error is how kafkajs learns of a rebalance and must reach it.
-    if (rejoin !== undefined) throw rejoin;
-    await payload.heartbeat();
-  }
+  const handler = new BatchHandler({
+    settings: {
+      groupId: settings.groupId,
+      scoredTopic: topics.scored,
+      deadLetterTopic: topics.deadLetter,
+      maxRecordsPerTransaction: settings.maxRecordsPerTransaction,
+      retryBackoffMs: settings.retryBackoffMs,
+      maxBackoffMs: MAX_BACKOFF_MS,
+    },
+    producers,
+    committedOffset: (partition) => stableOffsets.committed(partition),
+    coPartitioned: () => coPartitioned,
+    models,
+    metrics,
+    log,
+    ...(deps.dedupe ? { dedupe: deps.dedupe } : {}),
+  });
 
   async function refreshLag(): Promise<void> {
     const [high, committed] = await Promise.all([admin.fetchTopicOffsets(topics.reviews), admin.fetchOffsets({ groupId: settings.groupId, topics: [topics.reviews] })]);
@@ -285,7 +172,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: settings.concurrency,
-        eachBatch,
+        eachBatch: handler.eachBatch,
       });
       if (settings.lagIntervalMs > 0) {
         lagTimer = setInterval(() => {
@@ -297,7 +184,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
     stop() {
       stopping ??= (async () => {
         if (lagTimer) clearInterval(lagTimer);
-        for (const timer of timers) clearTimeout(timer);
+        handler.cancelRetries();
         await consumer.disconnect(); // waits for the in-flight batch, which stops after its current transaction
         await producers.closeAll();
         await stableOffsets.close();

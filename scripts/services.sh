@@ -5,7 +5,7 @@
 #   a Prometheus (Debian's package, installed when missing) that scrapes given targets and loads
 #   deploy/prometheus/rules/*.yml.
 # Idempotent: `up` starts only what is not running; `down` stops only what this script started (by PID).
-# Usage: scripts/services.sh up|down|status|reset|prometheus-install|prometheus-up|prometheus-down
+# Usage: scripts/services.sh up|down|status|reset|prometheus-install|prometheus-up|prometheus-down|s3proxy-up|s3proxy-down
 # `up` also installs prometheus/promtool (the test suite runs `promtool test rules`) but does not start it.
 # Prometheus settings (environment):
 #   DRIFTLINE_PROMETHEUS_PORT      listen port of our instance (default 9490, not the package's 9090)
@@ -13,6 +13,8 @@
 #   DRIFTLINE_PROMETHEUS_TARGETS   job=host:port[,job=host:port...] to scrape (default: scorer 9464,
 #                                  aggregator 9465, API 8080 on 127.0.0.1, with the compose file's job names)
 #   DRIFTLINE_PROMETHEUS_INTERVAL  scrape and rule evaluation interval (default 15s)
+# S3Proxy (an S3-compatible server on the local filesystem, for the S3 artifact store; `up` starts it):
+#   DRIFTLINE_S3PROXY_PORT         listen port (default 9300); identity driftline / driftline-local-secret
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +30,10 @@ PROM_PORT="${DRIFTLINE_PROMETHEUS_PORT:-9490}"
 PROM_DIR="${DRIFTLINE_PROMETHEUS_DIR:-$RUN/prometheus}"
 PROM_TARGETS="${DRIFTLINE_PROMETHEUS_TARGETS:-driftline-scorer=127.0.0.1:9464,driftline-aggregator=127.0.0.1:9465,driftline-api=127.0.0.1:8080}"
 PROM_INTERVAL="${DRIFTLINE_PROMETHEUS_INTERVAL:-15s}"
+S3_PORT="${DRIFTLINE_S3PROXY_PORT:-9300}"
+S3_HOME="$RUN/s3proxy"
+S3_JARS="${DRIFTLINE_S3PROXY_JARS:-$ROOT/.cache/s3proxy}"
+S3_VERSION="2.4.1"
 mkdir -p "$LOGS" "$KAFKA_HOME"
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -142,6 +148,56 @@ redis_down() {
   rm -f "$RUN/redis.started-by-us"
 }
 
+# S3Proxy (org.gaul:s3proxy, one jar with its dependencies from Maven Central) answers the S3 API with v2/v4
+# signatures over a local directory: the S3 artifact store's tests run against a real S3 server, no Docker.
+s3proxy_up() {
+  if pid_alive "$S3_HOME/s3proxy.pid" && port_open "$S3_PORT"; then log "s3proxy already running (pid $(cat "$S3_HOME/s3proxy.pid"))"; return; fi
+  if port_open "$S3_PORT"; then log "something else listens on $S3_PORT; using it as the S3 server"; return; fi
+  local jar="$S3_JARS/s3proxy-$S3_VERSION-jar-with-dependencies.jar"
+  if [ ! -f "$jar" ]; then
+    log "fetching S3Proxy $S3_VERSION from Maven Central (once; cached in $S3_JARS)"
+    mkdir -p "$S3_JARS"
+    mvn -q -B dependency:copy -Dartifact="org.gaul:s3proxy:$S3_VERSION:jar:jar-with-dependencies" -DoutputDirectory="$S3_JARS" \
+      >"$LOGS/mvn-s3proxy.log" 2>&1 || { log "mvn failed, see $LOGS/mvn-s3proxy.log"; tail -20 "$LOGS/mvn-s3proxy.log" >&2; return 1; }
+  fi
+  mkdir -p "$S3_HOME/data"
+  cat >"$S3_HOME/s3proxy.conf" <<PROPS
+s3proxy.endpoint=http://127.0.0.1:$S3_PORT
+s3proxy.authorization=aws-v2-or-v4
+s3proxy.identity=driftline
+s3proxy.credential=driftline-local-secret
+jclouds.provider=filesystem
+jclouds.filesystem.basedir=$S3_HOME/data
+PROPS
+  log "starting s3proxy on 127.0.0.1:$S3_PORT (objects in $S3_HOME/data)"
+  nohup java -Xms64m -Xmx256m -jar "$jar" --properties "$S3_HOME/s3proxy.conf" >"$LOGS/s3proxy.log" 2>&1 &
+  echo $! >"$S3_HOME/s3proxy.pid"
+  local deadline=$((SECONDS + 60))
+  until port_open "$S3_PORT"; do
+    if ! pid_alive "$S3_HOME/s3proxy.pid"; then log "s3proxy exited; see $LOGS/s3proxy.log"; tail -20 "$LOGS/s3proxy.log" >&2; return 1; fi
+    if [ $SECONDS -ge $deadline ]; then log "s3proxy not listening in time; see $LOGS/s3proxy.log"; return 1; fi
+    sleep 0.3
+  done
+  log "s3proxy ready"
+}
+
+s3proxy_down() {
+  if pid_alive "$S3_HOME/s3proxy.pid"; then
+    local pid; pid="$(cat "$S3_HOME/s3proxy.pid")"
+    log "stopping s3proxy (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$S3_HOME/s3proxy.pid"
+}
+
+s3proxy_status() {
+  if pid_alive "$S3_HOME/s3proxy.pid" && port_open "$S3_PORT"; then echo "s3proxy: running (pid $(cat "$S3_HOME/s3proxy.pid"), http://127.0.0.1:$S3_PORT)";
+  elif port_open "$S3_PORT"; then echo "s3proxy: a server not started by this script listens on $S3_PORT";
+  else echo "s3proxy: down"; fi
+}
+
 clickhouse_status() {
   if [ -n "${DRIFTLINE_CLICKHOUSE_URL:-}" ]; then
     if curl -fsS "${DRIFTLINE_CLICKHOUSE_URL%/}/ping" >/dev/null 2>&1; then echo "clickhouse: server at $DRIFTLINE_CLICKHOUSE_URL answers"; else echo "clickhouse: server at $DRIFTLINE_CLICKHOUSE_URL NOT reachable"; fi
@@ -228,12 +284,13 @@ status() {
   if redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; then echo "redis: running (127.0.0.1:$REDIS_PORT)"; else echo "redis: down"; fi
   clickhouse_status
   prometheus_status
+  s3proxy_status
 }
 
 case "${1:-status}" in
   # Not fatal for `up`: without promtool only the Prometheus tests fail (and say why), not every test.
-  up) redis_up; kafka_up; prometheus_install || log "prometheus/promtool are not installed: the Prometheus rule and integration tests will fail"; status ;;
-  down) prometheus_down; kafka_down; redis_down; status ;;
+  up) redis_up; kafka_up; s3proxy_up || log "s3proxy did not start: the S3 artifact-store tests will fail"; prometheus_install || log "prometheus/promtool are not installed: the Prometheus rule and integration tests will fail"; status ;;
+  down) prometheus_down; s3proxy_down; kafka_down; redis_down; status ;;
   status) status ;;
   kafka-up) kafka_up ;;
   kafka-down) kafka_down ;;
@@ -241,6 +298,8 @@ case "${1:-status}" in
   redis-down) redis_down ;;
   prometheus-install) prometheus_install || exit 1 ;;
   prometheus-up) prometheus_up ;;
+  s3proxy-up) s3proxy_up ;;
+  s3proxy-down) s3proxy_down ;;
   prometheus-down) prometheus_down ;;
   reset) kafka_down; rm -rf "$KAFKA_HOME/data"; log "kafka data removed" ;;
   *) echo "usage: $0 up|down|status|reset|kafka-up|kafka-down|redis-up|redis-down|prometheus-install|prometheus-up|prometheus-down" >&2; exit 2 ;;

@@ -6,7 +6,7 @@
  */
 import { DriftlineError } from '../core/errors.js';
 import { readModelBundle } from '../core/model/artifacts.js';
-import type { ModelRegistry } from '../core/model/registry.js';
+import type { ModelRegistry } from '../core/model/registry/index.js';
 import type { ModelBundle } from '../core/model/text-model.js';
 import type { Tf } from '../core/model/tf.js';
 import { parseVersionRef, resolveVersionRef, type VersionRef } from '../core/model/version-ref.js';
@@ -86,7 +86,7 @@ export interface LoadedParent {
 export async function loadParent(tf: Tf, registry: ModelRegistry, base: ResolvedBase): Promise<LoadedParent | undefined> {
   if (base.parentVersion === null) return undefined;
   const record = await registry.get(base.model, base.parentVersion);
-  const bundle = await readModelBundle(tf, registry.versionDir(base.model, base.parentVersion));
+  const bundle = await readModelBundle(tf, await registry.localVersionDir(base.model, base.parentVersion));
   return { bundle, params: trainParamsFrom(record.params) };
 }
 

@@ -1,4 +1,4 @@
-/** `driftline train`, `driftline evaluate` (and `driftline models`, which lives with the registry). */
+/** `driftline train`, `driftline evaluate`, `driftline infer` (and `driftline models`, which lives with the registry, and `driftline runs`). */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CliCommand } from '../core/cli.js';
@@ -8,7 +8,7 @@ import { createKafka } from '../core/kafka.js';
 import { kafkaPromotionPublisher, publishingRegistry } from '../core/model/promotions.js';
 import { MANIFEST_FILE } from '../core/model/artifacts.js';
 import { modelsCommand } from './registry-cli.js';
-import { openRegistry, type ModelRegistry } from '../core/model/registry.js';
+import { openRegistry, type ModelRegistry } from '../core/model/registry/index.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import { userPath } from '../core/paths.js';
 import { dataRoots, resolveDataLocation } from '../core/data-location.js';
@@ -19,6 +19,10 @@ import { evaluateOutliers, evaluatePredictions, scoreAll } from './evaluate.js';
 import { HOLDOUT_SALT, printComparison, runTrainingJob } from './pipeline.js';
 import { DEFAULT_TRAIN_PARAMS } from './train.js';
 import { type BaseModelRequest, parseBaseVersion } from './base-model.js';
+import { recordEvaluation } from './runs/hooks.js';
+import { openRunStore, runsDirFor } from './runs/store.js';
+import { runsCommand } from './runs/cli.js';
+import { runBatchInference } from './infer.js';
 
 const TRAIN_USAGE = `usage: driftline train --data FILE.jsonl[,FILE2] [options]
 
@@ -57,6 +61,19 @@ per-class and per-source quality, category accuracy and outlier AUROC on injecte
   --held-out         only the reviews the trainer holds out (same hash split as training)
   --registry DIR     registry directory (default: DRIFTLINE_REGISTRY_DIR)
   --report FILE      write the evaluation report (JSON)`;
+
+const INFER_USAGE = `usage: driftline infer --data FILE.jsonl [--out PREDICTIONS.jsonl] [--version N] [options]
+
+Batch inference: scores every valid review of the file with a registered version (default: production), writes
+one prediction per line to --out, and records an infer_ run (quality against the star ratings, calibration,
+confusion pictures, drift against the version's reference baseline: driftline runs show RUN_ID). Lines that fail
+validation are counted by error code and skipped.
+
+  --name NAME        model name (default: DRIFTLINE_TRAIN_MODEL_NAME or 'reviews')
+  --version N        version (default: the production version)
+  --out FILE         write the predictions (JSONL)
+  --registry DIR     registry directory (default: DRIFTLINE_REGISTRY_DIR)
+  --json             print the summary as JSON`;
 
 type Flags = Map<string, string | true>;
 
@@ -175,18 +192,29 @@ async function evaluate(argv: string[]): Promise<number> {
   const loaded = await loadLabeledJsonl(await evaluationFiles(flags));
   const holdout = typeof record.params['holdout'] === 'number' ? record.params['holdout'] : 0.2;
   const rows = flags.has('--held-out') ? splitByReviewId(loaded.rows, holdout, HOLDOUT_SALT).held : loaded.rows;
-  const runtime = await loadModelRuntime(registry.versionDir(name, version), { name, version });
+  const runtime = await loadModelRuntime(await registry.localVersionDir(name, version), { name, version });
   try {
     await runtime.check();
     const started = performance.now();
     const predictions = await scoreAll(runtime, rows);
-    const manifest = JSON.parse(await readFile(join(registry.versionDir(name, version), MANIFEST_FILE), 'utf8')) as { categories: string[] };
+    const manifest = JSON.parse(await readFile(join(await registry.localVersionDir(name, version), MANIFEST_FILE), 'utf8')) as { categories: string[] };
     const report = evaluatePredictions(rows, predictions, manifest.categories);
     const outliers = await evaluateOutliers(runtime, rows, predictions);
     const seconds = (performance.now() - started) / 1000;
     const log = (line: string) => process.stdout.write(`${line}\n`);
     log(`${name} v${version} on ${rows.length} reviews (${loaded.fingerprint.slice(0, 16)}), ${runtime.backend} backend, ${seconds.toFixed(1)} s`);
     printComparison(log, report, null, outliers);
+    const run = await recordEvaluation(openRunStore(runsDirFor(registry.root)), {
+      registry,
+      name,
+      version,
+      rows,
+      predictions,
+      data: { files: loaded.files, fingerprint: loaded.fingerprint },
+      params: { heldOutOnly: flags.has('--held-out') },
+      warn: (message) => process.stderr.write(`${message}\n`),
+    });
+    if (run) log(`run ${run.id}: driftline runs show ${run.id}`);
     await registry.recordRun(name, { kind: 'evaluate', version, data: { files: loaded.files, fingerprint: loaded.fingerprint, rows: rows.length, heldOutOnly: flags.has('--held-out') }, accuracy: report.sentiment.accuracy, macroF1: report.sentiment.macroF1, outlierAuroc: outliers.auroc });
     const reportPath = stringFlag(flags, '--report');
     if (reportPath) await writeFile(userPath(reportPath), `${JSON.stringify({ name, version, report, outliers }, null, 2)}\n`);
@@ -194,6 +222,33 @@ async function evaluate(argv: string[]): Promise<number> {
   } finally {
     runtime.dispose();
   }
+}
+
+async function infer(argv: string[]): Promise<number> {
+  const flags = parseFlags(argv, ['--data', '--name', '--version', '--out', '--registry'], ['--json']);
+  const raw = stringFlag(flags, '--data');
+  if (!raw) throw new DriftlineError('REQUEST_INVALID', '--data FILE.jsonl is required', { field: '--data' });
+  const registry = openRegistry(stringFlag(flags, '--registry') ?? coreSettings.load().registryDir);
+  const version = numberFlag(flags, '--version', true);
+  const out = stringFlag(flags, '--out');
+  const result = await runBatchInference({
+    registry,
+    name: stringFlag(flags, '--name') ?? trainerSettings.load().modelName,
+    ...(version === undefined ? {} : { version }),
+    file: userPath(raw),
+    ...(out === undefined ? {} : { out: userPath(out) }),
+    runs: openRunStore(runsDirFor(registry.root)),
+    warn: (message) => process.stderr.write(`${message}\n`),
+  });
+  if (flags.has('--json')) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return 0;
+  }
+  const skipped = Object.entries(result.invalid).map(([code, n]) => `${code}=${n}`).join(', ');
+  process.stdout.write(`${result.name} v${result.version}: ${result.rows} reviews scored in ${result.seconds.toFixed(1)} s${skipped ? `, skipped ${skipped}` : ''}${result.out ? `, predictions in ${result.out}` : ''}\n`);
+  for (const example of result.invalidExamples) process.stdout.write(`  skipped line ${example.line}: ${example.code}: ${example.message}\n`);
+  if (result.runId) process.stdout.write(`run ${result.runId}: driftline runs show ${result.runId}\n`);
+  return 0;
 }
 
 function guarded(name: string, usage: string, body: (argv: string[]) => Promise<number>): (argv: string[]) => Promise<number> {
@@ -215,5 +270,7 @@ function guarded(name: string, usage: string, body: (argv: string[]) => Promise<
 export const commands: CliCommand[] = [
   { name: 'train', summary: 'Train sentiment/category/outlier models and register a version', usage: TRAIN_USAGE, run: guarded('train', TRAIN_USAGE, train) },
   { name: 'evaluate', summary: 'Evaluate a model version on labelled reviews', usage: EVALUATE_USAGE, run: guarded('evaluate', EVALUATE_USAGE, evaluate) },
+  { name: 'infer', summary: 'Batch inference: score a file of reviews with a model version, recorded as a run', usage: INFER_USAGE, run: guarded('infer', INFER_USAGE, infer) },
   modelsCommand,
+  runsCommand,
 ];

@@ -15,3 +15,13 @@ export const trainerSettings = defineSettings('trainer', {
 export const teacherSettings = defineSettings('teacher', {
   threads: setting({ env: 'DRIFTLINE_TEACHER_THREADS', kind: 'int', default: 2, min: 1, max: 64, description: 'onnxruntime threads of the teacher while it embeds training data.' }),
 });
+
+/** Where training/evaluation runs and their pictures are kept (trainer/runs/store.ts). */
+export const runsSettings = defineSettings('runs', {
+  dir: setting({
+    env: 'DRIFTLINE_RUNS_DIR',
+    kind: 'string',
+    default: '',
+    description: "Directory of the run store (one folder per train_/eval_ run: run.json and its artifacts). Empty: '_runs' inside the registry directory.",
+  }),
+});

@@ -1,6 +1,7 @@
 /**
  * The trainer's public face: what other components and the CLI may import. Training data and labels,
- * the training pipeline, and the job runner the API's /v1/train and /v1/evaluate drive.
+ * the training pipeline, the job runner the API's /v1/train and /v1/evaluate drive, and the run store
+ * (trainer/runs/) behind /v1/runs.
  */
 export { loadLabeledJsonl, sentimentLabel, splitByReviewId, type LabeledReview } from './data.js';
 export { HOLDOUT_SALT, runTrainingJob } from './pipeline.js';
@@ -18,3 +19,5 @@ export {
   type TrainRequest,
   type TrainerExecutorOptions,
 } from './job-runner.js';
+export { openRunStore, runsDirFor, type RunListOptions, type RunPage, type RunStore } from './runs/store.js';
+export { ARTIFACT_NAME, RUN_ID, RUN_KINDS, type RunArtifact, type RunKind, type RunRecord } from './runs/types.js';

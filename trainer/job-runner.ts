@@ -7,7 +7,7 @@
 import { DriftlineError, ERROR_CODES, toDriftlineError, type ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { promotionEvent, type PromotionPublisher } from '../core/model/promotions.js';
-import { changeOf, type ModelRegistry } from '../core/model/registry.js';
+import { changeOf, type ModelRegistry } from '../core/model/registry/index.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import { resolveVersionRef, type VersionRef } from '../core/model/version-ref.js';
 import type { ModelRuntime, ModelService } from '../core/model/types.js';
@@ -18,6 +18,8 @@ import type { LabeledReview, LabeledReviewRecord } from '../core/review.js';
 import { evaluatePredictions, scoreAll } from './evaluate.js';
 import type { TrainWorkerInput, TrainWorkerMessage } from './train-worker.js';
 import { startWorkerEntry } from '../core/worker-thread.js';
+import { recordEvaluation } from './runs/hooks.js';
+import type { RunStore } from './runs/store.js';
 
 /* The contract between the API's job queue (api/jobs.ts) and this runner. */
 export interface TrainRequest {
@@ -52,6 +54,8 @@ export interface TrainOutcome {
   metrics?: Record<string, unknown>;
   /** What the version was trained from (see trainer/base-model.ts). */
   base?: BaseView;
+  /** The job's run (GET /v1/runs/{id}); null when it could not be recorded. */
+  run_id?: string | null;
 }
 
 /** ResolvedBase as the API shows it. */
@@ -76,6 +80,8 @@ export interface EvaluateOptions {
   name: string;
   /** A number, latest or production; default: the serving version (for the served model) or the production one. */
   version: VersionRef | undefined;
+  /** Record the evaluation as a run there (trainer/runs/); a failure to record is only warned about. */
+  runs?: { store: RunStore; warn: (message: string) => void };
 }
 
 function toLabelled(review: LabeledReviewRecord): LabeledReview {
@@ -101,7 +107,7 @@ async function runtimeFor(options: EvaluateOptions): Promise<{ runtime: ModelRun
   if (serving && options.version === undefined) return { runtime: serving, owned: false };
   const version = await resolveVersionRef(registry, name, options.version ?? 'production');
   if (serving && version === serving.version) return { runtime: serving, owned: false };
-  return { runtime: await loadModelRuntime(registry.versionDir(name, version), { name, version }), owned: true };
+  return { runtime: await loadModelRuntime(await registry.localVersionDir(name, version), { name, version }), owned: true };
 }
 
 export async function evaluateReviews(reviews: LabeledReviewRecord[], options: EvaluateOptions): Promise<Record<string, unknown>> {
@@ -112,8 +118,10 @@ export async function evaluateReviews(reviews: LabeledReviewRecord[], options: E
 export async function evaluateRows(rows: LabeledReview[], options: EvaluateOptions): Promise<Record<string, unknown>> {
   const { runtime, owned } = await runtimeFor(options);
   try {
-    const report = evaluatePredictions(rows, await scoreAll(runtime, rows), []);
+    const predictions = await scoreAll(runtime, rows);
+    const report = evaluatePredictions(rows, predictions, []);
     const sentiment = report.sentiment;
+    const run = options.runs ? await recordEvaluation(options.runs.store, { registry: options.registry, name: runtime.name, version: runtime.version, rows, predictions, warn: options.runs.warn }) : null;
     return {
       model: { name: runtime.name, version: runtime.version },
       rows: report.rows,
@@ -125,6 +133,7 @@ export async function evaluateRows(rows: LabeledReview[], options: EvaluateOptio
       mean_confidence: report.meanConfidence,
       outlier_rate: report.outlierRate,
       rating_text_disagreement_rate: report.disagreementRate,
+      run_id: run?.id ?? null,
     };
   } finally {
     if (owned) runtime.dispose();
@@ -234,6 +243,7 @@ export function trainerExecutor(options: TrainerExecutorOptions): TrainExecutor 
       logger,
     );
     await publishRegistration(options, done.version);
+    if (done.runError) logger.warn({ version: done.version }, done.runError);
     const metrics: Record<string, unknown> = { ...done.metrics };
     let stage = done.stage;
     if (request.promote) {
@@ -247,6 +257,6 @@ export function trainerExecutor(options: TrainerExecutorOptions): TrainExecutor 
         metrics.promotionRefused = error.message;
       }
     }
-    return { version: done.version, stage, metrics, base: baseView(done.base) };
+    return { version: done.version, stage, metrics, base: baseView(done.base), run_id: done.runId };
   };
 }

@@ -7,9 +7,10 @@
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { type ReferenceBaseline, buildReferenceBaseline } from '../core/drift/baseline.js';
+import { withSegmentBaselines } from '../core/drift/segments.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import { writeModelArtifacts } from '../core/model/artifacts.js';
-import type { ModelRegistry } from '../core/model/registry.js';
+import type { ModelRegistry } from '../core/model/registry/index.js';
 import { createModelRuntime } from '../core/model/runtime.js';
 import { loadTf } from '../core/model/tf.js';
 import type { Prediction } from '../core/model/types.js';
@@ -20,6 +21,8 @@ import { type EvaluationReport, type OutlierEvaluation, evaluateOutliers, evalua
 import type { ClassificationReport } from './metrics.js';
 import { type BaseModelRequest, type ResolvedBase, loadParent, resolveBaseModel, warmStartParams } from './base-model.js';
 import { type EpochLog, type TrainParams, type TrainResult, trainModel } from './train.js';
+import { recordSafely, recordTrainingRun } from './runs/record.js';
+import { openRunStore, runsDirFor, type RunStore } from './runs/store.js';
 
 /** Salt of the hold-out split: fixed, so every training run holds out the same reviews. */
 export const HOLDOUT_SALT = 0x401d0;
@@ -43,6 +46,8 @@ export interface TrainJobOptions {
   progress?: (line: string) => void;
   /** Coarse phase reports (for API job progress). */
   onPhase?: (phase: string, fraction: number) => void;
+  /** Where the job is recorded as a run (default: trainer/runs/store.ts runsDirFor the registry; null: not recorded). */
+  runs?: RunStore | null;
 }
 
 export interface TrainingReport {
@@ -66,6 +71,10 @@ export interface TrainingReport {
   categoryTfidfBaseline: CategoryBaseline | null;
   outliers: OutlierEvaluation;
   timings: Record<string, number>;
+  /** The job's run (trainer/runs/), null when it was not recorded. */
+  runId: string | null;
+  /** Why the run could not be recorded (the version is registered regardless). */
+  runError: string | null;
 }
 
 export async function runTrainingJob(options: TrainJobOptions): Promise<TrainingReport> {
@@ -174,7 +183,20 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       categoryTfidfBaseline: categoryBaseline,
       outliers,
       timings,
+      runId: null,
+      runError: null,
     };
+    const runs = options.runs === undefined ? openRunStore(runsDirFor(options.registry.root)) : options.runs;
+    if (runs) {
+      const model = { name: options.name, version: registered.version, parentVersion: base.parentVersion };
+      const extra = { outlierAuroc: outliers.auroc, tfidfBaseline: metrics.tfidfBaseline, categoryTfidfBaseline: metrics.categoryTfidfBaseline, bestEpoch: trained.bestEpoch, stage, timings };
+      const run = await recordSafely(() => recordTrainingRun(runs, { model, params: { ...params, holdout }, data: report.data, heldOut: { rows: held, predictions: heldPredictions, report: heldOut }, metrics: extra }), (message) => {
+        report.runError = message;
+        log(message);
+      });
+      report.runId = run?.id ?? null;
+      if (run) log(`run ${run.id} recorded in ${runs.dir}`);
+    }
     await options.registry.recordRun(options.name, { kind: 'train', version: registered.version, metrics, timings, history: trained.history, data: report.data });
     if (options.reportPath) await writeFile(options.reportPath, `${JSON.stringify(report, null, 2)}\n`);
     phase('done', 1);
@@ -192,14 +214,14 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
  * scores are calibrated on unseen rows, so only unseen rows give their reference distribution.
  */
 export function heldOutBaseline(name: string, held: readonly LabeledReview[], predictions: readonly Prediction[], quality: EvaluationReport): ReferenceBaseline {
-  return buildReferenceBaseline(
-    held.map((row, i) => monitoredInput(row, predictions[i])),
-    {
-      modelName: name,
-      modelVersion: 0,
-      reference: { accuracy: quality.sentiment.accuracy, macroF1: quality.sentiment.macroF1, meanConfidence: quality.meanConfidence, outlierRate: quality.outlierRate },
-    },
-  );
+  const inputs = held.map((row, i) => monitoredInput(row, predictions[i]));
+  const global = buildReferenceBaseline(inputs, {
+    modelName: name,
+    modelVersion: 0,
+    reference: { accuracy: quality.sentiment.accuracy, macroF1: quality.sentiment.macroF1, meanConfidence: quality.meanConfidence, outlierRate: quality.outlierRate },
+  });
+  // Each category's own reference too: a category that is simply unlike the average is not drift.
+  return withSegmentBaselines(global, inputs);
 }
 
 function round3(x: number): number {

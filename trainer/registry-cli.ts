@@ -7,7 +7,7 @@ import { coreSettings } from '../core/config.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import { createKafka } from '../core/kafka.js';
 import { kafkaPromotionPublisher, publishingRegistry, type PromotionPublisher } from '../core/model/promotions.js';
-import { heldOutMacroF1, openRegistry, type ModelRegistry, type ModelVersionRecord, type StageChange } from '../core/model/registry.js';
+import { heldOutMacroF1, openRegistry, type ModelRegistry, type ModelVersionRecord, type StageChange } from '../core/model/registry/index.js';
 
 const USAGE = `usage: driftline models <subcommand> [options]
 

@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { toDriftlineError } from '../core/errors.js';
-import { openRegistry } from '../core/model/registry.js';
+import { openRegistry } from '../core/model/registry/index.js';
 import type { BaseModelRequest, ResolvedBase } from './base-model.js';
 import type { LabeledReview } from './data.js';
 import { runTrainingJob } from './pipeline.js';
@@ -25,7 +25,7 @@ export interface TrainWorkerInput {
 export type TrainWorkerMessage =
   | { type: 'phase'; phase: string; fraction: number }
   | { type: 'log'; line: string }
-  | { type: 'done'; version: number; stage: string; metrics: Record<string, unknown>; base: ResolvedBase }
+  | { type: 'done'; version: number; stage: string; metrics: Record<string, unknown>; base: ResolvedBase; runId: string | null; runError: string | null }
   | { type: 'failed'; code: string; message: string };
 
 async function run(input: TrainWorkerInput): Promise<TrainWorkerMessage> {
@@ -49,6 +49,8 @@ async function run(input: TrainWorkerInput): Promise<TrainWorkerMessage> {
     version: report.version,
     stage: report.stage,
     base: report.base,
+    runId: report.runId,
+    runError: report.runError,
     metrics: {
       accuracy: report.heldOut.sentiment.accuracy,
       macroF1: report.heldOut.sentiment.macroF1,

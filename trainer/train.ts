@@ -6,37 +6,32 @@
  * update of a 3M-parameter table per step would dominate), the heads with Adam in tfjs. The wide part
  * (sparse TF-IDF softmax regression, trainer/wide.ts) is trained next to it and blended on validation rows.
  * Everything is seeded: same data + params -> same weights.
+ *
+ * One file on purpose (~400 lines): the epoch loop, its sparse step (token dropout, AdaGrad on the embedding
+ * rows, Adam on the heads) and the head evaluation all work on one TrainingState; apart they would have to
+ * export it. The wide part (trainer/wide.ts) and the outlier fit (trainer/outliers.ts) are separate files.
  */
 import type { LayersModel, Tensor, Variable } from '@tensorflow/tfjs';
 import { type FeatureBatch, type FeaturizerConfig, NUMERIC_COUNT, createFeaturizerConfig, featurizeBatch, fitNumericScaling } from '../core/features/featurizer.js';
 import { DriftlineError } from '../core/errors.js';
-import { fitEcdf, fitIsolationForest, fitKMeans, round7 } from '../core/model/outlier.js';
+import { round7 } from '../core/model/outlier.js';
 import { seededRandom, shuffledIndices } from '../core/model/prng.js';
-import { ModelForward, predictRows } from '../core/model/runtime.js';
+import { predictRows } from '../core/model/runtime.js';
 import {
-  MODEL_FORMAT,
-  MODEL_FORMAT_VERSION,
   type ModelBundle,
-  type OutlierModel,
-  createAutoencoder,
   createHeadModel,
   headInputDim,
-  knownRows,
-  outlierDim,
-  outlierVectors,
   poolBatch,
   poolScale,
   type Pooling,
   type SentimentBlend,
-  type WideModel,
-  createWideScratch,
-  wideProbabilities,
 } from '../core/model/text-model.js';
+import { createWideScratch, wideProbabilities } from '../core/model/wide-scoring.js';
 import type { Tf } from '../core/model/tf.js';
 import { SENTIMENTS } from '../schemas/types.js';
 import { type LabeledReview, sentimentLabel, splitByReviewId } from './data.js';
 import { classificationReport } from './metrics.js';
-import { fitTextAnomalyAndShift } from './outliers.js';
+import { fitOutlierModels } from './outliers.js';
 import { documentFrequencies, foldTemperature, trainWide, tuneBlend } from './wide.js';
 
 export interface TrainParams {
@@ -289,7 +284,8 @@ export async function trainModel(tf: Tf, rows: readonly LabeledReview[], params:
   const trainSeconds = (performance.now() - trainStart) / 1000;
 
   const outlierStart = performance.now();
-  const bundle = await fitOutlierModels(tf, { featurizer, embedding, head, wide: wide.wide, blend: tuned.blend, categories, params }, fit, fitRows, valRows, progress);
+  const core = { featurizer, embedding, head, wide: wide.wide, blend: tuned.blend, categories, pooling: poolingOf(params), params };
+  const bundle = await fitOutlierModels(tf, core, fit.batch, fitRows, valRows, progress);
   const outlierSeconds = (performance.now() - outlierStart) / 1000;
   return {
     bundle,
@@ -495,88 +491,4 @@ function evaluateHeads(tf: Tf, head: LayersModel, embedding: Float32Array, dim: 
     predicted[r] = bestClass;
   }
   return classificationReport(data.sentiment, predicted, SENTIMENTS);
-}
-
-interface TrainedCore {
-  featurizer: FeaturizerConfig;
-  embedding: Float32Array;
-  head: LayersModel;
-  wide: WideModel;
-  blend: SentimentBlend;
-  categories: string[];
-  params: TrainParams;
-}
-
-/**
- * Outlier models on the trained trunk: scaling, autoencoder, isolation forest and k-means are fitted
- * on (a sample of) the training rows; their calibration ECDFs on the validation rows, which none of
- * them has seen, so live percentiles mean what they say.
- */
-async function fitOutlierModels(tf: Tf, core: TrainedCore, fit: Labeled, fitRows: readonly LabeledReview[], valRows: readonly LabeledReview[], progress: Progress): Promise<ModelBundle> {
-  const { params, embedding } = core;
-  const dim = params.embeddingDim;
-  const zDim = outlierDim(dim);
-  const known = knownRows(embedding, dim);
-  const sample = shuffledIndices(fit.batch.size, seededRandom(params.seed + 1)).subarray(0, Math.min(params.outlierFitRows, fit.batch.size));
-  const pooled = poolBatch(fit.batch, embedding, dim, poolingOf(params), known, sample);
-  const scaling = outlierScaling(pooled.headInput, pooled.knownRatio, sample.length, dim);
-  const vectors = outlierVectors(pooled, sample.length, dim, scaling);
-
-  const autoencoder = createAutoencoder(tf, zDim, params.seed + 100);
-  autoencoder.compile({ optimizer: tf.train.adam(0.003), loss: 'meanSquaredError' });
-  const x = tf.tensor2d(vectors, [sample.length, zDim]);
-  const history = await autoencoder.fit(x, x, { epochs: params.autoencoderEpochs, batchSize: 256, shuffle: false, verbose: 0 });
-  x.dispose();
-  progress(`autoencoder: final reconstruction MSE ${Number(history.history.loss.at(-1)).toFixed(4)}`);
-
-  const forest = fitIsolationForest(vectors, zDim, { trees: params.forestTrees, sampleSize: params.forestSampleSize, seed: params.seed + 200 });
-  const embeddingPart = new Float32Array(sample.length * dim);
-  for (let r = 0; r < sample.length; r++) embeddingPart.set(vectors.subarray(r * zDim, r * zDim + dim), r * dim);
-  const centroids = fitKMeans(embeddingPart, dim, params.centroids, params.seed + 300);
-
-  const placeholder = { points: [0] };
-  const outlier: OutlierModel = { ...scaling, forest, centroids, autoencoderEcdf: placeholder, forestEcdf: placeholder, combinedEcdf: placeholder, shiftEcdf: placeholder };
-  const bundle: ModelBundle = {
-    manifest: { format: MODEL_FORMAT, formatVersion: MODEL_FORMAT_VERSION, embeddingDim: dim, pooling: poolingOf(params), hidden: params.hidden, sentimentClasses: [...SENTIMENTS], categories: core.categories, blend: core.blend, createdAtMs: Date.now() },
-    featurizer: core.featurizer,
-    embedding,
-    head: core.head,
-    wide: core.wide,
-    autoencoder,
-    outlier,
-  };
-  const calibration = new ModelForward(tf, bundle).forward(valRows);
-  outlier.autoencoderEcdf = fitEcdf(calibration.autoencoderError);
-  outlier.forestEcdf = fitEcdf(calibration.forestScore);
-  // The outlier score (text anomalies + both detectors) and the k-NN shift score, calibrated on the same rows.
-  fitTextAnomalyAndShift(tf, bundle, fitRows, embeddingPart, valRows, { shiftSampleSize: params.shiftSampleSize, shiftNeighbours: params.shiftNeighbours, seed: params.seed + 400 });
-  progress(`outlier: text-anomaly tables and a ${params.shiftSampleSize}-review k-NN shift index fitted, calibrated on ${valRows.length} validation reviews`);
-  return bundle;
-}
-
-function outlierScaling(headInput: Float32Array, knownRatio: Float32Array, n: number, dim: number) {
-  const width = dim + NUMERIC_COUNT;
-  const mean = new Array<number>(dim).fill(0);
-  const sq = new Array<number>(dim).fill(0);
-  for (let r = 0; r < n; r++) {
-    for (let d = 0; d < dim; d++) {
-      const v = headInput[r * width + d];
-      mean[d] += v;
-      sq[d] += v * v;
-    }
-  }
-  const std = (s: number, m: number) => Math.max(Math.sqrt(Math.max(s / n - m * m, 0)), 1e-4);
-  let km = 0;
-  let ks = 0;
-  for (let r = 0; r < n; r++) {
-    km += knownRatio[r];
-    ks += knownRatio[r] * knownRatio[r];
-  }
-  km /= n;
-  return {
-    embeddingMean: mean.map((m) => round7(m / n)),
-    embeddingStd: sq.map((s, d) => round7(std(s, mean[d] / n))),
-    knownMean: round7(km),
-    knownStd: round7(std(ks, km)),
-  };
 }

@@ -7,7 +7,8 @@
 import type { FeatureBatch } from '../core/features/featurizer.js';
 import { round7 } from '../core/model/outlier.js';
 import { seededRandom, shuffledIndices } from '../core/model/prng.js';
-import { type SentimentBlend, type WideModel, blendSentiment, createWideScratch, softmax3, temperatureScale, wideBucket, wideProbabilities, wideRow } from '../core/model/text-model.js';
+import type { SentimentBlend, WideModel } from '../core/model/text-model.js';
+import { blendSentiment, createWideScratch, softmax3, temperatureScale, wideBucket, wideProbabilities, wideRow } from '../core/model/wide-scoring.js';
 import { SENTIMENTS } from '../schemas/types.js';
 import { classificationReport } from './metrics.js';
 

@@ -14,7 +14,7 @@ import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { DriftlineError } from '../../core/errors.js';
-import { parentOf, type ModelRegistry, type ModelVersionRecord, type StageChangeResult } from '../../core/model/registry.js';
+import { parentOf, type ModelRegistry, type ModelVersionRecord, type StageChangeResult } from '../../core/model/registry/index.js';
 import type { ModelService } from '../../core/model/types.js';
 import { userPath } from '../../core/paths.js';
 import type { JobRunner } from '../jobs.js';
@@ -28,7 +28,7 @@ import {
   rollbackRouteSchema,
   trainRouteSchema,
 } from '../schemas/admin.js';
-import { checkWarmStartRequest, evaluateReviews, evaluateRows, loadLabeledJsonl, resolveBaseModel, type BaseVersion, type LabeledReview } from '../../trainer/index.js';
+import { checkWarmStartRequest, evaluateReviews, evaluateRows, loadLabeledJsonl, resolveBaseModel, type BaseVersion, type LabeledReview, type RunStore } from '../../trainer/index.js';
 import { resolveDataLocation } from '../../core/data-location.js';
 import type { VersionRef } from '../../core/model/version-ref.js';
 import type { LabeledReviewRecord } from '../../core/review.js';
@@ -46,6 +46,8 @@ export interface AdminPluginOptions {
   dataRoots: string[];
   /** True when the registry publishes each stage change (core/model/promotions.ts publishingRegistry). */
   publishesPromotions: boolean;
+  /** Evaluations are recorded there as runs. */
+  runs: RunStore;
 }
 
 interface TrainBody {
@@ -208,7 +210,8 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, o
 
     admin.post('/v1/evaluate', { schema: evaluateRouteSchema(options.maxRows) }, async (request) => {
       const body = request.body as { reviews?: LabeledReviewRecord[]; dataset_location?: string; name?: string; version?: VersionRef };
-      const target = { registry, modelService, name: body.name ?? options.modelName, version: body.version };
+      const runs = { store: options.runs, warn: (message: string) => request.log.warn(message) };
+      const target = { registry, modelService, name: body.name ?? options.modelName, version: body.version, runs };
       if (body.reviews) return evaluateReviews(body.reviews, target);
       const dataset = await locatedDataset(body.dataset_location ?? '', options.dataRoots, options.maxRows);
       return { ...(await evaluateRows(dataset.rows, target)), dataset: { location: dataset.location, rows: dataset.rows.length, fingerprint: dataset.fingerprint } };

@@ -23,7 +23,7 @@ import { createScoreCoalescer, type ScoreCoalescer } from '../coalescer.js';
 import type { ApiMetrics } from '../metrics.js';
 import { predictRouteSchema } from '../schemas/predict.js';
 import { createModelVersionCache, versionRefOf, type RuntimeLease } from '../model-cache.js';
-import type { ModelRegistry } from '../../core/model/registry.js';
+import type { ModelRegistry } from '../../core/model/registry/index.js';
 import { loadModelRuntime } from '../../core/model/runtime.js';
 import type { VersionRef } from '../../core/model/version-ref.js';
 

@@ -171,6 +171,7 @@ export const jobSchema = {
         version: { type: 'integer' },
         stage: { type: 'string' },
         metrics: { type: 'object', additionalProperties: true },
+        run_id: { type: ['string', 'null'] },
         base: {
           type: 'object',
           description: 'What the version was trained from',
@@ -259,6 +260,7 @@ export function evaluateRouteSchema(maxRows: number): Record<string, unknown> {
           mean_confidence: { type: 'number' },
           outlier_rate: { type: 'number' },
           rating_text_disagreement_rate: { type: 'number' },
+          run_id: { type: ['string', 'null'], description: 'The evaluation run (GET /v1/runs/{id}), null when it could not be recorded' },
           confusion_matrix: {
             type: 'array',
             description: 'rows = true label, columns = predicted label, both in `labels` order',

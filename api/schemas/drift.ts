@@ -79,6 +79,8 @@ const summaryItem = {
     macro_f1: { type: ['number', 'null'] },
     status: { type: 'string' },
     state_lost: { type: 'boolean' },
+    reference_scope: { type: 'string', enum: ['global', 'segment', 'fallback', 'unseen'], description: "Reference the segment was compared with: global (__all__), segment (its own), fallback (global; its own has fewer rows than DRIFTLINE_DRIFT_MIN_SAMPLES), unseen (global; a category the reference never had)" },
+    reference_rows: { type: 'integer' },
     written_at: { type: 'string' },
   },
 } as const;

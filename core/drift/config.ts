@@ -110,7 +110,7 @@ function fromSettings(s: DriftSettingValues): DriftThresholds {
     },
     outlierRatio: t(s.outlierRatioAmber, s.outlierRatioRed),
     alpha: s.alpha,
-    pAdjust: s.pAdjust as PAdjustMethod,
+    pAdjust: s.pAdjust,
     gateOnTest: s.gateOnTest,
     minSamples: s.minSamples,
     hysteresisWindows: s.hysteresisWindows,

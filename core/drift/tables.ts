@@ -47,12 +47,17 @@ export function driftTableMigrations(database: string): string[] {
       macro_f1 Nullable(Float64),
       status LowCardinality(String),
       state_lost UInt8 COMMENT '1 when Redis state of this window was lost and the numbers are partial',
+      reference_scope LowCardinality(String) DEFAULT 'global' COMMENT 'reference compared with: global (__all__), segment (its own), fallback (global: own reference under the minimum rows), unseen (global: category the reference never had)',
+      reference_rows UInt64 DEFAULT 0 COMMENT 'rows of the reference compared with',
       written_at DateTime64(3, 'UTC')
     ) ENGINE = ReplacingMergeTree(written_at)
     ORDER BY (model_name, model_version, segment, window_start)`,
     // Tables created before the per-window clock counts get the columns (existing rows read 0).
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS event_time_events UInt64 DEFAULT 0 AFTER late_events`,
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS ingest_time_events UInt64 DEFAULT 0 AFTER event_time_events`,
+    // And before per-segment references (existing rows read 'global', 0).
+    `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS reference_scope LowCardinality(String) DEFAULT 'global' AFTER state_lost`,
+    `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS reference_rows UInt64 DEFAULT 0 AFTER reference_scope`,
   ];
 }
 
@@ -94,6 +99,9 @@ export interface WindowSummaryRow {
   macro_f1: number | null;
   status: string;
   state_lost: number;
+  /** Which reference the segment was compared with (core/drift/segments.ts ReferenceScope). */
+  reference_scope: string;
+  reference_rows: number;
   written_at: number;
 }
 

@@ -9,6 +9,10 @@
  *  - numeric features (`NUMERIC_FEATURES`): raw values go to Prediction.features (drift monitoring),
  *    a scaled copy (log1p for counts, then standardised with the training mean/std) goes to the model.
  * The rating is never an input: it is the sentiment label.
+ *
+ * One file on purpose (~440 lines): normalisation, tokenising, hashing and the numeric features are the
+ * featurizer's one inner loop over a review, and everything about them must be the same for training and
+ * serving; kept together, nothing of it is exported that a caller could use differently.
  */
 import { DriftlineError } from '../errors.js';
 import type { ReviewInput } from '../review.js';

@@ -17,7 +17,7 @@ import { DriftlineError, toDriftlineError } from '../errors.js';
 import { withRetry } from '../retry.js';
 import { ensureTopics, kafkaError } from '../kafka.js';
 import { createLogger, type Logger } from '../logger.js';
-import type { ModelRegistry, RegisterInput, RegisterResult, StageChange, StageChangeOptions, StageChangeResult } from './registry.js';
+import type { ModelRegistry, RegisterInput, RegisterResult, StageChange, StageChangeOptions, StageChangeResult } from './registry/index.js';
 
 export function promotionEvent(change: StageChange): ModelPromotion {
   return {

@@ -16,6 +16,10 @@
  *   (exact, not timed). The grace period covers callers that took `current()` and only call score()
  *   after an await; a call that still arrives after disposal gets MODEL_NOT_READY (retriable) rather
  *   than a crash inside tfjs, and the caller takes `current()` again.
+ *
+ * One file on purpose (~430 lines): one closure holds the serving entry, the swap queue and its tickets,
+ * the reference counts and the reconcile timer; every function here reads or changes that state, so a
+ * split would pass it around or make it public. Its settings and the worker start-up are elsewhere.
  */
 import type { ModelPromotion } from '../../schemas/types.js';
 import { defineSettings, setting } from '../config.js';
@@ -24,7 +28,7 @@ import { withRetry } from '../retry.js';
 import { createLogger, type Logger } from '../logger.js';
 import { modelSettings } from './config.js';
 import type { PromotionFollower } from './promotions.js';
-import type { ModelRegistry } from './registry.js';
+import type { ModelRegistry } from './registry/index.js';
 import type { ModelRuntime, ModelService, Prediction, RuntimeLoader, ScoreOptions } from './types.js';
 import type { ReviewInput } from '../review.js';
 import { workerRuntimeLoader } from './worker-runtime.js';
@@ -253,7 +257,7 @@ export function createModelService(options: ModelServiceOptions): ManagedModelSe
     }
     let runtime: ModelRuntime;
     try {
-      runtime = await loadRuntime(registry.versionDir(modelName, version), { name: modelName, version });
+      runtime = await loadRuntime(await registry.localVersionDir(modelName, version), { name: modelName, version });
     } catch (err) {
       throw toDriftlineError(err, 'MODEL_LOAD_FAILED');
     }

@@ -19,6 +19,10 @@
  * z = (x - median) / (q99 - median) with the median and 99th percentile of held-out real reviews, so 1
  * means "as strange as the strangest 1 % of real reviews" on that axis; the runtime takes the largest z
  * and calibrates it again on held-out reviews (an ECDF), so the outlier score stays a percentile.
+ *
+ * One file on purpose (~380 lines): fitting the tables and scoring a text must hash, fold and quantise
+ * characters and words in exactly the same way; the shared constants and helpers stay private to this file
+ * so the two sides cannot drift apart.
  */
 import { DriftlineError } from '../errors.js';
 import { round7 } from './outlier.js';

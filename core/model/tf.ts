@@ -25,7 +25,7 @@ let currentChoice: TfBackendChoice | undefined;
  * with another choice switches the global backend (models loaded before keep working: tfjs moves
  * their tensors on first use).
  */
-export function loadTf(choice: TfBackendChoice = coreSettings.load().tfBackend as TfBackendChoice): Promise<LoadedTf> {
+export function loadTf(choice: TfBackendChoice = coreSettings.load().tfBackend): Promise<LoadedTf> {
   if (current && currentChoice === choice) return current;
   const previous = current;
   currentChoice = choice;

@@ -3,7 +3,7 @@
  * stage) or `production`. Training (its base model), evaluation and prediction all resolve names this way.
  */
 import { DriftlineError } from '../errors.js';
-import type { ModelRegistry } from './registry.js';
+import type { ModelRegistry } from './registry/index.js';
 
 export type VersionRef = number | 'latest' | 'production';
 

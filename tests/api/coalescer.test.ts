@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScoreCoalescer } from '../../api/coalescer.js';
 import { DriftlineError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
-import { openRegistry } from '../../core/model/registry.js';
+import { openRegistry } from '../../core/model/registry/index.js';
 import { loadModelRuntime } from '../../core/model/runtime.js';
 import { createModelService, type ManagedModelService } from '../../core/model/service.js';
 import type { ModelRuntime } from '../../core/model/types.js';

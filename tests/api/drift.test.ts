@@ -58,6 +58,8 @@ function summaryRow(overrides: Partial<WindowSummaryRow>): WindowSummaryRow {
     macro_f1: 0.55,
     status: 'green',
     state_lost: 0,
+    reference_scope: 'global',
+    reference_rows: 4000,
     written_at: T0 + HOUR,
     ...overrides,
   };

@@ -177,6 +177,9 @@ describe('API error answers (no model loaded)', () => {
         '/v1/models/{name}/promote',
         '/v1/models/{name}/rollback',
         '/v1/predict',
+        '/v1/runs',
+        '/v1/runs/{id}',
+        '/v1/runs/{id}/artifacts/{name}',
         '/v1/train',
       ].sort(),
     );

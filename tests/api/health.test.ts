@@ -13,7 +13,7 @@ import { createJobRunner } from '../../api/jobs.js';
 import { trainerExecutor } from '../../trainer/index.js';
 import { coreSettings } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
-import { openRegistry, type ModelRegistry } from '../../core/model/registry.js';
+import { openRegistry, type ModelRegistry } from '../../core/model/registry/index.js';
 import { createModelService, type ManagedModelService } from '../../core/model/service.js';
 import { repoPath } from '../../core/paths.js';
 

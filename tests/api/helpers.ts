@@ -11,7 +11,7 @@ import { trainerExecutor } from '../../trainer/index.js';
 import type { ClickHouseClient } from '../../core/clickhouse.js';
 import { coreSettings, type CoreSettings } from '../../core/config.js';
 import { createLogger, type Logger } from '../../core/logger.js';
-import { openRegistry, type ModelRegistry } from '../../core/model/registry.js';
+import { openRegistry, type ModelRegistry } from '../../core/model/registry/index.js';
 import { createModelService, type ManagedModelService } from '../../core/model/service.js';
 import { repoPath, AMAZON_2018_SOURCE_PREFIX, readShippedReviewLines } from '../../core/paths.js';
 

@@ -5,7 +5,7 @@
 import { cp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BASELINE_FILE } from '../../core/model/registry.js';
+import { BASELINE_FILE } from '../../core/model/registry/index.js';
 import type { ReferenceBaseline } from '../../core/drift/baseline.js';
 import { ADMIN_TOKEN, MODEL_NAME, SHIPPED_MODEL_DIR, buildTestApi, sampleItems, type TestApi } from './helpers.js';
 

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type RunningApi } from '../../api/server.js';
 import type { ReferenceBaseline } from '../../core/drift/baseline.js';
 import { createLogger } from '../../core/logger.js';
-import { BASELINE_FILE } from '../../core/model/registry.js';
+import { BASELINE_FILE } from '../../core/model/registry/index.js';
 import { ADMIN_TOKEN, MODEL_NAME, SHIPPED_MODEL_DIR, sampleItems } from './helpers.js';
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };

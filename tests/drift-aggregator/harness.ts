@@ -93,7 +93,7 @@ export async function waitFor(condition: () => Promise<boolean>, timeoutMs: numb
 
 /** Registers a version whose only content is its baseline (the registry stores it as the trainer would). */
 export async function registerBaseline(registryDir: string, baseline: import('../../core/drift/baseline.js').ReferenceBaseline): Promise<number> {
-  const { openRegistry } = await import('../../core/model/registry.js');
+  const { openRegistry } = await import('../../core/model/registry/index.js');
   const { writeFile } = await import('node:fs/promises');
   const result = await openRegistry(registryDir).register({
     name: baseline.modelName,

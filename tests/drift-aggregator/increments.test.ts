@@ -4,10 +4,10 @@ import { defaultDriftThresholds } from '../../core/drift/config.js';
 import { ALL_SEGMENTS } from '../../core/drift/tables.js';
 import type { SketchIncrements } from '../../core/sketch/index.js';
 import { evaluateWindow, mergeWindowStates, windowStates, assessStates } from '../../drift-aggregator/evaluate.js';
-import { BatchAggregate, OTHER_SEGMENT, SUMMARY_HASH, VersionSketches, hashName } from '../../drift-aggregator/increments.js';
+import { BatchAggregate, OTHER_SEGMENT, SUMMARY_HASH, UNSEEN_SEGMENT, VersionSketches, hashName } from '../../drift-aggregator/increments.js';
 import type { WindowHashes } from '../../drift-aggregator/redis-state.js';
 import type { ScoredReview } from '../../schemas/types.js';
-import { CATEGORIES, seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
+import { CATEGORIES, buildBaseline, seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
 
 const MODEL = 'inc-model';
 const baseline = syntheticBaseline(MODEL, 1, 2_000);
@@ -21,8 +21,8 @@ function applyToHash(hash: Record<string, string>, increments: SketchIncrements)
   for (const [field, value] of Object.entries(increments.maxes)) if (hash[field] === undefined || value > Number(hash[field])) hash[field] = String(value);
 }
 
-function aggregate(reviews: readonly ScoredReview[]): BatchAggregate {
-  const batch = new BatchAggregate({ windowMs: 60_000, windowTime: 'ingest', sketchesOf: () => sketches });
+function aggregate(reviews: readonly ScoredReview[], versionSketches: VersionSketches = sketches): BatchAggregate {
+  const batch = new BatchAggregate({ windowMs: 60_000, windowTime: 'ingest', sketchesOf: () => versionSketches });
   for (const review of reviews) batch.add(review);
   return batch.finish();
 }
@@ -60,13 +60,17 @@ describe('batch pre-aggregation', () => {
     expect(segmentTotal).toBe(100);
   });
 
-  it('caps segments at the baseline\'s most frequent categories; the rest and unseen ones go to __other__', () => {
+  it('caps segments at the baseline\'s most frequent categories; the rest go to __other__, categories it never had to __unseen__', () => {
     expect(sketches.segments.size).toBe(3);
     expect([...sketches.segments].every((s) => CATEGORIES.includes(s))).toBe(true);
     const batch = aggregate([...reviews(200, 0, 3), ...reviews(20, 0, 4, true)]);
-    const segments = [...batch.windows.get(`${MODEL}|1|0`)!.segments.keys()];
+    const window = batch.windows.get(`${MODEL}|1|0`)!;
+    const segments = [...window.segments.keys()];
     expect(segments).toContain(OTHER_SEGMENT);
-    expect(segments.filter((s) => s !== ALL_SEGMENTS && s !== OTHER_SEGMENT).every((s) => sketches.segments.has(s))).toBe(true);
+    expect(window.segments.get(UNSEEN_SEGMENT)?.summary.count).toBe(20); // the shifted reviews' 'Books'
+    expect(segments.filter((s) => s !== ALL_SEGMENTS && s !== OTHER_SEGMENT && s !== UNSEEN_SEGMENT).every((s) => sketches.segments.has(s))).toBe(true);
+    expect(sketches.segmentOf(null)).toBe(OTHER_SEGMENT);
+    expect(new VersionSketches(null, 3).segmentOf('Books')).toBe(OTHER_SEGMENT);
   });
 
   it('never makes a category over its length bound a segment (a Redis key), even when a baseline holds one', () => {
@@ -110,5 +114,79 @@ describe('batch pre-aggregation', () => {
     const red = (e: typeof shifted) => new Set(e.assessments.filter((a) => a.segment === ALL_SEGMENTS && a.rawStatus === 'red').map((a) => a.feature));
     expect([...red(shifted)]).toEqual(expect.arrayContaining(['feature.text_length', 'category', 'prediction.confidence']));
     expect(red(stable).size).toBe(0);
+  });
+});
+
+describe('per-segment references', () => {
+  // Three categories that differ from the average on purpose: long, short and middling reviews.
+  const TEXT_LENGTH: Record<string, number> = { Books: 900, Toys: 150, Kitchen: 400 };
+  const SEGMENT_MODEL = 'seg-model';
+
+  function categoryReviews(count: number, seed: number, shiftedCategory?: string): ScoredReview[] {
+    const random = seededRandom(seed);
+    const names = Object.keys(TEXT_LENGTH);
+    return Array.from({ length: count }, (_, i) => {
+      const review = syntheticReview(i, random, { modelName: SEGMENT_MODEL, modelVersion: 1, ingestTimeMs: i * 10 });
+      const category = names[i % names.length]!;
+      const typical = TEXT_LENGTH[category]!;
+      const length = category === shiftedCategory ? typical * 2.5 : typical;
+      return { ...review, review_id: `${seed}-${i}`, category, features: { ...review.features, text_length: length * (0.8 + 0.4 * random()) } };
+    });
+  }
+
+  const segmentBaseline = buildBaseline(SEGMENT_MODEL, 1, categoryReviews(6_000, 21));
+  const withSegments = new VersionSketches(segmentBaseline, 10);
+  const { segments: _dropped, ...globalOnlyBaseline } = segmentBaseline;
+  const globalOnly = new VersionSketches(globalOnlyBaseline, 10);
+  const thresholds = defaultDriftThresholds();
+
+  function statusBySegment(evaluation: ReturnType<typeof evaluateWindow>, feature: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const a of evaluation.assessments.filter((x) => x.feature === feature)) {
+      const rank = { green: 0, amber: 1, red: 2 } as const;
+      if (out[a.segment] === undefined || rank[a.rawStatus] > rank[out[a.segment] as keyof typeof rank]) out[a.segment] = a.rawStatus;
+    }
+    return out;
+  }
+
+  it('the trainer\'s segment references are binned on the global edges and add up to the global counts', () => {
+    const global = segmentBaseline.features['feature.text_length'];
+    const parts = Object.values(segmentBaseline.segments ?? {}).map((s) => s.features['feature.text_length']);
+    expect(Object.keys(segmentBaseline.segments ?? {}).sort()).toEqual(['Books', 'Kitchen', 'Toys']);
+    if (global?.kind !== 'numeric') throw new Error('text_length is numeric');
+    for (const part of parts) expect(part?.kind === 'numeric' && part.edges).toEqual(global.edges);
+    const summed = global.counts.map((_, i) => parts.reduce((n, p) => n + (p?.counts[i] ?? 0), 0));
+    expect(summed).toEqual(global.counts);
+  });
+
+  it('a stream with the reference\'s category mix keeps every segment green; against the global reference alone, the unusual categories look drifted', () => {
+    const window = hashesOf([aggregate(categoryReviews(3_000, 22), withSegments)], `${SEGMENT_MODEL}|1|0`);
+    const evaluation = evaluateWindow(window, withSegments, thresholds);
+    const statuses = statusBySegment(evaluation, 'feature.text_length');
+    expect(statuses).toMatchObject({ [ALL_SEGMENTS]: 'green', Books: 'green', Toys: 'green', Kitchen: 'green' });
+    const scopes = Object.fromEntries(evaluation.summaries.map((s) => [s.segment, s.referenceScope]));
+    expect(scopes).toMatchObject({ [ALL_SEGMENTS]: 'global', Books: 'segment', Toys: 'segment', Kitchen: 'segment' });
+
+    const againstGlobal = evaluateWindow(hashesOf([aggregate(categoryReviews(3_000, 22), globalOnly)], `${SEGMENT_MODEL}|1|0`), globalOnly, thresholds);
+    const globalStatuses = statusBySegment(againstGlobal, 'feature.text_length');
+    expect(globalStatuses['Books']).toBe('red');
+    expect(globalStatuses['Toys']).toBe('red');
+    expect(againstGlobal.summaries.find((s) => s.segment === 'Books')?.referenceScope).toBe('fallback');
+  });
+
+  it('one category\'s text distribution shifted turns that segment red and no other segment', () => {
+    const window = hashesOf([aggregate(categoryReviews(3_000, 23, 'Toys'), withSegments)], `${SEGMENT_MODEL}|1|0`);
+    const statuses = statusBySegment(evaluateWindow(window, withSegments, thresholds), 'feature.text_length');
+    expect(statuses['Toys']).toBe('red');
+    expect(statuses['Books']).toBe('green');
+    expect(statuses['Kitchen']).toBe('green');
+  });
+
+  it('a segment whose own reference is under the minimum rows falls back to the global one and says so', () => {
+    const strict = { ...thresholds, minSamples: 5_000 };
+    const evaluation = evaluateWindow(hashesOf([aggregate(categoryReviews(600, 24), withSegments)], `${SEGMENT_MODEL}|1|0`), withSegments, strict);
+    const books = evaluation.summaries.find((s) => s.segment === 'Books');
+    expect(books?.referenceScope).toBe('fallback');
+    expect(books?.referenceRows).toBe(segmentBaseline.rows);
   });
 });

@@ -12,7 +12,7 @@ import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.j
 import { defaultDriftThresholds } from '../../core/drift/config.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
 import { createLogger } from '../../core/logger.js';
-import { openRegistry } from '../../core/model/registry.js';
+import { openRegistry } from '../../core/model/registry/index.js';
 import { registryBaselineProvider } from '../../drift-aggregator/baselines.js';
 import { registryRollbackTarget } from '../../drift-aggregator/rollback.js';
 import { AggregatorService } from '../../drift-aggregator/service.js';

@@ -4,7 +4,7 @@
  * was production before, reports the refused one, and scores: it does not exit and crash-loop.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openRegistry } from '../../core/model/registry.js';
+import { openRegistry } from '../../core/model/registry/index.js';
 import { countById, createSetup, killAllScorers, loadReviews, MODEL_NAME, produce, readScored, registerShippedCopy, reviewMessage, startScorer, waitForCaughtUp, type TestSetup } from './helpers.js';
 
 describe('scorer: production version that cannot be loaded', () => {

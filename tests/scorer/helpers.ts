@@ -12,7 +12,7 @@ import type { Kafka, Message } from 'kafkajs';
 import { codecFor } from '../../core/avro.js';
 import { coreSettings } from '../../core/config.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
-import { openRegistry, type ModelRegistry } from '../../core/model/registry.js';
+import { openRegistry, type ModelRegistry } from '../../core/model/registry/index.js';
 import { repoPath, repoRoot, readShippedReviewLines, SHIPPED_REVIEWS } from '../../core/paths.js';
 import { validateReview } from '../../core/validation.js';
 import type { DeadLetter, ReviewEvent, ScoredReview } from '../../schemas/types.js';

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { kafkaPromotionPublisher, publishPromotion, publishingRegistry } from '../../core/model/promotions.js';
-import { openRegistry } from '../../core/model/registry.js';
+import { openRegistry } from '../../core/model/registry/index.js';
 import { countById, createSetup, registerShippedCopy, loadReviews, MODEL_NAME, produceAtRate, readScored, reviewMessage, startScorer, waitForCaughtUp, waitUntil, type ScorerChild, killAllScorers, type TestSetup } from './helpers.js';
 
 interface LogLine {

@@ -46,7 +46,7 @@ export const TEST_IMAGES = {
 const CLICKHOUSE_DATABASE = 'driftline';
 
 export function testServicesMode(env: NodeJS.ProcessEnv = process.env): TestServicesMode {
-  return testServiceSettings.load(env).services as TestServicesMode;
+  return testServiceSettings.load(env).services;
 }
 
 /** The addresses scripts/services.sh serves (same port variables the script reads). */

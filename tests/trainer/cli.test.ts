@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { openRegistry } from '../../core/model/registry.js';
+import { openRegistry } from '../../core/model/registry/index.js';
 import { commands } from '../../trainer/cli.js';
 import { syntheticReviews } from './fixtures.js';
 
@@ -22,8 +22,8 @@ afterAll(async () => {
 });
 
 describe('driftline train / evaluate', () => {
-  it('exports train, evaluate and models', () => {
-    expect(commands.map((c) => c.name).sort()).toEqual(['evaluate', 'models', 'train']);
+  it('exports train, evaluate, infer, models and runs', () => {
+    expect(commands.map((c) => c.name).sort()).toEqual(['evaluate', 'infer', 'models', 'runs', 'train']);
   });
 
   it('answers bad arguments with exit code 2', async () => {
@@ -53,6 +53,26 @@ describe('driftline train / evaluate', () => {
     expect(await command('evaluate').run(['--data', join(root, 'data.jsonl'), '--name', 'cli', '--registry', registryDir, '--held-out'])).toBe(0);
     expect(out.join('')).toMatch(/macro-F1/);
     expect((await registry.runs('cli')).map((r) => r.kind)).toEqual(['train', 'evaluate']);
+    const evalRun = /run (eval_\d{8}T\d{9}Z)/.exec(out.join(''))?.[1];
+    expect(evalRun).toBeDefined();
+
+    // driftline runs: both jobs are runs, listed newest first, shown for people and as JSON.
+    out.length = 0;
+    expect(await command('runs').run(['list', '--registry', registryDir])).toBe(0);
+    const listed = out.join('');
+    expect(listed).toContain('2 of 2 runs');
+    expect(listed.indexOf(evalRun!)).toBeLessThan(listed.search(/train_\d{8}T\d{9}Z/));
+    out.length = 0;
+    expect(await command('runs').run(['list', '--registry', registryDir, '--kind', 'train', '--json'])).toBe(0);
+    const page = JSON.parse(out.join('')) as { total: number; runs: Array<{ kind: string; model: { version: number } }> };
+    expect(page).toMatchObject({ total: 1, runs: [{ kind: 'train', model: { version: 1 } }] });
+    out.length = 0;
+    expect(await command('runs').run(['show', evalRun!, '--registry', registryDir])).toBe(0);
+    expect(out.join('')).toMatch(/drift against the reference baseline: (green|amber|red)/);
+    expect(out.join('')).toContain('calibration-sentiment.png');
+    expect(await command('runs').run(['show', 'eval_20000101T000000000Z', '--registry', registryDir])).toBe(1);
+    expect(await command('runs').run(['frob', '--registry', registryDir])).toBe(2);
+    expect(await command('runs').run(['list', '--kind', 'deploy', '--registry', registryDir])).toBe(2);
   }, 120_000);
 
   it('continues from the production version by default (--base-version), and evaluates a version reference on a data location', async () => {

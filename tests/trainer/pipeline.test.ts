@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReferenceBaseline } from '../../core/drift/baseline.js';
-import { openRegistry } from '../../core/model/registry.js';
+import { openRegistry } from '../../core/model/registry/index.js';
 import { loadModelRuntime } from '../../core/model/runtime.js';
 import { NUMERIC_FEATURES } from '../../core/features/featurizer.js';
 import { runTrainingJob, type TrainingReport } from '../../trainer/pipeline.js';

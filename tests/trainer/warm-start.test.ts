@@ -9,12 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DriftlineError } from '../../core/errors.js';
-import { openRegistry, type ModelRegistry } from '../../core/model/registry.js';
+import { openRegistry, type ModelRegistry } from '../../core/model/registry/index.js';
 import { loadModelRuntime } from '../../core/model/runtime.js';
 import type { Prediction } from '../../core/model/types.js';
 import { AMAZON_2018_SOURCE_PREFIX, readShippedReviewLines } from '../../core/paths.js';
 import { toReview } from '../../trainer/data.js';
 import { runTrainingJob, type TrainingReport } from '../../trainer/pipeline.js';
+import { openRunStore, runsDirFor } from '../../trainer/runs/store.js';
 import { TINY_PARAMS, syntheticReviews } from './fixtures.js';
 
 /** Real reviews (the shipped data): a task hard enough that one epoch from scratch is visibly not the parent. */
@@ -84,6 +85,9 @@ describe('training from a chosen model', () => {
     const [parentRecord, warmRecord] = [await registry.get('tiny', parent.version), await registry.get('tiny', warm.version)];
     expect(warmRecord.featurizer).toEqual(parentRecord.featurizer);
     expect(warm.params).toMatchObject({ buckets: TINY_PARAMS.buckets, embeddingDim: TINY_PARAMS.embeddingDim, hidden: TINY_PARAMS.hidden, epochs: 1 });
+    // The training run carries the same lineage.
+    const runs = openRunStore(runsDirFor(registry.root, {}));
+    expect((await runs.get(warm.runId!)).model).toMatchObject({ name: 'tiny', version: warm.version, parentVersion: parent.version });
     expect(scratch.base).toMatchObject({ requested: 'none', parentVersion: null, note: null });
     expect((await registry.get('tiny', scratch.version)).parent_version).toBeNull();
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createFeaturizerConfig, featurizeBatch } from '../../core/features/featurizer.js';
-import { createWideScratch, softmax3, temperatureScale, wideBucket, wideProbabilities, wideRow } from '../../core/model/text-model.js';
+import { createWideScratch, softmax3, temperatureScale, wideBucket, wideProbabilities, wideRow } from '../../core/model/wide-scoring.js';
 import { SENTIMENTS } from '../../schemas/types.js';
 import { sentimentLabel, splitByReviewId } from '../../trainer/data.js';
 import { classificationReport } from '../../trainer/metrics.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DriftlineError } from '../../../core/errors.js';
-import { openRegistry, type ModelRegistry } from '../../../core/model/registry.js';
+import { openRegistry, type ModelRegistry } from '../../../core/model/registry/index.js';
 import { createModelService } from '../../../core/model/service.js';
 import type { ModelRuntime, Prediction } from '../../../core/model/types.js';
 import type { ReviewInput } from '../../../core/review.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DriftlineError } from '../../../core/errors.js';
 import { qualityRefusal } from '../../../core/model/promotion-gate.js';
-import { type ModelRegistry, type RegisterInput, openRegistry } from '../../../core/model/registry.js';
+import { type ModelRegistry, type RegisterInput, openRegistry } from '../../../core/model/registry/index.js';
 
 const perClass = (f1s: Record<string, number>) => Object.fromEntries(Object.entries(f1s).map(([cls, f1]) => [cls, { precision: f1, recall: f1, f1, support: 10 }]));
 

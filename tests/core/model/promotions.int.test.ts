@@ -15,7 +15,7 @@ import { coreSettings } from '../../../core/config.js';
 import { createKafka, ensureTopics } from '../../../core/kafka.js';
 import { repoPath } from '../../../core/paths.js';
 import { followPromotions, kafkaPromotionPublisher, publishPromotion, publishingRegistry, type PromotionFollower } from '../../../core/model/promotions.js';
-import { openRegistry, type ModelRegistry } from '../../../core/model/registry.js';
+import { openRegistry, type ModelRegistry } from '../../../core/model/registry/index.js';
 import { createModelService, type ManagedModelService } from '../../../core/model/service.js';
 
 const silent = pino({ level: 'silent' });

@@ -8,7 +8,7 @@ import { readFile, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { acquireLock } from '../../../core/model/registry.js';
+import { acquireLock } from '../../../core/model/registry/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'driftline-registry-lock-'));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

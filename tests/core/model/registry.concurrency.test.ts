@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { repoPath } from '../../../core/paths.js';
-import { openRegistry } from '../../../core/model/registry.js';
+import { openRegistry } from '../../../core/model/registry/index.js';
 
 const PER_WRITER = 12;
 const WRITERS = ['a', 'b'];
@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 function writerScript(registryDir: string): string {
-  const registryModule = pathToFileURL(repoPath('core', 'model', 'registry.ts')).href;
+  const registryModule = pathToFileURL(repoPath('core', 'model', 'registry', 'index.ts')).href;
   return `
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ReferenceBaseline } from '../../../core/drift/baseline.js';
 import { DriftlineError } from '../../../core/errors.js';
-import { openRegistry, type ModelRegistry, type RegisterInput } from '../../../core/model/registry.js';
+import { openRegistry, type ModelRegistry, type RegisterInput } from '../../../core/model/registry/index.js';
 import { repoPath } from '../../../core/paths.js';
 import { runModels } from '../../../trainer/registry-cli.js';
 import type { ModelPromotion } from '../../../schemas/types.js';

@@ -6,7 +6,7 @@ import { DriftlineError } from '../../../core/errors.js';
 import { featureMap, featurizeBatch } from '../../../core/features/featurizer.js';
 import { ARTIFACT_FILES, MANIFEST_FILE, writeModelArtifacts } from '../../../core/model/artifacts.js';
 import { createModelRuntime, loadModelRuntime, splitSentences } from '../../../core/model/runtime.js';
-import { createWideScratch, wideProbabilities } from '../../../core/model/text-model.js';
+import { createWideScratch, wideProbabilities } from '../../../core/model/wide-scoring.js';
 import { loadTf } from '../../../core/model/tf.js';
 import type { ModelRuntime } from '../../../core/model/types.js';
 import { makeAnomaly } from '../../../trainer/evaluate.js';

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DriftlineError } from '../../../core/errors.js';
 import { repoPath } from '../../../core/paths.js';
-import { openRegistry, type ModelRegistry } from '../../../core/model/registry.js';
+import { openRegistry, type ModelRegistry } from '../../../core/model/registry/index.js';
 import { createModelService, type ManagedModelService } from '../../../core/model/service.js';
 import type { ReviewInput } from '../../../core/review.js';
 

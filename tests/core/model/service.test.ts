@@ -9,7 +9,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ModelPromotion } from '../../../schemas/types.js';
 import { DriftlineError } from '../../../core/errors.js';
-import { openRegistry, type ModelRegistry } from '../../../core/model/registry.js';
+import { openRegistry, type ModelRegistry } from '../../../core/model/registry/index.js';
 import { createModelService, modelThreadsOr, type ManagedModelService } from '../../../core/model/service.js';
 import type { ModelRuntime, Prediction } from '../../../core/model/types.js';
 import type { ReviewInput } from '../../../core/review.js';

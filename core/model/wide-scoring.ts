@@ -1,0 +1,206 @@
+/**
+ * The wide part of the model family (core/model/text-model.ts) at work: a review's hashed ids as a sparse
+ * TF-IDF row (sublinear tf, the model's idf, L2-normalised), its linear softmax over the three sentiment
+ * classes, and the blend and temperature arithmetic of sentiment probabilities. The same code scores for
+ * the trainer (trainer/wide.ts) and for serving (core/model/runtime.ts), so the two cannot drift apart.
+ */
+import type { FeatureBatch } from '../features/featurizer.js';
+import type { SentimentBlend, WideModel } from './text-model.js';
+
+/** Words per bucket in the packed block: idf, kernel x 3 (16 bytes). */
+const BLOCK = 4;
+
+/**
+ * Reused state of the wide part. The model is laid out per bucket as one 16-byte block [idf, kernel0,
+ * kernel1, kernel2], so each id of a row touches one small block (the embedding gather right before
+ * needs the cache too). Ids are deduplicated per row in a small open-addressing set stamped with the
+ * row's generation (it stays in L1 and is never cleared).
+ */
+export interface WideScratch {
+  floats: Float32Array;
+  packedIdf: Float32Array | null;
+  packedKernel: Float32Array | null;
+  setKeys: Int32Array;
+  setStamps: Int32Array;
+  setSlots: Int32Array;
+  ids: Int32Array;
+  counts: Int32Array;
+  values: Float32Array;
+  generation: number;
+}
+
+export function createWideScratch(buckets: number): WideScratch {
+  return {
+    floats: new Float32Array(buckets * BLOCK),
+    packedIdf: null,
+    packedKernel: null,
+    setKeys: new Int32Array(2048),
+    setStamps: new Int32Array(2048),
+    setSlots: new Int32Array(2048),
+    ids: new Int32Array(1024),
+    counts: new Int32Array(1024),
+    values: new Float32Array(1024),
+    generation: 0,
+  };
+}
+
+/** Lays idf (and the kernel, when given) into the blocks, unless these very arrays are there already. */
+function pack(s: WideScratch, idf: Float32Array, kernel: Float32Array | null): void {
+  if (s.packedIdf === idf && s.packedKernel === kernel) return;
+  const floats = s.floats;
+  floats.fill(0);
+  for (let b = 0; b < idf.length; b++) {
+    const at = b * BLOCK;
+    floats[at] = idf[b];
+    if (kernel) {
+      floats[at + 1] = kernel[b * 3];
+      floats[at + 2] = kernel[b * 3 + 1];
+      floats[at + 3] = kernel[b * 3 + 2];
+    }
+  }
+  s.packedIdf = idf;
+  s.packedKernel = kernel;
+}
+
+/** Room in the per-row set for `count` ids at a load of at most 1/2 (fresh, so stamps restart). */
+function ensureRowCapacity(s: WideScratch, count: number): void {
+  if (count > s.ids.length) {
+    s.ids = new Int32Array(count);
+    s.counts = new Int32Array(count);
+    s.values = new Float32Array(count);
+  }
+  if (count * 2 > s.setKeys.length) {
+    let size = s.setKeys.length;
+    while (size < count * 2) size *= 2;
+    s.setKeys = new Int32Array(size);
+    s.setStamps = new Int32Array(size);
+    s.setSlots = new Int32Array(size);
+    s.generation = 0;
+  }
+  if (s.generation === 0x7fffffff) {
+    s.setStamps.fill(0);
+    s.generation = 0;
+  }
+}
+
+/** 1 + ln(tf) for small counts (the common case), so the hot loop does no Math.log. */
+const SUBLINEAR = Float32Array.from({ length: 256 }, (_, k) => (k === 0 ? 0 : 1 + Math.log(k)));
+
+/**
+ * Distinct ids of row r with idf > 0, their sublinear tf x idf, L2-normalised, into s.ids / s.values;
+ * returns the count. The one definition for training and serving (the blocks must be packed).
+ */
+function collectRow(batch: FeatureBatch, r: number, s: WideScratch): number {
+  const start = batch.offsets[r];
+  const end = batch.offsets[r + 1];
+  ensureRowCapacity(s, end - start);
+  const generation = ++s.generation;
+  const { floats, setKeys, setStamps, setSlots, ids, counts, values } = s;
+  const mask = setKeys.length - 1;
+  const all = batch.ids;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const at = all[i] * BLOCK;
+    let slot = Math.imul(at, 0x9e3779b1) >>> 7 & mask;
+    while (setStamps[slot] === generation && setKeys[slot] !== at) slot = (slot + 1) & mask;
+    if (setStamps[slot] === generation) {
+      counts[setSlots[slot]]++;
+    } else if (floats[at] > 0) {
+      setStamps[slot] = generation;
+      setKeys[slot] = at;
+      setSlots[slot] = n;
+      counts[n] = 1;
+      ids[n++] = at;
+    }
+  }
+  let norm = 0;
+  for (let k = 0; k < n; k++) {
+    const tf = counts[k];
+    const v = (tf < 256 ? SUBLINEAR[tf] : 1 + Math.log(tf)) * floats[ids[k]];
+    values[k] = v;
+    norm += v * v;
+  }
+  const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+  for (let k = 0; k < n; k++) values[k] *= inv;
+  return n;
+}
+
+/**
+ * The sparse TF-IDF vector of row r, for the trainer: returns the number of entries; s.values holds the
+ * values and s.ids their block offsets (see wideBucket).
+ */
+export function wideRow(batch: FeatureBatch, r: number, idf: Float32Array, s: WideScratch): number {
+  pack(s, idf, null);
+  return collectRow(batch, r, s);
+}
+
+/** Bucket of a wideRow entry. */
+export function wideBucket(s: WideScratch, k: number): number {
+  return s.ids[k] / BLOCK;
+}
+
+/** Softmax probabilities of the wide part for every row of the batch (size x 3). */
+export function wideProbabilities(batch: FeatureBatch, wide: WideModel, s: WideScratch): Float32Array {
+  const out = new Float32Array(batch.size * 3);
+  pack(s, wide.idf, wide.kernel);
+  const { bias } = wide;
+  const floats = s.floats;
+  for (let r = 0; r < batch.size; r++) {
+    const n = collectRow(batch, r, s);
+    let z0 = bias[0];
+    let z1 = bias[1];
+    let z2 = bias[2];
+    const { ids, values } = s;
+    for (let k = 0; k < n; k++) {
+      const at = ids[k];
+      const v = values[k];
+      z0 += floats[at + 1] * v;
+      z1 += floats[at + 2] * v;
+      z2 += floats[at + 3] * v;
+    }
+    softmax3(z0, z1, z2, out, r * 3);
+  }
+  return out;
+}
+
+export function softmax3(z0: number, z1: number, z2: number, out: Float32Array | Float64Array, at: number): void {
+  const m = Math.max(z0, z1, z2);
+  const e0 = Math.exp(z0 - m);
+  const e1 = Math.exp(z1 - m);
+  const e2 = Math.exp(z2 - m);
+  const sum = e0 + e1 + e2;
+  out[at] = e0 / sum;
+  out[at + 1] = e1 / sum;
+  out[at + 2] = e2 / sum;
+}
+
+/** Blends deep and wide probabilities into `deep` (in place), see SentimentBlend. */
+export function blendSentiment(deep: Float32Array, wide: Float32Array, blend: SentimentBlend): void {
+  const w = blend.wideWeight;
+  const f0 = Math.exp(blend.logOffsets[0]);
+  const f1 = Math.exp(blend.logOffsets[1]);
+  const f2 = Math.exp(blend.logOffsets[2]);
+  for (let i = 0; i < deep.length; i += 3) {
+    const p0 = ((1 - w) * deep[i] + w * wide[i]) * f0;
+    const p1 = ((1 - w) * deep[i + 1] + w * wide[i + 1]) * f1;
+    const p2 = ((1 - w) * deep[i + 2] + w * wide[i + 2]) * f2;
+    const sum = p0 + p1 + p2;
+    deep[i] = p0 / sum;
+    deep[i + 1] = p1 / sum;
+    deep[i + 2] = p2 / sum;
+  }
+}
+
+/** normalise(p^(1/T)) of every row, in place (= softmax of the logits over T; the trainer's calibration). */
+export function temperatureScale(probs: Float32Array, temperature: number): void {
+  const inverse = 1 / temperature;
+  for (let i = 0; i < probs.length; i += 3) {
+    const q0 = Math.max(probs[i], 1e-30) ** inverse;
+    const q1 = Math.max(probs[i + 1], 1e-30) ** inverse;
+    const q2 = Math.max(probs[i + 2], 1e-30) ** inverse;
+    const sum = q0 + q1 + q2;
+    probs[i] = q0 / sum;
+    probs[i + 1] = q1 / sum;
+    probs[i + 2] = q2 / sum;
+  }
+}

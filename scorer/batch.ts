@@ -1,0 +1,231 @@
+/**
+ * The scorer's hot path, one kafkajs batch at a time: skip what a fenced owner already committed, cut the
+ * rest into chunks, score each chunk with one model version and commit it in one Kafka transaction
+ * (scored events + dead letters + the consumer offset), resolve its offset, and on a failure abort,
+ * drop the partition's producer and pause the partition for a growing back-off so the batch is redelivered.
+ *
+ * It needs only the small interfaces below (kafkajs's EachBatchPayload, Transaction and scorer/producers.ts
+ * satisfy them), so it is read and tested without a broker; scorer/scorer.ts wires it to the consumer.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Batch, KafkaMessage, Transaction } from 'kafkajs';
+import { DriftlineError, toDriftlineError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { ModelRuntime, ModelService } from '../core/model/types.js';
+import { backoffDelayMs } from '../core/retry.js';
+import { extractTraceContext, SpanKind, withSpan } from '../core/tracing.js';
+import type { ScoredIds } from './dedupe.js';
+import type { ScorerMetrics } from './metrics.js';
+import { processBatch, splitBySize, type BatchResult, type BatchSource } from './pipeline.js';
+
+/** The part of kafkajs's eachBatch payload the handler uses. */
+export interface BatchPayload {
+  batch: Pick<Batch, 'topic' | 'partition' | 'messages' | 'firstOffset' | 'lastOffset'>;
+  isRunning(): boolean;
+  isStale(): boolean;
+  resolveOffset(offset: string): void;
+  heartbeat(): Promise<void>;
+  /** Pauses the batch's partition; the returned function resumes it. */
+  pause(): () => void;
+}
+
+/** The part of a kafkajs transaction the handler uses. */
+export type ScorerTransaction = Pick<Transaction, 'send' | 'sendOffsets' | 'commit' | 'abort'>;
+
+/** A partition's transactional producer while one batch holds it (scorer/producers.ts PartitionProducer). */
+export interface TransactionLease {
+  readonly partition: number;
+  readonly producer: { transaction(): Promise<ScorerTransaction> };
+  /** True until the first transaction after (re)creation has checked the group's committed offset. */
+  needsOffsetCheck: boolean;
+}
+
+/** Hands out one lease per partition at a time (scorer/producers.ts PartitionProducers). */
+export interface LeasePool<L extends TransactionLease> {
+  acquire(partition: number): Promise<L>;
+  release(lease: L): void;
+  /** Closes a lease whose transaction failed; the next acquire creates (and fences with) a new producer. */
+  discard(lease: L): Promise<void>;
+}
+
+export interface BatchHandlerSettings {
+  groupId: string;
+  scoredTopic: string;
+  deadLetterTopic: string;
+  maxRecordsPerTransaction: number;
+  /** First pause of a failed partition; doubled per consecutive failure up to maxBackoffMs. */
+  retryBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+export interface BatchHandlerDeps<L extends TransactionLease> {
+  settings: BatchHandlerSettings;
+  producers: LeasePool<L>;
+  /** The group's committed offset of a partition of the input topic (null: none yet). */
+  committedOffset(partition: number): Promise<bigint | null>;
+  /** True when the scored topic has the input's partition count: each scored event keeps its input's partition. */
+  coPartitioned(): boolean;
+  models: Pick<ModelService, 'current'>;
+  metrics: ScorerMetrics;
+  log: Logger;
+  /** End-to-end dedupe by review_id (absent: every valid record is scored). */
+  dedupe?: Pick<ScoredIds, 'scoredBefore' | 'remember'>;
+}
+
+export class BatchHandler<L extends TransactionLease> {
+  /** Consecutive failed attempts per partition: how long its next pause is. */
+  private readonly failures = new Map<number, number>();
+  private readonly resumeTimers = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly deps: BatchHandlerDeps<L>) {}
+
+  /** kafkajs's eachBatch: scores and commits the batch chunk by chunk; never throws except to report a rebalance. */
+  readonly eachBatch = async (payload: BatchPayload): Promise<void> => {
+    const { batch } = payload;
+    if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
+    const { settings, producers, metrics, log } = this.deps;
+    const source: BatchSource = { topic: batch.topic, partition: batch.partition };
+    metrics.consumed.inc(batch.messages.length);
+    log.debug({ partition: batch.partition, first: batch.firstOffset(), last: batch.lastOffset(), records: batch.messages.length }, 'batch received');
+    let lease: L | undefined;
+    let rejoin: unknown;
+    try {
+      lease = await producers.acquire(batch.partition);
+      const { messages, committed } = await this.unprocessed(lease, batch);
+      if (messages.length === 0) {
+        // A fenced owner committed past this whole batch: move the fetch position to its offset.
+        if (committed !== null) payload.resolveOffset((committed - 1n).toString());
+        return;
+      }
+      const step = settings.maxRecordsPerTransaction;
+      for (let start = 0; start < messages.length; start += step) {
+        if (!payload.isRunning() || payload.isStale()) return; // shutting down or seeked: the rest is redelivered
+        const chunk = messages.slice(start, start + step);
+        const last = lastOffsetOf(chunk);
+        await this.scoreAndCommit(lease, source, chunk);
+        payload.resolveOffset(last);
+        log.debug({ partition: batch.partition, last, records: chunk.length }, 'transaction committed');
+        this.failures.delete(batch.partition);
+        if (start + step < messages.length) {
+          // A rebalance shows up here: stop this batch (what is committed stays) and let kafkajs rejoin.
+          try {
+            await payload.heartbeat();
+          } catch (err) {
+            rejoin = err;
+            break;
+          }
+        }
+      }
+    } catch (err) {
+      if (lease) await producers.discard(lease);
+      lease = undefined;
+      this.backOff(payload, err);
+    } finally {
+      if (lease) producers.release(lease);
+    }
+    // Outside the try: a heartbeat error is how kafkajs learns of a rebalance and must reach it.
+    if (rejoin !== undefined) throw rejoin;
+    await payload.heartbeat();
+  };
+
+  /** Cancels the pending resumes of paused partitions (on stop: the consumer is leaving anyway). */
+  cancelRetries(): void {
+    for (const timer of this.resumeTimers) clearTimeout(timer);
+    this.resumeTimers.clear();
+  }
+
+  /** Drops what a fenced previous owner already committed (only checked once per new producer). */
+  private async unprocessed(lease: L, batch: BatchPayload['batch']): Promise<{ messages: KafkaMessage[]; committed: bigint | null }> {
+    if (!lease.needsOffsetCheck) return { messages: batch.messages, committed: null };
+    const committed = await this.deps.committedOffset(batch.partition);
+    lease.needsOffsetCheck = false;
+    if (committed === null || BigInt(batch.firstOffset() ?? '0') >= committed) return { messages: batch.messages, committed };
+    const messages = batch.messages.filter((m) => BigInt(m.offset) >= committed);
+    this.deps.log.info({ partition: batch.partition, committed: committed.toString(), skipped: batch.messages.length - messages.length }, 'skipping records a previous owner already committed');
+    return { messages, committed };
+  }
+
+  /** Scores one chunk with one model version and commits it in one transaction. */
+  private async scoreAndCommit(lease: L, source: BatchSource, chunk: KafkaMessage[]): Promise<void> {
+    const runtime = this.deps.models.current(); // captured once: every record of this transaction names this version
+    // One span per transaction when tracing is on (DRIFTLINE_OTEL_ENABLED); a no-op otherwise.
+    // Its parent is the first review's producer span (traceparent header), so ingest → scorer is one trace.
+    await withSpan(
+      'scorer.transaction',
+      () => this.scoreAndCommitTraced(lease, source, chunk, runtime),
+      { 'messaging.source.partition': source.partition, 'driftline.records': chunk.length, 'driftline.model_version': runtime.version },
+      { parent: extractTraceContext(chunk[0]?.headers), kind: SpanKind.CONSUMER },
+    );
+  }
+
+  private async scoreAndCommitTraced(lease: L, source: BatchSource, chunk: KafkaMessage[], runtime: ModelRuntime): Promise<void> {
+    const { metrics, dedupe } = this.deps;
+    const started = performance.now();
+    const result = await processBatch(chunk, source, runtime, Date.now, dedupe ? { scoredBefore: (ids) => dedupe.scoredBefore(ids) } : {});
+    const scoredAt = performance.now();
+    metrics.scoringSeconds.observe((scoredAt - started) / 1000);
+    await this.commitTransaction(lease, source, result, BigInt(lastOffsetOf(chunk)) + 1n);
+    metrics.transactionSeconds.observe((performance.now() - scoredAt) / 1000);
+    // Only after the commit: marking before it would drop an id whose transaction then aborted.
+    await dedupe?.remember(result.scored.map((s) => s.record.review_id));
+    this.recordCommitted(result, runtime.version);
+  }
+
+  /** Scored events, dead letters and the consumed offset in one transaction: all of them or none. */
+  private async commitTransaction(lease: L, source: BatchSource, result: BatchResult, nextOffset: bigint): Promise<void> {
+    const { settings } = this.deps;
+    const transaction = await lease.producer.transaction();
+    try {
+      const coPartitioned = this.deps.coPartitioned();
+      const scored = result.scored.map((s) => (coPartitioned ? { ...s.message, partition: source.partition } : s.message));
+      for (const messages of splitBySize(scored)) await transaction.send({ topic: settings.scoredTopic, messages, acks: -1 });
+      for (const messages of splitBySize(result.deadLetterMessages)) await transaction.send({ topic: settings.deadLetterTopic, messages, acks: -1 });
+      await transaction.sendOffsets({
+        consumerGroupId: settings.groupId,
+        topics: [{ topic: source.topic, partitions: [{ partition: source.partition, offset: nextOffset.toString() }] }],
+      });
+      await transaction.commit();
+    } catch (err) {
+      await transaction.abort().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private recordCommitted(result: BatchResult, version: number): void {
+    const { metrics, log } = this.deps;
+    const now = Date.now();
+    metrics.transactions.inc({ result: 'committed' });
+    metrics.batchSize.observe(result.scored.length + result.deadLetters.length);
+    if (result.duplicates > 0) metrics.duplicates.inc(result.duplicates);
+    if (result.scored.length > 0) metrics.scored.inc(metrics.versionSeries.note(metrics.scored, version, { model_version: String(version) }), result.scored.length);
+    if (result.withReplacementChar > 0) metrics.replacementChar.inc(result.withReplacementChar);
+    for (const dead of result.deadLetters) metrics.deadLettered.inc({ error_code: dead.error_code });
+    for (const { record } of result.scored) metrics.endToEndSeconds.observe(Math.max(0, now - record.ingest_time_ms) / 1000);
+    if (result.isolatedRecords > 0) log.warn({ isolated: result.isolatedRecords }, 'batch scoring failed; records were scored one by one');
+  }
+
+  /** Pauses a failed partition for a growing back-off; its unresolved records are fetched again afterwards. */
+  private backOff(payload: BatchPayload, err: unknown): void {
+    const { settings, metrics, log } = this.deps;
+    const partition = payload.batch.partition;
+    const attempt = (this.failures.get(partition) ?? 0) + 1;
+    this.failures.set(partition, attempt);
+    const delayMs = backoffDelayMs(attempt, { initialDelayMs: settings.retryBackoffMs, maxDelayMs: settings.maxBackoffMs });
+    metrics.transactions.inc({ result: 'aborted' });
+    log.error({ partition, attempt, delayMs, err: toDriftlineError(err).toJSON() }, 'transaction failed; batch aborted and will be redelivered');
+    const resume = payload.pause();
+    const timer = setTimeout(() => {
+      this.resumeTimers.delete(timer);
+      resume();
+    }, delayMs);
+    timer.unref();
+    this.resumeTimers.add(timer);
+  }
+}
+
+/** The offset of a chunk's last message (chunks are never empty). */
+function lastOffsetOf(chunk: readonly KafkaMessage[]): string {
+  const last = chunk[chunk.length - 1];
+  if (last === undefined) throw new DriftlineError('INTERNAL', 'a transaction chunk is empty');
+  return last.offset;
+}

@@ -1,0 +1,220 @@
+/**
+ * The scorer's per-batch handler without a broker: it is driven with in-test objects that implement the
+ * small interfaces it asks for (a batch payload, a lease pool, transactions), which record every call into
+ * one log, so the test reads the order of sends, offset commits, commits, resolves and heartbeats, and
+ * the pause and resume of a partition whose transaction failed.
+ */
+import type { KafkaMessage, Message, ProducerRecord, RecordMetadata } from 'kafkajs';
+import { Registry } from 'prom-client';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { codecFor } from '../../core/avro.js';
+import { DriftlineError } from '../../core/errors.js';
+import { createLogger } from '../../core/logger.js';
+import { BatchHandler, type BatchPayload, type LeasePool, type ScorerTransaction, type TransactionLease } from '../../scorer/batch.js';
+import { createScorerMetrics, type ScorerMetrics } from '../../scorer/metrics.js';
+import { encoded, review, TestRuntime } from './unit-helpers.js';
+
+const PARTITION = 3;
+
+function kafkaMessage(offset: number, value: Buffer): KafkaMessage {
+  return { key: null, value, timestamp: '0', attributes: 0, offset: String(offset), headers: {} };
+}
+
+/** A transaction that logs each call and keeps what it was given to send; `failOn` makes that step throw. */
+class LoggingTransaction implements ScorerTransaction {
+  constructor(
+    private readonly log: string[],
+    private readonly sent: Message[],
+    private readonly failOn?: 'commit',
+  ) {}
+  async send(record: ProducerRecord): Promise<RecordMetadata[]> {
+    this.log.push(`send ${record.topic} ×${record.messages.length}`);
+    this.sent.push(...record.messages);
+    return [];
+  }
+  async sendOffsets(offsets: { consumerGroupId: string; topics: { topic: string; partitions: { partition: number; offset: string }[] }[] }): Promise<void> {
+    const [topic] = offsets.topics;
+    this.log.push(`sendOffsets ${offsets.consumerGroupId} ${topic?.topic}/${topic?.partitions[0]?.partition}@${topic?.partitions[0]?.offset}`);
+  }
+  async commit(): Promise<void> {
+    if (this.failOn === 'commit') {
+      this.log.push('commit failed');
+      throw new DriftlineError('KAFKA_UNAVAILABLE', 'broker went away mid-commit');
+    }
+    this.log.push('commit');
+  }
+  async abort(): Promise<void> {
+    this.log.push('abort');
+  }
+}
+
+interface FakeLease extends TransactionLease {
+  id: number;
+}
+
+/** Hands out leases whose transactions log into `log`; `failCommits` transactions fail on commit first. */
+class FakePool implements LeasePool<FakeLease> {
+  private nextId = 1;
+  failCommits = 0;
+  needsOffsetCheck = false;
+  readonly sent: Message[] = [];
+  constructor(private readonly log: string[]) {}
+  async acquire(partition: number): Promise<FakeLease> {
+    const id = this.nextId++;
+    this.log.push(`acquire lease ${id}`);
+    const pool = this;
+    return {
+      id,
+      partition,
+      needsOffsetCheck: this.needsOffsetCheck,
+      producer: {
+        async transaction() {
+          const fail = pool.failCommits > 0;
+          if (fail) pool.failCommits -= 1;
+          return new LoggingTransaction(pool.log, pool.sent, fail ? 'commit' : undefined);
+        },
+      },
+    };
+  }
+  release(lease: FakeLease): void {
+    this.log.push(`release lease ${lease.id}`);
+  }
+  async discard(lease: FakeLease): Promise<void> {
+    this.log.push(`discard lease ${lease.id}`);
+  }
+}
+
+function payloadOf(messages: KafkaMessage[], log: string[]): BatchPayload {
+  return {
+    batch: {
+      topic: 'reviews',
+      partition: PARTITION,
+      messages,
+      firstOffset: () => messages[0]?.offset ?? null,
+      lastOffset: () => messages[messages.length - 1]?.offset ?? '-1',
+    },
+    isRunning: () => true,
+    isStale: () => false,
+    resolveOffset: (offset) => log.push(`resolve ${offset}`),
+    heartbeat: async () => {
+      log.push('heartbeat');
+    },
+    pause: () => {
+      log.push('pause');
+      return () => log.push('resume');
+    },
+  };
+}
+
+function handlerFor(pool: FakePool, metrics: ScorerMetrics, committed: bigint | null = null): BatchHandler<FakeLease> {
+  return new BatchHandler({
+    settings: { groupId: 'g', scoredTopic: 'scored', deadLetterTopic: 'dlq', maxRecordsPerTransaction: 2, retryBackoffMs: 100, maxBackoffMs: 1_000 },
+    producers: pool,
+    committedOffset: async () => committed,
+    coPartitioned: () => true,
+    models: { current: () => new TestRuntime('m', 4) },
+    metrics,
+    log: createLogger('test-batch', 'silent'),
+  });
+}
+
+const counter = async (metrics: ScorerMetrics, result: 'committed' | 'aborted'): Promise<number> =>
+  (await metrics.transactions.get()).values.find((v) => v.labels['result'] === result)?.value ?? 0;
+
+describe('BatchHandler.eachBatch', () => {
+  let log: string[];
+  let metrics: ScorerMetrics;
+  beforeEach(() => {
+    log = [];
+    metrics = createScorerMetrics(new Registry());
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('commits each chunk in its own transaction, in order, and resolves an offset only after its commit', async () => {
+    const pool = new FakePool(log);
+    const messages = [kafkaMessage(10, encoded(review('a'))), kafkaMessage(11, encoded(review('b'))), kafkaMessage(12, Buffer.from('not avro'))];
+    await handlerFor(pool, metrics).eachBatch(payloadOf(messages, log));
+    expect(log).toEqual([
+      'acquire lease 1',
+      'send scored ×2',
+      'sendOffsets g reviews/3@12',
+      'commit',
+      'resolve 11',
+      'heartbeat',
+      'send dlq ×1',
+      'sendOffsets g reviews/3@13',
+      'commit',
+      'resolve 12',
+      'release lease 1',
+      'heartbeat',
+    ]);
+    expect(await counter(metrics, 'committed')).toBe(2);
+  });
+
+  it('writes each scored event to its input partition when the topics are co-partitioned', async () => {
+    const pool = new FakePool(log);
+    await handlerFor(pool, metrics).eachBatch(payloadOf([kafkaMessage(5, encoded(review('p')))], log));
+    expect(pool.sent.map((m) => m.partition)).toEqual([PARTITION]);
+    expect(codecFor('ScoredReview').decode(pool.sent[0]?.value as Buffer)).toMatchObject({ review_id: 'p', model_version: 4, input_offset: 5 });
+  });
+
+  it('skips what a fenced previous owner already committed before scoring the rest', async () => {
+    const pool = new FakePool(log);
+    pool.needsOffsetCheck = true;
+    const messages = [kafkaMessage(20, encoded(review('x'))), kafkaMessage(21, encoded(review('y')))];
+    await handlerFor(pool, metrics, 21n).eachBatch(payloadOf(messages, log));
+    expect(log).toEqual(['acquire lease 1', 'send scored ×1', 'sendOffsets g reviews/3@22', 'commit', 'resolve 21', 'release lease 1', 'heartbeat']);
+
+    log.length = 0;
+    await handlerFor(pool, metrics, 30n).eachBatch(payloadOf(messages, log));
+    expect(log).toEqual(['acquire lease 2', 'resolve 29', 'release lease 2']); // the whole batch was committed before: nothing to send
+  });
+
+  it('on a retriable failure aborts, drops the producer, resolves nothing and pauses the partition for a doubling back-off', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const pool = new FakePool(log);
+    pool.failCommits = 2;
+    const handler = handlerFor(pool, metrics);
+    const messages = [kafkaMessage(40, encoded(review('r')))];
+
+    await handler.eachBatch(payloadOf(messages, log));
+    expect(log).toEqual(['acquire lease 1', 'send scored ×1', 'sendOffsets g reviews/3@41', 'commit failed', 'abort', 'discard lease 1', 'pause', 'heartbeat']);
+    expect(await counter(metrics, 'aborted')).toBe(1);
+    vi.advanceTimersByTime(99);
+    expect(log.at(-1)).toBe('heartbeat');
+    vi.advanceTimersByTime(1);
+    expect(log.at(-1)).toBe('resume');
+
+    log.length = 0;
+    await handler.eachBatch(payloadOf(messages, log)); // the redelivered batch fails again: twice the wait
+    expect(log.slice(-2)).toEqual(['pause', 'heartbeat']);
+    vi.advanceTimersByTime(199);
+    expect(log.at(-1)).toBe('heartbeat');
+    vi.advanceTimersByTime(1);
+    expect(log.at(-1)).toBe('resume');
+
+    log.length = 0;
+    await handler.eachBatch(payloadOf(messages, log)); // the broker is back: committed, the back-off starts over
+    expect(log).toEqual(['acquire lease 3', 'send scored ×1', 'sendOffsets g reviews/3@41', 'commit', 'resolve 40', 'release lease 3', 'heartbeat']);
+    pool.failCommits = 1;
+    log.length = 0;
+    await handler.eachBatch(payloadOf([kafkaMessage(41, encoded(review('s')))], log));
+    vi.advanceTimersByTime(99);
+    expect(log.at(-1)).toBe('heartbeat');
+    vi.advanceTimersByTime(1);
+    expect(log.at(-1)).toBe('resume');
+  });
+
+  it('cancelRetries leaves a paused partition paused (the consumer is stopping)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const pool = new FakePool(log);
+    pool.failCommits = 1;
+    const handler = handlerFor(pool, metrics);
+    await handler.eachBatch(payloadOf([kafkaMessage(1, encoded(review('c')))], log));
+    handler.cancelRetries();
+    vi.advanceTimersByTime(10_000);
+    expect(log).not.toContain('resume');
+  });
+});
