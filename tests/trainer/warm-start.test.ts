@@ -104,6 +104,24 @@ describe('training from a chosen model', () => {
     expect(fromWarm.l1).toBeLessThan(fromScratch.l1);
   });
 
+  it('with rebuildVocabulary, refits the featurizer statistics and category classes but keeps the hashing and the shared classes', async () => {
+    const rebuilt = await runTrainingJob({ registry, name: 'tiny', rows: REAL.slice(2000, 3000), params: { ...ONE_EPOCH, categoryMinRows: 60 }, base: { version: parent.version, rebuildVocabulary: true }, compareBaseline: false, progress: quiet });
+    expect(rebuilt.base).toMatchObject({ parentVersion: parent.version, rebuildVocabulary: true });
+    const [parentRecord, rebuiltRecord] = [await registry.get('tiny', parent.version), await registry.get('tiny', rebuilt.version)];
+    const featurizer = (record: typeof parentRecord) => record.featurizer as { buckets: number; hashSeed: number; numeric: { mean: number[] } };
+    expect(featurizer(rebuiltRecord).buckets).toBe(featurizer(parentRecord).buckets);
+    expect(featurizer(rebuiltRecord).hashSeed).toBe(featurizer(parentRecord).hashSeed);
+    expect(featurizer(rebuiltRecord).numeric.mean).not.toEqual(featurizer(parentRecord).numeric.mean);
+    // Fewer rows per class than the parent had: other classes; the ones both have keep the parent's weights.
+    expect(rebuilt.heldOut.category?.classes).not.toEqual(parent.heldOut.category?.classes);
+    const reference = await predictions(parent.version);
+    const scored = await predictions(rebuilt.version);
+    const shared = new Set(rebuilt.heldOut.category?.classes.filter((c) => parent.heldOut.category?.classes.includes(c) && c !== 'other'));
+    const onShared = reference.map((p, i) => [p, scored[i]] as const).filter(([p]) => p.category !== null && shared.has(p.category));
+    expect(onShared.length).toBeGreaterThan(100);
+    expect(onShared.filter(([p, q]) => p.category === q.category).length / onShared.length).toBeGreaterThan(0.6);
+  });
+
   it('refuses an unknown base version, and an architecture other than the parent\'s, before training', async () => {
     const unknown = runTrainingJob({ registry, name: 'tiny', rows: syntheticReviews(260, 33), base: { version: 42 }, progress: quiet });
     await expect(unknown).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
@@ -112,6 +130,6 @@ describe('training from a chosen model', () => {
     await expect(otherModel).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
     const reshaped = runTrainingJob({ registry, name: 'tiny', rows: syntheticReviews(260, 33), params: { embeddingDim: 16 }, progress: quiet });
     await expect(reshaped).rejects.toMatchObject({ code: 'REQUEST_INVALID', field: 'params.embeddingDim' });
-    expect((await registry.list('tiny')).length).toBe(3);
+    expect((await registry.list('tiny')).length).toBe(4);
   });
 });
