@@ -11,21 +11,20 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { Kafka } from 'kafkajs';
 import { codecFor } from '../core/avro.js';
-import { createClickHouse, type ClickHouseClient } from '../core/clickhouse.js';
+import type { ClickHouseClient } from '../core/clickhouse.js';
 import { coreSettings, type CoreSettings } from '../core/config.js';
-import { loadDriftThresholds } from '../core/drift/config.js';
 import { DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE } from '../core/drift/tables.js';
-import { createKafka, ensureTopics } from '../core/kafka.js';
+import { createKafka, driftlineTopics, ensureTopics } from '../core/kafka.js';
 import { createLogger } from '../core/logger.js';
 import { openRegistry } from '../core/model/registry/index.js';
 import { repoPath } from '../core/paths.js';
-import { createRedis } from '../core/redis.js';
-import { AggregatorService, aggregatorSettings, registryBaselineProvider, type ClosedWindow } from '../drift-aggregator/index.js';
+import type { ClosedWindow } from '../drift-aggregator/index.js';
 import { ingestRecords, type IngestSummary } from '../ingest/index.js';
 import { runScorer } from '../scorer/index.js';
 import { startApiServer } from '../api/index.js';
 import { HOLDOUT_SALT, runTrainingJob, splitByReviewId } from '../trainer/index.js';
 import type { CliCommand } from '../core/cli.js';
+import { createLocalAggregator } from './local-aggregator.js';
 
 const MODEL_NAME = 'reviews';
 const SAMPLE = repoPath('data', 'sample', 'reviews-sample.jsonl');
@@ -213,21 +212,9 @@ async function runDemo(argv: string[]): Promise<number> {
   say(await ensureModel(core));
 
   const kafka = createKafka(core, 'demo');
-  await ensureTopics(kafka, [core.topicReviews, core.topicScored, core.topicDeadLetter, core.topicPromotions, core.topicAlerts], core);
+  await ensureTopics(kafka, driftlineTopics(core), core);
   const scorer = await runScorer({ env });
-  const redis = createRedis(core);
-  const clickhouse = await createClickHouse(core);
-  const aggregator = new AggregatorService({
-    core,
-    settings: aggregatorSettings.load(env),
-    thresholds: loadDriftThresholds(env),
-    kafka,
-    redis,
-    clickhouse,
-    baselines: registryBaselineProvider(core.registryDir),
-    rollbackTarget: null,
-    log,
-  });
+  const { aggregator, clickhouse, closeConnections } = await createLocalAggregator(core, env, kafka, log);
   const closedWindows: ClosedWindow[] = [];
   aggregator.onWindowClosed((closed) => closedWindows.push(closed));
   await aggregator.start();
@@ -291,8 +278,7 @@ async function runDemo(argv: string[]): Promise<number> {
     await api.close();
     await aggregator.stop();
     await scorer.stop();
-    await clickhouse.close().catch(() => undefined);
-    redis.disconnect();
+    await closeConnections();
   }
 }
 

@@ -19,19 +19,16 @@ import type { Server } from 'node:http';
 import { freePort } from '../core/net.js';
 import { fileURLToPath } from 'node:url';
 import { Counter, Registry } from 'prom-client';
-import { createClickHouse } from '../core/clickhouse.js';
 import { coreSettings } from '../core/config.js';
-import { loadDriftThresholds } from '../core/drift/config.js';
 import { toDriftlineError } from '../core/errors.js';
 import { backoffDelayMs } from '../core/retry.js';
-import { createKafka, ensureTopics } from '../core/kafka.js';
+import { createKafka, driftlineTopics, ensureTopics } from '../core/kafka.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { serveMetrics, type ReadinessCheck } from '../core/metrics.js';
-import { createRedis } from '../core/redis.js';
-import { AggregatorService, aggregatorSettings, registryBaselineProvider } from '../drift-aggregator/index.js';
 import { startApiServer } from '../api/index.js';
 import { scorerSettings } from '../scorer/index.js';
 import { ensureModel } from './demo.js';
+import { createLocalAggregator } from './local-aggregator.js';
 import type { CliCommand } from '../core/cli.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -155,7 +152,7 @@ async function runServe(argv: string[]): Promise<number> {
   log.info(await ensureModel(core, scorerSettings.load(process.env).modelName));
 
   const kafka = createKafka(core, 'serve');
-  await ensureTopics(kafka, [core.topicReviews, core.topicScored, core.topicDeadLetter, core.topicPromotions, core.topicAlerts], core);
+  await ensureTopics(kafka, driftlineTopics(core), core);
 
   const configuredScorerPort = Number(process.env.DRIFTLINE_SCORER_METRICS_PORT ?? 9464);
   const scorerPort = configuredScorerPort > 0 ? configuredScorerPort : await freePort();
@@ -164,19 +161,7 @@ async function runServe(argv: string[]): Promise<number> {
   const scorer = new ScorerSupervisor({ ...process.env, DRIFTLINE_SCORER_METRICS_PORT: String(scorerPort) }, args, restarts, log);
   scorer.start();
 
-  const redis = createRedis(core);
-  const clickhouse = await createClickHouse(core);
-  const aggregator = new AggregatorService({
-    core,
-    settings: aggregatorSettings.load(process.env),
-    thresholds: loadDriftThresholds(process.env),
-    kafka,
-    redis,
-    clickhouse,
-    baselines: registryBaselineProvider(core.registryDir),
-    rollbackTarget: null,
-    log,
-  });
+  const { aggregator, clickhouse, closeConnections } = await createLocalAggregator(core, process.env, kafka, log);
   await aggregator.start();
   const api = await startApiServer({ core, clickhouseClient: clickhouse, logger: log });
   let readyServer: Server | undefined;
@@ -216,8 +201,7 @@ async function runServe(argv: string[]): Promise<number> {
   });
   await step('aggregator', () => aggregator.stop());
   if (readyServer) await new Promise<void>((resolve) => readyServer.close(() => resolve()));
-  await clickhouse.close().catch(() => undefined);
-  redis.disconnect();
+  await closeConnections();
   await sleep(100); // let pino flush
   return code;
 }

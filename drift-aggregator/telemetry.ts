@@ -2,6 +2,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { createMetricsRegistry } from '../core/metrics.js';
 import type { DriftStatus } from '../schemas/types.js';
+import type { SegmentAssessment } from './evaluate.js';
 
 const STATUS_VALUE: Record<DriftStatus, number> = { green: 0, amber: 1, red: 2 };
 
@@ -122,21 +123,11 @@ export class AggregatorMetrics {
 
 type DriftLabels = Record<'model' | 'version' | 'segment' | 'feature' | 'metric', string>;
 
-/** What the gauges need of one assessment (drift-aggregator/evaluate.ts's SegmentAssessment after hysteresis). */
-export interface DriftGaugeItem {
-  segment: string;
-  feature: string;
-  metric: string;
-  effect: number;
-  pValue: number | null;
-  pValueAdjusted: number | null;
-  thresholdAmber: number;
-  thresholdRed: number;
-  rawStatus: DriftStatus;
-  status: DriftStatus;
-  currentCount: number;
-  referenceCount: number;
-}
+/** What the gauges need of one assessment: drift-aggregator/evaluate.ts's SegmentAssessment, with its status after hysteresis. */
+export type DriftGaugeItem = Pick<
+  SegmentAssessment,
+  'segment' | 'feature' | 'effect' | 'pValue' | 'pValueAdjusted' | 'thresholdAmber' | 'thresholdRed' | 'rawStatus' | 'currentCount' | 'referenceCount'
+> & { metric: string; status: DriftStatus };
 
 function seriesKey(labels: DriftLabels): string {
   return `${labels.segment}|${labels.feature}|${labels.metric}`;

@@ -5,11 +5,7 @@
 # same backend (wasm here). Takes a few minutes on 2 cores; progress lines go to stderr.
 #   bash scripts/train-default.sh [extra driftline train flags]
 set -euo pipefail
-export ONNXRUNTIME_NODE_INSTALL=skip
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-[ -d node_modules ] || npm install --no-audit --no-fund --loglevel=error
-npm run --silent build
+source "$(dirname "${BASH_SOURCE[0]}")/build.sh"
 SCRATCH="$ROOT/.run/train-default"
 rm -rf "$SCRATCH" && mkdir -p "$SCRATCH"
 node bin/driftline.js train --data data/reviews/reviews-dev-large.jsonl.gz --epochs 6 --base-version none \

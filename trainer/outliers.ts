@@ -54,7 +54,7 @@ export function fitTextAnomalyAndShift(tf: Tf, bundle: ModelBundle, fitRows: rea
   outlier.shiftEcdf = fitEcdf(calibration.shiftDistance);
 }
 
-/** What the outlier fit reads of the training parameters (trainer/train.ts TrainParams). */
+/** The training parameters of the outlier models (part of trainer/train.ts TrainParams). */
 export interface OutlierTrainingParams {
   embeddingDim: number;
   hidden: number;
@@ -62,6 +62,7 @@ export interface OutlierTrainingParams {
   forestTrees: number;
   forestSampleSize: number;
   centroids: number;
+  /** Training reviews in the k-NN shift index, and how many nearest of them the shift distance averages. */
   shiftSampleSize: number;
   shiftNeighbours: number;
   /** Rows used to fit the autoencoder / forest / k-means (a seeded sample of the training rows). */

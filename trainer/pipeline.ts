@@ -17,6 +17,7 @@ import type { Prediction } from '../core/model/types.js';
 import { evaluateTfidf } from './baseline-tfidf.js';
 import { type CategoryBaseline, evaluateCategoryTfidf } from './category-baseline.js';
 import { type LabeledReview, loadLabeledJsonl, splitByReviewId } from './data.js';
+import { attachSentenceModel, type SentenceReport } from './sentences.js';
 import { type EvaluationReport, type OutlierEvaluation, evaluateOutliers, evaluatePredictions, monitoredInput, scoreAll } from './evaluate.js';
 import type { ClassificationReport } from './metrics.js';
 import { type BaseModelRequest, type ResolvedBase, loadParent, resolveBaseModel, warmStartParams } from './base-model.js';
@@ -70,6 +71,8 @@ export interface TrainingReport {
   /** TF-IDF + LR on the category label, same split and classes as the model's category head. */
   categoryTfidfBaseline: CategoryBaseline | null;
   outliers: OutlierEvaluation;
+  /** The sentence model (options.sentences) and the review model on the same held-out sentences. */
+  sentences: SentenceReport;
   timings: Record<string, number>;
   /** The job's run (trainer/runs/), null when it was not recorded. */
   runId: string | null;
@@ -113,6 +116,8 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
     const tfidfBaseline = options.compareBaseline === false ? null : evaluateTfidf(train, held);
     const categoryBaseline = options.compareBaseline === false ? null : evaluateCategoryTfidf(train, held, trained.bundle.manifest.categories);
     printComparison(log, heldOut, tfidfBaseline?.report ?? null, outliers, categoryBaseline?.report ?? null);
+    const sentences = attachSentenceModel(tf, trained.bundle, train, held);
+    log(`sentence model: held-out sentences macro-F1 ${pct(sentences.sentenceModel.macroF1)} (review model on the same sentences ${pct(sentences.reviewModel.macroF1)}; ${sentences.sentences} sentences, labels inherited from their review)`);
 
     phase('baseline', 0.85);
     const baseline = heldOutBaseline(options.name, held, heldPredictions, heldOut);
@@ -130,6 +135,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       categoryTfidfBaseline: categoryBaseline ? { accuracy: categoryBaseline.report.accuracy, macroF1: categoryBaseline.report.macroF1 } : null,
       outlierAuroc: outliers.auroc,
       outlierAurocPerKind: outliers.perKind,
+      sentenceMacroF1: sentences.sentenceModel.macroF1,
       tfidfBaseline: tfidfBaseline ? { accuracy: tfidfBaseline.report.accuracy, macroF1: tfidfBaseline.report.macroF1 } : null,
       heldOutRows: held.length,
       bestEpoch: trained.bestEpoch,
@@ -182,6 +188,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       tfidfBaseline,
       categoryTfidfBaseline: categoryBaseline,
       outliers,
+      sentences,
       timings,
       runId: null,
       runError: null,
@@ -195,7 +202,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
         log(message);
       });
       report.runId = run?.id ?? null;
-      if (run) log(`run ${run.id} recorded in ${runs.dir}`);
+      if (run) log(`run ${run.id} recorded in ${runs.dir}${run.notes.map((note) => `; ${note}`).join('')}`);
     }
     await options.registry.recordRun(options.name, { kind: 'train', version: registered.version, metrics, timings, history: trained.history, data: report.data });
     if (options.reportPath) await writeFile(options.reportPath, `${JSON.stringify(report, null, 2)}\n`);

@@ -31,10 +31,11 @@ import type { Tf } from '../core/model/tf.js';
 import { SENTIMENTS } from '../schemas/types.js';
 import { type LabeledReview, sentimentLabel, splitByReviewId } from './data.js';
 import { classificationReport } from './metrics.js';
-import { fitOutlierModels } from './outliers.js';
+import { fitOutlierModels, type OutlierTrainingParams } from './outliers.js';
 import { documentFrequencies, foldTemperature, trainWide, tuneBlend } from './wide.js';
 
-export interface TrainParams {
+/** The training parameters; the outlier models' are declared with their fit (trainer/outliers.ts). */
+export interface TrainParams extends OutlierTrainingParams {
   buckets: number;
   maxTokens: number;
   embeddingDim: number;
@@ -68,15 +69,6 @@ export interface TrainParams {
   categoryMinRows: number;
   /** Part of the training rows kept aside for early stopping and outlier calibration. */
   validationFraction: number;
-  autoencoderEpochs: number;
-  forestTrees: number;
-  forestSampleSize: number;
-  centroids: number;
-  /** Training reviews in the k-NN shift index, and how many nearest of them the shift distance averages. */
-  shiftSampleSize: number;
-  shiftNeighbours: number;
-  /** Rows used to fit the autoencoder / forest / k-means (a seeded sample of the training rows). */
-  outlierFitRows: number;
   seed: number;
 }
 
@@ -179,7 +171,7 @@ function categoryIndex(category: string | null | undefined, categories: string[]
   return i >= 0 ? i : categories.indexOf('other');
 }
 
-function classWeights(labels: Int32Array, power: number): number[] {
+export function classWeights(labels: Int32Array, power: number): number[] {
   const counts = [0, 0, 0];
   for (const y of labels) counts[y]++;
   return counts.map((c) => (c === 0 ? 0 : (labels.length / (3 * c)) ** power));

@@ -30,18 +30,8 @@ export interface DriftPluginOptions {
   dataRoots: string[];
 }
 
-interface RawDriftQuery {
-  model?: string;
-  version?: number;
-  segment?: string;
-  feature?: string;
-  metric?: string;
-  status?: string;
-  from?: string;
-  to?: string;
-  limit: number;
-  offset: number;
-}
+/** The query string as the route schema passes it on: the time bounds still as text. */
+type RawDriftQuery = Omit<DriftQuery, 'fromMs' | 'toMs'> & { from?: string; to?: string };
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
 

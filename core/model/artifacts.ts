@@ -19,7 +19,7 @@
  * tfjs models are written with tf.io.withSaveHandler and read with tf.io.fromMemory (no tfjs-node
  * file handler needed). Anything missing, truncated or of an unknown format is MODEL_LOAD_FAILED.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LayersModel, io } from '@tensorflow/tfjs';
 import { DriftlineError } from '../errors.js';
@@ -61,6 +61,7 @@ export async function writeModelArtifacts(trained: ModelBundle, dir: string): Pr
   await writeEmbedding(trained, join(dir, 'embedding'));
   await writeLayersModel(trained.head, join(dir, 'text'));
   await writeWide(trained.wide, join(dir, 'wide'));
+  if (trained.sentences) await writeSentenceModel(trained.sentences, dir);
   await writeLayersModel(trained.autoencoder, join(dir, 'autoencoder'));
   const { textAnomaly, ...outlier } = trained.outlier;
   if (textAnomaly) {
@@ -143,6 +144,21 @@ function wideSpecs(buckets: number): io.WeightsManifestEntry[] {
     { name: 'wide/kernel', shape: [buckets, 3], dtype: 'float32' },
     { name: 'wide/bias', shape: [3], dtype: 'float32' },
   ];
+}
+
+/** Optional (see ModelBundle.sentences): the sentence model, in the wide part's format. */
+export const SENTENCE_MODEL_DIR = 'sentences';
+
+/** Writes (or replaces) a version's sentence model. */
+export async function writeSentenceModel(model: WideModel, versionDir: string): Promise<void> {
+  await writeWide(model, join(versionDir, SENTENCE_MODEL_DIR));
+}
+
+/** The version's sentence model, undefined when it has none (MODEL_LOAD_FAILED when it is there but broken). */
+export async function readSentenceModel(versionDir: string, buckets: number): Promise<WideModel | undefined> {
+  const dir = join(versionDir, SENTENCE_MODEL_DIR);
+  if (!(await access(join(dir, 'model.json')).then(() => true, () => false))) return undefined;
+  return readWide(dir, buckets);
 }
 
 /** The wide part: a weight list in tfjs' manifest notation and one binary (idf, kernel, bias). */
@@ -312,6 +328,7 @@ export async function readModelBundle(tf: Tf, dir: string): Promise<ModelBundle>
   await readTextAnomaly(dir, outlier);
   const embedding = await readEmbedding(join(dir, 'embedding'), featurizer.buckets, manifest.embeddingDim);
   const wide = await readWide(join(dir, 'wide'), featurizer.buckets);
+  const sentences = await readSentenceModel(dir, featurizer.buckets);
   const head = await readLayersModel(tf, join(dir, 'text'));
   let autoencoder: LayersModel;
   try {
@@ -320,5 +337,5 @@ export async function readModelBundle(tf: Tf, dir: string): Promise<ModelBundle>
     head.dispose();
     throw err;
   }
-  return { manifest, featurizer, embedding, head, wide, autoencoder, outlier };
+  return { manifest, featurizer, embedding, head, wide, autoencoder, outlier, ...(sentences ? { sentences } : {}) };
 }

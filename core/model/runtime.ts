@@ -72,6 +72,8 @@ export class ModelForward {
   private readonly runHead: DenseRunner;
   private readonly runAutoencoder: DenseRunner;
   private readonly wideScratch: WideScratch;
+  /** Its own scratch: a scratch holds one wide model's packed weights. */
+  private readonly sentenceScratch: WideScratch | null;
   private readonly knn: CompiledKnn | null;
   private readonly textScratch: TextAnomalyScratch;
 
@@ -86,6 +88,7 @@ export class ModelForward {
     this.runHead = compileDenseModel(tf, bundle.head);
     this.runAutoencoder = compileDenseModel(tf, bundle.autoencoder);
     this.wideScratch = createWideScratch(bundle.featurizer.buckets);
+    this.sentenceScratch = bundle.sentences ? createWideScratch(bundle.featurizer.buckets) : null;
     this.knn = bundle.outlier.shiftKnn ? compileKnn(bundle.outlier.shiftKnn) : null;
     if (this.knn && this.knn.dims !== this.dim) throw new DriftlineError('MODEL_LOAD_FAILED', `k-NN shift index has width ${this.knn.dims}, the embedding ${this.dim}`);
     this.textScratch = createTextAnomalyScratch();
@@ -101,6 +104,12 @@ export class ModelForward {
     // A blend without the wide part (weight 0) needs no wide probabilities: blendSentiment ignores them.
     blendSentiment(sentiment, blend.wideWeight > 0 ? wideProbabilities(batch, this.bundle.wide, this.wideScratch) : sentiment, blend);
     return { batch, sentiment, category, pooled };
+  }
+
+  /** Sentiment of single sentences: the sentence model when the version has one, else the review model's heads. */
+  sentenceSentiment(sentences: readonly ReviewInput[]): Float32Array {
+    if (!this.bundle.sentences || !this.sentenceScratch) return this.heads(sentences).sentiment;
+    return wideProbabilities(featurizeBatch(sentences, this.bundle.featurizer), this.bundle.sentences, this.sentenceScratch);
   }
 
   forward(reviews: readonly ReviewInput[]): ForwardResult {
@@ -256,7 +265,7 @@ class TfModelRuntime implements ModelRuntime {
     });
     predictions.forEach((p) => (p.sentences = []));
     if (flat.length === 0) return;
-    const { sentiment } = this.engine.heads(flat);
+    const sentiment = this.engine.sentenceSentiment(flat);
     flat.forEach((s, j) => {
       const item: SentenceSentiment = { text: s.text, sentiment: SENTIMENTS[argmax(sentiment, j * 3, 3)], probabilities: probabilities(sentiment, j) };
       predictions[owner[j]].sentences!.push(item);

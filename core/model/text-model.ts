@@ -104,6 +104,11 @@ export interface ModelBundle {
   wide: WideModel;
   autoencoder: LayersModel;
   outlier: OutlierModel;
+  /**
+   * The sentence model (optional, `sentences/`): a wide part trained on single sentences that inherit their
+   * review's label, for `options.sentences`; without it sentences go through the review model's heads.
+   */
+  sentences?: WideModel;
 }
 
 export function headInputDim(embeddingDim: number): number {

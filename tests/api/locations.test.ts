@@ -45,6 +45,9 @@ describe('datasets by location, models by version', () => {
     expect((await evaluate({ dataset_location: 'sample/reviews-sample.jsonl', version: 1 })).json().rows).toBe(3000);
     const latest = await evaluate({ dataset_location: 'small.jsonl', version: 'latest' });
     expect(latest.json()).toMatchObject({ model: { version: 2 }, rows: 200 });
+    // Its eval run names the version's parent from the registry (v2 was registered from v1).
+    const run = await test.api.app.inject({ method: 'GET', url: `/v1/runs/${latest.json().run_id as string}`, headers: auth });
+    expect(run.json()).toMatchObject({ kind: 'eval', model: { version: 2, parent_version: 1 } });
     // Same weights (a copy) on the same rows: same figures, whichever version scored.
     expect(latest.json().accuracy).toBe((await evaluate({ dataset_location: 'small.jsonl', version: 1 })).json().accuracy);
     expect((await evaluate({ dataset_location: SAMPLE, version: 9 })).statusCode).toBe(404);

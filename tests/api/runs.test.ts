@@ -77,7 +77,7 @@ describe('runs API', () => {
 
   it('shows an evaluation run with its drift report against the version baseline', async () => {
     const run = (await test.api.app.inject({ method: 'GET', url: `/v1/runs/${evalRunId}` })).json();
-    expect(run).toMatchObject({ kind: 'eval', model: { name: MODEL_NAME, version: 2 }, data: { rows: 250 } });
+    expect(run).toMatchObject({ kind: 'eval', model: { name: MODEL_NAME, version: 2, parent_version: 1 }, data: { rows: 250 } });
     expect(['green', 'amber', 'red']).toContain(run.metrics.drift.status);
     const report = await test.api.app.inject({ method: 'GET', url: `/v1/runs/${evalRunId}/artifacts/drift-report.json` });
     expect(report.statusCode).toBe(200);

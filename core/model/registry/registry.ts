@@ -17,6 +17,10 @@
  * there; the store's index is the one readers trust. Serving hosts then need no shared directory: they read
  * the index from the store and download a version into their local directory when they first load it
  * (localVersionDir). Writers (trainer, API admin) still serialise on the local lock: one writer host.
+ *
+ * One file on purpose (~380 lines): openRegistry's closure holds what every operation uses (the root, the lock
+ * timing, the artifact store, the verifier); the lock, the index file, the stage rules and the lineage files are
+ * the modules beside it.
  */
 import { randomUUID } from 'node:crypto';
 import { appendFile, cp, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';

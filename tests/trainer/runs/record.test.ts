@@ -71,7 +71,8 @@ describe('runs of real jobs', () => {
     expect(warnings).toEqual([]);
     expect(answer.run_id).toMatch(/^eval_\d{8}T\d{9}Z$/);
     const run = await store.get(answer.run_id as string);
-    expect(run).toMatchObject({ kind: 'eval', model: { name: 'tiny', version: report.version }, data: { rows: 300, files: [] } });
+    // The evaluated version's parent (the registry's parent_version, else its training run's): none, it was trained from scratch.
+    expect(run).toMatchObject({ kind: 'eval', model: { name: 'tiny', version: report.version, parentVersion: null }, data: { rows: 300, files: [] } });
     expect(run.data.fingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(run.metrics).toMatchObject({ accuracy: answer.accuracy, macroF1: answer.macro_f1 });
     const drift = run.metrics['drift'] as { status: string; drifted: unknown[] };
