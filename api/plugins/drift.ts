@@ -9,6 +9,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { ClickHouseClient } from '../../core/clickhouse.js';
+import { parseDurationMs } from '../../core/duration.js';
 import { DriftlineError } from '../../core/errors.js';
 import { loadDriftThresholds } from '../../core/drift/config.js';
 import { createCompareRunner } from '../compare-runner.js';
@@ -30,8 +31,8 @@ export interface DriftPluginOptions {
   dataRoots: string[];
 }
 
-/** The query string as the route schema passes it on: the time bounds still as text. */
-type RawDriftQuery = Omit<DriftQuery, 'fromMs' | 'toMs'> & { from?: string; to?: string };
+/** The query string as the route schema passes it on: the time bounds and the window size still as text. */
+type RawDriftQuery = Omit<DriftQuery, 'fromMs' | 'toMs' | 'windowSizeMs'> & { from?: string; to?: string; window_size?: string };
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
 
@@ -47,9 +48,19 @@ function parseTime(raw: string | undefined, field: string): number | undefined {
   return ms;
 }
 
+function parseWindowSize(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const ms = parseDurationMs(raw);
+  if (ms === null) {
+    const reason = 'must be a window size: a whole number of ms, or with a unit ms, s, m, h, d (e.g. 5m, 1h)';
+    throw new DriftlineError('REQUEST_INVALID', `window_size ${reason}, got ${JSON.stringify(raw)}`, { field: 'window_size', details: { errors: [{ field: 'window_size', reason, code: 'FIELD_RANGE' }] } });
+  }
+  return ms;
+}
+
 function toQuery(raw: RawDriftQuery): DriftQuery {
-  const { from, to, ...rest } = raw;
-  return { ...rest, fromMs: parseTime(from, 'from'), toMs: parseTime(to, 'to') };
+  const { from, to, window_size, ...rest } = raw;
+  return { ...rest, fromMs: parseTime(from, 'from'), toMs: parseTime(to, 'to'), windowSizeMs: parseWindowSize(window_size) };
 }
 
 /** The request with every dataset given by location read into items (the worker only ever sees items). */

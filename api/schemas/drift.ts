@@ -25,6 +25,7 @@ function pagedQuery(maxLimit: number, withFeature: boolean): Record<string, unkn
       status: { type: 'string', enum: DRIFT_STATUSES },
       from: timeBound,
       to: timeBound,
+      window_size: { type: 'string', minLength: 1, description: 'Window size (DRIFTLINE_WINDOW_SIZES), e.g. 5m, 1h or ms; default: the smallest size stored for the model' },
       limit: { type: 'integer', minimum: 1, maximum: maxLimit, default: Math.min(100, maxLimit) },
       offset: { type: 'integer', minimum: 0, default: 0 },
     },
@@ -42,6 +43,7 @@ const pageProperties = {
 const windowProperties = {
   window_start: { type: 'string' },
   window_end: { type: 'string' },
+  window_size_ms: { type: 'integer', description: 'Window size in ms (one of DRIFTLINE_WINDOW_SIZES)' },
   model_name: { type: 'string' },
   model_version: { type: 'integer' },
   segment: { type: 'string' },

@@ -314,6 +314,7 @@ export function toDriftMetricRow(assessment: Assessment, context: RowContext): D
   return {
     window_start: context.windowStartMs,
     window_end: context.windowEndMs,
+    window_size_ms: context.windowEndMs - context.windowStartMs,
     model_name: context.modelName,
     model_version: context.modelVersion,
     segment: context.segment,

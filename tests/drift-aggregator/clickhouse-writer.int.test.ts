@@ -23,6 +23,7 @@ function row(i: number, writtenAt: number): DriftMetricRow {
   return {
     window_start: 1_700_000_000_000 + i * 60_000,
     window_end: 1_700_000_060_000 + i * 60_000,
+    window_size_ms: 60_000,
     model_name: 'ch-test',
     model_version: 1,
     segment: '__all__',
