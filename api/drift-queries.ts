@@ -59,7 +59,7 @@ const SUMMARY_COLUMNS = `toFloat64(toUnixTimestamp64Milli(window_start)) AS wind
   toFloat64(toUnixTimestamp64Milli(window_end)) AS window_end_ms, toFloat64(${WINDOW_SIZE_SQL}) AS window_size_ms,
   model_name, model_version, segment,
   toFloat64(events) AS events, toFloat64(late_events) AS late_events, toFloat64(outliers) AS outliers,
-  outlier_rate, mean_confidence, accuracy, macro_f1, status, state_lost,
+  outlier_rate, mean_confidence, accuracy, macro_f1, estimated_accuracy, estimated_macro_f1, status, state_lost,
   reference_scope, toFloat64(reference_rows) AS reference_rows,
   toFloat64(toUnixTimestamp64Milli(written_at)) AS written_at_ms`;
 

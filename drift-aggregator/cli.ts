@@ -75,7 +75,7 @@ async function driftQuery(argv: string[]): Promise<number> {
     }
     const table = values.summary ? WINDOW_SUMMARY_TABLE : DRIFT_METRICS_TABLE;
     const columns = values.summary
-      ? 'window_start, window_size_ms, model_name, model_version, segment, events, late_events, outlier_rate, mean_confidence, accuracy, macro_f1, status, state_lost, written_at'
+      ? 'window_start, window_size_ms, model_name, model_version, segment, events, late_events, outlier_rate, mean_confidence, accuracy, macro_f1, estimated_accuracy, estimated_macro_f1, status, state_lost, written_at'
       : 'window_start, window_size_ms, model_name, model_version, segment, feature, metric, value, p_value_adjusted, threshold_amber, threshold_red, status';
     const query = `SELECT ${columns} FROM ${core.clickhouseDatabase}.${table} FINAL ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY window_start DESC, window_size_ms LIMIT ${limit}`;
     const rows = (await (await client.query({ query, query_params: params, format: 'JSONEachRow' })).json()) as Array<Record<string, unknown>>;
@@ -141,9 +141,12 @@ async function driftSliding(argv: string[]): Promise<number> {
       .filter((a) => a.segment === values.segment)
       .map((a) => ({ feature: a.feature, metric: a.metric, value: a.effect, p_adjusted: a.pValueAdjusted, amber: a.thresholdAmber, red: a.thresholdRed, status: a.insufficient ? 'insufficient' : a.rawStatus }));
     const summary = view.summaries.find((s) => s.segment === values.segment);
-    if (values.json) process.stdout.write(`${JSON.stringify({ windowsFound: view.windowsFound, events: summary?.summary.count ?? 0, rows })}\n`);
+    const quality = { accuracy: summary?.accuracy ?? null, macroF1: summary?.macroF1 ?? null, estimatedAccuracy: summary?.estimatedAccuracy ?? null, estimatedMacroF1: summary?.estimatedMacroF1 ?? null };
+    if (values.json) process.stdout.write(`${JSON.stringify({ windowsFound: view.windowsFound, events: summary?.summary.count ?? 0, ...quality, rows })}\n`);
     else {
+      const figure = (x: number | null): string => (x === null ? '-' : x.toFixed(3));
       process.stdout.write(`sliding view: ${view.windowsFound}/${starts.length} windows, ${summary?.summary.count ?? 0} events, segment ${values.segment}\n`);
+      process.stdout.write(`accuracy ${figure(quality.accuracy)} (estimated ${figure(quality.estimatedAccuracy)}), macro-F1 ${figure(quality.macroF1)} (estimated ${figure(quality.estimatedMacroF1)})\n`);
       printTable(rows);
     }
     return 0;

@@ -40,7 +40,7 @@ const TIME_COLUMNS = ['window_start', 'window_end', 'written_at'] as const;
 /** Time columns only some tables have (alerts: the episode's start). */
 const OPTIONAL_TIME_COLUMNS = ['episode_start'] as const;
 
-const NULLABLE = new Set(['p_value', 'p_value_adjusted', 'accuracy', 'macro_f1']);
+const NULLABLE = new Set(['p_value', 'p_value_adjusted', 'accuracy', 'macro_f1', 'estimated_accuracy', 'estimated_macro_f1']);
 
 /** JSON has no NaN/Infinity: nullable columns get null, others the nearest finite double (0 for NaN). */
 function finiteJson(field: string, value: unknown): unknown {

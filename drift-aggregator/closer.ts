@@ -277,7 +277,7 @@ export class WindowCloser {
     log.info({ window: id, sizeMs, events: allSummary?.events ?? 0, late: lateEvents, status: allSummary?.status ?? 'green', alerts: alerts.length, stateLost, rewound }, 'window closed');
     // The Prometheus gauges and the automatic rollback follow the counted size (larger sizes are in ClickHouse and alerts).
     if (counted) {
-      this.recordMetrics(ref, items);
+      this.recordMetrics(ref, items, summaries);
       await this.considerRollback(ref, items);
     }
     return { ref, sizeMs, rows, summaries, alerts };
@@ -298,8 +298,9 @@ export class WindowCloser {
     return { items, hysteresisUpdates };
   }
 
-  private recordMetrics(ref: WindowRef, items: Array<Reported>): void {
+  private recordMetrics(ref: WindowRef, items: Array<Reported>, summaries: readonly WindowSummaryRow[]): void {
     this.deps.metrics.recordWindow(ref, items);
+    this.deps.metrics.recordPerformanceEstimate(ref, summaries);
   }
 
   private async considerRollback(ref: WindowRef, items: Array<Reported>): Promise<void> {
@@ -425,6 +426,8 @@ function summaryRow(
     mean_confidence: summary.meanConfidence,
     accuracy: summary.accuracy,
     macro_f1: summary.macroF1,
+    estimated_accuracy: summary.estimatedAccuracy,
+    estimated_macro_f1: summary.estimatedMacroF1,
     status: extra.status,
     state_lost: extra.stateLost ? 1 : 0,
     reference_scope: summary.referenceScope,
@@ -450,6 +453,8 @@ function emptySummaryRow(ref: WindowRef, windowMs: number): WindowSummaryRow {
     mean_confidence: 0,
     accuracy: null,
     macro_f1: null,
+    estimated_accuracy: null,
+    estimated_macro_f1: null,
     status: 'green',
     state_lost: 0,
     reference_scope: 'global',

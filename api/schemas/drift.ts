@@ -79,6 +79,8 @@ const summaryItem = {
     mean_confidence: { type: 'number' },
     accuracy: { type: ['number', 'null'] },
     macro_f1: { type: ['number', 'null'] },
+    estimated_accuracy: { type: ['number', 'null'], description: 'label-free estimate from the calibrated confidences (CBPE)' },
+    estimated_macro_f1: { type: ['number', 'null'], description: 'label-free estimate from the calibrated confidences (CBPE)' },
     status: { type: 'string' },
     state_lost: { type: 'boolean' },
     reference_scope: { type: 'string', enum: ['global', 'segment', 'fallback', 'unseen'], description: "Reference the segment was compared with: global (__all__), segment (its own), fallback (global; its own has fewer rows than DRIFTLINE_DRIFT_MIN_SAMPLES), unseen (global; a category the reference never had)" },
@@ -99,7 +101,7 @@ export function driftMetricsRouteSchema(maxLimit: number): Record<string, unknow
 export function driftWindowsRouteSchema(maxLimit: number): Record<string, unknown> {
   return {
     tags: ['drift'],
-    summary: 'Per-window summaries: events, late events, outlier rate, mean confidence, live accuracy, status (ClickHouse window_summary)',
+    summary: 'Per-window summaries: events, late events, outlier rate, mean confidence, live accuracy and macro-F1, their label-free estimates, status (ClickHouse window_summary)',
     querystring: pagedQuery(maxLimit, false),
     response: { 200: { type: 'object', properties: { items: { type: 'array', items: summaryItem }, ...pageProperties } }, ...errorResponses(400, 503) },
   };

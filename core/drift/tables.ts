@@ -55,6 +55,8 @@ export function driftTableMigrations(database: string): string[] {
       mean_confidence Float64,
       accuracy Nullable(Float64),
       macro_f1 Nullable(Float64),
+      estimated_accuracy Nullable(Float64) COMMENT 'label-free estimate from calibrated confidences (CBPE)',
+      estimated_macro_f1 Nullable(Float64) COMMENT 'label-free estimate from calibrated confidences (CBPE)',
       status LowCardinality(String),
       state_lost UInt8 COMMENT '1 when Redis state of this window was lost and the numbers are partial',
       reference_scope LowCardinality(String) DEFAULT 'global' COMMENT 'reference compared with: global (__all__), segment (its own), fallback (global: own reference under the minimum rows), unseen (global: category the reference never had)',
@@ -86,6 +88,9 @@ export function driftTableMigrations(database: string): string[] {
     // Tables created before the per-window clock counts get the columns (existing rows read 0).
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS event_time_events UInt64 DEFAULT 0 AFTER late_events`,
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS ingest_time_events UInt64 DEFAULT 0 AFTER event_time_events`,
+    // Tables created before the label-free estimate get its columns (existing rows read NULL).
+    `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS estimated_accuracy Nullable(Float64) AFTER macro_f1`,
+    `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS estimated_macro_f1 Nullable(Float64) AFTER estimated_accuracy`,
     // And before per-segment references (existing rows read 'global', 0).
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS reference_scope LowCardinality(String) DEFAULT 'global' AFTER state_lost`,
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS reference_rows UInt64 DEFAULT 0 AFTER reference_scope`,
@@ -137,6 +142,9 @@ export interface WindowSummaryRow {
   mean_confidence: number;
   accuracy: number | null;
   macro_f1: number | null;
+  /** Label-free estimates from the calibrated confidences (core/drift/cbpe.ts); null for a window without reviews. */
+  estimated_accuracy: number | null;
+  estimated_macro_f1: number | null;
   status: string;
   state_lost: number;
   /** Which reference the segment was compared with (core/drift/segments.ts ReferenceScope). */

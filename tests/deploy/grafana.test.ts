@@ -45,6 +45,8 @@ function summaryRow(minute: number, events: number, macroF1: number | null, writ
   return {
     window_start: ts(minute), window_end: ts(minute + 1), model_name: 'reviews', model_version: 1, segment: '__all__', events, late_events: 1,
     outliers: 2, outlier_rate: 2 / events, mean_confidence: 0.8, accuracy: macroF1, macro_f1: macroF1, status: 'green', state_lost: 0, written_at: ts(writtenAt),
+    // The label-free estimate exists with or without ratings.
+    estimated_macro_f1: macroF1 === null ? 0.5 : macroF1 / 2,
   };
 }
 
@@ -210,6 +212,7 @@ describe('dashboard SQL on the real drift tables (embedded ClickHouse)', () => {
     expect(volume.map((r) => Number(r.events))).toEqual([100, 80]);
     const f1 = await rows(panel('Live macro-F1').targets[0]!.rawSql);
     expect(f1.map((r) => r.macro_f1)).toEqual([0.7, 0.9]);
+    expect(f1.map((r) => r.estimated_macro_f1)).toEqual([0.35, 0.45]);
     const last = await rows(panel('Macro-F1 (last window)').targets[0]!.rawSql);
     expect(last.map((r) => r.macro_f1)).toEqual([0.9]);
     const outliers = await rows(panel('Outlier rate').targets[0]!.rawSql);

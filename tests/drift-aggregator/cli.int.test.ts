@@ -63,9 +63,12 @@ describe('driftline alerts', () => {
       ...env,
       DRIFTLINE_REGISTRY_DIR: registryDir,
     });
-    const view = JSON.parse(out.trim()) as { windowsFound: number; events: number; rows: Array<{ feature: string; status: string }> };
+    const view = JSON.parse(out.trim()) as { windowsFound: number; events: number; accuracy: number | null; estimatedAccuracy: number | null; rows: Array<{ feature: string; status: string }> };
     expect(view.windowsFound).toBe(2);
     expect(view.events).toBe(270);
+    // The merged windows' realized accuracy and its label-free estimate (synthetic events: ~0.85 correct).
+    expect(view.accuracy).toBeGreaterThan(0.7);
+    expect(view.estimatedAccuracy).toBeGreaterThan(0.5);
     expect(view.rows.some((r) => r.feature === 'feature.text_length')).toBe(true);
     const keys = await redis.keys(`${core.redisPrefix}:*`);
     if (keys.length > 0) await redis.del(...keys);

@@ -86,6 +86,12 @@ describe('window closer', () => {
     const queued = closed.reduce((sum, c) => sum + c.rows.length + c.summaries.length + c.alerts.length, 0);
     expect(await redis.lrange(state.key('pending'), 0, -1)).toHaveLength(queued);
     expect(await redis.llen(state.key('alerts-outbox'))).toBe(closed[1]!.alerts.length);
+    // The label-free estimate went through the same atomic apply: every summary row carries it.
+    for (const summary of closed.flatMap((c) => c.summaries)) {
+      expect(summary.estimated_accuracy).toBeGreaterThan(0.3);
+      expect(summary.estimated_accuracy).toBeLessThanOrEqual(1);
+      expect(summary.estimated_macro_f1).not.toBeNull();
+    }
   });
 
   it('re-closing a window after a crash before "done" repeats the same result, not a further hysteresis step', async () => {
