@@ -60,7 +60,7 @@ export const ERROR_CODES = {
   ARTIFACT_STORE_UNAVAILABLE: { http: 503, retriable: true, description: 'The S3-compatible artifact store cannot be reached or answered 5xx/throttling; retried with back-off.' },
   ARTIFACT_STORE_FAILED: { http: 500, retriable: false, description: 'The artifact store refused a request (no such bucket, access denied) or a key is not a safe relative path.' },
   STATE_LOST: { http: 500, retriable: false, description: 'Aggregator state in Redis disappeared (restart without persistence); the affected windows are marked, not guessed.' },
-  WEBHOOK_UNAVAILABLE: { http: 502, retriable: true, description: 'An alert webhook did not answer, timed out, or answered 429 or 5xx; retried with back-off, dead-lettered after the configured attempts.' },
+  WEBHOOK_UNAVAILABLE: { http: 503, retriable: true, description: 'An alert webhook did not answer, timed out, or answered 429 or 5xx; retried with back-off, dead-lettered after the configured attempts.' },
   WEBHOOK_REFUSED: { http: 502, retriable: false, description: 'An alert webhook answered a 4xx other than 429 (bad URL, revoked token, bad body): never retried, the alert is dead-lettered at once.' },
   SHUTTING_DOWN: { http: 503, retriable: true, description: 'The process is draining for shutdown.' },
   INTERNAL: { http: 500, retriable: false, description: 'An unexpected error (a bug); see the logs.' },
