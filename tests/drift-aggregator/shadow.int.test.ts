@@ -3,7 +3,7 @@
  * (drift-aggregator/run.ts shadowAggregatorSettings) side by side on real Kafka, Redis and chdb. The
  * candidate's events carry the same review ids as production's; each aggregator counts all of its own,
  * and window_summary holds, for the same windows, production's (v1, worse) and the candidate's (v2) live
- * accuracy and macro-F1.
+ * accuracy and macro-F1 — which the shadow promotion gate reads (core/model/shadow-gate.ts).
  */
 import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
@@ -12,6 +12,7 @@ import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.j
 import { defaultDriftThresholds } from '../../core/drift/config.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
 import { createLogger } from '../../core/logger.js';
+import { clickhouseShadowWindows, decideShadowGate } from '../../core/model/shadow-gate.js';
 import { InMemoryBaselineProvider } from '../../drift-aggregator/baselines.js';
 import { shadowAggregatorSettings } from '../../drift-aggregator/run.js';
 import { AggregatorService } from '../../drift-aggregator/service.js';
@@ -111,5 +112,14 @@ describe('drift aggregator: shadow windows', () => {
       expect(of(2)[w]!.macro_f1!).toBeGreaterThan(of(1)[w]!.macro_f1!);
       expect(of(2)[w]!.accuracy!).toBeGreaterThan(of(1)[w]!.accuracy!);
     }
+
+    // What the shadow promotion gate reads from these rows, and decides on them.
+    const read = await clickhouseShadowWindows(clickhouse, core.clickhouseDatabase)(MODEL, [2, 1], 10);
+    expect(read.get(2)!.map((w) => w.windowStart)).toEqual(of(2).map((r) => Number(r.start)).reverse()); // newest first
+    expect(read.get(2)!.map((w) => w.macroF1)).toEqual(of(2).map((r) => r.macro_f1).reverse());
+    const decision = decideShadowGate({ candidate: 2, production: 1 }, read.get(2)!, read.get(1)!, { windows: 10, minReviews: WINDOWS * PER_WINDOW, margin: 0.05 });
+    expect(decision.numbers).toMatchObject({ windows: WINDOWS, reviews: WINDOWS * PER_WINDOW });
+    expect(decision.promote).toBe(true);
+    expect(decideShadowGate({ candidate: 2, production: 1 }, read.get(2)!, read.get(1)!, { windows: 10, minReviews: WINDOWS * PER_WINDOW + 1, margin: 0.05 }).promote).toBe(false);
   });
 });
