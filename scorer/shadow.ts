@@ -80,6 +80,8 @@ export class ShadowModels implements ShadowSource {
   async close(): Promise<void> {
     this.closed = true;
     for (const detach of this.detachers.splice(0)) detach();
+    // Closing the service first aborts a load still backing off, so stopping never waits for its retries.
+    await this.service?.close();
     await this.queue;
     await this.drop();
   }
@@ -104,6 +106,7 @@ export class ShadowModels implements ShadowSource {
       // Warmed before the first batch uses it, so its first batches do not run into the shadow time budget.
       await (this.deps.warm ?? warmUp)(runtime);
     } catch (err) {
+      if (this.closed) return; // stopping: the load was cut off, not failed
       metrics.shadowFailures.inc({ stage: 'load' });
       log.error({ err: toDriftlineError(err).toJSON(), model: modelName, version: candidate }, 'shadow candidate could not be loaded; no shadow scoring until the next registry event');
       // Never keep scoring an older candidate in its place: it may be production by now.
