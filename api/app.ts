@@ -13,6 +13,7 @@ import { Ajv } from 'ajv';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifySchemaCompiler } from 'fastify';
 import type { ClickHouseClient } from '../core/clickhouse.js';
 import type { CoreSettings } from '../core/config.js';
+import { dataRoots } from '../core/data-location.js';
 import { DriftlineError } from '../core/errors.js';
 import { decodeUtf8Escaping } from '../core/utf8.js';
 import type { Logger } from '../core/logger.js';
@@ -46,6 +47,8 @@ export interface ApiDependencies {
   /** Absent: drift queries answer 503 CLICKHOUSE_UNAVAILABLE. */
   clickhouse?: ClickHouseClient;
   jobs: JobRunner;
+  /** Directories datasets named by location may be read from; default DRIFTLINE_DATA_ROOTS (core/data-location.ts). */
+  dataRoots?: string[];
   /** Default: the run store next to the registry (DRIFTLINE_RUNS_DIR overrides). */
   runs?: RunStore;
   metrics?: ApiMetrics;
@@ -77,6 +80,7 @@ function validatorCompiler(): FastifySchemaCompiler<unknown> {
 export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
   const { settings } = deps;
   const metrics = deps.metrics ?? createApiMetrics();
+  const roots = deps.dataRoots ?? dataRoots();
   let draining = false;
 
   const loggerInstance: FastifyBaseLogger | undefined = deps.logger;
@@ -143,6 +147,8 @@ export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
   });
   await app.register(predictPlugin, {
     modelService: deps.modelService,
+    registry: deps.registry,
+    modelCache: settings.modelCache,
     metrics,
     maxBatch: settings.maxBatch,
     maxTextBytes: deps.core.maxTextBytes,
@@ -154,6 +160,7 @@ export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
     adminToken: settings.adminToken,
     modelName: settings.modelName,
     maxRows: settings.maxCompareRows,
+    dataRoots: roots,
     publishesPromotions: deps.publishesPromotions ?? false,
     runs,
   });
@@ -165,6 +172,7 @@ export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
     maxRows: settings.maxCompareRows,
     maxTextBytes: deps.core.maxTextBytes,
     compareQueue: settings.compareQueue,
+    dataRoots: roots,
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

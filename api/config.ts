@@ -11,6 +11,14 @@ export const apiSettings = defineSettings('api', {
     default: 'models/default',
     description: 'Shipped model copied into an empty registry at start-up (relative to the repository root); empty: no seeding.',
   }),
+  modelCache: setting({
+    env: 'DRIFTLINE_API_MODEL_CACHE',
+    kind: 'int',
+    default: 3,
+    min: 1,
+    max: 32,
+    description: 'Model versions besides the serving one that POST /v1/predict keeps loaded for `model_version` (least recently used first out).',
+  }),
   maxBatch: setting({ env: 'DRIFTLINE_API_MAX_BATCH', kind: 'int', default: 1000, min: 1, description: 'Most reviews in one POST /v1/predict (more: 413 BATCH_TOO_LARGE).' }),
   bodyLimitBytes: setting({
     env: 'DRIFTLINE_API_BODY_LIMIT_BYTES',

@@ -1,5 +1,5 @@
 /**
- * POST /v1/drift/compare: two inline datasets in, per-feature drift metrics out, computed by
+ * POST /v1/drift/compare: two datasets in (inline, or a JSONL file inside the data roots each), per-feature drift metrics out, computed by
  * core/drift/compare.ts (the same metrics, thresholds and status rules as the live windows).
  * No model and no ClickHouse are involved: it answers "would this data drift from that data?".
  */
@@ -7,7 +7,9 @@ import { compareDatasets, type CompareReport, type ReviewRecord } from '../core/
 import type { DriftThresholds } from '../core/drift/config.js';
 import type { ReviewFields } from '../core/review.js';
 import { DRIFT_STATUSES } from '../schemas/types.js';
-import type { DriftlineError } from '../core/errors.js';
+import { createInterface } from 'node:readline';
+import { DriftlineError } from '../core/errors.js';
+import { openDataFile } from '../core/paths.js';
 import { requestInvalid, type FieldProblem } from './http-errors.js';
 import { errorResponses } from './schemas/common.js';
 
@@ -41,6 +43,62 @@ export interface CompareBody {
   options?: { bins?: number; max_categories?: number };
 }
 
+/** The request as sent: each dataset inline or by location (core/data-location.ts). */
+export interface CompareRequest {
+  reference?: CompareItem[];
+  current?: CompareItem[];
+  reference_location?: string;
+  current_location?: string;
+  options?: CompareBody['options'];
+}
+
+export const COMPARE_SIDES = ['reference', 'current'] as const;
+
+const str = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+const int = (value: unknown): number | null => (typeof value === 'number' && Number.isInteger(value) ? value : null);
+
+/**
+ * A dataset file (JSONL, `.gz` gunzipped) as compare items: a line needs a text; other fields of the wrong type
+ * are taken as missing, as inline items with unknown extra fields are taken as they are. A line that is not a JSON
+ * object with a text is REQUEST_INVALID naming the location and line; more than `maxRows` is BATCH_TOO_LARGE.
+ */
+export async function readCompareItems(path: string, location: string, field: string, maxRows: number): Promise<CompareItem[]> {
+  const items: CompareItem[] = [];
+  const lines = createInterface({ input: openDataFile(path), crlfDelay: Infinity });
+  let lineNo = 0;
+  for await (const line of lines) {
+    lineNo++;
+    if (line.trim() === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      value = undefined;
+    }
+    const record = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    if (!record || typeof record.text !== 'string') {
+      lines.close();
+      throw new DriftlineError('REQUEST_INVALID', `${field} ${JSON.stringify(location)} line ${lineNo}: not a JSON object with a text`, { field });
+    }
+    if (items.length === maxRows) {
+      lines.close();
+      throw new DriftlineError('BATCH_TOO_LARGE', `${field} ${JSON.stringify(location)} holds more than ${maxRows} reviews (DRIFTLINE_API_MAX_COMPARE_ROWS)`, { field, details: { limit: maxRows } });
+    }
+    items.push({
+      ...(str(record.review_id) === null ? {} : { review_id: str(record.review_id)! }),
+      text: record.text,
+      title: str(record.title),
+      product_id: str(record.product_id),
+      category: str(record.category),
+      rating: int(record.rating),
+      helpful_votes: int(record.helpful_votes),
+      verified: typeof record.verified === 'boolean' ? record.verified : null,
+    });
+  }
+  if (items.length === 0) throw new DriftlineError('REQUEST_INVALID', `${field} ${JSON.stringify(location)} holds no reviews`, { field });
+  return items;
+}
+
 const assessmentSchema = {
   type: 'object',
   properties: {
@@ -59,16 +117,27 @@ const assessmentSchema = {
 
 export function compareRouteSchema(maxRows: number, maxTextBytes: number): Record<string, unknown> {
   const dataset = { type: 'array', minItems: 1, maxItems: maxRows, items: compareReviewSchema(maxTextBytes) };
+  const location = {
+    type: 'string',
+    minLength: 1,
+    maxLength: 1024,
+    description: 'A JSONL file (.jsonl or .jsonl.gz) inside the data roots (DRIFTLINE_DATA_ROOTS), e.g. data/sample/reviews-sample.jsonl',
+  };
   return {
     tags: ['drift'],
-    summary: 'Compare two inline datasets: per-feature drift metrics (PSI, KS, JS, Wasserstein, chi-square) and statuses',
+    summary: 'Compare two datasets (inline, or by location): per-feature drift metrics (PSI, KS, JS, Wasserstein, chi-square) and statuses',
     body: {
       type: 'object',
-      required: ['reference', 'current'],
       additionalProperties: false,
+      allOf: [
+        { oneOf: [{ required: ['reference'] }, { required: ['reference_location'] }] },
+        { oneOf: [{ required: ['current'] }, { required: ['current_location'] }] },
+      ],
       properties: {
         reference: dataset,
         current: dataset,
+        reference_location: location,
+        current_location: location,
         options: {
           type: 'object',
           additionalProperties: false,
@@ -107,7 +176,7 @@ export function compareRouteSchema(maxRows: number, maxTextBytes: number): Recor
           },
         },
       },
-      ...errorResponses(400, 413, 429),
+      ...errorResponses(400, 403, 404, 413, 429),
     },
   };
 }

@@ -4,7 +4,7 @@
  * newest row (highest written_at) per key. Values reach ClickHouse as query parameters, never as text.
  */
 import type { ClickHouseClient } from '../core/clickhouse.js';
-import { DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
+import { DRIFT_METRICS_TABLE, WINDOW_SIZE_SQL, WINDOW_SUMMARY_TABLE, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
 import { DriftlineError, isDriftlineError } from '../core/errors.js';
 
 export interface DriftQuery {
@@ -16,6 +16,8 @@ export interface DriftQuery {
   status?: string;
   fromMs?: number;
   toMs?: number;
+  /** Window size in ms (DRIFTLINE_WINDOW_SIZES); absent: the smallest size stored (of the model, when one is given). */
+  windowSizeMs?: number;
   limit: number;
   offset: number;
 }
@@ -47,17 +49,17 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 // 64-bit integers are cast to Float64 so JSON carries numbers, not quoted strings.
 const METRIC_COLUMNS = `toFloat64(toUnixTimestamp64Milli(window_start)) AS window_start_ms,
-  toFloat64(toUnixTimestamp64Milli(window_end)) AS window_end_ms,
+  toFloat64(toUnixTimestamp64Milli(window_end)) AS window_end_ms, toFloat64(${WINDOW_SIZE_SQL}) AS window_size_ms,
   model_name, model_version, segment, feature, metric, value, p_value, p_value_adjusted,
   threshold_amber, threshold_red, raw_status, status,
   toFloat64(current_count) AS current_count, toFloat64(reference_count) AS reference_count,
   toFloat64(toUnixTimestamp64Milli(written_at)) AS written_at_ms`;
 
 const SUMMARY_COLUMNS = `toFloat64(toUnixTimestamp64Milli(window_start)) AS window_start_ms,
-  toFloat64(toUnixTimestamp64Milli(window_end)) AS window_end_ms,
+  toFloat64(toUnixTimestamp64Milli(window_end)) AS window_end_ms, toFloat64(${WINDOW_SIZE_SQL}) AS window_size_ms,
   model_name, model_version, segment,
   toFloat64(events) AS events, toFloat64(late_events) AS late_events, toFloat64(outliers) AS outliers,
-  outlier_rate, mean_confidence, accuracy, macro_f1, status, state_lost,
+  outlier_rate, mean_confidence, accuracy, macro_f1, estimated_accuracy, estimated_macro_f1, status, state_lost,
   reference_scope, toFloat64(reference_rows) AS reference_rows,
   toFloat64(toUnixTimestamp64Milli(written_at)) AS written_at_ms`;
 
@@ -66,7 +68,7 @@ interface Filter {
   params: Record<string, unknown>;
 }
 
-function buildFilter(query: DriftQuery, withFeature: boolean): Filter {
+function buildFilter(query: DriftQuery, withFeature: boolean, table: string): Filter {
   const clauses: string[] = [];
   const params: Record<string, unknown> = {};
   const add = (clause: string, name: string, value: unknown): void => {
@@ -81,6 +83,9 @@ function buildFilter(query: DriftQuery, withFeature: boolean): Filter {
   if (query.status !== undefined) add('status = {status:String}', 'status', query.status);
   if (query.fromMs !== undefined) add("window_start >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')", 'from', query.fromMs);
   if (query.toMs !== undefined) add("window_start < fromUnixTimestamp64Milli({to:Int64}, 'UTC')", 'to', query.toMs);
+  // One window size at a time (several sizes overlap in time): the asked one, else the smallest stored.
+  if (query.windowSizeMs !== undefined) add(`${WINDOW_SIZE_SQL} = {window_size:UInt64}`, 'window_size', query.windowSizeMs);
+  else clauses.push(`${WINDOW_SIZE_SQL} = (SELECT min(${WINDOW_SIZE_SQL}) FROM ${table}${query.model !== undefined ? ' WHERE model_name = {model:String}' : ''})`);
   return { where: clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }
 
@@ -113,7 +118,7 @@ export function createDriftStore(client: ClickHouseClient | undefined, database:
   }
 
   async function page<Raw, Item>(table: string, columns: string, order: string, query: DriftQuery, withFeature: boolean, convert: (raw: Raw) => Item): Promise<Page<Item>> {
-    const filter = buildFilter(query, withFeature);
+    const filter = buildFilter(query, withFeature, `${database}.${table}`);
     const source = `${database}.${table} FINAL ${filter.where}`;
     const params = { ...filter.params, limit: query.limit, offset: query.offset };
     const [items, counted] = await Promise.all([

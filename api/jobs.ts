@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { DriftlineError, toDriftlineError, type ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { JobProgress, TrainExecutor, TrainOutcome, TrainRequest } from '../trainer/index.js';
+import type { BaseVersion, JobProgress, TrainExecutor, TrainOutcome, TrainRequest } from '../trainer/index.js';
 
 export type { JobProgress, TrainExecutor, TrainOutcome, TrainRequest };
 
@@ -24,7 +24,15 @@ export interface JobView {
   finished_at: string | null;
   result: TrainOutcome | null;
   error: { code: ErrorCode; message: string } | null;
-  request: { dataset_path: string | null; reviews: number | null; base_version: number | null; params: Record<string, unknown> | null; promote: boolean };
+  request: {
+    dataset_path: string | null;
+    reviews: number | null;
+    base_version: BaseVersion | null;
+    base_model: string | null;
+    rebuild_vocabulary: boolean;
+    params: Record<string, unknown> | null;
+    promote: boolean;
+  };
 }
 
 export interface JobRunner {
@@ -54,6 +62,8 @@ function describeRequest(request: TrainRequest): JobView['request'] {
     dataset_path: request.datasetPath ?? null,
     reviews: request.reviews?.length ?? null,
     base_version: request.baseVersion ?? null,
+    base_model: request.baseModel ?? null,
+    rebuild_vocabulary: request.rebuildVocabulary === true,
     params: request.params ?? null,
     promote: request.promote === true,
   };

@@ -24,7 +24,7 @@ import { createKafka, ensureTopics } from '../core/kafka.js';
 import { createLogger } from '../core/logger.js';
 import { createRedis } from '../core/redis.js';
 import { InMemoryBaselineProvider, SketchCatalog } from '../drift-aggregator/baselines.js';
-import { aggregatorSettings } from '../drift-aggregator/config.js';
+import { aggregatorSettings, windowSizesOf } from '../drift-aggregator/config.js';
 import { BatchAggregate } from '../drift-aggregator/increments.js';
 import { AggregatorService } from '../drift-aggregator/service.js';
 import { seededRandom, syntheticBaseline, syntheticReview } from '../fixtures/synthetic.js';
@@ -152,7 +152,7 @@ async function main(): Promise<void> {
     benchmark: 'aggregator',
     time: new Date().toISOString(),
     machine: { os: `${osType()} ${release()}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg: loadavg() },
-    config: { events: EVENTS, windows: WINDOWS, partitions: core.topicPartitions, maxBatchBytes: settings.maxBatchBytes, segments: settings.maxSegments },
+    config: { events: EVENTS, windows: WINDOWS, windowSizesMs: windowSizesOf(settings), partitions: core.topicPartitions, maxBatchBytes: settings.maxBatchBytes, segments: settings.maxSegments },
     preAggregationEventsPerSecond: Math.round(preAggregation.wall),
     preAggregationEventsPerCpuSecond: Math.round(preAggregation.cpu),
     endToEndEventsPerSecond: Math.round(endToEnd),

@@ -12,6 +12,7 @@ import { repoPath } from '../core/paths.js';
 /** Every module that declares settings; imported for their side effect of registering them. */
 async function importSettingModules(): Promise<void> {
   await import('../core/config.js');
+  await import('../core/data-location.js');
   await import('../core/tracing.js');
   await import('../core/model/config.js');
   await import('../core/artifact-store/config.js');

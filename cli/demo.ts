@@ -14,11 +14,13 @@ import { codecFor } from '../core/avro.js';
 import type { ClickHouseClient } from '../core/clickhouse.js';
 import { coreSettings, type CoreSettings } from '../core/config.js';
 import { DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE } from '../core/drift/tables.js';
+import { formatDurationMs } from '../core/duration.js';
 import { createKafka, driftlineTopics, ensureTopics } from '../core/kafka.js';
 import { createLogger } from '../core/logger.js';
 import { openRegistry } from '../core/model/registry/index.js';
 import { repoPath } from '../core/paths.js';
-import type { ClosedWindow } from '../drift-aggregator/index.js';
+import { alertLine, changeKind, type ClosedWindow } from '../drift-aggregator/index.js';
+import type { DriftAlert } from '../schemas/types.js';
 import { ingestRecords, type IngestSummary } from '../ingest/index.js';
 import { runScorer } from '../scorer/index.js';
 import { startApiServer } from '../api/index.js';
@@ -69,6 +71,8 @@ function demoEnv(runId: string, args: DemoArgs): NodeJS.ProcessEnv {
     DRIFTLINE_SCORER_GROUP_ID: `driftline-demo-${runId}-scorer`,
     DRIFTLINE_AGGREGATOR_GROUP: `driftline-demo-${runId}-aggregator`,
     DRIFTLINE_WINDOW_MS: String(args.windowMs),
+    // Two sizes at once: the counted windows and windows four times as long, merged from their sketches.
+    DRIFTLINE_WINDOW_SIZES: `${formatDurationMs(args.windowMs)},${formatDurationMs(4 * args.windowMs)}`,
     DRIFTLINE_WINDOW_TIME: 'ingest',
     DRIFTLINE_ALLOWED_LATENESS_MS: '1000',
     DRIFTLINE_WINDOW_IDLE_CLOSE_MS: '3000',
@@ -129,6 +133,13 @@ function shiftedPasses(shifted: SampleReview[], passes: number): string[] {
   return lines;
 }
 
+function withFreshIds(lines: string[], pass: string): string[] {
+  return lines.map((line) => {
+    const review = JSON.parse(line) as SampleReview;
+    return JSON.stringify({ ...review, review_id: `${review.review_id}~${pass}` });
+  });
+}
+
 async function ingestLines(name: string, lines: string[], core: CoreSettings, kafka: Kafka, rate: number): Promise<IngestSummary> {
   return ingestRecords(
     { name, stream: Readable.from([lines.join('\n') + '\n']) },
@@ -149,22 +160,32 @@ async function countCommitted(kafka: Kafka, topic: string, expected: number, tim
   return count;
 }
 
-async function readAlerts(kafka: Kafka, topic: string): Promise<number> {
+/** The alert state changes on the topic: a count per kind of change and the first raise and recovery. */
+async function readAlerts(kafka: Kafka, topic: string): Promise<DriftAlert[]> {
   const consumer = kafka.consumer({ groupId: `driftline-demo-alerts-${randomUUID()}` });
   const codec = codecFor('DriftAlert');
-  let alerts = 0;
+  const alerts: DriftAlert[] = [];
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({ eachMessage: async ({ message }) => void (codec.decode(message.value), alerts++) });
+  await consumer.run({ eachMessage: async ({ message }) => void alerts.push(codec.decode(message.value)) });
   await sleep(3_000);
   await consumer.disconnect();
   return alerts;
 }
 
+function printAlerts(alerts: DriftAlert[], topic: string): void {
+  const byKind = new Map<string, number>();
+  for (const alert of alerts) byKind.set(changeKind(alert), (byKind.get(changeKind(alert)) ?? 0) + 1);
+  say(`alerts: ${alerts.length} state changes on ${topic} (${[...byKind].map(([kind, n]) => `${kind} ${n}`).join(', ') || 'none'}), e.g.`);
+  const recovered = alerts.find((a) => changeKind(a) === 'recovered' && a.segment === null);
+  const raised = recovered ? alerts.find((a) => a.alert_id === recovered.alert_id) : alerts.find((a) => changeKind(a) === 'raised');
+  for (const alert of [raised, recovered]) if (alert) say(`  ${alertLine(alert)}`);
+}
+
 function printWindows(windows: ClosedWindow[]): void {
   say('\ndrift windows (all segments):');
-  say('  window start (UTC)        events  outlier%  conf   macroF1  status  raw red  features red/amber (after hysteresis)');
-  for (const closed of windows.sort((a, b) => a.ref.start - b.ref.start)) {
+  say('  size  window start (UTC)        events  outlier%  conf   macroF1  status  raw red  features red/amber (after hysteresis)');
+  for (const closed of windows.sort((a, b) => a.sizeMs - b.sizeMs || a.ref.start - b.ref.start)) {
     const all = closed.summaries.find((s) => s.segment === '__all__');
     if (!all) continue;
     const flagged = closed.rows
@@ -175,7 +196,7 @@ function printWindows(windows: ClosedWindow[]): void {
     const names = [...worst].slice(0, 6).map(([feature, status]) => `${feature}=${status}`).join(', ');
     const rawRed = closed.rows.filter((r) => r.segment === '__all__' && r.raw_status === 'red').length;
     say(
-      `  ${new Date(all.window_start).toISOString().padEnd(25)} ${String(all.events).padStart(6)}  ${(all.outlier_rate * 100).toFixed(1).padStart(7)}  ` +
+      `  ${formatDurationMs(closed.sizeMs).padEnd(4)}  ${new Date(all.window_start).toISOString().padEnd(25)} ${String(all.events).padStart(6)}  ${(all.outlier_rate * 100).toFixed(1).padStart(7)}  ` +
         `${all.mean_confidence.toFixed(2)}  ${all.macro_f1 === null ? '   -  ' : all.macro_f1.toFixed(3).padStart(6)}   ${all.status.padEnd(6)}  ${String(rawRed).padStart(7)}  ${names || '-'}`,
     );
   }
@@ -208,7 +229,7 @@ async function runDemo(argv: string[]): Promise<number> {
   const core = coreSettings.load(env);
   const log = createLogger('demo', core.logLevel);
   const startedAt = Date.now();
-  say(`Driftline demo ${runId}: topics driftline.demo-${runId}.*, windows of ${args.windowMs / 1000}s, ingest at ${args.rate} reviews/s`);
+  say(`Driftline demo ${runId}: topics driftline.demo-${runId}.*, windows of ${formatDurationMs(args.windowMs)} and ${formatDurationMs(4 * args.windowMs)} (merged from the ${formatDurationMs(args.windowMs)} sketches), ingest at ${args.rate} reviews/s`);
   say(await ensureModel(core));
 
   const kafka = createKafka(core, 'demo');
@@ -233,10 +254,15 @@ async function runDemo(argv: string[]): Promise<number> {
     const shiftRate = Math.ceil(shiftedStream.length / ((2.5 * args.windowMs) / 1000));
     say(`2) ${shiftedStream.length} reviews of one category only (${SHIFT_SOURCE_PREFIX}, six passes with fresh ids, ${shiftRate}/s): a distribution shift`);
     const second = await ingestLines('sample:shifted', shiftedStream, core, kafka, shiftRate);
-    say(`3) the broken-records file ${BROKEN.replace(repoPath(), '.')}`);
+    // Traffic like the reference again for ~2.5 windows: the drifted items recover (one alert each, same alert_id).
+    const recoveryStream = [...withFreshIds(representative, 'r1'), ...withFreshIds(representative, 'r2')];
+    const recoveryRate = Math.ceil(recoveryStream.length / ((2.5 * args.windowMs) / 1000));
+    say(`3) ${recoveryStream.length} held-out reviews again (two passes with fresh ids, ${recoveryRate}/s): back to normal, a recovery`);
+    const third = await ingestLines('sample:recovery', recoveryStream, core, kafka, recoveryRate);
+    say(`4) the broken-records file ${BROKEN.replace(repoPath(), '.')}`);
     const broken = await ingestRecords(BROKEN, { settings: core, kafka, createTopics: false });
-    const published = first.published + second.published + broken.published;
-    const deadLettered = first.deadLettered + second.deadLettered + broken.deadLettered;
+    const published = first.published + second.published + third.published + broken.published;
+    const deadLettered = first.deadLettered + second.deadLettered + third.deadLettered + broken.deadLettered;
     say(`\ningest: ${published} published, ${deadLettered} dead-lettered ` +
       `(${Object.entries(broken.byErrorCode).map(([code, n]) => `${code}=${n}`).join(', ')})`);
 
@@ -270,8 +296,8 @@ async function runDemo(argv: string[]): Promise<number> {
     }
     await aggregator.housekeeping();
     printWindows(closedWindows);
-    await printClickHouse(clickhouse, core, startedAt - args.windowMs);
-    say(`alerts: ${await readAlerts(kafka, core.topicAlerts)} DriftAlert events on ${core.topicAlerts}`);
+    await printClickHouse(clickhouse, core, startedAt - 4 * args.windowMs); // the larger windows start up to 4 counted windows earlier
+    printAlerts(await readAlerts(kafka, core.topicAlerts), core.topicAlerts);
     say(`\ndone in ${((Date.now() - startedAt) / 1000).toFixed(1)} s. Query the drift tables with the SQL in docs/drift.md ("Drift in ClickHouse").`);
     return scored === published ? 0 : 1;
   } finally {
@@ -289,8 +315,8 @@ export const commands: CliCommand[] = [
     usage:
       'usage: driftline demo [--window-ms 5000] [--rate 600]\n' +
       '  Seeds the default model, runs scorer + aggregator + API in this process, streams data/sample\n' +
-      '  (a representative phase, then one category only) and data/broken through ingest, and reports\n' +
-      '  ingest counts, exactly-once scoring, drift windows (also read back from ClickHouse), alerts and an API call.',
+      '  (a representative phase, one category only, representative again) and data/broken through ingest, and reports\n' +
+      '  ingest counts, exactly-once scoring, drift windows (also read back from ClickHouse), alert state changes and an API call.',
     run: runDemo,
   },
 ];

@@ -29,7 +29,7 @@ const SUMMARIES: Record<string, string> = {
   scorer: 'Run the streaming scorer (Kafka consumer, exactly-once)',
   aggregator: 'Run the drift aggregator (Redis sketches, ClickHouse metrics, alerts)',
   drift: 'Drift tools: compare two datasets, query drift metrics',
-  alerts: 'Print drift alerts from the alerts topic',
+  alerts: 'Consume drift alerts: dedupe, print, deliver to a webhook (dead letter after N failures)',
   api: 'Run the HTTP API (Fastify)',
   serve: 'Run scorer, aggregator and API together until stopped (the single-node deployment)',
   demo: 'The main job: services, default model, sample reviews through the whole pipeline, report',

@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   BATCH_TOO_LARGE: { http: 413, retriable: false, description: 'A batch has more items than the configured maximum.' },
   PAYLOAD_TOO_LARGE: { http: 413, retriable: false, description: 'A request body is over the configured byte limit.' },
   REQUEST_INVALID: { http: 400, retriable: false, description: 'A request failed JSON-schema validation (the answer names each item and field).' },
+  DATA_LOCATION_REFUSED: { http: 403, retriable: false, description: 'A dataset location lies outside the configured data roots (DRIFTLINE_DATA_ROOTS): a `..` segment, an absolute path elsewhere, a symbolic link that leads out, or a URI.' },
+  DATA_LOCATION_NOT_FOUND: { http: 404, retriable: false, description: 'A dataset location inside the data roots names no readable file.' },
   // --- wire format ---
   AVRO_BAD_HEADER: { http: 400, retriable: false, description: 'Bytes do not start with the Avro single-object marker 0xC3 0x01, or are too short.' },
   AVRO_UNKNOWN_SCHEMA: { http: 400, retriable: false, description: 'The message names a schema fingerprint this reader does not know.' },
@@ -58,6 +60,8 @@ export const ERROR_CODES = {
   ARTIFACT_STORE_UNAVAILABLE: { http: 503, retriable: true, description: 'The S3-compatible artifact store cannot be reached or answered 5xx/throttling; retried with back-off.' },
   ARTIFACT_STORE_FAILED: { http: 500, retriable: false, description: 'The artifact store refused a request (no such bucket, access denied) or a key is not a safe relative path.' },
   STATE_LOST: { http: 500, retriable: false, description: 'Aggregator state in Redis disappeared (restart without persistence); the affected windows are marked, not guessed.' },
+  WEBHOOK_UNAVAILABLE: { http: 502, retriable: true, description: 'An alert webhook did not answer, timed out, or answered 429 or 5xx; retried with back-off, dead-lettered after the configured attempts.' },
+  WEBHOOK_REFUSED: { http: 502, retriable: false, description: 'An alert webhook answered a 4xx other than 429 (bad URL, revoked token, bad body): never retried, the alert is dead-lettered at once.' },
   SHUTTING_DOWN: { http: 503, retriable: true, description: 'The process is draining for shutdown.' },
   INTERNAL: { http: 500, retriable: false, description: 'An unexpected error (a bug); see the logs.' },
 } as const satisfies Record<string, ErrorCodeSpec>;

@@ -11,6 +11,8 @@ import type { Logger } from './logger.js';
 
 export interface StoppableService {
   stop(): Promise<void>;
+  /** For a run that can end by itself (a CLI consumer that stops when idle): resolving it stops the service like a signal, exit 0. */
+  finished?: Promise<void>;
 }
 
 export interface RunServiceOptions {
@@ -23,8 +25,9 @@ export interface RunServiceOptions {
 
 export async function runService(options: RunServiceOptions): Promise<number> {
   const { name, log } = options;
-  let endRun: (reason: { signal: NodeJS.Signals } | { fatal: Error }) => void = () => undefined;
-  const ended = new Promise<{ signal: NodeJS.Signals } | { fatal: Error }>((resolve) => (endRun = resolve));
+  type EndReason = { signal: NodeJS.Signals } | { fatal: Error } | { finished: true };
+  let endRun: (reason: EndReason) => void = () => undefined;
+  const ended = new Promise<EndReason>((resolve) => (endRun = resolve));
   let service: StoppableService;
   try {
     service = await options.start((fatal) => endRun({ fatal }));
@@ -38,9 +41,11 @@ export async function runService(options: RunServiceOptions): Promise<number> {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  void service.finished?.then(() => endRun({ finished: true }));
   const reason = await ended;
   if ('fatal' in reason) log.fatal({ err: toDriftlineError(reason.fatal).toJSON() }, `${name} stopped for good; shutting down`);
-  else log.info({ signal: reason.signal }, `${name} shutting down`);
+  else if ('signal' in reason) log.info({ signal: reason.signal }, `${name} shutting down`);
+  else log.info(`${name} finished; shutting down`);
   try {
     await service.stop();
   } catch (err) {

@@ -1,18 +1,16 @@
 /**
- * Drift alerts: one DriftAlert per closed window and segment whose items are not all green after
- * hysteresis (segment null = all traffic). Alerts are queued in a Redis outbox list in the same MULTI
- * that marks the window done and published from there (at least once; alert_id is deterministic per
- * window and segment, so a consumer can drop repeats).
+ * Drift alerts: the item shape the closer hands to the alert episodes (alert-episodes.ts builds one
+ * DriftAlert per state change) and the Redis outbox they are published from. Alerts are queued in the
+ * outbox list in the same MULTI that marks the window done and published from there (at least once; the
+ * dedupe_key is the same for every copy of one change, so a consumer drops repeats).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RELEASE_LOCK_AND_TRIM_LUA } from '../core/redis.js';
 import type { Producer } from 'kafkajs';
 import { codecFor } from '../core/avro.js';
-import { ALL_SEGMENTS } from '../core/drift/tables.js';
 import { kafkaError } from '../core/kafka.js';
-import type { DriftAlert, DriftAlertItem, DriftStatus } from '../schemas/types.js';
-import type { WindowRef } from './windows.js';
+import type { DriftAlert, DriftStatus } from '../schemas/types.js';
 
 export interface StatusedItem {
   segment: string;
@@ -36,44 +34,6 @@ export function worstStatus(statuses: Iterable<DriftStatus>): DriftStatus {
   for (const status of statuses) if (RANK[status] > RANK[worst]) worst = status;
   return worst;
 }
-
-export function alertId(ref: WindowRef, segment: string): string {
-  return createHash('sha256').update(`${ref.modelName}|${ref.modelVersion}|${ref.start}|${segment}`).digest('hex').slice(0, 32);
-}
-
-export function buildAlerts(ref: WindowRef, windowMs: number, items: readonly StatusedItem[], nowMs: number): DriftAlert[] {
-  const bySegment = new Map<string, DriftAlertItem[]>();
-  for (const item of items) {
-    if (item.status === 'green') continue;
-    const list = bySegment.get(item.segment) ?? [];
-    list.push({
-      feature: item.feature,
-      metric: item.metric,
-      value: Number.isFinite(item.value) ? item.value : Number.MAX_VALUE,
-      p_value: item.pValue,
-      threshold_amber: item.thresholdAmber,
-      threshold_red: item.thresholdRed,
-      status: item.status,
-    });
-    bySegment.set(item.segment, list);
-  }
-  const alerts: DriftAlert[] = [];
-  for (const [segment, alertItems] of bySegment) {
-    alerts.push({
-      alert_id: alertId(ref, segment),
-      model_name: ref.modelName,
-      model_version: ref.modelVersion,
-      window_start_ms: ref.start,
-      window_end_ms: ref.start + windowMs,
-      segment: segment === ALL_SEGMENTS ? null : segment,
-      status: worstStatus(alertItems.map((i) => i.status)) as Exclude<DriftStatus, 'green'>,
-      items: alertItems,
-      time_ms: nowMs,
-    });
-  }
-  return alerts;
-}
-
 
 /**
  * Removes the sent entries (ARGV[2..]) only while they are still the head of the list, and releases the

@@ -4,23 +4,20 @@
  *   driftline drift compare ...                dataset vs dataset drift report (drift-aggregator/compare-cli.ts)
  *   driftline drift query [options]            recent drift rows from ClickHouse
  *   driftline drift sliding --model M --version V [--windows K]   sliding view from the Redis sketches
- *   driftline alerts [--follow]                DriftAlert events from the alerts topic
+ *   driftline alerts [--follow] [--webhook URL] alert consumer: dedupe, print, webhook delivery (alerts-cli.ts)
  */
-import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../core/cli.js';
-import { codecFor } from '../core/avro.js';
 import { createClickHouse } from '../core/clickhouse.js';
 import { coreSettings } from '../core/config.js';
+import { alertsCommand } from './alerts-cli.js';
 import { driftCompareCommand } from './compare-cli.js';
 import { loadDriftThresholds } from '../core/drift/config.js';
 import { ALL_SEGMENTS, DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE } from '../core/drift/tables.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
-import { createKafka, ensureTopics } from '../core/kafka.js';
 import { createRedis } from '../core/redis.js';
-import type { DriftAlert } from '../schemas/types.js';
 import { registryBaselineProvider, SketchCatalog } from './baselines.js';
-import { aggregatorSettings } from './config.js';
+import { aggregatorSettings, windowSizesOf } from './config.js';
 import { assessSlidingView } from './evaluate.js';
 import { AggregatorState } from './redis-state.js';
 import { runAggregator } from './run.js';
@@ -78,9 +75,9 @@ async function driftQuery(argv: string[]): Promise<number> {
     }
     const table = values.summary ? WINDOW_SUMMARY_TABLE : DRIFT_METRICS_TABLE;
     const columns = values.summary
-      ? 'window_start, model_name, model_version, segment, events, late_events, outlier_rate, mean_confidence, accuracy, macro_f1, status, state_lost, written_at'
-      : 'window_start, model_name, model_version, segment, feature, metric, value, p_value_adjusted, threshold_amber, threshold_red, status';
-    const query = `SELECT ${columns} FROM ${core.clickhouseDatabase}.${table} FINAL ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY window_start DESC LIMIT ${limit}`;
+      ? 'window_start, window_size_ms, model_name, model_version, segment, events, late_events, outlier_rate, mean_confidence, accuracy, macro_f1, estimated_accuracy, estimated_macro_f1, status, state_lost, written_at'
+      : 'window_start, window_size_ms, model_name, model_version, segment, feature, metric, value, p_value_adjusted, threshold_amber, threshold_red, status';
+    const query = `SELECT ${columns} FROM ${core.clickhouseDatabase}.${table} FINAL ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY window_start DESC, window_size_ms LIMIT ${limit}`;
     const rows = (await (await client.query({ query, query_params: params, format: 'JSONEachRow' })).json()) as Array<Record<string, unknown>>;
     if (values.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
     else printTable(rows);
@@ -134,7 +131,9 @@ async function driftSliding(argv: string[]): Promise<number> {
     const catalog = new SketchCatalog(registryBaselineProvider(core.registryDir), settings.maxSegments);
     const sketches = await catalog.load(values.model, version);
     const endMs = values['end-ms'] ? Number(values['end-ms']) : Date.now();
-    const starts = slidingWindowStarts(endMs, windows * settings.windowMs, settings.windowMs);
+    // Sliding views are unions of the counted (smallest) windows, the only ones with sketches in Redis.
+    const countedMs = windowSizesOf(settings)[0]!;
+    const starts = slidingWindowStarts(endMs, windows * countedMs, countedMs);
     const view = await assessSlidingView(state, sketches, loadDriftThresholds(), { modelName: values.model, modelVersion: version, starts }, (start) =>
       windowId({ modelName: values.model!, modelVersion: version, start }),
     );
@@ -142,9 +141,12 @@ async function driftSliding(argv: string[]): Promise<number> {
       .filter((a) => a.segment === values.segment)
       .map((a) => ({ feature: a.feature, metric: a.metric, value: a.effect, p_adjusted: a.pValueAdjusted, amber: a.thresholdAmber, red: a.thresholdRed, status: a.insufficient ? 'insufficient' : a.rawStatus }));
     const summary = view.summaries.find((s) => s.segment === values.segment);
-    if (values.json) process.stdout.write(`${JSON.stringify({ windowsFound: view.windowsFound, events: summary?.summary.count ?? 0, rows })}\n`);
+    const quality = { accuracy: summary?.accuracy ?? null, macroF1: summary?.macroF1 ?? null, estimatedAccuracy: summary?.estimatedAccuracy ?? null, estimatedMacroF1: summary?.estimatedMacroF1 ?? null };
+    if (values.json) process.stdout.write(`${JSON.stringify({ windowsFound: view.windowsFound, events: summary?.summary.count ?? 0, ...quality, rows })}\n`);
     else {
+      const figure = (x: number | null): string => (x === null ? '-' : x.toFixed(3));
       process.stdout.write(`sliding view: ${view.windowsFound}/${starts.length} windows, ${summary?.summary.count ?? 0} events, segment ${values.segment}\n`);
+      process.stdout.write(`accuracy ${figure(quality.accuracy)} (estimated ${figure(quality.estimatedAccuracy)}), macro-F1 ${figure(quality.macroF1)} (estimated ${figure(quality.estimatedMacroF1)})\n`);
       printTable(rows);
     }
     return 0;
@@ -173,63 +175,4 @@ const drift: CliCommand = {
   },
 };
 
-const ALERTS_USAGE = [
-  'usage: driftline alerts [--follow] [--max N] [--json]',
-  '  Prints DriftAlert events from DRIFTLINE_TOPIC_ALERTS, from the beginning of the topic. Without --follow it',
-  '  stops once nothing new arrived for 5 s. A consumer example: its own group, keyed by model name.',
-].join('\n');
-
-function formatAlert(alert: DriftAlert): string {
-  const when = new Date(alert.window_start_ms).toISOString();
-  const items = alert.items.map((i) => `    ${i.status.padEnd(5)} ${i.feature} ${i.metric}=${i.value.toFixed(4)} (amber ${i.threshold_amber}, red ${i.threshold_red}${i.p_value === null ? '' : `, p=${i.p_value.toExponential(2)}`})`);
-  return [`${alert.status.toUpperCase()} ${alert.model_name} v${alert.model_version} window ${when} segment ${alert.segment ?? 'all'} (${alert.items.length} items)`, ...items].join('\n');
-}
-
-const alerts: CliCommand = {
-  name: 'alerts',
-  summary: 'Print drift alerts from the alerts topic',
-  usage: ALERTS_USAGE,
-  async run(argv) {
-    const { values } = parseArgs({ args: argv, options: { follow: { type: 'boolean', default: false }, max: { type: 'string' }, json: { type: 'boolean', default: false } } });
-    const max = values.max === undefined ? Number.POSITIVE_INFINITY : Number(values.max);
-    const core = coreSettings.load();
-    const kafka = createKafka(core, 'alerts-cli');
-    await ensureTopics(kafka, [core.topicAlerts], core);
-    const codec = codecFor('DriftAlert');
-    const consumer = kafka.consumer({ groupId: `${core.kafkaClientId}-alerts-cli-${randomUUID().slice(0, 8)}` });
-    let seen = 0;
-    let lastAt = Date.now();
-    await consumer.connect();
-    await consumer.subscribe({ topic: core.topicAlerts, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ message }) => {
-        if (seen >= max) return;
-        lastAt = Date.now();
-        try {
-          const alert = codec.decode(message.value);
-          seen++;
-          process.stdout.write(values.json ? `${JSON.stringify(alert)}\n` : `${formatAlert(alert)}\n`);
-        } catch (err) {
-          process.stderr.write(`skipped an undecodable alert: ${toDriftlineError(err).message}\n`);
-        }
-      },
-    });
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        if (seen >= max || (!values.follow && Date.now() - lastAt > 5_000)) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, 250);
-      process.once('SIGINT', () => {
-        clearInterval(timer);
-        resolve();
-      });
-    });
-    await consumer.disconnect();
-    return 0;
-  },
-};
-
-export const commands: CliCommand[] = [aggregator, drift, alerts];
+export const commands: CliCommand[] = [aggregator, drift, alertsCommand];

@@ -13,7 +13,7 @@ import type { Redis } from 'ioredis';
 import { RELEASE_LOCK_AND_TRIM_LUA } from '../core/redis.js';
 import type { ClickHouseClient } from '../core/clickhouse.js';
 import { buildDeadLetter, type DeadLetterPublisher } from '../core/deadletter.js';
-import { DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, driftTableMigrations, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
+import { ALERTS_TABLE, DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, driftTableMigrations, type AlertHistoryRow, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
 import { DriftlineError } from '../core/errors.js';
 import { backoffDelayMs } from '../core/retry.js';
 import type { Logger } from '../core/logger.js';
@@ -21,7 +21,11 @@ import type { DeadLetter } from '../schemas/types.js';
 
 export type PendingEntry =
   | { table: typeof DRIFT_METRICS_TABLE; row: DriftMetricRow }
-  | { table: typeof WINDOW_SUMMARY_TABLE; row: WindowSummaryRow };
+  | { table: typeof WINDOW_SUMMARY_TABLE; row: WindowSummaryRow }
+  | { table: typeof ALERTS_TABLE; row: AlertHistoryRow };
+
+type QueuedRow = DriftMetricRow | WindowSummaryRow | AlertHistoryRow;
+const TABLES: ReadonlySet<string> = new Set([DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, ALERTS_TABLE]);
 
 
 /** ClickHouse DateTime64(3) text, UTC: 'YYYY-MM-DD hh:mm:ss.mmm'. */
@@ -33,8 +37,10 @@ export function clickhouseTime(ms: number): string {
 const DATETIME64_MIN_MS = Date.UTC(1900, 0, 1);
 const DATETIME64_MAX_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999);
 const TIME_COLUMNS = ['window_start', 'window_end', 'written_at'] as const;
+/** Time columns only some tables have (alerts: the episode's start). */
+const OPTIONAL_TIME_COLUMNS = ['episode_start'] as const;
 
-const NULLABLE = new Set(['p_value', 'p_value_adjusted', 'accuracy', 'macro_f1']);
+const NULLABLE = new Set(['p_value', 'p_value_adjusted', 'accuracy', 'macro_f1', 'estimated_accuracy', 'estimated_macro_f1']);
 
 /** JSON has no NaN/Infinity: nullable columns get null, others the nearest finite double (0 for NaN). */
 function finiteJson(field: string, value: unknown): unknown {
@@ -44,19 +50,21 @@ function finiteJson(field: string, value: unknown): unknown {
 }
 
 /** A row that survives JSON (queued in Redis as JSON): no NaN/Infinity left. */
-export function finiteRow<R extends DriftMetricRow | WindowSummaryRow>(row: R): R {
+export function finiteRow<R extends QueuedRow>(row: R): R {
   const out: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(row)) out[field] = finiteJson(field, value);
   return out as R;
 }
 
-function toInsertRow(row: DriftMetricRow | WindowSummaryRow): Record<string, unknown> {
-  return {
+function toInsertRow(row: QueuedRow): Record<string, unknown> {
+  const out: Record<string, unknown> = {
     ...finiteRow(row),
     window_start: clickhouseTime(row.window_start),
     window_end: clickhouseTime(row.window_end),
     written_at: clickhouseTime(row.written_at),
   };
+  for (const column of OPTIONAL_TIME_COLUMNS) if (typeof out[column] === 'number') out[column] = clickhouseTime(out[column] as number);
+  return out;
 }
 
 type Encoded = { ok: true; table: string; row: Record<string, unknown> } | { ok: false; error: DriftlineError };
@@ -69,11 +77,12 @@ export function encodeEntry(text: string): Encoded {
   } catch (err) {
     return { ok: false, error: new DriftlineError('RECORD_UNPARSEABLE', `queued ClickHouse row is not JSON: ${(err as Error).message}`, { field: '(record)', cause: err }) };
   }
-  if (typeof entry !== 'object' || entry === null || (entry.table !== DRIFT_METRICS_TABLE && entry.table !== WINDOW_SUMMARY_TABLE) || typeof entry.row !== 'object' || entry.row === null) {
+  if (typeof entry !== 'object' || entry === null || !TABLES.has(entry.table) || typeof entry.row !== 'object' || entry.row === null) {
     return { ok: false, error: new DriftlineError('RECORD_UNPARSEABLE', 'queued ClickHouse row names no known table or has no row', { field: '(record)' }) };
   }
-  for (const column of TIME_COLUMNS) {
-    const ms: unknown = entry.row[column];
+  const row = entry.row as unknown as Record<string, unknown>;
+  for (const column of [...TIME_COLUMNS, ...OPTIONAL_TIME_COLUMNS.filter((c) => c in row)]) {
+    const ms: unknown = row[column];
     if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < DATETIME64_MIN_MS || ms > DATETIME64_MAX_MS) {
       const why = `${column}: ${JSON.stringify(ms)} is not a time ClickHouse DateTime64 can hold (1900-01-01 to 2299-12-31); the ${entry.table} row of ${entry.row.model_name} v${entry.row.model_version} cannot be written`;
       return { ok: false, error: new DriftlineError('TIMESTAMP_INVALID', why, { field: column }) };

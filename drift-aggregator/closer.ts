@@ -7,26 +7,31 @@
  * hysteresis states. Windows of one model version close in start order (hysteresis is a sequence).
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { DriftThresholds } from '../core/drift/config.js';
 import { applyHysteresis, worstStatus, type HysteresisState } from '../core/drift/status.js';
-import { ALL_SEGMENTS, DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
+import { ALERTS_TABLE, ALL_SEGMENTS, DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
 import { toDriftlineError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { DriftAlert, DriftStatus } from '../schemas/types.js';
-import { buildAlerts, type StatusedItem } from './alerts.js';
+import type { StatusedItem } from './alerts.js';
+import { alertHistoryRow, stepWindowEpisodes } from './alert-episodes.js';
 import type { SketchCatalog } from './baselines.js';
 import { finiteRow, type PendingEntry } from './clickhouse-writer.js';
 import { MODEL_FEATURE, toDriftMetricRow } from '../core/drift/evaluate.js';
-import { evaluateWindow, type SegmentAssessment, type SegmentSummary } from './evaluate.js';
+import { assessStates, evaluateWindow, type SegmentAssessment, type SegmentSummary, type WindowEvaluation } from './evaluate.js';
+import { LargerWindows } from './larger-windows.js';
 import type { AggregatorState } from './redis-state.js';
 import { recordWindowForRollback, ROLLBACK_METRICS, type RollbackPolicy, type RollbackTarget } from './rollback.js';
 import type { AggregatorMetrics } from './telemetry.js';
 import { CLOCK_HASH, hashName } from './increments.js';
-import { parseWindowId, shouldClose, watermarkOf, type TimeSource, type WindowRef } from './windows.js';
+import { parseLargeWindowId, parseWindowId, shouldClose, watermarkOf, type TimeSource, type WindowRef } from './windows.js';
 
 export interface CloserOptions {
+  /** The counted window size. */
   windowMs: number;
+  /** Larger sizes (multiples of windowMs) built by merging counted windows (larger-windows.ts); none by default. */
+  largerSizesMs?: readonly number[];
   allowedLatenessMs: number;
   idleCloseMs: number;
   closeLockTtlMs: number;
@@ -60,6 +65,8 @@ interface StoredHysteresis {
 
 export interface ClosedWindow {
   ref: WindowRef;
+  /** Window size in ms (the counted size, or one of the larger sizes). */
+  sizeMs: number;
   rows: DriftMetricRow[];
   summaries: WindowSummaryRow[];
   alerts: DriftAlert[];
@@ -69,6 +76,7 @@ export class WindowCloser {
   private readonly owner = randomUUID();
   private readonly now: () => number;
   private readonly redis: Redis;
+  private readonly larger: LargerWindows;
 
   constructor(
     private readonly options: CloserOptions,
@@ -76,6 +84,7 @@ export class WindowCloser {
   ) {
     this.now = deps.now ?? Date.now;
     this.redis = deps.state.redis;
+    this.larger = new LargerWindows(deps.state, options.windowMs, options.largerSizesMs ?? []);
   }
 
   /** Closes every window that is due (oldest first per model version); returns what this instance closed. */
@@ -104,8 +113,30 @@ export class WindowCloser {
         if (result !== 'already-done') closed.push(result);
       }
     }
+    closed.push(...(await this.closeLargerWindows(clock)));
     await this.flushLate();
     return closed;
+  }
+
+  /** Larger sizes: each version's and size's due windows, oldest first, merged from their counted windows. */
+  private async closeLargerWindows(clock: { watermark: number; nowWallMs: number }): Promise<ClosedWindow[]> {
+    const closed: ClosedWindow[] = [];
+    for (const windows of await this.larger.openGroups()) {
+      for (const window of windows) {
+        if (!(await this.larger.isDue(window, clock, this.options.idleCloseMs))) break;
+        if (!(await this.mayClose())) return closed;
+        const result = await this.closeWindow(window.id);
+        if (result === 'locked') break;
+        if (result !== 'already-done') closed.push(result);
+      }
+    }
+    return closed;
+  }
+
+  /** The zsets that list a window while it is open: counted windows, or larger ones. */
+  private openKeys(id: string): [open: string, touched: string] {
+    const { state } = this.deps;
+    return parseLargeWindowId(id) ? [state.key('open-large'), state.key('touched-large')] : [state.key('open'), state.key('touched')];
   }
 
   private async mayClose(): Promise<boolean> {
@@ -119,8 +150,9 @@ export class WindowCloser {
     if ((await this.redis.set(lockKey, this.owner, 'PX', this.options.closeLockTtlMs, 'NX')) !== 'OK') return 'locked';
     const started = process.hrtime.bigint();
     try {
+      const [openKey, touchedKey] = this.openKeys(id);
       if ((await this.redis.exists(state.key('done', id))) === 1) {
-        await this.redis.multi().zrem(state.key('open'), id).zrem(state.key('touched'), id).exec();
+        await this.redis.multi().zrem(openKey, id).zrem(touchedKey, id).exec();
         return 'already-done';
       }
       // From here on, the apply script counts events of this window as late.
@@ -135,25 +167,72 @@ export class WindowCloser {
   }
 
   private async evaluateAndQueue(id: string): Promise<ClosedWindow> {
-    const { state, catalog, log } = this.deps;
+    const large = parseLargeWindowId(id);
+    return large ? this.evaluateLarger(id, large.ref, large.sizeMs) : this.evaluateCounted(id);
+  }
+
+  /** A counted window: its own sketches; its closing registers it with the larger windows containing it. */
+  private async evaluateCounted(id: string): Promise<ClosedWindow> {
+    const { state, catalog } = this.deps;
     const ref = parseWindowId(id);
-    const [hashes, lateEvents, stateLost, sketches, rewound] = await Promise.all([
+    const [hashes, lateEvents, stateLost, sketches, rewound, registrations, lastTouched] = await Promise.all([
       state.readWindow(id),
       state.lateEvents(id),
       this.isStateLost(ref),
       catalog.load(ref.modelName, ref.modelVersion),
       state.takeRewound(id),
+      this.larger.registrations(ref),
+      this.redis.zscore(state.key('touched'), id),
     ]);
-    const evaluation = evaluateWindow(hashes, sketches, this.options.thresholds);
     const clock = hashes.get(hashName(ALL_SEGMENTS, CLOCK_HASH)) ?? {};
-    const timeSources = { event: Number(clock['event'] ?? 0), ingest: Number(clock['ingest'] ?? 0) };
-    const hysteresisKey = state.key('hyst', ref.modelName, ref.modelVersion);
+    const windowKeys = await state.windowKeys(id);
+    return this.assessAndQueue({
+      id,
+      ref,
+      sizeMs: this.options.windowMs,
+      evaluation: evaluateWindow(hashes, sketches, this.options.thresholds),
+      lateEvents,
+      timeSources: { event: Number(clock['event'] ?? 0), ingest: Number(clock['ingest'] ?? 0) },
+      stateLost,
+      rewound,
+      hysteresisKey: state.key('hyst', ref.modelName, ref.modelVersion),
+      inClosingMulti: (multi, events) => {
+        for (const key of windowKeys) multi.expire(key, this.options.stateTtlSeconds);
+        this.larger.register(multi, registrations, events, lastTouched === null ? this.now() : Number(lastTouched), this.options.stateTtlSeconds);
+      },
+    });
+  }
+
+  /** A larger window: the merge of its counted windows' sketches, with its own hysteresis per size. */
+  private async evaluateLarger(id: string, ref: WindowRef, sizeMs: number): Promise<ClosedWindow> {
+    const { state, catalog } = this.deps;
+    const [sketches, stateLost] = await Promise.all([catalog.load(ref.modelName, ref.modelVersion), this.isStateLost(ref)]);
+    const merged = await this.larger.merge(ref, sizeMs, sketches);
+    return this.assessAndQueue({
+      id,
+      ref,
+      sizeMs,
+      evaluation: assessStates(merged.states, sketches, this.options.thresholds),
+      lateEvents: merged.lateEvents,
+      timeSources: merged.timeSources,
+      stateLost,
+      rewound: false,
+      hysteresisKey: state.key('hyst', ref.modelName, ref.modelVersion, sizeMs),
+      inClosingMulti: () => undefined,
+    });
+  }
+
+  /** Hysteresis, rows, alerts; queued in the MULTI that marks the window done. */
+  private async assessAndQueue(input: ClosingInput): Promise<ClosedWindow> {
+    const { state, log } = this.deps;
+    const { id, ref, sizeMs, evaluation, lateEvents, timeSources, stateLost, rewound, hysteresisKey } = input;
+    const counted = sizeMs === this.options.windowMs;
     const { items, hysteresisUpdates } = await this.applyHysteresis(hysteresisKey, ref, evaluation.assessments);
     const writtenAt = this.now();
     const rows = items.map((item) =>
       toDriftMetricRow(item, {
         windowStartMs: ref.start,
-        windowEndMs: ref.start + this.options.windowMs,
+        windowEndMs: ref.start + sizeMs,
         modelName: ref.modelName,
         modelVersion: ref.modelVersion,
         segment: item.segment,
@@ -162,7 +241,7 @@ export class WindowCloser {
       }),
     );
     const summaries = evaluation.summaries.map((summary) =>
-      summaryRow(ref, this.options.windowMs, summary, {
+      summaryRow(ref, sizeMs, summary, {
         lateEvents: summary.segment === ALL_SEGMENTS ? lateEvents : 0,
         timeSources: summary.segment === ALL_SEGMENTS ? timeSources : { event: 0, ingest: 0 },
         status: worstStatus(items.filter((i) => i.segment === summary.segment).map((i) => i.status)),
@@ -170,29 +249,38 @@ export class WindowCloser {
         writtenAt,
       }),
     );
-    const alerts = buildAlerts(ref, this.options.windowMs, items.map(toStatusedItem), writtenAt);
-    const windowKeys = await state.windowKeys(id);
+    // Alerts are the state changes of the items' alert episodes (alert-episodes.ts); each window size has its
+    // own episodes (the size is part of the episode key and of the alert_id).
+    const episodesKey = state.key('episodes', ref.modelName, ref.modelVersion, sizeMs);
+    const { alerts, updates: episodeUpdates } = await stepWindowEpisodes(this.redis, episodesKey, ref, sizeMs, items.map(toStatusedItem), writtenAt);
+    const [openKey, touchedKey] = this.openKeys(id);
     const multi = this.redis.multi();
     const pending: PendingEntry[] = [
       ...rows.map((row): PendingEntry => ({ table: DRIFT_METRICS_TABLE, row: finiteRow(row) })),
       ...summaries.map((row): PendingEntry => ({ table: WINDOW_SUMMARY_TABLE, row: finiteRow(row) })),
+      ...alerts.map((alert): PendingEntry => ({ table: ALERTS_TABLE, row: finiteRow(alertHistoryRow(alert)) })),
     ];
     if (pending.length > 0) multi.rpush(state.key('pending'), ...pending.map((entry) => JSON.stringify(entry)));
     if (alerts.length > 0) multi.rpush(state.key('alerts-outbox'), ...alerts.map((alert) => JSON.stringify(alert)));
     if (Object.keys(hysteresisUpdates).length > 0) multi.hset(hysteresisKey, hysteresisUpdates);
     // Bounded: a version that closes no window for the state TTL starts its hysteresis afresh.
     multi.expire(hysteresisKey, this.options.stateTtlSeconds);
+    if (Object.keys(episodeUpdates).length > 0) multi.hset(episodesKey, episodeUpdates);
+    multi.expire(episodesKey, this.options.stateTtlSeconds);
     multi.expire(state.key('late', id), this.options.stateTtlSeconds);
     const allSummary = summaries.find((s) => s.segment === ALL_SEGMENTS);
     if (allSummary) multi.set(state.key('summary-row', id), JSON.stringify(allSummary), 'EX', this.options.stateTtlSeconds);
     multi.set(state.key('done', id), '1', 'EX', this.options.stateTtlSeconds);
-    multi.zrem(state.key('open'), id).zrem(state.key('touched'), id);
-    for (const key of windowKeys) multi.expire(key, this.options.stateTtlSeconds);
+    multi.zrem(openKey, id).zrem(touchedKey, id);
+    input.inClosingMulti(multi, allSummary?.events ?? 0);
     await multi.exec();
-    log.info({ window: id, events: allSummary?.events ?? 0, late: lateEvents, status: allSummary?.status ?? 'green', alerts: alerts.length, stateLost, rewound }, 'window closed');
-    this.recordMetrics(ref, items);
-    await this.considerRollback(ref, items);
-    return { ref, rows, summaries, alerts };
+    log.info({ window: id, sizeMs, events: allSummary?.events ?? 0, late: lateEvents, status: allSummary?.status ?? 'green', alerts: alerts.length, stateLost, rewound }, 'window closed');
+    // The Prometheus gauges and the automatic rollback follow the counted size (larger sizes are in ClickHouse and alerts).
+    if (counted) {
+      this.recordMetrics(ref, items, summaries);
+      await this.considerRollback(ref, items);
+    }
+    return { ref, sizeMs, rows, summaries, alerts };
   }
 
   private async applyHysteresis(key: string, ref: WindowRef, rated: SegmentAssessment[]): Promise<{ items: Array<Reported>; hysteresisUpdates: Record<string, string> }> {
@@ -210,8 +298,9 @@ export class WindowCloser {
     return { items, hysteresisUpdates };
   }
 
-  private recordMetrics(ref: WindowRef, items: Array<Reported>): void {
+  private recordMetrics(ref: WindowRef, items: Array<Reported>, summaries: readonly WindowSummaryRow[]): void {
     this.deps.metrics.recordWindow(ref, items);
+    this.deps.metrics.recordPerformanceEstimate(ref, summaries);
   }
 
   private async considerRollback(ref: WindowRef, items: Array<Reported>): Promise<void> {
@@ -256,16 +345,26 @@ export class WindowCloser {
     const ids = (await this.redis.spop(state.key('late-dirty'), 100)) as string[];
     let written = 0;
     for (const id of ids) {
-      if ((await this.redis.zscore(state.key('open'), id)) !== null) {
+      if ((await this.redis.zscore(this.openKeys(id)[0], id)) !== null) {
         await this.redis.sadd(state.key('late-dirty'), id); // still to be closed: its own row will carry the count
         continue;
       }
-      const ref = parseWindowId(id);
+      const large = parseLargeWindowId(id);
+      const ref = large?.ref ?? parseWindowId(id);
+      const sizeMs = large?.sizeMs ?? this.options.windowMs;
       const stored = await this.redis.get(state.key('summary-row', id));
+      // Never-opened larger windows get no row of their own: their counted windows' rows carry the late events.
+      if (large && !stored) continue;
       const base: WindowSummaryRow = stored
         ? (JSON.parse(stored) as WindowSummaryRow)
-        : emptySummaryRow(ref, this.options.windowMs);
-      const row: WindowSummaryRow = { ...base, late_events: await state.lateEvents(id), written_at: this.now() };
+        : emptySummaryRow(ref, sizeMs);
+      const lateEvents = large ? await this.larger.lateEvents(ref, sizeMs) : await state.lateEvents(id);
+      const row: WindowSummaryRow = { ...base, late_events: lateEvents, written_at: this.now() };
+      // A counted window's late events are late for the closed larger windows containing it too.
+      for (const containing of large ? [] : this.larger.containing(ref)) {
+        const closedAlready = (await this.redis.exists(state.key('summary-row', containing))) === 1;
+        if (closedAlready) await this.redis.sadd(state.key('late-dirty'), containing);
+      }
       await this.redis
         .multi()
         .rpush(state.key('pending'), JSON.stringify({ table: WINDOW_SUMMARY_TABLE, row } satisfies PendingEntry))
@@ -291,6 +390,20 @@ function toStatusedItem(item: Reported): StatusedItem {
   };
 }
 
+interface ClosingInput {
+  id: string;
+  ref: WindowRef;
+  sizeMs: number;
+  evaluation: WindowEvaluation;
+  lateEvents: number;
+  timeSources: Record<TimeSource, number>;
+  stateLost: boolean;
+  rewound: boolean;
+  hysteresisKey: string;
+  /** What this kind of window adds to the MULTI that marks it done (`events`: of the __all__ segment). */
+  inClosingMulti(multi: ChainableCommander, events: number): void;
+}
+
 function summaryRow(
   ref: WindowRef,
   windowMs: number,
@@ -300,6 +413,7 @@ function summaryRow(
   return {
     window_start: ref.start,
     window_end: ref.start + windowMs,
+    window_size_ms: windowMs,
     model_name: ref.modelName,
     model_version: ref.modelVersion,
     segment: summary.segment,
@@ -312,6 +426,8 @@ function summaryRow(
     mean_confidence: summary.meanConfidence,
     accuracy: summary.accuracy,
     macro_f1: summary.macroF1,
+    estimated_accuracy: summary.estimatedAccuracy,
+    estimated_macro_f1: summary.estimatedMacroF1,
     status: extra.status,
     state_lost: extra.stateLost ? 1 : 0,
     reference_scope: summary.referenceScope,
@@ -324,6 +440,7 @@ function emptySummaryRow(ref: WindowRef, windowMs: number): WindowSummaryRow {
   return {
     window_start: ref.start,
     window_end: ref.start + windowMs,
+    window_size_ms: windowMs,
     model_name: ref.modelName,
     model_version: ref.modelVersion,
     segment: ALL_SEGMENTS,
@@ -336,6 +453,8 @@ function emptySummaryRow(ref: WindowRef, windowMs: number): WindowSummaryRow {
     mean_confidence: 0,
     accuracy: null,
     macro_f1: null,
+    estimated_accuracy: null,
+    estimated_macro_f1: null,
     status: 'green',
     state_lost: 0,
     reference_scope: 'global',

@@ -12,6 +12,7 @@ import { segmentReference, type ReferenceScope } from '../core/drift/segments.js
 import { ALL_SEGMENTS } from '../core/drift/tables.js';
 import type { SummaryState } from '../core/sketch/index.js';
 import { OTHER_SEGMENT, SUMMARY_HASH, UNSEEN_SEGMENT, parseHashName, type VersionSketches } from './increments.js';
+import { EXPECTED_CONFUSION, EXPECTED_CONFUSION_HASH, estimatedFigures, expectedConfusionFromHash } from './performance-estimate.js';
 import type { WindowHashes } from './redis-state.js';
 
 export interface SegmentAssessment extends Assessment {
@@ -26,6 +27,9 @@ export interface SegmentSummary {
   /** null when no review in the segment had a usable rating label. */
   accuracy: number | null;
   macroF1: number | null;
+  /** Label-free estimates from the calibrated probabilities (performance-estimate.ts); null without reviews. */
+  estimatedAccuracy: number | null;
+  estimatedMacroF1: number | null;
   /** Which reference the segment was compared with, and its rows (core/drift/segments.ts). */
   referenceScope: ReferenceScope;
   referenceRows: number;
@@ -55,13 +59,18 @@ function groupBySegment(hashes: WindowHashes): Map<string, SegmentHashes> {
 
 /** Reads the sketch states of one segment (a value missing from the window is the zero state). */
 export function segmentStates(hashes: SegmentHashes, sketches: VersionSketches): WindowStates {
-  const states: WindowStates = { numeric: {}, categorical: {}, summary: sketches.summary.fromHash(hashes.summary) };
+  const states: WindowStates = {
+    numeric: {},
+    categorical: {},
+    summary: sketches.summary.fromHash(hashes.summary),
+    expected: expectedConfusionFromHash(hashes.values.get(EXPECTED_CONFUSION_HASH)),
+  };
   for (const [name, sketch] of sketches.numeric) states.numeric[name] = sketch.fromHash(hashes.values.get(name) ?? {});
   for (const [name, sketch] of sketches.categorical) states.categorical[name] = sketch.fromHash(hashes.values.get(name) ?? {});
   return states;
 }
 
-function summarize(segment: string, summary: SummaryState, reference: { scope: ReferenceScope; rows: number }): SegmentSummary {
+function summarize(segment: string, summary: SummaryState, reference: { scope: ReferenceScope; rows: number }, expected: WindowStates['expected']): SegmentSummary {
   const performance = livePerformance(summary.confusion);
   return {
     referenceScope: reference.scope,
@@ -72,6 +81,7 @@ function summarize(segment: string, summary: SummaryState, reference: { scope: R
     meanConfidence: meanConfidence(summary),
     accuracy: performance.labelled > 0 ? performance.accuracy : null,
     macroF1: performance.labelled > 0 ? performance.macroF1 : null,
+    ...estimatedFigures(expected),
   };
 }
 
@@ -91,7 +101,12 @@ export function mergeWindowStates(a: Map<string, WindowStates>, b: Map<string, W
       out.set(segment, right);
       continue;
     }
-    const merged: WindowStates = { numeric: {}, categorical: {}, summary: sketches.summary.merge(left.summary!, right.summary!) };
+    const merged: WindowStates = {
+      numeric: {},
+      categorical: {},
+      summary: sketches.summary.merge(left.summary!, right.summary!),
+      expected: EXPECTED_CONFUSION.merge(left.expected ?? EXPECTED_CONFUSION.zero(), right.expected ?? EXPECTED_CONFUSION.zero()),
+    };
     for (const [name, sketch] of sketches.numeric) merged.numeric[name] = sketch.merge(left.numeric[name] ?? sketch.zero(), right.numeric[name] ?? sketch.zero());
     for (const [name, sketch] of sketches.categorical) merged.categorical[name] = sketch.merge(left.categorical[name] ?? sketch.zero(), right.categorical[name] ?? sketch.zero());
     out.set(segment, merged);
@@ -105,12 +120,12 @@ export function assessStates(states: Map<string, WindowStates>, sketches: Versio
   const summaries: SegmentSummary[] = [];
   for (const [segment, segmentStatesValue] of states) {
     if (!sketches.baseline) {
-      summaries.push(summarize(segment, segmentStatesValue.summary!, { scope: 'global', rows: 0 }));
+      summaries.push(summarize(segment, segmentStatesValue.summary!, { scope: 'global', rows: 0 }, segmentStatesValue.expected));
       continue;
     }
     const layout = { named: sketches.segments, other: OTHER_SEGMENT, unseen: UNSEEN_SEGMENT, minRows: thresholds.minSamples };
     const reference = segmentReference(sketches.baseline, segment, ALL_SEGMENTS, layout);
-    summaries.push(summarize(segment, segmentStatesValue.summary!, reference));
+    summaries.push(summarize(segment, segmentStatesValue.summary!, reference, segmentStatesValue.expected));
     for (const assessment of assessWindow(reference.baseline, segmentStatesValue, thresholds)) {
       // Inside a category segment the category is constant by construction: that is not drift.
       if (segment !== ALL_SEGMENTS && assessment.feature === 'category') continue;

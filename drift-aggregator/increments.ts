@@ -17,6 +17,7 @@ import { SummarySketch, type BinnedHistogramSketch, type CategoricalCountSketch,
 import { FIELD_MAX_CHARS } from '../core/validation.js';
 import type { ScoredReview } from '../schemas/types.js';
 import { windowClockOf, windowId, windowStartOf, type TimeSource, type WindowRef } from './windows.js';
+import { EXPECTED_CONFUSION, EXPECTED_CONFUSION_HASH, expectedConfusionValue } from './performance-estimate.js';
 import type { WindowTimeMode } from './config.js';
 
 export const OTHER_SEGMENT = '__other__';
@@ -73,6 +74,8 @@ export class SegmentStates {
   summary: SummaryState;
   readonly numeric = new Map<string, HistogramState>();
   readonly categorical = new Map<string, CategoricalState>();
+  /** Expected confusion sums of the label-free performance estimate (performance-estimate.ts). */
+  expected = EXPECTED_CONFUSION.zero();
 
   constructor(readonly sketches: VersionSketches) {
     this.summary = sketches.summary.zero();
@@ -81,6 +84,7 @@ export class SegmentStates {
   add(event: ScoredReview, values: ReturnType<typeof monitoredValues> | null): void {
     const { sketches } = this;
     sketches.summary.add(this.summary, { sentiment: event.sentiment, confidence: event.confidence, outlier: event.outlier_flag, rating: event.rating });
+    EXPECTED_CONFUSION.add(this.expected, expectedConfusionValue(event, sketches.baseline));
     if (!values) return;
     for (const name in values.numeric) {
       const sketch = sketches.numeric.get(name);
@@ -102,6 +106,7 @@ export class SegmentStates {
   mergeFrom(other: SegmentStates): void {
     const { sketches } = this;
     this.summary = sketches.summary.merge(this.summary, other.summary);
+    this.expected = EXPECTED_CONFUSION.merge(this.expected, other.expected);
     for (const [name, state] of other.numeric) {
       const own = this.numeric.get(name);
       this.numeric.set(name, own ? sketches.numeric.get(name)!.merge(own, state) : sketches.numeric.get(name)!.merge(sketches.numeric.get(name)!.zero(), state));
@@ -115,6 +120,7 @@ export class SegmentStates {
   /** value name -> increments (summary under SUMMARY_HASH). */
   increments(): Map<string, SketchIncrements> {
     const out = new Map<string, SketchIncrements>([[SUMMARY_HASH, this.sketches.summary.toIncrements(this.summary)]]);
+    out.set(EXPECTED_CONFUSION_HASH, EXPECTED_CONFUSION.toIncrements(this.expected));
     for (const [name, state] of this.numeric) out.set(name, this.sketches.numeric.get(name)!.toIncrements(state));
     for (const [name, state] of this.categorical) out.set(name, this.sketches.categorical.get(name)!.toIncrements(state));
     return out;

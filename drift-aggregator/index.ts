@@ -3,3 +3,4 @@ export { registryBaselineProvider } from './baselines.js';
 export type { ClosedWindow } from './closer.js';
 export { aggregatorSettings } from './config.js';
 export { AggregatorService } from './service.js';
+export { alertLine, changeKind } from './alert-webhook.js';

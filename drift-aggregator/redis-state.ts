@@ -11,6 +11,8 @@
  * Redis / one hash slot, not Redis Cluster):
  *   offsets                 hash  "<topic>:<partition>" -> last applied offset
  *   partition-max           hash  "<topic>:<partition>" -> max window time applied from it
+ *   partitions              hash  "<topic>" -> partitions of the topic (every one holds the watermark back
+ *                                 until it applied something: windows.ts streamProgress)
  *   clock                   hash  max_time (max window time applied), state_lost_until
  *   open                    zset  window id -> window start (windows with data, not closed yet)
  *   touched                 zset  window id -> wall ms of the last batch that added to it
@@ -27,16 +29,20 @@
  *   rewound                 set   windows that got replayed events since (logged when they close)
  *   seen:<review_id>        '1'   the id was counted (PX = DRIFTLINE_DEDUPE_HORIZON_S): end-to-end dedupe
  *   dead-letters            list  Avro DeadLetter records queued by the apply, published by housekeeping
+ *   open-large              zset  larger-size window id (windows.ts largeWindowId) -> start: a counted window
+ *                                 inside it closed, the larger one is not closed yet (larger-windows.ts)
+ *   touched-large           zset  larger-size window id -> latest wall ms any of its counted windows was touched
  */
 import type { Redis } from 'ioredis';
 import { DriftlineError } from '../core/errors.js';
 import type { SketchIncrements } from '../core/sketch/index.js';
 import { LUA_APPLY_OPS_FUNCTION } from '../core/sketch/redis-increments.js';
 import type { BatchIncrements } from './increments.js';
+import { streamProgress } from './windows.js';
 
 const APPLY_BATCH_LUA = `${LUA_APPLY_OPS_FUNCTION}
 local offsets, clock, open, touched, lateDirty, partitionMax = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local rewind, rewound, deadLetters = KEYS[7], KEYS[8], KEYS[9]
+local rewind, rewound, deadLetters, partitions = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local offsetField, expectedPrev, lastOffset = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local prefix, nowMs, batchMaxTime = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local latenessMs, windowMs, windowCount = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -56,16 +62,27 @@ end
 -- Replaying what an older Redis lost: the windows this batch touches are marked (see closer.ts).
 local rewindTarget = redis.call('HGET', rewind, offsetField)
 -- Event time progresses per partition: the stream is complete up to the minimum of the partitions'
--- maxima (a partition seen for the first time has no progress yet, so nothing is late for it).
+-- maxima, over every partition of the topic (partitions hash; same rule as windows.ts streamProgress).
+-- A partition that applied nothing yet (this one included) has no progress: nothing is late by watermark.
 local maxTime = -1e300
-local ownMax = redis.call('HGET', partitionMax, offsetField)
-if ownMax then
+local applied = redis.call('HGETALL', partitionMax)
+if #applied > 0 then
+  local present = {}
   maxTime = 1e300
-  for _, value in ipairs(redis.call('HVALS', partitionMax)) do
-    local v = tonumber(value)
+  for j = 1, #applied, 2 do
+    present[applied[j]] = true
+    local v = tonumber(applied[j + 1])
     if v < maxTime then maxTime = v end
   end
+  if not present[offsetField] then maxTime = -1e300 end
+  local counts = redis.call('HGETALL', partitions)
+  for j = 1, #counts, 2 do
+    for p = 0, tonumber(counts[j + 1]) - 1 do
+      if not present[counts[j] .. ':' .. p] then maxTime = -1e300 end
+    end
+  end
 end
+local ownMax = redis.call('HGET', partitionMax, offsetField)
 local lateEvents = 0
 local i = deadLetterStart + deadLetterCount
 for w = 1, windowCount do
@@ -167,7 +184,7 @@ export class AggregatorState {
   }
 
   async applyBatch(input: ApplyBatchInput): Promise<ApplyOutcome> {
-    const keys = [this.key('offsets'), this.key('clock'), this.key('open'), this.key('touched'), this.key('late-dirty'), this.key('partition-max'), this.key('rewind'), this.key('rewound'), this.key('dead-letters')];
+    const keys = [this.key('offsets'), this.key('clock'), this.key('open'), this.key('touched'), this.key('late-dirty'), this.key('partition-max'), this.key('rewind'), this.key('rewound'), this.key('dead-letters'), this.key('partitions')];
     const reviewIds = input.dedupe?.reviewIds ?? [];
     const deadLetters = input.deadLetters ?? [];
     const args: Array<string | number | Buffer> = [
@@ -216,10 +233,18 @@ export class AggregatorState {
     return value === null ? null : Number(value);
   }
 
-  /** The stream's progress: the minimum over partitions of the max window time applied (null before any). */
+  /**
+   * The stream's progress: the minimum over every partition of the max window time applied (null before
+   * every registered partition applied something: windows.ts streamProgress).
+   */
   async progressTime(): Promise<number | null> {
-    const values = await this.redis.hvals(this.key('partition-max'));
-    return values.length === 0 ? null : Math.min(...values.map(Number));
+    const [partitionMax, counts] = await Promise.all([this.redis.hgetall(this.key('partition-max')), this.redis.hgetall(this.key('partitions'))]);
+    return streamProgress(partitionMax, counts);
+  }
+
+  /** Records how many partitions a topic has (set-max: Kafka partitions only grow); each holds the watermark back until it applied something. */
+  async registerPartitions(topic: string, count: number): Promise<void> {
+    await this.redis.eval(SET_MAX_LUA, 1, this.key('partitions'), topic, count);
   }
 
   /** Open windows with their start and last wall-clock touch. */
@@ -248,6 +273,33 @@ export class AggregatorState {
       hashes.set(name, hash as Record<string, string>);
     });
     return hashes;
+  }
+
+  /** Every sketch hash of several windows (two pipelined round trips, whatever their number); a window without data maps to an empty map. */
+  async readWindows(ids: readonly string[]): Promise<Map<string, WindowHashes>> {
+    const namesPipeline = this.redis.pipeline();
+    for (const id of ids) namesPipeline.smembers(this.key('hashes', id));
+    const names = ((await namesPipeline.exec()) ?? []).map(([err, value], index) => {
+      if (err) throw new DriftlineError('REDIS_UNAVAILABLE', `reading window ${ids[index]} failed: ${err.message}`, { cause: err });
+      return value as string[];
+    });
+    const hashPipeline = this.redis.pipeline();
+    ids.forEach((id, index) => {
+      for (const name of names[index]!) hashPipeline.hgetall(this.key('w', id, name));
+    });
+    const replies = (await hashPipeline.exec()) ?? [];
+    const out = new Map<string, WindowHashes>();
+    let reply = 0;
+    ids.forEach((id, index) => {
+      const hashes: WindowHashes = new Map();
+      for (const name of names[index]!) {
+        const [err, hash] = replies[reply++] ?? [null, {}];
+        if (err) throw new DriftlineError('REDIS_UNAVAILABLE', `reading window ${id} failed: ${err.message}`, { cause: err });
+        hashes.set(name, hash as Record<string, string>);
+      }
+      out.set(id, hashes);
+    });
+    return out;
   }
 
   /** Redis keys of a window's sketches (to expire them once the window is closed). */

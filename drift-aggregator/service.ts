@@ -24,7 +24,7 @@ import { AlertOutbox } from './alerts.js';
 import { SketchCatalog, type BaselineProvider } from './baselines.js';
 import { PendingRowWriter, runMigrations } from './clickhouse-writer.js';
 import { WindowCloser, type ClosedWindow } from './closer.js';
-import type { AggregatorSettings } from './config.js';
+import { windowSizesOf, type AggregatorSettings } from './config.js';
 import { BatchAggregate } from './increments.js';
 import { AggregatorState, SET_MAX_LUA } from './redis-state.js';
 import type { RollbackTarget } from './rollback.js';
@@ -93,15 +93,22 @@ export class AggregatorService {
   /** In the consumer group (joined, not crashed, stopped or disconnected since): for /ready. */
   private consumerJoined = false;
 
+  /** Window sizes, smallest first (DRIFTLINE_WINDOW_SIZES); events are counted in the smallest. */
+  readonly windowSizesMs: number[];
+  private readonly windowMs: number;
+
   constructor(private readonly deps: AggregatorDeps) {
     const { settings, core, redis, log } = deps;
+    this.windowSizesMs = windowSizesOf(settings);
+    this.windowMs = this.windowSizesMs[0]!;
     this.now = deps.now ?? Date.now;
     this.metrics = deps.metrics ?? new AggregatorMetrics();
     this.state = new AggregatorState(redis, core.redisPrefix);
     this.catalog = new SketchCatalog(deps.baselines, settings.maxSegments, this.now);
     this.closer = new WindowCloser(
       {
-        windowMs: settings.windowMs,
+        windowMs: this.windowMs,
+        largerSizesMs: this.windowSizesMs.slice(1),
         allowedLatenessMs: settings.allowedLatenessMs,
         idleCloseMs: settings.idleCloseMs,
         closeLockTtlMs: settings.closeLockTtlMs,
@@ -195,7 +202,7 @@ export class AggregatorService {
       throw kafkaError(err, `consuming ${core.topicScored}`);
     }
     this.loop = this.runLoop();
-    log.info({ topic: core.topicScored, group: settings.groupId, windowMs: settings.windowMs, windowTime: settings.windowTime, metricsPort: settings.metricsPort }, 'drift aggregator started');
+    log.info({ topic: core.topicScored, group: settings.groupId, windowSizesMs: this.windowSizesMs, windowTime: settings.windowTime, metricsPort: settings.metricsPort }, 'drift aggregator started');
   }
 
   /**
@@ -210,6 +217,8 @@ export class AggregatorService {
     try {
       const [committed] = await admin.fetchOffsets({ groupId: settings.groupId, topics: [core.topicScored] });
       const low = new Map((await admin.fetchTopicOffsets(core.topicScored)).map((p) => [p.partition, Number(p.low)]));
+      // Every partition of the topic holds the watermark back until it applied something (not only the ones seen so far).
+      await this.state.registerPartitions(core.topicScored, low.size);
       for (const partition of partitions) {
         const committedOffset = Number(committed?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
         const applied = (await this.state.appliedOffset(core.topicScored, partition)) ?? -1;
@@ -304,7 +313,7 @@ export class AggregatorService {
         increments: aggregate.increments(),
         nowWallMs: this.now(),
         allowedLatenessMs: settings.allowedLatenessMs,
-        windowMs: settings.windowMs,
+        windowMs: this.windowMs,
         dedupe: { reviewIds, horizonMs: core.dedupeHorizonSeconds * 1000 },
         deadLetters: deadLetters.map((record) => this.deadLetterCodec.encode(record)),
       });
@@ -322,7 +331,7 @@ export class AggregatorService {
         this.metrics.lateEvents.inc(outcome.lateEvents);
         // Windows up to the first one this partition delivers after the loss may hold pre-loss counts that are gone.
         if (this.lostPartitions.delete(batch.partition) && Number.isFinite(aggregate.minWindowTime)) {
-          await this.deps.redis.eval(SET_MAX_LUA, 1, this.state.key('clock'), 'state_lost_until', windowStartOf(aggregate.minWindowTime, settings.windowMs));
+          await this.deps.redis.eval(SET_MAX_LUA, 1, this.state.key('clock'), 'state_lost_until', windowStartOf(aggregate.minWindowTime, this.windowMs));
         }
       } else this.metrics.replayedBatches.inc();
       resolveOffset(String(lastOffset));
@@ -382,7 +391,7 @@ export class AggregatorService {
     for (const event of unique) versions.set(`${event.model_name}|${event.model_version}`, { modelName: event.model_name, version: event.model_version });
     await this.catalog.ensure(versions.values());
     const aggregate = new BatchAggregate({
-      windowMs: this.deps.settings.windowMs,
+      windowMs: this.windowMs,
       windowTime: this.deps.settings.windowTime as 'ingest' | 'event',
       sketchesOf: (name, version) => this.catalog.get(name, version),
     });

@@ -31,6 +31,10 @@ export class AggregatorMetrics {
   readonly driftRawStatus: Gauge;
   readonly driftSamples: Gauge;
   readonly driftWindowStart: Gauge;
+  readonly estimatedAccuracy: Gauge;
+  readonly estimatedMacroF1: Gauge;
+  /** Per model: the window the estimate gauges show and their segments (a newer version's window replaces them). */
+  private readonly estimateShown = new Map<string, { start: number; version: string; segments: Set<string> }>();
   /** Per model: the window the drift gauges show and the label sets written for it. */
   private readonly shown = new Map<string, { start: number; version: string; series: DriftLabels[] }>();
 
@@ -71,6 +75,19 @@ export class AggregatorMetrics {
     this.driftStatus = new Gauge({ name: 'driftline_drift_status', help: 'Status after hysteresis: 0 green, 1 amber, 2 red.', labelNames, registers });
     this.driftRawStatus = new Gauge({ name: 'driftline_drift_raw_status', help: 'Status of the latest window alone, before hysteresis: 0 green, 1 amber, 2 red.', labelNames, registers });
     this.driftSamples = new Gauge({ name: 'driftline_drift_samples', help: 'Values compared in the latest closed window (side: current window or reference).', labelNames: [...labelNames, 'side'], registers });
+    const estimateLabels = ['model', 'version', 'segment'] as const;
+    this.estimatedAccuracy = new Gauge({
+      name: 'driftline_estimated_accuracy',
+      help: 'Label-free accuracy estimate of the latest closed window from the calibrated confidences (CBPE; window_summary.estimated_accuracy).',
+      labelNames: estimateLabels,
+      registers,
+    });
+    this.estimatedMacroF1 = new Gauge({
+      name: 'driftline_estimated_macro_f1',
+      help: 'Label-free macro-F1 estimate of the latest closed window from the calibrated confidences (CBPE; window_summary.estimated_macro_f1).',
+      labelNames: estimateLabels,
+      registers,
+    });
     this.driftWindowStart = new Gauge({ name: 'driftline_drift_window_start_seconds', help: 'Start of the window the drift gauges of this model show (Unix seconds).', labelNames: ['model', 'version'], registers });
   }
 
@@ -97,6 +114,30 @@ export class AggregatorMetrics {
     }
     this.driftWindowStart.set({ model: window.modelName, version }, window.start / 1000);
     this.shown.set(window.modelName, { start: window.start, version, series });
+  }
+
+  /**
+   * Shows the label-free estimates of one closed window, per segment; like the drift gauges they follow
+   * the newest window of each model, and a newer version's window removes the older version's series.
+   */
+  recordPerformanceEstimate(
+    window: { modelName: string; modelVersion: number; start: number },
+    rows: ReadonlyArray<{ segment: string; estimated_accuracy: number | null; estimated_macro_f1: number | null }>,
+  ): void {
+    const version = String(window.modelVersion);
+    const previous = this.estimateShown.get(window.modelName);
+    if (previous && window.start < previous.start) return;
+    if (previous && previous.version !== version) {
+      for (const segment of previous.segments) for (const gauge of [this.estimatedAccuracy, this.estimatedMacroF1]) gauge.remove({ model: window.modelName, version: previous.version, segment });
+    }
+    const segments = previous && previous.version === version ? previous.segments : new Set<string>();
+    for (const row of rows) {
+      const labels = { model: window.modelName, version, segment: row.segment };
+      setOrRemove(this.estimatedAccuracy, labels, row.estimated_accuracy);
+      setOrRemove(this.estimatedMacroF1, labels, row.estimated_macro_f1);
+      segments.add(row.segment);
+    }
+    this.estimateShown.set(window.modelName, { start: window.start, version, segments });
   }
 
   private recordItem(labels: DriftLabels, item: DriftGaugeItem): void {
@@ -134,7 +175,7 @@ function seriesKey(labels: DriftLabels): string {
 }
 
 /** A missing number (no p-value, NaN effect) removes the series rather than leaving the previous window's value. */
-function setOrRemove(gauge: Gauge, labels: DriftLabels, value: number | null): void {
+function setOrRemove(gauge: Gauge, labels: Record<string, string>, value: number | null): void {
   if (value !== null && Number.isFinite(value)) gauge.set(labels, value);
   else gauge.remove(labels);
 }

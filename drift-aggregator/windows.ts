@@ -36,11 +36,48 @@ export function windowId(ref: WindowRef): string {
   return `${ref.modelName}|${ref.modelVersion}|${ref.start}`;
 }
 
+/**
+ * Id of a window of a larger size (DRIFTLINE_WINDOW_SIZES) than the counted one: `<sizeMs>~<windowId>`.
+ * Counted windows keep the plain id, so one size alone stores exactly what it always did.
+ */
+export function largeWindowId(ref: WindowRef, sizeMs: number): string {
+  return `${sizeMs}~${windowId(ref)}`;
+}
+
+/** The size and window of a large-window id; null for a counted (smallest) window's id. */
+export function parseLargeWindowId(id: string): { ref: WindowRef; sizeMs: number } | null {
+  const match = /^(\d+)~(.*)$/s.exec(id);
+  return match ? { sizeMs: Number(match[1]), ref: parseWindowId(match[2]!) } : null;
+}
+
+/** Starts of the counted windows of `smallestMs` that make up the window of `sizeMs` starting at `start`. */
+export function constituentStarts(start: number, sizeMs: number, smallestMs: number): number[] {
+  const starts: number[] = [];
+  for (let s = start; s < start + sizeMs; s += smallestMs) starts.push(s);
+  return starts;
+}
+
 export function parseWindowId(id: string): WindowRef {
   const last = id.lastIndexOf('|');
   const middle = id.lastIndexOf('|', last - 1);
   if (last < 0 || middle < 0) throw new Error(`not a window id: ${id}`);
   return { modelName: id.slice(0, middle), modelVersion: Number(id.slice(middle + 1, last)), start: Number(id.slice(last + 1)) };
+}
+
+/**
+ * The stream's progress on the window clock: the minimum over every partition of the latest window time
+ * applied from it (`partitionMax`: "topic:partition" -> time). `partitionCounts` (topic -> partitions the
+ * topic has) names every partition the aggregator owns: one that has applied nothing yet holds the progress
+ * back (null, no watermark: windows then close only when idle), so it cannot run ahead on the others' times
+ * and make that partition's events late. Without known counts, the partitions that applied something count.
+ */
+export function streamProgress(partitionMax: Record<string, string | number>, partitionCounts: Record<string, string | number>): number | null {
+  const fields = Object.keys(partitionMax);
+  if (fields.length === 0) return null;
+  for (const [topic, count] of Object.entries(partitionCounts)) {
+    for (let partition = 0; partition < Number(count); partition++) if (!(`${topic}:${partition}` in partitionMax)) return null;
+  }
+  return Math.min(...fields.map((field) => Number(partitionMax[field])));
 }
 
 /** Watermark: everything at or before it is assumed complete. -Infinity until something was seen. */

@@ -53,5 +53,28 @@ export interface ReferenceBaseline {
    * written before per-segment references: every segment is then compared with the global reference.
    */
   segments?: Record<string, SegmentBaseline>;
+  /**
+   * How to turn the served sentiment probabilities into calibrated ones for the label-free performance
+   * estimate (core/drift/calibration.ts); fitted on the validation rows at training time. Absent in
+   * baselines written before it: the served probabilities are then used as they are.
+   */
+  sentimentCalibration?: SentimentCalibration;
+}
+
+/**
+ * Calibration of the served sentiment probabilities p (SENTIMENTS order): q = normalise((p * exp(-logOffsets))^(1/temperature)).
+ * The served blend multiplies calibrated probabilities by exp(logOffsets) (a prior shift that helps
+ * macro-F1 and moves probability mass to the rare classes); dividing it out and one temperature fitted
+ * on the validation rows (log loss) give calibrated probabilities without changing what is served.
+ */
+export interface SentimentCalibration {
+  method: 'prior-offsets-temperature';
+  logOffsets: number[];
+  temperature: number;
+  /** Validation rows the temperature was fitted on. */
+  rows: number;
+  /** Top-label expected calibration error (10 equal-width bins) on those rows, served probabilities / calibrated. */
+  eceServed: number;
+  eceCalibrated: number;
 }
 

@@ -86,9 +86,16 @@ export interface DriftAlert {
   window_start_ms: number;
   window_end_ms: number;
   segment: string | null;
-  status: Exclude<DriftStatus, 'green'>;
+  /** The new status; green is a recovery (v2; v1 events were amber or red only). */
+  status: DriftStatus;
   items: DriftAlertItem[];
   time_ms: number;
+  /** v2 fields, null when read from a v1 event. */
+  previous_status: DriftStatus | null;
+  feature: string | null;
+  metric: string | null;
+  episode_start_ms: number | null;
+  dedupe_key: string | null;
 }
 
 export interface DeadLetter {

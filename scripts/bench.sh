@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/build.sh"
 bash scripts/services.sh up
 mkdir -p bench/results
 only="${1:-}"
-for bench in ingest model-runtime drift-metrics aggregator scorer api pipeline; do
+for bench in ingest model-runtime drift-metrics aggregator scorer api pipeline cbpe; do
   [ -n "$only" ] && [ "$only" != "$bench" ] && continue
   [ -f "bench/$bench.ts" ] || continue
   echo "== bench/$bench.ts (dist/bench/$bench.js)"

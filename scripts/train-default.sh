@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/build.sh"
 SCRATCH="$ROOT/.run/train-default"
 rm -rf "$SCRATCH" && mkdir -p "$SCRATCH"
-node bin/driftline.js train --data data/reviews/reviews-dev-large.jsonl.gz --epochs 6 \
+node bin/driftline.js train --data data/reviews/reviews-dev-large.jsonl.gz --epochs 6 --base-version none \
   --registry "$SCRATCH/registry" --report "$SCRATCH/training-report.json" "$@"
 version_dir="$SCRATCH/registry/reviews/versions/1"
 [ -d "$version_dir" ] || { echo "train-default: no version directory at $version_dir" >&2; exit 1; }

@@ -11,11 +11,14 @@ import { modelsCommand } from './registry-cli.js';
 import { openRegistry, type ModelRegistry } from '../core/model/registry/index.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import { userPath } from '../core/paths.js';
+import { dataRoots, resolveDataLocation } from '../core/data-location.js';
+import { parseVersionRef, resolveVersionRef } from '../core/model/version-ref.js';
 import { trainerSettings } from './config.js';
 import { loadLabeledJsonl, splitByReviewId } from './data.js';
 import { evaluateOutliers, evaluatePredictions, scoreAll } from './evaluate.js';
 import { HOLDOUT_SALT, printComparison, runTrainingJob } from './pipeline.js';
 import { DEFAULT_TRAIN_PARAMS } from './train.js';
+import { type BaseModelRequest, parseBaseVersion } from './base-model.js';
 import { recordEvaluation } from './runs/hooks.js';
 import { openRunStore, runsDirFor } from './runs/store.js';
 import { runsCommand } from './runs/cli.js';
@@ -28,11 +31,15 @@ deterministic held-out part (by review_id hash), compares with a TF-IDF + logist
 builds the drift reference baseline and registers a new version (stage staging).
 
   --name NAME        model name (default: DRIFTLINE_TRAIN_MODEL_NAME or 'reviews')
+  --base-version V   continue training from this version's weights (warm start): N, latest, production
+                     (default; from scratch when there is no production version yet) or none (from scratch)
+  --base-model NAME  model name of --base-version (default: --name)
+  --rebuild-vocabulary  refit numeric scaling, category classes and wide idf instead of keeping the base's
   --epochs N         epochs (default: DRIFTLINE_TRAIN_EPOCHS); the best epoch by validation macro-F1 is kept
   --seed S           seed (default: DRIFTLINE_TRAIN_SEED): same data + seed = same model
   --holdout F        held-out share (default 0.2)
-  --buckets B        hash buckets (default: DRIFTLINE_TRAIN_BUCKETS)
-  --dim D            embedding width (default: DRIFTLINE_TRAIN_EMBEDDING_DIM)
+  --buckets B        hash buckets (default: DRIFTLINE_TRAIN_BUCKETS; a warm start keeps the base's)
+  --dim D            embedding width (default: DRIFTLINE_TRAIN_EMBEDDING_DIM; a warm start keeps the base's)
   --limit N          use only the first N reviews of the data
   --param K=V        override any training parameter (repeatable), e.g. --param embeddingLearningRate=0.05
   --no-baseline      skip the TF-IDF comparison
@@ -41,13 +48,16 @@ builds the drift reference baseline and registers a new version (stage staging).
   --registry DIR     registry directory (default: DRIFTLINE_REGISTRY_DIR)
   --report FILE      write the full training report (JSON)`;
 
-const EVALUATE_USAGE = `usage: driftline evaluate --data FILE.jsonl[,FILE2] [--version N] [options]
+const EVALUATE_USAGE = `usage: driftline evaluate (--data FILE.jsonl[,FILE2] | --location LOC) [--version V] [options]
 
 Scores labelled reviews with a registered version (default: production) and prints accuracy, macro-F1,
 per-class and per-source quality, category accuracy and outlier AUROC on injected anomalies.
 
+  --data FILES       labelled JSONL files (any path this user can read)
+  --location LOC     a labelled JSONL file inside the data roots (DRIFTLINE_DATA_ROOTS, default data/),
+                     e.g. data/sample/reviews-sample.jsonl: what the API's dataset_location reads
   --name NAME        model name (default: DRIFTLINE_TRAIN_MODEL_NAME or 'reviews')
-  --version N        version (default: the production version)
+  --version V        N, latest or production (default: production)
   --held-out         only the reviews the trainer holds out (same hash split as training)
   --registry DIR     registry directory (default: DRIFTLINE_REGISTRY_DIR)
   --report FILE      write the evaluation report (JSON)`;
@@ -107,12 +117,34 @@ function dataFiles(flags: Flags): string[] {
   return raw.split(',').filter(Boolean).map(userPath);
 }
 
+function baseRequest(flags: Flags): BaseModelRequest {
+  const version = stringFlag(flags, '--base-version');
+  const model = stringFlag(flags, '--base-model');
+  return {
+    ...(version === undefined ? {} : { version: parseBaseVersion(version, '--base-version') }),
+    ...(model === undefined ? {} : { model }),
+    rebuildVocabulary: flags.has('--rebuild-vocabulary'),
+  };
+}
+
+function definedOnly(values: Record<string, number | undefined>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).filter((entry): entry is [string, number] => entry[1] !== undefined));
+}
+
+/** --data (any readable files) or --location (one file inside the data roots), not both. */
+async function evaluationFiles(flags: Flags): Promise<string[]> {
+  const location = stringFlag(flags, '--location');
+  if (location === undefined) return dataFiles(flags);
+  if (flags.has('--data')) throw new DriftlineError('REQUEST_INVALID', 'give --data or --location, not both', { field: '--location' });
+  return [await resolveDataLocation(location, dataRoots(), '--location')];
+}
+
 async function train(argv: string[]): Promise<number> {
   const overrides: Record<string, number> = {};
   const flags = parseFlags(
     argv,
-    ['--data', '--name', '--epochs', '--seed', '--holdout', '--buckets', '--dim', '--limit', '--registry', '--report'],
-    ['--promote', '--no-publish', '--no-baseline'],
+    ['--data', '--name', '--base-version', '--base-model', '--epochs', '--seed', '--holdout', '--buckets', '--dim', '--limit', '--registry', '--report'],
+    ['--promote', '--no-publish', '--no-baseline', '--rebuild-vocabulary'],
     overrides,
   );
   const settings = trainerSettings.load();
@@ -134,16 +166,16 @@ async function train(argv: string[]): Promise<number> {
       holdout: numberFlag(flags, '--holdout', false) ?? settings.holdout,
       promote: flags.has('--promote'),
       compareBaseline: !flags.has('--no-baseline') && settings.compareBaseline,
+      base: baseRequest(flags),
+      // Flags given win over the base model's parameters; the settings only fill what neither sets.
       params: {
-        epochs: numberFlag(flags, '--epochs', true) ?? settings.epochs,
-        seed: numberFlag(flags, '--seed', true) ?? settings.seed,
-        buckets: numberFlag(flags, '--buckets', true) ?? settings.buckets,
-        embeddingDim: numberFlag(flags, '--dim', true) ?? settings.embeddingDim,
+        ...definedOnly({ epochs: numberFlag(flags, '--epochs', true), seed: numberFlag(flags, '--seed', true), buckets: numberFlag(flags, '--buckets', true), embeddingDim: numberFlag(flags, '--dim', true) }),
         ...overrides,
       },
+      paramDefaults: { epochs: settings.epochs, seed: settings.seed, buckets: settings.buckets, embeddingDim: settings.embeddingDim },
       reportPath: stringFlag(flags, '--report') ? userPath(stringFlag(flags, '--report')!) : undefined,
     });
-    process.stdout.write(`${JSON.stringify({ name: report.name, version: report.version, stage: report.stage, macroF1: report.heldOut.sentiment.macroF1, accuracy: report.heldOut.sentiment.accuracy, outlierAuroc: report.outliers.auroc })}\n`);
+    process.stdout.write(`${JSON.stringify({ name: report.name, version: report.version, stage: report.stage, parentVersion: report.base.parentVersion, baseNote: report.base.note, macroF1: report.heldOut.sentiment.macroF1, accuracy: report.heldOut.sentiment.accuracy, outlierAuroc: report.outliers.auroc })}\n`);
     return 0;
   } finally {
     await publisher?.close();
@@ -151,13 +183,13 @@ async function train(argv: string[]): Promise<number> {
 }
 
 async function evaluate(argv: string[]): Promise<number> {
-  const flags = parseFlags(argv, ['--data', '--name', '--version', '--registry', '--report'], ['--held-out']);
+  const flags = parseFlags(argv, ['--data', '--location', '--name', '--version', '--registry', '--report'], ['--held-out']);
   const name = stringFlag(flags, '--name') ?? trainerSettings.load().modelName;
   const registry = openRegistry(stringFlag(flags, '--registry') ?? coreSettings.load().registryDir);
-  const version = numberFlag(flags, '--version', true) ?? (await registry.productionVersion(name));
-  if (version === null || version === undefined) throw new DriftlineError('MODEL_NOT_FOUND', `${name} has no production version; pass --version`);
+  const versionFlag = stringFlag(flags, '--version');
+  const version = await resolveVersionRef(registry, name, versionFlag === undefined ? 'production' : parseVersionRef(versionFlag, '--version'), '--version');
   const record = await registry.get(name, version);
-  const loaded = await loadLabeledJsonl(dataFiles(flags));
+  const loaded = await loadLabeledJsonl(await evaluationFiles(flags));
   const holdout = typeof record.params['holdout'] === 'number' ? record.params['holdout'] : 0.2;
   const rows = flags.has('--held-out') ? splitByReviewId(loaded.rows, holdout, HOLDOUT_SALT).held : loaded.rows;
   const runtime = await loadModelRuntime(await registry.localVersionDir(name, version), { name, version });

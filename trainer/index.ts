@@ -5,14 +5,17 @@
  */
 export { loadLabeledJsonl, sentimentLabel, splitByReviewId, type LabeledReview } from './data.js';
 export { HOLDOUT_SALT, runTrainingJob } from './pipeline.js';
+export { checkWarmStartRequest, parseBaseVersion, resolveBaseModel, type BaseModelRequest, type BaseVersion, type ResolvedBase } from './base-model.js';
 export {
   TRAIN_PARAM_NAMES,
   evaluateReviews,
+  evaluateRows,
   trainerExecutor,
   type EvaluateOptions,
   type JobProgress,
   type TrainExecutor,
   type TrainOutcome,
+  type BaseView,
   type TrainRequest,
   type TrainerExecutorOptions,
 } from './job-runner.js';

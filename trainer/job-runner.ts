@@ -9,9 +9,11 @@ import type { Logger } from '../core/logger.js';
 import { promotionEvent, type PromotionPublisher } from '../core/model/promotions.js';
 import { changeOf, type ModelRegistry } from '../core/model/registry/index.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
+import { resolveVersionRef, type VersionRef } from '../core/model/version-ref.js';
 import type { ModelRuntime, ModelService } from '../core/model/types.js';
 import { userPath } from '../core/paths.js';
 import { DEFAULT_TRAIN_PARAMS, type TrainParams } from './train.js';
+import type { BaseVersion, ResolvedBase } from './base-model.js';
 import type { LabeledReview, LabeledReviewRecord } from '../core/review.js';
 import { evaluatePredictions, scoreAll } from './evaluate.js';
 import type { TrainWorkerInput, TrainWorkerMessage } from './train-worker.js';
@@ -25,8 +27,12 @@ export interface TrainRequest {
   datasetPath?: string;
   /** Inline labelled reviews (dataset JSONL shape). */
   reviews?: Array<Record<string, unknown>>;
-  /** Registry version whose parameters are the starting point. */
-  baseVersion?: number;
+  /** The version training continues from (warm start): a number, latest, production (default) or none (scratch). */
+  baseVersion?: BaseVersion;
+  /** Model name of the base version (default: the served model's name). */
+  baseModel?: string;
+  /** Refit the featurizer's statistics, category classes and wide idf instead of keeping the base model's. */
+  rebuildVocabulary?: boolean;
   /** Trainer parameters (override the base version's). */
   params?: Record<string, unknown>;
   /** Promote the new version to production when its held-out macro-F1 allows it. */
@@ -46,8 +52,23 @@ export interface TrainOutcome {
   version: number;
   stage?: string;
   metrics?: Record<string, unknown>;
+  /** What the version was trained from (see trainer/base-model.ts). */
+  base?: BaseView;
   /** The job's run (GET /v1/runs/{id}); null when it could not be recorded. */
   run_id?: string | null;
+}
+
+/** ResolvedBase as the API shows it. */
+export interface BaseView {
+  model: string;
+  requested: BaseVersion;
+  parent_version: number | null;
+  rebuild_vocabulary: boolean;
+  note: string | null;
+}
+
+export function baseView(base: ResolvedBase): BaseView {
+  return { model: base.model, requested: base.requested, parent_version: base.parentVersion, rebuild_vocabulary: base.rebuildVocabulary, note: base.note };
 }
 
 /** Runs one training; reports progress; should stop early when the signal aborts. */
@@ -57,8 +78,8 @@ export interface EvaluateOptions {
   registry: ModelRegistry;
   modelService: ModelService;
   name: string;
-  /** Default: the serving version (for the served model) or the registry's production version. */
-  version: number | undefined;
+  /** A number, latest or production; default: the serving version (for the served model) or the production one. */
+  version: VersionRef | undefined;
   /** Record the evaluation as a run there (trainer/runs/); a failure to record is only warned about. */
   runs?: { store: RunStore; warn: (message: string) => void };
 }
@@ -83,17 +104,20 @@ function toLabelled(review: LabeledReviewRecord): LabeledReview {
 async function runtimeFor(options: EvaluateOptions): Promise<{ runtime: ModelRuntime; owned: boolean }> {
   const { registry, modelService, name } = options;
   const serving = name === modelService.modelName && modelService.isReady() ? modelService.current() : undefined;
-  if (serving && (options.version === undefined || options.version === serving.version)) return { runtime: serving, owned: false };
-  const version = options.version ?? (await registry.productionVersion(name));
-  if (version === null) throw new DriftlineError('MODEL_NOT_FOUND', `Model ${name} has no production version; pass a version`, { field: 'version' });
-  await registry.get(name, version);
+  if (serving && options.version === undefined) return { runtime: serving, owned: false };
+  const version = await resolveVersionRef(registry, name, options.version ?? 'production');
+  if (serving && version === serving.version) return { runtime: serving, owned: false };
   return { runtime: await loadModelRuntime(await registry.localVersionDir(name, version), { name, version }), owned: true };
 }
 
 export async function evaluateReviews(reviews: LabeledReviewRecord[], options: EvaluateOptions): Promise<Record<string, unknown>> {
+  return evaluateRows(reviews.map(toLabelled), options);
+}
+
+/** Evaluates rows already read as LabeledReview (e.g. from a dataset location). */
+export async function evaluateRows(rows: LabeledReview[], options: EvaluateOptions): Promise<Record<string, unknown>> {
   const { runtime, owned } = await runtimeFor(options);
   try {
-    const rows = reviews.map(toLabelled);
     const predictions = await scoreAll(runtime, rows);
     const report = evaluatePredictions(rows, predictions, []);
     const sentiment = report.sentiment;
@@ -200,16 +224,19 @@ async function publishRegistration(options: TrainerExecutorOptions, version: num
 export function trainerExecutor(options: TrainerExecutorOptions): TrainExecutor {
   const { registry, modelName, logger } = options;
   return async (request, report, signal) => {
-    const base = request.baseVersion === undefined ? {} : trainParamsOf((await registry.get(modelName, request.baseVersion)).params);
     const done = await trainInWorker(
       {
         registryRoot: registry.root,
         modelName,
         ...(request.datasetPath === undefined ? {} : { files: [userPath(request.datasetPath)] }),
         ...(request.reviews === undefined ? {} : { rows: (request.reviews as unknown as LabeledReviewRecord[]).map(toLabelled) }),
-        params: { ...base, ...trainParamsOf(request.params ?? {}) },
+        params: trainParamsOf(request.params ?? {}),
+        base: {
+          ...(request.baseVersion === undefined ? {} : { version: request.baseVersion }),
+          ...(request.baseModel === undefined ? {} : { model: request.baseModel }),
+          rebuildVocabulary: request.rebuildVocabulary === true,
+        },
         actor: request.actor,
-        ...(request.baseVersion === undefined ? {} : { parentVersion: request.baseVersion }),
       },
       report,
       signal,
@@ -230,6 +257,6 @@ export function trainerExecutor(options: TrainerExecutorOptions): TrainExecutor 
         metrics.promotionRefused = error.message;
       }
     }
-    return { version: done.version, stage, metrics, run_id: done.runId };
+    return { version: done.version, stage, metrics, base: baseView(done.base), run_id: done.runId };
   };
 }

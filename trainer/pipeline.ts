@@ -1,7 +1,8 @@
 /**
  * A whole training job: data -> deterministic hold-out split -> train -> evaluate on the held-out
  * part (model, TF-IDF baseline, injected-anomaly AUROC) -> reference baseline from the held-out rows
- * (their predictions and their measured quality) -> register in the registry (stage 'staging') -> optionally promote.
+ * (their predictions and their measured quality, plus the sentiment calibration fitted on the validation
+ * rows for the label-free performance estimate) -> register in the registry (stage 'staging') -> optionally promote.
  * Used by `driftline train` and by the API's training jobs.
  */
 import { createHash } from 'node:crypto';
@@ -20,7 +21,9 @@ import { type LabeledReview, loadLabeledJsonl, splitByReviewId } from './data.js
 import { attachSentenceModel, type SentenceReport } from './sentences.js';
 import { type EvaluationReport, type OutlierEvaluation, evaluateOutliers, evaluatePredictions, monitoredInput, scoreAll } from './evaluate.js';
 import type { ClassificationReport } from './metrics.js';
-import { DEFAULT_TRAIN_PARAMS, type EpochLog, type TrainParams, type TrainResult, trainModel } from './train.js';
+import { type BaseModelRequest, type ResolvedBase, loadParent, resolveBaseModel, warmStartParams } from './base-model.js';
+import { type EpochLog, type TrainParams, type TrainResult, trainModel, validationSplit } from './train.js';
+import { type CalibrationReport, checkCalibration, fitVersionCalibration } from './calibration.js';
 import { recordSafely, recordTrainingRun } from './runs/record.js';
 import { openRunStore, runsDirFor, type RunStore } from './runs/store.js';
 
@@ -32,7 +35,12 @@ export interface TrainJobOptions {
   name: string;
   files?: string[];
   rows?: LabeledReview[];
+  /** Parameters asked for: they win over the base model's (architecture excepted, see warmStartParams). */
   params?: Partial<TrainParams>;
+  /** Parameters used where neither the request nor the base model sets one (e.g. the CLI's settings). */
+  paramDefaults?: Partial<TrainParams>;
+  /** The model to continue from (default: the production version of `name`; `none`: from scratch). */
+  base?: BaseModelRequest;
   holdout?: number;
   promote?: boolean;
   compareBaseline?: boolean;
@@ -43,8 +51,6 @@ export interface TrainJobOptions {
   onPhase?: (phase: string, fraction: number) => void;
   /** Where the job is recorded as a run (default: trainer/runs/store.ts runsDirFor the registry; null: not recorded). */
   runs?: RunStore | null;
-  /** The version this one was trained from, for the run's lineage. */
-  parentVersion?: number;
 }
 
 export interface TrainingReport {
@@ -54,6 +60,8 @@ export interface TrainingReport {
   promoted: boolean;
   promotionRefused: string | null;
   backend: string;
+  /** What the run started from: the parent version (warm start) or scratch, and why. */
+  base: ResolvedBase;
   data: { files: string[]; fingerprint: string; rows: number; trainRows: number; validationRows: number; heldOutRows: number };
   params: TrainParams;
   history: EpochLog[];
@@ -65,6 +73,8 @@ export interface TrainingReport {
   /** TF-IDF + LR on the category label, same split and classes as the model's category head. */
   categoryTfidfBaseline: CategoryBaseline | null;
   outliers: OutlierEvaluation;
+  /** Sentiment calibration for the label-free estimate: fitted on the validation rows, checked on the held-out rows. */
+  calibration: CalibrationReport;
   /** The sentence model (options.sentences) and the review model on the same held-out sentences. */
   sentences: SentenceReport;
   timings: Record<string, number>;
@@ -78,6 +88,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
   const log = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
   const phase = options.onPhase ?? (() => {});
   const started = performance.now();
+  const base = await resolveBaseModel(options.registry, options.name, options.base);
   phase('loading data', 0);
   const loaded = options.rows ? { rows: options.rows, fingerprint: fingerprintRows(options.rows), files: [] as string[] } : await loadLabeledJsonl(options.files ?? []);
   const holdout = options.holdout ?? 0.2;
@@ -86,9 +97,18 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
   log(`data: ${loaded.rows.length} reviews (${train.length} train, ${held.length} held out), fingerprint ${loaded.fingerprint.slice(0, 16)}`);
 
   const { tf, backend } = await loadTf();
-  const params: TrainParams = { ...DEFAULT_TRAIN_PARAMS, ...options.params };
-  phase('training', 0.1);
-  const trained = await trainModel(tf, train, params, log);
+  const parent = await loadParent(tf, options.registry, base);
+  let trained: TrainResult;
+  let params: TrainParams;
+  try {
+    params = warmStartParams(options.params ?? {}, options.paramDefaults ?? {}, parent);
+    log(parent ? `base: ${base.model} v${base.parentVersion} (warm start)` : `base: none, from scratch${base.note ? ` (${base.note})` : ''}`);
+    phase('training', 0.1);
+    trained = await trainModel(tf, train, params, log, parent ? { parent: parent.bundle, rebuildVocabulary: base.rebuildVocabulary } : undefined);
+  } finally {
+    parent?.bundle.head.dispose();
+    parent?.bundle.autoencoder.dispose();
+  }
   const runtime = createModelRuntime(tf, backend, trained.bundle, { name: options.name, version: 0 });
   try {
     phase('evaluating', 0.7);
@@ -96,6 +116,12 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
     const heldPredictions = await scoreAll(runtime, held);
     const heldOut = evaluatePredictions(held, heldPredictions, trained.bundle.manifest.categories);
     const outliers = await evaluateOutliers(runtime, held, heldPredictions);
+    const fitted = await fitVersionCalibration(runtime, validationSplit(train, params).held, trained.bundle.manifest.blend.logOffsets);
+    const calibration: CalibrationReport = { fitted, heldOut: checkCalibration(fitted, held, heldPredictions) };
+    log(
+      `calibration: temperature ${fitted.temperature} fitted on ${fitted.rows} validation reviews; held-out top-label ECE ${calibration.heldOut.eceServed.toFixed(4)} served -> ${calibration.heldOut.eceCalibrated.toFixed(4)} calibrated; ` +
+        `CBPE accuracy ${calibration.heldOut.estimatedAccuracyCalibrated.toFixed(4)} vs realized ${calibration.heldOut.accuracy.toFixed(4)}`,
+    );
     const evaluateSeconds = (performance.now() - evalStart) / 1000;
     const tfidfBaseline = options.compareBaseline === false ? null : evaluateTfidf(train, held);
     const categoryBaseline = options.compareBaseline === false ? null : evaluateCategoryTfidf(train, held, trained.bundle.manifest.categories);
@@ -104,7 +130,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
     log(`sentence model: held-out sentences macro-F1 ${pct(sentences.sentenceModel.macroF1)} (review model on the same sentences ${pct(sentences.reviewModel.macroF1)}; ${sentences.sentences} sentences, labels inherited from their review)`);
 
     phase('baseline', 0.85);
-    const baseline = heldOutBaseline(options.name, held, heldPredictions, heldOut);
+    const baseline: ReferenceBaseline = { ...heldOutBaseline(options.name, held, heldPredictions, heldOut), sentimentCalibration: fitted };
     const timings = { ...trained.timings, evaluateSeconds: round3(evaluateSeconds), tfidfSeconds: round3((tfidfBaseline?.seconds ?? 0) + (categoryBaseline?.seconds ?? 0)), totalSeconds: round3((performance.now() - started) / 1000) };
     const metrics = {
       accuracy: heldOut.sentiment.accuracy,
@@ -136,6 +162,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       dataFingerprint: loaded.fingerprint,
       params: { ...params, holdout, holdoutSalt: HOLDOUT_SALT },
       timings,
+      parent: base.parentVersion === null ? null : { model: base.model, version: base.parentVersion },
       ...(options.actor ? { actor: options.actor } : {}),
       reason: 'trained',
     });
@@ -161,6 +188,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       promoted: stage === 'production',
       promotionRefused,
       backend,
+      base,
       data: { files: loaded.files, fingerprint: loaded.fingerprint, rows: loaded.rows.length, trainRows: trained.trainRows, validationRows: trained.validationRows, heldOutRows: held.length },
       params,
       history: trained.history,
@@ -170,6 +198,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       tfidfBaseline,
       categoryTfidfBaseline: categoryBaseline,
       outliers,
+      calibration,
       sentences,
       timings,
       runId: null,
@@ -177,7 +206,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
     };
     const runs = options.runs === undefined ? openRunStore(runsDirFor(options.registry.root)) : options.runs;
     if (runs) {
-      const model = { name: options.name, version: registered.version, parentVersion: options.parentVersion ?? null };
+      const model = { name: options.name, version: registered.version, parentVersion: base.parentVersion };
       const extra = { outlierAuroc: outliers.auroc, tfidfBaseline: metrics.tfidfBaseline, categoryTfidfBaseline: metrics.categoryTfidfBaseline, bestEpoch: trained.bestEpoch, stage, timings };
       const run = await recordSafely(() => recordTrainingRun(runs, { model, params: { ...params, holdout }, data: report.data, heldOut: { rows: held, predictions: heldPredictions, report: heldOut }, metrics: extra }), (message) => {
         report.runError = message;

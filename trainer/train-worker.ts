@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { toDriftlineError } from '../core/errors.js';
 import { openRegistry } from '../core/model/registry/index.js';
+import type { BaseModelRequest, ResolvedBase } from './base-model.js';
 import type { LabeledReview } from './data.js';
 import { runTrainingJob } from './pipeline.js';
 import type { TrainParams } from './train.js';
@@ -17,15 +18,14 @@ export interface TrainWorkerInput {
   files?: string[];
   rows?: LabeledReview[];
   params: Partial<TrainParams>;
+  base?: BaseModelRequest;
   actor: string;
-  /** The base version (the run's parent). */
-  parentVersion?: number;
 }
 
 export type TrainWorkerMessage =
   | { type: 'phase'; phase: string; fraction: number }
   | { type: 'log'; line: string }
-  | { type: 'done'; version: number; stage: string; metrics: Record<string, unknown>; runId: string | null; runError: string | null }
+  | { type: 'done'; version: number; stage: string; metrics: Record<string, unknown>; base: ResolvedBase; runId: string | null; runError: string | null }
   | { type: 'failed'; code: string; message: string };
 
 async function run(input: TrainWorkerInput): Promise<TrainWorkerMessage> {
@@ -35,12 +35,12 @@ async function run(input: TrainWorkerInput): Promise<TrainWorkerMessage> {
     ...(input.files ? { files: input.files } : {}),
     ...(input.rows ? { rows: input.rows } : {}),
     params: input.params,
+    ...(input.base ? { base: input.base } : {}),
     // Promotion (and its event) is the main thread's: it holds the Kafka publisher.
     promote: false,
     // The TF-IDF comparison is a report for humans; it would only lengthen API jobs.
     compareBaseline: false,
     actor: input.actor,
-    ...(input.parentVersion === undefined ? {} : { parentVersion: input.parentVersion }),
     progress: (line) => parentPort?.postMessage({ type: 'log', line } satisfies TrainWorkerMessage),
     onPhase: (phase, fraction) => parentPort?.postMessage({ type: 'phase', phase, fraction } satisfies TrainWorkerMessage),
   });
@@ -48,6 +48,7 @@ async function run(input: TrainWorkerInput): Promise<TrainWorkerMessage> {
     type: 'done',
     version: report.version,
     stage: report.stage,
+    base: report.base,
     runId: report.runId,
     runError: report.runError,
     metrics: {

@@ -123,6 +123,44 @@ export interface TrainResult {
 
 type Progress = (line: string) => void;
 
+/** The training rows' split into fit and validation rows (early stopping, blend tuning, calibrations); deterministic by review id. */
+export function validationSplit<T extends { review_id: string }>(rows: readonly T[], params: Pick<TrainParams, 'validationFraction' | 'seed'>): { rest: T[]; held: T[] } {
+  return splitByReviewId(rows, params.validationFraction, params.seed ^ 0x7a11);
+}
+
+/**
+ * A warm start: training continues from a registered version's weights instead of random ones. The parent's
+ * hashing space and architecture (buckets, token cap, embedding width, hidden units, pooling) are kept, so its
+ * embedding rows, head and wide weights stay meaningful. Unless `rebuildVocabulary`, its numeric scaling,
+ * category classes and wide idf (the vocabulary) are kept too; with it they are refitted on the new rows and
+ * the category layer keeps the columns of the classes that survive (new classes start from fresh weights).
+ */
+export interface WarmStart {
+  parent: ModelBundle;
+  rebuildVocabulary: boolean;
+}
+
+/** Parameters that fix the shape of the weights: a warm start takes them from its parent. */
+export const ARCHITECTURE_PARAMS = ['buckets', 'maxTokens', 'embeddingDim', 'hidden', 'sqrtPooling'] as const satisfies ReadonlyArray<keyof TrainParams>;
+
+/** The architecture parameters a bundle was trained with (read from its manifest and featurizer). */
+export function architectureOf(bundle: ModelBundle): Pick<TrainParams, (typeof ARCHITECTURE_PARAMS)[number]> {
+  return {
+    buckets: bundle.featurizer.buckets,
+    maxTokens: bundle.featurizer.maxTokens,
+    embeddingDim: bundle.manifest.embeddingDim,
+    hidden: bundle.manifest.hidden,
+    sqrtPooling: bundle.manifest.pooling === 'sqrt' ? 1 : 0,
+  };
+}
+
+/**
+ * AdaGrad's starting accumulator of a warm-started embedding. From zero, the first update of every coordinate
+ * is a full signed step (lr) whatever the gradient: right for random weights, but it would shake a trained
+ * table apart in the first epoch. 0.1 (as the wide part uses) makes the first steps proportional to the gradient.
+ */
+const WARM_EMBEDDING_ACCUMULATOR = 0.1;
+
 /** Categories kept as classes: frequent ones (most frequent first), plus 'other' if anything was merged. */
 export function chooseCategories(rows: readonly LabeledReview[], minRows: number): string[] {
   const counts = new Map<string, number>();
@@ -159,29 +197,34 @@ function labelled(rows: readonly LabeledReview[], featurizer: FeaturizerConfig, 
 }
 
 /** Trains heads + embedding; returns the best epoch's weights (by validation macro-F1). */
-export async function trainModel(tf: Tf, rows: readonly LabeledReview[], params: TrainParams, progress: Progress = () => {}): Promise<TrainResult> {
+export async function trainModel(tf: Tf, rows: readonly LabeledReview[], params: TrainParams, progress: Progress = () => {}, warm?: WarmStart): Promise<TrainResult> {
   const started = performance.now();
   if (!Number.isInteger(params.embeddingDim) || params.embeddingDim < 4 || params.embeddingDim % 4 !== 0) {
     throw new DriftlineError('TRAINING_FAILED', `embeddingDim must be a positive multiple of 4, got ${params.embeddingDim}`);
   }
-  const { rest: fitRows, held: valRows } = splitByReviewId(rows, params.validationFraction, params.seed ^ 0x7a11);
+  const { rest: fitRows, held: valRows } = validationSplit(rows, params);
   if (fitRows.length < 50 || valRows.length < 10) {
     throw new DriftlineError('TRAINING_FAILED', `too few rows to train: ${fitRows.length} training, ${valRows.length} validation`);
   }
-  const featurizer = fitNumericScaling(createFeaturizerConfig({ buckets: params.buckets, maxTokens: params.maxTokens, hashSeed: 0x5eed }), fitRows);
-  const categories = chooseCategories(fitRows, params.categoryMinRows);
+  if (warm) checkWarmArchitecture(warm.parent, params);
+  const featurizer = warm && !warm.rebuildVocabulary ? warm.parent.featurizer : fitNumericScaling(createFeaturizerConfig(featurizerOptions(params, warm)), fitRows);
+  const categories = warm && !warm.rebuildVocabulary ? [...warm.parent.manifest.categories] : chooseCategories(fitRows, params.categoryMinRows);
   const fit = labelled(fitRows, featurizer, categories);
   const val = labelled(valRows, featurizer, categories);
   const featurizeSeconds = (performance.now() - started) / 1000;
 
   const dim = params.embeddingDim;
-  const embedding = new Float32Array(params.buckets * dim);
+  const embedding = warm ? warm.parent.embedding.slice() : new Float32Array(params.buckets * dim);
   const head = createHeadModel(tf, dim, params.hidden, categories.length, params.seed);
+  if (warm) {
+    copyHeadWeights(tf, warm.parent, head, categories);
+    progress(`warm start: embedding, head and wide weights from the parent (${warm.rebuildVocabulary ? 'vocabulary rebuilt' : 'same featurizer and vocabulary'})`);
+  }
   const state: TrainingState = {
     tf,
     head,
     embedding,
-    accumulators: new Float32Array(params.buckets * dim),
+    accumulators: new Float32Array(params.buckets * dim).fill(warm ? WARM_EMBEDDING_ACCUMULATOR : 0),
     optimizer: tf.train.adam(params.headLearningRate),
     weights: classWeights(fit.sentiment, params.classWeightPower),
     categoryCount: Math.max(categories.length, 1),
@@ -225,10 +268,11 @@ export async function trainModel(tf: Tf, rows: readonly LabeledReview[], params:
     minDf: params.wideMinDf,
     classWeights: state.weights,
     seed: params.seed + 11,
+    ...(warm ? { start: { wide: warm.parent.wide, keepIdf: !warm.rebuildVocabulary } } : {}),
   });
   progress(`wide part: best epoch ${wide.bestEpoch}, val macro-F1 ${wide.history.map((h) => h.valMacroF1.toFixed(4)).join(' ')} (${((performance.now() - wideStart) / 1000).toFixed(1)} s)`);
   const [deepVal] = predictRows(tf, head, poolBatch(val.batch, embedding, dim, poolingOf(params), null).headInput, val.batch.size, headInputDim(dim));
-  const tuned = tuneBlend(deepVal, wideProbabilities(val.batch, wide.wide, createWideScratch(params.buckets)), val.sentiment);
+  const tuned = tuneBlend(deepVal, wideProbabilities(val.batch, wide.wide, createWideScratch(params.buckets)), val.sentiment, warm?.parent.manifest.blend);
   foldTemperature(wide.wide.kernel, wide.wide.bias, tuned.wideTemperature);
   foldSentimentTemperature(tf, head, tuned.deepTemperature);
   progress(
@@ -249,6 +293,51 @@ export async function trainModel(tf: Tf, rows: readonly LabeledReview[], params:
     trainRows: fitRows.length,
     validationRows: valRows.length,
   };
+}
+
+function checkWarmArchitecture(parent: ModelBundle, params: TrainParams): void {
+  const parentShape = architectureOf(parent);
+  const different = ARCHITECTURE_PARAMS.filter((key) => parentShape[key] !== params[key]);
+  if (different.length > 0) {
+    throw new DriftlineError('TRAINING_FAILED', `a warm start keeps the parent's architecture; ${different.map((k) => `${k} ${params[k]} != parent's ${parentShape[k]}`).join(', ')}`);
+  }
+}
+
+/** The featurizer of a scratch run, or the parent's hashing (with fresh statistics) when the vocabulary is rebuilt. */
+function featurizerOptions(params: TrainParams, warm: WarmStart | undefined): { buckets: number; maxTokens: number; hashSeed: number; bigrams?: boolean } {
+  if (!warm) return { buckets: params.buckets, maxTokens: params.maxTokens, hashSeed: 0x5eed };
+  const { buckets, maxTokens, hashSeed, bigrams } = warm.parent.featurizer;
+  return { buckets, maxTokens, hashSeed, bigrams };
+}
+
+/**
+ * The parent's trunk and sentiment layers as they are, and its category layer column by column for the classes
+ * both lists share (a class new to `categories` keeps its fresh initialisation). The sentiment layer carries the
+ * parent's folded temperature: a rescaling training simply continues from (the new one is folded in afterwards).
+ */
+function copyHeadWeights(tf: Tf, parent: ModelBundle, head: LayersModel, categories: string[]): void {
+  for (const name of ['trunk', 'sentiment']) head.getLayer(name).setWeights(parent.head.getLayer(name).getWeights());
+  const [parentKernel, parentBias] = parent.head.getLayer('category').getWeights();
+  const layer = head.getLayer('category');
+  const [kernel, bias] = layer.getWeights();
+  const k = kernel.dataSync().slice() as Float32Array;
+  const b = bias.dataSync().slice() as Float32Array;
+  const pk = parentKernel.dataSync();
+  const pb = parentBias.dataSync();
+  const parentCount = parentBias.shape[0];
+  const count = bias.shape[0];
+  const rows = kernel.shape[0];
+  categories.forEach((category, column) => {
+    const from = parent.manifest.categories.indexOf(category);
+    if (from < 0 || from >= parentCount || column >= count) return;
+    for (let r = 0; r < rows; r++) k[r * count + column] = pk[r * parentCount + from];
+    b[column] = pb[from];
+  });
+  const kernelT = tf.tensor(k, kernel.shape);
+  const biasT = tf.tensor(b, bias.shape);
+  layer.setWeights([kernelT, biasT]);
+  kernelT.dispose();
+  biasT.dispose();
 }
 
 interface TrainingState {

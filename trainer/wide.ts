@@ -18,6 +18,12 @@ import { classificationReport } from './metrics.js';
  */
 const INITIAL_ACCUMULATOR = 0.1;
 
+/**
+ * The starting accumulator of a warm start: the parent's accumulated squared gradients are not saved, and its
+ * weights already fit; 1 keeps the first steps of a continued run small (lr x gradient) instead of damped full steps.
+ */
+const WARM_INITIAL_ACCUMULATOR = 1;
+
 export interface WideParams {
   epochs: number;
   learningRate: number;
@@ -26,6 +32,8 @@ export interface WideParams {
   minDf: number;
   classWeights: number[];
   seed: number;
+  /** Warm start: continue from these weights; with keepIdf, also from its idf (the vocabulary) instead of refitting it. */
+  start?: { wide: WideModel; keepIdf: boolean };
 }
 
 /** Document frequency of every bucket: in how many rows of the batch it appears (once per row). */
@@ -80,11 +88,13 @@ export interface WideResult {
 
 /** Trains the wide part; keeps the (epoch-averaged, see below) weights with the best validation macro-F1. */
 export function trainWide(fit: { batch: FeatureBatch; sentiment: Int32Array }, val: { batch: FeatureBatch; sentiment: Int32Array }, buckets: number, params: WideParams): WideResult {
-  const idf = fitIdf(fit.batch, buckets, params.minDf);
+  const start = params.start;
+  const idf = start?.keepIdf ? start.wide.idf.slice() : fitIdf(fit.batch, buckets, params.minDf);
   const rows = sparseRows(fit.batch, idf);
-  const wide: WideModel = { idf, kernel: new Float32Array(buckets * 3), bias: new Float32Array(3) };
-  const accumulators = new Float32Array(buckets * 3).fill(INITIAL_ACCUMULATOR);
-  const biasAccumulators = new Float64Array(3).fill(INITIAL_ACCUMULATOR);
+  const wide: WideModel = { idf, kernel: start ? start.wide.kernel.slice() : new Float32Array(buckets * 3), bias: start ? start.wide.bias.slice() : new Float32Array(3) };
+  const initialAccumulator = start ? WARM_INITIAL_ACCUMULATOR : INITIAL_ACCUMULATOR;
+  const accumulators = new Float32Array(buckets * 3).fill(initialAccumulator);
+  const biasAccumulators = new Float64Array(3).fill(initialAccumulator);
   const random = seededRandom(params.seed);
   const probs = new Float64Array(3);
   const history: WideResult['history'] = [];
@@ -164,16 +174,23 @@ function logLoss(probs: Float32Array, labels: Int32Array): number {
   return sum / Math.max(labels.length, 1);
 }
 
-/** The temperature (0.3 .. 3) that minimises the validation log loss of p^(1/T), renormalised. */
-function fitTemperature(probs: Float32Array, labels: Int32Array): number {
-  let best = { temperature: 1, loss: logLoss(probs, labels) };
+/**
+ * Relative log-loss gap still counted as a tie when a warm start keeps its parent's choice (temperature 1, i.e. the
+ * parent's folded one, and the parent's wide weight): on a small validation set the minimum moves with the noise.
+ */
+const WARM_LOSS_TOLERANCE = 0.01;
+
+/** The temperature (0.3 .. 3) that minimises the validation log loss of p^(1/T), renormalised (warm: 1 unless clearly worse). */
+function fitTemperature(probs: Float32Array, labels: Int32Array, warm = false): number {
+  const unscaled = logLoss(probs, labels);
+  let best = { temperature: 1, loss: unscaled };
   for (let t = 0.3; t <= 3 + 1e-9; t += 0.05) {
     const scaled = probs.slice();
     temperatureScale(scaled, round7(t));
     const loss = logLoss(scaled, labels);
     if (loss < best.loss - 1e-9) best = { temperature: round7(t), loss };
   }
-  return best.temperature;
+  return warm && unscaled <= best.loss * (1 + WARM_LOSS_TOLERANCE) ? 1 : best.temperature;
 }
 
 /** Largest gap to the best validation macro-F1 still counted as a tie (~ its standard error on a few thousand rows). */
@@ -188,6 +205,8 @@ const F1_TOLERANCE = 0.01;
  *  3. log offsets for negative and neutral (positive fixed at 0) for macro-F1 (a prior correction:
  *     class imbalance makes argmax under-predict the rare classes). Macro-F1 on a few hundred
  *     minority rows is noisy, so the smallest offsets within F1_TOLERANCE of the best are taken.
+ * A warm start passes its parent's blend: then each step keeps the parent's choice (temperature 1 on the
+ * parent-calibrated models, its wide weight, the offsets nearest its own) unless validation clearly prefers another.
  */
 export interface TunedBlend {
   blend: SentimentBlend;
@@ -198,10 +217,10 @@ export interface TunedBlend {
   after: number;
 }
 
-export function tuneBlend(deep: Float32Array, wide: Float32Array, labels: Int32Array): TunedBlend {
+export function tuneBlend(deep: Float32Array, wide: Float32Array, labels: Int32Array, parent?: SentimentBlend): TunedBlend {
   const before = macroF1(deep, labels, [0, 0, 0]);
-  const deepTemperature = fitTemperature(deep, labels);
-  const wideTemperature = fitTemperature(wide, labels);
+  const deepTemperature = fitTemperature(deep, labels, parent !== undefined);
+  const wideTemperature = fitTemperature(wide, labels, parent !== undefined);
   const deepCalibrated = deep.slice();
   temperatureScale(deepCalibrated, deepTemperature);
   const wideCalibrated = wide.slice();
@@ -216,12 +235,18 @@ export function tuneBlend(deep: Float32Array, wide: Float32Array, labels: Int32A
     const loss = logLoss(mix(step / 10), labels);
     if (loss < weight.loss - 1e-9) weight = { wideWeight: step / 10, loss };
   }
+  if (parent) {
+    const kept = logLoss(mix(parent.wideWeight), labels);
+    if (kept <= weight.loss * (1 + WARM_LOSS_TOLERANCE)) weight = { wideWeight: parent.wideWeight, loss: kept };
+  }
   const mixed = mix(weight.wideWeight);
   const grid: Array<{ offsets: number[]; f1: number; size: number }> = [];
   for (let neg = -1.5; neg <= 1.5 + 1e-9; neg += 0.25) {
     for (let neu = -1.5; neu <= 2.5 + 1e-9; neu += 0.25) {
       const offsets = [round7(neg), round7(neu), 0];
-      grid.push({ offsets, f1: macroF1(mixed, labels, offsets), size: Math.abs(neg) + Math.abs(neu) });
+      // Ties go to the smallest correction, or for a warm start to the one closest to the parent's.
+      const origin = parent?.logOffsets ?? [0, 0, 0];
+      grid.push({ offsets, f1: macroF1(mixed, labels, offsets), size: Math.abs(neg - origin[0]) + Math.abs(neu - origin[1]) });
     }
   }
   const top = Math.max(...grid.map((g) => g.f1));

@@ -14,7 +14,7 @@ import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { DriftlineError } from '../../core/errors.js';
-import type { ModelRegistry, ModelVersionRecord, StageChangeResult } from '../../core/model/registry/index.js';
+import { parentOf, type ModelRegistry, type ModelVersionRecord, type StageChangeResult } from '../../core/model/registry/index.js';
 import type { ModelService } from '../../core/model/types.js';
 import { userPath } from '../../core/paths.js';
 import type { JobRunner } from '../jobs.js';
@@ -28,7 +28,9 @@ import {
   rollbackRouteSchema,
   trainRouteSchema,
 } from '../schemas/admin.js';
-import { evaluateReviews, type RunStore } from '../../trainer/index.js';
+import { checkWarmStartRequest, evaluateReviews, evaluateRows, loadLabeledJsonl, resolveBaseModel, type BaseVersion, type LabeledReview, type RunStore } from '../../trainer/index.js';
+import { resolveDataLocation } from '../../core/data-location.js';
+import type { VersionRef } from '../../core/model/version-ref.js';
 import type { LabeledReviewRecord } from '../../core/review.js';
 
 export interface AdminPluginOptions {
@@ -40,10 +42,22 @@ export interface AdminPluginOptions {
   /** The model this process serves (default for evaluation). */
   modelName: string;
   maxRows: number;
+  /** Directories datasets named by location may be read from (core/data-location.ts). */
+  dataRoots: string[];
   /** True when the registry publishes each stage change (core/model/promotions.ts publishingRegistry). */
   publishesPromotions: boolean;
   /** Evaluations are recorded there as runs. */
   runs: RunStore;
+}
+
+interface TrainBody {
+  dataset_path?: string;
+  reviews?: Array<Record<string, unknown>>;
+  base_version?: BaseVersion;
+  base_model?: string;
+  rebuild_vocabulary?: boolean;
+  params?: Record<string, unknown>;
+  promote?: boolean;
 }
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
@@ -72,6 +86,28 @@ async function checkReadable(path: string): Promise<void> {
   }
 }
 
+/**
+ * The labelled rows of a dataset location. A bad line is the caller's (REQUEST_INVALID naming the location and
+ * line, never the server path); more rows than an inline request may hold is BATCH_TOO_LARGE, as inline.
+ */
+async function locatedDataset(location: string, roots: string[], maxRows: number): Promise<{ location: string; rows: LabeledReview[]; fingerprint: string }> {
+  const path = await resolveDataLocation(location, roots, 'dataset_location');
+  let loaded: Awaited<ReturnType<typeof loadLabeledJsonl>>;
+  try {
+    loaded = await loadLabeledJsonl([path]);
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split(path).join(location) : String(err);
+    throw new DriftlineError('REQUEST_INVALID', `dataset_location: ${message}`, { field: 'dataset_location', cause: err });
+  }
+  if (loaded.rows.length > maxRows) {
+    throw new DriftlineError('BATCH_TOO_LARGE', `dataset_location ${JSON.stringify(location)} holds ${loaded.rows.length} reviews; the limit is ${maxRows} (DRIFTLINE_API_MAX_COMPARE_ROWS)`, {
+      field: 'dataset_location',
+      details: { limit: maxRows, received: loaded.rows.length },
+    });
+  }
+  return { location, rows: loaded.rows, fingerprint: loaded.fingerprint };
+}
+
 function actorOf(request: FastifyRequest): string {
   return `api:${request.ip}`;
 }
@@ -96,6 +132,7 @@ function versionView(record: ModelVersionRecord): Record<string, unknown> {
     params: record.params,
     data_fingerprint: record.data_fingerprint,
     previous_production: record.previous_production,
+    ...parentOf(record),
     stage_history: record.stage_history.map((entry) => ({ ...entry, actor: publicActor(entry.actor) })),
   };
 }
@@ -150,15 +187,18 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, o
     });
 
     admin.post('/v1/train', { schema: trainRouteSchema(options.maxRows) }, async (request, reply) => {
-      const body = request.body as { dataset_path?: string; reviews?: Array<Record<string, unknown>>; base_version?: number; params?: Record<string, unknown>; promote?: boolean };
-      // Refused now rather than as a failed job a moment later.
+      const body = request.body as TrainBody;
+      // Refused now rather than as a failed job a moment later (the job resolves the base again when it starts).
       if (body.dataset_path !== undefined) await checkReadable(body.dataset_path);
-      if (body.base_version !== undefined) await registry.get(options.modelName, body.base_version);
+      const base = await resolveBaseModel(registry, options.modelName, { ...(body.base_version === undefined ? {} : { version: body.base_version }), ...(body.base_model === undefined ? {} : { model: body.base_model }) });
+      await checkWarmStartRequest(registry, base, body.params ?? {});
       const job = jobs.submit({
         promote: body.promote === true,
         ...(body.dataset_path === undefined ? {} : { datasetPath: body.dataset_path }),
         ...(body.reviews === undefined ? {} : { reviews: body.reviews }),
         ...(body.base_version === undefined ? {} : { baseVersion: body.base_version }),
+        ...(body.base_model === undefined ? {} : { baseModel: body.base_model }),
+        ...(body.rebuild_vocabulary === true ? { rebuildVocabulary: true } : {}),
         ...(body.params === undefined ? {} : { params: body.params }),
         actor: actorOf(request),
       });
@@ -169,9 +209,12 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, o
     admin.get('/v1/jobs/:id', { schema: getJobRouteSchema }, async (request) => jobs.get((request.params as { id: string }).id));
 
     admin.post('/v1/evaluate', { schema: evaluateRouteSchema(options.maxRows) }, async (request) => {
-      const body = request.body as { reviews: LabeledReviewRecord[]; name?: string; version?: number };
+      const body = request.body as { reviews?: LabeledReviewRecord[]; dataset_location?: string; name?: string; version?: VersionRef };
       const runs = { store: options.runs, warn: (message: string) => request.log.warn(message) };
-      return evaluateReviews(body.reviews, { registry, modelService, name: body.name ?? options.modelName, version: body.version, runs });
+      const target = { registry, modelService, name: body.name ?? options.modelName, version: body.version, runs };
+      if (body.reviews) return evaluateReviews(body.reviews, target);
+      const dataset = await locatedDataset(body.dataset_location ?? '', options.dataRoots, options.maxRows);
+      return { ...(await evaluateRows(dataset.rows, target)), dataset: { location: dataset.location, rows: dataset.rows.length, fingerprint: dataset.fingerprint } };
     });
   });
 };

@@ -1,6 +1,7 @@
 /**
  * Drift routes: GET /v1/drift and /v1/drift/windows read what the drift aggregator wrote to ClickHouse;
- * POST /v1/drift/compare compares two inline datasets on the spot (no ClickHouse involved).
+ * POST /v1/drift/compare compares two datasets on the spot, inline or read from files inside the data roots
+ * (core/data-location.ts); no ClickHouse involved.
  *
  * Embedded ClickHouse (chdb) belongs to one process per on-disk path: an API that should read the
  * aggregator's embedded data must run in the aggregator's process (or both use a ClickHouse server
@@ -8,10 +9,12 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { ClickHouseClient } from '../../core/clickhouse.js';
+import { parseDurationMs } from '../../core/duration.js';
 import { DriftlineError } from '../../core/errors.js';
 import { loadDriftThresholds } from '../../core/drift/config.js';
 import { createCompareRunner } from '../compare-runner.js';
-import { compareRouteSchema, oversizedTexts, type CompareBody } from '../drift-compare.js';
+import { COMPARE_SIDES, compareRouteSchema, oversizedTexts, readCompareItems, type CompareBody, type CompareRequest } from '../drift-compare.js';
+import { resolveDataLocation } from '../../core/data-location.js';
 import { createDriftStore, type DriftQuery } from '../drift-queries.js';
 import { driftMetricsRouteSchema, driftWindowsRouteSchema } from '../schemas/drift.js';
 
@@ -24,10 +27,12 @@ export interface DriftPluginOptions {
   maxTextBytes: number;
   /** Comparisons running or waiting for the worker (DRIFTLINE_API_COMPARE_QUEUE). */
   compareQueue: number;
+  /** Directories datasets named by location may be read from (core/data-location.ts). */
+  dataRoots: string[];
 }
 
-/** The query string as the route schema passes it on: the time bounds still as text. */
-type RawDriftQuery = Omit<DriftQuery, 'fromMs' | 'toMs'> & { from?: string; to?: string };
+/** The query string as the route schema passes it on: the time bounds and the window size still as text. */
+type RawDriftQuery = Omit<DriftQuery, 'fromMs' | 'toMs' | 'windowSizeMs'> & { from?: string; to?: string; window_size?: string };
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/;
 
@@ -43,9 +48,33 @@ function parseTime(raw: string | undefined, field: string): number | undefined {
   return ms;
 }
 
+function parseWindowSize(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const ms = parseDurationMs(raw);
+  if (ms === null) {
+    const reason = 'must be a window size: a whole number of ms, or with a unit ms, s, m, h, d (e.g. 5m, 1h)';
+    throw new DriftlineError('REQUEST_INVALID', `window_size ${reason}, got ${JSON.stringify(raw)}`, { field: 'window_size', details: { errors: [{ field: 'window_size', reason, code: 'FIELD_RANGE' }] } });
+  }
+  return ms;
+}
+
 function toQuery(raw: RawDriftQuery): DriftQuery {
-  const { from, to, ...rest } = raw;
-  return { ...rest, fromMs: parseTime(from, 'from'), toMs: parseTime(to, 'to') };
+  const { from, to, window_size, ...rest } = raw;
+  return { ...rest, fromMs: parseTime(from, 'from'), toMs: parseTime(to, 'to'), windowSizeMs: parseWindowSize(window_size) };
+}
+
+/** The request with every dataset given by location read into items (the worker only ever sees items). */
+async function inlineBody(request: CompareRequest, roots: string[], maxRows: number): Promise<CompareBody> {
+  const sides = await Promise.all(
+    COMPARE_SIDES.map(async (side) => {
+      const inline = request[side];
+      if (inline) return inline;
+      const field = `${side}_location`;
+      const location = request[`${side}_location`] ?? '';
+      return readCompareItems(await resolveDataLocation(location, roots, field), location, field, maxRows);
+    }),
+  );
+  return { reference: sides[0], current: sides[1], ...(request.options ? { options: request.options } : {}) };
 }
 
 export const driftPlugin: FastifyPluginAsync<DriftPluginOptions> = async (app, options) => {
@@ -60,7 +89,7 @@ export const driftPlugin: FastifyPluginAsync<DriftPluginOptions> = async (app, o
   const comparisons = createCompareRunner({ maxQueued: options.compareQueue, logger: app.log });
   app.addHook('onClose', async () => comparisons.close());
   app.post('/v1/drift/compare', { schema: compareRouteSchema(options.maxRows, options.maxTextBytes) }, async (request, reply) => {
-    const body = request.body as CompareBody;
+    const body = await inlineBody(request.body as CompareRequest, options.dataRoots, options.maxRows);
     const tooLong = oversizedTexts(body, options.maxTextBytes);
     if (tooLong) throw tooLong;
     try {

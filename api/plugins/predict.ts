@@ -22,9 +22,17 @@ import { dedupeProblems, problemFromAjv, requestInvalid, type FieldProblem } fro
 import { createScoreCoalescer, type ScoreCoalescer } from '../coalescer.js';
 import type { ApiMetrics } from '../metrics.js';
 import { predictRouteSchema } from '../schemas/predict.js';
+import { createModelVersionCache, versionRefOf, type RuntimeLease } from '../model-cache.js';
+import type { ModelRegistry } from '../../core/model/registry/index.js';
+import { loadModelRuntime } from '../../core/model/runtime.js';
+import type { VersionRef } from '../../core/model/version-ref.js';
 
 export interface PredictPluginOptions {
   modelService: ModelService;
+  /** Where versions named by `model_version` are loaded from. */
+  registry: ModelRegistry;
+  /** Versions besides the serving one kept loaded (DRIFTLINE_API_MODEL_CACHE). */
+  modelCache: number;
   metrics: ApiMetrics;
   maxBatch: number;
   maxTextBytes: number;
@@ -39,6 +47,7 @@ type PredictItem = ReviewFields & {
 interface PredictBody {
   reviews: unknown[];
   options?: { sentences?: boolean; partial?: boolean };
+  model_version?: VersionRef;
 }
 
 type ItemOutcome = { index: number; input: ReviewInput } | { index: number; error: DriftlineError };
@@ -101,26 +110,50 @@ function schemaProblems(request: FastifyRequest): FieldProblem[] {
   return dedupeProblems(validation.map((error) => problemFromAjv(error, 'reviews')));
 }
 
+/** Where a request's scores come from: the serving model (through the coalescer) or a leased other version. */
+interface Scorer {
+  score(inputs: ReviewInput[], sentences: boolean): Promise<{ runtime: ModelRuntime; predictions: Prediction[] }>;
+  runtime(): ModelRuntime;
+}
+
+function servingScorer(coalescer: ScoreCoalescer, modelService: ModelService): Scorer {
+  return { score: (inputs, sentences) => coalescer.score(inputs, sentences), runtime: () => modelService.current() };
+}
+
+/** Another version: scored in slices of COALESCE_MAX_ROWS, with a turn of the event loop between them. */
+function leasedScorer(lease: RuntimeLease): Scorer {
+  return {
+    async score(inputs, sentences) {
+      const predictions: Prediction[] = [];
+      for (let start = 0; start < inputs.length; start += COALESCE_MAX_ROWS) {
+        if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+        predictions.push(...(await lease.runtime.score(inputs.slice(start, start + COALESCE_MAX_ROWS), { sentences })));
+      }
+      return { runtime: lease.runtime, predictions };
+    },
+    runtime: () => lease.runtime,
+  };
+}
+
 /**
- * Scores through the coalescer. In partial mode a failed call is retried record by record on the
- * serving runtime, so one record the model cannot score fails alone (answered in place).
+ * Scores through the scorer. In partial mode a failed call is retried record by record on the
+ * same runtime, so one record the model cannot score fails alone (answered in place).
  */
 async function scoreItems(
-  coalescer: ScoreCoalescer,
-  modelService: ModelService,
+  scorer: Scorer,
   inputs: ReviewInput[],
   sentences: boolean,
   partial: boolean,
 ): Promise<{ runtime: ModelRuntime; results: Array<Prediction | DriftlineError> }> {
-  if (inputs.length === 0) return { runtime: modelService.current(), results: [] };
+  if (inputs.length === 0) return { runtime: scorer.runtime(), results: [] };
   try {
-    const { runtime, predictions } = await coalescer.score(inputs, sentences);
+    const { runtime, predictions } = await scorer.score(inputs, sentences);
     return { runtime, results: predictions };
   } catch (err) {
     const error = toDriftlineError(err, 'MODEL_SCORING_FAILED');
     if (!partial || inputs.length === 1 || error.code !== 'MODEL_SCORING_FAILED') throw error;
   }
-  const runtime = modelService.current();
+  const runtime = scorer.runtime();
   const results: Array<Prediction | DriftlineError> = [];
   for (const input of inputs) {
     try {
@@ -189,6 +222,8 @@ export const predictPlugin: FastifyPluginAsync<PredictPluginOptions> = async (ap
   const { modelService, metrics, maxBatch } = options;
   const singleReviewRequests = new WeakSet<FastifyRequest>();
   const coalescer = createScoreCoalescer(modelService, { maxRows: COALESCE_MAX_ROWS });
+  const versions = createModelVersionCache({ registry: options.registry, modelService, capacity: options.modelCache, load: loadModelRuntime });
+  app.addHook('onClose', async () => versions.close());
 
   app.post('/v1/predict', {
     schema: predictRouteSchema,
@@ -232,7 +267,14 @@ export const predictPlugin: FastifyPluginAsync<PredictPluginOptions> = async (ap
       }
 
       const accepted = outcomes.filter((o): o is Extract<ItemOutcome, { input: ReviewInput }> => 'input' in o);
-      const { runtime, results: scored } = await scoreItems(coalescer, modelService, accepted.map((o) => o.input), sentences, partial);
+      const lease = await versions.acquire(isRecord(body) ? versionRefOf(body.model_version) : undefined);
+      let scoredWith: Awaited<ReturnType<typeof scoreItems>>;
+      try {
+        scoredWith = await scoreItems(lease ? leasedScorer(lease) : servingScorer(coalescer, modelService), accepted.map((o) => o.input), sentences, partial);
+      } finally {
+        lease?.release();
+      }
+      const { runtime, results: scored } = scoredWith;
       const model = { name: runtime.name, version: runtime.version };
 
       const answers: Array<Record<string, unknown>> = new Array(reviews.length);

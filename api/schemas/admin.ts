@@ -1,7 +1,17 @@
 /** Schemas of the model-registry, training-job and evaluation routes. */
 import { SENTIMENTS, STAGES } from '../../schemas/types.js';
 import { TRAIN_PARAM_NAMES } from '../../trainer/index.js';
-import { bearerSecurity, errorResponses, labelledReviewSchema } from './common.js';
+import { bearerSecurity, errorResponses, labelledReviewSchema, versionRefSchema } from './common.js';
+
+const MODEL_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+
+/** A training base: a version reference or none (scratch). */
+const baseVersionSchema = {
+  anyOf: [
+    { type: 'integer', minimum: 1 },
+    { type: 'string', enum: ['latest', 'production', 'none'] },
+  ],
+} as const;
 
 const versionSchema = {
   type: 'object',
@@ -13,6 +23,8 @@ const versionSchema = {
     params: { type: 'object', additionalProperties: true },
     data_fingerprint: { type: 'string' },
     previous_production: { type: ['integer', 'null'] },
+    parent_model: { type: ['string', 'null'], description: 'Model name of the version this one was trained from (warm start); null: from scratch' },
+    parent_version: { type: ['integer', 'null'], description: 'The version this one was trained from (warm start); null: from scratch or seeded' },
     stage_history: {
       type: 'array',
       items: {
@@ -124,11 +136,16 @@ export function trainRouteSchema(maxRows: number): Record<string, unknown> {
       properties: {
         dataset_path: { type: 'string', minLength: 1, description: 'JSONL/CSV file readable by the API process' },
         reviews: { type: 'array', minItems: 1, maxItems: maxRows, items: labelledReviewSchema },
-        base_version: { type: 'integer', minimum: 1, description: 'Start from the parameters of this registry version' },
+        base_version: {
+          ...baseVersionSchema,
+          description: 'Version to continue training from (warm start: its weights, featurizer and vocabulary): a number, latest, production (default; from scratch when there is none yet) or none (from scratch)',
+        },
+        base_model: { type: 'string', pattern: MODEL_NAME_PATTERN, description: 'Model name of base_version (default: the served model)' },
+        rebuild_vocabulary: { type: 'boolean', default: false, description: "Refit numeric scaling, category classes and the wide idf on the new data instead of keeping the base model's" },
         params: {
           type: 'object',
           additionalProperties: false,
-          description: 'Trainer parameters (trainer/train.ts TrainParams); unset ones come from the base version, then the defaults',
+          description: "Trainer parameters (trainer/train.ts TrainParams); unset ones come from the base version, then the defaults. A warm start keeps the base's buckets, maxTokens, embeddingDim, hidden and sqrtPooling",
           properties: Object.fromEntries(TRAIN_PARAM_NAMES.map((name) => [name, { type: 'number' }])),
         },
         promote: { type: 'boolean', default: false, description: 'Promote the new version if its held-out macro-F1 is not worse than production' },
@@ -150,7 +167,23 @@ export const jobSchema = {
     finished_at: { type: ['string', 'null'] },
     result: {
       type: ['object', 'null'],
-      properties: { version: { type: 'integer' }, stage: { type: 'string' }, metrics: { type: 'object', additionalProperties: true }, run_id: { type: ['string', 'null'] } },
+      properties: {
+        version: { type: 'integer' },
+        stage: { type: 'string' },
+        metrics: { type: 'object', additionalProperties: true },
+        run_id: { type: ['string', 'null'] },
+        base: {
+          type: 'object',
+          description: 'What the version was trained from',
+          properties: {
+            model: { type: 'string' },
+            requested: { type: ['integer', 'string'] },
+            parent_version: { type: ['integer', 'null'] },
+            rebuild_vocabulary: { type: 'boolean' },
+            note: { type: ['string', 'null'], description: 'Why it was trained from scratch although no scratch run was asked for' },
+          },
+        },
+      },
     },
     error: { type: ['object', 'null'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
     request: {
@@ -158,7 +191,9 @@ export const jobSchema = {
       properties: {
         dataset_path: { type: ['string', 'null'] },
         reviews: { type: ['integer', 'null'] },
-        base_version: { type: ['integer', 'null'] },
+        base_version: { type: ['integer', 'string', 'null'] },
+        base_model: { type: ['string', 'null'] },
+        rebuild_vocabulary: { type: 'boolean' },
         params: { type: ['object', 'null'], additionalProperties: true },
         promote: { type: 'boolean' },
       },
@@ -193,13 +228,19 @@ export function evaluateRouteSchema(maxRows: number): Record<string, unknown> {
     security: bearerSecurity,
     body: {
       type: 'object',
-      required: ['reviews'],
       additionalProperties: false,
       properties: {
         reviews: { type: 'array', minItems: 1, maxItems: maxRows, items: labelledReviewSchema },
+        dataset_location: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 1024,
+          description: 'A labelled JSONL file (.jsonl or .jsonl.gz) inside the data roots (DRIFTLINE_DATA_ROOTS), e.g. data/sample/reviews-sample.jsonl',
+        },
         name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
-        version: { type: 'integer', minimum: 1 },
+        version: { ...versionRefSchema, description: 'A number, latest or production (default: the serving version)' },
       },
+      oneOf: [{ required: ['reviews'] }, { required: ['dataset_location'] }],
     },
     response: {
       200: {
@@ -207,6 +248,11 @@ export function evaluateRouteSchema(maxRows: number): Record<string, unknown> {
         properties: {
           model: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'integer' } } },
           rows: { type: 'integer' },
+          dataset: {
+            type: 'object',
+            description: 'Present when the rows were read from dataset_location',
+            properties: { location: { type: 'string' }, rows: { type: 'integer' }, fingerprint: { type: 'string' } },
+          },
           accuracy: { type: 'number' },
           macro_f1: { type: 'number' },
           labels: { type: 'array', items: { type: 'string', enum: SENTIMENTS } },
@@ -222,7 +268,7 @@ export function evaluateRouteSchema(maxRows: number): Record<string, unknown> {
           },
         },
       },
-      ...errorResponses(400, 401, 404, 413),
+      ...errorResponses(400, 401, 403, 404, 413),
     },
   };
 }

@@ -69,4 +69,12 @@ export const labelledReviewSchema = {
   },
 } as const;
 
+/** A model version by number or by name (core/model/version-ref.ts). */
+export const versionRefSchema = {
+  anyOf: [
+    { type: 'integer', minimum: 1 },
+    { type: 'string', enum: ['latest', 'production'] },
+  ],
+} as const;
+
 export const bearerSecurity = [{ bearerAuth: [] }];

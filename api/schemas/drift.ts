@@ -25,6 +25,7 @@ function pagedQuery(maxLimit: number, withFeature: boolean): Record<string, unkn
       status: { type: 'string', enum: DRIFT_STATUSES },
       from: timeBound,
       to: timeBound,
+      window_size: { type: 'string', minLength: 1, description: 'Window size (DRIFTLINE_WINDOW_SIZES), e.g. 5m, 1h or ms; default: the smallest size stored for the model' },
       limit: { type: 'integer', minimum: 1, maximum: maxLimit, default: Math.min(100, maxLimit) },
       offset: { type: 'integer', minimum: 0, default: 0 },
     },
@@ -42,6 +43,7 @@ const pageProperties = {
 const windowProperties = {
   window_start: { type: 'string' },
   window_end: { type: 'string' },
+  window_size_ms: { type: 'integer', description: 'Window size in ms (one of DRIFTLINE_WINDOW_SIZES)' },
   model_name: { type: 'string' },
   model_version: { type: 'integer' },
   segment: { type: 'string' },
@@ -77,6 +79,8 @@ const summaryItem = {
     mean_confidence: { type: 'number' },
     accuracy: { type: ['number', 'null'] },
     macro_f1: { type: ['number', 'null'] },
+    estimated_accuracy: { type: ['number', 'null'], description: 'label-free estimate from the calibrated confidences (CBPE)' },
+    estimated_macro_f1: { type: ['number', 'null'], description: 'label-free estimate from the calibrated confidences (CBPE)' },
     status: { type: 'string' },
     state_lost: { type: 'boolean' },
     reference_scope: { type: 'string', enum: ['global', 'segment', 'fallback', 'unseen'], description: "Reference the segment was compared with: global (__all__), segment (its own), fallback (global; its own has fewer rows than DRIFTLINE_DRIFT_MIN_SAMPLES), unseen (global; a category the reference never had)" },
@@ -97,7 +101,7 @@ export function driftMetricsRouteSchema(maxLimit: number): Record<string, unknow
 export function driftWindowsRouteSchema(maxLimit: number): Record<string, unknown> {
   return {
     tags: ['drift'],
-    summary: 'Per-window summaries: events, late events, outlier rate, mean confidence, live accuracy, status (ClickHouse window_summary)',
+    summary: 'Per-window summaries: events, late events, outlier rate, mean confidence, live accuracy and macro-F1, their label-free estimates, status (ClickHouse window_summary)',
     querystring: pagedQuery(maxLimit, false),
     response: { 200: { type: 'object', properties: { items: { type: 'array', items: summaryItem }, ...pageProperties } }, ...errorResponses(400, 503) },
   };

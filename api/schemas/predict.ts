@@ -1,6 +1,6 @@
 /** Request/response schemas of POST /v1/predict. */
 import { SENTIMENTS } from '../../schemas/types.js';
-import { errorResponses, modelRefSchema, probabilitiesSchema } from './common.js';
+import { errorResponses, modelRefSchema, probabilitiesSchema, versionRefSchema } from './common.js';
 
 /**
  * One review to score. Only types and shapes are checked here; content rules (empty or too long text,
@@ -41,6 +41,11 @@ export const predictBodySchema = {
     reviews: { type: 'array', minItems: 1, items: predictReviewSchema },
     review: predictReviewSchema,
     options: predictOptionsSchema,
+    model_version: {
+      ...versionRefSchema,
+      description:
+        'Version that scores: a number, latest or production (default: the serving production version). Other versions than the serving one are loaded on first use and kept in a small LRU (DRIFTLINE_API_MODEL_CACHE); the answer\'s `model` says which version scored',
+    },
   },
   oneOf: [{ required: ['reviews'] }, { required: ['review'] }],
 } as const;
@@ -88,6 +93,6 @@ export const predictRouteSchema = {
         refused: { type: 'integer', description: 'Items refused (options.partial)' },
       },
     },
-    ...errorResponses(400, 413, 500, 503),
+    ...errorResponses(400, 404, 413, 500, 503),
   },
 } as const;

@@ -8,6 +8,7 @@ import { SENTIMENTS } from '../../schemas/types.js';
 import type { CategoricalState } from '../sketch/categorical.js';
 import type { HistogramState } from '../sketch/histogram.js';
 import type { SummaryState } from '../sketch/summary.js';
+import type { ExpectedConfusionState } from '../sketch/expected-confusion.js';
 import type { ReferenceBaseline } from './baseline.js';
 import { thresholdFor, type DriftThresholds, type StatusMetricName, type Threshold } from './config.js';
 import {
@@ -226,6 +227,8 @@ export interface WindowStates {
   numeric: Record<string, HistogramState | undefined>;
   categorical: Record<string, CategoricalState | undefined>;
   summary?: SummaryState;
+  /** Expected confusion sums of the label-free performance estimate (cbpe.ts); not a drift test. */
+  expected?: ExpectedConfusionState;
 }
 
 /** Reference predicted-class counts in SENTIMENTS order, from the baseline's 'prediction.sentiment' feature. */
@@ -314,6 +317,7 @@ export function toDriftMetricRow(assessment: Assessment, context: RowContext): D
   return {
     window_start: context.windowStartMs,
     window_end: context.windowEndMs,
+    window_size_ms: context.windowEndMs - context.windowStartMs,
     model_name: context.modelName,
     model_version: context.modelVersion,
     segment: context.segment,

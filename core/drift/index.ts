@@ -6,3 +6,5 @@ export * from './status.js';
 export * from './config.js';
 export * from './distribution.js';
 export * from './evaluate.js';
+export * from './calibration.js';
+export * from './cbpe.js';

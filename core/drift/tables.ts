@@ -6,6 +6,14 @@
  */
 export const DRIFT_METRICS_TABLE = 'drift_metrics';
 export const WINDOW_SUMMARY_TABLE = 'window_summary';
+/** One row per alert state change (DriftAlert v2): the alert history. */
+export const ALERTS_TABLE = 'alerts';
+
+/**
+ * A row's window size in ms as SQL: `window_size_ms`, or for rows written before window sizes existed
+ * (stored 0: ClickHouse cannot give a new sorting-key column a computed default) window_end − window_start.
+ */
+export const WINDOW_SIZE_SQL = 'if(window_size_ms = 0, toUInt64(toUnixTimestamp64Milli(window_end) - toUnixTimestamp64Milli(window_start)), window_size_ms)';
 
 export function driftTableMigrations(database: string): string[] {
   return [
@@ -13,6 +21,7 @@ export function driftTableMigrations(database: string): string[] {
     `CREATE TABLE IF NOT EXISTS ${database}.${DRIFT_METRICS_TABLE} (
       window_start DateTime64(3, 'UTC'),
       window_end DateTime64(3, 'UTC'),
+      window_size_ms UInt64 COMMENT 'window size (DRIFTLINE_WINDOW_SIZES); 0 in rows written before sizes: window_end - window_start',
       model_name LowCardinality(String),
       model_version UInt32,
       segment LowCardinality(String) COMMENT 'product category, or __all__',
@@ -29,10 +38,11 @@ export function driftTableMigrations(database: string): string[] {
       reference_count UInt64,
       written_at DateTime64(3, 'UTC')
     ) ENGINE = ReplacingMergeTree(written_at)
-    ORDER BY (model_name, model_version, segment, feature, metric, window_start)`,
+    ORDER BY (model_name, model_version, segment, feature, metric, window_start, window_size_ms)`,
     `CREATE TABLE IF NOT EXISTS ${database}.${WINDOW_SUMMARY_TABLE} (
       window_start DateTime64(3, 'UTC'),
       window_end DateTime64(3, 'UTC'),
+      window_size_ms UInt64 COMMENT 'window size (DRIFTLINE_WINDOW_SIZES); 0 in rows written before sizes: window_end - window_start',
       model_name LowCardinality(String),
       model_version UInt32,
       segment LowCardinality(String),
@@ -45,25 +55,59 @@ export function driftTableMigrations(database: string): string[] {
       mean_confidence Float64,
       accuracy Nullable(Float64),
       macro_f1 Nullable(Float64),
+      estimated_accuracy Nullable(Float64) COMMENT 'label-free estimate from calibrated confidences (CBPE)',
+      estimated_macro_f1 Nullable(Float64) COMMENT 'label-free estimate from calibrated confidences (CBPE)',
       status LowCardinality(String),
       state_lost UInt8 COMMENT '1 when Redis state of this window was lost and the numbers are partial',
       reference_scope LowCardinality(String) DEFAULT 'global' COMMENT 'reference compared with: global (__all__), segment (its own), fallback (global: own reference under the minimum rows), unseen (global: category the reference never had)',
       reference_rows UInt64 DEFAULT 0 COMMENT 'rows of the reference compared with',
       written_at DateTime64(3, 'UTC')
     ) ENGINE = ReplacingMergeTree(written_at)
-    ORDER BY (model_name, model_version, segment, window_start)`,
+    ORDER BY (model_name, model_version, segment, window_start, window_size_ms)`,
+    `CREATE TABLE IF NOT EXISTS ${database}.${ALERTS_TABLE} (
+      window_start DateTime64(3, 'UTC') COMMENT 'the window whose close changed the status',
+      window_end DateTime64(3, 'UTC'),
+      window_size_ms UInt64 COMMENT 'window_end - window_start: each window size has its own episodes',
+      model_name LowCardinality(String),
+      model_version UInt32,
+      segment LowCardinality(String) COMMENT 'product category, or __all__',
+      feature LowCardinality(String),
+      metric LowCardinality(String),
+      alert_id String COMMENT 'the episode: same id from the first amber/red to the recovery',
+      dedupe_key String,
+      previous_status LowCardinality(String),
+      status LowCardinality(String) COMMENT 'the new status: green (recovery) | amber | red',
+      value Float64,
+      p_value Nullable(Float64),
+      threshold_amber Float64,
+      threshold_red Float64,
+      episode_start DateTime64(3, 'UTC'),
+      written_at DateTime64(3, 'UTC')
+    ) ENGINE = ReplacingMergeTree(written_at)
+    ORDER BY (model_name, model_version, segment, feature, metric, window_start, window_size_ms)`,
     // Tables created before the per-window clock counts get the columns (existing rows read 0).
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS event_time_events UInt64 DEFAULT 0 AFTER late_events`,
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS ingest_time_events UInt64 DEFAULT 0 AFTER event_time_events`,
+    // Tables created before the label-free estimate get its columns (existing rows read NULL).
+    `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS estimated_accuracy Nullable(Float64) AFTER macro_f1`,
+    `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS estimated_macro_f1 Nullable(Float64) AFTER estimated_accuracy`,
     // And before per-segment references (existing rows read 'global', 0).
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS reference_scope LowCardinality(String) DEFAULT 'global' AFTER state_lost`,
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS reference_rows UInt64 DEFAULT 0 AFTER reference_scope`,
+    // Several window sizes: the size joins the key (a 5 m and a 1 h window may start together). A key column
+    // can only be added together with the key change, and without a default (WINDOW_SIZE_SQL reads the 0).
+    ...[DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE].map(
+      (table) =>
+        `ALTER TABLE ${database}.${table} ADD COLUMN IF NOT EXISTS window_size_ms UInt64 AFTER window_end, MODIFY ORDER BY (${table === DRIFT_METRICS_TABLE ? 'model_name, model_version, segment, feature, metric' : 'model_name, model_version, segment'}, window_start, window_size_ms)`,
+    ),
   ];
 }
 
 export interface DriftMetricRow {
   window_start: number;
   window_end: number;
+  /** window_end − window_start: which of the window sizes (DRIFTLINE_WINDOW_SIZES) the row is of. */
+  window_size_ms: number;
   model_name: string;
   model_version: number;
   segment: string;
@@ -84,6 +128,7 @@ export interface DriftMetricRow {
 export interface WindowSummaryRow {
   window_start: number;
   window_end: number;
+  window_size_ms: number;
   model_name: string;
   model_version: number;
   segment: string;
@@ -97,11 +142,36 @@ export interface WindowSummaryRow {
   mean_confidence: number;
   accuracy: number | null;
   macro_f1: number | null;
+  /** Label-free estimates from the calibrated confidences (core/drift/cbpe.ts); null for a window without reviews. */
+  estimated_accuracy: number | null;
+  estimated_macro_f1: number | null;
   status: string;
   state_lost: number;
   /** Which reference the segment was compared with (core/drift/segments.ts ReferenceScope). */
   reference_scope: string;
   reference_rows: number;
+  written_at: number;
+}
+
+/** A row of the alerts table (times in ms, like the other rows queued in Redis). */
+export interface AlertHistoryRow {
+  window_start: number;
+  window_end: number;
+  window_size_ms: number;
+  model_name: string;
+  model_version: number;
+  segment: string;
+  feature: string;
+  metric: string;
+  alert_id: string;
+  dedupe_key: string;
+  previous_status: string;
+  status: string;
+  value: number;
+  p_value: number | null;
+  threshold_amber: number;
+  threshold_red: number;
+  episode_start: number;
   written_at: number;
 }
 

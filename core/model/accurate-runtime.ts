@@ -2,21 +2,28 @@
  * The accurate tier: the stream model (any ModelRuntime, e.g. the worker pool) plus the pretrained sentence
  * encoder (onnxruntime, its own thread pool off the event loop) and a linear sentiment head over its vectors;
  * the two sentiment distributions are blended with the weight tuned on validation rows at training time.
- * Everything else (category, outlier, shift, features) comes from the stream model unchanged.
+ * The head file may also carry a category head over the same vectors (format 2): then the category and its
+ * confidence are the head's. Everything else (outlier, shift, features) comes from the stream model unchanged.
+ * Per-class log offsets (tuned on the same validation rows for macro-F1) are then applied to the blend: the balanced
+ * head and the stream model both under-predict the ambiguous neutral class.
  * The head lives in the version directory as `accurate/head.json`; a version without it cannot serve this tier.
+ * Format 2 carries the offsets; format 1 (written before them) is still read, as zero offsets.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SENTIMENTS, type Sentiment } from '../../schemas/types.js';
 import { DriftlineError } from '../errors.js';
 import { modelSettings } from './config.js';
+import { offsetRow } from './log-offsets.js';
 import { ENCODER_DIM, SentenceEncoder, encoderFiles, encoderInput } from './sentence-encoder.js';
 import type { RuntimeLoader } from './types.js';
 import type { ModelRuntime, Prediction, ScoreOptions } from './types.js';
 import type { ReviewInput } from '../review.js';
 
 export const ACCURATE_HEAD_FILE = join('accurate', 'head.json');
-export const ACCURATE_HEAD_FORMAT = 1;
+export const ACCURATE_HEAD_FORMAT = 2;
+/** Formats this build reads: 1 (no log offsets, read as zeros) and 2. */
+const READABLE_FORMATS: readonly number[] = [1, 2];
 
 export interface AccurateHead {
   format: number;
@@ -26,17 +33,44 @@ export interface AccurateHead {
   bias: number[];
   /** Weight of the encoder head's probabilities; the stream model's get 1 - blendWeight. */
   blendWeight: number;
+  /** Added to the log of the blended probabilities (SENTIMENTS order), then re-normalised; zeros = none. */
+  logOffsets: number[];
+  /** Optional: a linear category head over the same vectors; without it the stream model's category is kept. */
+  category?: AccurateCategoryHead;
+}
+
+export interface AccurateCategoryHead {
+  classes: string[];
+  /** classes.length x dim, row-major. */
+  weights: number[];
+  bias: number[];
+}
+
+function parseCategoryHead(c: Partial<AccurateCategoryHead>, bad: (why: string) => DriftlineError): AccurateCategoryHead {
+  const k = Array.isArray(c.classes) ? c.classes.length : 0;
+  if (!Array.isArray(c.classes) || k < 2 || !c.classes.every((x) => typeof x === 'string' && x.length > 0) || new Set(c.classes).size !== k) {
+    throw bad('category.classes must be at least 2 distinct non-empty names');
+  }
+  if (!Array.isArray(c.weights) || c.weights.length !== k * ENCODER_DIM || !c.weights.every(Number.isFinite)) throw bad('category.weights must be classes x dim finite numbers');
+  if (!Array.isArray(c.bias) || c.bias.length !== k || !c.bias.every(Number.isFinite)) throw bad('category.bias must be one finite number per class');
+  return c as AccurateCategoryHead;
 }
 
 export function parseAccurateHead(value: unknown, where: string): AccurateHead {
   const h = value as Partial<AccurateHead> | null;
   const bad = (why: string) => new DriftlineError('MODEL_LOAD_FAILED', `${where}: ${why}`);
   if (!h || typeof h !== 'object') throw bad('not a JSON object');
-  if (h.format !== ACCURATE_HEAD_FORMAT) throw bad(`format ${String(h.format)}, this build reads format ${ACCURATE_HEAD_FORMAT}`);
+  if (typeof h.format !== 'number' || !READABLE_FORMATS.includes(h.format)) throw bad(`format ${String(h.format)}, this build reads formats ${READABLE_FORMATS.join(' and ')}`);
   if (h.encoder?.dim !== ENCODER_DIM) throw bad(`encoder dim ${String(h.encoder?.dim)}, expected ${ENCODER_DIM}`);
   if (!Array.isArray(h.weights) || h.weights.length !== 3 * ENCODER_DIM || !h.weights.every(Number.isFinite)) throw bad('weights must be 3 x dim finite numbers');
   if (!Array.isArray(h.bias) || h.bias.length !== 3 || !h.bias.every(Number.isFinite)) throw bad('bias must be 3 finite numbers');
   if (typeof h.blendWeight !== 'number' || !(h.blendWeight >= 0 && h.blendWeight <= 1)) throw bad('blendWeight must be in [0, 1]');
+  if (h.format === 1) return { ...(h as AccurateHead), logOffsets: [0, 0, 0] };
+  if (!Array.isArray(h.logOffsets) || h.logOffsets.length !== 3 || !h.logOffsets.every(Number.isFinite)) throw bad('logOffsets must be 3 finite numbers (format 2)');
+  if (h.category !== undefined) {
+    if (!h.category || typeof h.category !== 'object') throw bad('category must be an object');
+    parseCategoryHead(h.category, bad);
+  }
   return h as AccurateHead;
 }
 
@@ -67,6 +101,39 @@ export function headProbabilities(head: AccurateHead, vectors: Float32Array, row
   const e = z.map((v) => Math.exp(v - max));
   const sum = e[0] + e[1] + e[2];
   return e.map((v) => v / sum);
+}
+
+/**
+ * The accurate tier's sentiment for one review: w * head + (1 - w) * stream, then the head file's log offsets.
+ * With weight 0 and zero offsets it is the stream model's prediction, bit for bit. The trainer measures and tunes
+ * through this same function (trainer/teacher/attach-accurate.ts).
+ */
+export function blendPrediction(head: AccurateHead, p: Prediction, headProbs: readonly number[], rating: number | null | undefined, disagreementProbability: number): Prediction {
+  const w = head.blendWeight;
+  const mixed = SENTIMENTS.map((s, c) => w * headProbs[c] + (1 - w) * p.probabilities[s]);
+  offsetRow(mixed, 0, head.logOffsets);
+  let best = 0;
+  for (let c = 1; c < 3; c++) if (mixed[c] > mixed[best]) best = c;
+  const probabilities = Object.fromEntries(SENTIMENTS.map((s, c) => [s, mixed[c]])) as Record<Sentiment, number>;
+  const disagreement =
+    rating !== null && rating !== undefined && ((rating >= 4 && probabilities.negative >= disagreementProbability) || (rating <= 2 && probabilities.positive >= disagreementProbability));
+  return { ...p, sentiment: SENTIMENTS[best], probabilities, confidence: mixed[best], ratingTextDisagreement: disagreement };
+}
+
+/** The category head's class and its probability for one L2-normalised vector (softmax over the classes). */
+export function categoryHeadPrediction(head: AccurateCategoryHead, vectors: Float32Array, row: number): { category: string; categoryConfidence: number } {
+  const k = head.classes.length;
+  const z = new Float64Array(k);
+  let best = 0;
+  for (let c = 0; c < k; c++) {
+    let s = head.bias[c];
+    for (let d = 0; d < ENCODER_DIM; d++) s += head.weights[c * ENCODER_DIM + d] * vectors[row * ENCODER_DIM + d];
+    z[c] = s;
+    if (s > z[best]) best = c;
+  }
+  let sum = 0;
+  for (let c = 0; c < k; c++) sum += Math.exp(z[c] - z[best]);
+  return { category: head.classes[best], categoryConfidence: 1 / sum };
 }
 
 export class AccurateRuntime implements ModelRuntime {
@@ -100,18 +167,11 @@ export class AccurateRuntime implements ModelRuntime {
         throw new DriftlineError('MODEL_SCORING_FAILED', `sentence encoder failed: ${(err as Error).message}`, { cause: err });
       }),
     ]);
-    return predictions.map((p, r) => this.blend(p, headProbabilities(this.head, vectors, r), reviews[r].rating));
-  }
-
-  private blend(p: Prediction, head: number[], rating: number | null | undefined): Prediction {
-    const w = this.head.blendWeight;
-    const mixed = SENTIMENTS.map((s, c) => w * head[c] + (1 - w) * p.probabilities[s]);
-    let best = 0;
-    for (let c = 1; c < 3; c++) if (mixed[c] > mixed[best]) best = c;
-    const probabilities = Object.fromEntries(SENTIMENTS.map((s, c) => [s, mixed[c]])) as Record<Sentiment, number>;
-    const disagreement =
-      rating !== null && rating !== undefined && ((rating >= 4 && probabilities.negative >= this.disagreement) || (rating <= 2 && probabilities.positive >= this.disagreement));
-    return { ...p, sentiment: SENTIMENTS[best], probabilities, confidence: mixed[best], ratingTextDisagreement: disagreement };
+    const category = this.head.category;
+    return predictions.map((p, r) => {
+      const blended = blendPrediction(this.head, p, headProbabilities(this.head, vectors, r), reviews[r].rating, this.disagreement);
+      return category ? { ...blended, ...categoryHeadPrediction(category, vectors, r) } : blended;
+    });
   }
 
   async check(): Promise<void> {

@@ -3,5 +3,6 @@ export type { Sketch, RedisHashSketch, SketchIncrements } from './types.js';
 export { BinnedHistogramSketch, type HistogramState } from './histogram.js';
 export { CategoricalCountSketch, OTHER_LABEL, UNSEEN_LABEL, type CategoricalState, type CategoricalSketchOptions } from './categorical.js';
 export { SummarySketch, ratingLabel, type SummaryState, type SummaryValue } from './summary.js';
+export { ExpectedConfusionSketch, type ExpectedConfusionState, type ExpectedConfusionValue } from './expected-confusion.js';
 export { REDIS_APPLY_INCREMENTS_LUA, incrementsToLuaArgs, isEmptyIncrements, mergeIncrements } from './redis-increments.js';
 export { sketchFormatError } from './codec.js';

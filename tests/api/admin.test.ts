@@ -79,6 +79,15 @@ describe('admin: evaluation and training jobs', () => {
     expect((badParams.json().errors as Array<{ field: string }>).map((e) => e.field).sort()).toEqual(['params.epochs', 'params.wings']);
     const badBase = await test.api.app.inject({ method: 'POST', url: '/v1/train', payload: { reviews: labelled(0, 1), base_version: 7 }, headers: auth });
     expect(badBase.statusCode).toBe(404);
+    expect(badBase.json()).toMatchObject({ code: 'MODEL_NOT_FOUND' });
+    const badBaseModel = await test.api.app.inject({ method: 'POST', url: '/v1/train', payload: { reviews: labelled(0, 1), base_model: 'other', base_version: 'latest' }, headers: auth });
+    expect(badBaseModel.statusCode).toBe(404);
+    const badWord = await test.api.app.inject({ method: 'POST', url: '/v1/train', payload: { reviews: labelled(0, 1), base_version: 'newest' }, headers: auth });
+    expect(badWord.statusCode).toBe(400);
+    // A warm start continues the base's weights: another embedding width cannot be continued.
+    const reshaped = await test.api.app.inject({ method: 'POST', url: '/v1/train', payload: { reviews: labelled(0, 1), params: { embeddingDim: 8 } }, headers: auth });
+    expect(reshaped.statusCode).toBe(400);
+    expect(reshaped.json()).toMatchObject({ code: 'REQUEST_INVALID', field: 'params.embeddingDim' });
   });
 
   it('reports a failed job with its error (too few reviews)', async () => {
@@ -88,22 +97,34 @@ describe('admin: evaluation and training jobs', () => {
     expect(job).toMatchObject({ status: 'failed', result: null, error: { code: 'TRAINING_FAILED' } });
   });
 
-  it('trains a new version in a job: 202, progress, then the registered version', async () => {
-    const params = { epochs: 1, buckets: 4096, embeddingDim: 8, hidden: 8, autoencoderEpochs: 1, forestTrees: 10, outlierFitRows: 300, categoryMinRows: 20 };
-    const accepted = await test.api.app.inject({ method: 'POST', url: '/v1/train', payload: { reviews: labelled(0, 400), base_version: 1, params }, headers: auth });
+  it('trains a new version in a job from the production model (warm start): 202, progress, then the registered version and its parent', async () => {
+    const params = { epochs: 1, autoencoderEpochs: 1, forestTrees: 10, outlierFitRows: 300 };
+    const accepted = await test.api.app.inject({ method: 'POST', url: '/v1/train', payload: { reviews: labelled(0, 400), params }, headers: auth });
     expect(accepted.statusCode).toBe(202);
     const submitted = accepted.json();
     expect(accepted.headers.location).toBe(`/v1/jobs/${submitted.id}`);
-    expect(submitted).toMatchObject({ status: 'queued', request: { reviews: 400, base_version: 1, dataset_path: null, promote: false } });
+    expect(submitted).toMatchObject({ status: 'queued', request: { reviews: 400, base_version: null, base_model: null, rebuild_vocabulary: false, dataset_path: null, promote: false } });
 
     const job = await finishedJob(test, submitted.id);
-    expect(job).toMatchObject({ status: 'succeeded', error: null, progress: { fraction: 1 }, result: { version: 2, stage: 'staging' } });
+    expect(job).toMatchObject({
+      status: 'succeeded',
+      error: null,
+      progress: { fraction: 1 },
+      result: { version: 2, stage: 'staging', base: { model: MODEL_NAME, requested: 'production', parent_version: 1, rebuild_vocabulary: false, note: null } },
+    });
+    const model = (await test.api.app.inject({ method: 'GET', url: `/v1/models/${MODEL_NAME}` })).json() as { versions: Array<{ version: number; parent_version: number | null; parent_model: string | null }> };
+    expect(model.versions.map((v) => [v.version, v.parent_version])).toEqual([
+      [1, null],
+      [2, 1],
+    ]);
     const metrics = (job.result as { metrics: { macroF1: number; heldOutRows: number } }).metrics;
     expect(metrics.macroF1).toBeGreaterThanOrEqual(0);
     expect(metrics.heldOutRows).toBeGreaterThan(0);
     const record = await test.registry.get(MODEL_NAME, 2);
     expect(record.stage).toBe('staging');
-    expect(record.params).toMatchObject({ epochs: 1, hidden: 8 });
+    // The run's parameters: the request's, then the parent's (its architecture always).
+    expect(record.params).toMatchObject({ epochs: 1, forestTrees: 10, hidden: 48, embeddingDim: 16, buckets: 65_536 });
+    expect(record.parent_version).toBe(1);
 
     const listed = (await test.api.app.inject({ method: 'GET', url: '/v1/jobs', headers: auth })).json().jobs as Array<{ id: string }>;
     expect(listed.map((j) => j.id)).toContain(submitted.id);
@@ -113,10 +134,10 @@ describe('admin: evaluation and training jobs', () => {
 
   it('with promote: true, refuses promoting a version worse than production and says why', async () => {
     const params = { epochs: 1, buckets: 4096, embeddingDim: 8, hidden: 8, autoencoderEpochs: 1, forestTrees: 10, outlierFitRows: 300 };
-    const accepted = await test.api.app.inject({ method: 'POST', url: '/v1/train', payload: { reviews: labelled(400, 300), params, promote: true }, headers: auth });
+    const accepted = await test.api.app.inject({ method: 'POST', url: '/v1/train', payload: { reviews: labelled(400, 300), params, promote: true, base_version: 'none' }, headers: auth });
     expect(accepted.statusCode).toBe(202);
     const job = await finishedJob(test, accepted.json().id);
-    expect(job).toMatchObject({ status: 'succeeded', result: { version: 3, stage: 'staging', metrics: { promotionRefused: expect.stringContaining('macro-F1') } } });
+    expect(job).toMatchObject({ status: 'succeeded', result: { version: 3, stage: 'staging', base: { requested: 'none', parent_version: null }, metrics: { promotionRefused: expect.stringContaining('macro-F1') } } });
     expect(await test.registry.productionVersion(MODEL_NAME)).toBe(1);
   });
 });

@@ -21,6 +21,7 @@ function metricRow(overrides: Partial<DriftMetricRow>): DriftMetricRow {
   return {
     window_start: T0,
     window_end: T0 + HOUR,
+    window_size_ms: HOUR,
     model_name: 'reviews',
     model_version: 1,
     segment: '__all__',
@@ -44,6 +45,7 @@ function summaryRow(overrides: Partial<WindowSummaryRow>): WindowSummaryRow {
   return {
     window_start: T0,
     window_end: T0 + HOUR,
+    window_size_ms: HOUR,
     model_name: 'reviews',
     model_version: 1,
     segment: '__all__',
@@ -56,6 +58,8 @@ function summaryRow(overrides: Partial<WindowSummaryRow>): WindowSummaryRow {
     mean_confidence: 0.81,
     accuracy: 0.7,
     macro_f1: 0.55,
+    estimated_accuracy: 0.72,
+    estimated_macro_f1: 0.57,
     status: 'green',
     state_lost: 0,
     reference_scope: 'global',
@@ -88,11 +92,16 @@ describe('drift routes over ClickHouse', () => {
       metricRow({ window_start: T0 + HOUR, window_end: T0 + 2 * HOUR, value: 0.2, raw_status: 'amber', status: 'amber', written_at: T0 + 2 * HOUR }),
       metricRow({ window_start: T0 + HOUR, window_end: T0 + 2 * HOUR, value: 0.31, raw_status: 'red', status: 'red', written_at: T0 + 2 * HOUR + 5_000 }),
       metricRow({ window_start: T0 + 2 * HOUR, window_end: T0 + 3 * HOUR, model_version: 2 }),
+      // A larger window size (DRIFTLINE_WINDOW_SIZES=1h,2h) starting with the first hour: listed only when asked for.
+      metricRow({ window_end: T0 + 2 * HOUR, window_size_ms: 2 * HOUR, value: 0.15, raw_status: 'amber', status: 'amber' }),
     ];
     await client.insert({ table: `${DATABASE}.${DRIFT_METRICS_TABLE}`, values: metrics.map(toInsert), format: 'JSONEachRow' });
     const summaries = [
       summaryRow({}),
       summaryRow({ window_start: T0 + HOUR, window_end: T0 + 2 * HOUR, status: 'red', outlier_rate: 0.2, state_lost: 1, accuracy: null, macro_f1: null }),
+      summaryRow({ window_end: T0 + 2 * HOUR, window_size_ms: 2 * HOUR, events: 1_000, status: 'amber' }),
+      // Written before window sizes existed (window_size_ms 0): its size is window_end - window_start.
+      summaryRow({ model_name: 'legacy', window_size_ms: 0 }),
     ];
     await client.insert({ table: `${DATABASE}.${WINDOW_SUMMARY_TABLE}`, values: summaries.map(toInsert), format: 'JSONEachRow' });
     test = await buildTestApi({ loadModel: false, clickhouse: client, core: { clickhouseDatabase: DATABASE } });
@@ -145,10 +154,27 @@ describe('drift routes over ClickHouse', () => {
     expect(response.statusCode).toBe(200);
     const body = response.json();
     expect(body.total).toBe(2);
-    expect(body.items[0]).toMatchObject({ status: 'red', state_lost: true, accuracy: null, outlier_rate: 0.2, events: 500, late_events: 3 });
-    expect(body.items[1]).toMatchObject({ status: 'green', state_lost: false, accuracy: 0.7, macro_f1: 0.55 });
+    // Window 2 had no usable ratings: no realized figures, but the label-free estimates are there.
+    expect(body.items[0]).toMatchObject({ status: 'red', state_lost: true, accuracy: null, macro_f1: null, estimated_accuracy: 0.72, estimated_macro_f1: 0.57, outlier_rate: 0.2, events: 500, late_events: 3 });
+    expect(body.items[1]).toMatchObject({ status: 'green', state_lost: false, accuracy: 0.7, macro_f1: 0.55, estimated_accuracy: 0.72, estimated_macro_f1: 0.57 });
     const red = (await test.api.app.inject({ method: 'GET', url: '/v1/drift/windows?status=red' })).json();
     expect(red.total).toBe(1);
+  });
+
+  it('answers one window size at a time: the smallest unless window_size names another', async () => {
+    const hours = (await test.api.app.inject({ method: 'GET', url: '/v1/drift/windows?model=reviews' })).json();
+    expect(hours.items.map((item: { window_size_ms: number }) => item.window_size_ms)).toEqual([HOUR, HOUR]);
+    for (const size of ['2h', '120m', String(2 * HOUR)]) {
+      const twoHours = (await test.api.app.inject({ method: 'GET', url: `/v1/drift/windows?model=reviews&window_size=${size}` })).json();
+      expect(twoHours.items.map((item: { window_size_ms: number; events: number; window_end: string }) => [item.window_size_ms, item.events, item.window_end])).toEqual([[2 * HOUR, 1_000, new Date(T0 + 2 * HOUR).toISOString()]]);
+    }
+    const metrics = (await test.api.app.inject({ method: 'GET', url: '/v1/drift?model=reviews&version=1&window_size=2h' })).json();
+    expect(metrics.items.map((item: { value: number; status: string }) => [item.value, item.status])).toEqual([[0.15, 'amber']]);
+    const legacy = (await test.api.app.inject({ method: 'GET', url: '/v1/drift/windows?model=legacy&window_size=1h' })).json();
+    expect(legacy.items.map((item: { window_size_ms: number }) => item.window_size_ms)).toEqual([HOUR]);
+    const bad = await test.api.app.inject({ method: 'GET', url: '/v1/drift/windows?window_size=an%20hour' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ code: 'REQUEST_INVALID', field: 'window_size' });
   });
 
   it('refuses bad query parameters with 400 naming each field', async () => {

@@ -1,6 +1,8 @@
 /** Builds the API around real parts (registry in a temp dir, the shipped model, ModelService) for tests. */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import type { ReferenceBaseline } from '../../schemas/baseline.js';
 import { join } from 'node:path';
 import { buildApp, type ApiApp, type FollowerStatus } from '../../api/app.js';
 import { apiSettings, type ApiSettings } from '../../api/config.js';
@@ -25,6 +27,8 @@ export interface TestApiOptions {
   follower?: FollowerStatus;
   clickhouse?: ClickHouseClient;
   registry?: ModelRegistry;
+  /** Directories datasets named by location may be read from (default: DRIFTLINE_DATA_ROOTS's default, data/). */
+  dataRoots?: string[];
   /** Default: silent. */
   logger?: Logger;
 }
@@ -59,6 +63,7 @@ export async function buildTestApi(options: TestApiOptions = {}): Promise<TestAp
     logger,
     ...(options.follower ? { follower: options.follower } : {}),
     ...(options.clickhouse ? { clickhouse: options.clickhouse } : {}),
+    ...(options.dataRoots ? { dataRoots: options.dataRoots } : {}),
   });
   return {
     api,
@@ -73,6 +78,22 @@ export async function buildTestApi(options: TestApiOptions = {}): Promise<TestAp
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Registers the shipped model's files again as a new (staging) version: another version with known weights. */
+export async function registerShippedCopy(registry: ModelRegistry): Promise<number> {
+  const registered = await registry.register({
+    name: MODEL_NAME,
+    writeArtifacts: (dir) => cp(SHIPPED_MODEL_DIR, dir, { recursive: true }),
+    metrics: {},
+    baseline: JSON.parse(readFileSync(join(SHIPPED_MODEL_DIR, 'baseline.json'), 'utf8')) as ReferenceBaseline,
+    featurizer: null,
+    dataFingerprint: 'copy of models/default',
+    params: {},
+    timings: {},
+    parent: { model: MODEL_NAME, version: 1 },
+  });
+  return registered.version;
 }
 
 /** A few real reviews from the shipped data (data/reviews/), as predict items. */

@@ -39,7 +39,7 @@ describe('job runner', () => {
     const a = runner.submit({ datasetPath: 'a.jsonl', actor: 't' });
     const b = runner.submit({ reviews: [{ review_id: 'x' }], baseVersion: 2, actor: 't' });
     expect(a.status).toBe('queued');
-    expect(b.request).toEqual({ dataset_path: null, reviews: 1, base_version: 2, params: null, promote: false });
+    expect(b.request).toEqual({ dataset_path: null, reviews: 1, base_version: 2, base_model: null, rebuild_vocabulary: false, params: null, promote: false });
 
     const first = await firstStarted;
     expect(first.request.datasetPath).toBe('a.jsonl');

@@ -1,6 +1,6 @@
 /**
  * GET /v1/runs, /v1/runs/{id} and /v1/runs/{id}/artifacts/{name} on the real app: runs made by a real
- * training job (a tiny model trained from version 1 through POST /v1/train) and by POST /v1/evaluate.
+ * training job (a model warm-started from version 1 through POST /v1/train) and by POST /v1/evaluate.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, MODEL_NAME, REVIEWS, buildTestApi, type TestApi } from './helpers.js';
@@ -27,7 +27,8 @@ describe('runs API', () => {
 
   beforeAll(async () => {
     test = await buildTestApi();
-    const params = { epochs: 1, buckets: 4096, embeddingDim: 8, hidden: 8, autoencoderEpochs: 1, forestTrees: 10, outlierFitRows: 300, categoryMinRows: 20 };
+    // A warm start from version 1 keeps its architecture (hidden 48); the rest is the request's.
+    const params = { epochs: 1, autoencoderEpochs: 1, forestTrees: 10, outlierFitRows: 300 };
     const accepted = await test.api.app.inject({ method: 'POST', url: '/v1/train', payload: { reviews: labelled(0, 400), base_version: 1, params }, headers: auth });
     const job = await finishedJob(test, accepted.json().id);
     expect(job).toMatchObject({ status: 'succeeded', result: { version: 2 } });
@@ -66,7 +67,7 @@ describe('runs API', () => {
     expect(response.statusCode).toBe(200);
     const run = response.json();
     const record = await test.registry.get(MODEL_NAME, 2);
-    expect(run).toMatchObject({ id: trainRunId, kind: 'train', model: { name: MODEL_NAME, version: 2, parent_version: 1 }, params: { epochs: 1, hidden: 8 }, data: { fingerprint: record.data_fingerprint, rows: 400, files: [] } });
+    expect(run).toMatchObject({ id: trainRunId, kind: 'train', model: { name: MODEL_NAME, version: 2, parent_version: 1 }, params: { epochs: 1, hidden: 48 }, data: { fingerprint: record.data_fingerprint, rows: 400, files: [] } });
     expect(run.metrics.macroF1).toBe(record.metrics['macroF1']);
     expect(run.metrics.heads.sentiment.perClass.positive).toEqual(expect.objectContaining({ precision: expect.any(Number), recall: expect.any(Number), f1: expect.any(Number) }));
     const names = (run.artifacts as Array<{ name: string; url: string; content_type: string }>).map((a) => a.name);

@@ -44,6 +44,10 @@ describe('runService (one life cycle for scorer, aggregator, API)', () => {
     expect(await runChild('fatal', [])).toEqual({ code: 1, stdout: 'started\nstopped\n' });
   });
 
+  it('a run that finishes by itself (a CLI consumer gone idle) stops gracefully and exits 0', async () => {
+    expect(await runChild('finishes', [])).toEqual({ code: 0, stdout: 'started\nstopped\n' });
+  });
+
   it('a failed start exits 1', async () => {
     expect(await runChild('bad-start', [])).toEqual({ code: 1, stdout: '' });
   });

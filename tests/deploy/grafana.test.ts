@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
 import { coreSettings } from '../../core/config.js';
-import { driftTableMigrations, DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE } from '../../core/drift/tables.js';
+import { ALERTS_TABLE, driftTableMigrations, DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE } from '../../core/drift/tables.js';
 import { repoPath } from '../../core/paths.js';
 import { expandGrafanaSql } from '../support/grafana.js';
 
@@ -45,6 +45,16 @@ function summaryRow(minute: number, events: number, macroF1: number | null, writ
   return {
     window_start: ts(minute), window_end: ts(minute + 1), model_name: 'reviews', model_version: 1, segment: '__all__', events, late_events: 1,
     outliers: 2, outlier_rate: 2 / events, mean_confidence: 0.8, accuracy: macroF1, macro_f1: macroF1, status: 'green', state_lost: 0, written_at: ts(writtenAt),
+    // The label-free estimate exists with or without ratings.
+    estimated_macro_f1: macroF1 === null ? 0.5 : macroF1 / 2,
+  };
+}
+
+function alertRow(minute: number, feature: string, previous: string, status: string, alertId: string, writtenAt: number) {
+  return {
+    window_start: ts(minute), window_end: ts(minute + 1), window_size_ms: 60_000, model_name: 'reviews', model_version: 1, segment: '__all__', feature, metric: 'psi',
+    alert_id: alertId, dedupe_key: `${alertId}:${minute}`, previous_status: previous, status, value: 0.3, p_value: null, threshold_amber: 0.1, threshold_red: 0.25,
+    episode_start: ts(0), written_at: ts(writtenAt),
   };
 }
 
@@ -94,7 +104,7 @@ describe('grafana provisioning files', () => {
       const reads = [...sql.matchAll(/FROM\s+\S+\.(\w+)(\s+FINAL)?/g)];
       expect(reads.length, sql).toBeGreaterThan(0);
       for (const read of reads) {
-        expect([DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE]).toContain(read[1]);
+        expect([DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, ALERTS_TABLE]).toContain(read[1]);
         expect(read[2], `no FINAL in: ${sql}`).toBeDefined();
       }
     }
@@ -131,7 +141,19 @@ describe('dashboard SQL on the real drift tables (embedded ClickHouse)', () => {
     await client.insert({
       table: `${DATABASE}.${WINDOW_SUMMARY_TABLE}`,
       format: 'JSONEachRow',
-      values: [summaryRow(0, 100, 0.7, 1), summaryRow(1, 50, null, 2), summaryRow(1, 80, 0.9, 3)],
+      values: [summaryRow(0, 100, 0.7, 1), summaryRow(1, 50, null, 2), summaryRow(1, 80, 0.9, 3), { ...summaryRow(0, 900, 0.8, 4), window_end: ts(5), window_size_ms: 300_000 }],
+    });
+    await client.insert({
+      table: `${DATABASE}.${ALERTS_TABLE}`,
+      format: 'JSONEachRow',
+      values: [
+        alertRow(0, 'text_length', 'green', 'amber', 'episode-a', 1),
+        alertRow(1, 'text_length', 'amber', 'red', 'episode-a', 2),
+        // The same change written again (a re-closed window): FINAL keeps one row.
+        alertRow(1, 'text_length', 'amber', 'red', 'episode-a', 3),
+        alertRow(2, 'text_length', 'red', 'green', 'episode-a', 4),
+        alertRow(1, 'category', 'green', 'red', 'episode-b', 2),
+      ],
     });
   }, 120_000);
 
@@ -166,11 +188,31 @@ describe('dashboard SQL on the real drift tables (embedded ClickHouse)', () => {
     expect(ks.map((r) => r.value)).toEqual([0.02, 0.4]);
   });
 
+  it('alert history: every state change once, newest first, with what the change means', async () => {
+    const result = await rows(panel('Alert history').targets[0]!.rawSql);
+    expect(result.map((r) => [r.time, r.feature, r.previous_status, r.status, r.change, r.alert_id])).toEqual([
+      [ts(2), 'text_length', 'red', 'green', 'recovered', 'episode-a'],
+      [ts(1), 'category', 'green', 'red', 'raised', 'episode-b'],
+      [ts(1), 'text_length', 'amber', 'red', 'escalated', 'episode-a'],
+      [ts(0), 'text_length', 'green', 'amber', 'raised', 'episode-a'],
+    ]);
+  });
+
+  it('shows one window size at a time (the window_size variable): a 5-minute window only under 300000', async () => {
+    expect(dashboard.templating.list.map((v) => v.name)).toContain('window_size');
+    expect((await rows(dashboard.templating.list.find((v) => v.name === 'window_size')!.query)).map((r) => Number(r.window_size_ms))).toEqual([60_000, 300_000]);
+    const sql = panel('Events per window').targets[0]!.rawSql;
+    const fiveMinutes = await (await client.query({ query: expandGrafanaSql(sql, { database: DATABASE, model: 'reviews', segment: '__all__', features: [], fromSeconds: FROM_S, toSeconds: TO_S, intervalSeconds: 60, windowSizeMs: 300_000 }), format: 'JSONEachRow' })).json<Record<string, unknown>>();
+    expect(fiveMinutes.map((r) => Number(r.events))).toEqual([900]);
+    for (const p of dashboard.panels) for (const t of p.targets) expect(t.rawSql, p.title).toContain('= ${window_size}');
+  });
+
   it('volume, outlier rate and macro-F1 come from the latest summary version', async () => {
     const volume = await rows(panel('Events per window').targets[0]!.rawSql);
     expect(volume.map((r) => Number(r.events))).toEqual([100, 80]);
     const f1 = await rows(panel('Live macro-F1').targets[0]!.rawSql);
     expect(f1.map((r) => r.macro_f1)).toEqual([0.7, 0.9]);
+    expect(f1.map((r) => r.estimated_macro_f1)).toEqual([0.35, 0.45]);
     const last = await rows(panel('Macro-F1 (last window)').targets[0]!.rawSql);
     expect(last.map((r) => r.macro_f1)).toEqual([0.9]);
     const outliers = await rows(panel('Outlier rate').targets[0]!.rawSql);

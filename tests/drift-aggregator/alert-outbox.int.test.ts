@@ -8,7 +8,8 @@ import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codecFor } from '../../core/avro.js';
 import { coreSettings } from '../../core/config.js';
-import { AlertOutbox, buildAlerts } from '../../drift-aggregator/alerts.js';
+import { stepWindow } from '../../drift-aggregator/alert-episodes.js';
+import { AlertOutbox } from '../../drift-aggregator/alerts.js';
 import type { DriftAlert } from '../../schemas/types.js';
 import { API_KEYS, proxiedKafka, startKafkaProxy, type KafkaProxy } from '../support/kafka-proxy.js';
 import { createTestTopics, readAll, type TestTopics } from '../support/kafka.js';
@@ -21,9 +22,9 @@ let producer: Producer;
 
 /** A red alert of window number `n` (distinct alert ids, one model: one key, one partition). */
 function alertJson(n: number): string {
-  const [alert] = buildAlerts({ modelName: 'outbox-model', modelVersion: 1, start: n * 60_000 }, 60_000, [
+  const [alert] = stepWindow({ modelName: 'outbox-model', modelVersion: 1, start: n * 60_000 }, 60_000, [
     { segment: '__all__', feature: 'rating', metric: 'psi', value: 0.5, pValue: null, thresholdAmber: 0.1, thresholdRed: 0.25, status: 'red' },
-  ], 1_000 + n);
+  ], [null], 1_000 + n).alerts;
   return JSON.stringify(alert);
 }
 

@@ -1,4 +1,4 @@
-/** `driftline alerts`: the alert-consumer example reads DriftAlert events from the alerts topic. */
+/** `driftline alerts` as a process: reads DriftAlert events in its consumer group, prints them, and a second run of the group prints nothing again. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js'
 import { registerBaseline } from './harness.js';
 import { codecFor } from '../../core/avro.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
-import { buildAlerts } from '../../drift-aggregator/alerts.js';
+import { stepWindow } from '../../drift-aggregator/alert-episodes.js';
 import type { DriftAlert } from '../../schemas/types.js';
 import { driftlineCli, testSetup } from './harness.js';
 
@@ -20,22 +20,24 @@ describe('driftline alerts', () => {
     const { core, env } = testSetup();
     const kafka = createKafka(core, 'cli-test');
     await ensureTopics(kafka, [core.topicAlerts], core);
-    const alerts = buildAlerts({ modelName: 'cli-model', modelVersion: 3, start: 1_700_000_040_000 }, 60_000, [
+    const alerts = stepWindow({ modelName: 'cli-model', modelVersion: 3, start: 1_700_000_040_000 }, 60_000, [
       { segment: '__all__', feature: 'feature.text_chars', metric: 'psi', value: 0.61, pValue: null, thresholdAmber: 0.1, thresholdRed: 0.25, status: 'red' },
       { segment: 'Books', feature: 'rating', metric: 'chi_square', value: 0.15, pValue: 1e-6, thresholdAmber: 0.1, thresholdRed: 0.2, status: 'amber' },
-    ], 1_700_000_100_000);
+    ], [null, null], 1_700_000_100_000).alerts;
     const producer = kafka.producer();
     await producer.connect();
     await producer.send({ topic: core.topicAlerts, messages: alerts.map((alert) => ({ key: alert.model_name, value: codecFor('DriftAlert').encode(alert) })) });
     await producer.disconnect();
 
     const cliEnv = { ...process.env, ...env };
-    const json = await driftlineCli(['alerts', '--json', '--max', '2'], cliEnv);
+    const json = await driftlineCli(['alerts', '--json', '--max', '2', '--group', `t-${core.redisPrefix}-json`], cliEnv);
     const printed = json.trim().split('\n').map((line) => JSON.parse(line) as DriftAlert);
-    expect(printed.map((a) => [a.segment, a.status])).toEqual([[null, 'red'], ['Books', 'amber']]);
-    const text = await driftlineCli(['alerts', '--max', '2'], cliEnv);
-    expect(text).toContain('RED cli-model v3 window 2023-11-14T22:14:00.000Z segment all (1 items)');
-    expect(text).toContain('red   feature.text_chars psi=0.6100 (amber 0.1, red 0.25)');
+    expect(printed.map((a) => [a.segment, a.previous_status, a.status])).toEqual([[null, 'green', 'red'], ['Books', 'green', 'amber']]);
+    const text = await driftlineCli(['alerts', '--idle-ms', '2000', '--group', `t-${core.redisPrefix}-text`], cliEnv);
+    expect(text).toContain(`RED raised green→red cli-model v3 segment all: feature.text_chars psi=0.6100 (amber 0.1, red 0.25) window 2023-11-14T22:14:00.000Z alert ${alerts[0]!.alert_id}`);
+    expect(text).toContain('AMBER raised green→amber cli-model v3 segment Books: rating chi_square=0.1500 (amber 0.1, red 0.2, p=1.00e-6)');
+    // The same group again: its offsets are committed, nothing is printed twice.
+    expect(await driftlineCli(['alerts', '--idle-ms', '2000', '--group', `t-${core.redisPrefix}-json`], cliEnv)).toBe('');
     rmSync(core.clickhousePath, { recursive: true, force: true });
   });
 
@@ -61,9 +63,12 @@ describe('driftline alerts', () => {
       ...env,
       DRIFTLINE_REGISTRY_DIR: registryDir,
     });
-    const view = JSON.parse(out.trim()) as { windowsFound: number; events: number; rows: Array<{ feature: string; status: string }> };
+    const view = JSON.parse(out.trim()) as { windowsFound: number; events: number; accuracy: number | null; estimatedAccuracy: number | null; rows: Array<{ feature: string; status: string }> };
     expect(view.windowsFound).toBe(2);
     expect(view.events).toBe(270);
+    // The merged windows' realized accuracy and its label-free estimate (synthetic events: ~0.85 correct).
+    expect(view.accuracy).toBeGreaterThan(0.7);
+    expect(view.estimatedAccuracy).toBeGreaterThan(0.5);
     expect(view.rows.some((r) => r.feature === 'feature.text_length')).toBe(true);
     const keys = await redis.keys(`${core.redisPrefix}:*`);
     if (keys.length > 0) await redis.del(...keys);

@@ -7,7 +7,7 @@ import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.j
 import { DeadLetterPublisher } from '../../core/deadletter.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
 import { createLogger } from '../../core/logger.js';
-import { DRIFT_METRICS_TABLE, type DriftMetricRow } from '../../core/drift/tables.js';
+import { DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, type DriftMetricRow } from '../../core/drift/tables.js';
 import { PendingRowWriter, runMigrations, type PendingEntry } from '../../drift-aggregator/clickhouse-writer.js';
 import { collect, testSetup } from './harness.js';
 
@@ -23,6 +23,7 @@ function row(i: number, writtenAt: number): DriftMetricRow {
   return {
     window_start: 1_700_000_000_000 + i * 60_000,
     window_end: 1_700_000_060_000 + i * 60_000,
+    window_size_ms: 60_000,
     model_name: 'ch-test',
     model_version: 1,
     segment: '__all__',
@@ -68,6 +69,27 @@ afterAll(async () => {
 describe('pending ClickHouse rows', () => {
   it('migrations are idempotent', async () => {
     await expect(runMigrations(clickhouse, core.clickhouseDatabase)).resolves.toBeUndefined();
+  });
+
+  it('a window_summary table created before the label-free estimate gets its columns (old rows read NULL)', async () => {
+    const database = `${core.clickhouseDatabase}_old`;
+    await clickhouse.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+    await clickhouse.command({
+      query: `CREATE TABLE IF NOT EXISTS ${database}.${WINDOW_SUMMARY_TABLE} (window_start DateTime64(3, 'UTC'), window_end DateTime64(3, 'UTC'),
+        model_name LowCardinality(String), model_version UInt32, segment LowCardinality(String), events UInt64, late_events UInt64,
+        outliers UInt64, outlier_rate Float64, mean_confidence Float64, accuracy Nullable(Float64), macro_f1 Nullable(Float64),
+        status LowCardinality(String), state_lost UInt8, written_at DateTime64(3, 'UTC')) ENGINE = ReplacingMergeTree(written_at)
+        ORDER BY (model_name, model_version, segment, window_start)`,
+    });
+    await clickhouse.insert({
+      table: `${database}.${WINDOW_SUMMARY_TABLE}`,
+      values: [{ window_start: '2026-01-01 00:00:00.000', window_end: '2026-01-01 00:01:00.000', model_name: 'old', model_version: 1, segment: '__all__', events: 5, late_events: 0, outliers: 0, outlier_rate: 0, mean_confidence: 0.8, accuracy: 0.8, macro_f1: 0.6, status: 'green', state_lost: 0, written_at: '2026-01-01 00:01:00.000' }],
+      format: 'JSONEachRow',
+    });
+    await runMigrations(clickhouse, database);
+    const result = await clickhouse.query({ query: `SELECT accuracy, estimated_accuracy, estimated_macro_f1 FROM ${database}.${WINDOW_SUMMARY_TABLE} FINAL`, format: 'JSONEachRow' });
+    expect(await result.json()).toEqual([{ accuracy: 0.8, estimated_accuracy: null, estimated_macro_f1: null }]);
+    await clickhouse.command({ query: `DROP DATABASE ${database}` });
   });
 
   it('keeps rows queued while ClickHouse is down and backs off', async () => {

@@ -76,7 +76,22 @@ describe('window closer', () => {
     // Raw red in both; reported red only from the second window on (2-window hysteresis).
     expect(statusOf(closed[0]!, 'feature.text_length', 'psi')).toBe('green');
     expect(statusOf(closed[1]!, 'feature.text_length', 'psi')).toBe('red');
-    expect(await redis.lrange(state.key('pending'), 0, -1)).toHaveLength(closed[0]!.rows.length + closed[0]!.summaries.length + closed[1]!.rows.length + closed[1]!.summaries.length);
+    // Alerts are state changes: none while the report stays green, one per item that turned non-green.
+    expect(closed[0]!.alerts).toEqual([]);
+    const turned = closed[1]!.rows.filter((row) => row.status !== 'green');
+    expect(closed[1]!.alerts.map((a) => `${a.segment ?? '__all__'}|${a.feature}|${a.metric}|${a.previous_status}→${a.status}`).sort()).toEqual(
+      turned.map((row) => `${row.segment}|${row.feature}|${row.metric}|green→${row.status}`).sort(),
+    );
+    // Drift rows, summaries and one alerts-table row per alert wait for ClickHouse.
+    const queued = closed.reduce((sum, c) => sum + c.rows.length + c.summaries.length + c.alerts.length, 0);
+    expect(await redis.lrange(state.key('pending'), 0, -1)).toHaveLength(queued);
+    expect(await redis.llen(state.key('alerts-outbox'))).toBe(closed[1]!.alerts.length);
+    // The label-free estimate went through the same atomic apply: every summary row carries it.
+    for (const summary of closed.flatMap((c) => c.summaries)) {
+      expect(summary.estimated_accuracy).toBeGreaterThan(0.3);
+      expect(summary.estimated_accuracy).toBeLessThanOrEqual(1);
+      expect(summary.estimated_macro_f1).not.toBeNull();
+    }
   });
 
   it('re-closing a window after a crash before "done" repeats the same result, not a further hysteresis step', async () => {

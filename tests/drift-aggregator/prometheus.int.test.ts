@@ -185,6 +185,22 @@ describe('aggregator metrics in Prometheus', () => {
     expect(problems.filter((line) => !PROM_CLIENT_DEFAULTS.test(line))).toEqual([]);
   });
 
+  it('shows the label-free estimate of the newest window as written to window_summary', async () => {
+    const db = setup.core.clickhouseDatabase;
+    const summaries = await rows<{ segment: string; model_version: number; estimated_accuracy: number | null; estimated_macro_f1: number | null; events: string }>(
+      `SELECT segment, model_version, estimated_accuracy, estimated_macro_f1, events FROM ${db}.window_summary FINAL
+       WHERE model_name = 'synth-prom-shifted' AND window_start = (SELECT max(window_start) FROM ${db}.window_summary WHERE model_name = 'synth-prom-shifted')`,
+    );
+    const all = summaries.find((row) => row.segment === '__all__')!;
+    expect(all.estimated_accuracy).toBeGreaterThan(0);
+    const got = samples(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
+    for (const row of summaries) {
+      const labels = { model: 'synth-prom-shifted', version: String(row.model_version), segment: row.segment };
+      expect(got.get(series('driftline_estimated_accuracy', labels)) ?? null, row.segment).toBe(row.estimated_accuracy);
+      expect(got.get(series('driftline_estimated_macro_f1', labels)) ?? null, row.segment).toBe(row.estimated_macro_f1);
+    }
+  });
+
   it('/ready reports the consumer, Redis and ClickHouse', async () => {
     const response = await fetch(`http://127.0.0.1:${metricsPort}/ready`);
     expect(response.status).toBe(200);

@@ -90,6 +90,25 @@ describe('apply-batch Lua script', () => {
     expect(await eventsIn(WINDOW_MS)).toBe(3);
   });
 
+  it('a registered partition that applied nothing yet keeps the watermark from running ahead (no event late by it)', async () => {
+    const other = new AggregatorState(redis, `${prefix}-silent`);
+    await other.registerPartitions('scored', 3);
+    const apply = (partition: number, lastOffset: number, aggregate: BatchAggregate) =>
+      other.applyBatch({ topic: 'scored', partition, expectedPrevOffset: -1, lastOffset, increments: aggregate.increments(), nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS });
+    await apply(0, 0, batchOf(1, 10 * WINDOW_MS, 21));
+    await apply(1, 0, batchOf(1, 10 * WINDOW_MS, 22));
+    expect(await other.progressTime()).toBeNull();
+    // Partitions 0 and 1 alone would put the watermark at window 10: partition 0's event of window 1 is not late.
+    expect(await other.applyBatch({ topic: 'scored', partition: 0, expectedPrevOffset: 0, lastOffset: 1, increments: batchOf(1, WINDOW_MS, 24).increments(), nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS })).toEqual({ status: 'applied', lateEvents: 0 });
+    // Partition 2 starts far behind the others: its events are not late, they are its own first progress.
+    expect(await apply(2, 4, batchOf(5, WINDOW_MS, 23))).toEqual({ status: 'applied', lateEvents: 0 });
+    expect(await other.progressTime()).toBe(WINDOW_MS + 4);
+    // Now every partition applied something: an event behind the slowest one's progress is late.
+    expect(await other.applyBatch({ topic: 'scored', partition: 2, expectedPrevOffset: 4, lastOffset: 5, increments: batchOf(1, 0, 25).increments(), nowWallMs: Date.now(), allowedLatenessMs: 0, windowMs: WINDOW_MS })).toEqual({ status: 'applied', lateEvents: 1 });
+    const keys = await redis.keys(`${other.base}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  });
+
   it('stores sketches that read back into the same counts (bins add up to the event count)', async () => {
     const id = windowId({ modelName: MODEL, modelVersion: 1, start: 0 });
     const hashes = await state.readWindow(id);

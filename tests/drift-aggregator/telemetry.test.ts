@@ -100,3 +100,25 @@ describe('drift gauges', () => {
     expect(status, output).toBe(0);
   });
 });
+
+describe('label-free estimate gauges', () => {
+  it('show the newest window per segment and drop the older version when a newer one closes a window', async () => {
+    const metrics = new AggregatorMetrics(new Registry());
+    const rows = [
+      { segment: '__all__', estimated_accuracy: 0.861, estimated_macro_f1: 0.672 },
+      { segment: 'Books', estimated_accuracy: null, estimated_macro_f1: null },
+    ];
+    metrics.recordPerformanceEstimate({ modelName: 'reviews', modelVersion: 1, start: 60_000 }, rows);
+    let shown = samples(await metrics.registry.metrics());
+    expect(shown.get(series('driftline_estimated_accuracy', { model: 'reviews', version: '1', segment: '__all__' }))).toBe(0.861);
+    expect(shown.get(series('driftline_estimated_macro_f1', { model: 'reviews', version: '1', segment: '__all__' }))).toBe(0.672);
+    expect(shown.has(series('driftline_estimated_accuracy', { model: 'reviews', version: '1', segment: 'Books' }))).toBe(false);
+    // An earlier window closing late does not overwrite the newer one.
+    metrics.recordPerformanceEstimate({ modelName: 'reviews', modelVersion: 1, start: 0 }, [{ segment: '__all__', estimated_accuracy: 0.5, estimated_macro_f1: 0.4 }]);
+    expect(samples(await metrics.registry.metrics()).get(series('driftline_estimated_accuracy', { model: 'reviews', version: '1', segment: '__all__' }))).toBe(0.861);
+    metrics.recordPerformanceEstimate({ modelName: 'reviews', modelVersion: 2, start: 120_000 }, [{ segment: '__all__', estimated_accuracy: 0.8, estimated_macro_f1: 0.6 }]);
+    shown = samples(await metrics.registry.metrics());
+    expect(shown.has(series('driftline_estimated_accuracy', { model: 'reviews', version: '1', segment: '__all__' }))).toBe(false);
+    expect(shown.get(series('driftline_estimated_accuracy', { model: 'reviews', version: '2', segment: '__all__' }))).toBe(0.8);
+  });
+});

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isPastWatermark, parseWindowId, shouldClose, slidingWindowStarts, watermarkOf, windowId, windowStartOf, windowTimeOf } from '../../drift-aggregator/windows.js';
+import { windowSizesOf } from '../../drift-aggregator/config.js';
+import { constituentStarts, isPastWatermark, largeWindowId, parseLargeWindowId, parseWindowId, shouldClose, slidingWindowStarts, streamProgress, watermarkOf, windowId, windowStartOf, windowTimeOf } from '../../drift-aggregator/windows.js';
 
 describe('window assignment', () => {
   it('assigns tumbling windows by floor(time / length)', () => {
@@ -34,6 +35,16 @@ describe('watermark and lateness', () => {
     expect(isPastWatermark(0, 60_000, watermarkOf(69_999, 10_000))).toBe(false);
   });
 
+  it('progress is the minimum over every partition of the topic: one that applied nothing yet holds it back', () => {
+    const counts = { scored: 3 };
+    // Partitions 0 and 1 are far ahead, partition 2 has not applied anything: no watermark at all.
+    expect(streamProgress({ 'scored:0': 600_000, 'scored:1': 540_000 }, counts)).toBeNull();
+    expect(streamProgress({ 'scored:0': 600_000, 'scored:1': 540_000, 'scored:2': 120_000 }, counts)).toBe(120_000);
+    // Without known partition counts, the partitions that applied something decide.
+    expect(streamProgress({ 'scored:0': '600000', 'scored:1': '540000' }, {})).toBe(540_000);
+    expect(streamProgress({}, counts)).toBeNull();
+  });
+
   it('closes on the watermark or after the idle timeout, not before', () => {
     const window = { start: 0, lastTouchedWallMs: 1_000 };
     expect(shouldClose(window, { watermark: 59_999, nowWallMs: 1_500 }, 60_000, 5_000)).toBe(false);
@@ -47,5 +58,26 @@ describe('sliding views', () => {
     expect(slidingWindowStarts(180_000, 180_000, 60_000)).toEqual([0, 60_000, 120_000]);
     expect(slidingWindowStarts(150_000, 120_000, 60_000)).toEqual([60_000, 120_000]);
     expect(() => slidingWindowStarts(180_000, 90_000, 60_000)).toThrow();
+  });
+});
+
+describe('several window sizes', () => {
+  it('DRIFTLINE_WINDOW_SIZES: sorted, smallest first; empty means the one DRIFTLINE_WINDOW_MS', () => {
+    expect(windowSizesOf({ windowMs: 60_000, windowSizes: [] })).toEqual([60_000]);
+    expect(windowSizesOf({ windowMs: 60_000, windowSizes: ['1h', '1m', '5m', '60s'] })).toEqual([60_000, 300_000, 3_600_000]);
+  });
+
+  it('refuses a size that is not a duration, under 1 s, or not a multiple of the smallest, naming the setting', () => {
+    expect(() => windowSizesOf({ windowMs: 60_000, windowSizes: ['5m', 'an hour'] })).toThrow(/DRIFTLINE_WINDOW_SIZES.*"an hour" is not a duration/);
+    expect(() => windowSizesOf({ windowMs: 60_000, windowSizes: ['500ms'] })).toThrow(/shorter than 1s/);
+    expect(() => windowSizesOf({ windowMs: 60_000, windowSizes: ['2m', '5m'] })).toThrow(/5m is not a multiple of the smallest size 2m/);
+  });
+
+  it('larger windows have ids of their own and are made of the counted windows they span', () => {
+    const ref = { modelName: 'a|b~c', modelVersion: 2, start: 3_600_000 };
+    expect(parseLargeWindowId(largeWindowId(ref, 3_600_000))).toEqual({ ref, sizeMs: 3_600_000 });
+    expect(parseLargeWindowId(windowId(ref))).toBeNull();
+    expect(constituentStarts(3_600_000, 3_600_000, 300_000)).toHaveLength(12);
+    expect(constituentStarts(0, 900_000, 300_000)).toEqual([0, 300_000, 600_000]);
   });
 });

@@ -32,3 +32,25 @@ describe('ScoredReview v1 → v2 (has_replacement_char)', () => {
     expect(v1Reader.decode(codecFor('ScoredReview').encode(SAMPLES.ScoredReview))).toEqual(v1Sample);
   });
 });
+
+/**
+ * DriftAlert v2: state changes (green is a recovery) with previous_status, feature, metric,
+ * episode_start_ms and dedupe_key, all optional with a null default, so alert consumers of either
+ * version keep reading during an upgrade.
+ */
+describe('DriftAlert v1 → v2 (state changes)', () => {
+  const v1 = loadReleases('DriftAlert').find((release) => release.version === 1)?.schema;
+  const V2_FIELDS = ['previous_status', 'feature', 'metric', 'episode_start_ms', 'dedupe_key'] as const;
+  const v1Sample = Object.fromEntries(Object.entries(SAMPLES.DriftAlert).filter(([field]) => !(V2_FIELDS as readonly string[]).includes(field)));
+
+  it('the current reader decodes a v1 alert, the v2 fields null', () => {
+    const bytes = new AvroCodec<Record<string, unknown>>(v1!).encode(v1Sample);
+    expect(codecFor('DriftAlert').decode(bytes)).toEqual({ ...v1Sample, previous_status: null, feature: null, metric: null, episode_start_ms: null, dedupe_key: null });
+  });
+
+  it('a v1 reader that accepts the v2 writer schema reads a v2 recovery alert (the new fields skipped)', () => {
+    const recovery = { ...SAMPLES.DriftAlert, previous_status: 'red' as const, status: 'green' as const };
+    const v1Reader = new AvroCodec<Record<string, unknown>>(v1!).acceptWriterSchema(loadSchema('DriftAlert'));
+    expect(v1Reader.decode(codecFor('DriftAlert').encode(recovery))).toEqual({ ...v1Sample, status: 'green' });
+  });
+});

@@ -72,6 +72,11 @@ export const SAMPLES: { [N in SchemaName]: SchemaTypes[N] } = {
       { feature: 'sentiment', metric: 'js', value: 0.05, p_value: null, threshold_amber: 0.1, threshold_red: 0.2, status: 'green' },
     ],
     time_ms: 1_700_000_300_500,
+    previous_status: 'amber',
+    feature: 'text_length',
+    metric: 'psi',
+    episode_start_ms: 1_699_999_700_000,
+    dedupe_key: 'alert-1:1700000000000',
   },
   DeadLetter: {
     stage: 'ingest',
@@ -94,6 +99,6 @@ export const NULL_SAMPLES: { [N in SchemaName]: SchemaTypes[N] } = {
   ReviewEvent: { ...SAMPLES.ReviewEvent, product_id: null, category: null, title: null, event_time_ms: null, helpful_votes: null, verified: null, source: null },
   ScoredReview: { ...SAMPLES.ScoredReview, product_id: null, category: null, helpful_votes: null, verified: null, predicted_category: null, category_confidence: null, event_time_ms: null, features: {} },
   ModelPromotion: { ...SAMPLES.ModelPromotion, from_stage: null, previous_production_version: null, reason: null },
-  DriftAlert: { ...SAMPLES.DriftAlert, segment: null, items: [] },
+  DriftAlert: { ...SAMPLES.DriftAlert, segment: null, items: [], previous_status: null, feature: null, metric: null, episode_start_ms: null, dedupe_key: null },
   DeadLetter: { ...SAMPLES.DeadLetter, field: null, review_id: null, source_file: null, source_line: null, source_topic: null, source_partition: null, source_offset: null, raw: Buffer.alloc(0) },
 };

@@ -9,7 +9,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { loadSchema } from '../../core/avro.js';
 import { repoPath } from '../../core/paths.js';
-import { PROMOTION_ACTIONS, SCHEMA_NAMES, SENTIMENTS, STAGES, type SchemaName } from '../../schemas/types.js';
+import { DRIFT_STATUSES, PROMOTION_ACTIONS, SCHEMA_NAMES, SENTIMENTS, STAGES, type SchemaName } from '../../schemas/types.js';
 import { NULL_SAMPLES, SAMPLES } from './samples.js';
 
 type FieldSchema = { name: string; type: avro.Schema; doc?: string };
@@ -141,7 +141,7 @@ describe('string enumerations in types.ts match the schema docs', () => {
     expect(docSymbols('ModelPromotion', 'to_stage')).toEqual([...STAGES]);
     expect(docSymbols('ModelPromotion', 'action')).toEqual([...PROMOTION_ACTIONS]);
     expect(docSymbols('DeadLetter', 'stage')).toEqual(['ingest', 'scorer', 'aggregator']);
-    expect(docSymbols('DriftAlert', 'status')).toEqual(['amber', 'red']);
+    expect(docSymbols('DriftAlert', 'status')).toEqual([...DRIFT_STATUSES]);
   });
 
   it('DriftAlertItem fields match the nested record', () => {

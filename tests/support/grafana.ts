@@ -22,6 +22,8 @@ export interface MacroValues {
   fromSeconds: number;
   toSeconds: number;
   intervalSeconds: number;
+  /** The window_size variable (ms): the dashboard shows one window size at a time. Default 60000 (one minute). */
+  windowSizeMs?: number;
 }
 
 const quote = (value: string): string => `'${value.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
@@ -35,6 +37,7 @@ export function expandGrafanaSql(sql: string, values: MacroValues): string {
     .replaceAll('${model:sqlstring}', quote(values.model))
     .replaceAll('${segment:sqlstring}', quote(values.segment))
     .replaceAll('${feature:singlequote}', values.features.map(quote).join(','))
+    .replaceAll('${window_size}', String(values.windowSizeMs ?? 60_000))
     .replace(/\$__timeFilter\((\w+)\)/g, (_m, column: string) => `${column} >= ${from} AND ${column} <= ${to}`)
     .replaceAll('$__fromTime', from)
     .replaceAll('$__toTime', to)
@@ -57,4 +60,8 @@ export const PLOTTED_COLUMNS: Record<string, string[]> = {
   'Mean confidence': ['mean_confidence'],
   'Late events per window': ['time', 'late_events', 'late_share'],
   'Status per segment': ['time', 'segment', 'status'],
+  'Alert history': ['time', 'segment', 'feature', 'metric', 'previous_status', 'status', 'change', 'alert_id'],
 };
+
+/** Panels that are empty while nothing ever changed state (a run whose traffic stayed green has no alerts). */
+export const EMPTY_WITHOUT_ALERTS: ReadonlySet<string> = new Set(['Alert history']);

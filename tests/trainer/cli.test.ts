@@ -74,4 +74,35 @@ describe('driftline train / evaluate', () => {
     expect(await command('runs').run(['frob', '--registry', registryDir])).toBe(2);
     expect(await command('runs').run(['list', '--kind', 'deploy', '--registry', registryDir])).toBe(2);
   }, 120_000);
+
+  it('continues from the production version by default (--base-version), and evaluates a version reference on a data location', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out.push(String(chunk));
+      return true;
+    });
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      err.push(String(chunk));
+      return true;
+    });
+    const registryDir = join(root, 'registry');
+    const light = ['--epochs', '1', '--no-baseline', '--param', 'outlierFitRows=300', '--param', 'forestTrees=10'];
+    expect(await command('train').run(['--data', join(root, 'data.jsonl'), '--name', 'cli', '--registry', registryDir, ...light])).toBe(0);
+    expect(JSON.parse(out.join('').trim().split('\n').at(-1)!)).toMatchObject({ version: 2, parentVersion: 1, baseNote: null });
+    const registry = openRegistry(registryDir);
+    // The settings' embedding width (16) does not override the parent's (8): flags would, and are refused.
+    expect(await registry.get('cli', 2)).toMatchObject({ parent_model: 'cli', parent_version: 1, params: { embeddingDim: 8, epochs: 1 } });
+    expect(await command('train').run(['--data', join(root, 'data.jsonl'), '--name', 'cli', '--registry', registryDir, '--dim', '16', ...light])).toBe(2);
+    expect(await command('train').run(['--data', join(root, 'data.jsonl'), '--name', 'cli', '--registry', registryDir, '--base-version', 'newest'])).toBe(2);
+    expect(await command('train').run(['--data', join(root, 'data.jsonl'), '--name', 'cli', '--registry', registryDir, '--base-version', '9'])).toBe(1);
+    expect(err.join('')).toContain('MODEL_NOT_FOUND');
+
+    out.length = 0;
+    expect(await command('evaluate').run(['--location', 'data/sample/reviews-sample.jsonl', '--name', 'cli', '--registry', registryDir, '--version', 'latest'])).toBe(0);
+    expect(out.join('')).toMatch(/^cli v2 on 3000 reviews/);
+    err.length = 0;
+    expect(await command('evaluate').run(['--location', '../package.json', '--name', 'cli', '--registry', registryDir])).toBe(1);
+    expect(err.join('')).toContain('DATA_LOCATION_REFUSED');
+  }, 120_000);
 });

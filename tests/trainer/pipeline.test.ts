@@ -72,6 +72,24 @@ describe('training job', () => {
     expect(confidence?.kind === 'numeric' && Math.abs(confidence.mean - held.meanConfidence) < 1e-3).toBe(true);
   });
 
+  it('fits the sentiment calibration on the validation rows, stores it in the baseline and checks it on the held-out rows', async () => {
+    const registry = openRegistry(join(root, 'registry'));
+    const baseline: ReferenceBaseline = await registry.baseline('tiny', report.version);
+    const fitted = report.calibration.fitted;
+    expect(baseline.sentimentCalibration).toEqual(fitted);
+    expect(fitted.method).toBe('prior-offsets-temperature');
+    expect(fitted.rows).toBe(report.data.validationRows);
+    expect(fitted.logOffsets).toEqual(report.wide.blend.logOffsets);
+    expect(fitted.temperature).toBeGreaterThan(0);
+    const check = report.calibration.heldOut;
+    expect(check.rows).toBe(report.data.heldOutRows);
+    expect(check.accuracy).toBeCloseTo(report.heldOut.sentiment.accuracy, 5);
+    for (const value of [check.eceServed, check.eceCalibrated, check.estimatedAccuracyServed, check.estimatedAccuracyCalibrated, check.macroF1EstimateCalibrated]) {
+      expect(value).toBeGreaterThanOrEqual(0);
+      expect(value).toBeLessThanOrEqual(1);
+    }
+  });
+
   it('leaves a version directory the runtime loads and that passes its check', async () => {
     const registry = openRegistry(join(root, 'registry'));
     const runtime = await loadModelRuntime(registry.versionDir('tiny', report.version), { name: 'tiny', version: report.version });

@@ -30,7 +30,7 @@ export function datasetWindow(baseline: ReferenceBaseline, rows: readonly Labele
   const numeric = new Map(Object.entries(baseline.features).flatMap(([name, f]) => (f.kind === 'numeric' ? [[name, histogramSketchFor(f)] as const] : [])));
   const categorical = new Map(Object.entries(baseline.features).flatMap(([name, f]) => (f.kind === 'categorical' ? [[name, categoricalSketchFor(f)] as const] : [])));
   const summarySketch = new SummarySketch();
-  const states: Required<WindowStates> = { numeric: {}, categorical: {}, summary: summarySketch.zero() };
+  const states: Required<Pick<WindowStates, 'numeric' | 'categorical' | 'summary'>> = { numeric: {}, categorical: {}, summary: summarySketch.zero() };
   for (const [name, sketch] of numeric) states.numeric[name] = sketch.zero();
   for (const [name, sketch] of categorical) states.categorical[name] = sketch.zero();
   rows.forEach((row, i) => {

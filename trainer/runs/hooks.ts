@@ -42,8 +42,13 @@ export function fingerprintRows(rows: readonly LabeledReview[]): string {
   return createHash('sha256').update(JSON.stringify(rows)).digest('hex');
 }
 
-/** The version's parent as its training run recorded it (null for a seeded version or one trained elsewhere). */
-async function parentFromTrainingRun(store: RunStore, name: string, version: number): Promise<number | null> {
+/**
+ * The version's parent: the registry's record of it (parent_version, kept since warm starts), else as its training
+ * run recorded it (null for a seeded version or one trained elsewhere).
+ */
+async function parentOfVersion(store: RunStore, registry: ModelRegistry, name: string, version: number): Promise<number | null> {
+  const recorded = (await registry.get(name, version)).parent_version;
+  if (typeof recorded === 'number') return recorded;
   const { runs } = await store.list({ kind: 'train' });
   return runs.find((run) => run.model.name === name && run.model.version === version)?.model.parentVersion ?? null;
 }
@@ -54,7 +59,7 @@ export async function recordEvaluation(store: RunStore, input: EvaluationToRecor
     const report = evaluatePredictions(input.rows, input.predictions, await categoriesOf(registry, name, version));
     return recordEvaluationRun(store, {
       kind: input.kind ?? 'eval',
-      model: { name, version, parentVersion: await parentFromTrainingRun(store, name, version) },
+      model: { name, version, parentVersion: await parentOfVersion(store, registry, name, version) },
       ...(input.metrics ? { metrics: input.metrics } : {}),
       params: input.params ?? {},
       data: input.data ?? { files: [], fingerprint: fingerprintRows(input.rows) },

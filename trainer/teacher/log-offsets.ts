@@ -7,27 +7,12 @@
 import { classificationReport } from '../metrics.js';
 import { argmaxRows } from './softmax-regression.js';
 
+/** Applying them is shared with the runtimes that serve them (core/model/log-offsets.ts). */
+export { applyLogOffsets } from '../../core/model/log-offsets.js';
+
 /** Searched offsets: -RANGE..RANGE by STEP (a full grid over the free classes: cheap for 3 classes). */
 const RANGE = 1.5;
 const STEP = 0.05;
-
-/** Probabilities re-normalised after adding `offsets` to their logs (row-major [rows x offsets.length]). */
-export function applyLogOffsets(probabilities: Float32Array, offsets: readonly number[]): Float32Array {
-  const k = offsets.length;
-  const out = new Float32Array(probabilities.length);
-  const z = new Float64Array(k);
-  for (let r = 0; r < probabilities.length / k; r++) {
-    let max = -Infinity;
-    for (let c = 0; c < k; c++) {
-      z[c] = Math.log(Math.max(probabilities[r * k + c], 1e-12)) + offsets[c];
-      if (z[c] > max) max = z[c];
-    }
-    let sum = 0;
-    for (let c = 0; c < k; c++) sum += z[c] = Math.exp(z[c] - max);
-    for (let c = 0; c < k; c++) out[r * k + c] = z[c] / sum;
-  }
-  return out;
-}
 
 function macroF1With(actual: Int32Array, logs: Float64Array, offsets: readonly number[], classes: readonly string[]): number {
   const k = offsets.length;

@@ -5,4 +5,5 @@
 export { acquireLock, type RegistryLock } from './lock.js';
 export { loadAndCheckArtifacts, openRegistry, registrySettings } from './registry.js';
 export { changeOf, heldOutMacroF1 } from './stages.js';
+export { parentOf } from './lineage.js';
 export * from './types.js';

@@ -7,7 +7,12 @@ import { RECORD_FILE, type ModelVersionRecord, type RegisterInput } from './type
 
 export function portableRecord(record: ModelVersionRecord): Record<string, unknown> {
   const { name, version, created_at, created_at_ms, metrics, data_fingerprint, params, featurizer, timings, baseline_path } = record;
-  return { name, version, created_at, created_at_ms, metrics, data_fingerprint, params, featurizer, timings, baseline_path };
+  return { name, version, created_at, created_at_ms, metrics, data_fingerprint, params, featurizer, timings, baseline_path, ...parentOf(record) };
+}
+
+/** A version's parent (warm start), null for both when it has none or its record predates lineage. */
+export function parentOf(record: ModelVersionRecord): { parent_model: string | null; parent_version: number | null } {
+  return { parent_model: record.parent_model ?? null, parent_version: record.parent_version ?? null };
 }
 
 function asRecord(value: unknown): Record<string, unknown> {

@@ -224,6 +224,8 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
           baseline_path: BASELINE_FILE,
           artifacts_path: join(name, 'versions', String(version)),
           previous_production: null,
+          parent_model: input.parent?.model ?? null,
+          parent_version: input.parent?.version ?? null,
           stage_history: [{ action: 'register', from_stage: null, to_stage: 'staging', at_ms: now, actor, reason: input.reason ?? null, previous_production_version: null }],
         };
         const changes = [changeOf(record, record.stage_history[0]!)];

@@ -39,6 +39,12 @@ export interface ModelVersionRecord {
   artifacts_path: string;
   /** The version that was production when this one was last promoted (or rolled back to). */
   previous_production: number | null;
+  /**
+   * The version this one was trained from (warm start), and its model name; null for a run from scratch, a
+   * seeded model, or a record written before lineage was kept (absent there: read it with parentOf).
+   */
+  parent_model?: string | null;
+  parent_version?: number | null;
   stage_history: StageHistoryEntry[];
 }
 
@@ -55,6 +61,8 @@ export interface RegisterInput {
   dataFingerprint: string;
   params: Record<string, unknown>;
   timings: Record<string, number>;
+  /** The registered version it was trained from (warm start); null or absent: from scratch. */
+  parent?: { model: string; version: number } | null;
   actor?: string;
   reason?: string;
 }

@@ -1,7 +1,8 @@
 /**
  * The accurate tier (core/model/accurate-runtime.ts): the shared ModelRuntime conformance suite over the worker
  * pool wrapped with the sentence encoder (blend weight 0, so its predictions must equal the stream model's bit
- * for bit while the encoder runs on every call), then what only this tier has: the blend, its head file's checks.
+ * for bit while the encoder runs on every call), then what only this tier has: the blend and its log offsets, the head
+ * file's checks (format 2, and format 1 still read as zero offsets).
  * Needs the encoder (scripts/fetch-teacher.sh); skipped without it.
  */
 import { existsSync } from 'node:fs';
@@ -10,12 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCURATE_HEAD_FILE, ACCURATE_HEAD_FORMAT, type AccurateHead, tieredRuntimeLoader } from '../../../core/model/accurate-runtime.js';
+import { ACCURATE_HEAD_FILE, ACCURATE_HEAD_FORMAT, type AccurateHead, blendPrediction, categoryHeadPrediction, parseAccurateHead, tieredRuntimeLoader } from '../../../core/model/accurate-runtime.js';
 import { writeModelArtifacts } from '../../../core/model/artifacts.js';
 import { loadModelRuntime } from '../../../core/model/runtime.js';
 import { ENCODER_DIM } from '../../../core/model/sentence-encoder.js';
 import type { RuntimeLoader } from '../../../core/model/service.js';
-import type { ModelRuntime } from '../../../core/model/types.js';
+import type { ModelRuntime, Prediction } from '../../../core/model/types.js';
 import { loadWorkerRuntime } from '../../../core/model/worker-runtime.js';
 import { repoPath } from '../../../core/paths.js';
 import type { TrainResult } from '../../../trainer/train.js';
@@ -30,10 +31,93 @@ let trained: TrainResult;
 let dir: string;
 let headFile: string;
 
-/** A head that says "negative" for everything (bias only), mixed in with weight w. */
-function head(blendWeight: number): AccurateHead {
-  return { format: ACCURATE_HEAD_FORMAT, encoder: { name: 'test', dim: ENCODER_DIM }, weights: new Array<number>(3 * ENCODER_DIM).fill(0), bias: [5, 0, 0], blendWeight };
+/** A head that says "negative" for everything (bias only), mixed in with weight w, then the log offsets. */
+function head(blendWeight: number, logOffsets: number[] = [0, 0, 0]): AccurateHead {
+  return { format: ACCURATE_HEAD_FORMAT, encoder: { name: 'test', dim: ENCODER_DIM }, weights: new Array<number>(3 * ENCODER_DIM).fill(0), bias: [5, 0, 0], blendWeight, logOffsets };
 }
+
+function streamPrediction(probabilities: Prediction['probabilities']): Prediction {
+  return {
+    review_id: 'r1',
+    sentiment: 'positive',
+    probabilities,
+    confidence: probabilities.positive,
+    category: 'Books',
+    categoryConfidence: 0.9,
+    outlierScore: 0.3,
+    outlierFlag: false,
+    shiftScore: 0.2,
+    ratingTextDisagreement: false,
+    features: { length: 1 },
+  };
+}
+
+describe('accurate head file and blend (no encoder needed)', () => {
+  const where = 'accurate/head.json';
+
+  it('format 1 (before log offsets) is still read, as zero offsets; format 2 must carry three finite offsets', () => {
+    const { logOffsets: _, ...v1 } = { ...head(0.4), format: 1 };
+    expect(parseAccurateHead(v1, where).logOffsets).toEqual([0, 0, 0]);
+    expect(parseAccurateHead(head(0.4, [0.1, 0.5, 0]), where).logOffsets).toEqual([0.1, 0.5, 0]);
+    for (const bad of [{ ...v1, format: 2 }, { ...head(0.4), logOffsets: [0, 1] }, { ...head(0.4), logOffsets: [0, Number.NaN, 0] }, { ...head(0.4), format: 3 }]) {
+      expect(() => parseAccurateHead(bad, where)).toThrow(/accurate\/head.json: (logOffsets|format)/);
+    }
+  });
+
+  it('weight 0 and zero offsets return the stream probabilities bit for bit', () => {
+    const p = streamPrediction({ negative: 0.1 + 1e-9, neutral: 0.3 / 7, positive: 1 - 0.1 - 1e-9 - 0.3 / 7 });
+    const out = blendPrediction(head(0), p, [0.9, 0.05, 0.05], 5, 0.9);
+    expect(out.probabilities).toEqual(p.probabilities);
+    for (const s of ['negative', 'neutral', 'positive'] as const) expect(Object.is(out.probabilities[s], p.probabilities[s])).toBe(true);
+    expect([out.sentiment, out.confidence]).toEqual([p.sentiment, p.confidence]);
+  });
+
+  it('applies the offsets to the blend: normalise(mix * exp(offsets)), and they can move the argmax to neutral', () => {
+    const p = streamPrediction({ negative: 0.2, neutral: 0.3, positive: 0.5 });
+    const headProbs = [0.4, 0.3, 0.3];
+    const plain = blendPrediction(head(0.5), p, headProbs, 4, 0.9);
+    expect(plain.sentiment).toBe('positive');
+    const offsets = [0, 0.6, 0];
+    const mix = [0.3, 0.3, 0.4].map((x, c) => x * Math.exp(offsets[c]));
+    const sum = mix[0] + mix[1] + mix[2];
+    const shifted = blendPrediction(head(0.5, offsets), p, headProbs, 4, 0.9);
+    expect(shifted.probabilities.negative).toBeCloseTo(mix[0] / sum, 12);
+    expect(shifted.probabilities.neutral).toBeCloseTo(mix[1] / sum, 12);
+    expect(shifted.probabilities.positive).toBeCloseTo(mix[2] / sum, 12);
+    expect([shifted.sentiment, shifted.confidence]).toEqual(['neutral', shifted.probabilities.neutral]);
+    expect([shifted.category, shifted.outlierScore, shifted.features]).toEqual([p.category, p.outlierScore, p.features]);
+  });
+
+  it('an optional category head: checked for shape, and its softmax picks the class with its probability', () => {
+    const category = { classes: ['Books', 'DVD', 'other'], weights: new Array<number>(3 * ENCODER_DIM).fill(0), bias: [0, 2, 1] };
+    expect(parseAccurateHead({ ...head(0.4), category }, where).category).toEqual(category);
+    for (const bad of [
+      { ...category, classes: ['Books', 'Books', 'other'] },
+      { ...category, classes: ['Books'] },
+      { ...category, weights: [1, 2] },
+      { ...category, bias: [0, Number.POSITIVE_INFINITY, 0] },
+    ]) {
+      expect(() => parseAccurateHead({ ...head(0.4), category: bad }, where)).toThrow(/accurate\/head.json: category\./);
+    }
+    const vectors = new Float32Array(2 * ENCODER_DIM);
+    vectors[ENCODER_DIM + 5] = 1;
+    const weights = new Array<number>(3 * ENCODER_DIM).fill(0);
+    weights[5] = 4; // Books reads dimension 5: the second row is Books
+    const first = categoryHeadPrediction({ ...category, weights }, vectors, 0);
+    expect(first.category).toBe('DVD');
+    expect(first.categoryConfidence).toBeCloseTo(Math.exp(2) / (1 + Math.exp(2) + Math.exp(1)), 12);
+    const second = categoryHeadPrediction({ ...category, weights }, vectors, 1);
+    expect(second.category).toBe('Books');
+    expect(second.categoryConfidence).toBeCloseTo(Math.exp(4) / (Math.exp(4) + Math.exp(2) + Math.exp(1)), 12);
+  });
+
+  it('flags rating-text disagreement on the offset blend', () => {
+    const p = streamPrediction({ negative: 0.5, neutral: 0.2, positive: 0.3 });
+    expect(blendPrediction(head(0, [0, 0, 0]), p, [1, 0, 0], 5, 0.6).ratingTextDisagreement).toBe(false);
+    expect(blendPrediction(head(0, [1, 0, 0]), p, [1, 0, 0], 5, 0.6).ratingTextDisagreement).toBe(true);
+    expect(blendPrediction(head(0, [1, 0, 0]), p, [1, 0, 0], null, 0.6).ratingTextDisagreement).toBe(false);
+  });
+});
 
 async function withHead(versionDir: string, h: unknown): Promise<void> {
   await mkdir(join(versionDir, 'accurate'), { recursive: true });
@@ -98,6 +182,52 @@ describe.skipIf(!encoderPresent)('accurate tier', () => {
     }
   });
 
+  it('serves the head file log offsets on the blend, and reads a format-1 head file as zero offsets', async () => {
+    const copy = await mkdtemp(join(tmpdir(), 'driftline-accurate-offsets-'));
+    await writeModelArtifacts(trained.bundle, copy);
+    const slice = probe.slice(0, 10);
+    try {
+      await withHead(copy, head(0.5, [0, 0.8, -0.3]));
+      const offset = await accurateLoader(copy, meta);
+      const shifted = await offset.score(slice);
+      offset.dispose();
+      const { logOffsets: _, ...v1 } = { ...head(0.5), format: 1 };
+      await withHead(copy, v1);
+      const legacy = await accurateLoader(copy, meta);
+      const plain = await legacy.score(slice);
+      legacy.dispose();
+      shifted.forEach((p, i) => {
+        const q = plain[i].probabilities;
+        const scaled = [q.negative, q.neutral * Math.exp(0.8), q.positive * Math.exp(-0.3)];
+        const sum = scaled[0] + scaled[1] + scaled[2];
+        expect(p.probabilities.negative).toBeCloseTo(scaled[0] / sum, 9);
+        expect(p.probabilities.neutral).toBeCloseTo(scaled[1] / sum, 9);
+        expect(p.probabilities.positive).toBeCloseTo(scaled[2] / sum, 9);
+      });
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
+  });
+
+  it('with a category head in the file, the category and its confidence are the head\'s; the rest stays the stream model\'s', async () => {
+    const copy = await mkdtemp(join(tmpdir(), 'driftline-accurate-category-'));
+    await writeModelArtifacts(trained.bundle, copy);
+    const classes = ['Zzz', 'Yyy'];
+    await withHead(copy, { ...head(0), category: { classes, weights: new Array<number>(2 * ENCODER_DIM).fill(0), bias: [0, 3] } });
+    const accurate = await accurateLoader(copy, meta);
+    try {
+      const slice = probe.slice(0, 6);
+      const [mine, base] = [await accurate.score(slice), await stream.score(slice)];
+      mine.forEach((p, i) => {
+        expect([p.category, p.categoryConfidence]).toEqual(['Yyy', Math.exp(3) / (1 + Math.exp(3))].map((x, k) => (k === 1 ? expect.closeTo(x as number, 12) : x)));
+        expect({ ...p, category: base[i].category, categoryConfidence: base[i].categoryConfidence }).toEqual(base[i]);
+      });
+    } finally {
+      accurate.dispose();
+      await rm(copy, { recursive: true, force: true });
+    }
+  });
+
   it('MODEL_LOAD_FAILED for a version without a head, or a head of another format or shape', async () => {
     const copy = await mkdtemp(join(tmpdir(), 'driftline-accurate-bad-'));
     await writeModelArtifacts(trained.bundle, copy);
@@ -105,6 +235,8 @@ describe.skipIf(!encoderPresent)('accurate tier', () => {
     await withHead(copy, { ...head(0.5), format: 0 });
     await expectCode(accurateLoader(copy, meta), 'MODEL_LOAD_FAILED');
     await withHead(copy, { ...head(0.5), weights: [1, 2, 3] });
+    await expectCode(accurateLoader(copy, meta), 'MODEL_LOAD_FAILED');
+    await withHead(copy, { ...head(0.5), logOffsets: undefined });
     await expectCode(accurateLoader(copy, meta), 'MODEL_LOAD_FAILED');
     await rm(copy, { recursive: true, force: true });
   });

@@ -8,6 +8,7 @@ import { DriftlineError } from '../../../core/errors.js';
 import { BinnedHistogramSketch } from '../../../core/sketch/histogram.js';
 import { CategoricalCountSketch } from '../../../core/sketch/categorical.js';
 import { SummarySketch, type SummaryValue } from '../../../core/sketch/summary.js';
+import { ExpectedConfusionSketch, type ExpectedConfusionValue } from '../../../core/sketch/expected-confusion.js';
 import type { RedisHashSketch, SketchIncrements } from '../../../core/sketch/types.js';
 import { SENTIMENTS } from '../../../schemas/types.js';
 import { seededNormal, seededRandom } from '../drift/random.js';
@@ -187,6 +188,28 @@ conformance({
     { sentiment: 'positive', confidence: Number.NaN, outlier: false, rating: 5 },
     { sentiment: 'positive', confidence: 0.9, outlier: false, rating: 0 },
     { sentiment: 'negative', confidence: 1.5, outlier: true, rating: 1 },
+  ],
+  invalidCount: (state) => state.invalid,
+  validCount: (state) => state.count,
+});
+
+const draw = seededRandom(31);
+const expectedValues: ExpectedConfusionValue[] = Array.from({ length: 400 }, () => {
+  const raw = [draw(), draw(), draw() * 3];
+  const sum = raw[0]! + raw[1]! + raw[2]!;
+  return { probabilities: raw.map((x) => x / sum), predicted: Math.floor(draw() * 3) };
+});
+conformance({
+  name: 'ExpectedConfusionSketch',
+  sketch: new ExpectedConfusionSketch(),
+  values: expectedValues,
+  invalidValues: [
+    null,
+    { probabilities: [0.5, 0.5], predicted: 0 },
+    { probabilities: [0.5, 0.3, 0.1], predicted: 0 },
+    { probabilities: [0.5, Number.NaN, 0.5], predicted: 1 },
+    { probabilities: [1.2, -0.2, 0], predicted: 0 },
+    { probabilities: [0.2, 0.3, 0.5], predicted: 3 },
   ],
   invalidCount: (state) => state.invalid,
   validCount: (state) => state.count,

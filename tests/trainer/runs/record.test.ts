@@ -28,7 +28,7 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'driftline-runs-record-'));
   registry = openRegistry(join(root, 'registry'));
   store = openRunStore(runsDirFor(registry.root, {}));
-  report = await runTrainingJob({ registry, name: 'tiny', rows: syntheticReviews(700, 41), params: TINY_PARAMS, compareBaseline: false, parentVersion: 7, progress: () => {} });
+  report = await runTrainingJob({ registry, name: 'tiny', rows: syntheticReviews(700, 41), params: TINY_PARAMS, compareBaseline: false, progress: () => {} });
   modelService = createModelService({ registry, modelName: 'tiny', logger: createLogger('runs-test', 'silent'), reconcileIntervalMs: 0, disposeGraceMs: 100 });
 }, 180_000);
 
@@ -41,7 +41,7 @@ describe('runs of real jobs', () => {
   it('records a training as a train_ run with lineage, held-out quality, pictures and the job numbers', async () => {
     expect(report.runId).toMatch(/^train_\d{8}T\d{9}Z$/);
     const run = await store.get(report.runId!);
-    expect(run).toMatchObject({ kind: 'train', model: { name: 'tiny', version: report.version, parentVersion: 7 }, data: { fingerprint: report.data.fingerprint, rows: 700 } });
+    expect(run).toMatchObject({ kind: 'train', model: { name: 'tiny', version: report.version, parentVersion: null }, data: { fingerprint: report.data.fingerprint, rows: 700 } });
     expect(run.params).toMatchObject({ epochs: TINY_PARAMS.epochs, holdout: 0.2 });
     expect(run.metrics).toMatchObject({ accuracy: report.heldOut.sentiment.accuracy, macroF1: report.heldOut.sentiment.macroF1, outlierAuroc: report.outliers.auroc, rows: report.data.heldOutRows });
     const heads = run.metrics['heads'] as { sentiment: { perClass: Record<string, { f1: number }> }; category: { classes: string[] } };
@@ -71,8 +71,8 @@ describe('runs of real jobs', () => {
     expect(warnings).toEqual([]);
     expect(answer.run_id).toMatch(/^eval_\d{8}T\d{9}Z$/);
     const run = await store.get(answer.run_id as string);
-    // The evaluated version's parent comes from its training run.
-    expect(run).toMatchObject({ kind: 'eval', model: { name: 'tiny', version: report.version, parentVersion: 7 }, data: { rows: 300, files: [] } });
+    // The evaluated version's parent (the registry's parent_version, else its training run's): none, it was trained from scratch.
+    expect(run).toMatchObject({ kind: 'eval', model: { name: 'tiny', version: report.version, parentVersion: null }, data: { rows: 300, files: [] } });
     expect(run.data.fingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(run.metrics).toMatchObject({ accuracy: answer.accuracy, macroF1: answer.macro_f1 });
     const drift = run.metrics['drift'] as { status: string; drifted: unknown[] };
@@ -100,7 +100,9 @@ describe('runs of real jobs', () => {
     expect(page.runs.map((r) => r.kind)).toEqual(['eval', 'train']);
     const listed = formatRunList(page.runs, page.total).join('\n');
     expect(listed).toContain(report.runId!);
-    expect(listed).toContain(`tiny v${report.version} (from v7)`);
+    // Trained from scratch (a fresh registry has no production version): no "(from vN)" lineage.
+    expect(listed).toContain(`tiny v${report.version}`);
+    expect(listed).not.toContain(`tiny v${report.version} (from`);
     const shown = formatRun(page.runs[1]!, store.dir).join('\n');
     expect(shown).toContain('sentiment: accuracy');
     expect(shown).toContain(join(store.dir, report.runId!, 'artifacts', 'confusion-sentiment.png'));

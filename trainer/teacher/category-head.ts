@@ -1,0 +1,101 @@
+/**
+ * Is the teacher worth it for the category too? A class-balanced LR over the teacher's vectors, fitted on the version's
+ * training rows (the teacher sample of them), against the stream model's category head and the TF-IDF + LR category
+ * baseline (trainer/category-baseline.ts's recipe) trained on all the same training rows, all scored on the same
+ * held-out rows and the version's own category classes (a category that is no class counts as 'other').
+ */
+import { type AccurateCategoryHead, categoryHeadPrediction } from '../../core/model/accurate-runtime.js';
+import { ENCODER_DIM } from '../../core/model/sentence-encoder.js';
+import type { Prediction } from '../../core/model/types.js';
+import { DEFAULT_TFIDF_PARAMS, TfidfModel } from '../baseline-tfidf.js';
+import type { LabeledReview } from '../data.js';
+import { categoryClass } from '../evaluate.js';
+import { type ClassificationReport, classificationReport } from '../metrics.js';
+import { fitSoftmax } from './softmax-regression.js';
+
+export const CATEGORY_MODELS = {
+  tfidf: 'TF-IDF + LR category baseline',
+  stream: 'stream model category head',
+  teacher: 'teacher (bge-small CLS) + LR category head',
+} as const;
+
+export interface CategoryComparison {
+  classes: string[];
+  fitRows: number;
+  tfidfFitRows: number;
+  heldOutRows: number;
+  models: Record<string, ClassificationReport>;
+}
+
+/** The accurate tier's category head: fitted on the rows whose category is scored, served by categoryHeadPrediction. */
+export function fitCategoryHead(classes: readonly string[], fit: { rows: readonly LabeledReview[]; vectors: Float32Array }): AccurateCategoryHead {
+  const train = scored(fit.rows, classes);
+  const labelsByRow = new Int32Array(fit.rows.length);
+  train.at.forEach((i, j) => (labelsByRow[i] = train.labels[j]));
+  const model = fitSoftmax(fit.vectors, ENCODER_DIM, train.at, labelsByRow, classes.length);
+  return { classes: [...classes], weights: [...model.weights], bias: [...model.bias] };
+}
+
+/** Rows (and their positions) whose category is scored against `classes`. */
+function scored(rows: readonly LabeledReview[], classes: readonly string[]): { at: number[]; labels: Int32Array } {
+  const at = rows.flatMap((r, i) => (categoryClass(r.category, classes) >= 0 ? [i] : []));
+  return { at, labels: Int32Array.from(at, (i) => categoryClass(rows[i].category, classes)) };
+}
+
+/** Fits the teacher category head on `fit` and scores it, the stream model and TF-IDF + LR on `test`. */
+export function compareCategoryHeads(
+  classes: readonly string[],
+  fit: { rows: readonly LabeledReview[]; vectors: Float32Array },
+  tfidfFit: readonly LabeledReview[],
+  test: { rows: readonly LabeledReview[]; vectors: Float32Array; stream: readonly Prediction[] },
+): { comparison: CategoryComparison; head: AccurateCategoryHead } {
+  const k = classes.length;
+  const held = scored(test.rows, classes);
+  const head = fitCategoryHead(classes, fit);
+  const teacher = Int32Array.from(held.at, (i) => classes.indexOf(categoryHeadPrediction(head, test.vectors, i).category));
+
+  const tfidfRows = tfidfFit.filter((r) => categoryClass(r.category, classes) >= 0);
+  const tfidfLabels = Int32Array.from(tfidfRows, (r) => categoryClass(r.category, classes));
+  const tfidf = TfidfModel.train(tfidfRows, { ...DEFAULT_TFIDF_PARAMS, classWeightPower: 1 }, 256, { labels: tfidfLabels, classCount: k });
+  const tfidfPredicted = tfidf.predict(held.at.map((i) => test.rows[i]));
+
+  // The stream head never predicts outside its classes; a null category counts as a miss.
+  const streamPredicted = Int32Array.from(held.at, (i, j) => {
+    const c = classes.indexOf(test.stream[i].category ?? '');
+    return c >= 0 ? c : (held.labels[j] + 1) % k;
+  });
+  const comparison = {
+    classes: [...classes],
+    fitRows: scored(fit.rows, classes).at.length,
+    tfidfFitRows: tfidfRows.length,
+    heldOutRows: held.at.length,
+    models: {
+      [CATEGORY_MODELS.tfidf]: classificationReport(held.labels, tfidfPredicted, classes),
+      [CATEGORY_MODELS.stream]: classificationReport(held.labels, streamPredicted, classes),
+      [CATEGORY_MODELS.teacher]: classificationReport(held.labels, teacher, classes),
+    },
+  };
+  return { comparison, head };
+}
+
+/** Macro-F1 of `predict(i)` on the rows whose category is scored (a null or unknown prediction is a miss). */
+export function categoryMacroF1(classes: readonly string[], rows: readonly LabeledReview[], predict: (row: number) => string | null): number {
+  const held = scored(rows, classes);
+  const predicted = Int32Array.from(held.at, (i, j) => {
+    const c = classes.indexOf(predict(i) ?? '');
+    return c >= 0 ? c : (held.labels[j] + 1) % classes.length;
+  });
+  return classificationReport(held.labels, predicted, classes).macroF1;
+}
+
+/** A markdown table: one row per class, F1 of each model, macro-F1 last. */
+export function categoryTable(comparison: CategoryComparison): string {
+  const names = Object.keys(comparison.models);
+  const lines = [`| class (held-out rows) | ${names.join(' | ')} |`, `|---|${names.map(() => '---').join('|')}|`];
+  for (const c of comparison.classes) {
+    const support = comparison.models[names[0]].perClass[c].support;
+    lines.push(`| ${c} (${support}) | ${names.map((n) => comparison.models[n].perClass[c].f1.toFixed(3)).join(' | ')} |`);
+  }
+  lines.push(`| **macro-F1** (${comparison.heldOutRows}) | ${names.map((n) => `**${comparison.models[n].macroF1.toFixed(3)}**`).join(' | ')} |`);
+  return lines.join('\n');
+}
