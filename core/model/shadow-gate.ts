@@ -10,7 +10,7 @@
  */
 import type { ClickHouseClient } from '../clickhouse.js';
 import { defineSettings, setting, type Settings } from '../config.js';
-import { ALL_SEGMENTS, WINDOW_SUMMARY_TABLE } from '../drift/tables.js';
+import { ALL_SEGMENTS, WINDOW_SIZE_SQL, WINDOW_SUMMARY_TABLE } from '../drift/tables.js';
 import { DriftlineError } from '../errors.js';
 import type { ModelRegistry, StageChangeOptions, StageChangeResult } from './registry/index.js';
 
@@ -103,7 +103,8 @@ export type ShadowWindowReader = (modelName: string, versions: readonly number[]
 
 /**
  * Reads window_summary (segment __all__, FINAL: the newest row per window) for `versions`, at most
- * `perVersion` windows each, newest first. More than the gate's window count is read (×4) so windows one
+ * `perVersion` windows each, newest first, of the smallest window size these versions have rows of
+ * (the base window, DRIFTLINE_WINDOW_MS; the larger sizes of DRIFTLINE_WINDOW_SIZES merge the same reviews). More than the gate's window count is read (×4) so windows one
  * version lacks do not shrink the comparison.
  */
 export function clickhouseShadowWindows(clickhouse: ClickHouseClient, database: string): ShadowWindowReader {
@@ -113,6 +114,8 @@ export function clickhouseShadowWindows(clickhouse: ClickHouseClient, database: 
       query: `SELECT model_version, toUnixTimestamp64Milli(window_start) AS start, events, macro_f1
               FROM ${database}.${WINDOW_SUMMARY_TABLE} FINAL
               WHERE model_name = {model:String} AND segment = {segment:String} AND model_version IN {versions:Array(UInt32)}
+                AND ${WINDOW_SIZE_SQL} = (SELECT min(${WINDOW_SIZE_SQL}) FROM ${database}.${WINDOW_SUMMARY_TABLE}
+                                          WHERE model_name = {model:String} AND model_version IN {versions:Array(UInt32)})
               ORDER BY model_version, window_start DESC
               LIMIT {perVersion:UInt32} BY model_version`,
       query_params: { model: modelName, segment: ALL_SEGMENTS, versions: [...versions], perVersion },

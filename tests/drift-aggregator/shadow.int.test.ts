@@ -20,7 +20,8 @@ import type { ScoredReview } from '../../schemas/types.js';
 import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
 import { publishScored, testSetup, waitFor } from './harness.js';
 
-const setup = testSetup();
+// Two window sizes: the gate reads the smallest only (the 3-minute windows merge the same reviews).
+const setup = testSetup({ windowSizes: ['1m', '3m'] });
 const core = { ...setup.core, topicShadow: `t-${setup.id}-shadow` };
 const shadowed = shadowAggregatorSettings(core, setup.settings);
 const kafka = createKafka(core, 'agg-shadow-test');
@@ -85,24 +86,24 @@ describe('drift aggregator: shadow windows', () => {
   });
 
   it('writes the candidate\'s per-window accuracy and macro-F1 beside production\'s for the same windows', async () => {
-    const closed: string[] = [];
-    for (const service of services) service.onWindowClosed((window) => closed.push(`${window.ref.modelVersion}|${window.ref.start}`));
     const production = stream(1, true, 21);
     // The same reviews (ids), scored better by the candidate.
     const candidate = stream(2, false, 22).map((r, i) => ({ ...r, review_id: production[i]!.review_id }));
     await publishScored(kafka, core.topicScored, production);
     await publishScored(kafka, core.topicShadow, candidate);
-    await waitFor(async () => closed.length >= 2 * WINDOWS, 60_000, 'all windows of both versions to close');
+    type Row = { model_version: number; start: string; events: string; accuracy: number | null; macro_f1: number | null };
+    const summaryRows = async (): Promise<Row[]> =>
+      (await (
+        await clickhouse.query({
+          query: `SELECT model_version, toUnixTimestamp64Milli(window_start) AS start, events, accuracy, macro_f1 FROM ${core.clickhouseDatabase}.window_summary FINAL
+                  WHERE model_name = {model:String} AND segment = '__all__' AND window_size_ms = 60000 ORDER BY model_version, start`,
+          query_params: { model: MODEL },
+          format: 'JSONEachRow',
+        })
+      ).json()) as Row[];
+    await waitFor(async () => (await summaryRows()).length >= 2 * WINDOWS, 60_000, 'the 1-minute windows of both versions in ClickHouse');
     for (const service of services) await waitFor(async () => (await service.writer.pendingCount()) === 0, 60_000, 'ClickHouse rows to be written');
-
-    const rows = (await (
-      await clickhouse.query({
-        query: `SELECT model_version, toUnixTimestamp64Milli(window_start) AS start, events, accuracy, macro_f1 FROM ${core.clickhouseDatabase}.window_summary FINAL
-                WHERE model_name = {model:String} AND segment = '__all__' ORDER BY model_version, start`,
-        query_params: { model: MODEL },
-        format: 'JSONEachRow',
-      })
-    ).json()) as Array<{ model_version: number; start: string; events: string; accuracy: number | null; macro_f1: number | null }>;
+    const rows = await summaryRows();
     const of = (version: number) => rows.filter((r) => Number(r.model_version) === version);
     expect(of(1).map((r) => Number(r.events))).toEqual([PER_WINDOW, PER_WINDOW, PER_WINDOW]);
     expect(of(2).map((r) => Number(r.events))).toEqual([PER_WINDOW, PER_WINDOW, PER_WINDOW]);
