@@ -193,7 +193,8 @@ function printWindows(windows: ClosedWindow[]): void {
       .sort((a, b) => (a.status === b.status ? 0 : a.status === 'red' ? -1 : 1));
     const worst = new Map<string, string>();
     for (const r of flagged) if (!worst.has(r.feature)) worst.set(r.feature, r.status); // red rows come first
-    const names = [...worst].slice(0, 6).map(([feature, status]) => `${feature}=${status}`).join(', ');
+    const shown = [...worst].slice(0, 3).map(([feature, status]) => `${feature}=${status}`).join(', ');
+    const names = worst.size > 3 ? `${shown} +${worst.size - 3} more` : shown;
     const rawRed = closed.rows.filter((r) => r.segment === '__all__' && r.raw_status === 'red').length;
     say(
       `  ${formatDurationMs(closed.sizeMs).padEnd(4)}  ${new Date(all.window_start).toISOString().padEnd(25)} ${String(all.events).padStart(6)}  ${(all.outlier_rate * 100).toFixed(1).padStart(7)}  ` +

@@ -17,8 +17,8 @@ import type { ModelRuntime } from '../../core/model/types.js';
 import { repoPath, SHIPPED_REVIEWS } from '../../core/paths.js';
 import { InMemoryBaselineProvider } from '../../drift-aggregator/baselines.js';
 import { AggregatorService } from '../../drift-aggregator/service.js';
-import { toScoredReview } from '../../scorer/pipeline.js';
-import type { ReviewEvent, ScoredReview } from '../../schemas/types.js';
+import type { ScoredReview } from '../../schemas/types.js';
+import { scoredEventsOf } from '../../fixtures/scored-events.js';
 import { loadLabeledJsonl, splitByReviewId, type LabeledReview } from '../../trainer/data.js';
 import { HOLDOUT_SALT } from '../../trainer/pipeline.js';
 import { seededRandom } from './fixtures.js';
@@ -36,29 +36,8 @@ let service: AggregatorService;
 const firstWindow = Math.floor(Date.now() / 60_000) * 60_000 - 30 * 60_000;
 
 async function score(rows: readonly LabeledReview[], modelName: string): Promise<ScoredReview[]> {
-  const out: ScoredReview[] = [];
-  for (let i = 0; i < rows.length; i += 256) {
-    const chunk = rows.slice(i, i + 256);
-    const predictions = await runtime.score(chunk);
-    chunk.forEach((row, k) => {
-      const index = i + k;
-      const event: ReviewEvent = {
-        review_id: row.review_id,
-        product_id: row.product_id ?? null,
-        category: row.category ?? null,
-        rating: row.rating,
-        title: row.title ?? null,
-        text: row.text,
-        event_time_ms: row.event_time_ms ?? null,
-        helpful_votes: row.helpful_votes ?? null,
-        verified: row.verified ?? null,
-        source: row.source,
-        ingest_time_ms: firstWindow + Math.floor(index / PER_WINDOW) * 60_000 + (index % PER_WINDOW) * 10,
-      };
-      out.push({ ...toScoredReview(event, predictions[k]!, runtime, { partition: 0, offset: String(index) }, Date.now()), model_name: modelName });
-    });
-  }
-  return out;
+  const events = await scoredEventsOf(runtime, rows, (index) => firstWindow + Math.floor(index / PER_WINDOW) * 60_000 + (index % PER_WINDOW) * 10);
+  return events.map((event) => ({ ...event, model_name: modelName }));
 }
 
 function shuffled<T>(rows: readonly T[], seed: number): T[] {
