@@ -12,6 +12,7 @@ import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifySchemaCompiler } from 'fastify';
 import type { ClickHouseClient } from '../core/clickhouse.js';
+import { clickhouseShadowWindows } from '../core/model/shadow-gate.js';
 import type { CoreSettings } from '../core/config.js';
 import { dataRoots } from '../core/data-location.js';
 import { DriftlineError } from '../core/errors.js';
@@ -163,6 +164,7 @@ export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
     dataRoots: roots,
     publishesPromotions: deps.publishesPromotions ?? false,
     runs,
+    ...(deps.clickhouse ? { shadowWindows: clickhouseShadowWindows(deps.clickhouse, deps.core.clickhouseDatabase) } : {}),
   });
   await app.register(runsPlugin, { runs });
   await app.register(driftPlugin, {

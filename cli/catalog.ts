@@ -18,6 +18,7 @@ async function importSettingModules(): Promise<void> {
   await import('../core/artifact-store/config.js');
   await import('../core/model/registry/index.js');
   await import('../core/model/service.js');
+  await import('../core/model/shadow-gate.js');
   await import('../core/drift/config.js');
   await import('../ingest/config.js');
   await import('../scorer/config.js');

@@ -99,6 +99,7 @@ export const coreSettings = defineSettings('core', {
   topicReplication: setting({ env: 'DRIFTLINE_TOPIC_REPLICATION', kind: 'int', default: 1, min: 1, description: 'Replication factor of created topics.' }),
   topicReviews: setting({ env: 'DRIFTLINE_TOPIC_REVIEWS', kind: 'string', default: 'driftline.reviews', description: 'Topic of incoming ReviewEvent records.' }),
   topicScored: setting({ env: 'DRIFTLINE_TOPIC_SCORED', kind: 'string', default: 'driftline.scored', description: 'Topic of ScoredReview records.' }),
+  topicShadow: setting({ env: 'DRIFTLINE_TOPIC_SHADOW', kind: 'string', default: 'driftline.scored.shadow', description: 'Topic of the ScoredReview records of a shadow (staging) candidate (DRIFTLINE_SHADOW); never read as production output.' }),
   topicDeadLetter: setting({ env: 'DRIFTLINE_TOPIC_DEAD_LETTER', kind: 'string', default: 'driftline.dead-letter', description: 'Topic of DeadLetter records (invalid input, with the reason).' }),
   topicPromotions: setting({ env: 'DRIFTLINE_TOPIC_PROMOTIONS', kind: 'string', default: 'driftline.promotions', description: 'Topic of ModelPromotion events.' }),
   topicAlerts: setting({ env: 'DRIFTLINE_TOPIC_ALERTS', kind: 'string', default: 'driftline.alerts', description: 'Topic of DriftAlert events.' }),

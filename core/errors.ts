@@ -43,7 +43,7 @@ export const ERROR_CODES = {
   MODEL_CHECK_FAILED: { http: 500, retriable: false, description: 'A loaded model failed its smoke batch (wrong shapes, NaN scores); it is refused.' },
   MODEL_SCORING_FAILED: { http: 500, retriable: false, description: 'The model threw while scoring one record.' },
   MODEL_NOT_READY: { http: 503, retriable: true, description: 'No model is loaded yet.' },
-  PROMOTION_REFUSED: { http: 409, retriable: false, description: 'A promotion broke a stage rule (worse macro-F1 than production without --force, nothing to roll back to), or the version does not load or fails its model check (even with --force).' },
+  PROMOTION_REFUSED: { http: 409, retriable: false, description: 'A promotion broke a stage rule (worse macro-F1 than production without --force, nothing to roll back to), or the version does not load or fails its model check (even with --force), or the shadow gate found its live macro-F1 not better than production by the margin on enough reviews.' },
   REGISTRY_CONFLICT: { http: 409, retriable: true, description: 'Another writer holds the registry lock; try again.' },
   TRAINING_FAILED: { http: 500, retriable: false, description: 'A training job failed (bad data, too few rows).' },
   SKETCH_FORMAT: { http: 500, retriable: false, description: 'Stored sketch state (serialized text or Redis hash) has an unknown format version or kind, or does not fit its bins.' },

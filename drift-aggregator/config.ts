@@ -26,6 +26,13 @@ export const aggregatorSettings = defineSettings('drift-aggregator', {
   autoRollbackMaxAgeMs: setting({ env: 'DRIFTLINE_AUTO_ROLLBACK_MAX_AGE_MS', kind: 'int', default: 86_400_000, min: 0, description: 'Only versions promoted less than this long ago are rolled back automatically.' }),
   autoRollbackWindows: setting({ env: 'DRIFTLINE_AUTO_ROLLBACK_WINDOWS', kind: 'int', default: 3, min: 1, description: 'Consecutive red windows (macro-F1 or outlier rate) that trigger an automatic rollback.' }),
   maxBatchBytes: setting({ env: 'DRIFTLINE_AGGREGATOR_MAX_BATCH_BYTES', kind: 'int', default: 4 * 1024 * 1024, min: 1_024, description: 'Largest Kafka fetch per partition, i.e. the size of one pre-aggregated batch (one Redis Lua call).' }),
+  shadow: setting({
+    env: 'DRIFTLINE_AGGREGATOR_SHADOW',
+    kind: 'boolean',
+    default: false,
+    description:
+      "Also aggregate the shadow candidate's events (DRIFTLINE_TOPIC_SHADOW, written by a scorer with DRIFTLINE_SHADOW=staging) into the same window tables, keyed by the candidate's version: a second aggregator in this process with its own consumer group (<group>-shadow), Redis prefix (<prefix>:shadow) and no automatic rollback.",
+  }),
   clickhouseRetryMaxMs: setting({ env: 'DRIFTLINE_AGGREGATOR_CH_RETRY_MAX_MS', kind: 'int', default: 30_000, min: 100, description: 'Longest back-off between ClickHouse write retries (rows wait in Redis meanwhile).' }),
 });
 

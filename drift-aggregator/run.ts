@@ -12,7 +12,8 @@ import { runService } from '../core/service-runner.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { createRedis } from '../core/redis.js';
 import { registryBaselineProvider } from './baselines.js';
-import { aggregatorSettings } from './config.js';
+import { aggregatorSettings, type AggregatorSettings } from './config.js';
+import type { CoreSettings } from '../core/config.js';
 import { registryRollbackTarget } from './rollback.js';
 import { AggregatorService } from './service.js';
 
@@ -25,8 +26,23 @@ export interface StartOptions {
 
 export interface RunningAggregator {
   service: AggregatorService;
+  /** The aggregator of the shadow topic (DRIFTLINE_AGGREGATOR_SHADOW). */
+  shadow?: AggregatorService;
   /** Graceful stop, then closes what this function opened. */
   stop(): Promise<void>;
+}
+
+/**
+ * The settings of the shadow topic's aggregator: the same windows and thresholds over DRIFTLINE_TOPIC_SHADOW,
+ * with its own consumer group and Redis state (the candidate's events carry the same review ids as
+ * production's, which one aggregator would drop as duplicates), no metrics server (one port per process)
+ * and never a rollback (a candidate is not production).
+ */
+export function shadowAggregatorSettings(core: CoreSettings, settings: AggregatorSettings): { core: CoreSettings; settings: AggregatorSettings } {
+  return {
+    core: { ...core, topicScored: core.topicShadow, redisPrefix: `${core.redisPrefix}:shadow` },
+    settings: { ...settings, groupId: `${settings.groupId}-shadow`, metricsPort: 0, autoRollback: false, shadow: false },
+  };
 }
 
 export async function startAggregator(options: StartOptions = {}): Promise<RunningAggregator> {
@@ -49,6 +65,19 @@ export async function startAggregator(options: StartOptions = {}): Promise<Runni
     rollbackTarget: settings.autoRollback ? rollbackTarget : null,
     log,
   });
+  const shadowed = settings.shadow ? shadowAggregatorSettings(core, settings) : undefined;
+  const shadow = shadowed
+    ? new AggregatorService({
+        ...shadowed,
+        thresholds: loadDriftThresholds(env),
+        kafka,
+        redis,
+        clickhouse,
+        baselines: registryBaselineProvider(core.registryDir),
+        rollbackTarget: null,
+        log: log.child({ part: 'shadow' }),
+      })
+    : undefined;
   const closeAll = async (): Promise<void> => {
     await rollbackTarget.close().catch(() => undefined);
     if (!options.clickhouse) await clickhouse.close().catch(() => undefined);
@@ -56,14 +85,18 @@ export async function startAggregator(options: StartOptions = {}): Promise<Runni
   };
   try {
     await service.start();
+    await shadow?.start();
   } catch (err) {
+    await shadow?.stop().catch(() => undefined);
     await service.stop().catch(() => undefined);
     await closeAll();
     throw err;
   }
   return {
     service,
+    ...(shadow ? { shadow } : {}),
     async stop() {
+      await shadow?.stop();
       await service.stop();
       await closeAll();
     },

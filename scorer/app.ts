@@ -19,6 +19,7 @@ import { instanceIdOf, scorerSettings, type ScorerSettings } from './config.js';
 import { ScoredIds } from './dedupe.js';
 import { createScorerMetrics, type ScorerMetrics } from './metrics.js';
 import { createScorer, type Scorer } from './scorer.js';
+import { ShadowModels } from './shadow.js';
 
 export interface ScorerProcess {
   readonly instanceId: string;
@@ -38,6 +39,9 @@ export interface RunScorerOptions {
 
 /** Worker threads scoring for the scorer when DRIFTLINE_MODEL_THREADS is unset. */
 const SCORER_MODEL_THREADS = 1;
+
+/** A shadow candidate is tried a few times only: it is not worth minutes of back-off, the next event tries again. */
+const SHADOW_LOAD_RETRY = { retries: 2, initialDelayMs: 500, maxDelayMs: 5_000 };
 
 /** Registers and promotes the shipped model when the registry has no production version of `name`. */
 async function seedIfEmpty(registry: ModelRegistry, settings: ScorerSettings, log: Logger): Promise<void> {
@@ -71,8 +75,9 @@ export async function runScorer(options: RunScorerOptions = {}): Promise<ScorerP
   const registry = createMetricsRegistry('scorer');
   const metrics = createScorerMetrics(registry);
   const kafka = createKafka(core, `scorer-${instanceId}`);
-  const topics = { reviews: core.topicReviews, scored: core.topicScored, deadLetter: core.topicDeadLetter };
-  await ensureTopics(kafka, [topics.reviews, topics.scored, topics.deadLetter, core.topicPromotions], core);
+  const shadowOn = settings.shadow === 'staging';
+  const topics = { reviews: core.topicReviews, scored: core.topicScored, deadLetter: core.topicDeadLetter, ...(shadowOn ? { shadow: core.topicShadow } : {}) };
+  await ensureTopics(kafka, [topics.reviews, topics.scored, topics.deadLetter, core.topicPromotions, ...(shadowOn ? [core.topicShadow] : [])], core);
 
   const modelRegistry = openRegistry(core.registryDir);
   await seedIfEmpty(modelRegistry, settings, log);
@@ -84,6 +89,24 @@ export async function runScorer(options: RunScorerOptions = {}): Promise<ScorerP
     logger: log.child({ part: 'model' }),
   });
   watchModel(models, metrics, log);
+  const shadow = shadowOn
+    ? new ShadowModels({
+        registry: modelRegistry,
+        modelName: settings.modelName,
+        // Its own service and worker: the candidate never shares (or holds up) production's scoring thread.
+        createService: () =>
+          createModelService({
+            registry: modelRegistry,
+            modelName: settings.modelName,
+            modelThreads: modelThreadsOr(SCORER_MODEL_THREADS, env),
+            logger: log.child({ part: 'shadow-model' }),
+            reconcileIntervalMs: 0,
+            loadRetry: SHADOW_LOAD_RETRY,
+          }),
+        metrics,
+        log: log.child({ part: 'shadow' }),
+      })
+    : undefined;
 
   const redis = createRedis(core);
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error (dedupe)'));
@@ -94,6 +117,7 @@ export async function runScorer(options: RunScorerOptions = {}): Promise<ScorerP
   const release = async (): Promise<void> => {
     await scorer?.stop();
     await follower?.stop();
+    await shadow?.close();
     await models.close();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await shutdownTracing().catch(() => undefined);
@@ -117,15 +141,18 @@ export async function runScorer(options: RunScorerOptions = {}): Promise<ScorerP
       logger: log.child({ part: 'promotions' }),
     });
     models.attachPromotions(follower);
+    shadow?.attach(follower);
     await models.loadProduction();
-    scorer = createScorer({ kafka, settings, topics, models, metrics, log, dedupe, ...(options.onFatal ? { onFatal: options.onFatal } : {}) });
+    // In the background: production starts scoring while the candidate loads.
+    void shadow?.refresh('start');
+    scorer = createScorer({ kafka, settings, topics, models, metrics, log, dedupe, ...(shadow ? { shadow } : {}), ...(options.onFatal ? { onFatal: options.onFatal } : {}) });
     await scorer.start();
   } catch (err) {
     await release().catch(() => undefined);
     throw err;
   }
   const address = server?.address();
-  log.info({ topics, groupId: settings.groupId, model: settings.modelName, metricsPort: settings.metricsPort || null }, 'scorer started');
+  log.info({ topics, shadow: settings.shadow, groupId: settings.groupId, model: settings.modelName, metricsPort: settings.metricsPort || null }, 'scorer started');
   let stopping: Promise<void> | undefined;
   return {
     instanceId,

@@ -1,14 +1,14 @@
 /**
  * The scorer's hot path, one kafkajs batch at a time: skip what a fenced owner already committed, cut the
  * rest into chunks, score each chunk with one model version and commit it in one Kafka transaction
- * (scored events + dead letters + the consumer offset), resolve its offset, and on a failure abort,
+ * (scored events + dead letters + a staging candidate's shadow events + the consumer offset), resolve its offset, and on a failure abort,
  * drop the partition's producer and pause the partition for a growing back-off so the batch is redelivered.
  *
  * It needs only the small interfaces below (kafkajs's EachBatchPayload, Transaction and scorer/producers.ts
  * satisfy them), so it is read and tested without a broker; scorer/scorer.ts wires it to the consumer.
  */
 import { performance } from 'node:perf_hooks';
-import type { Batch, KafkaMessage, Transaction } from 'kafkajs';
+import type { Batch, KafkaMessage, Message, Transaction } from 'kafkajs';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { ModelRuntime, ModelService } from '../core/model/types.js';
@@ -16,7 +16,8 @@ import { backoffDelayMs } from '../core/retry.js';
 import { extractTraceContext, SpanKind, withSpan } from '../core/tracing.js';
 import type { ScoredIds } from './dedupe.js';
 import type { ScorerMetrics } from './metrics.js';
-import { processBatch, splitBySize, type BatchResult, type BatchSource } from './pipeline.js';
+import { processBatch, scoreShadow, splitBySize, type BatchResult, type BatchSource } from './pipeline.js';
+import type { ShadowSource } from './shadow.js';
 
 /** The part of kafkajs's eachBatch payload the handler uses. */
 export interface BatchPayload {
@@ -56,7 +57,19 @@ export interface BatchHandlerSettings {
   /** First pause of a failed partition; doubled per consecutive failure up to maxBackoffMs. */
   retryBackoffMs: number;
   maxBackoffMs: number;
+  /** Topic of the shadow candidate's events (scorer/shadow.ts); only used when deps.shadow is given. */
+  shadowTopic?: string;
+  /** Longest shadow scoring of one chunk; past it the chunk is committed without shadow events. */
+  shadowTimeoutMs?: number;
 }
+
+/** A staging candidate's events for one transaction. */
+interface ShadowOutput {
+  version: number;
+  messages: Message[];
+}
+
+const DEFAULT_SHADOW_TIMEOUT_MS = 5_000;
 
 export interface BatchHandlerDeps<L extends TransactionLease> {
   settings: BatchHandlerSettings;
@@ -70,6 +83,8 @@ export interface BatchHandlerDeps<L extends TransactionLease> {
   log: Logger;
   /** End-to-end dedupe by review_id (absent: every valid record is scored). */
   dedupe?: Pick<ScoredIds, 'scoredBefore' | 'remember'>;
+  /** Shadow scoring (DRIFTLINE_SHADOW=staging); absent: none, at no cost. */
+  shadow?: ShadowSource;
 }
 
 export class BatchHandler<L extends TransactionLease> {
@@ -164,15 +179,40 @@ export class BatchHandler<L extends TransactionLease> {
     const result = await processBatch(chunk, source, runtime, Date.now, dedupe ? { scoredBefore: (ids) => dedupe.scoredBefore(ids) } : {});
     const scoredAt = performance.now();
     metrics.scoringSeconds.observe((scoredAt - started) / 1000);
-    await this.commitTransaction(lease, source, result, BigInt(lastOffsetOf(chunk)) + 1n);
-    metrics.transactionSeconds.observe((performance.now() - scoredAt) / 1000);
+    const shadow = await this.shadowOf(result);
+    const sending = performance.now();
+    await this.commitTransaction(lease, source, result, BigInt(lastOffsetOf(chunk)) + 1n, shadow);
+    metrics.transactionSeconds.observe((performance.now() - sending) / 1000);
     // Only after the commit: marking before it would drop an id whose transaction then aborted.
     await dedupe?.remember(result.scored.map((s) => s.record.review_id));
     this.recordCommitted(result, runtime.version);
+    if (shadow && shadow.messages.length > 0) {
+      metrics.shadowScored.inc(metrics.versionSeries.note(metrics.shadowScored, shadow.version, { model_version: String(shadow.version) }), shadow.messages.length);
+    }
+  }
+
+  /**
+   * The shadow candidate's events for what production scored, or undefined (no candidate, or it failed or
+   * took longer than its budget: logged and counted, and production commits without them).
+   */
+  private async shadowOf(result: BatchResult): Promise<ShadowOutput | undefined> {
+    const { shadow, settings, metrics, log } = this.deps;
+    const runtime = shadow?.current();
+    if (!runtime || settings.shadowTopic === undefined || result.scored.length === 0) return undefined;
+    const started = performance.now();
+    try {
+      const messages = await withinMs(scoreShadow(result.scored, runtime), settings.shadowTimeoutMs ?? DEFAULT_SHADOW_TIMEOUT_MS, `shadow scoring with v${runtime.version}`);
+      metrics.shadowScoringSeconds.observe((performance.now() - started) / 1000);
+      return { version: runtime.version, messages };
+    } catch (err) {
+      metrics.shadowFailures.inc({ stage: 'score' });
+      log.warn({ err: toDriftlineError(err).toJSON(), version: runtime.version, records: result.scored.length }, 'shadow scoring failed; the batch is committed without shadow events');
+      return undefined;
+    }
   }
 
   /** Scored events, dead letters and the consumed offset in one transaction: all of them or none. */
-  private async commitTransaction(lease: L, source: BatchSource, result: BatchResult, nextOffset: bigint): Promise<void> {
+  private async commitTransaction(lease: L, source: BatchSource, result: BatchResult, nextOffset: bigint, shadow: ShadowOutput | undefined): Promise<void> {
     const { settings } = this.deps;
     const transaction = await lease.producer.transaction();
     try {
@@ -180,6 +220,10 @@ export class BatchHandler<L extends TransactionLease> {
       const scored = result.scored.map((s) => (coPartitioned ? { ...s.message, partition: source.partition } : s.message));
       for (const messages of splitBySize(scored)) await transaction.send({ topic: settings.scoredTopic, messages, acks: -1 });
       for (const messages of splitBySize(result.deadLetterMessages)) await transaction.send({ topic: settings.deadLetterTopic, messages, acks: -1 });
+      // The candidate's events commit or abort with production's: a redelivered batch never doubles them.
+      if (shadow && settings.shadowTopic !== undefined) {
+        for (const messages of splitBySize(shadow.messages)) await transaction.send({ topic: settings.shadowTopic, messages, acks: -1 });
+      }
       await transaction.sendOffsets({
         consumerGroupId: settings.groupId,
         topics: [{ topic: source.topic, partitions: [{ partition: source.partition, offset: nextOffset.toString() }] }],
@@ -228,4 +272,18 @@ function lastOffsetOf(chunk: readonly KafkaMessage[]): string {
   const last = chunk[chunk.length - 1];
   if (last === undefined) throw new DriftlineError('INTERNAL', 'a transaction chunk is empty');
   return last.offset;
+}
+
+/** `work`, or MODEL_SCORING_FAILED after `ms` (the work itself is not cancelled; its late outcome is ignored). */
+async function withinMs<T>(work: Promise<T>, ms: number, doing: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DriftlineError('MODEL_SCORING_FAILED', `${doing} took longer than ${ms} ms`)), ms);
+  });
+  work.catch(() => undefined); // a rejection after the deadline is not unhandled
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

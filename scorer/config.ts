@@ -61,6 +61,21 @@ export const scorerSettings = defineSettings('scorer', {
   retryBackoffMs: setting({ env: 'DRIFTLINE_SCORER_RETRY_BACKOFF_MS', kind: 'int', default: 500, min: 0, description: 'Pause before a partition batch whose transaction failed is fetched and tried again (doubles up to 10 s).' }),
   metricsPort: setting({ env: 'DRIFTLINE_SCORER_METRICS_PORT', kind: 'int', default: 9464, min: 0, max: 65_535, description: 'Port of GET /metrics (Prometheus), /health (liveness) and /ready (readiness); 0 = no metrics server.' }),
   metricsHost: setting({ env: 'DRIFTLINE_SCORER_METRICS_HOST', kind: 'string', default: '127.0.0.1', description: 'Interface the metrics server listens on (0.0.0.0 in containers).' }),
+  shadow: setting({
+    env: 'DRIFTLINE_SHADOW',
+    kind: 'string',
+    default: 'off',
+    choices: ['off', 'staging'],
+    description:
+      'Shadow scoring: staging = also score every batch with the newest staging version of the model that is newer than production, and publish those events to DRIFTLINE_TOPIC_SHADOW in the same transaction (re-checked on start and on every registration/promotion event); off = production only.',
+  }),
+  shadowTimeoutMs: setting({
+    env: 'DRIFTLINE_SHADOW_TIMEOUT_MS',
+    kind: 'int',
+    default: 5_000,
+    min: 1,
+    description: 'Longest time the shadow model may take to score one transaction batch; past it the batch is committed without shadow events (counted as a shadow failure).',
+  }),
   lagIntervalMs: setting({ env: 'DRIFTLINE_SCORER_LAG_INTERVAL_MS', kind: 'int', default: 10_000, min: 0, description: 'How often the consumer lag gauge is refreshed from the broker; 0 = never.' }),
 });
 

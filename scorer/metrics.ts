@@ -19,6 +19,12 @@ export interface ScorerMetrics {
   modelRefusedVersion: Gauge<'model_name'>;
   consumerLag: Gauge<'partition'>;
   assignedPartitions: Gauge<string>;
+  /** Shadow scoring (DRIFTLINE_SHADOW=staging): events committed to the shadow topic, by candidate version. */
+  shadowScored: Counter<'model_version'>;
+  /** Shadow failures by stage: load (the candidate could not be loaded) | score (a batch went without shadow events). */
+  shadowFailures: Counter<'stage'>;
+  shadowModelVersion: Gauge<'model_name'>;
+  shadowScoringSeconds: Histogram<string>;
   /** Bounds the series labelled by model version (scored): DRIFTLINE_METRICS_MODEL_VERSIONS. */
   versionSeries: ModelVersionSeries;
 }
@@ -71,5 +77,19 @@ export function createScorerMetrics(registry: Registry, keepVersions = coreSetti
     }),
     consumerLag: new Gauge({ name: 'driftline_scorer_consumer_lag', help: 'Reviews not yet committed by the scorer group, per input partition.', labelNames: ['partition'], registers }),
     assignedPartitions: new Gauge({ name: 'driftline_scorer_assigned_partitions', help: 'Input partitions this process owns.', registers }),
+    shadowScored: new Counter({ name: 'driftline_scorer_shadow_scored_total', help: 'Shadow ScoredReview events committed to the shadow topic, by candidate model version.', labelNames: ['model_version'], registers }),
+    shadowFailures: new Counter({
+      name: 'driftline_scorer_shadow_failures_total',
+      help: 'Shadow model failures by stage: load (the staging candidate could not be loaded) | score (a batch was committed without shadow events). Production scoring is not affected.',
+      labelNames: ['stage'],
+      registers,
+    }),
+    shadowModelVersion: new Gauge({ name: 'driftline_scorer_shadow_model_version', help: 'Staging candidate version scoring in shadow; 0 when none.', labelNames: ['model_name'], registers }),
+    shadowScoringSeconds: new Histogram({
+      name: 'driftline_scorer_shadow_scoring_seconds',
+      help: 'Time the shadow model took to score one transaction batch.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
   };
 }

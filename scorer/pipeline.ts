@@ -29,6 +29,8 @@ export interface BatchSource {
 export interface ScoredOutput {
   record: ScoredReview;
   message: Message;
+  /** The decoded review it was scored from (a shadow model scores the same reviews). */
+  review: ReviewEvent;
 }
 
 export interface BatchResult {
@@ -191,7 +193,7 @@ export async function processBatch(messages: readonly InputMessage[], source: Ba
       deadLetters.push(deadLetterFor(item.message, source, toDriftlineError(err, 'MODEL_SCORING_FAILED'), scoredTime, item.review.review_id));
       return;
     }
-    scored.push({ record, message: { key: item.message.key ?? record.review_id, value, headers: scoredHeaders(item.message) } });
+    scored.push({ record, message: { key: item.message.key ?? record.review_id, value, headers: scoredHeaders(item.message) }, review: item.review });
   });
   // Dead letters keep input order so a reader sees them as they were in the partition.
   deadLetters.sort((a, b) => (a.source_offset ?? 0) - (b.source_offset ?? 0));
@@ -247,4 +249,24 @@ export function splitBySize(messages: readonly Message[], maxBytes: number = MAX
 function byteLength(value: Message['value'] | Message['key']): number {
   if (value === null || value === undefined) return 0;
   return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+}
+
+/**
+ * The shadow events of a committed-to-be batch: the reviews production scored, scored again by `runtime`
+ * (a staging candidate), with the same keys and headers. All or nothing: any failure throws, and the
+ * caller drops the shadow output of this batch (production's output never depends on it).
+ */
+export async function scoreShadow(production: readonly ScoredOutput[], runtime: ModelRuntime, nowMs: () => number = Date.now): Promise<Message[]> {
+  if (production.length === 0) return [];
+  const predictions = await runtime.score(production.map((s) => toReviewInput(s.review)));
+  if (predictions.length !== production.length) {
+    throw new DriftlineError('MODEL_SCORING_FAILED', `shadow model returned ${predictions.length} predictions for ${production.length} reviews`);
+  }
+  const scoredTime = nowMs();
+  const codec = codecFor('ScoredReview');
+  return production.map((s, i) => {
+    const input = { partition: s.record.input_partition, offset: String(s.record.input_offset) };
+    const record = toScoredReview(s.review, predictions[i]!, runtime, input, scoredTime);
+    return { key: s.message.key ?? record.review_id, value: codec.encode(record), headers: s.message.headers };
+  });
 }

@@ -27,6 +27,7 @@ import { transactionalIdFor, type ScorerSettings } from './config.js';
 import type { ScoredIds } from './dedupe.js';
 import type { ScorerMetrics } from './metrics.js';
 import { PartitionProducers } from './producers.js';
+import type { ShadowSource } from './shadow.js';
 import { createStableOffsetFetcher } from './stable-offsets.js';
 import { warmUp } from './warmup.js';
 
@@ -34,6 +35,8 @@ export interface ScorerTopics {
   reviews: string;
   scored: string;
   deadLetter: string;
+  /** The shadow candidate's events (used only when `shadow` is given). */
+  shadow?: string;
 }
 
 export interface ScorerDeps {
@@ -45,6 +48,8 @@ export interface ScorerDeps {
   log: Logger;
   /** End-to-end dedupe by review_id (absent: every valid record is scored). */
   dedupe?: ScoredIds;
+  /** The staging candidate scoring in shadow (DRIFTLINE_SHADOW=staging). */
+  shadow?: ShadowSource;
   /** Called when the consumer crashed and kafkajs will not restart it (the process should exit non-zero). */
   onFatal?: (err: Error) => void;
 }
@@ -102,6 +107,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
       maxRecordsPerTransaction: settings.maxRecordsPerTransaction,
       retryBackoffMs: settings.retryBackoffMs,
       maxBackoffMs: MAX_BACKOFF_MS,
+      ...(deps.shadow && topics.shadow !== undefined ? { shadowTopic: topics.shadow, shadowTimeoutMs: settings.shadowTimeoutMs } : {}),
     },
     producers,
     committedOffset: (partition) => stableOffsets.committed(partition),
@@ -110,6 +116,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
     metrics,
     log,
     ...(deps.dedupe ? { dedupe: deps.dedupe } : {}),
+    ...(deps.shadow ? { shadow: deps.shadow } : {}),
   });
 
   async function refreshLag(): Promise<void> {

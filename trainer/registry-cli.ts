@@ -7,6 +7,8 @@ import { coreSettings } from '../core/config.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import { createKafka } from '../core/kafka.js';
 import { kafkaPromotionPublisher, publishingRegistry, type PromotionPublisher } from '../core/model/promotions.js';
+import { createClickHouse, type ClickHouseClient } from '../core/clickhouse.js';
+import { clickhouseShadowWindows, promoteWithShadowGate, shadowGateSettings, type ShadowGateOptions, type ShadowWindowReader } from '../core/model/shadow-gate.js';
 import { heldOutMacroF1, openRegistry, type ModelRegistry, type ModelVersionRecord, type StageChange } from '../core/model/registry/index.js';
 
 const USAGE = `usage: driftline models <subcommand> [options]
@@ -15,6 +17,9 @@ const USAGE = `usage: driftline models <subcommand> [options]
   show NAME VERSION                             one version's full record (JSON)
   promote NAME VERSION [--force] [--reason R]   make VERSION production (the old one is archived);
                                                 refused when its macro-F1 is worse than production's, unless --force
+          [--gate shadow]                       and only when its live shadow macro-F1 (window_summary) beats
+          [--windows N] [--min-reviews N]       production's by --margin over the last N windows on at least
+          [--margin X]                          --min-reviews reviews (DRIFTLINE_SHADOW_GATE_*); --force does not skip it
   rollback NAME [--reason R]                    restore the previous production version
   archive NAME VERSION [--force] [--reason R]   archive a version (--force for the production one)
   runs NAME [--json]                            training and evaluation runs
@@ -27,7 +32,7 @@ options:
   --no-publish     do not publish the ModelPromotion event to Kafka (DRIFTLINE_TOPIC_PROMOTIONS)`;
 
 const BOOLEAN_FLAGS = new Set(['--force', '--json', '--no-publish']);
-const VALUE_FLAGS = new Set(['--reason', '--actor', '--registry']);
+const VALUE_FLAGS = new Set(['--reason', '--actor', '--registry', '--gate', '--windows', '--min-reviews', '--margin']);
 
 interface ParsedArgs {
   positional: string[];
@@ -70,6 +75,29 @@ function formatTable(records: ModelVersionRecord[]): string {
   return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
+/** The shadow gate's settings: DRIFTLINE_SHADOW_GATE_*, overridden by --windows, --min-reviews, --margin. */
+function shadowGateOptions(args: ParsedArgs): ShadowGateOptions {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const flags = { '--windows': shadowGateSettings.spec.windows.env, '--min-reviews': shadowGateSettings.spec.minReviews.env, '--margin': shadowGateSettings.spec.margin.env };
+  for (const [flag, variable] of Object.entries(flags)) {
+    const value = args.values.get(flag);
+    if (value !== undefined) env[variable] = value;
+  }
+  try {
+    return shadowGateSettings.load(env);
+  } catch (err) {
+    const error = toDriftlineError(err);
+    throw new DriftlineError('REQUEST_INVALID', error.message, { field: error.field ?? 'gate' });
+  }
+}
+
+/** The promotion gate named by --gate (undefined: none). */
+function gateArg(args: ParsedArgs): 'shadow' | undefined {
+  const gate = args.values.get('--gate');
+  if (gate === undefined || gate === 'shadow') return gate;
+  throw new DriftlineError('REQUEST_INVALID', `--gate must be shadow, got ${JSON.stringify(gate)}`, { field: '--gate' });
+}
+
 function describeChange(change: StageChange): string {
   const previous = change.previous_production_version === null ? '' : ` (previous production: v${change.previous_production_version})`;
   return `${change.model_name} v${change.version}: ${change.action} ${change.from_stage ?? '-'} -> ${change.to_stage}${previous}`;
@@ -77,6 +105,8 @@ function describeChange(change: StageChange): string {
 
 export interface ModelsCliIo {
   registry?: ModelRegistry;
+  /** Where `promote --gate shadow` reads windows; default: window_summary in DRIFTLINE_CLICKHOUSE_*. */
+  shadowWindows?: ShadowWindowReader;
   /** Event publisher; default: Kafka producer on DRIFTLINE_TOPIC_PROMOTIONS. */
   publisher?: PromotionPublisher & { close?: () => Promise<void> };
   out?: (text: string) => void;
@@ -88,6 +118,7 @@ export async function runModels(argv: string[], io: ModelsCliIo = {}): Promise<n
   const out = io.out ?? ((text: string) => process.stdout.write(`${text}\n`));
   const err = io.err ?? ((text: string) => process.stderr.write(`${text}\n`));
   let publisher: ModelsCliIo['publisher'];
+  let clickhouse: ClickHouseClient | undefined;
   try {
     const [sub, ...rest] = argv;
     if (!sub) {
@@ -117,9 +148,25 @@ export async function runModels(argv: string[], io: ModelsCliIo = {}): Promise<n
         out(args.flags.has('--json') ? JSON.stringify(runs, null, 2) : runs.map((run) => JSON.stringify(run)).join('\n') || '(no runs)');
         return 0;
       }
-      case 'promote':
-        out(describeChange((await writable().promote(required(first, 'NAME'), versionArg(second), stageOptions)).change));
+      case 'promote': {
+        const name = required(first, 'NAME');
+        const version = versionArg(second);
+        if (gateArg(args) === 'shadow') {
+          const options = shadowGateOptions(args);
+          let readWindows = io.shadowWindows;
+          if (!readWindows) {
+            const core = coreSettings.load();
+            clickhouse = await createClickHouse(core);
+            readWindows = clickhouseShadowWindows(clickhouse, core.clickhouseDatabase);
+          }
+          const { decision, result } = await promoteWithShadowGate(writable(), readWindows, name, version, stageOptions, options);
+          out(decision.reason);
+          out(describeChange(result.change));
+          return 0;
+        }
+        out(describeChange((await writable().promote(name, version, stageOptions)).change));
         return 0;
+      }
       case 'rollback':
         out(describeChange((await writable().rollback(required(first, 'NAME'), stageOptions)).change));
         return 0;
@@ -141,6 +188,7 @@ export async function runModels(argv: string[], io: ModelsCliIo = {}): Promise<n
     return error.code === 'REQUEST_INVALID' ? 2 : 1;
   } finally {
     await publisher?.close?.();
+    await clickhouse?.close().catch(() => undefined);
   }
 }
 

@@ -15,6 +15,7 @@ import { access } from 'node:fs/promises';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { DriftlineError } from '../../core/errors.js';
 import { parentOf, type ModelRegistry, type ModelVersionRecord, type StageChangeResult } from '../../core/model/registry/index.js';
+import { promoteWithShadowGate, shadowGateSettings, type ShadowWindowReader } from '../../core/model/shadow-gate.js';
 import type { ModelService } from '../../core/model/types.js';
 import { userPath } from '../../core/paths.js';
 import type { JobRunner } from '../jobs.js';
@@ -48,6 +49,18 @@ export interface AdminPluginOptions {
   publishesPromotions: boolean;
   /** Evaluations are recorded there as runs. */
   runs: RunStore;
+  /** Where a promotion with gate "shadow" reads the windows (absent: no ClickHouse, such a promotion answers 503). */
+  shadowWindows?: ShadowWindowReader;
+}
+
+interface PromoteBody {
+  version: number;
+  force?: boolean;
+  reason?: string;
+  gate?: 'shadow';
+  gate_windows?: number;
+  gate_min_reviews?: number;
+  gate_margin?: number;
 }
 
 interface TrainBody {
@@ -172,9 +185,16 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, o
 
     admin.post('/v1/models/:name/promote', { schema: promoteRouteSchema }, async (request) => {
       const { name } = request.params as { name: string };
-      const body = request.body as { version: number; force?: boolean; reason?: string };
-      const result = await registry.promote(name, body.version, { actor: actorOf(request), force: body.force === true, ...(body.reason ? { reason: body.reason } : {}) });
-      request.log.info({ name, version: body.version, force: body.force === true }, 'model promoted');
+      const body = request.body as PromoteBody;
+      const stage = { actor: actorOf(request), force: body.force === true, ...(body.reason ? { reason: body.reason } : {}) };
+      let result: StageChangeResult;
+      if (body.gate === 'shadow') {
+        if (!options.shadowWindows) throw new DriftlineError('CLICKHOUSE_UNAVAILABLE', 'gate "shadow" reads window_summary, and this API has no ClickHouse client');
+        const defaults = shadowGateSettings.load();
+        const gate = { windows: body.gate_windows ?? defaults.windows, minReviews: body.gate_min_reviews ?? defaults.minReviews, margin: body.gate_margin ?? defaults.margin };
+        result = (await promoteWithShadowGate(registry, options.shadowWindows, name, body.version, stage, gate)).result;
+      } else result = await registry.promote(name, body.version, stage);
+      request.log.info({ name, version: body.version, force: body.force === true, gate: body.gate ?? null }, 'model promoted');
       return stageChangeView(result, options.publishesPromotions);
     });
 

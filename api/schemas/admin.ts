@@ -105,8 +105,12 @@ export const promoteRouteSchema = {
     additionalProperties: false,
     properties: {
       version: { type: 'integer', minimum: 1 },
-      force: { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false, description: "Skips the registry's held-out check (never the shadow gate)." },
       reason: { type: 'string', maxLength: 500 },
+      gate: { type: 'string', enum: ['shadow'], description: "shadow: promote only when the candidate's live shadow macro-F1 in window_summary beats production's by the margin on enough reviews (docs/models.md); else 409 PROMOTION_REFUSED naming the numbers." },
+      gate_windows: { type: 'integer', minimum: 1, maximum: 10000, description: 'Default DRIFTLINE_SHADOW_GATE_WINDOWS.' },
+      gate_min_reviews: { type: 'integer', minimum: 1, description: 'Default DRIFTLINE_SHADOW_GATE_MIN_REVIEWS.' },
+      gate_margin: { type: 'number', minimum: 0, maximum: 1, description: 'Default DRIFTLINE_SHADOW_GATE_MARGIN.' },
     },
   },
   response: { 200: stageChangeResponse, ...errorResponses(400, 401, 404, 409, 503) },

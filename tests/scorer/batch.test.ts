@@ -12,6 +12,7 @@ import { DriftlineError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { BatchHandler, type BatchPayload, type LeasePool, type ScorerTransaction, type TransactionLease } from '../../scorer/batch.js';
 import { createScorerMetrics, type ScorerMetrics } from '../../scorer/metrics.js';
+import type { ShadowSource } from '../../scorer/shadow.js';
 import { encoded, review, TestRuntime } from './unit-helpers.js';
 
 const PARTITION = 3;
@@ -106,17 +107,28 @@ function payloadOf(messages: KafkaMessage[], log: string[]): BatchPayload {
   };
 }
 
-function handlerFor(pool: FakePool, metrics: ScorerMetrics, committed: bigint | null = null): BatchHandler<FakeLease> {
+function handlerFor(pool: FakePool, metrics: ScorerMetrics, committed: bigint | null = null, shadow?: ShadowSource): BatchHandler<FakeLease> {
   return new BatchHandler({
-    settings: { groupId: 'g', scoredTopic: 'scored', deadLetterTopic: 'dlq', maxRecordsPerTransaction: 2, retryBackoffMs: 100, maxBackoffMs: 1_000 },
+    settings: { groupId: 'g', scoredTopic: 'scored', deadLetterTopic: 'dlq', maxRecordsPerTransaction: 2, retryBackoffMs: 100, maxBackoffMs: 1_000, shadowTopic: 'shadow', shadowTimeoutMs: 200 },
     producers: pool,
     committedOffset: async () => committed,
     coPartitioned: () => true,
     models: { current: () => new TestRuntime('m', 4) },
     metrics,
     log: createLogger('test-batch', 'silent'),
+    ...(shadow ? { shadow } : {}),
   });
 }
+
+/** A candidate whose score() never settles (for the shadow time budget). */
+class HangingRuntime extends TestRuntime {
+  override score(): Promise<never> {
+    return new Promise(() => undefined);
+  }
+}
+
+const shadowCount = async (metrics: ScorerMetrics, stage: 'score' | 'load'): Promise<number> =>
+  (await metrics.shadowFailures.get()).values.find((v) => v.labels['stage'] === stage)?.value ?? 0;
 
 const counter = async (metrics: ScorerMetrics, result: 'committed' | 'aborted'): Promise<number> =>
   (await metrics.transactions.get()).values.find((v) => v.labels['result'] === result)?.value ?? 0;
@@ -216,5 +228,54 @@ describe('BatchHandler.eachBatch', () => {
     handler.cancelRetries();
     vi.advanceTimersByTime(10_000);
     expect(log).not.toContain('resume');
+  });
+
+  it('sends a shadow candidate\'s events to the shadow topic inside the same transaction, before the offsets', async () => {
+    const pool = new FakePool(log);
+    const candidate = new TestRuntime('m', 9);
+    const messages = [kafkaMessage(10, encoded(review('a'))), kafkaMessage(11, encoded(review('b'))), kafkaMessage(12, Buffer.from('not avro'))];
+    await handlerFor(pool, metrics, null, { current: () => candidate }).eachBatch(payloadOf(messages, log));
+    expect(log).toEqual([
+      'acquire lease 1',
+      'send scored ×2',
+      'send shadow ×2',
+      'sendOffsets g reviews/3@12',
+      'commit',
+      'resolve 11',
+      'heartbeat',
+      'send dlq ×1', // a chunk with nothing scored has no shadow send
+      'sendOffsets g reviews/3@13',
+      'commit',
+      'resolve 12',
+      'release lease 1',
+      'heartbeat',
+    ]);
+    const decoded = pool.sent.slice(0, 4).map((m) => codecFor('ScoredReview').decode(m.value as Buffer));
+    expect(decoded.slice(0, 2).map((r) => [r.review_id, r.model_version])).toEqual([['a', 4], ['b', 4]]);
+    expect(decoded.slice(2, 4).map((r) => [r.review_id, r.model_version, r.input_offset])).toEqual([['a', 9, 10], ['b', 9, 11]]);
+    expect((await metrics.shadowScored.get()).values).toEqual([expect.objectContaining({ labels: { model_version: '9' }, value: 2 })]);
+  });
+
+  it('commits production without shadow events when the candidate fails or runs out of time, and counts it', async () => {
+    const pool = new FakePool(log);
+    const failing = new TestRuntime('m', 9, () => true);
+    await handlerFor(pool, metrics, null, { current: () => failing }).eachBatch(payloadOf([kafkaMessage(1, encoded(review('f')))], log));
+    expect(log).toEqual(['acquire lease 1', 'send scored ×1', 'sendOffsets g reviews/3@2', 'commit', 'resolve 1', 'release lease 1', 'heartbeat']);
+    expect(await shadowCount(metrics, 'score')).toBe(1);
+
+    log.length = 0;
+    const started = Date.now();
+    await handlerFor(pool, metrics, null, { current: () => new HangingRuntime('m', 9) }).eachBatch(payloadOf([kafkaMessage(2, encoded(review('h')))], log));
+    expect(Date.now() - started).toBeLessThan(2_000); // the 200 ms budget, not the candidate, decides
+    expect(log).toEqual(['acquire lease 2', 'send scored ×1', 'sendOffsets g reviews/3@3', 'commit', 'resolve 2', 'release lease 2', 'heartbeat']);
+    expect(await shadowCount(metrics, 'score')).toBe(2);
+    expect(await counter(metrics, 'aborted')).toBe(0);
+  });
+
+  it('sends nothing to the shadow topic when no candidate is loaded', async () => {
+    const pool = new FakePool(log);
+    await handlerFor(pool, metrics, null, { current: () => undefined }).eachBatch(payloadOf([kafkaMessage(7, encoded(review('n')))], log));
+    expect(log.filter((l) => l.includes('shadow'))).toEqual([]);
+    expect(await shadowCount(metrics, 'score')).toBe(0);
   });
 });
