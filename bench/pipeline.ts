@@ -826,7 +826,10 @@ async function main(): Promise<void> {
     aggregator: spawnEntry(
       'drift-aggregator/main.ts',
       [],
-      { ...shared, DRIFTLINE_LOG_LEVEL: childLogLevel, DRIFTLINE_AGGREGATOR_GROUP: `bench-pipe-${runId}-aggregator`, DRIFTLINE_AGGREGATOR_METRICS_PORT: String(ports.aggregator), DRIFTLINE_AUTO_ROLLBACK: 'false', DRIFTLINE_CLICKHOUSE_PATH: join(work, 'chdb') },
+      { ...shared, DRIFTLINE_LOG_LEVEL: childLogLevel, DRIFTLINE_AGGREGATOR_GROUP: `bench-pipe-${runId}-aggregator`, DRIFTLINE_AGGREGATOR_METRICS_PORT: String(ports.aggregator), DRIFTLINE_AUTO_ROLLBACK: 'false', DRIFTLINE_CLICKHOUSE_PATH: join(work, 'chdb'),
+        // The bench counts the aggregator's progress in the Redis windows of its own run (RedisCount): ingest-time
+        // windows of one size. The reviews' own times lie years back (event time would put them in old windows).
+        DRIFTLINE_WINDOW_TIME: 'ingest', DRIFTLINE_WINDOW_SIZES: '' },
       join(logDir, 'aggregator.log'),
     ),
   };
