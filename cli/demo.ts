@@ -203,6 +203,20 @@ function printWindows(windows: ClosedWindow[]): void {
   }
 }
 
+/** The segments of the most drifted counted window: each compared with its own reference where it has one. */
+function printSegments(windows: ClosedWindow[]): void {
+  const smallest = Math.min(...windows.map((w) => w.sizeMs));
+  const rawRed = (w: ClosedWindow): number => w.rows.filter((r) => r.segment === '__all__' && r.raw_status === 'red').length;
+  const worst = windows.filter((w) => w.sizeMs === smallest).sort((a, b) => rawRed(b) - rawRed(a))[0];
+  if (!worst || rawRed(worst) === 0) return;
+  const segments = worst.summaries
+    .filter((s) => s.segment !== '__all__' && s.events > 0)
+    .sort((a, b) => b.events - a.events)
+    .slice(0, 6)
+    .map((s) => `${s.segment} ${s.status} (${s.events} events, ${s.reference_scope} reference)`);
+  say(`segments of the ${new Date(worst.ref.start).toISOString()} window: ${segments.join(', ') || '-'}`);
+}
+
 async function printClickHouse(clickhouse: ClickHouseClient, core: CoreSettings, sinceMs: number): Promise<void> {
   const db = core.clickhouseDatabase;
   const result = await clickhouse.query({
@@ -297,6 +311,7 @@ async function runDemo(argv: string[]): Promise<number> {
     }
     await aggregator.housekeeping();
     printWindows(closedWindows);
+    printSegments(closedWindows);
     await printClickHouse(clickhouse, core, startedAt - 4 * args.windowMs); // the larger windows start up to 4 counted windows earlier
     printAlerts(await readAlerts(kafka, core.topicAlerts), core.topicAlerts);
     say(`\ndone in ${((Date.now() - startedAt) / 1000).toFixed(1)} s. Query the drift tables with the SQL in docs/drift.md ("Drift in ClickHouse").`);
