@@ -392,7 +392,7 @@ export class AggregatorService {
     await this.catalog.ensure(versions.values());
     const aggregate = new BatchAggregate({
       windowMs: this.windowMs,
-      windowTime: this.deps.settings.windowTime as 'ingest' | 'event',
+      windowTime: this.deps.settings.windowTime,
       sketchesOf: (name, version) => this.catalog.get(name, version),
     });
     for (const event of unique) aggregate.add(event);
