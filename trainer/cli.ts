@@ -1,9 +1,9 @@
 /** `driftline train`, `driftline evaluate`, `driftline infer` (and `driftline models`, which lives with the registry, and `driftline runs`). */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CliCommand } from '../core/cli.js';
+import { guardedRun, type CliCommand } from '../core/cli.js';
 import { coreSettings } from '../core/config.js';
-import { DriftlineError, toDriftlineError } from '../core/errors.js';
+import { DriftlineError } from '../core/errors.js';
 import { createKafka } from '../core/kafka.js';
 import { kafkaPromotionPublisher, publishingRegistry } from '../core/model/promotions.js';
 import { MANIFEST_FILE } from '../core/model/artifacts.js';
@@ -251,26 +251,10 @@ async function infer(argv: string[]): Promise<number> {
   return 0;
 }
 
-function guarded(name: string, usage: string, body: (argv: string[]) => Promise<number>): (argv: string[]) => Promise<number> {
-  return async (argv) => {
-    try {
-      return await body(argv);
-    } catch (caught) {
-      const error = toDriftlineError(caught);
-      process.stderr.write(`driftline ${name}: ${error.code}: ${error.message}\n`);
-      if (error.code === 'REQUEST_INVALID') {
-        process.stderr.write(`\n${usage}\n`);
-        return 2;
-      }
-      return 1;
-    }
-  };
-}
-
 export const commands: CliCommand[] = [
-  { name: 'train', summary: 'Train sentiment/category/outlier models and register a version', usage: TRAIN_USAGE, run: guarded('train', TRAIN_USAGE, train) },
-  { name: 'evaluate', summary: 'Evaluate a model version on labelled reviews', usage: EVALUATE_USAGE, run: guarded('evaluate', EVALUATE_USAGE, evaluate) },
-  { name: 'infer', summary: 'Batch inference: score a file of reviews with a model version, recorded as a run', usage: INFER_USAGE, run: guarded('infer', INFER_USAGE, infer) },
+  { name: 'train', summary: 'Train sentiment/category/outlier models and register a version', usage: TRAIN_USAGE, run: guardedRun('train', TRAIN_USAGE, train) },
+  { name: 'evaluate', summary: 'Evaluate a model version on labelled reviews', usage: EVALUATE_USAGE, run: guardedRun('evaluate', EVALUATE_USAGE, evaluate) },
+  { name: 'infer', summary: 'Batch inference: score a file of reviews with a model version, recorded as a run', usage: INFER_USAGE, run: guardedRun('infer', INFER_USAGE, infer) },
   modelsCommand,
   runsCommand,
 ];

@@ -1,8 +1,8 @@
 /** `driftline runs list|show`: the run store for people (tables) and scripts (--json). */
 import { join } from 'node:path';
-import type { CliCommand } from '../../core/cli.js';
+import { guardedRun, type CliCommand } from '../../core/cli.js';
 import { coreSettings } from '../../core/config.js';
-import { DriftlineError, toDriftlineError } from '../../core/errors.js';
+import { DriftlineError } from '../../core/errors.js';
 import { ARTIFACTS_DIR, openRunStore, runsDirFor, type RunStore } from './store.js';
 import { RUN_KINDS, type RunKind, type RunRecord } from './types.js';
 
@@ -147,17 +147,5 @@ export const runsCommand: CliCommand = {
   name: 'runs',
   summary: 'List and show the runs of training, evaluation and batch inference (metrics, pictures, drift)',
   usage: USAGE,
-  async run(argv) {
-    try {
-      return await runsMain(argv);
-    } catch (caught) {
-      const error = toDriftlineError(caught);
-      process.stderr.write(`driftline runs: ${error.code}: ${error.message}\n`);
-      if (error.code === 'REQUEST_INVALID') {
-        process.stderr.write(`\n${USAGE}\n`);
-        return 2;
-      }
-      return 1;
-    }
-  },
+  run: guardedRun('runs', USAGE, runsMain),
 };
