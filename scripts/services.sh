@@ -40,6 +40,32 @@ log() { printf '[services] %s\n' "$*" >&2; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# Waits until `CHECK ARGS...` succeeds for NAME, started in the background with its PID in PIDFILE; fails
+# (showing the end of LOGFILE) when the process exits or after 60 s.
+wait_started() {
+  local name="$1" pidfile="$2" logfile="$3"; shift 3
+  local deadline=$((SECONDS + 60))
+  until "$@" >/dev/null 2>&1; do
+    if ! pid_alive "$pidfile"; then log "$name exited; see $logfile"; tail -20 "$logfile" >&2; return 1; fi
+    if [ $SECONDS -ge $deadline ]; then log "$name not ready in time; see $logfile"; return 1; fi
+    sleep 0.3
+  done
+  log "$name ready"
+}
+
+# Stops the process in PIDFILE (TERM, up to POLLS × 0.25 s, then KILL) and removes the file.
+stop_pidfile() {
+  local name="$1" pidfile="$2" polls="$3"
+  if pid_alive "$pidfile"; then
+    local pid; pid="$(cat "$pidfile")"
+    log "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 "$polls"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
 fetch_kafka_jars() {
   if ls "$JARS"/kafka_2.13-*.jar >/dev/null 2>&1; then return; fi
   log "fetching Apache Kafka jars from Maven Central (once; cached in $JARS)"
@@ -172,25 +198,10 @@ PROPS
   log "starting s3proxy on 127.0.0.1:$S3_PORT (objects in $S3_HOME/data)"
   nohup java -Xms64m -Xmx256m -jar "$jar" --properties "$S3_HOME/s3proxy.conf" >"$LOGS/s3proxy.log" 2>&1 &
   echo $! >"$S3_HOME/s3proxy.pid"
-  local deadline=$((SECONDS + 60))
-  until port_open "$S3_PORT"; do
-    if ! pid_alive "$S3_HOME/s3proxy.pid"; then log "s3proxy exited; see $LOGS/s3proxy.log"; tail -20 "$LOGS/s3proxy.log" >&2; return 1; fi
-    if [ $SECONDS -ge $deadline ]; then log "s3proxy not listening in time; see $LOGS/s3proxy.log"; return 1; fi
-    sleep 0.3
-  done
-  log "s3proxy ready"
+  wait_started s3proxy "$S3_HOME/s3proxy.pid" "$LOGS/s3proxy.log" port_open "$S3_PORT"
 }
 
-s3proxy_down() {
-  if pid_alive "$S3_HOME/s3proxy.pid"; then
-    local pid; pid="$(cat "$S3_HOME/s3proxy.pid")"
-    log "stopping s3proxy (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$S3_HOME/s3proxy.pid"
-}
+s3proxy_down() { stop_pidfile s3proxy "$S3_HOME/s3proxy.pid" 20; }
 
 s3proxy_status() {
   if pid_alive "$S3_HOME/s3proxy.pid" && port_open "$S3_PORT"; then echo "s3proxy: running (pid $(cat "$S3_HOME/s3proxy.pid"), http://127.0.0.1:$S3_PORT)";
@@ -251,25 +262,10 @@ prometheus_up() {
   nohup prometheus --config.file="$PROM_DIR/prometheus.yml" --storage.tsdb.path="$PROM_DIR/data" \
     --web.listen-address="127.0.0.1:$PROM_PORT" --web.enable-lifecycle >"$PROM_DIR/prometheus.log" 2>&1 &
   echo $! >"$PROM_DIR/prometheus.pid"
-  local deadline=$((SECONDS + 60))
-  until curl -fsS "http://127.0.0.1:$PROM_PORT/-/ready" >/dev/null 2>&1; do
-    if ! pid_alive "$PROM_DIR/prometheus.pid"; then log "prometheus exited; see $PROM_DIR/prometheus.log"; tail -20 "$PROM_DIR/prometheus.log" >&2; exit 1; fi
-    if [ $SECONDS -ge $deadline ]; then log "prometheus not ready in time; see $PROM_DIR/prometheus.log"; exit 1; fi
-    sleep 0.5
-  done
-  log "prometheus ready"
+  wait_started prometheus "$PROM_DIR/prometheus.pid" "$PROM_DIR/prometheus.log" curl -fsS "http://127.0.0.1:$PROM_PORT/-/ready" || exit 1
 }
 
-prometheus_down() {
-  if pid_alive "$PROM_DIR/prometheus.pid"; then
-    local pid; pid="$(cat "$PROM_DIR/prometheus.pid")"
-    log "stopping prometheus (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$PROM_DIR/prometheus.pid"
-}
+prometheus_down() { stop_pidfile prometheus "$PROM_DIR/prometheus.pid" 40; }
 
 prometheus_status() {
   if pid_alive "$PROM_DIR/prometheus.pid" && port_open "$PROM_PORT"; then echo "prometheus: running (pid $(cat "$PROM_DIR/prometheus.pid"), 127.0.0.1:$PROM_PORT)";
