@@ -103,7 +103,8 @@ export function driftTableMigrations(database: string): string[] {
   ];
 }
 
-export interface DriftMetricRow {
+/** What every drift row is keyed by: the window (times in ms), its size, the model version and the segment. */
+export interface WindowRowKey {
   window_start: number;
   window_end: number;
   /** window_end − window_start: which of the window sizes (DRIFTLINE_WINDOW_SIZES) the row is of. */
@@ -111,6 +112,9 @@ export interface DriftMetricRow {
   model_name: string;
   model_version: number;
   segment: string;
+}
+
+export interface DriftMetricRow extends WindowRowKey {
   feature: string;
   metric: string;
   value: number;
@@ -125,13 +129,7 @@ export interface DriftMetricRow {
   written_at: number;
 }
 
-export interface WindowSummaryRow {
-  window_start: number;
-  window_end: number;
-  window_size_ms: number;
-  model_name: string;
-  model_version: number;
-  segment: string;
+export interface WindowSummaryRow extends WindowRowKey {
   events: number;
   late_events: number;
   /** Of `events`: windowed on the review's own time / on ingest time (segment __all__ only; 0 in segment rows). */
@@ -154,13 +152,7 @@ export interface WindowSummaryRow {
 }
 
 /** A row of the alerts table (times in ms, like the other rows queued in Redis). */
-export interface AlertHistoryRow {
-  window_start: number;
-  window_end: number;
-  window_size_ms: number;
-  model_name: string;
-  model_version: number;
-  segment: string;
+export interface AlertHistoryRow extends WindowRowKey {
   feature: string;
   metric: string;
   alert_id: string;
