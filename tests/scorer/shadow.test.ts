@@ -3,19 +3,19 @@
  * registry: a real registry directory and model service, with an in-test runtime loader (unit scope:
  * versions whose model.bin says "corrupt" fail to load; tests/scorer/shadow.int.test.ts uses the real model).
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ReferenceBaseline } from '../../core/drift/baseline.js';
 import { DriftlineError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
-import { openRegistry, type ModelRegistry, type RegisterInput } from '../../core/model/registry/index.js';
+import { openRegistry, type ModelRegistry } from '../../core/model/registry/index.js';
 import { createModelService } from '../../core/model/service.js';
 import { createScorerMetrics, type ScorerMetrics } from '../../scorer/metrics.js';
 import { shadowCandidate, ShadowModels } from '../../scorer/shadow.js';
 import { TestRuntime } from './unit-helpers.js';
+import { fakeRegisterInput } from '../core/model/registry-fixtures.js';
 
 describe('shadowCandidate', () => {
   it('is the newest staging version newer than production', () => {
@@ -32,31 +32,6 @@ describe('shadowCandidate', () => {
   });
 });
 
-function baseline(): ReferenceBaseline {
-  return {
-    formatVersion: 1,
-    modelName: 'placeholder',
-    modelVersion: 0,
-    createdAtMs: 1_700_000_000_000,
-    rows: 3,
-    features: { 'feature.length': { kind: 'numeric', edges: [1, 2], counts: [1, 1, 1], total: 3, mean: 2, min: 1, max: 3 } },
-    reference: { accuracy: 0.9, macroF1: 0.8, meanConfidence: 0.7, outlierRate: 0.01 },
-  };
-}
-
-function input(marker: string): RegisterInput {
-  return {
-    name: 'm',
-    writeArtifacts: async (dir) => writeFile(join(dir, 'model.bin'), marker),
-    metrics: { macroF1: 0.8, accuracy: 0.9 },
-    baseline: baseline(),
-    featurizer: { kind: 'hashing', buckets: 16 },
-    dataFingerprint: 'sha256:abc',
-    params: { epochs: 1 },
-    timings: { trainMs: 12 },
-  };
-}
-
 describe('ShadowModels', () => {
   let dir: string;
   let registry: ModelRegistry;
@@ -71,7 +46,7 @@ describe('ShadowModels', () => {
     metrics = createScorerMetrics(new Registry());
     loaded.length = 0;
     warmed.length = 0;
-    await registry.register(input('weights'));
+    await registry.register(fakeRegisterInput('m', 0.8, 'weights'));
     await registry.promote('m', 1, { actor: 'test' });
     shadow = new ShadowModels({
       registry,
@@ -108,8 +83,8 @@ describe('ShadowModels', () => {
     expect(shadow.current()).toBeUndefined();
     expect(loaded).toEqual([]);
 
-    await registry.register(input('weights'));
-    await registry.register(input('weights'));
+    await registry.register(fakeRegisterInput('m', 0.8, 'weights'));
+    await registry.register(fakeRegisterInput('m', 0.8, 'weights'));
     await shadow.refresh('register');
     expect(shadow.current()?.version).toBe(3);
     expect(loaded).toEqual([3]);
@@ -126,14 +101,14 @@ describe('ShadowModels', () => {
   });
 
   it('counts a candidate that fails to load, serves no shadow meanwhile, and loads the next one', async () => {
-    await registry.register(input('weights'));
+    await registry.register(fakeRegisterInput('m', 0.8, 'weights'));
     await shadow.refresh('register');
     expect(shadow.current()?.version).toBe(2);
-    await registry.register(input('corrupt'));
+    await registry.register(fakeRegisterInput('m', 0.8, 'corrupt'));
     await shadow.refresh('register');
     expect(shadow.current()).toBeUndefined(); // never the older candidate in its place
     expect(await loadFailures()).toBe(1);
-    await registry.register(input('weights'));
+    await registry.register(fakeRegisterInput('m', 0.8, 'weights'));
     await shadow.refresh('register');
     expect(shadow.current()?.version).toBe(4);
   });

@@ -3,37 +3,12 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } fr
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ReferenceBaseline } from '../../../core/drift/baseline.js';
 import { DriftlineError } from '../../../core/errors.js';
 import { openRegistry, type ModelRegistry, type RegisterInput } from '../../../core/model/registry/index.js';
 import { repoPath } from '../../../core/paths.js';
+import { fakeBaseline as baseline, fakeRegisterInput as input } from './registry-fixtures.js';
 import { runModels } from '../../../trainer/registry-cli.js';
 import type { ModelPromotion } from '../../../schemas/types.js';
-
-function baseline(): ReferenceBaseline {
-  return {
-    formatVersion: 1,
-    modelName: 'placeholder',
-    modelVersion: 0,
-    createdAtMs: 1_700_000_000_000,
-    rows: 3,
-    features: { 'feature.length': { kind: 'numeric', edges: [1, 2], counts: [1, 1, 1], total: 3, mean: 2, min: 1, max: 3 } },
-    reference: { accuracy: 0.9, macroF1: 0.8, meanConfidence: 0.7, outlierRate: 0.01 },
-  };
-}
-
-function input(name: string, macroF1: number | undefined, marker = 'weights'): RegisterInput {
-  return {
-    name,
-    writeArtifacts: async (dir) => writeFile(join(dir, 'model.bin'), marker),
-    metrics: macroF1 === undefined ? { accuracy: 0.5 } : { macroF1, accuracy: 0.9 },
-    baseline: baseline(),
-    featurizer: { kind: 'hashing', buckets: 16 },
-    dataFingerprint: 'sha256:abc',
-    params: { epochs: 1 },
-    timings: { trainMs: 12 },
-  };
-}
 
 async function code(promise: Promise<unknown>): Promise<string> {
   try {

@@ -4,15 +4,15 @@
  * with the windows given by an in-test reader (the ClickHouse reader is tested on chdb in
  * tests/drift-aggregator/shadow.int.test.ts).
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ReferenceBaseline } from '../../../core/drift/baseline.js';
 import { DriftlineError } from '../../../core/errors.js';
-import { openRegistry, type ModelRegistry, type RegisterInput } from '../../../core/model/registry/index.js';
+import { openRegistry, type ModelRegistry } from '../../../core/model/registry/index.js';
 import { checkShadowGate, decideShadowGate, type ShadowWindow, type ShadowWindowReader } from '../../../core/model/shadow-gate.js';
 import { runModels } from '../../../trainer/registry-cli.js';
+import { fakeRegisterInput } from './registry-fixtures.js';
 
 const MINUTE = 60_000;
 const options = { windows: 3, minReviews: 500, margin: 0.02 };
@@ -73,31 +73,6 @@ describe('decideShadowGate', () => {
   });
 });
 
-function baseline(): ReferenceBaseline {
-  return {
-    formatVersion: 1,
-    modelName: 'placeholder',
-    modelVersion: 0,
-    createdAtMs: 1_700_000_000_000,
-    rows: 3,
-    features: { 'feature.length': { kind: 'numeric', edges: [1, 2], counts: [1, 1, 1], total: 3, mean: 2, min: 1, max: 3 } },
-    reference: { accuracy: 0.9, macroF1: 0.8, meanConfidence: 0.7, outlierRate: 0.01 },
-  };
-}
-
-function input(macroF1: number): RegisterInput {
-  return {
-    name: 'reviews',
-    writeArtifacts: async (dir) => writeFile(join(dir, 'model.bin'), 'weights'),
-    metrics: { macroF1, accuracy: 0.9 },
-    baseline: baseline(),
-    featurizer: { kind: 'hashing', buckets: 16 },
-    dataFingerprint: 'sha256:abc',
-    params: { epochs: 1 },
-    timings: { trainMs: 12 },
-  };
-}
-
 describe('promote --gate shadow', () => {
   let dir: string;
   let registry: ModelRegistry;
@@ -106,9 +81,9 @@ describe('promote --gate shadow', () => {
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'driftline-shadow-gate-'));
     registry = openRegistry(dir, { verifyArtifacts: async (versionDir) => void (await readFile(join(versionDir, 'model.bin'))) });
-    await registry.register(input(0.8));
+    await registry.register(fakeRegisterInput('reviews', 0.8));
     await registry.promote('reviews', 1, { actor: 'test' });
-    await registry.register(input(0.8));
+    await registry.register(fakeRegisterInput('reviews', 0.8));
   });
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
