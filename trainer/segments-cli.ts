@@ -13,6 +13,7 @@ import { loadModelRuntime } from '../core/model/runtime.js';
 import { BASELINE_FILE, RECORD_FILE } from '../core/model/registry/index.js';
 import { loadLabeledJsonl, splitByReviewId } from './data.js';
 import { monitoredInput, scoreAll } from './evaluate.js';
+import { readVersionRecord, recordedHoldout } from './version-record.js';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, data: { type: 'string', multiple: true } } });
 if (!values.model || !values.data?.length) {
@@ -20,18 +21,17 @@ if (!values.model || !values.data?.length) {
   process.exit(2);
 }
 const dir = values.model;
-const record = JSON.parse(await readFile(join(dir, RECORD_FILE), 'utf8')) as { name?: string; version?: number; params?: { holdout?: number; holdoutSalt?: number } };
-const holdout = record.params?.holdout;
-const salt = record.params?.holdoutSalt;
-if (typeof holdout !== 'number' || typeof salt !== 'number') {
+const record = await readVersionRecord(dir);
+const split = recordedHoldout(record);
+if (!split) {
   console.error(`${join(dir, RECORD_FILE)} records no holdout/holdoutSalt: the version's held-out rows cannot be found again`);
   process.exit(1);
 }
 const baselinePath = join(dir, BASELINE_FILE);
 const global = JSON.parse(await readFile(baselinePath, 'utf8')) as ReferenceBaseline;
 const loaded = await loadLabeledJsonl(values.data);
-const { held } = splitByReviewId(loaded.rows, holdout, salt);
-const runtime = await loadModelRuntime(dir, { name: record.name ?? 'model', version: record.version ?? 1 });
+const { held } = splitByReviewId(loaded.rows, split.holdout, split.holdoutSalt);
+const runtime = await loadModelRuntime(dir, { name: record?.name ?? 'model', version: record?.version ?? 1 });
 try {
   const predictions = await scoreAll(runtime, held);
   const { segments } = withSegmentBaselines(global, held.map((row, i) => monitoredInput(row, predictions[i]!)));

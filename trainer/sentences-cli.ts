@@ -12,6 +12,7 @@ import { RECORD_FILE } from '../core/model/registry/index.js';
 import { loadTf } from '../core/model/tf.js';
 import { loadLabeledJsonl, splitByReviewId } from './data.js';
 import { attachSentenceModel } from './sentences.js';
+import { readVersionRecord, recordedHoldout } from './version-record.js';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, data: { type: 'string', multiple: true } } });
 if (!values.model || !values.data?.length) {
@@ -19,17 +20,15 @@ if (!values.model || !values.data?.length) {
   process.exit(2);
 }
 const dir = values.model;
-const record = JSON.parse(await readFile(join(dir, RECORD_FILE), 'utf8')) as { params?: { holdout?: number; holdoutSalt?: number } };
-const holdout = record.params?.holdout;
-const salt = record.params?.holdoutSalt;
-if (typeof holdout !== 'number' || typeof salt !== 'number') {
+const split = recordedHoldout(await readVersionRecord(dir));
+if (!split) {
   console.error(`${join(dir, RECORD_FILE)} records no holdout/holdoutSalt: the version's split cannot be reproduced`);
   process.exit(1);
 }
 const { tf } = await loadTf();
 const bundle = await readModelBundle(tf, dir);
 const loaded = await loadLabeledJsonl(values.data);
-const { rest: train, held } = splitByReviewId(loaded.rows, holdout, salt);
+const { rest: train, held } = splitByReviewId(loaded.rows, split.holdout, split.holdoutSalt);
 console.error(`data: ${loaded.rows.length} reviews (${train.length} train, ${held.length} held out, split as the version was trained)`);
 const report = attachSentenceModel(tf, bundle, train, held);
 await writeSentenceModel(bundle.sentences!, dir);

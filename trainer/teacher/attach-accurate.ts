@@ -23,8 +23,10 @@ import { DEFAULT_TFIDF_PARAMS, REFERENCE_TFIDF_PARAMS, TfidfModel } from '../bas
 import { type LabeledReview, loadLabeledJsonl, sentimentLabel, splitByReviewId } from '../data.js';
 import { scoreAll } from '../evaluate.js';
 import { type ClassificationReport, classificationReport } from '../metrics.js';
-import { HOLDOUT_SALT } from '../pipeline.js';
+import { type VersionSplit, versionSplit } from '../version-record.js';
 import { teacherEmbeddings } from './embeddings.js';
+
+export { type VersionSplit, versionSplit };
 import type { SplitResult } from './evaluate.js';
 import { applyLogOffsets, macroF1Of, tuneLogOffsets } from './log-offsets.js';
 import { argmaxRows, fitSoftmax } from './softmax-regression.js';
@@ -41,14 +43,6 @@ export interface AttachOptions {
   /** Share of the validation and held-out rows embedded (tuning and measurement). */
   evalSample: number;
   log: (m: string) => void;
-}
-
-/** The version's own splits: held out by (holdout, holdoutSalt), validation by (validationFraction, seed ^ 0x7a11). */
-export interface VersionSplit {
-  holdout: number;
-  holdoutSalt: number;
-  validationFraction: number;
-  seed: number;
 }
 
 export interface AccurateReport {
@@ -83,23 +77,6 @@ export const MODEL_NAMES = {
 const TUNED = ' + log offsets';
 const VALIDATION_SALT_XOR = 0x7a11;
 const RUNTIME_CHECK_ROWS = 64;
-
-/** The version's training split params from its registry record, else the fallbacks. */
-export async function versionSplit(versionDir: string, fallback: Omit<VersionSplit, 'holdoutSalt'>): Promise<VersionSplit> {
-  let params: Partial<VersionSplit> = {};
-  try {
-    params = (JSON.parse(await readFile(join(versionDir, 'registry-record.json'), 'utf8')) as { params?: Partial<VersionSplit> }).params ?? {};
-  } catch {
-    // No record (a bare bundle): the trainer's current settings are the best guess.
-  }
-  const pick = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? v : d);
-  return {
-    holdout: pick(params.holdout, fallback.holdout),
-    holdoutSalt: pick(params.holdoutSalt, HOLDOUT_SALT),
-    validationFraction: pick(params.validationFraction, fallback.validationFraction),
-    seed: pick(params.seed, fallback.seed),
-  };
-}
 
 /**
  * Teacher vectors of `rows`, from two cache entries: the `teacherSample` share of the whole file (the same entry
