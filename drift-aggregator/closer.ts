@@ -54,6 +54,21 @@ export interface CloserDeps {
   mayClose?: () => Promise<boolean>;
 }
 
+/**
+ * Queues a closed window's summary row again with its late count, in one step with taking the window out of
+ * late-dirty, so an observer never sees it neither dirty nor queued. It stays dirty when an apply counted more
+ * late events after the count was read. KEYS: pending, summary-row, own late counter, late-dirty, then the
+ * late counters the row's count sums. ARGV: pending entry, row, state TTL (s), late count written, window id.
+ */
+const QUEUE_LATE_ROW_LUA = `
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[3])
+local sum = 0
+for k = 5, #KEYS do sum = sum + tonumber(redis.call('GET', KEYS[k]) or '0') end
+if sum == tonumber(ARGV[4]) then redis.call('SREM', KEYS[4], ARGV[5]) end
+return 1`;
+
 /** Stored per model version / segment / feature / metric; `before` makes re-closing a window idempotent. */
 type Reported = SegmentAssessment & { status: DriftStatus };
 
@@ -339,22 +354,26 @@ export class WindowCloser {
    * Late events of closed windows: the window's summary row is written again with its late count
    * (ReplacingMergeTree keeps the newest); a window that never opened (too late from the start) gets
    * a summary row of its own with 0 events, so late events are always visible.
+   *
+   * A window leaves late-dirty only after its row is queued, and only if its late count did not move
+   * meanwhile: popping first would lose the rewrite to a crash between the pop and the queueing.
    */
   async flushLate(): Promise<number> {
     const { state } = this.deps;
-    const ids = (await this.redis.spop(state.key('late-dirty'), 100)) as string[];
+    const ids = (await this.redis.srandmember(state.key('late-dirty'), 100)) as string[];
     let written = 0;
     for (const id of ids) {
-      if ((await this.redis.zscore(this.openKeys(id)[0], id)) !== null) {
-        await this.redis.sadd(state.key('late-dirty'), id); // still to be closed: its own row will carry the count
-        continue;
-      }
+      // Still to be closed: its own row will carry the count (it stays dirty until then).
+      if ((await this.redis.zscore(this.openKeys(id)[0], id)) !== null) continue;
       const large = parseLargeWindowId(id);
       const ref = large?.ref ?? parseWindowId(id);
       const sizeMs = large?.sizeMs ?? this.options.windowMs;
       const stored = await this.redis.get(state.key('summary-row', id));
       // Never-opened larger windows get no row of their own: their counted windows' rows carry the late events.
-      if (large && !stored) continue;
+      if (large && !stored) {
+        await this.redis.srem(state.key('late-dirty'), id);
+        continue;
+      }
       const base: WindowSummaryRow = stored
         ? (JSON.parse(stored) as WindowSummaryRow)
         : emptySummaryRow(ref, sizeMs);
@@ -365,12 +384,10 @@ export class WindowCloser {
         const closedAlready = (await this.redis.exists(state.key('summary-row', containing))) === 1;
         if (closedAlready) await this.redis.sadd(state.key('late-dirty'), containing);
       }
-      await this.redis
-        .multi()
-        .rpush(state.key('pending'), JSON.stringify({ table: WINDOW_SUMMARY_TABLE, row } satisfies PendingEntry))
-        .set(state.key('summary-row', id), JSON.stringify(row), 'EX', this.options.stateTtlSeconds)
-        .expire(state.key('late', id), this.options.stateTtlSeconds)
-        .exec();
+      const countKeys = large ? this.larger.lateKeys(ref, sizeMs) : [state.key('late', id)];
+      const keys = [state.key('pending'), state.key('summary-row', id), state.key('late', id), state.key('late-dirty'), ...countKeys];
+      const entry = JSON.stringify({ table: WINDOW_SUMMARY_TABLE, row } satisfies PendingEntry);
+      await this.redis.eval(QUEUE_LATE_ROW_LUA, keys.length, ...keys, entry, JSON.stringify(row), this.options.stateTtlSeconds, lateEvents, id);
       written++;
     }
     return written;

@@ -131,8 +131,13 @@ export class LargerWindows {
 
   /** Late events of a larger window: its counted windows' late events plus counted windows that closed after it. */
   async lateEvents(ref: WindowRef, sizeMs: number): Promise<number> {
-    const keys = [largeWindowId(ref, sizeMs), ...this.constituentIds(ref, sizeMs)].map((id) => this.state.key('late', id));
+    const keys = this.lateKeys(ref, sizeMs);
     return (await this.state.redis.mget(keys)).reduce((sum, value) => sum + Number(value ?? 0), 0);
+  }
+
+  /** The late counters a larger window's late count sums: its own and its counted windows'. */
+  lateKeys(ref: WindowRef, sizeMs: number): string[] {
+    return [largeWindowId(ref, sizeMs), ...this.constituentIds(ref, sizeMs)].map((id) => this.state.key('late', id));
   }
 
   /** The larger windows whose late count follows a counted window's. */
