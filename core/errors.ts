@@ -30,8 +30,8 @@ export const ERROR_CODES = {
   BATCH_TOO_LARGE: { http: 413, retriable: false, description: 'A batch has more items than the configured maximum.' },
   PAYLOAD_TOO_LARGE: { http: 413, retriable: false, description: 'A request body is over the configured byte limit.' },
   REQUEST_INVALID: { http: 400, retriable: false, description: 'A request failed JSON-schema validation (the answer names each item and field).' },
-  DATA_LOCATION_REFUSED: { http: 403, retriable: false, description: 'A dataset location lies outside the configured data roots (DRIFTLINE_DATA_ROOTS): a `..` segment, an absolute path elsewhere, a symbolic link that leads out, or a URI.' },
-  DATA_LOCATION_NOT_FOUND: { http: 404, retriable: false, description: 'A dataset location inside the data roots names no readable file.' },
+  DATA_LOCATION_REFUSED: { http: 403, retriable: false, description: 'A dataset location lies outside the configured data roots (DRIFTLINE_DATA_ROOTS): a `..` segment, an absolute path elsewhere, a symbolic link that leads out, or a URI under no s3:// root.' },
+  DATA_LOCATION_NOT_FOUND: { http: 404, retriable: false, description: 'A dataset location inside the data roots names no readable file or object.' },
   // --- wire format ---
   AVRO_BAD_HEADER: { http: 400, retriable: false, description: 'Bytes do not start with the Avro single-object marker 0xC3 0x01, or are too short.' },
   AVRO_UNKNOWN_SCHEMA: { http: 400, retriable: false, description: 'The message names a schema fingerprint this reader does not know.' },

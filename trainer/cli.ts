@@ -11,7 +11,7 @@ import { modelsCommand } from './registry-cli.js';
 import { openRegistry, type ModelRegistry } from '../core/model/registry/index.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import { userPath } from '../core/paths.js';
-import { dataRoots, resolveDataLocation } from '../core/data-location.js';
+import { dataRoots, withDataLocation } from '../core/data-location.js';
 import { parseVersionRef, resolveVersionRef } from '../core/model/version-ref.js';
 import { trainerSettings } from './config.js';
 import { loadLabeledJsonl, splitByReviewId } from './data.js';
@@ -131,12 +131,14 @@ function definedOnly(values: Record<string, number | undefined>): Record<string,
   return Object.fromEntries(Object.entries(values).filter((entry): entry is [string, number] => entry[1] !== undefined));
 }
 
-/** --data (any readable files) or --location (one file inside the data roots), not both. */
-async function evaluationFiles(flags: Flags): Promise<string[]> {
+/** The rows of --data (any readable files) or --location (one file or s3:// object inside the data roots), not both. */
+async function evaluationRows(flags: Flags): Promise<Awaited<ReturnType<typeof loadLabeledJsonl>>> {
   const location = stringFlag(flags, '--location');
-  if (location === undefined) return dataFiles(flags);
+  if (location === undefined) return loadLabeledJsonl(dataFiles(flags));
   if (flags.has('--data')) throw new DriftlineError('REQUEST_INVALID', 'give --data or --location, not both', { field: '--location' });
-  return [await resolveDataLocation(location, dataRoots(), '--location')];
+  // The run records the location, not the temporary copy an s3:// object is read through.
+  const loaded = await withDataLocation(location, dataRoots(), '--location', (path) => loadLabeledJsonl([path]));
+  return { ...loaded, files: [location] };
 }
 
 async function train(argv: string[]): Promise<number> {
@@ -189,7 +191,7 @@ async function evaluate(argv: string[]): Promise<number> {
   const versionFlag = stringFlag(flags, '--version');
   const version = await resolveVersionRef(registry, name, versionFlag === undefined ? 'production' : parseVersionRef(versionFlag, '--version'), '--version');
   const record = await registry.get(name, version);
-  const loaded = await loadLabeledJsonl(await evaluationFiles(flags));
+  const loaded = await evaluationRows(flags);
   const holdout = typeof record.params['holdout'] === 'number' ? record.params['holdout'] : 0.2;
   const rows = flags.has('--held-out') ? splitByReviewId(loaded.rows, holdout, HOLDOUT_SALT).held : loaded.rows;
   const runtime = await loadModelRuntime(await registry.localVersionDir(name, version), { name, version });

@@ -30,7 +30,7 @@ import {
   trainRouteSchema,
 } from '../schemas/admin.js';
 import { checkWarmStartRequest, evaluateReviews, evaluateRows, loadLabeledJsonl, resolveBaseModel, type BaseVersion, type LabeledReview, type RunStore } from '../../trainer/index.js';
-import { resolveDataLocation } from '../../core/data-location.js';
+import { withDataLocation } from '../../core/data-location.js';
 import type { VersionRef } from '../../core/model/version-ref.js';
 import type { LabeledReviewRecord } from '../../core/review.js';
 
@@ -104,14 +104,14 @@ async function checkReadable(path: string): Promise<void> {
  * line, never the server path); more rows than an inline request may hold is BATCH_TOO_LARGE, as inline.
  */
 async function locatedDataset(location: string, roots: string[], maxRows: number): Promise<{ location: string; rows: LabeledReview[]; fingerprint: string }> {
-  const path = await resolveDataLocation(location, roots, 'dataset_location');
-  let loaded: Awaited<ReturnType<typeof loadLabeledJsonl>>;
-  try {
-    loaded = await loadLabeledJsonl([path]);
-  } catch (err) {
-    const message = err instanceof Error ? err.message.split(path).join(location) : String(err);
-    throw new DriftlineError('REQUEST_INVALID', `dataset_location: ${message}`, { field: 'dataset_location', cause: err });
-  }
+  const loaded = await withDataLocation(location, roots, 'dataset_location', async (path) => {
+    try {
+      return await loadLabeledJsonl([path]);
+    } catch (err) {
+      const message = err instanceof Error ? err.message.split(path).join(location) : String(err);
+      throw new DriftlineError('REQUEST_INVALID', `dataset_location: ${message}`, { field: 'dataset_location', cause: err });
+    }
+  });
   if (loaded.rows.length > maxRows) {
     throw new DriftlineError('BATCH_TOO_LARGE', `dataset_location ${JSON.stringify(location)} holds ${loaded.rows.length} reviews; the limit is ${maxRows} (DRIFTLINE_API_MAX_COMPARE_ROWS)`, {
       field: 'dataset_location',

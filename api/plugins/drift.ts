@@ -14,7 +14,7 @@ import { DriftlineError } from '../../core/errors.js';
 import { loadDriftThresholds } from '../../core/drift/config.js';
 import { createCompareRunner } from '../compare-runner.js';
 import { COMPARE_SIDES, compareRouteSchema, oversizedTexts, readCompareItems, type CompareBody, type CompareRequest } from '../drift-compare.js';
-import { resolveDataLocation } from '../../core/data-location.js';
+import { withDataLocation } from '../../core/data-location.js';
 import { createDriftStore, type DriftQuery } from '../drift-queries.js';
 import { driftMetricsRouteSchema, driftWindowsRouteSchema } from '../schemas/drift.js';
 
@@ -71,7 +71,7 @@ async function inlineBody(request: CompareRequest, roots: string[], maxRows: num
       if (inline) return inline;
       const field = `${side}_location`;
       const location = request[`${side}_location`] ?? '';
-      return readCompareItems(await resolveDataLocation(location, roots, field), location, field, maxRows);
+      return withDataLocation(location, roots, field, (path) => readCompareItems(path, location, field, maxRows));
     }),
   );
   return { reference: sides[0], current: sides[1], ...(request.options ? { options: request.options } : {}) };

@@ -239,7 +239,7 @@ export function evaluateRouteSchema(maxRows: number): Record<string, unknown> {
           type: 'string',
           minLength: 1,
           maxLength: 1024,
-          description: 'A labelled JSONL file (.jsonl or .jsonl.gz) inside the data roots (DRIFTLINE_DATA_ROOTS), e.g. data/sample/reviews-sample.jsonl',
+          description: 'A labelled JSONL file (.jsonl or .jsonl.gz) inside the data roots (DRIFTLINE_DATA_ROOTS), e.g. data/sample/reviews-sample.jsonl, or an s3:// object under an s3:// root',
         },
         name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
         version: { ...versionRefSchema, description: 'A number, latest or production (default: the serving version)' },
