@@ -46,6 +46,24 @@ export class FilesystemArtifactStore implements ArtifactStore {
     return keys.filter((k) => k.startsWith(prefix)).sort();
   }
 
+  async children(prefix: string): Promise<string[]> {
+    checkPrefix(prefix);
+    let entries;
+    try {
+      entries = await readdir(join(this.root, ...prefix.split('/').filter(Boolean)), { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+      throw err;
+    }
+    const names: string[] = [];
+    for (const entry of entries) {
+      // A directory counts once it holds an object (as on S3, where empty "folders" do not exist).
+      if (entry.isFile() && !entry.name.endsWith('.partial')) names.push(entry.name);
+      else if (entry.isDirectory() && (await this.list(`${prefix}${entry.name}/`)).length > 0) names.push(entry.name);
+    }
+    return names.sort();
+  }
+
   async delete(key: string): Promise<void> {
     await rm(this.pathOf(key), { force: true });
   }

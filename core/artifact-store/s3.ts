@@ -101,6 +101,23 @@ export class S3ArtifactStore implements ArtifactStore {
     return keys.sort();
   }
 
+  async children(prefix: string): Promise<string[]> {
+    const Prefix = this.keyPrefix + checkPrefix(prefix);
+    const names = new Set<string>();
+    let ContinuationToken: string | undefined;
+    do {
+      // Delimiter '/': the server answers the level's "folders" as CommonPrefixes and only its own objects as Contents.
+      const page = await this.send(`children ${prefix}`, () =>
+        this.client.send(new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix, Delimiter: '/', ContinuationToken })),
+      );
+      for (const common of page.CommonPrefixes ?? []) if (common.Prefix) names.add(common.Prefix.slice(Prefix.length, -1));
+      for (const item of page.Contents ?? []) if (item.Key && !item.Key.endsWith('/')) names.add(item.Key.slice(Prefix.length));
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+    names.delete('');
+    return [...names].sort();
+  }
+
   async delete(key: string): Promise<void> {
     const Key = this.keyPrefix + checkKey(key);
     await this.send(`delete ${key}`, () => this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key })));

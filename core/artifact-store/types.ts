@@ -15,6 +15,11 @@ export interface ArtifactStore {
   get(key: string): Promise<Uint8Array | null>;
   /** Every key under `prefix` (a folder-like prefix ending in '/', or ''), sorted. */
   list(prefix: string): Promise<string[]>;
+  /**
+   * The names one level below `prefix` ('' or ending in '/') that hold objects, sorted: `children('')` of
+   * `a/x`, `a/y/z` and `b` is `['a', 'b']`. One listing of that level, not of every object under it.
+   */
+  children(prefix: string): Promise<string[]>;
   /** Removes one object; removing a missing key is not an error. */
   delete(key: string): Promise<void>;
   /** Releases connections (S3 client sockets); the filesystem store has none. */

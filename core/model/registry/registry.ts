@@ -271,10 +271,12 @@ export function openRegistry(dir: string = coreSettings.load().registryDir, opti
         if (!entry.isDirectory() || !NAME_PATTERN.test(entry.name)) continue;
         if (await stat(join(root, entry.name, 'index.json')).then(() => true, () => false)) names.add(entry.name);
       }
+      // One listing of the store's top level and one small read per model, not a listing of every version's files.
       const store = await artifactStore();
-      for (const key of store ? await store.list('') : []) {
-        const [first, second, ...rest] = key.split('/');
-        if (first && second === 'index.json' && rest.length === 0 && NAME_PATTERN.test(first)) names.add(first);
+      if (store) {
+        for (const name of await store.children('')) {
+          if (!names.has(name) && NAME_PATTERN.test(name) && (await store.get(`${name}/index.json`)) !== null) names.add(name);
+        }
       }
       return [...names].sort();
     },

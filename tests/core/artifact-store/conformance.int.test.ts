@@ -81,6 +81,21 @@ describe.each(implementations)('ArtifactStore conformance: %s', (_name, open) =>
     await store.close();
   });
 
+  it('names the children of one level: folders that hold objects and the objects of that level', async () => {
+    const store = await open();
+    for (const key of ['m/index.json', 'm/versions/1/d.json', 'm/versions/2/a/x.bin', 'n/index.json', 'top.json']) {
+      await store.put(key, new TextEncoder().encode(key));
+    }
+    expect(await store.children('')).toEqual(['m', 'n', 'top.json']);
+    expect(await store.children('m/')).toEqual(['index.json', 'versions']);
+    expect(await store.children('m/versions/')).toEqual(['1', '2']);
+    expect(await store.children('absent/')).toEqual([]);
+    await store.delete('m/versions/1/d.json');
+    expect(await store.children('m/versions/')).toEqual(['2']);
+    await expect(store.children('m')).rejects.toMatchObject({ code: 'ARTIFACT_STORE_FAILED' });
+    await store.close();
+  });
+
   it('refuses keys that could leave its root', async () => {
     const store = await open();
     for (const key of ['../escape', 'a/../../b', '/absolute', 'a//b', '', 'a/b/', 'white space']) {
