@@ -5,11 +5,10 @@
  */
 import { createClickHouse, type ClickHouseClient } from '../core/clickhouse.js';
 import type { CoreSettings } from '../core/config.js';
-import { loadDriftThresholds } from '../core/drift/config.js';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from '../core/logger.js';
 import { createRedis } from '../core/redis.js';
-import { AggregatorService, aggregatorSettings, registryBaselineProvider } from '../drift-aggregator/index.js';
+import { aggregatorService, aggregatorSettings, type AggregatorService } from '../drift-aggregator/index.js';
 
 export interface LocalAggregator {
   aggregator: AggregatorService;
@@ -22,17 +21,7 @@ export interface LocalAggregator {
 export async function createLocalAggregator(core: CoreSettings, env: NodeJS.ProcessEnv, kafka: Kafka, log: Logger): Promise<LocalAggregator> {
   const redis = createRedis(core);
   const clickhouse = await createClickHouse(core);
-  const aggregator = new AggregatorService({
-    core,
-    settings: aggregatorSettings.load(env),
-    thresholds: loadDriftThresholds(env),
-    kafka,
-    redis,
-    clickhouse,
-    baselines: registryBaselineProvider(core.registryDir),
-    rollbackTarget: null,
-    log,
-  });
+  const aggregator = aggregatorService({ core, settings: aggregatorSettings.load(env), kafka, redis, clickhouse, rollbackTarget: null, log }, env);
   return {
     aggregator,
     clickhouse,

@@ -3,6 +3,8 @@
  * pass their own ClickHouse client, since an embedded chdb path belongs to one process) and
  * `runAggregator` (the `driftline aggregator` process: runs until SIGTERM/SIGINT).
  */
+import type { Redis } from 'ioredis';
+import type { Kafka } from 'kafkajs';
 import type { ClickHouseClient } from '../core/clickhouse.js';
 import { createClickHouse } from '../core/clickhouse.js';
 import { coreSettings } from '../core/config.js';
@@ -14,7 +16,7 @@ import { createRedis } from '../core/redis.js';
 import { registryBaselineProvider } from './baselines.js';
 import { aggregatorSettings, type AggregatorSettings } from './config.js';
 import type { CoreSettings } from '../core/config.js';
-import { registryRollbackTarget } from './rollback.js';
+import { registryRollbackTarget, type RollbackTarget } from './rollback.js';
 import { AggregatorService } from './service.js';
 
 export interface StartOptions {
@@ -45,6 +47,22 @@ export function shadowAggregatorSettings(core: CoreSettings, settings: Aggregato
   };
 }
 
+/** What an aggregator service is built from besides the environment's thresholds and the registry's baselines. */
+export interface AggregatorParts {
+  core: CoreSettings;
+  settings: AggregatorSettings;
+  kafka: Kafka;
+  redis: Redis;
+  clickhouse: ClickHouseClient;
+  rollbackTarget: RollbackTarget | null;
+  log: Logger;
+}
+
+/** One aggregator service on the given connections: drift thresholds from `env`, baselines from the registry. */
+export function aggregatorService(parts: AggregatorParts, env: NodeJS.ProcessEnv = process.env): AggregatorService {
+  return new AggregatorService({ ...parts, thresholds: loadDriftThresholds(env), baselines: registryBaselineProvider(parts.core.registryDir) });
+}
+
 export async function startAggregator(options: StartOptions = {}): Promise<RunningAggregator> {
   const env = options.env ?? process.env;
   const core = coreSettings.load(env);
@@ -54,30 +72,9 @@ export async function startAggregator(options: StartOptions = {}): Promise<Runni
   const redis = createRedis(core);
   const clickhouse = options.clickhouse ?? (await createClickHouse(core));
   const rollbackTarget = registryRollbackTarget(core.registryDir, kafka, core.topicPromotions);
-  const service = new AggregatorService({
-    core,
-    settings,
-    thresholds: loadDriftThresholds(env),
-    kafka,
-    redis,
-    clickhouse,
-    baselines: registryBaselineProvider(core.registryDir),
-    rollbackTarget: settings.autoRollback ? rollbackTarget : null,
-    log,
-  });
+  const service = aggregatorService({ core, settings, kafka, redis, clickhouse, rollbackTarget: settings.autoRollback ? rollbackTarget : null, log }, env);
   const shadowed = settings.shadow ? shadowAggregatorSettings(core, settings) : undefined;
-  const shadow = shadowed
-    ? new AggregatorService({
-        ...shadowed,
-        thresholds: loadDriftThresholds(env),
-        kafka,
-        redis,
-        clickhouse,
-        baselines: registryBaselineProvider(core.registryDir),
-        rollbackTarget: null,
-        log: log.child({ part: 'shadow' }),
-      })
-    : undefined;
+  const shadow = shadowed ? aggregatorService({ ...shadowed, kafka, redis, clickhouse, rollbackTarget: null, log: log.child({ part: 'shadow' }) }, env) : undefined;
   const closeAll = async (): Promise<void> => {
     await rollbackTarget.close().catch(() => undefined);
     if (!options.clickhouse) await clickhouse.close().catch(() => undefined);
