@@ -13,7 +13,7 @@ import type { Redis } from 'ioredis';
 import { RELEASE_LOCK_AND_TRIM_LUA } from '../core/redis.js';
 import type { ClickHouseClient } from '../core/clickhouse.js';
 import { buildDeadLetter, type DeadLetterPublisher } from '../core/deadletter.js';
-import { ALERTS_TABLE, DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, driftTableMigrations, type AlertHistoryRow, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
+import { ALERTS_TABLE, DRIFT_METRICS_TABLE, RECENT_REVIEWS_TABLE, WINDOW_SUMMARY_TABLE, driftTableMigrations, recentReviewsTtl, type AlertHistoryRow, type DriftMetricRow, type RecentReviewRow, type WindowSummaryRow } from '../core/drift/tables.js';
 import { DriftlineError } from '../core/errors.js';
 import { backoffDelayMs } from '../core/retry.js';
 import type { Logger } from '../core/logger.js';
@@ -22,10 +22,11 @@ import type { DeadLetter } from '../schemas/types.js';
 export type PendingEntry =
   | { table: typeof DRIFT_METRICS_TABLE; row: DriftMetricRow }
   | { table: typeof WINDOW_SUMMARY_TABLE; row: WindowSummaryRow }
-  | { table: typeof ALERTS_TABLE; row: AlertHistoryRow };
+  | { table: typeof ALERTS_TABLE; row: AlertHistoryRow }
+  | { table: typeof RECENT_REVIEWS_TABLE; row: RecentReviewRow };
 
-type QueuedRow = DriftMetricRow | WindowSummaryRow | AlertHistoryRow;
-const TABLES: ReadonlySet<string> = new Set([DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, ALERTS_TABLE]);
+type QueuedRow = DriftMetricRow | WindowSummaryRow | AlertHistoryRow | RecentReviewRow;
+const TABLES: ReadonlySet<string> = new Set([DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, ALERTS_TABLE, RECENT_REVIEWS_TABLE]);
 
 
 /** ClickHouse DateTime64(3) text, UTC: 'YYYY-MM-DD hh:mm:ss.mmm'. */
@@ -91,8 +92,13 @@ export function encodeEntry(text: string): Encoded {
   return { ok: true, table: entry.table, row: toInsertRow(entry.row) };
 }
 
-export async function runMigrations(client: ClickHouseClient, database: string): Promise<void> {
-  for (const query of driftTableMigrations(database)) await client.command({ query });
+/**
+ * Creates or upgrades the drift tables; `recentRetentionDays` (DRIFTLINE_RECENT_SAMPLE_RETENTION_DAYS) is also set
+ * on an existing recent_reviews table, so changing the setting takes effect on the next start.
+ */
+export async function runMigrations(client: ClickHouseClient, database: string, recentRetentionDays?: number): Promise<void> {
+  for (const query of driftTableMigrations(database, recentRetentionDays)) await client.command({ query });
+  if (recentRetentionDays !== undefined) await client.command({ query: `ALTER TABLE ${database}.${RECENT_REVIEWS_TABLE} MODIFY ${recentReviewsTtl(recentRetentionDays)}` });
 }
 
 export interface PendingWriterOptions {

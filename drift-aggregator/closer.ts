@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { DriftThresholds } from '../core/drift/config.js';
 import { applyHysteresis, worstStatus, type HysteresisState } from '../core/drift/status.js';
-import { ALERTS_TABLE, ALL_SEGMENTS, DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
+import { ALERTS_TABLE, ALL_SEGMENTS, DRIFT_METRICS_TABLE, RECENT_REVIEWS_TABLE, WINDOW_SUMMARY_TABLE, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
 import { toDriftlineError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { DriftAlert, DriftStatus } from '../schemas/types.js';
@@ -25,6 +25,7 @@ import type { AggregatorState } from './redis-state.js';
 import { recordWindowForRollback, ROLLBACK_METRICS, type RollbackPolicy, type RollbackTarget } from './rollback.js';
 import type { AggregatorMetrics } from './telemetry.js';
 import { CLOCK_HASH, hashName } from './increments.js';
+import { recentReviewRows } from './recent-sample.js';
 import { parseLargeWindowId, parseWindowId, shouldClose, watermarkOf, type TimeSource, type WindowRef } from './windows.js';
 
 export interface CloserOptions {
@@ -190,7 +191,7 @@ export class WindowCloser {
   private async evaluateCounted(id: string): Promise<ClosedWindow> {
     const { state, catalog } = this.deps;
     const ref = parseWindowId(id);
-    const [hashes, lateEvents, stateLost, sketches, rewound, registrations, lastTouched] = await Promise.all([
+    const [hashes, lateEvents, stateLost, sketches, rewound, registrations, lastTouched, sample] = await Promise.all([
       state.readWindow(id),
       state.lateEvents(id),
       this.isStateLost(ref),
@@ -198,6 +199,7 @@ export class WindowCloser {
       state.takeRewound(id),
       this.larger.registrations(ref),
       this.redis.zscore(state.key('touched'), id),
+      state.readSample(id),
     ]);
     const clock = hashes.get(hashName(ALL_SEGMENTS, CLOCK_HASH)) ?? {};
     const windowKeys = await state.windowKeys(id);
@@ -213,6 +215,10 @@ export class WindowCloser {
       hysteresisKey: state.key('hyst', ref.modelName, ref.modelVersion),
       inClosingMulti: (multi, events) => {
         for (const key of windowKeys) multi.expire(key, this.options.stateTtlSeconds);
+        // The recent sample goes to ClickHouse with the window's other rows (a re-closed window replaces them).
+        const recent = recentReviewRows(ref, this.options.windowMs, sample, this.now());
+        if (recent.length > 0) multi.rpush(state.key('pending'), ...recent.map((row) => JSON.stringify({ table: RECENT_REVIEWS_TABLE, row } satisfies PendingEntry)));
+        multi.expire(state.key('sample', id), this.options.stateTtlSeconds);
         this.larger.register(multi, registrations, events, lastTouched === null ? this.now() : Number(lastTouched), this.options.stateTtlSeconds);
       },
     });

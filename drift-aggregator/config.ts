@@ -33,6 +33,16 @@ export const aggregatorSettings = defineSettings('drift-aggregator', {
     description:
       "Also aggregate the shadow candidate's events (DRIFTLINE_TOPIC_SHADOW, written by a scorer with DRIFTLINE_SHADOW=staging) into the same window tables, keyed by the candidate's version: a second aggregator in this process with its own consumer group (<group>-shadow), Redis prefix (<prefix>:shadow) and no automatic rollback.",
   }),
+  recentSamplePerWindow: setting({
+    env: 'DRIFTLINE_RECENT_SAMPLE_PER_WINDOW',
+    kind: 'int',
+    default: 200,
+    min: 0,
+    max: 10_000,
+    description:
+      'Scored reviews (with text and rating) kept per counted window in ClickHouse table recent_reviews: the ones with the smallest hash of review_id, a uniform sample that is the same however the stream is batched or replayed. What a drift-triggered retrain learns from and what the Grafana "Recent reviews" table shows. 0 = none.',
+  }),
+  recentSampleRetentionDays: setting({ env: 'DRIFTLINE_RECENT_SAMPLE_RETENTION_DAYS', kind: 'int', default: 14, min: 1, max: 3_650, description: 'Days a window\'s recent_reviews rows are kept (ClickHouse TTL on window_start; applied to the table on every aggregator start).' }),
   clickhouseRetryMaxMs: setting({ env: 'DRIFTLINE_AGGREGATOR_CH_RETRY_MAX_MS', kind: 'int', default: 30_000, min: 100, description: 'Longest back-off between ClickHouse write retries (rows wait in Redis meanwhile).' }),
 });
 

@@ -317,6 +317,7 @@ export class BatchConsumer {
       windowMs: this.windowMs,
       windowTime: this.deps.settings.windowTime,
       sketchesOf: (name, version) => this.catalog.get(name, version),
+      samplePerWindow: this.deps.settings.recentSamplePerWindow,
     });
     for (const event of unique) aggregate.add(event);
     return { aggregate, reviewIds: unique.map((event) => event.review_id), duplicates: events.length - unique.length, deadLetters, undecodable, invalidCodes };

@@ -19,6 +19,7 @@ import type { ScoredReview } from '../schemas/types.js';
 import { windowClockOf, windowId, windowStartOf, type TimeSource, type WindowRef } from './windows.js';
 import { EXPECTED_CONFUSION, EXPECTED_CONFUSION_HASH, expectedConfusionValue } from './performance-estimate.js';
 import type { WindowTimeMode } from './config.js';
+import { WindowSample } from './recent-sample.js';
 
 export const OTHER_SEGMENT = '__other__';
 /** Segment of categories the reference never had (kept apart from the known ones capped into OTHER_SEGMENT). */
@@ -134,6 +135,8 @@ export interface WindowIncrements {
   /** Events per clock they were windowed on (event time, or ingest time when the review has none). */
   timeSources: Record<TimeSource, number>;
   segments: Map<string, SegmentStates>;
+  /** The window's recent-sample candidates of this batch (recent-sample.ts). */
+  sample: WindowSample;
 }
 
 export interface BatchAggregateOptions {
@@ -141,6 +144,8 @@ export interface BatchAggregateOptions {
   windowTime: WindowTimeMode;
   /** Sketches of a model version (built once per version from its baseline). */
   sketchesOf(modelName: string, modelVersion: number): VersionSketches;
+  /** Reviews kept per window in the recent-sample store (DRIFTLINE_RECENT_SAMPLE_PER_WINDOW); 0 or absent: none. */
+  samplePerWindow?: number;
 }
 
 function nonZero(counts: Record<string, number>): Record<string, number> {
@@ -154,7 +159,14 @@ function nonZero(counts: Record<string, number>): Record<string, number> {
 export interface BatchIncrements {
   /** Latest window time among the batch's events (-Infinity for an empty batch). */
   maxWindowTime: number;
-  windows: Array<{ id: string; start: number; events: number; hashes: Array<[string, SketchIncrements]> }>;
+  windows: Array<{
+    id: string;
+    start: number;
+    events: number;
+    hashes: Array<[string, SketchIncrements]>;
+    /** Recent-sample reservoir: keep the `keep` smallest hashes; `members` are this batch's [hash, member JSON] candidates. */
+    sample?: { keep: number; members: Array<[number, string]> };
+  }>;
 }
 
 /** Pre-aggregates the events of one Kafka batch: one entry per window, every state summed in memory. */
@@ -176,7 +188,7 @@ export class BatchAggregate {
     const ref: WindowRef = { modelName: event.model_name, modelVersion: event.model_version, start: windowStartOf(time, this.options.windowMs) };
     const id = windowId(ref);
     let window = this.windows.get(id);
-    if (!window) this.windows.set(id, (window = { ref, id, events: 0, timeSources: { event: 0, ingest: 0 }, segments: new Map() }));
+    if (!window) this.windows.set(id, (window = { ref, id, events: 0, timeSources: { event: 0, ingest: 0 }, segments: new Map(), sample: new WindowSample(this.options.samplePerWindow ?? 0) }));
     window.events++;
     window.timeSources[source]++;
     this.events++;
@@ -184,7 +196,9 @@ export class BatchAggregate {
     if (!sketches.baseline) this.withoutBaseline++;
     const values = sketches.baseline ? monitoredValues(event) : null;
     // Only the event's own segment here: __all__ is the merge of the segments, built once per batch in finish().
-    this.segment(window, sketches.segmentOf(event.category), sketches).add(event, values);
+    const segment = sketches.segmentOf(event.category);
+    this.segment(window, segment, sketches).add(event, values);
+    window.sample.add(event, segment);
     this.finished = false;
   }
 
@@ -214,7 +228,7 @@ export class BatchAggregate {
       }
       // Events per window clock (event / ingest time), counted in the same atomic apply.
       hashes.push([hashName(ALL_SEGMENTS, CLOCK_HASH), { ints: nonZero(window.timeSources), floats: {}, mins: {}, maxes: {} }]);
-      windows.push({ id: window.id, start: window.ref.start, events: window.events, hashes });
+      windows.push({ id: window.id, start: window.ref.start, events: window.events, hashes, sample: { keep: window.sample.keep, members: window.sample.members() } });
     }
     return { maxWindowTime: this.maxWindowTime, windows };
   }

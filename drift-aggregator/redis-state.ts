@@ -32,6 +32,8 @@
  *   open-large              zset  larger-size window id (windows.ts largeWindowId) -> start: a counted window
  *                                 inside it closed, the larger one is not closed yet (larger-windows.ts)
  *   touched-large           zset  larger-size window id -> latest wall ms any of its counted windows was touched
+ *   sample:<id>             zset  recent-sample reservoir of a counted window: member JSON -> hash of review_id,
+ *                                 trimmed to the K smallest in the apply (recent-sample.ts; EX = state TTL once closed)
  */
 import type { Redis } from 'ioredis';
 import { DriftlineError } from '../core/errors.js';
@@ -109,6 +111,15 @@ for w = 1, windowCount do
     end
     i = i + 3 * opCount
   end
+  -- Recent-sample reservoir: the K smallest hashes of the window's review_ids (order- and replay-independent).
+  local keep, sampleCount = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+  i = i + 2
+  if not isLate and sampleCount > 0 then
+    local sampleKey = prefix .. 'sample:' .. id
+    for s = 0, sampleCount - 1 do redis.call('ZADD', sampleKey, ARGV[i + 2 * s], ARGV[i + 2 * s + 1]) end
+    redis.call('ZREMRANGEBYRANK', sampleKey, keep, -1)
+  end
+  i = i + 2 * sampleCount
 end
 if batchMaxTime > tonumber(ownMax or '-1e300') then redis.call('HSET', partitionMax, offsetField, ARGV[6]) end
 if batchMaxTime > tonumber(redis.call('HGET', clock, 'max_time') or '-1e300') then redis.call('HSET', clock, 'max_time', ARGV[6]) end
@@ -206,6 +217,9 @@ export class AggregatorState {
     for (const window of input.increments.windows) {
       args.push(window.id, window.start, window.events, window.hashes.length);
       for (const [name, increments] of window.hashes) pushIncrements(args, name, increments);
+      const sample = window.sample ?? { keep: 0, members: [] };
+      args.push(sample.keep, sample.members.length);
+      for (const [hash, member] of sample.members) args.push(hash, member);
     }
     const reply = await this.evalApply(keys, args);
     const [code, stored, late] = reply;
@@ -361,6 +375,14 @@ export class AggregatorState {
   /** Whether the window got events replayed after a rollback (and forgets it: the window is closing). */
   async takeRewound(id: string): Promise<boolean> {
     return (await this.redis.srem(this.key('rewound'), id)) === 1;
+  }
+
+  /** The recent-sample reservoir of a counted window: [member JSON, hash], smallest hash first. */
+  async readSample(id: string): Promise<Array<[string, number]>> {
+    const flat = await this.redis.zrange(this.key('sample', id), 0, -1, 'WITHSCORES');
+    const out: Array<[string, number]> = [];
+    for (let i = 0; i < flat.length; i += 2) out.push([flat[i]!, Number(flat[i + 1])]);
+    return out;
   }
 
   async lateEvents(id: string): Promise<number> {

@@ -109,7 +109,7 @@ export class AggregatorService {
   async start(): Promise<void> {
     const { core, settings, kafka, log } = this.deps;
     await ensureTopics(kafka, [core.topicScored, core.topicAlerts, core.topicDeadLetter], core);
-    await runMigrations(this.deps.clickhouse, core.clickhouseDatabase);
+    await runMigrations(this.deps.clickhouse, core.clickhouseDatabase, settings.recentSampleRetentionDays);
     await this.state.loadScript();
     if (settings.metricsPort > 0) this.metricsServer = await serveMetrics(this.metrics.registry, settings.metricsPort, settings.metricsHost, { readiness: this.readinessChecks() });
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });

@@ -54,6 +54,9 @@ export interface ScoredReview {
   input_offset: number;
   /** Text or title contains U+FFFD (valid text an upstream decoder left behind); false for v1 events. */
   has_replacement_char: boolean;
+  /** The review's title and text (v3), kept by the aggregator's recent-sample store; null in v1/v2 events. */
+  title: string | null;
+  text: string | null;
 }
 
 export interface ModelPromotion {

@@ -8,6 +8,15 @@ export const DRIFT_METRICS_TABLE = 'drift_metrics';
 export const WINDOW_SUMMARY_TABLE = 'window_summary';
 /** One row per alert state change (DriftAlert v2): the alert history. */
 export const ALERTS_TABLE = 'alerts';
+/** A bounded sample of each counted window's scored reviews with their ratings (drift-aggregator/recent-sample.ts). */
+export const RECENT_REVIEWS_TABLE = 'recent_reviews';
+/** Days recent_reviews rows are kept by default (DRIFTLINE_RECENT_SAMPLE_RETENTION_DAYS). */
+export const RECENT_REVIEWS_RETENTION_DAYS = 14;
+
+/** The TTL clause of recent_reviews: rows leave `days` after their window started. */
+export function recentReviewsTtl(days: number): string {
+  return `TTL toDateTime(window_start) + INTERVAL ${Math.max(1, Math.floor(days))} DAY`;
+}
 
 /**
  * A row's window size in ms as SQL: `window_size_ms`, or for rows written before window sizes existed
@@ -15,7 +24,7 @@ export const ALERTS_TABLE = 'alerts';
  */
 export const WINDOW_SIZE_SQL = 'if(window_size_ms = 0, toUInt64(toUnixTimestamp64Milli(window_end) - toUnixTimestamp64Milli(window_start)), window_size_ms)';
 
-export function driftTableMigrations(database: string): string[] {
+export function driftTableMigrations(database: string, recentRetentionDays = RECENT_REVIEWS_RETENTION_DAYS): string[] {
   return [
     `CREATE DATABASE IF NOT EXISTS ${database}`,
     `CREATE TABLE IF NOT EXISTS ${database}.${DRIFT_METRICS_TABLE} (
@@ -85,6 +94,32 @@ export function driftTableMigrations(database: string): string[] {
       written_at DateTime64(3, 'UTC')
     ) ENGINE = ReplacingMergeTree(written_at)
     ORDER BY (model_name, model_version, segment, feature, metric, window_start, window_size_ms)`,
+    // The sample is re-read by sample_hash order (the reservoir keeps the smallest hashes), so a retried window replaces its rows.
+    `CREATE TABLE IF NOT EXISTS ${database}.${RECENT_REVIEWS_TABLE} (
+      window_start DateTime64(3, 'UTC'),
+      window_end DateTime64(3, 'UTC'),
+      window_size_ms UInt64 COMMENT 'the counted window size: the sample is kept per counted window',
+      model_name LowCardinality(String),
+      model_version UInt32,
+      segment LowCardinality(String) COMMENT 'the review''s segment (product category, __other__ or __unseen__)',
+      sample_hash UInt64 COMMENT 'hash of review_id: the window keeps the reviews with the smallest ones (a priority reservoir)',
+      review_id String,
+      category Nullable(String),
+      rating UInt8,
+      title Nullable(String),
+      text Nullable(String) COMMENT 'null for events a scorer before ScoredReview v3 wrote',
+      sentiment LowCardinality(String) COMMENT 'predicted',
+      confidence Float64,
+      prob_negative Float64,
+      prob_neutral Float64,
+      prob_positive Float64,
+      outlier_score Float64,
+      outlier_flag UInt8,
+      event_time_ms Nullable(Int64),
+      written_at DateTime64(3, 'UTC')
+    ) ENGINE = ReplacingMergeTree(written_at)
+    ORDER BY (model_name, model_version, window_start, window_size_ms, sample_hash, review_id)
+    ${recentReviewsTtl(recentRetentionDays)}`,
     // Tables created before the per-window clock counts get the columns (existing rows read 0).
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS event_time_events UInt64 DEFAULT 0 AFTER late_events`,
     `ALTER TABLE ${database}.${WINDOW_SUMMARY_TABLE} ADD COLUMN IF NOT EXISTS ingest_time_events UInt64 DEFAULT 0 AFTER event_time_events`,
@@ -164,6 +199,25 @@ export interface AlertHistoryRow extends WindowRowKey {
   threshold_amber: number;
   threshold_red: number;
   episode_start: number;
+  written_at: number;
+}
+
+/** A row of recent_reviews: one sampled review of a counted window. */
+export interface RecentReviewRow extends WindowRowKey {
+  sample_hash: number;
+  review_id: string;
+  category: string | null;
+  rating: number;
+  title: string | null;
+  text: string | null;
+  sentiment: string;
+  confidence: number;
+  prob_negative: number;
+  prob_neutral: number;
+  prob_positive: number;
+  outlier_score: number;
+  outlier_flag: number;
+  event_time_ms: number | null;
   written_at: number;
 }
 

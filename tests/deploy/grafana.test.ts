@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
 import { coreSettings } from '../../core/config.js';
-import { ALERTS_TABLE, driftTableMigrations, DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE } from '../../core/drift/tables.js';
+import { ALERTS_TABLE, driftTableMigrations, DRIFT_METRICS_TABLE, RECENT_REVIEWS_TABLE, WINDOW_SUMMARY_TABLE } from '../../core/drift/tables.js';
 import { repoPath } from '../../core/paths.js';
 import { expandGrafanaSql } from '../support/grafana.js';
 
@@ -55,6 +55,14 @@ function alertRow(minute: number, feature: string, previous: string, status: str
     window_start: ts(minute), window_end: ts(minute + 1), window_size_ms: 60_000, model_name: 'reviews', model_version: 1, segment: '__all__', feature, metric: 'psi',
     alert_id: alertId, dedupe_key: `${alertId}:${minute}`, previous_status: previous, status, value: 0.3, p_value: null, threshold_amber: 0.1, threshold_red: 0.25,
     episode_start: ts(0), written_at: ts(writtenAt),
+  };
+}
+
+function recentRow(minute: number, segment: string, reviewId: string, hash: number, writtenAt: number) {
+  return {
+    window_start: ts(minute), window_end: ts(minute + 1), window_size_ms: 60_000, model_name: 'reviews', model_version: 1, segment, sample_hash: hash, review_id: reviewId,
+    category: segment, rating: 2, title: null, text: `text of ${reviewId}`, sentiment: 'negative', confidence: 0.81234, prob_negative: 0.81234, prob_neutral: 0.1, prob_positive: 0.08766,
+    outlier_score: 0.5, outlier_flag: 0, event_time_ms: null, written_at: ts(writtenAt),
   };
 }
 
@@ -104,7 +112,7 @@ describe('grafana provisioning files', () => {
       const reads = [...sql.matchAll(/FROM\s+\S+\.(\w+)(\s+FINAL)?/g)];
       expect(reads.length, sql).toBeGreaterThan(0);
       for (const read of reads) {
-        expect([DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, ALERTS_TABLE]).toContain(read[1]);
+        expect([DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE, ALERTS_TABLE, RECENT_REVIEWS_TABLE]).toContain(read[1]);
         expect(read[2], `no FINAL in: ${sql}`).toBeDefined();
       }
     }
@@ -123,7 +131,8 @@ describe('dashboard SQL on the real drift tables (embedded ClickHouse)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'driftline-grafana-'));
     client = await createClickHouse(coreSettings.load({}, { clickhouseUrl: '', clickhousePath: dir }));
-    for (const statement of driftTableMigrations(DATABASE)) await client.command({ query: statement });
+    // Ten years of recent-sample retention: the fixed test windows (January 2026) must not have expired already.
+    for (const statement of driftTableMigrations(DATABASE, 3_650)) await client.command({ query: statement });
     await client.insert({
       table: `${DATABASE}.${DRIFT_METRICS_TABLE}`,
       format: 'JSONEachRow',
@@ -154,6 +163,12 @@ describe('dashboard SQL on the real drift tables (embedded ClickHouse)', () => {
         alertRow(2, 'text_length', 'red', 'green', 'episode-a', 4),
         alertRow(1, 'category', 'green', 'red', 'episode-b', 2),
       ],
+    });
+    await client.insert({
+      table: `${DATABASE}.${RECENT_REVIEWS_TABLE}`,
+      format: 'JSONEachRow',
+      // r-1 written twice (a re-closed window): FINAL keeps one.
+      values: [recentRow(0, 'Books', 'r-1', 5, 1), recentRow(0, 'Books', 'r-1', 5, 2), recentRow(0, 'Music', 'r-2', 3, 1), recentRow(1, 'Books', 'r-3', 9, 2)],
     });
   }, 120_000);
 
@@ -205,6 +220,17 @@ describe('dashboard SQL on the real drift tables (embedded ClickHouse)', () => {
     const fiveMinutes = await (await client.query({ query: expandGrafanaSql(sql, { database: DATABASE, model: 'reviews', segment: '__all__', features: [], fromSeconds: FROM_S, toSeconds: TO_S, intervalSeconds: 60, windowSizeMs: 300_000 }), format: 'JSONEachRow' })).json<Record<string, unknown>>();
     expect(fiveMinutes.map((r) => Number(r.events))).toEqual([900]);
     for (const p of dashboard.panels) for (const t of p.targets) expect(t.rawSql, p.title).toContain('= ${window_size}');
+  });
+
+  it('recent reviews: the sampled reviews newest window first, in sample order, of one segment or all', async () => {
+    const sql = panel('Recent reviews').targets[0]!.rawSql;
+    expect((await rows(sql)).map((r) => [r.time, r.review_id, r.text, r.confidence])).toEqual([
+      [ts(1), 'r-3', 'text of r-3', 0.812],
+      [ts(0), 'r-2', 'text of r-2', 0.812],
+      [ts(0), 'r-1', 'text of r-1', 0.812],
+    ]);
+    const books = expandGrafanaSql(sql, { database: DATABASE, model: 'reviews', segment: 'Books', features: [], fromSeconds: FROM_S, toSeconds: TO_S, intervalSeconds: 60 });
+    expect((await (await client.query({ query: books, format: 'JSONEachRow' })).json<Record<string, unknown>>()).map((r) => r.review_id)).toEqual(['r-3', 'r-1']);
   });
 
   it('volume, outlier rate and macro-F1 come from the latest summary version', async () => {

@@ -8,28 +8,45 @@ import { AvroCodec, codecFor, loadReleases, loadSchema } from '../../core/avro.j
 import type { ScoredReview } from '../../schemas/types.js';
 import { SAMPLES } from './samples.js';
 
-type ScoredReviewV1 = Omit<ScoredReview, 'has_replacement_char'>;
+type ScoredReviewV1 = Omit<ScoredReview, 'has_replacement_char' | 'title' | 'text'>;
+type ScoredReviewV2 = Omit<ScoredReview, 'title' | 'text'>;
 
 describe('ScoredReview v1 → v2 (has_replacement_char)', () => {
   const v1 = loadReleases('ScoredReview').find((release) => release.version === 1)?.schema;
-  const { has_replacement_char: _flag, ...v1Sample } = SAMPLES.ScoredReview;
+  const { has_replacement_char: _flag, title: _title, text: _text, ...v1Sample } = SAMPLES.ScoredReview;
 
   it('keeps v1 in schemas/releases/ScoredReview.jsonl, differing from v2 only by the new field with its default', () => {
     expect(v1).toBeDefined();
     const current = loadSchema('ScoredReview');
     const v1Fields = (v1 as typeof current).fields.map((f) => f.name);
-    expect(current.fields.map((f) => f.name)).toEqual([...v1Fields, 'has_replacement_char']);
-    expect(current.fields.at(-1)).toMatchObject({ type: 'boolean', default: false });
+    expect(current.fields.map((f) => f.name)).toEqual([...v1Fields, 'has_replacement_char', 'title', 'text']);
+    expect(current.fields.find((f) => f.name === 'has_replacement_char')).toMatchObject({ type: 'boolean', default: false });
   });
 
   it('the current reader decodes an event a v1 writer produced, the flag false', () => {
     const bytes = new AvroCodec<ScoredReviewV1>(v1!).encode(v1Sample);
-    expect(codecFor('ScoredReview').decode(bytes)).toEqual({ ...v1Sample, has_replacement_char: false });
+    expect(codecFor('ScoredReview').decode(bytes)).toEqual({ ...v1Sample, has_replacement_char: false, title: null, text: null });
   });
 
   it('a v1 reader that accepts the v2 writer schema reads v2 events (the new field is skipped)', () => {
     const v1Reader = new AvroCodec<ScoredReviewV1>(v1!).acceptWriterSchema(loadSchema('ScoredReview'));
     expect(v1Reader.decode(codecFor('ScoredReview').encode(SAMPLES.ScoredReview))).toEqual(v1Sample);
+  });
+});
+
+/** ScoredReview v3 adds the review's title and text (nullable, default null) for the aggregator's recent-sample store. */
+describe('ScoredReview v2 → v3 (title, text)', () => {
+  const v2 = loadReleases('ScoredReview').find((release) => release.version === 2)?.schema;
+  const { title: _title, text: _text, ...v2Sample } = SAMPLES.ScoredReview;
+
+  it('the current reader decodes a v2 event, title and text null', () => {
+    const bytes = new AvroCodec<ScoredReviewV2>(v2!).encode(v2Sample);
+    expect(codecFor('ScoredReview').decode(bytes)).toEqual({ ...v2Sample, title: null, text: null });
+  });
+
+  it('a v2 reader that accepts the v3 writer schema reads v3 events (title and text skipped)', () => {
+    const v2Reader = new AvroCodec<ScoredReviewV2>(v2!).acceptWriterSchema(loadSchema('ScoredReview'));
+    expect(v2Reader.decode(codecFor('ScoredReview').encode(SAMPLES.ScoredReview))).toEqual(v2Sample);
   });
 });
 

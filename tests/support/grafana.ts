@@ -61,6 +61,7 @@ export const PLOTTED_COLUMNS: Record<string, string[]> = {
   'Late events per window': ['time', 'late_events', 'late_share'],
   'Status per segment': ['time', 'segment', 'status'],
   'Alert history': ['time', 'segment', 'feature', 'metric', 'previous_status', 'status', 'change', 'alert_id'],
+  'Recent reviews': ['time', 'model_version', 'segment', 'review_id', 'rating', 'sentiment', 'confidence', 'text'],
 };
 
 /** Panels that are empty while nothing ever changed state (a run whose traffic stayed green has no alerts). */

@@ -1,0 +1,114 @@
+/**
+ * The recent-sample store: per counted window, a bounded sample of its scored reviews with their ratings
+ * (what a retrain on recent traffic learns from, and what people drill into from Grafana), written to
+ * ClickHouse's recent_reviews table when the window closes.
+ *
+ * A priority reservoir, not Algorithm R: a window keeps the K reviews with the smallest hash of their
+ * review_id. That sample depends only on the set of reviews counted in the window — not on their order,
+ * on how they were split into batches or instances — so it merges (union, keep the K smallest) and is
+ * replay-safe: the apply script ZADDs members whose score is the hash and trims the window's zset to K
+ * inside the same atomic apply that counts the batch, so a batch counted once is sampled once, and a
+ * replay after lost Redis state adds the very same members again. Every review has the same chance
+ * K / n of being kept (the hash is uniform), so the sample is a uniform one of the window.
+ */
+import { createHash } from 'node:crypto';
+import type { RecentReviewRow } from '../core/drift/tables.js';
+import type { ScoredReview } from '../schemas/types.js';
+import type { WindowRef } from './windows.js';
+
+/** What one sampled review keeps (the zset member, as JSON). */
+export interface SampledReview {
+  review_id: string;
+  segment: string;
+  category: string | null;
+  rating: number;
+  title: string | null;
+  text: string | null;
+  sentiment: string;
+  confidence: number;
+  prob_negative: number;
+  prob_neutral: number;
+  prob_positive: number;
+  outlier_score: number;
+  outlier_flag: boolean;
+  event_time_ms: number | null;
+}
+
+/** 48 bits of SHA-1 of the review_id: uniform, the same on every instance, exact as a Redis zset score (a double). */
+export function sampleHash(reviewId: string): number {
+  return createHash('sha1').update(reviewId).digest().readUIntBE(0, 6);
+}
+
+export function sampledReview(event: ScoredReview, segment: string): SampledReview {
+  return {
+    review_id: event.review_id,
+    segment,
+    category: event.category,
+    rating: event.rating,
+    title: event.title ?? null,
+    text: event.text ?? null,
+    sentiment: event.sentiment,
+    confidence: event.confidence,
+    prob_negative: event.prob_negative,
+    prob_neutral: event.prob_neutral,
+    prob_positive: event.prob_positive,
+    outlier_score: event.outlier_score,
+    outlier_flag: event.outlier_flag,
+    event_time_ms: event.event_time_ms,
+  };
+}
+
+/** The K smallest-hash reviews of one window within a batch (so a batch sends Redis at most K members per window). */
+export class WindowSample {
+  private entries: Array<[number, string]> = [];
+
+  constructor(readonly keep: number) {}
+
+  add(event: ScoredReview, segment: string): void {
+    if (this.keep <= 0) return;
+    this.entries.push([sampleHash(event.review_id), JSON.stringify(sampledReview(event, segment))]);
+    // Trimmed in chunks: sorting on every add would be quadratic for a large batch.
+    if (this.entries.length >= 2 * this.keep) this.trim();
+  }
+
+  /** [hash, member] pairs, smallest hash first, at most `keep`. */
+  members(): Array<[number, string]> {
+    this.trim();
+    return this.entries;
+  }
+
+  private trim(): void {
+    this.entries.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+    if (this.entries.length > this.keep) this.entries.length = this.keep;
+  }
+}
+
+/** The recent_reviews rows of a closed counted window from its zset (member JSON, hash score). */
+export function recentReviewRows(ref: WindowRef, windowMs: number, members: ReadonlyArray<[string, number]>, writtenAt: number): RecentReviewRow[] {
+  return members.map(([member, hash]) => {
+    const review = JSON.parse(member) as SampledReview;
+    return {
+      window_start: ref.start,
+      window_end: ref.start + windowMs,
+      window_size_ms: windowMs,
+      model_name: ref.modelName,
+      model_version: ref.modelVersion,
+      segment: review.segment,
+      sample_hash: hash,
+      review_id: review.review_id,
+      category: review.category,
+      rating: review.rating,
+      title: review.title,
+      text: review.text,
+      sentiment: review.sentiment,
+      confidence: review.confidence,
+      prob_negative: review.prob_negative,
+      prob_neutral: review.prob_neutral,
+      prob_positive: review.prob_positive,
+      outlier_score: review.outlier_score,
+      outlier_flag: review.outlier_flag ? 1 : 0,
+      event_time_ms: review.event_time_ms,
+      written_at: writtenAt,
+    };
+  });
+}
