@@ -9,7 +9,7 @@ type Loader = () => Promise<CliCommand[]>;
 const COMPONENT_COMMANDS: Array<{ names: string[]; load: Loader }> = [
   { names: ['services', 'topics'], load: async () => (await import('./infra.js')).commands },
   { names: ['ingest'], load: async () => (await import('../ingest/cli.js')).commands },
-  { names: ['train', 'models', 'evaluate', 'infer', 'runs'], load: async () => (await import('../trainer/cli.js')).commands },
+  { names: ['train', 'models', 'evaluate', 'infer', 'runs', 'retrain-policy'], load: async () => (await import('../trainer/cli.js')).commands },
   { names: ['scorer'], load: async () => (await import('../scorer/cli.js')).commands },
   { names: ['aggregator', 'drift', 'alerts'], load: async () => (await import('../drift-aggregator/cli.js')).commands },
   { names: ['api'], load: async () => (await import('../api/cli.js')).commands },
@@ -25,6 +25,7 @@ const SUMMARIES: Record<string, string> = {
   models: 'List, promote and roll back model versions',
   evaluate: 'Evaluate a model version on labelled reviews',
   infer: 'Batch inference: score a file of reviews with a model version, recorded as a run',
+  'retrain-policy': 'Drift-triggered retraining: train a staging candidate when production stays red, promote it through the shadow gate',
   runs: 'List and show the runs of training, evaluation and batch inference (metrics, pictures, drift)',
   scorer: 'Run the streaming scorer (Kafka consumer, exactly-once)',
   aggregator: 'Run the drift aggregator (Redis sketches, ClickHouse metrics, alerts)',

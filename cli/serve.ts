@@ -27,6 +27,7 @@ import { createLogger, type Logger } from '../core/logger.js';
 import { serveMetrics, type ReadinessCheck } from '../core/metrics.js';
 import { startApiServer } from '../api/index.js';
 import { scorerSettings } from '../scorer/index.js';
+import { startRetrainPolicyIfEnabled } from '../trainer/index.js';
 import { ensureModel } from './demo.js';
 import { createLocalAggregator } from './local-aggregator.js';
 import type { CliCommand } from '../core/cli.js';
@@ -164,6 +165,8 @@ async function runServe(argv: string[]): Promise<number> {
   const { aggregator, clickhouse, closeConnections } = await createLocalAggregator(core, process.env, kafka, log);
   await aggregator.start();
   const api = await startApiServer({ core, clickhouseClient: clickhouse, logger: log });
+  // The retrain policy reads the aggregator's tables: in this process, which owns the embedded ClickHouse (off by default).
+  const retrain = startRetrainPolicyIfEnabled(core, clickhouse, scorerSettings.load(process.env).modelName, log);
   let readyServer: Server | undefined;
   if (args.port > 0) {
     const checks = [...aggregator.readinessChecks(), httpReadiness('api', () => `${api.url}/ready`), httpReadiness('scorer', () => `http://127.0.0.1:${scorerPort}/ready`)];
@@ -199,6 +202,7 @@ async function runServe(argv: string[]): Promise<number> {
     const exit = await scorer.stop();
     if (clean && exit !== 0 && exit !== null) throw new Error(`scorer exited with ${exit}`);
   });
+  if (retrain) await step('retrain-policy', () => retrain.stop());
   await step('aggregator', () => aggregator.stop());
   if (readyServer) await new Promise<void>((resolve) => readyServer.close(() => resolve()));
   await closeConnections();

@@ -1,4 +1,4 @@
-/** `driftline train`, `driftline evaluate`, `driftline infer` (and `driftline models`, which lives with the registry, and `driftline runs`). */
+/** `driftline train`, `driftline evaluate`, `driftline infer` (and `driftline models`, which lives with the registry, `driftline runs` and `driftline retrain-policy`). */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { guardedRun, type CliCommand } from '../core/cli.js';
@@ -23,6 +23,7 @@ import { recordEvaluation } from './runs/hooks.js';
 import { openRunStore, runsDirFor } from './runs/store.js';
 import { runsCommand } from './runs/cli.js';
 import { runBatchInference } from './infer.js';
+import { retrainPolicyCommand } from './retrain-policy-cli.js';
 
 const TRAIN_USAGE = `usage: driftline train --data FILE.jsonl[,FILE2] [options]
 
@@ -259,4 +260,5 @@ export const commands: CliCommand[] = [
   { name: 'infer', summary: 'Batch inference: score a file of reviews with a model version, recorded as a run', usage: INFER_USAGE, run: guardedRun('infer', INFER_USAGE, infer) },
   modelsCommand,
   runsCommand,
+  retrainPolicyCommand,
 ];

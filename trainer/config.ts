@@ -1,5 +1,5 @@
 /** Trainer settings (CLI flags override them). */
-import { defineSettings, setting } from '../core/config.js';
+import { defineSettings, setting, type Settings } from '../core/config.js';
 
 export const trainerSettings = defineSettings('trainer', {
   modelName: setting({ env: 'DRIFTLINE_TRAIN_MODEL_NAME', kind: 'string', default: 'reviews', description: 'Model name the trainer registers by default (--name overrides).' }),
@@ -25,3 +25,19 @@ export const runsSettings = defineSettings('runs', {
     description: "Directory of the run store (one folder per train_/eval_ run: run.json and its artifacts). Empty: '_runs' inside the registry directory.",
   }),
 });
+
+/** The drift-triggered retrain policy (trainer/retrain-policy.ts); off by default. */
+export const retrainPolicySettings = defineSettings('retrain-policy', {
+  enabled: setting({ env: 'DRIFTLINE_RETRAIN_POLICY', kind: 'boolean', default: false, description: 'Drift-triggered retraining (docs/models.md): train a warm-started candidate from production on the reference data plus the recent labelled sample and register it as staging when production stays red or its live macro-F1 falls below the floor.' }),
+  redWindows: setting({ env: 'DRIFTLINE_RETRAIN_RED_WINDOWS', kind: 'int', default: 3, min: 1, max: 1_000, description: 'Retrain policy: consecutive red windows (newest ones, segment __all__, smallest window size) of the production version that trigger a retrain.' }),
+  macroF1Floor: setting({ env: 'DRIFTLINE_RETRAIN_MACRO_F1_FLOOR', kind: 'number', default: 0, min: 0, max: 1, description: "Retrain policy: also retrain when production's live macro-F1 over those newest windows (events-weighted) is below this; 0 = only the red rule." }),
+  data: setting({ env: 'DRIFTLINE_RETRAIN_DATA', kind: 'list', default: ['data/sample/reviews-sample.jsonl'], description: 'Retrain policy: the reference training data (labelled JSONL locations inside DRIFTLINE_DATA_ROOTS); its fixed hold-out is one of the two comparisons.' }),
+  sampleWindows: setting({ env: 'DRIFTLINE_RETRAIN_SAMPLE_WINDOWS', kind: 'int', default: 60, min: 1, max: 100_000, description: "Retrain policy: how many of the production version's newest windows of recent_reviews the candidate learns from." }),
+  minSample: setting({ env: 'DRIFTLINE_RETRAIN_MIN_SAMPLE', kind: 'int', default: 100, min: 1, description: 'Retrain policy: fewest recent labelled reviews (with text) needed to train; fewer, and it waits for more.' }),
+  epochs: setting({ env: 'DRIFTLINE_RETRAIN_EPOCHS', kind: 'int', default: 3, min: 1, max: 200, description: 'Retrain policy: epochs of the warm-started candidate.' }),
+  cooldownMs: setting({ env: 'DRIFTLINE_RETRAIN_COOLDOWN_MS', kind: 'int', default: 3_600_000, min: 0, description: 'Retrain policy: no new candidate from a production version that got one less than this long ago (and never while its candidate is still staging).' }),
+  intervalMs: setting({ env: 'DRIFTLINE_RETRAIN_INTERVAL_MS', kind: 'int', default: 60_000, min: 100, description: 'Retrain policy: how often the windows are checked (and a pending candidate offered to the shadow gate).' }),
+  autoPromote: setting({ env: 'DRIFTLINE_RETRAIN_AUTO_PROMOTE', kind: 'boolean', default: false, description: "Retrain policy: promote the policy's staging candidate as soon as the shadow gate passes (DRIFTLINE_SHADOW_GATE_*; needs a scorer with DRIFTLINE_SHADOW=staging and an aggregator with DRIFTLINE_AGGREGATOR_SHADOW). Off: promotion stays manual (driftline models promote --gate shadow)." }),
+});
+
+export type RetrainPolicyOptions = Settings<typeof retrainPolicySettings.spec>;

@@ -19,5 +19,6 @@ export {
   type TrainRequest,
   type TrainerExecutorOptions,
 } from './job-runner.js';
+export { startRetrainPolicyIfEnabled } from './retrain-policy-cli.js';
 export { openRunStore, runsDirFor, type RunListOptions, type RunPage, type RunStore } from './runs/store.js';
 export { ARTIFACT_NAME, RUN_ID, RUN_KINDS, type RunArtifact, type RunKind, type RunRecord } from './runs/types.js';

@@ -14,7 +14,7 @@ import { writeModelArtifacts } from '../core/model/artifacts.js';
 import type { ModelRegistry } from '../core/model/registry/index.js';
 import { createModelRuntime } from '../core/model/runtime.js';
 import { loadTf } from '../core/model/tf.js';
-import type { Prediction } from '../core/model/types.js';
+import type { ModelRuntime, Prediction } from '../core/model/types.js';
 import { evaluateTfidf } from './baseline-tfidf.js';
 import { type CategoryBaseline, evaluateCategoryTfidf } from './category-baseline.js';
 import { type LabeledReview, loadLabeledJsonl, splitByReviewId } from './data.js';
@@ -51,6 +51,11 @@ export interface TrainJobOptions {
   onPhase?: (phase: string, fraction: number) => void;
   /** Where the job is recorded as a run (default: trainer/runs/store.ts runsDirFor the registry; null: not recorded). */
   runs?: RunStore | null;
+  /**
+   * Further evaluations of the trained candidate before it is registered (e.g. the retrain policy's comparison
+   * with production): kept as metrics.comparison in the version's record, its run and the report.
+   */
+  compare?: (candidate: ModelRuntime) => Promise<Record<string, unknown>>;
 }
 
 export interface TrainingReport {
@@ -82,6 +87,8 @@ export interface TrainingReport {
   runId: string | null;
   /** Why the run could not be recorded (the version is registered regardless). */
   runError: string | null;
+  /** What options.compare answered (null without it). */
+  comparison: Record<string, unknown> | null;
 }
 
 export async function runTrainingJob(options: TrainJobOptions): Promise<TrainingReport> {
@@ -152,6 +159,8 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       sentimentBlend: trained.wide.blend,
     };
 
+    const comparison = options.compare ? await options.compare(runtime) : null;
+    if (comparison) Object.assign(metrics, { comparison });
     phase('registering', 0.95);
     const registered = await options.registry.register({
       name: options.name,
@@ -203,11 +212,12 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       timings,
       runId: null,
       runError: null,
+      comparison,
     };
     const runs = options.runs === undefined ? openRunStore(runsDirFor(options.registry.root)) : options.runs;
     if (runs) {
       const model = { name: options.name, version: registered.version, parentVersion: base.parentVersion };
-      const extra = { outlierAuroc: outliers.auroc, tfidfBaseline: metrics.tfidfBaseline, categoryTfidfBaseline: metrics.categoryTfidfBaseline, bestEpoch: trained.bestEpoch, stage, timings };
+      const extra = { ...(comparison ? { comparison } : {}), outlierAuroc: outliers.auroc, tfidfBaseline: metrics.tfidfBaseline, categoryTfidfBaseline: metrics.categoryTfidfBaseline, bestEpoch: trained.bestEpoch, stage, timings };
       const run = await recordSafely(() => recordTrainingRun(runs, { model, params: { ...params, holdout }, data: report.data, heldOut: { rows: held, predictions: heldPredictions, report: heldOut }, metrics: extra }), (message) => {
         report.runError = message;
         log(message);

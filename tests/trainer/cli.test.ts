@@ -22,8 +22,8 @@ afterAll(async () => {
 });
 
 describe('driftline train / evaluate', () => {
-  it('exports train, evaluate, infer, models and runs', () => {
-    expect(commands.map((c) => c.name).sort()).toEqual(['evaluate', 'infer', 'models', 'runs', 'train']);
+  it('exports train, evaluate, infer, models, runs and retrain-policy', () => {
+    expect(commands.map((c) => c.name).sort()).toEqual(['evaluate', 'infer', 'models', 'retrain-policy', 'runs', 'train']);
   });
 
   it('answers bad arguments with exit code 2', async () => {
@@ -31,6 +31,17 @@ describe('driftline train / evaluate', () => {
     expect(await command('train').run([])).toBe(2);
     expect(await command('train').run(['--data', 'x.jsonl', '--bogus'])).toBe(2);
     expect(await command('train').run(['--data', 'x.jsonl', '--param', 'nope=1'])).toBe(2);
+  });
+
+  it('retrain-policy: bad arguments exit 2; with the policy off (the default) it refuses to start', async () => {
+    const err: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      err.push(String(chunk));
+      return true;
+    });
+    expect(await command('retrain-policy').run(['--bogus'])).toBe(2);
+    expect(await command('retrain-policy').run(['--once'])).toBe(1);
+    expect(err.join('')).toContain('CONFIG_INVALID: the retrain policy is off: set DRIFTLINE_RETRAIN_POLICY=true');
   });
 
   it('trains, registers, promotes with --promote --no-publish, writes the report; evaluate scores the held-out part', async () => {

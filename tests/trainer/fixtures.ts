@@ -43,6 +43,24 @@ export function syntheticReviews(n: number, seed = 1): LabeledReview[] {
   return rows;
 }
 
+/**
+ * Reviews after a vocabulary shift: the same topics, but sentiment carried by words the synthetic training data
+ * never had (a model trained on syntheticReviews reads them as noise). What a retrain on recent traffic fixes.
+ */
+export function shiftedReviews(n: number, seed = 2): LabeledReview[] {
+  const moods = { negative: ['janky', 'flimsy', 'rattles', 'returned', 'cracked', 'leaking'], neutral: ['meh', 'so-so', 'passable', 'middling'], positive: ['stellar', 'flawless', 'superb', 'delightful', 'sturdy', 'gorgeous'] };
+  const random = seededRandom(seed * 7919);
+  return syntheticReviews(n, seed).map((row) => {
+    const mood = row.rating <= 2 ? moods.negative : row.rating === 3 ? moods.neutral : moods.positive;
+    const text = row.text
+      .replace(/[.!]$/, '')
+      .split(' ')
+      .map((word) => (POSITIVE.includes(word) || NEGATIVE.includes(word) || NEUTRAL.includes(word) ? mood[Math.floor(random() * mood.length)]! : word))
+      .join(' ');
+    return { ...row, review_id: `shift-${row.review_id}`, text: `${text}.`, title: null, source: 'shifted' };
+  });
+}
+
 import { loadTf } from '../../core/model/tf.js';
 import { DEFAULT_TRAIN_PARAMS, type TrainParams, type TrainResult, trainModel } from '../../trainer/train.js';
 

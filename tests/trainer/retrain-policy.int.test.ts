@@ -1,0 +1,141 @@
+/**
+ * The retrain policy on a real registry (filesystem), embedded ClickHouse and the real trainer: production
+ * (trained on the synthetic vocabulary) turns red on a stream whose sentiment words shifted; the policy
+ * trains a candidate by warm start on the reference data plus the recent labelled sample in recent_reviews,
+ * compares both on the fixed hold-out and the recent sample, registers it as staging with that comparison
+ * (version metrics and its train_ run), waits while the promotion is manual, and with auto-promotion
+ * promotes it once its shadow windows beat production's.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
+import { coreSettings } from '../../core/config.js';
+import { RECENT_REVIEWS_TABLE, WINDOW_SUMMARY_TABLE, driftTableMigrations } from '../../core/drift/tables.js';
+import { createLogger } from '../../core/logger.js';
+import { openRegistry, type ModelRegistry } from '../../core/model/registry/index.js';
+import { clickhouseTime } from '../../drift-aggregator/clickhouse-writer.js';
+import { runTrainingJob } from '../../trainer/pipeline.js';
+import { RetrainPolicy, type TickOutcome } from '../../trainer/retrain-policy.js';
+import { retrainPolicySettings, type RetrainPolicyOptions } from '../../trainer/config.js';
+import { openRunStore, runsDirFor } from '../../trainer/runs/store.js';
+import { TINY_PARAMS, shiftedReviews, syntheticReviews } from './fixtures.js';
+
+const NAME = 'policy';
+const DATABASE = 'policy_test';
+const MINUTE = 60_000;
+// Recent windows: recent_reviews keeps rows DRIFTLINE_RECENT_SAMPLE_RETENTION_DAYS after their window started.
+const T0 = Math.floor(Date.now() / MINUTE) * MINUTE - 60 * MINUTE;
+const REFERENCE = syntheticReviews(1_200, 21);
+const RECENT = shiftedReviews(800, 22);
+
+let root: string;
+let registry: ModelRegistry;
+let clickhouse: ClickHouseClient;
+let production: number;
+
+function summary(version: number, minute: number, status: string, macroF1: number) {
+  return {
+    window_start: clickhouseTime(T0 + minute * MINUTE), window_end: clickhouseTime(T0 + (minute + 1) * MINUTE), window_size_ms: MINUTE, model_name: NAME, model_version: version,
+    segment: '__all__', events: 300, late_events: 0, outliers: 0, outlier_rate: 0, mean_confidence: 0.8, accuracy: macroF1, macro_f1: macroF1, status, state_lost: 0,
+    written_at: clickhouseTime(T0 + (minute + 1) * MINUTE),
+  };
+}
+
+async function insertWindows(rows: Array<ReturnType<typeof summary>>): Promise<void> {
+  await clickhouse.insert({ table: `${DATABASE}.${WINDOW_SUMMARY_TABLE}`, values: rows, format: 'JSONEachRow' });
+}
+
+function policy(overrides: Partial<RetrainPolicyOptions> = {}): RetrainPolicy {
+  const options = { ...retrainPolicySettings.load({}), enabled: true, redWindows: 3, minSample: 200, epochs: 2, ...overrides };
+  return new RetrainPolicy(options, {
+    registry,
+    clickhouse,
+    database: DATABASE,
+    name: NAME,
+    reference: async () => REFERENCE,
+    log: createLogger('retrain-policy-test', 'silent'),
+    gate: { windows: 3, minReviews: 500, margin: 0.01 },
+  });
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'driftline-retrain-'));
+  registry = openRegistry(join(root, 'registry'));
+  clickhouse = await createClickHouse(coreSettings.load({}, { clickhouseUrl: '', clickhousePath: join(root, 'chdb') }));
+  for (const query of driftTableMigrations(DATABASE)) await clickhouse.command({ query });
+  production = (await runTrainingJob({ registry, name: NAME, rows: REFERENCE, params: TINY_PARAMS, promote: true, compareBaseline: false, progress: () => {} })).version;
+  // The recent sample of production's windows: the shifted reviews with their ratings, 100 per window.
+  await clickhouse.insert({
+    table: `${DATABASE}.${RECENT_REVIEWS_TABLE}`,
+    format: 'JSONEachRow',
+    values: RECENT.map((row, i) => ({
+      window_start: clickhouseTime(T0 + Math.floor(i / 100) * MINUTE), window_end: clickhouseTime(T0 + (Math.floor(i / 100) + 1) * MINUTE), window_size_ms: MINUTE,
+      model_name: NAME, model_version: production, segment: row.category, sample_hash: i, review_id: row.review_id, category: row.category, rating: row.rating,
+      title: row.title, text: row.text, sentiment: 'neutral', confidence: 0.5, prob_negative: 0.25, prob_neutral: 0.5, prob_positive: 0.25, outlier_score: 0.5, outlier_flag: 0,
+      event_time_ms: null, written_at: clickhouseTime(T0 + 10 * MINUTE),
+    })),
+  });
+}, 300_000);
+
+afterAll(async () => {
+  await clickhouse?.close();
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+describe('retrain policy', () => {
+  let trained: Extract<TickOutcome, { action: 'trained' }>;
+
+  it('does nothing while production is not red for the newest N windows', async () => {
+    expect(await policy().tick()).toEqual({ action: 'none', reason: '0 windows closed, 3 needed' });
+    await insertWindows([summary(production, 0, 'red', 0.4), summary(production, 1, 'green', 0.4), summary(production, 2, 'red', 0.4)]);
+    expect((await policy().tick()).action).toBe('none');
+    // Too small a recent sample: the trigger holds, the training waits for more reviews.
+    await insertWindows([summary(production, 3, 'red', 0.4), summary(production, 4, 'red', 0.4)]);
+    expect(await policy({ minSample: 5_000 }).tick()).toMatchObject({ action: 'none', reason: expect.stringContaining('only 800 recent labelled reviews') });
+  });
+
+  it('trains a warm-started staging candidate on reference + recent data, compared with production on both hold-outs', async () => {
+    await insertWindows([summary(production, 5, 'red', 0.4)]);
+    const outcome = await policy().tick();
+    expect(outcome).toMatchObject({ action: 'trained', reason: 'the newest 3 windows are red' });
+    trained = outcome as typeof trained;
+    const record = await registry.get(NAME, trained.version);
+    expect(record).toMatchObject({ stage: 'staging', parent_version: production, parent_model: NAME });
+    expect(record.stage_history[0]).toMatchObject({ action: 'register', actor: 'retrain-policy' });
+    const comparison = record.metrics['comparison'] as {
+      productionVersion: number;
+      recentSample: { rows: number; heldOut: number };
+      production: Record<'holdout' | 'recent', { rows: number; macroF1: number }>;
+      candidate: Record<'holdout' | 'recent', { rows: number; macroF1: number }>;
+    };
+    expect(comparison.productionVersion).toBe(production);
+    expect(comparison.recentSample.rows).toBe(800);
+    expect(comparison.production.holdout.rows).toBe(comparison.candidate.holdout.rows);
+    expect(comparison.production.recent.rows).toBe(comparison.recentSample.heldOut);
+    expect(comparison.production.recent.rows).toBeGreaterThan(100);
+    // The candidate learnt the shifted vocabulary from the recent sample: better on it than production.
+    expect(comparison.candidate.recent.macroF1).toBeGreaterThan(comparison.production.recent.macroF1);
+    // Both evaluations are in the candidate's train_ run.
+    const run = await openRunStore(runsDirFor(registry.root)).get(trained.report.runId!);
+    expect(run.kind).toBe('train');
+    expect(run.model).toMatchObject({ version: trained.version, parentVersion: production });
+    expect(run.metrics['comparison']).toEqual(comparison);
+    expect(run.data.rows).toBe(REFERENCE.length + RECENT.length);
+  });
+
+  it('does not train again while the candidate is staging; waits for a manual promotion', async () => {
+    expect(await policy().tick()).toMatchObject({ action: 'waiting', version: trained.version, reason: expect.stringContaining('promotion is manual') });
+  });
+
+  it('with auto-promotion: refused while the shadow windows do not beat production, promoted once they do', async () => {
+    expect(await policy({ autoPromote: true }).tick()).toMatchObject({ action: 'waiting', reason: expect.stringContaining('shadow gate refused') });
+    await insertWindows([6, 7, 8].flatMap((minute) => [summary(production, minute, 'red', 0.45), summary(trained.version, minute, 'green', 0.8)]));
+    const promoted = await policy({ autoPromote: true }).tick();
+    expect(promoted, promoted.reason).toMatchObject({ action: 'promoted', version: trained.version });
+    expect(await registry.productionVersion(NAME)).toBe(trained.version);
+    // The new production version's windows are green: nothing to do.
+    expect(await policy({ autoPromote: true }).tick()).toMatchObject({ action: 'none', reason: expect.stringContaining('not all red') });
+  });
+});
