@@ -21,6 +21,10 @@ export interface SampledReview {
   review_id: string;
   segment: string;
   category: string | null;
+  /** The review's own fields a retrain learns from besides text and rating (they are monitored features too). */
+  product_id: string | null;
+  helpful_votes: number | null;
+  verified: boolean | null;
   rating: number;
   title: string | null;
   text: string | null;
@@ -44,6 +48,9 @@ export function sampledReview(event: ScoredReview, segment: string): SampledRevi
     review_id: event.review_id,
     segment,
     category: event.category,
+    product_id: event.product_id,
+    helpful_votes: event.helpful_votes,
+    verified: event.verified,
     rating: event.rating,
     title: event.title ?? null,
     text: event.text ?? null,
@@ -97,6 +104,9 @@ export function recentReviewRows(ref: WindowRef, windowMs: number, members: Read
       sample_hash: hash,
       review_id: review.review_id,
       category: review.category,
+      product_id: review.product_id ?? null,
+      helpful_votes: review.helpful_votes ?? null,
+      verified: review.verified === undefined || review.verified === null ? null : review.verified ? 1 : 0,
       rating: review.rating,
       title: review.title,
       text: review.text,

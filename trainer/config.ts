@@ -34,6 +34,13 @@ export const retrainPolicySettings = defineSettings('retrain-policy', {
   data: setting({ env: 'DRIFTLINE_RETRAIN_DATA', kind: 'list', default: ['data/sample/reviews-sample.jsonl'], description: 'Retrain policy: the reference training data (labelled JSONL locations inside DRIFTLINE_DATA_ROOTS); its fixed hold-out is one of the two comparisons.' }),
   sampleWindows: setting({ env: 'DRIFTLINE_RETRAIN_SAMPLE_WINDOWS', kind: 'int', default: 60, min: 1, max: 100_000, description: "Retrain policy: how many of the production version's newest windows of recent_reviews the candidate learns from." }),
   minSample: setting({ env: 'DRIFTLINE_RETRAIN_MIN_SAMPLE', kind: 'int', default: 100, min: 1, description: 'Retrain policy: fewest recent labelled reviews (with text) needed to train; fewer, and it waits for more.' }),
+  recentReferenceMin: setting({
+    env: 'DRIFTLINE_RETRAIN_RECENT_REFERENCE_MIN',
+    kind: 'int',
+    default: 200,
+    min: 1,
+    description: "Retrain policy: the candidate's drift reference baseline is built from the held-out part of the recent sample (the traffic it will serve) when that has at least this many reviews; else from every held-out review (reference data and recent).",
+  }),
   epochs: setting({ env: 'DRIFTLINE_RETRAIN_EPOCHS', kind: 'int', default: 3, min: 1, max: 200, description: 'Retrain policy: epochs of the warm-started candidate.' }),
   cooldownMs: setting({ env: 'DRIFTLINE_RETRAIN_COOLDOWN_MS', kind: 'int', default: 3_600_000, min: 0, description: 'Retrain policy: no new candidate from a production version that got one less than this long ago (and never while its candidate is still staging).' }),
   intervalMs: setting({ env: 'DRIFTLINE_RETRAIN_INTERVAL_MS', kind: 'int', default: 60_000, min: 100, description: 'Retrain policy: how often the windows are checked (and a pending candidate offered to the shadow gate).' }),

@@ -56,6 +56,11 @@ export interface TrainJobOptions {
    * with production): kept as metrics.comparison in the version's record, its run and the report.
    */
   compare?: (candidate: ModelRuntime) => Promise<Record<string, unknown>>;
+  /**
+   * Which held-out rows build the drift reference baseline (default: all). The retrain policy keeps the recent
+   * ones: the candidate's reference should be the traffic it is going to serve.
+   */
+  baselineRows?: (row: LabeledReview) => boolean;
 }
 
 export interface TrainingReport {
@@ -137,7 +142,15 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
     log(`sentence model: held-out sentences macro-F1 ${pct(sentences.sentenceModel.macroF1)} (review model on the same sentences ${pct(sentences.reviewModel.macroF1)}; ${sentences.sentences} sentences, labels inherited from their review)`);
 
     phase('baseline', 0.85);
-    const baseline: ReferenceBaseline = { ...heldOutBaseline(options.name, held, heldPredictions, heldOut), sentimentCalibration: fitted };
+    const keep = options.baselineRows ? held.map(options.baselineRows) : null;
+    const reference = keep
+      ? (() => {
+          const rows = held.filter((_, i) => keep[i]);
+          const predictions = heldPredictions.filter((_, i) => keep[i]);
+          return heldOutBaseline(options.name, rows, predictions, evaluatePredictions(rows, predictions, trained.bundle.manifest.categories));
+        })()
+      : heldOutBaseline(options.name, held, heldPredictions, heldOut);
+    const baseline: ReferenceBaseline = { ...reference, sentimentCalibration: fitted };
     const timings = { ...trained.timings, evaluateSeconds: round3(evaluateSeconds), tfidfSeconds: round3((tfidfBaseline?.seconds ?? 0) + (categoryBaseline?.seconds ?? 0)), totalSeconds: round3((performance.now() - started) / 1000) };
     const metrics = {
       accuracy: heldOut.sentiment.accuracy,

@@ -61,6 +61,9 @@ interface RecentRow {
   text: string;
   title: string | null;
   category: string | null;
+  product_id: string | null;
+  helpful_votes: number | string | null;
+  verified: number | string | null;
   rating: number | string;
   event_time_ms: number | string | null;
 }
@@ -70,11 +73,11 @@ function labelled(row: RecentRow, modelVersion: number): LabeledReview {
     review_id: row.review_id,
     text: row.text,
     title: row.title,
-    product_id: null,
+    product_id: row.product_id,
     category: row.category,
     rating: Number(row.rating),
-    helpful_votes: null,
-    verified: null,
+    helpful_votes: row.helpful_votes === null ? null : Number(row.helpful_votes),
+    verified: row.verified === null ? null : Number(row.verified) === 1,
     event_time_ms: row.event_time_ms === null ? null : Number(row.event_time_ms),
     // Per-source quality of the run tells reference and recent rows apart ('recent' family).
     source: `recent/v${modelVersion}`,
@@ -99,7 +102,7 @@ export async function readPolicyWindows(clickhouse: ClickHouseClient, database: 
 /** The recent labelled sample of a version: recent_reviews rows with text of its newest `windows` windows. */
 export async function readRecentSample(clickhouse: ClickHouseClient, database: string, name: string, version: number, windows: number): Promise<LabeledReview[]> {
   const result = await clickhouse.query({
-    query: `SELECT review_id, text, title, category, rating, event_time_ms
+    query: `SELECT review_id, text, title, category, product_id, helpful_votes, verified, rating, event_time_ms
             FROM ${database}.${RECENT_REVIEWS_TABLE} FINAL
             WHERE model_name = {model:String} AND model_version = {version:UInt32} AND text IS NOT NULL AND rating BETWEEN 1 AND 5
               AND window_start >= (SELECT min(s) FROM (SELECT DISTINCT window_start AS s FROM ${database}.${RECENT_REVIEWS_TABLE}
@@ -201,7 +204,9 @@ export class RetrainPolicy {
     // The same hash split runTrainingJob makes: these rows are never trained on.
     const referenceHeld = splitByReviewId(reference, holdout, HOLDOUT_SALT).held;
     const recentHeld = splitByReviewId(recent, holdout, HOLDOUT_SALT).held;
-    log.info({ production, why, reference: reference.length, recent: recent.length }, 'retrain policy: training a candidate');
+    const recentIdsHeld = new Set(recentHeld.map((r) => r.review_id));
+    const recentReference = recentHeld.length >= this.options.recentReferenceMin;
+    log.info({ production, why, reference: reference.length, recent: recent.length, recentReference }, 'retrain policy: training a candidate');
     const productionRuntime = await loadModelRuntime(await registry.localVersionDir(name, production), { name, version: production });
     let report: TrainingReport;
     try {
@@ -215,6 +220,7 @@ export class RetrainPolicy {
         paramDefaults: { epochs: this.options.epochs },
         compareBaseline: false,
         actor: RETRAIN_ACTOR,
+        ...(recentReference ? { baselineRows: (row: LabeledReview) => recentIdsHeld.has(row.review_id) } : {}),
         progress: (line) => log.debug({ line }, 'retrain policy: training'),
         compare: async (candidate) => {
           const candidateQuality = { holdout: await quality(candidate, referenceHeld), recent: await quality(candidate, recentHeld) };
@@ -223,6 +229,7 @@ export class RetrainPolicy {
             trigger: why,
             productionVersion: production,
             recentSample: { rows: recent.length, heldOut: recentHeld.length, windows: this.options.sampleWindows },
+            driftReference: recentReference ? 'recent hold-out' : 'every hold-out row',
             referenceHoldout: { rows: referenceHeld.length },
             production: productionQuality,
             candidate: candidateQuality,

@@ -105,6 +105,9 @@ export function driftTableMigrations(database: string, recentRetentionDays = REC
       sample_hash UInt64 COMMENT 'hash of review_id: the window keeps the reviews with the smallest ones (a priority reservoir)',
       review_id String,
       category Nullable(String),
+      product_id Nullable(String),
+      helpful_votes Nullable(Int32),
+      verified Nullable(UInt8),
       rating UInt8,
       title Nullable(String),
       text Nullable(String) COMMENT 'null for events a scorer before ScoredReview v3 wrote',
@@ -207,6 +210,9 @@ export interface RecentReviewRow extends WindowRowKey {
   sample_hash: number;
   review_id: string;
   category: string | null;
+  product_id: string | null;
+  helpful_votes: number | null;
+  verified: number | null;
   rating: number;
   title: string | null;
   text: string | null;

@@ -61,7 +61,7 @@ function alertRow(minute: number, feature: string, previous: string, status: str
 function recentRow(minute: number, segment: string, reviewId: string, hash: number, writtenAt: number) {
   return {
     window_start: ts(minute), window_end: ts(minute + 1), window_size_ms: 60_000, model_name: 'reviews', model_version: 1, segment, sample_hash: hash, review_id: reviewId,
-    category: segment, rating: 2, title: null, text: `text of ${reviewId}`, sentiment: 'negative', confidence: 0.81234, prob_negative: 0.81234, prob_neutral: 0.1, prob_positive: 0.08766,
+    category: segment, product_id: null, helpful_votes: 3, verified: 1, rating: 2, title: null, text: `text of ${reviewId}`, sentiment: 'negative', confidence: 0.81234, prob_negative: 0.81234, prob_neutral: 0.1, prob_positive: 0.08766,
     outlier_score: 0.5, outlier_flag: 0, event_time_ms: null, written_at: ts(writtenAt),
   };
 }

@@ -52,12 +52,16 @@ export function shiftedReviews(n: number, seed = 2): LabeledReview[] {
   const random = seededRandom(seed * 7919);
   return syntheticReviews(n, seed).map((row) => {
     const mood = row.rating <= 2 ? moods.negative : row.rating === 3 ? moods.neutral : moods.positive;
-    const text = row.text
-      .replace(/[.!]$/, '')
-      .split(' ')
-      .map((word) => (POSITIVE.includes(word) || NEGATIVE.includes(word) || NEUTRAL.includes(word) ? mood[Math.floor(random() * mood.length)]! : word))
-      .join(' ');
-    return { ...row, review_id: `shift-${row.review_id}`, text: `${text}.`, title: null, source: 'shifted' };
+    // Only the words change: lengths, punctuation and titles stay, so the shift is the vocabulary alone.
+    const swap = (text: string): string =>
+      text
+        .split(' ')
+        .map((word) => {
+          const bare = word.replace(/[.!]$/, '');
+          return POSITIVE.includes(bare) || NEGATIVE.includes(bare) || NEUTRAL.includes(bare) ? `${mood[Math.floor(random() * mood.length)]!}${word.slice(bare.length)}` : word;
+        })
+        .join(' ');
+    return { ...row, review_id: `shift-${row.review_id}`, text: swap(row.text), title: row.title ? swap(row.title) : null, source: 'shifted' };
   });
 }
 

@@ -73,6 +73,7 @@ beforeAll(async () => {
     values: RECENT.map((row, i) => ({
       window_start: clickhouseTime(T0 + Math.floor(i / 100) * MINUTE), window_end: clickhouseTime(T0 + (Math.floor(i / 100) + 1) * MINUTE), window_size_ms: MINUTE,
       model_name: NAME, model_version: production, segment: row.category, sample_hash: i, review_id: row.review_id, category: row.category, rating: row.rating,
+      product_id: row.product_id, helpful_votes: row.helpful_votes, verified: row.verified === null || row.verified === undefined ? null : Number(row.verified),
       title: row.title, text: row.text, sentiment: 'neutral', confidence: 0.5, prob_negative: 0.25, prob_neutral: 0.5, prob_positive: 0.25, outlier_score: 0.5, outlier_flag: 0,
       event_time_ms: null, written_at: clickhouseTime(T0 + 10 * MINUTE),
     })),
