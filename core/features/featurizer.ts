@@ -138,7 +138,7 @@ for (let c = 48; c <= 57; c++) ASCII_CLASS[c] = 2;
 const unicodeClass = new Map<number, number>();
 
 function charClass(c: number): number {
-  if (c < 128) return ASCII_CLASS[c];
+  if (c < 128) return ASCII_CLASS[c]!;
   let k = unicodeClass.get(c);
   if (k === undefined) {
     const ch = String.fromCharCode(c);
@@ -283,12 +283,12 @@ function pushSection(normalized: string, maxTokens: number, config: FeaturizerCo
   const count = scanTokens(normalized, config.hashSeed, maxTokens, scratch);
   const hashes = scratch.hashes;
   for (let t = 0; t < count; t++) {
-    const h = hashes[t];
+    const h = hashes[t]!;
     out.push(h & mask);
-    if (config.bigrams && t > 0) out.push(hashPair(hashes[t - 1], h) & mask);
+    if (config.bigrams && t > 0) out.push(hashPair(hashes[t - 1]!, h) & mask);
     if (stats === null) continue;
-    const start = scratch.starts[t];
-    const length = scratch.ends[t] - start;
+    const start = scratch.starts[t]!;
+    const length = scratch.ends[t]! - start;
     const c = normalized.charCodeAt(start);
     if (length === 1 && (c === EXCLAIM || c === QUESTION)) continue;
     stats.words++;
@@ -398,14 +398,14 @@ export function featurizeBatch(reviews: readonly ReviewInput[], config: Featuriz
   const numericScaled = new Float32Array(size * NUMERIC_COUNT);
   const { log1p, mean, std } = config.numeric;
   for (let r = 0; r < size; r++) {
-    const values = featurizeOne(reviews[r], config, ids, scratch, words);
+    const values = featurizeOne(reviews[r]!, config, ids, scratch, words);
     offsets[r + 1] = ids.length;
     for (let f = 0; f < NUMERIC_COUNT; f++) {
-      const raw = values[f];
+      const raw = values[f]!;
       numericRaw[r * NUMERIC_COUNT + f] = raw;
       const x = log1p[f] ? Math.log1p(raw) : raw;
       // Clipped so one absurd input (a 1 MB text) cannot push the models far off their training range.
-      numericScaled[r * NUMERIC_COUNT + f] = Math.max(-SCALED_LIMIT, Math.min(SCALED_LIMIT, (x - mean[f]) / std[f]));
+      numericScaled[r * NUMERIC_COUNT + f] = Math.max(-SCALED_LIMIT, Math.min(SCALED_LIMIT, (x - mean[f]!) / std[f]!));
     }
   }
   return { size, ids: ids.data.slice(0, ids.length), offsets, numericRaw, numericScaled };
@@ -414,7 +414,7 @@ export function featurizeBatch(reviews: readonly ReviewInput[], config: Featuriz
 /** The named raw numeric features of row r (what goes into Prediction.features). */
 export function featureMap(batch: FeatureBatch, row: number): Record<string, number> {
   const out: Record<string, number> = {};
-  for (let f = 0; f < NUMERIC_COUNT; f++) out[NUMERIC_FEATURES[f]] = batch.numericRaw[row * NUMERIC_COUNT + f];
+  for (const [f, name] of NUMERIC_FEATURES.entries()) out[name] = batch.numericRaw[row * NUMERIC_COUNT + f]!;
   return out;
 }
 
@@ -426,10 +426,10 @@ export function fitNumericScaling(config: FeaturizerConfig, reviews: readonly Re
   const sq = new Array<number>(NUMERIC_COUNT).fill(0);
   for (let r = 0; r < n; r++) {
     for (let f = 0; f < NUMERIC_COUNT; f++) {
-      const raw = batch.numericRaw[r * NUMERIC_COUNT + f];
+      const raw = batch.numericRaw[r * NUMERIC_COUNT + f]!;
       const x = config.numeric.log1p[f] ? Math.log1p(raw) : raw;
-      mean[f] += x;
-      sq[f] += x * x;
+      mean[f]! += x;
+      sq[f]! += x * x;
     }
   }
   const numeric: NumericScaling = {
@@ -437,7 +437,7 @@ export function fitNumericScaling(config: FeaturizerConfig, reviews: readonly Re
     log1p: [...config.numeric.log1p],
     mean: mean.map((m) => (n === 0 ? 0 : m / n)),
     std: sq.map((s, f) => {
-      const m = n === 0 ? 0 : mean[f] / n;
+      const m = n === 0 ? 0 : mean[f]! / n;
       const variance = n === 0 ? 1 : s / n - m * m;
       return Math.max(Math.sqrt(Math.max(variance, 0)), MIN_STD);
     }),

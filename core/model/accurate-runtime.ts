@@ -93,13 +93,13 @@ export async function readAccurateHead(versionDir: string): Promise<AccurateHead
 /** The encoder head's class probabilities for one L2-normalised vector. */
 export function headProbabilities(head: AccurateHead, vectors: Float32Array, row: number): number[] {
   const z = [0, 1, 2].map((c) => {
-    let s = head.bias[c];
-    for (let d = 0; d < ENCODER_DIM; d++) s += head.weights[c * ENCODER_DIM + d] * vectors[row * ENCODER_DIM + d];
+    let s = head.bias[c]!;
+    for (let d = 0; d < ENCODER_DIM; d++) s += head.weights[c * ENCODER_DIM + d]! * vectors[row * ENCODER_DIM + d]!;
     return s;
   });
   const max = Math.max(...z);
   const e = z.map((v) => Math.exp(v - max));
-  const sum = e[0] + e[1] + e[2];
+  const sum = e[0]! + e[1]! + e[2]!;
   return e.map((v) => v / sum);
 }
 
@@ -110,14 +110,14 @@ export function headProbabilities(head: AccurateHead, vectors: Float32Array, row
  */
 export function blendPrediction(head: AccurateHead, p: Prediction, headProbs: readonly number[], rating: number | null | undefined, disagreementProbability: number): Prediction {
   const w = head.blendWeight;
-  const mixed = SENTIMENTS.map((s, c) => w * headProbs[c] + (1 - w) * p.probabilities[s]);
+  const mixed = SENTIMENTS.map((s, c) => w * headProbs[c]! + (1 - w) * p.probabilities[s]);
   offsetRow(mixed, 0, head.logOffsets);
   let best = 0;
-  for (let c = 1; c < 3; c++) if (mixed[c] > mixed[best]) best = c;
+  for (let c = 1; c < 3; c++) if (mixed[c]! > mixed[best]!) best = c;
   const probabilities = Object.fromEntries(SENTIMENTS.map((s, c) => [s, mixed[c]])) as Record<Sentiment, number>;
   const disagreement =
     rating !== null && rating !== undefined && ((rating >= 4 && probabilities.negative >= disagreementProbability) || (rating <= 2 && probabilities.positive >= disagreementProbability));
-  return { ...p, sentiment: SENTIMENTS[best], probabilities, confidence: mixed[best], ratingTextDisagreement: disagreement };
+  return { ...p, sentiment: SENTIMENTS[best]!, probabilities, confidence: mixed[best]!, ratingTextDisagreement: disagreement };
 }
 
 /** The category head's class and its probability for one L2-normalised vector (softmax over the classes). */
@@ -126,14 +126,14 @@ export function categoryHeadPrediction(head: AccurateCategoryHead, vectors: Floa
   const z = new Float64Array(k);
   let best = 0;
   for (let c = 0; c < k; c++) {
-    let s = head.bias[c];
-    for (let d = 0; d < ENCODER_DIM; d++) s += head.weights[c * ENCODER_DIM + d] * vectors[row * ENCODER_DIM + d];
+    let s = head.bias[c]!;
+    for (let d = 0; d < ENCODER_DIM; d++) s += head.weights[c * ENCODER_DIM + d]! * vectors[row * ENCODER_DIM + d]!;
     z[c] = s;
-    if (s > z[best]) best = c;
+    if (s > z[best]!) best = c;
   }
   let sum = 0;
-  for (let c = 0; c < k; c++) sum += Math.exp(z[c] - z[best]);
-  return { category: head.classes[best], categoryConfidence: 1 / sum };
+  for (let c = 0; c < k; c++) sum += Math.exp(z[c]! - z[best]!);
+  return { category: head.classes[best]!, categoryConfidence: 1 / sum };
 }
 
 export class AccurateRuntime implements ModelRuntime {
@@ -169,7 +169,7 @@ export class AccurateRuntime implements ModelRuntime {
     ]);
     const category = this.head.category;
     return predictions.map((p, r) => {
-      const blended = blendPrediction(this.head, p, headProbabilities(this.head, vectors, r), reviews[r].rating, this.disagreement);
+      const blended = blendPrediction(this.head, p, headProbabilities(this.head, vectors, r), reviews[r]!.rating, this.disagreement);
       return category ? { ...blended, ...categoryHeadPrediction(category, vectors, r) } : blended;
     });
   }

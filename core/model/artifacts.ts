@@ -51,7 +51,8 @@ interface ModelJson {
   generatedBy?: string;
   convertedBy?: string | null;
   modelTopology: unknown;
-  weightsManifest: Array<{ paths: string[]; weights: io.WeightsManifestEntry[] }>;
+  /** One group: a version's model is one weights.bin (parseModelJson refuses any other layout). */
+  weightsManifest: [{ paths: string[]; weights: io.WeightsManifestEntry[] }];
 }
 
 /** Writes every file of a model version into `dir` (which must exist). */
@@ -212,8 +213,8 @@ function parseModelJson(value: unknown, path: string): ModelJson {
   if (!json || typeof json !== 'object' || !json.modelTopology || !Array.isArray(json.weightsManifest) || json.weightsManifest.length !== 1) {
     throw loadFailed(`${path}: not a tfjs layers model.json (modelTopology + one weightsManifest group expected)`);
   }
-  const group = json.weightsManifest[0];
-  if (!Array.isArray(group.weights) || !Array.isArray(group.paths) || group.paths.length !== 1 || group.paths[0] !== 'weights.bin') {
+  const [group] = json.weightsManifest;
+  if (!group || !Array.isArray(group.weights) || !Array.isArray(group.paths) || group.paths.length !== 1 || group.paths[0] !== 'weights.bin') {
     throw loadFailed(`${path}: weightsManifest must name weights.bin`);
   }
   return json as ModelJson;
@@ -239,8 +240,8 @@ async function readLayersModel(tf: Tf, dir: string): Promise<LayersModel> {
 async function readEmbedding(dir: string, buckets: number, dim: number): Promise<Float32Array> {
   const modelJson = parseModelJson(await readJson(join(dir, 'model.json')), join(dir, 'model.json'));
   const specs = modelJson.weightsManifest[0].weights;
-  const spec = specs[0];
-  if (specs.length !== 1 || spec.dtype !== 'float32' || spec.shape.length !== 2 || spec.shape[0] !== buckets || spec.shape[1] !== dim) {
+  const [spec] = specs;
+  if (specs.length !== 1 || !spec || spec.dtype !== 'float32' || spec.shape.length !== 2 || spec.shape[0] !== buckets || spec.shape[1] !== dim) {
     throw loadFailed(`${dir}: embedding must be one float32 [${buckets}, ${dim}] weight`);
   }
   const bytes = await readBytes(join(dir, 'weights.bin'));
@@ -264,7 +265,7 @@ async function readWide(dir: string, buckets: number): Promise<WideModel> {
   const all = new Float32Array(buckets * 4 + 3);
   new Uint8Array(all.buffer).set(bytes);
   for (let i = 0; i < all.length; i++) if (!Number.isFinite(all[i])) throw loadFailed(`${dir}/weights.bin holds non-finite values`);
-  for (let i = 0; i < buckets; i++) if (all[i] < 0) throw loadFailed(`${dir}/weights.bin: negative idf`);
+  for (let i = 0; i < buckets; i++) if (all[i]! < 0) throw loadFailed(`${dir}/weights.bin: negative idf`);
   return { idf: all.subarray(0, buckets), kernel: all.subarray(buckets, buckets * 4), bias: all.subarray(buckets * 4) };
 }
 

@@ -18,11 +18,13 @@ interface DenseStep {
   activation: 'linear' | 'relu' | 'softmax';
 }
 
-export type DenseRunner = (input: Float32Array, rows: number, width: number) => Float32Array[];
+/** Runs the model on `rows` rows of `width` floats; one array per model output, in output order. */
+export type DenseRunner<Outputs extends Float32Array[]> = (input: Float32Array, rows: number, width: number) => Outputs;
 
 const ACTIVATIONS = new Set(['linear', 'relu', 'softmax']);
 
-export function compileDenseModel(tf: Tf, model: LayersModel): DenseRunner {
+/** `outputCount` is checked against the model here, at load, so the runner's tuple type holds for every call. */
+export function compileDenseModel<Outputs extends Float32Array[]>(tf: Tf, model: LayersModel, outputCount: Outputs['length']): DenseRunner<Outputs> {
   const steps: DenseStep[] = [];
   // model.inputs/outputs work for functional and Sequential models alike (Sequential hides its InputLayer).
   const inputName = model.inputs[0]?.sourceLayer.name;
@@ -32,15 +34,17 @@ export function compileDenseModel(tf: Tf, model: LayersModel): DenseRunner {
     if (className === 'InputLayer') continue;
     const config = layer.getConfig() as { activation?: string; useBias?: boolean };
     const inbound = layer.inboundNodes[0]?.inboundLayers ?? [];
-    if (className !== 'Dense' || inbound.length !== 1 || !ACTIVATIONS.has(config.activation ?? '')) {
+    const source = inbound.length === 1 ? inbound[0] : undefined;
+    if (className !== 'Dense' || !source || !ACTIVATIONS.has(config.activation ?? '')) {
       throw new DriftlineError('MODEL_LOAD_FAILED', `${model.name}: unsupported layer ${layer.name} (${className}, activation ${String(config.activation)})`);
     }
     const [kernel, bias] = layer.weights.map((w) => w.read());
-    steps.push({ name: layer.name, input: inbound[0].name, kernel: kernel as Tensor2D, bias, activation: config.activation as DenseStep['activation'] });
+    steps.push({ name: layer.name, input: source.name, kernel: kernel as Tensor2D, bias, activation: config.activation as DenseStep['activation'] });
   }
   const outputs = model.outputs.map((o) => o.sourceLayer.name);
+  if (outputs.length !== outputCount) throw new DriftlineError('MODEL_LOAD_FAILED', `${model.name}: ${outputs.length} outputs, expected ${outputCount}`);
   return (input, rows, width) => {
-    if (rows === 0) return outputs.map(() => new Float32Array(0));
+    if (rows === 0) return outputs.map(() => new Float32Array(0)) as Outputs;
     // tidy returns tensors only: handing typed arrays back through tidy makes tfjs walk every element.
     const results = tf.tidy(() => {
       const values = new Map<string, Tensor2D>([[inputName, tf.tensor2d(input, [rows, width])]]);
@@ -52,7 +56,7 @@ export function compileDenseModel(tf: Tf, model: LayersModel): DenseRunner {
       return outputs.map((name) => values.get(name)!);
     });
     try {
-      return results.map((t) => t.dataSync() as Float32Array);
+      return results.map((t) => t.dataSync() as Float32Array) as Outputs;
     } finally {
       results.forEach((t) => t.dispose());
     }

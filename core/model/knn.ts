@@ -26,7 +26,7 @@ export function fitKnnIndex(vectors: Float32Array, dims: number, sampleSize: num
   if (n < 2) throw new DriftlineError('TRAINING_FAILED', 'the k-NN shift index needs at least 2 rows');
   const chosen = sampleIndices(n, sampleSize, random);
   const points: number[] = [];
-  for (const r of chosen) for (let d = 0; d < dims; d++) points.push(round7(vectors[r * dims + d]));
+  for (const r of chosen) for (let d = 0; d < dims; d++) points.push(round7(vectors[r * dims + d]!));
   return { k: Math.max(1, Math.min(k, chosen.length)), dims, points };
 }
 
@@ -60,22 +60,22 @@ export function knnDistance(index: CompiledKnn, vectors: Float32Array, offset: n
     if (sq >= worst) continue;
     // Insert into the sorted list of the k best (k is small).
     let i = k - 1;
-    while (i > 0 && best[i - 1] > sq) {
-      best[i] = best[i - 1];
+    while (i > 0 && best[i - 1]! > sq) {
+      best[i] = best[i - 1]!;
       i--;
     }
     best[i] = sq;
-    worst = best[k - 1];
+    worst = best[k - 1]!;
   }
   let sum = 0;
-  for (let i = 0; i < k; i++) sum += Math.sqrt(best[i]);
+  for (let i = 0; i < k; i++) sum += Math.sqrt(best[i]!);
   return sum / k;
 }
 
 function squaredDistance(a: Float32Array, ao: number, b: Float32Array, bo: number, dims: number): number {
   let sq = 0;
   for (let d = 0; d < dims; d++) {
-    const diff = a[ao + d] - b[bo + d];
+    const diff = a[ao + d]! - b[bo + d]!;
     sq += diff * diff;
   }
   return sq;
@@ -83,9 +83,9 @@ function squaredDistance(a: Float32Array, ao: number, b: Float32Array, bo: numbe
 
 /** The default width unrolled (independent sums: ~2x the loop on V8). */
 function squaredDistance16(a: Float32Array, ao: number, b: Float32Array, bo: number): number {
-  const d0 = a[ao] - b[bo], d1 = a[ao + 1] - b[bo + 1], d2 = a[ao + 2] - b[bo + 2], d3 = a[ao + 3] - b[bo + 3]; // prettier-ignore
-  const d4 = a[ao + 4] - b[bo + 4], d5 = a[ao + 5] - b[bo + 5], d6 = a[ao + 6] - b[bo + 6], d7 = a[ao + 7] - b[bo + 7]; // prettier-ignore
-  const d8 = a[ao + 8] - b[bo + 8], d9 = a[ao + 9] - b[bo + 9], d10 = a[ao + 10] - b[bo + 10], d11 = a[ao + 11] - b[bo + 11]; // prettier-ignore
-  const d12 = a[ao + 12] - b[bo + 12], d13 = a[ao + 13] - b[bo + 13], d14 = a[ao + 14] - b[bo + 14], d15 = a[ao + 15] - b[bo + 15]; // prettier-ignore
+  const d0 = a[ao]! - b[bo]!, d1 = a[ao + 1]! - b[bo + 1]!, d2 = a[ao + 2]! - b[bo + 2]!, d3 = a[ao + 3]! - b[bo + 3]!; // prettier-ignore
+  const d4 = a[ao + 4]! - b[bo + 4]!, d5 = a[ao + 5]! - b[bo + 5]!, d6 = a[ao + 6]! - b[bo + 6]!, d7 = a[ao + 7]! - b[bo + 7]!; // prettier-ignore
+  const d8 = a[ao + 8]! - b[bo + 8]!, d9 = a[ao + 9]! - b[bo + 9]!, d10 = a[ao + 10]! - b[bo + 10]!, d11 = a[ao + 11]! - b[bo + 11]!; // prettier-ignore
+  const d12 = a[ao + 12]! - b[bo + 12]!, d13 = a[ao + 13]! - b[bo + 13]!, d14 = a[ao + 14]! - b[bo + 14]!, d15 = a[ao + 15]! - b[bo + 15]!; // prettier-ignore
   return (d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3) + (d4 * d4 + d5 * d5 + d6 * d6 + d7 * d7) + (d8 * d8 + d9 * d9 + d10 * d10 + d11 * d11) + (d12 * d12 + d13 * d13 + d14 * d14 + d15 * d15); // prettier-ignore
 }

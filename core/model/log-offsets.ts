@@ -16,8 +16,8 @@ export function offsetRow(row: number[] | Float32Array | Float64Array, at: numbe
   const k = offsets.length;
   const scaled = new Array<number>(k);
   let sum = 0;
-  for (let c = 0; c < k; c++) sum += scaled[c] = Math.max(row[at + c], 1e-12) * Math.exp(offsets[c]);
-  for (let c = 0; c < k; c++) row[at + c] = scaled[c] / sum;
+  for (let c = 0; c < k; c++) sum += scaled[c] = Math.max(row[at + c]!, 1e-12) * Math.exp(offsets[c]!);
+  for (let c = 0; c < k; c++) row[at + c] = scaled[c]! / sum;
 }
 
 /** A copy of row-major `probabilities` ([rows x offsets.length]) with the offsets applied to every row. */

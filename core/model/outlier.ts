@@ -20,7 +20,7 @@ export function fitEcdf(values: ArrayLike<number>): Ecdf {
   const sorted = Float64Array.from(values).sort();
   if (sorted.length <= MAX_ECDF_POINTS) return { points: Array.from(sorted, round7) };
   const points: number[] = [];
-  for (let i = 0; i < MAX_ECDF_POINTS; i++) points.push(round7(sorted[Math.floor(((i + 0.5) * sorted.length) / MAX_ECDF_POINTS)]));
+  for (let i = 0; i < MAX_ECDF_POINTS; i++) points.push(round7(sorted[Math.floor(((i + 0.5) * sorted.length) / MAX_ECDF_POINTS)]!));
   return { points };
 }
 
@@ -32,7 +32,7 @@ export function ecdfPercentile(ecdf: Ecdf, value: number): number {
   let hi = p.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (p[mid] <= value) lo = mid + 1;
+    if (p[mid]! <= value) lo = mid + 1;
     else hi = mid;
   }
   return lo / p.length;
@@ -102,14 +102,14 @@ function growNode(tree: IsolationTree, node: number, depth: number, members: num
     let min = Infinity;
     let max = -Infinity;
     for (const m of members) {
-      const v = rows[m * dims + f];
+      const v = rows[m * dims + f]!;
       if (v < min) min = v;
       if (v > max) max = v;
     }
     if (max <= min) continue;
     const threshold = round7(min + random() * (max - min));
-    const left = members.filter((m) => rows[m * dims + f] < threshold);
-    const right = members.filter((m) => rows[m * dims + f] >= threshold);
+    const left = members.filter((m) => rows[m * dims + f]! < threshold);
+    const right = members.filter((m) => rows[m * dims + f]! >= threshold);
     if (left.length === 0 || right.length === 0) continue;
     tree.feature[node] = f;
     tree.threshold[node] = threshold;
@@ -142,11 +142,11 @@ export function compileForest(forest: IsolationForest): CompiledForest {
       throw new DriftlineError('MODEL_LOAD_FAILED', `isolation tree ${t} has the wrong number of nodes`);
     }
     for (let node = 0; node < nodesPerTree; node++) {
-      const f = tree.feature[node];
+      const f = tree.feature[node]!;
       if (f >= forest.dims) throw new DriftlineError('MODEL_LOAD_FAILED', `isolation tree ${t} splits on feature ${f} of ${forest.dims}`);
       feature[t * nodesPerTree + node] = f;
-      threshold[t * nodesPerTree + node] = tree.threshold[node];
-      leafValue[t * nodesPerTree + node] = Math.floor(Math.log2(node + 1)) + averagePathLength(tree.size[node]);
+      threshold[t * nodesPerTree + node] = tree.threshold[node]!;
+      leafValue[t * nodesPerTree + node] = Math.floor(Math.log2(node + 1)) + averagePathLength(tree.size[node]!);
     }
   });
   return { trees, nodesPerTree, feature, threshold, leafValue, norm: averagePathLength(forest.sampleSize) };
@@ -162,15 +162,15 @@ export function isolationScores(forest: CompiledForest, vectors: Float32Array, r
   for (let t = 0, base = 0; t < forest.trees; t++, base += nodesPerTree) {
     for (let r = 0, offset = 0; r < rows; r++, offset += dims) {
       let node = 0;
-      let f = feature[base];
+      let f = feature[base]!;
       while (f >= 0) {
-        node = vectors[offset + f] < threshold[base + node] ? 2 * node + 1 : 2 * node + 2;
-        f = feature[base + node];
+        node = vectors[offset + f]! < threshold[base + node]! ? 2 * node + 1 : 2 * node + 2;
+        f = feature[base + node]!;
       }
-      out[r] += leafValue[base + node];
+      out[r]! += leafValue[base + node]!;
     }
   }
-  for (let r = 0; r < rows; r++) out[r] = 2 ** (-(out[r] / forest.trees) / forest.norm);
+  for (let r = 0; r < rows; r++) out[r] = 2 ** (-(out[r]! / forest.trees) / forest.norm);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -192,16 +192,16 @@ export function fitKMeans(rows: Float32Array, dims: number, k: number, seed = 23
   const nearest = new Float64Array(n).fill(Infinity);
   let chosen = Math.floor(random() * n);
   for (let c = 0; c < kk; c++) {
-    for (let d = 0; d < dims; d++) centers[c * dims + d] = rows[chosen * dims + d];
+    for (let d = 0; d < dims; d++) centers[c * dims + d] = rows[chosen * dims + d]!;
     let total = 0;
     for (let i = 0; i < n; i++) {
-      nearest[i] = Math.min(nearest[i], squaredDistance(rows, i * dims, centers, c * dims, dims));
-      total += nearest[i];
+      nearest[i] = Math.min(nearest[i]!, squaredDistance(rows, i * dims, centers, c * dims, dims));
+      total += nearest[i]!;
     }
     let target = random() * total;
     chosen = n - 1;
     for (let i = 0; i < n; i++) {
-      target -= nearest[i];
+      target -= nearest[i]!;
       if (target <= 0) {
         chosen = i;
         break;
@@ -214,12 +214,12 @@ export function fitKMeans(rows: Float32Array, dims: number, k: number, seed = 23
     const sums = new Float64Array(kk * dims);
     const counts = new Int32Array(kk);
     for (let i = 0; i < n; i++) {
-      counts[assignment[i]]++;
-      for (let d = 0; d < dims; d++) sums[assignment[i] * dims + d] += rows[i * dims + d];
+      counts[assignment[i]!]!++;
+      for (let d = 0; d < dims; d++) sums[assignment[i]! * dims + d]! += rows[i * dims + d]!;
     }
     for (let c = 0; c < kk; c++) {
       if (counts[c] === 0) continue;
-      for (let d = 0; d < dims; d++) centers[c * dims + d] = sums[c * dims + d] / counts[c];
+      for (let d = 0; d < dims; d++) centers[c * dims + d] = sums[c * dims + d]! / counts[c]!;
     }
   }
   return { k: kk, dims, values: Array.from(centers, round7) };
@@ -228,7 +228,7 @@ export function fitKMeans(rows: Float32Array, dims: number, k: number, seed = 23
 function squaredDistance(a: ArrayLike<number>, ao: number, b: ArrayLike<number>, bo: number, dims: number): number {
   let s = 0;
   for (let d = 0; d < dims; d++) {
-    const diff = a[ao + d] - b[bo + d];
+    const diff = a[ao + d]! - b[bo + d]!;
     s += diff * diff;
   }
   return s;

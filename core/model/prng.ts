@@ -19,8 +19,8 @@ export function shuffledIndices(n: number, random: Random): Int32Array {
   for (let i = 0; i < n; i++) order[i] = i;
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    const tmp = order[i];
-    order[i] = order[j];
+    const tmp = order[i]!;
+    order[i] = order[j]!;
     order[j] = tmp;
   }
   return order;

@@ -69,8 +69,10 @@ export class ModelForward {
   readonly zDim: number;
   private readonly known: Uint8Array;
   private readonly forest: CompiledForest;
-  private readonly runHead: DenseRunner;
-  private readonly runAutoencoder: DenseRunner;
+  /** Sentiment probabilities and category probabilities. */
+  private readonly runHead: DenseRunner<[Float32Array, Float32Array]>;
+  /** The reconstruction of the outlier vectors. */
+  private readonly runAutoencoder: DenseRunner<[Float32Array]>;
   private readonly wideScratch: WideScratch;
   /** Its own scratch: a scratch holds one wide model's packed weights. */
   private readonly sentenceScratch: WideScratch | null;
@@ -85,8 +87,8 @@ export class ModelForward {
     this.zDim = outlierDim(this.dim);
     this.known = knownRows(bundle.embedding, this.dim);
     this.forest = compileForest(bundle.outlier.forest);
-    this.runHead = compileDenseModel(tf, bundle.head);
-    this.runAutoencoder = compileDenseModel(tf, bundle.autoencoder);
+    this.runHead = compileDenseModel(tf, bundle.head, 2);
+    this.runAutoencoder = compileDenseModel(tf, bundle.autoencoder, 1);
     this.wideScratch = createWideScratch(bundle.featurizer.buckets);
     this.sentenceScratch = bundle.sentences ? createWideScratch(bundle.featurizer.buckets) : null;
     this.knn = bundle.outlier.shiftKnn ? compileKnn(bundle.outlier.shiftKnn) : null;
@@ -127,16 +129,16 @@ export class ModelForward {
     for (let r = 0; r < n; r++) {
       let sq = 0;
       for (let d = 0; d < this.zDim; d++) {
-        const diff = vectors[r * this.zDim + d] - reconstruction[r * this.zDim + d];
+        const diff = vectors[r * this.zDim + d]! - reconstruction[r * this.zDim + d]!;
         sq += diff * diff;
       }
       autoencoderError[r] = sq / this.zDim;
       shiftDistance[r] = this.knn ? knnDistance(this.knn, shift.vectors, r * shift.stride) : nearestCentroidDistance(centroids, shift.vectors, r * shift.stride);
       if (signals && textAnomaly) {
         const at = r * SIGNAL_COUNT;
-        textFeatures(textAnomaly, reviews[r].text ?? '', this.textScratch, signals, at);
-        signals[at + TEXT_FEATURES.length] = autoencoderError[r];
-        signals[at + TEXT_FEATURES.length + 1] = forestScore[r];
+        textFeatures(textAnomaly, reviews[r]!.text ?? '', this.textScratch, signals, at);
+        signals[at + TEXT_FEATURES.length] = autoencoderError[r]!;
+        signals[at + TEXT_FEATURES.length + 1] = forestScore[r]!;
       }
     }
     return { batch, sentiment, category, vectors, autoencoderError, forestScore, shiftDistance, signals };
@@ -160,17 +162,17 @@ export class ModelForward {
 export function outlierScore(bundle: ModelBundle, out: ForwardResult, r: number): number {
   const o = bundle.outlier;
   if (o.textAnomaly && out.signals) return ecdfPercentile(o.combinedEcdf, largestTailScore(o.textAnomaly, out.signals, r * SIGNAL_COUNT));
-  const combined = Math.max(ecdfPercentile(o.autoencoderEcdf, out.autoencoderError[r]), ecdfPercentile(o.forestEcdf, out.forestScore[r]));
+  const combined = Math.max(ecdfPercentile(o.autoencoderEcdf, out.autoencoderError[r]!), ecdfPercentile(o.forestEcdf, out.forestScore[r]!));
   return ecdfPercentile(o.combinedEcdf, combined);
 }
 
 function probabilities(values: Float32Array, row: number): Record<Sentiment, number> {
-  return { negative: values[row * 3], neutral: values[row * 3 + 1], positive: values[row * 3 + 2] };
+  return { negative: values[row * 3]!, neutral: values[row * 3 + 1]!, positive: values[row * 3 + 2]! };
 }
 
 function argmax(values: Float32Array, start: number, width: number): number {
   let best = 0;
-  for (let i = 1; i < width; i++) if (values[start + i] > values[start + best]) best = i;
+  for (let i = 1; i < width; i++) if (values[start + i]! > values[start + best]!) best = i;
   return best;
 }
 
@@ -235,14 +237,14 @@ class TfModelRuntime implements ModelRuntime {
     const score = outlierScore(this.bundle, out, r);
     return {
       review_id: review.review_id,
-      sentiment: SENTIMENTS[best],
+      sentiment: SENTIMENTS[best]!,
       probabilities: probs,
-      confidence: out.sentiment[r * 3 + best],
-      category: categories.length > 0 ? categories[categoryIndex] : null,
-      categoryConfidence: categories.length > 0 ? out.category[r * this.categoryCount + categoryIndex] : null,
+      confidence: out.sentiment[r * 3 + best]!,
+      category: categories.length > 0 ? categories[categoryIndex]! : null,
+      categoryConfidence: categories.length > 0 ? out.category[r * this.categoryCount + categoryIndex]! : null,
       outlierScore: score,
       outlierFlag: score > this.percentile,
-      shiftScore: ecdfPercentile(this.bundle.outlier.shiftEcdf, out.shiftDistance[r]),
+      shiftScore: ecdfPercentile(this.bundle.outlier.shiftEcdf, out.shiftDistance[r]!),
       ratingTextDisagreement: this.disagrees(review.rating, probs),
       features: featureMap(out.batch, r),
     };
@@ -267,8 +269,8 @@ class TfModelRuntime implements ModelRuntime {
     if (flat.length === 0) return;
     const sentiment = this.engine.sentenceSentiment(flat);
     flat.forEach((s, j) => {
-      const item: SentenceSentiment = { text: s.text, sentiment: SENTIMENTS[argmax(sentiment, j * 3, 3)], probabilities: probabilities(sentiment, j) };
-      predictions[owner[j]].sentences!.push(item);
+      const item: SentenceSentiment = { text: s.text, sentiment: SENTIMENTS[argmax(sentiment, j * 3, 3)]!, probabilities: probabilities(sentiment, j) };
+      predictions[owner[j]!]!.sentences!.push(item);
     });
   }
 

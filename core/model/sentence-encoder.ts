@@ -62,11 +62,11 @@ export class SentenceEncoder {
   /** One L2-normalised 384-dim vector per text, row-major, in input order. */
   async encode(texts: readonly string[]): Promise<Float32Array> {
     const ids = texts.map((t) => this.tokenizer.encode(t, { maxTokens: this.maxTokens }));
-    const order = ids.map((_, i) => i).sort((a, b) => ids[a].length - ids[b].length);
+    const order = ids.map((_, i) => i).sort((a, b) => ids[a]!.length - ids[b]!.length);
     const out = new Float32Array(texts.length * ENCODER_DIM);
     for (let start = 0; start < order.length; start += BATCH) {
       const batch = order.slice(start, start + BATCH);
-      const cls = await this.runBatch(batch.map((i) => ids[i]));
+      const cls = await this.runBatch(batch.map((i) => ids[i]!));
       batch.forEach((row, k) => out.set(cls.subarray(k * ENCODER_DIM, (k + 1) * ENCODER_DIM), row * ENCODER_DIM));
     }
     return out;
@@ -78,7 +78,7 @@ export class SentenceEncoder {
     const mask = new BigInt64Array(batch.length * width);
     batch.forEach((tokens, r) => {
       for (let c = 0; c < tokens.length; c++) {
-        inputIds[r * width + c] = BigInt(tokens[c]);
+        inputIds[r * width + c] = BigInt(tokens[c]!);
         mask[r * width + c] = 1n;
       }
     });
@@ -88,14 +88,16 @@ export class SentenceEncoder {
       attention_mask: new ort.Tensor('int64', mask, dims),
       token_type_ids: new ort.Tensor('int64', new BigInt64Array(batch.length * width), dims),
     });
-    const hidden = result.last_hidden_state.data as Float32Array;
+    const output = result.last_hidden_state;
+    if (!output) throw new DriftlineError('MODEL_SCORING_FAILED', 'the sentence encoder returned no last_hidden_state');
+    const hidden = output.data as Float32Array;
     const cls = new Float32Array(batch.length * ENCODER_DIM);
     for (let r = 0; r < batch.length; r++) {
       const row = hidden.subarray(r * width * ENCODER_DIM, r * width * ENCODER_DIM + ENCODER_DIM);
       let norm = 0;
-      for (let d = 0; d < ENCODER_DIM; d++) norm += row[d] * row[d];
+      for (let d = 0; d < ENCODER_DIM; d++) norm += row[d]! * row[d]!;
       norm = Math.sqrt(norm) || 1;
-      for (let d = 0; d < ENCODER_DIM; d++) cls[r * ENCODER_DIM + d] = row[d] / norm;
+      for (let d = 0; d < ENCODER_DIM; d++) cls[r * ENCODER_DIM + d] = row[d]! / norm;
     }
     return cls;
   }

@@ -168,13 +168,13 @@ export function fitTextAnomalyTables(texts: readonly string[], options: TextAnom
         const c3 = key3(a, b, c) >>> countShift;
         const c2 = (Math.imul(Math.imul(b + 0x2, 0x01000193) + c, 0x9e3779b1) >>> 0) >>> countShift;
         if (!storing) {
-          n4[k4 >>> countShift]++;
-          n3[k3 >>> countShift]++;
-          ctx3[c3]++;
-          ctx2[c2]++;
+          n4[k4 >>> countShift]!++;
+          n3[k3 >>> countShift]!++;
+          ctx3[c3]!++;
+          ctx2[c2]!++;
         } else {
-          const p3 = (n3[k3 >>> countShift] + 2 * floor) / (ctx2[c2] + 2);
-          const p4 = (n4[k4 >>> countShift] + 2 * p3) / (ctx3[c3] + 2);
+          const p3 = (n3[k3 >>> countShift]! + 2 * floor) / (ctx2[c2]! + 2);
+          const p4 = (n4[k4 >>> countShift]! + 2 * p3) / (ctx3[c3]! + 2);
           store(gram3, k3 >>> (32 - gram3Bits), -Math.log2(p3));
           store(gram4, k4 >>> (32 - gram4Bits), -Math.log2(p4));
         }
@@ -191,20 +191,20 @@ export function fitTextAnomalyTables(texts: readonly string[], options: TextAnom
   for (const text of texts) {
     const count = wordHashes(text, words);
     const seen = new Set<number>();
-    for (let w = 0; w < count; w++) seen.add(words[w]);
+    for (let w = 0; w < count; w++) seen.add(words[w]!);
     for (const h of seen) bump(docs, h);
   }
   for (const [h, d] of docs) {
     if (d < (options.minWordDocs ?? 2)) continue;
     const bit = h >>> (32 - vocabBits);
-    vocab[bit >>> 3] |= 1 << (bit & 7);
+    vocab[bit >>> 3]! |= 1 << (bit & 7);
   }
   return { gram4Bits, gram3Bits, vocabBits, gram4, gram3, vocab };
 }
 
 function store(table: Uint8Array, bucket: number, bits: number): void {
   const q = Math.min(255, Math.max(1, Math.round(bits * STEPS_PER_BIT)));
-  if (table[bucket] === 0 || q < table[bucket]) table[bucket] = q;
+  if (table[bucket] === 0 || q < table[bucket]!) table[bucket] = q;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,7 +266,7 @@ export function textFeatures(t: TextAnomalyTables, text: string, s: TextAnomalyS
         const h = mix(word);
         words++;
         const bit = h >>> vocabShift;
-        if ((vocab[bit >>> 3] & (1 << (bit & 7))) === 0) unknown++;
+        if ((vocab[bit >>> 3]! & (1 << (bit & 7))) === 0) unknown++;
         if (words > 1) {
           bigrams++;
           const key = (mix(Math.imul(previousWord, 0x9e3779b1) ^ h) | 1) >>> 0;
@@ -292,10 +292,10 @@ export function textFeatures(t: TextAnomalyTables, text: string, s: TextAnomalyS
         if (!((d >= 97 && d <= 122) || d === 48 || d === 39)) other++;
       } else if ((raw >= 0x2000 && raw <= 0x2bff) || (raw >= 0xd800 && raw <= 0xdfff)) other++; // punctuation, symbols, box drawing; emoji halves
     }
-    const q4 = gram4[key4(a, b, c, d) >>> shift4];
+    const q4 = gram4[key4(a, b, c, d) >>> shift4]!;
     if (q4 !== 0) total += q4;
     else {
-      const q3 = gram3[key3(b, c, d) >>> shift3];
+      const q3 = gram3[key3(b, c, d) >>> shift3]!;
       total += q3 !== 0 ? q3 + BACKOFF_STEPS : UNSEEN_STEPS;
     }
     a = b;
@@ -315,7 +315,7 @@ export function textFeatures(t: TextAnomalyTables, text: string, s: TextAnomalyS
 export function largestTailScore(cal: TextAnomalyCalibration, raw: Float64Array, at: number): number {
   let best = -Infinity;
   for (let f = 0; f < SIGNAL_COUNT; f++) {
-    const z = (raw[at + f] - cal.median[f]) / Math.max(cal.q99[f] - cal.median[f], 1e-6);
+    const z = (raw[at + f]! - cal.median[f]!) / Math.max(cal.q99[f]! - cal.median[f]!, 1e-6);
     if (z > best) best = z;
   }
   return best;
@@ -327,7 +327,7 @@ export function calibrateSignals(raw: Float64Array, rows: number): TextAnomalyCa
   const q99: number[] = [];
   for (let f = 0; f < SIGNAL_COUNT; f++) {
     const values = new Float64Array(rows);
-    for (let r = 0; r < rows; r++) values[r] = raw[r * SIGNAL_COUNT + f];
+    for (let r = 0; r < rows; r++) values[r] = raw[r * SIGNAL_COUNT + f]!;
     values.sort();
     median.push(round7(quantile(values, 0.5)));
     q99.push(round7(quantile(values, 0.99)));
@@ -337,7 +337,7 @@ export function calibrateSignals(raw: Float64Array, rows: number): TextAnomalyCa
 
 function quantile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,8 +362,8 @@ export function textAnomalyFromArtifacts(json: TextAnomalyJson, bytes: Uint8Arra
   const bitsOk = (b: unknown) => Number.isInteger(b) && (b as number) >= 8 && (b as number) <= 26;
   if (!bitsOk(json.gram4Bits) || !bitsOk(json.gram3Bits) || !bitsOk(json.vocabBits)) throw new DriftlineError('MODEL_LOAD_FAILED', `${where}: text-anomaly table sizes invalid`);
   const sizes = [1 << json.gram4Bits, 1 << json.gram3Bits, 1 << (json.vocabBits - 3)];
-  if (bytes.byteLength !== sizes[0] + sizes[1] + sizes[2]) {
-    throw new DriftlineError('MODEL_LOAD_FAILED', `${where}: ${bytes.byteLength} bytes, the text-anomaly tables need ${sizes[0] + sizes[1] + sizes[2]}`);
+  if (bytes.byteLength !== sizes[0]! + sizes[1]! + sizes[2]!) {
+    throw new DriftlineError('MODEL_LOAD_FAILED', `${where}: ${bytes.byteLength} bytes, the text-anomaly tables need ${sizes[0]! + sizes[1]! + sizes[2]!}`);
   }
   const finite = (xs: unknown) => Array.isArray(xs) && xs.length === SIGNAL_COUNT && xs.every((x) => typeof x === 'number' && Number.isFinite(x));
   if (!finite(json.median) || !finite(json.q99)) throw new DriftlineError('MODEL_LOAD_FAILED', `${where}: text-anomaly calibration invalid`);
@@ -372,8 +372,8 @@ export function textAnomalyFromArtifacts(json: TextAnomalyJson, bytes: Uint8Arra
     gram3Bits: json.gram3Bits,
     vocabBits: json.vocabBits,
     gram4: bytes.subarray(0, sizes[0]),
-    gram3: bytes.subarray(sizes[0], sizes[0] + sizes[1]),
-    vocab: bytes.subarray(sizes[0] + sizes[1]),
+    gram3: bytes.subarray(sizes[0], sizes[0]! + sizes[1]!),
+    vocab: bytes.subarray(sizes[0]! + sizes[1]!),
     median: json.median,
     q99: json.q99,
   };

@@ -177,17 +177,17 @@ export function poolBatch(batch: FeatureBatch, embedding: Float32Array, dim: num
   const knownRatio = new Float32Array(size);
   const ids = batch.ids;
   for (let o = 0; o < size; o++) {
-    const r = rows ? rows[o] : o;
-    const start = batch.offsets[r];
-    const end = batch.offsets[r + 1];
+    const r = rows ? rows[o]! : o;
+    const start = batch.offsets[r]!;
+    const end = batch.offsets[r + 1]!;
     const out = o * width;
     const count = end - start;
     const inv = poolScale(count, pooling);
     if (dim === 16) sumRows16(ids, start, end, embedding, headInput, out, inv);
     else sumRowsBlocked(ids, start, end, embedding, dim, headInput, out, inv);
     let knownCount = 0;
-    if (known !== null) for (let i = start; i < end; i++) knownCount += known[ids[i]];
-    for (let f = 0; f < NUMERIC_COUNT; f++) headInput[out + dim + f] = batch.numericScaled[r * NUMERIC_COUNT + f];
+    if (known !== null) for (let i = start; i < end; i++) knownCount += known[ids[i]!]!;
+    for (let f = 0; f < NUMERIC_COUNT; f++) headInput[out + dim + f] = batch.numericScaled[r * NUMERIC_COUNT + f]!;
     knownRatio[o] = count === 0 ? 0 : knownCount / count;
   }
   return { headInput, knownRatio };
@@ -205,11 +205,11 @@ function sumRowsBlocked(ids: Int32Array, start: number, end: number, embedding: 
     let a2 = 0;
     let a3 = 0;
     for (let i = start; i < end; i++) {
-      const base = ids[i] * dim + d;
-      a0 += embedding[base];
-      a1 += embedding[base + 1];
-      a2 += embedding[base + 2];
-      a3 += embedding[base + 3];
+      const base = ids[i]! * dim + d;
+      a0 += embedding[base]!;
+      a1 += embedding[base + 1]!;
+      a2 += embedding[base + 2]!;
+      a3 += embedding[base + 3]!;
     }
     out[at + d] = a0 * scale;
     out[at + d + 1] = a1 * scale;
@@ -223,23 +223,23 @@ function sumRows16(ids: Int32Array, start: number, end: number, e: Float32Array,
   let a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0; // prettier-ignore
   let a8 = 0, a9 = 0, a10 = 0, a11 = 0, a12 = 0, a13 = 0, a14 = 0, a15 = 0; // prettier-ignore
   for (let i = start; i < end; i++) {
-    const k = ids[i] << 4;
-    a0 += e[k];
-    a1 += e[k + 1];
-    a2 += e[k + 2];
-    a3 += e[k + 3];
-    a4 += e[k + 4];
-    a5 += e[k + 5];
-    a6 += e[k + 6];
-    a7 += e[k + 7];
-    a8 += e[k + 8];
-    a9 += e[k + 9];
-    a10 += e[k + 10];
-    a11 += e[k + 11];
-    a12 += e[k + 12];
-    a13 += e[k + 13];
-    a14 += e[k + 14];
-    a15 += e[k + 15];
+    const k = ids[i]! << 4;
+    a0 += e[k]!;
+    a1 += e[k + 1]!;
+    a2 += e[k + 2]!;
+    a3 += e[k + 3]!;
+    a4 += e[k + 4]!;
+    a5 += e[k + 5]!;
+    a6 += e[k + 6]!;
+    a7 += e[k + 7]!;
+    a8 += e[k + 8]!;
+    a9 += e[k + 9]!;
+    a10 += e[k + 10]!;
+    a11 += e[k + 11]!;
+    a12 += e[k + 12]!;
+    a13 += e[k + 13]!;
+    a14 += e[k + 14]!;
+    a15 += e[k + 15]!;
   }
   out[at] = a0 * scale;
   out[at + 1] = a1 * scale;
@@ -274,9 +274,9 @@ export function outlierVectors(pooled: PooledBatch, size: number, dim: number, s
   for (let r = 0; r < size; r++) {
     const src = r * width;
     const dst = r * outWidth;
-    for (let d = 0; d < dim; d++) out[dst + d] = clip((pooled.headInput[src + d] - scaling.embeddingMean[d]) / scaling.embeddingStd[d]);
-    for (let f = 0; f < NUMERIC_COUNT; f++) out[dst + dim + f] = pooled.headInput[src + dim + f];
-    out[dst + width] = clip((pooled.knownRatio[r] - scaling.knownMean) / scaling.knownStd);
+    for (let d = 0; d < dim; d++) out[dst + d] = clip((pooled.headInput[src + d]! - scaling.embeddingMean[d]!) / scaling.embeddingStd[d]!);
+    for (let f = 0; f < NUMERIC_COUNT; f++) out[dst + dim + f] = pooled.headInput[src + dim + f]!;
+    out[dst + width] = clip((pooled.knownRatio[r]! - scaling.knownMean) / scaling.knownStd);
   }
   return out;
 }

@@ -51,11 +51,11 @@ function pack(s: WideScratch, idf: Float32Array, kernel: Float32Array | null): v
   floats.fill(0);
   for (let b = 0; b < idf.length; b++) {
     const at = b * BLOCK;
-    floats[at] = idf[b];
+    floats[at] = idf[b]!;
     if (kernel) {
-      floats[at + 1] = kernel[b * 3];
-      floats[at + 2] = kernel[b * 3 + 1];
-      floats[at + 3] = kernel[b * 3 + 2];
+      floats[at + 1] = kernel[b * 3]!;
+      floats[at + 2] = kernel[b * 3 + 1]!;
+      floats[at + 3] = kernel[b * 3 + 2]!;
     }
   }
   s.packedIdf = idf;
@@ -91,8 +91,8 @@ const SUBLINEAR = Float32Array.from({ length: 256 }, (_, k) => (k === 0 ? 0 : 1 
  * returns the count. The one definition for training and serving (the blocks must be packed).
  */
 function collectRow(batch: FeatureBatch, r: number, s: WideScratch): number {
-  const start = batch.offsets[r];
-  const end = batch.offsets[r + 1];
+  const start = batch.offsets[r]!;
+  const end = batch.offsets[r + 1]!;
   ensureRowCapacity(s, end - start);
   const generation = ++s.generation;
   const { floats, setKeys, setStamps, setSlots, ids, counts, values } = s;
@@ -100,12 +100,12 @@ function collectRow(batch: FeatureBatch, r: number, s: WideScratch): number {
   const all = batch.ids;
   let n = 0;
   for (let i = start; i < end; i++) {
-    const at = all[i] * BLOCK;
+    const at = all[i]! * BLOCK;
     let slot = Math.imul(at, 0x9e3779b1) >>> 7 & mask;
     while (setStamps[slot] === generation && setKeys[slot] !== at) slot = (slot + 1) & mask;
     if (setStamps[slot] === generation) {
-      counts[setSlots[slot]]++;
-    } else if (floats[at] > 0) {
+      counts[setSlots[slot]!]!++;
+    } else if (floats[at]! > 0) {
       setStamps[slot] = generation;
       setKeys[slot] = at;
       setSlots[slot] = n;
@@ -115,13 +115,13 @@ function collectRow(batch: FeatureBatch, r: number, s: WideScratch): number {
   }
   let norm = 0;
   for (let k = 0; k < n; k++) {
-    const tf = counts[k];
-    const v = (tf < 256 ? SUBLINEAR[tf] : 1 + Math.log(tf)) * floats[ids[k]];
+    const tf = counts[k]!;
+    const v = (tf < 256 ? SUBLINEAR[tf]! : 1 + Math.log(tf)) * floats[ids[k]!]!;
     values[k] = v;
     norm += v * v;
   }
   const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
-  for (let k = 0; k < n; k++) values[k] *= inv;
+  for (let k = 0; k < n; k++) values[k]! *= inv;
   return n;
 }
 
@@ -136,7 +136,7 @@ export function wideRow(batch: FeatureBatch, r: number, idf: Float32Array, s: Wi
 
 /** Bucket of a wideRow entry. */
 export function wideBucket(s: WideScratch, k: number): number {
-  return s.ids[k] / BLOCK;
+  return s.ids[k]! / BLOCK;
 }
 
 /** Softmax probabilities of the wide part for every row of the batch (size x 3). */
@@ -147,16 +147,16 @@ export function wideProbabilities(batch: FeatureBatch, wide: WideModel, s: WideS
   const floats = s.floats;
   for (let r = 0; r < batch.size; r++) {
     const n = collectRow(batch, r, s);
-    let z0 = bias[0];
-    let z1 = bias[1];
-    let z2 = bias[2];
+    let z0 = bias[0]!;
+    let z1 = bias[1]!;
+    let z2 = bias[2]!;
     const { ids, values } = s;
     for (let k = 0; k < n; k++) {
-      const at = ids[k];
-      const v = values[k];
-      z0 += floats[at + 1] * v;
-      z1 += floats[at + 2] * v;
-      z2 += floats[at + 3] * v;
+      const at = ids[k]!;
+      const v = values[k]!;
+      z0 += floats[at + 1]! * v;
+      z1 += floats[at + 2]! * v;
+      z2 += floats[at + 3]! * v;
     }
     softmax3(z0, z1, z2, out, r * 3);
   }
@@ -177,13 +177,13 @@ export function softmax3(z0: number, z1: number, z2: number, out: Float32Array |
 /** Blends deep and wide probabilities into `deep` (in place), see SentimentBlend. */
 export function blendSentiment(deep: Float32Array, wide: Float32Array, blend: SentimentBlend): void {
   const w = blend.wideWeight;
-  const f0 = Math.exp(blend.logOffsets[0]);
-  const f1 = Math.exp(blend.logOffsets[1]);
-  const f2 = Math.exp(blend.logOffsets[2]);
+  const f0 = Math.exp(blend.logOffsets[0]!);
+  const f1 = Math.exp(blend.logOffsets[1]!);
+  const f2 = Math.exp(blend.logOffsets[2]!);
   for (let i = 0; i < deep.length; i += 3) {
-    const p0 = ((1 - w) * deep[i] + w * wide[i]) * f0;
-    const p1 = ((1 - w) * deep[i + 1] + w * wide[i + 1]) * f1;
-    const p2 = ((1 - w) * deep[i + 2] + w * wide[i + 2]) * f2;
+    const p0 = ((1 - w) * deep[i]! + w * wide[i]!) * f0;
+    const p1 = ((1 - w) * deep[i + 1]! + w * wide[i + 1]!) * f1;
+    const p2 = ((1 - w) * deep[i + 2]! + w * wide[i + 2]!) * f2;
     const sum = p0 + p1 + p2;
     deep[i] = p0 / sum;
     deep[i + 1] = p1 / sum;
@@ -195,9 +195,9 @@ export function blendSentiment(deep: Float32Array, wide: Float32Array, blend: Se
 export function temperatureScale(probs: Float32Array, temperature: number): void {
   const inverse = 1 / temperature;
   for (let i = 0; i < probs.length; i += 3) {
-    const q0 = Math.max(probs[i], 1e-30) ** inverse;
-    const q1 = Math.max(probs[i + 1], 1e-30) ** inverse;
-    const q2 = Math.max(probs[i + 2], 1e-30) ** inverse;
+    const q0 = Math.max(probs[i]!, 1e-30) ** inverse;
+    const q1 = Math.max(probs[i + 1]!, 1e-30) ** inverse;
+    const q2 = Math.max(probs[i + 2]!, 1e-30) ** inverse;
     const sum = q0 + q1 + q2;
     probs[i] = q0 / sum;
     probs[i + 1] = q1 / sum;
