@@ -22,7 +22,7 @@ export interface InjectedAnomaly extends LabeledReview {
 }
 
 function pick<T>(list: readonly T[], random: Random): T {
-  return list[Math.floor(random() * list.length)];
+  return list[Math.floor(random() * list.length)]!;
 }
 
 function between(random: Random, low: number, high: number): number {
@@ -48,7 +48,7 @@ function gibberishWord(random: Random, style: number): string {
     const row = pick(KEYBOARD_ROWS, random);
     for (let i = 0; i < length; i++) word += row[Math.floor(random() * row.length)];
   } else for (let i = 0; i < Math.ceil(length / 3); i++) word += pick(SYLLABLES, random);
-  return random() < 0.1 ? word[0].toUpperCase() + word.slice(1) : word;
+  return random() < 0.1 ? word[0]!.toUpperCase() + word.slice(1) : word;
 }
 
 function gibberish(random: Random): string {
@@ -202,7 +202,7 @@ export const FOREIGN_SENTENCES: Record<string, string[]> = {
 };
 
 function foreign(random: Random): string {
-  const sentences = FOREIGN_SENTENCES[pick(Object.keys(FOREIGN_SENTENCES), random)];
+  const sentences = FOREIGN_SENTENCES[pick(Object.keys(FOREIGN_SENTENCES), random)]!;
   return repeat(between(random, 1, 5), () => pick(sentences, random)).join(' ');
 }
 

@@ -36,9 +36,9 @@ function terms(review: LabeledReview, maxTokens: number, charGrams?: readonly [n
   for (const part of [review.title ?? '', review.text]) {
     const tokens = tokenize(normalizeText(part), maxTokens);
     for (let i = 0; i < tokens.length; i++) {
-      out.push(tokens[i]);
+      out.push(tokens[i]!);
       if (i > 0) out.push(`${tokens[i - 1]} ${tokens[i]}`);
-      if (charGrams) pushCharGrams(tokens[i], charGrams, out);
+      if (charGrams) pushCharGrams(tokens[i]!, charGrams, out);
     }
   }
   return out;
@@ -79,23 +79,24 @@ export class TfidfModel {
     const labels = target?.labels ?? Int32Array.from(rows, (r) => sentimentLabel(r.rating));
     const counts = new Array<number>(k).fill(0);
     let labelled = 0;
-    for (const y of labels) if (y >= 0) (counts[y]++, labelled++);
+    for (const y of labels) if (y >= 0) (counts[y]!++, labelled++);
     const classWeight = counts.map((c) => (c === 0 ? 0 : (labelled / (k * c)) ** params.classWeightPower));
     const random = seededRandom(params.seed);
     const probs = new Float64Array(k);
     for (let epoch = 0; epoch < params.epochs; epoch++) {
       const lr = params.learningRate / (1 + epoch);
       for (const i of shuffledIndices(rows.length, random)) {
-        if (labels[i] < 0) continue;
-        model.probabilities(vectors[i], probs);
-        const { index, value } = vectors[i];
+        if (labels[i]! < 0) continue;
+        const row = vectors[i]!;
+        model.probabilities(row, probs);
+        const { index, value } = row;
         for (let c = 0; c < k; c++) {
-          const g = (probs[c] - (labels[i] === c ? 1 : 0)) * classWeight[labels[i]];
-          model.bias[c] -= lr * g;
+          const g = (probs[c]! - (labels[i] === c ? 1 : 0)) * classWeight[labels[i]!]!;
+          model.bias[c]! -= lr * g;
           const base = c * idf.length;
           for (let k = 0; k < index.length; k++) {
-            const w = base + index[k];
-            model.weights[w] -= lr * (g * value[k] + params.l2 * model.weights[w]);
+            const w = base + index[k]!;
+            model.weights[w]! -= lr * (g * value[k]! + params.l2 * model.weights[w]!);
           }
         }
       }
@@ -111,24 +112,24 @@ export class TfidfModel {
       if (i !== undefined) tf.set(i, (tf.get(i) ?? 0) + 1);
     }
     const index = Int32Array.from(tf.keys());
-    const value = Float32Array.from(index, (i) => (1 + Math.log(tf.get(i)!)) * this.idf[i]);
+    const value = Float32Array.from(index, (i) => (1 + Math.log(tf.get(i)!)) * this.idf[i]!);
     const norm = Math.hypot(...value) || 1;
-    for (let k = 0; k < value.length; k++) value[k] /= norm;
+    for (let k = 0; k < value.length; k++) value[k]! /= norm;
     return { index, value };
   }
 
   private probabilities(row: SparseRow, out: Float64Array): void {
     let max = -Infinity;
     for (let c = 0; c < this.classCount; c++) {
-      let z = this.bias[c];
+      let z = this.bias[c]!;
       const base = c * this.idf.length;
-      for (let k = 0; k < row.index.length; k++) z += this.weights[base + row.index[k]] * row.value[k];
+      for (let k = 0; k < row.index.length; k++) z += this.weights[base + row.index[k]!]! * row.value[k]!;
       out[c] = z;
       if (z > max) max = z;
     }
     let sum = 0;
-    for (let c = 0; c < this.classCount; c++) sum += out[c] = Math.exp(out[c] - max);
-    for (let c = 0; c < this.classCount; c++) out[c] /= sum;
+    for (let c = 0; c < this.classCount; c++) sum += out[c] = Math.exp(out[c]! - max);
+    for (let c = 0; c < this.classCount; c++) out[c]! /= sum;
   }
 
   /** Class probabilities, row-major [rows x classCount]. */
@@ -149,7 +150,7 @@ export class TfidfModel {
     return Int32Array.from(rows, (r) => {
       this.probabilities(this.vectorize(terms(r, this.maxTokens, this.charGrams)), probs);
       let best = 0;
-      for (let c = 1; c < this.classCount; c++) if (probs[c] > probs[best]) best = c;
+      for (let c = 1; c < this.classCount; c++) if (probs[c]! > probs[best]!) best = c;
       return best;
     });
   }

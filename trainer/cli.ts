@@ -81,7 +81,7 @@ type Flags = Map<string, string | true>;
 function parseFlags(argv: string[], valueFlags: string[], booleanFlags: string[], params?: Record<string, number>): Flags {
   const flags: Flags = new Map();
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
+    const arg = argv[i]!;
     if (arg === '--param' && params) {
       const [key, raw] = (argv[++i] ?? '').split('=');
       const value = Number(raw);

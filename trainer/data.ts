@@ -16,7 +16,7 @@ export function sentimentLabel(rating: number): 0 | 1 | 2 {
 
 /** The source family (`blitzer2007-mds/books` -> `blitzer2007-mds`), for per-source quality. */
 export function sourceFamily(source: string | null): string {
-  return source ? source.split('/')[0] : '(none)';
+  return source ? source.split('/')[0]! : '(none)';
 }
 
 /** One labelled review from a parsed JSON object (dataset JSONL shape); TRAINING_FAILED naming `where` if unusable. */

@@ -46,8 +46,8 @@ export function evaluatePredictions(rows: readonly LabeledReview[], predictions:
   const perSource: Record<string, ClassificationReport> = {};
   for (const [family, idx] of [...families.entries()].sort()) {
     perSource[family] = classificationReport(
-      idx.map((i) => actual[i]),
-      idx.map((i) => predicted[i]),
+      idx.map((i) => actual[i]!),
+      idx.map((i) => predicted[i]!),
       SENTIMENTS,
     );
   }
@@ -79,7 +79,7 @@ function categoryReport(rows: readonly LabeledReview[], predictions: readonly Pr
     if (expected < 0) return;
     actual.push(expected);
     // A prediction outside the class list cannot happen with the model's own head; count it as a miss.
-    const p = categories.indexOf(predictions[i].category ?? '');
+    const p = categories.indexOf(predictions[i]!.category ?? '');
     predicted.push(p >= 0 ? p : (expected + 1) % categories.length);
   });
   return classificationReport(actual, predicted, categories);
@@ -115,7 +115,7 @@ const FOREIGN_WORDS: Record<string, string[]> = {
 };
 
 function pick<T>(list: readonly T[], random: Random): T {
-  return list[Math.floor(random() * list.length)];
+  return list[Math.floor(random() * list.length)]!;
 }
 
 function gibberish(random: Random, words: number): string {
@@ -143,7 +143,7 @@ export function makeAnomaly(kind: AnomalyKind, base: LabeledReview, random: Rand
       break;
     }
     case 'foreign': {
-      const words = FOREIGN_WORDS[pick(Object.keys(FOREIGN_WORDS), random)];
+      const words = FOREIGN_WORDS[pick(Object.keys(FOREIGN_WORDS), random)]!;
       text = Array.from({ length: 12 + Math.floor(random() * 40) }, () => pick(words, random)).join(' ');
       break;
     }
@@ -182,7 +182,7 @@ export async function evaluateOutliers(runtime: ModelRuntime, normal: readonly L
   const perKindAuroc: Record<string, number> = {};
   const perKindFlagRate: Record<string, number> = {};
   for (const kind of INJECTED_KINDS) {
-    const predictions = anomalyPredictions.filter((_, i) => anomalies[i].kind === kind);
+    const predictions = anomalyPredictions.filter((_, i) => anomalies[i]!.kind === kind);
     const scores = predictions.map((p) => p.outlierScore);
     perKindAuroc[kind] = auroc([...normalScores, ...scores], [...normalScores.map(() => 0), ...scores.map(() => 1)]);
     perKindFlagRate[kind] = flagRate(predictions);

@@ -109,7 +109,7 @@ export async function fitOutlierModels(
   const x = tf.tensor2d(vectors, [sample.length, zDim]);
   const history = await autoencoder.fit(x, x, { epochs: params.autoencoderEpochs, batchSize: 256, shuffle: false, verbose: 0 });
   x.dispose();
-  progress(`autoencoder: final reconstruction MSE ${Number(history.history.loss.at(-1)).toFixed(4)}`);
+  progress(`autoencoder: final reconstruction MSE ${Number(history.history.loss?.at(-1)).toFixed(4)}`);
 
   const forest = fitIsolationForest(vectors, zDim, { trees: params.forestTrees, sampleSize: params.forestSampleSize, seed: params.seed + 200 });
   const embeddingPart = new Float32Array(sample.length * dim);
@@ -142,22 +142,22 @@ function outlierScaling(headInput: Float32Array, knownRatio: Float32Array, n: nu
   const sq = new Array<number>(dim).fill(0);
   for (let r = 0; r < n; r++) {
     for (let d = 0; d < dim; d++) {
-      const v = headInput[r * width + d];
-      mean[d] += v;
-      sq[d] += v * v;
+      const v = headInput[r * width + d]!;
+      mean[d]! += v;
+      sq[d]! += v * v;
     }
   }
   const std = (s: number, m: number) => Math.max(Math.sqrt(Math.max(s / n - m * m, 0)), 1e-4);
   let km = 0;
   let ks = 0;
   for (let r = 0; r < n; r++) {
-    km += knownRatio[r];
-    ks += knownRatio[r] * knownRatio[r];
+    km += knownRatio[r]!;
+    ks += knownRatio[r]! * knownRatio[r]!;
   }
   km /= n;
   return {
     embeddingMean: mean.map((m) => round7(m / n)),
-    embeddingStd: sq.map((s, d) => round7(std(s, mean[d] / n))),
+    embeddingStd: sq.map((s, d) => round7(std(s, mean[d]! / n))),
     knownMean: round7(km),
     knownStd: round7(std(ks, km)),
   };

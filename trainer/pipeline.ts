@@ -255,7 +255,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
  * scores are calibrated on unseen rows, so only unseen rows give their reference distribution.
  */
 export function heldOutBaseline(name: string, held: readonly LabeledReview[], predictions: readonly Prediction[], quality: EvaluationReport): ReferenceBaseline {
-  const inputs = held.map((row, i) => monitoredInput(row, predictions[i]));
+  const inputs = held.map((row, i) => monitoredInput(row, predictions[i]!));
   const global = buildReferenceBaseline(inputs, {
     modelName: name,
     modelVersion: 0,
@@ -283,7 +283,7 @@ export function printComparison(log: (line: string) => void, model: EvaluationRe
   log(`  accuracy                          ${pct(model.sentiment.accuracy)}     ${tfidf ? pct(tfidf.accuracy) : '-'}`);
   log(`  macro-F1                          ${pct(model.sentiment.macroF1)}     ${tfidf ? pct(tfidf.macroF1) : '-'}`);
   for (const cls of model.sentiment.classes) {
-    const m = model.sentiment.perClass[cls];
+    const m = model.sentiment.perClass[cls]!;
     const t = tfidf?.perClass[cls];
     log(`  F1 ${cls.padEnd(30)} ${pct(m.f1)}     ${t ? pct(t.f1) : '-'}   (P ${pct(m.precision)} R ${pct(m.recall)} n=${m.support})`);
   }
@@ -294,7 +294,7 @@ export function printComparison(log: (line: string) => void, model: EvaluationRe
     log(`  accuracy                          ${pct(model.category.accuracy)}     ${categoryTfidf ? pct(categoryTfidf.accuracy) : '-'}`);
     log(`  macro-F1                          ${pct(model.category.macroF1)}     ${categoryTfidf ? pct(categoryTfidf.macroF1) : '-'}`);
     for (const cls of model.category.classes) {
-      const m = model.category.perClass[cls];
+      const m = model.category.perClass[cls]!;
       const t = categoryTfidf?.perClass[cls];
       log(`  F1 ${cls.padEnd(30)} ${pct(m.f1)}     ${t ? pct(t.f1) : '-'}   (P ${pct(m.precision)} R ${pct(m.recall)} n=${m.support})`);
     }

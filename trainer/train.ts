@@ -11,7 +11,7 @@
  * rows, Adam on the heads) and the head evaluation all work on one TrainingState; apart they would have to
  * export it. The wide part (trainer/wide.ts) and the outlier fit (trainer/outliers.ts) are separate files.
  */
-import type { LayersModel, Tensor, Variable } from '@tensorflow/tfjs';
+import type { LayersModel, Tensor, Variable, layers } from '@tensorflow/tfjs';
 import { type FeatureBatch, type FeaturizerConfig, NUMERIC_COUNT, createFeaturizerConfig, featurizeBatch, fitNumericScaling } from '../core/features/featurizer.js';
 import { DriftlineError } from '../core/errors.js';
 import { round7 } from '../core/model/outlier.js';
@@ -178,7 +178,7 @@ function categoryIndex(category: string | null | undefined, categories: string[]
 
 export function classWeights(labels: Int32Array, power: number): number[] {
   const counts = [0, 0, 0];
-  for (const y of labels) counts[y]++;
+  for (const y of labels) counts[y]!++;
   return counts.map((c) => (c === 0 ? 0 : (labels.length / (3 * c)) ** power));
 }
 
@@ -317,9 +317,9 @@ function featurizerOptions(params: TrainParams, warm: WarmStart | undefined): { 
  */
 function copyHeadWeights(tf: Tf, parent: ModelBundle, head: LayersModel, categories: string[]): void {
   for (const name of ['trunk', 'sentiment']) head.getLayer(name).setWeights(parent.head.getLayer(name).getWeights());
-  const [parentKernel, parentBias] = parent.head.getLayer('category').getWeights();
+  const [parentKernel, parentBias] = denseWeights(parent.head.getLayer('category'));
   const layer = head.getLayer('category');
-  const [kernel, bias] = layer.getWeights();
+  const [kernel, bias] = denseWeights(layer);
   const k = kernel.dataSync().slice() as Float32Array;
   const b = bias.dataSync().slice() as Float32Array;
   const pk = parentKernel.dataSync();
@@ -330,8 +330,8 @@ function copyHeadWeights(tf: Tf, parent: ModelBundle, head: LayersModel, categor
   categories.forEach((category, column) => {
     const from = parent.manifest.categories.indexOf(category);
     if (from < 0 || from >= parentCount || column >= count) return;
-    for (let r = 0; r < rows; r++) k[r * count + column] = pk[r * parentCount + from];
-    b[column] = pb[from];
+    for (let r = 0; r < rows; r++) k[r * count + column] = pk[r * parentCount + from]!;
+    b[column] = pb[from]!;
   });
   const kernelT = tf.tensor(k, kernel.shape);
   const biasT = tf.tensor(b, bias.shape);
@@ -380,11 +380,11 @@ function trainStep(s: TrainingState, data: Labeled, rows: Int32Array): number {
   const categoryMask = new Float32Array(n);
   let weightSum = 0;
   for (let i = 0; i < n; i++) {
-    const y = data.sentiment[rows[i]];
+    const y = data.sentiment[rows[i]!]!;
     sentimentOneHot[i * 3 + y] = 1;
-    rowWeight[i] = s.weights[y];
-    weightSum += s.weights[y];
-    const c = data.category[rows[i]];
+    rowWeight[i] = s.weights[y]!;
+    weightSum += s.weights[y]!;
+    const c = data.category[rows[i]!]!;
     if (c >= 0) {
       categoryOneHot[i * s.categoryCount + c] = 1;
       categoryMask[i] = 1;
@@ -396,7 +396,7 @@ function trainStep(s: TrainingState, data: Labeled, rows: Int32Array): number {
   let inputGradient: Float32Array;
   try {
     const { value, grads } = tf.variableGrads(() => {
-      const [sentimentProbs, categoryProbs] = s.head.apply(input, { training: true }) as Tensor[];
+      const [sentimentProbs, categoryProbs] = s.head.apply(input, { training: true }) as [Tensor, Tensor];
       const eps = 1e-7;
       const sentimentCe = tf.neg(tf.sum(tf.mul(tf.tensor2d(sentimentOneHot, [n, 3]), tf.log(tf.add(sentimentProbs, eps))), 1));
       const sentimentLoss = tf.div(tf.sum(tf.mul(sentimentCe, tf.tensor1d(rowWeight))), weightSum);
@@ -404,10 +404,10 @@ function trainStep(s: TrainingState, data: Labeled, rows: Int32Array): number {
       const categoryLoss = tf.div(tf.sum(tf.mul(categoryCe, tf.tensor1d(categoryMask))), Math.max(1, categoryMask.reduce((a, b) => a + b, 0)));
       return tf.add(sentimentLoss, tf.mul(categoryLoss, params.categoryLossWeight)) as ReturnType<typeof tf.scalar>;
     }, [...headVariables, input]);
-    lossValue = value.dataSync()[0];
-    inputGradient = grads[input.name].dataSync() as Float32Array;
+    lossValue = value.dataSync()[0]!;
+    inputGradient = grads[input.name]!.dataSync() as Float32Array;
     const headGrads: Record<string, Tensor> = {};
-    for (const v of headVariables) headGrads[v.name] = grads[v.name];
+    for (const v of headVariables) headGrads[v.name] = grads[v.name]!;
     s.optimizer.applyGradients(headGrads as Parameters<typeof s.optimizer.applyGradients>[0]);
     value.dispose();
     Object.values(grads).forEach((g) => g.dispose());
@@ -428,11 +428,11 @@ function dropTokens(batch: FeatureBatch, rows: Int32Array, rate: number, random:
   const numericScaled = new Float32Array(rows.length * NUMERIC_COUNT);
   const numericRaw = new Float64Array(rows.length * NUMERIC_COUNT);
   rows.forEach((r, i) => {
-    const start = batch.offsets[r];
-    const end = batch.offsets[r + 1];
+    const start = batch.offsets[r]!;
+    const end = batch.offsets[r + 1]!;
     const before = kept.length;
-    for (let t = start; t < end; t++) if (rate <= 0 || random() >= rate) kept.push(batch.ids[t]);
-    if (kept.length === before && end > start) kept.push(batch.ids[start + Math.floor(random() * (end - start))]);
+    for (let t = start; t < end; t++) if (rate <= 0 || random() >= rate) kept.push(batch.ids[t]!);
+    if (kept.length === before && end > start) kept.push(batch.ids[start + Math.floor(random() * (end - start))]!);
     offsets[i + 1] = kept.length;
     numericScaled.set(batch.numericScaled.subarray(r * NUMERIC_COUNT, (r + 1) * NUMERIC_COUNT), i * NUMERIC_COUNT);
     numericRaw.set(batch.numericRaw.subarray(r * NUMERIC_COUNT, (r + 1) * NUMERIC_COUNT), i * NUMERIC_COUNT);
@@ -446,28 +446,35 @@ function sparseAdagrad(s: TrainingState, batch: FeatureBatch, inputGradient: Flo
   const lr = s.params.embeddingLearningRate;
   const { embedding, accumulators } = s;
   for (let i = 0; i < batch.size; i++) {
-    const start = batch.offsets[i];
-    const end = batch.offsets[i + 1];
+    const start = batch.offsets[i]!;
+    const end = batch.offsets[i + 1]!;
     const scale = poolScale(end - start, poolingOf(s.params));
     if (scale === 0) continue;
     const g = i * width;
     for (let t = start; t < end; t++) {
-      if (s.trainable[batch.ids[t]] === 0) continue;
-      const base = batch.ids[t] * dim;
+      if (s.trainable[batch.ids[t]!] === 0) continue;
+      const base = batch.ids[t]! * dim;
       for (let d = 0; d < dim; d++) {
-        const grad = inputGradient[g + d] * scale;
+        const grad = inputGradient[g + d]! * scale;
         if (grad === 0) continue;
-        const acc = (accumulators[base + d] += grad * grad);
-        embedding[base + d] -= (lr * grad) / (Math.sqrt(acc) + 1e-8);
+        const acc = (accumulators[base + d]! += grad * grad);
+        embedding[base + d]! -= (lr * grad) / (Math.sqrt(acc) + 1e-8);
       }
     }
   }
 }
 
+/** A Dense layer's kernel and bias (the head's layers are built with a bias: core/model/text-model.ts). */
+function denseWeights(layer: layers.Layer): [Tensor, Tensor] {
+  const [kernel, bias] = layer.getWeights();
+  if (!kernel || !bias) throw new DriftlineError('TRAINING_FAILED', `layer ${layer.name} has no kernel and bias`);
+  return [kernel, bias];
+}
+
 /** Calibration folded into the head: the sentiment layer's kernel and bias divided by T (softmax(z / T)). */
 function foldSentimentTemperature(tf: Tf, head: LayersModel, temperature: number): void {
   const layer = head.getLayer('sentiment');
-  const [kernel, bias] = layer.getWeights();
+  const [kernel, bias] = denseWeights(layer);
   const k = kernel.dataSync().slice() as Float32Array;
   const b = bias.dataSync().slice() as Float32Array;
   foldTemperature(k, b, temperature);
@@ -484,7 +491,7 @@ function evaluateHeads(tf: Tf, head: LayersModel, embedding: Float32Array, dim: 
   const predicted = new Int32Array(data.batch.size);
   for (let r = 0; r < data.batch.size; r++) {
     let bestClass = 0;
-    for (let c = 1; c < 3; c++) if (probs[r * 3 + c] > probs[r * 3 + bestClass]) bestClass = c;
+    for (let c = 1; c < 3; c++) if (probs[r * 3 + c]! > probs[r * 3 + bestClass]!) bestClass = c;
     predicted[r] = bestClass;
   }
   return classificationReport(data.sentiment, predicted, SENTIMENTS);

@@ -41,11 +41,11 @@ export function documentFrequencies(batch: FeatureBatch, buckets: number): Uint3
   const df = new Uint32Array(buckets);
   const lastRow = new Int32Array(buckets).fill(-1);
   for (let r = 0; r < batch.size; r++) {
-    for (let i = batch.offsets[r]; i < batch.offsets[r + 1]; i++) {
-      const id = batch.ids[i];
+    for (let i = batch.offsets[r]!; i < batch.offsets[r + 1]!; i++) {
+      const id = batch.ids[i]!;
       if (lastRow[id] !== r) {
         lastRow[id] = r;
-        df[id]++;
+        df[id]!++;
       }
     }
   }
@@ -73,9 +73,9 @@ function sparseRows(batch: FeatureBatch, idf: Float32Array): SparseRows {
   const values = new Float32Array(batch.ids.length);
   for (let r = 0; r < batch.size; r++) {
     const n = wideRow(batch, r, idf, scratch);
-    for (let k = 0; k < n; k++) ids[offsets[r] + k] = wideBucket(scratch, k);
+    for (let k = 0; k < n; k++) ids[offsets[r]! + k] = wideBucket(scratch, k);
     values.set(scratch.values.subarray(0, n), offsets[r]);
-    offsets[r + 1] = offsets[r] + n;
+    offsets[r + 1] = offsets[r]! + n;
   }
   return { offsets, ids, values };
 }
@@ -108,36 +108,36 @@ export function trainWide(fit: { batch: FeatureBatch; sentiment: Int32Array }, v
   for (let epoch = 1; epoch <= params.epochs; epoch++) {
     let lossSum = 0;
     for (const r of shuffledIndices(fit.batch.size, random)) {
-      const start = rows.offsets[r];
-      const end = rows.offsets[r + 1];
-      let z0 = bias[0];
-      let z1 = bias[1];
-      let z2 = bias[2];
+      const start = rows.offsets[r]!;
+      const end = rows.offsets[r + 1]!;
+      let z0 = bias[0]!;
+      let z1 = bias[1]!;
+      let z2 = bias[2]!;
       for (let k = start; k < end; k++) {
-        const base = rows.ids[k] * 3;
-        const v = rows.values[k];
-        z0 += kernel[base] * v;
-        z1 += kernel[base + 1] * v;
-        z2 += kernel[base + 2] * v;
+        const base = rows.ids[k]! * 3;
+        const v = rows.values[k]!;
+        z0 += kernel[base]! * v;
+        z1 += kernel[base + 1]! * v;
+        z2 += kernel[base + 2]! * v;
       }
       softmax3(z0, z1, z2, probs, 0);
-      const y = fit.sentiment[r];
-      const weight = params.classWeights[y];
-      lossSum -= weight * Math.log(Math.max(probs[y], 1e-12));
+      const y = fit.sentiment[r]!;
+      const weight = params.classWeights[y]!;
+      lossSum -= weight * Math.log(Math.max(probs[y]!, 1e-12));
       for (let c = 0; c < 3; c++) {
-        const g = (probs[c] - (y === c ? 1 : 0)) * weight;
-        biasAccumulators[c] += g * g;
-        bias[c] -= (lr * g) / Math.sqrt(biasAccumulators[c]);
+        const g = (probs[c]! - (y === c ? 1 : 0)) * weight;
+        biasAccumulators[c]! += g * g;
+        bias[c]! -= (lr * g) / Math.sqrt(biasAccumulators[c]!);
         for (let k = start; k < end; k++) {
-          const w = rows.ids[k] * 3 + c;
-          const grad = g * rows.values[k] + params.l2 * kernel[w];
-          const acc = (accumulators[w] += grad * grad);
-          kernel[w] -= (lr * grad) / Math.sqrt(acc);
+          const w = rows.ids[k]! * 3 + c;
+          const grad = g * rows.values[k]! + params.l2 * kernel[w]!;
+          const acc = (accumulators[w]! += grad * grad);
+          kernel[w]! -= (lr * grad) / Math.sqrt(acc);
         }
       }
     }
-    for (let i = 0; i < kernel.length; i++) kernelSum[i] += kernel[i];
-    for (let c = 0; c < 3; c++) biasSum[c] += bias[c];
+    for (let i = 0; i < kernel.length; i++) kernelSum[i]! += kernel[i]!;
+    for (let c = 0; c < 3; c++) biasSum[c]! += bias[c]!;
     const averaged: WideModel = { idf, kernel: Float32Array.from(kernelSum, (x) => x / epoch), bias: Float32Array.from(biasSum, (x) => x / epoch) };
     const f1 = macroF1(wideProbabilities(val.batch, averaged, createWideScratch(buckets)), val.sentiment, [0, 0, 0]);
     history.push({ epoch, loss: round7(lossSum / Math.max(fit.batch.size, 1)), valMacroF1: f1 });
@@ -154,9 +154,9 @@ function macroF1(probs: Float32Array, labels: Int32Array, offsets: number[]): nu
   const predicted = new Int32Array(n);
   for (let r = 0; r < n; r++) {
     let best = 0;
-    let bestScore = Math.log(Math.max(probs[r * 3], 1e-12)) + offsets[0];
+    let bestScore = Math.log(Math.max(probs[r * 3]!, 1e-12)) + offsets[0]!;
     for (let c = 1; c < 3; c++) {
-      const score = Math.log(Math.max(probs[r * 3 + c], 1e-12)) + offsets[c];
+      const score = Math.log(Math.max(probs[r * 3 + c]!, 1e-12)) + offsets[c]!;
       if (score > bestScore) {
         best = c;
         bestScore = score;
@@ -170,7 +170,7 @@ function macroF1(probs: Float32Array, labels: Int32Array, offsets: number[]): nu
 /** Mean negative log-likelihood of the labels (smooth: a steadier criterion than macro-F1 on a few thousand rows). */
 function logLoss(probs: Float32Array, labels: Int32Array): number {
   let sum = 0;
-  for (let r = 0; r < labels.length; r++) sum -= Math.log(Math.max(probs[r * 3 + labels[r]], 1e-12));
+  for (let r = 0; r < labels.length; r++) sum -= Math.log(Math.max(probs[r * 3 + labels[r]!]!, 1e-12));
   return sum / Math.max(labels.length, 1);
 }
 
@@ -246,16 +246,16 @@ export function tuneBlend(deep: Float32Array, wide: Float32Array, labels: Int32A
       const offsets = [round7(neg), round7(neu), 0];
       // Ties go to the smallest correction, or for a warm start to the one closest to the parent's.
       const origin = parent?.logOffsets ?? [0, 0, 0];
-      grid.push({ offsets, f1: macroF1(mixed, labels, offsets), size: Math.abs(neg - origin[0]) + Math.abs(neu - origin[1]) });
+      grid.push({ offsets, f1: macroF1(mixed, labels, offsets), size: Math.abs(neg - origin[0]!) + Math.abs(neu - origin[1]!) });
     }
   }
   const top = Math.max(...grid.map((g) => g.f1));
-  const chosen = grid.filter((g) => g.f1 >= top - F1_TOLERANCE).sort((a, b) => a.size - b.size || b.f1 - a.f1)[0];
+  const chosen = grid.filter((g) => g.f1 >= top - F1_TOLERANCE).sort((a, b) => a.size - b.size || b.f1 - a.f1)[0]!;
   return { blend: { wideWeight: weight.wideWeight, logOffsets: chosen.offsets }, deepTemperature, wideTemperature, before, after: chosen.f1 };
 }
 
 /** Divides a softmax layer's kernel and bias by T in place: its output becomes softmax(z / T). */
 export function foldTemperature(kernel: Float32Array, bias: Float32Array, temperature: number): void {
-  for (let i = 0; i < kernel.length; i++) kernel[i] /= temperature;
-  for (let i = 0; i < bias.length; i++) bias[i] /= temperature;
+  for (let i = 0; i < kernel.length; i++) kernel[i]! /= temperature;
+  for (let i = 0; i < bias.length; i++) bias[i]! /= temperature;
 }

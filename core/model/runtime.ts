@@ -49,7 +49,14 @@ export interface ForwardResult {
 }
 
 /** One predict call, every output read back synchronously inside a tidy scope. */
-export function predictRows(tf: Tf, model: LayersModel, input: Float32Array, rows: number, width: number): Float32Array[] {
+/** One array per model output, in output order (a layers model has at least one output: checked, so callers can destructure the first). */
+export function predictRows(tf: Tf, model: LayersModel, input: Float32Array, rows: number, width: number): [Float32Array, ...Float32Array[]] {
+  const [first, ...rest] = predictOutputs(tf, model, input, rows, width);
+  if (!first) throw new DriftlineError('MODEL_SCORING_FAILED', `${model.name} has no outputs`);
+  return [first, ...rest];
+}
+
+function predictOutputs(tf: Tf, model: LayersModel, input: Float32Array, rows: number, width: number): Float32Array[] {
   if (rows === 0) return model.outputs.map(() => new Float32Array(0));
   // Tensors out of tidy, typed arrays after: tidy walks whatever it returns, element by element.
   const outputs = tf.tidy(() => {

@@ -41,9 +41,9 @@ export function calibrationReport(predictions: readonly Prediction[], labels: Ar
   predictions.forEach((prediction, i) => {
     const bin = Math.min(binCount - 1, Math.max(0, Math.floor(prediction.confidence * binCount)));
     const correct = SENTIMENTS.indexOf(prediction.sentiment) === labels[i];
-    counts[bin]++;
-    confidenceSums[bin] += prediction.confidence;
-    if (correct) correctCounts[bin]++;
+    counts[bin]!++;
+    confidenceSums[bin]! += prediction.confidence;
+    if (correct) correctCounts[bin]!++;
     confidenceTotal += prediction.confidence;
     if (correct) correctTotal++;
     SENTIMENTS.forEach((sentiment, k) => {
@@ -56,14 +56,14 @@ export function calibrationReport(predictions: readonly Prediction[], labels: Ar
     lower: round4(b / binCount),
     upper: round4((b + 1) / binCount),
     count,
-    meanConfidence: count === 0 ? null : round4(confidenceSums[b] / count),
-    accuracy: count === 0 ? null : round4(correctCounts[b] / count),
+    meanConfidence: count === 0 ? null : round4(confidenceSums[b]! / count),
+    accuracy: count === 0 ? null : round4(correctCounts[b]! / count),
   }));
   let ece = 0;
   let mce = 0;
   counts.forEach((count, b) => {
     if (count === 0) return;
-    const gap = Math.abs(correctCounts[b] / count - confidenceSums[b] / count);
+    const gap = Math.abs(correctCounts[b]! / count - confidenceSums[b]! / count);
     ece += (count / rows) * gap;
     mce = Math.max(mce, gap);
   });

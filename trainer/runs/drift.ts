@@ -34,7 +34,7 @@ export function datasetWindow(baseline: ReferenceBaseline, rows: readonly Labele
   for (const [name, sketch] of numeric) states.numeric[name] = sketch.zero();
   for (const [name, sketch] of categorical) states.categorical[name] = sketch.zero();
   rows.forEach((row, i) => {
-    const prediction = predictions[i];
+    const prediction = predictions[i]!;
     const values = monitoredValues(monitoredInput(row, prediction));
     for (const [name, value] of Object.entries(values.numeric)) {
       const sketch = numeric.get(name);

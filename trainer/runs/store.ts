@@ -133,7 +133,7 @@ export function openRunStore(dir: string): RunStore {
         .map((name) => ({ name, match: RUN_ID.exec(name) }))
         .filter((entry) => entry.match !== null && (options.kind === undefined || entry.match[1] === options.kind))
         // Newest first across kinds: by the timestamp, then by id.
-        .sort((a, b) => b.match![2].localeCompare(a.match![2]) || b.name.localeCompare(a.name))
+        .sort((a, b) => b.match![2]!.localeCompare(a.match![2]!) || b.name.localeCompare(a.name))
         .map((entry) => entry.name);
       const offset = options.offset ?? 0;
       const page = ids.slice(offset, offset + (options.limit ?? ids.length));

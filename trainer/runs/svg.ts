@@ -80,7 +80,7 @@ export function confusionMatrixSvg(picture: ConfusionPicture): string {
   picture.matrix.forEach((row, i) => {
     const total = row.reduce((a, b) => a + b, 0);
     const y = top + i * cell;
-    body.push(text(left - 8, y + cell / 2 + 4, labels[i], 'font-size="12" text-anchor="end"'));
+    body.push(text(left - 8, y + cell / 2 + 4, labels[i]!, 'font-size="12" text-anchor="end"'));
     row.forEach((count, j) => {
       const share = total === 0 ? 0 : count / total;
       const x = left + j * cell;

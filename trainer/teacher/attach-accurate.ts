@@ -106,7 +106,7 @@ function headRows(head: AccurateHead, vectors: Float32Array): number[][] {
 
 function served(head: AccurateHead, stream: readonly Prediction[], heads: readonly number[][], rows: readonly LabeledReview[]): Prediction[] {
   const disagreement = modelSettings.load().disagreementProbability;
-  return stream.map((p, r) => blendPrediction(head, p, heads[r], rows[r].rating, disagreement));
+  return stream.map((p, r) => blendPrediction(head, p, heads[r]!, rows[r]!.rating, disagreement));
 }
 
 /**
@@ -143,7 +143,8 @@ export async function versionRows(versionDir: string, dataFiles: string[], optio
   const { rest: train, held } = splitByReviewId(data.rows, split.holdout, split.holdoutSalt);
   const { rest: fit, held: val } = splitByReviewId(train, split.validationFraction, split.seed ^ VALIDATION_SALT_XOR);
   const fitRows = sampleRows(fit, options.teacherSample);
-  const [valRows, testRows] = [val, held].map((rows) => sampleRows(rows, options.evalSample));
+  const valRows = sampleRows(val, options.evalSample);
+  const testRows = sampleRows(held, options.evalSample);
   options.log(`teacher vectors of ${fitRows.length} fit (${options.teacherSample} of ${fit.length}), ${valRows.length} validation and ${testRows.length} held-out rows (${options.evalSample} of ${val.length} / ${held.length})`);
   const everything = await vectorsOf([...fitRows, ...valRows, ...testRows], data.rows, options.teacherSample, options.log);
   const slice = (from: number, count: number) => everything.subarray(from * ENCODER_DIM, (from + count) * ENCODER_DIM);
@@ -223,7 +224,7 @@ export async function attachAccurateTier(versionDir: string, dataFiles: string[]
 
     const category = await categoryHead(versionDir, { rows: fitRows, vectors: vectors.fit }, fit, { rows: testRows, vectors: vectors.test, stream: streamTest }, { rows: valRows, vectors: vectors.val, stream: streamVal });
     if (category.served === 'teacher head') head.category = category.head;
-    log(`accurate tier: category macro-F1 stream ${category.comparison.models[CATEGORY_MODELS.stream].macroF1}, TF-IDF + LR ${category.comparison.models[CATEGORY_MODELS.tfidf].macroF1}, teacher head ${category.comparison.models[CATEGORY_MODELS.teacher].macroF1}: serving the ${category.served}'s`);
+    log(`accurate tier: category macro-F1 stream ${category.comparison.models[CATEGORY_MODELS.stream]!.macroF1}, TF-IDF + LR ${category.comparison.models[CATEGORY_MODELS.tfidf]!.macroF1}, teacher head ${category.comparison.models[CATEGORY_MODELS.teacher]!.macroF1}: serving the ${category.served}'s`);
 
     const files = encoderFiles();
     accurate = new AccurateRuntime(stream, await SentenceEncoder.open(files.model, files.tokenizer), { ...head });
@@ -235,9 +236,9 @@ export async function attachAccurateTier(versionDir: string, dataFiles: string[]
     const path = join(versionDir, ACCURATE_HEAD_FILE);
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, `${JSON.stringify(head)}\n`);
-    const streamReport = heldOut.models[MODEL_NAMES.stream];
-    const accurateReport = heldOut.models[MODEL_NAMES.accurate + TUNED];
-    log(`accurate tier: held-out macro-F1 stream ${streamReport.macroF1} -> accurate ${accurateReport.macroF1} (TF-IDF + LR ${heldOut.models[MODEL_NAMES.tfidf].macroF1} / ${heldOut.models[MODEL_NAMES.tfidfWords].macroF1})`);
+    const streamReport = heldOut.models[MODEL_NAMES.stream]!;
+    const accurateReport = heldOut.models[MODEL_NAMES.accurate + TUNED]!;
+    log(`accurate tier: held-out macro-F1 stream ${streamReport.macroF1} -> accurate ${accurateReport.macroF1} (TF-IDF + LR ${heldOut.models[MODEL_NAMES.tfidf]!.macroF1} / ${heldOut.models[MODEL_NAMES.tfidfWords]!.macroF1})`);
     return {
       split,
       teacherSample: options.teacherSample,
@@ -270,7 +271,7 @@ async function categoryHead(
   const { categories } = JSON.parse(await readFile(join(versionDir, MANIFEST_FILE), 'utf8')) as { categories: string[] };
   const result = compareCategoryHeads(categories, fit, tfidfFit, test);
   const validationMacroF1 = {
-    stream: categoryMacroF1(categories, val.rows, (i) => val.stream[i].category),
+    stream: categoryMacroF1(categories, val.rows, (i) => val.stream[i]!.category),
     teacher: categoryMacroF1(categories, val.rows, (i) => categoryHeadPrediction(result.head, val.vectors, i).category),
   };
   return { ...result, served: validationMacroF1.teacher > validationMacroF1.stream ? 'teacher head' : 'stream model', validationMacroF1 };
@@ -284,9 +285,9 @@ async function checkServedPath(accurate: AccurateRuntime, expected: readonly Pre
   let sameCategory = 0;
   let maxProbabilityDifference = 0;
   live.forEach((p, i) => {
-    if (p.sentiment === expected[i].sentiment) sameSentiment++;
-    if (p.category === expected[i].category) sameCategory++;
-    for (const s of SENTIMENTS) maxProbabilityDifference = Math.max(maxProbabilityDifference, Math.abs(p.probabilities[s] - expected[i].probabilities[s]));
+    if (p.sentiment === expected[i]!.sentiment) sameSentiment++;
+    if (p.category === expected[i]!.category) sameCategory++;
+    for (const s of SENTIMENTS) maxProbabilityDifference = Math.max(maxProbabilityDifference, Math.abs(p.probabilities[s] - expected[i]!.probabilities[s]));
   });
   return { rows: n, sameSentiment, sameCategory, maxProbabilityDifference: Math.round(maxProbabilityDifference * 1e6) / 1e6 };
 }

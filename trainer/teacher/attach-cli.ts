@@ -42,4 +42,4 @@ const report = await attachAccurateTier(values.model, values.data, {
 await writeFile(join(values.model, 'accurate', 'report.json'), `${JSON.stringify(report, null, 1)}\n`);
 console.log(resultsTable([report.heldOut], MODEL_NAMES.tfidf));
 console.log(categoryTable(report.category));
-console.log(JSON.stringify({ blendWeight: report.blendWeight, logOffsets: report.logOffsets, rows: report.rows, stream: report.stream.macroF1, accurate: report.accurate.macroF1, neutralF1: report.accurate.perClass.neutral.f1, category: report.category.served, runtimeCheck: report.runtimeCheck }));
+console.log(JSON.stringify({ blendWeight: report.blendWeight, logOffsets: report.logOffsets, rows: report.rows, stream: report.stream.macroF1, accurate: report.accurate.macroF1, neutralF1: report.accurate.perClass.neutral?.f1 ?? null, category: report.category.served, runtimeCheck: report.runtimeCheck }));

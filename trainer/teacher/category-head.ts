@@ -31,7 +31,7 @@ export interface CategoryComparison {
 export function fitCategoryHead(classes: readonly string[], fit: { rows: readonly LabeledReview[]; vectors: Float32Array }): AccurateCategoryHead {
   const train = scored(fit.rows, classes);
   const labelsByRow = new Int32Array(fit.rows.length);
-  train.at.forEach((i, j) => (labelsByRow[i] = train.labels[j]));
+  train.at.forEach((i, j) => (labelsByRow[i] = train.labels[j]!));
   const model = fitSoftmax(fit.vectors, ENCODER_DIM, train.at, labelsByRow, classes.length);
   return { classes: [...classes], weights: [...model.weights], bias: [...model.bias] };
 }
@@ -39,7 +39,7 @@ export function fitCategoryHead(classes: readonly string[], fit: { rows: readonl
 /** Rows (and their positions) whose category is scored against `classes`. */
 function scored(rows: readonly LabeledReview[], classes: readonly string[]): { at: number[]; labels: Int32Array } {
   const at = rows.flatMap((r, i) => (categoryClass(r.category, classes) >= 0 ? [i] : []));
-  return { at, labels: Int32Array.from(at, (i) => categoryClass(rows[i].category, classes)) };
+  return { at, labels: Int32Array.from(at, (i) => categoryClass(rows[i]!.category, classes)) };
 }
 
 /** Fits the teacher category head on `fit` and scores it, the stream model and TF-IDF + LR on `test`. */
@@ -57,12 +57,12 @@ export function compareCategoryHeads(
   const tfidfRows = tfidfFit.filter((r) => categoryClass(r.category, classes) >= 0);
   const tfidfLabels = Int32Array.from(tfidfRows, (r) => categoryClass(r.category, classes));
   const tfidf = TfidfModel.train(tfidfRows, { ...DEFAULT_TFIDF_PARAMS, classWeightPower: 1 }, 256, { labels: tfidfLabels, classCount: k });
-  const tfidfPredicted = tfidf.predict(held.at.map((i) => test.rows[i]));
+  const tfidfPredicted = tfidf.predict(held.at.map((i) => test.rows[i]!));
 
   // The stream head never predicts outside its classes; a null category counts as a miss.
   const streamPredicted = Int32Array.from(held.at, (i, j) => {
-    const c = classes.indexOf(test.stream[i].category ?? '');
-    return c >= 0 ? c : (held.labels[j] + 1) % k;
+    const c = classes.indexOf(test.stream[i]!.category ?? '');
+    return c >= 0 ? c : (held.labels[j]! + 1) % k;
   });
   const comparison = {
     classes: [...classes],
@@ -83,7 +83,7 @@ export function categoryMacroF1(classes: readonly string[], rows: readonly Label
   const held = scored(rows, classes);
   const predicted = Int32Array.from(held.at, (i, j) => {
     const c = classes.indexOf(predict(i) ?? '');
-    return c >= 0 ? c : (held.labels[j] + 1) % classes.length;
+    return c >= 0 ? c : (held.labels[j]! + 1) % classes.length;
   });
   return classificationReport(held.labels, predicted, classes).macroF1;
 }
@@ -93,9 +93,9 @@ export function categoryTable(comparison: CategoryComparison): string {
   const names = Object.keys(comparison.models);
   const lines = [`| class (held-out rows) | ${names.join(' | ')} |`, `|---|${names.map(() => '---').join('|')}|`];
   for (const c of comparison.classes) {
-    const support = comparison.models[names[0]].perClass[c].support;
-    lines.push(`| ${c} (${support}) | ${names.map((n) => comparison.models[n].perClass[c].f1.toFixed(3)).join(' | ')} |`);
+    const support = comparison.models[names[0]!]!.perClass[c]!.support;
+    lines.push(`| ${c} (${support}) | ${names.map((n) => comparison.models[n]!.perClass[c]!.f1.toFixed(3)).join(' | ')} |`);
   }
-  lines.push(`| **macro-F1** (${comparison.heldOutRows}) | ${names.map((n) => `**${comparison.models[n].macroF1.toFixed(3)}**`).join(' | ')} |`);
+  lines.push(`| **macro-F1** (${comparison.heldOutRows}) | ${names.map((n) => `**${comparison.models[n]!.macroF1.toFixed(3)}**`).join(' | ')} |`);
   return lines.join('\n');
 }

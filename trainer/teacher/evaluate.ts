@@ -38,16 +38,16 @@ export function tfidfCandidate(rows: readonly LabeledReview[]): Candidate {
     name: 'TF-IDF + LR (word 1-2 + char 2-5, balanced)',
     fitPredict(train, test) {
       const model = TfidfModel.train(
-        train.map((i) => rows[i]),
+        train.map((i) => rows[i]!),
         REFERENCE_TFIDF_PARAMS,
       );
-      return model.predictProbabilities(test.map((i) => rows[i]));
+      return model.predictProbabilities(test.map((i) => rows[i]!));
     },
   };
 }
 
 function mix(a: Float32Array, b: Float32Array, w: number): Float32Array {
-  return Float32Array.from(a, (x, i) => w * x + (1 - w) * b[i]);
+  return Float32Array.from(a, (x, i) => w * x + (1 - w) * b[i]!);
 }
 
 function macroF1(actual: Int32Array, probabilities: Float32Array): number {
@@ -67,7 +67,7 @@ export function tuneBlendWeight(actual: Int32Array, a: Float32Array, b: Float32A
 
 export function evaluateSplit(rows: readonly LabeledReview[], split: EvalSplit, candidates: readonly Candidate[], blends: readonly BlendSpec[], log: (m: string) => void): SplitResult {
   const labels = Int32Array.from(rows, (r) => sentimentLabel(r.rating));
-  const actual = Int32Array.from(split.test, (i) => labels[i]);
+  const actual = Int32Array.from(split.test, (i) => labels[i]!);
   const result: SplitResult = { split: split.name, trainRows: split.train.length, testRows: split.test.length, models: {} };
   const testProbs = new Map<string, Float32Array>();
   const seconds = new Map<string, number>();
@@ -77,14 +77,14 @@ export function evaluateSplit(rows: readonly LabeledReview[], split: EvalSplit, 
     seconds.set(c.name, (performance.now() - t0) / 1000);
     testProbs.set(c.name, p);
     result.models[c.name] = { ...classificationReport(actual, argmaxRows(p, CLASSES), SENTIMENTS), seconds: round1(seconds.get(c.name)!) };
-    log(`${split.name}: ${c.name} macro-F1 ${result.models[c.name].macroF1}`);
+    log(`${split.name}: ${c.name} macro-F1 ${result.models[c.name]!.macroF1}`);
   }
   // Inner validation split of the training rows: blend weights and log offsets are tuned there, never on test rows.
-  const indexed = split.train.map((i) => ({ review_id: rows[i].review_id, i }));
+  const indexed = split.train.map((i) => ({ review_id: rows[i]!.review_id, i }));
   const { rest, held } = splitByReviewId(indexed, 0.2, INNER_SALT);
   const innerTrain = rest.map((r) => r.i);
   const innerVal = held.map((r) => r.i);
-  const valActual = Int32Array.from(innerVal, (i) => labels[i]);
+  const valActual = Int32Array.from(innerVal, (i) => labels[i]!);
   const valProbs = new Map<string, Float32Array>();
   for (const c of candidates) valProbs.set(c.name, c.fitPredict(innerTrain, innerVal));
   for (const blend of blends) {
@@ -95,13 +95,13 @@ export function evaluateSplit(rows: readonly LabeledReview[], split: EvalSplit, 
     valProbs.set(blend.name, mix(valProbs.get(a)!, valProbs.get(b)!, w));
     seconds.set(blend.name, seconds.get(a)! + seconds.get(b)!);
     result.models[blend.name] = { ...classificationReport(actual, argmaxRows(p, CLASSES), SENTIMENTS), blendWeight: w, seconds: round1(seconds.get(blend.name)!) };
-    log(`${split.name}: ${blend.name} (w=${w}) macro-F1 ${result.models[blend.name].macroF1}`);
+    log(`${split.name}: ${blend.name} (w=${w}) macro-F1 ${result.models[blend.name]!.macroF1}`);
   }
   for (const name of [...testProbs.keys()]) {
     const offsets = tuneLogOffsets(valActual, valProbs.get(name)!, SENTIMENTS);
     const p = applyLogOffsets(testProbs.get(name)!, offsets);
     const tuned = `${name} + log offsets`;
-    result.models[tuned] = { ...classificationReport(actual, argmaxRows(p, CLASSES), SENTIMENTS), blendWeight: result.models[name].blendWeight, logOffsets: offsets, seconds: round1(seconds.get(name)!) };
+    result.models[tuned] = { ...classificationReport(actual, argmaxRows(p, CLASSES), SENTIMENTS), blendWeight: result.models[name]!.blendWeight, logOffsets: offsets, seconds: round1(seconds.get(name)!) };
     log(`${split.name}: ${tuned} [${offsets.join(', ')}] macro-F1 ${result.models[tuned].macroF1}`);
   }
   return result;
@@ -118,7 +118,7 @@ export function resultsTable(results: readonly SplitResult[], reference: string)
     for (const [name, m] of Object.entries(r.models)) {
       // Tuned models are compared with the tuned reference: offsets lift TF-IDF + LR too.
       const ref = (name.endsWith(' + log offsets') ? r.models[`${reference} + log offsets`] : r.models[reference])?.macroF1 ?? Number.NaN;
-      const f = (c: string) => (m.perClass[c].support === 0 ? '–' : m.perClass[c].f1.toFixed(3));
+      const f = (c: string) => (m.perClass[c]!.support === 0 ? '–' : m.perClass[c]!.f1.toFixed(3));
       const delta = name === reference || name === `${reference} + log offsets` ? '' : (m.macroF1 - ref >= 0 ? '+' : '') + (m.macroF1 - ref).toFixed(3);
       lines.push(`| ${r.split} (${r.testRows}) | ${name} | ${m.macroF1.toFixed(3)} | ${delta} | ${f('negative')} | ${f('neutral')} | ${f('positive')} | ${m.blendWeight ?? ''} |`);
     }

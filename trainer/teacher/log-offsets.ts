@@ -19,7 +19,7 @@ function macroF1With(actual: Int32Array, logs: Float64Array, offsets: readonly n
   const predicted = new Int32Array(actual.length);
   for (let r = 0; r < actual.length; r++) {
     let best = 0;
-    for (let c = 1; c < k; c++) if (logs[r * k + c] + offsets[c] > logs[r * k + best] + offsets[best]) best = c;
+    for (let c = 1; c < k; c++) if (logs[r * k + c]! + offsets[c]! > logs[r * k + best]! + offsets[best]!) best = c;
     predicted[r] = best;
   }
   return classificationReport(actual, predicted, classes).macroF1;
@@ -40,10 +40,10 @@ export function tuneLogOffsets(actual: Int32Array, probabilities: Float32Array, 
       for (let v = -RANGE; v <= RANGE + 1e-9; v += STEP) {
         const candidate = offsets.map((o, i) => (i === c ? Math.round(v * 100) / 100 : o));
         const f1 = macroF1With(actual, logs, candidate, classes);
-        if (f1 > best + 1e-9 || (Math.abs(f1 - best) <= 1e-9 && Math.abs(candidate[c]) < Math.abs(offsets[c]))) {
+        if (f1 > best + 1e-9 || (Math.abs(f1 - best) <= 1e-9 && Math.abs(candidate[c]!) < Math.abs(offsets[c]!))) {
           if (f1 > best + 1e-9) improved = true;
           best = f1;
-          offsets[c] = candidate[c];
+          offsets[c] = candidate[c]!;
         }
       }
     }

@@ -31,7 +31,7 @@ export interface SoftmaxModel {
 export function fitSoftmax(x: Float32Array, dim: number, rows: readonly number[], y: ArrayLike<number>, classes: number, params: SoftmaxParams = DEFAULT_SOFTMAX, soft?: Float32Array): SoftmaxModel {
   const n = rows.length;
   const counts = new Float64Array(classes);
-  for (const r of rows) counts[y[r]]++;
+  for (const r of rows) counts[y[r]!]!++;
   const classWeight = Array.from(counts, (c) => (params.balanced && c > 0 ? n / (classes * c) : 1));
   const size = classes * dim;
   const w = new Float64Array(size + classes);
@@ -48,30 +48,30 @@ export function fitSoftmax(x: Float32Array, dim: number, rows: readonly number[]
       const off = r * dim;
       let max = -Infinity;
       for (let c = 0; c < classes; c++) {
-        let s = w[size + c];
+        let s = w[size + c]!;
         const base = c * dim;
-        for (let d = 0; d < dim; d++) s += w[base + d] * x[off + d];
+        for (let d = 0; d < dim; d++) s += w[base + d]! * x[off + d]!;
         z[c] = s;
         if (s > max) max = s;
       }
       let sum = 0;
-      for (let c = 0; c < classes; c++) sum += z[c] = Math.exp(z[c] - max);
-      const cw = classWeight[y[r]] / n;
+      for (let c = 0; c < classes; c++) sum += z[c] = Math.exp(z[c]! - max);
+      const cw = classWeight[y[r]!]! / n;
       for (let c = 0; c < classes; c++) {
-        const target = soft ? soft[r * classes + c] : y[r] === c ? 1 : 0;
-        const g = (z[c] / sum - target) * cw;
+        const target = soft ? soft[r * classes + c]! : y[r] === c ? 1 : 0;
+        const g = (z[c]! / sum - target) * cw;
         if (g === 0) continue;
-        grad[size + c] += g;
+        grad[size + c]! += g;
         const base = c * dim;
-        for (let d = 0; d < dim; d++) grad[base + d] += g * x[off + d];
+        for (let d = 0; d < dim; d++) grad[base + d]! += g * x[off + d]!;
       }
     }
-    for (let i = 0; i < size; i++) grad[i] += l2 * w[i];
+    for (let i = 0; i < size; i++) grad[i]! += l2 * w[i]!;
     const lr = params.learningRate;
     for (let i = 0; i < w.length; i++) {
-      m[i] = b1 * m[i] + (1 - b1) * grad[i];
-      v[i] = b2 * v[i] + (1 - b2) * grad[i] * grad[i];
-      w[i] -= (lr * (m[i] / (1 - b1 ** t))) / (Math.sqrt(v[i] / (1 - b2 ** t)) + eps);
+      m[i] = b1 * m[i]! + (1 - b1) * grad[i]!;
+      v[i] = b2 * v[i]! + (1 - b2) * grad[i]! * grad[i]!;
+      w[i]! -= (lr * (m[i]! / (1 - b1 ** t))) / (Math.sqrt(v[i]! / (1 - b2 ** t)) + eps);
     }
   }
   return { dim, classes, weights: Float32Array.from(w.subarray(0, size)), bias: Float32Array.from(w.subarray(size)) };
@@ -86,14 +86,14 @@ export function softmaxProbabilities(model: SoftmaxModel, x: Float32Array, rows:
     const off = r * dim;
     let max = -Infinity;
     for (let c = 0; c < classes; c++) {
-      let s = bias[c];
-      for (let d = 0; d < dim; d++) s += weights[c * dim + d] * x[off + d];
+      let s = bias[c]!;
+      for (let d = 0; d < dim; d++) s += weights[c * dim + d]! * x[off + d]!;
       z[c] = s;
       if (s > max) max = s;
     }
     let sum = 0;
-    for (let c = 0; c < classes; c++) sum += z[c] = Math.exp(z[c] - max);
-    for (let c = 0; c < classes; c++) out[i * classes + c] = z[c] / sum;
+    for (let c = 0; c < classes; c++) sum += z[c] = Math.exp(z[c]! - max);
+    for (let c = 0; c < classes; c++) out[i * classes + c] = z[c]! / sum;
   });
   return out;
 }
@@ -103,7 +103,7 @@ export function argmaxRows(probabilities: Float32Array, classes: number): Int32A
   const out = new Int32Array(probabilities.length / classes);
   for (let i = 0; i < out.length; i++) {
     let best = 0;
-    for (let c = 1; c < classes; c++) if (probabilities[i * classes + c] > probabilities[i * classes + best]) best = c;
+    for (let c = 1; c < classes; c++) if (probabilities[i * classes + c]! > probabilities[i * classes + best]!) best = c;
     out[i] = best;
   }
   return out;

@@ -77,7 +77,7 @@ export function tokenizeRows(rows: readonly LabeledReview[], options: { bigrams?
   const vocab = [...words, ...bigrams];
   const index = new Map(vocab.map((t, i) => [t, i]));
   const ids = tokens.map((doc, r) => {
-    const terms = options.bigrams ? [...doc, ...bigramDocs[r]] : doc;
+    const terms = options.bigrams ? [...doc, ...bigramDocs[r]!] : doc;
     return Int32Array.from(terms.map((t) => index.get(t) ?? -1).filter((i) => i >= 0));
   });
   const bigramParts = Int32Array.from(bigrams.flatMap((b) => b.split(' ').map((w) => index.get(w) ?? -1)));
@@ -94,9 +94,9 @@ export function extendWithBigrams(wordTable: Float32Array, dim: number, tok: Tok
   table.set(wordTable.subarray(0, tok.words * dim));
   for (let b = 0; b < tok.vocab.length - tok.words; b++) {
     const row = table.subarray((tok.words + b) * dim, (tok.words + b + 1) * dim);
-    for (const part of [tok.bigramParts[2 * b], tok.bigramParts[2 * b + 1]]) {
+    for (const part of [tok.bigramParts[2 * b]!, tok.bigramParts[2 * b + 1]!]) {
       if (part < 0) continue;
-      for (let d = 0; d < dim; d++) row[d] += 0.5 * wordTable[part * dim + d];
+      for (let d = 0; d < dim; d++) row[d]! += 0.5 * wordTable[part * dim + d]!;
     }
   }
   return table;
@@ -104,9 +104,9 @@ export function extendWithBigrams(wordTable: Float32Array, dim: number, tok: Tok
 
 function normalizeInPlace(v: Float32Array): void {
   let norm = 0;
-  for (let d = 0; d < v.length; d++) norm += v[d] * v[d];
+  for (let d = 0; d < v.length; d++) norm += v[d]! * v[d]!;
   norm = Math.sqrt(norm) || 1;
-  for (let d = 0; d < v.length; d++) v[d] /= norm;
+  for (let d = 0; d < v.length; d++) v[d]! /= norm;
 }
 
 /**
@@ -120,9 +120,9 @@ export function poolRows(table: Float32Array, dim: number, tok: TokenizedRows, p
   tok.ids.forEach((ids, r) => {
     const mean = out.subarray(r * width, r * width + dim);
     for (const id of ids) {
-      const w = tok.sif[id];
+      const w = tok.sif[id]!;
       const base = id * dim;
-      for (let d = 0; d < dim; d++) mean[d] += w * table[base + d];
+      for (let d = 0; d < dim; d++) mean[d]! += w * table[base + d]!;
     }
     normalizeInPlace(mean);
     if (pooling === 'mean') return;
@@ -131,7 +131,7 @@ export function poolRows(table: Float32Array, dim: number, tok: TokenizedRows, p
     max.fill(-Infinity);
     for (const id of ids) {
       const base = id * dim;
-      for (let d = 0; d < dim; d++) if (table[base + d] > max[d]) max[d] = table[base + d];
+      for (let d = 0; d < dim; d++) if (table[base + d]! > max[d]!) max[d] = table[base + d]!;
     }
     normalizeInPlace(max);
   });
@@ -157,22 +157,22 @@ export function tokenlearn(init: Float32Array, dim: number, tok: TokenizedRows, 
   for (let epoch = 0; epoch < params.epochs; epoch++) {
     const lr = params.learningRate / (1 + epoch);
     for (const r of rows) {
-      const ids = tok.ids[r];
+      const ids = tok.ids[r]!;
       if (ids.length === 0) continue;
       let wsum = 0;
-      for (const id of ids) wsum += tok.sif[id];
+      for (const id of ids) wsum += tok.sif[id]!;
       pred.fill(0);
       for (const id of ids) {
-        const w = tok.sif[id] / wsum;
+        const w = tok.sif[id]! / wsum;
         const base = id * dim;
-        for (let d = 0; d < dim; d++) pred[d] += w * table[base + d];
+        for (let d = 0; d < dim; d++) pred[d]! += w * table[base + d]!;
       }
       const target = r * ENCODER_DIM;
-      for (let d = 0; d < dim; d++) pred[d] -= teacher[target + d];
+      for (let d = 0; d < dim; d++) pred[d]! -= teacher[target + d]!;
       for (const id of ids) {
-        const g = (lr * tok.sif[id]) / wsum;
+        const g = (lr * tok.sif[id]!) / wsum;
         const base = id * dim;
-        for (let d = 0; d < dim; d++) table[base + d] -= g * pred[d] + params.shrink * (table[base + d] - init[base + d]);
+        for (let d = 0; d < dim; d++) table[base + d]! -= g * pred[d]! + params.shrink * (table[base + d]! - init[base + d]!);
       }
     }
   }
@@ -191,10 +191,10 @@ export function teacherSoftTargets(teacher: Float32Array, train: readonly number
   const soft = new Float32Array(labels.length * 3);
   const halves = [train.filter((_, i) => i % 2 === 0), train.filter((_, i) => i % 2 === 1)];
   halves.forEach((half, h) => {
-    const head = fitSoftmax(teacher, ENCODER_DIM, halves[1 - h], labels, 3);
+    const head = fitSoftmax(teacher, ENCODER_DIM, halves[1 - h]!, labels, 3);
     const probs = softmaxProbabilities(head, teacher, half);
     half.forEach((r, i) => {
-      for (let c = 0; c < 3; c++) soft[r * 3 + c] = SOFT_TEACHER * probs[i * 3 + c] + (1 - SOFT_TEACHER) * (labels[r] === c ? 1 : 0);
+      for (let c = 0; c < 3; c++) soft[r * 3 + c] = SOFT_TEACHER * probs[i * 3 + c]! + (1 - SOFT_TEACHER) * (labels[r] === c ? 1 : 0);
     });
   });
   return soft;
