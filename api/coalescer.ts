@@ -63,12 +63,14 @@ export function createScoreCoalescer(modelService: ModelService, options: Coales
       for (const job of group) job.reject(err);
       return;
     }
-    if (group.length === 1) return scoreAlone(group[0], runtime);
+    const [first] = group;
+    if (!first) return;
+    if (group.length === 1) return scoreAlone(first, runtime);
     let predictions: Prediction[];
     try {
       predictions = await runtime.score(
         group.flatMap((job) => job.inputs),
-        { sentences: group[0].sentences },
+        { sentences: first.sentences },
       );
     } catch {
       // Isolate: each request on its own, with its own outcome.

@@ -40,8 +40,9 @@ export function problemFromAjv(error: ErrorObject, itemsKey: string | undefined,
   if (error.keyword === 'required' && typeof params.missingProperty === 'string') segments.push(params.missingProperty);
   if (error.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string') segments.push(params.additionalProperty);
   let item: number | undefined;
-  if (itemsKey !== undefined && segments[0] === itemsKey && segments.length >= 2 && /^\d+$/.test(segments[1])) {
-    item = Number(segments[1]);
+  const [head, index] = segments;
+  if (itemsKey !== undefined && head === itemsKey && index !== undefined && /^\d+$/.test(index)) {
+    item = Number(index);
     segments.splice(0, 2);
   }
   const field = [prefix, ...segments].filter((part) => part.length > 0).join('.') || '(root)';

@@ -65,16 +65,15 @@ function toQuery(raw: RawDriftQuery): DriftQuery {
 
 /** The request with every dataset given by location read into items (the worker only ever sees items). */
 async function inlineBody(request: CompareRequest, roots: string[], maxRows: number): Promise<CompareBody> {
-  const sides = await Promise.all(
-    COMPARE_SIDES.map(async (side) => {
-      const inline = request[side];
-      if (inline) return inline;
-      const field = `${side}_location`;
-      const location = request[`${side}_location`] ?? '';
-      return withDataLocation(location, roots, field, (path) => readCompareItems(path, location, field, maxRows));
-    }),
-  );
-  return { reference: sides[0], current: sides[1], ...(request.options ? { options: request.options } : {}) };
+  const items = async (side: (typeof COMPARE_SIDES)[number]) => {
+    const inline = request[side];
+    if (inline) return inline;
+    const field = `${side}_location`;
+    const location = request[`${side}_location`] ?? '';
+    return withDataLocation(location, roots, field, (path) => readCompareItems(path, location, field, maxRows));
+  };
+  const [reference, current] = await Promise.all([items('reference'), items('current')]);
+  return { reference, current, ...(request.options ? { options: request.options } : {}) };
 }
 
 export const driftPlugin: FastifyPluginAsync<DriftPluginOptions> = async (app, options) => {

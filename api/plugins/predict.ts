@@ -135,6 +135,11 @@ function leasedScorer(lease: RuntimeLease): Scorer {
   };
 }
 
+/** The item's error when the runtime answered fewer predictions than it was given (it answers one per input). */
+function noPrediction(): DriftlineError {
+  return new DriftlineError('MODEL_SCORING_FAILED', 'the model returned no prediction for this item');
+}
+
 /**
  * Scores through the scorer. In partial mode a failed call is retried record by record on the
  * same runtime, so one record the model cannot score fails alone (answered in place).
@@ -157,7 +162,8 @@ async function scoreItems(
   const results: Array<Prediction | DriftlineError> = [];
   for (const input of inputs) {
     try {
-      results.push((await runtime.score([input], { sentences }))[0]);
+      const [prediction] = await runtime.score([input], { sentences });
+      results.push(prediction ?? noPrediction());
     } catch (one) {
       results.push(toDriftlineError(one, 'MODEL_SCORING_FAILED'));
     }
@@ -285,7 +291,7 @@ export const predictPlugin: FastifyPluginAsync<PredictPluginOptions> = async (ap
       const perClass = new Map<string, number>();
       let withReplacementChar = 0;
       accepted.forEach((outcome, k) => {
-        const result = scored[k];
+        const result = scored[k] ?? noPrediction();
         if (result instanceof DriftlineError) {
           metrics.predictionItemErrors.inc({ code: result.code });
           answers[outcome.index] = itemErrorBody(outcome.input.review_id, result);
