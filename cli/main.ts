@@ -49,9 +49,10 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export function applyLogOptions(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): string[] {
   const rest: string[] = [];
   let level: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === '--log-level') level = args[++i] ?? '';
+  // One iterator: `--log-level` takes the next argument from it.
+  const it = args[Symbol.iterator]();
+  for (const arg of it) {
+    if (arg === '--log-level') level = it.next().value ?? '';
     else if (arg.startsWith('--log-level=')) level = arg.slice('--log-level='.length);
     else rest.push(arg);
   }
