@@ -24,7 +24,7 @@ const BATCHES = [1, 32, 256];
 
 const data = await loadLabeledJsonl([repoPath(SHIPPED_REVIEWS)]);
 const order = shuffledIndices(data.rows.length, seededRandom(7));
-const reviews: ReviewInput[] = Array.from(order.slice(0, 5000), (i) => data.rows[i]);
+const reviews: ReviewInput[] = Array.from(order.slice(0, 5000), (i) => data.rows[i]!);
 const head = await readAccurateHead(MODEL_DIR);
 const files = encoderFiles();
 const runtime = new AccurateRuntime(await loadModelRuntime(MODEL_DIR, { name: 'bench', version: 1 }), await SentenceEncoder.open(files.model, files.tokenizer, THREADS), head);

@@ -124,8 +124,11 @@ interface Scenario {
 /** CPU seconds (user + system) the server process has used, from /proc (Linux); clock ticks are 100/s. */
 function processCpuSeconds(pid: number): number | null {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    // The fields after the parenthesised command name; utime and stime are the 12th and 13th of them.
+    const [, after] = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ');
+    const [utime, stime] = (after ?? '').split(' ').slice(11, 13);
+    if (utime === undefined || stime === undefined) return null;
+    return (Number(utime) + Number(stime)) / 100;
   } catch {
     return null;
   }
@@ -186,7 +189,7 @@ async function main(): Promise<void> {
   }
 
   // The machine is shared: the load before and after is part of the result.
-  const loadAtStart = Number(loadavg()[0].toFixed(2));
+  const loadAtStart = Number((loadavg()[0] ?? 0).toFixed(2));
   const work = mkdtempSync(join(tmpdir(), 'driftline-bench-api-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -229,7 +232,7 @@ async function main(): Promise<void> {
         memory_gb: Number((totalmem() / 2 ** 30).toFixed(1)),
         free_memory_gb: Number((freemem() / 2 ** 30).toFixed(1)),
         load_average_1m_at_start: loadAtStart,
-        load_average_1m_at_end: Number(loadavg()[0].toFixed(2)),
+        load_average_1m_at_end: Number((loadavg()[0] ?? 0).toFixed(2)),
         os: `${osType()} ${release()}`,
         node: process.version,
       },

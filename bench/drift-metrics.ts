@@ -79,23 +79,25 @@ const baseline: ReferenceBaseline = {
 
 const EVENTS = 1000;
 const window: WindowStates = { numeric: {}, categorical: {} };
+const histogramStates: Array<{ sketch: BinnedHistogramSketch; state: HistogramState }> = [];
 for (const [name, sketch] of Object.entries(numericSketches)) {
   const f = Number(name.slice('feature.f'.length));
   const state = sketch.zero();
   for (let i = 0; i < EVENTS; i++) sketch.add(state, 10 * f + 0.2 + normal() * (1 + f / 10));
   window.numeric[name] = state;
+  histogramStates.push({ sketch, state });
 }
 for (const name of ['rating', 'verified', 'category', 'prediction.sentiment']) {
   const feature = features[name];
-  if (feature.kind !== 'categorical') continue;
+  if (feature?.kind !== 'categorical') continue;
   const sketch = new CategoricalCountSketch(feature.categories);
   const state = sketch.zero();
-  for (let i = 0; i < EVENTS; i++) sketch.add(state, feature.categories[Math.floor(uniform() * feature.categories.length)]);
+  for (let i = 0; i < EVENTS; i++) sketch.add(state, feature.categories[Math.floor(uniform() * feature.categories.length)]!);
   window.categorical[name] = state;
 }
 const summarySketch = new SummarySketch();
 const summaryValues: SummaryValue[] = Array.from({ length: 10_000 }, () => ({
-  sentiment: SENTIMENTS[Math.floor(uniform() * 3)],
+  sentiment: SENTIMENTS[Math.floor(uniform() * 3)]!,
   confidence: 0.5 + uniform() / 2,
   outlier: uniform() < 0.02,
   rating: 1 + Math.floor(uniform() * 5),
@@ -111,15 +113,17 @@ const windowTiming = measure(() => {
 });
 
 // ---- sketch add throughput
-const histogram = numericSketches['feature.f0'];
+const [f0] = histogramStates;
+if (!f0) throw new Error('no numeric feature to measure');
+const { sketch: histogram, state: f0State } = f0;
 const numericInput = Float64Array.from({ length: 100_000 }, () => normal());
 const histogramAdd = measure(() => {
   const state = histogram.zero();
-  for (let i = 0; i < numericInput.length; i++) histogram.add(state, numericInput[i]);
+  for (let i = 0; i < numericInput.length; i++) histogram.add(state, numericInput[i]!);
   return numericInput.length;
 });
 const categorical = new CategoricalCountSketch(CATEGORIES);
-const categoricalInput = Array.from({ length: 100_000 }, () => CATEGORIES[Math.floor(uniform() * CATEGORIES.length)]);
+const categoricalInput = Array.from({ length: 100_000 }, () => CATEGORIES[Math.floor(uniform() * CATEGORIES.length)]!);
 const categoricalAdd = measure(() => {
   const state = categorical.zero();
   for (const value of categoricalInput) categorical.add(state, value);
@@ -132,8 +136,6 @@ const summaryAdd = measure(() => {
 });
 
 // ---- merge throughput and Redis increments round trip
-const histogramStates = Object.entries(window.numeric).map(([name, state]) => ({ sketch: numericSketches[name], state: state as HistogramState }));
-const f0State = window.numeric['feature.f0'] as HistogramState;
 const histogramMerge = measure(() => {
   let merged = histogram.zero();
   for (let i = 0; i < 1000; i++) merged = histogram.merge(merged, f0State);
@@ -171,7 +173,7 @@ const results = {
     cores: cpus().length,
     memoryGb: round(totalmem() / 2 ** 30),
     node: process.version,
-    loadAverage1m: round(loadavg()[0], 2),
+    loadAverage1m: round(loadavg()[0] ?? 0, 2),
     note: 'shared 2-core machine; other processes were running',
   },
   window: {

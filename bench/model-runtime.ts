@@ -76,7 +76,7 @@ async function availableBackends(): Promise<TfBackendChoice[]> {
 async function benchTraining(rows: Awaited<ReturnType<typeof loadLabeledJsonl>>['rows']) {
   const { tf, backend } = await loadTf('wasm');
   const order = shuffledIndices(rows.length, seededRandom(2));
-  const subset = Array.from(order.subarray(0, TRAIN_ROWS), (i) => rows[i]);
+  const subset = Array.from(order.subarray(0, TRAIN_ROWS), (i) => rows[i]!);
   const started = performance.now();
   const result = await trainModel(tf, subset, { ...DEFAULT_TRAIN_PARAMS, epochs: TRAIN_EPOCHS });
   const seconds = (performance.now() - started) / 1000;
@@ -98,7 +98,7 @@ async function benchWide(pool: ReviewInput[]) {
   const started = performance.now();
   let reviews = 0;
   for (let k = 0; performance.now() - started < SECONDS * 1000; k++) {
-    const b = batches[k % batches.length];
+    const b = batches[k % batches.length]!;
     wideProbabilities(b, bundle.wide, scratch);
     reviews += b.size;
   }
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
   const data = await loadLabeledJsonl([repoPath(SHIPPED_REVIEWS)]);
   // A seeded shuffle: the file is grouped by source (long Blitzer reviews first), the stream is mixed.
   const order = shuffledIndices(data.rows.length, seededRandom(1));
-  const pool: ReviewInput[] = Array.from(order.subarray(0, 20_000), (i) => data.rows[i]);
+  const pool: ReviewInput[] = Array.from(order.subarray(0, 20_000), (i) => data.rows[i]!);
   process.stdout.write(`model-runtime bench: ${pool.length} reviews in the pool, model ${MODEL_DIR}, ${SECONDS}s per measurement\n`);
 
   const training = await benchTraining(data.rows);
