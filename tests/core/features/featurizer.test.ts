@@ -65,7 +65,7 @@ describe('featurizeBatch', () => {
     expect(Buffer.from(again.ids.buffer).equals(Buffer.from(batch.ids.buffer))).toBe(true);
     expect(Buffer.from(again.numericScaled.buffer).equals(Buffer.from(batch.numericScaled.buffer))).toBe(true);
     for (const row of [0, 17, 49]) {
-      const alone = featurizeBatch([reviews[row]], config);
+      const alone = featurizeBatch([reviews[row]!], config);
       expect(rowSlice(alone, 0)).toEqual(rowSlice(batch, row));
       expect(featureMap(alone, 0)).toEqual(featureMap(batch, row));
     }
@@ -132,7 +132,7 @@ describe('featurizeBatch', () => {
     const width = NUMERIC_FEATURES.length;
     const words = NUMERIC_FEATURES.indexOf('text_words');
     let mean = 0;
-    for (let r = 0; r < reviews.length; r++) mean += batch.numericScaled[r * width + words];
+    for (let r = 0; r < reviews.length; r++) mean += batch.numericScaled[r * width + words]!;
     expect(Math.abs(mean / reviews.length)).toBeLessThan(1e-5);
   });
 });

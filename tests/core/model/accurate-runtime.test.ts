@@ -78,12 +78,12 @@ describe('accurate head file and blend (no encoder needed)', () => {
     const plain = blendPrediction(head(0.5), p, headProbs, 4, 0.9);
     expect(plain.sentiment).toBe('positive');
     const offsets = [0, 0.6, 0];
-    const mix = [0.3, 0.3, 0.4].map((x, c) => x * Math.exp(offsets[c]));
-    const sum = mix[0] + mix[1] + mix[2];
+    const mix = [0.3, 0.3, 0.4].map((x, c) => x * Math.exp(offsets[c]!));
+    const sum = mix[0]! + mix[1]! + mix[2]!;
     const shifted = blendPrediction(head(0.5, offsets), p, headProbs, 4, 0.9);
-    expect(shifted.probabilities.negative).toBeCloseTo(mix[0] / sum, 12);
-    expect(shifted.probabilities.neutral).toBeCloseTo(mix[1] / sum, 12);
-    expect(shifted.probabilities.positive).toBeCloseTo(mix[2] / sum, 12);
+    expect(shifted.probabilities.negative).toBeCloseTo(mix[0]! / sum, 12);
+    expect(shifted.probabilities.neutral).toBeCloseTo(mix[1]! / sum, 12);
+    expect(shifted.probabilities.positive).toBeCloseTo(mix[2]! / sum, 12);
     expect([shifted.sentiment, shifted.confidence]).toEqual(['neutral', shifted.probabilities.neutral]);
     expect([shifted.category, shifted.outlierScore, shifted.features]).toEqual([p.category, p.outlierScore, p.features]);
   });
@@ -167,10 +167,10 @@ describe.skipIf(!encoderPresent)('accurate tier', () => {
       const [mine, base] = [await accurate.score(slice), await stream.score(slice)];
       const negative = Math.exp(5) / (Math.exp(5) + 2);
       mine.forEach((p, i) => {
-        expect(p.probabilities.negative).toBeCloseTo(0.5 * negative + 0.5 * base[i].probabilities.negative, 5);
-        expect(p.probabilities.positive).toBeCloseTo(0.5 * ((1 - negative) / 2) + 0.5 * base[i].probabilities.positive, 5);
-        expect(p.category).toBe(base[i].category);
-        expect(p.outlierScore).toBe(base[i].outlierScore);
+        expect(p.probabilities.negative).toBeCloseTo(0.5 * negative + 0.5 * base[i]!.probabilities.negative, 5);
+        expect(p.probabilities.positive).toBeCloseTo(0.5 * ((1 - negative) / 2) + 0.5 * base[i]!.probabilities.positive, 5);
+        expect(p.category).toBe(base[i]!.category);
+        expect(p.outlierScore).toBe(base[i]!.outlierScore);
       });
       for (const p of mine) {
         const best = (['negative', 'neutral', 'positive'] as const).reduce((a, b) => (p.probabilities[b] > p.probabilities[a] ? b : a));
@@ -197,12 +197,12 @@ describe.skipIf(!encoderPresent)('accurate tier', () => {
       const plain = await legacy.score(slice);
       legacy.dispose();
       shifted.forEach((p, i) => {
-        const q = plain[i].probabilities;
+        const q = plain[i]!.probabilities;
         const scaled = [q.negative, q.neutral * Math.exp(0.8), q.positive * Math.exp(-0.3)];
-        const sum = scaled[0] + scaled[1] + scaled[2];
-        expect(p.probabilities.negative).toBeCloseTo(scaled[0] / sum, 9);
-        expect(p.probabilities.neutral).toBeCloseTo(scaled[1] / sum, 9);
-        expect(p.probabilities.positive).toBeCloseTo(scaled[2] / sum, 9);
+        const sum = scaled[0]! + scaled[1]! + scaled[2]!;
+        expect(p.probabilities.negative).toBeCloseTo(scaled[0]! / sum, 9);
+        expect(p.probabilities.neutral).toBeCloseTo(scaled[1]! / sum, 9);
+        expect(p.probabilities.positive).toBeCloseTo(scaled[2]! / sum, 9);
       });
     } finally {
       await rm(copy, { recursive: true, force: true });
@@ -220,7 +220,7 @@ describe.skipIf(!encoderPresent)('accurate tier', () => {
       const [mine, base] = [await accurate.score(slice), await stream.score(slice)];
       mine.forEach((p, i) => {
         expect([p.category, p.categoryConfidence]).toEqual(['Yyy', Math.exp(3) / (1 + Math.exp(3))].map((x, k) => (k === 1 ? expect.closeTo(x as number, 12) : x)));
-        expect({ ...p, category: base[i].category, categoryConfidence: base[i].categoryConfidence }).toEqual(base[i]);
+        expect({ ...p, category: base[i]!.category, categoryConfidence: base[i]!.categoryConfidence }).toEqual(base[i]);
       });
     } finally {
       accurate.dispose();

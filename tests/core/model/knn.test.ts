@@ -12,7 +12,7 @@ function bruteForce(points: number[], dims: number, query: Float32Array, offset:
   const distances: number[] = [];
   for (let p = 0; p < points.length / dims; p++) {
     let sq = 0;
-    for (let d = 0; d < dims; d++) sq += (query[offset + d] - points[p * dims + d]) ** 2;
+    for (let d = 0; d < dims; d++) sq += (query[offset + d]! - points[p * dims + d]!) ** 2;
     distances.push(Math.sqrt(sq));
   }
   distances.sort((a, b) => a - b);

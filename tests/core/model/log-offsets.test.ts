@@ -28,7 +28,7 @@ describe('log offsets (shared by the trainer and the runtimes)', () => {
   it('a zero probability stays usable (clamped before the offset), so the row still sums to 1', () => {
     const row = [0, 0.5, 0.5];
     offsetRow(row, 0, [5, 0, 0]);
-    expect(row[0] + row[1] + row[2]).toBeCloseTo(1, 12);
+    expect(row[0]! + row[1]! + row[2]!).toBeCloseTo(1, 12);
     expect(row[0]).toBeGreaterThan(0);
   });
 });

@@ -66,7 +66,7 @@ describe('DRIFTLINE_MODEL_TIER', () => {
     try {
       const runtime = await s.loadProduction();
       expect(runtime.backend).toBe('fake');
-      expect((await runtime.score([{ review_id: 'r1', text: 'fine' }]))[0].probabilities).toEqual({ negative: 0, neutral: 0, positive: 1 });
+      expect((await runtime.score([{ review_id: 'r1', text: 'fine' }]))[0]!.probabilities).toEqual({ negative: 0, neutral: 0, positive: 1 });
     } finally {
       await s.close();
     }

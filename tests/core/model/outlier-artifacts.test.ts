@@ -89,9 +89,9 @@ describe('outlier artifacts', () => {
       const runtime = await loadModelRuntime(versionDir, { name: 'old', version: 1 });
       try {
         await runtime.check();
-        const [p] = await runtime.score([probe[0]]);
-        expect(p.outlierScore).toBeGreaterThanOrEqual(0);
-        expect(p.outlierScore).toBeLessThanOrEqual(1);
+        const [p] = await runtime.score([probe[0]!]);
+        expect(p!.outlierScore).toBeGreaterThanOrEqual(0);
+        expect(p!.outlierScore).toBeLessThanOrEqual(1);
       } finally {
         runtime.dispose();
       }

@@ -79,7 +79,7 @@ export function describeRuntimeConformance(label: string, load: RuntimeLoader, f
       const slices = [0, 20, 40, 60, 80, 100].map((start) => probe.slice(start, start + 20 - (start % 7)));
       const results = await Promise.all(slices.map((slice) => runtime.score(slice)));
       for (const [i, slice] of slices.entries()) {
-        expect(results[i].map((p) => p.review_id)).toEqual(slice.map((r) => r.review_id));
+        expect(results[i]!.map((p) => p.review_id)).toEqual(slice.map((r) => r.review_id));
         expect(results[i]).toEqual(await reference.score(slice));
       }
     });

@@ -53,16 +53,16 @@ describe('model runtime round trip', () => {
 
   it('gives the same prediction for a review alone and inside a batch', async () => {
     const batch = await loaded.score(probe.slice(0, 40));
-    const alone = await loaded.score([probe[17]]);
-    expect(alone[0].sentiment).toBe(batch[17].sentiment);
-    expect(alone[0].features).toEqual(batch[17].features);
-    for (const k of ['negative', 'neutral', 'positive'] as const) expect(alone[0].probabilities[k]).toBeCloseTo(batch[17].probabilities[k], 5);
+    const alone = await loaded.score([probe[17]!]);
+    expect(alone[0]!.sentiment).toBe(batch[17]!.sentiment);
+    expect(alone[0]!.features).toEqual(batch[17]!.features);
+    for (const k of ['negative', 'neutral', 'positive'] as const) expect(alone[0]!.probabilities[k]).toBeCloseTo(batch[17]!.probabilities[k], 5);
   });
 
   it('learns the synthetic sentiment well above chance', async () => {
     const predictions = await loaded.score(probe);
     const label = (rating: number) => (rating <= 2 ? 'negative' : rating === 3 ? 'neutral' : 'positive');
-    const correct = predictions.filter((p, i) => p.sentiment === label(probe[i].rating)).length;
+    const correct = predictions.filter((p, i) => p.sentiment === label(probe[i]!.rating)).length;
     expect(correct / probe.length).toBeGreaterThan(0.8);
   });
 });
@@ -81,7 +81,7 @@ describe('scores', () => {
 
   it('scores injected anomalies higher than normal reviews', async () => {
     const random = seededRandom(5);
-    const anomalies = Array.from({ length: 40 }, (_, i) => makeAnomaly(i % 2 === 0 ? 'gibberish' : 'foreign', probe[i], random, i));
+    const anomalies = Array.from({ length: 40 }, (_, i) => makeAnomaly(i % 2 === 0 ? 'gibberish' : 'foreign', probe[i]!, random, i));
     const normal = await loaded.score(probe);
     const odd = await loaded.score(anomalies);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -96,17 +96,17 @@ describe('scores', () => {
       { review_id: 'b', text, rating: null },
       { review_id: 'c', text, rating: 1 },
     ]);
-    expect(withRating.sentiment).toBe('negative');
-    expect(withRating.ratingTextDisagreement).toBe(withRating.probabilities.negative >= 0.7);
-    expect(withoutRating.ratingTextDisagreement).toBe(false);
-    expect(consistent.ratingTextDisagreement).toBe(false);
+    expect(withRating!.sentiment).toBe('negative');
+    expect(withRating!.ratingTextDisagreement).toBe(withRating!.probabilities.negative >= 0.7);
+    expect(withoutRating!.ratingTextDisagreement).toBe(false);
+    expect(consistent!.ratingTextDisagreement).toBe(false);
   });
 
   it('scores sentences with the same model when asked', async () => {
     const [p] = await loaded.score([{ review_id: 's', text: 'The pan is perfect and I love it. But the kettle broke, awful! Okay.' }], { sentences: true });
-    expect(p.sentences?.map((s) => s.text)).toEqual(['The pan is perfect and I love it.', 'But the kettle broke, awful!', 'Okay.']);
+    expect(p!.sentences?.map((s) => s.text)).toEqual(['The pan is perfect and I love it.', 'But the kettle broke, awful!', 'Okay.']);
     const [plain] = await loaded.score([{ review_id: 's', text: 'The pan is perfect and I love it.' }]);
-    expect(p.sentences?.[0].probabilities).toEqual(plain.probabilities);
+    expect(p!.sentences?.[0]!.probabilities).toEqual(plain!.probabilities);
     expect(splitSentences('One. Two!  Three?\nFour', 2)).toEqual(['One.', 'Two!']);
   });
 });
@@ -171,18 +171,18 @@ describe('wide part', () => {
     const [deepOnly, wideOnly, half] = await Promise.all([score(0), score(1), score(0.5)]);
     const offsets = blend.logOffsets.map(Math.exp);
     // With offsets undone and renormalised, the 0.5 blend is the mean of the pure deep and pure wide probabilities.
-    const undo = (p: Record<string, number>) => {
-      const raw = [p.negative / offsets[0], p.neutral / offsets[1], p.positive / offsets[2]];
-      const sum = raw[0] + raw[1] + raw[2];
+    const undo = (p: Record<'negative' | 'neutral' | 'positive', number>) => {
+      const raw = [p.negative / offsets[0]!, p.neutral / offsets[1]!, p.positive / offsets[2]!];
+      const sum = raw[0]! + raw[1]! + raw[2]!;
       return raw.map((x) => x / sum);
     };
     for (let i = 0; i < 20; i++) {
-      const d = undo(deepOnly[i].probabilities);
-      const w = undo(wideOnly[i].probabilities);
-      const h = undo(half[i].probabilities);
-      for (let c = 0; c < 3; c++) expect(h[c]).toBeCloseTo((d[c] + w[c]) / 2, 5);
+      const d = undo(deepOnly[i]!.probabilities);
+      const w = undo(wideOnly[i]!.probabilities);
+      const h = undo(half[i]!.probabilities);
+      for (let c = 0; c < 3; c++) expect(h[c]).toBeCloseTo((d[c]! + w[c]!) / 2, 5);
     }
-    expect(deepOnly.some((p, i) => Math.abs(p.probabilities.positive - wideOnly[i].probabilities.positive) > 1e-3)).toBe(true);
+    expect(deepOnly.some((p, i) => Math.abs(p.probabilities.positive - wideOnly[i]!.probabilities.positive) > 1e-3)).toBe(true);
   });
 
   it('gives the same wide probabilities for a review alone and inside a batch (per-row sparse vectors)', async () => {
@@ -190,8 +190,8 @@ describe('wide part', () => {
     const batch = featurizeBatch(probe.slice(0, 30), trained.bundle.featurizer);
     const together = wideProbabilities(batch, trained.bundle.wide, scratch);
     for (const r of [0, 13, 29]) {
-      const alone = wideProbabilities(featurizeBatch([probe[r]], trained.bundle.featurizer), trained.bundle.wide, scratch);
-      for (let c = 0; c < 3; c++) expect(alone[c]).toBeCloseTo(together[r * 3 + c], 6);
+      const alone = wideProbabilities(featurizeBatch([probe[r]!], trained.bundle.featurizer), trained.bundle.wide, scratch);
+      for (let c = 0; c < 3; c++) expect(alone[c]).toBeCloseTo(together[r * 3 + c]!, 6);
     }
   });
 });
@@ -204,7 +204,7 @@ describe('smoke check', () => {
     const weights = JSON.parse(await readFile(join(copy, 'text', 'model.json'), 'utf8')) as { weightsManifest: Array<{ weights: Array<{ shape: number[] }> }> };
     // Poison the loaded head through the tfjs weights (what a corrupt-but-well-sized file would do).
     const bundleHead = (runtime as unknown as { bundle: { head: { setWeights(w: unknown[]): void } } }).bundle.head;
-    bundleHead.setWeights(weights.weightsManifest[0].weights.map((w) => tf.fill(w.shape, Number.NaN)));
+    bundleHead.setWeights(weights.weightsManifest[0]!.weights.map((w) => tf.fill(w.shape, Number.NaN)));
     await expectCode(runtime.check(), 'MODEL_CHECK_FAILED');
     runtime.dispose();
     await rm(copy, { recursive: true, force: true });

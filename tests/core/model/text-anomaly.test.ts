@@ -29,7 +29,7 @@ function features(text: string): Record<(typeof TEXT_FEATURES)[number], number> 
 }
 
 function median(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 }
 
 describe('character n-gram language model', () => {
@@ -80,7 +80,7 @@ describe('tail calibration and artifacts', () => {
     expect(cal.q99[0]).toBe(99);
     const probe = new Float64Array(SIGNAL_COUNT);
     probe.set(cal.median);
-    probe[2] = cal.q99[2];
+    probe[2] = cal.q99[2]!;
     expect(largestTailScore(cal, probe, 0)).toBeCloseTo(1, 10);
   });
 
@@ -89,8 +89,8 @@ describe('tail calibration and artifacts', () => {
     const bytes = textTablesBytes(tables);
     const loaded = textAnomalyFromArtifacts(json, bytes, 'x');
     const out = new Float64Array(SIGNAL_COUNT);
-    textFeatures(loaded, unseen[0], createTextAnomalyScratch(), out, 0);
-    expect(out[0]).toBe(features(unseen[0]).charSurprise);
+    textFeatures(loaded, unseen[0]!, createTextAnomalyScratch(), out, 0);
+    expect(out[0]).toBe(features(unseen[0]!).charSurprise);
     const refused = (() => {
       try {
         textAnomalyFromArtifacts(json, bytes.subarray(1), 'x');

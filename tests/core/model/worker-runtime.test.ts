@@ -93,7 +93,7 @@ describe('dispose', () => {
     const pool = await loadWorkerRuntime(dir, meta, { threads: 2, logger: silent });
     const workers = [...pool.workers];
     const exited = workers.map((worker) => once(worker, 'exit'));
-    const inFlight = [pool.score(probe.slice(0, 60)), pool.score(probe.slice(60))];
+    const inFlight = [pool.score(probe.slice(0, 60)), pool.score(probe.slice(60))] as const;
     pool.dispose();
     await expectCode(pool.score(probe.slice(0, 1)), 'MODEL_SCORING_FAILED');
     const [first, second] = await Promise.all(inFlight);
