@@ -17,8 +17,8 @@ describe('classification metrics', () => {
       [1, 0, 3],
     ]);
     expect(r.perClass.negative).toEqual({ precision: 0.5, recall: 0.5, f1: 0.5, support: 2 });
-    expect(r.perClass.neutral.precision).toBeCloseTo(2 / 3, 4);
-    expect(r.perClass.neutral.f1).toBe(0.8);
+    expect(r.perClass.neutral?.precision).toBeCloseTo(2 / 3, 4);
+    expect(r.perClass.neutral?.f1).toBe(0.8);
     expect(r.perClass.positive).toEqual({ precision: 1, recall: 0.75, f1: 0.8571, support: 4 });
     expect(r.macroF1).toBeCloseTo((0.5 + 0.8 + 0.857142) / 3, 3);
   });

@@ -25,7 +25,7 @@ describe('category report', () => {
   it('has per-class precision/recall/F1 and macro-F1; categories that are no class count as other', () => {
     const rows = syntheticReviews(6, 1).map((r, i) => ({ ...r, rating: 5, category: ['Books', 'Books', 'Music', 'Music', 'Rare', null][i] }));
     const predicted = ['Books', 'Music', 'Music', 'Music', 'other', 'Books'];
-    const report = evaluatePredictions(rows, rows.map((r, i) => prediction(r.review_id, predicted[i])), ['Books', 'Music', 'other']);
+    const report = evaluatePredictions(rows, rows.map((r, i) => prediction(r.review_id, predicted[i]!)), ['Books', 'Music', 'other']);
     const category = report.category!;
     expect(category.rows).toBe(5);
     expect(category.accuracy).toBe(0.8);

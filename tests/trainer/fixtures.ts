@@ -14,7 +14,7 @@ const FILLER = ['the', 'it', 'is', 'was', 'this', 'and', 'with', 'for', 'my', 'p
 
 export function syntheticReviews(n: number, seed = 1): LabeledReview[] {
   const random = seededRandom(seed);
-  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)];
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
   const categories = Object.keys(TOPICS);
   const rows: LabeledReview[] = [];
   for (let i = 0; i < n; i++) {
@@ -25,12 +25,12 @@ export function syntheticReviews(n: number, seed = 1): LabeledReview[] {
     const length = 8 + Math.floor(random() * 25);
     for (let w = 0; w < length; w++) {
       const r = random();
-      words.push(r < 0.3 ? pick(mood) : r < 0.55 ? pick(TOPICS[category]) : pick(FILLER));
+      words.push(r < 0.3 ? pick(mood) : r < 0.55 ? pick(TOPICS[category]!) : pick(FILLER));
     }
     rows.push({
       review_id: `syn-${seed}-${i}`,
       text: `${words.join(' ')}${rating >= 4 ? '!' : '.'}`,
-      title: random() < 0.5 ? `${pick(mood)} ${pick(TOPICS[category])}` : null,
+      title: random() < 0.5 ? `${pick(mood)} ${pick(TOPICS[category]!)}` : null,
       rating,
       category,
       helpful_votes: random() < 0.2 ? null : Math.floor(random() * 10),

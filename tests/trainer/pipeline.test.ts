@@ -97,7 +97,7 @@ describe('training job', () => {
     const probe = syntheticReviews(100, 77);
     const label = (rating: number) => (rating <= 2 ? 'negative' : rating === 3 ? 'neutral' : 'positive');
     const predictions = await runtime.score(probe);
-    expect(predictions.filter((p, i) => p.sentiment === label(probe[i].rating)).length).toBeGreaterThan(70);
+    expect(predictions.filter((p, i) => p.sentiment === label(probe[i]!.rating)).length).toBeGreaterThan(70);
     runtime.dispose();
     const written = JSON.parse(await readFile(join(root, 'report.json'), 'utf8')) as TrainingReport;
     expect(written.version).toBe(report.version);

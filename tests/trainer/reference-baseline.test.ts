@@ -62,9 +62,9 @@ describe('buildReferenceBaseline', () => {
     }
     expect(new Set(Object.keys(baseline.features))).toEqual(names);
     expect(baseline.rows).toBe(50);
-    expect(baseline.features['helpful_votes'].total).toBe(33);
-    expect(baseline.features['feature.text_chars'].kind).toBe('numeric');
-    const verified = baseline.features['verified'];
+    expect(baseline.features['helpful_votes']!.total).toBe(33);
+    expect(baseline.features['feature.text_chars']!.kind).toBe('numeric');
+    const verified = baseline.features['verified']!;
     expect(verified.kind === 'categorical' && verified.categories.includes('(null)')).toBe(true);
     expect(baseline.modelVersion).toBe(3);
   });

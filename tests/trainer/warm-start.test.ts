@@ -49,7 +49,7 @@ function closeness(a: Prediction[], b: Prediction[]): { l1: number; agreement: n
   let same = 0;
   let sameCategory = 0;
   a.forEach((p, i) => {
-    const q = b[i];
+    const q = b[i]!;
     l1 += Object.keys(p.probabilities).reduce((sum, k) => sum + Math.abs(p.probabilities[k as keyof typeof p.probabilities] - q.probabilities[k as keyof typeof q.probabilities]), 0);
     if (p.sentiment === q.sentiment) same++;
     if (p.category === q.category) sameCategory++;
@@ -119,7 +119,7 @@ describe('training from a chosen model', () => {
     const shared = new Set(rebuilt.heldOut.category?.classes.filter((c) => parent.heldOut.category?.classes.includes(c) && c !== 'other'));
     const onShared = reference.map((p, i) => [p, scored[i]] as const).filter(([p]) => p.category !== null && shared.has(p.category));
     expect(onShared.length).toBeGreaterThan(100);
-    expect(onShared.filter(([p, q]) => p.category === q.category).length / onShared.length).toBeGreaterThan(0.6);
+    expect(onShared.filter(([p, q]) => p.category === q!.category).length / onShared.length).toBeGreaterThan(0.6);
   });
 
   it('refuses an unknown base version, and an architecture other than the parent\'s, before training', async () => {

@@ -14,7 +14,7 @@ describe('wide part features', () => {
   it('idf: rarer buckets weigh more, buckets under minDf are ignored (idf 0)', () => {
     const batch = featurizeBatch([review('good good'), review('good bad'), review('good fine')], config);
     const idf = fitIdf(batch, config.buckets, 2);
-    const id = (word: string) => featurizeBatch([review(word)], config).ids[0];
+    const id = (word: string) => featurizeBatch([review(word)], config).ids[0]!;
     expect(idf[id('good')]).toBeCloseTo(Math.log(4 / 4) + 1, 6);
     expect(idf[id('bad')]).toBe(0);
     const loose = fitIdf(batch, config.buckets, 1);
@@ -53,7 +53,7 @@ describe('wide part training', () => {
     const probs = wideProbabilities(test.batch, first.wide, createWideScratch(config.buckets));
     const predicted = Int32Array.from({ length: held.length }, (_, r) => {
       let best = 0;
-      for (let c = 1; c < 3; c++) if (probs[r * 3 + c] > probs[r * 3 + best]) best = c;
+      for (let c = 1; c < 3; c++) if (probs[r * 3 + c]! > probs[r * 3 + best]!) best = c;
       return best;
     });
     expect(classificationReport(test.sentiment, predicted, SENTIMENTS).macroF1).toBeGreaterThan(0.85);
@@ -63,12 +63,12 @@ describe('wide part training', () => {
     const kernel = Float32Array.from([1.5, -0.5, 0.25]);
     const bias = Float32Array.from([0.2, 0.1, -0.3]);
     const before = new Float32Array(3);
-    softmax3(kernel[0] + bias[0], kernel[1] + bias[1], kernel[2] + bias[2], before, 0);
+    softmax3(kernel[0]! + bias[0]!, kernel[1]! + bias[1]!, kernel[2]! + bias[2]!, before, 0);
     temperatureScale(before, 1.6);
     foldTemperature(kernel, bias, 1.6);
     const after = new Float32Array(3);
-    softmax3(kernel[0] + bias[0], kernel[1] + bias[1], kernel[2] + bias[2], after, 0);
-    for (let c = 0; c < 3; c++) expect(after[c]).toBeCloseTo(before[c], 6);
+    softmax3(kernel[0]! + bias[0]!, kernel[1]! + bias[1]!, kernel[2]! + bias[2]!, after, 0);
+    for (let c = 0; c < 3; c++) expect(after[c]).toBeCloseTo(before[c]!, 6);
   });
 
   it('the blend search picks the better model when one of them is useless', () => {

@@ -58,7 +58,7 @@ describe('dataset drift against the reference baseline', () => {
 
   const reference = rows(1500, 1, (random) => 100 + random() * 400);
   const baseline = buildReferenceBaseline(
-    reference.rows.map((row, i) => monitoredInput(row, reference.predictions[i])),
+    reference.rows.map((row, i) => monitoredInput(row, reference.predictions[i]!)),
     { modelName: 'tiny', modelVersion: 3, reference: { accuracy: 1, macroF1: 1, meanConfidence: 0.8, outlierRate: 0 } },
   );
 

@@ -32,9 +32,9 @@ export function assertWellFormedXml(xml: string): void {
       const body = selfClosing ? tag.slice(0, -1) : tag;
       const match = /^([A-Za-z][\w:.-]*)((?:\s+[A-Za-z_:][\w:.-]*="[^"<]*")*)\s*$/.exec(body);
       if (!match) throw new Error(`malformed tag at offset ${open}: <${tag.slice(0, 80)}>`);
-      for (const value of match[2].matchAll(/="([^"]*)"/g)) checkText(value[1], open);
+      for (const value of match[2]!.matchAll(/="([^"]*)"/g)) checkText(value[1]!, open);
       if (stack.length === 0) roots++;
-      if (!selfClosing) stack.push(match[1]);
+      if (!selfClosing) stack.push(match[1]!);
     }
     i = close + 1;
   }

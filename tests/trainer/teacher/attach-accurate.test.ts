@@ -20,17 +20,17 @@ import { tuneWeightAndOffsets, versionSplit } from '../../../trainer/teacher/att
 const head: AccurateHead = { format: ACCURATE_HEAD_FORMAT, encoder: { name: 'test', dim: ENCODER_DIM }, weights: [], bias: [0, 0, 0], blendWeight: 1, logOffsets: [0, 0, 0] };
 
 function row(i: number, label: number): LabeledReview {
-  return { review_id: `r${i}`, text: 't', rating: [1, 3, 5][label], title: null, product_id: null, category: null, helpful_votes: null, verified: null, event_time_ms: null, source: 's' };
+  return { review_id: `r${i}`, text: 't', rating: [1, 3, 5][label]!, title: null, product_id: null, category: null, helpful_votes: null, verified: null, event_time_ms: null, source: 's' };
 }
 
 function prediction(i: number, p: number[]): Prediction {
-  const probabilities = { negative: p[0], neutral: p[1], positive: p[2] };
+  const probabilities = { negative: p[0]!, neutral: p[1]!, positive: p[2]! };
   const best = p.indexOf(Math.max(...p));
-  return { review_id: `r${i}`, sentiment: SENTIMENTS[best], probabilities, confidence: p[best], category: null, categoryConfidence: null, outlierScore: 0, outlierFlag: false, shiftScore: 0, ratingTextDisagreement: false, features: {} };
+  return { review_id: `r${i}`, sentiment: SENTIMENTS[best]!, probabilities, confidence: p[best]!, category: null, categoryConfidence: null, outlierScore: 0, outlierFlag: false, shiftScore: 0, ratingTextDisagreement: false, features: {} };
 }
 
 function normalise(p: number[]): number[] {
-  const sum = p[0] + p[1] + p[2];
+  const sum = p[0]! + p[1]! + p[2]!;
   return p.map((x) => x / sum);
 }
 
@@ -45,12 +45,12 @@ function fixture(n: number, seed: number) {
   const actual = Int32Array.from(labels, (l) => (l === 1 ? 1 : l === 0 ? 0 : 2));
   const stream = Array.from(actual, (label, i) => {
     const p = [0.2 + 0.4 * random(), 0.1 + 0.2 * random(), 0.2 + 0.4 * random()];
-    p[label] += label === 1 ? 0.1 : 0.2;
+    p[label]! += label === 1 ? 0.1 : 0.2;
     return prediction(i, normalise(p));
   });
   const heads = Array.from(actual, (label) => {
     const p = [0.2 + 0.4 * random(), 0.2 + 0.4 * random(), 0.2 + 0.4 * random()];
-    p[label] += 0.3;
+    p[label]! += 0.3;
     return normalise(p);
   });
   return { rows, actual, stream, heads };
@@ -67,13 +67,13 @@ describe('accurate tier tuning', () => {
     expect(tuned.blendWeight).toBeGreaterThan(0);
     expect(tuned.logOffsets).toHaveLength(3);
     expect(tuned.logOffsets[2]).toBe(0);
-    const served = stream.map((p, i) => blendPrediction({ ...head, ...tuned }, p, heads[i], rows[i].rating, 0.9));
+    const served = stream.map((p, i) => blendPrediction({ ...head, ...tuned }, p, heads[i]!, rows[i]!.rating, 0.9));
     expect(served.some((p) => p.sentiment === 'neutral')).toBe(true);
     expect(macroF1(actual, served)).toBeCloseTo(tuned.macroF1, 3);
     expect(tuned.macroF1).toBeGreaterThan(macroF1(actual, stream) + 0.1);
     // And what it learnt carries over to fresh rows of the same kind.
     const fresh = fixture(600, 12);
-    const freshServed = fresh.stream.map((p, i) => blendPrediction({ ...head, ...tuned }, p, fresh.heads[i], fresh.rows[i].rating, 0.9));
+    const freshServed = fresh.stream.map((p, i) => blendPrediction({ ...head, ...tuned }, p, fresh.heads[i]!, fresh.rows[i]!.rating, 0.9));
     expect(macroF1(fresh.actual, freshServed)).toBeGreaterThan(macroF1(fresh.actual, fresh.stream) + 0.1);
   });
 

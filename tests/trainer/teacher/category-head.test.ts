@@ -15,8 +15,8 @@ function rows(n: number, seed: number): { rows: LabeledReview[]; vectors: Float3
   const out: LabeledReview[] = [];
   const vectors = new Float32Array(n * ENCODER_DIM);
   for (let i = 0; i < n; i++) {
-    const topic = TOPICS[i % 4];
-    const w = WORDS[topic];
+    const topic = TOPICS[i % 4]!;
+    const w = WORDS[topic]!;
     // Every 10th row has no category: it is not scored.
     out.push({ review_id: `${seed}-${i}`, text: `${w[i % 3]} ${w[(i + 1) % 3]} good`, rating: 5, title: null, product_id: null, category: i % 10 === 9 ? null : topic, helpful_votes: null, verified: null, event_time_ms: null, source: 's' });
     for (let d = 0; d < ENCODER_DIM; d++) vectors[i * ENCODER_DIM + d] = (d % 4 === i % 4 ? 0.5 : 0) + 0.2 * random();
@@ -37,13 +37,13 @@ describe('category head comparison', () => {
     const { comparison: result, head } = compareCategoryHeads(CLASSES, fit, fit.rows, { ...test, stream });
     expect(result.heldOutRows).toBe(72);
     expect(result.fitRows).toBe(216);
-    const teacher = result.models[CATEGORY_MODELS.teacher];
-    expect(teacher.perClass.other.support).toBe(36);
+    const teacher = result.models[CATEGORY_MODELS.teacher]!;
+    expect(teacher.perClass.other?.support).toBe(36);
     expect(teacher.macroF1).toBeGreaterThan(0.95);
-    expect(result.models[CATEGORY_MODELS.tfidf].macroF1).toBeGreaterThan(0.9);
-    const streamReport = result.models[CATEGORY_MODELS.stream];
-    expect(streamReport.perClass.Kitchen.f1).toBe(0);
-    expect(streamReport.perClass.Books.recall).toBeLessThan(1);
+    expect(result.models[CATEGORY_MODELS.tfidf]!.macroF1).toBeGreaterThan(0.9);
+    const streamReport = result.models[CATEGORY_MODELS.stream]!;
+    expect(streamReport.perClass.Kitchen?.f1).toBe(0);
+    expect(streamReport.perClass.Books?.recall).toBeLessThan(1);
     expect(categoryTable(result)).toContain(`| **macro-F1** (72) |`);
     expect(head.classes).toEqual(CLASSES);
     expect([head.weights.length, head.bias.length]).toEqual([3 * ENCODER_DIM, 3]);

@@ -15,15 +15,15 @@ const words = { 0: ['awful', 'broken', 'refund'], 1: ['okay', 'average', 'fine']
 const rows = Array.from({ length: 300 }, (_, i) => {
   const label = (i % 10 === 0 ? 1 : i % 3 === 0 ? 0 : 2) as 0 | 1 | 2;
   const w = words[label];
-  return review(i, `${w[i % 3]} product ${w[(i + 1) % 3]} item number ${i}`, [1, 3, 5][label], i % 4 === 0 ? 'src/a' : 'src/b');
+  return review(i, `${w[i % 3]} product ${w[(i + 1) % 3]} item number ${i}`, [1, 3, 5][label]!, i % 4 === 0 ? 'src/a' : 'src/b');
 });
 
 describe('evaluation splits', () => {
   it('leave-one-source-out keeps the held-out source entirely out of training', () => {
     const split = leaveSourceOut(rows, 'src/a');
     expect(split.test.length).toBe(75);
-    expect(split.test.every((i) => rows[i].source === 'src/a')).toBe(true);
-    expect(split.train.some((i) => rows[i].source === 'src/a')).toBe(false);
+    expect(split.test.every((i) => rows[i]!.source === 'src/a')).toBe(true);
+    expect(split.train.some((i) => rows[i]!.source === 'src/a')).toBe(false);
   });
 
   it('the random split and the sample are deterministic and disjoint', () => {
@@ -79,7 +79,7 @@ describe('reference TF-IDF + LR and the student table', () => {
     const withChars = TfidfModel.train(train, REFERENCE_TFIDF_PARAMS);
     expect(withChars.features).toBeGreaterThan(words12.features);
     const probs = withChars.predictProbabilities(test);
-    for (let i = 0; i < test.length; i++) expect(probs[i * 3] + probs[i * 3 + 1] + probs[i * 3 + 2]).toBeCloseTo(1, 5);
+    for (let i = 0; i < test.length; i++) expect(probs[i * 3]! + probs[i * 3 + 1]! + probs[i * 3 + 2]!).toBeCloseTo(1, 5);
   });
 
   it('pools a review as the L2-normalised SIF-weighted mean of its known words', () => {
@@ -88,7 +88,7 @@ describe('reference TF-IDF + LR and the student table', () => {
     const table = new Float32Array(tok.vocab.length * dim);
     tok.vocab.forEach((w, i) => table.set(w === 'great' ? [1, 0] : [0, 1], i * dim));
     const pooled = poolRows(table, dim, tok);
-    for (let r = 0; r < rows.length; r++) expect(Math.hypot(pooled[r * dim], pooled[r * dim + 1])).toBeCloseTo(1, 5);
+    for (let r = 0; r < rows.length; r++) expect(Math.hypot(pooled[r * dim]!, pooled[r * dim + 1]!)).toBeCloseTo(1, 5);
     const withGreat = rows.findIndex((r) => r.text.includes('great'));
     const withoutGreat = rows.findIndex((r) => !r.text.includes('great'));
     expect(pooled[withGreat * dim]).toBeGreaterThan(0);

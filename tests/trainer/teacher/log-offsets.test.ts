@@ -14,9 +14,9 @@ function shyNeutral(n: number, seed: number): { actual: Int32Array; probs: Float
     const label = r % 3;
     actual[r] = label;
     const p = [0.2 + 0.1 * random(), 0.1 + 0.1 * random(), 0.2 + 0.1 * random()];
-    p[label] += label === 1 ? 0.12 : 0.4;
-    const sum = p[0] + p[1] + p[2];
-    for (let c = 0; c < 3; c++) probs[r * 3 + c] = p[c] / sum;
+    p[label]! += label === 1 ? 0.12 : 0.4;
+    const sum = p[0]! + p[1]! + p[2]!;
+    for (let c = 0; c < 3; c++) probs[r * 3 + c] = p[c]! / sum;
   }
   return { actual, probs };
 }
@@ -33,7 +33,7 @@ describe('log-offset tuning', () => {
     const test = shyNeutral(300, 3);
     const offsets = tuneLogOffsets(val.actual, val.probs, CLASSES);
     expect(offsets[2]).toBe(0);
-    expect(offsets[1]).toBeGreaterThan(offsets[0]);
+    expect(offsets[1]).toBeGreaterThan(offsets[0]!);
     expect(macroF1Of(test.actual, applyLogOffsets(test.probs, offsets), CLASSES)).toBeGreaterThan(macroF1Of(test.actual, test.probs, CLASSES) + 0.1);
   });
 
@@ -55,7 +55,7 @@ describe('teacher soft targets', () => {
     const train = Array.from({ length: 90 }, (_, i) => i);
     const soft = teacherSoftTargets(teacher, train, labels);
     for (const r of train) {
-      const row = [soft[r * 3], soft[r * 3 + 1], soft[r * 3 + 2]];
+      const row = [soft[r * 3]!, soft[r * 3 + 1]!, soft[r * 3 + 2]!];
       expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
       expect(row.indexOf(Math.max(...row))).toBe(labels[r]);
       expect(Math.max(...row)).toBeLessThan(1);
