@@ -46,13 +46,13 @@ describe('admin: evaluation and training jobs', () => {
     const predicted = (
       await test.api.app.inject({ method: 'POST', url: '/v1/predict', payload: { reviews: reviews.map(({ review_id, ...rest }) => ({ ...rest, id: review_id })) } })
     ).json().predictions as Array<{ sentiment: string }>;
-    const correct = reviews.filter((r, i) => predicted[i].sentiment === label(r.rating)).length;
+    const correct = reviews.filter((r, i) => predicted[i]!.sentiment === label(r.rating)).length;
     expect(body.accuracy).toBeCloseTo(correct / 300, 4);
     SENTIMENTS.forEach((actual, a) => {
       const support = reviews.filter((r) => label(r.rating) === actual).length;
       expect(body.per_class[actual].support).toBe(support);
       SENTIMENTS.forEach((guess, p) => {
-        expect(confusion[a][p]).toBe(reviews.filter((r, i) => label(r.rating) === actual && predicted[i].sentiment === guess).length);
+        expect(confusion[a]![p]).toBe(reviews.filter((r, i) => label(r.rating) === actual && predicted[i]!.sentiment === guess).length);
       });
     });
     const present = SENTIMENTS.filter((s) => body.per_class[s].support > 0).map((s) => body.per_class[s].f1 as number);

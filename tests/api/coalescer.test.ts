@@ -68,8 +68,8 @@ describe('score coalescer', () => {
     results.forEach((result, i) => {
       expect(result.runtime.version).toBe(1);
       expect(result.predictions).toHaveLength(1);
-      expect(result.predictions[0].review_id).toBe(inputs[i].review_id);
-      expect(result.predictions[0].probabilities.positive).toBeCloseTo(alone[i].probabilities.positive, 5);
+      expect(result.predictions[0]!.review_id).toBe(inputs[i]!.review_id);
+      expect(result.predictions[0]!.probabilities.positive).toBeCloseTo(alone[i]!.probabilities.positive, 5);
     });
   });
 
@@ -84,8 +84,8 @@ describe('score coalescer', () => {
     ]);
     expect(calls).toEqual([4, 2, 1]);
     expect([...a.predictions, ...b.predictions, ...c.predictions].map((p) => p.review_id)).toEqual(inputs.slice(0, 6).map((i) => i.review_id));
-    expect(withSentences.predictions[0].sentences?.length).toBeGreaterThan(0);
-    expect(a.predictions[0].sentences).toBeUndefined();
+    expect(withSentences.predictions[0]!.sentences?.length).toBeGreaterThan(0);
+    expect(a.predictions[0]!.sentences).toBeUndefined();
   });
 
   it('scores a request above maxRows alone, in slices, answers in order', async () => {
@@ -95,16 +95,16 @@ describe('score coalescer', () => {
     // The small request is scored between the big one's slices, not after all of them.
     expect(calls).toEqual([5, 1, 5, 2]);
     expect(big.predictions.map((p) => p.review_id)).toEqual(inputs.map((i) => i.review_id));
-    expect(small.predictions[0].review_id).toBe(inputs[0].review_id);
+    expect(small.predictions[0]!.review_id).toBe(inputs[0]!.review_id);
   });
 
   it('isolates a request that fails the combined call', async () => {
     const coalescer = createScoreCoalescer(service, { maxRows: 100 });
     calls.length = 0;
     const outcomes = await Promise.allSettled([
-      coalescer.score([inputs[0]], false),
-      coalescer.score([{ ...inputs[1], text: `bad ${POISON}` }], false),
-      coalescer.score([inputs[2]], false),
+      coalescer.score([inputs[0]!], false),
+      coalescer.score([{ ...inputs[1]!, text: `bad ${POISON}` }], false),
+      coalescer.score([inputs[2]!], false),
     ]);
     expect(calls).toEqual([3, 1, 1, 1]);
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
@@ -114,7 +114,7 @@ describe('score coalescer', () => {
   it('rejects with MODEL_NOT_READY when no model is loaded', async () => {
     const empty = createModelService({ registry: openRegistry(join(dir, 'empty')), modelName: MODEL_NAME, logger: createLogger('coalescer-test', 'silent'), reconcileIntervalMs: 0 });
     const coalescer = createScoreCoalescer(empty, { maxRows: 10 });
-    await expect(coalescer.score([inputs[0]], false)).rejects.toMatchObject({ code: 'MODEL_NOT_READY' });
+    await expect(coalescer.score([inputs[0]!], false)).rejects.toMatchObject({ code: 'MODEL_NOT_READY' });
     await empty.close();
   });
 });

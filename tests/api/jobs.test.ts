@@ -72,10 +72,10 @@ describe('job runner', () => {
       ids.push(runner.submit({ datasetPath: `${i}.jsonl`, actor: 't' }).id);
       const gate = await started;
       gate.fail(new DriftlineError('MODEL_NOT_FOUND', `no base version ${i}`));
-      await until(() => runner.get(ids[i]).status === 'failed');
+      await until(() => runner.get(ids[i]!).status === 'failed');
     }
-    expect(() => runner.get(ids[0])).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
-    expect(runner.get(ids[2]).error).toEqual({ code: 'MODEL_NOT_FOUND', message: 'no base version 2' });
+    expect(() => runner.get(ids[0]!)).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+    expect(runner.get(ids[2]!).error).toEqual({ code: 'MODEL_NOT_FOUND', message: 'no base version 2' });
     expect(runner.list().map((job) => job.id)).toEqual(ids.slice(1));
     await runner.close();
   });

@@ -28,10 +28,10 @@ const compareItem = (r: SampleReview, copy: number) => ({ review_id: `${r.review
 
 /** `rows` real reviews (the sample repeated as needed). */
 function dataset(rows: number, offset = 0): Array<ReturnType<typeof compareItem>> {
-  return Array.from({ length: rows }, (_, i) => compareItem(SAMPLE[(offset + i) % SAMPLE.length], Math.floor((offset + i) / SAMPLE.length)));
+  return Array.from({ length: rows }, (_, i) => compareItem(SAMPLE[(offset + i) % SAMPLE.length]!, Math.floor((offset + i) / SAMPLE.length)));
 }
 
-const predictBody = (i: number) => JSON.stringify({ reviews: [{ id: `p${i}`, text: SAMPLE[i % SAMPLE.length].text, rating: SAMPLE[i % SAMPLE.length].rating }] });
+const predictBody = (i: number) => JSON.stringify({ reviews: [{ id: `p${i}`, text: SAMPLE[i % SAMPLE.length]!.text, rating: SAMPLE[i % SAMPLE.length]!.rating }] });
 
 describe('a large comparison does not hold up predictions', () => {
   let test: TestApi;
@@ -97,7 +97,7 @@ describe('bounds of POST /v1/drift/compare', () => {
       ['current.3.text', 'TEXT_TOO_LONG'],
       ['current.3.title', 'TEXT_TOO_LONG'],
     ]);
-    expect(body.errors[0].reason).toBe('is 10002 UTF-8 bytes, the limit is 10000');
+    expect(body.errors[0]!.reason).toBe('is 10002 UTF-8 bytes, the limit is 10000');
   });
 
   it('refuses a comparison with 429 RATE_LIMITED while the queue is full, and runs it afterwards', async () => {

@@ -39,7 +39,7 @@ describe('prediction series per model version', () => {
   const predict = () => test.api.app.inject({ method: 'POST', url: '/v1/predict', payload: { reviews: [{ id: 'a', text: 'Great value, works as described.' }, { id: 'b', text: 'Broke after two days.' }] } });
   const versionsInMetrics = async (): Promise<string[]> => {
     const text = (await test.api.app.inject({ method: 'GET', url: '/metrics' })).body;
-    return [...new Set([...text.matchAll(/^driftline_api_predictions_total\{[^}]*model_version="(\d+)"/gm)].map((m) => m[1]))];
+    return [...new Set([...text.matchAll(/^driftline_api_predictions_total\{[^}]*model_version="(\d+)"/gm)].map((m) => m[1]!))];
   };
 
   it('removes the replaced version\'s series once the new version predicts', async () => {

@@ -90,7 +90,7 @@ describe('model version cache', () => {
     (await cache.acquire(4))!.release();
     expect(cache.loaded()).toEqual([4, 3]);
     expect(counted.disposed).toEqual([]);
-    expect((await b!.runtime.score([{ review_id: 'x', text: 'still scoring after eviction' }]))[0].sentiment).toBeDefined();
+    expect((await b!.runtime.score([{ review_id: 'x', text: 'still scoring after eviction' }]))[0]!.sentiment).toBeDefined();
     b!.release();
     expect(counted.disposed).toEqual([2]);
     (await cache.acquire('latest'))!.release();

@@ -11,8 +11,8 @@ import { ADMIN_TOKEN, MODEL_NAME, SHIPPED_MODEL_DIR, buildTestApi, sampleItems, 
 
 interface PredictionBody {
   id: string;
-  sentiment: string;
-  probabilities: Record<string, number>;
+  sentiment: 'negative' | 'neutral' | 'positive';
+  probabilities: Record<'negative' | 'neutral' | 'positive', number>;
   confidence: number;
   category: string | null;
   category_confidence: number | null;
@@ -96,8 +96,8 @@ describe('POST /v1/predict with the shipped model', () => {
     });
     expect(response.statusCode).toBe(200);
     const [prediction] = response.json().predictions as PredictionBody[];
-    expect(prediction.sentences?.length).toBeGreaterThanOrEqual(2);
-    for (const sentence of prediction.sentences ?? []) expect(['negative', 'neutral', 'positive']).toContain(sentence.sentiment);
+    expect(prediction!.sentences?.length).toBeGreaterThanOrEqual(2);
+    for (const sentence of prediction!.sentences ?? []) expect(['negative', 'neutral', 'positive']).toContain(sentence.sentiment);
   });
 
   it('with options.partial answers the good items and returns each bad one with its error in place', async () => {
@@ -109,13 +109,13 @@ describe('POST /v1/predict with the shipped model', () => {
     expect(response.statusCode).toBe(200);
     const body = response.json() as { predictions: PredictionBody[]; refused: number };
     expect(body.refused).toBe(3);
-    expect(body.predictions.map((p) => p.id)).toEqual([good1.id, 'empty', 'typed', good2.id, 'old']);
-    expect(body.predictions[0].sentiment).toBeDefined();
-    expect(body.predictions[3].sentiment).toBeDefined();
+    expect(body.predictions.map((p) => p.id)).toEqual([good1!.id, 'empty', 'typed', good2!.id, 'old']);
+    expect(body.predictions[0]!.sentiment).toBeDefined();
+    expect(body.predictions[3]!.sentiment).toBeDefined();
     expect(body.predictions[1]).toEqual({ id: 'empty', error: { code: 'TEXT_EMPTY', message: expect.any(String), field: 'text' } });
-    expect(body.predictions[2].error).toMatchObject({ code: 'FIELD_TYPE', field: 'text' });
-    expect(body.predictions[2].sentiment).toBeUndefined();
-    expect(body.predictions[4].error).toMatchObject({ code: 'TIMESTAMP_INVALID', field: 'ts' });
+    expect(body.predictions[2]!.error).toMatchObject({ code: 'FIELD_TYPE', field: 'text' });
+    expect(body.predictions[2]!.sentiment).toBeUndefined();
+    expect(body.predictions[4]!.error).toMatchObject({ code: 'TIMESTAMP_INVALID', field: 'ts' });
   });
 
   it('without options.partial refuses the whole batch for one bad item', async () => {

@@ -77,7 +77,7 @@ describe('GET /v1/models', () => {
       expect(response.statusCode).toBe(200);
       expect(response.body).not.toMatch(/alice|build-host-7|corp\.example|203\.0\.113\.7/);
       const summary = (url === '/v1/models' ? response.json().models[0] : response.json()) as { versions: Array<{ stage_history: Array<{ action: string; actor: string }> }> };
-      expect(summary.versions[0].stage_history.map((entry) => [entry.action, entry.actor])).toEqual([
+      expect(summary.versions[0]!.stage_history.map((entry) => [entry.action, entry.actor])).toEqual([
         ['register', 'cli'],
         ['promote', 'cli'],
         ['archive', 'api'],

@@ -77,7 +77,7 @@ describe('API server with Kafka promotions', () => {
     const worker = async (offset: number): Promise<StreamResult> => {
       const result: StreamResult = { statuses: [], versions: [] };
       for (let i = offset; !stop; i += 4) {
-        const batch = [items[i % items.length], items[(i + 1) % items.length]].map((item, k) => ({ ...item, id: `${item.id}-${i}-${k}` }));
+        const batch = [items[i % items.length]!, items[(i + 1) % items.length]!].map((item, k) => ({ ...item, id: `${item.id}-${i}-${k}` }));
         const response = await fetch(`${running.url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reviews: batch }) });
         result.statuses.push(response.status);
         if (response.ok) {
