@@ -414,7 +414,7 @@ export function featurizeBatch(reviews: readonly ReviewInput[], config: Featuriz
 /** The named raw numeric features of row r (what goes into Prediction.features). */
 export function featureMap(batch: FeatureBatch, row: number): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [f, name] of NUMERIC_FEATURES.entries()) out[name] = batch.numericRaw[row * NUMERIC_COUNT + f]!;
+  for (let f = 0; f < NUMERIC_COUNT; f++) out[NUMERIC_FEATURES[f]!] = batch.numericRaw[row * NUMERIC_COUNT + f]!;
   return out;
 }
 
