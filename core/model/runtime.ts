@@ -48,7 +48,6 @@ export interface ForwardResult {
   signals: Float64Array | null;
 }
 
-/** One predict call, every output read back synchronously inside a tidy scope. */
 /** One array per model output, in output order (a layers model has at least one output: checked, so callers can destructure the first). */
 export function predictRows(tf: Tf, model: LayersModel, input: Float32Array, rows: number, width: number): [Float32Array, ...Float32Array[]] {
   const [first, ...rest] = predictOutputs(tf, model, input, rows, width);
@@ -56,6 +55,7 @@ export function predictRows(tf: Tf, model: LayersModel, input: Float32Array, row
   return [first, ...rest];
 }
 
+/** One predict call, every output read back synchronously inside a tidy scope. */
 function predictOutputs(tf: Tf, model: LayersModel, input: Float32Array, rows: number, width: number): Float32Array[] {
   if (rows === 0) return model.outputs.map(() => new Float32Array(0));
   // Tensors out of tidy, typed arrays after: tidy walks whatever it returns, element by element.
