@@ -22,6 +22,7 @@ import { runTrainingJob } from '../../trainer/pipeline.js';
 import { RetrainPolicy, type TickOutcome } from '../../trainer/retrain-policy.js';
 import { createRetrainPolicyMetrics } from '../../trainer/retrain-policy-metrics.js';
 import { retrainPolicySettings, type RetrainPolicyOptions } from '../../trainer/config.js';
+import { formatRun, formatRunList } from '../../trainer/runs/cli.js';
 import { openRunStore, runsDirFor } from '../../trainer/runs/store.js';
 import { TINY_PARAMS, shiftedReviews, syntheticReviews } from './fixtures.js';
 
@@ -147,6 +148,9 @@ describe('retrain policy', () => {
     expect(run.model).toMatchObject({ version: trained.version, parentVersion: production });
     expect(run.metrics['comparison']).toEqual(comparison);
     expect(run.data.rows).toBe(REFERENCE.length + RECENT.length);
+    // Why it was trained, in `driftline runs list` and `runs show` (GET /v1/runs has metrics.comparison as is).
+    expect(formatRunList([run], 1).join('\n')).toContain('retrain policy: the newest 3 windows are red');
+    expect(formatRun(run, '/runs').join('\n')).toContain(`retrain policy: candidate from production v${production} because the newest 3 windows are red`);
   });
 
   it('does not train again while the candidate is staging; waits for a manual promotion', async () => {
