@@ -326,7 +326,9 @@ export function startRetrainPolicy(policy: RetrainPolicy, options: Pick<RetrainP
       try {
         const outcome = await policy.tick();
         onTick?.(outcome);
-        if (outcome.action !== 'none' && outcome.action !== 'skipped') log.info({ outcome: { ...outcome, report: undefined } }, 'retrain policy');
+        // Quiet checks (nothing to do, or another instance's turn) happen every interval: debug only.
+        if (outcome.action === 'none' || outcome.action === 'skipped') log.debug({ outcome }, 'retrain policy');
+        else log.info({ outcome: { ...outcome, report: undefined } }, 'retrain policy');
       } catch (err) {
         log.error({ err: toDriftlineError(err).toJSON() }, 'retrain policy check failed; retried on the next tick');
       }

@@ -7,7 +7,7 @@
  * promotes it once its shadow windows beat production's. Two instances checking at once on the same registry:
  * one trains, the other skips its check (the policy's lock). Every check is counted in the policy's metrics.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -61,14 +61,14 @@ async function insertWindows(rows: Array<ReturnType<typeof summary>>): Promise<v
   await clickhouse.insert({ table: `${DATABASE}.${WINDOW_SUMMARY_TABLE}`, values: rows, format: 'JSONEachRow' });
 }
 
-function policy(overrides: Partial<RetrainPolicyOptions> = {}): RetrainPolicy {
+function policy(overrides: Partial<RetrainPolicyOptions> = {}, reference: () => Promise<typeof REFERENCE> = async () => REFERENCE): RetrainPolicy {
   const options = { ...retrainPolicySettings.load({}), enabled: true, redWindows: 3, minSample: 200, epochs: 2, ...overrides };
   return new RetrainPolicy(options, {
     registry,
     clickhouse,
     database: DATABASE,
     name: NAME,
-    reference: async () => REFERENCE,
+    reference,
     log: createLogger('retrain-policy-test', 'silent'),
     gate: { windows: 3, minReviews: 500, margin: 0.01 },
     metrics,
@@ -112,8 +112,22 @@ describe('retrain policy', () => {
     expect(await policy({ minSample: 5_000 }).tick()).toMatchObject({ action: 'none', reason: expect.stringContaining('only 800 recent labelled reviews') });
   });
 
-  it('trains a warm-started staging candidate on reference + recent data, compared with production on both hold-outs; a second instance checking at once skips', async () => {
+  it('a holder whose lock was taken over while it trained registers nothing', async () => {
     await insertWindows([summary(production, 5, 'red', 0.4)]);
+    const instance = policy({}, async () => {
+      // Read while the check holds the lock: another instance takes it over (as after a pause past the stale age).
+      await writeFile(instance.lockPath(), JSON.stringify({ pid: 1, host: 'elsewhere', token: 'new-holder', acquired_at_ms: Date.now() }));
+      return REFERENCE;
+    });
+    await expect(instance.tick()).rejects.toMatchObject({ code: 'REGISTRY_CONFLICT' });
+    expect((await registry.list(NAME)).filter((v) => v.parent_version === production)).toHaveLength(0);
+    expect(await value('driftline_retrain_policy_checks_total', { outcome: 'failed' })).toBe(1);
+    // The new holder's lock stayed; it goes away with its holder.
+    expect(JSON.parse(await readFile(instance.lockPath(), 'utf8'))).toMatchObject({ token: 'new-holder' });
+    await rm(instance.lockPath());
+  });
+
+  it('trains a warm-started staging candidate on reference + recent data, compared with production on both hold-outs; a second instance checking at once skips', async () => {
     // Two instances on the same registry check at the same moment: only the lock holder trains.
     const outcomes = await Promise.all([policy().tick(), policy().tick()]);
     expect(outcomes.map((o) => o.action).sort()).toEqual(['skipped', 'trained']);
@@ -123,8 +137,8 @@ describe('retrain policy', () => {
     expect((await registry.list(NAME)).filter((v) => v.parent_version === production)).toHaveLength(1);
     expect(await value('driftline_retrain_policy_candidates_trained_total')).toBe(1);
     expect(await value('driftline_retrain_policy_training_seconds_count')).toBe(1);
-    // The too-small-sample check above and this one: both triggered by the red rule.
-    expect(await value('driftline_retrain_policy_triggers_total', { reason: 'red_windows' })).toBe(2);
+    // The too-small-sample check, the taken-over one and this one: all triggered by the red rule.
+    expect(await value('driftline_retrain_policy_triggers_total', { reason: 'red_windows' })).toBe(3);
     expect(await value('driftline_retrain_policy_checks_total', { outcome: 'skipped' })).toBe(1);
     const record = await registry.get(NAME, trained.version);
     expect(record).toMatchObject({ stage: 'staging', parent_version: production, parent_model: NAME });
