@@ -37,7 +37,6 @@ import { evaluatePredictions, scoreAll } from './evaluate.js';
 import { HOLDOUT_SALT, runTrainingJob, type TrainingReport } from './pipeline.js';
 import type { RetrainPolicyMetrics, TriggerReason } from './retrain-policy-metrics.js';
 
-
 /** Actor of the policy's registrations and promotions (how its candidates are recognised). */
 export const RETRAIN_ACTOR = 'retrain-policy';
 
