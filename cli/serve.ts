@@ -11,7 +11,8 @@
  * and exits 1 rather than restart forever. Its exactly-once transactions make a restart safe.
  *
  * One readiness view: GET /ready on --port aggregates the aggregator's checks, the API's /ready and the
- * scorer child's /ready; /metrics there carries driftline_serve_restarts_total.
+ * scorer child's /ready; /metrics there carries driftline_serve_restarts_total and, with the retrain policy on,
+ * driftline_retrain_policy_* (the policy runs in this process).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -166,7 +167,7 @@ async function runServe(argv: string[]): Promise<number> {
   await aggregator.start();
   const api = await startApiServer({ core, clickhouseClient: clickhouse, logger: log });
   // The retrain policy reads the aggregator's tables: in this process, which owns the embedded ClickHouse (off by default).
-  const retrain = startRetrainPolicyIfEnabled(core, clickhouse, scorerSettings.load(process.env).modelName, log);
+  const retrain = startRetrainPolicyIfEnabled(core, clickhouse, scorerSettings.load(process.env).modelName, log, registry);
   let readyServer: Server | undefined;
   if (args.port > 0) {
     const checks = [...aggregator.readinessChecks(), httpReadiness('api', () => `${api.url}/ready`), httpReadiness('scorer', () => `http://127.0.0.1:${scorerPort}/ready`)];

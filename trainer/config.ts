@@ -45,6 +45,15 @@ export const retrainPolicySettings = defineSettings('retrain-policy', {
   cooldownMs: setting({ env: 'DRIFTLINE_RETRAIN_COOLDOWN_MS', kind: 'int', default: 3_600_000, min: 0, description: 'Retrain policy: no new candidate from a production version that got one less than this long ago (and never while its candidate is still staging).' }),
   intervalMs: setting({ env: 'DRIFTLINE_RETRAIN_INTERVAL_MS', kind: 'int', default: 60_000, min: 100, description: 'Retrain policy: how often the windows are checked (and a pending candidate offered to the shadow gate).' }),
   autoPromote: setting({ env: 'DRIFTLINE_RETRAIN_AUTO_PROMOTE', kind: 'boolean', default: false, description: "Retrain policy: promote the policy's staging candidate as soon as the shadow gate passes (DRIFTLINE_SHADOW_GATE_*; needs a scorer with DRIFTLINE_SHADOW=staging and an aggregator with DRIFTLINE_AGGREGATOR_SHADOW). Off: promotion stays manual (driftline models promote --gate shadow)." }),
+  lockStaleMs: setting({
+    env: 'DRIFTLINE_RETRAIN_LOCK_STALE_MS',
+    kind: 'int',
+    default: 600_000,
+    min: 1_000,
+    description:
+      "Retrain policy: one instance checks at a time (a lock file in the model's registry directory; others skip their check). A holder silent this long is taken over (a dead holder on the same host at once); training blocks the holder's heartbeat, so keep this above a training's duration. A holder taken over never registers its candidate.",
+  }),
+  metricsPort: setting({ env: 'DRIFTLINE_RETRAIN_METRICS_PORT', kind: 'int', default: 0, min: 0, max: 65_535, description: 'Port of the GET /metrics (Prometheus) and /health of `driftline retrain-policy` (driftline_retrain_policy_*); 0 = off. Inside `driftline serve` the metrics are on serve\'s --port instead.' }),
 });
 
 export type RetrainPolicyOptions = Settings<typeof retrainPolicySettings.spec>;

@@ -10,13 +10,16 @@ import { resolveDataLocation } from '../core/data-location.js';
 import { DriftlineError } from '../core/errors.js';
 import { createKafka } from '../core/kafka.js';
 import { createLogger, type Logger } from '../core/logger.js';
+import { createMetricsRegistry, serveMetrics } from '../core/metrics.js';
 import { kafkaPromotionPublisher, publishingRegistry } from '../core/model/promotions.js';
 import { openRegistry } from '../core/model/registry/index.js';
 import { shadowGateSettings } from '../core/model/shadow-gate.js';
+import type { Registry } from 'prom-client';
 import { runService } from '../core/service-runner.js';
 import { retrainPolicySettings, trainerSettings, type RetrainPolicyOptions } from './config.js';
 import { loadLabeledJsonl } from './data.js';
 import { RetrainPolicy, requireEnabled, startRetrainPolicy } from './retrain-policy.js';
+import { createRetrainPolicyMetrics } from './retrain-policy-metrics.js';
 
 const USAGE = `usage: driftline retrain-policy [--once] [--name NAME]
 
@@ -27,11 +30,14 @@ compare it with production on the fixed hold-out and the recent sample, register
 DRIFTLINE_RETRAIN_AUTO_PROMOTE, promote it once the shadow gate passes. Reads ClickHouse (DRIFTLINE_CLICKHOUSE_*):
 with embedded chdb run it inside the process that owns the database (driftline serve) instead.
 
+One instance checks at a time (a lock in the model's registry directory; another instance skips its check).
+Metrics (driftline_retrain_policy_*) on DRIFTLINE_RETRAIN_METRICS_PORT (0 = off).
+
   --once       one check; prints its outcome as JSON and exits
   --name NAME  model name (default: DRIFTLINE_TRAIN_MODEL_NAME or 'reviews')`;
 
 /** The policy on the configured registry (promotions published to Kafka, so scorers hot-reload) and reference data. */
-function openRetrainPolicy(core: CoreSettings, clickhouse: ClickHouseClient, name: string, options: RetrainPolicyOptions, log: Logger, env: NodeJS.ProcessEnv): { policy: RetrainPolicy; close(): Promise<void> } {
+function openRetrainPolicy(core: CoreSettings, clickhouse: ClickHouseClient, name: string, options: RetrainPolicyOptions, log: Logger, env: NodeJS.ProcessEnv, metrics: Registry | null): { policy: RetrainPolicy; close(): Promise<void> } {
   const publisher = kafkaPromotionPublisher(createKafka(core, 'retrain-policy'), core.topicPromotions);
   const policy = new RetrainPolicy(options, {
     registry: publishingRegistry(openRegistry(core.registryDir), publisher),
@@ -41,15 +47,19 @@ function openRetrainPolicy(core: CoreSettings, clickhouse: ClickHouseClient, nam
     reference: async () => (await loadLabeledJsonl(await Promise.all(options.data.map((location) => resolveDataLocation(location, undefined, 'DRIFTLINE_RETRAIN_DATA'))))).rows,
     log,
     gate: shadowGateSettings.load(env),
+    ...(metrics ? { metrics: createRetrainPolicyMetrics(metrics) } : {}),
   });
   return { policy, close: () => publisher.close() };
 }
 
-/** For `driftline serve`: the retrain loop on the serve's ClickHouse client when DRIFTLINE_RETRAIN_POLICY is on, else null. */
-export function startRetrainPolicyIfEnabled(core: CoreSettings, clickhouse: ClickHouseClient, name: string, log: Logger, env: NodeJS.ProcessEnv = process.env): { stop(): Promise<void> } | null {
+/**
+ * For `driftline serve`: the retrain loop on the serve's ClickHouse client when DRIFTLINE_RETRAIN_POLICY is on,
+ * else null; its metrics go on `metrics`, the registry serve exposes on its own /metrics.
+ */
+export function startRetrainPolicyIfEnabled(core: CoreSettings, clickhouse: ClickHouseClient, name: string, log: Logger, metrics: Registry, env: NodeJS.ProcessEnv = process.env): { stop(): Promise<void> } | null {
   const options = retrainPolicySettings.load(env);
   if (!options.enabled) return null;
-  const { policy, close } = openRetrainPolicy(core, clickhouse, name, options, log.child({ part: 'retrain-policy' }), env);
+  const { policy, close } = openRetrainPolicy(core, clickhouse, name, options, log.child({ part: 'retrain-policy' }), env, metrics);
   const loop = startRetrainPolicy(policy, options, log);
   return {
     async stop() {
@@ -70,7 +80,9 @@ async function retrainPolicy(argv: string[]): Promise<number> {
   const name = nameAt >= 0 ? (argv[nameAt + 1] ?? '') : trainerSettings.load().modelName;
   const log = createLogger('retrain-policy');
   const clickhouse = await createClickHouse(core);
-  const opened = openRetrainPolicy(core, clickhouse, name, options, log, process.env);
+  // --once answers on stdout; only the long-running process has something to scrape.
+  const metrics = once ? null : createMetricsRegistry('retrain-policy');
+  const opened = openRetrainPolicy(core, clickhouse, name, options, log, process.env, metrics);
   const policy = opened.policy;
   const close = async (): Promise<void> => {
     await opened.close();
@@ -89,10 +101,12 @@ async function retrainPolicy(argv: string[]): Promise<number> {
     name: 'retrain-policy',
     log,
     start: async () => {
+      const server = metrics && options.metricsPort > 0 ? await serveMetrics(metrics, options.metricsPort) : undefined;
       const loop = startRetrainPolicy(policy, options, log);
       return {
         async stop() {
           await loop.stop();
+          if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
           await close();
         },
       };

@@ -10,12 +10,24 @@
  *
  * The decision is a pure function of the windows (decideRetrain); reading ClickHouse, training and promoting
  * are in RetrainPolicy, which one `driftline retrain-policy` process (or `driftline serve`) runs on a timer.
+ *
+ * One instance at a time: each check holds a lock file in the model's registry directory (the registry's own
+ * lock, core/model/registry/lock.ts); a second instance that finds it held skips its check. Why that lock and
+ * not a Redis lease: what must not happen twice is a registry write (a second staging candidate, a second
+ * promotion), and the registry's writers already serialise on its directory (one writer host, see
+ * core/model/registry/registry.ts), so every instance that could write the same model sees the same lock,
+ * whatever Redis it is configured with; `driftline retrain-policy --once` needs no Redis at all. A crashed
+ * holder's lock is taken over at once on the same host (dead pid) and after DRIFTLINE_RETRAIN_LOCK_STALE_MS
+ * elsewhere. Training blocks the event loop, so the lock's heartbeat (like a lease renewal) cannot run during
+ * it; a holder taken over meanwhile finds out before registering (assertHeld in compare) and drops its candidate.
  */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ClickHouseClient } from '../core/clickhouse.js';
 import { ALL_SEGMENTS, RECENT_REVIEWS_TABLE, WINDOW_SIZE_SQL, WINDOW_SUMMARY_TABLE } from '../core/drift/tables.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { ModelRegistry, ModelVersionRecord } from '../core/model/registry/index.js';
+import { acquireLock, type ModelRegistry, type ModelVersionRecord, type RegistryLock } from '../core/model/registry/index.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import { clickhouseShadowWindows, promoteWithShadowGate, type ShadowGateOptions } from '../core/model/shadow-gate.js';
 import type { ModelRuntime } from '../core/model/types.js';
@@ -23,7 +35,7 @@ import type { RetrainPolicyOptions } from './config.js';
 import { type LabeledReview, splitByReviewId } from './data.js';
 import { evaluatePredictions, scoreAll } from './evaluate.js';
 import { HOLDOUT_SALT, runTrainingJob, type TrainingReport } from './pipeline.js';
-
+import type { RetrainPolicyMetrics, TriggerReason } from './retrain-policy-metrics.js';
 
 /** Actor of the policy's registrations and promotions (how its candidates are recognised). */
 export const RETRAIN_ACTOR = 'retrain-policy';
@@ -39,18 +51,20 @@ export interface PolicyWindow {
 export interface RetrainDecision {
   retrain: boolean;
   reason: string;
+  /** The rule that triggered (when retrain). */
+  trigger?: TriggerReason;
 }
 
 /** Whether the newest windows (any order) call for a retrain: the newest `redWindows` all red, or their macro-F1 under the floor. */
 export function decideRetrain(windows: readonly PolicyWindow[], options: Pick<RetrainPolicyOptions, 'redWindows' | 'macroF1Floor'>): RetrainDecision {
   const newest = [...windows].sort((a, b) => b.windowStart - a.windowStart).slice(0, options.redWindows);
   if (newest.length < options.redWindows) return { retrain: false, reason: `${newest.length} windows closed, ${options.redWindows} needed` };
-  if (newest.every((w) => w.status === 'red')) return { retrain: true, reason: `the newest ${options.redWindows} windows are red` };
+  if (newest.every((w) => w.status === 'red')) return { retrain: true, trigger: 'red_windows', reason: `the newest ${options.redWindows} windows are red` };
   const labelled = newest.filter((w) => w.macroF1 !== null && w.events > 0);
   const events = labelled.reduce((sum, w) => sum + w.events, 0);
   if (options.macroF1Floor > 0 && events > 0) {
     const f1 = labelled.reduce((sum, w) => sum + w.macroF1! * w.events, 0) / events;
-    if (f1 < options.macroF1Floor) return { retrain: true, reason: `live macro-F1 ${f1.toFixed(4)} over the newest ${labelled.length} windows is below the floor ${options.macroF1Floor}` };
+    if (f1 < options.macroF1Floor) return { retrain: true, trigger: 'macro_f1_floor', reason: `live macro-F1 ${f1.toFixed(4)} over the newest ${labelled.length} windows is below the floor ${options.macroF1Floor}` };
   }
   return { retrain: false, reason: `the newest ${options.redWindows} windows are not all red${options.macroF1Floor > 0 ? ` and live macro-F1 is not below ${options.macroF1Floor}` : ''}` };
 }
@@ -136,13 +150,17 @@ export interface RetrainPolicyDeps {
   gate: ShadowGateOptions;
   holdout?: number;
   now?: () => number;
+  /** Where the checks are counted (retrain-policy-metrics.ts); none: not counted. */
+  metrics?: RetrainPolicyMetrics;
 }
 
 export type TickOutcome =
   | { action: 'none'; reason: string }
   | { action: 'trained'; reason: string; version: number; report: TrainingReport }
   | { action: 'promoted'; reason: string; version: number }
-  | { action: 'waiting'; reason: string; version: number };
+  | { action: 'waiting'; reason: string; version: number }
+  /** Another instance holds the policy's lock: this one did nothing. */
+  | { action: 'skipped'; reason: string };
 
 export class RetrainPolicy {
   private readonly now: () => number;
@@ -154,24 +172,68 @@ export class RetrainPolicy {
     this.now = deps.now ?? Date.now;
   }
 
-  /** One check: offer a pending candidate to the shadow gate, or decide whether to train one. */
+  /** The lock file of the policy of one model, beside the registry's own writer lock. */
+  lockPath(): string {
+    return join(this.deps.registry.root, this.deps.name, '.retrain-policy.lock');
+  }
+
+  /**
+   * One check under the policy's lock (skipped while another instance holds it): offer a pending candidate to
+   * the shadow gate, or decide whether to train one. Counted in the metrics, failures too (and rethrown).
+   */
   async tick(): Promise<TickOutcome> {
+    const metrics = this.deps.metrics;
+    let outcome: TickOutcome;
+    try {
+      outcome = await this.lockedCheck();
+    } catch (err) {
+      metrics?.checks.inc({ outcome: 'failed' });
+      metrics?.lastOutcome.set({ outcome: 'failed' }, this.now() / 1_000);
+      throw err;
+    }
+    metrics?.checks.inc({ outcome: outcome.action });
+    metrics?.lastOutcome.set({ outcome: outcome.action }, this.now() / 1_000);
+    return outcome;
+  }
+
+  private async lockedCheck(): Promise<TickOutcome> {
+    const path = this.lockPath();
+    await mkdir(join(this.deps.registry.root, this.deps.name), { recursive: true });
+    let lock: RegistryLock;
+    try {
+      // No wait: the holder is doing this very check, and the next tick comes soon enough.
+      lock = await acquireLock(path, 0, this.options.lockStaleMs);
+    } catch (err) {
+      const error = toDriftlineError(err);
+      if (error.code !== 'REGISTRY_CONFLICT') throw error;
+      return { action: 'skipped', reason: `another retrain policy instance holds ${path}: ${error.message}` };
+    }
+    try {
+      return await this.check(lock);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async check(lock: RegistryLock): Promise<TickOutcome> {
     const { registry, name } = this.deps;
     const production = await registry.productionVersion(name);
     if (production === null) return { action: 'none', reason: `${name} has no production version` };
     const children = (await registry.list(name)).filter((v) => v.parent_version === production && v.stage_history.some((h) => h.actor === RETRAIN_ACTOR));
     const pending = children.filter((v) => v.stage === 'staging').sort((a, b) => b.version - a.version)[0];
-    if (pending) return this.offerToGate(pending, production);
+    if (pending) return this.offerToGate(pending, production, lock);
     const recent = children.find((v) => this.now() - v.created_at_ms < this.options.cooldownMs);
     if (recent) return { action: 'none', reason: `v${recent.version} was trained from production v${production} less than ${this.options.cooldownMs} ms ago (cooldown)` };
     const windows = await readPolicyWindows(this.deps.clickhouse, this.deps.database, name, production, this.options.redWindows);
     const decision = decideRetrain(windows, this.options);
     if (!decision.retrain) return { action: 'none', reason: decision.reason };
-    return this.train(production, decision.reason);
+    if (decision.trigger) this.deps.metrics?.triggers.inc({ reason: decision.trigger });
+    return this.train(production, decision.reason, lock);
   }
 
-  private async offerToGate(candidate: ModelVersionRecord, production: number): Promise<TickOutcome> {
+  private async offerToGate(candidate: ModelVersionRecord, production: number, lock: RegistryLock): Promise<TickOutcome> {
     if (!this.options.autoPromote) return { action: 'waiting', version: candidate.version, reason: `candidate v${candidate.version} is staging; promotion is manual (driftline models promote --gate shadow)` };
+    await lock.assertHeld();
     try {
       const { decision } = await promoteWithShadowGate(
         this.deps.registry,
@@ -185,16 +247,19 @@ export class RetrainPolicy {
         this.deps.gate,
       );
       this.deps.log.info({ version: candidate.version, numbers: decision.numbers }, 'retrain policy: candidate promoted by the shadow gate');
+      this.deps.metrics?.gateDecisions.inc({ decision: 'promoted' });
       return { action: 'promoted', version: candidate.version, reason: decision.reason };
     } catch (err) {
       const error = toDriftlineError(err);
       if (error.code !== 'PROMOTION_REFUSED') throw error;
+      this.deps.metrics?.gateDecisions.inc({ decision: 'refused' });
       return { action: 'waiting', version: candidate.version, reason: error.message };
     }
   }
 
-  private async train(production: number, why: string): Promise<TickOutcome> {
+  private async train(production: number, why: string, lock: RegistryLock): Promise<TickOutcome> {
     const { registry, clickhouse, database, name, log } = this.deps;
+    const started = performance.now();
     const holdout = this.deps.holdout ?? 0.2;
     const recent = await readRecentSample(clickhouse, database, name, production, this.options.sampleWindows);
     if (recent.length < this.options.minSample) return { action: 'none', reason: `${why}, but only ${recent.length} recent labelled reviews (DRIFTLINE_RETRAIN_MIN_SAMPLE ${this.options.minSample})` };
@@ -223,6 +288,9 @@ export class RetrainPolicy {
         ...(recentReference ? { baselineRows: (row: LabeledReview) => recentIdsHeld.has(row.review_id) } : {}),
         progress: (line) => log.debug({ line }, 'retrain policy: training'),
         compare: async (candidate) => {
+          // Called before the registration: a holder taken over while training (blocked past the lock's staleness)
+          // must not register a second candidate beside the new holder's.
+          await lock.assertHeld();
           const candidateQuality = { holdout: await quality(candidate, referenceHeld), recent: await quality(candidate, recentHeld) };
           const delta = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : a - b);
           return {
@@ -241,6 +309,8 @@ export class RetrainPolicy {
       productionRuntime.dispose();
     }
     log.info({ version: report.version, runId: report.runId, comparison: report.comparison }, 'retrain policy: candidate registered as staging');
+    this.deps.metrics?.candidatesTrained.inc();
+    this.deps.metrics?.trainingSeconds.observe((performance.now() - started) / 1_000);
     return { action: 'trained', version: report.version, report, reason: why };
   }
 }
@@ -255,7 +325,9 @@ export function startRetrainPolicy(policy: RetrainPolicy, options: Pick<RetrainP
       try {
         const outcome = await policy.tick();
         onTick?.(outcome);
-        if (outcome.action !== 'none') log.info({ outcome: { ...outcome, report: undefined } }, 'retrain policy');
+        // Quiet checks (nothing to do, or another instance's turn) happen every interval: debug only.
+        if (outcome.action === 'none' || outcome.action === 'skipped') log.debug({ outcome }, 'retrain policy');
+        else log.info({ outcome: { ...outcome, report: undefined } }, 'retrain policy');
       } catch (err) {
         log.error({ err: toDriftlineError(err).toJSON() }, 'retrain policy check failed; retried on the next tick');
       }

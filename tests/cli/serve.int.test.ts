@@ -2,7 +2,8 @@
  * `driftline serve` as a user runs it: one child process (`driftline serve`) on real Kafka, Redis and
  * embedded chdb. Sample reviews are ingested, scored, aggregated into windows and answered by the API's
  * drift route (proof that the API reads the aggregator's embedded ClickHouse); the scorer child is
- * killed and comes back; SIGTERM stops everything with exit code 0.
+ * killed and comes back; SIGTERM stops everything with exit code 0. The retrain policy runs inside serve (with
+ * a trigger it cannot reach: 1000 red windows) and its checks are counted on serve's /metrics.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
@@ -47,7 +48,8 @@ describe('driftline serve', () => {
     readyPort = await freePort();
     logFile = join(pipeline.logDir, 'serve.log');
     const log = createWriteStream(logFile);
-    const env = { ...pipeline.env, DRIFTLINE_API_PORT: String(apiPort), DRIFTLINE_API_MODEL_NAME: MODEL_NAME, DRIFTLINE_API_FOLLOW_PROMOTIONS: 'false' };
+    const env = { ...pipeline.env, DRIFTLINE_API_PORT: String(apiPort), DRIFTLINE_API_MODEL_NAME: MODEL_NAME, DRIFTLINE_API_FOLLOW_PROMOTIONS: 'false',
+      DRIFTLINE_RETRAIN_POLICY: 'true', DRIFTLINE_RETRAIN_RED_WINDOWS: '1000', DRIFTLINE_RETRAIN_INTERVAL_MS: '500' };
     serve = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', SCRIPT, 'serve', '--port', String(readyPort), '--stable-ms', '1000'], {
       cwd: repoPath(),
       env,
@@ -92,6 +94,13 @@ describe('driftline serve', () => {
     );
     expect(page.items.every((w) => w.segment === '__all__')).toBe(true);
     expect(page.items.reduce((sum, w) => sum + Number(w.events), 0)).toBe(ingested.published);
+    // The policy checked production's windows (too few to call for a retrain) and serve's /metrics counts it.
+    const checks = async (): Promise<number> => {
+      const body = await (await fetch(`http://127.0.0.1:${readyPort}/metrics`)).text();
+      return Number(/^driftline_retrain_policy_checks_total\{outcome="none"\} (\d+)$/m.exec(body)?.[1] ?? 0);
+    };
+    await waitUntil('the retrain policy checks on serve\'s /metrics', async () => (await checks()) > 0, 30_000);
+    expect(logs().some((line) => line.msg === 'retrain policy check failed; retried on the next tick')).toBe(false);
 
     const firstScorer = logs().find((line) => line.msg === 'scorer process started')?.pid;
     expect(firstScorer).toBeTypeOf('number');

@@ -12,6 +12,7 @@ import { repoPath } from '../../core/paths.js';
 import { createApiMetrics } from '../../api/metrics.js';
 import { AggregatorMetrics } from '../../drift-aggregator/telemetry.js';
 import { createScorerMetrics } from '../../scorer/metrics.js';
+import { createRetrainPolicyMetrics } from '../../trainer/retrain-policy-metrics.js';
 
 interface Rule { alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string> }
 interface RuleFile { groups: Array<{ name: string; rules: Rule[] }> }
@@ -83,11 +84,12 @@ describe('rule coverage', () => {
     for (const rule of alerts()) expect(['warning', 'critical'], rule.alert).toContain(rule.labels?.severity);
   });
 
-  it('every driftline_* metric a rule reads is registered by the scorer, the aggregator or the API', async () => {
+  it('every driftline_* metric a rule reads is registered by the scorer, the aggregator, the API or the retrain policy', async () => {
     const registry = new Registry();
     new AggregatorMetrics(registry);
     createScorerMetrics(registry);
     createApiMetrics(registry);
+    createRetrainPolicyMetrics(registry);
     // From the exposition's TYPE lines, so metrics without samples yet count too.
     const exported = new Set(
       [...(await registry.metrics()).matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name, type]) =>

@@ -4,11 +4,13 @@
  * trains a candidate by warm start on the reference data plus the recent labelled sample in recent_reviews,
  * compares both on the fixed hold-out and the recent sample, registers it as staging with that comparison
  * (version metrics and its train_ run), waits while the promotion is manual, and with auto-promotion
- * promotes it once its shadow windows beat production's.
+ * promotes it once its shadow windows beat production's. Two instances checking at once on the same registry:
+ * one trains, the other skips its check (the policy's lock). Every check is counted in the policy's metrics.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
 import { coreSettings } from '../../core/config.js';
@@ -18,7 +20,9 @@ import { openRegistry, type ModelRegistry } from '../../core/model/registry/inde
 import { clickhouseTime } from '../../drift-aggregator/clickhouse-writer.js';
 import { runTrainingJob } from '../../trainer/pipeline.js';
 import { RetrainPolicy, type TickOutcome } from '../../trainer/retrain-policy.js';
+import { createRetrainPolicyMetrics } from '../../trainer/retrain-policy-metrics.js';
 import { retrainPolicySettings, type RetrainPolicyOptions } from '../../trainer/config.js';
+import { formatRun, formatRunList } from '../../trainer/runs/cli.js';
 import { openRunStore, runsDirFor } from '../../trainer/runs/store.js';
 import { TINY_PARAMS, shiftedReviews, syntheticReviews } from './fixtures.js';
 
@@ -34,6 +38,16 @@ let root: string;
 let registry: ModelRegistry;
 let clickhouse: ClickHouseClient;
 let production: number;
+// One Prometheus registry for every policy instance of the test: the counts add up over the whole scenario.
+const prometheus = new Registry();
+const metrics = createRetrainPolicyMetrics(prometheus);
+
+async function value(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  // A histogram's _count is one of the values of the histogram itself.
+  const metric = (await prometheus.getMetricsAsJSON()).find((m) => m.name === name || `${m.name}_count` === name);
+  const values = (metric?.values ?? []) as Array<{ value: number; labels: Record<string, string | number>; metricName?: string }>;
+  return values.find((v) => (v.metricName ?? metric?.name) === name && Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value;
+}
 
 function summary(version: number, minute: number, status: string, macroF1: number) {
   return {
@@ -47,16 +61,17 @@ async function insertWindows(rows: Array<ReturnType<typeof summary>>): Promise<v
   await clickhouse.insert({ table: `${DATABASE}.${WINDOW_SUMMARY_TABLE}`, values: rows, format: 'JSONEachRow' });
 }
 
-function policy(overrides: Partial<RetrainPolicyOptions> = {}): RetrainPolicy {
+function policy(overrides: Partial<RetrainPolicyOptions> = {}, reference: () => Promise<typeof REFERENCE> = async () => REFERENCE): RetrainPolicy {
   const options = { ...retrainPolicySettings.load({}), enabled: true, redWindows: 3, minSample: 200, epochs: 2, ...overrides };
   return new RetrainPolicy(options, {
     registry,
     clickhouse,
     database: DATABASE,
     name: NAME,
-    reference: async () => REFERENCE,
+    reference,
     log: createLogger('retrain-policy-test', 'silent'),
     gate: { windows: 3, minReviews: 500, margin: 0.01 },
+    metrics,
   });
 }
 
@@ -97,11 +112,34 @@ describe('retrain policy', () => {
     expect(await policy({ minSample: 5_000 }).tick()).toMatchObject({ action: 'none', reason: expect.stringContaining('only 800 recent labelled reviews') });
   });
 
-  it('trains a warm-started staging candidate on reference + recent data, compared with production on both hold-outs', async () => {
+  it('a holder whose lock was taken over while it trained registers nothing', async () => {
     await insertWindows([summary(production, 5, 'red', 0.4)]);
-    const outcome = await policy().tick();
+    const instance = policy({}, async () => {
+      // Read while the check holds the lock: another instance takes it over (as after a pause past the stale age).
+      await writeFile(instance.lockPath(), JSON.stringify({ pid: 1, host: 'elsewhere', token: 'new-holder', acquired_at_ms: Date.now() }));
+      return REFERENCE;
+    });
+    await expect(instance.tick()).rejects.toMatchObject({ code: 'REGISTRY_CONFLICT' });
+    expect((await registry.list(NAME)).filter((v) => v.parent_version === production)).toHaveLength(0);
+    expect(await value('driftline_retrain_policy_checks_total', { outcome: 'failed' })).toBe(1);
+    // The new holder's lock stayed; it goes away with its holder.
+    expect(JSON.parse(await readFile(instance.lockPath(), 'utf8'))).toMatchObject({ token: 'new-holder' });
+    await rm(instance.lockPath());
+  });
+
+  it('trains a warm-started staging candidate on reference + recent data, compared with production on both hold-outs; a second instance checking at once skips', async () => {
+    // Two instances on the same registry check at the same moment: only the lock holder trains.
+    const outcomes = await Promise.all([policy().tick(), policy().tick()]);
+    expect(outcomes.map((o) => o.action).sort()).toEqual(['skipped', 'trained']);
+    const outcome = outcomes.find((o) => o.action === 'trained')!;
     expect(outcome).toMatchObject({ action: 'trained', reason: 'the newest 3 windows are red' });
     trained = outcome as typeof trained;
+    expect((await registry.list(NAME)).filter((v) => v.parent_version === production)).toHaveLength(1);
+    expect(await value('driftline_retrain_policy_candidates_trained_total')).toBe(1);
+    expect(await value('driftline_retrain_policy_training_seconds_count')).toBe(1);
+    // The too-small-sample check, the taken-over one and this one: all triggered by the red rule.
+    expect(await value('driftline_retrain_policy_triggers_total', { reason: 'red_windows' })).toBe(3);
+    expect(await value('driftline_retrain_policy_checks_total', { outcome: 'skipped' })).toBe(1);
     const record = await registry.get(NAME, trained.version);
     expect(record).toMatchObject({ stage: 'staging', parent_version: production, parent_model: NAME });
     expect(record.stage_history[0]).toMatchObject({ action: 'register', actor: 'retrain-policy' });
@@ -124,6 +162,9 @@ describe('retrain policy', () => {
     expect(run.model).toMatchObject({ version: trained.version, parentVersion: production });
     expect(run.metrics['comparison']).toEqual(comparison);
     expect(run.data.rows).toBe(REFERENCE.length + RECENT.length);
+    // Why it was trained, in `driftline runs list` and `runs show` (GET /v1/runs has metrics.comparison as is).
+    expect(formatRunList([run], 1).join('\n')).toContain('retrain policy: the newest 3 windows are red');
+    expect(formatRun(run, '/runs').join('\n')).toContain(`retrain policy: candidate from production v${production} because the newest 3 windows are red`);
   });
 
   it('does not train again while the candidate is staging; waits for a manual promotion', async () => {
@@ -138,5 +179,11 @@ describe('retrain policy', () => {
     expect(await registry.productionVersion(NAME)).toBe(trained.version);
     // The new production version's windows are green: nothing to do.
     expect(await policy({ autoPromote: true }).tick()).toMatchObject({ action: 'none', reason: expect.stringContaining('not all red') });
+    expect(await value('driftline_retrain_policy_gate_decisions_total', { decision: 'refused' })).toBe(1);
+    expect(await value('driftline_retrain_policy_gate_decisions_total', { decision: 'promoted' })).toBe(1);
+    expect(await value('driftline_retrain_policy_checks_total', { outcome: 'promoted' })).toBe(1);
+    expect(await value('driftline_retrain_policy_checks_total', { outcome: 'trained' })).toBe(1);
+    // Still one candidate in all: the skipped instance never trained a second one.
+    expect(await value('driftline_retrain_policy_candidates_trained_total')).toBe(1);
   });
 });

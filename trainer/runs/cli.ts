@@ -73,12 +73,36 @@ function modelLabel(run: RunRecord): string {
   return `${run.model.name}${version}${parent}`;
 }
 
+/** What the retrain policy (trainer/retrain-policy.ts) keeps in its candidate's train_ run: metrics.comparison. */
+interface RetrainComparison {
+  trigger: string;
+  productionVersion: number;
+  production: Record<'holdout' | 'recent', { macroF1: number | null }>;
+  candidate: Record<'holdout' | 'recent', { macroF1: number | null }>;
+}
+
+function retrainComparison(run: RunRecord): RetrainComparison | null {
+  const comparison = run.metrics['comparison'] as Partial<RetrainComparison> | undefined;
+  return comparison && typeof comparison.trigger === 'string' && comparison.production && comparison.candidate ? (comparison as RetrainComparison) : null;
+}
+
+/** Why a candidate was trained, where people look: the list and the detail of its run. */
+function retrainLines(comparison: RetrainComparison): string[] {
+  const pair = (head: 'holdout' | 'recent'): string => `${num(comparison.production[head].macroF1)} -> ${num(comparison.candidate[head].macroF1)}`;
+  return [
+    `retrain policy: candidate from production v${comparison.productionVersion} because ${comparison.trigger}`,
+    `  macro-F1 production -> candidate: fixed hold-out ${pair('holdout')}, recent hold-out ${pair('recent')}`,
+  ];
+}
+
 export function formatRunList(runs: readonly RunRecord[], total: number): string[] {
   const lines = [`${runs.length} of ${total} runs`, `${'run'.padEnd(27)} ${'model'.padEnd(20)} ${'rows'.padStart(6)}  accuracy  macroF1   ECE     drift  artifacts`];
   for (const run of runs) {
     lines.push(
       `${run.id.padEnd(27)} ${modelLabel(run).padEnd(20)} ${String(run.data.rows).padStart(6)}  ${num(run.metrics['accuracy']).padEnd(8)}  ${num(run.metrics['macroF1']).padEnd(8)}  ${num(run.metrics['ece'], 3).padEnd(6)}  ${driftStatus(run).padEnd(5)}  ${run.artifacts.length}`,
     );
+    const retrain = retrainComparison(run);
+    if (retrain) lines.push(`${''.padEnd(28)}retrain policy: ${retrain.trigger}`);
   }
   return lines;
 }
@@ -112,6 +136,8 @@ export function formatRun(run: RunRecord, storeDir: string): string[] {
     ...headLines('sentiment', heads?.sentiment),
     ...headLines('category', heads?.category),
   ];
+  const retrain = retrainComparison(run);
+  if (retrain) lines.push(...retrainLines(retrain));
   if (drift) {
     lines.push(`drift against the reference baseline: ${drift.status}`);
     for (const d of drift.drifted) lines.push(`  ${d.feature.padEnd(34)} ${d.status.padEnd(5)} ${d.drivers.join(', ')}`);
