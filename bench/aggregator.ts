@@ -5,9 +5,12 @@
  *      one Lua call per Kafka batch, Kafka commit (scored events/s, from first to last applied event);
  *   3. Redis apply latency per batch and the time to close a window with all metrics (from the
  *      service's own histograms).
- * Prints the figures and writes bench/results/aggregator.json with machine info.
+ * Prints the figures and writes bench/results/aggregator.json with machine info (aggregator-cluster.json
+ * with `--redis cluster`: the same run with the aggregator's state on the local 3-master Redis Cluster,
+ * DRIFTLINE_REDIS_CLUSTER_NODES or else the masters `scripts/services.sh up` starts on 7001-7003; the topic has
+ * 3 partitions in both modes, so the cluster spreads the per-partition state over its masters).
  *
- *   node dist/bench/aggregator.js [--events 100000] [--windows 5]
+ *   node dist/bench/aggregator.js [--events 100000] [--windows 5] [--redis single|cluster]
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,7 +25,7 @@ import { coreSettings } from '../core/config.js';
 import { defaultDriftThresholds } from '../core/drift/config.js';
 import { createKafka, ensureTopics } from '../core/kafka.js';
 import { createLogger } from '../core/logger.js';
-import { createRedis } from '../core/redis.js';
+import { createRedisClient } from '../core/redis.js';
 import { InMemoryBaselineProvider, SketchCatalog } from '../drift-aggregator/baselines.js';
 import { aggregatorSettings, windowSizesOf } from '../drift-aggregator/config.js';
 import { BatchAggregate } from '../drift-aggregator/increments.js';
@@ -31,9 +34,12 @@ import { seededRandom, syntheticBaseline, syntheticReview } from '../fixtures/sy
 import type { ScoredReview } from '../schemas/types.js';
 import { writeResult } from './lib.js';
 
-const { values: args } = parseArgs({ options: { events: { type: 'string', default: '100000' }, windows: { type: 'string', default: '5' } } });
+const { values: args } = parseArgs({ options: { events: { type: 'string', default: '100000' }, windows: { type: 'string', default: '5' }, redis: { type: 'string', default: 'single' } } });
 const EVENTS = Number(args.events);
 const WINDOWS = Number(args.windows);
+if (args.redis !== 'single' && args.redis !== 'cluster') throw new Error(`--redis single|cluster, not ${args.redis}`);
+const CLUSTER = args.redis === 'cluster';
+const DEFAULT_CLUSTER_NODES = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'];
 const MODEL = 'bench-model';
 const id = randomUUID().slice(0, 8);
 const chdbPath = mkdtempSync(join(tmpdir(), 'driftline-bench-agg-'));
@@ -44,7 +50,10 @@ const core = coreSettings.load(process.env, {
   redisPrefix: `bench-${id}`,
   clickhouseUrl: '',
   clickhousePath: chdbPath,
+  topicPartitions: 3,
 });
+if (CLUSTER && core.redisClusterNodes.length === 0) core.redisClusterNodes = DEFAULT_CLUSTER_NODES;
+if (!CLUSTER) core.redisClusterNodes = [];
 const settings = aggregatorSettings.load(process.env, { groupId: `bench-${id}-aggregator`, metricsPort: 0, windowTime: 'ingest', allowedLatenessMs: 0, idleCloseMs: 2_000, closeIntervalMs: 250 });
 const baseline = syntheticBaseline(MODEL, 1);
 
@@ -107,7 +116,7 @@ async function main(): Promise<void> {
   console.log(`pre-aggregation (decode + sketches, in memory): ${Math.round(preAggregation.wall).toLocaleString()} events/s wall, ${Math.round(preAggregation.cpu).toLocaleString()} events per CPU second`);
 
   await publish(encoded);
-  const redis = createRedis(core);
+  const redis = createRedisClient(core);
   const clickhouse = await createClickHouse(core);
   const service = new AggregatorService({
     core,
@@ -143,8 +152,8 @@ async function main(): Promise<void> {
   console.log(`window close (read sketches, all metrics for ${settings.maxSegments + 2} segments, queue rows): mean ${close.meanMs.toFixed(1)} ms over ${close.count} windows of ~${Math.round(EVENTS / WINDOWS)} events`);
   await service.stop();
   await clickhouse.close();
-  const keys = await redis.keys(`${core.redisPrefix}:*`);
-  if (keys.length > 0) await redis.del(...keys);
+  const nodes = 'nodes' in redis ? redis.nodes('master') : [redis];
+  for (const node of nodes) for (const key of await node.keys(`${core.redisPrefix}:*`)) await redis.del(key);
   redis.disconnect();
   rmSync(chdbPath, { recursive: true, force: true });
 
@@ -152,7 +161,7 @@ async function main(): Promise<void> {
     benchmark: 'aggregator',
     time: new Date().toISOString(),
     machine: { os: `${osType()} ${release()}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg: loadavg() },
-    config: { events: EVENTS, windows: WINDOWS, windowSizesMs: windowSizesOf(settings), partitions: core.topicPartitions, maxBatchBytes: settings.maxBatchBytes, segments: settings.maxSegments },
+    config: { redis: CLUSTER ? `cluster (${core.redisClusterNodes.length} masters)` : 'single', events: EVENTS, windows: WINDOWS, windowSizesMs: windowSizesOf(settings), partitions: core.topicPartitions, maxBatchBytes: settings.maxBatchBytes, segments: settings.maxSegments },
     preAggregationEventsPerSecond: Math.round(preAggregation.wall),
     preAggregationEventsPerCpuSecond: Math.round(preAggregation.cpu),
     endToEndEventsPerSecond: Math.round(endToEnd),
@@ -162,8 +171,7 @@ async function main(): Promise<void> {
     windowClose: { windows: close.count, meanMs: Number(close.meanMs.toFixed(2)), eventsPerWindow: Math.round(EVENTS / WINDOWS) },
     target: { eventsPerSecond: 50_000, metWallClock: endToEnd >= 50_000, metPerCpuSecond: endToEndCpu >= 50_000 },
   };
-  writeResult('aggregator', result);
-  console.log('wrote bench/results/aggregator.json');
+  console.log(`wrote ${writeResult(CLUSTER ? 'aggregator-cluster' : 'aggregator', result)}`);
 }
 
 main().then(

@@ -54,7 +54,7 @@ async function applyCost(withDedupe: boolean): Promise<number> {
   let offset = -1;
   const started = performance.now();
   for (const aggregate of batches) {
-    if (withDedupe) await state.countedIds(aggregate.ids);
+    if (withDedupe) await state.countedIds({ topic: 'bench', partition: 0 }, aggregate.ids);
     const outcome = await state.applyBatch({
       topic: 'bench',
       partition: 0,

@@ -44,6 +44,7 @@ import { createRedis } from '../core/redis.js';
 import { validateReview } from '../core/validation.js';
 import { aggregatorSettings } from '../drift-aggregator/config.js';
 import { SUMMARY_HASH } from '../drift-aggregator/increments.js';
+import { AggregatorState } from '../drift-aggregator/redis-state.js';
 import { ingestRecords, reviewMessage, type IngestSummary } from '../ingest/index.js';
 import { scorerSettings } from '../scorer/config.js';
 import { splitBySize } from '../scorer/pipeline.js';
@@ -316,18 +317,17 @@ class RedisCount {
   ) {}
 
   async total(): Promise<number> {
-    const base = `${this.prefix}:agg:`;
-    const pipeline = this.redis.pipeline();
+    const state = new AggregatorState(this.redis, this.prefix);
     const first = Math.floor(this.sinceMs / this.windowMs) * this.windowMs - this.windowMs;
-    for (let start = first; start <= Date.now() + this.windowMs; start += this.windowMs) {
-      pipeline.hmget(`${base}w:${MODEL_NAME}|${this.modelVersion}|${start}:${ALL_SEGMENTS}|${SUMMARY_HASH}`, 'n', 'inv');
-    }
-    pipeline.hvals(`${base}late`);
-    const replies = (await pipeline.exec()) ?? [];
-    let total = 0;
-    for (const [err, value] of replies) {
-      if (err) throw err;
-      for (const field of value as Array<string | null>) total += Number(field ?? 0);
+    const ids: string[] = [];
+    for (let start = first; start <= Date.now() + this.windowMs; start += this.windowMs) ids.push(`${MODEL_NAME}|${this.modelVersion}|${start}`);
+    // Every partition's share of each window's summary, plus the windows' late events.
+    let total = await state.lateEventsOf(ids);
+    for (const shares of (await state.readWindows(ids)).values()) {
+      for (const hashes of shares) {
+        const summary = hashes.get(`${ALL_SEGMENTS}|${SUMMARY_HASH}`) ?? {};
+        total += Number(summary['n'] ?? 0) + Number(summary['inv'] ?? 0);
+      }
     }
     return total;
   }

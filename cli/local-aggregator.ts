@@ -7,7 +7,7 @@ import { createClickHouse, type ClickHouseClient } from '../core/clickhouse.js';
 import type { CoreSettings } from '../core/config.js';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from '../core/logger.js';
-import { createRedis } from '../core/redis.js';
+import { createRedisClient } from '../core/redis.js';
 import { aggregatorService, aggregatorSettings, type AggregatorService } from '../drift-aggregator/index.js';
 
 export interface LocalAggregator {
@@ -19,7 +19,7 @@ export interface LocalAggregator {
 }
 
 export async function createLocalAggregator(core: CoreSettings, env: NodeJS.ProcessEnv, kafka: Kafka, log: Logger): Promise<LocalAggregator> {
-  const redis = createRedis(core);
+  const redis = createRedisClient(core);
   const clickhouse = await createClickHouse(core);
   const aggregator = aggregatorService({ core, settings: aggregatorSettings.load(env), kafka, redis, clickhouse, rollbackTarget: null, log }, env);
   return {

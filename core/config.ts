@@ -104,6 +104,12 @@ export const coreSettings = defineSettings('core', {
   topicPromotions: setting({ env: 'DRIFTLINE_TOPIC_PROMOTIONS', kind: 'string', default: 'driftline.promotions', description: 'Topic of ModelPromotion events.' }),
   topicAlerts: setting({ env: 'DRIFTLINE_TOPIC_ALERTS', kind: 'string', default: 'driftline.alerts', description: 'Topic of DriftAlert events.' }),
   redisUrl: setting({ env: 'DRIFTLINE_REDIS_URL', kind: 'string', default: 'redis://127.0.0.1:6379/0', description: 'Redis connection URL.' }),
+  redisClusterNodes: setting({
+    env: 'DRIFTLINE_REDIS_CLUSTER_NODES',
+    kind: 'list',
+    default: [],
+    description: 'Redis Cluster seed nodes (host:port, comma-separated), e.g. 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003. Set: the drift aggregator uses the cluster (its keys are hash-tagged per Kafka partition, docs/operations.md) and DRIFTLINE_REDIS_URL is ignored by it. Empty: the single Redis at DRIFTLINE_REDIS_URL.',
+  }),
   redisPrefix: setting({ env: 'DRIFTLINE_REDIS_PREFIX', kind: 'string', default: 'driftline', description: 'Prefix of every Redis key Driftline writes.' }),
   clickhouseUrl: setting({ env: 'DRIFTLINE_CLICKHOUSE_URL', kind: 'string', default: '', description: 'ClickHouse HTTP URL (e.g. http://clickhouse:8123). Empty: embedded chdb at DRIFTLINE_CLICKHOUSE_PATH.' }),
   clickhousePath: setting({ env: 'DRIFTLINE_CLICKHOUSE_PATH', kind: 'string', default: '.data/chdb', description: 'On-disk path of the embedded chdb engine (one process per path).' }),

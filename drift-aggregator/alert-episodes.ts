@@ -14,7 +14,7 @@
  * `{ window, before, after }` like the hysteresis state: closing the same window again starts from `before`.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis.js';
 import { ALL_SEGMENTS, type AlertHistoryRow } from '../core/drift/tables.js';
 import type { DriftAlert, DriftStatus } from '../schemas/types.js';
 import type { StatusedItem } from './alerts.js';
@@ -143,7 +143,7 @@ export function stepWindow(
 
 /** Reads the episode states of a window's items from `hashKey` and steps them (stepWindow). */
 export async function stepWindowEpisodes(
-  redis: Redis,
+  redis: RedisClient,
   hashKey: string,
   ref: WindowRef,
   windowMs: number,

@@ -5,7 +5,7 @@
  * dedupe_key is the same for every copy of one change, so a consumer drops repeats).
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis.js';
 import { RELEASE_LOCK_AND_TRIM_LUA } from '../core/redis.js';
 import type { Producer } from 'kafkajs';
 import { codecFor } from '../core/avro.js';
@@ -68,7 +68,7 @@ export class AlertOutbox {
   private inDoubt: string[] | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly listKey: string,
     private readonly lockKey: string,
   ) {}

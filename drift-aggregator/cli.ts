@@ -15,7 +15,7 @@ import { driftCompareCommand } from './compare-cli.js';
 import { loadDriftThresholds } from '../core/drift/config.js';
 import { ALL_SEGMENTS, DRIFT_METRICS_TABLE, WINDOW_SUMMARY_TABLE } from '../core/drift/tables.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
-import { createRedis } from '../core/redis.js';
+import { createRedisClient } from '../core/redis.js';
 import { registryBaselineProvider, SketchCatalog } from './baselines.js';
 import { aggregatorSettings, windowSizesOf } from './config.js';
 import { assessSlidingView } from './evaluate.js';
@@ -125,7 +125,7 @@ async function driftSliding(argv: string[]): Promise<number> {
   }
   const core = coreSettings.load();
   const settings = aggregatorSettings.load();
-  const redis = createRedis(core);
+  const redis = createRedisClient(core);
   try {
     const state = new AggregatorState(redis, core.redisPrefix);
     const catalog = new SketchCatalog(registryBaselineProvider(core.registryDir), settings.maxSegments);

@@ -1,6 +1,6 @@
 /**
  * ClickHouse side of the aggregator. Closed windows never write to ClickHouse directly: their rows go
- * into a Redis list (`<prefix>:agg:pending`, durable across aggregator restarts) in the same MULTI that
+ * into a Redis list (`<prefix>:agg:{<prefix>}:pending`, durable across aggregator restarts) in the same MULTI that
  * marks the window done, and this writer drains the list into ClickHouse with back-off. Rows have
  * deterministic keys (ReplacingMergeTree), so a retried or re-closed window replaces, never duplicates.
  * One instance drains at a time (a Redis lock), and entries leave the list only after ClickHouse took them.
@@ -9,7 +9,7 @@
  * so one poison row cannot block every later window.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis.js';
 import { RELEASE_LOCK_AND_TRIM_LUA } from '../core/redis.js';
 import type { ClickHouseClient } from '../core/clickhouse.js';
 import { buildDeadLetter, type DeadLetterPublisher } from '../core/deadletter.js';
@@ -102,7 +102,7 @@ export async function runMigrations(client: ClickHouseClient, database: string, 
 }
 
 export interface PendingWriterOptions {
-  redis: Redis;
+  redis: RedisClient;
   pendingKey: string;
   lockKey: string;
   client: ClickHouseClient;

@@ -2,16 +2,25 @@
  * Closing windows. A window closes when the watermark (max window time applied - allowed lateness)
  * passes its end, or when it got no events for DRIFTLINE_WINDOW_IDLE_CLOSE_MS. Exactly one instance
  * closes it: a Redis SET NX lock per window (with TTL, so a crashed closer's window is retried), a
- * 'closed' marker set before the sketches are read (the apply script turns later events for it into
- * late events), and a 'done' marker set in the same MULTI that queues the ClickHouse rows, alerts and
- * hysteresis states. Windows of one model version close in start order (hysteresis is a sequence).
+ * 'closed' marker set in every partition before the partitions' sketches are read (each partition's apply
+ * script then turns later events for it into late events), and a 'done' marker set in the same MULTI that
+ * queues the ClickHouse rows, alerts and hysteresis states. Windows of one model version close in start
+ * order (hysteresis is a sequence).
+ *
+ * The partitions' keys live in other hash slots than the window-level ones (redis-state.ts), so closing is
+ * several steps; each crash point is safe because every step before the closing MULTI is idempotent and the
+ * lock's expiry lets another closer start again: markers set in some partitions only → set again in all,
+ * then read (an event applied in between is either in a share read after its partition's marker or late,
+ * never both); sketches given their TTL but no MULTI yet → read again (they live for the state TTL); the
+ * MULTI done → a window still listed open is seen done and only dropped from the lists.
  */
 import { randomUUID } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import type { DriftThresholds } from '../core/drift/config.js';
 import { applyHysteresis, worstStatus, type HysteresisState } from '../core/drift/status.js';
 import { ALERTS_TABLE, ALL_SEGMENTS, DRIFT_METRICS_TABLE, RECENT_REVIEWS_TABLE, WINDOW_SUMMARY_TABLE, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
 import { toDriftlineError } from '../core/errors.js';
+import type { RedisClient } from '../core/redis.js';
 import type { Logger } from '../core/logger.js';
 import type { DriftAlert, DriftStatus } from '../schemas/types.js';
 import type { StatusedItem } from './alerts.js';
@@ -19,12 +28,11 @@ import { alertHistoryRow, stepWindowEpisodes } from './alert-episodes.js';
 import type { SketchCatalog } from './baselines.js';
 import { finiteRow, type PendingEntry } from './clickhouse-writer.js';
 import { MODEL_FEATURE, toDriftMetricRow } from '../core/drift/evaluate.js';
-import { assessStates, evaluateWindow, type SegmentAssessment, type SegmentSummary, type WindowEvaluation } from './evaluate.js';
+import { assessStates, sharedTimeSources, sharedWindowStates, type SegmentAssessment, type SegmentSummary, type WindowEvaluation } from './evaluate.js';
 import { LargerWindows } from './larger-windows.js';
 import type { AggregatorState } from './redis-state.js';
 import { recordWindowForRollback, ROLLBACK_METRICS, type RollbackPolicy, type RollbackTarget } from './rollback.js';
 import type { AggregatorMetrics } from './telemetry.js';
-import { CLOCK_HASH, hashName } from './increments.js';
 import { recentReviewRows } from './recent-sample.js';
 import { parseLargeWindowId, parseWindowId, shouldClose, watermarkOf, type TimeSource, type WindowRef } from './windows.js';
 
@@ -39,6 +47,8 @@ export interface CloserOptions {
   stateTtlSeconds: number;
   thresholds: DriftThresholds;
   rollback: RollbackPolicy;
+  /** K of the recent-sample reservoir (DRIFTLINE_RECENT_SAMPLE_PER_WINDOW): the window's sample is the K smallest of its partitions'. */
+  samplePerWindow?: number;
 }
 
 export interface CloserDeps {
@@ -58,8 +68,9 @@ export interface CloserDeps {
 /**
  * Queues a closed window's summary row again with its late count, in one step with taking the window out of
  * late-dirty, so an observer never sees it neither dirty nor queued. It stays dirty when an apply counted more
- * late events after the count was read. KEYS: pending, summary-row, own late counter, late-dirty, then the
- * late counters the row's count sums. ARGV: pending entry, row, state TTL (s), late count written, window id.
+ * late events after the count was read. KEYS (window-level slot): pending, summary-row, own late counter,
+ * late-dirty, then the window-level late counters the row's count sums. ARGV: pending entry, row, state TTL (s),
+ * the window-level part of the late count written, window id. The partitions' parts: AggregatorState.clearLateDirty.
  */
 const QUEUE_LATE_ROW_LUA = `
 redis.call('RPUSH', KEYS[1], ARGV[1])
@@ -91,7 +102,7 @@ export interface ClosedWindow {
 export class WindowCloser {
   private readonly owner = randomUUID();
   private readonly now: () => number;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly larger: LargerWindows;
 
   constructor(
@@ -117,12 +128,17 @@ export class WindowCloser {
       list.push(window);
       byVersion.set(key, list);
     }
+    // A window closed already and listed open again (a late batch lists its windows before its apply finds
+    // them closed) is only dropped from the lists: whatever its close rule says.
+    const all = [...byVersion.values()].flat();
+    const doneFlags = all.length > 0 ? await this.redis.mget(all.map((window) => state.key('done', window.id))) : [];
+    const done = new Set(all.filter((_, index) => doneFlags[index] !== null).map((window) => window.id));
     const closed: ClosedWindow[] = [];
     for (const windows of byVersion.values()) {
       windows.sort((a, b) => a.start - b.start);
       for (const window of windows) {
         // A later window waits for every earlier one of its version (hysteresis runs in order).
-        if (!shouldClose(window, clock, this.options.windowMs, this.options.idleCloseMs)) break;
+        if (!done.has(window.id) && !shouldClose(window, clock, this.options.windowMs, this.options.idleCloseMs)) break;
         if (!(await this.mayClose())) return closed;
         const result = await this.closeWindow(window.id);
         if (result === 'locked') break; // another instance is closing it; the later ones wait for it
@@ -168,11 +184,12 @@ export class WindowCloser {
     try {
       const [openKey, touchedKey] = this.openKeys(id);
       if ((await this.redis.exists(state.key('done', id))) === 1) {
+        if (!parseLargeWindowId(id)) await state.expireWindow(id, this.options.stateTtlSeconds);
         await this.redis.multi().zrem(openKey, id).zrem(touchedKey, id).exec();
         return 'already-done';
       }
-      // From here on, the apply script counts events of this window as late.
-      await this.redis.set(state.key('closed', id), '1', 'EX', this.options.stateTtlSeconds);
+      // From here on, every partition's apply script counts events of this window as late.
+      await state.markClosed(id, this.options.stateTtlSeconds);
       const result = await this.evaluateAndQueue(id);
       metrics.windowsClosed.inc();
       metrics.windowCloseSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -191,7 +208,7 @@ export class WindowCloser {
   private async evaluateCounted(id: string): Promise<ClosedWindow> {
     const { state, catalog } = this.deps;
     const ref = parseWindowId(id);
-    const [hashes, lateEvents, stateLost, sketches, rewound, registrations, lastTouched, sample] = await Promise.all([
+    const [shares, lateEvents, stateLost, sketches, rewound, registrations, lastTouched, sample] = await Promise.all([
       state.readWindow(id),
       state.lateEvents(id),
       this.isStateLost(ref),
@@ -199,26 +216,25 @@ export class WindowCloser {
       state.takeRewound(id),
       this.larger.registrations(ref),
       this.redis.zscore(state.key('touched'), id),
-      state.readSample(id),
+      state.readSample(id, this.options.samplePerWindow),
     ]);
-    const clock = hashes.get(hashName(ALL_SEGMENTS, CLOCK_HASH)) ?? {};
-    const windowKeys = await state.windowKeys(id);
+    // Before the closing MULTI (the shares are not needed after it): a crash in between leaves keys that
+    // still live for the state TTL, read again by the closer that retries; after it, nothing would expire them.
+    await state.expireWindow(id, this.options.stateTtlSeconds);
     return this.assessAndQueue({
       id,
       ref,
       sizeMs: this.options.windowMs,
-      evaluation: evaluateWindow(hashes, sketches, this.options.thresholds),
+      evaluation: assessStates(sharedWindowStates(shares, sketches), sketches, this.options.thresholds),
       lateEvents,
-      timeSources: { event: Number(clock['event'] ?? 0), ingest: Number(clock['ingest'] ?? 0) },
+      timeSources: sharedTimeSources(shares),
       stateLost,
       rewound,
       hysteresisKey: state.key('hyst', ref.modelName, ref.modelVersion),
       inClosingMulti: (multi, events) => {
-        for (const key of windowKeys) multi.expire(key, this.options.stateTtlSeconds);
         // The recent sample goes to ClickHouse with the window's other rows (a re-closed window replaces them).
         const recent = recentReviewRows(ref, this.options.windowMs, sample, this.now());
         if (recent.length > 0) multi.rpush(state.key('pending'), ...recent.map((row) => JSON.stringify({ table: RECENT_REVIEWS_TABLE, row } satisfies PendingEntry)));
-        multi.expire(state.key('sample', id), this.options.stateTtlSeconds);
         this.larger.register(multi, registrations, events, lastTouched === null ? this.now() : Number(lastTouched), this.options.stateTtlSeconds);
       },
     });
@@ -330,7 +346,7 @@ export class WindowCloser {
       const decision = await recordWindowForRollback(
         {
           redis: this.redis,
-          keyPrefix: this.deps.state.base,
+          keyPrefix: this.deps.state.globalBase,
           target: this.deps.rollbackTarget,
           policy: this.options.rollback,
           log: this.deps.log,
@@ -366,9 +382,9 @@ export class WindowCloser {
    */
   async flushLate(): Promise<number> {
     const { state } = this.deps;
-    const ids = (await this.redis.srandmember(state.key('late-dirty'), 100)) as string[];
+    const dirty = await state.lateDirty(100);
     let written = 0;
-    for (const id of ids) {
+    for (const [id, places] of dirty) {
       // Still to be closed: its own row will carry the count (it stays dirty until then).
       if ((await this.redis.zscore(this.openKeys(id)[0], id)) !== null) continue;
       const large = parseLargeWindowId(id);
@@ -383,17 +399,27 @@ export class WindowCloser {
       const base: WindowSummaryRow = stored
         ? (JSON.parse(stored) as WindowSummaryRow)
         : emptySummaryRow(ref, sizeMs);
-      const lateEvents = large ? await this.larger.lateEvents(ref, sizeMs) : await state.lateEvents(id);
+      const countIds = large ? this.larger.countedIds(ref, sizeMs) : [id];
+      const shares = await state.lateShares(countIds);
+      const lateEvents = shares.partitions.reduce((sum, share) => sum + share.count, shares.global);
       const row: WindowSummaryRow = { ...base, late_events: lateEvents, written_at: this.now() };
       // A counted window's late events are late for the closed larger windows containing it too.
       for (const containing of large ? [] : this.larger.containing(ref)) {
         const closedAlready = (await this.redis.exists(state.key('summary-row', containing))) === 1;
         if (closedAlready) await this.redis.sadd(state.key('late-dirty'), containing);
       }
-      const countKeys = large ? this.larger.lateKeys(ref, sizeMs) : [state.key('late', id)];
-      const keys = [state.key('pending'), state.key('summary-row', id), state.key('late', id), state.key('late-dirty'), ...countKeys];
+      // The partitions' sketches and late counts of the window get the state TTL (a late count may be new).
+      if (!large) await state.expireWindow(id, this.options.stateTtlSeconds);
+      // Queued first, then taken out of late-dirty where each place's count is still the one written: in the
+      // window-level slot by the queueing script, in each flagging partition's slot after it.
+      const keys = [state.key('pending'), state.key('summary-row', id), state.key('late', id), state.key('late-dirty'), ...countIds.map((countId) => state.key('late', countId))];
       const entry = JSON.stringify({ table: WINDOW_SUMMARY_TABLE, row } satisfies PendingEntry);
-      await this.redis.eval(QUEUE_LATE_ROW_LUA, keys.length, ...keys, entry, JSON.stringify(row), this.options.stateTtlSeconds, lateEvents, id);
+      await this.redis.eval(QUEUE_LATE_ROW_LUA, keys.length, ...keys, entry, JSON.stringify(row), this.options.stateTtlSeconds, shares.global, id);
+      for (const place of places) {
+        if (place === null) continue;
+        const share = shares.partitions.find((p) => p.ref.topic === place.topic && p.ref.partition === place.partition);
+        await state.clearLateDirty(place, id, share?.count ?? 0);
+      }
       written++;
     }
     return written;

@@ -6,8 +6,8 @@
  * replay what Kafka still holds. Closing windows is the housekeeping loop's work (housekeeping.ts); it
  * asks verifyState() before closing anything.
  */
-import type { Redis } from 'ioredis';
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { RedisClient } from '../core/redis.js';
 import { codecFor } from '../core/avro.js';
 import type { CoreSettings } from '../core/config.js';
 import { buildDeadLetter } from '../core/deadletter.js';
@@ -40,7 +40,7 @@ export interface BatchConsumerDeps {
   core: CoreSettings;
   settings: AggregatorSettings;
   kafka: Kafka;
-  redis: Redis;
+  redis: RedisClient;
   state: AggregatorState;
   catalog: SketchCatalog;
   metrics: AggregatorMetrics;
@@ -308,7 +308,7 @@ export class BatchConsumer {
     const firstById = new Map<string, ScoredReview>();
     for (const event of events) if (!firstById.has(event.review_id)) firstById.set(event.review_id, event);
     const ids = [...firstById.keys()];
-    const seen = await this.state.countedIds(ids);
+    const seen = await this.state.countedIds({ topic, partition }, ids);
     const unique = ids.filter((_, index) => !seen[index]).map((id) => firstById.get(id)!);
     const versions = new Map<string, { modelName: string; version: number }>();
     for (const event of unique) versions.set(`${event.model_name}|${event.model_version}`, { modelName: event.model_name, version: event.model_version });

@@ -11,9 +11,10 @@ import { livePerformance, meanConfidence, outlierRate } from '../core/drift/metr
 import { segmentReference, type ReferenceScope } from '../core/drift/segments.js';
 import { ALL_SEGMENTS } from '../core/drift/tables.js';
 import type { SummaryState } from '../core/sketch/index.js';
-import { OTHER_SEGMENT, SUMMARY_HASH, UNSEEN_SEGMENT, parseHashName, type VersionSketches } from './increments.js';
+import { CLOCK_HASH, OTHER_SEGMENT, SUMMARY_HASH, UNSEEN_SEGMENT, hashName, parseHashName, type VersionSketches } from './increments.js';
 import { EXPECTED_CONFUSION, EXPECTED_CONFUSION_HASH, estimatedFigures, expectedConfusionFromHash } from './performance-estimate.js';
 import type { WindowHashes } from './redis-state.js';
+import type { TimeSource } from './windows.js';
 
 export interface SegmentAssessment extends Assessment {
   segment: string;
@@ -92,6 +93,24 @@ export function windowStates(hashes: WindowHashes, sketches: VersionSketches): M
   return out;
 }
 
+/** A window's states from its partitions' shares (redis-state.ts readWindow): each read, then merged. */
+export function sharedWindowStates(shares: readonly WindowHashes[], sketches: VersionSketches): Map<string, WindowStates> {
+  let states = new Map<string, WindowStates>();
+  for (const share of shares) states = mergeWindowStates(states, windowStates(share, sketches), sketches);
+  return states;
+}
+
+/** Events of a window per clock (event / ingest time), summed over its partitions' shares. */
+export function sharedTimeSources(shares: readonly WindowHashes[]): Record<TimeSource, number> {
+  const out: Record<TimeSource, number> = { event: 0, ingest: 0 };
+  for (const share of shares) {
+    const clock = share.get(hashName(ALL_SEGMENTS, CLOCK_HASH)) ?? {};
+    out.event += Number(clock['event'] ?? 0);
+    out.ingest += Number(clock['ingest'] ?? 0);
+  }
+  return out;
+}
+
 /** Merge of two windows' states (sketch merge: associative, so any number of windows fold). */
 export function mergeWindowStates(a: Map<string, WindowStates>, b: Map<string, WindowStates>, sketches: VersionSketches): Map<string, WindowStates> {
   const out = new Map(a);
@@ -135,7 +154,7 @@ export function assessStates(states: Map<string, WindowStates>, sketches: Versio
   return { assessments, summaries };
 }
 
-/** Assessments of one window read from Redis. */
+/** Assessments of one window's sketch hashes. */
 export function evaluateWindow(hashes: WindowHashes, sketches: VersionSketches, thresholds: DriftThresholds): WindowEvaluation {
   return assessStates(windowStates(hashes, sketches), sketches, thresholds);
 }
@@ -152,7 +171,7 @@ export interface SlidingViewInput {
  * hysteresis). Only windows still in Redis (DRIFTLINE_AGGREGATOR_STATE_TTL_S) contribute.
  */
 export async function assessSlidingView(
-  state: { readWindow(id: string): Promise<WindowHashes> },
+  state: { readWindow(id: string): Promise<WindowHashes[]> },
   sketches: VersionSketches,
   thresholds: DriftThresholds,
   input: SlidingViewInput,
@@ -161,10 +180,10 @@ export async function assessSlidingView(
   let merged = new Map<string, WindowStates>();
   let windowsFound = 0;
   for (const start of input.starts) {
-    const hashes = await state.readWindow(windowIdOf(start));
-    if (hashes.size === 0) continue;
+    const shares = await state.readWindow(windowIdOf(start));
+    if (shares.length === 0) continue;
     windowsFound++;
-    merged = mergeWindowStates(merged, windowStates(hashes, sketches), sketches);
+    merged = mergeWindowStates(merged, sharedWindowStates(shares, sketches), sketches);
   }
   return { ...assessStates(merged, sketches, thresholds), windowsFound };
 }

@@ -4,8 +4,8 @@
  * rows (clickhouse-writer.ts), the alert outbox and the dead letters the apply script queued. Each of
  * those is a Redis-backed queue, so a crash loses nothing: the next round (of any instance) picks it up.
  */
-import type { Redis } from 'ioredis';
 import type { Producer } from 'kafkajs';
+import type { RedisClient } from '../core/redis.js';
 import { codecFor } from '../core/avro.js';
 import type { ClickHouseClient } from '../core/clickhouse.js';
 import type { CoreSettings } from '../core/config.js';
@@ -27,7 +27,7 @@ export interface HousekeepingDeps {
   core: CoreSettings;
   settings: AggregatorSettings;
   thresholds: DriftThresholds;
-  redis: Redis;
+  redis: RedisClient;
   clickhouse: ClickHouseClient;
   state: AggregatorState;
   catalog: SketchCatalog;
@@ -68,6 +68,7 @@ export class Housekeeping {
         stateTtlSeconds: settings.stateTtlSeconds,
         thresholds: deps.thresholds,
         rollback: { enabled: settings.autoRollback, maxAgeMs: settings.autoRollbackMaxAgeMs, windows: settings.autoRollbackWindows },
+        samplePerWindow: settings.recentSamplePerWindow,
       },
       { state, catalog: deps.catalog, metrics: deps.metrics, log, rollbackTarget: deps.rollbackTarget, now: deps.now, mayClose: deps.mayClose },
     );

@@ -13,9 +13,8 @@
  */
 import type { ChainableCommander } from 'ioredis';
 import type { WindowStates } from '../core/drift/evaluate.js';
-import { ALL_SEGMENTS } from '../core/drift/tables.js';
-import { mergeWindowStates, windowStates } from './evaluate.js';
-import { CLOCK_HASH, hashName, type VersionSketches } from './increments.js';
+import { mergeWindowStates, sharedTimeSources, sharedWindowStates } from './evaluate.js';
+import type { VersionSketches } from './increments.js';
 import type { AggregatorState } from './redis-state.js';
 import { constituentStarts, isPastWatermark, largeWindowId, parseLargeWindowId, parseWindowId, windowId, windowStartOf, type TimeSource, type WindowRef } from './windows.js';
 
@@ -118,26 +117,25 @@ export class LargerWindows {
     let states = new Map<string, WindowStates>();
     const timeSources: Record<TimeSource, number> = { event: 0, ingest: 0 };
     let windowsMerged = 0;
-    for (const hashes of windows.values()) {
-      if (hashes.size === 0) continue;
+    for (const shares of windows.values()) {
+      if (shares.length === 0) continue;
       windowsMerged++;
-      states = mergeWindowStates(states, windowStates(hashes, sketches), sketches);
-      const clock = hashes.get(hashName(ALL_SEGMENTS, CLOCK_HASH)) ?? {};
-      timeSources.event += Number(clock['event'] ?? 0);
-      timeSources.ingest += Number(clock['ingest'] ?? 0);
+      states = mergeWindowStates(states, sharedWindowStates(shares, sketches), sketches);
+      const counts = sharedTimeSources(shares);
+      timeSources.event += counts.event;
+      timeSources.ingest += counts.ingest;
     }
     return { states, timeSources, lateEvents: await this.lateEvents(ref, sizeMs), windowsMerged };
   }
 
   /** Late events of a larger window: its counted windows' late events plus counted windows that closed after it. */
   async lateEvents(ref: WindowRef, sizeMs: number): Promise<number> {
-    const keys = this.lateKeys(ref, sizeMs);
-    return (await this.state.redis.mget(keys)).reduce((sum, value) => sum + Number(value ?? 0), 0);
+    return this.state.lateEventsOf(this.countedIds(ref, sizeMs));
   }
 
-  /** The late counters a larger window's late count sums: its own and its counted windows'. */
-  lateKeys(ref: WindowRef, sizeMs: number): string[] {
-    return [largeWindowId(ref, sizeMs), ...this.constituentIds(ref, sizeMs)].map((id) => this.state.key('late', id));
+  /** The windows whose late counters a larger window's late count sums: itself and its counted windows. */
+  countedIds(ref: WindowRef, sizeMs: number): string[] {
+    return [largeWindowId(ref, sizeMs), ...this.constituentIds(ref, sizeMs)];
   }
 
   /** The larger windows whose late count follows a counted window's. */

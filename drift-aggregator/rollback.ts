@@ -6,7 +6,7 @@
  * rollback happen once.
  */
 import type { Kafka } from 'kafkajs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis.js';
 import { DriftlineError, toDriftlineError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { kafkaPromotionPublisher, promotionEvent, publishingRegistry } from '../core/model/promotions.js';
@@ -68,7 +68,7 @@ export interface RollbackDecision {
  * counter remembers the last window start), so a re-closed window does not count twice.
  */
 export async function recordWindowForRollback(
-  deps: { redis: Redis; keyPrefix: string; target: RollbackTarget | null; policy: RollbackPolicy; log: Logger; nowMs: () => number; ttlSeconds?: number },
+  deps: { redis: RedisClient; keyPrefix: string; target: RollbackTarget | null; policy: RollbackPolicy; log: Logger; nowMs: () => number; ttlSeconds?: number },
   modelName: string,
   version: number,
   windowStart: number,

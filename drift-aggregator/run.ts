@@ -3,7 +3,6 @@
  * pass their own ClickHouse client, since an embedded chdb path belongs to one process) and
  * `runAggregator` (the `driftline aggregator` process: runs until SIGTERM/SIGINT).
  */
-import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import type { ClickHouseClient } from '../core/clickhouse.js';
 import { createClickHouse } from '../core/clickhouse.js';
@@ -12,7 +11,7 @@ import { loadDriftThresholds } from '../core/drift/config.js';
 import { createKafka } from '../core/kafka.js';
 import { runService } from '../core/service-runner.js';
 import { createLogger, type Logger } from '../core/logger.js';
-import { createRedis } from '../core/redis.js';
+import { createRedisClient, type RedisClient } from '../core/redis.js';
 import { registryBaselineProvider } from './baselines.js';
 import { aggregatorSettings, type AggregatorSettings } from './config.js';
 import type { CoreSettings } from '../core/config.js';
@@ -52,7 +51,7 @@ export interface AggregatorParts {
   core: CoreSettings;
   settings: AggregatorSettings;
   kafka: Kafka;
-  redis: Redis;
+  redis: RedisClient;
   clickhouse: ClickHouseClient;
   rollbackTarget: RollbackTarget | null;
   log: Logger;
@@ -69,7 +68,7 @@ export async function startAggregator(options: StartOptions = {}): Promise<Runni
   const settings = aggregatorSettings.load(env);
   const log = options.log ?? createLogger('drift-aggregator', core.logLevel);
   const kafka = createKafka(core, 'aggregator');
-  const redis = createRedis(core);
+  const redis = createRedisClient(core);
   const clickhouse = options.clickhouse ?? (await createClickHouse(core));
   const rollbackTarget = registryRollbackTarget(core.registryDir, kafka, core.topicPromotions);
   const service = aggregatorService({ core, settings, kafka, redis, clickhouse, rollbackTarget: settings.autoRollback ? rollbackTarget : null, log }, env);

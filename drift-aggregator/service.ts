@@ -6,8 +6,8 @@
  * decide what was counted, whoever consumes the partition.
  */
 import type { Server } from 'node:http';
-import type { Redis } from 'ioredis';
 import type { Kafka, Producer } from 'kafkajs';
+import type { RedisClient } from '../core/redis.js';
 import type { ClickHouseClient } from '../core/clickhouse.js';
 import type { CoreSettings } from '../core/config.js';
 import type { DriftThresholds } from '../core/drift/config.js';
@@ -29,7 +29,7 @@ export interface AggregatorDeps {
   settings: AggregatorSettings;
   thresholds: DriftThresholds;
   kafka: Kafka;
-  redis: Redis;
+  redis: RedisClient;
   clickhouse: ClickHouseClient;
   baselines: BaselineProvider;
   rollbackTarget: RollbackTarget | null;

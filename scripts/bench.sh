@@ -12,5 +12,7 @@ for bench in ingest model-runtime drift-metrics aggregator scorer api pipeline c
   [ -f "bench/$bench.ts" ] || continue
   echo "== bench/$bench.ts (dist/bench/$bench.js)"
   node "dist/bench/$bench.js"
+  # The aggregator once more with its state on the local 3-master Redis Cluster (bench/results/aggregator-cluster.json).
+  if [ "$bench" = aggregator ]; then node dist/bench/aggregator.js --redis cluster; fi
 done
 [ -f bench/summary.ts ] && node dist/bench/summary.js

@@ -5,7 +5,7 @@
 #   a Prometheus (Debian's package, installed when missing) that scrapes given targets and loads
 #   deploy/prometheus/rules/*.yml.
 # Idempotent: `up` starts only what is not running; `down` stops only what this script started (by PID).
-# Usage: scripts/services.sh up|down|status|reset|prometheus-install|prometheus-up|prometheus-down|s3proxy-up|s3proxy-down
+# Usage: scripts/services.sh up|down|status|reset|redis-cluster-up|redis-cluster-down|prometheus-install|prometheus-up|prometheus-down|s3proxy-up|s3proxy-down
 # `up` also installs prometheus/promtool (the test suite runs `promtool test rules`) but does not start it.
 # Prometheus settings (environment):
 #   DRIFTLINE_PROMETHEUS_PORT      listen port of our instance (default 9490, not the package's 9090)
@@ -13,6 +13,9 @@
 #   DRIFTLINE_PROMETHEUS_TARGETS   job=host:port[,job=host:port...] to scrape (default: scorer 9464,
 #                                  aggregator 9465, API 8080 on 127.0.0.1, with the compose file's job names)
 #   DRIFTLINE_PROMETHEUS_INTERVAL  scrape and rule evaluation interval (default 15s)
+# Redis Cluster (3 masters, no replicas, for the aggregator's cluster mode and its tests; `up` starts it):
+#   DRIFTLINE_REDIS_CLUSTER_PORTS  the masters' ports (default "7001 7002 7003"); data under .run/redis-cluster/
+#   Aggregator side: DRIFTLINE_REDIS_CLUSTER_NODES=127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003
 # S3Proxy (an S3-compatible server on the local filesystem, for the S3 artifact store; `up` starts it):
 #   DRIFTLINE_S3PROXY_PORT         listen port (default 9300); identity driftline / driftline-local-secret
 set -euo pipefail
@@ -26,6 +29,8 @@ KAFKA_PORT="${DRIFTLINE_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${DRIFTLINE_KAFKA_CONTROLLER_PORT:-9093}"
 CLUSTER_ID="ZHJpZnRsaW5lLWNsdXN0ZQ"   # fixed: base64url of "driftline-cluste" (16 bytes)
 REDIS_PORT="${DRIFTLINE_REDIS_PORT:-6379}"
+read -r -a CLUSTER_PORTS <<< "${DRIFTLINE_REDIS_CLUSTER_PORTS:-7001 7002 7003}"
+CLUSTER_HOME="$RUN/redis-cluster"
 PROM_PORT="${DRIFTLINE_PROMETHEUS_PORT:-9490}"
 PROM_DIR="${DRIFTLINE_PROMETHEUS_DIR:-$RUN/prometheus}"
 PROM_TARGETS="${DRIFTLINE_PROMETHEUS_TARGETS:-driftline-scorer=127.0.0.1:9464,driftline-aggregator=127.0.0.1:9465,driftline-api=127.0.0.1:8080}"
@@ -174,6 +179,49 @@ redis_down() {
   rm -f "$RUN/redis.started-by-us"
 }
 
+# Redis Cluster: one redis-server per port with --cluster-enabled (its nodes.conf, data and PID file in
+# .run/redis-cluster/<port>/), then `redis-cli --cluster create` assigns the 16384 slots. Idempotent: a
+# cluster that answers cluster_state:ok is left alone; masters that run but hold no slots are joined.
+cluster_ok() { redis-cli -h 127.0.0.1 -p "${CLUSTER_PORTS[0]}" cluster info 2>/dev/null | grep -q '^cluster_state:ok'; }
+
+redis_cluster_up() {
+  if cluster_ok; then log "redis cluster already running"; return; fi
+  command -v redis-server >/dev/null || { log "redis-server missing: installing from Debian's packages"; apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+  local nodes=()
+  for port in "${CLUSTER_PORTS[@]}"; do
+    nodes+=("127.0.0.1:$port")
+    if redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1; then continue; fi
+    log "starting redis cluster node on 127.0.0.1:$port"
+    mkdir -p "$CLUSTER_HOME/$port"
+    # A node whose slots were never assigned (or a cluster from another run) starts afresh.
+    rm -f "$CLUSTER_HOME/$port/nodes.conf"
+    redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --cluster-enabled yes --cluster-config-file nodes.conf \
+      --cluster-node-timeout 5000 --save "" --appendonly no --dir "$CLUSTER_HOME/$port" \
+      --logfile "$LOGS/redis-cluster-$port.log" --pidfile "$CLUSTER_HOME/$port/redis.pid"
+    for _ in $(seq 1 50); do redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    touch "$CLUSTER_HOME/$port/started-by-us"
+  done
+  log "creating the redis cluster (${nodes[*]})"
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$LOGS/redis-cluster-create.log" 2>&1 \
+    || { log "redis-cli --cluster create failed: see $LOGS/redis-cluster-create.log"; return 1; }
+  for _ in $(seq 1 100); do cluster_ok && return; sleep 0.1; done
+  log "redis cluster did not reach cluster_state:ok"; return 1
+}
+
+redis_cluster_down() {
+  for port in "${CLUSTER_PORTS[@]}"; do
+    local dir="$CLUSTER_HOME/$port"
+    if [ -f "$dir/started-by-us" ] && pid_alive "$dir/redis.pid"; then
+      log "stopping redis cluster node $port (pid $(cat "$dir/redis.pid"))"; kill -TERM "$(cat "$dir/redis.pid")" || true
+    fi
+    rm -f "$dir/started-by-us" "$dir/nodes.conf"
+  done
+}
+
+redis_cluster_status() {
+  if cluster_ok; then echo "redis cluster: running (127.0.0.1:${CLUSTER_PORTS[*]})"; else echo "redis cluster: down"; fi
+}
+
 # S3Proxy (org.gaul:s3proxy, one jar with its dependencies from Maven Central) answers the S3 API with v2/v4
 # signatures over a local directory: the S3 artifact store's tests run against a real S3 server, no Docker.
 s3proxy_up() {
@@ -278,6 +326,7 @@ status() {
   elif port_open "$KAFKA_PORT"; then echo "kafka: a broker not started by this script listens on $KAFKA_PORT";
   else echo "kafka: down"; fi
   if redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; then echo "redis: running (127.0.0.1:$REDIS_PORT)"; else echo "redis: down"; fi
+  redis_cluster_status
   clickhouse_status
   prometheus_status
   s3proxy_status
@@ -285,18 +334,20 @@ status() {
 
 case "${1:-status}" in
   # Not fatal for `up`: without promtool only the Prometheus tests fail (and say why), not every test.
-  up) redis_up; kafka_up; s3proxy_up || log "s3proxy did not start: the S3 artifact-store tests will fail"; prometheus_install || log "prometheus/promtool are not installed: the Prometheus rule and integration tests will fail"; status ;;
-  down) prometheus_down; s3proxy_down; kafka_down; redis_down; status ;;
+  up) redis_up; redis_cluster_up; kafka_up; s3proxy_up || log "s3proxy did not start: the S3 artifact-store tests will fail"; prometheus_install || log "prometheus/promtool are not installed: the Prometheus rule and integration tests will fail"; status ;;
+  down) prometheus_down; s3proxy_down; kafka_down; redis_cluster_down; redis_down; status ;;
   status) status ;;
   kafka-up) kafka_up ;;
   kafka-down) kafka_down ;;
   redis-up) redis_up ;;
   redis-down) redis_down ;;
+  redis-cluster-up) redis_cluster_up ;;
+  redis-cluster-down) redis_cluster_down ;;
   prometheus-install) prometheus_install || exit 1 ;;
   prometheus-up) prometheus_up ;;
   s3proxy-up) s3proxy_up ;;
   s3proxy-down) s3proxy_down ;;
   prometheus-down) prometheus_down ;;
   reset) kafka_down; rm -rf "$KAFKA_HOME/data"; log "kafka data removed" ;;
-  *) echo "usage: $0 up|down|status|reset|kafka-up|kafka-down|redis-up|redis-down|prometheus-install|prometheus-up|prometheus-down" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|reset|kafka-up|kafka-down|redis-up|redis-down|redis-cluster-up|redis-cluster-down|prometheus-install|prometheus-up|prometheus-down" >&2; exit 2 ;;
 esac

@@ -39,7 +39,7 @@ function resent(events: ScoredReview[], windowsLater: number): ScoredReview[] {
 }
 
 async function appliedEvents(): Promise<number> {
-  const offsets = await redis.hgetall(`${core.redisPrefix}:agg:offsets`);
+  const offsets = await service.state.appliedOffsets();
   return Object.values(offsets).reduce((sum, offset) => sum + Number(offset) + 1, 0);
 }
 
@@ -78,8 +78,7 @@ describe('end-to-end dedupe in the aggregator', () => {
     await publishScored(kafka, core.topicScored, resent(halfBatch, 2));
     const published = original.length * 2 + halfBatch.length;
     await waitFor(async () => (await appliedEvents()) >= published, 60_000, 'every message to be applied');
-    const prefix = `${core.redisPrefix}:agg:`;
-    await waitFor(async () => (await redis.zcard(`${prefix}open`)) === 0 && (await redis.llen(`${prefix}pending`)) === 0, 60_000, 'every window to be closed and written');
+    await waitFor(async () => (await redis.zcard(service.state.key('open'))) === 0 && (await redis.llen(service.state.key('pending'))) === 0, 60_000, 'every window to be closed and written');
 
     const result = await clickhouse.query({
       query: `SELECT toUnixTimestamp64Milli(window_start) AS start, events + late_events AS counted FROM ${core.clickhouseDatabase}.window_summary FINAL WHERE segment = '__all__' ORDER BY start`,
@@ -93,10 +92,10 @@ describe('end-to-end dedupe in the aggregator', () => {
   it('publishes the dead letter of an undecodable message once, although its batch was attempted several times', async () => {
     const before = await appliedEvents();
     // Every apply fails (WRONGTYPE before the script writes anything) until the key is removed: the batch is retried.
-    const partitionMax = `${core.redisPrefix}:agg:partition-max`;
+    const partitionMax = service.state.partitionKey({ topic: core.topicScored, partition: 0 }, 'max');
     const saved = await redis.dumpBuffer(partitionMax);
     await redis.del(partitionMax);
-    await redis.set(partitionMax, 'not a hash');
+    await redis.hset(partitionMax, 'not', 'a string');
     const producer = kafka.producer();
     await producer.connect();
     await producer.send({ topic: core.topicScored, messages: [{ key: 'bad', value: Buffer.from('not avro either'), partition: 0 }] });

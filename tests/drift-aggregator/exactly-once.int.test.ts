@@ -1,32 +1,29 @@
 /**
  * Exactly-once counting across crashes and scale-out: the aggregator runs as a child process
  * (`node --import tsx drift-aggregator/main.ts`), is SIGKILLed mid-stream, then two instances in the
- * same consumer group take over. Every event must be counted exactly once in ClickHouse's windows.
+ * same consumer group take over. Every event must be counted exactly once in ClickHouse's windows —
+ * on a single Redis and on the 3-master Redis Cluster (the topic's 3 partitions spread over its masters).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { AggregatorState } from '../../drift-aggregator/redis-state.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
 import type { ScoredReview } from '../../schemas/types.js';
 import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
 import { REPO_ROOT, driftlineCli, publishScored, registerBaseline, testSetup, waitFor } from './harness.js';
+import { deleteMatching, REDIS_MODES, redisFor } from '../support/redis-modes.js';
 
 const WINDOWS = 6;
 const PER_WINDOW = 500;
 const TOTAL = WINDOWS * PER_WINDOW;
 const MODEL = 'eo-model';
 
-const setup = testSetup({ maxBatchBytes: 8 * 1024, idleCloseMs: 2_000 });
-const registryDir = mkdtempSync(join(tmpdir(), 'driftline-eo-registry-'));
-const chdbPaths = ['a', 'b', 'c'].map((name) => mkdtempSync(join(tmpdir(), `driftline-eo-chdb-${name}-`)));
-const baseEnv: NodeJS.ProcessEnv = { ...process.env, ...setup.env, DRIFTLINE_REGISTRY_DIR: registryDir };
-const redis = new Redis(setup.core.redisUrl);
 const children: ChildProcess[] = [];
 
-function startAggregator(chdbPath: string): ChildProcess {
+function startAggregator(baseEnv: NodeJS.ProcessEnv, chdbPath: string): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'drift-aggregator/main.ts'], {
     cwd: REPO_ROOT,
     env: { ...baseEnv, DRIFTLINE_CLICKHOUSE_PATH: chdbPath },
@@ -45,10 +42,6 @@ function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
-async function appliedEvents(): Promise<number> {
-  const offsets = await redis.hgetall(`${setup.core.redisPrefix}:agg:offsets`);
-  return Object.values(offsets).reduce((sum, offset) => sum + Number(offset) + 1, 0);
-}
 
 interface SummaryRow {
   window_start: string;
@@ -58,15 +51,30 @@ interface SummaryRow {
   state_lost: number;
 }
 
-afterAll(async () => {
+afterAll(() => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  const keys = await redis.keys(`${setup.core.redisPrefix}:*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
-  for (const path of [registryDir, ...chdbPaths, setup.core.clickhousePath]) rmSync(path, { recursive: true, force: true });
 });
 
-describe('exactly-once window counts', () => {
+describe.each(REDIS_MODES)('exactly-once window counts on $name Redis', (mode) => {
+  const setup = testSetup({ maxBatchBytes: 8 * 1024, idleCloseMs: 2_000 });
+  const registryDir = mkdtempSync(join(tmpdir(), 'driftline-eo-registry-'));
+  const chdbPaths = ['a', 'b', 'c'].map((name) => mkdtempSync(join(tmpdir(), `driftline-eo-chdb-${name}-`)));
+  const baseEnv: NodeJS.ProcessEnv = { ...process.env, ...setup.env, ...mode.env, DRIFTLINE_REGISTRY_DIR: registryDir };
+  const redis = redisFor(mode);
+  const state = new AggregatorState(redis, setup.core.redisPrefix);
+
+  async function appliedEvents(): Promise<number> {
+    const offsets = await state.appliedOffsets();
+    return Object.values(offsets).reduce((sum, offset) => sum + Number(offset) + 1, 0);
+  }
+
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await deleteMatching(redis, `${setup.core.redisPrefix}:*`);
+    redis.disconnect();
+    for (const path of [registryDir, ...chdbPaths, setup.core.clickhousePath]) rmSync(path, { recursive: true, force: true });
+  });
+
   it('counts every event once after a SIGKILL mid-stream and a restart as two instances', async () => {
     await registerBaseline(registryDir, syntheticBaseline(MODEL, 1));
     const kafka = createKafka(setup.core, 'eo-test');
@@ -78,18 +86,18 @@ describe('exactly-once window counts', () => {
     );
     await publishScored(kafka, setup.core.topicScored, reviews);
 
-    const first = startAggregator(chdbPaths[0]!);
+    const first = startAggregator(baseEnv, chdbPaths[0]!);
     await waitFor(async () => (await appliedEvents()) > 0, 120_000, 'the first instance to apply a batch', 5);
     first.kill('SIGKILL');
     await exited(first);
     const appliedAtKill = await appliedEvents();
     expect(appliedAtKill).toBeLessThan(TOTAL);
 
-    const second = startAggregator(chdbPaths[1]!);
-    const third = startAggregator(chdbPaths[2]!);
+    const second = startAggregator(baseEnv, chdbPaths[1]!);
+    const third = startAggregator(baseEnv, chdbPaths[2]!);
     await waitFor(async () => (await appliedEvents()) === TOTAL, 120_000, 'every offset to be applied');
     await waitFor(
-      async () => (await redis.zcard(`${setup.core.redisPrefix}:agg:open`)) === 0 && (await redis.llen(`${setup.core.redisPrefix}:agg:pending`)) === 0,
+      async () => (await redis.zcard(state.key('open'))) === 0 && (await redis.llen(state.key('pending'))) === 0 && (await state.lateDirtyCount()) === 0,
       120_000,
       'every window to be closed and written',
     );

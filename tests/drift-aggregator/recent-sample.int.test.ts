@@ -125,7 +125,7 @@ describe('recent-sample store', () => {
       expect([row.rating, row.text, row.title, row.sentiment, Number(row.window_size_ms)]).toEqual([review.rating, review.text, review.title, review.sentiment, WINDOW_MS]);
     }
     // The window's sample expires with its other state once closed.
-    expect(await redis.ttl(state.key('sample', windowId({ modelName: MODEL, modelVersion: 1, start: 0 })))).toBeGreaterThan(0);
+    expect(await redis.ttl(state.partitionKey({ topic: 'scored', partition: 0 }, 'sample', windowId({ modelName: MODEL, modelVersion: 1, start: 0 })))).toBeGreaterThan(0);
     const create = await (await clickhouse.query({ query: `SHOW CREATE TABLE ${core.clickhouseDatabase}.${RECENT_REVIEWS_TABLE}`, format: 'TabSeparatedRaw' })).text();
     expect(create).toContain('toIntervalDay(3)');
   });

@@ -71,7 +71,7 @@ describe('lost Redis state', () => {
     await publishScored(kafka, core.topicScored, [...reviews(0, 300, 300), ...reviews(1, 300, 600)]);
     const after = service(setup.settings, clickhouse);
     await after.start();
-    await waitFor(async () => (await redis.zcard(`${core.redisPrefix}:agg:open`)) === 0 && (await after.metrics.windowsClosed.get()).values[0]?.value === 2, 60_000, 'both windows to close');
+    await waitFor(async () => (await redis.zcard(after.state.key('open'))) === 0 && (await after.metrics.windowsClosed.get()).values[0]?.value === 2, 60_000, 'both windows to close');
     await waitFor(async () => (await after.writer.pendingCount()) === 0, 60_000, 'rows to be written');
     expect((await after.metrics.stateLost.get()).values[0]?.value).toBe(1);
     await after.stop();

@@ -15,7 +15,7 @@ import { InMemoryBaselineProvider, SketchCatalog } from '../../drift-aggregator/
 import type { PendingEntry } from '../../drift-aggregator/clickhouse-writer.js';
 import { WindowCloser, type ClosedWindow } from '../../drift-aggregator/closer.js';
 import { windowSizesOf } from '../../drift-aggregator/config.js';
-import { windowStates } from '../../drift-aggregator/evaluate.js';
+import { sharedWindowStates } from '../../drift-aggregator/evaluate.js';
 import { BatchAggregate } from '../../drift-aggregator/increments.js';
 import { LargerWindows } from '../../drift-aggregator/larger-windows.js';
 import { AggregatorState } from '../../drift-aggregator/redis-state.js';
@@ -161,7 +161,7 @@ describe('several window sizes', () => {
     const ref = { modelName: MODEL, modelVersion: 1, start: HOUR_START };
     const built = await new LargerWindows(merged.state, FIVE_MINUTES, [HOUR]).merge(ref, HOUR, sketches);
     expect(built.windowsMerged).toBe(12);
-    const counted = windowStates(await direct.state.readWindow(windowId(ref)), sketches);
+    const counted = sharedWindowStates(await direct.state.readWindow(windowId(ref)), sketches);
     expect([...built.states.keys()].sort()).toEqual([...counted.keys()].sort());
     for (const [segment, states] of counted) {
       const mine = built.states.get(segment)!;

@@ -3,11 +3,14 @@
  * again, while ingest keeps publishing. The scorer's transactions (read_committed output, offsets committed
  * in the transaction, fenced transactional ids) and the aggregator's Redis offsets (one Lua call per batch)
  * must give exactly-once totals: every review scored once by review id, and the ClickHouse windows add up
- * to the number of reviews, window by window.
+ * to the number of reviews, window by window — with the aggregator on a single Redis and on the 3-master
+ * Redis Cluster.
  */
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import type { RedisClient } from '../../core/redis.js';
+import { AggregatorState } from '../../drift-aggregator/redis-state.js';
 import { startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
+import { REDIS_MODES, redisFor } from '../support/redis-modes.js';
 import {
   createPipeline,
   drainPipeline,
@@ -25,14 +28,14 @@ import {
 const TOTAL = 1_500;
 const RATE = 100;
 
-describe('fault: scorer and aggregator SIGKILLed mid-stream', () => {
+describe.each(REDIS_MODES)('fault: scorer and aggregator SIGKILLed mid-stream ($name Redis)', (mode) => {
   let pipeline: Pipeline;
-  let redis: Redis;
+  let redis: RedisClient;
   const children: ScorerChild[] = [];
 
   beforeAll(async () => {
-    pipeline = await createPipeline('kill');
-    redis = new Redis(pipeline.core.redisUrl);
+    pipeline = await createPipeline(`kill-${mode.name}`, { env: mode.env });
+    redis = redisFor(mode);
   });
 
   afterAll(async () => {
@@ -53,7 +56,7 @@ describe('fault: scorer and aggregator SIGKILLed mid-stream', () => {
     children.push(scorer, aggregator);
     const committed = async (): Promise<number> => (await scorerCommitted(pipeline))?.committed ?? 0;
     const aggregatorApplied = async (): Promise<number> => {
-      const offsets = await redis.hgetall(`${pipeline.redisPrefix}:agg:offsets`);
+      const offsets = await new AggregatorState(redis, pipeline.redisPrefix).appliedOffsets();
       return Object.values(offsets).reduce((sum, offset) => sum + Number(offset) + 1, 0);
     };
 

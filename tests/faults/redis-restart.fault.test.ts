@@ -11,6 +11,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { AggregatorState } from '../../drift-aggregator/redis-state.js';
 import { startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
 import {
   createPipeline,
@@ -75,7 +76,7 @@ describe('fault: Redis restarted without persistence mid-stream', () => {
     await waitForLog(aggregator, 'drift aggregator started', 120_000);
 
     const applied = async (): Promise<number> => {
-      const offsets = await redis.hgetall(`${pipeline.redisPrefix}:agg:offsets`);
+      const offsets = await new AggregatorState(redis, pipeline.redisPrefix).appliedOffsets();
       return Object.values(offsets).reduce((sum, offset) => sum + Number(offset) + 1, 0);
     };
     let appliedAtRestart = 0;

@@ -18,6 +18,7 @@ import { defaultDriftThresholds } from '../../core/drift/config.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
 import { createLogger } from '../../core/logger.js';
 import { InMemoryBaselineProvider } from '../../drift-aggregator/baselines.js';
+import { AggregatorState } from '../../drift-aggregator/redis-state.js';
 import { AggregatorService } from '../../drift-aggregator/service.js';
 import { windowStartOf } from '../../drift-aggregator/windows.js';
 import type { ScoredReview } from '../../schemas/types.js';
@@ -79,7 +80,7 @@ async function restore(prefix: string, saved: Snapshot[]): Promise<void> {
 }
 
 async function appliedEvents(prefix: string): Promise<number> {
-  const offsets = await redis.hgetall(`${prefix}:agg:offsets`);
+  const offsets = await new AggregatorState(redis, prefix).appliedOffsets();
   return Object.values(offsets).reduce((sum, offset) => sum + Number(offset) + 1, 0);
 }
 
@@ -168,7 +169,7 @@ async function rollbackScenario(mode: 'live' | 'restart' | 'quiet'): Promise<{ f
     // The stream goes on after the restore ('quiet': it does not, so only the aggregator's own check can notice).
     if (mode !== 'quiet') await publish([...reviews(4, 10, PER_WINDOW - 10), ...reviews(5, 0, PER_WINDOW)]);
     await waitFor(
-      async () => (await appliedEvents(prefix)) >= published && (await redis.zcard(`${prefix}:agg:open`)) === 0 && (await redis.llen(`${prefix}:agg:pending`)) === 0 && (await rows(true)).length === expected.size,
+      async () => (await appliedEvents(prefix)) >= published && (await redis.zcard(new AggregatorState(redis, prefix).key('open'))) === 0 && (await redis.llen(new AggregatorState(redis, prefix).key('pending'))) === 0 && (await rows(true)).length === expected.size,
       90_000,
       'every window to be closed and written',
     );

@@ -17,7 +17,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
 import { freePort } from '../../bench/lib.js';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
 import { coreSettings, type CoreSettings } from '../../core/config.js';
@@ -28,6 +27,9 @@ import { ingestRecords, type IngestProgress, type IngestSummary } from '../../in
 import type { ScoredReview } from '../../schemas/types.js';
 import { countById, createSetup, readScored, sleep, startChild, waitUntil, type ScorerChild, type TestSetup } from '../scorer/helpers.js';
 import { loadValidLines } from './corpus.js';
+import { deleteMatching } from './redis-modes.js';
+import type { RedisClient } from '../../core/redis.js';
+import { AggregatorState } from '../../drift-aggregator/redis-state.js';
 
 const run = promisify(execFile);
 
@@ -40,7 +42,7 @@ export interface Pipeline extends TestSetup {
   aggregatorGroup: string;
   windowMs: number;
   /** Everything the test created outside Kafka: Redis keys, registry, chdb path, logs (unless kept). */
-  cleanupAll(redis: Redis): Promise<void>;
+  cleanupAll(redis: RedisClient): Promise<void>;
   /** Keep the children's logs (call from onTestFailed): their directory is printed instead of removed. */
   keepLogs(): void;
 }
@@ -48,6 +50,8 @@ export interface Pipeline extends TestSetup {
 export interface PipelineOptions {
   partitions?: number;
   windowMs?: number;
+  /** Extra environment of the children (e.g. a Redis mode's DRIFTLINE_REDIS_CLUSTER_NODES: tests/support/redis-modes.ts). */
+  env?: Record<string, string>;
 }
 
 /** Unique topics/groups/prefix/paths; env for both the scorer and the aggregator child processes. */
@@ -72,6 +76,7 @@ export async function createPipeline(name: string, options: PipelineOptions = {}
     DRIFTLINE_AGGREGATOR_CH_RETRY_MAX_MS: '1000',
     // A red window must not roll the model back on its own: the tests decide which version serves.
     DRIFTLINE_AUTO_ROLLBACK: 'false',
+    ...options.env,
   });
   const core = coreSettings.load(setup.env);
   let logsKept = false;
@@ -83,8 +88,7 @@ export async function createPipeline(name: string, options: PipelineOptions = {}
     aggregatorGroup,
     windowMs,
     async cleanupAll(redis) {
-      const keys = await redis.keys(`${redisPrefix}:*`).catch(() => [] as string[]);
-      if (keys.length > 0) await redis.del(...keys).catch(() => undefined);
+      await deleteMatching(redis, `${redisPrefix}:*`).catch(() => undefined);
       setup.cleanup();
       rmSync(chdbPath, { recursive: true, force: true });
       if (logsKept) console.log(`fault test logs kept in ${setup.logDir}`);
@@ -156,7 +160,7 @@ export async function scorerCommitted(pipeline: Pipeline): Promise<{ committed: 
  * The end of every fault test's stream: waits until the scorer committed every review and the aggregator
  * counted every scored event, then returns the scored events and how often each review id was scored.
  */
-export async function drainPipeline(pipeline: Pipeline, redis: Redis, children: ScorerChild[]): Promise<{ scored: Awaited<ReturnType<typeof readScored>>; counts: Map<string, number> }> {
+export async function drainPipeline(pipeline: Pipeline, redis: RedisClient, children: ScorerChild[]): Promise<{ scored: Awaited<ReturnType<typeof readScored>>; counts: Map<string, number> }> {
   await waitForScorer(pipeline, 150_000, children);
   const scored = await readScored(pipeline);
   await waitForAggregated(pipeline, redis, scored, 150_000, children);
@@ -187,15 +191,15 @@ function lastOffsets(scored: Array<{ partition: number; offset: string }>): Map<
  * Waits until the aggregator applied every scored event (its Redis offsets reached the last scored offset
  * of each partition), closed every window and handed every queued row to ClickHouse.
  */
-export async function waitForAggregated(pipeline: Pipeline, redis: Redis, scored: Array<{ partition: number; offset: string }>, timeoutMs: number, children: ScorerChild[] = []): Promise<void> {
-  const key = (part: string): string => `${pipeline.redisPrefix}:agg:${part}`;
+export async function waitForAggregated(pipeline: Pipeline, redis: RedisClient, scored: Array<{ partition: number; offset: string }>, timeoutMs: number, children: ScorerChild[] = []): Promise<void> {
+  const state = new AggregatorState(redis, pipeline.redisPrefix);
   const targets = lastOffsets(scored);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const applied = await redis.hgetall(key('offsets'));
+    const applied = await state.appliedOffsets();
     const caughtUp = [...targets].every(([partition, offset]) => Number(applied[`${pipeline.topics.scored}:${partition}`] ?? -1) >= offset);
     if (caughtUp) {
-      const [open, pending, lateDirty] = await Promise.all([redis.zcard(key('open')), redis.llen(key('pending')), redis.scard(key('late-dirty'))]);
+      const [open, pending, lateDirty] = await Promise.all([redis.zcard(state.key('open')), redis.llen(state.key('pending')), state.lateDirtyCount()]);
       if (open === 0 && pending === 0 && lateDirty === 0) return;
     }
     const died = children.find((c) => !c.signalled && (c.process.exitCode !== null || c.process.signalCode !== null));
