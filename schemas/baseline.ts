@@ -16,6 +16,13 @@ export interface NumericBaseline {
   mean: number;
   min: number;
   max: number;
+  /**
+   * Per bin, the sum of the reference values in it (same length as counts): makes the per-bin integral of
+   * the CDF exact, hence Wasserstein-1 (core/drift/metrics.ts). Absent in baselines written before it.
+   */
+  sums?: number[];
+  /** Population standard deviation of the reference values. Absent in older baselines (estimated from the bins). */
+  std?: number;
 }
 
 export interface CategoricalBaseline {

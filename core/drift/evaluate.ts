@@ -15,6 +15,7 @@ import {
   categoricalBaselineDistribution,
   categoricalDistribution,
   categoricalSketchFor,
+  coarsePair,
   histogramDistribution,
   histogramSketchFor,
   numericBaselineDistribution,
@@ -77,6 +78,9 @@ interface Pending {
  */
 const GATED_METRICS: ReadonlySet<StatusMetricName> = new Set(['psi', 'js_distance', 'wasserstein', 'kl_divergence']);
 
+/** Metrics that read the fine numeric bins (the others read coarsePair's groups). */
+const FINE_METRICS: ReadonlySet<StatusMetricName> = new Set(['ks', 'wasserstein']);
+
 function insufficientNote(pending: Pending, minSamples: number): string | null {
   if (pending.currentCount >= minSamples && pending.referenceCount >= minSamples) return null;
   return `insufficient samples: current ${pending.currentCount}, reference ${pending.referenceCount}, minimum ${minSamples}`;
@@ -129,10 +133,12 @@ function finish(pendings: Pending[], thresholds: DriftThresholds): Assessment[] 
 function featurePendings(comparison: FeatureComparison, thresholds: DriftThresholds): Pending[] {
   const currentCount = sum(comparison.current.counts);
   const referenceCount = sum(comparison.reference.counts);
+  // KS and Wasserstein read the fine bins; PSI, JS and KL the ten coarse groups their thresholds were set on.
+  const [coarseReference, coarseCurrent] = comparison.kind === 'numeric' ? coarsePair(comparison.reference, comparison.current) : [comparison.reference, comparison.current];
   const pendings: Pending[] = metricsFor(comparison.kind).map((metric) => ({
     feature: comparison.feature,
     metric: metric.name,
-    result: metric.compute(comparison.reference, comparison.current),
+    result: FINE_METRICS.has(metric.name) ? metric.compute(comparison.reference, comparison.current) : metric.compute(coarseReference, coarseCurrent),
     threshold: thresholdFor(thresholds, comparison.feature, metric.name),
     currentCount,
     referenceCount,
