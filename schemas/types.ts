@@ -54,6 +54,8 @@ export interface ScoredReview {
   input_offset: number;
   /** Text or title contains U+FFFD (valid text an upstream decoder left behind); false for v1 events. */
   has_replacement_char: boolean;
+  /** The model's pooled review representation (Prediction.embedding), for embedding drift; null in events before v3. */
+  embedding?: number[] | null;
 }
 
 export interface ModelPromotion {

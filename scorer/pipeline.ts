@@ -111,6 +111,7 @@ export function toScoredReview(review: ReviewEvent, prediction: Prediction, runt
     input_partition: input.partition,
     input_offset: Number(input.offset),
     has_replacement_char: hasReplacementCharacter(review.text) || hasReplacementCharacter(review.title),
+    embedding: prediction.embedding ?? null,
   };
 }
 

@@ -6,7 +6,8 @@
  *   global edges — how models/default got them;
  * - with `--histograms` first the global histograms too, in the current format (DEFAULT_NUMERIC_BINS
  *   tie-aware quantile bins with per-bin sums and std, core/drift/baseline.ts) — how models/default got
- *   its precise numeric bins. Everything else (reference quality, calibration, names, rows) is kept; the
+ *   its precise numeric bins — and the embedding-drift reference (core/drift/embedding.ts) from the
+ *   same rows' representations. Everything else (reference quality, calibration, names, rows) is kept; the
  *   tool refuses when the held-out rows are not the ones the baseline counted.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -32,7 +33,7 @@ if (values.histograms) {
     process.exit(1);
   }
   const rebuilt = buildReferenceBaseline(inputs, { modelName: global.modelName, modelVersion: global.modelVersion, reference: global.reference, createdAtMs: global.createdAtMs });
-  global = { ...global, features: rebuilt.features };
+  global = { ...global, features: rebuilt.features, ...(rebuilt.embedding ? { embedding: rebuilt.embedding } : {}) };
 }
 const { segments } = withSegmentBaselines(global, inputs);
 await writeFile(baselinePath, `${JSON.stringify({ ...global, segments })}\n`);

@@ -6,6 +6,7 @@
  */
 import type { ScoredReview } from '../../schemas/types.js';
 
+import { buildEmbeddingBaseline } from './embedding.js';
 import { BASELINE_FORMAT_VERSION, type CategoricalBaseline, type FeatureBaseline, type NumericBaseline, type ReferenceBaseline } from '../../schemas/baseline.js';
 
 // The stored shape lives with the schemas (the registry stores it without importing the drift family); its users import it from here.
@@ -14,7 +15,7 @@ export { BASELINE_FORMAT_VERSION, type CategoricalBaseline, type FeatureBaseline
 /** What one scored review contributes to monitoring. The same shape comes from the trainer's own predictions. */
 export type MonitoredInput = Pick<
   ScoredReview,
-  'rating' | 'helpful_votes' | 'verified' | 'category' | 'features' | 'sentiment' | 'confidence' | 'outlier_score' | 'shift_score'
+  'rating' | 'helpful_votes' | 'verified' | 'category' | 'features' | 'sentiment' | 'confidence' | 'outlier_score' | 'shift_score' | 'embedding'
 >;
 
 export const CATEGORICAL_MONITORED = ['rating', 'verified', 'category', 'prediction.sentiment'] as const;
@@ -177,7 +178,9 @@ export function buildReferenceBaseline(inputs: readonly MonitoredInput[], meta: 
   const features: Record<string, FeatureBaseline> = {};
   for (const name of [...numeric.keys()].sort()) features[name] = buildNumericBaseline(numeric.get(name)!, meta.bins);
   for (const name of [...categorical.keys()].sort()) features[name] = buildCategoricalBaseline(categorical.get(name)!);
+  const embedding = buildEmbeddingBaseline(inputs.map((input) => input.embedding));
   return {
+    ...(embedding ? { embedding } : {}),
     formatVersion: BASELINE_FORMAT_VERSION,
     modelName: meta.modelName,
     modelVersion: meta.modelVersion,

@@ -8,6 +8,8 @@ import { SENTIMENTS } from '../../schemas/types.js';
 import type { CategoricalState } from '../sketch/categorical.js';
 import type { HistogramState } from '../sketch/histogram.js';
 import type { SummaryState } from '../sketch/summary.js';
+import type { EmbeddingState } from '../sketch/embedding.js';
+import { EMBEDDING_FEATURE, EMBEDDING_METRIC, embeddingDrift, type EmbeddingBaseline } from './embedding.js';
 import type { ExpectedConfusionState } from '../sketch/expected-confusion.js';
 import type { ReferenceBaseline } from './baseline.js';
 import { thresholdFor, type DriftThresholds, type StatusMetricName, type Threshold } from './config.js';
@@ -235,6 +237,8 @@ export interface WindowStates {
   summary?: SummaryState;
   /** Expected confusion sums of the label-free performance estimate (cbpe.ts); not a drift test. */
   expected?: ExpectedConfusionState;
+  /** Random-feature sums of the model's review representation (embedding.ts). */
+  embedding?: EmbeddingState;
 }
 
 /** Reference predicted-class counts in SENTIMENTS order, from the baseline's 'prediction.sentiment' feature. */
@@ -267,6 +271,7 @@ export function windowComparisons(baseline: ReferenceBaseline, window: WindowSta
  */
 export function assessWindow(baseline: ReferenceBaseline, window: WindowStates, thresholds: DriftThresholds): Assessment[] {
   const pendings = windowComparisons(baseline, window).flatMap((comparison) => featurePendings(comparison, thresholds));
+  if (baseline.embedding && window.embedding) pendings.push(embeddingPending(baseline.embedding, window.embedding, thresholds));
   if (window.summary) {
     const referencePredicted = referencePredictedCounts(baseline);
     pendings.push(
@@ -274,6 +279,19 @@ export function assessWindow(baseline: ReferenceBaseline, window: WindowStates, 
     );
   }
   return finish(pendings, thresholds);
+}
+
+/** The embedding-drift test of a window (one more member of the window's p-value family). */
+function embeddingPending(reference: EmbeddingBaseline, current: EmbeddingState, thresholds: DriftThresholds): Pending {
+  return {
+    feature: EMBEDDING_FEATURE,
+    metric: EMBEDDING_METRIC,
+    result: embeddingDrift(reference, current),
+    threshold: thresholdFor(thresholds, EMBEDDING_FEATURE, EMBEDDING_METRIC),
+    currentCount: current.count,
+    referenceCount: reference.count,
+    isTest: true,
+  };
 }
 
 export interface FeatureStatus {

@@ -10,6 +10,7 @@ import type { FeatureBaseline, NumericBaseline, ReferenceBaseline, SegmentBaseli
 import { SENTIMENTS, type Sentiment } from '../../schemas/types.js';
 import { binIndex, monitoredValues, type MonitoredInput } from './baseline.js';
 import { livePerformance } from './metrics.js';
+import { embeddingBaselineWith } from './embedding.js';
 
 /**
  * Which reference a segment was compared with:
@@ -57,6 +58,7 @@ function emptyFeatures(global: Record<string, FeatureBaseline>): Record<string, 
 
 interface SegmentAccumulator {
   rows: number;
+  embeddings: Array<readonly number[]>;
   features: Record<string, FeatureBaseline>;
   sums: Map<string, number>;
   squares: Map<string, number>;
@@ -87,6 +89,7 @@ function addInput(acc: SegmentAccumulator, input: MonitoredInput): void {
     else feature.other++;
     feature.total++;
   }
+  if (input.embedding) acc.embeddings.push(input.embedding);
   acc.confidence += input.confidence;
   acc.confusion[SENTIMENTS.indexOf(ratingLabel(input.rating))]![SENTIMENTS.indexOf(input.sentiment as Sentiment)]!++;
 }
@@ -99,9 +102,12 @@ function finish(acc: SegmentAccumulator, global: ReferenceBaseline): SegmentBase
     if (feature.sums) feature.std = feature.total === 0 ? 0 : Math.sqrt(Math.max(0, (acc.squares.get(name) ?? 0) / feature.total - feature.mean * feature.mean));
   }
   const performance = livePerformance(acc.confusion);
+  // On the global reference's random features, so a segment's window sketch is the global one's.
+  const embedding = global.embedding ? embeddingBaselineWith(global.embedding, acc.embeddings) : undefined;
   return {
     rows: acc.rows,
     features: acc.features,
+    ...(embedding ? { embedding } : {}),
     reference: {
       accuracy: performance.accuracy,
       macroF1: performance.macroF1,
@@ -119,7 +125,7 @@ export function buildSegmentBaselines(global: ReferenceBaseline, inputs: readonl
   const accumulators = new Map<string, SegmentAccumulator>();
   for (const name of category.categories) {
     if (name === NULL_CATEGORY_VALUE) continue;
-    accumulators.set(name, { rows: 0, features: emptyFeatures(global.features), sums: new Map(), squares: new Map(), confidence: 0, confusion: SENTIMENTS.map(() => SENTIMENTS.map(() => 0)) });
+    accumulators.set(name, { rows: 0, embeddings: [], features: emptyFeatures(global.features), sums: new Map(), squares: new Map(), confidence: 0, confusion: SENTIMENTS.map(() => SENTIMENTS.map(() => 0)) });
   }
   for (const input of inputs) {
     const acc = input.category === null ? undefined : accumulators.get(input.category);
@@ -170,8 +176,9 @@ export interface SegmentLayout {
 }
 
 function asBaseline(global: ReferenceBaseline, segment: SegmentBaseline): ReferenceBaseline {
-  const { segments: _segments, ...rest } = global;
-  return { ...rest, rows: segment.rows, features: segment.features, reference: segment.reference };
+  const { segments: _segments, embedding: _embedding, ...rest } = global;
+  // Only the segment's own embedding reference: the global one would flag a segment for being itself.
+  return { ...rest, rows: segment.rows, features: segment.features, reference: segment.reference, ...(segment.embedding ? { embedding: segment.embedding } : {}) };
 }
 
 /** The reference `segment` is compared with, and why. */

@@ -1,5 +1,6 @@
 /**
- * Schema evolution of ScoredReview: v2 adds has_replacement_char (boolean, default false). Events a v1
+ * Schema evolution of ScoredReview: v2 adds has_replacement_char (boolean, default false), v3 embedding
+ * (nullable array of float, default null). Events a v1
  * scorer wrote (still on the topic during an upgrade) must stay readable by the current reader, and a
  * reader that only knows v1 can resolve v2 events once it accepts the v2 writer schema.
  */
@@ -8,28 +9,51 @@ import { AvroCodec, codecFor, loadReleases, loadSchema } from '../../core/avro.j
 import type { ScoredReview } from '../../schemas/types.js';
 import { SAMPLES } from './samples.js';
 
-type ScoredReviewV1 = Omit<ScoredReview, 'has_replacement_char'>;
+type ScoredReviewV1 = Omit<ScoredReview, 'has_replacement_char' | 'embedding'>;
+type ScoredReviewV2 = Omit<ScoredReview, 'embedding'>;
 
 describe('ScoredReview v1 → v2 (has_replacement_char)', () => {
   const v1 = loadReleases('ScoredReview').find((release) => release.version === 1)?.schema;
-  const { has_replacement_char: _flag, ...v1Sample } = SAMPLES.ScoredReview;
+  const { has_replacement_char: _flag, embedding: _embedding, ...v1Sample } = SAMPLES.ScoredReview;
 
   it('keeps v1 in schemas/releases/ScoredReview.jsonl, differing from v2 only by the new field with its default', () => {
     expect(v1).toBeDefined();
     const current = loadSchema('ScoredReview');
     const v1Fields = (v1 as typeof current).fields.map((f) => f.name);
-    expect(current.fields.map((f) => f.name)).toEqual([...v1Fields, 'has_replacement_char']);
-    expect(current.fields.at(-1)).toMatchObject({ type: 'boolean', default: false });
+    expect(current.fields.map((f) => f.name)).toEqual([...v1Fields, 'has_replacement_char', 'embedding']);
+    expect(current.fields.at(-2)).toMatchObject({ type: 'boolean', default: false });
   });
 
   it('the current reader decodes an event a v1 writer produced, the flag false', () => {
     const bytes = new AvroCodec<ScoredReviewV1>(v1!).encode(v1Sample);
-    expect(codecFor('ScoredReview').decode(bytes)).toEqual({ ...v1Sample, has_replacement_char: false });
+    expect(codecFor('ScoredReview').decode(bytes)).toEqual({ ...v1Sample, has_replacement_char: false, embedding: null });
   });
 
   it('a v1 reader that accepts the v2 writer schema reads v2 events (the new field is skipped)', () => {
     const v1Reader = new AvroCodec<ScoredReviewV1>(v1!).acceptWriterSchema(loadSchema('ScoredReview'));
     expect(v1Reader.decode(codecFor('ScoredReview').encode(SAMPLES.ScoredReview))).toEqual(v1Sample);
+  });
+});
+
+describe('ScoredReview v2 → v3 (embedding)', () => {
+  const v2 = loadReleases('ScoredReview').find((release) => release.version === 2)?.schema;
+  const { embedding: _embedding, ...v2Sample } = SAMPLES.ScoredReview;
+
+  it('differs from v2 only by the new nullable field, default null', () => {
+    const current = loadSchema('ScoredReview');
+    expect(current.fields.map((f) => f.name)).toEqual([...(v2 as typeof current).fields.map((f) => f.name), 'embedding']);
+    expect(current.fields.at(-1)).toMatchObject({ type: ['null', { type: 'array', items: 'float' }], default: null });
+  });
+
+  it('the current reader decodes a v2 event (a scorer before the upgrade) with embedding null, and keeps the vector of a v3 one', () => {
+    const bytes = new AvroCodec<ScoredReviewV2>(v2!).encode(v2Sample);
+    expect(codecFor('ScoredReview').decode(bytes)).toEqual({ ...v2Sample, embedding: null });
+    expect(codecFor('ScoredReview').decode(codecFor('ScoredReview').encode(SAMPLES.ScoredReview)).embedding).toEqual(SAMPLES.ScoredReview.embedding);
+  });
+
+  it('a v2 reader that accepts the v3 writer schema reads v3 events (the vector is skipped)', () => {
+    const v2Reader = new AvroCodec<ScoredReviewV2>(v2!).acceptWriterSchema(loadSchema('ScoredReview'));
+    expect(v2Reader.decode(codecFor('ScoredReview').encode(SAMPLES.ScoredReview))).toEqual(v2Sample);
   });
 });
 
