@@ -133,7 +133,11 @@ describe('precision of the numeric sketches on real data', () => {
     if (process.env.PRECISION_REPORT) {
       const worst = [...cases].sort((a, b) => Math.abs(b.w - b.exactW) / Math.max(b.exactW, 1e-12) - Math.abs(a.w - a.exactW) / Math.max(a.exactW, 1e-12)).slice(0, 15);
       const worstKs = [...cases].sort((a, b) => Math.abs(b.ks - b.exactKs) - Math.abs(a.ks - a.exactKs)).slice(0, 8);
-      console.log(JSON.stringify({ worst, worstKs }, null, 1));
+      const kinds = ['global', 'segment', 'compare'].map((kind) => {
+        const of = cases.filter((c) => c.name.startsWith(kind));
+        return { kind, cases: of.length, maxKsError: Math.max(...of.map((c) => Math.abs(c.ks - c.exactKs))), maxWRelativeError: Math.max(...of.map((c) => Math.abs(c.w - c.exactW) / Math.max(c.exactW, 1e-12))) };
+      });
+      console.log(JSON.stringify({ kinds, worst, worstKs }, null, 1));
     }
   });
 
