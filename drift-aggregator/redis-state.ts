@@ -216,12 +216,16 @@ export class AggregatorState {
 
   private async evalApply(keys: string[], args: Array<string | number | Buffer>): Promise<number[]> {
     if (!this.sha) await this.loadScript();
+    // One array argument, not spread: a batch of fine histograms passes hundreds of thousands of
+    // arguments, past the JavaScript engine's limit for a spread call ("Maximum call stack size exceeded").
+    const head: Array<string | number | Buffer> = [keys.length, ...keys];
+    const flat = head.concat(args);
     try {
-      return (await this.redis.evalsha(this.sha!, keys.length, ...keys, ...args)) as number[];
+      return (await this.redis.call('EVALSHA', [this.sha!, ...flat])) as number[];
     } catch (err) {
       if (err instanceof Error && err.message.includes('NOSCRIPT')) {
         await this.loadScript();
-        return (await this.redis.evalsha(this.sha!, keys.length, ...keys, ...args)) as number[];
+        return (await this.redis.call('EVALSHA', [this.sha!, ...flat])) as number[];
       }
       throw new DriftlineError('REDIS_UNAVAILABLE', `applying a batch to Redis failed: ${(err as Error).message}`, { cause: err });
     }
