@@ -36,7 +36,7 @@
 import type { Redis } from 'ioredis';
 import { DriftlineError } from '../core/errors.js';
 import type { SketchIncrements } from '../core/sketch/index.js';
-import { LUA_APPLY_OPS_FUNCTION } from '../core/sketch/redis-increments.js';
+import { LUA_APPLY_OPS_FUNCTION, packIncrements } from '../core/sketch/redis-increments.js';
 import type { BatchIncrements } from './increments.js';
 import { streamProgress } from './windows.js';
 
@@ -153,17 +153,11 @@ export interface ApplyBatchInput {
 export type WindowHashes = Map<string, Record<string, string>>;
 
 function pushIncrements(args: Array<string | number | Buffer>, name: string, increments: SketchIncrements): void {
-  const ops: Array<[string, Record<string, number>]> = [
-    ['i', increments.ints],
-    ['f', increments.floats],
-    ['n', increments.mins],
-    ['x', increments.maxes],
-  ];
-  let count = 0;
-  for (const [, entries] of ops) count += Object.keys(entries).length;
-  args.push(name, count);
-  // Shortest round-trip decimal strings: min/max are stored as passed and read back as the same doubles.
-  for (const [op, entries] of ops) for (const field in entries) args.push(op, field, String(entries[field]));
+  // Counts and sums go packed (one triple per kind, see packIncrements); min/max as shortest round-trip
+  // decimal strings: they are stored as passed and read back as the same doubles.
+  const triples = packIncrements(increments);
+  args.push(name, triples.length / 3);
+  for (const item of triples) args.push(item);
 }
 
 export class AggregatorState {
