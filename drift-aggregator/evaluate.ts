@@ -11,7 +11,7 @@ import { livePerformance, meanConfidence, outlierRate } from '../core/drift/metr
 import { segmentReference, type ReferenceScope } from '../core/drift/segments.js';
 import { ALL_SEGMENTS } from '../core/drift/tables.js';
 import type { SummaryState } from '../core/sketch/index.js';
-import { CLOCK_HASH, OTHER_SEGMENT, SUMMARY_HASH, UNSEEN_SEGMENT, hashName, parseHashName, type VersionSketches } from './increments.js';
+import { CLOCK_HASH, EMBEDDING_HASH, OTHER_SEGMENT, SUMMARY_HASH, UNSEEN_SEGMENT, hashName, parseHashName, type VersionSketches } from './increments.js';
 import { EXPECTED_CONFUSION, EXPECTED_CONFUSION_HASH, estimatedFigures, expectedConfusionFromHash } from './performance-estimate.js';
 import type { WindowHashes } from './redis-state.js';
 import type { TimeSource } from './windows.js';
@@ -68,6 +68,7 @@ export function segmentStates(hashes: SegmentHashes, sketches: VersionSketches):
   };
   for (const [name, sketch] of sketches.numeric) states.numeric[name] = sketch.fromHash(hashes.values.get(name) ?? {});
   for (const [name, sketch] of sketches.categorical) states.categorical[name] = sketch.fromHash(hashes.values.get(name) ?? {});
+  if (sketches.embedding) states.embedding = sketches.embedding.fromHash(hashes.values.get(EMBEDDING_HASH) ?? {});
   return states;
 }
 
@@ -128,6 +129,8 @@ export function mergeWindowStates(a: Map<string, WindowStates>, b: Map<string, W
     };
     for (const [name, sketch] of sketches.numeric) merged.numeric[name] = sketch.merge(left.numeric[name] ?? sketch.zero(), right.numeric[name] ?? sketch.zero());
     for (const [name, sketch] of sketches.categorical) merged.categorical[name] = sketch.merge(left.categorical[name] ?? sketch.zero(), right.categorical[name] ?? sketch.zero());
+    const embedding = sketches.embedding;
+    if (embedding) merged.embedding = embedding.merge(left.embedding ?? embedding.zero(), right.embedding ?? embedding.zero());
     out.set(segment, merged);
   }
   return out;

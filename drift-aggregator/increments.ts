@@ -13,7 +13,8 @@
 import { ALL_SEGMENTS } from '../core/drift/tables.js';
 import { monitoredValues, type ReferenceBaseline } from '../core/drift/baseline.js';
 import { categoricalSketchFor, histogramSketchFor } from '../core/drift/distribution.js';
-import { SummarySketch, type BinnedHistogramSketch, type CategoricalCountSketch, type CategoricalState, type HistogramState, type SketchIncrements, type SummaryState } from '../core/sketch/index.js';
+import { embeddingSketchFor } from '../core/drift/embedding.js';
+import { SummarySketch, type EmbeddingSketch, type EmbeddingState, type BinnedHistogramSketch, type CategoricalCountSketch, type CategoricalState, type HistogramState, type SketchIncrements, type SummaryState } from '../core/sketch/index.js';
 import { FIELD_MAX_CHARS } from '../core/validation.js';
 import type { ScoredReview } from '../schemas/types.js';
 import { windowClockOf, windowId, windowStartOf, type TimeSource, type WindowRef } from './windows.js';
@@ -25,6 +26,8 @@ export const OTHER_SEGMENT = '__other__';
 /** Segment of categories the reference never had (kept apart from the known ones capped into OTHER_SEGMENT). */
 export const UNSEEN_SEGMENT = '__unseen__';
 export const SUMMARY_HASH = '__summary__';
+/** Hash of the random-feature sums of the model's review representation (embedding drift). */
+export const EMBEDDING_HASH = '__embedding__';
 export const NULL_CATEGORY = '(null)';
 /** Hash (under ALL_SEGMENTS) counting a window's events per clock: fields `event` and `ingest` (TimeSource). */
 export const CLOCK_HASH = '__clock__';
@@ -44,6 +47,8 @@ export class VersionSketches {
   readonly summary = new SummarySketch();
   readonly numeric = new Map<string, BinnedHistogramSketch>();
   readonly categorical = new Map<string, CategoricalCountSketch>();
+  /** Embedding drift's sketch, when the baseline has an embedding reference (segments share its random features). */
+  readonly embedding: EmbeddingSketch | null;
   readonly segments: ReadonlySet<string>;
   /** Every category the reference had (named segments and the ones capped into OTHER_SEGMENT). */
   private readonly knownCategories: ReadonlySet<string>;
@@ -54,6 +59,7 @@ export class VersionSketches {
       if (feature.kind === 'numeric') this.numeric.set(name, histogramSketchFor(feature));
       else this.categorical.set(name, categoricalSketchFor(feature));
     }
+    this.embedding = baseline?.embedding ? embeddingSketchFor(baseline.embedding) : null;
     const category = baseline?.features['category'];
     // A segment name is part of Redis keys: a baseline registered before the field bounds cannot bring a 20 KB one in.
     const candidates = category && category.kind === 'categorical' ? category.categories.filter((c) => c !== NULL_CATEGORY && c.length <= FIELD_MAX_CHARS.category) : [];
@@ -77,15 +83,18 @@ export class SegmentStates {
   readonly categorical = new Map<string, CategoricalState>();
   /** Expected confusion sums of the label-free performance estimate (performance-estimate.ts). */
   expected = EXPECTED_CONFUSION.zero();
+  embedding: EmbeddingState | null;
 
   constructor(readonly sketches: VersionSketches) {
     this.summary = sketches.summary.zero();
+    this.embedding = sketches.embedding ? sketches.embedding.zero() : null;
   }
 
   add(event: ScoredReview, values: ReturnType<typeof monitoredValues> | null): void {
     const { sketches } = this;
     sketches.summary.add(this.summary, { sentiment: event.sentiment, confidence: event.confidence, outlier: event.outlier_flag, rating: event.rating });
     EXPECTED_CONFUSION.add(this.expected, expectedConfusionValue(event, sketches.baseline));
+    if (this.embedding) sketches.embedding!.add(this.embedding, event.embedding);
     if (!values) return;
     for (const name in values.numeric) {
       const sketch = sketches.numeric.get(name);
@@ -108,6 +117,7 @@ export class SegmentStates {
     const { sketches } = this;
     this.summary = sketches.summary.merge(this.summary, other.summary);
     this.expected = EXPECTED_CONFUSION.merge(this.expected, other.expected);
+    if (this.embedding && other.embedding) this.embedding = sketches.embedding!.merge(this.embedding, other.embedding);
     for (const [name, state] of other.numeric) {
       const own = this.numeric.get(name);
       this.numeric.set(name, own ? sketches.numeric.get(name)!.merge(own, state) : sketches.numeric.get(name)!.merge(sketches.numeric.get(name)!.zero(), state));
@@ -122,6 +132,7 @@ export class SegmentStates {
   increments(): Map<string, SketchIncrements> {
     const out = new Map<string, SketchIncrements>([[SUMMARY_HASH, this.sketches.summary.toIncrements(this.summary)]]);
     out.set(EXPECTED_CONFUSION_HASH, EXPECTED_CONFUSION.toIncrements(this.expected));
+    if (this.embedding) out.set(EMBEDDING_HASH, this.sketches.embedding!.toIncrements(this.embedding));
     for (const [name, state] of this.numeric) out.set(name, this.sketches.numeric.get(name)!.toIncrements(state));
     for (const [name, state] of this.categorical) out.set(name, this.sketches.categorical.get(name)!.toIncrements(state));
     return out;

@@ -51,7 +51,7 @@
 import { DriftlineError } from '../core/errors.js';
 import type { RedisClient } from '../core/redis.js';
 import type { SketchIncrements } from '../core/sketch/index.js';
-import { LUA_APPLY_OPS_FUNCTION } from '../core/sketch/redis-increments.js';
+import { LUA_APPLY_OPS_FUNCTION, packIncrements } from '../core/sketch/redis-increments.js';
 import type { BatchIncrements } from './increments.js';
 import { streamProgress } from './windows.js';
 
@@ -166,17 +166,11 @@ export interface ApplyBatchInput {
 export type WindowHashes = Map<string, Record<string, string>>;
 
 function pushIncrements(args: Array<string | number | Buffer>, name: string, increments: SketchIncrements): void {
-  const ops: Array<[string, Record<string, number>]> = [
-    ['i', increments.ints],
-    ['f', increments.floats],
-    ['n', increments.mins],
-    ['x', increments.maxes],
-  ];
-  let count = 0;
-  for (const [, entries] of ops) count += Object.keys(entries).length;
-  args.push(name, count);
-  // Shortest round-trip decimal strings: min/max are stored as passed and read back as the same doubles.
-  for (const [op, entries] of ops) for (const field in entries) args.push(op, field, String(entries[field]));
+  // Counts and sums go packed (one triple per kind, see packIncrements); min/max as shortest round-trip
+  // decimal strings: they are stored as passed and read back as the same doubles.
+  const triples = packIncrements(increments);
+  args.push(name, triples.length / 3);
+  for (const item of triples) args.push(item);
 }
 
 /** A partition of a topic, as the state names it (`<topic>:<partition>`). */
@@ -196,7 +190,7 @@ function parsePartitionField(field: string): PartitionRef {
 
 /** The script as an ioredis custom command (EVALSHA, falling back to EVAL on NOSCRIPT on whichever node serves the slot). */
 const APPLY_COMMAND = 'driftlineApplyBatch';
-type ApplyCommand = (...keysAndArgs: Array<string | number | Buffer>) => Promise<number[]>;
+type ApplyCommand = (keysAndArgs: Array<string | number | Buffer>) => Promise<number[]>;
 const defined = new WeakSet<object>();
 
 export class AggregatorState {
@@ -310,7 +304,10 @@ export class AggregatorState {
     await this.loadScript();
     const command = (this.redis as unknown as Record<string, ApplyCommand>)[APPLY_COMMAND]!;
     try {
-      return await command.apply(this.redis, keysAndArgs);
+      // One array argument, not spread: a batch of fine histograms passes hundreds of thousands of arguments,
+      // past the JavaScript engine's limit for a spread call ("Maximum call stack size exceeded"); ioredis
+      // flattens an array argument into the command's arguments.
+      return await command.call(this.redis, keysAndArgs);
     } catch (err) {
       throw new DriftlineError('REDIS_UNAVAILABLE', `applying a batch to Redis failed: ${(err as Error).message}`, { cause: err });
     }

@@ -16,6 +16,13 @@ export interface NumericBaseline {
   mean: number;
   min: number;
   max: number;
+  /**
+   * Per bin, the sum of the reference values in it (same length as counts): makes the per-bin integral of
+   * the CDF exact, hence Wasserstein-1 (core/drift/metrics.ts). Absent in baselines written before it.
+   */
+  sums?: number[];
+  /** Population standard deviation of the reference values. Absent in older baselines (estimated from the bins). */
+  std?: number;
 }
 
 export interface CategoricalBaseline {
@@ -30,12 +37,32 @@ export interface CategoricalBaseline {
 export type FeatureBaseline = NumericBaseline | CategoricalBaseline;
 
 /**
+ * The reference of embedding drift (core/drift/embedding.ts): the random Fourier features of the model's
+ * pooled review representation (which ones: dims, features, seed, bandwidth; core/sketch/embedding.ts)
+ * averaged over the reference rows, and their covariance, which the window's test statistic needs.
+ */
+export interface EmbeddingBaseline {
+  dims: number;
+  features: number;
+  seed: number;
+  bandwidth: number;
+  /** Reference rows with a representation. */
+  count: number;
+  /** Mean random-feature vector (length features). */
+  mean: number[];
+  /** Covariance of the random-feature vector over the reference rows (features × features, row-major). */
+  covariance: number[];
+}
+
+/**
  * One category segment's reference: the same features binned on the global baseline's edges and
  * categories (so a window's segment sketch compares with it directly), and its own quality figures.
  */
 export interface SegmentBaseline {
   rows: number;
   features: Record<string, FeatureBaseline>;
+  /** The segment's own embedding reference (absent: none, or too few rows). */
+  embedding?: EmbeddingBaseline;
   reference: ReferenceBaseline['reference'];
 }
 
@@ -53,6 +80,11 @@ export interface ReferenceBaseline {
    * written before per-segment references: every segment is then compared with the global reference.
    */
   segments?: Record<string, SegmentBaseline>;
+  /**
+   * Embedding-drift reference (core/drift/embedding.ts). Absent in baselines written before it, or when the
+   * model's predictions carried no representation: no embedding metric is then computed.
+   */
+  embedding?: EmbeddingBaseline;
   /**
    * How to turn the served sentiment probabilities into calibrated ones for the label-free performance
    * estimate (core/drift/calibration.ts); fitted on the validation rows at training time. Absent in

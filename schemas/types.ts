@@ -57,6 +57,8 @@ export interface ScoredReview {
   /** The review's title and text (v3), kept by the aggregator's recent-sample store; null in v1/v2 events. */
   title: string | null;
   text: string | null;
+  /** The model's pooled review representation (Prediction.embedding), for embedding drift; null in events before v4. */
+  embedding?: number[] | null;
 }
 
 export interface ModelPromotion {

@@ -113,6 +113,7 @@ export function toScoredReview(review: ReviewEvent, prediction: Prediction, runt
     has_replacement_char: hasReplacementCharacter(review.text) || hasReplacementCharacter(review.title),
     title: review.title,
     text: review.text,
+    embedding: prediction.embedding ?? null,
   };
 }
 

@@ -97,6 +97,7 @@ export function monitoredInput(row: LabeledReview, p: Prediction): MonitoredInpu
     confidence: p.confidence,
     outlier_score: p.outlierScore,
     shift_score: p.shiftScore,
+    embedding: p.embedding ?? null,
   };
 }
 

@@ -19,7 +19,7 @@ function pagedQuery(maxLimit: number, withFeature: boolean): Record<string, unkn
       ...(withFeature
         ? {
             feature: { type: 'string', minLength: 1, description: 'Monitored value, e.g. feature.text_length, rating, prediction.sentiment' },
-            metric: { type: 'string', minLength: 1, description: 'psi | ks | js_distance | wasserstein | chi_square | kl_divergence | prediction_drift | ...' },
+            metric: { type: 'string', minLength: 1, description: 'psi | ks | js_distance | wasserstein | chi_square | kl_divergence | prediction_drift | embedding_mmd | ...' },
           }
         : {}),
       status: { type: 'string', enum: DRIFT_STATUSES },

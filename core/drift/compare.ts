@@ -12,7 +12,7 @@ import type { ReviewInput } from '../review.js';
 import { CategoricalCountSketch } from '../sketch/categorical.js';
 import { BinnedHistogramSketch } from '../sketch/histogram.js';
 import { defaultDriftThresholds, type DriftThresholds } from './config.js';
-import { buildNumericBaseline } from './baseline.js';
+import { buildNumericBaseline, DEFAULT_NUMERIC_BINS } from './baseline.js';
 import { categoricalDistribution, histogramDistribution } from './distribution.js';
 import { assessFeatures, featureStatuses, type Assessment, type FeatureComparison } from './evaluate.js';
 import { worstStatus } from './status.js';
@@ -21,7 +21,7 @@ import { worstStatus } from './status.js';
 export type ReviewRecord = ReviewInput;
 
 export interface CompareOptions {
-  /** Equal-mass bins of the reference per numeric feature (default 10). */
+  /** Equal-mass bins of the reference per numeric feature (default DEFAULT_NUMERIC_BINS, like a model's baseline). */
   bins?: number;
   /** Most frequent reference categories kept per categorical feature; the rest are 'other' (default 50). */
   maxCategories?: number;
@@ -119,7 +119,7 @@ function categoricalComparison(feature: string, reference: string[], current: st
 }
 
 export function compareDatasets(reference: readonly ReviewRecord[], current: readonly ReviewRecord[], options: CompareOptions = {}): CompareReport {
-  const bins = Math.max(2, Math.floor(options.bins ?? 10));
+  const bins = Math.max(2, Math.floor(options.bins ?? DEFAULT_NUMERIC_BINS));
   const maxCategories = Math.max(1, Math.floor(options.maxCategories ?? 50));
   const thresholds = options.thresholds ?? defaultDriftThresholds();
   const referenceColumns = monitoredColumns(reference);

@@ -25,6 +25,7 @@ export const STATUS_METRICS = [
   'outlier_rate',
   'accuracy',
   'macro_f1',
+  'embedding_mmd',
 ] as const;
 export type StatusMetricName = (typeof STATUS_METRICS)[number];
 
@@ -81,6 +82,8 @@ export const driftSettings = defineSettings('drift', {
   accuracyDropRed: setting({ env: 'DRIFTLINE_DRIFT_ACCURACY_DROP_RED', kind: 'number', default: 0.1, min: 0, description: 'Reference accuracy minus live accuracy (rating-derived labels): red at or above this.' }),
   macroF1DropAmber: setting({ env: 'DRIFTLINE_DRIFT_MACRO_F1_DROP_AMBER', kind: 'number', default: 0.05, min: 0, description: 'Reference macro-F1 minus live macro-F1 (rating-derived labels): amber at or above this.' }),
   macroF1DropRed: setting({ env: 'DRIFTLINE_DRIFT_MACRO_F1_DROP_RED', kind: 'number', default: 0.1, min: 0, description: 'Reference macro-F1 minus live macro-F1 (rating-derived labels): red at or above this.' }),
+  embeddingMmdAmber: setting({ env: 'DRIFTLINE_DRIFT_EMBEDDING_MMD_AMBER', kind: 'number', default: 0.05, min: 0, description: 'Embedding drift: maximum mean discrepancy of the model\'s review representation, sampling noise removed (also needs adjusted p < alpha): amber at or above this.' }),
+  embeddingMmdRed: setting({ env: 'DRIFTLINE_DRIFT_EMBEDDING_MMD_RED', kind: 'number', default: 0.1, min: 0, description: 'Embedding drift: maximum mean discrepancy of the model\'s review representation, sampling noise removed (also needs adjusted p < alpha): red at or above this.' }),
   alpha: setting({ env: 'DRIFTLINE_DRIFT_ALPHA', kind: 'number', default: 0.01, min: 0, max: 1, description: 'Significance level for KS / chi-square after multiple-testing correction.' }),
   pAdjust: setting({ env: 'DRIFTLINE_DRIFT_P_ADJUST', kind: 'string', default: 'holm', choices: P_ADJUST_METHODS, description: 'Multiple-testing correction over the tests of one window: holm, bonferroni or none.' }),
   gateOnTest: setting({ env: 'DRIFTLINE_DRIFT_GATE_ON_TEST', kind: 'boolean', default: true, description: "PSI, JS distance, Wasserstein and KL divergence turn amber/red only when the same feature's KS / chi-square test is significant too (adjusted p < alpha)." }),
@@ -107,6 +110,7 @@ function fromSettings(s: DriftSettingValues): DriftThresholds {
       outlier_rate: t(s.outlierRateAmber, s.outlierRateRed),
       accuracy: t(s.accuracyDropAmber, s.accuracyDropRed),
       macro_f1: t(s.macroF1DropAmber, s.macroF1DropRed),
+      embedding_mmd: t(s.embeddingMmdAmber, s.embeddingMmdRed),
     },
     outlierRatio: t(s.outlierRatioAmber, s.outlierRatioRed),
     alpha: s.alpha,

@@ -8,6 +8,8 @@ import { SENTIMENTS } from '../../schemas/types.js';
 import type { CategoricalState } from '../sketch/categorical.js';
 import type { HistogramState } from '../sketch/histogram.js';
 import type { SummaryState } from '../sketch/summary.js';
+import type { EmbeddingState } from '../sketch/embedding.js';
+import { EMBEDDING_FEATURE, EMBEDDING_METRIC, embeddingDrift, type EmbeddingBaseline } from './embedding.js';
 import type { ExpectedConfusionState } from '../sketch/expected-confusion.js';
 import type { ReferenceBaseline } from './baseline.js';
 import { thresholdFor, type DriftThresholds, type StatusMetricName, type Threshold } from './config.js';
@@ -15,6 +17,7 @@ import {
   categoricalBaselineDistribution,
   categoricalDistribution,
   categoricalSketchFor,
+  coarsePair,
   histogramDistribution,
   histogramSketchFor,
   numericBaselineDistribution,
@@ -77,6 +80,9 @@ interface Pending {
  */
 const GATED_METRICS: ReadonlySet<StatusMetricName> = new Set(['psi', 'js_distance', 'wasserstein', 'kl_divergence']);
 
+/** Metrics that read the fine numeric bins (the others read coarsePair's groups). */
+const FINE_METRICS: ReadonlySet<StatusMetricName> = new Set(['ks', 'wasserstein']);
+
 function insufficientNote(pending: Pending, minSamples: number): string | null {
   if (pending.currentCount >= minSamples && pending.referenceCount >= minSamples) return null;
   return `insufficient samples: current ${pending.currentCount}, reference ${pending.referenceCount}, minimum ${minSamples}`;
@@ -129,10 +135,12 @@ function finish(pendings: Pending[], thresholds: DriftThresholds): Assessment[] 
 function featurePendings(comparison: FeatureComparison, thresholds: DriftThresholds): Pending[] {
   const currentCount = sum(comparison.current.counts);
   const referenceCount = sum(comparison.reference.counts);
+  // KS and Wasserstein read the fine bins; PSI, JS and KL the ten coarse groups their thresholds were set on.
+  const [coarseReference, coarseCurrent] = comparison.kind === 'numeric' ? coarsePair(comparison.reference, comparison.current) : [comparison.reference, comparison.current];
   const pendings: Pending[] = metricsFor(comparison.kind).map((metric) => ({
     feature: comparison.feature,
     metric: metric.name,
-    result: metric.compute(comparison.reference, comparison.current),
+    result: FINE_METRICS.has(metric.name) ? metric.compute(comparison.reference, comparison.current) : metric.compute(coarseReference, coarseCurrent),
     threshold: thresholdFor(thresholds, comparison.feature, metric.name),
     currentCount,
     referenceCount,
@@ -229,6 +237,8 @@ export interface WindowStates {
   summary?: SummaryState;
   /** Expected confusion sums of the label-free performance estimate (cbpe.ts); not a drift test. */
   expected?: ExpectedConfusionState;
+  /** Random-feature sums of the model's review representation (embedding.ts). */
+  embedding?: EmbeddingState;
 }
 
 /** Reference predicted-class counts in SENTIMENTS order, from the baseline's 'prediction.sentiment' feature. */
@@ -261,6 +271,7 @@ export function windowComparisons(baseline: ReferenceBaseline, window: WindowSta
  */
 export function assessWindow(baseline: ReferenceBaseline, window: WindowStates, thresholds: DriftThresholds): Assessment[] {
   const pendings = windowComparisons(baseline, window).flatMap((comparison) => featurePendings(comparison, thresholds));
+  if (baseline.embedding && window.embedding) pendings.push(embeddingPending(baseline.embedding, window.embedding, thresholds));
   if (window.summary) {
     const referencePredicted = referencePredictedCounts(baseline);
     pendings.push(
@@ -268,6 +279,19 @@ export function assessWindow(baseline: ReferenceBaseline, window: WindowStates, 
     );
   }
   return finish(pendings, thresholds);
+}
+
+/** The embedding-drift test of a window (one more member of the window's p-value family). */
+function embeddingPending(reference: EmbeddingBaseline, current: EmbeddingState, thresholds: DriftThresholds): Pending {
+  return {
+    feature: EMBEDDING_FEATURE,
+    metric: EMBEDDING_METRIC,
+    result: embeddingDrift(reference, current),
+    threshold: thresholdFor(thresholds, EMBEDDING_FEATURE, EMBEDDING_METRIC),
+    currentCount: current.count,
+    referenceCount: reference.count,
+    isTest: true,
+  };
 }
 
 export interface FeatureStatus {

@@ -5,8 +5,9 @@
  * Conventions shared by all of them:
  * - An empty side (total 0) is "no evidence": value 0, effect 0, p-value 1. The status rules report
  *   such windows as insufficient before any threshold is looked at.
- * - Binned metrics see bins, not values: KS and Wasserstein assume values are spread uniformly inside
- *   each bin, so their error shrinks with the bin width (quantile bins: ~1/bins of the mass each).
+ * - Binned metrics see bins, not values: KS reads the CDFs at the bin edges (exact there; inside a bin
+ *   it can miss at most that bin's share), Wasserstein is exact per bin when both sides carry per-bin
+ *   sums (see wassersteinMetric) and otherwise assumes values uniform inside each bin.
  *
  * One file on purpose (~390 lines): the DriftMetric family (PSI, KS, JS, Wasserstein, chi-square, KL)
  * and the summary statistics share these conventions and helpers, and tests/core/drift runs one
@@ -230,13 +231,21 @@ function referenceScale(reference: BinnedDistribution): number {
 }
 
 /**
- * Wasserstein-1 (earth mover's) distance ∫|F_ref(x) - F_cur(x)| dx on binned data, on the reference's
- * bin geometry: both CDFs are piecewise linear (mass uniform within each bin) over the same bounds —
- * the edges, with the open outer bins closed as binBounds does for the reference (its min/max, tails
- * shrunk to match its mean). The integral is exact for that model. Sharing the geometry keeps the
- * metric at ~0 for identical distributions and stable against a single extreme current value; the
- * price is that mass moving far beyond the reference's range counts as if it sat in the last bin
- * (PSI and KS still see it). Effect = W1 / reference std.
+ * Wasserstein-1 (earth mover's) distance ∫|F_ref(x) - F_cur(x)| dx.
+ *
+ * With per-bin sums on both sides (format-2 sketches and baselines) and both ranges known, exactly per
+ * bin: over a bin (a, b] the integral of an empirical CDF is b·F(b) - a·F(a) - Σ_{a<x≤b} x / n, so the
+ * signed integral I of F_ref - F_cur over every bin is exact, the open outer bins closed at the smaller
+ * minimum and larger maximum of the two sides (where both CDFs are 0 and 1). Where F_ref - F_cur keeps its
+ * sign inside a bin (its values at both ends do), ∫|F_ref - F_cur| over the bin is |I| exactly; where it
+ * changes sign, |I| is a lower bound and a one-crossing model matching I is used when larger (crossingIntegral). So W1 equals the
+ * raw-data value except inside the few bins where the two CDFs cross.
+ *
+ * Without sums (older baselines and sketches): on the reference's bin geometry, both CDFs piecewise
+ * linear (mass uniform within each bin) over the same bounds — the edges, with the open outer bins
+ * closed as binBounds does for the reference (its min/max, tails shrunk to match its mean). Mass moving
+ * beyond the reference's range then counts as if it sat in the last bin (PSI and KS still see it).
+ * Effect = W1 / reference std.
  */
 export const wassersteinMetric: DriftMetric = {
   name: 'wasserstein',
@@ -250,23 +259,76 @@ export const wassersteinMetric: DriftMetric = {
     const n = total(reference.counts);
     const m = total(current.counts);
     if (n === 0 || m === 0) return { ...NO_EVIDENCE };
-    if (edges.length === 0) return singleBinWasserstein(reference, current);
-    const bounds = binBounds(reference, edges);
-    let value = 0;
-    let cumulativeReference = 0;
-    let cumulativeCurrent = 0;
-    let previousGap = 0;
-    for (let i = 0; i < reference.counts.length; i++) {
-      cumulativeReference += reference.counts[i] / n;
-      cumulativeCurrent += current.counts[i] / m;
-      const gap = cumulativeReference - cumulativeCurrent;
-      value += absoluteLinearIntegral(previousGap, gap, bounds[i + 1] - bounds[i]);
-      previousGap = gap;
-    }
+    if (edges.length === 0 && !(reference.sums && current.sums)) return singleBinWasserstein(reference, current);
+    const exact = exactWasserstein(reference, current, edges, n, m);
+    const value = exact ?? binnedWasserstein(reference, current, edges, n, m);
     const scale = referenceScale(reference);
-    return { value, effect: value / scale, details: { referenceStd: scale } };
+    return { value, effect: value / scale, details: { referenceStd: scale, exact: exact === null ? 0 : 1 } };
   },
 };
+
+function finiteOr(value: number | undefined): number | null {
+  return value !== undefined && Number.isFinite(value) ? value : null;
+}
+
+/** The per-bin-sums integral (see wassersteinMetric); null when either side lacks sums or its range. */
+function exactWasserstein(reference: BinnedDistribution, current: BinnedDistribution, edges: readonly number[], n: number, m: number): number | null {
+  const referenceSums = reference.sums;
+  const currentSums = current.sums;
+  const bins = reference.counts.length;
+  if (!referenceSums || !currentSums || referenceSums.length !== bins || currentSums.length !== bins) return null;
+  const mins = [finiteOr(reference.min), finiteOr(current.min)];
+  const maxes = [finiteOr(reference.max), finiteOr(current.max)];
+  if (mins.some((v) => v === null) || maxes.some((v) => v === null)) return null;
+  const low = Math.min(mins[0]!, mins[1]!, edges[0] ?? Infinity);
+  const high = Math.max(maxes[0]!, maxes[1]!, edges[edges.length - 1] ?? -Infinity);
+  let value = 0;
+  let cumulativeReference = 0;
+  let cumulativeCurrent = 0;
+  let previousGap = 0;
+  let left = low;
+  for (let i = 0; i < bins; i++) {
+    cumulativeReference += reference.counts[i];
+    cumulativeCurrent += current.counts[i];
+    // The last bin ends where both CDFs are 1: the gap there is 0 (not rounding's leftovers).
+    const gap = i === bins - 1 ? 0 : cumulativeReference / n - cumulativeCurrent / m;
+    const right = i === bins - 1 ? high : edges[i];
+    const signed = right * gap - left * previousGap - (referenceSums[i] / n - currentSums[i] / m);
+    const magnitude = Math.abs(signed);
+    value += previousGap * gap < 0 ? Math.max(magnitude, crossingIntegral(previousGap, gap, signed, right - left)) : magnitude;
+    previousGap = gap;
+    left = right;
+  }
+  return value;
+}
+
+/**
+ * ∫|D| over a bin where D = F_ref - F_cur goes from d0 to d1 of opposite signs and its signed integral is I:
+ * D modelled as crossing zero once, linearly from d0 to 0 on [0, c] and from 0 to d1 on [c, w], with c
+ * chosen so the model's signed integral is I (clamped into the bin). Never below |I| (the caller takes the max).
+ */
+function crossingIntegral(d0: number, d1: number, signed: number, width: number): number {
+  if (width <= 0) return 0;
+  const crossing = Math.min(width, Math.max(0, (2 * signed - width * d1) / (d0 - d1)));
+  return (crossing * Math.abs(d0) + (width - crossing) * Math.abs(d1)) / 2;
+}
+
+/** The uniform-within-bin model on the reference's geometry (see wassersteinMetric). */
+function binnedWasserstein(reference: BinnedDistribution, current: BinnedDistribution, edges: readonly number[], n: number, m: number): number {
+  const bounds = binBounds(reference, edges);
+  let value = 0;
+  let cumulativeReference = 0;
+  let cumulativeCurrent = 0;
+  let previousGap = 0;
+  for (let i = 0; i < reference.counts.length; i++) {
+    cumulativeReference += reference.counts[i] / n;
+    cumulativeCurrent += current.counts[i] / m;
+    const gap = cumulativeReference - cumulativeCurrent;
+    value += absoluteLinearIntegral(previousGap, gap, bounds[i + 1] - bounds[i]);
+    previousGap = gap;
+  }
+  return value;
+}
 
 /**
  * One bin (the reference was constant, so its quantile edges collapsed): the bins cannot tell anything

@@ -6,10 +6,11 @@
  * own reference when that has at least `minRows` rows, otherwise with the global one, and the row says
  * which (`ReferenceScope`).
  */
-import type { FeatureBaseline, ReferenceBaseline, SegmentBaseline } from '../../schemas/baseline.js';
+import type { FeatureBaseline, NumericBaseline, ReferenceBaseline, SegmentBaseline } from '../../schemas/baseline.js';
 import { SENTIMENTS, type Sentiment } from '../../schemas/types.js';
 import { binIndex, monitoredValues, type MonitoredInput } from './baseline.js';
 import { livePerformance } from './metrics.js';
+import { embeddingBaselineWith } from './embedding.js';
 
 /**
  * Which reference a segment was compared with:
@@ -39,7 +40,17 @@ function emptyFeatures(global: Record<string, FeatureBaseline>): Record<string, 
   for (const [name, feature] of Object.entries(global)) {
     out[name] =
       feature.kind === 'numeric'
-        ? { kind: 'numeric', edges: feature.edges, counts: new Array<number>(feature.counts.length).fill(0), total: 0, mean: 0, min: Infinity, max: -Infinity }
+        ? {
+            kind: 'numeric',
+            edges: feature.edges,
+            counts: new Array<number>(feature.counts.length).fill(0),
+            total: 0,
+            mean: 0,
+            min: Infinity,
+            max: -Infinity,
+            // Per-bin sums only when the global reference has them (same format on both levels).
+            ...(feature.sums ? { sums: new Array<number>(feature.counts.length).fill(0) } : {}),
+          }
         : { kind: 'categorical', categories: feature.categories, counts: new Array<number>(feature.counts.length).fill(0), other: 0, total: 0 };
   }
   return out;
@@ -47,8 +58,10 @@ function emptyFeatures(global: Record<string, FeatureBaseline>): Record<string, 
 
 interface SegmentAccumulator {
   rows: number;
+  embeddings: Array<readonly number[]>;
   features: Record<string, FeatureBaseline>;
   sums: Map<string, number>;
+  squares: Map<string, number>;
   confidence: number;
   confusion: number[][];
 }
@@ -59,11 +72,14 @@ function addInput(acc: SegmentAccumulator, input: MonitoredInput): void {
   for (const [name, value] of Object.entries(values.numeric)) {
     const feature = acc.features[name];
     if (feature?.kind !== 'numeric' || !Number.isFinite(value)) continue;
-    feature.counts[binIndex(feature.edges, value)]!++;
+    const bin = binIndex(feature.edges, value);
+    feature.counts[bin]!++;
+    if (feature.sums) feature.sums[bin]! += value;
     feature.total++;
     feature.min = Math.min(feature.min, value);
     feature.max = Math.max(feature.max, value);
     acc.sums.set(name, (acc.sums.get(name) ?? 0) + value);
+    acc.squares.set(name, (acc.squares.get(name) ?? 0) + value * value);
   }
   for (const [name, value] of Object.entries(values.categorical)) {
     const feature = acc.features[name];
@@ -73,6 +89,7 @@ function addInput(acc: SegmentAccumulator, input: MonitoredInput): void {
     else feature.other++;
     feature.total++;
   }
+  if (input.embedding) acc.embeddings.push(input.embedding);
   acc.confidence += input.confidence;
   acc.confusion[SENTIMENTS.indexOf(ratingLabel(input.rating))]![SENTIMENTS.indexOf(input.sentiment as Sentiment)]!++;
 }
@@ -82,11 +99,15 @@ function finish(acc: SegmentAccumulator, global: ReferenceBaseline): SegmentBase
     if (feature.kind !== 'numeric') continue;
     if (feature.total === 0) Object.assign(feature, { mean: 0, min: 0, max: 0 });
     else feature.mean = (acc.sums.get(name) ?? 0) / feature.total;
+    if (feature.sums) feature.std = feature.total === 0 ? 0 : Math.sqrt(Math.max(0, (acc.squares.get(name) ?? 0) / feature.total - feature.mean * feature.mean));
   }
   const performance = livePerformance(acc.confusion);
+  // On the global reference's random features, so a segment's window sketch is the global one's.
+  const embedding = global.embedding ? embeddingBaselineWith(global.embedding, acc.embeddings) : undefined;
   return {
     rows: acc.rows,
     features: acc.features,
+    ...(embedding ? { embedding } : {}),
     reference: {
       accuracy: performance.accuracy,
       macroF1: performance.macroF1,
@@ -104,7 +125,7 @@ export function buildSegmentBaselines(global: ReferenceBaseline, inputs: readonl
   const accumulators = new Map<string, SegmentAccumulator>();
   for (const name of category.categories) {
     if (name === NULL_CATEGORY_VALUE) continue;
-    accumulators.set(name, { rows: 0, features: emptyFeatures(global.features), sums: new Map(), confidence: 0, confusion: SENTIMENTS.map(() => SENTIMENTS.map(() => 0)) });
+    accumulators.set(name, { rows: 0, embeddings: [], features: emptyFeatures(global.features), sums: new Map(), squares: new Map(), confidence: 0, confusion: SENTIMENTS.map(() => SENTIMENTS.map(() => 0)) });
   }
   for (const input of inputs) {
     const acc = input.category === null ? undefined : accumulators.get(input.category);
@@ -125,7 +146,13 @@ function remainder(global: ReferenceBaseline, parts: readonly SegmentBaseline[])
       const total = counts.reduce((a, b) => a + b, 0);
       const partSum = own.reduce((n, f) => n + (f.kind === 'numeric' ? f.mean * f.total : 0), 0);
       const mean = total > 0 ? (feature.mean * feature.total - partSum) / total : 0;
-      features[name] = { kind: 'numeric', edges: feature.edges, counts, total, mean, min: feature.min, max: feature.max };
+      const rest: NumericBaseline = { kind: 'numeric', edges: feature.edges, counts, total, mean, min: feature.min, max: feature.max };
+      features[name] = rest;
+      // Per-bin sums are additive like the counts (a bin emptied by the subtraction keeps no sum).
+      const sums = feature.sums;
+      if (sums && own.every((f) => f.kind === 'numeric' && f.sums)) {
+        rest.sums = sums.map((s, i) => (counts[i] === 0 ? 0 : s - own.reduce((n, f) => n + (f.kind === 'numeric' ? (f.sums?.[i] ?? 0) : 0), 0)));
+      }
     } else {
       const counts = feature.counts.map((c, i) => Math.max(0, c - own.reduce((n, f) => n + (f.counts[i] ?? 0), 0)));
       const other = Math.max(0, feature.other - own.reduce((n, f) => n + (f.kind === 'categorical' ? f.other : 0), 0));
@@ -149,8 +176,9 @@ export interface SegmentLayout {
 }
 
 function asBaseline(global: ReferenceBaseline, segment: SegmentBaseline): ReferenceBaseline {
-  const { segments: _segments, ...rest } = global;
-  return { ...rest, rows: segment.rows, features: segment.features, reference: segment.reference };
+  const { segments: _segments, embedding: _embedding, ...rest } = global;
+  // Only the segment's own embedding reference: the global one would flag a segment for being itself.
+  return { ...rest, rows: segment.rows, features: segment.features, reference: segment.reference, ...(segment.embedding ? { embedding: segment.embedding } : {}) };
 }
 
 /** The reference `segment` is compared with, and why. */

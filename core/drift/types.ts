@@ -16,6 +16,11 @@ export interface BinnedDistribution {
   mean?: number;
   /** Population standard deviation; Wasserstein's effect size divides by the reference's. */
   std?: number;
+  /**
+   * Numeric only, optional: per bin, the sum of the values in it. With both sides' sums (and min/max)
+   * Wasserstein integrates the CDFs exactly per bin instead of assuming values uniform within bins.
+   */
+  sums?: number[];
 }
 
 export interface MetricResult {

@@ -254,6 +254,7 @@ class TfModelRuntime implements ModelRuntime {
       shiftScore: ecdfPercentile(this.bundle.outlier.shiftEcdf, out.shiftDistance[r]!),
       ratingTextDisagreement: this.disagrees(review.rating, probs),
       features: featureMap(out.batch, r),
+      embedding: Array.from(out.vectors.subarray(r * this.engine.zDim, r * this.engine.zDim + this.engine.dim)),
     };
   }
 

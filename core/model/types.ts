@@ -30,6 +30,11 @@ export interface Prediction {
   ratingTextDisagreement: boolean;
   /** Monitored numeric input features (names from the featurizer), carried to the drift aggregator. */
   features: Record<string, number>;
+  /**
+   * The model's own representation of the review: its standardised pooled embedding (the first
+   * embedding-width entries of the outlier vector), carried to the drift aggregator for embedding drift.
+   */
+  embedding?: number[];
   sentences?: SentenceSentiment[];
 }
 

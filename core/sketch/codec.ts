@@ -14,7 +14,11 @@ export function encodeEnvelope(kind: string, formatVersion: number, state: unkno
   return JSON.stringify({ kind, v: formatVersion, state });
 }
 
-export function decodeEnvelope(text: string, kind: string, formatVersion: number): Record<string, unknown> {
+/** The envelope's state; `formatVersion` may list every version the reader knows (the version found is returned). */
+export function decodeEnvelope(text: string, kind: string, formatVersion: number): Record<string, unknown>;
+export function decodeEnvelope(text: string, kind: string, formatVersion: readonly number[]): { version: number; state: Record<string, unknown> };
+export function decodeEnvelope(text: string, kind: string, formatVersion: number | readonly number[]): Record<string, unknown> | { version: number; state: Record<string, unknown> } {
+  const known = typeof formatVersion === 'number' ? [formatVersion] : formatVersion;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -23,13 +27,14 @@ export function decodeEnvelope(text: string, kind: string, formatVersion: number
   }
   if (!isRecord(parsed)) throw sketchFormatError(`${kind}: serialized sketch is not an object`);
   if (parsed.kind !== kind) throw sketchFormatError(`expected a ${kind} sketch, got kind ${JSON.stringify(parsed.kind)}`);
-  if (parsed.v !== formatVersion) {
-    throw sketchFormatError(`${kind}: unknown format version ${JSON.stringify(parsed.v)} (this reader knows ${formatVersion})`, {
+  const version = parsed.v;
+  if (typeof version !== 'number' || !known.includes(version)) {
+    throw sketchFormatError(`${kind}: unknown format version ${JSON.stringify(parsed.v)} (this reader knows ${known.join(', ')})`, {
       formatVersion: parsed.v,
     });
   }
   if (!isRecord(parsed.state)) throw sketchFormatError(`${kind}: serialized sketch has no state object`);
-  return parsed.state;
+  return typeof formatVersion === 'number' ? parsed.state : { version, state: parsed.state };
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
@@ -58,6 +63,14 @@ export function readCounts(state: Record<string, unknown>, field: string, length
     throw sketchFormatError(`${kind}: field '${field}' must be an array of ${length} counts`, { field });
   }
   return value.map((item, index) => readCount({ [`${field}[${index}]`]: item }, `${field}[${index}]`, kind));
+}
+
+export function readFloats(state: Record<string, unknown>, field: string, length: number, kind: string): number[] {
+  const value = state[field];
+  if (!Array.isArray(value) || value.length !== length) {
+    throw sketchFormatError(`${kind}: field '${field}' must be an array of ${length} numbers`, { field });
+  }
+  return value.map((item, index) => readFloat({ [`${field}[${index}]`]: item }, `${field}[${index}]`, kind));
 }
 
 /** Min/max of an empty sketch are serialized as null (JSON has no Infinity). */

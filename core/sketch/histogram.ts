@@ -1,8 +1,15 @@
 /**
  * BinnedHistogramSketch: numeric values counted on fixed inner edges (the reference baseline's
- * quantile edges), plus count, sum, sum of squares, min and max. k edges make k + 1 bins:
- * (-inf, e0], (e0, e1], ..., (e_{k-1}, +inf) — the same convention as NumericBaseline.
- * Counts are exact integers; sums are floats (merge order can change their last bits only).
+ * quantile edges), plus count, sum, sum of squares, min and max, and per bin the sum of its values.
+ * k edges make k + 1 bins: (-inf, e0], (e0, e1], ..., (e_{k-1}, +inf) — the same convention as
+ * NumericBaseline. Counts are exact integers; sums are floats (merge order can change their last bits only).
+ *
+ * Why per-bin sums (format 2): with them the integral of the empirical CDF over every bin is exact
+ * (∫_a^b F = b·F(b) - a·F(a) - Σ_{a<x≤b} x / n), so Wasserstein-1 is exact up to the bins where the two
+ * CDFs cross (core/drift/metrics.ts); counts alone make it depend on how values sit inside the bins.
+ * Format 1 (counts only) is still read: its per-bin sums are unknown (`binSums: null`) and the metrics
+ * fall back to the uniform-within-bin model. Redis writes a bin's sum whenever it writes its count (even a
+ * zero sum), so a hash whose counted bins lack sums was written by format 1 and reads as `binSums: null`.
  */
 import {
   decodeEnvelope,
@@ -14,6 +21,7 @@ import {
   readCount,
   readCounts,
   readFloat,
+  readFloats,
   readOptionalFloat,
   sketchFormatError,
 } from './codec.js';
@@ -31,15 +39,24 @@ export interface HistogramState {
   max: number;
   /** Values that were not finite numbers (NaN, Infinity, null, strings...). */
   invalid: number;
+  /** Per bin, the sum of the values counted in it; null when unknown (read from format 1). */
+  binSums: number[] | null;
 }
 
 /** Redis hash field names (short: one hash per window x segment x feature). */
-const FIELD = { count: 'n', invalid: 'inv', sum: 'sum', sumSquares: 'sq', min: 'min', max: 'max', binPrefix: 'b' } as const;
+const FIELD = { count: 'n', invalid: 'inv', sum: 'sum', sumSquares: 'sq', min: 'min', max: 'max', binPrefix: 'b', binSumPrefix: 's' } as const;
+
+/** Format versions `deserialize` reads: 1 (no per-bin sums) and the current one. */
+const READABLE_VERSIONS = [1, 2] as const;
 
 export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, number> {
   readonly kind = 'binned-histogram';
-  readonly formatVersion = 1;
+  readonly formatVersion = 2;
   readonly edges: readonly number[];
+  /** Hash field names per bin, built once: the increments of a batch name only the bins it touched. */
+  private readonly countFields: readonly string[];
+  private readonly sumFields: readonly string[];
+  private readonly knownFields: ReadonlySet<string>;
 
   constructor(edges: readonly number[]) {
     for (let i = 0; i < edges.length; i++) {
@@ -47,6 +64,9 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
       if (i > 0 && !(edges[i] > edges[i - 1])) throw sketchFormatError('histogram edges must be strictly ascending', { index: i });
     }
     this.edges = [...edges];
+    this.countFields = Array.from({ length: edges.length + 1 }, (_, i) => `${FIELD.binPrefix}${i}`);
+    this.sumFields = Array.from({ length: edges.length + 1 }, (_, i) => `${FIELD.binSumPrefix}${i}`);
+    this.knownFields = new Set<string>([FIELD.count, FIELD.invalid, FIELD.sum, FIELD.sumSquares, FIELD.min, FIELD.max, ...this.countFields, ...this.sumFields]);
   }
 
   get binCount(): number {
@@ -54,7 +74,8 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
   }
 
   zero(): HistogramState {
-    return { counts: new Array<number>(this.binCount).fill(0), count: 0, sum: 0, sumSquares: 0, min: Infinity, max: -Infinity, invalid: 0 };
+    const bins = this.binCount;
+    return { counts: new Array<number>(bins).fill(0), count: 0, sum: 0, sumSquares: 0, min: Infinity, max: -Infinity, invalid: 0, binSums: new Array<number>(bins).fill(0) };
   }
 
   /** Index of the bin holding `value`: the number of edges strictly below it (binary search). */
@@ -75,7 +96,9 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
       state.invalid++;
       return state;
     }
-    state.counts[this.binOf(value)]++;
+    const bin = this.binOf(value);
+    state.counts[bin]++;
+    if (state.binSums) state.binSums[bin] += value;
     state.count++;
     state.sum += value;
     state.sumSquares += value * value;
@@ -95,6 +118,8 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
       min: Math.min(a.min, b.min),
       max: Math.max(a.max, b.max),
       invalid: a.invalid + b.invalid,
+      // Unknown per-bin sums on either side leave them unknown: a partial sum would look exact.
+      binSums: a.binSums && b.binSums ? a.binSums.map((total, i) => total + b.binSums![i]) : null,
     };
   }
 
@@ -109,11 +134,12 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
       min: state.count === 0 ? null : state.min,
       max: state.count === 0 ? null : state.max,
       invalid: state.invalid,
+      binSums: state.binSums,
     });
   }
 
   deserialize(text: string): HistogramState {
-    const raw = decodeEnvelope(text, this.kind, this.formatVersion);
+    const { version, state: raw } = decodeEnvelope(text, this.kind, READABLE_VERSIONS);
     const edges = raw.edges;
     if (!Array.isArray(edges) || edges.length !== this.edges.length || edges.some((edge, i) => edge !== this.edges[i])) {
       throw sketchFormatError(`${this.kind}: serialized sketch was made on different bin edges`);
@@ -126,6 +152,7 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
       min: readOptionalFloat(raw, 'min', this.kind, Infinity),
       max: readOptionalFloat(raw, 'max', this.kind, -Infinity),
       invalid: readCount(raw, 'invalid', this.kind),
+      binSums: version === 1 || raw.binSums === null ? null : readFloats(raw, 'binSums', this.binCount, this.kind),
     };
     this.checkConsistent(state);
     return state;
@@ -136,7 +163,14 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
     const out = emptyIncrements();
     putNonZero(out.ints, FIELD.count, state.count);
     putNonZero(out.ints, FIELD.invalid, state.invalid);
-    state.counts.forEach((count, i) => putNonZero(out.ints, `${FIELD.binPrefix}${i}`, count));
+    const { counts, binSums } = state;
+    if (state.count > 0 && !binSums) throw sketchFormatError(`${this.kind}: a state without per-bin sums cannot be added to a format-2 hash`);
+    for (let i = 0; i < counts.length; i++) {
+      if (counts[i] === 0) continue;
+      out.ints[this.countFields[i]] = counts[i];
+      // Written even when 0: a counted bin without its sum field marks a format-1 hash (see fromHash).
+      out.floats[this.sumFields[i]] = binSums![i];
+    }
     putNonZero(out.floats, FIELD.sum, state.sum);
     putNonZero(out.floats, FIELD.sumSquares, state.sumSquares);
     if (state.count > 0) {
@@ -147,19 +181,20 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
   }
 
   fromHash(hash: Record<string, string>): HistogramState {
-    const known = new Set<string>([FIELD.count, FIELD.invalid, FIELD.sum, FIELD.sumSquares, FIELD.min, FIELD.max]);
-    for (let i = 0; i < this.binCount; i++) known.add(`${FIELD.binPrefix}${i}`);
-    const unknown = Object.keys(hash).filter((field) => !known.has(field));
+    const unknown = Object.keys(hash).filter((field) => !this.knownFields.has(field));
     if (unknown.length > 0) throw sketchFormatError(`${this.kind}: hash has fields outside its ${this.binCount} bins`, { fields: unknown.slice(0, 10) });
     const state: HistogramState = {
-      counts: Array.from({ length: this.binCount }, (_, i) => hashInteger(hash, `${FIELD.binPrefix}${i}`, this.kind)),
+      counts: this.countFields.map((field) => hashInteger(hash, field, this.kind)),
       count: hashInteger(hash, FIELD.count, this.kind),
       sum: hashFloat(hash, FIELD.sum, this.kind, 0),
       sumSquares: hashFloat(hash, FIELD.sumSquares, this.kind, 0),
       min: hashFloat(hash, FIELD.min, this.kind, Infinity),
       max: hashFloat(hash, FIELD.max, this.kind, -Infinity),
       invalid: hashInteger(hash, FIELD.invalid, this.kind),
+      binSums: null,
     };
+    const legacy = state.counts.some((count, i) => count > 0 && hash[this.sumFields[i]] === undefined);
+    if (!legacy) state.binSums = this.sumFields.map((field) => hashFloat(hash, field, this.kind, 0));
     this.checkConsistent(state);
     return state;
   }
@@ -176,7 +211,7 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
   }
 
   private checkShape(state: HistogramState): void {
-    if (state.counts.length !== this.binCount) {
+    if (state.counts.length !== this.binCount || (state.binSums !== null && state.binSums.length !== this.binCount)) {
       throw sketchFormatError(`${this.kind}: state has ${state.counts.length} bins, sketch has ${this.binCount}`);
     }
   }

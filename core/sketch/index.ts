@@ -6,3 +6,4 @@ export { SummarySketch, ratingLabel, type SummaryState, type SummaryValue } from
 export { ExpectedConfusionSketch, type ExpectedConfusionState, type ExpectedConfusionValue } from './expected-confusion.js';
 export { REDIS_APPLY_INCREMENTS_LUA, incrementsToLuaArgs, isEmptyIncrements, mergeIncrements } from './redis-increments.js';
 export { sketchFormatError } from './codec.js';
+export { EmbeddingSketch, type EmbeddingFeatures, type EmbeddingState } from './embedding.js';

@@ -5,7 +5,9 @@
  *   redis.eval(REDIS_APPLY_INCREMENTS_LUA, 1, hashKey, ...incrementsToLuaArgs(increments, ttlSeconds))
  *
  * ARGV[1] is the TTL in seconds (0: keep the current expiry), then triples (op, field, value) with op
- * i = HINCRBY, f = HINCRBYFLOAT, n = keep the smaller, x = keep the larger. Values are passed as the
+ * i = HINCRBY, f = HINCRBYFLOAT, n = keep the smaller, x = keep the larger; I and F carry many
+ * HINCRBY / HINCRBYFLOAT in one value, "field value field value ..." (fields without spaces), which the
+ * aggregator uses for the hundreds of fine histogram bins a batch touches (packIncrements). Values are passed as the
  * shortest round-trip decimal strings of the JavaScript numbers, and min/max are stored as passed (not
  * re-formatted by Lua), so reading them back gives the same doubles.
  */
@@ -23,6 +25,11 @@ local function apply_ops(key, from, count)
       redis.call('HINCRBY', key, field, value)
     elseif op == 'f' then
       redis.call('HINCRBYFLOAT', key, field, value)
+    elseif op == 'I' or op == 'F' then
+      local command = op == 'I' and 'HINCRBY' or 'HINCRBYFLOAT'
+      for packedField, packedValue in string.gmatch(value, '(%S+) (%S+)') do
+        redis.call(command, key, packedField, packedValue)
+      end
     else
       local current = redis.call('HGET', key, field)
       if (not current) or (op == 'n' and tonumber(value) < tonumber(current)) or (op == 'x' and tonumber(value) > tonumber(current)) then
@@ -81,4 +88,30 @@ export function mergeIncrements(a: SketchIncrements, b: SketchIncrements): Sketc
     mins: pick(a.mins, b.mins, Math.min),
     maxes: pick(a.maxes, b.maxes, Math.max),
   };
+}
+
+/** Field names that may travel packed ("field value ..." separated by single spaces): no whitespace, not empty. */
+const PACKABLE_FIELD = /^\S+$/;
+
+/**
+ * The (op, field, value) triples of one hash's increments: counts and sums packed into one I / F triple
+ * each (fields with whitespace, rare category names, stay single triples), min/max as n / x triples.
+ * A batch of fine histograms has hundreds of thousands of fields; three arguments each cost the
+ * aggregator more CPU in argument encoding and garbage than everything else (docs/benchmarks.md).
+ */
+export function packIncrements(increments: SketchIncrements): string[] {
+  const out: string[] = [];
+  const pack = (packedOp: string, singleOp: string, entries: Record<string, number>): void => {
+    const parts: string[] = [];
+    for (const field in entries) {
+      if (PACKABLE_FIELD.test(field)) parts.push(field, String(entries[field]));
+      else out.push(singleOp, field, String(entries[field]));
+    }
+    if (parts.length > 0) out.push(packedOp, '', parts.join(' '));
+  };
+  pack('I', 'i', increments.ints);
+  pack('F', 'f', increments.floats);
+  for (const field in increments.mins) out.push('n', field, String(increments.mins[field]));
+  for (const field in increments.maxes) out.push('x', field, String(increments.maxes[field]));
+  return out;
 }

@@ -86,6 +86,7 @@ interface Row {
   feature: string;
   metric: string;
   value: number;
+  p_value: number | null;
   raw_status: string;
   status: string;
 }
@@ -102,13 +103,18 @@ describe('drift on real reviews with the shipped model', () => {
     await waitFor(async () => (await service.writer.pendingCount()) === 0, 60_000, 'rows to be written');
 
     const result = await clickhouse.query({
-      query: `SELECT model_name, toString(toUnixTimestamp64Milli(window_start)) AS start, feature, metric, value, raw_status, status
+      query: `SELECT model_name, toString(toUnixTimestamp64Milli(window_start)) AS start, feature, metric, value, p_value, raw_status, status
               FROM ${core.clickhouseDatabase}.drift_metrics FINAL WHERE segment = '__all__' ORDER BY model_name, start, feature, metric`,
       format: 'JSONEachRow',
     });
     const all = (await result.json()) as Row[];
     const books1 = all.filter((r) => r.model_name === 'books-only' && Number(r.start) === firstWindow);
     expect(books1.filter((r) => r.raw_status === 'red').map((r) => r.feature)).toContain('category');
+    // Embedding drift: the model's own representation of book reviews is far from the reference's.
+    const embedding = books1.find((r) => r.metric === 'embedding_mmd');
+    expect(embedding?.feature).toBe('__embedding__');
+    expect(embedding?.raw_status).toBe('red');
+    expect(embedding?.p_value).toBeLessThan(1e-6);
     const booksLater = all.filter((r) => r.model_name === 'books-only' && Number(r.start) > firstWindow);
     expect(booksLater.some((r) => r.status === 'red')).toBe(true);
 
@@ -116,6 +122,7 @@ describe('drift on real reviews with the shipped model', () => {
     // held-out data is judged separately (see the report); every monitored input must stay green.
     const lookalikeInputs = all.filter((r) => r.model_name === 'lookalike' && r.feature !== '__model__');
     expect(new Set(lookalikeInputs.map((r) => r.start)).size).toBe(LOOKALIKE_WINDOWS);
+    expect(lookalikeInputs.filter((r) => r.metric === 'embedding_mmd')).toHaveLength(LOOKALIKE_WINDOWS);
     expect(lookalikeInputs.filter((r) => r.status !== 'green').map((r) => `${r.start} ${r.feature} ${r.metric}=${r.value.toFixed(3)} ${r.status}`)).toEqual([]);
   });
 });

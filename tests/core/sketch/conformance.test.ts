@@ -9,6 +9,7 @@ import { BinnedHistogramSketch } from '../../../core/sketch/histogram.js';
 import { CategoricalCountSketch } from '../../../core/sketch/categorical.js';
 import { SummarySketch, type SummaryValue } from '../../../core/sketch/summary.js';
 import { ExpectedConfusionSketch, type ExpectedConfusionValue } from '../../../core/sketch/expected-confusion.js';
+import { EmbeddingSketch } from '../../../core/sketch/embedding.js';
 import type { RedisHashSketch, SketchIncrements } from '../../../core/sketch/types.js';
 import { SENTIMENTS } from '../../../schemas/types.js';
 import { seededNormal, seededRandom } from '../drift/random.js';
@@ -211,6 +212,16 @@ conformance({
     { probabilities: [1.2, -0.2, 0], predicted: 0 },
     { probabilities: [0.2, 0.3, 0.5], predicted: 3 },
   ],
+  invalidCount: (state) => state.invalid,
+  validCount: (state) => state.count,
+});
+
+const embed = seededNormal(41, 0, 1);
+conformance({
+  name: 'EmbeddingSketch',
+  sketch: new EmbeddingSketch({ dims: 6, features: 12, seed: 17, bandwidth: 3 }),
+  values: Array.from({ length: 300 }, () => Array.from({ length: 6 }, embed)),
+  invalidValues: [null, undefined, [1, 2, 3], [1, 2, 3, 4, 5, Number.NaN], 'x', [1, 2, 3, 4, 5, '6']],
   invalidCount: (state) => state.invalid,
   validCount: (state) => state.count,
 });

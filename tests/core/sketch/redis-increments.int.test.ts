@@ -8,7 +8,7 @@ import { createRedis } from '../../../core/redis.js';
 import { BinnedHistogramSketch } from '../../../core/sketch/histogram.js';
 import { CategoricalCountSketch } from '../../../core/sketch/categorical.js';
 import { SummarySketch } from '../../../core/sketch/summary.js';
-import { REDIS_APPLY_INCREMENTS_LUA, incrementsToLuaArgs } from '../../../core/sketch/redis-increments.js';
+import { REDIS_APPLY_INCREMENTS_LUA, incrementsToLuaArgs, packIncrements } from '../../../core/sketch/redis-increments.js';
 import type { RedisHashSketch } from '../../../core/sketch/types.js';
 import { SENTIMENTS } from '../../../schemas/types.js';
 import { seededNormal, seededRandom } from '../drift/random.js';
@@ -36,6 +36,30 @@ function split<T>(values: T[], parts: number): T[][] {
 }
 
 describe('REDIS_APPLY_INCREMENTS_LUA', () => {
+  it('packed counts and sums (I / F, the aggregator\'s batches) read back like single triples, fields with spaces included', async () => {
+    const sketch = new CategoricalCountSketch(['a', 'b c', 'd'], { unknownAs: 'other' });
+    const histogram = new BinnedHistogramSketch(Array.from({ length: 300 }, (_, i) => i / 10));
+    const values = Array.from({ length: 2_000 }, seededNormal(9, 15, 8));
+    const pick = seededRandom(4);
+    const labels = Array.from({ length: 500 }, () => ['a', 'b c', 'd', 'e f'][Math.floor(pick() * 4)]!);
+    for (const [kind, target, states] of [
+      ['hist', histogram, [values.slice(0, 900), values.slice(900)]],
+      ['cat', sketch, [labels.slice(0, 200), labels.slice(200)]],
+    ] as const) {
+      const packedKey = `${prefix}:packed-${kind}`;
+      const singleKey = `${prefix}:single-${kind}`;
+      for (const part of states) {
+        const state = (part as unknown[]).reduce((acc: unknown, value) => (target as RedisHashSketch<unknown, unknown>).add(acc, value), (target as RedisHashSketch<unknown, unknown>).zero());
+        const increments = (target as RedisHashSketch<unknown, unknown>).toIncrements(state);
+        const packed = packIncrements(increments);
+        expect(packed.length).toBeLessThan(3 * 6);
+        await redis.eval(REDIS_APPLY_INCREMENTS_LUA, 1, packedKey, '600', ...packed);
+        await redis.eval(REDIS_APPLY_INCREMENTS_LUA, 1, singleKey, ...incrementsToLuaArgs(increments, 600));
+      }
+      expect(await redis.hgetall(packedKey)).toEqual(await redis.hgetall(singleKey));
+    }
+  });
+
   it('histogram: the hash after three writers equals the sketch of all values (exact counts, min/max, sums)', async () => {
     const sketch = new BinnedHistogramSketch([-1, 0, 1]);
     const values = Array.from({ length: 300 }, seededNormal(3));

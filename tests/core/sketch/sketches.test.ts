@@ -45,7 +45,28 @@ describe('BinnedHistogramSketch', () => {
     expect(increments.mins).toEqual({ min: 3.25 });
     expect(increments.maxes).toEqual({ max: 3.25 });
     expect(increments.ints).toEqual({ n: 1, b1: 1 });
-    expect(increments.floats).toEqual({ sum: 3.25, sq: 3.25 * 3.25 });
+    expect(increments.floats).toEqual({ sum: 3.25, sq: 3.25 * 3.25, s1: 3.25 });
+  });
+
+  it('writes a touched bin\'s sum even when it is 0, and only touched bins', () => {
+    const state = sketch.add(sketch.add(sketch.zero(), 0), 0);
+    const increments = sketch.toIncrements(state);
+    expect(increments.ints).toEqual({ n: 2, b0: 2 });
+    expect(increments.floats).toEqual({ s0: 0 });
+  });
+
+  it('reads format 1 (no per-bin sums) from serialize and from Redis as binSums null, and merges them as unknown', () => {
+    const v1 = JSON.stringify({ kind: 'binned-histogram', v: 1, state: { edges: [0, 10, 20], counts: [0, 1, 0, 0], count: 1, sum: 5, sumSquares: 25, min: 5, max: 5, invalid: 0 } });
+    const old = sketch.deserialize(v1);
+    expect(old.binSums).toBeNull();
+    expect(old.counts).toEqual([0, 1, 0, 0]);
+    // A format-1 hash: a counted bin without its sum field.
+    expect(sketch.fromHash({ n: '1', b1: '1', sum: '5', sq: '25', min: '5', max: '5' }).binSums).toBeNull();
+    expect(sketch.fromHash({ n: '1', b1: '1', s1: '5', sum: '5', sq: '25', min: '5', max: '5' }).binSums).toEqual([0, 5, 0, 0]);
+    const fresh = sketch.add(sketch.zero(), 12);
+    expect(sketch.merge(old, fresh).binSums).toBeNull();
+    expect(sketch.merge(old, fresh).counts).toEqual([0, 1, 1, 0]);
+    expect(sketch.deserialize(sketch.serialize(old)).binSums).toBeNull();
   });
 });
 
