@@ -14,7 +14,7 @@
 import { mkdtemp, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { artifactStoreSettings, S3ArtifactStore } from './artifact-store/index.js';
+import { artifactStoreSettings, s3Store } from './artifact-store/index.js';
 import { defineSettings, setting } from './config.js';
 import { DriftlineError } from './errors.js';
 import { repoRoot } from './paths.js';
@@ -117,17 +117,7 @@ async function downloadObject(location: string, field: string, env: NodeJS.Proce
   if (target.key.split('/').some((segment) => segment === '' || segment === '.' || segment === '..' || !/^[A-Za-z0-9._-]+$/.test(segment))) {
     throw refused(location, 'its key is not a relative path of [A-Za-z0-9._-] segments', field);
   }
-  const settings = artifactStoreSettings.load(env);
-  const store = new S3ArtifactStore({
-    bucket: target.bucket,
-    prefix: '',
-    endpoint: settings.s3Endpoint,
-    region: settings.s3Region,
-    forcePathStyle: settings.s3ForcePathStyle,
-    accessKeyId: settings.s3AccessKeyId,
-    secretAccessKey: settings.s3SecretAccessKey,
-    retries: settings.retries,
-  });
+  const store = s3Store(artifactStoreSettings.load(env), target.bucket, '');
   let bytes: Uint8Array | null;
   try {
     bytes = await store.get(target.key);

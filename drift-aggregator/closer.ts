@@ -34,7 +34,7 @@ import type { AggregatorState } from './redis-state.js';
 import { recordWindowForRollback, ROLLBACK_METRICS, type RollbackPolicy, type RollbackTarget } from './rollback.js';
 import type { AggregatorMetrics } from './telemetry.js';
 import { recentReviewRows } from './recent-sample.js';
-import { parseLargeWindowId, parseWindowId, shouldClose, watermarkOf, type TimeSource, type WindowRef } from './windows.js';
+import { parseLargeWindowId, parseWindowId, shouldClose, watermarkOf, windowRowKey, type TimeSource, type WindowRef } from './windows.js';
 
 export interface CloserOptions {
   /** The counted window size. */
@@ -460,12 +460,7 @@ function summaryRow(
   extra: { lateEvents: number; timeSources: Record<TimeSource, number>; status: DriftStatus; stateLost: boolean; writtenAt: number },
 ): WindowSummaryRow {
   return {
-    window_start: ref.start,
-    window_end: ref.start + windowMs,
-    window_size_ms: windowMs,
-    model_name: ref.modelName,
-    model_version: ref.modelVersion,
-    segment: summary.segment,
+    ...windowRowKey(ref, windowMs, summary.segment),
     events: summary.summary.count + summary.summary.invalid,
     late_events: extra.lateEvents,
     event_time_events: extra.timeSources.event,
@@ -487,12 +482,7 @@ function summaryRow(
 
 function emptySummaryRow(ref: WindowRef, windowMs: number): WindowSummaryRow {
   return {
-    window_start: ref.start,
-    window_end: ref.start + windowMs,
-    window_size_ms: windowMs,
-    model_name: ref.modelName,
-    model_version: ref.modelVersion,
-    segment: ALL_SEGMENTS,
+    ...windowRowKey(ref, windowMs, ALL_SEGMENTS),
     events: 0,
     late_events: 0,
     event_time_events: 0,

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import type { RecentReviewRow } from '../core/drift/tables.js';
 import type { ScoredReview } from '../schemas/types.js';
-import type { WindowRef } from './windows.js';
+import { windowRowKey, type WindowRef } from './windows.js';
 
 /** What one sampled review keeps (the zset member, as JSON). */
 export interface SampledReview {
@@ -95,12 +95,7 @@ export function recentReviewRows(ref: WindowRef, windowMs: number, members: Read
   return members.map(([member, hash]) => {
     const review = JSON.parse(member) as SampledReview;
     return {
-      window_start: ref.start,
-      window_end: ref.start + windowMs,
-      window_size_ms: windowMs,
-      model_name: ref.modelName,
-      model_version: ref.modelVersion,
-      segment: review.segment,
+      ...windowRowKey(ref, windowMs, review.segment),
       sample_hash: hash,
       review_id: review.review_id,
       category: review.category,

@@ -5,6 +5,7 @@
  */
 import type { ScoredReview } from '../schemas/types.js';
 import type { WindowTimeMode } from './config.js';
+import type { WindowRowKey } from '../core/drift/tables.js';
 
 export interface WindowRef {
   modelName: string;
@@ -107,4 +108,9 @@ export function slidingWindowStarts(endMs: number, lengthMs: number, windowMs: n
   const starts: number[] = [];
   for (let start = lastStart - lengthMs + windowMs; start <= lastStart; start += windowMs) starts.push(start);
   return starts;
+}
+
+/** The key columns every drift table row of a window has: its bounds, size, model version and segment. */
+export function windowRowKey(ref: WindowRef, sizeMs: number, segment: string): WindowRowKey {
+  return { window_start: ref.start, window_end: ref.start + sizeMs, window_size_ms: sizeMs, model_name: ref.modelName, model_version: ref.modelVersion, segment };
 }

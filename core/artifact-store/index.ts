@@ -18,6 +18,20 @@ export { artifactStoreSettings, type ArtifactStoreSettings } from './config.js';
 export { FilesystemArtifactStore } from './filesystem.js';
 export { S3ArtifactStore, type S3StoreOptions } from './s3.js';
 
+/** An S3 store of `bucket`/`prefix` with the endpoint, region, credentials and retries of the settings. */
+export function s3Store(settings: ArtifactStoreSettings, bucket: string, prefix: string): S3ArtifactStore {
+  return new S3ArtifactStore({
+    bucket,
+    prefix,
+    endpoint: settings.s3Endpoint,
+    region: settings.s3Region,
+    forcePathStyle: settings.s3ForcePathStyle,
+    accessKeyId: settings.s3AccessKeyId,
+    secretAccessKey: settings.s3SecretAccessKey,
+    retries: settings.retries,
+  });
+}
+
 /** The configured store, or null when none is configured (the registry directory is the only copy). */
 export async function openArtifactStore(settings: ArtifactStoreSettings = artifactStoreSettings.load()): Promise<ArtifactStore | null> {
   const url = settings.url.trim();
@@ -27,16 +41,7 @@ export async function openArtifactStore(settings: ArtifactStoreSettings = artifa
   if (!match) {
     throw new DriftlineError('CONFIG_INVALID', `DRIFTLINE_ARTIFACT_STORE '${url}' is neither s3://bucket[/prefix] nor file:///path`, { field: 'DRIFTLINE_ARTIFACT_STORE' });
   }
-  const store = new S3ArtifactStore({
-    bucket: match[1] ?? '',
-    prefix: match[2] ?? '',
-    endpoint: settings.s3Endpoint,
-    region: settings.s3Region,
-    forcePathStyle: settings.s3ForcePathStyle,
-    accessKeyId: settings.s3AccessKeyId,
-    secretAccessKey: settings.s3SecretAccessKey,
-    retries: settings.retries,
-  });
+  const store = s3Store(settings, match[1] ?? '', match[2] ?? '');
   try {
     await store.ensureBucket(settings.s3CreateBucket);
   } catch (err) {
