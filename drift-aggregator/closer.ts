@@ -13,6 +13,9 @@
  * then read (an event applied in between is either in a share read after its partition's marker or late,
  * never both); sketches given their TTL but no MULTI yet → read again (they live for the state TTL); the
  * MULTI done → a window still listed open is seen done and only dropped from the lists.
+ *
+ * One file on purpose (~460 lines): closing is one sequence whose crash points (above) are reasoned about
+ * together; the rows it writes are built in summary-rows.ts, the larger sizes in larger-windows.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
@@ -28,13 +31,14 @@ import { alertHistoryRow, stepWindowEpisodes } from './alert-episodes.js';
 import type { SketchCatalog } from './baselines.js';
 import { finiteRow, type PendingEntry } from './clickhouse-writer.js';
 import { MODEL_FEATURE, toDriftMetricRow } from '../core/drift/evaluate.js';
-import { assessStates, sharedTimeSources, sharedWindowStates, type SegmentAssessment, type SegmentSummary, type WindowEvaluation } from './evaluate.js';
+import { assessStates, sharedTimeSources, sharedWindowStates, type SegmentAssessment, type WindowEvaluation } from './evaluate.js';
 import { LargerWindows } from './larger-windows.js';
+import { emptySummaryRow, summaryRow } from './summary-rows.js';
 import type { AggregatorState } from './redis-state.js';
 import { recordWindowForRollback, ROLLBACK_METRICS, type RollbackPolicy, type RollbackTarget } from './rollback.js';
 import type { AggregatorMetrics } from './telemetry.js';
 import { recentReviewRows } from './recent-sample.js';
-import { parseLargeWindowId, parseWindowId, shouldClose, watermarkOf, windowRowKey, type TimeSource, type WindowRef } from './windows.js';
+import { parseLargeWindowId, parseWindowId, shouldClose, watermarkOf, type TimeSource, type WindowRef } from './windows.js';
 
 export interface CloserOptions {
   /** The counted window size. */
@@ -451,53 +455,4 @@ interface ClosingInput {
   hysteresisKey: string;
   /** What this kind of window adds to the MULTI that marks it done (`events`: of the __all__ segment). */
   inClosingMulti(multi: ChainableCommander, events: number): void;
-}
-
-function summaryRow(
-  ref: WindowRef,
-  windowMs: number,
-  summary: SegmentSummary,
-  extra: { lateEvents: number; timeSources: Record<TimeSource, number>; status: DriftStatus; stateLost: boolean; writtenAt: number },
-): WindowSummaryRow {
-  return {
-    ...windowRowKey(ref, windowMs, summary.segment),
-    events: summary.summary.count + summary.summary.invalid,
-    late_events: extra.lateEvents,
-    event_time_events: extra.timeSources.event,
-    ingest_time_events: extra.timeSources.ingest,
-    outliers: summary.summary.outliers,
-    outlier_rate: summary.outlierRate,
-    mean_confidence: summary.meanConfidence,
-    accuracy: summary.accuracy,
-    macro_f1: summary.macroF1,
-    estimated_accuracy: summary.estimatedAccuracy,
-    estimated_macro_f1: summary.estimatedMacroF1,
-    status: extra.status,
-    state_lost: extra.stateLost ? 1 : 0,
-    reference_scope: summary.referenceScope,
-    reference_rows: summary.referenceRows,
-    written_at: extra.writtenAt,
-  };
-}
-
-function emptySummaryRow(ref: WindowRef, windowMs: number): WindowSummaryRow {
-  return {
-    ...windowRowKey(ref, windowMs, ALL_SEGMENTS),
-    events: 0,
-    late_events: 0,
-    event_time_events: 0,
-    ingest_time_events: 0,
-    outliers: 0,
-    outlier_rate: 0,
-    mean_confidence: 0,
-    accuracy: null,
-    macro_f1: null,
-    estimated_accuracy: null,
-    estimated_macro_f1: null,
-    status: 'green',
-    state_lost: 0,
-    reference_scope: 'global',
-    reference_rows: 0,
-    written_at: 0,
-  };
 }

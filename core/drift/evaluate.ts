@@ -2,6 +2,9 @@
  * One window's (or one dataset comparison's) drift assessment: every metric of every feature, p-values
  * corrected across the window's tests, each metric classified against its thresholds. Pure: the
  * aggregator and the dataset comparison both call it, so live and offline numbers mean the same.
+ *
+ * One file on purpose (~360 lines): the metric runs, the p-value correction across them and the status rules
+ * all work on one window's list of assessments; the metrics themselves are in metrics.ts and embedding.ts.
  */
 import type { DriftStatus } from '../../schemas/types.js';
 import { SENTIMENTS } from '../../schemas/types.js';
