@@ -87,11 +87,11 @@ export function formatCompareTable(report: CompareReport): string {
       m.insufficient ? 'green (insufficient)' : m.rawStatus,
     ]),
   );
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const numeric = new Set([2, 3, 4, 5]);
   const line = (cells: string[]): string =>
     cells
-      .map((cell, column) => (numeric.has(column) ? cell.padStart(widths[column]) : cell.padEnd(widths[column])))
+      .map((cell, column) => (numeric.has(column) ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0)))
       .join('  ')
       .trimEnd();
   const summary = report.features

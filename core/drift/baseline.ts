@@ -63,7 +63,7 @@ export function binIndex(edges: readonly number[], value: number): number {
   let hi = edges.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (value <= edges[mid]) hi = mid;
+    if (value <= edges[mid]!) hi = mid; // lo <= mid < hi <= edges.length
     else lo = mid + 1;
   }
   return lo;
@@ -79,19 +79,19 @@ export function binIndex(edges: readonly number[], value: number): number {
 export function quantileEdges(sorted: Float64Array, bins: number): number[] {
   const edges: number[] = [];
   const n = sorted.length;
+  const low = sorted[0];
+  const high = sorted[n - 1];
+  if (low === undefined || high === undefined) return edges; // no values, no edges
   let start = 0;
   while (start < n && edges.length < bins - 1) {
     const target = Math.ceil((n - start) / (bins - edges.length));
     let end = Math.min(n - 1, start + target - 1);
-    const edge = sorted[end];
-    if (!(edge < sorted[n - 1])) break; // the maximum is added below
+    const edge = sorted[end]!; // start <= end <= n - 1
+    if (!(edge < high)) break; // the maximum is added below
     while (end + 1 < n && sorted[end + 1] === edge) end++;
     edges.push(edge);
     start = end + 1;
   }
-  if (n === 0) return edges;
-  const low = sorted[0];
-  const high = sorted[n - 1];
   const step = (high - low) / WIDTH_BINS;
   // The minimum and maximum are edges too, and the double just below the minimum: (-inf, below min] and
   // (max, +inf) are then the reference's empty "outside its range" bins, so mass arriving outside the range
@@ -99,14 +99,14 @@ export function quantileEdges(sorted: Float64Array, bins: number): number[] {
   const withWidth = [...edges, nextDown(low), low, high];
   if (high > low) for (let k = 1; k < WIDTH_BINS; k++) withWidth.push(low + k * step);
   withWidth.sort((a, b) => a - b);
-  return withWidth.filter((edge, i) => i === 0 || edge > withWidth[i - 1]);
+  return withWidth.filter((edge, i) => i === 0 || edge > withWidth[i - 1]!);
 }
 
 /** The largest double below `x` (finite x). */
 export function nextDown(x: number): number {
   if (x === 0) return -Number.MIN_VALUE;
   const bits = new BigInt64Array(Float64Array.of(x).buffer);
-  bits[0] += x > 0 ? -1n : 1n;
+  bits[0]! += x > 0 ? -1n : 1n;
   return new Float64Array(bits.buffer)[0]!;
 }
 
@@ -120,9 +120,9 @@ export function buildNumericBaseline(values: readonly number[], bins = DEFAULT_N
   let sum = 0;
   let sumSquares = 0;
   for (const v of sorted) {
-    const bin = binIndex(edges, v);
-    counts[bin]++;
-    sums[bin] += v;
+    const bin = binIndex(edges, v); // in [0, edges.length]: counts and sums have edges.length + 1 entries
+    counts[bin]!++;
+    sums[bin]! += v;
     sum += v;
     sumSquares += v * v;
   }
@@ -134,8 +134,8 @@ export function buildNumericBaseline(values: readonly number[], bins = DEFAULT_N
     counts,
     total: n,
     mean,
-    min: n === 0 ? 0 : sorted[0],
-    max: n === 0 ? 0 : sorted[n - 1],
+    min: sorted[0] ?? 0,
+    max: sorted[n - 1] ?? 0,
     sums,
     std: n === 0 ? 0 : Math.sqrt(Math.max(0, sumSquares / n - mean * mean)),
   };

@@ -59,13 +59,14 @@ export const COARSE_GROUPS = 10;
  */
 export function coarsePair(reference: BinnedDistribution, current: BinnedDistribution, groups = COARSE_GROUPS): [BinnedDistribution, BinnedDistribution] {
   const bins = reference.counts.length;
-  if (bins <= groups + 1 || !reference.edges || current.counts.length !== bins) return [reference, current];
+  const fineEdges = reference.edges;
+  if (bins <= groups + 1 || !fineEdges || current.counts.length !== bins) return [reference, current];
   const total = reference.counts.reduce((a, b) => a + b, 0);
   // ends[g]: index of the last fine bin of group g.
   const ends: number[] = [];
   let cumulative = 0;
   for (let i = 0; i < bins - 1; i++) {
-    cumulative += reference.counts[i];
+    cumulative += reference.counts[i]!;
     const needed = total === 0 ? ((ends.length + 1) * bins) / groups - 1 : ((ends.length + 1) * total) / groups;
     if ((total === 0 ? i >= needed : cumulative >= needed) && ends.length < groups - 1) ends.push(i);
   }
@@ -78,7 +79,8 @@ export function coarsePair(reference: BinnedDistribution, current: BinnedDistrib
       let count = 0;
       let sum = 0;
       for (let i = start; i <= end; i++) {
-        count += distribution.counts[i];
+        // ends stay below bins, and both sides have bins counts (checked above).
+        count += distribution.counts[i]!;
         sum += distribution.sums?.[i] ?? 0;
       }
       counts.push(count);
@@ -86,7 +88,7 @@ export function coarsePair(reference: BinnedDistribution, current: BinnedDistrib
       start = end + 1;
     }
     const { sums: fineSums, ...rest } = distribution;
-    const out: BinnedDistribution = { ...rest, counts, edges: ends.slice(0, -1).map((end) => reference.edges![end]) };
+    const out: BinnedDistribution = { ...rest, counts, edges: ends.slice(0, -1).map((end) => fineEdges[end]!) };
     if (fineSums) out.sums = sums;
     return out;
   };

@@ -76,12 +76,12 @@ export function embeddingBaselineWith(features: EmbeddingFeatures, vectors: Read
     if (!sketch.project(vector, z)) continue;
     count++;
     for (let i = 0; i < D; i++) {
-      mean[i] += z[i]!;
-      for (let j = i; j < D; j++) second[i * D + j] += z[i]! * z[j]!;
+      mean[i]! += z[i]!;
+      for (let j = i; j < D; j++) second[i * D + j]! += z[i]! * z[j]!;
     }
   }
   if (count === 0) return undefined;
-  for (let i = 0; i < D; i++) mean[i] /= count;
+  for (let i = 0; i < D; i++) mean[i]! /= count;
   const covariance = new Array<number>(D * D);
   for (let i = 0; i < D; i++) {
     for (let j = i; j < D; j++) {

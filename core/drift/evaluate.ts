@@ -94,12 +94,13 @@ function insufficientNote(pending: Pending, minSamples: number): string | null {
 /** Classifies pending results; the p-values of the tests with enough samples form one family for the correction. */
 function finish(pendings: Pending[], thresholds: DriftThresholds): Assessment[] {
   const notes = pendings.map((pending) => insufficientNote(pending, thresholds.minSamples));
-  const familyIndex: number[] = [];
+  const family: Array<{ index: number; pValue: number }> = [];
   pendings.forEach((pending, i) => {
-    if (pending.isTest && notes[i] === null && pending.result.pValue !== undefined) familyIndex.push(i);
+    const pValue = pending.result.pValue;
+    if (pending.isTest && notes[i] === null && pValue !== undefined) family.push({ index: i, pValue });
   });
-  const adjusted = adjustPValues(familyIndex.map((i) => pendings[i].result.pValue ?? Number.NaN), thresholds.pAdjust);
-  const adjustedByIndex = new Map(familyIndex.map((index, k) => [index, adjusted[k]]));
+  const adjusted = adjustPValues(family.map((member) => member.pValue), thresholds.pAdjust);
+  const adjustedByIndex = new Map(family.map(({ index }, k) => [index, adjusted[k]]));
   // Each feature's own test (KS / chi-square) gates its effect-only metrics when configured.
   const featureTestP = new Map<string, number>();
   pendings.forEach((pending, i) => {
@@ -107,14 +108,16 @@ function finish(pendings: Pending[], thresholds: DriftThresholds): Assessment[] 
     if (adjusted !== undefined && pending.isTest) featureTestP.set(pending.feature, adjusted);
   });
   return pendings.map((pending, i) => {
-    const insufficient = notes[i] !== null;
+    // notes has one entry per pending (same map); the fallback is never taken.
+    const note = notes[i] ?? null;
+    const insufficient = note !== null;
     const pValueAdjusted = adjustedByIndex.get(i) ?? null;
     const gate = pending.isTest
       ? { adjustedPValue: pValueAdjusted ?? 1, alpha: thresholds.alpha }
       : thresholds.gateOnTest && GATED_METRICS.has(pending.metric) && featureTestP.has(pending.feature)
         ? { adjustedPValue: featureTestP.get(pending.feature) ?? 1, alpha: thresholds.alpha }
         : undefined;
-    const classification = insufficient ? { status: 'green' as const, note: notes[i] } : classify(pending.result.effect, pending.threshold, gate);
+    const classification = insufficient ? { status: 'green' as const, note } : classify(pending.result.effect, pending.threshold, gate);
     const assessment: Assessment = {
       feature: pending.feature,
       metric: pending.metric,
@@ -250,7 +253,8 @@ export function referencePredictedCounts(baseline: ReferenceBaseline): number[] 
   if (!feature || feature.kind !== 'categorical') return undefined;
   return SENTIMENTS.map((sentiment) => {
     const index = feature.categories.indexOf(sentiment);
-    return index >= 0 ? feature.counts[index] : 0;
+    // indexOf gives -1 for a class the baseline never saw: no such entry, so 0.
+    return feature.counts[index] ?? 0;
   });
 }
 

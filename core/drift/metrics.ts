@@ -58,8 +58,8 @@ export const psiMetric: DriftMetric = {
     const q = proportions(current.counts, m);
     let value = 0;
     for (let i = 0; i < p.length; i++) {
-      const pi = Math.max(p[i], PSI_EPSILON);
-      const qi = Math.max(q[i], PSI_EPSILON);
+      const pi = Math.max(p[i]!, PSI_EPSILON);
+      const qi = Math.max(q[i]!, PSI_EPSILON);
       value += (qi - pi) * Math.log(qi / pi);
     }
     return { value, effect: value };
@@ -73,8 +73,8 @@ export function jsDistance(referenceCounts: readonly number[], currentCounts: re
   if (n === 0 || m === 0) return 0;
   let divergence = 0;
   for (let i = 0; i < referenceCounts.length; i++) {
-    const p = referenceCounts[i] / n;
-    const q = currentCounts[i] / m;
+    const p = referenceCounts[i]! / n;
+    const q = currentCounts[i]! / m;
     const mid = (p + q) / 2;
     if (p > 0) divergence += 0.5 * p * Math.log2(p / mid);
     if (q > 0) divergence += 0.5 * q * Math.log2(q / mid);
@@ -126,7 +126,7 @@ export const klDivergenceMetric: DriftMetric = {
     const p = smoothedShares(reference.counts, n);
     const q = smoothedShares(current.counts, m);
     let value = 0;
-    for (let i = 0; i < p.length; i++) value += q[i] * Math.log(q[i] / p[i]);
+    for (let i = 0; i < p.length; i++) value += q[i]! * Math.log(q[i]! / p[i]!);
     // Rounding can leave a tiny negative sum for identical inputs.
     value = Math.max(0, value);
     return { value, effect: value };
@@ -150,8 +150,8 @@ export const ksMetric: DriftMetric = {
     let cumulativeCurrent = 0;
     let statistic = 0;
     for (let i = 0; i < reference.counts.length; i++) {
-      cumulativeReference += reference.counts[i];
-      cumulativeCurrent += current.counts[i];
+      cumulativeReference += reference.counts[i]!;
+      cumulativeCurrent += current.counts[i]!;
       statistic = Math.max(statistic, Math.abs(cumulativeReference / n - cumulativeCurrent / m));
     }
     return { value: statistic, effect: statistic, pValue: ksPValue(statistic, n, m), details: { n, m } };
@@ -171,6 +171,8 @@ export const ksMetric: DriftMetric = {
 export function binBounds(distribution: BinnedDistribution, edges: readonly number[]): number[] {
   const first = edges[0];
   const last = edges[edges.length - 1];
+  // Callers come with edges (binnedMoments checks, Wasserstein takes the single-bin path without them).
+  if (first === undefined || last === undefined) throw new DriftlineError('INTERNAL', 'binBounds: a numeric distribution needs at least one edge');
   const width = edges.length >= 2 ? (last - first) / (edges.length - 1) : Math.max(1, Math.abs(first));
   const min = distribution.min !== undefined && Number.isFinite(distribution.min) ? Math.min(first, distribution.min) : first - width;
   const max = distribution.max !== undefined && Number.isFinite(distribution.max) ? Math.max(last, distribution.max) : last + width;
@@ -184,11 +186,18 @@ function tailShrink(distribution: BinnedDistribution, edges: readonly number[], 
   const mean = distribution.mean;
   if (mean === undefined || !Number.isFinite(mean) || n === 0) return 1;
   const k = distribution.counts.length;
-  let fixed = distribution.counts[0] * edges[0] + distribution.counts[k - 1] * edges[edges.length - 1];
-  for (let i = 1; i < k - 1; i++) fixed += distribution.counts[i] * ((edges[i - 1] + edges[i]) / 2);
+  const lowCount = distribution.counts[0];
+  const highCount = distribution.counts[k - 1];
+  const firstEdge = edges[0];
+  const lastEdge = edges[edges.length - 1];
+  // n > 0 means at least one bin; binBounds guarantees the edges.
+  if (lowCount === undefined || highCount === undefined || firstEdge === undefined || lastEdge === undefined) return 1;
+  let fixed = lowCount * firstEdge + highCount * lastEdge;
+  // Bin i (0 < i < k - 1) lies between edges i - 1 and i, both there since edges.length = k - 1.
+  for (let i = 1; i < k - 1; i++) fixed += distribution.counts[i]! * ((edges[i - 1]! + edges[i]!) / 2);
   // n·mean = fixed + (t/2)·(c_high·highSpan - c_low·lowSpan): linear in t.
-  const slope = (distribution.counts[k - 1] * highSpan - distribution.counts[0] * lowSpan) / 2;
-  const scale = (distribution.counts[k - 1] * highSpan + distribution.counts[0] * lowSpan) / 2;
+  const slope = (highCount * highSpan - lowCount * lowSpan) / 2;
+  const scale = (highCount * highSpan + lowCount * lowSpan) / 2;
   // Balanced tails (symmetric data) leave t undetermined: keep the observed extent.
   if (!(scale > 0) || Math.abs(slope) < 1e-3 * scale) return 1;
   const t = (n * mean - fixed) / slope;
@@ -204,8 +213,9 @@ export function binnedMoments(distribution: BinnedDistribution): { mean: number;
   let mean = 0;
   let secondMoment = 0;
   distribution.counts.forEach((count, i) => {
-    const left = bounds[i];
-    const right = bounds[i + 1];
+    // bounds has one more entry than there are bins (binBounds: edges plus both tail ends).
+    const left = bounds[i]!;
+    const right = bounds[i + 1]!;
     const share = count / n;
     const mid = (left + right) / 2;
     mean += share * mid;
@@ -259,8 +269,9 @@ export const wassersteinMetric: DriftMetric = {
     const n = total(reference.counts);
     const m = total(current.counts);
     if (n === 0 || m === 0) return { ...NO_EVIDENCE };
-    if (edges.length === 0 && !(reference.sums && current.sums)) return singleBinWasserstein(reference, current);
     const exact = exactWasserstein(reference, current, edges, n, m);
+    // Without edges only the exact path (sums and both ranges) sees inside the single bin.
+    if (exact === null && edges.length === 0) return singleBinWasserstein(reference, current);
     const value = exact ?? binnedWasserstein(reference, current, edges, n, m);
     const scale = referenceScale(reference);
     return { value, effect: value / scale, details: { referenceStd: scale, exact: exact === null ? 0 : 1 } };
@@ -288,12 +299,13 @@ function exactWasserstein(reference: BinnedDistribution, current: BinnedDistribu
   let previousGap = 0;
   let left = low;
   for (let i = 0; i < bins; i++) {
-    cumulativeReference += reference.counts[i];
-    cumulativeCurrent += current.counts[i];
+    cumulativeReference += reference.counts[i]!;
+    cumulativeCurrent += current.counts[i]!;
     // The last bin ends where both CDFs are 1: the gap there is 0 (not rounding's leftovers).
     const gap = i === bins - 1 ? 0 : cumulativeReference / n - cumulativeCurrent / m;
-    const right = i === bins - 1 ? high : edges[i];
-    const signed = right * gap - left * previousGap - (referenceSums[i] / n - currentSums[i] / m);
+    // edges.length = bins - 1 (checked by the caller), so edges[i] is there for every bin but the last.
+    const right = i === bins - 1 ? high : edges[i]!;
+    const signed = right * gap - left * previousGap - (referenceSums[i]! / n - currentSums[i]! / m);
     const magnitude = Math.abs(signed);
     value += previousGap * gap < 0 ? Math.max(magnitude, crossingIntegral(previousGap, gap, signed, right - left)) : magnitude;
     previousGap = gap;
@@ -321,10 +333,10 @@ function binnedWasserstein(reference: BinnedDistribution, current: BinnedDistrib
   let cumulativeCurrent = 0;
   let previousGap = 0;
   for (let i = 0; i < reference.counts.length; i++) {
-    cumulativeReference += reference.counts[i] / n;
-    cumulativeCurrent += current.counts[i] / m;
+    cumulativeReference += reference.counts[i]! / n;
+    cumulativeCurrent += current.counts[i]! / m;
     const gap = cumulativeReference - cumulativeCurrent;
-    value += absoluteLinearIntegral(previousGap, gap, bounds[i + 1] - bounds[i]);
+    value += absoluteLinearIntegral(previousGap, gap, bounds[i + 1]! - bounds[i]!);
     previousGap = gap;
   }
   return value;
@@ -360,20 +372,23 @@ export const chiSquareMetric: DriftMetric = {
     const n = total(reference.counts);
     const m = total(current.counts);
     const unseenIndex = (current.labels ?? reference.labels ?? []).indexOf(UNSEEN_LABEL);
-    const unseen = unseenIndex >= 0 ? current.counts[unseenIndex] : 0;
+    // indexOf gives -1 without an unseen bucket: no such entry, so 0.
+    const unseen = current.counts[unseenIndex] ?? 0;
     const unseenRate = m > 0 ? unseen / m : 0;
     if (n === 0 || m === 0) return { ...NO_EVIDENCE, pValue: 1, details: { df: 0, unseen, unseenRate } };
     const grand = n + m;
     let statistic = 0;
     let columns = 0;
     for (let j = 0; j < reference.counts.length; j++) {
-      const columnTotal = reference.counts[j] + current.counts[j];
+      const referenceCount = reference.counts[j]!;
+      const currentCount = current.counts[j]!;
+      const columnTotal = referenceCount + currentCount;
       if (columnTotal === 0) continue;
       columns++;
       const expectedReference = (n * columnTotal) / grand;
       const expectedCurrent = (m * columnTotal) / grand;
-      statistic += (reference.counts[j] - expectedReference) ** 2 / expectedReference;
-      statistic += (current.counts[j] - expectedCurrent) ** 2 / expectedCurrent;
+      statistic += (referenceCount - expectedReference) ** 2 / expectedReference;
+      statistic += (currentCount - expectedCurrent) ** 2 / expectedCurrent;
     }
     const df = columns - 1;
     const cramersV = df > 0 ? Math.sqrt(Math.min(1, statistic / grand)) : 0;
@@ -431,14 +446,14 @@ export interface LivePerformance {
  * prediction get F1 0.
  */
 export function livePerformance(confusion: readonly (readonly number[])[]): LivePerformance {
-  const classes = confusion.length;
   let labelled = 0;
   let correct = 0;
   const perClass: LivePerformance['perClass'] = [];
-  for (let c = 0; c < classes; c++) {
-    const truePositives = confusion[c][c];
-    const support = total(confusion[c]);
-    const predicted = confusion.reduce((sum, row) => sum + row[c], 0);
+  for (const [c, row] of confusion.entries()) {
+    // A square matrix: row c has a column c, and so has every other row.
+    const truePositives = row[c]!;
+    const support = total(row);
+    const predicted = confusion.reduce((sum, other) => sum + other[c]!, 0);
     labelled += support;
     correct += truePositives;
     const precision = predicted === 0 ? 0 : truePositives / predicted;

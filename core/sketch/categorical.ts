@@ -68,7 +68,7 @@ export class CategoricalCountSketch implements RedisHashSketch<CategoricalState,
       return state;
     }
     const position = this.index.get(value);
-    if (position !== undefined) state.counts[position]++;
+    if (position !== undefined) state.counts[position]!++;
     else if (this.otherValues.has(value) || this.unknownAs === 'other') state.other++;
     else state.unseen++;
     return state;
@@ -78,7 +78,7 @@ export class CategoricalCountSketch implements RedisHashSketch<CategoricalState,
     this.checkShape(a);
     this.checkShape(b);
     return {
-      counts: a.counts.map((count, i) => count + b.counts[i]),
+      counts: a.counts.map((count, i) => count + b.counts[i]!),
       other: a.other + b.other,
       unseen: a.unseen + b.unseen,
       invalid: a.invalid + b.invalid,

@@ -98,7 +98,7 @@ export class EmbeddingSketch implements RedisHashSketch<EmbeddingState, readonly
       state.invalid++;
       return state;
     }
-    for (let j = 0; j < z.length; j++) state.sums[j] += z[j]!;
+    for (let j = 0; j < z.length; j++) state.sums[j]! += z[j]!;
     state.count++;
     return state;
   }

@@ -72,7 +72,7 @@ export class ExpectedConfusionSketch implements RedisHashSketch<ExpectedConfusio
   merge(a: ExpectedConfusionState, b: ExpectedConfusionState): ExpectedConfusionState {
     return {
       count: a.count + b.count,
-      cells: a.cells.map((row, i) => row.map((sum, j) => sum + b.cells[i][j])),
+      cells: a.cells.map((row, i) => row.map((sum, j) => sum + b.cells[i]![j]!)),
       invalid: a.invalid + b.invalid,
     };
   }
@@ -101,7 +101,7 @@ export class ExpectedConfusionSketch implements RedisHashSketch<ExpectedConfusio
     const out = emptyIncrements();
     putNonZero(out.ints, FIELD.count, state.count);
     putNonZero(out.ints, FIELD.invalid, state.invalid);
-    SENTIMENTS.forEach((trueClass, i) => SENTIMENTS.forEach((predicted, j) => putNonZero(out.floats, cellField(trueClass, predicted), state.cells[i][j])));
+    SENTIMENTS.forEach((trueClass, i) => SENTIMENTS.forEach((predicted, j) => putNonZero(out.floats, cellField(trueClass, predicted), state.cells[i]![j]!)));
     return out;
   }
 

@@ -61,7 +61,7 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
   constructor(edges: readonly number[]) {
     for (let i = 0; i < edges.length; i++) {
       if (!Number.isFinite(edges[i])) throw sketchFormatError('histogram edges must be finite numbers', { index: i });
-      if (i > 0 && !(edges[i] > edges[i - 1])) throw sketchFormatError('histogram edges must be strictly ascending', { index: i });
+      if (i > 0 && !(edges[i]! > edges[i - 1]!)) throw sketchFormatError('histogram edges must be strictly ascending', { index: i });
     }
     this.edges = [...edges];
     this.countFields = Array.from({ length: edges.length + 1 }, (_, i) => `${FIELD.binPrefix}${i}`);
@@ -84,7 +84,7 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
     let hi = this.edges.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.edges[mid] < value) lo = mid + 1;
+      if (this.edges[mid]! < value) lo = mid + 1; // lo <= mid < hi <= edges.length
       else hi = mid;
     }
     return lo;
@@ -97,8 +97,8 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
       return state;
     }
     const bin = this.binOf(value);
-    state.counts[bin]++;
-    if (state.binSums) state.binSums[bin] += value;
+    state.counts[bin]!++;
+    if (state.binSums) state.binSums[bin]! += value;
     state.count++;
     state.sum += value;
     state.sumSquares += value * value;
@@ -111,7 +111,7 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
     this.checkShape(a);
     this.checkShape(b);
     return {
-      counts: a.counts.map((count, i) => count + b.counts[i]),
+      counts: a.counts.map((count, i) => count + b.counts[i]!),
       count: a.count + b.count,
       sum: a.sum + b.sum,
       sumSquares: a.sumSquares + b.sumSquares,
@@ -119,7 +119,7 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
       max: Math.max(a.max, b.max),
       invalid: a.invalid + b.invalid,
       // Unknown per-bin sums on either side leave them unknown: a partial sum would look exact.
-      binSums: a.binSums && b.binSums ? a.binSums.map((total, i) => total + b.binSums![i]) : null,
+      binSums: a.binSums && b.binSums ? a.binSums.map((total, i) => total + b.binSums![i]!) : null,
     };
   }
 
@@ -167,9 +167,9 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
     if (state.count > 0 && !binSums) throw sketchFormatError(`${this.kind}: a state without per-bin sums cannot be added to a format-2 hash`);
     for (let i = 0; i < counts.length; i++) {
       if (counts[i] === 0) continue;
-      out.ints[this.countFields[i]] = counts[i];
+      out.ints[this.countFields[i]!] = counts[i]!;
       // Written even when 0: a counted bin without its sum field marks a format-1 hash (see fromHash).
-      out.floats[this.sumFields[i]] = binSums![i];
+      out.floats[this.sumFields[i]!] = binSums![i]!;
     }
     putNonZero(out.floats, FIELD.sum, state.sum);
     putNonZero(out.floats, FIELD.sumSquares, state.sumSquares);
@@ -193,7 +193,7 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
       invalid: hashInteger(hash, FIELD.invalid, this.kind),
       binSums: null,
     };
-    const legacy = state.counts.some((count, i) => count > 0 && hash[this.sumFields[i]] === undefined);
+    const legacy = state.counts.some((count, i) => count > 0 && hash[this.sumFields[i]!] === undefined);
     if (!legacy) state.binSums = this.sumFields.map((field) => hashFloat(hash, field, this.kind, 0));
     this.checkConsistent(state);
     return state;

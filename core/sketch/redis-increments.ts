@@ -79,7 +79,10 @@ export function mergeIncrements(a: SketchIncrements, b: SketchIncrements): Sketc
   };
   const pick = (x: Record<string, number>, y: Record<string, number>, better: (p: number, q: number) => number): Record<string, number> => {
     const out = { ...x };
-    for (const [field, value] of Object.entries(y)) out[field] = field in out ? better(out[field], value) : value;
+    for (const [field, value] of Object.entries(y)) {
+      const current = out[field];
+      out[field] = current === undefined ? value : better(current, value);
+    }
     return out;
   };
   return {

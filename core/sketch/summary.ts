@@ -80,8 +80,9 @@ export class SummarySketch implements RedisHashSketch<SummaryState, SummaryValue
     if (value.outlier) state.outliers++;
     if (value.late === true) state.late++;
     state.confidenceSum += value.confidence;
-    state.predicted[predicted]++;
-    state.confusion[SENTIMENTS.indexOf(label)][predicted]++;
+    // Both indices are SENTIMENTS positions (predicted >= 0 checked above, label a ratingLabel sentiment).
+    state.predicted[predicted]!++;
+    state.confusion[SENTIMENTS.indexOf(label)]![predicted]!++;
     return state;
   }
 
@@ -91,8 +92,8 @@ export class SummarySketch implements RedisHashSketch<SummaryState, SummaryValue
       outliers: a.outliers + b.outliers,
       confidenceSum: a.confidenceSum + b.confidenceSum,
       late: a.late + b.late,
-      predicted: a.predicted.map((count, i) => count + b.predicted[i]),
-      confusion: a.confusion.map((row, i) => row.map((count, j) => count + b.confusion[i][j])),
+      predicted: a.predicted.map((count, i) => count + b.predicted[i]!),
+      confusion: a.confusion.map((row, i) => row.map((count, j) => count + b.confusion[i]![j]!)),
       invalid: a.invalid + b.invalid,
     };
   }
@@ -124,8 +125,8 @@ export class SummarySketch implements RedisHashSketch<SummaryState, SummaryValue
     putNonZero(out.ints, FIELD.invalid, state.invalid);
     putNonZero(out.floats, FIELD.confidenceSum, state.confidenceSum);
     SENTIMENTS.forEach((predicted, j) => {
-      putNonZero(out.ints, `${FIELD.predicted}${predicted}`, state.predicted[j]);
-      SENTIMENTS.forEach((label, i) => putNonZero(out.ints, `${FIELD.confusion}${label}:${predicted}`, state.confusion[i][j]));
+      putNonZero(out.ints, `${FIELD.predicted}${predicted}`, state.predicted[j]!);
+      SENTIMENTS.forEach((label, i) => putNonZero(out.ints, `${FIELD.confusion}${label}:${predicted}`, state.confusion[i]![j]!));
     });
     return out;
   }

@@ -9,7 +9,7 @@ import { createScorerMetrics } from '../../scorer/metrics.js';
 async function versionsOf(registry: Registry, metric: string, label: string): Promise<string[]> {
   const text = await registry.metrics();
   const pattern = new RegExp(`^${metric}\\{[^}]*${label}="([^"]+)"`, 'gm');
-  return [...new Set([...text.matchAll(pattern)].map((match) => match[1]))].sort();
+  return [...new Set([...text.matchAll(pattern)].map((match) => match[1]!))].sort();
 }
 
 describe('ModelVersionSeries', () => {

@@ -158,7 +158,7 @@ describe('assessFeatures p-value family', () => {
     const tests = assessments.filter((a) => a.metric === 'ks' || a.metric === 'chi_square');
     expect(tests).toHaveLength(3);
     const expected = holmAdjust(tests.map((a) => a.pValue ?? Number.NaN));
-    tests.forEach((a, i) => expect(a.pValueAdjusted).toBeCloseTo(expected[i], 12));
+    tests.forEach((a, i) => expect(a.pValueAdjusted).toBeCloseTo(expected[i]!, 12));
     expect(assessments.filter((a) => a.metric === 'psi').every((a) => a.pValueAdjusted === null)).toBe(true);
   });
 });

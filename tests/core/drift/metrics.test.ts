@@ -91,7 +91,7 @@ describe('Jensen–Shannon distance', () => {
     const p = [0.1, 0.2, 0.3, 0.4];
     const q = [0.25, 0.25, 0.5, 0];
     const entropy = (dist: number[]): number => -dist.reduce((sum, x) => (x > 0 ? sum + x * Math.log2(x) : sum), 0);
-    const mid = p.map((x, i) => (x + q[i]) / 2);
+    const mid = p.map((x, i) => (x + q[i]!) / 2);
     const expected = Math.sqrt(entropy(mid) - (entropy(p) + entropy(q)) / 2);
     const result = jsDistanceMetric.compute(numeric([10, 20, 30, 40], [1, 2, 3]), numeric([25, 25, 50, 0], [1, 2, 3]));
     expect(result.value).toBeCloseTo(expected, 12);
@@ -218,7 +218,7 @@ describe('model-level metrics', () => {
     expect(performance.labelled).toBe(20);
     expect(performance.accuracy).toBeCloseTo(0.75, 12);
     const f1 = [5 / 6, (2 * 0.4 * 0.5) / 0.9, (2 * (8 / 9) * 0.8) / (8 / 9 + 0.8)];
-    expect(performance.macroF1).toBeCloseTo((f1[0] + f1[1] + f1[2]) / 3, 12);
+    expect(performance.macroF1).toBeCloseTo(f1.reduce((sum, value) => sum + value, 0) / 3, 12);
   });
 
   it('leaves classes absent from labels and predictions out of macro-F1', () => {
@@ -269,7 +269,7 @@ function metricConformance(metric: DriftMetric): void {
         [make([1, 0, 0, 0, 0]), make([0, 0, 0, 0, 1])],
         [make([7]), make([3])],
         [make([0]), make([3])],
-      ]) {
+      ] as const) {
         const result = metric.compute(ref, cur);
         expect(Number.isFinite(result.value)).toBe(true);
         expect(Number.isFinite(result.effect)).toBe(true);

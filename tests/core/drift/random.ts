@@ -22,7 +22,9 @@ export function quantileEdges(values: readonly number[], bins: number): number[]
   const edges: number[] = [];
   for (let i = 1; i < bins; i++) {
     const edge = sorted[Math.min(sorted.length - 1, Math.floor((i * sorted.length) / bins))];
-    if (edges.length === 0 || edge > edges[edges.length - 1]) edges.push(edge);
+    if (edge === undefined) break; // no values, no edges
+    const last = edges[edges.length - 1];
+    if (last === undefined || edge > last) edges.push(edge);
   }
   return edges;
 }

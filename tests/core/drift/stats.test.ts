@@ -38,7 +38,7 @@ describe('special functions', () => {
       [10, 4],
       [10, 15],
       [25, 40],
-    ]) {
+    ] as const) {
       expect(regularizedGammaQ(a, x)).toBeCloseTo(integerGammaQ(a, x), 12);
       expect(regularizedGammaP(a, x) + regularizedGammaQ(a, x)).toBeCloseTo(1, 12);
     }
@@ -87,7 +87,7 @@ describe('multiple-testing corrections', () => {
   it('Holm: step-down, monotone in the sorted order, input order kept', () => {
     const adjusted = holmAdjust([0.01, 0.04, 0.03, 0.005]);
     const expected = [0.03, 0.06, 0.06, 0.02];
-    adjusted.forEach((p, i) => expect(p).toBeCloseTo(expected[i], 12));
+    adjusted.forEach((p, i) => expect(p).toBeCloseTo(expected[i]!, 12));
   });
 
   it('Holm caps at 1 and ignores NaN entries in the family size', () => {
@@ -102,6 +102,6 @@ describe('multiple-testing corrections', () => {
     const p = [0.001, 0.02, 0.3, 0.04];
     const bonferroni = bonferroniAdjust(p);
     expect(bonferroni).toEqual([0.004, 0.08, 1, 0.16]);
-    holmAdjust(p).forEach((value, i) => expect(value).toBeLessThanOrEqual(bonferroni[i] + 1e-15));
+    holmAdjust(p).forEach((value, i) => expect(value).toBeLessThanOrEqual(bonferroni[i]! + 1e-15));
   });
 });

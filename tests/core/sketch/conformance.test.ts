@@ -60,8 +60,8 @@ function simulateRedisHash(...all: SketchIncrements[]): Record<string, string> {
   for (const increments of all) {
     for (const [field, value] of Object.entries(increments.ints)) hash[field] = (hash[field] ?? 0) + value;
     for (const [field, value] of Object.entries(increments.floats)) hash[field] = (hash[field] ?? 0) + value;
-    for (const [field, value] of Object.entries(increments.mins)) hash[field] = field in hash ? Math.min(hash[field], value) : value;
-    for (const [field, value] of Object.entries(increments.maxes)) hash[field] = field in hash ? Math.max(hash[field], value) : value;
+    for (const [field, value] of Object.entries(increments.mins)) hash[field] = Math.min(hash[field] ?? Infinity, value);
+    for (const [field, value] of Object.entries(increments.maxes)) hash[field] = Math.max(hash[field] ?? -Infinity, value);
   }
   return Object.fromEntries(Object.entries(hash).map(([field, value]) => [field, String(value)]));
 }
@@ -71,8 +71,7 @@ function conformance<State, Value>(testCase: SketchCase<State, Value>): void {
   const mixed: unknown[] = [...testCase.values];
   testCase.invalidValues.forEach((bad, i) => mixed.splice((i * 37) % mixed.length, 0, bad));
   const third = Math.floor(mixed.length / 3);
-  const parts = [mixed.slice(0, third), mixed.slice(third, 2 * third), mixed.slice(2 * third)];
-  const [a, b, c] = parts.map((part) => sketchOf(sketch, part));
+  const [a, b, c] = [sketchOf(sketch, mixed.slice(0, third)), sketchOf(sketch, mixed.slice(third, 2 * third)), sketchOf(sketch, mixed.slice(2 * third))];
 
   describe(`Sketch conformance: ${testCase.name}`, () => {
     it('zero is the identity of merge', () => {
@@ -173,7 +172,7 @@ conformance({
 
 const pick = seededRandom(23);
 const summaryValues: SummaryValue[] = Array.from({ length: 400 }, () => ({
-  sentiment: SENTIMENTS[Math.floor(pick() * 3)],
+  sentiment: SENTIMENTS[Math.floor(pick() * 3)]!,
   confidence: 0.34 + 0.66 * pick(),
   outlier: pick() < 0.05,
   rating: 1 + Math.floor(pick() * 5),

@@ -80,13 +80,13 @@ describe('REDIS_APPLY_INCREMENTS_LUA', () => {
   it('categorical and summary sketches read back exactly', async () => {
     const random = seededRandom(5);
     const categorical = new CategoricalCountSketch(['a', 'b']);
-    const labels = Array.from({ length: 200 }, () => ['a', 'b', 'new'][Math.floor(random() * 3)]);
+    const labels = Array.from({ length: 200 }, () => ['a', 'b', 'new'][Math.floor(random() * 3)]!);
     const categoricalWhole = labels.reduce((state, value) => categorical.add(state, value), categorical.zero());
     expect(await applyAll(categorical, `${prefix}:cat`, split(labels, 4))).toEqual(categoricalWhole);
 
     const summary = new SummarySketch();
     const events = Array.from({ length: 200 }, () => ({
-      sentiment: SENTIMENTS[Math.floor(random() * 3)],
+      sentiment: SENTIMENTS[Math.floor(random() * 3)]!,
       confidence: 0.5,
       outlier: random() < 0.1,
       rating: 1 + Math.floor(random() * 5),
