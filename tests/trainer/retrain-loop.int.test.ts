@@ -1,8 +1,9 @@
 /**
  * The whole retraining loop on real services: Kafka (shared broker, own topics), Redis (own prefix),
- * embedded ClickHouse (own path), the registry on the filesystem, the scorer as a child process, the
- * production and shadow aggregators and the retrain policy in this process (they share the chdb client, as
- * in `driftline serve`).
+ * embedded ClickHouse (own path), the registry's artifacts in the S3-compatible store (the S3Proxy
+ * scripts/services.sh starts; own prefix), the scorer as a child process on a registry directory of its own
+ * (so every model it loads comes through S3), the production and shadow aggregators and the retrain policy in
+ * this process (they share the chdb client, as in `driftline serve`).
  *
  *   shifted stream (sentiment words production v1 never saw) → v1's windows red → the policy trains v2 by warm
  *   start on the reference data + the recent sample (recent_reviews) and registers it as staging → the scorer
@@ -13,11 +14,13 @@
  * Small on purpose: a tiny model (seconds to train), 250 reviews per window (the drift tests' minimum is 200),
  * ingest-time windows with synthetic times so windows close as soon as the next one starts.
  */
+import { randomUUID } from 'node:crypto';
 import { rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { S3ArtifactStore } from '../../core/artifact-store/index.js';
 import { codecFor } from '../../core/avro.js';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
 import { coreSettings, type CoreSettings } from '../../core/config.js';
@@ -39,6 +42,14 @@ import { createSetup, killAllScorers, produce, startScorer, waitUntil, type Scor
 import { TINY_PARAMS, shiftedReviews, syntheticReviews } from './fixtures.js';
 
 const NAME = 'loop';
+const S3 = {
+  DRIFTLINE_S3_ENDPOINT: `http://127.0.0.1:${process.env.DRIFTLINE_S3PROXY_PORT ?? '9300'}`,
+  DRIFTLINE_S3_ACCESS_KEY_ID: 'driftline',
+  DRIFTLINE_S3_SECRET_ACCESS_KEY: 'driftline-local-secret',
+  DRIFTLINE_S3_CREATE_BUCKET: 'true',
+};
+const BUCKET = 'driftline-tests';
+const STORE_PREFIX = `loop-${randomUUID().slice(0, 8)}`;
 const WINDOW_MS = 60_000;
 const PER_WINDOW = 250;
 const REFERENCE = syntheticReviews(1_200, 31);
@@ -52,6 +63,8 @@ let redis: Redis;
 let clickhouse: ClickHouseClient;
 let registry: ModelRegistry;
 let publisher: ReturnType<typeof kafkaPromotionPublisher>;
+let store: S3ArtifactStore;
+let scorerRegistryDir: string;
 let scorer: ScorerChild;
 const aggregators: AggregatorService[] = [];
 const log = createLogger('retrain-loop-test', process.env.LOOP_TEST_LOG ?? 'warn');
@@ -145,11 +158,15 @@ beforeAll(async () => {
   redis = new Redis(core.redisUrl);
   clickhouse = await createClickHouse(core);
   publisher = kafkaPromotionPublisher(setup.kafka, setup.topics.promotions);
-  registry = publishingRegistry(openRegistry(setup.registryDir), publisher);
+  store = new S3ArtifactStore({ bucket: BUCKET, prefix: STORE_PREFIX, endpoint: S3.DRIFTLINE_S3_ENDPOINT, region: 'us-east-1', forcePathStyle: true, retries: 2, accessKeyId: S3.DRIFTLINE_S3_ACCESS_KEY_ID, secretAccessKey: S3.DRIFTLINE_S3_SECRET_ACCESS_KEY });
+  await store.ensureBucket(true);
+  registry = publishingRegistry(openRegistry(setup.registryDir, { artifactStore: store }), publisher);
   // Production v1: the tiny model on the reference (synthetic) vocabulary.
   const v1 = await runTrainingJob({ registry, name: NAME, rows: REFERENCE, params: TINY_PARAMS, promote: true, compareBaseline: false, progress: () => {} });
   expect(v1.version).toBe(1);
-  scorer = startScorer(setup, 'loop', { DRIFTLINE_SHADOW: 'staging' });
+  // The scorer's registry directory starts empty: the index, v1 and later v2 reach it through the store only.
+  scorerRegistryDir = mkdtempSync(join(tmpdir(), 'driftline-loop-scorer-registry-'));
+  scorer = startScorer(setup, 'loop', { DRIFTLINE_SHADOW: 'staging', DRIFTLINE_REGISTRY_DIR: scorerRegistryDir, DRIFTLINE_ARTIFACT_STORE: `s3://${BUCKET}/${STORE_PREFIX}`, ...S3 });
   await aggregator({ core, settings }).start();
   await aggregator(shadowAggregatorSettings(core, settings)).start();
 }, 180_000);
@@ -158,6 +175,11 @@ afterAll(async () => {
   await killAllScorers();
   for (const service of aggregators) await service.stop().catch(() => undefined);
   await publisher?.close();
+  if (store) {
+    for (const key of await store.list('').catch(() => [])) await store.delete(key).catch(() => undefined);
+    await store.close();
+  }
+  if (scorerRegistryDir) rmSync(scorerRegistryDir, { recursive: true, force: true });
   await clickhouse?.close();
   if (redis) {
     const keys = await redis.keys(`${core.redisPrefix}:*`);
@@ -208,5 +230,8 @@ describe('the retraining loop', () => {
     expect(weightedF1(after)).toBeGreaterThan(weightedF1(before) + 0.2);
     // Recovered: the candidate's drift reference is the recent traffic it learnt from, so no item of v2 is red.
     expect(after.map((w) => w.status)).not.toContain('red');
+    // The scorer served both versions from what it downloaded from the store into its own directory.
+    expect((await store.list(`${NAME}/versions/2/`)).length).toBeGreaterThan(0);
+    expect(await openRegistry(scorerRegistryDir, { artifactStore: store }).productionVersion(NAME)).toBe(2);
   }, 300_000);
 });
