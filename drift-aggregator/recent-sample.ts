@@ -12,31 +12,20 @@
  * K / n of being kept (the hash is uniform), so the sample is a uniform one of the window.
  */
 import { createHash } from 'node:crypto';
-import type { RecentReviewRow } from '../core/drift/tables.js';
+import type { RecentReviewRow, WindowRowKey } from '../core/drift/tables.js';
 import type { ScoredReview } from '../schemas/types.js';
 import { windowRowKey, type WindowRef } from './windows.js';
 
-/** What one sampled review keeps (the zset member, as JSON). */
-export interface SampledReview {
-  review_id: string;
+/**
+ * What one sampled review keeps (the zset member, as JSON): the recent_reviews columns of the review itself
+ * (product id, helpful votes and verified are monitored features a retrain learns from besides text and
+ * rating), with JSON's booleans where the table has 0/1, and its segment.
+ */
+export type SampledReview = Omit<RecentReviewRow, keyof WindowRowKey | 'sample_hash' | 'written_at' | 'verified' | 'outlier_flag'> & {
   segment: string;
-  category: string | null;
-  /** The review's own fields a retrain learns from besides text and rating (they are monitored features too). */
-  product_id: string | null;
-  helpful_votes: number | null;
   verified: boolean | null;
-  rating: number;
-  title: string | null;
-  text: string | null;
-  sentiment: string;
-  confidence: number;
-  prob_negative: number;
-  prob_neutral: number;
-  prob_positive: number;
-  outlier_score: number;
   outlier_flag: boolean;
-  event_time_ms: number | null;
-}
+};
 
 /** 48 bits of SHA-1 of the review_id: uniform, the same on every instance, exact as a Redis zset score (a double). */
 export function sampleHash(reviewId: string): number {
