@@ -10,7 +10,9 @@
  * DRIFTLINE_REDIS_CLUSTER_NODES or else the masters `scripts/services.sh up` starts on 7001-7003; the topic has
  * 3 partitions in both modes, so the cluster spreads the per-partition state over its masters).
  *
- *   node dist/bench/aggregator.js [--events 100000] [--windows 5] [--redis single|cluster]
+ *   node dist/bench/aggregator.js [--events 100000] [--windows 5] [--redis single|cluster] [--without-embedding]
+ *
+ * The events carry a 16-float `embedding` (as models/default emits) unless --without-embedding (to see its cost).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -34,7 +36,8 @@ import { seededRandom, syntheticBaseline, syntheticReview } from '../fixtures/sy
 import type { ScoredReview } from '../schemas/types.js';
 import { writeResult } from './lib.js';
 
-const { values: args } = parseArgs({ options: { events: { type: 'string', default: '100000' }, windows: { type: 'string', default: '5' }, redis: { type: 'string', default: 'single' } } });
+const { values: args } = parseArgs({ options: { events: { type: 'string', default: '100000' }, windows: { type: 'string', default: '5' }, redis: { type: 'string', default: 'single' }, 'without-embedding': { type: 'boolean', default: false } } });
+const EMBEDDING = !args['without-embedding'];
 const EVENTS = Number(args.events);
 const WINDOWS = Number(args.windows);
 if (args.redis !== 'single' && args.redis !== 'cluster') throw new Error(`--redis single|cluster, not ${args.redis}`);
@@ -55,7 +58,8 @@ const core = coreSettings.load(process.env, {
 if (CLUSTER && core.redisClusterNodes.length === 0) core.redisClusterNodes = DEFAULT_CLUSTER_NODES;
 if (!CLUSTER) core.redisClusterNodes = [];
 const settings = aggregatorSettings.load(process.env, { groupId: `bench-${id}-aggregator`, metricsPort: 0, windowTime: 'ingest', allowedLatenessMs: 0, idleCloseMs: 2_000, closeIntervalMs: 250 });
-const baseline = syntheticBaseline(MODEL, 1);
+// The events carry a 16-float embedding like models/default's, so embedding drift's cost is in the figures.
+const baseline = syntheticBaseline(MODEL, 1, 4_000, 7, EMBEDDING);
 
 function makeReviews(): ScoredReview[] {
   const random = seededRandom(99);
@@ -63,7 +67,7 @@ function makeReviews(): ScoredReview[] {
   const perWindow = Math.ceil(EVENTS / WINDOWS);
   // A third of the stream is shifted, so closing windows has real drift to report.
   return Array.from({ length: EVENTS }, (_, i) =>
-    syntheticReview(i, random, { modelName: MODEL, modelVersion: 1, shifted: i % 3 === 0, ingestTimeMs: firstWindow + Math.floor(i / perWindow) * settings.windowMs + (i % perWindow) }),
+    syntheticReview(i, random, { modelName: MODEL, modelVersion: 1, shifted: i % 3 === 0, embedding: EMBEDDING, ingestTimeMs: firstWindow + Math.floor(i / perWindow) * settings.windowMs + (i % perWindow) }),
   );
 }
 
@@ -161,7 +165,7 @@ async function main(): Promise<void> {
     benchmark: 'aggregator',
     time: new Date().toISOString(),
     machine: { os: `${osType()} ${release()}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg: loadavg() },
-    config: { redis: CLUSTER ? `cluster (${core.redisClusterNodes.length} masters)` : 'single', events: EVENTS, windows: WINDOWS, windowSizesMs: windowSizesOf(settings), partitions: core.topicPartitions, maxBatchBytes: settings.maxBatchBytes, segments: settings.maxSegments },
+    config: { redis: CLUSTER ? `cluster (${core.redisClusterNodes.length} masters)` : 'single', events: EVENTS, windows: WINDOWS, windowSizesMs: windowSizesOf(settings), partitions: core.topicPartitions, maxBatchBytes: settings.maxBatchBytes, segments: settings.maxSegments, embedding: EMBEDDING },
     preAggregationEventsPerSecond: Math.round(preAggregation.wall),
     preAggregationEventsPerCpuSecond: Math.round(preAggregation.cpu),
     endToEndEventsPerSecond: Math.round(endToEnd),

@@ -11,7 +11,7 @@
  * replay after lost Redis state adds the very same members again. Every review has the same chance
  * K / n of being kept (the hash is uniform), so the sample is a uniform one of the window.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { RecentReviewRow, WindowRowKey } from '../core/drift/tables.js';
 import type { ScoredReview } from '../schemas/types.js';
 import { windowRowKey, type WindowRef } from './windows.js';
@@ -29,8 +29,12 @@ export type SampledReview = Omit<RecentReviewRow, keyof WindowRowKey | 'sample_h
 
 /** 48 bits of SHA-1 of the review_id: uniform, the same on every instance, exact as a Redis zset score (a double). */
 export function sampleHash(reviewId: string): number {
-  return createHash('sha1').update(reviewId).digest().readUIntBE(0, 6);
+  return sha1(reviewId).readUIntBE(0, 6);
 }
+
+// The one-shot crypto.hash (Node >= 20.12) is about twice as fast as a Hash object per review; same digest.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash;
+const sha1 = oneShot ? (text: string): Buffer => oneShot('sha1', text, 'buffer') : (text: string): Buffer => crypto.createHash('sha1').update(text).digest();
 
 export function sampledReview(event: ScoredReview, segment: string): SampledReview {
   return {
@@ -54,15 +58,34 @@ export function sampledReview(event: ScoredReview, segment: string): SampledRevi
   };
 }
 
-/** The K smallest-hash reviews of one window within a batch (so a batch sends Redis at most K members per window). */
+interface Candidate {
+  hash: number;
+  event: ScoredReview;
+  segment: string;
+  member?: string;
+}
+
+function memberOf(candidate: Candidate): string {
+  return (candidate.member ??= JSON.stringify(sampledReview(candidate.event, candidate.segment)));
+}
+
+/**
+ * The K smallest-hash reviews of one window within a batch (so a batch sends Redis at most K members per window).
+ * The member JSON is made only for the candidates that survive: once K are held, a review whose hash is above
+ * the K-th smallest so far can never be kept, and most reviews of a large batch are dropped on their hash alone.
+ */
 export class WindowSample {
-  private entries: Array<[number, string]> = [];
+  private entries: Candidate[] = [];
+  /** The K-th smallest hash after the last trim (Infinity until K are held). */
+  private cutoff = Infinity;
 
   constructor(readonly keep: number) {}
 
   add(event: ScoredReview, segment: string): void {
     if (this.keep <= 0) return;
-    this.entries.push([sampleHash(event.review_id), JSON.stringify(sampledReview(event, segment))]);
+    const hash = sampleHash(event.review_id);
+    if (hash > this.cutoff) return;
+    this.entries.push({ hash, event, segment });
     // Trimmed in chunks: sorting on every add would be quadratic for a large batch.
     if (this.entries.length >= 2 * this.keep) this.trim();
   }
@@ -70,12 +93,14 @@ export class WindowSample {
   /** [hash, member] pairs, smallest hash first, at most `keep`. */
   members(): Array<[number, string]> {
     this.trim();
-    return this.entries;
+    return this.entries.map((entry) => [entry.hash, memberOf(entry)]);
   }
 
   private trim(): void {
-    this.entries.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+    // Equal hashes (a 48-bit collision) order by member, as the Redis zset does.
+    this.entries.sort((a, b) => a.hash - b.hash || (memberOf(a) < memberOf(b) ? -1 : memberOf(a) > memberOf(b) ? 1 : 0));
     if (this.entries.length > this.keep) this.entries.length = this.keep;
+    if (this.keep > 0 && this.entries.length === this.keep) this.cutoff = this.entries[this.keep - 1]!.hash;
   }
 }
 

@@ -56,6 +56,7 @@ export class EmbeddingSketch implements RedisHashSketch<EmbeddingState, readonly
   private readonly scale: number;
   private readonly sumFields: readonly string[];
   private readonly knownFields: ReadonlySet<string>;
+  private readonly scratch: Float64Array;
 
   constructor(readonly config: EmbeddingFeatures) {
     const { dims, features, bandwidth } = config;
@@ -66,6 +67,7 @@ export class EmbeddingSketch implements RedisHashSketch<EmbeddingState, readonly
     const random = seededRandom(config.seed ^ 0x5eed);
     this.phases = Float64Array.from({ length: features }, () => 2 * Math.PI * random());
     this.scale = Math.sqrt(2 / features);
+    this.scratch = new Float64Array(features);
     this.sumFields = Array.from({ length: features }, (_, i) => `${FIELD.sumPrefix}${i}`);
     this.knownFields = new Set([FIELD.count, FIELD.invalid, ...this.sumFields]);
   }
@@ -93,7 +95,8 @@ export class EmbeddingSketch implements RedisHashSketch<EmbeddingState, readonly
   }
 
   add(state: EmbeddingState, vector: readonly number[] | null | undefined): EmbeddingState {
-    const z = new Array<number>(this.config.features);
+    // One scratch vector per sketch, not one array per event (the aggregator adds every event).
+    const z = this.scratch;
     if (!this.project(vector, z)) {
       state.invalid++;
       return state;
