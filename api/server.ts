@@ -18,35 +18,14 @@ import { toDriftlineError } from '../core/errors.js';
 import { createKafka } from '../core/kafka.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { followPromotions, kafkaPromotionPublisher, publishingRegistry, type PromotionFollower } from '../core/model/promotions.js';
-import { openRegistry, type ModelRegistry } from '../core/model/registry/index.js';
-import { createModelService, type ManagedModelService } from '../core/model/service.js';
+import { openRegistry } from '../core/model/registry/index.js';
+import { createModelService } from '../core/model/service.js';
 import { repoPath, userPath } from '../core/paths.js';
-import { buildApp, type ApiApp } from './app.js';
+import { buildApp } from './app.js';
 import { apiSettings, type ApiSettings } from './config.js';
-import { createJobRunner, type JobRunner } from './jobs.js';
+import { createJobRunner } from './jobs.js';
 import { trainerExecutor } from '../trainer/index.js';
-
-export interface StartApiOptions {
-  settings?: Partial<ApiSettings>;
-  core?: Partial<CoreSettings>;
-  logger?: Logger;
-  /** Open ClickHouse for the drift routes (default: when DRIFTLINE_CLICKHOUSE_URL is set or DRIFTLINE_API_EMBEDDED_CLICKHOUSE is true). */
-  clickhouse?: boolean;
-  /** An already open ClickHouse client (e.g. the aggregator's, in embedded mode); not closed by the API. */
-  clickhouseClient?: ClickHouseClient;
-}
-
-export interface RunningApi {
-  api: ApiApp;
-  /** `http://host:port` the server listens on. */
-  url: string;
-  modelService: ManagedModelService;
-  registry: ModelRegistry;
-  jobs: JobRunner;
-  follower(): PromotionFollower | undefined;
-  /** Drains and closes everything; idempotent. */
-  close(): Promise<void>;
-}
+import type { RunningApi, StartApiOptions } from './types.js';
 
 const FOLLOWER_RETRY_MS = 5_000;
 

@@ -30,3 +30,14 @@ export function guardedRun(name: string, usage: string, body: (argv: string[]) =
     }
   };
 }
+
+/**
+ * Runs the command called `name` among `commands` (a component's main.ts: `node trainer/main.ts train …`);
+ * an unknown name lists the commands on stderr and returns 2, as `driftline` does.
+ */
+export async function runNamedCommand(commands: readonly CliCommand[], name: string, argv: string[]): Promise<number> {
+  const command = commands.find((candidate) => candidate.name === name);
+  if (command) return command.run(argv);
+  process.stderr.write(`unknown command ${JSON.stringify(name)}; one of: ${commands.map((candidate) => candidate.name).join(', ')}\n`);
+  return 2;
+}

@@ -21,11 +21,11 @@ import { randomUUID } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
 import type { DriftThresholds } from '../core/drift/config.js';
 import { applyHysteresis, worstStatus, type HysteresisState } from '../core/drift/status.js';
-import { ALERTS_TABLE, ALL_SEGMENTS, DRIFT_METRICS_TABLE, RECENT_REVIEWS_TABLE, WINDOW_SUMMARY_TABLE, type DriftMetricRow, type WindowSummaryRow } from '../core/drift/tables.js';
+import { ALERTS_TABLE, ALL_SEGMENTS, DRIFT_METRICS_TABLE, RECENT_REVIEWS_TABLE, WINDOW_SUMMARY_TABLE, type WindowSummaryRow } from '../core/drift/tables.js';
 import { toDriftlineError } from '../core/errors.js';
 import type { RedisClient } from '../core/redis.js';
 import type { Logger } from '../core/logger.js';
-import type { DriftAlert, DriftStatus } from '../schemas/types.js';
+import type { DriftStatus } from '../schemas/types.js';
 import type { StatusedItem } from './alerts.js';
 import { alertHistoryRow, stepWindowEpisodes } from './alert-episodes.js';
 import type { SketchCatalog } from './baselines.js';
@@ -39,6 +39,7 @@ import { recordWindowForRollback, ROLLBACK_METRICS, type RollbackPolicy, type Ro
 import type { AggregatorMetrics } from './telemetry.js';
 import { recentReviewRows } from './recent-sample.js';
 import { parseLargeWindowId, parseWindowId, shouldClose, watermarkOf, type TimeSource, type WindowRef } from './windows.js';
+import type { ClosedWindow } from './types.js';
 
 export interface CloserOptions {
   /** The counted window size. */
@@ -92,15 +93,6 @@ interface StoredHysteresis {
   window: number;
   before: HysteresisState | null;
   after: HysteresisState;
-}
-
-export interface ClosedWindow {
-  ref: WindowRef;
-  /** Window size in ms (the counted size, or one of the larger sizes). */
-  sizeMs: number;
-  rows: DriftMetricRow[];
-  summaries: WindowSummaryRow[];
-  alerts: DriftAlert[];
 }
 
 export class WindowCloser {

@@ -3,7 +3,6 @@
  * pass their own ClickHouse client, since an embedded chdb path belongs to one process) and
  * `runAggregator` (the `driftline aggregator` process: runs until SIGTERM/SIGINT).
  */
-import type { Kafka } from 'kafkajs';
 import type { ClickHouseClient } from '../core/clickhouse.js';
 import { createClickHouse } from '../core/clickhouse.js';
 import { coreSettings } from '../core/config.js';
@@ -11,12 +10,13 @@ import { loadDriftThresholds } from '../core/drift/config.js';
 import { createKafka } from '../core/kafka.js';
 import { runService } from '../core/service-runner.js';
 import { createLogger, type Logger } from '../core/logger.js';
-import { createRedisClient, type RedisClient } from '../core/redis.js';
+import { createRedisClient } from '../core/redis.js';
 import { registryBaselineProvider } from './baselines.js';
 import { aggregatorSettings, type AggregatorSettings } from './config.js';
 import type { CoreSettings } from '../core/config.js';
-import { registryRollbackTarget, type RollbackTarget } from './rollback.js';
+import { registryRollbackTarget } from './rollback.js';
 import { AggregatorService } from './service.js';
+import type { AggregatorParts } from './types.js';
 
 export interface StartOptions {
   env?: NodeJS.ProcessEnv;
@@ -44,17 +44,6 @@ export function shadowAggregatorSettings(core: CoreSettings, settings: Aggregato
     core: { ...core, topicScored: core.topicShadow, redisPrefix: `${core.redisPrefix}:shadow` },
     settings: { ...settings, groupId: `${settings.groupId}-shadow`, metricsPort: 0, autoRollback: false, shadow: false },
   };
-}
-
-/** What an aggregator service is built from besides the environment's thresholds and the registry's baselines. */
-export interface AggregatorParts {
-  core: CoreSettings;
-  settings: AggregatorSettings;
-  kafka: Kafka;
-  redis: RedisClient;
-  clickhouse: ClickHouseClient;
-  rollbackTarget: RollbackTarget | null;
-  log: Logger;
 }
 
 /** One aggregator service on the given connections: drift thresholds from `env`, baselines from the registry. */

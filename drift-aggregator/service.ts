@@ -6,37 +6,18 @@
  * decide what was counted, whoever consumes the partition.
  */
 import type { Server } from 'node:http';
-import type { Kafka, Producer } from 'kafkajs';
-import type { RedisClient } from '../core/redis.js';
-import type { ClickHouseClient } from '../core/clickhouse.js';
-import type { CoreSettings } from '../core/config.js';
-import type { DriftThresholds } from '../core/drift/config.js';
+import type { Producer } from 'kafkajs';
 import { ensureTopics } from '../core/kafka.js';
-import type { Logger } from '../core/logger.js';
 import { readinessCondition, serveMetrics, type ReadinessCheck } from '../core/metrics.js';
-import { SketchCatalog, type BaselineProvider } from './baselines.js';
+import { SketchCatalog } from './baselines.js';
 import { runMigrations, type PendingRowWriter } from './clickhouse-writer.js';
-import type { ClosedWindow, WindowCloser } from './closer.js';
-import { windowSizesOf, type AggregatorSettings } from './config.js';
+import type { WindowCloser } from './closer.js';
+import { windowSizesOf } from './config.js';
 import { BatchConsumer } from './consumer.js';
 import { Housekeeping } from './housekeeping.js';
 import { AggregatorState } from './redis-state.js';
-import type { RollbackTarget } from './rollback.js';
 import { AggregatorMetrics } from './telemetry.js';
-
-export interface AggregatorDeps {
-  core: CoreSettings;
-  settings: AggregatorSettings;
-  thresholds: DriftThresholds;
-  kafka: Kafka;
-  redis: RedisClient;
-  clickhouse: ClickHouseClient;
-  baselines: BaselineProvider;
-  rollbackTarget: RollbackTarget | null;
-  log: Logger;
-  metrics?: AggregatorMetrics;
-  now?: () => number;
-}
+import type { AggregatorDeps, ClosedWindow } from './types.js';
 
 export class AggregatorService {
   readonly metrics: AggregatorMetrics;

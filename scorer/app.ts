@@ -18,24 +18,9 @@ import { initTracing, shutdownTracing } from '../core/tracing.js';
 import { instanceIdOf, scorerSettings, type ScorerSettings } from './config.js';
 import { ScoredIds } from './dedupe.js';
 import { createScorerMetrics, type ScorerMetrics } from './metrics.js';
-import { createScorer, type Scorer } from './scorer.js';
+import { createScorer } from './scorer.js';
+import type { RunScorerOptions, Scorer, ScorerProcess } from './types.js';
 import { ShadowModels } from './shadow.js';
-
-export interface ScorerProcess {
-  readonly instanceId: string;
-  readonly models: ManagedModelService;
-  readonly scorer: Scorer;
-  /** Bound address of the metrics server, when it runs. */
-  readonly metricsPort: number | null;
-  /** Graceful stop: in-flight transaction committed, group left, producers and model released. */
-  stop(): Promise<void>;
-}
-
-export interface RunScorerOptions {
-  env?: NodeJS.ProcessEnv;
-  /** Called when the consumer dies for good (kafkajs will not restart it). */
-  onFatal?: (err: Error) => void;
-}
 
 /** Worker threads scoring for the scorer when DRIFTLINE_MODEL_THREADS is unset. */
 const SCORER_MODEL_THREADS = 1;

@@ -20,48 +20,12 @@
 import { performance } from 'node:perf_hooks';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { toDriftlineError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
-import type { ModelService } from '../core/model/types.js';
 import { BatchHandler } from './batch.js';
-import { transactionalIdFor, type ScorerSettings } from './config.js';
-import type { ScoredIds } from './dedupe.js';
-import type { ScorerMetrics } from './metrics.js';
+import { transactionalIdFor } from './config.js';
 import { PartitionProducers } from './producers.js';
-import type { ShadowSource } from './shadow.js';
 import { createStableOffsetFetcher } from './stable-offsets.js';
+import type { Scorer, ScorerDeps } from './types.js';
 import { warmUp } from './warmup.js';
-
-export interface ScorerTopics {
-  reviews: string;
-  scored: string;
-  deadLetter: string;
-  /** The shadow candidate's events (used only when `shadow` is given). */
-  shadow?: string;
-}
-
-export interface ScorerDeps {
-  kafka: Kafka;
-  settings: ScorerSettings;
-  topics: ScorerTopics;
-  models: Pick<ModelService, 'current'>;
-  metrics: ScorerMetrics;
-  log: Logger;
-  /** End-to-end dedupe by review_id (absent: every valid record is scored). */
-  dedupe?: ScoredIds;
-  /** The staging candidate scoring in shadow (DRIFTLINE_SHADOW=staging). */
-  shadow?: ShadowSource;
-  /** Called when the consumer crashed and kafkajs will not restart it (the process should exit non-zero). */
-  onFatal?: (err: Error) => void;
-}
-
-export interface Scorer {
-  start(): Promise<void>;
-  /** Finishes the in-flight transaction, then leaves the group and closes every producer. */
-  stop(): Promise<void>;
-  assignedPartitions(): number[];
-  /** In the consumer group: joined, and not crashed, stopped or disconnected since (for /ready). */
-  isJoined(): boolean;
-}
 
 const MAX_BACKOFF_MS = 10_000;
 

@@ -6,19 +6,8 @@
 export { loadLabeledJsonl, sentimentLabel, splitByReviewId, type LabeledReview } from './data.js';
 export { HOLDOUT_SALT, runTrainingJob } from './pipeline.js';
 export { checkWarmStartRequest, parseBaseVersion, resolveBaseModel, type BaseModelRequest, type BaseVersion, type ResolvedBase } from './base-model.js';
-export {
-  TRAIN_PARAM_NAMES,
-  evaluateReviews,
-  evaluateRows,
-  trainerExecutor,
-  type EvaluateOptions,
-  type JobProgress,
-  type TrainExecutor,
-  type TrainOutcome,
-  type BaseView,
-  type TrainRequest,
-  type TrainerExecutorOptions,
-} from './job-runner.js';
+export { TRAIN_PARAM_NAMES, evaluateReviews, evaluateRows, trainerExecutor } from './job-runner.js';
+export type { BaseView, EvaluateOptions, JobProgress, TrainExecutor, TrainOutcome, TrainRequest, TrainerExecutorOptions } from './types.js';
 export { startRetrainPolicyIfEnabled } from './retrain-policy-cli.js';
 export { openRunStore, runsDirFor, type RunListOptions, type RunPage, type RunStore } from './runs/store.js';
 export { ARTIFACT_NAME, RUN_ID, RUN_KINDS, type RunArtifact, type RunKind, type RunRecord } from './runs/types.js';

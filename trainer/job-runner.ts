@@ -6,82 +6,23 @@
  */
 import { DriftlineError, ERROR_CODES, toDriftlineError, type ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { promotionEvent, type PromotionPublisher } from '../core/model/promotions.js';
-import { changeOf, type ModelRegistry } from '../core/model/registry/index.js';
+import { promotionEvent } from '../core/model/promotions.js';
+import { changeOf } from '../core/model/registry/index.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
-import { resolveVersionRef, type VersionRef } from '../core/model/version-ref.js';
-import type { ModelRuntime, ModelService } from '../core/model/types.js';
+import { resolveVersionRef } from '../core/model/version-ref.js';
+import type { ModelRuntime } from '../core/model/types.js';
 import { userPath } from '../core/paths.js';
 import { DEFAULT_TRAIN_PARAMS, type TrainParams } from './train.js';
-import type { BaseVersion, ResolvedBase } from './base-model.js';
+import type { ResolvedBase } from './base-model.js';
 import type { LabeledReview, LabeledReviewRecord } from '../core/review.js';
 import { evaluatePredictions, scoreAll } from './evaluate.js';
 import type { TrainWorkerInput, TrainWorkerMessage } from './train-worker.js';
 import { startWorkerEntry } from '../core/worker-thread.js';
 import { recordEvaluation } from './runs/hooks.js';
-import type { RunStore } from './runs/store.js';
-
-/* The contract between the API's job queue (api/jobs.ts) and this runner. */
-export interface TrainRequest {
-  /** A JSONL/CSV file readable by this process. */
-  datasetPath?: string;
-  /** Inline labelled reviews (dataset JSONL shape). */
-  reviews?: Array<Record<string, unknown>>;
-  /** The version training continues from (warm start): a number, latest, production (default) or none (scratch). */
-  baseVersion?: BaseVersion;
-  /** Model name of the base version (default: the served model's name). */
-  baseModel?: string;
-  /** Refit the featurizer's statistics, category classes and wide idf instead of keeping the base model's. */
-  rebuildVocabulary?: boolean;
-  /** Trainer parameters (override the base version's). */
-  params?: Record<string, unknown>;
-  /** Promote the new version to production when its held-out macro-F1 allows it. */
-  promote?: boolean;
-  /** Who asked (for the registry's history). */
-  actor: string;
-}
-
-export interface JobProgress {
-  phase: string;
-  /** 0..1 */
-  fraction: number;
-  message?: string;
-}
-
-export interface TrainOutcome {
-  version: number;
-  stage?: string;
-  metrics?: Record<string, unknown>;
-  /** What the version was trained from (see trainer/base-model.ts). */
-  base?: BaseView;
-  /** The job's run (GET /v1/runs/{id}); null when it could not be recorded. */
-  run_id?: string | null;
-}
-
-/** ResolvedBase as the API shows it. */
-export interface BaseView {
-  model: string;
-  requested: BaseVersion;
-  parent_version: number | null;
-  rebuild_vocabulary: boolean;
-  note: string | null;
-}
+import type { BaseView, EvaluateOptions, JobProgress, TrainerExecutorOptions, TrainExecutor } from './types.js';
 
 export function baseView(base: ResolvedBase): BaseView {
   return { model: base.model, requested: base.requested, parent_version: base.parentVersion, rebuild_vocabulary: base.rebuildVocabulary, note: base.note };
-}
-
-/** Runs one training; reports progress; should stop early when the signal aborts. */
-export type TrainExecutor = (request: TrainRequest, report: (progress: JobProgress) => void, signal: AbortSignal) => Promise<TrainOutcome>;
-
-export interface EvaluateOptions {
-  registry: ModelRegistry;
-  modelService: ModelService;
-  name: string;
-  /** A number, latest or production; default: the serving version (for the served model) or the production one. */
-  version: VersionRef | undefined;
-  /** Record the evaluation as a run there (trainer/runs/); a failure to record is only warned about. */
-  runs?: { store: RunStore; warn: (message: string) => void };
 }
 
 function toLabelled(review: LabeledReviewRecord): LabeledReview {
@@ -138,15 +79,6 @@ export async function evaluateRows(rows: LabeledReview[], options: EvaluateOptio
   } finally {
     if (owned) runtime.dispose();
   }
-}
-
-export interface TrainerExecutorOptions {
-  /** The registry the API uses (a publishing one when promotions are published). */
-  registry: ModelRegistry;
-  modelName: string;
-  logger: Logger;
-  /** Publishes the new version's 'register' event (the worker has no Kafka client). */
-  publish?: PromotionPublisher;
 }
 
 /** Trainer parameters a request may set: exactly the keys of DEFAULT_TRAIN_PARAMS (all numbers). */

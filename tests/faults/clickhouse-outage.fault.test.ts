@@ -17,7 +17,7 @@ import { DriftlineError } from '../../core/errors.js';
 import { createKafka } from '../../core/kafka.js';
 import { createLogger } from '../../core/logger.js';
 import { registryBaselineProvider } from '../../drift-aggregator/baselines.js';
-import type { ClosedWindow } from '../../drift-aggregator/closer.js';
+import type { ClosedWindow } from '../../drift-aggregator/types.js';
 import { aggregatorSettings } from '../../drift-aggregator/config.js';
 import { AggregatorService } from '../../drift-aggregator/service.js';
 import { startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { createLogger } from '../../core/logger.js';
 import { kafkaPromotionPublisher, publishingRegistry } from '../../core/model/promotions.js';
 import { openRegistry } from '../../core/model/registry/index.js';
-import { startApiServer, type RunningApi } from '../../api/server.js';
+import { startApiServer } from '../../api/server.js';
+import type { RunningApi } from '../../api/types.js';
 import { MODEL_NAME, registerShippedCopy, startScorer, waitUntil, type ScorerChild } from '../scorer/helpers.js';
 import { apiItem, loadValidLines } from '../support/corpus.js';
 import {
