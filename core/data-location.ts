@@ -15,6 +15,7 @@ import { mkdtemp, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { artifactStoreSettings, s3Store } from './artifact-store/index.js';
+import { checkKey } from './artifact-store/keys.js';
 import { defineSettings, setting } from './config.js';
 import { DriftlineError } from './errors.js';
 import { repoRoot } from './paths.js';
@@ -114,7 +115,9 @@ function uriRootOf(location: string, roots: readonly string[]): string | undefin
 async function downloadObject(location: string, field: string, env: NodeJS.ProcessEnv): Promise<{ path: string; dir: string }> {
   const target = parseS3(location);
   if (!target) throw refused(location, 'only s3://bucket/key URIs are readable', field);
-  if (target.key.split('/').some((segment) => segment === '' || segment === '.' || segment === '..' || !/^[A-Za-z0-9._-]+$/.test(segment))) {
+  try {
+    checkKey(target.key);
+  } catch {
     throw refused(location, 'its key is not a relative path of [A-Za-z0-9._-] segments', field);
   }
   const store = s3Store(artifactStoreSettings.load(env), target.bucket, '');

@@ -59,7 +59,7 @@ export class FilesystemArtifactStore implements ArtifactStore {
     for (const entry of entries) {
       // A directory counts once it holds an object (as on S3, where empty "folders" do not exist).
       if (entry.isFile() && !entry.name.endsWith('.partial')) names.push(entry.name);
-      else if (entry.isDirectory() && (await this.list(`${prefix}${entry.name}/`)).length > 0) names.push(entry.name);
+      else if (entry.isDirectory() && (await this.holdsObject(join(this.root, ...prefix.split('/').filter(Boolean), entry.name)))) names.push(entry.name);
     }
     return names.sort();
   }
@@ -72,6 +72,20 @@ export class FilesystemArtifactStore implements ArtifactStore {
 
   private pathOf(key: string): string {
     return join(this.root, ...checkKey(key).split('/'));
+  }
+
+  /** Whether any object lies below `dir`: stops at the first one instead of walking the whole tree. */
+  private async holdsObject(dir: string): Promise<boolean> {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
+      throw err;
+    }
+    for (const entry of entries) if (entry.isFile() && !entry.name.endsWith('.partial')) return true;
+    for (const entry of entries) if (entry.isDirectory() && (await this.holdsObject(join(dir, entry.name)))) return true;
+    return false;
   }
 
   private async walk(dir: string, keys: string[]): Promise<void> {
