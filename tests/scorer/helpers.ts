@@ -183,6 +183,18 @@ export function startChild(entry: string, logFile: string, env: NodeJS.ProcessEn
 }
 
 /** Starts `node --import tsx scorer/main.ts` with the test's env (plus overrides); logs go to a file. */
+/** Whether the child logged `message` (a JSON log line) for model `version`. */
+export function loggedWithVersion(child: ScorerChild, message: string, version: number): boolean {
+  return child
+    .logs()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .some((line) => {
+      const entry = JSON.parse(line) as { msg?: string; version?: number };
+      return entry.msg === message && entry.version === version;
+    });
+}
+
 export function startScorer(setup: TestSetup, name: string, extraEnv: NodeJS.ProcessEnv = {}): ScorerChild {
   const handle = startChild('scorer/main.ts', join(setup.logDir, `${name}.log`), { ...setup.env, DRIFTLINE_SCORER_INSTANCE_ID: name, ...extraEnv });
   running.add(handle);

@@ -11,7 +11,7 @@ import { ensureTopics } from '../../core/kafka.js';
 import { kafkaPromotionPublisher, publishingRegistry } from '../../core/model/promotions.js';
 import { openRegistry } from '../../core/model/registry/index.js';
 import type { ScoredReview } from '../../schemas/types.js';
-import { countById, createSetup, killAllScorers, loadReviews, produce, readScored, readTopic, registerShippedCopy, reviewMessage, startScorer, waitForCaughtUp, waitUntil, type ScorerChild, type TestSetup } from './helpers.js';
+import { countById, createSetup, killAllScorers, loadReviews, loggedWithVersion, produce, readScored, readTopic, registerShippedCopy, reviewMessage, startScorer, waitForCaughtUp, waitUntil, type ScorerChild, type TestSetup } from './helpers.js';
 
 const FIRST = 300;
 const SECOND = 150;
@@ -27,14 +27,7 @@ async function withShadowTopic(setup: TestSetup): Promise<string> {
 const readShadow = (setup: TestSetup, topic: string) => readTopic<ScoredReview>(setup.kafka, topic, (v) => codecFor('ScoredReview').decode(v));
 
 function shadowingWith(child: ScorerChild, version: number): boolean {
-  return child
-    .logs()
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .some((line) => {
-      const entry = JSON.parse(line) as { msg?: string; version?: number };
-      return entry.msg === 'shadow scoring with the staging candidate' && entry.version === version;
-    });
+  return loggedWithVersion(child, 'shadow scoring with the staging candidate', version);
 }
 
 /** review_id → the production prediction, for comparing two runs. */

@@ -38,7 +38,8 @@ import { retrainPolicySettings } from '../../trainer/config.js';
 import type { LabeledReview } from '../../trainer/data.js';
 import { runTrainingJob } from '../../trainer/pipeline.js';
 import { RetrainPolicy, readPolicyWindows, type TickOutcome } from '../../trainer/retrain-policy.js';
-import { createSetup, killAllScorers, produce, startScorer, waitUntil, type ScorerChild, type TestSetup } from '../scorer/helpers.js';
+import { createSetup, killAllScorers, loggedWithVersion as logged, produce, startScorer, waitUntil, type ScorerChild, type TestSetup } from '../scorer/helpers.js';
+import { reviewEventOf } from '../../fixtures/scored-events.js';
 import { TINY_PARAMS, shiftedReviews, syntheticReviews } from './fixtures.js';
 
 const NAME = 'loop';
@@ -72,17 +73,9 @@ const log = createLogger('retrain-loop-test', process.env.LOOP_TEST_LOG ?? 'warn
 /** `windows` windows of shifted reviews from window index `first` on, as ReviewEvents with their ingest times. */
 function shiftedStream(first: number, windows: number, seed: number): ReviewEvent[] {
   return shiftedReviews(windows * PER_WINDOW, seed).map((row: LabeledReview, i) => ({
-    review_id: row.review_id,
-    product_id: row.product_id ?? null,
-    category: row.category ?? null,
-    rating: row.rating,
-    title: row.title ?? null,
-    text: row.text,
+    ...reviewEventOf(row, T0 + (first + Math.floor(i / PER_WINDOW)) * WINDOW_MS + (i % PER_WINDOW) * 100),
     event_time_ms: null,
-    helpful_votes: row.helpful_votes ?? null,
-    verified: row.verified ?? null,
     source: 'loop-test',
-    ingest_time_ms: T0 + (first + Math.floor(i / PER_WINDOW)) * WINDOW_MS + (i % PER_WINDOW) * 100,
   }));
 }
 
@@ -91,16 +84,6 @@ async function send(reviews: ReviewEvent[]): Promise<void> {
   await produce(setup.kafka, setup.topics.reviews, reviews.map((review) => ({ key: review.review_id, value: codec.encode(review) })));
 }
 
-function logged(child: ScorerChild, message: string, version: number): boolean {
-  return child
-    .logs()
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .some((line) => {
-      const entry = JSON.parse(line) as { msg?: string; version?: number };
-      return entry.msg === message && entry.version === version;
-    });
-}
 
 interface SummaryRow {
   start: number;
