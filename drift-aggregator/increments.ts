@@ -133,7 +133,8 @@ export class SegmentStates {
     const out = new Map<string, SketchIncrements>([[SUMMARY_HASH, this.sketches.summary.toIncrements(this.summary)]]);
     out.set(EXPECTED_CONFUSION_HASH, EXPECTED_CONFUSION.toIncrements(this.expected));
     if (this.embedding) out.set(EMBEDDING_HASH, this.sketches.embedding!.toIncrements(this.embedding));
-    for (const [name, state] of this.numeric) out.set(name, this.sketches.numeric.get(name)!.toIncrements(state));
+    // Fine histograms go as binary bin records (BinPairs): the bulk of a batch's Redis write.
+    for (const [name, state] of this.numeric) out.set(name, this.sketches.numeric.get(name)!.toPackedIncrements(state));
     for (const [name, state] of this.categorical) out.set(name, this.sketches.categorical.get(name)!.toIncrements(state));
     return out;
   }

@@ -11,7 +11,6 @@
  * replay after lost Redis state adds the very same members again. Every review has the same chance
  * K / n of being kept (the hash is uniform), so the sample is a uniform one of the window.
  */
-import * as crypto from 'node:crypto';
 import type { RecentReviewRow, WindowRowKey } from '../core/drift/tables.js';
 import type { ScoredReview } from '../schemas/types.js';
 import { windowRowKey, type WindowRef } from './windows.js';
@@ -27,14 +26,25 @@ export type SampledReview = Omit<RecentReviewRow, keyof WindowRowKey | 'sample_h
   outlier_flag: boolean;
 };
 
-/** 48 bits of SHA-1 of the review_id: uniform, the same on every instance, exact as a Redis zset score (a double). */
+/**
+ * A 48-bit hash of the review_id: uniform, the same on every instance, exact as a Redis zset score (a double).
+ * Two 32-bit multiply–xorshift lanes over the UTF-16 code units, each finalised with the other mixed in (the
+ * structure of the public-domain cyrb53). Not SHA-1 any more: a cryptographic digest per event was 6 % of the
+ * aggregator's main thread (docs/benchmarks.md), and nothing here needs collision resistance against an adversary —
+ * a crafted id can only choose whether its own review is sampled.
+ */
 export function sampleHash(reviewId: string): number {
-  return sha1(reviewId).readUIntBE(0, 6);
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < reviewId.length; i++) {
+    const code = reviewId.charCodeAt(i);
+    h1 = Math.imul(h1 ^ code, 2654435761);
+    h2 = Math.imul(h2 ^ code, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (h2 & 0xffff) * 2 ** 32 + (h1 >>> 0);
 }
-
-// The one-shot crypto.hash (Node >= 20.12) is about twice as fast as a Hash object per review; same digest.
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash;
-const sha1 = oneShot ? (text: string): Buffer => oneShot('sha1', text, 'buffer') : (text: string): Buffer => crypto.createHash('sha1').update(text).digest();
 
 export function sampledReview(event: ScoredReview, segment: string): SampledReview {
   return {

@@ -51,7 +51,7 @@
 import { DriftlineError } from '../core/errors.js';
 import type { RedisClient } from '../core/redis.js';
 import type { SketchIncrements } from '../core/sketch/index.js';
-import { LUA_APPLY_OPS_FUNCTION, packIncrements } from '../core/sketch/redis-increments.js';
+import { LUA_APPLY_OPS_FUNCTION, expandBinBlobs, packIncrements } from '../core/sketch/redis-increments.js';
 import type { BatchIncrements } from './increments.js';
 import { streamProgress } from './windows.js';
 
@@ -379,12 +379,13 @@ export class AggregatorState {
     const hashes: WindowHashes = new Map();
     if (names.length === 0) return hashes;
     const pipeline = this.redis.pipeline();
-    for (const name of names) pipeline.hgetall(this.partitionKey(ref, 'w', id, name));
+    // As Buffers: a fine histogram's bins are one binary field (expandBinBlobs spells them out).
+    for (const name of names) pipeline.hgetallBuffer(this.partitionKey(ref, 'w', id, name));
     const replies = (await pipeline.exec()) ?? [];
     names.forEach((name, index) => {
       const [err, hash] = replies[index] ?? [null, {}];
       if (err) throw new DriftlineError('REDIS_UNAVAILABLE', `reading window ${id} failed: ${err.message}`, { cause: err });
-      hashes.set(name, hash as Record<string, string>);
+      hashes.set(name, expandBinBlobs(hash as Record<string, Buffer>));
     });
     return hashes;
   }

@@ -25,7 +25,7 @@ import {
   readOptionalFloat,
   sketchFormatError,
 } from './codec.js';
-import type { RedisHashSketch, SketchIncrements } from './types.js';
+import { BIN_PAIR_RECORD_BYTES, type RedisHashSketch, type SketchIncrements } from './types.js';
 
 export interface HistogramState {
   /** One count per bin: edges.length + 1 of them. */
@@ -63,6 +63,8 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
       if (!Number.isFinite(edges[i])) throw sketchFormatError('histogram edges must be finite numbers', { index: i });
       if (i > 0 && !(edges[i]! > edges[i - 1]!)) throw sketchFormatError('histogram edges must be strictly ascending', { index: i });
     }
+    // Packed bin records (toPackedIncrements) name a bin with 16 bits.
+    if (edges.length >= 65_536) throw sketchFormatError('a histogram has at most 65,536 bins', { edges: edges.length });
     this.edges = [...edges];
     this.countFields = Array.from({ length: edges.length + 1 }, (_, i) => `${FIELD.binPrefix}${i}`);
     this.sumFields = Array.from({ length: edges.length + 1 }, (_, i) => `${FIELD.binSumPrefix}${i}`);
@@ -177,6 +179,38 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
       out.mins[FIELD.min] = state.min;
       out.maxes[FIELD.max] = state.max;
     }
+    return out;
+  }
+
+  /**
+   * The same increments as toIncrements, with the touched bins as binary records (`binPairs`) instead of
+   * one count and one sum field each: what the aggregator sends to Redis for every batch.
+   */
+  toPackedIncrements(state: HistogramState): SketchIncrements {
+    this.checkShape(state);
+    const { counts, binSums } = state;
+    if (state.count > 0 && !binSums) throw sketchFormatError(`${this.kind}: a state without per-bin sums cannot be added to a format-2 hash`);
+    const out = emptyIncrements();
+    putNonZero(out.ints, FIELD.count, state.count);
+    putNonZero(out.ints, FIELD.invalid, state.invalid);
+    putNonZero(out.floats, FIELD.sum, state.sum);
+    putNonZero(out.floats, FIELD.sumSquares, state.sumSquares);
+    if (state.count === 0) return out;
+    out.mins[FIELD.min] = state.min;
+    out.maxes[FIELD.max] = state.max;
+    let touched = 0;
+    for (let i = 0; i < counts.length; i++) if (counts[i] !== 0) touched++;
+    const records = Buffer.allocUnsafe(touched * BIN_PAIR_RECORD_BYTES);
+    let at = 0;
+    for (let i = 0; i < counts.length; i++) {
+      if (counts[i] === 0) continue;
+      records.writeUInt16LE(i, at);
+      records.writeDoubleLE(counts[i]!, at + 2);
+      // Written even when 0, like toIncrements: a counted bin without its sum field marks a format-1 hash.
+      records.writeDoubleLE(binSums![i]!, at + 10);
+      at += BIN_PAIR_RECORD_BYTES;
+    }
+    out.binPairs = { countPrefix: FIELD.binPrefix, sumPrefix: FIELD.binSumPrefix, binCount: counts.length, records };
     return out;
   }
 

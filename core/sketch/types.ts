@@ -26,7 +26,26 @@ export interface SketchIncrements {
   floats: Record<string, number>;
   mins: Record<string, number>;
   maxes: Record<string, number>;
+  /** Many (count, sum) field pairs in binary (a fine histogram's touched bins): see BinPairs. */
+  binPairs?: BinPairs;
 }
+
+/**
+ * A histogram's touched bins in binary. In Redis the bins live in one hash field, `binBlobField(...)`, as
+ * `binCount` dense little-endian float64 pairs (count, sum); the apply adds `records` to it inside Lua.
+ * A record is BIN_PAIR_RECORD_BYTES bytes: uint16 bin, float64 count, float64 sum. Why binary: a batch of
+ * fine histograms touches hundreds of thousands of bins; as decimal fields (one HINCRBY and one HINCRBYFLOAT
+ * each) their encoding cost the aggregator more CPU than counting them, and Redis 60 µs per event
+ * (docs/benchmarks.md). A float64 holds every count exactly (below 2^53) and every sum bit for bit.
+ */
+export interface BinPairs {
+  countPrefix: string;
+  sumPrefix: string;
+  binCount: number;
+  records: Buffer;
+}
+
+export const BIN_PAIR_RECORD_BYTES = 18;
 
 /** A sketch whose state can live in one Redis hash: `toIncrements` adds a state, `fromHash` reads the sum back. */
 export interface RedisHashSketch<State, Value> extends Sketch<State, Value> {

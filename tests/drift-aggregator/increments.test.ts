@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultDriftThresholds } from '../../core/drift/config.js';
 import { ALL_SEGMENTS } from '../../core/drift/tables.js';
-import type { SketchIncrements } from '../../core/sketch/index.js';
+import { applyIncrementsInMemory } from '../../core/sketch/index.js';
 import { evaluateWindow, mergeWindowStates, windowStates, assessStates } from '../../drift-aggregator/evaluate.js';
 import { BatchAggregate, OTHER_SEGMENT, SUMMARY_HASH, UNSEEN_SEGMENT, VersionSketches, hashName } from '../../drift-aggregator/increments.js';
 import type { WindowHashes } from '../../drift-aggregator/redis-state.js';
@@ -13,13 +13,6 @@ const MODEL = 'inc-model';
 const baseline = syntheticBaseline(MODEL, 1, 2_000);
 const sketches = new VersionSketches(baseline, 3);
 
-/** What the Lua script does to a hash, in memory. */
-function applyToHash(hash: Record<string, string>, increments: SketchIncrements): void {
-  for (const [field, value] of Object.entries(increments.ints)) hash[field] = String(Number(hash[field] ?? 0) + value);
-  for (const [field, value] of Object.entries(increments.floats)) hash[field] = String(Number(hash[field] ?? 0) + value);
-  for (const [field, value] of Object.entries(increments.mins)) if (hash[field] === undefined || value < Number(hash[field])) hash[field] = String(value);
-  for (const [field, value] of Object.entries(increments.maxes)) if (hash[field] === undefined || value > Number(hash[field])) hash[field] = String(value);
-}
 
 function aggregate(reviews: readonly ScoredReview[], versionSketches: VersionSketches = sketches): BatchAggregate {
   const batch = new BatchAggregate({ windowMs: 60_000, windowTime: 'ingest', sketchesOf: () => versionSketches });
@@ -36,7 +29,7 @@ function hashesOf(batches: BatchAggregate[], id: string): WindowHashes {
       for (const [value, increments] of states.increments()) {
         const name = hashName(segment, value);
         const hash = hashes.get(name) ?? {};
-        applyToHash(hash, increments);
+        applyIncrementsInMemory(hash, increments);
         hashes.set(name, hash);
       }
     }

@@ -9,7 +9,7 @@ import { sentimentCalibrator, type SentimentCalibration } from '../../core/drift
 import { estimatePerformance } from '../../core/drift/cbpe.js';
 import { defaultDriftThresholds } from '../../core/drift/config.js';
 import { ALL_SEGMENTS } from '../../core/drift/tables.js';
-import { ExpectedConfusionSketch, type SketchIncrements } from '../../core/sketch/index.js';
+import { ExpectedConfusionSketch, applyIncrementsInMemory } from '../../core/sketch/index.js';
 import { assessStates, evaluateWindow, mergeWindowStates, windowStates } from '../../drift-aggregator/evaluate.js';
 import { BatchAggregate, VersionSketches, hashName } from '../../drift-aggregator/increments.js';
 import { EXPECTED_CONFUSION_HASH } from '../../drift-aggregator/performance-estimate.js';
@@ -22,11 +22,6 @@ const CALIBRATION: SentimentCalibration = { method: 'prior-offsets-temperature',
 const plain = new VersionSketches(syntheticBaseline(MODEL, 1, 2_000), 3);
 const calibrated = new VersionSketches({ ...syntheticBaseline(MODEL, 1, 2_000), sentimentCalibration: CALIBRATION }, 3);
 
-function applyToHash(hash: Record<string, string>, increments: SketchIncrements): void {
-  for (const [field, value] of Object.entries(increments.ints)) hash[field] = String(Number(hash[field] ?? 0) + value);
-  for (const [field, value] of Object.entries(increments.floats)) hash[field] = String(Number(hash[field] ?? 0) + value);
-}
-
 /** The window hashes Redis would hold after applying each batch's increments. */
 function windowHashes(batches: ReadonlyArray<readonly ScoredReview[]>, sketches: VersionSketches, windowId: string): WindowHashes {
   const hashes: WindowHashes = new Map();
@@ -36,7 +31,7 @@ function windowHashes(batches: ReadonlyArray<readonly ScoredReview[]>, sketches:
     const window = batch.increments().windows.find((w) => w.id === windowId);
     for (const [name, increments] of window?.hashes ?? []) {
       const hash = hashes.get(name) ?? {};
-      applyToHash(hash, increments);
+      applyIncrementsInMemory(hash, increments);
       hashes.set(name, hash);
     }
   }

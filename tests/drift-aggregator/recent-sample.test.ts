@@ -16,6 +16,18 @@ describe('recent-sample reservoir', () => {
     expect(sampleHash('a')).toBeLessThan(2 ** 48);
   });
 
+  it('sampleHash is uniform on sequential ids (every review has the same chance K / n)', () => {
+    // Ids that differ in one character are the hard case for a weak hash.
+    const fractions = Array.from({ length: 20_000 }, (_, i) => sampleHash(`review-${i}`) / 2 ** 48).sort((a, b) => a - b);
+    const ks = Math.max(...fractions.map((f, i) => Math.max(Math.abs(f - i / fractions.length), Math.abs(f - (i + 1) / fractions.length))));
+    // The 1 % critical value of the one-sample KS statistic is 1.63 / sqrt(n) = 0.0115.
+    expect(ks).toBeLessThan(0.0115);
+    // Both halves of the 48 bits vary: the low 16 and the high 16 bits each spread over their range.
+    const high = new Set(fractions.map((f) => Math.floor(f * 16)));
+    const low = new Set(Array.from({ length: 2_000 }, (_, i) => sampleHash(`r${i}`) % 16));
+    expect([high.size, low.size]).toEqual([16, 16]);
+  });
+
   it('keeps the K smallest hashes, the same set in any order', () => {
     const all = reviews(500);
     const expected = all.map((r) => [sampleHash(r.review_id), r.review_id] as const).sort((a, b) => a[0] - b[0]).slice(0, 30).map(([, id]) => id);

@@ -8,7 +8,7 @@ import { createRedis } from '../../../core/redis.js';
 import { BinnedHistogramSketch } from '../../../core/sketch/histogram.js';
 import { CategoricalCountSketch } from '../../../core/sketch/categorical.js';
 import { SummarySketch } from '../../../core/sketch/summary.js';
-import { REDIS_APPLY_INCREMENTS_LUA, incrementsToLuaArgs, packIncrements } from '../../../core/sketch/redis-increments.js';
+import { REDIS_APPLY_INCREMENTS_LUA, expandBinBlobs, incrementsToLuaArgs, packIncrements } from '../../../core/sketch/redis-increments.js';
 import type { RedisHashSketch } from '../../../core/sketch/types.js';
 import { SENTIMENTS } from '../../../schemas/types.js';
 import { seededNormal, seededRandom } from '../drift/random.js';
@@ -58,6 +58,44 @@ describe('REDIS_APPLY_INCREMENTS_LUA', () => {
       }
       expect(await redis.hgetall(packedKey)).toEqual(await redis.hgetall(singleKey));
     }
+  });
+
+  it('binary bin pairs (B, a fine histogram\'s touched bins) read back as the same state as count and sum fields', async () => {
+    const histogram = new BinnedHistogramSketch(Array.from({ length: 320 }, (_, i) => i * 3));
+    const values = Array.from({ length: 3_000 }, seededNormal(11, 480, 250));
+    const binaryKey = `${prefix}:bin-pairs`;
+    const fieldsKey = `${prefix}:bin-fields`;
+    for (const part of split(values, 4)) {
+      const state = part.reduce((acc, value) => histogram.add(acc, value), histogram.zero());
+      const packed = histogram.toPackedIncrements(state);
+      expect(packed.binPairs!.records.length).toBeGreaterThan(0);
+      expect(Object.keys(packed.ints).some((field) => field.startsWith('b'))).toBe(false);
+      await redis.eval(REDIS_APPLY_INCREMENTS_LUA, 1, binaryKey, '600', ...packIncrements(packed));
+      await redis.eval(REDIS_APPLY_INCREMENTS_LUA, 1, fieldsKey, ...incrementsToLuaArgs(histogram.toIncrements(state), 600));
+    }
+    const [binaryHash, fieldsHash] = [expandBinBlobs(await redis.hgetallBuffer(binaryKey)), await redis.hgetall(fieldsKey)];
+    // The bins are one dense binary field of 16 bytes per bin, besides the scalar fields.
+    expect((await redis.hgetallBuffer(binaryKey))['#b,s']!.length).toBe(16 * histogram.binCount);
+    expect(Object.keys(binaryHash).sort()).toEqual(Object.keys(fieldsHash).sort());
+    const [binary, fields] = [histogram.fromHash(binaryHash), histogram.fromHash(fieldsHash)];
+    const whole = values.reduce((acc, value) => histogram.add(acc, value), histogram.zero());
+    expect(binary.counts).toEqual(whole.counts);
+    expect(binary.counts).toEqual(fields.counts);
+    expect(binary.binSums).not.toBeNull();
+    binary.binSums!.forEach((sum, i) => expect(sum).toBeCloseTo(whole.binSums![i]!, 6));
+    expect([binary.min, binary.max, binary.count]).toEqual([fields.min, fields.max, fields.count]);
+  });
+
+  it('a dense bin field of another length (not written by this version\'s sketch) loses nothing: the bins go to count and sum fields the reader adds', async () => {
+    const histogram = new BinnedHistogramSketch([1, 2, 3]);
+    const key = `${prefix}:bin-mismatch`;
+    await redis.hset(key, '#b,s', Buffer.alloc(16 * 7));
+    const state = [0.5, 1.5, 1.5, 9].reduce((acc, value) => histogram.add(acc, value), histogram.zero());
+    await redis.eval(REDIS_APPLY_INCREMENTS_LUA, 1, key, '600', ...packIncrements(histogram.toPackedIncrements(state)));
+    const raw = await redis.hgetallBuffer(key);
+    expect(raw['#b,s']!.length).toBe(16 * 7);
+    expect([raw['b1']?.toString(), raw['s1']?.toString()]).toEqual(['2', '3']);
+    expect(expandBinBlobs(raw)).toMatchObject({ b0: '1', b1: '2', b3: '1', s1: '3' });
   });
 
   it('histogram: the hash after three writers equals the sketch of all values (exact counts, min/max, sums)', async () => {
