@@ -9,6 +9,7 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 interface CpuProfile {
   nodes: ProfileNode[];
@@ -26,6 +27,36 @@ function bucketOf(url: string, name: string): string {
   if (url.startsWith('node:')) return 'node internals';
   const own = /\/(?:dist\/)?(scorer|core|api|drift-aggregator|ingest|schemas|trainer|bench|cli)\//.exec(url);
   return own ? `${own[1]}/` : url;
+}
+
+/**
+ * What a sample's stack was doing, for a Kafka service's main thread: the first rule that matches any frame
+ * of the stack (url + function name) names it, so time spent deep in Buffer or socket code is charged to the
+ * kafkajs path that called it; GC and (program) are their own.
+ */
+const STAGES: ReadonlyArray<[string, RegExp]> = [
+  ['kafkajs produce: record/batch encoding, CRC32C, produce request', /kafkajs\/src\/(producer|protocol\/(recordBatch|requests\/produce|message))/],
+  ['kafkajs fetch: response decoding, batches', /kafkajs\/src\/(consumer|protocol\/requests\/fetch)/],
+  ['socket writes/reads', /stream_base_commons|node:net /],
+  ['kafkajs network/other', /kafkajs/],
+  ['ioredis', /ioredis|redis-parser/],
+  ['own code (scorer/, core/, drift-aggregator/, api/)', /\/(scorer|core|drift-aggregator|api)\//],
+  ['worker messaging', /worker_threads|internal\/worker/],
+];
+
+function stages(profile: CpuProfile, byId: Map<number, ProfileNode>, busy: number): string[] {
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const totals = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    const name = byId.get(id)!.callFrame.functionName;
+    if (name === '(idle)') return;
+    const frames: string[] = [];
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) frames.push(`${byId.get(cur)!.callFrame.url} ${byId.get(cur)!.callFrame.functionName}`);
+    const stage = name === '(garbage collector)' || name === '(program)' ? name : (STAGES.find(([, rule]) => frames.some((frame) => rule.test(frame)))?.[0] ?? 'other (node internals, module loading)');
+    totals.set(stage, (totals.get(stage) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  return [...totals].sort((a, b) => b[1] - a[1]).map(([stage, us]) => `${((100 * us) / busy).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(6)} ms  ${stage}`);
 }
 
 function summarize(path: string, topN: number): string {
@@ -55,6 +86,8 @@ function summarize(path: string, topN: number): string {
     ...top(byBucket),
     `-- top ${topN} functions (self time)`,
     ...top(byFunction),
+    '-- by what the stack was doing (first rule matching any frame of the sample\'s stack)',
+    ...stages(profile, byId, busy),
   ].join('\n');
 }
 

@@ -102,6 +102,18 @@ interface PassthroughResult {
   reviews: number;
   seconds: number;
   reviewsPerSecond: number;
+  /** CPU time of this process (all its threads) per 1,000 reviews: steadier than the rate on a shared machine. */
+  cpuMsPer1000: number;
+}
+
+/** utime + stime of a process in ms (Linux /proc; null elsewhere). */
+function processCpuMs(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks (USER_HZ = 100 on Linux)
+  } catch {
+    return null;
+  }
 }
 
 async function passthrough(mode: PassthroughResult['mode'], input: string, output: string, expected: number): Promise<PassthroughResult> {
@@ -128,9 +140,14 @@ async function passthrough(mode: PassthroughResult['mode'], input: string, outpu
   let processed = 0;
   let firstAt = 0;
   let doneAt = 0;
+  let cpuAtFirst: NodeJS.CpuUsage | undefined;
+  let cpuAtDone: NodeJS.CpuUsage | undefined;
   const eachBatch = async ({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> => {
     if (batch.messages.length === 0) return;
-    firstAt ||= Date.now();
+    if (!firstAt) {
+      firstAt = Date.now();
+      cpuAtFirst = process.cpuUsage();
+    }
     const messages = batch.messages.map((m) => ({ key: m.key, value: m.value }));
     for (let i = 0; i < messages.length; i += settings.maxRecordsPerTransaction) {
       const chunk = messages.slice(i, i + settings.maxRecordsPerTransaction);
@@ -147,7 +164,10 @@ async function passthrough(mode: PassthroughResult['mode'], input: string, outpu
       resolveOffset(last);
     }
     processed += messages.length;
-    if (processed >= expected && !doneAt) doneAt = Date.now();
+    if (processed >= expected && !doneAt) {
+      doneAt = Date.now();
+      cpuAtDone = process.cpuUsage(cpuAtFirst);
+    }
     await heartbeat();
   };
   await plainProducer.connect();
@@ -163,7 +183,8 @@ async function passthrough(mode: PassthroughResult['mode'], input: string, outpu
   await plainProducer.disconnect();
   for (const producer of txProducers.values()) await producer.disconnect();
   const seconds = (doneAt - firstAt) / 1000;
-  return { mode, reviews: processed, seconds, reviewsPerSecond: Math.round(processed / seconds) };
+  const cpuMs = cpuAtDone ? (cpuAtDone.user + cpuAtDone.system) / 1000 : Number.NaN;
+  return { mode, reviews: processed, seconds, reviewsPerSecond: Math.round(processed / seconds), cpuMsPer1000: Math.round((cpuMs / processed) * 1000 * 10) / 10 };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -212,6 +233,8 @@ interface ThroughputResult {
   measuredReviews: number;
   seconds: number;
   reviewsPerSecond: number;
+  /** CPU time of the scorer process (main thread, model worker, GC, I/O threads) per 1,000 measured reviews. */
+  cpuMsPer1000: number | null;
 }
 
 async function scorerThroughput(pool: ReviewEvent[], registryDir: string): Promise<ThroughputResult> {
@@ -221,16 +244,19 @@ async function scorerThroughput(pool: ReviewEvent[], registryDir: string): Promi
   const child = startScorer(topics, groupId, registryDir, join(tmpdir(), `bench-scorer-${runId}-throughput.log`));
   try {
     // Measure from the first commit on (model load and group join are start-up, not throughput).
-    let start: { at: number; committed: number } | undefined;
+    let start: { at: number; committed: number; cpuMs: number | null } | undefined;
     const deadline = Date.now() + 600_000;
     for (;;) {
       if (Date.now() > deadline) throw new Error('scorer throughput: not caught up after 600 s (see the scorer log in the temp dir)');
       const committed = await committedTotal(groupId, topics.reviews);
       const now = Date.now();
-      if (!start && committed > 0) start = { at: now, committed };
+      if (!start && committed > 0) start = { at: now, committed, cpuMs: processCpuMs(child.pid ?? -1) };
       if (committed >= REVIEWS && start) {
         const seconds = (now - start.at) / 1000;
-        return { reviews: REVIEWS, measuredReviews: REVIEWS - start.committed, seconds, reviewsPerSecond: Math.round((REVIEWS - start.committed) / seconds) };
+        const measured = REVIEWS - start.committed;
+        const cpuEnd = processCpuMs(child.pid ?? -1);
+        const cpuMsPer1000 = start.cpuMs === null || cpuEnd === null ? null : Math.round(((cpuEnd - start.cpuMs) / measured) * 1000 * 10) / 10;
+        return { reviews: REVIEWS, measuredReviews: measured, seconds, reviewsPerSecond: Math.round(measured / seconds), cpuMsPer1000 };
       }
       if (child.exitCode !== null) throw new Error(`scorer exited with ${child.exitCode}`);
       await sleep(100);
@@ -345,9 +371,9 @@ async function main(): Promise<void> {
     const passTopics = await newTopics('pass');
     await preload(passTopics.reviews, pool, REVIEWS);
     plain = await passthrough('plain', passTopics.reviews, passTopics.scored, REVIEWS);
-    console.log(`(a) passthrough plain:         ${plain.reviewsPerSecond} reviews/s (${plain.seconds.toFixed(2)} s)`);
+    console.log(`(a) passthrough plain:         ${plain.reviewsPerSecond} reviews/s (${plain.seconds.toFixed(2)} s, ${plain.cpuMsPer1000} CPU-ms per 1,000)`);
     transactional = await passthrough('transactional', passTopics.reviews, passTopics.deadLetter, REVIEWS);
-    console.log(`(a) passthrough transactional: ${transactional.reviewsPerSecond} reviews/s (${transactional.seconds.toFixed(2)} s)`);
+    console.log(`(a) passthrough transactional: ${transactional.reviewsPerSecond} reviews/s (${transactional.seconds.toFixed(2)} s, ${transactional.cpuMsPer1000} CPU-ms per 1,000)`);
   }
 
   const registryDir = seededRegistry();
@@ -358,7 +384,7 @@ async function main(): Promise<void> {
   try {
     if (PARTS.has('b')) {
       throughput = await scorerThroughput(pool, registryDir);
-      console.log(`(b) scorer:                    ${throughput.reviewsPerSecond} reviews/s (${throughput.measuredReviews} in ${throughput.seconds.toFixed(2)} s)`);
+      console.log(`(b) scorer:                    ${throughput.reviewsPerSecond} reviews/s (${throughput.measuredReviews} in ${throughput.seconds.toFixed(2)} s, ${throughput.cpuMsPer1000 ?? 'n/a'} CPU-ms per 1,000)`);
     }
     if (PARTS.has('c')) {
       for (const rate of [RATE, LOW_RATE]) {

@@ -63,6 +63,13 @@ export interface BatchHandlerSettings {
   shadowTimeoutMs?: number;
 }
 
+/** A chunk whose scoring has started (on the model worker), with the model version it is scored with. */
+interface PreparedChunk {
+  chunk: KafkaMessage[];
+  runtime: ModelRuntime;
+  result: Promise<BatchResult>;
+}
+
 /** A staging candidate's events for one transaction. */
 interface ShadowOutput {
   version: number;
@@ -113,19 +120,37 @@ export class BatchHandler<L extends TransactionLease> {
         return;
       }
       const step = settings.maxRecordsPerTransaction;
+      // Pipelined: the next chunk is decoded and scored on the model worker while this one commits. Only
+      // compute runs ahead; transactions, offsets and dedupe marks stay strictly in order.
+      let next: PreparedChunk | undefined = this.prepare(source, messages.slice(0, step), null);
       for (let start = 0; start < messages.length; start += step) {
-        if (!payload.isRunning() || payload.isStale()) return; // shutting down or seeked: the rest is redelivered
-        const chunk = messages.slice(start, start + step);
-        const last = lastOffsetOf(chunk);
-        await this.scoreAndCommit(lease, source, chunk);
-        payload.resolveOffset(last);
-        log.debug({ partition: batch.partition, last, records: chunk.length }, 'transaction committed');
-        this.failures.delete(batch.partition);
+        const current: PreparedChunk = next!;
+        next = undefined;
+        if (!payload.isRunning() || payload.isStale()) {
+          current.result.catch(() => undefined);
+          return; // shutting down or seeked: the rest is redelivered
+        }
+        const result = await current.result;
         if (start + step < messages.length) {
+          // Ids this chunk scores are not in Redis until it commits: the next chunk skips them here.
+          next = this.prepare(source, messages.slice(start + step, start + 2 * step), new Set(result.scored.map((s) => s.reviewId)));
+        }
+        try {
+          await this.commitChunk(lease, source, current, result);
+        } catch (err) {
+          next?.result.catch(() => undefined);
+          throw err;
+        }
+        const last = lastOffsetOf(current.chunk);
+        payload.resolveOffset(last);
+        log.debug({ partition: batch.partition, last, records: current.chunk.length }, 'transaction committed');
+        this.failures.delete(batch.partition);
+        if (next) {
           // A rebalance shows up here: stop this batch (what is committed stays) and let kafkajs rejoin.
           try {
             await payload.heartbeat();
           } catch (err) {
+            next.result.catch(() => undefined);
             rejoin = err;
             break;
           }
@@ -160,31 +185,51 @@ export class BatchHandler<L extends TransactionLease> {
     return { messages, committed };
   }
 
-  /** Scores one chunk with one model version and commits it in one transaction. */
-  private async scoreAndCommit(lease: L, source: BatchSource, chunk: KafkaMessage[]): Promise<void> {
-    const runtime = this.deps.models.current(); // captured once: every record of this transaction names this version
+  /** Starts scoring one chunk with one model version (every record of its transaction names this version). */
+  private prepare(source: BatchSource, chunk: KafkaMessage[], committing: ReadonlySet<string> | null): PreparedChunk {
+    const { dedupe, metrics } = this.deps;
+    const runtime = this.deps.models.current();
+    const started = performance.now();
+    const scoredBefore = dedupe
+      ? async (ids: readonly string[]): Promise<ReadonlySet<string>> => {
+          const before = await dedupe.scoredBefore(ids);
+          if (committing === null || committing.size === 0) return before;
+          const both = new Set(before);
+          for (const id of ids) if (committing.has(id)) both.add(id);
+          return both;
+        }
+      : undefined;
+    const result = processBatch(chunk, source, runtime, {
+      ...(scoredBefore ? { scoredBefore } : {}),
+      ...(this.deps.coPartitioned() ? { outputPartition: source.partition } : {}),
+    }).then((done) => {
+      metrics.scoringSeconds.observe((performance.now() - started) / 1000);
+      return done;
+    });
+    return { chunk, runtime, result };
+  }
+
+  /** Commits one scored chunk in one transaction. */
+  private async commitChunk(lease: L, source: BatchSource, prepared: PreparedChunk, result: BatchResult): Promise<void> {
+    const { chunk, runtime } = prepared;
     // One span per transaction when tracing is on (DRIFTLINE_OTEL_ENABLED); a no-op otherwise.
     // Its parent is the first review's producer span (traceparent header), so ingest → scorer is one trace.
     await withSpan(
       'scorer.transaction',
-      () => this.scoreAndCommitTraced(lease, source, chunk, runtime),
+      () => this.commitTraced(lease, source, chunk, result, runtime),
       { 'messaging.source.partition': source.partition, 'driftline.records': chunk.length, 'driftline.model_version': runtime.version },
       { parent: extractTraceContext(chunk[0]?.headers), kind: SpanKind.CONSUMER },
     );
   }
 
-  private async scoreAndCommitTraced(lease: L, source: BatchSource, chunk: KafkaMessage[], runtime: ModelRuntime): Promise<void> {
+  private async commitTraced(lease: L, source: BatchSource, chunk: KafkaMessage[], result: BatchResult, runtime: ModelRuntime): Promise<void> {
     const { metrics, dedupe } = this.deps;
-    const started = performance.now();
-    const result = await processBatch(chunk, source, runtime, Date.now, dedupe ? { scoredBefore: (ids) => dedupe.scoredBefore(ids) } : {});
-    const scoredAt = performance.now();
-    metrics.scoringSeconds.observe((scoredAt - started) / 1000);
-    const shadow = await this.shadowOf(result);
+    const shadow = await this.shadowOf(source, chunk, result);
     const sending = performance.now();
     await this.commitTransaction(lease, source, result, BigInt(lastOffsetOf(chunk)) + 1n, shadow);
     metrics.transactionSeconds.observe((performance.now() - sending) / 1000);
     // Only after the commit: marking before it would drop an id whose transaction then aborted.
-    await dedupe?.remember(result.scored.map((s) => s.record.review_id));
+    await dedupe?.remember(result.scored.map((s) => s.reviewId));
     this.recordCommitted(result, runtime.version);
     if (shadow && shadow.messages.length > 0) {
       metrics.shadowScored.inc(metrics.versionSeries.note(metrics.shadowScored, shadow.version, { model_version: String(shadow.version) }), shadow.messages.length);
@@ -195,13 +240,13 @@ export class BatchHandler<L extends TransactionLease> {
    * The shadow candidate's events for what production scored, or undefined (no candidate, or it failed or
    * took longer than its budget: logged and counted, and production commits without them).
    */
-  private async shadowOf(result: BatchResult): Promise<ShadowOutput | undefined> {
+  private async shadowOf(source: BatchSource, chunk: KafkaMessage[], result: BatchResult): Promise<ShadowOutput | undefined> {
     const { shadow, settings, metrics, log } = this.deps;
     const runtime = shadow?.current();
     if (!runtime || settings.shadowTopic === undefined || result.scored.length === 0) return undefined;
     const started = performance.now();
     try {
-      const messages = await withinMs(scoreShadow(result.scored, runtime), settings.shadowTimeoutMs ?? DEFAULT_SHADOW_TIMEOUT_MS, `shadow scoring with v${runtime.version}`);
+      const messages = await withinMs(scoreShadow(chunk, source, result.scored, runtime), settings.shadowTimeoutMs ?? DEFAULT_SHADOW_TIMEOUT_MS, `shadow scoring with v${runtime.version}`);
       metrics.shadowScoringSeconds.observe((performance.now() - started) / 1000);
       return { version: runtime.version, messages };
     } catch (err) {
@@ -216,10 +261,10 @@ export class BatchHandler<L extends TransactionLease> {
     const { settings } = this.deps;
     const transaction = await lease.producer.transaction();
     try {
-      const coPartitioned = this.deps.coPartitioned();
-      const scored = result.scored.map((s) => (coPartitioned ? { ...s.message, partition: source.partition } : s.message));
+      const scored = new Array<Message>(result.scored.length);
+      for (let i = 0; i < scored.length; i++) scored[i] = result.scored[i]!.message;
       for (const messages of splitBySize(scored)) await transaction.send({ topic: settings.scoredTopic, messages, acks: -1 });
-      for (const messages of splitBySize(result.deadLetterMessages)) await transaction.send({ topic: settings.deadLetterTopic, messages, acks: -1 });
+      for (const messages of splitBySize(result.deadLetters.map((d) => d.message))) await transaction.send({ topic: settings.deadLetterTopic, messages, acks: -1 });
       // The candidate's events commit or abort with production's: a redelivered batch never doubles them.
       if (shadow && settings.shadowTopic !== undefined) {
         for (const messages of splitBySize(shadow.messages)) await transaction.send({ topic: settings.shadowTopic, messages, acks: -1 });
@@ -243,8 +288,8 @@ export class BatchHandler<L extends TransactionLease> {
     if (result.duplicates > 0) metrics.duplicates.inc(result.duplicates);
     if (result.scored.length > 0) metrics.scored.inc(metrics.versionSeries.note(metrics.scored, version, { model_version: String(version) }), result.scored.length);
     if (result.withReplacementChar > 0) metrics.replacementChar.inc(result.withReplacementChar);
-    for (const dead of result.deadLetters) metrics.deadLettered.inc({ error_code: dead.error_code });
-    for (const { record } of result.scored) metrics.endToEndSeconds.observe(Math.max(0, now - record.ingest_time_ms) / 1000);
+    for (const dead of result.deadLetters) metrics.deadLettered.inc({ error_code: dead.errorCode });
+    for (const { ingestTimeMs } of result.scored) metrics.endToEndSeconds.observe(Math.max(0, now - ingestTimeMs) / 1000);
     if (result.isolatedRecords > 0) log.warn({ isolated: result.isolatedRecords }, 'batch scoring failed; records were scored one by one');
   }
 

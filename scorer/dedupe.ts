@@ -7,15 +7,34 @@
  * filtered here (logged), for the same reason.
  */
 import type { Redis } from 'ioredis';
+
+/** Marks every key of KEYS as seen for ARGV[1] ms: one command for a whole batch instead of one SET per id. */
+const MARK_SEEN_LUA = `
+for i = 1, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[1]) end
+return #KEYS
+`;
+/** Ids marked per script call (bounds one call's time on the Redis thread). */
+const MARK_CHUNK = 1_000;
+
+/** The command defineCommand adds (ioredis types do not know it). */
+interface MarkingCommands {
+  driftlineMarkSeen(...args: Array<string | number>): Promise<number>;
+}
 import type { Logger } from '../core/logger.js';
 
 export class ScoredIds {
+  private readonly marking: MarkingCommands;
+
   constructor(
     private readonly redis: Redis,
     private readonly keyPrefix: string,
     private readonly horizonMs: number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    // The scorer's Redis is a single node (core/redis.ts createRedis), so a script may name any keys.
+    if (!('driftlineMarkSeen' in redis)) redis.defineCommand('driftlineMarkSeen', { lua: MARK_SEEN_LUA });
+    this.marking = redis as unknown as MarkingCommands;
+  }
 
   private key(id: string): string {
     return `${this.keyPrefix}seen:${id}`;
@@ -36,12 +55,13 @@ export class ScoredIds {
   /** Remembers ids whose scored events were committed. */
   async remember(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.set(this.key(id), '1', 'PX', this.horizonMs);
     try {
-      const replies = (await pipeline.exec()) ?? [];
-      const failed = replies.find(([err]) => err !== null);
-      if (failed) throw failed[0]!;
+      const calls: Array<Promise<number>> = [];
+      for (let start = 0; start < ids.length; start += MARK_CHUNK) {
+        const keys = ids.slice(start, start + MARK_CHUNK).map((id) => this.key(id));
+        calls.push(this.marking.driftlineMarkSeen(keys.length, ...keys, this.horizonMs));
+      }
+      await Promise.all(calls);
     } catch (err) {
       this.log.warn({ err: (err as Error).message, ids: ids.length }, 'dedupe marking failed; a resent copy may be scored again (the aggregator still counts each id once)');
     }

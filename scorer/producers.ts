@@ -5,7 +5,7 @@
  * a crashed process restarts), the new owner's InitProducerId bumps the epoch, which fences the old
  * owner and aborts or completes its open transaction before the new owner reads the committed offset.
  */
-import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import { Partitioners, type ICustomPartitioner, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from '../core/logger.js';
 
 export interface PartitionProducer {
@@ -35,6 +35,16 @@ interface Slot {
  * producers retry after 20 ms (as the Java client does for this case) and back off from there.
  */
 export const TRANSACTIONAL_RETRY = { initialRetryTime: 20, maxRetryTime: 5_000, retries: 12 } as const;
+
+/**
+ * A message that names its partition (co-partitioned topics: the input's) goes there at once; kafkajs's
+ * default partitioner would first filter the topic's partition metadata for every message. Others get the
+ * default (murmur2 of the key, Java-compatible).
+ */
+export const inputPartitionFirst: ICustomPartitioner = () => {
+  const byKey = Partitioners.DefaultPartitioner();
+  return (args) => args.message.partition ?? byKey(args);
+};
 
 export interface PartitionProducerOptions {
   transactionalIdFor(partition: number): string;
@@ -136,8 +146,7 @@ export class PartitionProducers {
       transactionTimeout: this.options.transactionTimeoutMs,
       allowAutoTopicCreation: false,
       retry: { ...TRANSACTIONAL_RETRY },
-      // Output keys are review ids; the default (murmur2, Java-compatible) partitioner, named to silence kafkajs' v2 warning.
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: inputPartitionFirst,
     });
     const lease: PartitionProducer = { partition, producer, needsOffsetCheck: true };
     const ready = (async () => {

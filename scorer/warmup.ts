@@ -9,7 +9,7 @@ import type { ModelRuntime } from '../core/model/types.js';
 import type { ReviewEvent } from '../schemas/types.js';
 import { processBatch, splitBySize, type InputMessage } from './pipeline.js';
 
-/** Batches of this size are what the scorer sees under load (one transaction holds up to 2,000). */
+/** Batches of this size are what the scorer sees under load (one transaction holds up to 5,000). */
 const WARMUP_BATCH = 500;
 const WARMUP_ROUNDS = 4;
 

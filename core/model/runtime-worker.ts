@@ -5,6 +5,7 @@
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { toDriftlineError, type ErrorCode } from '../errors.js';
+import { decodeReviewBatch, resultTransferList, scoreReviewBatch, type DecodedReviewBatch, type ReviewBatchResult } from './review-batch.js';
 import { loadModelRuntime } from './runtime.js';
 import type { ModelRuntime } from './types.js';
 import { serializeError, type RuntimeWorkerData, type WorkerReply, type WorkerRequest } from './worker-runtime.js';
@@ -12,7 +13,13 @@ import { serializeError, type RuntimeWorkerData, type WorkerReply, type WorkerRe
 if (!parentPort) throw new Error('core/model/runtime-worker runs as a worker thread only');
 const port: MessagePort = parentPort;
 const { versionDir, meta } = workerData as RuntimeWorkerData;
-const reply = (message: WorkerReply): void => port.postMessage(message);
+const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
+/** Batches decoded and waiting for the main thread's dedupe answer ('batch-skip'), by call id. */
+const awaitingSkip = new Map<number, DecodedReviewBatch>();
+
+function done(id: number, result: ReviewBatchResult): void {
+  reply({ type: 'batch-done', id, result }, resultTransferList(result));
+}
 const failure = (err: unknown, fallback: ErrorCode) => serializeError(toDriftlineError(err, fallback));
 
 // Listening before the model is loaded: requests that arrive meanwhile wait for it.
@@ -38,6 +45,30 @@ async function answer(request: WorkerRequest): Promise<void> {
         reply({ type: 'failed', id: request.id, error: failure(err, 'MODEL_SCORING_FAILED') });
       }
       return;
+    case 'batch':
+      try {
+        const decoded = decodeReviewBatch(request.request);
+        if (request.dedupe) {
+          awaitingSkip.set(request.id, decoded);
+          reply({ type: 'batch-ids', id: request.id, ids: decoded.ids });
+        } else {
+          done(request.id, await scoreReviewBatch(decoded, runtime, null));
+        }
+      } catch (err) {
+        reply({ type: 'failed', id: request.id, error: failure(err, 'MODEL_SCORING_FAILED') });
+      }
+      return;
+    case 'batch-skip': {
+      const decoded = awaitingSkip.get(request.id);
+      if (!decoded) return;
+      awaitingSkip.delete(request.id);
+      try {
+        done(request.id, await scoreReviewBatch(decoded, runtime, new Set(request.skip)));
+      } catch (err) {
+        reply({ type: 'failed', id: request.id, error: failure(err, 'MODEL_SCORING_FAILED') });
+      }
+      return;
+    }
     case 'check':
       try {
         await runtime.check();

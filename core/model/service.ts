@@ -32,6 +32,7 @@ import type { ModelRegistry } from './registry/index.js';
 import type { ModelRuntime, ModelService, Prediction, RuntimeLoader, ScoreOptions } from './types.js';
 import type { ReviewInput } from '../review.js';
 import { workerRuntimeLoader } from './worker-runtime.js';
+import { hasBatchProcessing, type ReviewBatchOptions, type ReviewBatchRequest } from './review-batch.js';
 
 export const modelServiceSettings = defineSettings('model-service', {
   loadRetries: setting({ env: 'DRIFTLINE_MODEL_LOAD_RETRIES', kind: 'int', default: 6, min: 0, max: 100, description: 'How often loading a model version is tried again (exponential back-off with jitter from 500 ms) before the swap is refused; a failed model check is never retried.' }),
@@ -177,6 +178,8 @@ export function createModelService(options: ModelServiceOptions): ManagedModelSe
       backend: runtime.backend,
       score: (reviews: readonly ReviewInput[], scoreOptions?: ScoreOptions): Promise<Prediction[]> => counted(() => runtime.score(reviews, scoreOptions)),
       check: () => counted(() => runtime.check()),
+      // Whole batches on the runtime's worker, when it has one (core/model/review-batch.ts processReviews).
+      ...(hasBatchProcessing(runtime) ? { processReviews: (request: ReviewBatchRequest, batchOptions?: ReviewBatchOptions) => counted(() => runtime.processReviews(request, batchOptions)) } : {}),
       // The service owns the lifetime of what it hands out.
       dispose: () => undefined,
     };

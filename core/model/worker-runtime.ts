@@ -21,6 +21,7 @@ import { createLogger, type Logger } from '../logger.js';
 import type { RuntimeLoader } from './types.js';
 import type { ModelRuntime, Prediction, ScoreOptions } from './types.js';
 import type { ReviewInput } from '../review.js';
+import { requestTransferList, type ReviewBatchOptions, type ReviewBatchRequest, type ReviewBatchResult } from './review-batch.js';
 
 /** What a worker is started with (its `workerData`). */
 export interface RuntimeWorkerData {
@@ -39,6 +40,9 @@ export interface SerializedError {
 export type WorkerRequest =
   | { type: 'score'; id: number; reviews: readonly ReviewInput[]; options: ScoreOptions }
   | { type: 'check'; id: number }
+  /** A whole batch (core/model/review-batch.ts); with `dedupe` the worker first answers 'batch-ids' and waits for 'batch-skip'. */
+  | { type: 'batch'; id: number; request: ReviewBatchRequest; dedupe: boolean }
+  | { type: 'batch-skip'; id: number; skip: string[] }
   | { type: 'dispose' };
 
 export type WorkerReply =
@@ -46,6 +50,8 @@ export type WorkerReply =
   | { type: 'load-failed'; error: SerializedError }
   | { type: 'scored'; id: number; predictions: Prediction[] }
   | { type: 'checked'; id: number }
+  | { type: 'batch-ids'; id: number; ids: string[] }
+  | { type: 'batch-done'; id: number; result: ReviewBatchResult }
   | { type: 'failed'; id: number; error: SerializedError };
 
 export function serializeError(err: DriftlineError): SerializedError {
@@ -74,8 +80,10 @@ export interface WorkerRuntimeOptions {
 }
 
 interface PendingCall {
-  resolve(predictions: Prediction[]): void;
+  resolve(value: unknown): void;
   reject(err: DriftlineError): void;
+  /** A batch call with dedupe: the worker's distinct review_ids, to answer with the ones to skip. */
+  onIds?(ids: string[]): void;
 }
 
 interface Slot {
@@ -139,13 +147,37 @@ export class WorkerPoolRuntime implements ModelRuntime {
   async score(reviews: readonly ReviewInput[], options: ScoreOptions = {}): Promise<Prediction[]> {
     if (this.disposed) throw new DriftlineError('MODEL_SCORING_FAILED', `model ${this.name} v${this.version} is disposed`);
     if (reviews.length === 0) return [];
-    return this.call(this.pick(), (id) => ({ type: 'score', id, reviews, options }));
+    return this.call<Prediction[]>(this.pick(), (id) => ({ type: 'score', id, reviews, options }));
+  }
+
+  /**
+   * Decodes, validates, scores and encodes a whole batch on one worker (core/model/review-batch.ts): the
+   * request's buffers are transferred (the caller must not use them afterwards), the result's come back
+   * transferred. With a dedupe, the worker sends the batch's review_ids first and waits for the ones to skip.
+   */
+  async processReviews(request: ReviewBatchRequest, options: ReviewBatchOptions = {}): Promise<ReviewBatchResult> {
+    if (this.disposed) throw new DriftlineError('MODEL_SCORING_FAILED', `model ${this.name} v${this.version} is disposed`);
+    const slot = this.pick();
+    const { scoredBefore } = options;
+    const onIds = scoredBefore
+      ? (id: number, ids: string[]): void => {
+          const answer = (skip: string[]): void => {
+            // A worker that died meanwhile has already failed this call.
+            if (!slot.dead && slot.calls.has(id)) slot.worker.postMessage({ type: 'batch-skip', id, skip } satisfies WorkerRequest);
+          };
+          scoredBefore(ids).then(
+            (before) => answer([...before]),
+            () => answer([]), // the dedupe is best effort (scorer/dedupe.ts never rejects; a custom one may)
+          );
+        }
+      : undefined;
+    return this.call<ReviewBatchResult>(slot, (id) => ({ type: 'batch', id, request, dedupe: scoredBefore !== undefined }), requestTransferList(request), onIds);
   }
 
   async check(): Promise<void> {
     if (this.disposed) throw new DriftlineError('MODEL_CHECK_FAILED', `model ${this.name} v${this.version} is disposed`);
     const live = this.slots.filter((slot) => !slot.dead);
-    await Promise.all((live.length > 0 ? live : [this.pick()]).map((slot) => this.call(slot, (id) => ({ type: 'check', id }))));
+    await Promise.all((live.length > 0 ? live : [this.pick()]).map((slot) => this.call<void>(slot, (id) => ({ type: 'check', id }))));
   }
 
   dispose(): void {
@@ -195,13 +227,13 @@ export class WorkerPoolRuntime implements ModelRuntime {
     return best!;
   }
 
-  private call(slot: Slot, request: (id: number) => WorkerRequest): Promise<Prediction[]> {
+  private call<T>(slot: Slot, request: (id: number) => WorkerRequest, transfer: ArrayBuffer[] = [], onIds?: (id: number, ids: string[]) => void): Promise<T> {
     const id = ++this.nextCallId;
-    return new Promise<Prediction[]>((resolve, reject) => {
-      slot.calls.set(id, { resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      slot.calls.set(id, { resolve: resolve as (value: unknown) => void, reject, ...(onIds ? { onIds: (ids: string[]) => onIds(id, ids) } : {}) });
       this.updateRef(slot);
       try {
-        slot.worker.postMessage(request(id));
+        slot.worker.postMessage(request(id), transfer);
       } catch (err) {
         // e.g. a review field that cannot be cloned (a function): a bad input, not a dead worker.
         this.settle(slot, id, (pending) => pending.reject(new DriftlineError('MODEL_SCORING_FAILED', `cannot send the batch to the model worker: ${(err as Error).message}`, { cause: err })));
@@ -230,7 +262,13 @@ export class WorkerPoolRuntime implements ModelRuntime {
         this.settle(slot, reply.id, (pending) => pending.resolve(reply.predictions));
         return;
       case 'checked':
-        this.settle(slot, reply.id, (pending) => pending.resolve([]));
+        this.settle(slot, reply.id, (pending) => pending.resolve(undefined));
+        return;
+      case 'batch-ids':
+        slot.calls.get(reply.id)?.onIds?.(reply.ids);
+        return;
+      case 'batch-done':
+        this.settle(slot, reply.id, (pending) => pending.resolve(reply.result));
         return;
       case 'failed':
         this.settle(slot, reply.id, (pending) => pending.reject(deserializeError(reply.error)));

@@ -91,17 +91,18 @@ describe('ReviewEvent v2 producer, today\'s scorer', () => {
 
     const before = await processBatch(input, source, runtime);
     expect(before.scored).toHaveLength(0);
-    expect(new Set(before.deadLetters.map((letter) => letter.error_code))).toEqual(new Set(['AVRO_UNKNOWN_SCHEMA']));
+    expect(new Set(before.deadLetters.map((letter) => letter.errorCode))).toEqual(new Set(['AVRO_UNKNOWN_SCHEMA']));
 
     // What loading the release line `releaseOf(V2_SCHEMA, 2)` from schemas/releases does in a reader.
     codecFor('ReviewEvent').acceptWriterSchema(releaseOf(V2_SCHEMA, 2).schema);
     const after = await processBatch(input, source, runtime);
     expect(after.deadLetters).toEqual([]);
-    expect(after.scored.map((output) => output.record.review_id)).toEqual(reviews.map((review) => review.review_id));
+    expect(after.scored.map((output) => output.reviewId)).toEqual(reviews.map((review) => review.review_id));
     for (const [i, output] of after.scored.entries()) {
-      expect(output.record.rating).toBe(reviews[i]!.rating);
-      expect(output.record.category).toBe(reviews[i]!.category);
-      expect(codecFor('ScoredReview').decode(output.message.value as Buffer).review_id).toBe(reviews[i]!.review_id);
+      const record = codecFor('ScoredReview').decode(output.message.value as Buffer);
+      expect(record.rating).toBe(reviews[i]!.rating);
+      expect(record.category).toBe(reviews[i]!.category);
+      expect(record.review_id).toBe(reviews[i]!.review_id);
     }
   });
 });

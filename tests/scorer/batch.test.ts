@@ -107,7 +107,21 @@ function payloadOf(messages: KafkaMessage[], log: string[]): BatchPayload {
   };
 }
 
-function handlerFor(pool: FakePool, metrics: ScorerMetrics, committed: bigint | null = null, shadow?: ShadowSource): BatchHandler<FakeLease> {
+/** A dedupe that, like scorer/dedupe.ts, knows an id only once `remember` ran after its transaction committed. */
+class RememberingDedupe {
+  readonly remembered = new Set<string>();
+  constructor(private readonly log: string[]) {}
+  async scoredBefore(ids: readonly string[]): Promise<ReadonlySet<string>> {
+    this.log.push(`scoredBefore ${ids.join(',')}`);
+    return new Set(ids.filter((id) => this.remembered.has(id)));
+  }
+  async remember(ids: readonly string[]): Promise<void> {
+    this.log.push(`remember ${ids.join(',')}`);
+    for (const id of ids) this.remembered.add(id);
+  }
+}
+
+function handlerFor(pool: FakePool, metrics: ScorerMetrics, committed: bigint | null = null, shadow?: ShadowSource, dedupe?: RememberingDedupe): BatchHandler<FakeLease> {
   return new BatchHandler({
     settings: { groupId: 'g', scoredTopic: 'scored', deadLetterTopic: 'dlq', maxRecordsPerTransaction: 2, retryBackoffMs: 100, maxBackoffMs: 1_000, shadowTopic: 'shadow', shadowTimeoutMs: 200 },
     producers: pool,
@@ -117,6 +131,7 @@ function handlerFor(pool: FakePool, metrics: ScorerMetrics, committed: bigint | 
     metrics,
     log: createLogger('test-batch', 'silent'),
     ...(shadow ? { shadow } : {}),
+    ...(dedupe ? { dedupe } : {}),
   });
 }
 
@@ -163,6 +178,19 @@ describe('BatchHandler.eachBatch', () => {
       'heartbeat',
     ]);
     expect(await counter(metrics, 'committed')).toBe(2);
+  });
+
+  it('scores the next chunk while the current one commits, and still scores an id of the committing chunk once', async () => {
+    const pool = new FakePool(log);
+    const dedupe = new RememberingDedupe(log);
+    const messages = ['a', 'b', 'a', 'c'].map((id, i) => kafkaMessage(20 + i, encoded(review(id))));
+    await handlerFor(pool, metrics, null, undefined, dedupe).eachBatch(payloadOf(messages, log));
+    // The second chunk is looked up before the first one's ids are in the dedupe store…
+    expect(log.indexOf('scoredBefore a,c')).toBeLessThan(log.indexOf('remember a,b'));
+    // …and its 'a' is still left out: ids of the chunk being committed count as scored.
+    expect(pool.sent.map((m) => codecFor('ScoredReview').decode(m.value as Buffer).review_id)).toEqual(['a', 'b', 'c']);
+    expect(log.filter((line) => /^(commit|resolve|remember)/.test(line))).toEqual(['commit', 'remember a,b', 'resolve 21', 'commit', 'remember c', 'resolve 23']);
+    expect((await metrics.duplicates.get()).values[0]?.value).toBe(1);
   });
 
   it('writes each scored event to its input partition when the topics are co-partitioned', async () => {

@@ -6,7 +6,7 @@ import { instanceIdOf, scorerSettings, transactionalIdFor } from '../../scorer/c
 describe('scorer settings', () => {
   it('has the documented defaults', () => {
     const settings = scorerSettings.load({});
-    expect(settings).toMatchObject({ groupId: 'driftline-scorer', metricsPort: 9464, modelName: 'reviews', maxRecordsPerTransaction: 2_000, fromBeginning: true });
+    expect(settings).toMatchObject({ groupId: 'driftline-scorer', metricsPort: 9464, modelName: 'reviews', maxRecordsPerTransaction: 5_000, maxBytesPerPartition: 4_194_304, fromBeginning: true });
     expect(instanceIdOf(settings)).toMatch(/-\d+$/);
   });
 

@@ -6,10 +6,15 @@ import { describe, expect, it } from 'vitest';
 import { AvroCodec, codecFor, loadSchema } from '../../core/avro.js';
 import { DriftlineError } from '../../core/errors.js';
 import type { ReviewEvent } from '../../schemas/types.js';
-import { processBatch, splitBySize, type InputMessage } from '../../scorer/pipeline.js';
+import { processBatch, splitBySize, type BatchResult, type InputMessage, type ScoredOutput } from '../../scorer/pipeline.js';
 import { encoded, review, TestRuntime } from './unit-helpers.js';
 
 const source = { topic: 'reviews', partition: 2 };
+
+/** The ScoredReview a scored message carries (the pipeline hands back encoded messages only). */
+const record = (s: ScoredOutput) => codecFor('ScoredReview').decode(s.message.value as Buffer);
+/** The DeadLetter records of a batch, decoded from its dead-letter messages. */
+const dead = (result: BatchResult) => result.deadLetters.map((d) => codecFor('DeadLetter').decode(d.message.value as Buffer));
 
 /** Encodes without schema validation, so records that break validateReview (not Avro) can be built. */
 function message(offset: number, value: Buffer | null, key: string | null = null): InputMessage {
@@ -20,13 +25,13 @@ describe('processBatch', () => {
   it('turns every valid review into one ScoredReview naming the model version, keyed like the input', async () => {
     const runtime = new TestRuntime('sentiment', 3);
     const messages = [message(10, encoded(review('a')), 'key-a'), message(11, encoded(review('b')))];
-    const result = await processBatch(messages, source, runtime, () => 1_800_000_000_000);
+    const result = await processBatch(messages, source, runtime, { nowMs: 1_800_000_000_000 });
     expect(result.deadLetters).toEqual([]);
-    expect(result.scored.map((s) => s.record.review_id)).toEqual(['a', 'b']);
+    expect(result.scored.map((s) => record(s).review_id)).toEqual(['a', 'b']);
     const first = result.scored[0]!;
     expect(first.message.key).toEqual(Buffer.from('key-a'));
     expect(result.scored[1]!.message.key).toBe('b');
-    expect(first.record).toMatchObject({
+    expect(record(first)).toMatchObject({
       model_name: 'sentiment',
       model_version: 3,
       input_partition: 2,
@@ -38,7 +43,6 @@ describe('processBatch', () => {
       predicted_category: 'Books',
       features: { text_chars: 'a good book a'.length },
     });
-    expect(codecFor('ScoredReview').decode(first.message.value as Buffer)).toEqual(first.record);
     expect(runtime.calls).toEqual([2]);
   });
 
@@ -70,8 +74,8 @@ describe('processBatch', () => {
       message(6, emptyText),
     ];
     const result = await processBatch(messages, source, new TestRuntime());
-    expect(result.scored.map((s) => s.record.review_id)).toEqual(['good']);
-    expect(result.deadLetters.map((d) => [d.source_offset, d.error_code])).toEqual([
+    expect(result.scored.map((s) => record(s).review_id)).toEqual(['good']);
+    expect(dead(result).map((d) => [d.source_offset, d.error_code])).toEqual([
       [0, 'AVRO_BAD_HEADER'],
       [2, 'AVRO_DECODE_FAILED'],
       [3, 'AVRO_UNKNOWN_SCHEMA'],
@@ -79,20 +83,20 @@ describe('processBatch', () => {
       [5, 'AVRO_BAD_HEADER'],
       [6, 'TEXT_EMPTY'],
     ]);
-    const first = result.deadLetters[0]!;
+    const first = dead(result)[0]!;
     expect(first).toMatchObject({ stage: 'scorer', source_topic: 'reviews', source_partition: 2, raw: garbage });
-    expect(result.deadLetters.find((d) => d.source_offset === 4)).toMatchObject({ review_id: 'r9', field: 'rating' });
-    expect(result.deadLetterMessages).toHaveLength(6);
-    expect(codecFor('DeadLetter').decode(result.deadLetterMessages[1]!.value as Buffer).error_code).toBe('AVRO_DECODE_FAILED');
+    expect(dead(result).find((d) => d.source_offset === 4)).toMatchObject({ review_id: 'r9', field: 'rating' });
+    expect(result.deadLetters).toHaveLength(6);
+    expect(codecFor('DeadLetter').decode(result.deadLetters[1]!.message.value as Buffer).error_code).toBe('AVRO_DECODE_FAILED');
   });
 
   it('isolates a record that makes the model throw: re-scores one by one and dead-letters only that one', async () => {
     const runtime = new TestRuntime();
     const messages = ['a', 'b', 'c'].map((id, i) => message(i, encoded(review(id, id === 'b' ? { text: 'poison pill' } : {}))));
     const result = await processBatch(messages, source, runtime);
-    expect(result.scored.map((s) => s.record.review_id)).toEqual(['a', 'c']);
+    expect(result.scored.map((s) => record(s).review_id)).toEqual(['a', 'c']);
     expect(result.deadLetters).toHaveLength(1);
-    expect(result.deadLetters[0]).toMatchObject({ error_code: 'MODEL_SCORING_FAILED', review_id: 'b', source_offset: 1 });
+    expect(dead(result)[0]).toMatchObject({ error_code: 'MODEL_SCORING_FAILED', review_id: 'b', source_offset: 1 });
     expect(result.isolatedRecords).toBe(3);
     expect(runtime.calls).toEqual([3, 1, 1, 1]);
   });
@@ -110,8 +114,8 @@ describe('processBatch', () => {
     const original = runtime.score.bind(runtime);
     runtime.score = async (reviews) => (await original(reviews)).map((p) => (p.review_id === 'x' ? { ...p, confidence: Number.NaN, features: { bad: 'x' as unknown as number } } : p));
     const result = await processBatch([message(0, encoded(review('x'))), message(1, encoded(review('y')))], source, runtime);
-    expect(result.scored.map((s) => s.record.review_id)).toEqual(['y']);
-    expect(result.deadLetters[0]).toMatchObject({ review_id: 'x', error_code: 'AVRO_ENCODE_FAILED' });
+    expect(result.scored.map((s) => record(s).review_id)).toEqual(['y']);
+    expect(dead(result)[0]).toMatchObject({ review_id: 'x', error_code: 'AVRO_ENCODE_FAILED' });
   });
 });
 
@@ -134,7 +138,7 @@ describe('processBatch: U+FFFD, bytes that are not UTF-8, absurd times', () => {
     ];
     const result = await processBatch(messages, source, new TestRuntime());
     expect(result.deadLetters).toEqual([]);
-    expect(result.scored.map((s) => [s.record.review_id, s.record.has_replacement_char])).toEqual([['text', true], ['title', true], ['clean', false], ['fffd-bytes', true]]);
+    expect(result.scored.map((s) => [record(s).review_id, record(s).has_replacement_char])).toEqual([['text', true], ['title', true], ['clean', false], ['fffd-bytes', true]]);
     expect(result.withReplacementChar).toBe(3);
     // The flag travels in the scored event.
     expect(codecFor('ScoredReview').decode(result.scored[0]!.message.value as Buffer).has_replacement_char).toBe(true);
@@ -142,9 +146,9 @@ describe('processBatch: U+FFFD, bytes that are not UTF-8, absurd times', () => {
 
   it('dead-letters text bytes that are not UTF-8 as TEXT_ENCODING (avsc alone would turn them into U+FFFD)', async () => {
     const result = await processBatch([message(0, withTextBytes('bad', [0xc3, 0x28, 0xff])), message(1, encoded(review('ok')))], source, new TestRuntime());
-    expect(result.scored.map((s) => s.record.review_id)).toEqual(['ok']);
-    expect(result.deadLetters.map((d) => [d.source_offset, d.error_code, d.field, d.review_id])).toEqual([[0, 'TEXT_ENCODING', 'text', 'bad']]);
-    expect(result.deadLetters[0]!.reason).toContain('0xC3');
+    expect(result.scored.map((s) => record(s).review_id)).toEqual(['ok']);
+    expect(dead(result).map((d) => [d.source_offset, d.error_code, d.field, d.review_id])).toEqual([[0, 'TEXT_ENCODING', 'text', 'bad']]);
+    expect(dead(result)[0]!.reason).toContain('0xC3');
   });
 
   it('dead-letters a producer\'s absurd ingest_time_ms or event_time_ms as TIMESTAMP_INVALID naming the field', async () => {
@@ -155,8 +159,8 @@ describe('processBatch: U+FFFD, bytes that are not UTF-8, absurd times', () => {
       message(3, encoded(review('ok'))),
     ];
     const result = await processBatch(messages, source, new TestRuntime());
-    expect(result.scored.map((s) => s.record.review_id)).toEqual(['ok']);
-    expect(result.deadLetters.map((d) => [d.review_id, d.error_code, d.field])).toEqual([
+    expect(result.scored.map((s) => record(s).review_id)).toEqual(['ok']);
+    expect(dead(result).map((d) => [d.review_id, d.error_code, d.field])).toEqual([
       ['ingest-9e15', 'TIMESTAMP_INVALID', 'ingest_time_ms'],
       ['ingest-negative', 'TIMESTAMP_INVALID', 'ingest_time_ms'],
       ['event-9e15', 'TIMESTAMP_INVALID', 'event_time_ms'],
@@ -169,14 +173,15 @@ describe('processBatch with end-to-end dedupe', () => {
     const runtime = new TestRuntime();
     const messages = [message(0, encoded(review('a'))), message(1, encoded(review('b'))), message(2, encoded(review('a'))), message(3, encoded(review('c')))];
     const asked: string[][] = [];
-    const result = await processBatch(messages, source, runtime, () => 1_700_000_001_000, {
+    const result = await processBatch(messages, source, runtime, {
+      nowMs: 1_700_000_001_000,
       scoredBefore: async (ids) => {
         asked.push([...ids]);
         return new Set(ids.filter((id) => id === 'b'));
       },
     });
     expect(asked).toEqual([['a', 'b', 'c']]);
-    expect(result.scored.map((s) => [s.record.review_id, s.record.input_offset])).toEqual([
+    expect(result.scored.map((s) => [record(s).review_id, record(s).input_offset])).toEqual([
       ['a', 0],
       ['c', 3],
     ]);

@@ -17,7 +17,7 @@ describe('scorer warm-up', () => {
     const result = await processBatch(syntheticBatch(40), { topic: 'warmup', partition: 0 }, runtime);
     expect(result.deadLetters).toEqual([]);
     expect(result.scored).toHaveLength(40);
-    expect(new Set(result.scored.map((s) => s.record.review_id)).size).toBe(40);
+    expect(new Set(result.scored.map((s) => s.reviewId)).size).toBe(40);
   });
 
   it('warmUp scores every synthetic review of every round', async () => {

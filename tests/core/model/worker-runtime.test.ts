@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codecFor } from '../../../core/avro.js';
 import { DriftlineError, isRetriable } from '../../../core/errors.js';
+import { packReviewBatch, processReviews } from '../../../core/model/review-batch.js';
 import { writeModelArtifacts } from '../../../core/model/artifacts.js';
 import { loadModelRuntime } from '../../../core/model/runtime.js';
 import type { ModelRuntime } from '../../../core/model/types.js';
@@ -99,5 +101,54 @@ describe('dispose', () => {
     const [first, second] = await Promise.all(inFlight);
     expect([...first, ...second].map((p) => p.review_id)).toEqual(probe.map((r) => r.review_id));
     expect((await Promise.all(exited)).map(([code]) => code)).toEqual([0, 0]);
+  });
+});
+
+describe('whole batches on the worker (processReviews)', () => {
+  let pool: WorkerPoolRuntime;
+  beforeAll(async () => {
+    pool = await loadWorkerRuntime(dir, meta, { threads: 1, logger: silent });
+  }, 120_000);
+  afterAll(() => pool?.dispose());
+
+  const nowMs = 1_800_000_000_000;
+  /** The probe as Kafka values (one id twice, one value not Avro, one null), offsets with a gap. */
+  function batch(): Array<{ value: Buffer | null; offset: string }> {
+    const codec = codecFor('ReviewEvent');
+    const event = (i: number, id: string) => ({ ...probe[i]!, review_id: id, title: probe[i]!.title ?? null, product_id: probe[i]!.product_id ?? null, category: probe[i]!.category ?? null, rating: probe[i]!.rating ?? null, event_time_ms: null, helpful_votes: null, verified: null, source: 'test', ingest_time_ms: nowMs - 1_000 });
+    const values: Array<Buffer | null> = probe.slice(0, 40).map((_, i) => codec.encode(event(i, `r${i}`)));
+    values.push(codec.encode(event(3, 'r3')), Buffer.from('not avro'), null);
+    return values.map((value, i) => ({ value, offset: String(100 + i * 2) }));
+  }
+  const source = { topic: 'reviews', partition: 1 };
+
+  it('gives byte for byte what the calling thread computes, dead letters included', async () => {
+    const onWorker = await processReviews(pool, packReviewBatch(batch(), source, nowMs));
+    const onMain = await processReviews(mainThread, packReviewBatch(batch(), source, nowMs));
+    expect(onWorker).toEqual(onMain);
+    expect(onWorker.scoredIds).toHaveLength(41);
+    expect(onWorker.deadCodes).toEqual(['AVRO_BAD_HEADER', 'AVRO_BAD_HEADER']);
+    const first = codecFor('ScoredReview').decode(Buffer.from(onWorker.scoredValues.buffer, onWorker.scoredValues.byteOffset, onWorker.scoredLengths[0]!));
+    expect(first).toMatchObject({ review_id: 'r0', input_partition: 1, input_offset: 100, scored_time_ms: nowMs, model_version: 1 });
+  });
+
+  it('with a dedupe, asks once for the distinct ids and leaves out what it answers', async () => {
+    const asked: string[][] = [];
+    const scoredBefore = async (ids: readonly string[]): Promise<ReadonlySet<string>> => {
+      asked.push([...ids]);
+      return new Set(['r1', 'r2']);
+    };
+    const onWorker = await processReviews(pool, packReviewBatch(batch(), source, nowMs), { scoredBefore });
+    const onMain = await processReviews(mainThread, packReviewBatch(batch(), source, nowMs), { scoredBefore });
+    expect(onWorker).toEqual(onMain);
+    expect(asked).toHaveLength(2);
+    expect(asked[0]).toEqual(Array.from({ length: 40 }, (_, i) => `r${i}`));
+    expect(onWorker.scoredIds).toEqual(asked[0]!.filter((id) => id !== 'r1' && id !== 'r2'));
+    expect(onWorker.duplicates).toBe(3);
+  });
+
+  it('a dedupe that fails scores everything rather than failing the batch', async () => {
+    const result = await processReviews(pool, packReviewBatch(batch(), source, nowMs), { scoredBefore: () => Promise.reject(new Error('redis down')) });
+    expect(result.scoredIds).toHaveLength(40);
   });
 });
