@@ -1,6 +1,7 @@
 /**
  * API benchmark: the real server (api/main.ts in its own process, so the load generator does not
- * steal its event loop) on 127.0.0.1, driven by autocannon at fixed request rates:
+ * steal its event loop) on 127.0.0.1, driven open-loop at fixed request rates (bench/open-loop.ts: request i
+ * is due at i / rate and its latency counts from then; --generator autocannon for the earlier generator):
  *   1. single-review POST /v1/predict at 500 requests/s   (goal: p99 < 10 ms)
  *   2. batches of 100 reviews at 20 requests/s             (goal: p99 < 50 ms)
  * Beside each, in the same round, the floor: a bare Fastify server (bench/api-floor-server.ts) on the same
@@ -18,7 +19,8 @@
  * Prints the figures and writes bench/results/api.json.
  *
  *   node dist/bench/api.js [--duration 20] [--warmup 3] [--runs 3] [--single-rate 500] [--batch-rate 20]
- *                          [--batch-size 100] [--only single|batch] [--no-pin] [--cpu-prof DIR]
+ *                          [--batch-size 100] [--only single|batch] [--no-pin] [--cpu-prof DIR] [--generator open-loop|autocannon]
+ *                          [--arrivals uniform|poisson]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -27,6 +29,7 @@ import { cpus, freemem, loadavg, tmpdir, totalmem, type as osType, release } fro
 import { join, resolve } from 'node:path';
 import { AMAZON_2018_SOURCE_PREFIX, readShippedReviewLines, repoPath } from '../core/paths.js';
 import { entryArgs, freePort, writeResult } from './lib.js';
+import { openLoop, quantile } from './open-loop.js';
 
 interface Histogram {
   average: number;
@@ -94,6 +97,10 @@ const BATCH_SIZE = argument('batch-size', 100);
 const ONLY = textArgument('only');
 const CPU_PROF_DIR = textArgument('cpu-prof');
 const PIN = !process.argv.includes('--no-pin');
+/** open-loop (bench/open-loop.ts, the default) or autocannon (how figures before 2026-12-07 were taken). */
+const GENERATOR = textArgument('generator') ?? 'open-loop';
+/** Open loop: evenly spaced requests (uniform, the default) or Poisson arrivals (exponential gaps, seeded). */
+const ARRIVALS = textArgument('arrivals') === 'poisson' ? 'poisson' : 'uniform';
 const CONNECTIONS_SINGLE = 20;
 const CONNECTIONS_BATCH = 8;
 
@@ -217,6 +224,8 @@ interface Latency {
 
 interface RunResult {
   latency_ms: Latency;
+  /** Open loop only: from the moment the request was written (no wait for a free connection). */
+  service_ms?: { p50: number; p99: number; p99_9: number };
   requests_total: number;
   requests_per_s: number;
   errors: number;
@@ -237,28 +246,11 @@ async function measure(target: Target, scenario: Scenario, duration: number): Pr
   const cpuBefore = processCpuSeconds(target.pid);
   const gcBefore = target.gc?.events.length ?? 0;
   const started = performance.now();
-  const result = await autocannon({
-    url: `${target.url}${target.path}`,
-    connections: scenario.connections,
-    duration,
-    overallRate: scenario.target_rate_rps,
-    timeout: 10,
-    requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest: rotating(scenario.bodies) }],
-  });
+  const run = GENERATOR === 'autocannon' ? await viaAutocannon(target, scenario, duration) : await viaOpenLoop(target, scenario, duration);
   const wallMs = performance.now() - started;
   const cpuAfter = processCpuSeconds(target.pid);
   // Server CPU per request does not depend on how busy the shared machine is (waiting is not counted).
-  const cpuMsPerRequest = cpuBefore !== null && cpuAfter !== null && result.requests.total > 0 ? ((cpuAfter - cpuBefore) * 1000) / result.requests.total : null;
-  const { latency } = result;
-  const run: RunResult = {
-    latency_ms: { p50: latency.p50, p90: latency.p90, p99: latency.p99, p99_9: latency.p99_9, max: latency.max, mean: latency.mean },
-    requests_total: result.requests.total,
-    requests_per_s: Number(result.requests.average.toFixed(1)),
-    errors: result.errors,
-    timeouts: result.timeouts,
-    non2xx: result.non2xx,
-    server_cpu_ms_per_request: cpuMsPerRequest === null ? null : Number(cpuMsPerRequest.toFixed(3)),
-  };
+  run.server_cpu_ms_per_request = cpuBefore !== null && cpuAfter !== null && run.requests_total > 0 ? Number((((cpuAfter - cpuBefore) * 1000) / run.requests_total).toFixed(3)) : null;
   if (target.gc) {
     // The last trace lines of the run may still be in the pipe.
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -274,6 +266,46 @@ async function measure(target: Target, scenario: Scenario, duration: number): Pr
     };
   }
   return run;
+}
+
+const ms = (value: number): number => Number(value.toFixed(1));
+
+async function viaOpenLoop(target: Target, scenario: Scenario, duration: number): Promise<RunResult> {
+  const result = await openLoop({ url: target.url, path: target.path, rate: scenario.target_rate_rps, durationS: duration, connections: scenario.connections, bodies: scenario.bodies, arrivals: ARRIVALS });
+  const l = result.latenciesMs;
+  const mean = l.reduce((a, b) => a + b, 0) / Math.max(l.length, 1);
+  return {
+    latency_ms: { p50: ms(quantile(l, 0.5)), p90: ms(quantile(l, 0.9)), p99: ms(quantile(l, 0.99)), p99_9: ms(quantile(l, 0.999)), max: ms(quantile(l, 1)), mean: ms(mean) },
+    service_ms: { p50: ms(quantile(result.serviceMs, 0.5)), p99: ms(quantile(result.serviceMs, 0.99)), p99_9: ms(quantile(result.serviceMs, 0.999)) },
+    requests_total: result.requests,
+    requests_per_s: result.ratePerS,
+    errors: result.errors,
+    timeouts: 0,
+    non2xx: result.non2xx,
+    server_cpu_ms_per_request: null,
+  };
+}
+
+/** The earlier generator, for comparison with figures taken with it (see bench/open-loop.ts for why it is not the default). */
+async function viaAutocannon(target: Target, scenario: Scenario, duration: number): Promise<RunResult> {
+  const result = await autocannon({
+    url: `${target.url}${target.path}`,
+    connections: scenario.connections,
+    duration,
+    overallRate: scenario.target_rate_rps,
+    timeout: 10,
+    requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest: rotating(scenario.bodies) }],
+  });
+  const { latency } = result;
+  return {
+    latency_ms: { p50: latency.p50, p90: latency.p90, p99: latency.p99, p99_9: latency.p99_9, max: latency.max, mean: latency.mean },
+    requests_total: result.requests.total,
+    requests_per_s: Number(result.requests.average.toFixed(1)),
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+    server_cpu_ms_per_request: null,
+  };
 }
 
 function median(values: number[]): number {
@@ -358,7 +390,9 @@ async function main(): Promise<void> {
           `round ${round} ${scenario.name}: API p50 ${a.p50} / p99 ${a.p99} / p99.9 ${a.p99_9} ms (${apiRun.requests_per_s} req/s, errors ${apiRun.errors}, non-2xx ${apiRun.non2xx}, ` +
             `CPU ${apiRun.server_cpu_ms_per_request ?? '?'} ms/request, GC ${apiRun.gc?.collections ?? '?'} collections ${apiRun.gc?.pause_ms ?? '?'} ms = ` +
             `${((apiRun.gc?.share_of_wall ?? 0) * 100).toFixed(2)} % of wall, longest ${apiRun.gc?.max_pause_ms ?? '?'} ms); ` +
-            `floor p50 ${f.p50} / p99 ${f.p99} / p99.9 ${f.p99_9} ms\n`,
+            `floor p50 ${f.p50} / p99 ${f.p99} / p99.9 ${f.p99_9} ms` +
+            (apiRun.service_ms ? `; API from write: p99 ${apiRun.service_ms.p99} / p99.9 ${apiRun.service_ms.p99_9} ms` : '') +
+            '\n',
         );
       }
     }
@@ -398,7 +432,7 @@ async function main(): Promise<void> {
         requests_per_s: median(runs.map((r) => r.api.requests_per_s)),
         errors,
         goal_met: latency.p99 < scenario.goal_p99_ms && errors === 0,
-        runs: runs.map((r) => ({ ...r.api.latency_ms, requests_total: r.api.requests_total, errors: r.api.errors, non2xx: r.api.non2xx, server_cpu_ms_per_request: r.api.server_cpu_ms_per_request, gc: r.api.gc, floor: r.floor.latency_ms })),
+        runs: runs.map((r) => ({ ...r.api.latency_ms, requests_total: r.api.requests_total, errors: r.api.errors, non2xx: r.api.non2xx, server_cpu_ms_per_request: r.api.server_cpu_ms_per_request, gc: r.api.gc, service_ms: r.api.service_ms, floor: r.floor.latency_ms })),
       };
       process.stdout.write(
         `${scenario.name} at ${scenario.target_rate_rps} req/s, median of ${runs.length} (range): p50 ${rangeText(pick('p50', 'api'))}, p99 ${rangeText(pick('p99', 'api'))}, ` +
@@ -412,8 +446,14 @@ async function main(): Promise<void> {
     const readyAtEnd = await waitReady(url, child);
     const results = {
       benchmark: 'api',
+      generator: GENERATOR,
+      arrivals: GENERATOR === 'autocannon' ? null : ARRIVALS,
       at: new Date().toISOString(),
-      tool: 'autocannon (fixed overallRate; latencies corrected for coordinated omission), server in a separate process; floor: bare Fastify (bench/api-floor-server.ts) in the same rounds; GC from the API\'s --trace-gc',
+      tool:
+        GENERATOR === 'autocannon'
+          ? 'autocannon 8 (overallRate: per-connection per-second budgets; its coordinated-omission correction records a response of L ms L times)'
+          : `open loop (bench/open-loop.ts), ${ARRIVALS} arrivals at the target rate, latency from each request's due time, keep-alive connection pool`,
+      setup: 'server in a separate process; floor: bare Fastify (bench/api-floor-server.ts) in the same rounds; GC from the API\'s --trace-gc',
       pinning: pin ? { server_cpu: pin.serverCpu, generator_cpus: pin.generatorCpus } : null,
       machine: {
         cpu: cpus()[0]?.model ?? 'unknown',
