@@ -168,10 +168,12 @@ function spawnPinned(pin: ReturnType<typeof pinning>, args: string[], env: NodeJ
 interface GcEvent {
   kind: string;
   pauseMs: number;
+  /** Heap size before minus after (MB). */
+  collectedMb: number;
 }
 
 // e.g. "[123:0x5f…]   10234 ms: Scavenge 12.1 (14.0) -> 11.3 (15.0) MB, 1.52 / 0.00 ms  (average mu = …) allocation failure;"
-const TRACE_GC = /\d+ ms: ([A-Za-z -]+?)(?: \([a-z ]+\))? [\d.]+ \([\d.]+\) -> [\d.]+ \([\d.]+\) MB, ([\d.]+) \/ [\d.]+ ms/;
+const TRACE_GC = /\d+ ms: ([A-Za-z -]+?)(?: \([a-z ]+\))? ([\d.]+) \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB, ([\d.]+) \/ [\d.]+ ms/;
 
 /** Collects the API's --trace-gc lines from its stdout; other lines (warnings, errors) are passed through. */
 function gcCollector(child: ChildProcess): { events: GcEvent[] } {
@@ -184,7 +186,7 @@ function gcCollector(child: ChildProcess): { events: GcEvent[] } {
     pending = lines.pop() ?? '';
     for (const line of lines) {
       const match = TRACE_GC.exec(line);
-      if (match) events.push({ kind: match[1]!.trim(), pauseMs: Number(match[2]) });
+      if (match) events.push({ kind: match[1]!.trim(), pauseMs: Number(match[4]), collectedMb: Number(match[2]) - Number(match[3]) });
       else if (line.trim() !== '') process.stdout.write(`[api] ${line}\n`);
     }
   });
@@ -232,7 +234,18 @@ interface RunResult {
   timeouts: number;
   non2xx: number;
   server_cpu_ms_per_request: number | null;
-  gc?: { collections: number; scavenges: number; mark_compacts: number; pause_ms: number; max_pause_ms: number; share_of_wall: number };
+  gc?: {
+    collections: number;
+    scavenges: number;
+    mark_compacts: number;
+    pause_ms: number;
+    max_pause_ms: number;
+    max_scavenge_ms: number;
+    pauses_over_5ms: number;
+    /** Heap freed by the run's collections (before - after, MB): about what the run allocated. */
+    allocated_mb: number;
+    share_of_wall: number;
+  };
 }
 
 interface Target {
@@ -262,6 +275,9 @@ async function measure(target: Target, scenario: Scenario, duration: number): Pr
       mark_compacts: events.filter((e) => e.kind.startsWith('Mark-Compact')).length,
       pause_ms: Number(pause.toFixed(1)),
       max_pause_ms: Number(Math.max(0, ...events.map((e) => e.pauseMs)).toFixed(2)),
+      max_scavenge_ms: Number(Math.max(0, ...events.filter((e) => e.kind === 'Scavenge').map((e) => e.pauseMs)).toFixed(2)),
+      pauses_over_5ms: events.filter((e) => e.pauseMs > 5).length,
+      allocated_mb: Number(events.reduce((sum, e) => sum + e.collectedMb, 0).toFixed(1)),
       share_of_wall: Number((pause / wallMs).toFixed(4)),
     };
   }
@@ -389,7 +405,8 @@ async function main(): Promise<void> {
         process.stdout.write(
           `round ${round} ${scenario.name}: API p50 ${a.p50} / p99 ${a.p99} / p99.9 ${a.p99_9} ms (${apiRun.requests_per_s} req/s, errors ${apiRun.errors}, non-2xx ${apiRun.non2xx}, ` +
             `CPU ${apiRun.server_cpu_ms_per_request ?? '?'} ms/request, GC ${apiRun.gc?.collections ?? '?'} collections ${apiRun.gc?.pause_ms ?? '?'} ms = ` +
-            `${((apiRun.gc?.share_of_wall ?? 0) * 100).toFixed(2)} % of wall, longest ${apiRun.gc?.max_pause_ms ?? '?'} ms); ` +
+            `${((apiRun.gc?.share_of_wall ?? 0) * 100).toFixed(2)} % of wall, longest ${apiRun.gc?.max_pause_ms ?? '?'} ms (scavenge ${apiRun.gc?.max_scavenge_ms ?? '?'}), ` +
+            `${apiRun.gc?.pauses_over_5ms ?? '?'} over 5 ms, ~${apiRun.gc ? ((apiRun.gc.allocated_mb * 1024) / apiRun.requests_total).toFixed(0) : '?'} KB/request collected); ` +
             `floor p50 ${f.p50} / p99 ${f.p99} / p99.9 ${f.p99_9} ms` +
             (apiRun.service_ms ? `; API from write: p99 ${apiRun.service_ms.p99} / p99.9 ${apiRun.service_ms.p99_9} ms` : '') +
             '\n',
@@ -427,6 +444,8 @@ async function main(): Promise<void> {
           collections: spread(runs.map((r) => r.api.gc?.collections ?? 0)),
           pause_ms: spread(gcPause),
           max_pause_ms: Math.max(...runs.map((r) => r.api.gc?.max_pause_ms ?? 0)),
+          pauses_over_5ms: spread(runs.map((r) => r.api.gc?.pauses_over_5ms ?? 0)),
+          collected_kb_per_request: spread(runs.map((r) => Number((((r.api.gc?.allocated_mb ?? 0) * 1024) / Math.max(r.api.requests_total, 1)).toFixed(1)))),
           share_of_wall: spread(gcShare),
         },
         requests_per_s: median(runs.map((r) => r.api.requests_per_s)),
