@@ -407,7 +407,7 @@ async function main(): Promise<void> {
             `CPU ${apiRun.server_cpu_ms_per_request ?? '?'} ms/request, GC ${apiRun.gc?.collections ?? '?'} collections ${apiRun.gc?.pause_ms ?? '?'} ms = ` +
             `${((apiRun.gc?.share_of_wall ?? 0) * 100).toFixed(2)} % of wall, longest ${apiRun.gc?.max_pause_ms ?? '?'} ms (scavenge ${apiRun.gc?.max_scavenge_ms ?? '?'}), ` +
             `${apiRun.gc?.pauses_over_5ms ?? '?'} over 5 ms, ~${apiRun.gc ? ((apiRun.gc.allocated_mb * 1024) / apiRun.requests_total).toFixed(0) : '?'} KB/request collected); ` +
-            `floor p50 ${f.p50} / p99 ${f.p99} / p99.9 ${f.p99_9} ms` +
+            `floor p50 ${f.p50} / p99 ${f.p99} / p99.9 ${f.p99_9} ms (CPU ${floorRun.server_cpu_ms_per_request ?? '?'} ms/request)` +
             (apiRun.service_ms ? `; API from write: p99 ${apiRun.service_ms.p99} / p99.9 ${apiRun.service_ms.p99_9} ms` : '') +
             '\n',
         );
@@ -440,6 +440,7 @@ async function main(): Promise<void> {
         range_ms: { p50: spread(pick('p50', 'api')), p99: spread(pick('p99', 'api')), p99_9: spread(pick('p99_9', 'api')) },
         floor_latency_ms: { p50: spread(pick('p50', 'floor')), p99: spread(pick('p99', 'floor')), p99_9: spread(pick('p99_9', 'floor')) },
         server_cpu_ms_per_request: median(runs.map((r) => r.api.server_cpu_ms_per_request ?? Number.NaN)),
+        floor_cpu_ms_per_request: median(runs.map((r) => r.floor.server_cpu_ms_per_request ?? Number.NaN)),
         gc: {
           collections: spread(runs.map((r) => r.api.gc?.collections ?? 0)),
           pause_ms: spread(gcPause),
