@@ -19,7 +19,7 @@
  * Prints the figures and writes bench/results/api.json.
  *
  *   node dist/bench/api.js [--duration 20] [--warmup 3] [--runs 3] [--single-rate 500] [--batch-rate 20]
- *                          [--batch-size 100] [--only single|batch] [--no-pin] [--cpu-prof DIR] [--generator open-loop|autocannon]
+ *                          [--batch-size 100] [--only single|batch] [--no-pin] [--cpu-prof DIR] [--server-flags "--flag ..."] [--generator open-loop|autocannon]
  *                          [--arrivals uniform|poisson]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -96,6 +96,8 @@ const BATCH_RATE = argument('batch-rate', 20);
 const BATCH_SIZE = argument('batch-size', 100);
 const ONLY = textArgument('only');
 const CPU_PROF_DIR = textArgument('cpu-prof');
+/** Extra Node flags for the API process, space-separated (e.g. "--single-threaded-gc"), to try V8 settings. */
+const SERVER_FLAGS = (textArgument('server-flags') ?? '').split(' ').filter((flag) => flag !== '');
 const PIN = !process.argv.includes('--no-pin');
 /** open-loop (bench/open-loop.ts, the default) or autocannon (how figures before 2026-12-07 were taken). */
 const GENERATOR = textArgument('generator') ?? 'open-loop';
@@ -358,7 +360,7 @@ async function main(): Promise<void> {
   const [port, floorPort] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${port}`;
   const floorUrl = `http://127.0.0.1:${floorPort}`;
-  const nodeFlags = ['--trace-gc', ...(CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', resolve(CPU_PROF_DIR)] : [])];
+  const nodeFlags = ['--trace-gc', ...(CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', resolve(CPU_PROF_DIR)] : []), ...SERVER_FLAGS];
   const child = spawnPinned(
     pin,
     [...nodeFlags, ...entryArgs('api/main.ts')],
@@ -475,6 +477,7 @@ async function main(): Promise<void> {
           : `open loop (bench/open-loop.ts), ${ARRIVALS} arrivals at the target rate, latency from each request's due time, keep-alive connection pool`,
       setup: 'server in a separate process; floor: bare Fastify (bench/api-floor-server.ts) in the same rounds; GC from the API\'s --trace-gc',
       pinning: pin ? { server_cpu: pin.serverCpu, generator_cpus: pin.generatorCpus } : null,
+      server_node_flags: SERVER_FLAGS,
       machine: {
         cpu: cpus()[0]?.model ?? 'unknown',
         cores: cpus().length,
