@@ -110,18 +110,24 @@ export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new DriftlineError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`)));
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback-style hooks with shared functions and label objects: no promise, closure or labels object per request.
+  const requestEnded = (): void => {
+    metrics.inFlight.dec();
+  };
+  app.addHook('onRequest', (request, reply, done) => {
     metrics.inFlight.inc();
-    // 'close' fires for answered and for aborted requests alike (onResponse misses the latter).
-    reply.raw.once('close', () => metrics.inFlight.dec());
+    // 'close' fires once, for answered and for aborted requests alike (onResponse misses the latter).
+    reply.raw.on('close', requestEnded);
     reply.header('x-request-id', request.id);
-    if (draining && request.url !== '/health') throw new DriftlineError('SHUTTING_DOWN', 'The API is shutting down; retry on another instance.');
+    if (draining && request.url !== '/health') return done(new DriftlineError('SHUTTING_DOWN', 'The API is shutting down; retry on another instance.'));
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? '(unmatched)';
-    const labels = { route, method: request.method };
-    metrics.httpRequests.inc({ ...labels, status: String(reply.statusCode) });
-    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+  const series = routeSeries();
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = series.of(request.routeOptions.url ?? '(unmatched)', request.method);
+    metrics.httpRequests.inc(route.withStatus(reply.statusCode));
+    metrics.httpDuration.observe(route.labels, reply.elapsedTime / 1000);
+    done();
   });
 
   await app.register(helmet, { global: true });
@@ -186,6 +192,40 @@ export async function buildApp(deps: ApiDependencies): Promise<ApiApp> {
       draining = true;
     },
     isDraining: () => draining,
+  };
+}
+
+interface RouteLabels {
+  labels: { route: string; method: string };
+  withStatus(status: number): { route: string; method: string; status: string };
+}
+
+/**
+ * The label objects of the HTTP metrics, made once per route pattern, method and status: few of each
+ * (route patterns, not URLs; '(unmatched)' for every unknown path).
+ */
+function routeSeries(): { of(route: string, method: string): RouteLabels } {
+  const byRoute = new Map<string, Map<string, RouteLabels>>();
+  return {
+    of(route, method) {
+      let byMethod = byRoute.get(route);
+      if (byMethod === undefined) byRoute.set(route, (byMethod = new Map()));
+      let entry = byMethod.get(method);
+      if (entry === undefined) {
+        const labels = { route, method };
+        const byStatus = new Map<number, { route: string; method: string; status: string }>();
+        entry = {
+          labels,
+          withStatus(status) {
+            let withStatus = byStatus.get(status);
+            if (withStatus === undefined) byStatus.set(status, (withStatus = { route, method, status: String(status) }));
+            return withStatus;
+          },
+        };
+        byMethod.set(method, entry);
+      }
+      return entry;
+    },
   };
 }
 

@@ -10,7 +10,7 @@
  * hot swap never splits a request across versions). If a combined call fails, each request is
  * scored on its own, so one request's bad input cannot fail the others.
  */
-import type { ModelRuntime, ModelService, Prediction } from '../core/model/types.js';
+import type { ModelRuntime, ModelService, Prediction, ScoreOptions } from '../core/model/types.js';
 import type { ReviewInput } from '../core/review.js';
 
 export interface CoalescedResult {
@@ -34,6 +34,10 @@ export interface CoalescerOptions {
   maxRows: number;
 }
 
+const WITH_SENTENCES = Object.freeze({ sentences: true });
+const WITHOUT_SENTENCES = Object.freeze({ sentences: false });
+const scoreOptions = (sentences: boolean): ScoreOptions => (sentences ? WITH_SENTENCES : WITHOUT_SENTENCES);
+
 export function createScoreCoalescer(modelService: ModelService, options: CoalescerOptions): ScoreCoalescer {
   let queue: Pending[] = [];
   let scheduled = false;
@@ -44,10 +48,15 @@ export function createScoreCoalescer(modelService: ModelService, options: Coales
    */
   async function scoreAlone(job: Pending, runtime: ModelRuntime): Promise<void> {
     try {
+      // The common case, one call: the request's own array goes to the runtime and its answer back (no copies).
+      if (job.inputs.length <= options.maxRows) {
+        job.resolve({ runtime, predictions: await runtime.score(job.inputs, scoreOptions(job.sentences)) });
+        return;
+      }
       const predictions: Prediction[] = [];
       for (let start = 0; start < job.inputs.length; start += options.maxRows) {
         if (start > 0) await new Promise((resolve) => setImmediate(resolve));
-        predictions.push(...(await runtime.score(job.inputs.slice(start, start + options.maxRows), { sentences: job.sentences })));
+        predictions.push(...(await runtime.score(job.inputs.slice(start, start + options.maxRows), scoreOptions(job.sentences))));
       }
       job.resolve({ runtime, predictions });
     } catch (err) {
@@ -70,7 +79,7 @@ export function createScoreCoalescer(modelService: ModelService, options: Coales
     try {
       predictions = await runtime.score(
         group.flatMap((job) => job.inputs),
-        { sentences: first.sentences },
+        scoreOptions(first.sentences),
       );
     } catch {
       // Isolate: each request on its own, with its own outcome.

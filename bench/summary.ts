@@ -147,9 +147,13 @@ function runRange(scenario: Json): string {
 function apiRows(data: Json): Row[] {
   return list(data, 'scenarios').map((scenario) => {
     const p99 = num(scenario, 'latency_ms.p99');
+    const p999 = num(scenario, 'latency_ms.p99_9');
+    const floorP99 = num(scenario, 'floor_latency_ms.p99.median');
     return {
-      figure: `POST /v1/predict, ${str(scenario, 'name') ?? '?'} at ${fmt(num(scenario, 'target_rate_rps'))} req/s (p50 / p99)`,
-      value: `${fmt(num(scenario, 'latency_ms.p50'), '', 1)} / ${fmt(p99, 'ms', 1)}${runRange(scenario)}`,
+      figure: `POST /v1/predict, ${str(scenario, 'name') ?? '?'} at ${fmt(num(scenario, 'target_rate_rps'))} req/s (p50 / p99${p999 === undefined ? '' : ' / p99.9'})`,
+      value:
+        `${fmt(num(scenario, 'latency_ms.p50'), '', 1)} / ${p999 === undefined ? fmt(p99, 'ms', 1) : `${fmt(p99, '', 1)} / ${fmt(p999, 'ms', 1)}`}${runRange(scenario)}` +
+        (floorP99 === undefined ? '' : `; bare-Fastify floor p99 ${fmt(floorP99, 'ms', 1)}`),
       goal: below(p99, num(scenario, 'goal_p99_ms') ?? Number.NaN, 'ms'),
     };
   });

@@ -10,7 +10,8 @@
  * The runtime is taken from the ModelService once per call, so a hot swap never mixes versions inside
  * a request and never fails it (the old runtime is disposed after in-flight calls).
  */
-import { extractTraceContext, SpanKind, withSpan } from '../../core/tracing.js';
+import { extractTraceContext, SpanKind, tracingEnabled, withSpan } from '../../core/tracing.js';
+import { SENTIMENTS, type Sentiment } from '../../schemas/types.js';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ErrorObject } from 'ajv';
 import { DriftlineError, toDriftlineError } from '../../core/errors.js';
@@ -52,6 +53,9 @@ interface PredictBody {
 
 type ItemOutcome = { index: number; input: ReviewInput } | { index: number; error: DriftlineError };
 
+const SPAN_ATTRIBUTES = { 'http.route': '/v1/predict' };
+const SENTIMENT_INDEX: Readonly<Record<Sentiment, number>> = { negative: 0, neutral: 1, positive: 2 };
+
 /** Most reviews per combined model call: large enough to amortize, small enough to keep one call short. */
 const COALESCE_MAX_ROWS = 512;
 /** A placeholder rating for validation only: the rating is optional when predicting (it is a label, not an input). */
@@ -63,13 +67,27 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * The item as core/validation.ts reads a record: the fields it checks, named as stream records name them.
+ * Written out field by field (no rest/spread: those copy every key through a slow generic path, per item).
+ * An extra `event_time_ms` the client sent is passed on like any extra field, and a numeric `ts` replaces it.
+ */
 function toValidationRecord(item: PredictItem): Record<string, unknown> {
-  const { id, ts, rating, ...rest } = item;
+  const raw = item as PredictItem & { event_time_ms?: unknown; source?: unknown };
+  const ts = raw.ts;
+  const numericTs = typeof ts === 'number';
   return {
-    ...rest,
-    review_id: id,
-    rating: rating ?? RATING_PLACEHOLDER,
-    ...(typeof ts === 'number' ? { event_time_ms: ts } : { ts }),
+    review_id: raw.id,
+    product_id: raw.product_id,
+    category: raw.category,
+    rating: raw.rating ?? RATING_PLACEHOLDER,
+    title: raw.title,
+    text: raw.text,
+    event_time_ms: numericTs ? ts : raw.event_time_ms,
+    ts: numericTs ? undefined : ts,
+    helpful_votes: raw.helpful_votes,
+    verified: raw.verified,
+    source: raw.source,
   };
 }
 
@@ -105,8 +123,12 @@ function problemOf(index: number, error: DriftlineError): FieldProblem {
   return { item: index, field, reason, code: error.code };
 }
 
-function schemaProblems(request: FastifyRequest): FieldProblem[] {
-  const validation = (request.validationError as { validation?: ErrorObject[] } | undefined)?.validation ?? [];
+const NO_PROBLEMS: readonly FieldProblem[] = Object.freeze([]);
+const NO_ITEM_ERRORS: ReadonlyMap<number, DriftlineError> = new Map();
+
+function schemaProblems(request: FastifyRequest): readonly FieldProblem[] {
+  const validation = (request.validationError as { validation?: ErrorObject[] } | undefined)?.validation;
+  if (validation === undefined || validation.length === 0) return NO_PROBLEMS;
   return dedupeProblems(validation.map((error) => problemFromAjv(error, 'reviews')));
 }
 
@@ -184,7 +206,7 @@ function predictionBody(id: string, prediction: Prediction, model: { name: strin
     shift_score: prediction.shiftScore,
     rating_text_disagreement: prediction.ratingTextDisagreement,
     model,
-    ...(sentences && prediction.sentences ? { sentences: prediction.sentences } : {}),
+    sentences: sentences ? prediction.sentences : undefined,
   };
 }
 
@@ -196,7 +218,8 @@ function itemErrorBody(id: unknown, error: DriftlineError): Record<string, unkno
 }
 
 /** The first schema problem of each bad item, as that item's error. */
-function itemErrors(problems: FieldProblem[]): Map<number, DriftlineError> {
+function itemErrors(problems: readonly FieldProblem[]): ReadonlyMap<number, DriftlineError> {
+  if (problems.length === 0) return NO_ITEM_ERRORS;
   const bad = new Map<number, DriftlineError>();
   for (const problem of problems) {
     if (problem.item !== undefined && !bad.has(problem.item)) {
@@ -207,7 +230,7 @@ function itemErrors(problems: FieldProblem[]): Map<number, DriftlineError> {
 }
 
 /** Each item either becomes a model input or gets its error: schema, duplicate id, content rules. */
-function checkItems(reviews: unknown[], schemaErrors: Map<number, DriftlineError>, maxTextBytes: number): ItemOutcome[] {
+function checkItems(reviews: unknown[], schemaErrors: ReadonlyMap<number, DriftlineError>, maxTextBytes: number): ItemOutcome[] {
   const seenIds = new Set<string>();
   return reviews.map((raw, index): ItemOutcome => {
     const schemaError = schemaErrors.get(index);
@@ -231,6 +254,94 @@ export const predictPlugin: FastifyPluginAsync<PredictPluginOptions> = async (ap
   const versions = createModelVersionCache({ registry: options.registry, modelService, capacity: options.modelCache, load: loadModelRuntime });
   app.addHook('onClose', async () => versions.close());
 
+  const serving = servingScorer(coalescer, modelService);
+  /** The `model` of answers, one object per runtime (the service hands out one view per loaded version). */
+  const modelRefs = new WeakMap<ModelRuntime, { name: string; version: number }>();
+  const modelRefOf = (runtime: ModelRuntime): { name: string; version: number } => {
+    let ref = modelRefs.get(runtime);
+    if (ref === undefined) modelRefs.set(runtime, (ref = { name: runtime.name, version: runtime.version }));
+    return ref;
+  };
+
+  async function predict(request: FastifyRequest): Promise<Record<string, unknown>> {
+    const single = singleReviewRequests.has(request);
+    const problems = schemaProblems(request);
+    const body = request.body as PredictBody;
+    const bodyOptions = isRecord(body) && isRecord(body.options) ? body.options : undefined;
+    const partial = !single && bodyOptions?.partial === true;
+    const sentences = bodyOptions?.sentences === true;
+    // Problems outside the items (envelope, options) leave nothing to answer in place.
+    if (problems.some((problem) => problem.item === undefined)) throw requestInvalid([...problems]);
+
+    const badItems = itemErrors(problems);
+    const reviews = body.reviews;
+    const outcomes = checkItems(reviews, badItems, options.maxTextBytes);
+
+    // One pass: the accepted items' inputs in order, the refused ones apart (usually none).
+    const inputs: ReviewInput[] = [];
+    const acceptedAt: number[] = [];
+    let refused: Array<{ index: number; error: DriftlineError }> | undefined;
+    for (const outcome of outcomes) {
+      if ('input' in outcome) {
+        inputs.push(outcome.input);
+        acceptedAt.push(outcome.index);
+      } else {
+        (refused ??= []).push(outcome);
+        metrics.predictionItemErrors.inc({ code: outcome.error.code });
+      }
+    }
+    if (refused !== undefined && !partial) {
+      const all = dedupeProblems([...problems, ...refused.filter((o) => !badItems.has(o.index)).map((o) => problemOf(o.index, o.error))]);
+      throw requestInvalid(all, single ? 'review' : 'batch');
+    }
+
+    // No version asked for: the serving one, without a trip through the version cache.
+    const ref = isRecord(body) ? versionRefOf(body.model_version) : undefined;
+    const lease = ref === undefined ? undefined : await versions.acquire(ref);
+    let scoredWith: Awaited<ReturnType<typeof scoreItems>>;
+    try {
+      scoredWith = await scoreItems(lease ? leasedScorer(lease) : serving, inputs, sentences, partial);
+    } finally {
+      lease?.release();
+    }
+    const { runtime, results: scored } = scoredWith;
+    const model = modelRefOf(runtime);
+
+    const answers: Array<Record<string, unknown>> = new Array(reviews.length);
+    let refusedCount = 0;
+    if (refused !== undefined) {
+      for (const outcome of refused) {
+        const raw = reviews[outcome.index];
+        answers[outcome.index] = itemErrorBody(isRecord(raw) ? raw.id : null, outcome.error);
+      }
+      refusedCount = refused.length;
+    }
+    // Per sentiment, in SENTIMENTS order.
+    const perClass = [0, 0, 0];
+    let withReplacementChar = 0;
+    for (let k = 0; k < inputs.length; k++) {
+      const input = inputs[k]!;
+      const result = scored[k] ?? noPrediction();
+      if (result instanceof DriftlineError) {
+        metrics.predictionItemErrors.inc({ code: result.code });
+        answers[acceptedAt[k]!] = itemErrorBody(input.review_id, result);
+        refusedCount++;
+        continue;
+      }
+      perClass[SENTIMENT_INDEX[result.sentiment]]!++;
+      if (hasReplacementCharacter(input.text) || hasReplacementCharacter(input.title)) withReplacementChar++;
+      answers[acceptedAt[k]!] = predictionBody(input.review_id, result, model, sentences);
+    }
+    for (let c = 0; c < SENTIMENTS.length; c++) {
+      const count = perClass[c]!;
+      if (count > 0) metrics.predictions.inc(metrics.versionSeries.note(metrics.predictions, model.version, { sentiment: SENTIMENTS[c]!, model_version: String(model.version) }), count);
+    }
+    if (withReplacementChar > 0) metrics.replacementChar.inc(withReplacementChar);
+
+    if (single) return { model, prediction: answers[0] };
+    return { model, predictions: answers, refused: refusedCount };
+  }
+
   app.post('/v1/predict', {
     schema: predictRouteSchema,
     // Validation errors reach the handler, which decides between 400 and a partial answer.
@@ -250,63 +361,9 @@ export const predictPlugin: FastifyPluginAsync<PredictPluginOptions> = async (ap
         });
       }
     },
-    // A SERVER span per request (tracing on), continuing the caller's W3C traceparent when it sends one.
+    // A SERVER span per request when tracing is on, continuing the caller's W3C traceparent when it sends one;
+    // when it is off, no span closure or options object is made per request.
     handler: (request) =>
-      withSpan('api.predict', async () => {
-      const single = singleReviewRequests.has(request);
-      const problems = schemaProblems(request);
-      const body = request.body as PredictBody;
-      const partial = !single && isRecord(body) && isRecord(body.options) && body.options.partial === true;
-      const sentences = isRecord(body) && isRecord(body.options) && body.options.sentences === true;
-      // Problems outside the items (envelope, options) leave nothing to answer in place.
-      if (problems.some((problem) => problem.item === undefined)) throw requestInvalid(problems);
-
-      const badItems = itemErrors(problems);
-      const reviews = body.reviews;
-      const outcomes = checkItems(reviews, badItems, options.maxTextBytes);
-
-      const refused = outcomes.filter((o): o is Extract<ItemOutcome, { error: DriftlineError }> => 'error' in o);
-      for (const outcome of refused) metrics.predictionItemErrors.inc({ code: outcome.error.code });
-      if (refused.length > 0 && !partial) {
-        const all = dedupeProblems([...problems, ...refused.filter((o) => !badItems.has(o.index)).map((o) => problemOf(o.index, o.error))]);
-        throw requestInvalid(all, single ? 'review' : 'batch');
-      }
-
-      const accepted = outcomes.filter((o): o is Extract<ItemOutcome, { input: ReviewInput }> => 'input' in o);
-      const lease = await versions.acquire(isRecord(body) ? versionRefOf(body.model_version) : undefined);
-      let scoredWith: Awaited<ReturnType<typeof scoreItems>>;
-      try {
-        scoredWith = await scoreItems(lease ? leasedScorer(lease) : servingScorer(coalescer, modelService), accepted.map((o) => o.input), sentences, partial);
-      } finally {
-        lease?.release();
-      }
-      const { runtime, results: scored } = scoredWith;
-      const model = { name: runtime.name, version: runtime.version };
-
-      const answers: Array<Record<string, unknown>> = new Array(reviews.length);
-      for (const outcome of refused) {
-        const raw = reviews[outcome.index];
-        answers[outcome.index] = itemErrorBody(isRecord(raw) ? raw.id : null, outcome.error);
-      }
-      const perClass = new Map<string, number>();
-      let withReplacementChar = 0;
-      accepted.forEach((outcome, k) => {
-        const result = scored[k] ?? noPrediction();
-        if (result instanceof DriftlineError) {
-          metrics.predictionItemErrors.inc({ code: result.code });
-          answers[outcome.index] = itemErrorBody(outcome.input.review_id, result);
-          return;
-        }
-        perClass.set(result.sentiment, (perClass.get(result.sentiment) ?? 0) + 1);
-        if (hasReplacementCharacter(outcome.input.text) || hasReplacementCharacter(outcome.input.title)) withReplacementChar++;
-        answers[outcome.index] = predictionBody(outcome.input.review_id, result, model, sentences);
-      });
-      for (const [sentiment, count] of perClass) metrics.predictions.inc(metrics.versionSeries.note(metrics.predictions, model.version, { sentiment, model_version: String(model.version) }), count);
-      if (withReplacementChar > 0) metrics.replacementChar.inc(withReplacementChar);
-
-      if (single) return { model, prediction: answers[0] };
-      const refusedCount = answers.filter((answer) => answer.error !== undefined).length;
-      return { model, predictions: answers, refused: refusedCount };
-      }, { 'http.route': '/v1/predict' }, { parent: extractTraceContext(request.headers), kind: SpanKind.SERVER }),
+      tracingEnabled() ? withSpan('api.predict', () => predict(request), SPAN_ATTRIBUTES, { parent: extractTraceContext(request.headers), kind: SpanKind.SERVER }) : predict(request),
   });
 };
