@@ -285,14 +285,15 @@ export class BatchConsumer {
     const invalidCodes: string[] = [];
     let undecodable = 0;
     const bounds = { nowMs: this.now(), futureToleranceMs: this.deps.core.futureToleranceMs };
+    // Only dead letters need a message's location: built for them, not per event.
+    const locationOf = (offset: string): { topic: string; partition: number; offset: string } => ({ topic, partition, offset });
     for (const message of messages) {
-      const location = { topic, partition, offset: message.offset };
       let event: ScoredReview;
       try {
         event = this.codec.decode(message.value);
       } catch (err) {
         undecodable++;
-        deadLetters.push(buildDeadLetter({ stage: 'aggregator', error: err, raw: message.value, location }));
+        deadLetters.push(buildDeadLetter({ stage: 'aggregator', error: err, raw: message.value, location: locationOf(message.offset) }));
         continue;
       }
       // An absurd time would open a window in the year 287,000, move the watermark past every real event
@@ -300,7 +301,7 @@ export class BatchConsumer {
       const problem = scoredReviewProblem(event, bounds);
       if (problem !== null) {
         invalidCodes.push(problem.code);
-        deadLetters.push(buildDeadLetter({ stage: 'aggregator', error: problem, raw: message.value, location, reviewId: event.review_id }));
+        deadLetters.push(buildDeadLetter({ stage: 'aggregator', error: problem, raw: message.value, location: locationOf(message.offset), reviewId: event.review_id }));
         continue;
       }
       events.push(event);
@@ -311,7 +312,13 @@ export class BatchConsumer {
     const seen = await this.state.countedIds({ topic, partition }, ids);
     const unique = ids.filter((_, index) => !seen[index]).map((id) => firstById.get(id)!);
     const versions = new Map<string, { modelName: string; version: number }>();
-    for (const event of unique) versions.set(`${event.model_name}|${event.model_version}`, { modelName: event.model_name, version: event.model_version });
+    let last: ScoredReview | null = null;
+    for (const event of unique) {
+      // Runs of one version are the rule: one key string per run, not per event.
+      if (last && last.model_version === event.model_version && last.model_name === event.model_name) continue;
+      versions.set(`${event.model_name}|${event.model_version}`, { modelName: event.model_name, version: event.model_version });
+      last = event;
+    }
     await this.catalog.ensure(versions.values());
     const aggregate = new BatchAggregate({
       windowMs: this.windowMs,

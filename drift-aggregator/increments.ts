@@ -190,6 +190,8 @@ export class BatchAggregate {
   /** Events of versions without a baseline: only their summary is kept. */
   withoutBaseline = 0;
   private finished = true;
+  private lastWindow: WindowIncrements | null = null;
+  private lastVersion: { modelName: string; modelVersion: number; sketches: VersionSketches } | null = null;
 
   constructor(private readonly options: BatchAggregateOptions) {}
 
@@ -197,14 +199,11 @@ export class BatchAggregate {
     const { time, source } = windowClockOf(event, this.options.windowTime);
     if (time > this.maxWindowTime) this.maxWindowTime = time;
     if (time < this.minWindowTime) this.minWindowTime = time;
-    const ref: WindowRef = { modelName: event.model_name, modelVersion: event.model_version, start: windowStartOf(time, this.options.windowMs) };
-    const id = windowId(ref);
-    let window = this.windows.get(id);
-    if (!window) this.windows.set(id, (window = { ref, id, events: 0, timeSources: { event: 0, ingest: 0 }, segments: new Map(), sample: new WindowSample(this.options.samplePerWindow ?? 0) }));
+    const window = this.windowOf(event.model_name, event.model_version, windowStartOf(time, this.options.windowMs));
     window.events++;
     window.timeSources[source]++;
     this.events++;
-    const sketches = this.options.sketchesOf(event.model_name, event.model_version);
+    const sketches = this.sketchesOf(event.model_name, event.model_version);
     if (!sketches.baseline) this.withoutBaseline++;
     const values = sketches.baseline ? monitoredValues(event) : null;
     // Only the event's own segment here: __all__ is the merge of the segments, built once per batch in finish().
@@ -243,6 +242,27 @@ export class BatchAggregate {
       windows.push({ id: window.id, start: window.ref.start, events: window.events, hashes, sample: { keep: window.sample.keep, members: window.sample.members() } });
     }
     return { maxWindowTime: this.maxWindowTime, windows };
+  }
+
+  /** The version's sketches, the last version's kept at hand like the last window. */
+  private sketchesOf(modelName: string, modelVersion: number): VersionSketches {
+    const last = this.lastVersion;
+    if (last && last.modelVersion === modelVersion && last.modelName === modelName) return last.sketches;
+    const sketches = this.options.sketchesOf(modelName, modelVersion);
+    this.lastVersion = { modelName, modelVersion, sketches };
+    return sketches;
+  }
+
+  /** The window of (model, version, start); consecutive events mostly share it, so the last one is kept at hand (no id string per event). */
+  private windowOf(modelName: string, modelVersion: number, start: number): WindowIncrements {
+    const last = this.lastWindow;
+    if (last && last.ref.start === start && last.ref.modelVersion === modelVersion && last.ref.modelName === modelName) return last;
+    const ref: WindowRef = { modelName, modelVersion, start };
+    const id = windowId(ref);
+    let window = this.windows.get(id);
+    if (!window) this.windows.set(id, (window = { ref, id, events: 0, timeSources: { event: 0, ingest: 0 }, segments: new Map(), sample: new WindowSample(this.options.samplePerWindow ?? 0) }));
+    this.lastWindow = window;
+    return window;
   }
 
   private segment(window: WindowIncrements, segment: string, sketches: VersionSketches): SegmentStates {
