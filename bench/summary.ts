@@ -117,8 +117,8 @@ function scorerRows(data: Json): Row[] {
   const latencyRow = (path: string): Row[] => {
     const p99Ms = num(data, `${path}.p99Ms`);
     if (p99Ms === undefined) return [];
-    const warmupSeconds = num(data, `${path}.warmupSeconds`);
-    const warmup = warmupSeconds === undefined ? '' : `; first ${warmupSeconds} s at the rate not measured, their p99 ${fmt(num(data, `${path}.warmupP99Ms`))} ms`;
+    const firstSeconds = num(data, `${path}.firstSeconds`);
+    const warmup = firstSeconds === undefined ? '' : `, from the first second at the rate; p99 of the first ${firstSeconds} s ${fmt(num(data, `${path}.firstSecondsP99Ms`))} ms, of the rest ${fmt(num(data, `${path}.afterFirstSecondsP99Ms`))} ms`;
     return [
       {
         figure: `ingest time → scored event readable at ${fmt(num(data, `${path}.ratePerSecond`))}/s (p50 / p99${warmup})`,
