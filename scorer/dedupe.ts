@@ -52,6 +52,18 @@ export class ScoredIds {
     }
   }
 
+  /**
+   * Before the first batch (scorer/warmup.ts): loads the marking script into Redis, so the first marking is
+   * one EVALSHA instead of a NOSCRIPT round trip and an EVAL, and opens the connection. Marks nothing.
+   */
+  async warmUp(): Promise<void> {
+    try {
+      await this.redis.script('LOAD', MARK_SEEN_LUA);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'dedupe warm-up failed; the first batch loads the script');
+    }
+  }
+
   /** Remembers ids whose scored events were committed. */
   async remember(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;

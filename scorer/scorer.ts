@@ -135,7 +135,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
       coPartitioned = (await partitionCount(topics.reviews)) === (await partitionCount(topics.scored));
       // Warm before joining: partitions are only taken once the model and the hot path are warm (no start-up transient).
       const warmStarted = performance.now();
-      const warmed = await warmUp(models.current());
+      const warmed = await warmUp(models.current(), deps.dedupe ? { dedupe: deps.dedupe } : {});
       log.info({ reviews: warmed, ms: Math.round(performance.now() - warmStarted), coPartitioned }, 'hot path warmed; joining the consumer group');
       await consumer.connect();
       await consumer.subscribe({ topic: topics.reviews, fromBeginning: settings.fromBeginning });

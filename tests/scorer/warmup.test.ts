@@ -4,7 +4,7 @@ import { loadModelRuntime } from '../../core/model/runtime.js';
 import type { ModelRuntime } from '../../core/model/types.js';
 import { repoPath } from '../../core/paths.js';
 import { processBatch } from '../../scorer/pipeline.js';
-import { syntheticBatch, warmUp } from '../../scorer/warmup.js';
+import { roundTripRecords, syntheticBatch, warmUp } from '../../scorer/warmup.js';
 
 let runtime: ModelRuntime;
 beforeAll(async () => {
@@ -21,6 +21,11 @@ describe('scorer warm-up', () => {
   });
 
   it('warmUp scores every synthetic review of every round', async () => {
-    await expect(warmUp(runtime, 2, 30)).resolves.toBe(60);
+    await expect(warmUp(runtime, { rounds: 2, size: 30 })).resolves.toBe(60);
+  });
+
+  it("the scored messages go through kafkajs's Produce encoding and Fetch decoding whole (every record decoded back)", async () => {
+    const result = await processBatch(syntheticBatch(25), { topic: 'warmup', partition: 0 }, runtime, { outputPartition: 0 });
+    await expect(roundTripRecords(result.scored.map((s) => s.message))).resolves.toBe(25);
   });
 });
