@@ -39,6 +39,11 @@ export interface TransactionLease {
   readonly producer: { transaction(): Promise<ScorerTransaction> };
   /** True until the first transaction after (re)creation has checked the group's committed offset. */
   needsOffsetCheck: boolean;
+  /**
+   * The committed offset read for that check ahead of the first batch (prepareOwner, on assignment, after the
+   * fence and while holding the lease); the first batch filters with it instead of reading it then.
+   */
+  checkedOffset?: { committed: bigint | null };
 }
 
 /** Hands out one lease per partition at a time (scorer/producers.ts PartitionProducers). */
@@ -174,10 +179,33 @@ export class BatchHandler<L extends TransactionLease> {
     this.resumeTimers.clear();
   }
 
+  /**
+   * On assignment (a new owner, or a kept partition after a rebalance): creates the partition's producer
+   * (InitProducerId, the fence) and reads the committed offset its first batch must check, so that batch
+   * does neither while its records wait. Holding the lease, so an in-flight batch of ours commits first;
+   * after the fence no one else commits this partition's offsets, and our next commit goes through this
+   * lease and uses the value. A failure leaves the check to the first batch.
+   */
+  async prepareOwner(partition: number): Promise<void> {
+    const { producers } = this.deps;
+    const lease = await producers.acquire(partition);
+    try {
+      if (!lease.needsOffsetCheck) return;
+      const committed = await this.deps.committedOffset(partition);
+      lease.checkedOffset = { committed };
+      lease.needsOffsetCheck = false;
+    } finally {
+      producers.release(lease);
+    }
+  }
+
   /** Drops what a fenced previous owner already committed (only checked once per new producer). */
   private async unprocessed(lease: L, batch: BatchPayload['batch']): Promise<{ messages: KafkaMessage[]; committed: bigint | null }> {
-    if (!lease.needsOffsetCheck) return { messages: batch.messages, committed: null };
-    const committed = await this.deps.committedOffset(batch.partition);
+    const checked = lease.checkedOffset;
+    lease.checkedOffset = undefined;
+    if (!lease.needsOffsetCheck && checked === undefined) return { messages: batch.messages, committed: null };
+    // A check asked again since (a rebalance: retainOnly) reads afresh; otherwise the value read on assignment.
+    const committed = lease.needsOffsetCheck ? await this.deps.committedOffset(batch.partition) : checked!.committed;
     lease.needsOffsetCheck = false;
     if (committed === null || BigInt(batch.firstOffset() ?? '0') >= committed) return { messages: batch.messages, committed };
     const messages = batch.messages.filter((m) => BigInt(m.offset) >= committed);

@@ -16,6 +16,8 @@ export interface PartitionProducer {
    * the batch in hand may have been fetched from an offset a fenced owner had already moved past.
    */
   needsOffsetCheck: boolean;
+  /** The committed offset read for that check on assignment (scorer/batch.ts prepareOwner). */
+  checkedOffset?: { committed: bigint | null };
 }
 
 interface Slot {

@@ -98,15 +98,13 @@ export function createScorer(deps: ScorerDeps): Scorer {
   }
 
   /**
-   * A new owner's producers are created (InitProducerId, which fences the old owner) as soon as the
-   * partitions are assigned, not when their first batch is already waiting.
+   * A new owner's producers are created (InitProducerId, which fences the old owner) and the committed
+   * offsets their first batches must check are read as soon as the partitions are assigned, not when their
+   * first batch is already waiting.
    */
   function prepareProducers(partitions: readonly number[]): void {
     for (const partition of partitions) {
-      producers
-        .acquire(partition)
-        .then((lease) => producers.release(lease))
-        .catch((err: unknown) => log.warn({ partition, err: toDriftlineError(err).message }, 'producer not ready yet; the first batch creates it'));
+      handler.prepareOwner(partition).catch((err: unknown) => log.warn({ partition, err: toDriftlineError(err).message }, 'producer not ready yet; the first batch creates it'));
     }
   }
 
@@ -137,6 +135,8 @@ export function createScorer(deps: ScorerDeps): Scorer {
       const warmStarted = performance.now();
       const warmed = await warmUp(models.current(), deps.dedupe ? { dedupe: deps.dedupe } : {});
       log.info({ reviews: warmed, ms: Math.round(performance.now() - warmStarted), coPartitioned }, 'hot path warmed; joining the consumer group');
+      // The committed-offset reader a new owner's first batch needs, connected now rather than on that batch.
+      await stableOffsets.connect().catch((err: unknown) => log.warn({ err: toDriftlineError(err).message }, 'committed-offset reader not connected yet; the first batch connects it'));
       await consumer.connect();
       await consumer.subscribe({ topic: topics.reviews, fromBeginning: settings.fromBeginning });
       await consumer.run({

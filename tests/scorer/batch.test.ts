@@ -212,6 +212,43 @@ describe('BatchHandler.eachBatch', () => {
     expect(log).toEqual(['acquire lease 2', 'resolve 29', 'release lease 2']); // the whole batch was committed before: nothing to send
   });
 
+  it('a new owner reads the committed offset on assignment (prepareOwner) and its first batch skips by it without reading again', async () => {
+    const pool = new FakePool(log);
+    pool.needsOffsetCheck = true;
+    const lease = await pool.acquire(PARTITION);
+    const samePool: LeasePool<FakeLease> = { acquire: async () => lease, release: (l) => pool.release(l), discard: (l) => pool.discard(l) };
+    const reads: number[] = [];
+    let committed: bigint | null = 21n;
+    const handler = new BatchHandler({
+      settings: { groupId: 'g', scoredTopic: 'scored', deadLetterTopic: 'dlq', maxRecordsPerTransaction: 2, retryBackoffMs: 100, maxBackoffMs: 1_000 },
+      producers: samePool,
+      committedOffset: async (partition) => {
+        reads.push(partition);
+        return committed;
+      },
+      coPartitioned: () => true,
+      models: { current: () => new TestRuntime('m', 4) },
+      metrics,
+      log: createLogger('test-batch', 'silent'),
+    });
+    await handler.prepareOwner(PARTITION);
+    expect(reads).toEqual([PARTITION]);
+    expect(lease.needsOffsetCheck).toBe(false);
+    committed = 0n; // not read again: the first batch uses what was read on assignment
+    log.length = 0;
+    const messages = [kafkaMessage(20, encoded(review('x'))), kafkaMessage(21, encoded(review('y')))];
+    await handler.eachBatch(payloadOf(messages, log));
+    expect(reads).toEqual([PARTITION]);
+    expect(log).toEqual(['send scored ×1', 'sendOffsets g reviews/3@22', 'commit', 'resolve 21', 'release lease 1', 'heartbeat']);
+    // A rebalance asks for the check again (retainOnly): the next batch reads afresh.
+    lease.needsOffsetCheck = true;
+    committed = 30n;
+    log.length = 0;
+    await handler.eachBatch(payloadOf([kafkaMessage(25, encoded(review('z')))], log));
+    expect(reads).toEqual([PARTITION, PARTITION]);
+    expect(log).toEqual(['resolve 29', 'release lease 1']);
+  });
+
   it('on a retriable failure aborts, drops the producer, resolves nothing and pauses the partition for a doubling back-off', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const pool = new FakePool(log);
