@@ -9,7 +9,7 @@
 import type { Redis } from 'ioredis';
 
 /** Marks every key of KEYS as seen for ARGV[1] ms: one command for a whole batch instead of one SET per id. */
-const MARK_SEEN_LUA = `
+export const MARK_SEEN_LUA = `
 for i = 1, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[1]) end
 return #KEYS
 `;

@@ -56,7 +56,8 @@ afterAll(async () => {
 });
 
 describe('stable committed-offset fetch', () => {
-  it('answers null before any commit and the committed offset after one', async () => {
+  it('connects before the group exists (as the scorer does before joining), answers null before any commit and the committed offset after one', async () => {
+    await fetcher.connect();
     expect(await fetcher.committed(0)).toBeNull();
     await (await sendOffsets('5')).commit();
     expect(await fetcher.committed(0)).toBe(5n);
