@@ -27,6 +27,9 @@ import { testSetup } from './harness.js';
 const MODEL = 'sample-model';
 const WINDOW_MS = 60_000;
 const KEEP = 25;
+// Windows of ten minutes ago, not of 1970: recent_reviews has a TTL on window_start, and a background merge
+// would drop rows of 1970 windows before the test reads them.
+const BASE_MS = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS - 10 * WINDOW_MS;
 const { core } = testSetup();
 const log = createLogger('recent-sample-test', 'silent');
 const catalog = new SketchCatalog(new InMemoryBaselineProvider([syntheticBaseline(MODEL, 1, 1_000)]), 5);
@@ -37,7 +40,7 @@ const states: AggregatorState[] = [];
 function reviews(window: number, count: number): ScoredReview[] {
   const random = seededRandom(40 + window);
   return Array.from({ length: count }, (_, i) => ({
-    ...syntheticReview(i, random, { modelName: MODEL, modelVersion: 1, ingestTimeMs: window * WINDOW_MS + i }),
+    ...syntheticReview(i, random, { modelName: MODEL, modelVersion: 1, ingestTimeMs: BASE_MS + window * WINDOW_MS + i }),
     review_id: `w${window}-r${i}`,
     title: `title ${i}`,
     text: `review text number ${i}`,
@@ -67,7 +70,7 @@ async function applyAll(state: AggregatorState, batches: ScoredReview[][]): Prom
 }
 
 const sampledIds = async (state: AggregatorState, window: number): Promise<string[]> =>
-  (await state.readSample(windowId({ modelName: MODEL, modelVersion: 1, start: window * WINDOW_MS }))).map(([member]) => (JSON.parse(member) as SampledReview).review_id);
+  (await state.readSample(windowId({ modelName: MODEL, modelVersion: 1, start: BASE_MS + window * WINDOW_MS }))).map(([member]) => (JSON.parse(member) as SampledReview).review_id);
 
 beforeAll(async () => {
   redis = new Redis(core.redisUrl);
@@ -110,7 +113,7 @@ describe('recent-sample store', () => {
       { windowMs: WINDOW_MS, allowedLatenessMs: 0, idleCloseMs: 600_000, closeLockTtlMs: 10_000, stateTtlSeconds: 3_600, thresholds: defaultDriftThresholds(), rollback: { enabled: false, maxAgeMs: 0, windows: 3 } },
       { state, catalog, metrics: new AggregatorMetrics(), log, rollbackTarget: null },
     );
-    expect((await closer.tick()).map((c) => c.ref.start)).toEqual([0]);
+    expect((await closer.tick()).map((c) => c.ref.start)).toEqual([BASE_MS]);
     const writer = new PendingRowWriter({ redis, pendingKey: state.key('pending'), lockKey: state.key('pending-lock'), client: clickhouse, database: core.clickhouseDatabase, log, retryMaxMs: 1_000 });
     await writer.flush(true);
     const result = await clickhouse.query({
@@ -125,7 +128,7 @@ describe('recent-sample store', () => {
       expect([row.rating, row.text, row.title, row.sentiment, Number(row.window_size_ms)]).toEqual([review.rating, review.text, review.title, review.sentiment, WINDOW_MS]);
     }
     // The window's sample expires with its other state once closed.
-    expect(await redis.ttl(state.partitionKey({ topic: 'scored', partition: 0 }, 'sample', windowId({ modelName: MODEL, modelVersion: 1, start: 0 })))).toBeGreaterThan(0);
+    expect(await redis.ttl(state.partitionKey({ topic: 'scored', partition: 0 }, 'sample', windowId({ modelName: MODEL, modelVersion: 1, start: BASE_MS })))).toBeGreaterThan(0);
     const create = await (await clickhouse.query({ query: `SHOW CREATE TABLE ${core.clickhouseDatabase}.${RECENT_REVIEWS_TABLE}`, format: 'TabSeparatedRaw' })).text();
     expect(create).toContain('toIntervalDay(3)');
   });
