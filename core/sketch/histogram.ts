@@ -161,23 +161,13 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
   }
 
   toIncrements(state: HistogramState): SketchIncrements {
-    this.checkShape(state);
-    const out = emptyIncrements();
-    putNonZero(out.ints, FIELD.count, state.count);
-    putNonZero(out.ints, FIELD.invalid, state.invalid);
+    const out = this.scalarIncrements(state);
     const { counts, binSums } = state;
-    if (state.count > 0 && !binSums) throw sketchFormatError(`${this.kind}: a state without per-bin sums cannot be added to a format-2 hash`);
     for (let i = 0; i < counts.length; i++) {
       if (counts[i] === 0) continue;
       out.ints[this.countFields[i]!] = counts[i]!;
       // Written even when 0: a counted bin without its sum field marks a format-1 hash (see fromHash).
       out.floats[this.sumFields[i]!] = binSums![i]!;
-    }
-    putNonZero(out.floats, FIELD.sum, state.sum);
-    putNonZero(out.floats, FIELD.sumSquares, state.sumSquares);
-    if (state.count > 0) {
-      out.mins[FIELD.min] = state.min;
-      out.maxes[FIELD.max] = state.max;
     }
     return out;
   }
@@ -187,17 +177,9 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
    * one count and one sum field each: what the aggregator sends to Redis for every batch.
    */
   toPackedIncrements(state: HistogramState): SketchIncrements {
-    this.checkShape(state);
-    const { counts, binSums } = state;
-    if (state.count > 0 && !binSums) throw sketchFormatError(`${this.kind}: a state without per-bin sums cannot be added to a format-2 hash`);
-    const out = emptyIncrements();
-    putNonZero(out.ints, FIELD.count, state.count);
-    putNonZero(out.ints, FIELD.invalid, state.invalid);
-    putNonZero(out.floats, FIELD.sum, state.sum);
-    putNonZero(out.floats, FIELD.sumSquares, state.sumSquares);
+    const out = this.scalarIncrements(state);
     if (state.count === 0) return out;
-    out.mins[FIELD.min] = state.min;
-    out.maxes[FIELD.max] = state.max;
+    const { counts, binSums } = state;
     let touched = 0;
     for (let i = 0; i < counts.length; i++) if (counts[i] !== 0) touched++;
     const records = Buffer.allocUnsafe(touched * BIN_PAIR_RECORD_BYTES);
@@ -211,6 +193,22 @@ export class BinnedHistogramSketch implements RedisHashSketch<HistogramState, nu
       at += BIN_PAIR_RECORD_BYTES;
     }
     out.binPairs = { countPrefix: FIELD.binPrefix, sumPrefix: FIELD.binSumPrefix, binCount: counts.length, records };
+    return out;
+  }
+
+  /** Everything but the bins (both forms of the increments share it); checks the state can be added. */
+  private scalarIncrements(state: HistogramState): SketchIncrements {
+    this.checkShape(state);
+    if (state.count > 0 && !state.binSums) throw sketchFormatError(`${this.kind}: a state without per-bin sums cannot be added to a format-2 hash`);
+    const out = emptyIncrements();
+    putNonZero(out.ints, FIELD.count, state.count);
+    putNonZero(out.ints, FIELD.invalid, state.invalid);
+    putNonZero(out.floats, FIELD.sum, state.sum);
+    putNonZero(out.floats, FIELD.sumSquares, state.sumSquares);
+    if (state.count > 0) {
+      out.mins[FIELD.min] = state.min;
+      out.maxes[FIELD.max] = state.max;
+    }
     return out;
   }
 

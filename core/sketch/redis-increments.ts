@@ -14,7 +14,7 @@
  * re-formatted by Lua), so reading them back gives the same doubles.
  */
 import { sketchFormatError } from './codec.js';
-import { BIN_PAIR_RECORD_BYTES, type BinPairs, type SketchIncrements } from './types.js';
+import { BIN_PAIR_RECORD_BYTES, DENSE_BIN_BYTES, type BinPairs, type SketchIncrements } from './types.js';
 
 /**
  * Lua: applies `count` (op, field, value) triples of ARGV, starting at index `from`, to hash `key`.
@@ -36,7 +36,7 @@ end
 local function add_bin_pairs(key, field, value)
   local bins = struct.unpack('<H', value, 1)
   local stored = redis.call('HGET', key, field)
-  if stored and #stored ~= 16 * bins then
+  if stored and #stored ~= ${DENSE_BIN_BYTES} * bins then
     -- Another bin count cannot happen for one model version; if it does, nothing is lost: the records go
     -- to count and sum fields, which the reader adds to the dense ones (expandBinBlobs).
     local countPrefix, sumPrefix = string.match(field, '^#([^,]+),(.+)$')
@@ -51,7 +51,7 @@ local function add_bin_pairs(key, field, value)
   for first = 0, bins - 1, 32 do
     local n = math.min(32, bins - first)
     if stored then
-      local chunk = { struct.unpack(bin_format(n), stored, 1 + 16 * first) }
+      local chunk = { struct.unpack(bin_format(n), stored, 1 + ${DENSE_BIN_BYTES} * first) }
       for j = 1, 2 * n do bin_values[2 * first + j] = chunk[j] end
     else
       for j = 1, 2 * n do bin_values[2 * first + j] = 0 end
@@ -142,9 +142,9 @@ export function expandBinBlobs(raw: Record<string, Buffer>): Record<string, stri
   }
   for (const [field, blob] of blobs) {
     const prefixes = BIN_BLOB_FIELD.exec(field);
-    if (!prefixes || blob.length % 16 !== 0) throw sketchFormatError(`hash field '${field}' is not a dense bin field`, { field, bytes: blob.length });
+    if (!prefixes || blob.length % DENSE_BIN_BYTES !== 0) throw sketchFormatError(`hash field '${field}' is not a dense bin field`, { field, bytes: blob.length });
     const [, countPrefix, sumPrefix] = prefixes as unknown as [string, string, string];
-    for (let bin = 0, at = 0; at < blob.length; bin++, at += 16) {
+    for (let bin = 0, at = 0; at < blob.length; bin++, at += DENSE_BIN_BYTES) {
       const count = blob.readDoubleLE(at);
       if (count === 0) continue;
       const [countField, sumField] = [countPrefix + bin, sumPrefix + bin];

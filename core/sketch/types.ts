@@ -46,6 +46,8 @@ export interface BinPairs {
 }
 
 export const BIN_PAIR_RECORD_BYTES = 18;
+/** Bytes of one bin in the dense field: float64 count, float64 sum. */
+export const DENSE_BIN_BYTES = 16;
 
 /** A sketch whose state can live in one Redis hash: `toIncrements` adds a state, `fromHash` reads the sum back. */
 export interface RedisHashSketch<State, Value> extends Sketch<State, Value> {

@@ -10,6 +10,7 @@ import { CategoricalCountSketch } from '../../../core/sketch/categorical.js';
 import { SummarySketch, type SummaryValue } from '../../../core/sketch/summary.js';
 import { ExpectedConfusionSketch, type ExpectedConfusionValue } from '../../../core/sketch/expected-confusion.js';
 import { EmbeddingSketch } from '../../../core/sketch/embedding.js';
+import { applyIncrementsInMemory } from '../../../core/sketch/redis-increments.js';
 import type { RedisHashSketch, SketchIncrements } from '../../../core/sketch/types.js';
 import { SENTIMENTS } from '../../../schemas/types.js';
 import { seededNormal, seededRandom } from '../drift/random.js';
@@ -56,14 +57,7 @@ function sketchOf<State, Value>(sketch: RedisHashSketch<State, Value>, values: r
 
 /** What Redis would hold after HINCRBY/HINCRBYFLOAT/min/max of these increments (as strings, like HGETALL). */
 function simulateRedisHash(...all: SketchIncrements[]): Record<string, string> {
-  const hash: Record<string, number> = {};
-  for (const increments of all) {
-    for (const [field, value] of Object.entries(increments.ints)) hash[field] = (hash[field] ?? 0) + value;
-    for (const [field, value] of Object.entries(increments.floats)) hash[field] = (hash[field] ?? 0) + value;
-    for (const [field, value] of Object.entries(increments.mins)) hash[field] = Math.min(hash[field] ?? Infinity, value);
-    for (const [field, value] of Object.entries(increments.maxes)) hash[field] = Math.max(hash[field] ?? -Infinity, value);
-  }
-  return Object.fromEntries(Object.entries(hash).map(([field, value]) => [field, String(value)]));
+  return all.reduce<Record<string, string>>((hash, increments) => applyIncrementsInMemory(hash, increments), {});
 }
 
 function conformance<State, Value>(testCase: SketchCase<State, Value>): void {
