@@ -32,6 +32,17 @@ describe('qualityRefusal', () => {
     expect(weakCategory?.details).toMatchObject({ task: 'category', classesBelowFloor: { DVD: 0.1, Electronics: 0.25 } });
   });
 
+  it('lets through a class production was under the floor on too, unless the candidate is worse on it', () => {
+    const weakProduction = { ...GOOD, categoryPerClass: perClass({ Books: 0.8, DVD: 0.55, Electronics: 0.1 }) };
+    expect(qualityRefusal(weakProduction, weakProduction, 0.3)).toBeNull();
+    expect(qualityRefusal({ ...weakProduction, categoryPerClass: perClass({ Books: 0.8, DVD: 0.55, Electronics: 0.2 }) }, weakProduction, 0.3)).toBeNull();
+    const worse = qualityRefusal({ ...weakProduction, categoryPerClass: perClass({ Books: 0.8, DVD: 0.55, Electronics: 0.05 }) }, weakProduction, 0.3);
+    expect(worse?.details).toMatchObject({ task: 'category', classesBelowFloor: { Electronics: 0.05 } });
+    // A class production does not report (a new category) must meet the floor.
+    const newClass = qualityRefusal({ ...weakProduction, categoryPerClass: perClass({ Books: 0.8, DVD: 0.55, Electronics: 0.1, Appliances: 0.2 }) }, weakProduction, 0.3);
+    expect(newClass?.details).toMatchObject({ task: 'category', classesBelowFloor: { Appliances: 0.2 } });
+  });
+
   it('does not compare what a version does not report (versions registered before per-class metrics)', () => {
     expect(qualityRefusal({ macroF1: 0.7 }, GOOD, 0.3)).toBeNull();
     expect(qualityRefusal(GOOD, { macroF1: 0.7 }, 0.3)).toBeNull();
