@@ -12,6 +12,7 @@
 import { codecFor } from '../avro.js';
 import { buildDeadLetter } from '../deadletter.js';
 import { DriftlineError, isRetriable, toDriftlineError } from '../errors.js';
+import { compactFeatureValues } from '../features/scored-features.js';
 import type { ReviewInput } from '../review.js';
 import { hasReplacementCharacter } from '../utf8.js';
 import { validateReview } from '../validation.js';
@@ -90,6 +91,8 @@ export function toReviewInput(review: ReviewEvent): ReviewInput {
 }
 
 export function toScoredReview(review: ReviewEvent, prediction: Prediction, runtime: Pick<ModelRuntime, 'name' | 'version'>, input: { partition: number; offset: string | number }, scoredTimeMs: number): ScoredReview {
+  // v5: the featurizer's values in its fixed order, the map left empty (its keys were 150 bytes of every event).
+  const featureValues = compactFeatureValues(prediction.features);
   return {
     review_id: review.review_id,
     product_id: review.product_id,
@@ -97,7 +100,7 @@ export function toScoredReview(review: ReviewEvent, prediction: Prediction, runt
     rating: review.rating,
     helpful_votes: review.helpful_votes,
     verified: review.verified,
-    features: prediction.features,
+    features: featureValues === null ? prediction.features : {},
     sentiment: prediction.sentiment,
     prob_negative: prediction.probabilities.negative,
     prob_neutral: prediction.probabilities.neutral,
@@ -120,6 +123,7 @@ export function toScoredReview(review: ReviewEvent, prediction: Prediction, runt
     title: review.title,
     text: review.text,
     embedding: prediction.embedding ?? null,
+    feature_values: featureValues,
   };
 }
 
