@@ -14,7 +14,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
@@ -108,13 +108,53 @@ interface PassthroughResult {
 }
 
 /** utime + stime of a process in ms (Linux /proc; null elsewhere). */
-function processCpuMs(pid: number): number | null {
+function processCpuMs(pid: number, statPath = `/proc/${pid}/stat`): number | null {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const fields = readFileSync(statPath, 'utf8').split(') ')[1]!.split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks (USER_HZ = 100 on Linux)
   } catch {
     return null;
   }
+}
+
+/** utime + stime in ms of every thread of a process (Linux /proc/<pid>/task; empty elsewhere), by thread id. */
+function threadCpuMs(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const cpu = processCpuMs(Number(tid), `/proc/${pid}/task/${tid}/stat`);
+      if (cpu !== null) out.set(Number(tid), cpu);
+    }
+  } catch {
+    // not Linux, or the process is gone
+  }
+  return out;
+}
+
+/**
+ * Where a process's CPU went between two threadCpuMs snapshots, per 1,000 reviews: the main thread (thread
+ * id = pid), the busiest other thread (the scorer's model worker) and the rest (V8's GC and compiler
+ * helpers, libuv's pool). Node 20 leaves every thread named "node", so the worker is told apart by its load.
+ */
+function cpuSplitPer1000(pid: number, start: Map<number, number>, end: Map<number, number>, reviews: number): CpuSplit | null {
+  if (end.size === 0) return null;
+  let main = 0;
+  let busiest = 0;
+  let total = 0;
+  for (const [tid, ms] of end) {
+    const used = ms - (start.get(tid) ?? 0);
+    total += used;
+    if (tid === pid) main = used;
+    else busiest = Math.max(busiest, used);
+  }
+  const per1000 = (ms: number): number => Math.round((ms / reviews) * 1000 * 10) / 10;
+  return { mainThread: per1000(main), modelWorker: per1000(busiest), otherThreads: per1000(total - main - busiest) };
+}
+
+interface CpuSplit {
+  mainThread: number;
+  modelWorker: number;
+  otherThreads: number;
 }
 
 async function passthrough(mode: PassthroughResult['mode'], input: string, output: string, expected: number): Promise<PassthroughResult> {
@@ -236,6 +276,8 @@ interface ThroughputResult {
   reviewsPerSecond: number;
   /** CPU time of the scorer process (main thread, model worker, GC, I/O threads) per 1,000 measured reviews. */
   cpuMsPer1000: number | null;
+  /** The same split by thread: main (Kafka), the model worker (decode, model, encode), the rest. */
+  cpuMsPer1000ByThread: CpuSplit | null;
 }
 
 async function scorerThroughput(pool: ReviewEvent[], registryDir: string): Promise<ThroughputResult> {
@@ -245,19 +287,20 @@ async function scorerThroughput(pool: ReviewEvent[], registryDir: string): Promi
   const child = startScorer(topics, groupId, registryDir, join(tmpdir(), `bench-scorer-${runId}-throughput.log`));
   try {
     // Measure from the first commit on (model load and group join are start-up, not throughput).
-    let start: { at: number; committed: number; cpuMs: number | null } | undefined;
+    let start: { at: number; committed: number; cpuMs: number | null; threads: Map<number, number> } | undefined;
     const deadline = Date.now() + 600_000;
     for (;;) {
       if (Date.now() > deadline) throw new Error('scorer throughput: not caught up after 600 s (see the scorer log in the temp dir)');
       const committed = await committedTotal(groupId, topics.reviews);
       const now = Date.now();
-      if (!start && committed > 0) start = { at: now, committed, cpuMs: processCpuMs(child.pid ?? -1) };
+      if (!start && committed > 0) start = { at: now, committed, cpuMs: processCpuMs(child.pid ?? -1), threads: threadCpuMs(child.pid ?? -1) };
       if (committed >= REVIEWS && start) {
         const seconds = (now - start.at) / 1000;
         const measured = REVIEWS - start.committed;
         const cpuEnd = processCpuMs(child.pid ?? -1);
+        const cpuMsPer1000ByThread = cpuSplitPer1000(child.pid ?? -1, start.threads, threadCpuMs(child.pid ?? -1), measured);
         const cpuMsPer1000 = start.cpuMs === null || cpuEnd === null ? null : Math.round(((cpuEnd - start.cpuMs) / measured) * 1000 * 10) / 10;
-        return { reviews: REVIEWS, measuredReviews: measured, seconds, reviewsPerSecond: Math.round(measured / seconds), cpuMsPer1000 };
+        return { reviews: REVIEWS, measuredReviews: measured, seconds, reviewsPerSecond: Math.round(measured / seconds), cpuMsPer1000, cpuMsPer1000ByThread };
       }
       if (child.exitCode !== null) throw new Error(`scorer exited with ${child.exitCode}`);
       await sleep(100);
@@ -479,6 +522,8 @@ async function main(): Promise<void> {
     if (PARTS.has('b')) {
       throughput = await scorerThroughput(pool, registryDir);
       console.log(`(b) scorer:                    ${throughput.reviewsPerSecond} reviews/s (${throughput.measuredReviews} in ${throughput.seconds.toFixed(2)} s, ${throughput.cpuMsPer1000 ?? 'n/a'} CPU-ms per 1,000)`);
+      const split = throughput.cpuMsPer1000ByThread;
+      if (split) console.log(`    CPU-ms per 1,000 by thread: main ${split.mainThread}, model worker ${split.modelWorker}, other threads ${split.otherThreads}`);
     }
     if (PARTS.has('c')) {
       // BENCH_LOW_RATE=0: the full rate only.

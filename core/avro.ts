@@ -119,13 +119,35 @@ export class AvroCodec<T> {
     try {
       body = this.type.toBuffer(value);
     } catch (err) {
-      const fields = invalidPaths(this.type, value);
-      throw new DriftlineError('AVRO_ENCODE_FAILED', `${this.name}: value does not fit the schema at ${fields.join(', ') || 'unknown field'}`, {
-        cause: err,
-        field: fields[0],
-      });
+      throw this.encodeFailed(value, err);
     }
     return Buffer.concat([this.header, body], HEADER_BYTES + body.length);
+  }
+
+  /**
+   * Writes the single-object encoding of `value` into `target` from `at`, without the two allocations and
+   * copies of `encode` (a hot loop packs many values into one buffer this way); returns where it ends, or -1
+   * when it does not fit (what was written is garbage: grow `target` and call again). Throws like `encode`.
+   */
+  encodeInto(value: T, target: Buffer, at: number): number {
+    if (at + HEADER_BYTES > target.length) return -1;
+    let end: number;
+    try {
+      end = this.type.encode(value, target, at + HEADER_BYTES);
+    } catch (err) {
+      throw this.encodeFailed(value, err);
+    }
+    if (end < 0) return -1;
+    this.header.copy(target, at);
+    return end;
+  }
+
+  private encodeFailed(value: T, err: unknown): DriftlineError {
+    const fields = invalidPaths(this.type, value);
+    return new DriftlineError('AVRO_ENCODE_FAILED', `${this.name}: value does not fit the schema at ${fields.join(', ') || 'unknown field'}`, {
+      cause: err,
+      field: fields[0],
+    });
   }
 
   decode(bytes: Buffer | Uint8Array | null | undefined): T {

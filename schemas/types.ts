@@ -59,6 +59,11 @@ export interface ScoredReview {
   text: string | null;
   /** The model's pooled review representation (Prediction.embedding), for embedding drift; null in events before v4. */
   embedding?: number[] | null;
+  /**
+   * The features' values in NUMERIC_FEATURES order (v5, written by the scorer instead of the `features` map, which is then
+   * empty); null in earlier events. Read both through scoredFeatureEntries (core/features/scored-features.ts).
+   */
+  feature_values?: number[] | null;
 }
 
 export interface ModelPromotion {

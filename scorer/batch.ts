@@ -59,6 +59,8 @@ export interface BatchHandlerSettings {
   scoredTopic: string;
   deadLetterTopic: string;
   maxRecordsPerTransaction: number;
+  /** Stamp scored events with the constant content-type / schema headers (DRIFTLINE_SCORER_SCHEMA_HEADERS). */
+  schemaHeaders?: boolean;
   /** First pause of a failed partition; doubled per consecutive failure up to maxBackoffMs. */
   retryBackoffMs: number;
   maxBackoffMs: number;
@@ -230,6 +232,7 @@ export class BatchHandler<L extends TransactionLease> {
     const result = processBatch(chunk, source, runtime, {
       ...(scoredBefore ? { scoredBefore } : {}),
       ...(this.deps.coPartitioned() ? { outputPartition: source.partition } : {}),
+      schemaHeaders: this.deps.settings.schemaHeaders === true,
     }).then((done) => {
       metrics.scoringSeconds.observe((performance.now() - started) / 1000);
       return done;

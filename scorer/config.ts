@@ -40,6 +40,13 @@ export const scorerSettings = defineSettings('scorer', {
     min: 1_024,
     description: 'Fetch size per partition (kafkajs maxBytesPerPartition): bounds the batch a partition delivers at once (4 MiB: about 4,700 reviews, one transaction).',
   }),
+  schemaHeaders: setting({
+    env: 'DRIFTLINE_SCORER_SCHEMA_HEADERS',
+    kind: 'boolean',
+    default: false,
+    description:
+      'Stamp every scored event with the constant Kafka headers `content-type: avro/binary` and `schema: ScoredReview` (what scored events carried before 2026-12-07). Off: no headers but W3C trace context (the value\'s Avro single-object header names its schema); kafkajs encodes every header of every record on its own, about a quarter of the producer\'s per-record cost.',
+  }),
   fetchMinBytes: setting({ env: 'DRIFTLINE_SCORER_FETCH_MIN_BYTES', kind: 'int', default: 1, min: 1, description: 'Fetch minBytes: the broker answers a fetch once this much data is there (or after DRIFTLINE_SCORER_FETCH_MAX_WAIT_MS).' }),
   fetchMaxWaitMs: setting({ env: 'DRIFTLINE_SCORER_FETCH_MAX_WAIT_MS', kind: 'int', default: 100, min: 0, description: 'Longest wait of a fetch for DRIFTLINE_SCORER_FETCH_MIN_BYTES (kafkajs maxWaitTimeInMs).' }),
   concurrency: setting({

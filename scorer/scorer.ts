@@ -69,6 +69,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
       scoredTopic: topics.scored,
       deadLetterTopic: topics.deadLetter,
       maxRecordsPerTransaction: settings.maxRecordsPerTransaction,
+      schemaHeaders: settings.schemaHeaders,
       retryBackoffMs: settings.retryBackoffMs,
       maxBackoffMs: MAX_BACKOFF_MS,
       ...(deps.shadow && topics.shadow !== undefined ? { shadowTopic: topics.shadow, shadowTimeoutMs: settings.shadowTimeoutMs } : {}),

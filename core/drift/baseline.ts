@@ -5,6 +5,7 @@
  * `monitoredValues` is the single definition of what is monitored, used on both sides.
  */
 import type { ScoredReview } from '../../schemas/types.js';
+import { scoredFeatureEntries } from '../features/scored-features.js';
 
 import { buildEmbeddingBaseline } from './embedding.js';
 import { BASELINE_FORMAT_VERSION, type CategoricalBaseline, type FeatureBaseline, type NumericBaseline, type ReferenceBaseline } from '../../schemas/baseline.js';
@@ -15,7 +16,7 @@ export { BASELINE_FORMAT_VERSION, type CategoricalBaseline, type FeatureBaseline
 /** What one scored review contributes to monitoring. The same shape comes from the trainer's own predictions. */
 export type MonitoredInput = Pick<
   ScoredReview,
-  'rating' | 'helpful_votes' | 'verified' | 'category' | 'features' | 'sentiment' | 'confidence' | 'outlier_score' | 'shift_score' | 'embedding'
+  'rating' | 'helpful_votes' | 'verified' | 'category' | 'features' | 'feature_values' | 'sentiment' | 'confidence' | 'outlier_score' | 'shift_score' | 'embedding'
 >;
 
 export const CATEGORICAL_MONITORED = ['rating', 'verified', 'category', 'prediction.sentiment'] as const;
@@ -23,7 +24,8 @@ export const CATEGORICAL_MONITORED = ['rating', 'verified', 'category', 'predict
 /** Monitored value name -> value. Numeric features are prefixed `feature.`; null values are `'(null)'` / skipped. */
 export function monitoredValues(input: MonitoredInput): { numeric: Record<string, number>; categorical: Record<string, string> } {
   const numeric: Record<string, number> = {};
-  for (const [name, value] of Object.entries(input.features)) numeric[`feature.${name}`] = value;
+  // v5 events carry the values in feature order (map empty), older ones the map: both name the same values.
+  for (const [name, value] of scoredFeatureEntries(input)) numeric[`feature.${name}`] = value;
   if (input.helpful_votes !== null) numeric['helpful_votes'] = input.helpful_votes;
   numeric['prediction.confidence'] = input.confidence;
   numeric['prediction.outlier_score'] = input.outlier_score;

@@ -12,6 +12,7 @@
 import { codecFor } from '../avro.js';
 import { buildDeadLetter } from '../deadletter.js';
 import { DriftlineError, isRetriable, toDriftlineError } from '../errors.js';
+import { compactFeatureValues } from '../features/scored-features.js';
 import type { ReviewInput } from '../review.js';
 import { hasReplacementCharacter } from '../utf8.js';
 import { validateReview } from '../validation.js';
@@ -90,6 +91,8 @@ export function toReviewInput(review: ReviewEvent): ReviewInput {
 }
 
 export function toScoredReview(review: ReviewEvent, prediction: Prediction, runtime: Pick<ModelRuntime, 'name' | 'version'>, input: { partition: number; offset: string | number }, scoredTimeMs: number): ScoredReview {
+  // v5: the featurizer's values in its fixed order, the map left empty (its keys were 150 bytes of every event).
+  const featureValues = compactFeatureValues(prediction.features);
   return {
     review_id: review.review_id,
     product_id: review.product_id,
@@ -97,7 +100,7 @@ export function toScoredReview(review: ReviewEvent, prediction: Prediction, runt
     rating: review.rating,
     helpful_votes: review.helpful_votes,
     verified: review.verified,
-    features: prediction.features,
+    features: featureValues === null ? prediction.features : {},
     sentiment: prediction.sentiment,
     prob_negative: prediction.probabilities.negative,
     prob_neutral: prediction.probabilities.neutral,
@@ -120,6 +123,7 @@ export function toScoredReview(review: ReviewEvent, prediction: Prediction, runt
     title: review.title,
     text: review.text,
     embedding: prediction.embedding ?? null,
+    feature_values: featureValues,
   };
 }
 
@@ -210,7 +214,7 @@ export async function scoreReviewBatch(decoded: DecodedReviewBatch, runtime: Pic
   const scoredTime = request.nowMs ?? Date.now();
   const codec = codecFor('ScoredReview');
   const dead = decoded.dead.slice();
-  const scoredValues: Buffer[] = [];
+  const scoredValues = new PackedValues(request.values.length + (request.values.length >> 1) + 4_096);
   const scoredIndex: number[] = [];
   const scoredIds: string[] = [];
   const scoredIngest: number[] = [];
@@ -225,7 +229,7 @@ export async function scoreReviewBatch(decoded: DecodedReviewBatch, runtime: Pic
     }
     const record = toScoredReview(item.review, prediction, runtime, { partition: request.partition, offset }, scoredTime);
     try {
-      scoredValues.push(codec.encode(record));
+      scoredValues.append((target, at) => codec.encodeInto(record, target, at));
     } catch (err) {
       // The model's output does not fit the schema (e.g. a non-numeric feature): dead-letter the record, keep the batch.
       dead.push({ index: item.index, record: deadLetterFor(request, inputValue(request, item.index), offset, toDriftlineError(err, 'MODEL_SCORING_FAILED'), scoredTime, item.review.review_id) });
@@ -239,7 +243,7 @@ export async function scoreReviewBatch(decoded: DecodedReviewBatch, runtime: Pic
   // Dead letters keep input order so a reader sees them as they were in the partition.
   dead.sort((a, b) => a.index - b.index);
   const deadCodec = codecFor('DeadLetter');
-  const scored = concat(scoredValues);
+  const scored = scoredValues.finish();
   const deadPacked = concat(dead.map((d) => deadCodec.encode(d.record)));
   return {
     scoredValues: scored.bytes,
@@ -290,6 +294,41 @@ function inputValue(request: ReviewBatchRequest, index: number): Buffer | null {
   let at = 0;
   for (let i = 0; i < index; i++) at += Math.max(0, request.lengths[i]!);
   return valueAt(request.values, request.lengths[index]!, at);
+}
+
+/**
+ * Values encoded back to back into one growing buffer (each ScoredReview is written in place by the codec,
+ * instead of into its own buffer that is then copied twice), with their lengths.
+ */
+export class PackedValues {
+  private bytes: Buffer;
+  private end = 0;
+  private readonly lengths: number[] = [];
+
+  constructor(initialBytes: number) {
+    // Never from the shared pool: the result's ArrayBuffer is transferred to the main thread whole.
+    this.bytes = Buffer.allocUnsafeSlow(Math.max(1_024, initialBytes));
+  }
+
+  /** `write(target, at)` writes one value and returns where it ends, or -1 when it needs more room. */
+  append(write: (target: Buffer, at: number) => number): void {
+    for (;;) {
+      const end = write(this.bytes, this.end);
+      if (end >= 0) {
+        this.lengths.push(end - this.end);
+        this.end = end;
+        return;
+      }
+      const grown = Buffer.allocUnsafeSlow(this.bytes.length * 2);
+      this.bytes.copy(grown, 0, 0, this.end);
+      this.bytes = grown;
+    }
+  }
+
+  /** The values (a view of exactly their bytes, on a buffer of its own that can be transferred) and lengths. */
+  finish(): { bytes: Uint8Array; lengths: Int32Array } {
+    return { bytes: new Uint8Array(this.bytes.buffer, this.bytes.byteOffset, this.end), lengths: Int32Array.from(this.lengths) };
+  }
 }
 
 function concat(parts: readonly Uint8Array[]): { bytes: Uint8Array; lengths: Int32Array } {

@@ -162,3 +162,23 @@ describe('bad bytes are typed errors, never crashes', () => {
     expect(codes.has('AVRO_DECODE_FAILED')).toBe(true);
   });
 });
+
+describe('encodeInto (values packed back to back in one buffer)', () => {
+  it('writes exactly the bytes of encode at the given position, and -1 when they do not fit', () => {
+    const codec = codecFor('ScoredReview');
+    const expected = codec.encode(SAMPLES.ScoredReview);
+    const target = Buffer.alloc(expected.length + 20, 0xee);
+    expect(codec.encodeInto(SAMPLES.ScoredReview, target, 7)).toBe(7 + expected.length);
+    expect(target.subarray(7, 7 + expected.length)).toEqual(expected);
+    expect(target[6]).toBe(0xee);
+    expect(codec.encodeInto(SAMPLES.ScoredReview, target, 21)).toBe(-1);
+    expect(codec.encodeInto(SAMPLES.ScoredReview, Buffer.alloc(5), 0)).toBe(-1);
+  });
+
+  it('throws AVRO_ENCODE_FAILED naming the field, like encode', () => {
+    const codec = codecFor('ScoredReview');
+    const bad = { ...SAMPLES.ScoredReview, feature_values: [1, 'x' as unknown as number] };
+    expect(() => codec.encodeInto(bad, Buffer.alloc(4_096), 0)).toThrow(DriftlineError);
+    expect(() => codec.encodeInto(bad, Buffer.alloc(4_096), 0)).toThrow(/feature_values/);
+  });
+});

@@ -50,6 +50,8 @@ export const SAMPLES: { [N in SchemaName]: SchemaTypes[N] } = {
     text: 'The issue arrived \uFFFD late and torn.',
     // Float32-exact values: the field is an Avro array of float.
     embedding: [0.5, -1.25, 2, 0, 0.125, -0.375, 1.5, 3.25, -2, 0.75, -0.5, 1, -1, 0.25, 4, -0.0625],
+    // v5: values in NUMERIC_FEATURES order (an event names its features one way or the other; the sample fills both fields).
+    feature_values: [88, 17, 19, 0, 0, 0.05, 0, 0, 4.2, 0.9, 1.609, 0],
   },
   ModelPromotion: {
     event_id: 'evt-1',
@@ -101,7 +103,7 @@ export const SAMPLES: { [N in SchemaName]: SchemaTypes[N] } = {
 /** The same samples with every nullable field null (Avro union branch "null"). */
 export const NULL_SAMPLES: { [N in SchemaName]: SchemaTypes[N] } = {
   ReviewEvent: { ...SAMPLES.ReviewEvent, product_id: null, category: null, title: null, event_time_ms: null, helpful_votes: null, verified: null, source: null },
-  ScoredReview: { ...SAMPLES.ScoredReview, product_id: null, category: null, helpful_votes: null, verified: null, predicted_category: null, category_confidence: null, event_time_ms: null, features: {}, title: null, text: null, embedding: null },
+  ScoredReview: { ...SAMPLES.ScoredReview, product_id: null, category: null, helpful_votes: null, verified: null, predicted_category: null, category_confidence: null, event_time_ms: null, features: {}, title: null, text: null, embedding: null, feature_values: null },
   ModelPromotion: { ...SAMPLES.ModelPromotion, from_stage: null, previous_production_version: null, reason: null },
   DriftAlert: { ...SAMPLES.DriftAlert, segment: null, items: [], previous_status: null, feature: null, metric: null, episode_start_ms: null, dedupe_key: null },
   DeadLetter: { ...SAMPLES.DeadLetter, field: null, review_id: null, source_file: null, source_line: null, source_topic: null, source_partition: null, source_offset: null, raw: Buffer.alloc(0) },

@@ -55,6 +55,16 @@ describe('processBatch', () => {
     expect(result.scored[1]!.message.headers?.traceparent).toBeUndefined();
   });
 
+  it('stamps the constant schema headers only when asked (DRIFTLINE_SCORER_SCHEMA_HEADERS), trace context either way', async () => {
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const inputs = [{ ...message(0, encoded(review('t'))), headers: { traceparent: Buffer.from(traceparent) } }, message(1, encoded(review('u')))];
+    const plain = await processBatch(inputs, source, new TestRuntime());
+    expect(plain.scored.map((s) => Object.keys(s.message.headers ?? {}))).toEqual([['traceparent'], []]);
+    const stamped = await processBatch(inputs, source, new TestRuntime(), { schemaHeaders: true });
+    expect(stamped.scored[0]!.message.headers).toEqual({ 'content-type': 'avro/binary', schema: 'ScoredReview', traceparent: Buffer.from(traceparent) });
+    expect(stamped.scored[1]!.message.headers).toEqual({ 'content-type': 'avro/binary', schema: 'ScoredReview' });
+  });
+
   it('dead-letters each kind of bad input with its code and original bytes, and scores the rest', async () => {
     const good = encoded(review('good'));
     const garbage = Buffer.from('not avro at all');
