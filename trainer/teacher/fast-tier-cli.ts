@@ -1,0 +1,50 @@
+/**
+ * `tsx trainer/teacher/fast-tier-cli.ts [--sample F] [--epochs N] [--sources a,b] [--students] [--out FILE] FILE.jsonl[.gz]...`:
+ * the fast tier's honest evaluation (issue 11). The stream model as `driftline train` builds it and TF-IDF + LR (the
+ * issue's recipe) are trained on the same split in the same run, on the random 20 % split and on leave-one-source-out
+ * splits, and reported per class. With --students, the distilled students (trainer/teacher/fast-students.ts; they
+ * need the teacher's cached vectors: run under flock /tmp/driftline-teacher.lock) and their blends with the stream
+ * model are added; blend weights come from an inner validation split of the training rows, never from test rows.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadTf } from '../../core/model/tf.js';
+import { loadLabeledJsonl } from '../data.js';
+import { type BlendSpec, type Candidate, type SplitResult, evaluateSplit, resultsTable, tfidfCandidate } from './evaluate.js';
+import { DEFAULT_SOURCES, type EvalSplit, leaveSourceOut, randomSplit, sampleRows } from './splits.js';
+import { STREAM_MODEL, streamCandidate } from './stream-candidate.js';
+import { fastStudentCandidates } from './fast-students.js';
+
+const { values, positionals } = parseArgs({
+  options: { sample: { type: 'string' }, out: { type: 'string' }, sources: { type: 'string' }, epochs: { type: 'string' }, students: { type: 'boolean' } },
+  allowPositionals: true,
+});
+const log = (m: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${m}`);
+const data = await loadLabeledJsonl(positionals);
+const rows = sampleRows(data.rows, values.sample ? Number(values.sample) : 1);
+log(`${rows.length} reviews (sample ${values.sample ?? 1} of ${data.rows.length})`);
+const { tf, backend } = await loadTf();
+const tfidf = tfidfCandidate(rows);
+const stream = streamCandidate(tf, backend, rows, values.epochs ? { epochs: Number(values.epochs) } : {}, log);
+const candidates: Candidate[] = [tfidf, stream];
+const blends: BlendSpec[] = [];
+if (values.students) {
+  for (const s of await fastStudentCandidates(data.rows, rows, log)) {
+    candidates.push(s);
+    blends.push({ name: `stream model blended with ${s.name}`, parts: [STREAM_MODEL, s.name] });
+  }
+}
+const sources = values.sources ? values.sources.split(',') : DEFAULT_SOURCES;
+const splits: EvalSplit[] = [randomSplit(rows, 0.2), ...sources.map((s) => leaveSourceOut(rows, s))];
+const results: SplitResult[] = [];
+for (const split of splits) {
+  results.push(await evaluateSplit(rows, split, candidates, blends, log, { innerFit: 'blends' }));
+  if (values.out) write(values.out, results);
+}
+console.log(resultsTable(results, tfidf.name));
+
+function write(file: string, done: SplitResult[]): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify({ data: data.files, sample: values.sample ?? 1, rows: rows.length, epochs: values.epochs ?? 'default', results: done }, null, 1)}\n`);
+}
