@@ -13,7 +13,9 @@ import { loadTf } from '../../core/model/tf.js';
 import { loadLabeledJsonl } from '../data.js';
 import { type BlendSpec, type Candidate, type SplitResult, evaluateSplit, resultsTable, tfidfCandidate } from './evaluate.js';
 import { DEFAULT_SOURCES, type EvalSplit, leaveSourceOut, randomSplit, sampleRows } from './splits.js';
-import { STREAM_MODEL, streamCandidate } from './stream-candidate.js';
+import { STREAM_MODEL, streamCandidate, streamParams } from './stream-candidate.js';
+import { cachedCandidate } from './cached-candidate.js';
+import { REFERENCE_TFIDF_PARAMS } from '../baseline-tfidf.js';
 import { fastStudentCandidates } from './fast-students.js';
 
 const { values, positionals } = parseArgs({
@@ -25,8 +27,10 @@ const data = await loadLabeledJsonl(positionals);
 const rows = sampleRows(data.rows, values.sample ? Number(values.sample) : 1);
 log(`${rows.length} reviews (sample ${values.sample ?? 1} of ${data.rows.length})`);
 const { tf, backend } = await loadTf();
-const tfidf = tfidfCandidate(rows);
-const stream = streamCandidate(tf, backend, rows, values.epochs ? { epochs: Number(values.epochs) } : {}, log);
+// Both are seeded: their probabilities per split are cached, so runs with other students reuse them.
+const tfidf = cachedCandidate(tfidfCandidate(rows), rows, JSON.stringify(REFERENCE_TFIDF_PARAMS));
+const streamOverrides = values.epochs ? { epochs: Number(values.epochs) } : {};
+const stream = cachedCandidate(streamCandidate(tf, backend, rows, streamOverrides, log), rows, JSON.stringify(streamParams(streamOverrides)));
 const candidates: Candidate[] = [tfidf, stream];
 const blends: BlendSpec[] = [];
 if (values.students) {

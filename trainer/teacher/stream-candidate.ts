@@ -3,12 +3,7 @@
  * (trainer/train.ts trainModel: deep token-embedding bag + wide TF-IDF softmax, calibrated, blended and offset on
  * its own validation rows) and scored through the model runtime (createModelRuntime), exactly as `driftline train`
  * and the scorer do. Only the outlier models are fitted smaller: they do not take part in the sentiment.
- * Training is seeded, so the probabilities of one (train rows, test rows, params) are cached on disk
- * (.cache/fast-tier/): a second evaluation run (other candidates, other blends) does not train it again.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { repoPath } from '../../core/paths.js';
 import { createModelRuntime } from '../../core/model/runtime.js';
 import type { Tf } from '../../core/model/tf.js';
 import { SENTIMENTS } from '../../schemas/types.js';
@@ -22,28 +17,17 @@ export const STREAM_MODEL = 'stream model (driftline train: wide TF-IDF + 16-dim
 /** Outlier-fit settings of the evaluation runs: cheaper, and without effect on the sentiment probabilities. */
 const CHEAP_OUTLIERS: Partial<TrainParams> = { autoencoderEpochs: 1, outlierFitRows: 2000, forestTrees: 5 };
 
-export function streamCandidate(tf: Tf, backend: string, rows: readonly LabeledReview[], params: Partial<TrainParams>, log: (m: string) => void): Candidate {
-  const full: TrainParams = { ...DEFAULT_TRAIN_PARAMS, ...params, ...CHEAP_OUTLIERS };
-  return {
-    name: STREAM_MODEL,
-    async fitPredict(train, test) {
-      const file = cacheFile(rows, train, test, full);
-      if (existsSync(file)) return new Float32Array(readFileSync(file).buffer.slice(0));
-      const out = await trainAndScore(tf, backend, rows, train, test, full, log);
-      mkdirSync(repoPath('.cache', 'fast-tier'), { recursive: true });
-      writeFileSync(file, Buffer.from(out.buffer));
-      return out;
-    },
-  };
+/** The parameters the candidate trains with: the defaults (as scripts/train-default.sh), `params`, cheap outliers. */
+export function streamParams(params: Partial<TrainParams>): TrainParams {
+  return { ...DEFAULT_TRAIN_PARAMS, ...params, ...CHEAP_OUTLIERS };
 }
 
-function cacheFile(rows: readonly LabeledReview[], train: readonly number[], test: readonly number[], params: TrainParams): string {
-  const hash = createHash('sha256').update(`stream v1 ${JSON.stringify(params)}`);
-  for (const part of [train, test]) {
-    hash.update('\u0001');
-    for (const i of part) hash.update(`${rows[i]!.review_id}:${rows[i]!.rating}\u0000`);
-  }
-  return repoPath('.cache', 'fast-tier', `${hash.digest('hex').slice(0, 32)}.f32`);
+export function streamCandidate(tf: Tf, backend: string, rows: readonly LabeledReview[], params: Partial<TrainParams>, log: (m: string) => void): Candidate {
+  const full = streamParams(params);
+  return {
+    name: STREAM_MODEL,
+    fitPredict: (train, test) => trainAndScore(tf, backend, rows, train, test, full, log),
+  };
 }
 
 async function trainAndScore(tf: Tf, backend: string, rows: readonly LabeledReview[], train: readonly number[], test: readonly number[], full: TrainParams, log: (m: string) => void): Promise<Float32Array> {
