@@ -23,14 +23,22 @@ export interface FastStudentVariant {
   width: number;
   /** Fit the head on the teacher head's cross-fitted probabilities mixed with the labels (students.ts). */
   distilled: boolean;
+  /**
+   * Where tokenlearn starts (and is shrunk towards): 'static', each word embedded alone by the teacher (Model2Vec's
+   * table; needs the encoder for the vocabulary), or 'zero' (plain ridge-like regression; only the cached sentence
+   * vectors are read).
+   */
+  init: 'static' | 'zero';
 }
 
 export const FAST_STUDENT_VARIANTS: FastStudentVariant[] = [
-  { name: 'student: tokenlearn table 384-d + LR', width: ENCODER_DIM, distilled: false },
-  { name: 'student: tokenlearn table PCA-64 + LR', width: 64, distilled: false },
-  { name: 'student: tokenlearn table PCA-64 + LR on teacher soft labels', width: 64, distilled: true },
-  { name: 'student: tokenlearn table PCA-32 + LR', width: 32, distilled: false },
+  { name: 'student: tokenlearn table 384-d + LR', width: ENCODER_DIM, distilled: false, init: 'static' },
+  { name: 'student: tokenlearn table PCA-64 + LR', width: 64, distilled: false, init: 'static' },
+  { name: 'student: tokenlearn table PCA-64 + LR on teacher soft labels', width: 64, distilled: true, init: 'static' },
 ];
+
+/** The same students fitted from a zero table: no encoder run at all (only the cached sentence vectors). */
+export const ZERO_INIT_VARIANTS: FastStudentVariant[] = FAST_STUDENT_VARIANTS.map((v) => ({ ...v, name: v.name.replace('tokenlearn table', 'tokenlearn table from zero'), init: 'zero' }));
 
 /** The split's vocabulary over pre-tokenised rows: ids of every row (unknown words dropped), SIF from the training rows. */
 export function splitVocabulary(tokens: readonly string[][], train: readonly number[]): TokenizedRows {
@@ -121,7 +129,7 @@ interface Inputs {
   tokens: string[][];
   /** The teacher's vectors of the evaluated rows, [rows x ENCODER_DIM]. */
   teacher: Float32Array;
-  /** Every word that may enter a vocabulary, with its static (teacher) vector. */
+  /** Every word that may enter a vocabulary, with its static (teacher) vector; empty without 'static' variants. */
   wordVectors: Map<string, Float32Array>;
   labels: Int32Array;
 }
@@ -133,11 +141,11 @@ function variantCandidate(v: FastStudentVariant, inputs: Inputs, log: (m: string
       const t0 = performance.now();
       const tok = splitVocabulary(inputs.tokens, train);
       const staticTable = new Float32Array(tok.vocab.length * ENCODER_DIM);
-      tok.vocab.forEach((w, i) => staticTable.set(inputs.wordVectors.get(w)!, i * ENCODER_DIM));
+      if (v.init === 'static') tok.vocab.forEach((w, i) => staticTable.set(inputs.wordVectors.get(w)!, i * ENCODER_DIM));
       const full = v.width === ENCODER_DIM;
       const projection = full ? undefined : principalProjection(inputs.teacher, train, v.width);
       const targets = projection ? project(inputs.teacher, inputs.labels.length, projection) : inputs.teacher;
-      const init = projection ? project(staticTable, tok.vocab.length, projection) : staticTable;
+      const init = projection && v.init === 'static' ? project(staticTable, tok.vocab.length, projection) : projection ? new Float32Array(tok.vocab.length * v.width) : staticTable;
       const table = tokenlearn(init, v.width, tok, targets, train);
       const x = poolRows(table, v.width, tok);
       const soft = v.distilled ? teacherSoftTargets(inputs.teacher, train, inputs.labels) : undefined;
@@ -160,9 +168,12 @@ export async function fastStudentCandidates(allRows: readonly LabeledReview[], r
   rows.forEach((r, i) => teacher.set(allVectors.subarray(position.get(r.review_id)! * ENCODER_DIM, (position.get(r.review_id)! + 1) * ENCODER_DIM), i * ENCODER_DIM));
   const tokens = rows.map(studentTokens);
   const all = splitVocabulary(tokens, rows.map((_, i) => i));
-  log(`fast students: ${all.vocab.length} candidate words; embedding them with the teacher`);
-  const table = await teacherEmbeddings(all.vocab.map((text) => ({ text })), log);
-  const wordVectors = new Map(all.vocab.map((w, i) => [w, table.subarray(i * ENCODER_DIM, (i + 1) * ENCODER_DIM)]));
+  const wordVectors = new Map<string, Float32Array>();
+  if (variants.some((v) => v.init === 'static')) {
+    log(`fast students: ${all.vocab.length} candidate words; embedding them with the teacher`);
+    const table = await teacherEmbeddings(all.vocab.map((text) => ({ text })), log);
+    all.vocab.forEach((w, i) => wordVectors.set(w, table.subarray(i * ENCODER_DIM, (i + 1) * ENCODER_DIM)));
+  }
   const inputs: Inputs = { tokens, teacher, wordVectors, labels: Int32Array.from(rows, (r) => sentimentLabel(r.rating)) };
   return variants.map((v) => variantCandidate(v, inputs, log));
 }

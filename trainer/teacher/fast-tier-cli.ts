@@ -4,7 +4,8 @@
  * issue's recipe) are trained on the same split in the same run, on the random 20 % split and on leave-one-source-out
  * splits, and reported per class. With --students, the distilled students (trainer/teacher/fast-students.ts; they
  * need the teacher's cached vectors: run under flock /tmp/driftline-teacher.lock) and their blends with the stream
- * model are added; blend weights come from an inner validation split of the training rows, never from test rows.
+ * model are added (--student-init zero: tables fitted from zero, which runs no encoder: only cached sentence vectors
+ * are read); blend weights come from an inner validation split of the training rows, never from test rows.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -16,10 +17,10 @@ import { DEFAULT_SOURCES, type EvalSplit, leaveSourceOut, randomSplit, sampleRow
 import { STREAM_MODEL, streamCandidate, streamParams } from './stream-candidate.js';
 import { cachedCandidate } from './cached-candidate.js';
 import { REFERENCE_TFIDF_PARAMS } from '../baseline-tfidf.js';
-import { fastStudentCandidates } from './fast-students.js';
+import { FAST_STUDENT_VARIANTS, ZERO_INIT_VARIANTS, fastStudentCandidates } from './fast-students.js';
 
 const { values, positionals } = parseArgs({
-  options: { sample: { type: 'string' }, out: { type: 'string' }, sources: { type: 'string' }, epochs: { type: 'string' }, students: { type: 'boolean' } },
+  options: { sample: { type: 'string' }, out: { type: 'string' }, sources: { type: 'string' }, epochs: { type: 'string' }, students: { type: 'boolean' }, 'student-init': { type: 'string' } },
   allowPositionals: true,
 });
 const log = (m: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${m}`);
@@ -34,7 +35,7 @@ const stream = cachedCandidate(streamCandidate(tf, backend, rows, streamOverride
 const candidates: Candidate[] = [tfidf, stream];
 const blends: BlendSpec[] = [];
 if (values.students) {
-  for (const s of await fastStudentCandidates(data.rows, rows, log)) {
+  for (const s of await fastStudentCandidates(data.rows, rows, log, values['student-init'] === 'zero' ? ZERO_INIT_VARIANTS : FAST_STUDENT_VARIANTS)) {
     candidates.push(s);
     blends.push({ name: `stream model blended with ${s.name}`, parts: [STREAM_MODEL, s.name] });
   }
