@@ -37,8 +37,11 @@ export const FAST_STUDENT_VARIANTS: FastStudentVariant[] = [
   { name: 'student: tokenlearn table PCA-64 + LR on teacher soft labels', width: 64, distilled: true, init: 'static' },
 ];
 
-/** The same students fitted from a zero table: no encoder run at all (only the cached sentence vectors). */
-export const ZERO_INIT_VARIANTS: FastStudentVariant[] = FAST_STUDENT_VARIANTS.map((v) => ({ ...v, name: v.name.replace('tokenlearn table', 'tokenlearn table from zero'), init: 'zero' }));
+/**
+ * The stream-sized students fitted from a zero table: no encoder run at all (only the cached sentence vectors).
+ * The 384-d table is left out: its fit takes > 5 min per split on the full data on the shared 2 cores.
+ */
+export const ZERO_INIT_VARIANTS: FastStudentVariant[] = FAST_STUDENT_VARIANTS.filter((v) => v.width < ENCODER_DIM).map((v) => ({ ...v, name: v.name.replace('tokenlearn table', 'tokenlearn table from zero'), init: 'zero' }));
 
 /** The split's vocabulary over pre-tokenised rows: ids of every row (unknown words dropped), SIF from the training rows. */
 export function splitVocabulary(tokens: readonly string[][], train: readonly number[]): TokenizedRows {

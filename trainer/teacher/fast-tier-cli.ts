@@ -1,5 +1,6 @@
 /**
- * `tsx trainer/teacher/fast-tier-cli.ts [--sample F] [--epochs N] [--sources a,b] [--students] [--out FILE] FILE.jsonl[.gz]...`:
+ * `tsx trainer/teacher/fast-tier-cli.ts [--sample F] [--epochs N] [--sources a,b] [--variant K=V,...]... [--students
+ * [--student-init zero] [--no-soft-labels]] [--out FILE] FILE.jsonl[.gz]...`:
  * the fast tier's honest evaluation (issue 11). The stream model as `driftline train` builds it and TF-IDF + LR (the
  * issue's recipe) are trained on the same split in the same run, on the random 20 % split and on leave-one-source-out
  * splits, and reported per class. With --students, the distilled students (trainer/teacher/fast-students.ts; they
@@ -17,10 +18,11 @@ import { DEFAULT_SOURCES, type EvalSplit, leaveSourceOut, randomSplit, sampleRow
 import { STREAM_MODEL, streamCandidate, streamParams } from './stream-candidate.js';
 import { cachedCandidate } from './cached-candidate.js';
 import { REFERENCE_TFIDF_PARAMS } from '../baseline-tfidf.js';
+import { DEFAULT_TRAIN_PARAMS } from '../train.js';
 import { FAST_STUDENT_VARIANTS, ZERO_INIT_VARIANTS, fastStudentCandidates } from './fast-students.js';
 
 const { values, positionals } = parseArgs({
-  options: { sample: { type: 'string' }, out: { type: 'string' }, sources: { type: 'string' }, epochs: { type: 'string' }, students: { type: 'boolean' }, 'student-init': { type: 'string' } },
+  options: { sample: { type: 'string' }, out: { type: 'string' }, sources: { type: 'string' }, epochs: { type: 'string' }, students: { type: 'boolean' }, 'student-init': { type: 'string' }, 'no-soft-labels': { type: 'boolean' }, variant: { type: 'string', multiple: true } },
   allowPositionals: true,
 });
 const log = (m: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${m}`);
@@ -33,12 +35,26 @@ const tfidf = cachedCandidate(tfidfCandidate(rows), rows, JSON.stringify(REFEREN
 const streamOverrides = values.epochs ? { epochs: Number(values.epochs) } : {};
 const stream = cachedCandidate(streamCandidate(tf, backend, rows, streamOverrides, log), rows, JSON.stringify(streamParams(streamOverrides)));
 const candidates: Candidate[] = [tfidf, stream];
+// --variant KEY=VALUE[,KEY=VALUE]: the stream model again with other training parameters (one candidate per flag).
+for (const spec of values.variant ?? []) {
+  const pairs = spec.split(',').map((kv) => kv.split('='));
+  const unknown = pairs.filter(([k, v]) => !(k! in DEFAULT_TRAIN_PARAMS) || !Number.isFinite(Number(v)));
+  if (unknown.length > 0) throw new Error(`--variant ${spec}: not KEY=NUMBER of the training parameters`);
+  const overrides = { ...streamOverrides, ...Object.fromEntries(pairs.map(([k, v]) => [k!, Number(v)])) };
+  const variant = streamCandidate(tf, backend, rows, overrides, log);
+  candidates.push(cachedCandidate({ name: `${STREAM_MODEL}, ${spec}`, fitPredict: variant.fitPredict }, rows, JSON.stringify(streamParams(overrides))));
+}
 const blends: BlendSpec[] = [];
 if (values.students) {
-  for (const s of await fastStudentCandidates(data.rows, rows, log, values['student-init'] === 'zero' ? ZERO_INIT_VARIANTS : FAST_STUDENT_VARIANTS)) {
-    candidates.push(s);
-    blends.push({ name: `stream model blended with ${s.name}`, parts: [STREAM_MODEL, s.name] });
-  }
+  const streams = candidates.filter((c) => c.name.startsWith(STREAM_MODEL));
+  // --no-soft-labels: the distilled head's cross-fitted teacher heads triple a student's fit time.
+  const variants = (values['student-init'] === 'zero' ? ZERO_INIT_VARIANTS : FAST_STUDENT_VARIANTS).filter((v) => !(values['no-soft-labels'] && v.distilled));
+  const students = await fastStudentCandidates(data.rows, rows, log, variants);
+  students.forEach((student, k) => {
+    // Seeded and deterministic as well: cached like the stream model.
+    candidates.push(cachedCandidate(student, rows, `fast-student v1 ${JSON.stringify(variants[k])}`));
+    for (const s of streams) blends.push({ name: `${s.name} blended with ${student.name}`, parts: [s.name, student.name] });
+  });
 }
 const sources = values.sources ? values.sources.split(',') : DEFAULT_SOURCES;
 const splits: EvalSplit[] = [randomSplit(rows, 0.2), ...sources.map((s) => leaveSourceOut(rows, s))];
