@@ -6,18 +6,23 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { repoPath } from '../../core/paths.js';
 import type { LabeledReview } from '../data.js';
 import type { Candidate } from './evaluate.js';
 
-export function cachedCandidate(candidate: Candidate, rows: readonly LabeledReview[], version: string): Candidate {
+export function cachedCandidate(candidate: Candidate, rows: readonly LabeledReview[], version: string, dir = repoPath('.cache', 'fast-tier')): Candidate {
   return {
     name: candidate.name,
     async fitPredict(train, test) {
-      const file = cacheFile(candidate.name, version, rows, train, test);
-      if (existsSync(file)) return new Float32Array(readFileSync(file).buffer.slice(0));
+      const file = join(dir, `${cacheKey(candidate.name, version, rows, train, test)}.f32`);
+      if (existsSync(file)) {
+        // A small file's Buffer is a view into Node's shared pool: copy exactly its bytes.
+        const bytes = readFileSync(file);
+        return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      }
       const out = await candidate.fitPredict(train, test);
-      mkdirSync(repoPath('.cache', 'fast-tier'), { recursive: true });
+      mkdirSync(dir, { recursive: true });
       writeFileSync(`${file}.partial`, Buffer.from(out.buffer, out.byteOffset, out.byteLength));
       renameSync(`${file}.partial`, file);
       return out;
@@ -25,11 +30,11 @@ export function cachedCandidate(candidate: Candidate, rows: readonly LabeledRevi
   };
 }
 
-function cacheFile(name: string, version: string, rows: readonly LabeledReview[], train: readonly number[], test: readonly number[]): string {
+function cacheKey(name: string, version: string, rows: readonly LabeledReview[], train: readonly number[], test: readonly number[]): string {
   const hash = createHash('sha256').update(`${name}\u0002${version}`);
   for (const part of [train, test]) {
     hash.update('\u0001');
     for (const i of part) hash.update(`${rows[i]!.review_id}:${rows[i]!.rating}\u0000`);
   }
-  return repoPath('.cache', 'fast-tier', `${hash.digest('hex').slice(0, 32)}.f32`);
+  return hash.digest('hex').slice(0, 32);
 }

@@ -60,3 +60,44 @@ describe('evaluateSplit with innerFit "blends"', () => {
     expect(Object.keys(result.models)).toEqual(['a', 'b', 'c', 'a+b', 'a + log offsets', 'b + log offsets', 'a+b + log offsets']);
   });
 });
+
+describe('the stream model as a candidate, cached', () => {
+  it('trains through the trainer and the runtime, returns probabilities per test row, and a second call reads the cache', async () => {
+    const { loadTf } = await import('../../../core/model/tf.js');
+    const { streamCandidate } = await import('../../../trainer/teacher/stream-candidate.js');
+    const { cachedCandidate } = await import('../../../trainer/teacher/cached-candidate.js');
+    const { mkdtempSync, readdirSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const words = [['awful', 'broken', 'refund'], ['okay', 'average', 'fine'], ['great', 'love', 'perfect']];
+    const rows: LabeledReview[] = Array.from({ length: 400 }, (_, i) => {
+      const label = i % 5 === 0 ? 1 : i % 2;
+      const cls = label === 1 ? 1 : label === 0 ? 0 : 2;
+      const w = words[i % 5 === 0 ? 1 : i % 2 === 0 ? 0 : 2]!;
+      return { review_id: `s${i}`, text: `${w[i % 3]} thing ${w[(i + 1) % 3]} here ${i}`, rating: [1, 3, 5][cls === 1 ? 1 : i % 2 === 0 ? 0 : 2]!, title: null, product_id: null, category: null, helpful_votes: null, verified: null, event_time_ms: null, source: 's' };
+    });
+    const { tf, backend } = await loadTf();
+    const dir = mkdtempSync(join(tmpdir(), 'fast-tier-'));
+    try {
+      let trainings = 0;
+      const inner = streamCandidate(tf, backend, rows, { epochs: 1, autoencoderEpochs: 1 }, () => trainings++);
+      const cached = cachedCandidate(inner, rows, 'test', dir);
+      const train = rows.map((_, i) => i).filter((i) => i % 4 !== 0);
+      const test = rows.map((_, i) => i).filter((i) => i % 4 === 0);
+      const probs = await cached.fitPredict(train, test);
+      expect(probs.length).toBe(test.length * 3);
+      for (let r = 0; r < test.length; r++) expect(probs[r * 3]! + probs[r * 3 + 1]! + probs[r * 3 + 2]!).toBeCloseTo(1, 4);
+      const correct = test.filter((row, r) => {
+        const p = [probs[r * 3]!, probs[r * 3 + 1]!, probs[r * 3 + 2]!];
+        return p.indexOf(Math.max(...p)) === [0, 0, 1, 2, 2][rows[row]!.rating - 1];
+      }).length;
+      expect(correct / test.length).toBeGreaterThan(0.8);
+      expect(readdirSync(dir)).toHaveLength(1);
+      const again = await cached.fitPredict(train, test);
+      expect(trainings).toBe(1);
+      expect(Array.from(again)).toEqual(Array.from(probs));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
