@@ -11,10 +11,8 @@ import { ENCODER_DIM } from '../../core/model/sentence-encoder.js';
 import { teacherEmbeddings } from './embeddings.js';
 import { type BlendSpec, type Candidate, type SplitResult, evaluateSplit, resultsTable, tfidfCandidate } from './evaluate.js';
 import { fitSoftmax, softmaxProbabilities } from './softmax-regression.js';
-import { type EvalSplit, leaveSourceOut, randomSplit, sampleRows } from './splits.js';
+import { DEFAULT_SOURCES, type EvalSplit, leaveSourceOut, randomSplit, sampleRows } from './splits.js';
 import { studentCandidates } from './students.js';
-
-const DEFAULT_SOURCES = ['blitzer2007-mds/books', 'amazon2014-5core/Musical_Instruments', 'amazon2018-5core-sample20/Luxury_Beauty', 'amazon2018-5core/Gift_Cards_5'];
 
 const { values, positionals } = parseArgs({
   options: { sample: { type: 'string' }, out: { type: 'string' }, sources: { type: 'string' }, students: { type: 'boolean' } },
@@ -48,7 +46,7 @@ if (values.students) {
 const sources = values.sources ? values.sources.split(',') : DEFAULT_SOURCES;
 const splits: EvalSplit[] = [randomSplit(rows, 0.2), ...sources.map((s) => leaveSourceOut(rows, s))];
 const results: SplitResult[] = [];
-for (const split of splits) results.push(evaluateSplit(rows, split, candidates, blends, log));
+for (const split of splits) results.push(await evaluateSplit(rows, split, candidates, blends, log));
 console.log(resultsTable(results, tfidf.name));
 if (values.out) {
   mkdirSync(dirname(values.out), { recursive: true });

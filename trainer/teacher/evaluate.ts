@@ -17,7 +17,16 @@ const INNER_SALT = 0x1a7e;
 /** A model family: trained on some rows, it returns class probabilities [test.length x 3] for others. */
 export interface Candidate {
   name: string;
-  fitPredict(train: readonly number[], test: readonly number[]): Float32Array;
+  fitPredict(train: readonly number[], test: readonly number[]): Float32Array | Promise<Float32Array>;
+}
+
+export interface SplitOptions {
+  /**
+   * 'all' (default): every candidate is also refitted on the inner training rows, so each gets a "+ log offsets"
+   * row; 'blends': only blend parts are (a candidate that trains for minutes and brings its own calibration, like
+   * the stream model, is refitted only when a blend needs its validation probabilities).
+   */
+  innerFit?: 'all' | 'blends';
 }
 
 export interface BlendSpec {
@@ -65,7 +74,14 @@ export function tuneBlendWeight(actual: Int32Array, a: Float32Array, b: Float32A
   return best.w;
 }
 
-export function evaluateSplit(rows: readonly LabeledReview[], split: EvalSplit, candidates: readonly Candidate[], blends: readonly BlendSpec[], log: (m: string) => void): SplitResult {
+export async function evaluateSplit(
+  rows: readonly LabeledReview[],
+  split: EvalSplit,
+  candidates: readonly Candidate[],
+  blends: readonly BlendSpec[],
+  log: (m: string) => void,
+  options: SplitOptions = {},
+): Promise<SplitResult> {
   const labels = Int32Array.from(rows, (r) => sentimentLabel(r.rating));
   const actual = Int32Array.from(split.test, (i) => labels[i]!);
   const result: SplitResult = { split: split.name, trainRows: split.train.length, testRows: split.test.length, models: {} };
@@ -73,7 +89,7 @@ export function evaluateSplit(rows: readonly LabeledReview[], split: EvalSplit, 
   const seconds = new Map<string, number>();
   for (const c of candidates) {
     const t0 = performance.now();
-    const p = c.fitPredict(split.train, split.test);
+    const p = await c.fitPredict(split.train, split.test);
     seconds.set(c.name, (performance.now() - t0) / 1000);
     testProbs.set(c.name, p);
     result.models[c.name] = { ...classificationReport(actual, argmaxRows(p, CLASSES), SENTIMENTS), seconds: round1(seconds.get(c.name)!) };
@@ -86,7 +102,8 @@ export function evaluateSplit(rows: readonly LabeledReview[], split: EvalSplit, 
   const innerVal = held.map((r) => r.i);
   const valActual = Int32Array.from(innerVal, (i) => labels[i]!);
   const valProbs = new Map<string, Float32Array>();
-  for (const c of candidates) valProbs.set(c.name, c.fitPredict(innerTrain, innerVal));
+  const blended = new Set(blends.flatMap((b) => b.parts));
+  for (const c of candidates) if (options.innerFit !== 'blends' || blended.has(c.name)) valProbs.set(c.name, await c.fitPredict(innerTrain, innerVal));
   for (const blend of blends) {
     const [a, b] = blend.parts;
     const w = tuneBlendWeight(valActual, valProbs.get(a)!, valProbs.get(b)!);
@@ -98,6 +115,7 @@ export function evaluateSplit(rows: readonly LabeledReview[], split: EvalSplit, 
     log(`${split.name}: ${blend.name} (w=${w}) macro-F1 ${result.models[blend.name]!.macroF1}`);
   }
   for (const name of [...testProbs.keys()]) {
+    if (!valProbs.has(name)) continue;
     const offsets = tuneLogOffsets(valActual, valProbs.get(name)!, SENTIMENTS);
     const p = applyLogOffsets(testProbs.get(name)!, offsets);
     const tuned = `${name} + log offsets`;
@@ -117,7 +135,8 @@ export function resultsTable(results: readonly SplitResult[], reference: string)
   for (const r of results) {
     for (const [name, m] of Object.entries(r.models)) {
       // Tuned models are compared with the tuned reference: offsets lift TF-IDF + LR too.
-      const ref = (name.endsWith(' + log offsets') ? r.models[`${reference} + log offsets`] : r.models[reference])?.macroF1 ?? Number.NaN;
+      // (Without a tuned reference in the run, the plain one.)
+      const ref = ((name.endsWith(' + log offsets') ? r.models[`${reference} + log offsets`] : undefined) ?? r.models[reference])?.macroF1 ?? Number.NaN;
       const f = (c: string) => (m.perClass[c]!.support === 0 ? '–' : m.perClass[c]!.f1.toFixed(3));
       const delta = name === reference || name === `${reference} + log offsets` ? '' : (m.macroF1 - ref >= 0 ? '+' : '') + (m.macroF1 - ref).toFixed(3);
       lines.push(`| ${r.split} (${r.testRows}) | ${name} | ${m.macroF1.toFixed(3)} | ${delta} | ${f('negative')} | ${f('neutral')} | ${f('positive')} | ${m.blendWeight ?? ''} |`);

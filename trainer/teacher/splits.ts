@@ -5,6 +5,9 @@ import { type LabeledReview, splitByReviewId } from '../data.js';
 const SAMPLE_SALT = 0x7eac4e;
 const SPLIT_SALT = 0x5eed;
 
+/** The sources held out by the leave-one-source-out splits unless a run names others. */
+export const DEFAULT_SOURCES = ['blitzer2007-mds/books', 'amazon2014-5core/Musical_Instruments', 'amazon2018-5core-sample20/Luxury_Beauty', 'amazon2018-5core/Gift_Cards_5'];
+
 /** The share `fraction` of rows, chosen by review-id hash (deterministic; 1 keeps all rows). */
 export function sampleRows<T extends { review_id: string }>(rows: readonly T[], fraction: number): T[] {
   return fraction >= 1 ? [...rows] : splitByReviewId(rows, fraction, SAMPLE_SALT).held;

@@ -150,6 +150,7 @@ export const DEFAULT_TOKENLEARN: TokenlearnParams = { epochs: 6, learningRate: 2
 /**
  * Fits the table so that each training row's SIF-weighted mean regresses the teacher's sentence vector
  * (squared error, plain SGD in a fixed order), starting from and shrunk towards the static table.
+ * `teacher` is row-major [rows x dim]: the sentence vectors, or their projection to the table's width.
  */
 export function tokenlearn(init: Float32Array, dim: number, tok: TokenizedRows, teacher: Float32Array, rows: readonly number[], params: TokenlearnParams = DEFAULT_TOKENLEARN): Float32Array {
   const table = Float32Array.from(init);
@@ -167,7 +168,7 @@ export function tokenlearn(init: Float32Array, dim: number, tok: TokenizedRows, 
         const base = id * dim;
         for (let d = 0; d < dim; d++) pred[d]! += w * table[base + d]!;
       }
-      const target = r * ENCODER_DIM;
+      const target = r * dim;
       for (let d = 0; d < dim; d++) pred[d]! -= teacher[target + d]!;
       for (const id of ids) {
         const g = (lr * tok.sif[id]!) / wsum;
