@@ -9,8 +9,15 @@
  * Throughput is reported per wall-clock second and per CPU second of this process: the machine is shared,
  * so CPU-time figures are the steadier ones. Writes bench/results/model-runtime.json with machine info.
  * Env: BENCH_SECONDS (per measurement, default 3), BENCH_TRAIN_ROWS (8000), BENCH_TRAIN_EPOCHS (3).
+ * Flags:
+ *   --model DIR     the model version directory (repeatable; default BENCH_MODEL_DIR or models/default). The first
+ *                   is measured as above; with more than one, (d) every model at wasm batch 512, alternating
+ *                   --rounds times in this one process (the fairest comparison on a shared machine).
+ *   --scoring-only  only wasm at batch 512 (and (d)): no training, no other backend or batch, no wide part, and
+ *                   no results file (a profile or a quick before/after comparison).
  */
 import { cpus, loadavg, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
 import { seededRandom, shuffledIndices } from '../core/model/prng.js';
 import { featurizeBatch } from '../core/features/featurizer.js';
 import { readModelBundle } from '../core/model/artifacts.js';
@@ -26,8 +33,12 @@ import { writeResult } from './lib.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const TRAIN_ROWS = Number(process.env.BENCH_TRAIN_ROWS ?? 8000);
 const TRAIN_EPOCHS = Number(process.env.BENCH_TRAIN_EPOCHS ?? 3);
-const MODEL_DIR = process.env.BENCH_MODEL_DIR ?? repoPath('models', 'default');
-const BATCHES = [1, 64, 512];
+const { values: args } = parseArgs({ options: { model: { type: 'string', multiple: true }, 'scoring-only': { type: 'boolean', default: false }, rounds: { type: 'string', default: '3' } } });
+const MODEL_DIRS = args.model?.length ? args.model : [process.env.BENCH_MODEL_DIR ?? repoPath('models', 'default')];
+const MODEL_DIR = MODEL_DIRS[0]!;
+const SCORING_ONLY = args['scoring-only'];
+const ROUNDS = Number(args.rounds);
+const BATCHES = SCORING_ONLY ? [512] : [1, 64, 512];
 
 interface Throughput {
   backend: string;
@@ -108,18 +119,55 @@ async function benchWide(pool: ReviewInput[]) {
   return { batch: 512, reviews, reviewsPerCpuSecond: Math.round(reviews / ((used.user + used.system) / 1e6)) };
 }
 
+/** Median of a few numbers (the rounds of one model). */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/**
+ * (d) Every model at wasm batch 512, one measurement each per round, the models taking turns: a load change
+ * on the shared machine then hits all of them alike. Reports each model's rounds and their median.
+ */
+async function compareModels(pool: ReviewInput[]) {
+  process.env.DRIFTLINE_TF_BACKEND = 'wasm';
+  await loadTf('wasm');
+  const runtimes = [];
+  for (const [i, dir] of MODEL_DIRS.entries()) {
+    const runtime = await loadModelRuntime(dir, { name: `bench-${i}`, version: 1 });
+    await runtime.check();
+    runtimes.push({ dir, runtime, rounds: [] as Array<Omit<Throughput, 'backend'>> });
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const m of runtimes) {
+      const r = await measure((b) => m.runtime.score(b), pool, 512);
+      m.rounds.push(r);
+      process.stdout.write(`round ${round + 1} ${repoRelative(m.dir).padEnd(28)} wasm batch 512: ${String(r.reviewsPerSecond).padStart(7)} reviews/s wall, ${String(r.reviewsPerCpuSecond).padStart(7)} reviews/cpu-s (load ${loadavg()[0]!.toFixed(2)})\n`);
+    }
+  }
+  return runtimes.map(({ dir, runtime, rounds }) => {
+    runtime.dispose();
+    return {
+      model: repoRelative(dir),
+      rounds,
+      medianReviewsPerSecond: median(rounds.map((r) => r.reviewsPerSecond)),
+      medianReviewsPerCpuSecond: median(rounds.map((r) => r.reviewsPerCpuSecond)),
+    };
+  });
+}
+
 async function main(): Promise<void> {
   const data = await loadLabeledJsonl([repoPath(SHIPPED_REVIEWS)]);
   // A seeded shuffle: the file is grouped by source (long Blitzer reviews first), the stream is mixed.
   const order = shuffledIndices(data.rows.length, seededRandom(1));
   const pool: ReviewInput[] = Array.from(order.subarray(0, 20_000), (i) => data.rows[i]!);
-  process.stdout.write(`model-runtime bench: ${pool.length} reviews in the pool, model ${MODEL_DIR}, ${SECONDS}s per measurement\n`);
+  process.stdout.write(`model-runtime bench: ${pool.length} reviews in the pool, model ${MODEL_DIRS.join(', ')}, ${SECONDS}s per measurement, load ${loadavg()[0]!.toFixed(2)}\n`);
 
-  const training = await benchTraining(data.rows);
-  process.stdout.write(`training: ${training.rows} reviews x ${training.epochs} epochs in ${training.seconds}s on ${training.backend} (epoch rows/s ${training.epochRowsPerSecond.join(', ')})\n`);
+  const training = SCORING_ONLY ? null : await benchTraining(data.rows);
+  if (training) process.stdout.write(`training: ${training.rows} reviews x ${training.epochs} epochs in ${training.seconds}s on ${training.backend} (epoch rows/s ${training.epochRowsPerSecond.join(', ')})\n`);
 
   const results: Throughput[] = [];
-  for (const choice of await availableBackends()) {
+  for (const choice of SCORING_ONLY ? (['wasm'] as const) : await availableBackends()) {
     process.env.DRIFTLINE_TF_BACKEND = choice;
     const { backend } = await loadTf(choice);
     const runtime = await loadModelRuntime(MODEL_DIR, { name: 'bench', version: 1 });
@@ -131,6 +179,9 @@ async function main(): Promise<void> {
     }
     runtime.dispose();
   }
+  const comparison = MODEL_DIRS.length > 1 ? await compareModels(pool) : null;
+  if (comparison) for (const c of comparison) process.stdout.write(`median of ${ROUNDS} rounds, ${c.model}: ${c.medianReviewsPerSecond} reviews/s wall, ${c.medianReviewsPerCpuSecond} reviews/cpu-s\n`);
+  if (SCORING_ONLY) return;
 
   const wide = await benchWide(pool);
   const full = results.find((r) => r.backend === 'wasm' && r.batch === 512);
@@ -145,6 +196,7 @@ async function main(): Promise<void> {
     training,
     scoring: results,
     wide: { ...wide, shareOfScoringCpuAtBatch512: wideShare },
+    ...(comparison ? { models: comparison } : {}),
   };
   writeResult('model-runtime', report);
   process.stdout.write('wrote bench/results/model-runtime.json\n');
