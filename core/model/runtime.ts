@@ -188,6 +188,13 @@ function probabilities(values: Float32Array, row: number): Record<Sentiment, num
   return { negative: values[row * 3]!, neutral: values[row * 3 + 1]!, positive: values[row * 3 + 2]! };
 }
 
+/** values[at..at+length) as a plain array (Array.from of a subarray makes a view and walks an iterator per review). */
+function rowArray(values: Float32Array, at: number, length: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < length; i++) out.push(values[at + i]!);
+  return out;
+}
+
 function argmax(values: Float32Array, start: number, width: number): number {
   let best = 0;
   for (let i = 1; i < width; i++) if (values[start + i]! > values[start + best]!) best = i;
@@ -265,7 +272,7 @@ class TfModelRuntime implements ModelRuntime {
       shiftScore: ecdfPercentile(this.bundle.outlier.shiftEcdf, out.shiftDistance[r]!),
       ratingTextDisagreement: this.disagrees(review.rating, probs),
       features: featureMap(out.batch, r),
-      embedding: Array.from(out.vectors.subarray(r * this.engine.zDim, r * this.engine.zDim + this.engine.dim)),
+      embedding: rowArray(out.vectors, r * this.engine.zDim, this.engine.dim),
     };
   }
 
