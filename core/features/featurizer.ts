@@ -377,7 +377,11 @@ function featurizeOne(review: ReviewInput, config: FeaturizerConfig, ids: IdBuff
   words.words = 0;
   words.letters = 0;
   words.distinct = 0;
-  words.generation++;
+  // The stamps are reused from batch to batch: restart them before the generation wraps.
+  if (++words.generation === 0xffffffff) {
+    words.stamps.fill(0);
+    words.generation = 1;
+  }
   const text = review.text ?? '';
   // The character counts first: they tell whether the text has non-ASCII code units, which spares normalising a regex scan.
   countTextStats(text, counts);
@@ -392,10 +396,7 @@ export function featurizeBatch(reviews: readonly ReviewInput[], config: Featuriz
   // adds two ids, unigram + bigram); runs of '!' can exceed it, and then the buffer grows.
   let chars = 0;
   for (const review of reviews) chars += (review.text?.length ?? 0) + (review.title?.length ?? 0) + 2;
-  const ids = new IdBuffer(chars + 64);
-  const scratch = createTokenScratch(Math.max(config.maxTokens, MAX_TITLE_TOKENS));
-  const words = createWordStats(config.maxTokens);
-  const counts = new Int32Array(NON_ASCII_SLOT + 1);
+  const { ids, tokens: scratch, words, counts } = batchScratch(chars + 64, config.maxTokens);
   const offsets = new Int32Array(size + 1);
   const numericRaw = new Float64Array(size * NUMERIC_COUNT);
   const numericScaled = new Float32Array(size * NUMERIC_COUNT);
@@ -410,7 +411,37 @@ export function featurizeBatch(reviews: readonly ReviewInput[], config: Featuriz
       numericScaled[r * NUMERIC_COUNT + f] = Math.max(-SCALED_LIMIT, Math.min(SCALED_LIMIT, (x - mean[f]!) / std[f]!));
     }
   }
-  return { size, ids: ids.data.slice(0, ids.length), offsets, numericRaw, numericScaled };
+  const result = { size, ids: ids.data.slice(0, ids.length), offsets, numericRaw, numericScaled };
+  // An outsized batch's id buffer is not kept (the next one allocates its own again).
+  if (ids.data.length > MAX_KEPT_IDS) reusable = null;
+  return result;
+}
+
+/**
+ * Buffers featurizeBatch reuses from call to call (it runs synchronously, and its result copies what it
+ * keeps): a batch of 512 reviews allocated a fresh, zeroed id buffer of ~2 MB each time, whose external
+ * memory brought the heap's garbage collections forward.
+ */
+interface BatchScratch {
+  ids: IdBuffer;
+  tokens: TokenScratch;
+  words: WordStats;
+  counts: Int32Array;
+  maxTokens: number;
+}
+
+const MAX_KEPT_IDS = 1 << 22;
+let reusable: BatchScratch | null = null;
+
+/** The reused buffers, with room for `idCapacity` ids and texts of `maxTokens` tokens; the id buffer emptied. */
+function batchScratch(idCapacity: number, maxTokens: number): BatchScratch {
+  if (reusable === null || reusable.maxTokens < maxTokens) {
+    reusable = { ids: new IdBuffer(idCapacity), tokens: createTokenScratch(Math.max(maxTokens, MAX_TITLE_TOKENS)), words: createWordStats(maxTokens), counts: new Int32Array(NON_ASCII_SLOT + 1), maxTokens };
+  }
+  const { ids } = reusable;
+  if (ids.data.length < idCapacity) ids.data = new Int32Array(idCapacity);
+  ids.length = 0;
+  return reusable;
 }
 
 /**
