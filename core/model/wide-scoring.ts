@@ -4,6 +4,7 @@
  * classes, and the blend and temperature arithmetic of sentiment probabilities. The same code scores for
  * the trainer (trainer/wide.ts) and for serving (core/model/runtime.ts), so the two cannot drift apart.
  */
+import { DriftlineError } from '../errors.js';
 import type { FeatureBatch } from '../features/featurizer.js';
 import type { SentimentBlend, WideModel } from './text-model.js';
 
@@ -65,7 +66,7 @@ export function createWideScratch(buckets: number): WideScratch {
  * pooling + wide pass (core/model/runtime.ts), which reads a bucket's embedding row at floats[b * stride].
  */
 export function createServingScratch(buckets: number, embedding: Float32Array, dim: number): WideScratch {
-  if (embedding.length !== buckets * dim) throw new Error(`embedding has ${embedding.length} values, expected ${buckets} x ${dim}`);
+  if (embedding.length !== buckets * dim) throw new DriftlineError('MODEL_LOAD_FAILED', `embedding has ${embedding.length} values, expected ${buckets} x ${dim}`);
   return createScratch(buckets, embedding, dim);
 }
 
