@@ -77,7 +77,8 @@ function pack(s: WideScratch, idf: Float32Array, kernel: Float32Array | null): v
   floats.fill(0);
   for (let b = 0; b < idf.length; b++) {
     const at = b * stride;
-    if (embedding) floats.set(embedding.subarray(b * lead, b * lead + lead), at);
+    // A plain loop: a subarray per bucket made 65,536 views at every load (~0.1 s of the scorer's start).
+    if (embedding) for (let d = 0; d < lead; d++) floats[at + d] = embedding[b * lead + d]!;
     floats[at + lead] = idf[b]!;
     if (kernel) {
       floats[at + lead + 1] = kernel[b * 3]!;
