@@ -56,7 +56,15 @@ export function knnDistance(index: CompiledKnn, vectors: Float32Array, offset: n
   best.fill(Infinity);
   let worst = Infinity;
   for (let p = 0, base = 0; p < size; p++, base += dims) {
-    const sq = dims === 16 ? squaredDistance16(vectors, offset, points, base) : squaredDistance(vectors, offset, points, base, dims);
+    let sq: number;
+    if (dims === 16) {
+      // The sum of the first 8 squares already reaching the k-th best rules the point out: the remaining
+      // terms are >= 0 and rounding is monotone, so the full sum (the same additions in the same order)
+      // could only be larger. Most points go here after half the work; the kept ones get exactly the old sum.
+      const half = halfSquaredDistance16(vectors, offset, points, base);
+      if (half >= worst) continue;
+      sq = restSquaredDistance16(half, vectors, offset, points, base);
+    } else sq = squaredDistance(vectors, offset, points, base, dims);
     if (sq >= worst) continue;
     // Insert into the sorted list of the k best (k is small).
     let i = k - 1;
@@ -81,11 +89,19 @@ function squaredDistance(a: Float32Array, ao: number, b: Float32Array, bo: numbe
   return sq;
 }
 
-/** The default width unrolled (independent sums: ~2x the loop on V8). */
-function squaredDistance16(a: Float32Array, ao: number, b: Float32Array, bo: number): number {
+/**
+ * The default width unrolled (independent sums: ~2x the loop on V8), in two halves so a far point costs
+ * half: the squared distance is ((g0 + g1) + g2) + g3 over groups of four dimensions, g = d0² + d1² + d2² + d3²
+ * left to right; the first half returns g0 + g1, the rest adds g2, then g3 (the sum the one-piece version had).
+ */
+function halfSquaredDistance16(a: Float32Array, ao: number, b: Float32Array, bo: number): number {
   const d0 = a[ao]! - b[bo]!, d1 = a[ao + 1]! - b[bo + 1]!, d2 = a[ao + 2]! - b[bo + 2]!, d3 = a[ao + 3]! - b[bo + 3]!; // prettier-ignore
   const d4 = a[ao + 4]! - b[bo + 4]!, d5 = a[ao + 5]! - b[bo + 5]!, d6 = a[ao + 6]! - b[bo + 6]!, d7 = a[ao + 7]! - b[bo + 7]!; // prettier-ignore
+  return (d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3) + (d4 * d4 + d5 * d5 + d6 * d6 + d7 * d7); // prettier-ignore
+}
+
+function restSquaredDistance16(half: number, a: Float32Array, ao: number, b: Float32Array, bo: number): number {
   const d8 = a[ao + 8]! - b[bo + 8]!, d9 = a[ao + 9]! - b[bo + 9]!, d10 = a[ao + 10]! - b[bo + 10]!, d11 = a[ao + 11]! - b[bo + 11]!; // prettier-ignore
   const d12 = a[ao + 12]! - b[bo + 12]!, d13 = a[ao + 13]! - b[bo + 13]!, d14 = a[ao + 14]! - b[bo + 14]!, d15 = a[ao + 15]! - b[bo + 15]!; // prettier-ignore
-  return (d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3) + (d4 * d4 + d5 * d5 + d6 * d6 + d7 * d7) + (d8 * d8 + d9 * d9 + d10 * d10 + d11 * d11) + (d12 * d12 + d13 * d13 + d14 * d14 + d15 * d15); // prettier-ignore
+  return half + (d8 * d8 + d9 * d9 + d10 * d10 + d11 * d11) + (d12 * d12 + d13 * d13 + d14 * d14 + d15 * d15); // prettier-ignore
 }

@@ -120,52 +120,72 @@ function growNode(tree: IsolationTree, node: number, depth: number, members: num
   tree.size[node] = members.length;
 }
 
-/** The forest flattened into typed arrays (all trees back to back) for fast scoring. */
+/**
+ * The forest flattened into typed arrays (all trees back to back) for fast scoring, every tree made complete
+ * to maxDepth: below a leaf that ends early, every node passes on down (any split) and every node at
+ * maxDepth below it holds that leaf's value. Then each row takes exactly maxDepth steps per tree without a
+ * branch on the data (the step is arithmetic on the comparison), so the rows' independent walks overlap in
+ * the CPU instead of each mispredicted left/right flushing the pipeline; every row still ends with the value
+ * of the leaf it reached in the tree as fitted, and adds the same values in the same order.
+ */
 export interface CompiledForest {
   trees: number;
   nodesPerTree: number;
+  depth: number;
   feature: Int32Array;
   threshold: Float64Array;
-  /** depth + c(size) at leaves: the path length credited when a row ends there. */
+  /** At depth maxDepth: depth + c(size) of the leaf the row reached, the path length credited for the tree. */
   leafValue: Float64Array;
   norm: number;
 }
 
 export function compileForest(forest: IsolationForest): CompiledForest {
-  const nodesPerTree = 2 ** (forest.maxDepth + 1) - 1;
+  const depth = forest.maxDepth;
+  const nodesPerTree = 2 ** (depth + 1) - 1;
+  const firstAtMaxDepth = 2 ** depth - 1;
   const trees = forest.trees.length;
-  const feature = new Int32Array(trees * nodesPerTree).fill(-1);
+  const feature = new Int32Array(trees * nodesPerTree);
   const threshold = new Float64Array(trees * nodesPerTree);
   const leafValue = new Float64Array(trees * nodesPerTree);
+  // Per node of the tree being compiled: the value of the leaf above it that ended early (NaN: none).
+  const carried = new Float64Array(nodesPerTree);
   forest.trees.forEach((tree, t) => {
     if (tree.feature.length !== nodesPerTree || tree.threshold.length !== nodesPerTree || tree.size.length !== nodesPerTree) {
       throw new DriftlineError('MODEL_LOAD_FAILED', `isolation tree ${t} has the wrong number of nodes`);
     }
+    const base = t * nodesPerTree;
     for (let node = 0; node < nodesPerTree; node++) {
       const f = tree.feature[node]!;
       if (f >= forest.dims) throw new DriftlineError('MODEL_LOAD_FAILED', `isolation tree ${t} splits on feature ${f} of ${forest.dims}`);
-      feature[t * nodesPerTree + node] = f;
-      threshold[t * nodesPerTree + node] = tree.threshold[node]!;
-      leafValue[t * nodesPerTree + node] = Math.floor(Math.log2(node + 1)) + averagePathLength(tree.size[node]!);
+      const above = node === 0 ? Number.NaN : carried[(node - 1) >> 1]!;
+      const isLeaf = !Number.isNaN(above) || f < 0;
+      if (node >= firstAtMaxDepth && !isLeaf) throw new DriftlineError('MODEL_LOAD_FAILED', `isolation tree ${t} splits below its max depth ${depth}`);
+      const value = Number.isNaN(above) ? Math.floor(Math.log2(node + 1)) + averagePathLength(tree.size[node]!) : above;
+      carried[node] = isLeaf ? value : Number.NaN;
+      // A pass-through node splits on feature 0 at 0: either child carries the same value down.
+      feature[base + node] = isLeaf ? 0 : f;
+      threshold[base + node] = isLeaf ? 0 : tree.threshold[node]!;
+      if (node >= firstAtMaxDepth) leafValue[base + node] = value;
     }
   });
-  return { trees, nodesPerTree, feature, threshold, leafValue, norm: averagePathLength(forest.sampleSize) };
+  return { trees, nodesPerTree, depth, feature, threshold, leafValue, norm: averagePathLength(forest.sampleSize) };
 }
 
 /**
  * Anomaly scores 2^(-E[h(x)] / c(sampleSize)) in (0, 1] of `rows` vectors (row-major, `dims` wide);
  * higher = easier to isolate. Tree-major order: one tree's nodes stay in cache for the whole batch.
+ * A row goes left when its value is below the threshold, else right (NaN too), as the forest was fitted.
  */
 export function isolationScores(forest: CompiledForest, vectors: Float32Array, rows: number, dims: number, out: Float64Array): void {
-  const { feature, threshold, leafValue, nodesPerTree } = forest;
+  const { feature, threshold, leafValue, nodesPerTree, depth } = forest;
   out.fill(0, 0, rows);
   for (let t = 0, base = 0; t < forest.trees; t++, base += nodesPerTree) {
     for (let r = 0, offset = 0; r < rows; r++, offset += dims) {
       let node = 0;
-      let f = feature[base]!;
-      while (f >= 0) {
-        node = vectors[offset + f]! < threshold[base + node]! ? 2 * node + 1 : 2 * node + 2;
-        f = feature[base + node]!;
+      for (let d = 0; d < depth; d++) {
+        const at = base + node;
+        // 2 node + 1 (left) or 2 node + 2 (right), from the comparison as a number: no branch to mispredict.
+        node = 2 * node + 2 - +(vectors[offset + feature[at]!]! < threshold[at]!);
       }
       out[r]! += leafValue[base + node]!;
     }

@@ -17,8 +17,8 @@ import { type CompiledKnn, compileKnn, knnDistance } from './knn.js';
 import { type CompiledForest, compileForest, ecdfPercentile, isolationScores, nearestCentroidDistance } from './outlier.js';
 import { SIGNAL_COUNT, type TextAnomalyScratch, TEXT_FEATURES, createTextAnomalyScratch, largestTailScore, textFeatures } from './text-anomaly.js';
 import { type DenseRunner, compileDenseModel } from './dense-exec.js';
-import { type ModelBundle, knownRows, outlierDim, outlierVectors, poolBatch } from './text-model.js';
-import { type WideScratch, blendSentiment, createWideScratch, wideProbabilities } from './wide-scoring.js';
+import { type ModelBundle, type PooledBatch, createPooledBatch, knownRows, outlierDim, outlierVectors, poolRow } from './text-model.js';
+import { type WideScratch, blendSentiment, createServingScratch, createWideScratch, packWide, wideProbabilities, wideRowProbabilities } from './wide-scoring.js';
 import { type Tf, loadTf } from './tf.js';
 import type { ModelRuntime, Prediction, ScoreOptions, SentenceSentiment } from './types.js';
 import type { ReviewInput } from '../review.js';
@@ -80,6 +80,7 @@ export class ModelForward {
   private readonly runHead: DenseRunner<[Float32Array, Float32Array]>;
   /** The reconstruction of the outlier vectors. */
   private readonly runAutoencoder: DenseRunner<[Float32Array]>;
+  /** The wide part's blocks with the embedding rows in front (createServingScratch): pooling and wide share one gather. */
   private readonly wideScratch: WideScratch;
   /** Its own scratch: a scratch holds one wide model's packed weights. */
   private readonly sentenceScratch: WideScratch | null;
@@ -96,7 +97,8 @@ export class ModelForward {
     this.forest = compileForest(bundle.outlier.forest);
     this.runHead = compileDenseModel(tf, bundle.head, 2);
     this.runAutoencoder = compileDenseModel(tf, bundle.autoencoder, 1);
-    this.wideScratch = createWideScratch(bundle.featurizer.buckets);
+    this.wideScratch = createServingScratch(bundle.featurizer.buckets, bundle.embedding, this.dim);
+    packWide(this.wideScratch, bundle.wide);
     this.sentenceScratch = bundle.sentences ? createWideScratch(bundle.featurizer.buckets) : null;
     this.knn = bundle.outlier.shiftKnn ? compileKnn(bundle.outlier.shiftKnn) : null;
     if (this.knn && this.knn.dims !== this.dim) throw new DriftlineError('MODEL_LOAD_FAILED', `k-NN shift index has width ${this.knn.dims}, the embedding ${this.dim}`);
@@ -104,14 +106,23 @@ export class ModelForward {
   }
 
   /** Featurize + sentiment (deep head blended with the wide part) and category heads only (sentence scoring, training-time evaluation). */
-  heads(reviews: readonly ReviewInput[]): { batch: FeatureBatch; sentiment: Float32Array; category: Float32Array; pooled: ReturnType<typeof poolBatch> } {
+  heads(reviews: readonly ReviewInput[]): { batch: FeatureBatch; sentiment: Float32Array; category: Float32Array; pooled: PooledBatch } {
     const batch = featurizeBatch(reviews, this.bundle.featurizer);
-    const pooled = poolBatch(batch, this.bundle.embedding, this.dim, this.bundle.manifest.pooling, this.known);
-    const width = pooled.headInput.length / Math.max(batch.size, 1);
-    const [sentiment, category] = this.runHead(pooled.headInput, batch.size, width);
-    const { blend } = this.bundle.manifest;
+    const n = batch.size;
+    const { blend, pooling } = this.bundle.manifest;
     // A blend without the wide part (weight 0) needs no wide probabilities: blendSentiment ignores them.
-    blendSentiment(sentiment, blend.wideWeight > 0 ? wideProbabilities(batch, this.bundle.wide, this.wideScratch) : sentiment, blend);
+    const wide = blend.wideWeight > 0 ? new Float32Array(n * 3) : null;
+    const pooled = createPooledBatch(n, this.dim);
+    packWide(this.wideScratch, this.bundle.wide);
+    const table = { values: this.wideScratch.floats, stride: this.wideScratch.stride };
+    // One pass per row: the wide part reads the blocks the embedding gather has just brought into the cache.
+    for (let r = 0; r < n; r++) {
+      poolRow(batch, r, table, this.dim, pooling, this.known, pooled, r);
+      if (wide) wideRowProbabilities(batch, r, this.bundle.wide, this.wideScratch, wide, r * 3);
+    }
+    const width = pooled.headInput.length / Math.max(n, 1);
+    const [sentiment, category] = this.runHead(pooled.headInput, n, width);
+    blendSentiment(sentiment, wide ?? sentiment, blend);
     return { batch, sentiment, category, pooled };
   }
 
@@ -175,6 +186,13 @@ export function outlierScore(bundle: ModelBundle, out: ForwardResult, r: number)
 
 function probabilities(values: Float32Array, row: number): Record<Sentiment, number> {
   return { negative: values[row * 3]!, neutral: values[row * 3 + 1]!, positive: values[row * 3 + 2]! };
+}
+
+/** values[at..at+length) as a plain array (Array.from of a subarray makes a view and walks an iterator per review). */
+function rowArray(values: Float32Array, at: number, length: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < length; i++) out.push(values[at + i]!);
+  return out;
 }
 
 function argmax(values: Float32Array, start: number, width: number): number {
@@ -254,7 +272,7 @@ class TfModelRuntime implements ModelRuntime {
       shiftScore: ecdfPercentile(this.bundle.outlier.shiftEcdf, out.shiftDistance[r]!),
       ratingTextDisagreement: this.disagrees(review.rating, probs),
       features: featureMap(out.batch, r),
-      embedding: Array.from(out.vectors.subarray(r * this.engine.zDim, r * this.engine.zDim + this.engine.dim)),
+      embedding: rowArray(out.vectors, r * this.engine.zDim, this.engine.dim),
     };
   }
 

@@ -82,6 +82,10 @@ function isWordChar(c: number): boolean {
   return (c >= 97 && c <= 122) || c === 48 || c === 39 || (c > 127 && c !== 0x2019 && !(c >= 0x2000 && c <= 0x206f));
 }
 
+/** foldChar, and isWordChar of the folded code, of every ASCII code: the scoring loop's per-character tests as two lookups. */
+const ASCII_FOLD = Uint8Array.from({ length: 128 }, (_, c) => foldChar(c));
+const ASCII_WORD = Uint8Array.from({ length: 128 }, (_, c) => (isWordChar(foldChar(c)) ? 1 : 0));
+
 function mix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
@@ -257,8 +261,10 @@ export function textFeatures(t: TextAnomalyTables, text: string, s: TextAnomalyS
   for (let i = 0; i <= n; i++) {
     // One step past the end closes the last word (unless the limit cut it).
     const raw = i < n ? text.charCodeAt(i) : 32;
-    const d = foldChar(raw);
-    if (isWordChar(d)) {
+    const ascii = raw < 128;
+    const d = ascii ? ASCII_FOLD[raw]! : foldChar(raw);
+    const wordChar = ascii ? ASCII_WORD[raw] === 1 : isWordChar(d);
+    if (wordChar) {
       word = Math.imul(word ^ d, 0x01000193);
       wordLength++;
     } else if (wordLength > 0) {
@@ -288,8 +294,9 @@ export function textFeatures(t: TextAnomalyTables, text: string, s: TextAnomalyS
       if (c === 32) continue;
     } else {
       visible++;
-      if (raw < 128) {
-        if (!((d >= 97 && d <= 122) || d === 48 || d === 39)) other++;
+      // An ASCII character that is neither space nor a word character (a-z, digit, apostrophe) is "other".
+      if (ascii) {
+        if (!wordChar) other++;
       } else if ((raw >= 0x2000 && raw <= 0x2bff) || (raw >= 0xd800 && raw <= 0xdfff)) other++; // punctuation, symbols, box drawing; emoji halves
     }
     const q4 = gram4[key4(a, b, c, d) >>> shift4]!;

@@ -90,6 +90,13 @@ describe('featurizeBatch', () => {
     expect(rowSlice(a, 0)).toEqual(rowSlice(b, 0));
   });
 
+  it('names the features of a map in NUMERIC_FEATURES order, each with its own raw value', () => {
+    const batch = { size: 1, ids: new Int32Array(0), offsets: new Int32Array(2), numericRaw: Float64Array.from(NUMERIC_FEATURES, (_, f) => f + 0.5), numericScaled: new Float32Array(NUMERIC_FEATURES.length) };
+    const map = featureMap(batch, 0);
+    expect(Object.keys(map)).toEqual([...NUMERIC_FEATURES]);
+    expect(Object.values(map)).toEqual(NUMERIC_FEATURES.map((_, f) => f + 0.5));
+  });
+
   it('computes the numeric features by their definitions', () => {
     const review: ReviewInput = { review_id: 'n', text: 'GOOD stuff!! Really? 42', title: 'Nice', helpful_votes: null, verified: null };
     const f = featureMap(featurizeBatch([review], config), 0);

@@ -19,7 +19,27 @@ function bruteForce(points: number[], dims: number, query: Float32Array, offset:
   return distances.slice(0, k).reduce((a, b) => a + b, 0) / k;
 }
 
+/** The squared distance at width 16 as the runtime groups it: ((g0 + g1) + g2) + g3, each group of four left to right. */
+function grouped16(a: Float32Array, ao: number, b: Float32Array, bo: number): number {
+  const sq = (d: number) => (a[ao + d]! - b[bo + d]!) * (a[ao + d]! - b[bo + d]!);
+  const group = (g: number) => sq(g) + sq(g + 1) + sq(g + 2) + sq(g + 3);
+  return group(0) + group(4) + group(8) + group(12);
+}
+
 describe('k-NN distance', () => {
+  it('at width 16 is exactly (bit for bit) the mean of the k smallest full distances, though far points stop after half', () => {
+    const dims = 16;
+    const compiled = compileKnn(fitKnnIndex(randomVectors(500, dims, 11), dims, 128, 5, seededRandom(12)));
+    // Queries near and far, and one equal to a sample point (a zero distance, ties at the k-th place).
+    const queries = new Float32Array([...randomVectors(60, dims, 13), ...randomVectors(20, dims, 14, 3), ...compiled.points.subarray(0, dims)]);
+    for (let q = 0; q < queries.length / dims; q++) {
+      const all = Array.from({ length: compiled.size }, (_, p) => grouped16(queries, q * dims, compiled.points, p * dims)).sort((x, y) => x - y);
+      let sum = 0;
+      for (let i = 0; i < 5; i++) sum += Math.sqrt(all[i]!);
+      expect(knnDistance(compiled, queries, q * dims)).toBe(sum / 5);
+    }
+  });
+
   for (const dims of [16, 8]) {
     it(`equals the brute-force mean distance to the k nearest sample points (width ${dims})`, () => {
       const index = fitKnnIndex(randomVectors(500, dims, 1), dims, 128, 5, seededRandom(2));
