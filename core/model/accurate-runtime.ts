@@ -44,6 +44,11 @@ export interface AccurateCategoryHead {
   /** classes.length x dim, row-major. */
   weights: number[];
   bias: number[];
+  /**
+   * Optional per-class log offsets (added to the logits, i.e. p_c * e^offset_c re-normalised), tuned on validation
+   * rows for macro-F1: a balanced head still over-predicts the classes that share a topic with a larger one.
+   */
+  logOffsets?: number[];
 }
 
 function parseCategoryHead(c: Partial<AccurateCategoryHead>, bad: (why: string) => DriftlineError): AccurateCategoryHead {
@@ -53,6 +58,9 @@ function parseCategoryHead(c: Partial<AccurateCategoryHead>, bad: (why: string) 
   }
   if (!Array.isArray(c.weights) || c.weights.length !== k * ENCODER_DIM || !c.weights.every(Number.isFinite)) throw bad('category.weights must be classes x dim finite numbers');
   if (!Array.isArray(c.bias) || c.bias.length !== k || !c.bias.every(Number.isFinite)) throw bad('category.bias must be one finite number per class');
+  if (c.logOffsets !== undefined && (!Array.isArray(c.logOffsets) || c.logOffsets.length !== k || !c.logOffsets.every(Number.isFinite))) {
+    throw bad('category.logOffsets must be one finite number per class');
+  }
   return c as AccurateCategoryHead;
 }
 
@@ -120,13 +128,13 @@ export function blendPrediction(head: AccurateHead, p: Prediction, headProbs: re
   return { ...p, sentiment: SENTIMENTS[best]!, probabilities, confidence: mixed[best]!, ratingTextDisagreement: disagreement };
 }
 
-/** The category head's class and its probability for one L2-normalised vector (softmax over the classes). */
+/** The category head's class and its probability for one L2-normalised vector (softmax over the offset logits). */
 export function categoryHeadPrediction(head: AccurateCategoryHead, vectors: Float32Array, row: number): { category: string; categoryConfidence: number } {
   const k = head.classes.length;
   const z = new Float64Array(k);
   let best = 0;
   for (let c = 0; c < k; c++) {
-    let s = head.bias[c]!;
+    let s = head.bias[c]! + (head.logOffsets?.[c] ?? 0);
     for (let d = 0; d < ENCODER_DIM; d++) s += head.weights[c * ENCODER_DIM + d]! * vectors[row * ENCODER_DIM + d]!;
     z[c] = s;
     if (s > z[best]!) best = c;

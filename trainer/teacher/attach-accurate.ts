@@ -224,7 +224,7 @@ export async function attachAccurateTier(versionDir: string, dataFiles: string[]
 
     const category = await categoryHead(versionDir, { rows: fitRows, vectors: vectors.fit }, fit, { rows: testRows, vectors: vectors.test, stream: streamTest }, { rows: valRows, vectors: vectors.val, stream: streamVal });
     if (category.served === 'teacher head') head.category = category.head;
-    log(`accurate tier: category macro-F1 stream ${category.comparison.models[CATEGORY_MODELS.stream]!.macroF1}, TF-IDF + LR ${category.comparison.models[CATEGORY_MODELS.tfidf]!.macroF1}, teacher head ${category.comparison.models[CATEGORY_MODELS.teacher]!.macroF1}: serving the ${category.served}'s`);
+    log(`accurate tier: category macro-F1 stream ${category.comparison.models[CATEGORY_MODELS.stream]!.macroF1}, TF-IDF + LR ${category.comparison.models[CATEGORY_MODELS.tfidf]!.macroF1}, teacher head ${category.comparison.models[CATEGORY_MODELS.teacher]!.macroF1} (with log offsets ${category.comparison.models[CATEGORY_MODELS.teacherOffsets]?.macroF1}): serving the ${category.served}'s`);
 
     const files = encoderFiles();
     accurate = new AccurateRuntime(stream, await SentenceEncoder.open(files.model, files.tokenizer), { ...head });
@@ -269,7 +269,7 @@ async function categoryHead(
   val: Parameters<typeof compareCategoryHeads>[3],
 ): Promise<ReturnType<typeof compareCategoryHeads> & { served: 'teacher head' | 'stream model'; validationMacroF1: { stream: number; teacher: number } }> {
   const { categories } = JSON.parse(await readFile(join(versionDir, MANIFEST_FILE), 'utf8')) as { categories: string[] };
-  const result = compareCategoryHeads(categories, fit, tfidfFit, test);
+  const result = compareCategoryHeads(categories, fit, tfidfFit, test, val);
   const validationMacroF1 = {
     stream: categoryMacroF1(categories, val.rows, (i) => val.stream[i]!.category),
     teacher: categoryMacroF1(categories, val.rows, (i) => categoryHeadPrediction(result.head, val.vectors, i).category),

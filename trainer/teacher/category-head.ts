@@ -11,12 +11,14 @@ import { DEFAULT_TFIDF_PARAMS, TfidfModel } from '../baseline-tfidf.js';
 import type { LabeledReview } from '../data.js';
 import { categoryClass } from '../evaluate.js';
 import { type ClassificationReport, classificationReport } from '../metrics.js';
+import { tuneLogOffsets } from './log-offsets.js';
 import { fitSoftmax } from './softmax-regression.js';
 
 export const CATEGORY_MODELS = {
   tfidf: 'TF-IDF + LR category baseline',
   stream: 'stream model category head',
   teacher: 'teacher (bge-small CLS) + LR category head',
+  teacherOffsets: 'teacher (bge-small CLS) + LR category head + log offsets',
 } as const;
 
 export interface CategoryComparison {
@@ -42,17 +44,51 @@ function scored(rows: readonly LabeledReview[], classes: readonly string[]): { a
   return { at, labels: Int32Array.from(at, (i) => categoryClass(rows[i]!.category, classes)) };
 }
 
-/** Fits the teacher category head on `fit` and scores it, the stream model and TF-IDF + LR on `test`. */
+/** Row-major [rows x classes] probabilities of the head (no offsets) on rows `at` of `vectors`. */
+function categoryProbabilities(head: AccurateCategoryHead, vectors: Float32Array, at: readonly number[]): Float32Array {
+  const k = head.classes.length;
+  const out = new Float32Array(at.length * k);
+  at.forEach((row, j) => {
+    const z = head.bias.map((b, c) => {
+      let s = b;
+      for (let d = 0; d < ENCODER_DIM; d++) s += head.weights[c * ENCODER_DIM + d]! * vectors[row * ENCODER_DIM + d]!;
+      return s;
+    });
+    const max = Math.max(...z);
+    const e = z.map((v) => Math.exp(v - max));
+    const sum = e.reduce((a, b) => a + b, 0);
+    e.forEach((v, c) => (out[j * k + c] = v / sum));
+  });
+  return out;
+}
+
+/**
+ * The head's per-class log offsets, tuned for macro-F1 on the validation rows (trainer/teacher/log-offsets.ts). The
+ * balanced head still gives the shared-topic pairs (All_Beauty / Luxury_Beauty, Appliances / Kitchen_and_Housewares)
+ * to the larger class; the offsets move those boundaries without refitting.
+ */
+export function tuneCategoryOffsets(head: AccurateCategoryHead, val: { rows: readonly LabeledReview[]; vectors: Float32Array }): number[] {
+  const held = scored(val.rows, head.classes);
+  return tuneLogOffsets(held.labels, categoryProbabilities(head, val.vectors, held.at), head.classes);
+}
+
+/**
+ * Fits the teacher category head on `fit` and scores it, the stream model and TF-IDF + LR on `test`. With `val`, the
+ * head's log offsets are tuned on those rows; the returned head carries them and both heads are reported.
+ */
 export function compareCategoryHeads(
   classes: readonly string[],
   fit: { rows: readonly LabeledReview[]; vectors: Float32Array },
   tfidfFit: readonly LabeledReview[],
   test: { rows: readonly LabeledReview[]; vectors: Float32Array; stream: readonly Prediction[] },
+  val?: { rows: readonly LabeledReview[]; vectors: Float32Array },
 ): { comparison: CategoryComparison; head: AccurateCategoryHead } {
   const k = classes.length;
   const held = scored(test.rows, classes);
-  const head = fitCategoryHead(classes, fit);
-  const teacher = Int32Array.from(held.at, (i) => classes.indexOf(categoryHeadPrediction(head, test.vectors, i).category));
+  const plain = fitCategoryHead(classes, fit);
+  const predictWith = (h: AccurateCategoryHead) => Int32Array.from(held.at, (i) => classes.indexOf(categoryHeadPrediction(h, test.vectors, i).category));
+  const teacher = predictWith(plain);
+  const head = val ? { ...plain, logOffsets: tuneCategoryOffsets(plain, val) } : plain;
 
   const tfidfRows = tfidfFit.filter((r) => categoryClass(r.category, classes) >= 0);
   const tfidfLabels = Int32Array.from(tfidfRows, (r) => categoryClass(r.category, classes));
@@ -73,6 +109,7 @@ export function compareCategoryHeads(
       [CATEGORY_MODELS.tfidf]: classificationReport(held.labels, tfidfPredicted, classes),
       [CATEGORY_MODELS.stream]: classificationReport(held.labels, streamPredicted, classes),
       [CATEGORY_MODELS.teacher]: classificationReport(held.labels, teacher, classes),
+      ...(val ? { [CATEGORY_MODELS.teacherOffsets]: classificationReport(held.labels, predictWith(head), classes) } : {}),
     },
   };
   return { comparison, head };

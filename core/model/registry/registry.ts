@@ -56,7 +56,7 @@ export const registrySettings = defineSettings('registry', {
     default: 0.3,
     min: 0,
     max: 1,
-    description: 'Promotion gate: a candidate with any sentiment or category class under this held-out F1 is refused (as is one that loses sentiment or category macro-F1).',
+    description: "Promotion gate: a candidate with a sentiment or category class under this held-out F1 is refused, unless production's same class was under it too and the candidate is no worse there (as is one that loses sentiment or category macro-F1).",
   }),
   lockStaleMs: setting({ env: 'DRIFTLINE_REGISTRY_LOCK_STALE_MS', kind: 'int', default: 30_000, min: 100, description: 'Age after which a registry lock is considered abandoned and taken over (a dead holder on the same host is taken over at once).' }),
 });

@@ -96,6 +96,8 @@ describe('accurate head file and blend (no encoder needed)', () => {
       { ...category, classes: ['Books'] },
       { ...category, weights: [1, 2] },
       { ...category, bias: [0, Number.POSITIVE_INFINITY, 0] },
+      { ...category, logOffsets: [0, 1] },
+      { ...category, logOffsets: [0, Number.NaN, 0] },
     ]) {
       expect(() => parseAccurateHead({ ...head(0.4), category: bad }, where)).toThrow(/accurate\/head.json: category\./);
     }
@@ -109,6 +111,13 @@ describe('accurate head file and blend (no encoder needed)', () => {
     const second = categoryHeadPrediction({ ...category, weights }, vectors, 1);
     expect(second.category).toBe('Books');
     expect(second.categoryConfidence).toBeCloseTo(Math.exp(4) / (Math.exp(4) + Math.exp(2) + Math.exp(1)), 12);
+    // Per-class log offsets are added to the logits: +2.5 on 'other' makes it win the first row (1 + 2.5 > 2).
+    const offset = { ...category, weights, logOffsets: [0, 0, 2.5] };
+    expect(parseAccurateHead({ ...head(0.4), category: offset }, where).category).toEqual(offset);
+    const moved = categoryHeadPrediction(offset, vectors, 0);
+    expect(moved.category).toBe('other');
+    expect(moved.categoryConfidence).toBeCloseTo(Math.exp(3.5) / (1 + Math.exp(2) + Math.exp(3.5)), 12);
+    expect(categoryHeadPrediction({ ...category, weights, logOffsets: [0, 0, 0] }, vectors, 1)).toEqual(second);
   });
 
   it('flags rating-text disagreement on the offset blend', () => {

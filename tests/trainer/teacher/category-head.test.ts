@@ -47,5 +47,19 @@ describe('category head comparison', () => {
     expect(categoryTable(result)).toContain(`| **macro-F1** (72) |`);
     expect(head.classes).toEqual(CLASSES);
     expect([head.weights.length, head.bias.length]).toEqual([3 * ENCODER_DIM, 3]);
+    expect(head.logOffsets).toBeUndefined();
+    expect(result.models[CATEGORY_MODELS.teacherOffsets]).toBeUndefined();
+  });
+
+  it('with validation rows, tunes the head log offsets there and reports the head with them beside the plain one', () => {
+    const fit = rows(240, 1);
+    const test = rows(80, 2);
+    const stream = test.rows.map(() => prediction('Books'));
+    const { comparison, head } = compareCategoryHeads(CLASSES, fit, fit.rows, { ...test, stream }, rows(80, 3));
+    expect(head.logOffsets).toHaveLength(CLASSES.length);
+    expect(head.logOffsets!.at(-1)).toBe(0); // the last class is the reference
+    const tuned = comparison.models[CATEGORY_MODELS.teacherOffsets]!;
+    expect(tuned.macroF1).toBeGreaterThan(0.95);
+    expect(categoryTable(comparison)).toContain('+ log offsets');
   });
 });
