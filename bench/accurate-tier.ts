@@ -8,7 +8,7 @@
  * Env: BENCH_SECONDS (per measurement, default 5), BENCH_ENCODER_THREADS (2).
  */
 import { cpus, loadavg } from 'node:os';
-import { AccurateRuntime, readAccurateHead } from '../core/model/accurate-runtime.js';
+import { AccurateRuntime, readAccurateHead, readHeadCategoryWide } from '../core/model/accurate-runtime.js';
 import { seededRandom, shuffledIndices } from '../core/model/prng.js';
 import { loadModelRuntime } from '../core/model/runtime.js';
 import { SentenceEncoder, encoderFiles } from '../core/model/sentence-encoder.js';
@@ -27,7 +27,8 @@ const order = shuffledIndices(data.rows.length, seededRandom(7));
 const reviews: ReviewInput[] = Array.from(order.slice(0, 5000), (i) => data.rows[i]!);
 const head = await readAccurateHead(MODEL_DIR);
 const files = encoderFiles();
-const runtime = new AccurateRuntime(await loadModelRuntime(MODEL_DIR, { name: 'bench', version: 1 }), await SentenceEncoder.open(files.model, files.tokenizer, THREADS), head);
+const categoryWide = await readHeadCategoryWide(MODEL_DIR, head);
+const runtime = new AccurateRuntime(await loadModelRuntime(MODEL_DIR, { name: 'bench', version: 1 }), await SentenceEncoder.open(files.model, files.tokenizer, THREADS), head, categoryWide);
 await runtime.check();
 
 const results = [];

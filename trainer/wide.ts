@@ -60,13 +60,13 @@ export function fitIdf(batch: FeatureBatch, buckets: number, minDf: number): Flo
 }
 
 /** All rows of a batch as one CSR matrix of TF-IDF values. */
-interface SparseRows {
+export interface SparseRows {
   offsets: Int32Array;
   ids: Int32Array;
   values: Float32Array;
 }
 
-function sparseRows(batch: FeatureBatch, idf: Float32Array): SparseRows {
+export function sparseRows(batch: FeatureBatch, idf: Float32Array): SparseRows {
   const scratch = createWideScratch(idf.length);
   const offsets = new Int32Array(batch.size + 1);
   const ids = new Int32Array(batch.ids.length);

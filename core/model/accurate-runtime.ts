@@ -7,12 +7,16 @@
  * Per-class log offsets (tuned on the same validation rows for macro-F1) are then applied to the blend: the balanced
  * head and the stream model both under-predict the ambiguous neutral class.
  * The head lives in the version directory as `accurate/head.json`; a version without it cannot serve this tier.
- * Format 2 carries the offsets; format 1 (written before them) is still read, as zero offsets.
+ * Format 2 carries the offsets; format 1 (written before them) is still read, as zero offsets. Format 3 lets the category
+ * head name a wide part (core/model/category-wide.ts, `accurate/category-wide.bin`) whose logits are blended with the
+ * head's; a build that reads only formats 1-2 refuses such a head instead of serving other categories than measured.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SENTIMENTS, type Sentiment } from '../../schemas/types.js';
 import { DriftlineError } from '../errors.js';
+import { type FeatureBatch, type FeaturizerConfig, featurizeBatch, parseFeaturizerConfig } from '../features/featurizer.js';
+import { CATEGORY_WIDE_FILE, type CategoryWideModel, categoryWideLogits, categoryWideScratch, readCategoryWide } from './category-wide.js';
 import { modelSettings } from './config.js';
 import { offsetRow } from './log-offsets.js';
 import { ENCODER_DIM, SentenceEncoder, encoderFiles, encoderInput } from './sentence-encoder.js';
@@ -21,9 +25,9 @@ import type { ModelRuntime, Prediction, ScoreOptions } from './types.js';
 import type { ReviewInput } from '../review.js';
 
 export const ACCURATE_HEAD_FILE = join('accurate', 'head.json');
-export const ACCURATE_HEAD_FORMAT = 2;
-/** Formats this build reads: 1 (no log offsets, read as zeros) and 2. */
-const READABLE_FORMATS: readonly number[] = [1, 2];
+export const ACCURATE_HEAD_FORMAT = 3;
+/** Formats this build reads: 1 (no log offsets, read as zeros), 2 and 3 (2 + the category head's optional wide part). */
+const READABLE_FORMATS: readonly number[] = [1, 2, 3];
 
 export interface AccurateHead {
   format: number;
@@ -49,6 +53,12 @@ export interface AccurateCategoryHead {
    * rows for macro-F1: a balanced head still over-predicts the classes that share a topic with a larger one.
    */
   logOffsets?: number[];
+  /**
+   * Optional (format 3): the wide category part in `accurate/<file>`; the served logits are
+   * teacherWeight x the head's + (1 - teacherWeight) x the wide part's (+ logOffsets), i.e. the two distributions
+   * multiplied with those powers and re-normalised (a geometric blend, tuned on validation rows).
+   */
+  wide?: { file: string; teacherWeight: number };
 }
 
 function parseCategoryHead(c: Partial<AccurateCategoryHead>, bad: (why: string) => DriftlineError): AccurateCategoryHead {
@@ -60,6 +70,11 @@ function parseCategoryHead(c: Partial<AccurateCategoryHead>, bad: (why: string) 
   if (!Array.isArray(c.bias) || c.bias.length !== k || !c.bias.every(Number.isFinite)) throw bad('category.bias must be one finite number per class');
   if (c.logOffsets !== undefined && (!Array.isArray(c.logOffsets) || c.logOffsets.length !== k || !c.logOffsets.every(Number.isFinite))) {
     throw bad('category.logOffsets must be one finite number per class');
+  }
+  if (c.wide !== undefined) {
+    // Only the one file name: a head must not point the loader at any other path.
+    if (!c.wide || typeof c.wide !== 'object' || c.wide.file !== CATEGORY_WIDE_FILE) throw bad(`category.wide.file must be '${CATEGORY_WIDE_FILE}'`);
+    if (typeof c.wide.teacherWeight !== 'number' || !(c.wide.teacherWeight >= 0 && c.wide.teacherWeight <= 1)) throw bad('category.wide.teacherWeight must be in [0, 1]');
   }
   return c as AccurateCategoryHead;
 }
@@ -78,6 +93,7 @@ export function parseAccurateHead(value: unknown, where: string): AccurateHead {
   if (h.category !== undefined) {
     if (!h.category || typeof h.category !== 'object') throw bad('category must be an object');
     parseCategoryHead(h.category, bad);
+    if (h.category.wide !== undefined && h.format < 3) throw bad(`category.wide needs format 3, the head says ${h.format}`);
   }
   return h as AccurateHead;
 }
@@ -128,14 +144,22 @@ export function blendPrediction(head: AccurateHead, p: Prediction, headProbs: re
   return { ...p, sentiment: SENTIMENTS[best]!, probabilities, confidence: mixed[best]!, ratingTextDisagreement: disagreement };
 }
 
-/** The category head's class and its probability for one L2-normalised vector (softmax over the offset logits). */
-export function categoryHeadPrediction(head: AccurateCategoryHead, vectors: Float32Array, row: number): { category: string; categoryConfidence: number } {
+/**
+ * The category head's class and its probability for one L2-normalised vector (softmax over the offset logits). With
+ * the head's wide part, `wideLogits[wideAt .. wideAt + classes)` are that part's logits for the same review
+ * (categoryWideLogits) and are blended in with the head's weights; without them the head alone is served.
+ */
+export function categoryHeadPrediction(head: AccurateCategoryHead, vectors: Float32Array, row: number, wideLogits?: Float64Array, wideAt = 0): { category: string; categoryConfidence: number } {
   const k = head.classes.length;
   const z = new Float64Array(k);
+  const blend = head.wide && wideLogits ? head.wide.teacherWeight : 1;
   let best = 0;
   for (let c = 0; c < k; c++) {
-    let s = head.bias[c]! + (head.logOffsets?.[c] ?? 0);
+    const offset = head.logOffsets?.[c] ?? 0;
+    // The head alone keeps its summation order (offset first), so its predictions stay bit for bit those of format 2.
+    let s = head.bias[c]! + (blend === 1 ? offset : 0);
     for (let d = 0; d < ENCODER_DIM; d++) s += head.weights[c * ENCODER_DIM + d]! * vectors[row * ENCODER_DIM + d]!;
+    if (blend !== 1) s = blend * s + (1 - blend) * wideLogits![wideAt + c]! + offset;
     z[c] = s;
     if (s > z[best]!) best = c;
   }
@@ -144,15 +168,40 @@ export function categoryHeadPrediction(head: AccurateCategoryHead, vectors: Floa
   return { category: head.classes[best]!, categoryConfidence: 1 / sum };
 }
 
+/** The category head's wide part as loaded: its weights and the version's featurizer that makes its rows. */
+export interface LoadedCategoryWide {
+  model: CategoryWideModel;
+  featurizer: FeaturizerConfig;
+}
+
+/** The wide part the head names, from the version directory; undefined when the head has none. */
+export async function readHeadCategoryWide(versionDir: string, head: AccurateHead): Promise<LoadedCategoryWide | undefined> {
+  const category = head.category;
+  if (!category?.wide) return undefined;
+  const path = join(versionDir, 'featurizer.json');
+  let featurizer: FeaturizerConfig;
+  try {
+    featurizer = parseFeaturizerConfig(JSON.parse(await readFile(path, 'utf8')));
+  } catch (err) {
+    throw new DriftlineError('MODEL_LOAD_FAILED', `${path}: needed by the accurate tier's wide category part: ${(err as Error).message}`, { cause: err });
+  }
+  return { model: await readCategoryWide(join(versionDir, 'accurate'), featurizer.buckets, category.classes.length), featurizer };
+}
+
 export class AccurateRuntime implements ModelRuntime {
   private disposed = false;
   private readonly disagreement = modelSettings.load().disagreementProbability;
+  private readonly wideScratch;
 
   constructor(
     private readonly base: ModelRuntime,
     private readonly encoder: SentenceEncoder,
     private readonly head: AccurateHead,
-  ) {}
+    private readonly categoryWide?: LoadedCategoryWide,
+  ) {
+    if (head.category?.wide && !categoryWide) throw new DriftlineError('MODEL_LOAD_FAILED', `model ${base.name} v${base.version}: the category head names a wide part that was not loaded`);
+    this.wideScratch = categoryWide ? categoryWideScratch(categoryWide.featurizer.buckets) : null;
+  }
 
   get name(): string {
     return this.base.name;
@@ -176,10 +225,23 @@ export class AccurateRuntime implements ModelRuntime {
       }),
     ]);
     const category = this.head.category;
+    const wideLogits = this.wideLogits(reviews);
+    const k = category?.classes.length ?? 0;
     return predictions.map((p, r) => {
       const blended = blendPrediction(this.head, p, headProbabilities(this.head, vectors, r), reviews[r]!.rating, this.disagreement);
-      return category ? { ...blended, ...categoryHeadPrediction(category, vectors, r) } : blended;
+      return category ? { ...blended, ...categoryHeadPrediction(category, vectors, r, wideLogits, r * k) } : blended;
     });
+  }
+
+  /** The wide category part's logits of every review ([reviews x classes]), or undefined without one. */
+  private wideLogits(reviews: readonly ReviewInput[]): Float64Array | undefined {
+    if (!this.categoryWide || !this.wideScratch) return undefined;
+    const { model, featurizer } = this.categoryWide;
+    const k = model.bias.length;
+    const batch: FeatureBatch = featurizeBatch(reviews, featurizer);
+    const out = new Float64Array(reviews.length * k);
+    for (let r = 0; r < reviews.length; r++) categoryWideLogits(batch, r, model, this.wideScratch, out, r * k);
+    return out;
   }
 
   async check(): Promise<void> {
@@ -190,9 +252,15 @@ export class AccurateRuntime implements ModelRuntime {
     } catch (err) {
       throw new DriftlineError('MODEL_CHECK_FAILED', `sentence encoder did not run: ${(err as Error).message}`, { cause: err });
     }
+    const texts: ReviewInput[] = [{ review_id: 'check-1', text: 'Works well, would buy again.' }, { review_id: 'check-2', text: 'Broke after two days.' }];
+    const wideLogits = this.wideLogits(texts);
+    const category = this.head.category;
     for (let r = 0; r < 2; r++) {
       const probs = headProbabilities(this.head, vectors, r);
-      if (!probs.every(Number.isFinite)) throw new DriftlineError('MODEL_CHECK_FAILED', `model ${this.name} v${this.version}: non-finite accurate-tier probabilities`);
+      const categoryConfidence = category ? categoryHeadPrediction(category, vectors, r, wideLogits, r * category.classes.length).categoryConfidence : 1;
+      if (!probs.every(Number.isFinite) || !Number.isFinite(categoryConfidence)) {
+        throw new DriftlineError('MODEL_CHECK_FAILED', `model ${this.name} v${this.version}: non-finite accurate-tier probabilities`);
+      }
     }
   }
 
@@ -210,10 +278,11 @@ export function tieredRuntimeLoader(base: RuntimeLoader, env: NodeJS.ProcessEnv 
   if (settings.tier !== 'accurate') return base;
   return async (versionDir, meta) => {
     const head = await readAccurateHead(versionDir);
+    const categoryWide = await readHeadCategoryWide(versionDir, head);
     const files = encoderFiles(env);
     const runtime = await base(versionDir, meta);
     try {
-      return new AccurateRuntime(runtime, await SentenceEncoder.open(files.model, files.tokenizer, settings.encoderThreads), head);
+      return new AccurateRuntime(runtime, await SentenceEncoder.open(files.model, files.tokenizer, settings.encoderThreads), head, categoryWide);
     } catch (err) {
       runtime.dispose();
       throw err;

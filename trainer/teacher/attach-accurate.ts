@@ -10,10 +10,12 @@
  * training rows (2,000 labelled rows already give most of the head's quality) and `evalSample` of the validation and
  * held-out rows (more rows there make the tuning and the measurement less noisy). Shares are by review-id hash.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { MANIFEST_FILE } from '../../core/model/artifacts.js';
-import { ACCURATE_HEAD_FILE, ACCURATE_HEAD_FORMAT, type AccurateHead, AccurateRuntime, blendPrediction, categoryHeadPrediction, headProbabilities } from '../../core/model/accurate-runtime.js';
+import { type FeaturizerConfig, parseFeaturizerConfig } from '../../core/features/featurizer.js';
+import { ACCURATE_HEAD_FILE, ACCURATE_HEAD_FORMAT, type AccurateHead, AccurateRuntime, blendPrediction, categoryHeadPrediction, headProbabilities, type LoadedCategoryWide } from '../../core/model/accurate-runtime.js';
+import { CATEGORY_WIDE_FILE, serializeCategoryWide } from '../../core/model/category-wide.js';
 import { modelSettings } from '../../core/model/config.js';
 import { loadModelRuntime } from '../../core/model/runtime.js';
 import { ENCODER_DIM, SentenceEncoder, encoderFiles } from '../../core/model/sentence-encoder.js';
@@ -31,6 +33,7 @@ import type { SplitResult } from './evaluate.js';
 import { applyLogOffsets, macroF1Of, tuneLogOffsets } from './log-offsets.js';
 import { argmaxRows, fitSoftmax } from './softmax-regression.js';
 import { CATEGORY_MODELS, type CategoryComparison, categoryMacroF1, compareCategoryHeads } from './category-head.js';
+import { categoryWideLogitRows } from './category-wide.js';
 import { sampleRows } from './splits.js';
 
 export interface AttachOptions {
@@ -222,20 +225,29 @@ export async function attachAccurateTier(versionDir: string, dataFiles: string[]
     };
     validationMacroF1[MODEL_NAMES.accurate + TUNED] = tuned.macroF1;
 
-    const category = await categoryHead(versionDir, { rows: fitRows, vectors: vectors.fit }, fit, { rows: testRows, vectors: vectors.test, stream: streamTest }, { rows: valRows, vectors: vectors.val, stream: streamVal });
+    const featurizer = parseFeaturizerConfig(JSON.parse(await readFile(join(versionDir, 'featurizer.json'), 'utf8')));
+    const category = await categoryHead(versionDir, { rows: fitRows, vectors: vectors.fit }, fit, { rows: testRows, vectors: vectors.test, stream: streamTest }, { rows: valRows, vectors: vectors.val, stream: streamVal }, featurizer, log);
     if (category.served === 'teacher head') head.category = category.head;
-    log(`accurate tier: category macro-F1 stream ${category.comparison.models[CATEGORY_MODELS.stream]!.macroF1}, TF-IDF + LR ${category.comparison.models[CATEGORY_MODELS.tfidf]!.macroF1}, teacher head ${category.comparison.models[CATEGORY_MODELS.teacher]!.macroF1} (with log offsets ${category.comparison.models[CATEGORY_MODELS.teacherOffsets]?.macroF1}): serving the ${category.served}'s`);
+    const models = category.comparison.models;
+    log(`accurate tier: category macro-F1 stream ${models[CATEGORY_MODELS.stream]!.macroF1}, TF-IDF + LR ${models[CATEGORY_MODELS.tfidf]!.macroF1}, teacher head ${models[CATEGORY_MODELS.teacher]!.macroF1} (with log offsets ${models[CATEGORY_MODELS.teacherOffsets]?.macroF1}; blended with the wide part ${models[CATEGORY_MODELS.blend]?.macroF1 ?? 'not served'}): serving the ${category.served}'s`);
+    const categoryWide: LoadedCategoryWide | undefined = head.category?.wide && category.wideModel ? { model: category.wideModel, featurizer } : undefined;
 
     const files = encoderFiles();
-    accurate = new AccurateRuntime(stream, await SentenceEncoder.open(files.model, files.tokenizer), { ...head });
+    accurate = new AccurateRuntime(stream, await SentenceEncoder.open(files.model, files.tokenizer), { ...head }, categoryWide);
     const categoryHeadOf = head.category;
-    const expected = categoryHeadOf ? servedTest.map((p, i) => ({ ...p, ...categoryHeadPrediction(categoryHeadOf, vectors.test, i) })) : servedTest;
+    const wideTest = categoryWide ? categoryWideLogitRows(categoryWide.model, testRows, featurizer) : undefined;
+    const k = categoryHeadOf?.classes.length ?? 0;
+    const expected = categoryHeadOf ? servedTest.map((p, i) => ({ ...p, ...categoryHeadPrediction(categoryHeadOf, vectors.test, i, wideTest, i * k) })) : servedTest;
     const runtimeCheck = await checkServedPath(accurate, expected, testRows);
     log(`accurate tier: live encoder vs cached vectors on ${runtimeCheck.rows} held-out rows: ${runtimeCheck.sameSentiment} same sentiment, ${runtimeCheck.sameCategory} same category, max probability difference ${runtimeCheck.maxProbabilityDifference}`);
 
     const path = join(versionDir, ACCURATE_HEAD_FILE);
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, `${JSON.stringify(head)}\n`);
+    // The wide part goes beside the head only when the head names it; a stale one from an earlier attach goes away.
+    const widePath = join(dirname(path), CATEGORY_WIDE_FILE);
+    if (categoryWide) await writeFile(widePath, serializeCategoryWide(categoryWide.model));
+    else await rm(widePath, { force: true });
     const streamReport = heldOut.models[MODEL_NAMES.stream]!;
     const accurateReport = heldOut.models[MODEL_NAMES.accurate + TUNED]!;
     log(`accurate tier: held-out macro-F1 stream ${streamReport.macroF1} -> accurate ${accurateReport.macroF1} (TF-IDF + LR ${heldOut.models[MODEL_NAMES.tfidf]!.macroF1} / ${heldOut.models[MODEL_NAMES.tfidfWords]!.macroF1})`);
@@ -267,12 +279,16 @@ async function categoryHead(
   tfidfFit: readonly LabeledReview[],
   test: Parameters<typeof compareCategoryHeads>[3],
   val: Parameters<typeof compareCategoryHeads>[3],
+  featurizer: FeaturizerConfig,
+  log: (m: string) => void,
 ): Promise<ReturnType<typeof compareCategoryHeads> & { served: 'teacher head' | 'stream model'; validationMacroF1: { stream: number; teacher: number } }> {
   const { categories } = JSON.parse(await readFile(join(versionDir, MANIFEST_FILE), 'utf8')) as { categories: string[] };
-  const result = compareCategoryHeads(categories, fit, tfidfFit, test, val);
+  const result = compareCategoryHeads(categories, fit, tfidfFit, test, val, { featurizer, log });
+  const wideVal = result.wideModel ? categoryWideLogitRows(result.wideModel, val.rows, featurizer) : undefined;
+  const k = categories.length;
   const validationMacroF1 = {
     stream: categoryMacroF1(categories, val.rows, (i) => val.stream[i]!.category),
-    teacher: categoryMacroF1(categories, val.rows, (i) => categoryHeadPrediction(result.head, val.vectors, i).category),
+    teacher: categoryMacroF1(categories, val.rows, (i) => categoryHeadPrediction(result.head, val.vectors, i, wideVal, i * k).category),
   };
   return { ...result, served: validationMacroF1.teacher > validationMacroF1.stream ? 'teacher head' : 'stream model', validationMacroF1 };
 }

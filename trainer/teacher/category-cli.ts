@@ -1,11 +1,13 @@
 /**
  * `tsx trainer/teacher/category-cli.ts --model DIR --data FILE... [--teacher-sample F] [--eval-sample F] [--out FILE]`:
  * the category question of the accurate tier (category-head.ts) on the version's own split, with the same rows and
- * teacher vectors as attach-cli (run it first with the same shares: the vectors then come from the cache).
+ * teacher vectors as attach-cli (run it first with the same shares: the vectors then come from the cache): the head with
+ * offsets tuned on the validation rows, and the head blended with the wide category part (category-wide.ts).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseFeaturizerConfig } from '../../core/features/featurizer.js';
 import { loadModelRuntime } from '../../core/model/runtime.js';
 import { MANIFEST_FILE } from '../../core/model/artifacts.js';
 import { trainerSettings } from '../config.js';
@@ -43,7 +45,15 @@ try {
 } finally {
   stream.dispose();
 }
-const { comparison } = compareCategoryHeads(categories as string[], { rows: rows.fitRows, vectors: rows.vectors.fit }, rows.fit, { rows: rows.testRows, vectors: rows.vectors.test, stream: streamTest });
+const featurizer = parseFeaturizerConfig(JSON.parse(await readFile(join(values.model, 'featurizer.json'), 'utf8')));
+const { comparison } = compareCategoryHeads(
+  categories as string[],
+  { rows: rows.fitRows, vectors: rows.vectors.fit },
+  rows.fit,
+  { rows: rows.testRows, vectors: rows.vectors.test, stream: streamTest },
+  { rows: rows.valRows, vectors: rows.vectors.val },
+  { featurizer, log },
+);
 console.log(categoryTable(comparison));
 if (values.out) {
   await mkdir(dirname(values.out), { recursive: true });

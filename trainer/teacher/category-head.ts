@@ -4,14 +4,17 @@
  * baseline (trainer/category-baseline.ts's recipe) trained on all the same training rows, all scored on the same
  * held-out rows and the version's own category classes (a category that is no class counts as 'other').
  */
+import type { FeaturizerConfig } from '../../core/features/featurizer.js';
 import { type AccurateCategoryHead, categoryHeadPrediction } from '../../core/model/accurate-runtime.js';
+import { CATEGORY_WIDE_FILE, type CategoryWideModel } from '../../core/model/category-wide.js';
 import { ENCODER_DIM } from '../../core/model/sentence-encoder.js';
 import type { Prediction } from '../../core/model/types.js';
 import { DEFAULT_TFIDF_PARAMS, TfidfModel } from '../baseline-tfidf.js';
 import type { LabeledReview } from '../data.js';
 import { categoryClass } from '../evaluate.js';
 import { type ClassificationReport, classificationReport } from '../metrics.js';
-import { tuneLogOffsets } from './log-offsets.js';
+import { categoryWideLogitRows, trainCategoryWide } from './category-wide.js';
+import { applyLogOffsets, macroF1Of, tuneLogOffsets } from './log-offsets.js';
 import { fitSoftmax } from './softmax-regression.js';
 
 export const CATEGORY_MODELS = {
@@ -19,6 +22,8 @@ export const CATEGORY_MODELS = {
   stream: 'stream model category head',
   teacher: 'teacher (bge-small CLS) + LR category head',
   teacherOffsets: 'teacher (bge-small CLS) + LR category head + log offsets',
+  wide: 'wide category part (hashed word 1-2 TF-IDF softmax)',
+  blend: 'teacher head x wide part (geometric blend) + log offsets',
 } as const;
 
 export interface CategoryComparison {
@@ -27,6 +32,8 @@ export interface CategoryComparison {
   tfidfFitRows: number;
   heldOutRows: number;
   models: Record<string, ClassificationReport>;
+  /** With the wide part: the teacher head's weight in the blend and the best epoch, both chosen on validation rows. */
+  wide?: { teacherWeight: number; bestEpoch: number; validationMacroF1: number };
 }
 
 /** The accurate tier's category head: fitted on the rows whose category is scored, served by categoryHeadPrediction. */
@@ -82,13 +89,16 @@ export function compareCategoryHeads(
   tfidfFit: readonly LabeledReview[],
   test: { rows: readonly LabeledReview[]; vectors: Float32Array; stream: readonly Prediction[] },
   val?: { rows: readonly LabeledReview[]; vectors: Float32Array },
-): { comparison: CategoryComparison; head: AccurateCategoryHead } {
+  wideOptions?: { featurizer: FeaturizerConfig; log?: (m: string) => void },
+): { comparison: CategoryComparison; head: AccurateCategoryHead; wideModel?: CategoryWideModel } {
   const k = classes.length;
   const held = scored(test.rows, classes);
   const plain = fitCategoryHead(classes, fit);
   const predictWith = (h: AccurateCategoryHead) => Int32Array.from(held.at, (i) => classes.indexOf(categoryHeadPrediction(h, test.vectors, i).category));
   const teacher = predictWith(plain);
-  const head = val ? { ...plain, logOffsets: tuneCategoryOffsets(plain, val) } : plain;
+  const offsetHead = val ? { ...plain, logOffsets: tuneCategoryOffsets(plain, val) } : plain;
+  const wide = val && wideOptions ? blendWithWide(plain, fit, val, test, wideOptions) : undefined;
+  const head = wide?.head ?? offsetHead;
 
   const tfidfRows = tfidfFit.filter((r) => categoryClass(r.category, classes) >= 0);
   const tfidfLabels = Int32Array.from(tfidfRows, (r) => categoryClass(r.category, classes));
@@ -109,10 +119,80 @@ export function compareCategoryHeads(
       [CATEGORY_MODELS.tfidf]: classificationReport(held.labels, tfidfPredicted, classes),
       [CATEGORY_MODELS.stream]: classificationReport(held.labels, streamPredicted, classes),
       [CATEGORY_MODELS.teacher]: classificationReport(held.labels, teacher, classes),
-      ...(val ? { [CATEGORY_MODELS.teacherOffsets]: classificationReport(held.labels, predictWith(head), classes) } : {}),
+      ...(val ? { [CATEGORY_MODELS.teacherOffsets]: classificationReport(held.labels, predictWith(offsetHead), classes) } : {}),
+      ...(wide ? { [CATEGORY_MODELS.wide]: classificationReport(held.labels, wide.wideAlone, classes), [CATEGORY_MODELS.blend]: classificationReport(held.labels, wide.served, classes) } : {}),
     },
+    ...(wide ? { wide: wide.summary } : {}),
   };
-  return { comparison, head };
+  return { comparison, head, ...(wide ? { wideModel: wide.model } : {}) };
+}
+
+/** Log-probabilities of the plain head on rows `at` of `vectors`: its logits up to a per-row constant. */
+function headLogProbabilities(head: AccurateCategoryHead, vectors: Float32Array, at: readonly number[]): Float64Array {
+  return Float64Array.from(categoryProbabilities(head, vectors, at), (p) => Math.log(Math.max(p, 1e-12)));
+}
+
+/** softmax(w x a + (1 - w) x b) per row: the geometric blend of two distributions given by their logits. */
+function geometricBlend(a: Float64Array, b: Float64Array, w: number, k: number): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let at = 0; at < a.length; at += k) {
+    let max = -Infinity;
+    for (let c = 0; c < k; c++) max = Math.max(max, w * a[at + c]! + (1 - w) * b[at + c]!);
+    let sum = 0;
+    for (let c = 0; c < k; c++) sum += out[at + c] = Math.exp(w * a[at + c]! + (1 - w) * b[at + c]! - max);
+    for (let c = 0; c < k; c++) out[at + c]! /= sum;
+  }
+  return out;
+}
+
+/**
+ * Fits the wide category part on the fit rows, then picks the teacher head's weight (0..1 by 0.05) and the blend's log
+ * offsets for the best validation macro-F1 (ties keep the larger head weight); weight 1 means the wide part is not
+ * worth serving. The held-out predictions go through categoryHeadPrediction, the served code.
+ */
+function blendWithWide(
+  plain: AccurateCategoryHead,
+  fit: { rows: readonly LabeledReview[] },
+  val: { rows: readonly LabeledReview[]; vectors: Float32Array },
+  test: { rows: readonly LabeledReview[]; vectors: Float32Array },
+  options: { featurizer: FeaturizerConfig; log?: (m: string) => void },
+): { head: AccurateCategoryHead; model: CategoryWideModel; wideAlone: Int32Array; served: Int32Array; summary: NonNullable<CategoryComparison['wide']> } | undefined {
+  const { classes } = plain;
+  const k = classes.length;
+  const labelsOf = (rows: readonly LabeledReview[]) => Int32Array.from(rows, (r) => categoryClass(r.category, classes));
+  const trained = trainCategoryWide(options.featurizer, classes, { rows: fit.rows, labels: labelsOf(fit.rows) }, { rows: val.rows, labels: labelsOf(val.rows) }, undefined, options.log);
+  const heldVal = scored(val.rows, classes);
+  const heldTest = scored(test.rows, classes);
+  const wideVal = categoryWideLogitRows(trained.model, heldVal.at.map((i) => val.rows[i]!), options.featurizer);
+  const headVal = headLogProbabilities(plain, val.vectors, heldVal.at);
+  let best = { teacherWeight: 1, logOffsets: [] as number[], macroF1: -1 };
+  for (let step = 20; step >= 0; step--) {
+    const teacherWeight = step / 20;
+    const probs = geometricBlend(headVal, wideVal, teacherWeight, k);
+    const logOffsets = tuneLogOffsets(heldVal.labels, probs, classes);
+    const macroF1 = macroF1Of(heldVal.labels, applyLogOffsets(probs, logOffsets), classes);
+    if (macroF1 > best.macroF1 + 1e-9) best = { teacherWeight, logOffsets, macroF1 };
+  }
+  options.log?.(`accurate tier: category head x wide part: teacher weight ${best.teacherWeight} (validation macro-F1 ${best.macroF1.toFixed(4)}, wide part's best epoch ${trained.bestEpoch})`);
+  if (best.teacherWeight === 1) return undefined;
+  const head: AccurateCategoryHead = { ...plain, logOffsets: best.logOffsets, wide: { file: CATEGORY_WIDE_FILE, teacherWeight: best.teacherWeight } };
+  const wideTest = categoryWideLogitRows(trained.model, heldTest.at.map((i) => test.rows[i]!), options.featurizer);
+  const argmax = (row: Float64Array, at: number) => {
+    let c = 0;
+    for (let j = 1; j < k; j++) if (row[at + j]! > row[at + c]!) c = j;
+    return c;
+  };
+  return {
+    head,
+    model: trained.model,
+    wideAlone: Int32Array.from(heldTest.at, (_, j) => argmax(wideTest, j * k)),
+    served: Int32Array.from(heldTest.at, (i, j) => classes.indexOf(categoryHeadPrediction(head, test.vectors, i, wideTest, j * k).category)),
+    summary: { teacherWeight: best.teacherWeight, bestEpoch: trained.bestEpoch, validationMacroF1: round4(best.macroF1) },
+  };
+}
+
+function round4(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
 }
 
 /** Macro-F1 of `predict(i)` on the rows whose category is scored (a null or unknown prediction is a miss). */

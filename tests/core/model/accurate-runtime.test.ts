@@ -13,6 +13,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCURATE_HEAD_FILE, ACCURATE_HEAD_FORMAT, type AccurateHead, blendPrediction, categoryHeadPrediction, parseAccurateHead, tieredRuntimeLoader } from '../../../core/model/accurate-runtime.js';
 import { writeModelArtifacts } from '../../../core/model/artifacts.js';
+import { CATEGORY_WIDE_FILE, serializeCategoryWide } from '../../../core/model/category-wide.js';
 import { loadModelRuntime } from '../../../core/model/runtime.js';
 import { ENCODER_DIM } from '../../../core/model/sentence-encoder.js';
 import type { RuntimeLoader } from '../../../core/model/service.js';
@@ -20,6 +21,7 @@ import type { ModelRuntime, Prediction } from '../../../core/model/types.js';
 import { loadWorkerRuntime } from '../../../core/model/worker-runtime.js';
 import { repoPath } from '../../../core/paths.js';
 import type { TrainResult } from '../../../trainer/train.js';
+import { categoryWideLogitRows } from '../../../trainer/teacher/category-wide.js';
 import { trainTiny } from '../../trainer/fixtures.js';
 import { describeRuntimeConformance, expectCode, probe } from './runtime-conformance.js';
 
@@ -55,11 +57,11 @@ function streamPrediction(probabilities: Prediction['probabilities']): Predictio
 describe('accurate head file and blend (no encoder needed)', () => {
   const where = 'accurate/head.json';
 
-  it('format 1 (before log offsets) is still read, as zero offsets; format 2 must carry three finite offsets', () => {
+  it('format 1 (before log offsets) is still read, as zero offsets; format 2 and 3 must carry three finite offsets', () => {
     const { logOffsets: _, ...v1 } = { ...head(0.4), format: 1 };
     expect(parseAccurateHead(v1, where).logOffsets).toEqual([0, 0, 0]);
     expect(parseAccurateHead(head(0.4, [0.1, 0.5, 0]), where).logOffsets).toEqual([0.1, 0.5, 0]);
-    for (const bad of [{ ...v1, format: 2 }, { ...head(0.4), logOffsets: [0, 1] }, { ...head(0.4), logOffsets: [0, Number.NaN, 0] }, { ...head(0.4), format: 3 }]) {
+    for (const bad of [{ ...v1, format: 2 }, { ...head(0.4), logOffsets: [0, 1] }, { ...head(0.4), logOffsets: [0, Number.NaN, 0] }, { ...head(0.4), format: 4 }]) {
       expect(() => parseAccurateHead(bad, where)).toThrow(/accurate\/head.json: (logOffsets|format)/);
     }
   });
@@ -118,6 +120,26 @@ describe('accurate head file and blend (no encoder needed)', () => {
     expect(moved.category).toBe('other');
     expect(moved.categoryConfidence).toBeCloseTo(Math.exp(3.5) / (1 + Math.exp(2) + Math.exp(3.5)), 12);
     expect(categoryHeadPrediction({ ...category, weights, logOffsets: [0, 0, 0] }, vectors, 1)).toEqual(second);
+  });
+
+  it('format 3: the category head may name its wide part, whose logits are blended in with the head\'s weight', () => {
+    const category = { classes: ['Books', 'DVD', 'other'], weights: new Array<number>(3 * ENCODER_DIM).fill(0), bias: [0, 2, 1], logOffsets: [0, 0, 0.5] };
+    const wide = { file: CATEGORY_WIDE_FILE, teacherWeight: 0.25 };
+    expect(parseAccurateHead({ ...head(0.4), category: { ...category, wide } }, where).category?.wide).toEqual(wide);
+    expect(() => parseAccurateHead({ ...head(0.4), format: 2, category: { ...category, wide } }, where)).toThrow(/category.wide needs format 3/);
+    for (const bad of [{ ...wide, file: '../../etc/passwd' }, { ...wide, teacherWeight: 1.5 }, { ...wide, teacherWeight: Number.NaN }, null]) {
+      expect(() => parseAccurateHead({ ...head(0.4), category: { ...category, wide: bad } }, where)).toThrow(/accurate\/head.json: category.wide/);
+    }
+    const vectors = new Float32Array(ENCODER_DIM);
+    const wideLogits = Float64Array.from([9, 9, 9, 4, 0, 0]); // the second triple is this review's
+    const served = categoryHeadPrediction({ ...category, wide }, vectors, 0, wideLogits, 3);
+    const z = [0.25 * 0 + 0.75 * 4, 0.25 * 2 + 0.75 * 0, 0.25 * 1 + 0.75 * 0 + 0.5];
+    const sum = z.reduce((a, b) => a + Math.exp(b), 0);
+    expect(served.category).toBe('Books');
+    expect(served.categoryConfidence).toBeCloseTo(Math.exp(z[0]!) / sum, 12);
+    // Without the wide logits (or without a wide part) the head alone is served, offsets included.
+    expect(categoryHeadPrediction({ ...category, wide }, vectors, 0)).toEqual(categoryHeadPrediction(category, vectors, 0));
+    expect(categoryHeadPrediction(category, vectors, 0, wideLogits, 3).category).toBe('DVD');
   });
 
   it('flags rating-text disagreement on the offset blend', () => {
@@ -233,6 +255,39 @@ describe.skipIf(!encoderPresent)('accurate tier', () => {
       });
     } finally {
       accurate.dispose();
+      await rm(copy, { recursive: true, force: true });
+    }
+  });
+
+  it('with a wide category part, the category is the head x wide blend the trainer measured (categoryWideLogitRows)', async () => {
+    const copy = await mkdtemp(join(tmpdir(), 'driftline-accurate-category-wide-'));
+    await writeModelArtifacts(trained.bundle, copy);
+    const classes = ['Zzz', 'Yyy', 'Xxx'];
+    const buckets = trained.bundle.featurizer.buckets;
+    // A wide part with weights of ±5 scattered over buckets and classes: the winning class depends on the words.
+    const wide = { idf: new Float32Array(buckets).fill(1), kernel: Float32Array.from({ length: buckets * 3 }, (_, i) => ((i * 7919) % 11) - 5), bias: Float32Array.from([0, 0.5, 0]) };
+    const category = { classes, weights: new Array<number>(3 * ENCODER_DIM).fill(0), bias: [0, 1, 0], wide: { file: CATEGORY_WIDE_FILE, teacherWeight: 0.5 } };
+    await withHead(copy, { ...head(0), category });
+    try {
+      await expectCode(accurateLoader(copy, meta), 'MODEL_LOAD_FAILED'); // the head names a file that is not there
+      await writeFile(join(copy, 'accurate', CATEGORY_WIDE_FILE), serializeCategoryWide(wide));
+      const accurate = await accurateLoader(copy, meta);
+      try {
+        await accurate.check();
+        const slice = probe.slice(0, 8);
+        const [mine, base] = [await accurate.score(slice), await stream.score(slice)];
+        const logits = categoryWideLogitRows(wide, slice.map((r) => ({ ...r, rating: 5, category: null, source: 's' })), trained.bundle.featurizer);
+        const vectors = new Float32Array(slice.length * ENCODER_DIM); // the head's weights are 0: its vectors do not matter
+        mine.forEach((p, i) => {
+          const expected = categoryHeadPrediction(category, vectors, i, logits, i * 3);
+          expect([p.category, p.categoryConfidence]).toEqual([expected.category, expect.closeTo(expected.categoryConfidence, 12)]);
+          expect({ ...p, category: base[i]!.category, categoryConfidence: base[i]!.categoryConfidence }).toEqual(base[i]);
+        });
+        expect(new Set(mine.map((p) => p.category)).size).toBeGreaterThan(1);
+      } finally {
+        accurate.dispose();
+      }
+    } finally {
       await rm(copy, { recursive: true, force: true });
     }
   });

@@ -1,5 +1,7 @@
 /** The accurate tier's category question (trainer/teacher/category-head.ts) on synthetic topics. */
 import { describe, expect, it } from 'vitest';
+import { createFeaturizerConfig } from '../../../core/features/featurizer.js';
+import { CATEGORY_WIDE_FILE } from '../../../core/model/category-wide.js';
 import { seededRandom } from '../../../core/model/prng.js';
 import { ENCODER_DIM } from '../../../core/model/sentence-encoder.js';
 import type { Prediction } from '../../../core/model/types.js';
@@ -61,5 +63,27 @@ describe('category head comparison', () => {
     const tuned = comparison.models[CATEGORY_MODELS.teacherOffsets]!;
     expect(tuned.macroF1).toBeGreaterThan(0.95);
     expect(categoryTable(comparison)).toContain('+ log offsets');
+  });
+
+  it('with the wide part: trained on the words, blended where validation says so, and served through the head', () => {
+    // Teacher vectors of pure noise: only the words tell the topic, so the blend must lean on the wide part.
+    const noisy = (n: number, seed: number) => {
+      const r = rows(n, seed);
+      const random = seededRandom(seed + 100);
+      return { rows: r.rows, vectors: Float32Array.from(r.vectors, () => random()) };
+    };
+    const fit = noisy(240, 1);
+    const test = noisy(80, 2);
+    const stream = test.rows.map(() => prediction('Books'));
+    const logs: string[] = [];
+    const { comparison, head, wideModel } = compareCategoryHeads(CLASSES, fit, fit.rows, { ...test, stream }, noisy(80, 3), { featurizer: createFeaturizerConfig({ buckets: 1024 }), log: (m) => logs.push(m) });
+    expect(comparison.wide?.teacherWeight).toBeLessThan(1);
+    expect(head.wide).toEqual({ file: CATEGORY_WIDE_FILE, teacherWeight: comparison.wide?.teacherWeight });
+    expect([wideModel?.idf.length, wideModel?.kernel.length, wideModel?.bias.length]).toEqual([1024, 1024 * CLASSES.length, CLASSES.length]);
+    const served = comparison.models[CATEGORY_MODELS.blend]!;
+    expect(comparison.models[CATEGORY_MODELS.wide]!.macroF1).toBeGreaterThan(0.9);
+    expect(served.macroF1).toBeGreaterThan(comparison.models[CATEGORY_MODELS.teacher]!.macroF1 + 0.2);
+    expect(logs.some((m) => m.includes('wide category part epoch 6/6'))).toBe(true);
+    expect(categoryTable(comparison)).toContain('geometric blend');
   });
 });

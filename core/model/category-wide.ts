@@ -1,0 +1,107 @@
+/**
+ * The accurate tier's wide category part: a K-class softmax regression over the featurizer's hashed word 1-2-gram
+ * TF-IDF rows (the same rows as the stream model's wide sentiment part, core/model/wide-scoring.ts). The teacher's
+ * sentence vectors know the topic; product words ("dryer vent", "capo", "gift card") pin it down, and each is
+ * right where the other is unsure, so the accurate tier blends the two (accurate-runtime.ts).
+ * Stored next to the head as `accurate/category-wide.bin`: a 16-byte header ('DLCW', format, buckets, classes),
+ * then idf [buckets], bias [classes] and the kernel [buckets x classes], float32 little-endian.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DriftlineError } from '../errors.js';
+import type { FeatureBatch } from '../features/featurizer.js';
+import { type WideScratch, createWideScratch, wideBucket, wideRow } from './wide-scoring.js';
+
+export const CATEGORY_WIDE_FILE = 'category-wide.bin';
+const MAGIC = 0x5743_4c44; // 'DLCW' read as a little-endian u32
+export const CATEGORY_WIDE_FORMAT = 1;
+const HEADER_BYTES = 16;
+
+export interface CategoryWideModel {
+  /** Inverse document frequency per bucket (0 = the bucket is ignored). */
+  idf: Float32Array;
+  /** buckets x classes, bucket-major. */
+  kernel: Float32Array;
+  bias: Float32Array;
+}
+
+export function serializeCategoryWide(model: CategoryWideModel): Uint8Array {
+  const buckets = model.idf.length;
+  const k = model.bias.length;
+  const bytes = new Uint8Array(HEADER_BYTES + 4 * (buckets + k + buckets * k));
+  const header = new DataView(bytes.buffer);
+  header.setUint32(0, MAGIC, true);
+  header.setUint32(4, CATEGORY_WIDE_FORMAT, true);
+  header.setUint32(8, buckets, true);
+  header.setUint32(12, k, true);
+  const body = new Float32Array(bytes.buffer, HEADER_BYTES);
+  body.set(model.idf, 0);
+  body.set(model.bias, buckets);
+  body.set(model.kernel, buckets + k);
+  return bytes;
+}
+
+/** Parses the file's bytes; `buckets` and `classes` are what the version's featurizer and head expect. */
+export function parseCategoryWide(bytes: Uint8Array, buckets: number, classes: number, where: string): CategoryWideModel {
+  const bad = (why: string) => new DriftlineError('MODEL_LOAD_FAILED', `${where}: ${why}`);
+  if (bytes.byteLength < HEADER_BYTES) throw bad(`${bytes.byteLength} bytes, shorter than its header`);
+  const header = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (header.getUint32(0, true) !== MAGIC) throw bad('not a category-wide file (bad magic)');
+  const format = header.getUint32(4, true);
+  if (format !== CATEGORY_WIDE_FORMAT) throw bad(`format ${format}, this build reads format ${CATEGORY_WIDE_FORMAT}`);
+  if (header.getUint32(8, true) !== buckets) throw bad(`${header.getUint32(8, true)} buckets, the featurizer hashes into ${buckets}`);
+  if (header.getUint32(12, true) !== classes) throw bad(`${header.getUint32(12, true)} classes, the category head has ${classes}`);
+  const floats = buckets + classes + buckets * classes;
+  if (bytes.byteLength !== HEADER_BYTES + 4 * floats) throw bad(`${bytes.byteLength} bytes, expected ${HEADER_BYTES + 4 * floats}`);
+  // A copy: aligned whatever the buffer's offset, and independent of the file's bytes.
+  const body = new Float32Array(floats);
+  new Uint8Array(body.buffer).set(bytes.subarray(HEADER_BYTES));
+  for (let i = 0; i < floats; i++) if (!Number.isFinite(body[i]!)) throw bad(`non-finite weight at float ${i}`);
+  return { idf: body.subarray(0, buckets), bias: body.subarray(buckets, buckets + classes), kernel: body.subarray(buckets + classes) };
+}
+
+export async function readCategoryWide(accurateDir: string, buckets: number, classes: number): Promise<CategoryWideModel> {
+  const path = join(accurateDir, CATEGORY_WIDE_FILE);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw new DriftlineError('MODEL_LOAD_FAILED', `${path}: the category head names a wide part but the file cannot be read`, { cause: err });
+  }
+  return parseCategoryWide(bytes, buckets, classes, path);
+}
+
+/** Scratch for categoryWideRow: the sparse row of a review, sized for the featurizer's buckets. */
+export function categoryWideScratch(buckets: number): WideScratch {
+  return createWideScratch(buckets);
+}
+
+/**
+ * The model's logits of row r of the batch into out[at .. at + classes): bias + kernel . (TF-IDF row). The accurate tier
+ * adds them, weighted, to the teacher head's logits (a geometric blend of the two distributions).
+ */
+export function categoryWideLogits(batch: FeatureBatch, r: number, model: CategoryWideModel, scratch: WideScratch, out: Float64Array | Float32Array, at: number): void {
+  const k = model.bias.length;
+  for (let c = 0; c < k; c++) out[at + c] = model.bias[c]!;
+  const n = wideRow(batch, r, model.idf, scratch);
+  for (let j = 0; j < n; j++) {
+    const base = wideBucket(scratch, j) * k;
+    const v = scratch.values[j]!;
+    for (let c = 0; c < k; c++) out[at + c]! += model.kernel[base + c]! * v;
+  }
+}
+
+/** Softmax probabilities of row r of the batch into out[at .. at + classes). */
+export function categoryWideRow(batch: FeatureBatch, r: number, model: CategoryWideModel, scratch: WideScratch, out: Float64Array | Float32Array, at: number): void {
+  categoryWideLogits(batch, r, model, scratch, out, at);
+  softmaxInPlace(out, at, model.bias.length);
+}
+
+/** Numerically stable softmax of out[at .. at + k). */
+export function softmaxInPlace(out: Float64Array | Float32Array, at: number, k: number): void {
+  let max = -Infinity;
+  for (let c = 0; c < k; c++) max = Math.max(max, out[at + c]!);
+  let sum = 0;
+  for (let c = 0; c < k; c++) sum += out[at + c] = Math.exp(out[at + c]! - max);
+  for (let c = 0; c < k; c++) out[at + c]! /= sum;
+}
