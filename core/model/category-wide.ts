@@ -91,12 +91,6 @@ export function categoryWideLogits(batch: FeatureBatch, r: number, model: Catego
   }
 }
 
-/** Softmax probabilities of row r of the batch into out[at .. at + classes). */
-export function categoryWideRow(batch: FeatureBatch, r: number, model: CategoryWideModel, scratch: WideScratch, out: Float64Array | Float32Array, at: number): void {
-  categoryWideLogits(batch, r, model, scratch, out, at);
-  softmaxInPlace(out, at, model.bias.length);
-}
-
 /** Numerically stable softmax of out[at .. at + k). */
 export function softmaxInPlace(out: Float64Array | Float32Array, at: number, k: number): void {
   let max = -Infinity;

@@ -5,7 +5,7 @@
  * the golden predictions pin, so it is not generalised). The epoch with the best validation macro-F1 is kept.
  */
 import { featurizeBatch, type FeaturizerConfig } from '../../core/features/featurizer.js';
-import { type CategoryWideModel, categoryWideLogits, categoryWideRow, categoryWideScratch, softmaxInPlace } from '../../core/model/category-wide.js';
+import { type CategoryWideModel, categoryWideLogits, categoryWideScratch, softmaxInPlace } from '../../core/model/category-wide.js';
 import { seededRandom, shuffledIndices } from '../../core/model/prng.js';
 import type { LabeledReview } from '../data.js';
 import { fitIdf, sparseRows } from '../wide.js';
@@ -28,14 +28,12 @@ export const DEFAULT_CATEGORY_WIDE: CategoryWideParams = { epochs: 6, learningRa
 /** AdaGrad's starting accumulator (see trainer/wide.ts INITIAL_ACCUMULATOR). */
 const INITIAL_ACCUMULATOR = 0.1;
 
-/** Row-major [rows x classes] probabilities of the model on every row of `reviews` (the serving code's). */
+/** Row-major [rows x classes] probabilities of the model on every row of `reviews`: the softmax of its logits. */
 export function categoryWideProbabilities(model: CategoryWideModel, reviews: readonly LabeledReview[], featurizer: FeaturizerConfig): Float32Array {
   const k = model.bias.length;
-  const batch = featurizeBatch(reviews, featurizer);
-  const scratch = categoryWideScratch(featurizer.buckets);
-  const out = new Float32Array(batch.size * k);
-  for (let r = 0; r < batch.size; r++) categoryWideRow(batch, r, model, scratch, out, r * k);
-  return out;
+  const logits = categoryWideLogitRows(model, reviews, featurizer);
+  for (let at = 0; at < logits.length; at += k) softmaxInPlace(logits, at, k);
+  return Float32Array.from(logits);
 }
 
 /** Row-major [rows x classes] logits of the model on every row of `reviews` (the serving code's). */

@@ -1,7 +1,7 @@
 /** The accurate tier's wide category part (core/model/category-wide.ts): its file format and its logits. */
 import { describe, expect, it } from 'vitest';
 import { createFeaturizerConfig, featurizeBatch } from '../../../core/features/featurizer.js';
-import { type CategoryWideModel, categoryWideLogits, categoryWideRow, categoryWideScratch, parseCategoryWide, serializeCategoryWide } from '../../../core/model/category-wide.js';
+import { type CategoryWideModel, categoryWideLogits, categoryWideScratch, parseCategoryWide, serializeCategoryWide, softmaxInPlace } from '../../../core/model/category-wide.js';
 import { createWideScratch, wideBucket, wideRow } from '../../../core/model/wide-scoring.js';
 import { expectCode } from './runtime-conformance.js';
 
@@ -52,7 +52,7 @@ describe('wide category part', () => {
     }
   });
 
-  it('logits are bias + kernel . (the TF-IDF row the stream model\'s wide part sees); the row variant is their softmax', () => {
+  it('logits are bias + kernel . (the TF-IDF row the stream model\'s wide part sees); softmaxInPlace turns them into probabilities', () => {
     const m = model();
     const config = createFeaturizerConfig({ buckets: BUCKETS });
     const batch = featurizeBatch([{ review_id: 'a', title: 'Great capo', text: 'The capo holds the strings, great capo.' }, { review_id: 'b', text: '' }], config);
@@ -67,8 +67,8 @@ describe('wide category part', () => {
     expected.forEach((z, c) => expect(logits[c]).toBeCloseTo(z, 6));
     // An empty review is its bias.
     expect(Array.from(logits.subarray(K))).toEqual(Array.from(m.bias, (b) => b));
-    const probs = new Float64Array(K);
-    categoryWideRow(batch, 0, m, categoryWideScratch(BUCKETS), probs, 0);
+    const probs = logits.slice(0, K);
+    softmaxInPlace(probs, 0, K);
     const e = expected.map((z) => Math.exp(z));
     const sum = e.reduce((a, b) => a + b, 0);
     e.forEach((v, c) => expect(probs[c]).toBeCloseTo(v / sum, 9));
