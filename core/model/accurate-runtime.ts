@@ -18,6 +18,7 @@ import { DriftlineError } from '../errors.js';
 import { type FeatureBatch, type FeaturizerConfig, featurizeBatch, parseFeaturizerConfig } from '../features/featurizer.js';
 import { CATEGORY_WIDE_FILE, type CategoryWideModel, categoryWideLogits, categoryWideScratch, readCategoryWide } from './category-wide.js';
 import { modelSettings } from './config.js';
+import type { WideScratch } from './wide-scoring.js';
 import { offsetRow } from './log-offsets.js';
 import { ENCODER_DIM, SentenceEncoder, encoderFiles, encoderInput } from './sentence-encoder.js';
 import type { RuntimeLoader } from './types.js';
@@ -191,7 +192,7 @@ export async function readHeadCategoryWide(versionDir: string, head: AccurateHea
 export class AccurateRuntime implements ModelRuntime {
   private disposed = false;
   private readonly disagreement = modelSettings.load().disagreementProbability;
-  private readonly wideScratch;
+  private readonly wideScratch: WideScratch | null;
 
   constructor(
     private readonly base: ModelRuntime,
