@@ -30,7 +30,7 @@ export const modelSettings = defineSettings('model', {
     kind: 'string',
     default: 'fast',
     choices: ['fast', 'accurate'],
-    description: 'fast: the stream model alone (tens of thousands of reviews/s); accurate: also the pretrained sentence encoder + its head, blended (hundreds of reviews/s per process; needs DRIFTLINE_ENCODER_DIR).',
+    description: 'fast: the stream model alone (tens of thousands of reviews/s); accurate: also the pretrained sentence encoder + its head, blended (tens of reviews/s per process on 2 vCPUs, docs/models.md; needs DRIFTLINE_ENCODER_DIR).',
   }),
   encoderDir: setting({
     env: 'DRIFTLINE_ENCODER_DIR',
