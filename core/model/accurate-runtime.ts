@@ -16,9 +16,9 @@ import { join } from 'node:path';
 import { SENTIMENTS, type Sentiment } from '../../schemas/types.js';
 import { DriftlineError } from '../errors.js';
 import { type FeatureBatch, type FeaturizerConfig, featurizeBatch, parseFeaturizerConfig } from '../features/featurizer.js';
-import { CATEGORY_WIDE_FILE, type CategoryWideModel, categoryWideLogits, categoryWideScratch, readCategoryWide } from './category-wide.js';
+import { CATEGORY_WIDE_FILE, type CategoryWideModel, categoryWideLogits, readCategoryWide } from './category-wide.js';
 import { modelSettings } from './config.js';
-import type { WideScratch } from './wide-scoring.js';
+import { type WideScratch, createWideScratch } from './wide-scoring.js';
 import { offsetRow } from './log-offsets.js';
 import { ENCODER_DIM, SentenceEncoder, encoderFiles, encoderInput } from './sentence-encoder.js';
 import type { RuntimeLoader } from './types.js';
@@ -201,7 +201,7 @@ export class AccurateRuntime implements ModelRuntime {
     private readonly categoryWide?: LoadedCategoryWide,
   ) {
     if (head.category?.wide && !categoryWide) throw new DriftlineError('MODEL_LOAD_FAILED', `model ${base.name} v${base.version}: the category head names a wide part that was not loaded`);
-    this.wideScratch = categoryWide ? categoryWideScratch(categoryWide.featurizer.buckets) : null;
+    this.wideScratch = categoryWide ? createWideScratch(categoryWide.featurizer.buckets) : null;
   }
 
   get name(): string {

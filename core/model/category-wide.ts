@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DriftlineError } from '../errors.js';
 import type { FeatureBatch } from '../features/featurizer.js';
-import { type WideScratch, createWideScratch, wideBucket, wideRow } from './wide-scoring.js';
+import { type WideScratch, wideBucket, wideRow } from './wide-scoring.js';
 
 export const CATEGORY_WIDE_FILE = 'category-wide.bin';
 const MAGIC = 0x5743_4c44; // 'DLCW' read as a little-endian u32
@@ -71,13 +71,9 @@ export async function readCategoryWide(accurateDir: string, buckets: number, cla
   return parseCategoryWide(bytes, buckets, classes, path);
 }
 
-/** Scratch for categoryWideRow: the sparse row of a review, sized for the featurizer's buckets. */
-export function categoryWideScratch(buckets: number): WideScratch {
-  return createWideScratch(buckets);
-}
-
 /**
- * The model's logits of row r of the batch into out[at .. at + classes): bias + kernel . (TF-IDF row). The accurate tier
+ * The model's logits of row r of the batch into out[at .. at + classes): bias + kernel . (TF-IDF row), the row built in
+ * `scratch` (createWideScratch of the featurizer's buckets, reused across rows). The accurate tier
  * adds them, weighted, to the teacher head's logits (a geometric blend of the two distributions).
  */
 export function categoryWideLogits(batch: FeatureBatch, r: number, model: CategoryWideModel, scratch: WideScratch, out: Float64Array | Float32Array, at: number): void {

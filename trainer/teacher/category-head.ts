@@ -6,7 +6,7 @@
  */
 import type { FeaturizerConfig } from '../../core/features/featurizer.js';
 import { type AccurateCategoryHead, categoryHeadPrediction } from '../../core/model/accurate-runtime.js';
-import { CATEGORY_WIDE_FILE, type CategoryWideModel } from '../../core/model/category-wide.js';
+import { CATEGORY_WIDE_FILE, type CategoryWideModel, softmaxInPlace } from '../../core/model/category-wide.js';
 import { ENCODER_DIM } from '../../core/model/sentence-encoder.js';
 import type { Prediction } from '../../core/model/types.js';
 import { DEFAULT_TFIDF_PARAMS, TfidfModel } from '../baseline-tfidf.js';
@@ -15,7 +15,7 @@ import { categoryClass } from '../evaluate.js';
 import { type ClassificationReport, classificationReport } from '../metrics.js';
 import { categoryWideLogitRows, trainCategoryWide } from './category-wide.js';
 import { applyLogOffsets, macroF1Of, tuneLogOffsets } from './log-offsets.js';
-import { fitSoftmax } from './softmax-regression.js';
+import { fitSoftmax, softmaxProbabilities } from './softmax-regression.js';
 
 export const CATEGORY_MODELS = {
   tfidf: 'TF-IDF + LR category baseline',
@@ -51,22 +51,10 @@ function scored(rows: readonly LabeledReview[], classes: readonly string[]): { a
   return { at, labels: Int32Array.from(at, (i) => categoryClass(rows[i]!.category, classes)) };
 }
 
-/** Row-major [rows x classes] probabilities of the head (no offsets) on rows `at` of `vectors`. */
+/** Row-major [rows x classes] probabilities of the head (no offsets) on rows `at` of `vectors`: the LR it was fitted as. */
 function categoryProbabilities(head: AccurateCategoryHead, vectors: Float32Array, at: readonly number[]): Float32Array {
-  const k = head.classes.length;
-  const out = new Float32Array(at.length * k);
-  at.forEach((row, j) => {
-    const z = head.bias.map((b, c) => {
-      let s = b;
-      for (let d = 0; d < ENCODER_DIM; d++) s += head.weights[c * ENCODER_DIM + d]! * vectors[row * ENCODER_DIM + d]!;
-      return s;
-    });
-    const max = Math.max(...z);
-    const e = z.map((v) => Math.exp(v - max));
-    const sum = e.reduce((a, b) => a + b, 0);
-    e.forEach((v, c) => (out[j * k + c] = v / sum));
-  });
-  return out;
+  const model = { dim: ENCODER_DIM, classes: head.classes.length, weights: Float32Array.from(head.weights), bias: Float32Array.from(head.bias) };
+  return softmaxProbabilities(model, vectors, at);
 }
 
 /**
@@ -134,15 +122,9 @@ function headLogProbabilities(head: AccurateCategoryHead, vectors: Float32Array,
 
 /** softmax(w x a + (1 - w) x b) per row: the geometric blend of two distributions given by their logits. */
 function geometricBlend(a: Float64Array, b: Float64Array, w: number, k: number): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let at = 0; at < a.length; at += k) {
-    let max = -Infinity;
-    for (let c = 0; c < k; c++) max = Math.max(max, w * a[at + c]! + (1 - w) * b[at + c]!);
-    let sum = 0;
-    for (let c = 0; c < k; c++) sum += out[at + c] = Math.exp(w * a[at + c]! + (1 - w) * b[at + c]! - max);
-    for (let c = 0; c < k; c++) out[at + c]! /= sum;
-  }
-  return out;
+  const mixed = Float64Array.from(a, (x, i) => w * x + (1 - w) * b[i]!);
+  for (let at = 0; at < mixed.length; at += k) softmaxInPlace(mixed, at, k);
+  return Float32Array.from(mixed);
 }
 
 /**

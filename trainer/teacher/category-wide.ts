@@ -5,7 +5,8 @@
  * the golden predictions pin, so it is not generalised). The epoch with the best validation macro-F1 is kept.
  */
 import { featurizeBatch, type FeaturizerConfig } from '../../core/features/featurizer.js';
-import { type CategoryWideModel, categoryWideLogits, categoryWideScratch, softmaxInPlace } from '../../core/model/category-wide.js';
+import { type CategoryWideModel, categoryWideLogits, softmaxInPlace } from '../../core/model/category-wide.js';
+import { createWideScratch } from '../../core/model/wide-scoring.js';
 import { seededRandom, shuffledIndices } from '../../core/model/prng.js';
 import type { LabeledReview } from '../data.js';
 import { fitIdf, sparseRows } from '../wide.js';
@@ -40,7 +41,7 @@ export function categoryWideProbabilities(model: CategoryWideModel, reviews: rea
 export function categoryWideLogitRows(model: CategoryWideModel, reviews: readonly LabeledReview[], featurizer: FeaturizerConfig): Float64Array {
   const k = model.bias.length;
   const batch = featurizeBatch(reviews, featurizer);
-  const scratch = categoryWideScratch(featurizer.buckets);
+  const scratch = createWideScratch(featurizer.buckets);
   const out = new Float64Array(batch.size * k);
   for (let r = 0; r < batch.size; r++) categoryWideLogits(batch, r, model, scratch, out, r * k);
   return out;

@@ -1,7 +1,7 @@
 /** The accurate tier's wide category part (core/model/category-wide.ts): its file format and its logits. */
 import { describe, expect, it } from 'vitest';
 import { createFeaturizerConfig, featurizeBatch } from '../../../core/features/featurizer.js';
-import { type CategoryWideModel, categoryWideLogits, categoryWideScratch, parseCategoryWide, serializeCategoryWide, softmaxInPlace } from '../../../core/model/category-wide.js';
+import { type CategoryWideModel, categoryWideLogits, parseCategoryWide, serializeCategoryWide, softmaxInPlace } from '../../../core/model/category-wide.js';
 import { createWideScratch, wideBucket, wideRow } from '../../../core/model/wide-scoring.js';
 import { expectCode } from './runtime-conformance.js';
 
@@ -57,8 +57,8 @@ describe('wide category part', () => {
     const config = createFeaturizerConfig({ buckets: BUCKETS });
     const batch = featurizeBatch([{ review_id: 'a', title: 'Great capo', text: 'The capo holds the strings, great capo.' }, { review_id: 'b', text: '' }], config);
     const logits = new Float64Array(2 * K);
-    categoryWideLogits(batch, 0, m, categoryWideScratch(BUCKETS), logits, 0);
-    categoryWideLogits(batch, 1, m, categoryWideScratch(BUCKETS), logits, K);
+    categoryWideLogits(batch, 0, m, createWideScratch(BUCKETS), logits, 0);
+    categoryWideLogits(batch, 1, m, createWideScratch(BUCKETS), logits, K);
     const s = createWideScratch(BUCKETS);
     const n = wideRow(batch, 0, m.idf, s);
     expect(n).toBeGreaterThan(3);
