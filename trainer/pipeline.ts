@@ -22,6 +22,7 @@ import { attachSentenceModel, type SentenceReport } from './sentences.js';
 import { type EvaluationReport, type OutlierEvaluation, evaluateOutliers, evaluatePredictions, monitoredInput, scoreAll } from './evaluate.js';
 import type { ClassificationReport } from './metrics.js';
 import { type BaseModelRequest, type ResolvedBase, loadParent, resolveBaseModel, warmStartParams } from './base-model.js';
+import type { CategoryBlendSummary } from './category-blend.js';
 import { type EpochLog, type TrainParams, type TrainResult, trainModel, validationSplit } from './train.js';
 import { type CalibrationReport, checkCalibration, fitVersionCalibration } from './calibration.js';
 import { recordSafely, recordTrainingRun } from './runs/record.js';
@@ -78,6 +79,8 @@ export interface TrainingReport {
   bestEpoch: number;
   /** The wide part: per-epoch validation macro-F1, the kept epoch and the blend tuned on validation rows. */
   wide: TrainResult['wide'];
+  /** The category head's blend with the wide category part, or null when the head alone did best on validation. */
+  categoryBlend: CategoryBlendSummary | null;
   heldOut: EvaluationReport;
   tfidfBaseline: { report: ClassificationReport; features: number; seconds: number } | null;
   /** TF-IDF + LR on the category label, same split and classes as the model's category head. */
@@ -216,6 +219,7 @@ export async function runTrainingJob(options: TrainJobOptions): Promise<Training
       history: trained.history,
       bestEpoch: trained.bestEpoch,
       wide: trained.wide,
+      categoryBlend: trained.categoryBlend ?? null,
       heldOut,
       tfidfBaseline,
       categoryTfidfBaseline: categoryBaseline,

@@ -30,6 +30,7 @@ import { createWideScratch, wideProbabilities } from '../core/model/wide-scoring
 import type { Tf } from '../core/model/tf.js';
 import { SENTIMENTS } from '../schemas/types.js';
 import { type LabeledReview, sentimentLabel, splitByReviewId } from './data.js';
+import { type CategoryBlendSummary, fitCategoryBlend } from './category-blend.js';
 import { classificationReport } from './metrics.js';
 import { fitOutlierModels, type OutlierTrainingParams } from './outliers.js';
 import { documentFrequencies, foldTemperature, trainWide, tuneBlend } from './wide.js';
@@ -116,6 +117,8 @@ export interface TrainResult {
   history: EpochLog[];
   bestEpoch: number;
   wide: { bestEpoch: number; history: Array<{ epoch: number; loss: number; valMacroF1: number }>; blend: SentimentBlend; deepTemperature: number; wideTemperature: number; valMacroF1Deep: number; valMacroF1Blended: number };
+  /** The category head's blend with the wide category part (trainer/category-blend.ts), when it beat the head alone on validation. */
+  categoryBlend?: CategoryBlendSummary;
   timings: Record<string, number>;
   trainRows: number;
   validationRows: number;
@@ -284,10 +287,17 @@ export async function trainModel(tf: Tf, rows: readonly LabeledReview[], params:
   const core = { featurizer, embedding, head, wide: wide.wide, blend: tuned.blend, categories, pooling: poolingOf(params), params };
   const bundle = await fitOutlierModels(tf, core, fit.batch, fitRows, valRows, progress);
   const outlierSeconds = (performance.now() - outlierStart) / 1000;
+  // A warm start on the parent's vocabulary continues from the parent's wide category part, as the head and the wide sentiment part do.
+  const category = fitCategoryBlend(tf, bundle, fitRows, valRows, progress, warm && !warm.rebuildVocabulary ? warm.parent.categoryWide : undefined);
+  if (category) {
+    bundle.categoryWide = category.categoryWide;
+    bundle.manifest.categoryBlend = category.categoryBlend;
+  }
   return {
     bundle,
     history,
     bestEpoch: best!.epoch,
+    ...(category ? { categoryBlend: category.summary } : {}),
     wide: { bestEpoch: wide.bestEpoch, history: wide.history, blend: tuned.blend, deepTemperature: tuned.deepTemperature, wideTemperature: tuned.wideTemperature, valMacroF1Deep: tuned.before, valMacroF1Blended: tuned.after },
     timings: { featurizeSeconds: round7(featurizeSeconds), trainSeconds: round7(trainSeconds), outlierSeconds: round7(outlierSeconds), totalSeconds: round7((performance.now() - started) / 1000) },
     trainRows: fitRows.length,

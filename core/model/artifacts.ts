@@ -15,6 +15,7 @@
  *                             text-anomaly sizes and calibration
  *   outlier-text.bin          text-anomaly tables: char 4-gram and 3-gram surprise, word bitset (optional:
  *                             directories written before it have neither this file nor the two outlier.json parts)
+ *   category-wide.bin         the wide category part (optional, format 3: when the manifest has a categoryBlend)
  *
  * tfjs models are written with tf.io.withSaveHandler and read with tf.io.fromMemory (no tfjs-node
  * file handler needed). Anything missing, truncated or of an unknown format is MODEL_LOAD_FAILED.
@@ -25,8 +26,9 @@ import type { LayersModel, io } from '@tensorflow/tfjs';
 import { DriftlineError } from '../errors.js';
 import { parseFeaturizerConfig } from '../features/featurizer.js';
 import type { ModelBundle, ModelManifest, OutlierModel, WideModel } from './text-model.js';
-import { MODEL_FORMAT, MODEL_FORMAT_VERSION, outlierDim } from './text-model.js';
+import { MODEL_FORMAT, READABLE_MODEL_FORMAT_VERSIONS, outlierDim } from './text-model.js';
 import { type TextAnomalyJson, textAnomalyFromArtifacts, textTablesBytes } from './text-anomaly.js';
+import { CATEGORY_WIDE_FILE, type CategoryWideModel, readCategoryWide, serializeCategoryWide } from './category-wide.js';
 import type { Tf } from './tf.js';
 
 export const MANIFEST_FILE = 'driftline-model.json';
@@ -63,6 +65,7 @@ export async function writeModelArtifacts(trained: ModelBundle, dir: string): Pr
   await writeLayersModel(trained.head, join(dir, 'text'));
   await writeWide(trained.wide, join(dir, 'wide'));
   if (trained.sentences) await writeSentenceModel(trained.sentences, dir);
+  if (trained.categoryWide) await writeFile(join(dir, CATEGORY_WIDE_FILE), serializeCategoryWide(trained.categoryWide));
   await writeLayersModel(trained.autoencoder, join(dir, 'autoencoder'));
   const { textAnomaly, ...outlier } = trained.outlier;
   if (textAnomaly) {
@@ -272,7 +275,7 @@ async function readWide(dir: string, buckets: number): Promise<WideModel> {
 function parseManifest(value: unknown): ModelManifest {
   const m = value as Partial<ModelManifest> | null;
   if (!m || m.format !== MODEL_FORMAT) throw loadFailed(`${MANIFEST_FILE}: not a ${MODEL_FORMAT} manifest`);
-  if (m.formatVersion !== MODEL_FORMAT_VERSION) throw loadFailed(`${MANIFEST_FILE}: unknown formatVersion ${String(m.formatVersion)}`);
+  if (!READABLE_MODEL_FORMAT_VERSIONS.includes(m.formatVersion as number)) throw loadFailed(`${MANIFEST_FILE}: unknown formatVersion ${String(m.formatVersion)}`);
   if (!Number.isInteger(m.embeddingDim) || (m.embeddingDim ?? 0) < 4 || (m.embeddingDim ?? 0) % 4 !== 0) throw loadFailed(`${MANIFEST_FILE}: embeddingDim must be a positive multiple of 4`);
   if (!Array.isArray(m.sentimentClasses) || m.sentimentClasses.join(',') !== 'negative,neutral,positive') {
     throw loadFailed(`${MANIFEST_FILE}: sentimentClasses must be negative,neutral,positive`);
@@ -289,7 +292,26 @@ function parseManifest(value: unknown): ModelManifest {
   ) {
     throw loadFailed(`${MANIFEST_FILE}: blend must have wideWeight in [0, 1] and three finite logOffsets`);
   }
+  if (m.categoryBlend !== undefined) parseCategoryBlend(m.categoryBlend, m.formatVersion!, m.categories.length);
   return m as ModelManifest;
+}
+
+function parseCategoryBlend(blend: unknown, formatVersion: number, classes: number): void {
+  const b = blend as Partial<ModelManifest['categoryBlend']> | null;
+  const bad = (why: string) => loadFailed(`${MANIFEST_FILE}: categoryBlend ${why}`);
+  if (formatVersion < 3) throw bad(`needs formatVersion 3, the manifest says ${formatVersion}`);
+  if (!b || typeof b !== 'object') throw bad('must be an object');
+  // A fixed name: the manifest must not be able to point the loader at another file.
+  if (b.file !== CATEGORY_WIDE_FILE) throw bad(`file must be ${CATEGORY_WIDE_FILE}, got ${JSON.stringify(b.file)}`);
+  if (typeof b.headWeight !== 'number' || !(b.headWeight >= 0 && b.headWeight <= 1)) throw bad('headWeight must be in [0, 1]');
+  if (!Array.isArray(b.logOffsets) || b.logOffsets.length !== classes || !b.logOffsets.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+    throw bad(`logOffsets must be ${classes} finite numbers (one per category)`);
+  }
+}
+
+/** The wide category part the manifest names (the runtime checks that its idf is the wide sentiment part's). */
+async function readStreamCategoryWide(dir: string, manifest: ModelManifest, buckets: number): Promise<CategoryWideModel | undefined> {
+  return manifest.categoryBlend ? readCategoryWide(dir, buckets, manifest.categories.length) : undefined;
 }
 
 function parseOutlier(value: unknown, dims: number): OutlierModel {
@@ -330,6 +352,7 @@ export async function readModelBundle(tf: Tf, dir: string): Promise<ModelBundle>
   const embedding = await readEmbedding(join(dir, 'embedding'), featurizer.buckets, manifest.embeddingDim);
   const wide = await readWide(join(dir, 'wide'), featurizer.buckets);
   const sentences = await readSentenceModel(dir, featurizer.buckets);
+  const categoryWide = await readStreamCategoryWide(dir, manifest, featurizer.buckets);
   const head = await readLayersModel(tf, join(dir, 'text'));
   let autoencoder: LayersModel;
   try {
@@ -338,5 +361,5 @@ export async function readModelBundle(tf: Tf, dir: string): Promise<ModelBundle>
     head.dispose();
     throw err;
   }
-  return { manifest, featurizer, embedding, head, wide, autoencoder, outlier, ...(sentences ? { sentences } : {}) };
+  return { manifest, featurizer, embedding, head, wide, autoencoder, outlier, ...(sentences ? { sentences } : {}), ...(categoryWide ? { categoryWide } : {}) };
 }

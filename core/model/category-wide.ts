@@ -1,29 +1,27 @@
 /**
- * The accurate tier's wide category part: a K-class softmax regression over the featurizer's hashed word 1-2-gram
- * TF-IDF rows (the same rows as the stream model's wide sentiment part, core/model/wide-scoring.ts). The teacher's
- * sentence vectors know the topic; product words ("dryer vent", "capo", "gift card") pin it down, and each is
- * right where the other is unsure, so the accurate tier blends the two (accurate-runtime.ts).
- * Stored next to the head as `accurate/category-wide.bin`: a 16-byte header ('DLCW', format, buckets, classes),
- * then idf [buckets], bias [classes] and the kernel [buckets x classes], float32 little-endian.
+ * The wide category part of both tiers: a K-class softmax regression over the featurizer's hashed word 1-2-gram
+ * TF-IDF rows (the same rows as the stream model's wide sentiment part, core/model/wide-scoring.ts). Sentence
+ * vectors (the teacher's, or the stream model's pooled embedding) know the topic; product words ("dryer vent",
+ * "capo", "gift card") pin it down, and each is right where the other is unsure, so each tier blends its category
+ * head with this part geometrically (accurate-runtime.ts; runtime.ts through blendCategoryRow).
+ * Stored as `category-wide.bin` (the stream tier's in the version directory, with the wide sentiment part's idf so
+ * one TF-IDF row serves both; the accurate tier's under `accurate/`): a 16-byte header ('DLCW', format, buckets,
+ * classes), then idf [buckets], bias [classes] and the kernel [buckets x classes], float32 little-endian.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DriftlineError } from '../errors.js';
 import type { FeatureBatch } from '../features/featurizer.js';
+import { CATEGORY_WIDE_FILE, type CategoryBlendWeights, type CategoryWideModel } from './text-model.js';
 import { type WideScratch, wideBucket, wideRow } from './wide-scoring.js';
 
-export const CATEGORY_WIDE_FILE = 'category-wide.bin';
+// The types live with the model family (text-model.ts, which the manifest and bundle need); re-exported for this part's users.
+export { CATEGORY_WIDE_FILE, type CategoryBlendWeights, type CategoryWideModel };
+
 const MAGIC = 0x5743_4c44; // 'DLCW' read as a little-endian u32
 export const CATEGORY_WIDE_FORMAT = 1;
 const HEADER_BYTES = 16;
 
-export interface CategoryWideModel {
-  /** Inverse document frequency per bucket (0 = the bucket is ignored). */
-  idf: Float32Array;
-  /** buckets x classes, bucket-major. */
-  kernel: Float32Array;
-  bias: Float32Array;
-}
 
 export function serializeCategoryWide(model: CategoryWideModel): Uint8Array {
   const buckets = model.idf.length;
@@ -77,14 +75,37 @@ export async function readCategoryWide(accurateDir: string, buckets: number, cla
  * adds them, weighted, to the teacher head's logits (a geometric blend of the two distributions).
  */
 export function categoryWideLogits(batch: FeatureBatch, r: number, model: CategoryWideModel, scratch: WideScratch, out: Float64Array | Float32Array, at: number): void {
+  wideRow(batch, r, model.idf, scratch);
+  categoryWideRowLogits(scratch, model, out, at);
+}
+
+/**
+ * The logits of the row the scratch collected last (wideRow, or the stream runtime's wide pass when the scratch's
+ * idf equals model.idf) into out[at .. at + classes).
+ */
+export function categoryWideRowLogits(scratch: WideScratch, model: CategoryWideModel, out: Float64Array | Float32Array, at: number): void {
   const k = model.bias.length;
+  const { kernel } = model;
   for (let c = 0; c < k; c++) out[at + c] = model.bias[c]!;
-  const n = wideRow(batch, r, model.idf, scratch);
-  for (let j = 0; j < n; j++) {
+  for (let j = 0; j < scratch.count; j++) {
     const base = wideBucket(scratch, j) * k;
     const v = scratch.values[j]!;
-    for (let c = 0; c < k; c++) out[at + c]! += model.kernel[base + c]! * v;
+    for (let c = 0; c < k; c++) out[at + c]! += kernel[base + c]! * v;
   }
+}
+
+/**
+ * The geometric blend of row `at` of the head's probabilities with the wide part's logits at wideAt, written back
+ * over the head's probabilities (the wide logits are used as scratch). One definition for serving and for the
+ * trainer's choice of the weights, so the tuned blend is the served one.
+ */
+export function blendCategoryRow(probabilities: Float32Array, at: number, wideLogits: Float64Array, wideAt: number, k: number, blend: CategoryBlendWeights): void {
+  const w = blend.headWeight;
+  for (let c = 0; c < k; c++) {
+    wideLogits[wideAt + c] = w * Math.log(Math.max(probabilities[at + c]!, 1e-12)) + (1 - w) * wideLogits[wideAt + c]! + blend.logOffsets[c]!;
+  }
+  softmaxInPlace(wideLogits, wideAt, k);
+  for (let c = 0; c < k; c++) probabilities[at + c] = wideLogits[wideAt + c]!;
 }
 
 /** Numerically stable softmax of out[at .. at + k). */

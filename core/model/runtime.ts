@@ -18,7 +18,8 @@ import { type CompiledForest, compileForest, ecdfPercentile, isolationScores, ne
 import { SIGNAL_COUNT, type TextAnomalyScratch, TEXT_FEATURES, createTextAnomalyScratch, largestTailScore, textFeatures } from './text-anomaly.js';
 import { type DenseRunner, compileDenseModel } from './dense-exec.js';
 import { type ModelBundle, type PooledBatch, createPooledBatch, knownRows, outlierDim, outlierVectors, poolRow } from './text-model.js';
-import { type WideScratch, blendSentiment, createServingScratch, createWideScratch, packWide, wideProbabilities, wideRowProbabilities } from './wide-scoring.js';
+import { type WideScratch, blendSentiment, collectWideRow, createServingScratch, createWideScratch, packWide, wideProbabilities, wideRowProbabilities } from './wide-scoring.js';
+import { type CategoryBlendWeights, type CategoryWideModel, blendCategoryRow, categoryWideRowLogits } from './category-wide.js';
 import { type Tf, loadTf } from './tf.js';
 import type { ModelRuntime, Prediction, ScoreOptions, SentenceSentiment } from './types.js';
 import type { ReviewInput } from '../review.js';
@@ -86,6 +87,8 @@ export class ModelForward {
   private readonly sentenceScratch: WideScratch | null;
   private readonly knn: CompiledKnn | null;
   private readonly textScratch: TextAnomalyScratch;
+  /** The wide category part and its blend with the category head (format 3), or null. */
+  private readonly categoryWide: { model: CategoryWideModel; blend: CategoryBlendWeights } | null;
 
   constructor(
     readonly tf: Tf,
@@ -103,6 +106,7 @@ export class ModelForward {
     this.knn = bundle.outlier.shiftKnn ? compileKnn(bundle.outlier.shiftKnn) : null;
     if (this.knn && this.knn.dims !== this.dim) throw new DriftlineError('MODEL_LOAD_FAILED', `k-NN shift index has width ${this.knn.dims}, the embedding ${this.dim}`);
     this.textScratch = createTextAnomalyScratch();
+    this.categoryWide = streamCategoryWide(bundle);
   }
 
   /** Featurize + sentiment (deep head blended with the wide part) and category heads only (sentence scoring, training-time evaluation). */
@@ -115,14 +119,21 @@ export class ModelForward {
     const pooled = createPooledBatch(n, this.dim);
     packWide(this.wideScratch, this.bundle.wide);
     const table = { values: this.wideScratch.floats, stride: this.wideScratch.stride };
-    // One pass per row: the wide part reads the blocks the embedding gather has just brought into the cache.
+    const categoryWide = this.categoryWide;
+    const k = this.bundle.manifest.categories.length;
+    const wideCategory = categoryWide ? new Float64Array(n * k) : null;
+    // One pass per row: the wide parts read the blocks the embedding gather has just brought into the cache, and
+    // the category part reuses the TF-IDF row the sentiment part collected (same idf, checked at load).
     for (let r = 0; r < n; r++) {
       poolRow(batch, r, table, this.dim, pooling, this.known, pooled, r);
       if (wide) wideRowProbabilities(batch, r, this.bundle.wide, this.wideScratch, wide, r * 3);
+      else if (wideCategory) collectWideRow(batch, r, this.wideScratch);
+      if (wideCategory) categoryWideRowLogits(this.wideScratch, categoryWide!.model, wideCategory, r * k);
     }
     const width = pooled.headInput.length / Math.max(n, 1);
     const [sentiment, category] = this.runHead(pooled.headInput, n, width);
     blendSentiment(sentiment, wide ?? sentiment, blend);
+    if (wideCategory) for (let r = 0; r < n; r++) blendCategoryRow(category, r * k, wideCategory, r * k, k, categoryWide!.blend);
     return { batch, sentiment, category, pooled };
   }
 
@@ -332,6 +343,19 @@ class TfModelRuntime implements ModelRuntime {
     this.bundle.head.dispose();
     this.bundle.autoencoder.dispose();
   }
+}
+
+/** The bundle's wide category part with its blend; refuses a part without a blend (or the reverse) or with another idf. */
+function streamCategoryWide(bundle: ModelBundle): { model: CategoryWideModel; blend: CategoryBlendWeights } | null {
+  const { categoryBlend } = bundle.manifest;
+  const model = bundle.categoryWide;
+  if (!categoryBlend && !model) return null;
+  if (!categoryBlend || !model) throw new DriftlineError('MODEL_LOAD_FAILED', `the manifest ${categoryBlend ? 'names a wide category part the bundle lacks' : 'has no categoryBlend for the bundle\'s wide category part'}`);
+  const { idf } = bundle.wide;
+  if (model.idf.length !== idf.length || model.idf.some((x, i) => x !== idf[i])) {
+    throw new DriftlineError('MODEL_LOAD_FAILED', 'the wide category part\'s idf differs from the wide sentiment part\'s: the stream tier scores both from one TF-IDF row');
+  }
+  return { model, blend: categoryBlend };
 }
 
 /** A runtime over an in-memory bundle (the trainer's freshly trained model, or one read from disk). */

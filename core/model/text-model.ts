@@ -25,8 +25,12 @@ import type { TextAnomalyModel } from './text-anomaly.js';
 import type { Tf } from './tf.js';
 
 export const MODEL_FORMAT = 'driftline-model';
-/** 2: adds the wide (sparse TF-IDF linear) part and the sentiment blend; version 1 is refused. */
-export const MODEL_FORMAT_VERSION = 2;
+/**
+ * 2: adds the wide (sparse TF-IDF linear) part and the sentiment blend; 3: adds the optional wide category part
+ * (`categoryBlend`, category-wide.bin). Versions 2 and 3 are read, version 1 is refused.
+ */
+export const MODEL_FORMAT_VERSION = 3;
+export const READABLE_MODEL_FORMAT_VERSIONS: readonly number[] = [2, 3];
 
 /** How the bag of token embeddings is reduced: mean (sum / n) or sum / sqrt(n). */
 export type Pooling = 'mean' | 'sqrt';
@@ -48,7 +52,34 @@ export interface ModelManifest {
   categories: string[];
   /** How the sentiment probabilities of the deep head and the wide part are combined. */
   blend: SentimentBlend;
+  /**
+   * Format 3, optional: the category head blended with the wide category part stored in `file` (category-wide.bin,
+   * core/model/category-wide.ts). Its idf is the wide sentiment part's, so serving scores both from one TF-IDF row.
+   */
+  categoryBlend?: CategoryBlend;
   createdAtMs: number;
+}
+
+/** The wide category part's file in a version directory (and in accurate/ for the accurate tier). */
+export const CATEGORY_WIDE_FILE = 'category-wide.bin';
+
+/** The wide category part (core/model/category-wide.ts): a K-class softmax regression over the hashed TF-IDF rows. */
+export interface CategoryWideModel {
+  /** Inverse document frequency per bucket (0 = the bucket is ignored). */
+  idf: Float32Array;
+  /** buckets x classes, bucket-major. */
+  kernel: Float32Array;
+  bias: Float32Array;
+}
+
+/** How a category head is combined with the wide category part: softmax(w ln p_head + (1 - w) wide logits + logOffsets). */
+export interface CategoryBlendWeights {
+  headWeight: number;
+  logOffsets: readonly number[];
+}
+
+export interface CategoryBlend extends CategoryBlendWeights {
+  file: typeof CATEGORY_WIDE_FILE;
 }
 
 /**
@@ -109,6 +140,8 @@ export interface ModelBundle {
    * review's label, for `options.sentences`; without it sentences go through the review model's heads.
    */
   sentences?: WideModel;
+  /** The wide category part, present exactly when the manifest has a categoryBlend. */
+  categoryWide?: CategoryWideModel;
 }
 
 export function headInputDim(embeddingDim: number): number {

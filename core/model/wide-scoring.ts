@@ -35,6 +35,8 @@ export interface WideScratch {
   ids: Int32Array;
   counts: Int32Array;
   values: Float32Array;
+  /** Entries of the row collected last (ids / values [0, count)). */
+  count: number;
   generation: number;
 }
 
@@ -53,6 +55,7 @@ function createScratch(buckets: number, embedding: Float32Array | null, dim: num
     ids: new Int32Array(1024),
     counts: new Int32Array(1024),
     values: new Float32Array(1024),
+    count: 0,
     generation: 0,
   };
 }
@@ -151,6 +154,7 @@ function collectRow(batch: FeatureBatch, r: number, s: WideScratch): number {
   }
   const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
   for (let k = 0; k < n; k++) values[k]! *= inv;
+  s.count = n;
   return n;
 }
 
@@ -160,6 +164,14 @@ function collectRow(batch: FeatureBatch, r: number, s: WideScratch): number {
  */
 export function wideRow(batch: FeatureBatch, r: number, idf: Float32Array, s: WideScratch): number {
   pack(s, idf, null);
+  return collectRow(batch, r, s);
+}
+
+/**
+ * Collects row r into the scratch without scoring it (ids, values, count), for a serving pass whose wide
+ * sentiment part is switched off but whose category blend reads the row (categoryWideRowLogits).
+ */
+export function collectWideRow(batch: FeatureBatch, r: number, s: WideScratch): number {
   return collectRow(batch, r, s);
 }
 

@@ -33,7 +33,7 @@ import type { SplitResult } from './evaluate.js';
 import { applyLogOffsets, macroF1Of, tuneLogOffsets } from './log-offsets.js';
 import { argmaxRows, fitSoftmax } from './softmax-regression.js';
 import { CATEGORY_MODELS, type CategoryComparison, categoryMacroF1, compareCategoryHeads } from './category-head.js';
-import { categoryWideLogitRows } from './category-wide.js';
+import { categoryWideLogitRows } from '../category-wide.js';
 import { sampleRows } from './splits.js';
 
 export interface AttachOptions {

@@ -13,7 +13,7 @@ import { DEFAULT_TFIDF_PARAMS, TfidfModel } from '../baseline-tfidf.js';
 import type { LabeledReview } from '../data.js';
 import { categoryClass } from '../evaluate.js';
 import { type ClassificationReport, classificationReport } from '../metrics.js';
-import { categoryWideLogitRows, trainCategoryWide } from './category-wide.js';
+import { categoryWideLogitRows, trainCategoryWide } from '../category-wide.js';
 import { applyLogOffsets, macroF1Of, tuneLogOffsets } from './log-offsets.js';
 import { fitSoftmax, softmaxProbabilities } from './softmax-regression.js';
 

@@ -21,7 +21,7 @@ import type { ModelRuntime, Prediction } from '../../../core/model/types.js';
 import { loadWorkerRuntime } from '../../../core/model/worker-runtime.js';
 import { repoPath } from '../../../core/paths.js';
 import type { TrainResult } from '../../../trainer/train.js';
-import { categoryWideLogitRows } from '../../../trainer/teacher/category-wide.js';
+import { categoryWideLogitRows } from '../../../trainer/category-wide.js';
 import { trainTiny } from '../../trainer/fixtures.js';
 import { describeRuntimeConformance, expectCode, probe } from './runtime-conformance.js';
 

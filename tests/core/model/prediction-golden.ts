@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { ARTIFACT_FILES, TEXT_ANOMALY_FILE } from '../../../core/model/artifacts.js';
+import { CATEGORY_WIDE_FILE } from '../../../core/model/category-wide.js';
 import { seededRandom, shuffledIndices } from '../../../core/model/prng.js';
 import type { ModelRuntime, Prediction } from '../../../core/model/types.js';
 import { repoPath, SHIPPED_REVIEWS } from '../../../core/paths.js';
@@ -30,7 +31,7 @@ export interface PredictionGolden {
 /** sha256 of the model version's files (name and bytes of each, in a fixed order). */
 export function modelDigest(dir: string): string {
   const hash = createHash('sha256');
-  for (const file of [...ARTIFACT_FILES, TEXT_ANOMALY_FILE, 'sentences/model.json', 'sentences/weights.bin']) {
+  for (const file of [...ARTIFACT_FILES, TEXT_ANOMALY_FILE, 'sentences/model.json', 'sentences/weights.bin', CATEGORY_WIDE_FILE]) {
     const path = join(dir, file);
     if (!existsSync(path)) continue;
     hash.update(`${file}\n`);

@@ -43,8 +43,9 @@ export async function corruptCopy(trained: TrainResult, corrupt: (copy: string) 
 }
 
 /** A model whose category list does not match its head: it loads, and its smoke check fails. */
+/** One category more in the manifest than the head has (and no category blend, whose per-class offsets the loader would refuse first). */
 export const extraCategory = async (copy: string): Promise<void> => {
-  const manifest = JSON.parse(await readFile(join(copy, MANIFEST_FILE), 'utf8')) as { categories: string[] };
+  const { categoryBlend: _blend, ...manifest } = JSON.parse(await readFile(join(copy, MANIFEST_FILE), 'utf8')) as { categories: string[]; categoryBlend?: unknown };
   await writeFile(join(copy, MANIFEST_FILE), JSON.stringify({ ...manifest, categories: [...manifest.categories, 'Extra'] }));
 };
 

@@ -83,7 +83,7 @@ describe('category head comparison', () => {
     const served = comparison.models[CATEGORY_MODELS.blend]!;
     expect(comparison.models[CATEGORY_MODELS.wide]!.macroF1).toBeGreaterThan(0.9);
     expect(served.macroF1).toBeGreaterThan(comparison.models[CATEGORY_MODELS.teacher]!.macroF1 + 0.2);
-    expect(logs.some((m) => m.includes('wide category part epoch 6/6'))).toBe(true);
+    expect(logs.some((m) => m.includes('wide category part: epoch 6/6'))).toBe(true);
     expect(categoryTable(comparison)).toContain('geometric blend');
   });
 });

@@ -1,16 +1,17 @@
 /**
- * Training of the accurate tier's wide category part (core/model/category-wide.ts): idf from the training rows, then a
+ * Training of the wide category part of both tiers (core/model/category-wide.ts): idf from the training rows (or the
+ * stream model's wide part's), then a
  * class-balanced K-class softmax regression over their sparse TF-IDF rows with per-coordinate AdaGrad and iterate
  * averaging, as the stream model's wide sentiment part (trainer/wide.ts, whose 3-class loop is unrolled and whose weights
  * the golden predictions pin, so it is not generalised). The epoch with the best validation macro-F1 is kept.
  */
-import { featurizeBatch, type FeaturizerConfig } from '../../core/features/featurizer.js';
-import { type CategoryWideModel, categoryWideLogits, softmaxInPlace } from '../../core/model/category-wide.js';
-import { createWideScratch } from '../../core/model/wide-scoring.js';
-import { seededRandom, shuffledIndices } from '../../core/model/prng.js';
-import type { LabeledReview } from '../data.js';
-import { fitIdf, sparseRows } from '../wide.js';
-import { macroF1Of } from './log-offsets.js';
+import { featurizeBatch, type FeaturizerConfig } from '../core/features/featurizer.js';
+import { type CategoryWideModel, categoryWideLogits, softmaxInPlace } from '../core/model/category-wide.js';
+import { createWideScratch } from '../core/model/wide-scoring.js';
+import { seededRandom, shuffledIndices } from '../core/model/prng.js';
+import type { LabeledReview } from './data.js';
+import { fitIdf, sparseRows } from './wide.js';
+import { macroF1Of } from './teacher/log-offsets.js';
 
 export interface CategoryWideParams {
   epochs: number;
@@ -18,6 +19,10 @@ export interface CategoryWideParams {
   l2: number;
   minDf: number;
   seed: number;
+  /** A fixed idf (the stream model's wide sentiment part's, so serving reuses its TF-IDF row); else fitted on the fit rows. */
+  idf?: Float32Array;
+  /** Weights to start from (a warm start's parent part, same buckets and classes); else zeros. */
+  start?: CategoryWideModel;
 }
 
 /**
@@ -62,7 +67,7 @@ export function trainCategoryWide(
   const k = classes.length;
   const buckets = featurizer.buckets;
   const batch = featurizeBatch(fit.rows, featurizer);
-  const idf = fitIdf(batch, buckets, params.minDf);
+  const idf = params.idf ?? fitIdf(batch, buckets, params.minDf);
   const rows = sparseRows(batch, idf);
   const trainAt = Array.from(fit.labels.keys()).filter((r) => fit.labels[r]! >= 0);
   const valAt = Array.from(val.labels.keys()).filter((r) => val.labels[r]! >= 0);
@@ -73,8 +78,9 @@ export function trainCategoryWide(
   for (const r of trainAt) counts[fit.labels[r]!]!++;
   const classWeights = Array.from(counts, (n) => (n > 0 ? trainAt.length / (k * n) : 0));
 
-  const kernel = new Float32Array(buckets * k);
-  const bias = new Float32Array(k);
+  const start = params.start && params.start.kernel.length === buckets * k && params.start.bias.length === k ? params.start : undefined;
+  const kernel = start ? start.kernel.slice() : new Float32Array(buckets * k);
+  const bias = start ? start.bias.slice() : new Float32Array(k);
   const accumulators = new Float32Array(buckets * k).fill(INITIAL_ACCUMULATOR);
   const biasAccumulators = new Float64Array(k).fill(INITIAL_ACCUMULATOR);
   const kernelSum = new Float64Array(kernel.length);
@@ -114,7 +120,7 @@ export function trainCategoryWide(
     for (let c = 0; c < k; c++) biasSum[c]! += bias[c]!;
     const averaged: CategoryWideModel = { idf, kernel: Float32Array.from(kernelSum, (x) => x / epoch), bias: Float32Array.from(biasSum, (x) => x / epoch) };
     const f1 = macroF1Of(valLabels, categoryWideProbabilities(averaged, valRows, featurizer), classes);
-    log(`accurate tier: wide category part epoch ${epoch}/${params.epochs}: validation macro-F1 ${f1.toFixed(4)}`);
+    log(`wide category part: epoch ${epoch}/${params.epochs}: validation macro-F1 ${f1.toFixed(4)}`);
     if (!best || f1 > best.f1) best = { f1, epoch, model: averaged };
   }
   return { model: best!.model, bestEpoch: best!.epoch };
