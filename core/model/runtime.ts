@@ -19,7 +19,7 @@ import { SIGNAL_COUNT, type TextAnomalyScratch, TEXT_FEATURES, createTextAnomaly
 import { type DenseRunner, compileDenseModel } from './dense-exec.js';
 import { type ModelBundle, type PooledBatch, createPooledBatch, knownRows, outlierDim, outlierVectors, poolRow } from './text-model.js';
 import { type WideScratch, blendSentiment, collectWideRow, createServingScratch, createWideScratch, packWide, wideProbabilities, wideRowProbabilities } from './wide-scoring.js';
-import { type CategoryBlendWeights, type CategoryWideModel, blendCategoryRow, categoryWideRowLogits } from './category-wide.js';
+import { type CategoryBlendWeights, type CategoryWideModel, blendCategoryRow, packedCategoryRowLogits } from './category-wide.js';
 import { type Tf, loadTf } from './tf.js';
 import type { ModelRuntime, Prediction, ScoreOptions, SentenceSentiment } from './types.js';
 import type { ReviewInput } from '../review.js';
@@ -100,13 +100,14 @@ export class ModelForward {
     this.forest = compileForest(bundle.outlier.forest);
     this.runHead = compileDenseModel(tf, bundle.head, 2);
     this.runAutoencoder = compileDenseModel(tf, bundle.autoencoder, 1);
-    this.wideScratch = createServingScratch(bundle.featurizer.buckets, bundle.embedding, this.dim);
+    this.categoryWide = streamCategoryWide(bundle);
+    const category = this.categoryWide ? { kernel: this.categoryWide.model.kernel, classes: bundle.manifest.categories.length } : undefined;
+    this.wideScratch = createServingScratch(bundle.featurizer.buckets, bundle.embedding, this.dim, category);
     packWide(this.wideScratch, bundle.wide);
     this.sentenceScratch = bundle.sentences ? createWideScratch(bundle.featurizer.buckets) : null;
     this.knn = bundle.outlier.shiftKnn ? compileKnn(bundle.outlier.shiftKnn) : null;
     if (this.knn && this.knn.dims !== this.dim) throw new DriftlineError('MODEL_LOAD_FAILED', `k-NN shift index has width ${this.knn.dims}, the embedding ${this.dim}`);
     this.textScratch = createTextAnomalyScratch();
-    this.categoryWide = streamCategoryWide(bundle);
   }
 
   /** Featurize + sentiment (deep head blended with the wide part) and category heads only (sentence scoring, training-time evaluation). */
@@ -128,7 +129,7 @@ export class ModelForward {
       poolRow(batch, r, table, this.dim, pooling, this.known, pooled, r);
       if (wide) wideRowProbabilities(batch, r, this.bundle.wide, this.wideScratch, wide, r * 3);
       else if (wideCategory) collectWideRow(batch, r, this.wideScratch);
-      if (wideCategory) categoryWideRowLogits(this.wideScratch, categoryWide!.model, wideCategory, r * k);
+      if (wideCategory) packedCategoryRowLogits(this.wideScratch, categoryWide!.model.bias, wideCategory, r * k);
     }
     const width = pooled.headInput.length / Math.max(n, 1);
     const [sentiment, category] = this.runHead(pooled.headInput, n, width);

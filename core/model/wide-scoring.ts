@@ -27,6 +27,12 @@ export interface WideScratch {
   lead: number;
   /** The embedding copied into the blocks (serving scratch), or null. */
   embedding: Float32Array | null;
+  /**
+   * The wide category part's kernel (buckets x categoryClasses) copied into the blocks after the wide sentiment
+   * weights (serving scratch of a model with a category blend), or null: its rows then come with the same gather.
+   */
+  categoryKernel: Float32Array | null;
+  categoryClasses: number;
   packedIdf: Float32Array | null;
   packedKernel: Float32Array | null;
   setKeys: Int32Array;
@@ -40,13 +46,15 @@ export interface WideScratch {
   generation: number;
 }
 
-function createScratch(buckets: number, embedding: Float32Array | null, dim: number): WideScratch {
-  const stride = dim + WIDE_FLOATS;
+function createScratch(buckets: number, embedding: Float32Array | null, dim: number, category: { kernel: Float32Array; classes: number } | null = null): WideScratch {
+  const stride = dim + WIDE_FLOATS + (category?.classes ?? 0);
   return {
     floats: new Float32Array(buckets * stride),
     stride,
     lead: dim,
     embedding,
+    categoryKernel: category?.kernel ?? null,
+    categoryClasses: category?.classes ?? 0,
     packedIdf: null,
     packedKernel: null,
     setKeys: new Int32Array(2048),
@@ -67,16 +75,22 @@ export function createWideScratch(buckets: number): WideScratch {
 /**
  * A scratch whose blocks also hold the embedding rows (buckets x dim, row-major): for the runtime's fused
  * pooling + wide pass (core/model/runtime.ts), which reads a bucket's embedding row at floats[b * stride].
+ * With `category` (a wide category part's kernel, buckets x classes) the blocks end with the bucket's category
+ * weights too, read by packedCategoryRowLogits (core/model/category-wide.ts).
  */
-export function createServingScratch(buckets: number, embedding: Float32Array, dim: number): WideScratch {
+export function createServingScratch(buckets: number, embedding: Float32Array, dim: number, category?: { kernel: Float32Array; classes: number }): WideScratch {
   if (embedding.length !== buckets * dim) throw new DriftlineError('MODEL_LOAD_FAILED', `embedding has ${embedding.length} values, expected ${buckets} x ${dim}`);
-  return createScratch(buckets, embedding, dim);
+  if (category && category.kernel.length !== buckets * category.classes) throw new DriftlineError('MODEL_LOAD_FAILED', `category kernel has ${category.kernel.length} values, expected ${buckets} x ${category.classes}`);
+  return createScratch(buckets, embedding, dim, category ?? null);
 }
+
+/** Where a block's category weights start, counted from its idf (the ids a collected row holds). */
+export const CATEGORY_BLOCK_OFFSET = WIDE_FLOATS;
 
 /** Lays idf (and the kernel, when given) into the blocks, unless these very arrays are there already. */
 function pack(s: WideScratch, idf: Float32Array, kernel: Float32Array | null): void {
   if (s.packedIdf === idf && s.packedKernel === kernel) return;
-  const { floats, stride, lead, embedding } = s;
+  const { floats, stride, lead, embedding, categoryKernel, categoryClasses } = s;
   floats.fill(0);
   for (let b = 0; b < idf.length; b++) {
     const at = b * stride;
@@ -88,6 +102,7 @@ function pack(s: WideScratch, idf: Float32Array, kernel: Float32Array | null): v
       floats[at + lead + 2] = kernel[b * 3 + 1]!;
       floats[at + lead + 3] = kernel[b * 3 + 2]!;
     }
+    if (categoryKernel) for (let c = 0; c < categoryClasses; c++) floats[at + lead + WIDE_FLOATS + c] = categoryKernel[b * categoryClasses + c]!;
   }
   s.packedIdf = idf;
   s.packedKernel = kernel;

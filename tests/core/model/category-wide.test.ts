@@ -1,8 +1,8 @@
-/** The accurate tier's wide category part (core/model/category-wide.ts): its file format and its logits. */
+/** The wide category part of both tiers (core/model/category-wide.ts): its file format, its logits and the stream tier's blend. */
 import { describe, expect, it } from 'vitest';
 import { createFeaturizerConfig, featurizeBatch } from '../../../core/features/featurizer.js';
-import { type CategoryWideModel, categoryWideLogits, parseCategoryWide, serializeCategoryWide, softmaxInPlace } from '../../../core/model/category-wide.js';
-import { createWideScratch, wideBucket, wideRow } from '../../../core/model/wide-scoring.js';
+import { type CategoryWideModel, blendCategoryRow, categoryWideLogits, packedCategoryRowLogits, parseCategoryWide, serializeCategoryWide, softmaxInPlace } from '../../../core/model/category-wide.js';
+import { collectWideRow, createServingScratch, createWideScratch, packWide, wideBucket, wideRow } from '../../../core/model/wide-scoring.js';
 import { expectCode } from './runtime-conformance.js';
 
 const BUCKETS = 64;
@@ -72,5 +72,52 @@ describe('wide category part', () => {
     const e = expected.map((z) => Math.exp(z));
     const sum = e.reduce((a, b) => a + b, 0);
     e.forEach((v, c) => expect(probs[c]).toBeCloseTo(v / sum, 9));
+  });
+
+  it('packed in a serving scratch, gives the generic logits bit for bit, for every class count (four-, two- and one-class passes)', () => {
+    const config = createFeaturizerConfig({ buckets: BUCKETS });
+    const reviews = [
+      { review_id: 'a', title: 'Great capo', text: 'The capo holds the strings, great capo.' },
+      { review_id: 'b', text: '' },
+      { review_id: 'c', text: 'dryer vent kit fits the dryer vent, range hood parts too, vent vent vent' },
+    ];
+    const batch = featurizeBatch(reviews, config);
+    const dim = 4;
+    const embedding = Float32Array.from({ length: BUCKETS * dim }, (_, i) => Math.cos(i) / 3);
+    for (const k of [1, 2, 3, 4, 5, 7, 14]) {
+      const m: CategoryWideModel = { idf: model().idf, kernel: Float32Array.from({ length: BUCKETS * k }, (_, i) => Math.sin(i * 1.7) / 2), bias: Float32Array.from({ length: k }, (_, c) => c / 10 - 0.2) };
+      const serving = createServingScratch(BUCKETS, embedding, dim, { kernel: m.kernel, classes: k });
+      packWide(serving, { idf: m.idf, kernel: new Float32Array(BUCKETS * 3), bias: new Float32Array(3) });
+      const packed = new Float64Array(reviews.length * k);
+      const generic = new Float64Array(reviews.length * k);
+      for (let r = 0; r < reviews.length; r++) {
+        collectWideRow(batch, r, serving);
+        packedCategoryRowLogits(serving, m.bias, packed, r * k);
+        categoryWideLogits(batch, r, m, createWideScratch(BUCKETS), generic, r * k);
+      }
+      expect(Array.from(packed), `${k} classes`).toEqual(Array.from(generic));
+    }
+  });
+
+  it('refuses a scratch packed for another class count (MODEL_SCORING_FAILED)', async () => {
+    const serving = createServingScratch(BUCKETS, new Float32Array(BUCKETS * 4), 4, { kernel: new Float32Array(BUCKETS * 2), classes: 2 });
+    await expectCode(Promise.resolve().then(() => packedCategoryRowLogits(serving, new Float32Array(3), new Float64Array(3), 0)), 'MODEL_SCORING_FAILED');
+  });
+
+  it('blends softmax(w ln p_head + (1 - w) wide logits + offsets) into the head row, by hand', () => {
+    const head = Float32Array.from([0.7, 0.2, 0.1, 0.5, 0.25, 0.25]);
+    const wide = Float64Array.from([0.3, 1.2, -0.4, 2, 0, -1]);
+    const blend = { headWeight: 0.3, logOffsets: [0.1, -0.2, 0] };
+    const expected = [0, 1].map((r) => {
+      const z = [0, 1, 2].map((c) => 0.3 * Math.log(head[r * 3 + c]!) + 0.7 * wide[r * 3 + c]! + blend.logOffsets[c]!);
+      const e = z.map((x) => Math.exp(x));
+      return e.map((x) => x / e.reduce((a, b) => a + b, 0));
+    });
+    for (let r = 0; r < 2; r++) blendCategoryRow(head, r * 3, wide, r * 3, 3, blend);
+    expected.flat().forEach((p, i) => expect(head[i]).toBeCloseTo(p, 6));
+    // Weight 1 with no offsets is the head alone.
+    const alone = Float32Array.from([0.6, 0.3, 0.1]);
+    blendCategoryRow(alone, 0, Float64Array.from([5, -5, 0]), 0, 3, { headWeight: 1, logOffsets: [0, 0, 0] });
+    [0.6, 0.3, 0.1].forEach((p, c) => expect(alone[c]).toBeCloseTo(p, 6));
   });
 });
