@@ -8,7 +8,7 @@
 import type { CategoryWideModel } from '../core/model/category-wide.js';
 import { CATEGORY_WIDE_FILE, blendCategoryRow } from '../core/model/category-wide.js';
 import { ModelForward } from '../core/model/runtime.js';
-import type { CategoryBlend, ModelBundle } from '../core/model/text-model.js';
+import { type CategoryBlend, type ModelBundle, withoutCategoryBlend } from '../core/model/text-model.js';
 import type { Tf } from '../core/model/tf.js';
 import { DEFAULT_CATEGORY_WIDE, categoryWideLogitRows, trainCategoryWide } from './category-wide.js';
 import type { LabeledReview } from './data.js';
@@ -90,10 +90,8 @@ export function fitCategoryBlend(
 
 /** The category head's probabilities (no blend) of `rows`, [rows x classes], through the serving forward pass. */
 function headCategoryProbabilities(tf: Tf, bundle: ModelBundle, rows: readonly LabeledReview[]): Float32Array {
-  const { categoryWide: _part, ...rest } = bundle;
-  const { categoryBlend: _blend, ...manifest } = bundle.manifest;
-  const forward = new ModelForward(tf, { ...rest, manifest });
-  const k = manifest.categories.length;
+  const forward = new ModelForward(tf, withoutCategoryBlend(bundle));
+  const k = bundle.manifest.categories.length;
   const out = new Float32Array(rows.length * k);
   for (let at = 0; at < rows.length; at += CHUNK) out.set(forward.heads(rows.slice(at, at + CHUNK)).category, at * k);
   return out;

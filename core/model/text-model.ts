@@ -144,6 +144,13 @@ export interface ModelBundle {
   categoryWide?: CategoryWideModel;
 }
 
+/** The bundle with its category head alone: no wide category part and no categoryBlend (what the blend is tuned against). */
+export function withoutCategoryBlend(bundle: ModelBundle): ModelBundle {
+  const { categoryWide: _part, ...plain } = bundle;
+  const { categoryBlend: _blend, ...manifest } = bundle.manifest;
+  return { ...plain, manifest };
+}
+
 export function headInputDim(embeddingDim: number): number {
   return embeddingDim + NUMERIC_COUNT;
 }

@@ -5,18 +5,12 @@
 import { describe, expect, it } from 'vitest';
 import { CATEGORY_WIDE_FILE } from '../../core/model/category-wide.js';
 import { ModelForward } from '../../core/model/runtime.js';
-import type { ModelBundle } from '../../core/model/text-model.js';
+import { type ModelBundle, withoutCategoryBlend } from '../../core/model/text-model.js';
 import { loadTf } from '../../core/model/tf.js';
 import { fitCategoryBlend } from '../../trainer/category-blend.js';
 import { categoryClass } from '../../trainer/evaluate.js';
 import { macroF1Of } from '../../trainer/teacher/log-offsets.js';
 import { syntheticReviews, trainTiny } from './fixtures.js';
-
-function headOnly(bundle: ModelBundle): ModelBundle {
-  const { categoryWide: _part, ...plain } = bundle;
-  const { categoryBlend: _blend, ...manifest } = bundle.manifest;
-  return { ...plain, manifest };
-}
 
 /** Reviews whose category shows only in rare product words: a 3-epoch, 8-dim head confuses them, a linear model does not. */
 function productWordReviews(n: number, seed: number) {
@@ -30,7 +24,7 @@ describe('fitCategoryBlend', () => {
   it('reports the served validation macro-F1 and keeps the blend only when it beats the head alone', async () => {
     const { tf } = await loadTf('wasm');
     const trained = await trainTiny(productWordReviews(600, 31), { epochs: 1 });
-    const bundle = headOnly(trained.bundle);
+    const bundle = withoutCategoryBlend(trained.bundle);
     const fit = productWordReviews(500, 41);
     const val = productWordReviews(200, 43);
     const lines: string[] = [];
@@ -59,6 +53,6 @@ describe('fitCategoryBlend', () => {
     const trained = await trainTiny(rows, { epochs: 1 });
     expect(trained.bundle.manifest.categories.length).toBeLessThan(2);
     expect(trained.categoryBlend).toBeUndefined();
-    expect(fitCategoryBlend(tf, headOnly(trained.bundle), rows, rows)).toBeUndefined();
+    expect(fitCategoryBlend(tf, withoutCategoryBlend(trained.bundle), rows, rows)).toBeUndefined();
   }, 120_000);
 });

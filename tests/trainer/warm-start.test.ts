@@ -12,6 +12,7 @@ import { DriftlineError } from '../../core/errors.js';
 import { openRegistry, type ModelRegistry } from '../../core/model/registry/index.js';
 import { readModelBundle } from '../../core/model/artifacts.js';
 import { ModelForward, loadModelRuntime } from '../../core/model/runtime.js';
+import { withoutCategoryBlend } from '../../core/model/text-model.js';
 import { loadTf } from '../../core/model/tf.js';
 import type { Prediction } from '../../core/model/types.js';
 import { AMAZON_2018_SOURCE_PREFIX, readShippedReviewLines } from '../../core/paths.js';
@@ -49,14 +50,13 @@ async function predictions(version: number, probe = REAL.slice(3000, 3500)): Pro
 async function headCategories(version: number, probe = REAL.slice(3000, 3500)): Promise<string[]> {
   const { tf } = await loadTf();
   const bundle = await readModelBundle(tf, registry.versionDir('tiny', version));
-  const { categoryWide: _part, ...plain } = bundle;
-  const { categoryBlend: _blend, ...manifest } = bundle.manifest;
+  const { categories } = bundle.manifest;
   try {
-    const probabilities = new ModelForward(tf, { ...plain, manifest }).heads(probe).category;
-    const k = manifest.categories.length;
+    const probabilities = new ModelForward(tf, withoutCategoryBlend(bundle)).heads(probe).category;
+    const k = categories.length;
     return probe.map((_, r) => {
       const row = Array.from(probabilities.subarray(r * k, (r + 1) * k));
-      return manifest.categories[row.indexOf(Math.max(...row))]!;
+      return categories[row.indexOf(Math.max(...row))]!;
     });
   } finally {
     bundle.head.dispose();

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MANIFEST_FILE, writeModelArtifacts } from '../../../core/model/artifacts.js';
 import { CATEGORY_WIDE_FILE, blendCategoryRow, serializeCategoryWide } from '../../../core/model/category-wide.js';
 import { ModelForward, loadModelRuntime } from '../../../core/model/runtime.js';
-import type { ModelBundle } from '../../../core/model/text-model.js';
+import { type ModelBundle, withoutCategoryBlend } from '../../../core/model/text-model.js';
 import { loadTf } from '../../../core/model/tf.js';
 import { DEFAULT_CATEGORY_WIDE, categoryWideLogitRows, trainCategoryWide } from '../../../trainer/category-wide.js';
 import type { TrainResult } from '../../../trainer/train.js';
@@ -21,13 +21,6 @@ let trained: TrainResult;
 let blended: ModelBundle;
 let dir: string;
 const cleanup: string[] = [];
-
-/** The bundle without any category blend: the head alone. */
-function headOnly(bundle: ModelBundle): ModelBundle {
-  const { categoryWide: _part, ...plain } = bundle;
-  const { categoryBlend: _blend, ...manifest } = bundle.manifest;
-  return { ...plain, manifest };
-}
 
 /** The tiny model with a wide category part and a blend set by hand (the trainer may keep the head alone on easy data). */
 function withCategoryBlend(bundle: ModelBundle): ModelBundle {
@@ -54,7 +47,7 @@ async function editManifest(copy: string, edit: (manifest: Record<string, unknow
 
 beforeAll(async () => {
   trained = await trainTiny();
-  blended = withCategoryBlend(headOnly(trained.bundle));
+  blended = withCategoryBlend(withoutCategoryBlend(trained.bundle));
   dir = await writeCopy(blended);
 }, 120_000);
 
@@ -69,7 +62,7 @@ describe('category blend: serving', () => {
   it('serves the trainer reference: head probabilities, wide logits of the same reviews, blendCategoryRow', async () => {
     const { tf } = await loadTf('wasm');
     const { manifest } = blended;
-    const head = new ModelForward(tf, headOnly(blended)).heads(probe).category;
+    const head = new ModelForward(tf, withoutCategoryBlend(blended)).heads(probe).category;
     const wide = categoryWideLogitRows(blended.categoryWide!, probe, blended.featurizer);
     const k = manifest.categories.length;
     for (let r = 0; r < probe.length; r++) blendCategoryRow(head, r * k, wide, r * k, k, blended.manifest.categoryBlend!);
@@ -90,7 +83,7 @@ describe('category blend: serving', () => {
   it('changes the served categories: the head alone gives other confidences', async () => {
     const { tf } = await loadTf('wasm');
     const withBlend = new ModelForward(tf, blended).heads(probe).category;
-    const headAlone = new ModelForward(tf, headOnly(blended)).heads(probe).category;
+    const headAlone = new ModelForward(tf, withoutCategoryBlend(blended)).heads(probe).category;
     expect(Array.from(withBlend)).not.toEqual(Array.from(headAlone));
   });
 
@@ -141,7 +134,7 @@ describe('category blend: load failures', () => {
     const copy = await writeCopy(blended);
     await editManifest(copy, (m) => void delete m.categoryBlend);
     const runtime = await loadModelRuntime(copy, { name: 'tiny', version: 1 });
-    const plain = await loadModelRuntime(await writeCopy(headOnly(blended)), { name: 'tiny', version: 1 });
+    const plain = await loadModelRuntime(await writeCopy(withoutCategoryBlend(blended)), { name: 'tiny', version: 1 });
     try {
       expect((await runtime.score(probe)).map((p) => p.categoryConfidence)).toEqual((await plain.score(probe)).map((p) => p.categoryConfidence));
     } finally {
