@@ -22,6 +22,13 @@ version_dir="$SCRATCH/registry/reviews/versions/1"
 rm -rf models/default.new && cp -r "$version_dir" models/default.new
 cp "$SCRATCH/training-report.json" models/default.new/training-report.json
 cp models/default/README.md models/default.new/README.md
+# Without --accurate the accurate tier's head is kept, not dropped (DRIFTLINE_MODEL_TIER=accurate would then refuse
+# the version): training is seeded, so the stream model it was tuned against is usually the same; re-fit it with
+# --accurate when the stream model changed.
+if [ "$ACCURATE" = 0 ] && [ -d models/default/accurate ]; then
+  cp -r models/default/accurate models/default.new/accurate
+  echo "train-default: kept models/default/accurate from the previous version (re-fit with --accurate if the stream model changed)" >&2
+fi
 rm -rf models/default && mv models/default.new models/default
 echo "models/default re-created (report: models/default/training-report.json)"
 if [ "$ACCURATE" = 1 ]; then
