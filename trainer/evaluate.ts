@@ -4,7 +4,7 @@
  */
 import type { MonitoredInput } from '../core/drift/baseline.js';
 import type { Random } from '../core/model/prng.js';
-import type { ModelRuntime, Prediction } from '../core/model/types.js';
+import type { ModelRuntime, Prediction, ScoreOptions } from '../core/model/types.js';
 import type { ReviewInput } from '../core/review.js';
 import { SENTIMENTS } from '../schemas/types.js';
 import { type LabeledReview, sentimentLabel, sourceFamily } from './data.js';
@@ -27,9 +27,9 @@ export interface EvaluationReport {
 
 const SCORE_BATCH = 512;
 
-export async function scoreAll(runtime: ModelRuntime, rows: readonly ReviewInput[]): Promise<Prediction[]> {
+export async function scoreAll(runtime: ModelRuntime, rows: readonly ReviewInput[], options?: ScoreOptions): Promise<Prediction[]> {
   const out: Prediction[] = [];
-  for (let i = 0; i < rows.length; i += SCORE_BATCH) out.push(...(await runtime.score(rows.slice(i, i + SCORE_BATCH))));
+  for (let i = 0; i < rows.length; i += SCORE_BATCH) out.push(...(await runtime.score(rows.slice(i, i + SCORE_BATCH), options)));
   return out;
 }
 

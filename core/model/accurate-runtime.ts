@@ -26,9 +26,9 @@ import type { ModelRuntime, Prediction, ScoreOptions } from './types.js';
 import type { ReviewInput } from '../review.js';
 
 export const ACCURATE_HEAD_FILE = join('accurate', 'head.json');
-export const ACCURATE_HEAD_FORMAT = 3;
+export const ACCURATE_HEAD_FORMAT = 4;
 /** Formats this build reads: 1 (no log offsets, read as zeros), 2 and 3 (2 + the category head's optional wide part). */
-const READABLE_FORMATS: readonly number[] = [1, 2, 3];
+const READABLE_FORMATS: readonly number[] = [1, 2, 3, 4];
 
 export interface AccurateHead {
   format: number;
@@ -60,6 +60,12 @@ export interface AccurateCategoryHead {
    * multiplied with those powers and re-normalised (a geometric blend, tuned on validation rows).
    */
   wide?: { file: string; teacherWeight: number };
+  /**
+   * Optional (format 4), instead of `wide`: the stream model's whole category distribution (its head blended with its
+   * own wide category part) is the partner, as ln p_stream: teacherWeight x the head's logits + (1 - teacherWeight) x
+   * ln p_stream (+ logOffsets).
+   */
+  stream?: { teacherWeight: number };
 }
 
 function parseCategoryHead(c: Partial<AccurateCategoryHead>, bad: (why: string) => DriftlineError): AccurateCategoryHead {
@@ -76,6 +82,12 @@ function parseCategoryHead(c: Partial<AccurateCategoryHead>, bad: (why: string) 
     // Only the one file name: a head must not point the loader at any other path.
     if (!c.wide || typeof c.wide !== 'object' || c.wide.file !== CATEGORY_WIDE_FILE) throw bad(`category.wide.file must be '${CATEGORY_WIDE_FILE}'`);
     if (typeof c.wide.teacherWeight !== 'number' || !(c.wide.teacherWeight >= 0 && c.wide.teacherWeight <= 1)) throw bad('category.wide.teacherWeight must be in [0, 1]');
+  }
+  if (c.stream !== undefined) {
+    if (c.wide !== undefined) throw bad('category has both wide and stream: one blend partner at most');
+    if (!c.stream || typeof c.stream !== 'object' || typeof c.stream.teacherWeight !== 'number' || !(c.stream.teacherWeight >= 0 && c.stream.teacherWeight <= 1)) {
+      throw bad('category.stream.teacherWeight must be in [0, 1]');
+    }
   }
   return c as AccurateCategoryHead;
 }
@@ -95,6 +107,7 @@ export function parseAccurateHead(value: unknown, where: string): AccurateHead {
     if (!h.category || typeof h.category !== 'object') throw bad('category must be an object');
     parseCategoryHead(h.category, bad);
     if (h.category.wide !== undefined && h.format < 3) throw bad(`category.wide needs format 3, the head says ${h.format}`);
+    if (h.category.stream !== undefined && h.format < 4) throw bad(`category.stream needs format 4, the head says ${h.format}`);
   }
   return h as AccurateHead;
 }
@@ -147,13 +160,15 @@ export function blendPrediction(head: AccurateHead, p: Prediction, headProbs: re
 
 /**
  * The category head's class and its probability for one L2-normalised vector (softmax over the offset logits). With
- * the head's wide part, `wideLogits[wideAt .. wideAt + classes)` are that part's logits for the same review
- * (categoryWideLogits) and are blended in with the head's weights; without them the head alone is served.
+ * a blend partner (the head's wide part, or the stream model's distribution), `wideLogits[wideAt .. wideAt + classes)`
+ * are the partner's logits for the same review (categoryWideLogits, or streamCategoryLogits) and are blended in with
+ * the head's weights; without them the head alone is served.
  */
 export function categoryHeadPrediction(head: AccurateCategoryHead, vectors: Float32Array, row: number, wideLogits?: Float64Array, wideAt = 0): { category: string; categoryConfidence: number } {
   const k = head.classes.length;
   const z = new Float64Array(k);
-  const blend = head.wide && wideLogits ? head.wide.teacherWeight : 1;
+  const partner = head.wide ?? head.stream;
+  const blend = partner && wideLogits ? partner.teacherWeight : 1;
   let best = 0;
   for (let c = 0; c < k; c++) {
     const offset = head.logOffsets?.[c] ?? 0;
@@ -167,6 +182,22 @@ export function categoryHeadPrediction(head: AccurateCategoryHead, vectors: Floa
   let sum = 0;
   for (let c = 0; c < k; c++) sum += Math.exp(z[c]! - z[best]!);
   return { category: head.classes[best]!, categoryConfidence: 1 / sum };
+}
+
+/**
+ * ln of the stream model's category distribution of every prediction ([predictions x classes]), the partner of a
+ * head with `stream`: the predictions must come from a score call with ScoreOptions.categoryProbabilities.
+ */
+export function streamCategoryLogits(predictions: readonly Prediction[], classes: number): Float64Array {
+  const out = new Float64Array(predictions.length * classes);
+  predictions.forEach((p, r) => {
+    const probabilities = p.categoryProbabilities;
+    if (!probabilities || probabilities.length !== classes) {
+      throw new DriftlineError('MODEL_SCORING_FAILED', `the stream model returned ${probabilities?.length ?? 'no'} category probabilities for ${p.review_id}, the accurate head has ${classes} classes`);
+    }
+    for (let c = 0; c < classes; c++) out[r * classes + c] = Math.log(Math.max(probabilities[c]!, 1e-12));
+  });
+  return out;
 }
 
 /** The category head's wide part as loaded: its weights and the version's featurizer that makes its rows. */
@@ -219,15 +250,18 @@ export class AccurateRuntime implements ModelRuntime {
   async score(reviews: readonly ReviewInput[], options: ScoreOptions = {}): Promise<Prediction[]> {
     if (this.disposed) throw new DriftlineError('MODEL_SCORING_FAILED', `model ${this.name} v${this.version} is disposed`);
     if (reviews.length === 0) return [];
-    const [predictions, vectors] = await Promise.all([
-      this.base.score(reviews, options),
+    const category = this.head.category;
+    const withStream = category?.stream !== undefined;
+    const [scored, vectors] = await Promise.all([
+      this.base.score(reviews, withStream ? { ...options, categoryProbabilities: true } : options),
       this.encoder.encode(reviews.map(encoderInput)).catch((err: unknown) => {
         throw new DriftlineError('MODEL_SCORING_FAILED', `sentence encoder failed: ${(err as Error).message}`, { cause: err });
       }),
     ]);
-    const category = this.head.category;
-    const wideLogits = this.wideLogits(reviews);
     const k = category?.classes.length ?? 0;
+    const wideLogits = withStream ? streamCategoryLogits(scored, k) : this.wideLogits(reviews);
+    // The stream model's distribution is not the accurate tier's: it is not passed on.
+    const predictions = withStream ? scored.map(({ categoryProbabilities: _stream, ...p }) => p) : scored;
     return predictions.map((p, r) => {
       const blended = blendPrediction(this.head, p, headProbabilities(this.head, vectors, r), reviews[r]!.rating, this.disagreement);
       return category ? { ...blended, ...categoryHeadPrediction(category, vectors, r, wideLogits, r * k) } : blended;
@@ -254,8 +288,13 @@ export class AccurateRuntime implements ModelRuntime {
       throw new DriftlineError('MODEL_CHECK_FAILED', `sentence encoder did not run: ${(err as Error).message}`, { cause: err });
     }
     const texts: ReviewInput[] = [{ review_id: 'check-1', text: 'Works well, would buy again.' }, { review_id: 'check-2', text: 'Broke after two days.' }];
-    const wideLogits = this.wideLogits(texts);
     const category = this.head.category;
+    let wideLogits: Float64Array | undefined;
+    try {
+      wideLogits = category?.stream ? streamCategoryLogits(await this.base.score(texts, { categoryProbabilities: true }), category.classes.length) : this.wideLogits(texts);
+    } catch (err) {
+      throw new DriftlineError('MODEL_CHECK_FAILED', `model ${this.name} v${this.version}: the category blend's partner did not score: ${(err as Error).message}`, { cause: err });
+    }
     for (let r = 0; r < 2; r++) {
       const probs = headProbabilities(this.head, vectors, r);
       const categoryConfidence = category ? categoryHeadPrediction(category, vectors, r, wideLogits, r * category.classes.length).categoryConfidence : 1;
@@ -273,12 +312,29 @@ export class AccurateRuntime implements ModelRuntime {
   }
 }
 
+/** A head blended with the stream model's category distribution must list the version's classes in its order. */
+export async function checkStreamClasses(versionDir: string, head: AccurateHead): Promise<void> {
+  const category = head.category;
+  if (!category?.stream) return;
+  const path = join(versionDir, 'driftline-model.json');
+  let categories: unknown;
+  try {
+    categories = (JSON.parse(await readFile(path, 'utf8')) as { categories?: unknown }).categories;
+  } catch (err) {
+    throw new DriftlineError('MODEL_LOAD_FAILED', `${path}: needed by the accurate tier's category blend: ${(err as Error).message}`, { cause: err });
+  }
+  if (!Array.isArray(categories) || categories.join('\u0000') !== category.classes.join('\u0000')) {
+    throw new DriftlineError('MODEL_LOAD_FAILED', `${join(versionDir, ACCURATE_HEAD_FILE)}: its category classes are not the version's (${path}), in the same order; the stream blend needs them to be`);
+  }
+}
+
 /** Wraps a loader: with tier 'accurate' every loaded version also gets the encoder and its head. */
 export function tieredRuntimeLoader(base: RuntimeLoader, env: NodeJS.ProcessEnv = process.env): RuntimeLoader {
   const settings = modelSettings.load(env);
   if (settings.tier !== 'accurate') return base;
   return async (versionDir, meta) => {
     const head = await readAccurateHead(versionDir);
+    await checkStreamClasses(versionDir, head);
     const categoryWide = await readHeadCategoryWide(versionDir, head);
     const files = encoderFiles(env);
     const runtime = await base(versionDir, meta);

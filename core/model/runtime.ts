@@ -258,6 +258,7 @@ class TfModelRuntime implements ModelRuntime {
     try {
       const out = this.engine.forward(reviews);
       const predictions = reviews.map((review, r) => this.prediction(review, r, out));
+      if (options.categoryProbabilities) predictions.forEach((p, r) => (p.categoryProbabilities = rowArray(out.category, r * this.categoryCount, this.categoryCount)));
       if (options.sentences) this.addSentences(reviews, predictions);
       return predictions;
     } catch (err) {

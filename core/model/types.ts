@@ -36,10 +36,17 @@ export interface Prediction {
    */
   embedding?: number[];
   sentences?: SentenceSentiment[];
+  /** With ScoreOptions.categoryProbabilities: every category class's probability, in the version's class order. */
+  categoryProbabilities?: number[];
 }
 
 export interface ScoreOptions {
   sentences?: boolean;
+  /**
+   * Also return each review's whole category distribution (Prediction.categoryProbabilities): the stream runtime and
+   * its worker pool fill it, for the accurate tier, which blends it with its own category head.
+   */
+  categoryProbabilities?: boolean;
 }
 
 /** Loads a version directory's runtime (the model service's seam: worker pool, accurate tier, tests). */

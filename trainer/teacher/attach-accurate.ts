@@ -14,7 +14,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { MANIFEST_FILE } from '../../core/model/artifacts.js';
 import { type FeaturizerConfig, parseFeaturizerConfig } from '../../core/features/featurizer.js';
-import { ACCURATE_HEAD_FILE, ACCURATE_HEAD_FORMAT, type AccurateHead, AccurateRuntime, blendPrediction, categoryHeadPrediction, headProbabilities, type LoadedCategoryWide } from '../../core/model/accurate-runtime.js';
+import { ACCURATE_HEAD_FILE, ACCURATE_HEAD_FORMAT, type AccurateHead, AccurateRuntime, blendPrediction, categoryHeadPrediction, headProbabilities, type LoadedCategoryWide, streamCategoryLogits } from '../../core/model/accurate-runtime.js';
 import { CATEGORY_WIDE_FILE, serializeCategoryWide } from '../../core/model/category-wide.js';
 import { modelSettings } from '../../core/model/config.js';
 import { loadModelRuntime } from '../../core/model/runtime.js';
@@ -169,8 +169,9 @@ export async function attachAccurateTier(versionDir: string, dataFiles: string[]
   let accurate: AccurateRuntime | null = null;
   try {
     t0 = performance.now();
-    const streamVal = await scoreAll(stream, valRows);
-    const streamTest = await scoreAll(stream, testRows);
+    // With the whole category distributions: the category head may blend with them (category-head.ts blendWithStream).
+    const streamVal = await scoreAll(stream, valRows, { categoryProbabilities: true });
+    const streamTest = await scoreAll(stream, testRows, { categoryProbabilities: true });
     const streamSeconds = (performance.now() - t0) / 1000;
     const valActual = Int32Array.from(valRows, (r) => sentimentLabel(r.rating));
     const testActual = Int32Array.from(testRows, (r) => sentimentLabel(r.rating));
@@ -229,14 +230,16 @@ export async function attachAccurateTier(versionDir: string, dataFiles: string[]
     const category = await categoryHead(versionDir, { rows: fitRows, vectors: vectors.fit }, fit, { rows: testRows, vectors: vectors.test, stream: streamTest }, { rows: valRows, vectors: vectors.val, stream: streamVal }, featurizer, log);
     if (category.served === 'teacher head') head.category = category.head;
     const models = category.comparison.models;
-    log(`accurate tier: category macro-F1 stream ${models[CATEGORY_MODELS.stream]!.macroF1}, TF-IDF + LR ${models[CATEGORY_MODELS.tfidf]!.macroF1}, teacher head ${models[CATEGORY_MODELS.teacher]!.macroF1} (with log offsets ${models[CATEGORY_MODELS.teacherOffsets]?.macroF1}; blended with the wide part ${models[CATEGORY_MODELS.blend]?.macroF1 ?? 'not served'}): serving the ${category.served}'s`);
+    log(
+      `accurate tier: category macro-F1 stream ${models[CATEGORY_MODELS.stream]!.macroF1}, TF-IDF + LR ${models[CATEGORY_MODELS.tfidf]!.macroF1}, teacher head ${models[CATEGORY_MODELS.teacher]!.macroF1} (with log offsets ${models[CATEGORY_MODELS.teacherOffsets]?.macroF1}; blended with the wide part ${models[CATEGORY_MODELS.blend]?.macroF1 ?? '-'}, with the stream category ${models[CATEGORY_MODELS.streamBlend]?.macroF1 ?? '-'}; blend partner: ${category.comparison.partner}): serving the ${category.served}'s`,
+    );
     const categoryWide: LoadedCategoryWide | undefined = head.category?.wide && category.wideModel ? { model: category.wideModel, featurizer } : undefined;
 
     const files = encoderFiles();
     accurate = new AccurateRuntime(stream, await SentenceEncoder.open(files.model, files.tokenizer), { ...head }, categoryWide);
     const categoryHeadOf = head.category;
-    const wideTest = categoryWide ? categoryWideLogitRows(categoryWide.model, testRows, featurizer) : undefined;
     const k = categoryHeadOf?.classes.length ?? 0;
+    const wideTest = categoryHeadOf?.stream ? streamCategoryLogits(streamTest, k) : categoryWide ? categoryWideLogitRows(categoryWide.model, testRows, featurizer) : undefined;
     const expected = categoryHeadOf ? servedTest.map((p, i) => ({ ...p, ...categoryHeadPrediction(categoryHeadOf, vectors.test, i, wideTest, i * k) })) : servedTest;
     const runtimeCheck = await checkServedPath(accurate, expected, testRows);
     log(`accurate tier: live encoder vs cached vectors on ${runtimeCheck.rows} held-out rows: ${runtimeCheck.sameSentiment} same sentiment, ${runtimeCheck.sameCategory} same category, max probability difference ${runtimeCheck.maxProbabilityDifference}`);
@@ -284,8 +287,8 @@ async function categoryHead(
 ): Promise<ReturnType<typeof compareCategoryHeads> & { served: 'teacher head' | 'stream model'; validationMacroF1: { stream: number; teacher: number } }> {
   const { categories } = JSON.parse(await readFile(join(versionDir, MANIFEST_FILE), 'utf8')) as { categories: string[] };
   const result = compareCategoryHeads(categories, fit, tfidfFit, test, val, { featurizer, log });
-  const wideVal = result.wideModel ? categoryWideLogitRows(result.wideModel, val.rows, featurizer) : undefined;
   const k = categories.length;
+  const wideVal = result.head.stream ? streamCategoryLogits(val.stream, k) : result.wideModel ? categoryWideLogitRows(result.wideModel, val.rows, featurizer) : undefined;
   const validationMacroF1 = {
     stream: categoryMacroF1(categories, val.rows, (i) => val.stream[i]!.category),
     teacher: categoryMacroF1(categories, val.rows, (i) => categoryHeadPrediction(result.head, val.vectors, i, wideVal, i * k).category),

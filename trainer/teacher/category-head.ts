@@ -5,7 +5,7 @@
  * held-out rows and the version's own category classes (a category that is no class counts as 'other').
  */
 import type { FeaturizerConfig } from '../../core/features/featurizer.js';
-import { type AccurateCategoryHead, categoryHeadPrediction } from '../../core/model/accurate-runtime.js';
+import { type AccurateCategoryHead, categoryHeadPrediction, streamCategoryLogits } from '../../core/model/accurate-runtime.js';
 import { CATEGORY_WIDE_FILE, type CategoryWideModel, softmaxInPlace } from '../../core/model/category-wide.js';
 import { ENCODER_DIM } from '../../core/model/sentence-encoder.js';
 import type { Prediction } from '../../core/model/types.js';
@@ -24,6 +24,7 @@ export const CATEGORY_MODELS = {
   teacherOffsets: 'teacher (bge-small CLS) + LR category head + log offsets',
   wide: 'wide category part (hashed word 1-2 TF-IDF softmax)',
   blend: 'teacher head x wide part (geometric blend) + log offsets',
+  streamBlend: 'teacher head x stream category (geometric blend) + log offsets',
 } as const;
 
 export interface CategoryComparison {
@@ -34,6 +35,10 @@ export interface CategoryComparison {
   models: Record<string, ClassificationReport>;
   /** With the wide part: the teacher head's weight in the blend and the best epoch, both chosen on validation rows. */
   wide?: { teacherWeight: number; bestEpoch: number; validationMacroF1: number };
+  /** With the stream model's category distributions: the teacher head's weight in that blend, chosen on validation rows. */
+  stream?: { teacherWeight: number; validationMacroF1: number };
+  /** Which blend the returned head carries: the one with the better validation macro-F1 (none: the head with its offsets). */
+  partner: 'wide' | 'stream' | 'none';
 }
 
 /** The accurate tier's category head: fitted on the rows whose category is scored, served by categoryHeadPrediction. */
@@ -76,7 +81,7 @@ export function compareCategoryHeads(
   fit: { rows: readonly LabeledReview[]; vectors: Float32Array },
   tfidfFit: readonly LabeledReview[],
   test: { rows: readonly LabeledReview[]; vectors: Float32Array; stream: readonly Prediction[] },
-  val?: { rows: readonly LabeledReview[]; vectors: Float32Array },
+  val?: { rows: readonly LabeledReview[]; vectors: Float32Array; stream?: readonly Prediction[] },
   wideOptions?: { featurizer: FeaturizerConfig; log?: (m: string) => void },
 ): { comparison: CategoryComparison; head: AccurateCategoryHead; wideModel?: CategoryWideModel } {
   const k = classes.length;
@@ -86,7 +91,9 @@ export function compareCategoryHeads(
   const teacher = predictWith(plain);
   const offsetHead = val ? { ...plain, logOffsets: tuneCategoryOffsets(plain, val) } : plain;
   const wide = val && wideOptions ? blendWithWide(plain, fit, val, test, wideOptions) : undefined;
-  const head = wide?.head ?? offsetHead;
+  const stream = val?.stream ? blendWithStream(plain, { ...val, stream: val.stream }, test, wideOptions?.log) : undefined;
+  const partner = stream && (!wide || stream.summary.validationMacroF1 > wide.summary.validationMacroF1) ? 'stream' : wide ? 'wide' : 'none';
+  const head = partner === 'stream' ? stream!.head : partner === 'wide' ? wide!.head : offsetHead;
 
   const tfidfRows = tfidfFit.filter((r) => categoryClass(r.category, classes) >= 0);
   const tfidfLabels = Int32Array.from(tfidfRows, (r) => categoryClass(r.category, classes));
@@ -109,10 +116,51 @@ export function compareCategoryHeads(
       [CATEGORY_MODELS.teacher]: classificationReport(held.labels, teacher, classes),
       ...(val ? { [CATEGORY_MODELS.teacherOffsets]: classificationReport(held.labels, predictWith(offsetHead), classes) } : {}),
       ...(wide ? { [CATEGORY_MODELS.wide]: classificationReport(held.labels, wide.wideAlone, classes), [CATEGORY_MODELS.blend]: classificationReport(held.labels, wide.served, classes) } : {}),
+      ...(stream ? { [CATEGORY_MODELS.streamBlend]: classificationReport(held.labels, stream.served, classes) } : {}),
     },
     ...(wide ? { wide: wide.summary } : {}),
+    ...(stream ? { stream: stream.summary } : {}),
+    partner,
+  } satisfies CategoryComparison;
+  return { comparison, head, ...(wide && partner === 'wide' ? { wideModel: wide.model } : {}) };
+}
+
+/**
+ * The teacher head blended with the stream model's whole category distribution (its head blended with its own wide
+ * category part; the predictions must carry categoryProbabilities): the head's weight (0..1 by 0.05) and the log offsets
+ * for the best validation macro-F1, ties keeping the larger head weight; undefined when the head alone does best.
+ * The held-out predictions go through categoryHeadPrediction, the served code.
+ */
+function blendWithStream(
+  plain: AccurateCategoryHead,
+  val: { rows: readonly LabeledReview[]; vectors: Float32Array; stream: readonly Prediction[] },
+  test: { rows: readonly LabeledReview[]; vectors: Float32Array; stream: readonly Prediction[] },
+  log?: (m: string) => void,
+): { head: AccurateCategoryHead; served: Int32Array; summary: NonNullable<CategoryComparison['stream']> } | undefined {
+  if (![...val.stream, ...test.stream].every((p) => p.categoryProbabilities)) return undefined;
+  const { classes } = plain;
+  const k = classes.length;
+  const heldVal = scored(val.rows, classes);
+  const heldTest = scored(test.rows, classes);
+  const streamVal = streamCategoryLogits(heldVal.at.map((i) => val.stream[i]!), k);
+  const headVal = headLogProbabilities(plain, val.vectors, heldVal.at);
+  let best = { teacherWeight: 1, logOffsets: [] as number[], macroF1: -1 };
+  for (let step = 20; step >= 0; step--) {
+    const teacherWeight = step / 20;
+    const probs = geometricBlend(headVal, streamVal, teacherWeight, k);
+    const logOffsets = tuneLogOffsets(heldVal.labels, probs, classes);
+    const macroF1 = macroF1Of(heldVal.labels, applyLogOffsets(probs, logOffsets), classes);
+    if (macroF1 > best.macroF1 + 1e-9) best = { teacherWeight, logOffsets, macroF1 };
+  }
+  log?.(`accurate tier: category head x stream category: teacher weight ${best.teacherWeight} (validation macro-F1 ${best.macroF1.toFixed(4)})`);
+  if (best.teacherWeight === 1) return undefined;
+  const head: AccurateCategoryHead = { ...plain, logOffsets: best.logOffsets, stream: { teacherWeight: best.teacherWeight } };
+  const streamTest = streamCategoryLogits(heldTest.at.map((i) => test.stream[i]!), k);
+  return {
+    head,
+    served: Int32Array.from(heldTest.at, (i, j) => classes.indexOf(categoryHeadPrediction(head, test.vectors, i, streamTest, j * k).category)),
+    summary: { teacherWeight: best.teacherWeight, validationMacroF1: round4(best.macroF1) },
   };
-  return { comparison, head, ...(wide ? { wideModel: wide.model } : {}) };
 }
 
 /** Log-probabilities of the plain head on rows `at` of `vectors`: its logits up to a per-row constant. */

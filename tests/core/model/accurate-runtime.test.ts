@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCURATE_HEAD_FILE, ACCURATE_HEAD_FORMAT, type AccurateHead, blendPrediction, categoryHeadPrediction, parseAccurateHead, tieredRuntimeLoader } from '../../../core/model/accurate-runtime.js';
+import { ACCURATE_HEAD_FILE, ACCURATE_HEAD_FORMAT, type AccurateHead, blendPrediction, categoryHeadPrediction, streamCategoryLogits, parseAccurateHead, tieredRuntimeLoader } from '../../../core/model/accurate-runtime.js';
 import { writeModelArtifacts } from '../../../core/model/artifacts.js';
 import { CATEGORY_WIDE_FILE, serializeCategoryWide } from '../../../core/model/category-wide.js';
 import { loadModelRuntime } from '../../../core/model/runtime.js';
@@ -57,11 +57,11 @@ function streamPrediction(probabilities: Prediction['probabilities']): Predictio
 describe('accurate head file and blend (no encoder needed)', () => {
   const where = 'accurate/head.json';
 
-  it('format 1 (before log offsets) is still read, as zero offsets; format 2 and 3 must carry three finite offsets', () => {
+  it('format 1 (before log offsets) is still read, as zero offsets; formats 2 to 4 must carry three finite offsets', () => {
     const { logOffsets: _, ...v1 } = { ...head(0.4), format: 1 };
     expect(parseAccurateHead(v1, where).logOffsets).toEqual([0, 0, 0]);
     expect(parseAccurateHead(head(0.4, [0.1, 0.5, 0]), where).logOffsets).toEqual([0.1, 0.5, 0]);
-    for (const bad of [{ ...v1, format: 2 }, { ...head(0.4), logOffsets: [0, 1] }, { ...head(0.4), logOffsets: [0, Number.NaN, 0] }, { ...head(0.4), format: 4 }]) {
+    for (const bad of [{ ...v1, format: 2 }, { ...head(0.4), logOffsets: [0, 1] }, { ...head(0.4), logOffsets: [0, Number.NaN, 0] }, { ...head(0.4), format: 5 }]) {
       expect(() => parseAccurateHead(bad, where)).toThrow(/accurate\/head.json: (logOffsets|format)/);
     }
   });
@@ -140,6 +140,28 @@ describe('accurate head file and blend (no encoder needed)', () => {
     // Without the wide logits (or without a wide part) the head alone is served, offsets included.
     expect(categoryHeadPrediction({ ...category, wide }, vectors, 0)).toEqual(categoryHeadPrediction(category, vectors, 0));
     expect(categoryHeadPrediction(category, vectors, 0, wideLogits, 3).category).toBe('DVD');
+  });
+
+  it('format 4: the category head may blend with the stream model\'s distribution instead (ln p_stream as the partner)', () => {
+    const category = { classes: ['Books', 'DVD', 'other'], weights: new Array<number>(3 * ENCODER_DIM).fill(0), bias: [0, 2, 1], logOffsets: [0, 0, 0.5] };
+    const stream = { teacherWeight: 0.25 };
+    expect(parseAccurateHead({ ...head(0.4), category: { ...category, stream } }, where).category?.stream).toEqual(stream);
+    expect(() => parseAccurateHead({ ...head(0.4), format: 3, category: { ...category, stream } }, where)).toThrow(/category.stream needs format 4/);
+    expect(() => parseAccurateHead({ ...head(0.4), category: { ...category, stream, wide: { file: CATEGORY_WIDE_FILE, teacherWeight: 0.5 } } }, where)).toThrow(/both wide and stream/);
+    for (const bad of [{ teacherWeight: -0.1 }, { teacherWeight: '0.5' }, null]) {
+      expect(() => parseAccurateHead({ ...head(0.4), category: { ...category, stream: bad } }, where)).toThrow(/category.stream.teacherWeight must be in \[0, 1\]/);
+    }
+    const streamed = { ...streamPrediction({ negative: 0.1, neutral: 0.1, positive: 0.8 }), categoryProbabilities: [0.7, 0.2, 0.1] };
+    const logits = streamCategoryLogits([streamed], 3);
+    expect(Array.from(logits)).toEqual([Math.log(0.7), Math.log(0.2), Math.log(0.1)]);
+    const served = categoryHeadPrediction({ ...category, stream }, new Float32Array(ENCODER_DIM), 0, logits, 0);
+    const z = [0.75 * Math.log(0.7), 0.25 * 2 + 0.75 * Math.log(0.2), 0.25 * 1 + 0.75 * Math.log(0.1) + 0.5];
+    const sum = z.reduce((a, b) => a + Math.exp(b), 0);
+    expect(served.category).toBe('Books');
+    expect(served.categoryConfidence).toBeCloseTo(Math.exp(z[0]!) / sum, 12);
+    // A prediction without the distribution, or with another class count, cannot be blended.
+    expect(() => streamCategoryLogits([streamPrediction({ negative: 0.1, neutral: 0.1, positive: 0.8 })], 3)).toThrow(/returned no category probabilities/);
+    expect(() => streamCategoryLogits([streamed], 4)).toThrow(/returned 3 category probabilities/);
   });
 
   it('flags rating-text disagreement on the offset blend', () => {
@@ -284,6 +306,38 @@ describe.skipIf(!encoderPresent)('accurate tier', () => {
           expect({ ...p, category: base[i]!.category, categoryConfidence: base[i]!.categoryConfidence }).toEqual(base[i]);
         });
         expect(new Set(mine.map((p) => p.category)).size).toBeGreaterThan(1);
+      } finally {
+        accurate.dispose();
+      }
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
+  });
+
+  it('with the stream partner, the category is the head x stream-distribution blend, the distribution is not passed on, and the classes must be the version\'s', async () => {
+    const copy = await mkdtemp(join(tmpdir(), 'driftline-accurate-category-stream-'));
+    await writeModelArtifacts(trained.bundle, copy);
+    const classes = trained.bundle.manifest.categories;
+    const k = classes.length;
+    const category = { classes, weights: new Array<number>(k * ENCODER_DIM).fill(0), bias: classes.map((_, c) => (c === 0 ? 1 : 0)), stream: { teacherWeight: 0.4 } };
+    try {
+      await withHead(copy, { ...head(0), category: { ...category, classes: [...classes].reverse() } });
+      await expectCode(accurateLoader(copy, meta), 'MODEL_LOAD_FAILED'); // another class order than the version's
+      await withHead(copy, { ...head(0), category });
+      const accurate = await accurateLoader(copy, meta);
+      try {
+        await accurate.check();
+        const slice = probe.slice(0, 8);
+        const [mine, base] = [await accurate.score(slice), await stream.score(slice, { categoryProbabilities: true })];
+        const logits = streamCategoryLogits(base, k);
+        const vectors = new Float32Array(slice.length * ENCODER_DIM); // the head's weights are 0: its vectors do not matter
+        mine.forEach((p, i) => {
+          const expected = categoryHeadPrediction(category, vectors, i, logits, i * k);
+          expect([p.category, p.categoryConfidence]).toEqual([expected.category, expect.closeTo(expected.categoryConfidence, 12)]);
+          expect(p.categoryProbabilities).toBeUndefined();
+          const { categoryProbabilities: _distribution, ...rest } = base[i]!;
+          expect({ ...p, category: rest.category, categoryConfidence: rest.categoryConfidence }).toEqual(rest);
+        });
       } finally {
         accurate.dispose();
       }

@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MANIFEST_FILE, writeModelArtifacts } from '../../../core/model/artifacts.js';
 import { CATEGORY_WIDE_FILE, blendCategoryRow, serializeCategoryWide } from '../../../core/model/category-wide.js';
 import { ModelForward, loadModelRuntime } from '../../../core/model/runtime.js';
+import { loadWorkerRuntime } from '../../../core/model/worker-runtime.js';
+import pino from 'pino';
 import { type ModelBundle, withoutCategoryBlend } from '../../../core/model/text-model.js';
 import { loadTf } from '../../../core/model/tf.js';
 import { DEFAULT_CATEGORY_WIDE, categoryWideLogitRows, trainCategoryWide } from '../../../trainer/category-wide.js';
@@ -99,6 +101,32 @@ describe('category blend: serving', () => {
     const k = blended.manifest.categories.length;
     const batch = forward.heads(probe.slice(0, 30)).category;
     expect(Array.from(forward.heads([probe[11]!]).category)).toEqual(Array.from(batch.subarray(11 * k, 12 * k)));
+  });
+});
+
+describe('the whole category distribution on request (ScoreOptions.categoryProbabilities)', () => {
+  it('is the served distribution: it sums to 1, its argmax is the category and its maximum the confidence; worker pool the same', async () => {
+    const runtime = await loadModelRuntime(dir, { name: 'tiny', version: 1 });
+    const pool = await loadWorkerRuntime(dir, { name: 'tiny', version: 1 }, { threads: 1, logger: pino({ level: 'silent' }) });
+    try {
+      const classes = blended.manifest.categories;
+      const plain = await runtime.score(probe.slice(0, 20));
+      expect(plain.every((p) => p.categoryProbabilities === undefined)).toBe(true);
+      const withDistribution = await runtime.score(probe.slice(0, 20), { categoryProbabilities: true });
+      withDistribution.forEach((p, r) => {
+        const d = p.categoryProbabilities!;
+        expect(d).toHaveLength(classes.length);
+        expect(d.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+        expect(classes[d.indexOf(Math.max(...d))]).toBe(p.category);
+        expect(Math.max(...d)).toBe(p.categoryConfidence);
+        const { categoryProbabilities: _d, ...rest } = p;
+        expect(rest).toEqual(plain[r]);
+      });
+      expect(await pool.score(probe.slice(0, 20), { categoryProbabilities: true })).toEqual(withDistribution);
+    } finally {
+      runtime.dispose();
+      pool.dispose();
+    }
   });
 });
 
