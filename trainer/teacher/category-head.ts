@@ -144,14 +144,7 @@ function blendWithStream(
   const heldTest = scored(test.rows, classes);
   const streamVal = streamCategoryLogits(heldVal.at.map((i) => val.stream[i]!), k);
   const headVal = headLogProbabilities(plain, val.vectors, heldVal.at);
-  let best = { teacherWeight: 1, logOffsets: [] as number[], macroF1: -1 };
-  for (let step = 20; step >= 0; step--) {
-    const teacherWeight = step / 20;
-    const probs = geometricBlend(headVal, streamVal, teacherWeight, k);
-    const logOffsets = tuneLogOffsets(heldVal.labels, probs, classes);
-    const macroF1 = macroF1Of(heldVal.labels, applyLogOffsets(probs, logOffsets), classes);
-    if (macroF1 > best.macroF1 + 1e-9) best = { teacherWeight, logOffsets, macroF1 };
-  }
+  const best = tuneTeacherWeight(headVal, streamVal, heldVal.labels, classes);
   log?.(`accurate tier: category head x stream category: teacher weight ${best.teacherWeight} (validation macro-F1 ${best.macroF1.toFixed(4)})`);
   if (best.teacherWeight === 1) return undefined;
   const head: AccurateCategoryHead = { ...plain, logOffsets: best.logOffsets, stream: { teacherWeight: best.teacherWeight } };
@@ -166,6 +159,22 @@ function blendWithStream(
 /** Log-probabilities of the plain head on rows `at` of `vectors`: its logits up to a per-row constant. */
 function headLogProbabilities(head: AccurateCategoryHead, vectors: Float32Array, at: readonly number[]): Float64Array {
   return Float64Array.from(categoryProbabilities(head, vectors, at), (p) => Math.log(Math.max(p, 1e-12)));
+}
+
+/**
+ * The teacher head's weight (1 down to 0 by 0.05) in the geometric blend with a partner's logits, with the log offsets
+ * tuned for it, that gives the best validation macro-F1; ties keep the larger head weight (1 = the partner adds nothing).
+ */
+function tuneTeacherWeight(head: Float64Array, partner: Float64Array, labels: Int32Array, classes: readonly string[]): { teacherWeight: number; logOffsets: number[]; macroF1: number } {
+  let best = { teacherWeight: 1, logOffsets: [] as number[], macroF1: -1 };
+  for (let step = 20; step >= 0; step--) {
+    const teacherWeight = step / 20;
+    const probs = geometricBlend(head, partner, teacherWeight, classes.length);
+    const logOffsets = tuneLogOffsets(labels, probs, classes);
+    const macroF1 = macroF1Of(labels, applyLogOffsets(probs, logOffsets), classes);
+    if (macroF1 > best.macroF1 + 1e-9) best = { teacherWeight, logOffsets, macroF1 };
+  }
+  return best;
 }
 
 /** softmax(w x a + (1 - w) x b) per row: the geometric blend of two distributions given by their logits. */
@@ -195,14 +204,7 @@ function blendWithWide(
   const heldTest = scored(test.rows, classes);
   const wideVal = categoryWideLogitRows(trained.model, heldVal.at.map((i) => val.rows[i]!), options.featurizer);
   const headVal = headLogProbabilities(plain, val.vectors, heldVal.at);
-  let best = { teacherWeight: 1, logOffsets: [] as number[], macroF1: -1 };
-  for (let step = 20; step >= 0; step--) {
-    const teacherWeight = step / 20;
-    const probs = geometricBlend(headVal, wideVal, teacherWeight, k);
-    const logOffsets = tuneLogOffsets(heldVal.labels, probs, classes);
-    const macroF1 = macroF1Of(heldVal.labels, applyLogOffsets(probs, logOffsets), classes);
-    if (macroF1 > best.macroF1 + 1e-9) best = { teacherWeight, logOffsets, macroF1 };
-  }
+  const best = tuneTeacherWeight(headVal, wideVal, heldVal.labels, classes);
   options.log?.(`accurate tier: category head x wide part: teacher weight ${best.teacherWeight} (validation macro-F1 ${best.macroF1.toFixed(4)}, wide part's best epoch ${trained.bestEpoch})`);
   if (best.teacherWeight === 1) return undefined;
   const head: AccurateCategoryHead = { ...plain, logOffsets: best.logOffsets, wide: { file: CATEGORY_WIDE_FILE, teacherWeight: best.teacherWeight } };
