@@ -17,6 +17,7 @@ import { SENTIMENTS, type Sentiment } from '../../schemas/types.js';
 import { DriftlineError } from '../errors.js';
 import { type FeatureBatch, type FeaturizerConfig, featurizeBatch, parseFeaturizerConfig } from '../features/featurizer.js';
 import { CATEGORY_WIDE_FILE, type CategoryWideModel, categoryWideLogits, readCategoryWide } from './category-wide.js';
+import { MANIFEST_FILE } from './artifacts.js';
 import { modelSettings } from './config.js';
 import { type WideScratch, createWideScratch } from './wide-scoring.js';
 import { offsetRow } from './log-offsets.js';
@@ -160,22 +161,22 @@ export function blendPrediction(head: AccurateHead, p: Prediction, headProbs: re
 
 /**
  * The category head's class and its probability for one L2-normalised vector (softmax over the offset logits). With
- * a blend partner (the head's wide part, or the stream model's distribution), `wideLogits[wideAt .. wideAt + classes)`
+ * a blend partner (the head's wide part, or the stream model's distribution), `partnerLogits[partnerAt .. partnerAt + classes)`
  * are the partner's logits for the same review (categoryWideLogits, or streamCategoryLogits) and are blended in with
  * the head's weights; without them the head alone is served.
  */
-export function categoryHeadPrediction(head: AccurateCategoryHead, vectors: Float32Array, row: number, wideLogits?: Float64Array, wideAt = 0): { category: string; categoryConfidence: number } {
+export function categoryHeadPrediction(head: AccurateCategoryHead, vectors: Float32Array, row: number, partnerLogits?: Float64Array, partnerAt = 0): { category: string; categoryConfidence: number } {
   const k = head.classes.length;
   const z = new Float64Array(k);
   const partner = head.wide ?? head.stream;
-  const blend = partner && wideLogits ? partner.teacherWeight : 1;
+  const blend = partner && partnerLogits ? partner.teacherWeight : 1;
   let best = 0;
   for (let c = 0; c < k; c++) {
     const offset = head.logOffsets?.[c] ?? 0;
     // The head alone keeps its summation order (offset first), so its predictions stay bit for bit those of format 2.
     let s = head.bias[c]! + (blend === 1 ? offset : 0);
     for (let d = 0; d < ENCODER_DIM; d++) s += head.weights[c * ENCODER_DIM + d]! * vectors[row * ENCODER_DIM + d]!;
-    if (blend !== 1) s = blend * s + (1 - blend) * wideLogits![wideAt + c]! + offset;
+    if (blend !== 1) s = blend * s + (1 - blend) * partnerLogits![partnerAt + c]! + offset;
     z[c] = s;
     if (s > z[best]!) best = c;
   }
@@ -259,12 +260,12 @@ export class AccurateRuntime implements ModelRuntime {
       }),
     ]);
     const k = category?.classes.length ?? 0;
-    const wideLogits = withStream ? streamCategoryLogits(scored, k) : this.wideLogits(reviews);
+    const partnerLogits = withStream ? streamCategoryLogits(scored, k) : this.wideLogits(reviews);
     // The stream model's distribution is not the accurate tier's: it is not passed on.
     const predictions = withStream ? scored.map(({ categoryProbabilities: _stream, ...p }) => p) : scored;
     return predictions.map((p, r) => {
       const blended = blendPrediction(this.head, p, headProbabilities(this.head, vectors, r), reviews[r]!.rating, this.disagreement);
-      return category ? { ...blended, ...categoryHeadPrediction(category, vectors, r, wideLogits, r * k) } : blended;
+      return category ? { ...blended, ...categoryHeadPrediction(category, vectors, r, partnerLogits, r * k) } : blended;
     });
   }
 
@@ -289,15 +290,15 @@ export class AccurateRuntime implements ModelRuntime {
     }
     const texts: ReviewInput[] = [{ review_id: 'check-1', text: 'Works well, would buy again.' }, { review_id: 'check-2', text: 'Broke after two days.' }];
     const category = this.head.category;
-    let wideLogits: Float64Array | undefined;
+    let partnerLogits: Float64Array | undefined;
     try {
-      wideLogits = category?.stream ? streamCategoryLogits(await this.base.score(texts, { categoryProbabilities: true }), category.classes.length) : this.wideLogits(texts);
+      partnerLogits = category?.stream ? streamCategoryLogits(await this.base.score(texts, { categoryProbabilities: true }), category.classes.length) : this.wideLogits(texts);
     } catch (err) {
       throw new DriftlineError('MODEL_CHECK_FAILED', `model ${this.name} v${this.version}: the category blend's partner did not score: ${(err as Error).message}`, { cause: err });
     }
     for (let r = 0; r < 2; r++) {
       const probs = headProbabilities(this.head, vectors, r);
-      const categoryConfidence = category ? categoryHeadPrediction(category, vectors, r, wideLogits, r * category.classes.length).categoryConfidence : 1;
+      const categoryConfidence = category ? categoryHeadPrediction(category, vectors, r, partnerLogits, r * category.classes.length).categoryConfidence : 1;
       if (!probs.every(Number.isFinite) || !Number.isFinite(categoryConfidence)) {
         throw new DriftlineError('MODEL_CHECK_FAILED', `model ${this.name} v${this.version}: non-finite accurate-tier probabilities`);
       }
@@ -316,7 +317,7 @@ export class AccurateRuntime implements ModelRuntime {
 export async function checkStreamClasses(versionDir: string, head: AccurateHead): Promise<void> {
   const category = head.category;
   if (!category?.stream) return;
-  const path = join(versionDir, 'driftline-model.json');
+  const path = join(versionDir, MANIFEST_FILE);
   let categories: unknown;
   try {
     categories = (JSON.parse(await readFile(path, 'utf8')) as { categories?: unknown }).categories;

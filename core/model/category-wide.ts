@@ -75,29 +75,21 @@ export async function readCategoryWide(accurateDir: string, buckets: number, cla
  * adds them, weighted, to the teacher head's logits (a geometric blend of the two distributions).
  */
 export function categoryWideLogits(batch: FeatureBatch, r: number, model: CategoryWideModel, scratch: WideScratch, out: Float64Array | Float32Array, at: number): void {
-  wideRow(batch, r, model.idf, scratch);
-  categoryWideRowLogits(scratch, model, out, at);
-}
-
-/**
- * The logits of the row the scratch collected last (wideRow, or the stream runtime's wide pass when the scratch's
- * idf equals model.idf) into out[at .. at + classes).
- */
-export function categoryWideRowLogits(scratch: WideScratch, model: CategoryWideModel, out: Float64Array | Float32Array, at: number): void {
   const k = model.bias.length;
-  const { kernel } = model;
   for (let c = 0; c < k; c++) out[at + c] = model.bias[c]!;
-  for (let j = 0; j < scratch.count; j++) {
+  const n = wideRow(batch, r, model.idf, scratch);
+  for (let j = 0; j < n; j++) {
     const base = wideBucket(scratch, j) * k;
     const v = scratch.values[j]!;
-    for (let c = 0; c < k; c++) out[at + c]! += kernel[base + c]! * v;
+    for (let c = 0; c < k; c++) out[at + c]! += model.kernel[base + c]! * v;
   }
 }
 
 /**
- * categoryWideRowLogits for a serving scratch that holds the part's kernel in its blocks (createServingScratch with
- * it): the weights come with the gather the pooling and the wide sentiment part have made, where the separate
- * 3.7 MB kernel costs a cache miss per entry. The same sums in the same order, so the same doubles.
+ * categoryWideLogits of the row the scratch collected last, for a serving scratch that holds the part's kernel in its
+ * blocks (createServingScratch with it): the weights come with the gather the pooling and the wide sentiment part have
+ * made, where the separate 3.7 MB kernel costs a cache miss per entry. The same sums in the same order, so the same
+ * doubles.
  */
 export function packedCategoryRowLogits(scratch: WideScratch, bias: Float32Array, out: Float64Array, at: number): void {
   const k = bias.length;

@@ -184,7 +184,7 @@ export function wideRow(batch: FeatureBatch, r: number, idf: Float32Array, s: Wi
 
 /**
  * Collects row r into the scratch without scoring it (ids, values, count), for a serving pass whose wide
- * sentiment part is switched off but whose category blend reads the row (categoryWideRowLogits).
+ * sentiment part is switched off but whose category blend reads the row (packedCategoryRowLogits).
  */
 export function collectWideRow(batch: FeatureBatch, r: number, s: WideScratch): number {
   return collectRow(batch, r, s);
