@@ -6,11 +6,11 @@
  * validation rows through blendCategoryRow, the function that serves them.
  */
 import type { CategoryWideModel } from '../core/model/category-wide.js';
-import { CATEGORY_WIDE_FILE, blendCategoryRow } from '../core/model/category-wide.js';
+import { CATEGORY_WIDE_FILE, blendCategoryRow, quantizeCategoryKernel } from '../core/model/category-wide.js';
 import { ModelForward } from '../core/model/runtime.js';
 import { type CategoryBlend, type ModelBundle, withoutCategoryBlend } from '../core/model/text-model.js';
 import type { Tf } from '../core/model/tf.js';
-import { DEFAULT_CATEGORY_WIDE, categoryWideLogitRows, trainCategoryWide } from './category-wide.js';
+import { DEFAULT_CATEGORY_WIDE, categoryWideLogitRows, categoryWideProbabilities, trainCategoryWide } from './category-wide.js';
 import type { LabeledReview } from './data.js';
 import { categoryClass } from './evaluate.js';
 import { macroF1Of, tuneLogOffsets } from './teacher/log-offsets.js';
@@ -24,8 +24,11 @@ export interface CategoryBlendSummary {
   headWeight: number;
   /** The wide part's epoch kept (best validation macro-F1). */
   bestEpoch: number;
-  /** Validation macro-F1 of the head alone, the wide part alone and the served blend. */
-  validationMacroF1: { head: number; wide: number; blended: number };
+  /**
+   * Validation macro-F1 of the head alone, the wide part alone (as served: its kernel quantized), the served blend,
+   * and the wide part before its kernel was quantized (what the int8 weights cost).
+   */
+  validationMacroF1: { head: number; wide: number; blended: number; wideUnquantized: number };
   seconds: number;
 }
 
@@ -54,10 +57,12 @@ export function fitCategoryBlend(
   if (k < 2) return undefined;
   const labelsOf = (rows: readonly LabeledReview[]) => Int32Array.from(rows, (r) => categoryClass(r.category, classes));
   const trained = trainCategoryWide(bundle.featurizer, classes, { rows: fitRows, labels: labelsOf(fitRows) }, { rows: valRows, labels: labelsOf(valRows) }, { ...DEFAULT_CATEGORY_WIDE, idf: bundle.wide.idf, ...(start ? { start } : {}) }, progress);
+  // Int8 weights: serving packs them into the blocks it gathers anyway (core/model/wide-scoring.ts), so the blend is tuned on them.
+  const model: CategoryWideModel = { ...trained.model, kernel: quantizeCategoryKernel(trained.model.kernel, k) };
   const val = valRows.filter((r) => categoryClass(r.category, classes) >= 0);
   const labels = labelsOf(val);
   const head = headCategoryProbabilities(tf, bundle, val);
-  const wide = categoryWideLogitRows(trained.model, val, bundle.featurizer);
+  const wide = categoryWideLogitRows(model, val, bundle.featurizer);
   const served = (blend: Omit<CategoryBlend, 'file'>) => {
     const probabilities = head.slice();
     const scratch = wide.slice();
@@ -75,17 +80,18 @@ export function fitCategoryBlend(
     if (macroF1 > best.macroF1 + 1e-9) best = { headWeight, logOffsets, macroF1 };
   }
   const wideAlone = macroF1Of(labels, served({ headWeight: 0, logOffsets: zero }), classes);
+  const wideUnquantized = macroF1Of(labels, categoryWideProbabilities(trained.model, val, bundle.featurizer), classes);
   const summary: CategoryBlendSummary = {
     headWeight: best.headWeight,
     bestEpoch: trained.bestEpoch,
-    validationMacroF1: { head: round4(headAlone), wide: round4(wideAlone), blended: round4(best.macroF1) },
+    validationMacroF1: { head: round4(headAlone), wide: round4(wideAlone), blended: round4(best.macroF1), wideUnquantized: round4(wideUnquantized) },
     seconds: round4((performance.now() - started) / 1000),
   };
   progress(
-    `category blend: head weight ${best.headWeight}, offsets ${JSON.stringify(best.logOffsets)}; validation macro-F1 head ${headAlone.toFixed(4)}, wide part ${wideAlone.toFixed(4)}, blend ${best.macroF1.toFixed(4)}`,
+    `category blend: head weight ${best.headWeight}, offsets ${JSON.stringify(best.logOffsets)}; validation macro-F1 head ${headAlone.toFixed(4)}, wide part ${wideAlone.toFixed(4)} (${wideUnquantized.toFixed(4)} before int8), blend ${best.macroF1.toFixed(4)}`,
   );
   if (best.headWeight === 1) return undefined;
-  return { categoryWide: trained.model, categoryBlend: { file: CATEGORY_WIDE_FILE, headWeight: best.headWeight, logOffsets: best.logOffsets }, summary };
+  return { categoryWide: model, categoryBlend: { file: CATEGORY_WIDE_FILE, headWeight: best.headWeight, logOffsets: best.logOffsets }, summary };
 }
 
 /** The category head's probabilities (no blend) of `rows`, [rows x classes], through the serving forward pass. */

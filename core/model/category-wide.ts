@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { DriftlineError } from '../errors.js';
 import type { FeatureBatch } from '../features/featurizer.js';
 import { CATEGORY_WIDE_FILE, type CategoryBlendWeights, type CategoryWideModel } from './text-model.js';
-import { CATEGORY_BLOCK_OFFSET, type WideScratch, wideBucket, wideRow } from './wide-scoring.js';
+import { CATEGORY_BYTE_OFFSET, type WideScratch, wideBucket, wideRow } from './wide-scoring.js';
 
 // The types live with the model family (text-model.ts, which the manifest and bundle need); re-exported for this part's users.
 export { CATEGORY_WIDE_FILE, type CategoryBlendWeights, type CategoryWideModel };
@@ -75,10 +75,15 @@ export async function readCategoryWide(accurateDir: string, buckets: number, cla
  * adds them, weighted, to the teacher head's logits (a geometric blend of the two distributions).
  */
 export function categoryWideLogits(batch: FeatureBatch, r: number, model: CategoryWideModel, scratch: WideScratch, out: Float64Array | Float32Array, at: number): void {
+  wideRow(batch, r, model.idf, scratch);
+  kernelRowLogits(scratch, model, out, at);
+}
+
+/** bias + kernel . (the row the scratch collected last), reading the kernel from the model's own table. */
+function kernelRowLogits(scratch: WideScratch, model: CategoryWideModel, out: Float64Array | Float32Array, at: number): void {
   const k = model.bias.length;
   for (let c = 0; c < k; c++) out[at + c] = model.bias[c]!;
-  const n = wideRow(batch, r, model.idf, scratch);
-  for (let j = 0; j < n; j++) {
+  for (let j = 0; j < scratch.count; j++) {
     const base = wideBucket(scratch, j) * k;
     const v = scratch.values[j]!;
     for (let c = 0; c < k; c++) out[at + c]! += model.kernel[base + c]! * v;
@@ -86,53 +91,106 @@ export function categoryWideLogits(batch: FeatureBatch, r: number, model: Catego
 }
 
 /**
- * categoryWideLogits of the row the scratch collected last, for a serving scratch that holds the part's kernel in its
- * blocks (createServingScratch with it): the weights come with the gather the pooling and the wide sentiment part have
- * made, where the separate 3.7 MB kernel costs a cache miss per entry. The same sums in the same order, so the same
- * doubles.
+ * categoryWideLogits of the row a serving scratch (createServingScratch) collected last, with the same doubles: from the
+ * int8 weights in its blocks when it packed the part (a quantized kernel), else from the model's kernel table (a part
+ * trained before the kernel was quantized: a cache miss per entry more).
  */
-export function packedCategoryRowLogits(scratch: WideScratch, bias: Float32Array, out: Float64Array, at: number): void {
+export function collectedRowCategoryLogits(scratch: WideScratch, model: CategoryWideModel, out: Float64Array, at: number): void {
+  if (scratch.categoryBytes) packedCategoryRowLogits(scratch, model.bias, out, at);
+  else kernelRowLogits(scratch, model, out, at);
+}
+
+/** Largest |level| of a quantized weight: int8 without -128, so the range is symmetric. */
+const INT8_LEVELS = 127;
+/** Smallest step: far under any weight that moves a logit, and its multiples stay exact float32 numbers. */
+const MIN_STEP = 2 ** -100;
+
+/** The power of two that puts a class's largest |weight| within INT8_LEVELS steps. */
+function stepOf(maxAbs: number): number {
+  let step = MIN_STEP;
+  while (maxAbs / step > INT8_LEVELS) step *= 2;
+  return step;
+}
+
+function classMaxAbs(kernel: Float32Array, k: number): Float64Array {
+  const max = new Float64Array(k);
+  for (let i = 0; i < kernel.length; i++) max[i % k] = Math.max(max[i % k]!, Math.abs(kernel[i]!));
+  return max;
+}
+
+/**
+ * The kernel with every weight rounded to an int8 multiple of a power-of-two step per class (the trainer's last step on
+ * the stream tier's part). The rounded weights are exact float32 numbers, so the file stays float32 and the served int8
+ * copy gives the same doubles; the rounding is at most half a step (1/254 of the class's largest weight).
+ */
+export function quantizeCategoryKernel(kernel: Float32Array, k: number): Float32Array {
+  const steps = Array.from(classMaxAbs(kernel, k), stepOf);
+  return Float32Array.from(kernel, (w, i) => Math.round(w / steps[i % k]!) * steps[i % k]!);
+}
+
+/** The per-class steps of a quantized kernel (quantizeCategoryKernel's), or null when a weight is not an int8 multiple of its step. */
+export function quantizedCategorySteps(kernel: Float32Array, k: number): Float64Array | null {
+  const steps = Float64Array.from(classMaxAbs(kernel, k), stepOf);
+  for (let i = 0; i < kernel.length; i++) {
+    const level = kernel[i]! / steps[i % k]!;
+    if (!Number.isInteger(level) || Math.abs(level) > INT8_LEVELS) return null;
+  }
+  return steps;
+}
+
+/**
+ * The packed path of collectedRowCategoryLogits: the int8 weights come with the gather the pooling and the wide
+ * sentiment part have made, where the separate 3.7 MB float kernel costs a cache miss per entry. Each class sums
+ * level x value from bias / step and multiplies by its step at the end: scaling by a power of two is exact and commutes
+ * with every rounding, so this is the generic sum of (level x step) x value, the kernel's weights, to the bit.
+ */
+function packedCategoryRowLogits(scratch: WideScratch, bias: Float32Array, out: Float64Array, at: number): void {
   const k = bias.length;
-  if (scratch.categoryClasses !== k) throw new DriftlineError('MODEL_SCORING_FAILED', `the scratch holds ${scratch.categoryClasses} category weights per block, the part has ${k} classes`);
-  const { floats, ids, values, count } = scratch;
-  // Four classes per pass in local accumulators (as the pooling's sumRowsBlocked): a class-inner loop over the output
-  // array costs a load and a store per product and ran ~2x slower. Each class still sums its products in entry order.
-  let c = 0;
-  for (; c + 4 <= k; c += 4) {
-    let a0 = bias[c]!;
-    let a1 = bias[c + 1]!;
-    let a2 = bias[c + 2]!;
-    let a3 = bias[c + 3]!;
+  const { categoryBytes: q, categorySteps: steps, ids, values, count } = scratch;
+  if (scratch.categoryClasses !== k || !q || !steps) throw new DriftlineError('MODEL_SCORING_FAILED', `the scratch holds ${scratch.categoryClasses} category weights per block, the part has ${k} classes`);
+  // Eight classes per pass in local accumulators (as the pooling's sumRowsBlocked): a class-inner loop over the output
+  // array costs a load and a store per product and ran ~2x slower. The blocks pad the classes to a multiple of eight
+  // with zero weights (steps of 1), so every pass is a full one and the padding's sums are dropped.
+  for (let c = 0; c < k; c += 8) {
+    let a0 = scaledBias(bias, steps, c);
+    let a1 = scaledBias(bias, steps, c + 1);
+    let a2 = scaledBias(bias, steps, c + 2);
+    let a3 = scaledBias(bias, steps, c + 3);
+    let a4 = scaledBias(bias, steps, c + 4);
+    let a5 = scaledBias(bias, steps, c + 5);
+    let a6 = scaledBias(bias, steps, c + 6);
+    let a7 = scaledBias(bias, steps, c + 7);
     for (let j = 0; j < count; j++) {
-      const base = ids[j]! + CATEGORY_BLOCK_OFFSET + c;
+      const base = (ids[j]! << 2) + CATEGORY_BYTE_OFFSET + c;
       const v = values[j]!;
-      a0 += floats[base]! * v;
-      a1 += floats[base + 1]! * v;
-      a2 += floats[base + 2]! * v;
-      a3 += floats[base + 3]! * v;
+      a0 += q[base]! * v;
+      a1 += q[base + 1]! * v;
+      a2 += q[base + 2]! * v;
+      a3 += q[base + 3]! * v;
+      a4 += q[base + 4]! * v;
+      a5 += q[base + 5]! * v;
+      a6 += q[base + 6]! * v;
+      a7 += q[base + 7]! * v;
     }
-    out[at + c] = a0;
-    out[at + c + 1] = a1;
-    out[at + c + 2] = a2;
-    out[at + c + 3] = a3;
+    storeScaled(out, at, c, k, a0, steps);
+    storeScaled(out, at, c + 1, k, a1, steps);
+    storeScaled(out, at, c + 2, k, a2, steps);
+    storeScaled(out, at, c + 3, k, a3, steps);
+    storeScaled(out, at, c + 4, k, a4, steps);
+    storeScaled(out, at, c + 5, k, a5, steps);
+    storeScaled(out, at, c + 6, k, a6, steps);
+    storeScaled(out, at, c + 7, k, a7, steps);
   }
-  for (; c + 2 <= k; c += 2) {
-    let a0 = bias[c]!;
-    let a1 = bias[c + 1]!;
-    for (let j = 0; j < count; j++) {
-      const base = ids[j]! + CATEGORY_BLOCK_OFFSET + c;
-      const v = values[j]!;
-      a0 += floats[base]! * v;
-      a1 += floats[base + 1]! * v;
-    }
-    out[at + c] = a0;
-    out[at + c + 1] = a1;
-  }
-  if (c < k) {
-    let a = bias[c]!;
-    for (let j = 0; j < count; j++) a += floats[ids[j]! + CATEGORY_BLOCK_OFFSET + c]! * values[j]!;
-    out[at + c] = a;
-  }
+}
+
+/** A class's logit back from units of its step (nothing for the padding past the last class). */
+function storeScaled(out: Float64Array, at: number, c: number, k: number, sum: number, steps: Float64Array): void {
+  if (c < k) out[at + c] = sum * steps[c]!;
+}
+
+/** A class's bias in units of its step (0 for the padding past the last class). */
+function scaledBias(bias: Float32Array, steps: Float64Array, c: number): number {
+  return c < bias.length ? bias[c]! / steps[c]! : 0;
 }
 
 /**

@@ -18,8 +18,8 @@ import { type CompiledForest, compileForest, ecdfPercentile, isolationScores, ne
 import { SIGNAL_COUNT, type TextAnomalyScratch, TEXT_FEATURES, createTextAnomalyScratch, largestTailScore, textFeatures } from './text-anomaly.js';
 import { type DenseRunner, compileDenseModel } from './dense-exec.js';
 import { type ModelBundle, type PooledBatch, createPooledBatch, knownRows, outlierDim, outlierVectors, poolRow } from './text-model.js';
-import { type WideScratch, blendSentiment, collectWideRow, createServingScratch, createWideScratch, packWide, wideProbabilities, wideRowProbabilities } from './wide-scoring.js';
-import { type CategoryBlendWeights, type CategoryWideModel, blendCategoryRow, packedCategoryRowLogits } from './category-wide.js';
+import { type PackedCategoryPart, type WideScratch, blendSentiment, collectWideRow, createServingScratch, createWideScratch, packWide, wideProbabilities, wideRowProbabilities } from './wide-scoring.js';
+import { type CategoryBlendWeights, type CategoryWideModel, blendCategoryRow, collectedRowCategoryLogits, quantizedCategorySteps } from './category-wide.js';
 import { type Tf, loadTf } from './tf.js';
 import type { ModelRuntime, Prediction, ScoreOptions, SentenceSentiment } from './types.js';
 import type { ReviewInput } from '../review.js';
@@ -101,8 +101,7 @@ export class ModelForward {
     this.runHead = compileDenseModel(tf, bundle.head, 2);
     this.runAutoencoder = compileDenseModel(tf, bundle.autoencoder, 1);
     this.categoryWide = streamCategoryWide(bundle);
-    const category = this.categoryWide ? { kernel: this.categoryWide.model.kernel, classes: bundle.manifest.categories.length } : undefined;
-    this.wideScratch = createServingScratch(bundle.featurizer.buckets, bundle.embedding, this.dim, category);
+    this.wideScratch = createServingScratch(bundle.featurizer.buckets, bundle.embedding, this.dim, packedCategoryPart(this.categoryWide?.model, bundle.manifest.categories.length));
     packWide(this.wideScratch, bundle.wide);
     this.sentenceScratch = bundle.sentences ? createWideScratch(bundle.featurizer.buckets) : null;
     this.knn = bundle.outlier.shiftKnn ? compileKnn(bundle.outlier.shiftKnn) : null;
@@ -129,7 +128,7 @@ export class ModelForward {
       poolRow(batch, r, table, this.dim, pooling, this.known, pooled, r);
       if (wide) wideRowProbabilities(batch, r, this.bundle.wide, this.wideScratch, wide, r * 3);
       else if (wideCategory) collectWideRow(batch, r, this.wideScratch);
-      if (wideCategory) packedCategoryRowLogits(this.wideScratch, categoryWide!.model.bias, wideCategory, r * k);
+      if (wideCategory) collectedRowCategoryLogits(this.wideScratch, categoryWide!.model, wideCategory, r * k);
     }
     const width = pooled.headInput.length / Math.max(n, 1);
     const [sentiment, category] = this.runHead(pooled.headInput, n, width);
@@ -345,6 +344,12 @@ class TfModelRuntime implements ModelRuntime {
     this.bundle.head.dispose();
     this.bundle.autoencoder.dispose();
   }
+}
+
+/** The part as the serving scratch packs it into its blocks: only a quantized kernel (older parts are read from their own table). */
+function packedCategoryPart(model: CategoryWideModel | undefined, classes: number): PackedCategoryPart | undefined {
+  const steps = model ? quantizedCategorySteps(model.kernel, classes) : null;
+  return model && steps ? { kernel: model.kernel, classes, steps } : undefined;
 }
 
 /** The bundle's wide category part with its blend; refuses a part without a blend (or the reverse) or with another idf. */

@@ -28,11 +28,17 @@ export interface WideScratch {
   /** The embedding copied into the blocks (serving scratch), or null. */
   embedding: Float32Array | null;
   /**
-   * The wide category part's kernel (buckets x categoryClasses) copied into the blocks after the wide sentiment
-   * weights (serving scratch of a model with a category blend), or null: its rows then come with the same gather.
+   * The wide category part's quantized kernel (buckets x categoryClasses), each weight an int8 multiple of its class's
+   * step, copied as int8 into the blocks after the wide sentiment weights (serving scratch of a model with a category
+   * blend), or null: its rows then come with the same gather. Int8 keeps a block of a 16-wide embedding in 96 bytes,
+   * the two cache lines the model without the blend touched (float weights made 136 bytes, three lines).
    */
   categoryKernel: Float32Array | null;
   categoryClasses: number;
+  /** Per class, the step the int8 weights are multiples of (the kernel's weight = int8 x step, exactly). */
+  categorySteps: Float64Array | null;
+  /** The blocks as bytes (the int8 category weights sit at CATEGORY_BYTE_OFFSET after a block's idf), or null. */
+  categoryBytes: Int8Array | null;
   packedIdf: Float32Array | null;
   packedKernel: Float32Array | null;
   setKeys: Int32Array;
@@ -46,15 +52,27 @@ export interface WideScratch {
   generation: number;
 }
 
-function createScratch(buckets: number, embedding: Float32Array | null, dim: number, category: { kernel: Float32Array; classes: number } | null = null): WideScratch {
-  const stride = dim + WIDE_FLOATS + (category?.classes ?? 0);
+/** A wide category part as a serving scratch packs it: its kernel, class count and int8 steps (quantizedCategorySteps). */
+export interface PackedCategoryPart {
+  kernel: Float32Array;
+  classes: number;
+  steps: Float64Array;
+}
+
+function createScratch(buckets: number, embedding: Float32Array | null, dim: number, category: PackedCategoryPart | null = null): WideScratch {
+  // The int8 category weights take whole floats of the block (four to a float), padded to a multiple of eight classes
+  // (packedCategoryRowLogits sums eight per pass).
+  const stride = dim + WIDE_FLOATS + 2 * Math.ceil((category?.classes ?? 0) / 8);
+  const floats = new Float32Array(buckets * stride);
   return {
-    floats: new Float32Array(buckets * stride),
+    floats,
     stride,
     lead: dim,
     embedding,
     categoryKernel: category?.kernel ?? null,
     categoryClasses: category?.classes ?? 0,
+    categorySteps: category?.steps ?? null,
+    categoryBytes: category ? new Int8Array(floats.buffer) : null,
     packedIdf: null,
     packedKernel: null,
     setKeys: new Int32Array(2048),
@@ -75,22 +93,22 @@ export function createWideScratch(buckets: number): WideScratch {
 /**
  * A scratch whose blocks also hold the embedding rows (buckets x dim, row-major): for the runtime's fused
  * pooling + wide pass (core/model/runtime.ts), which reads a bucket's embedding row at floats[b * stride].
- * With `category` (a wide category part's kernel, buckets x classes) the blocks end with the bucket's category
- * weights too, read by packedCategoryRowLogits (core/model/category-wide.ts).
+ * With `category` (a quantized wide category part, buckets x classes) the blocks end with the bucket's int8 category
+ * weights too, read by collectedRowCategoryLogits (core/model/category-wide.ts).
  */
-export function createServingScratch(buckets: number, embedding: Float32Array, dim: number, category?: { kernel: Float32Array; classes: number }): WideScratch {
+export function createServingScratch(buckets: number, embedding: Float32Array, dim: number, category?: PackedCategoryPart): WideScratch {
   if (embedding.length !== buckets * dim) throw new DriftlineError('MODEL_LOAD_FAILED', `embedding has ${embedding.length} values, expected ${buckets} x ${dim}`);
-  if (category && category.kernel.length !== buckets * category.classes) throw new DriftlineError('MODEL_LOAD_FAILED', `category kernel has ${category.kernel.length} values, expected ${buckets} x ${category.classes}`);
+  if (category && (category.kernel.length !== buckets * category.classes || category.steps.length !== category.classes)) throw new DriftlineError('MODEL_LOAD_FAILED', `category kernel has ${category.kernel.length} values, expected ${buckets} x ${category.classes}`);
   return createScratch(buckets, embedding, dim, category ?? null);
 }
 
-/** Where a block's category weights start, counted from its idf (the ids a collected row holds). */
-export const CATEGORY_BLOCK_OFFSET = WIDE_FLOATS;
+/** Where a block's int8 category weights start in categoryBytes, counted in bytes from its idf's (4 x the ids a collected row holds). */
+export const CATEGORY_BYTE_OFFSET = WIDE_FLOATS * 4;
 
 /** Lays idf (and the kernel, when given) into the blocks, unless these very arrays are there already. */
 function pack(s: WideScratch, idf: Float32Array, kernel: Float32Array | null): void {
   if (s.packedIdf === idf && s.packedKernel === kernel) return;
-  const { floats, stride, lead, embedding, categoryKernel, categoryClasses } = s;
+  const { floats, stride, lead, embedding, categoryKernel, categoryClasses, categorySteps, categoryBytes } = s;
   floats.fill(0);
   for (let b = 0; b < idf.length; b++) {
     const at = b * stride;
@@ -102,7 +120,11 @@ function pack(s: WideScratch, idf: Float32Array, kernel: Float32Array | null): v
       floats[at + lead + 2] = kernel[b * 3 + 1]!;
       floats[at + lead + 3] = kernel[b * 3 + 2]!;
     }
-    if (categoryKernel) for (let c = 0; c < categoryClasses; c++) floats[at + lead + WIDE_FLOATS + c] = categoryKernel[b * categoryClasses + c]!;
+    if (categoryKernel && categorySteps && categoryBytes) {
+      // Exact: the kernel's weights are int8 multiples of their power-of-two steps (checked by quantizedCategorySteps).
+      const byte = (at + lead) * 4 + CATEGORY_BYTE_OFFSET;
+      for (let c = 0; c < categoryClasses; c++) categoryBytes[byte + c] = categoryKernel[b * categoryClasses + c]! / categorySteps[c]!;
+    }
   }
   s.packedIdf = idf;
   s.packedKernel = kernel;

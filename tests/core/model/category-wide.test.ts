@@ -1,7 +1,7 @@
 /** The wide category part of both tiers (core/model/category-wide.ts): its file format, its logits and the stream tier's blend. */
 import { describe, expect, it } from 'vitest';
 import { createFeaturizerConfig, featurizeBatch } from '../../../core/features/featurizer.js';
-import { type CategoryWideModel, blendCategoryRow, categoryWideLogits, packedCategoryRowLogits, parseCategoryWide, serializeCategoryWide, softmaxInPlace } from '../../../core/model/category-wide.js';
+import { type CategoryWideModel, blendCategoryRow, categoryWideLogits, collectedRowCategoryLogits, parseCategoryWide, quantizeCategoryKernel, quantizedCategorySteps, serializeCategoryWide, softmaxInPlace } from '../../../core/model/category-wide.js';
 import { collectWideRow, createServingScratch, createWideScratch, packWide, wideBucket, wideRow } from '../../../core/model/wide-scoring.js';
 import { expectCode } from './runtime-conformance.js';
 
@@ -74,7 +74,31 @@ describe('wide category part', () => {
     e.forEach((v, c) => expect(probs[c]).toBeCloseTo(v / sum, 9));
   });
 
-  it('packed in a serving scratch, gives the generic logits bit for bit, for every class count (four-, two- and one-class passes)', () => {
+  it('quantizes each class to int8 multiples of a power-of-two step, exact float32 numbers within half a step, and finds the steps back', () => {
+    const k = 3;
+    const kernel = Float32Array.from({ length: BUCKETS * k }, (_, i) => (i % k === 2 ? 0 : Math.sin(i * 1.3) * (i % k === 0 ? 5 : 0.01)));
+    const quantized = quantizeCategoryKernel(kernel, k);
+    const steps = quantizedCategorySteps(quantized, k)!;
+    expect(steps).not.toBeNull();
+    // The smallest power of two that fits the class's largest |weight| into 127 steps.
+    for (const c of [0, 1]) {
+      const max = Math.max(...Array.from(kernel.filter((_, i) => i % k === c), Math.abs));
+      expect(Number.isInteger(Math.log2(steps[c]!))).toBe(true);
+      expect([max / steps[c]! <= 127, max / (steps[c]! / 2) > 127]).toEqual([true, true]);
+    }
+    quantized.forEach((w, i) => {
+      const level = w / steps[i % k]!;
+      expect(Number.isInteger(level) && Math.abs(level) <= 127).toBe(true);
+      expect(Math.fround(w)).toBe(w);
+      expect(Math.abs(w - kernel[i]!)).toBeLessThanOrEqual(steps[i % k]! / 2);
+    });
+    // An all-zero class stays zero; a kernel that was not quantized has no steps.
+    expect(Array.from(quantized.filter((_, i) => i % k === 2))).toEqual(new Array(BUCKETS).fill(0));
+    expect(quantizedCategorySteps(kernel, k)).toBeNull();
+    expect(quantizeCategoryKernel(quantized, k)).toEqual(quantized);
+  });
+
+  it('of a serving scratch\'s collected row, gives the generic logits bit for bit: from its int8 blocks (quantized kernel, every class count) or from the kernel table', () => {
     const config = createFeaturizerConfig({ buckets: BUCKETS });
     const reviews = [
       { review_id: 'a', title: 'Great capo', text: 'The capo holds the strings, great capo.' },
@@ -85,23 +109,33 @@ describe('wide category part', () => {
     const dim = 4;
     const embedding = Float32Array.from({ length: BUCKETS * dim }, (_, i) => Math.cos(i) / 3);
     for (const k of [1, 2, 3, 4, 5, 7, 14]) {
-      const m: CategoryWideModel = { idf: model().idf, kernel: Float32Array.from({ length: BUCKETS * k }, (_, i) => Math.sin(i * 1.7) / 2), bias: Float32Array.from({ length: k }, (_, c) => c / 10 - 0.2) };
-      const serving = createServingScratch(BUCKETS, embedding, dim, { kernel: m.kernel, classes: k });
-      packWide(serving, { idf: m.idf, kernel: new Float32Array(BUCKETS * 3), bias: new Float32Array(3) });
-      const packed = new Float64Array(reviews.length * k);
-      const generic = new Float64Array(reviews.length * k);
-      for (let r = 0; r < reviews.length; r++) {
-        collectWideRow(batch, r, serving);
-        packedCategoryRowLogits(serving, m.bias, packed, r * k);
-        categoryWideLogits(batch, r, m, createWideScratch(BUCKETS), generic, r * k);
+      const raw = Float32Array.from({ length: BUCKETS * k }, (_, i) => Math.sin(i * 1.7) / 2);
+      for (const kernel of [quantizeCategoryKernel(raw, k), raw]) {
+        const m: CategoryWideModel = { idf: model().idf, kernel, bias: Float32Array.from({ length: k }, (_, c) => c / 10 - 0.2) };
+        const steps = quantizedCategorySteps(kernel, k);
+        const serving = createServingScratch(BUCKETS, embedding, dim, steps ? { kernel, classes: k, steps } : undefined);
+        expect(serving.categoryBytes !== null).toBe(kernel !== raw);
+        packWide(serving, { idf: m.idf, kernel: new Float32Array(BUCKETS * 3), bias: new Float32Array(3) });
+        const served = new Float64Array(reviews.length * k);
+        const generic = new Float64Array(reviews.length * k);
+        for (let r = 0; r < reviews.length; r++) {
+          collectWideRow(batch, r, serving);
+          collectedRowCategoryLogits(serving, m, served, r * k);
+          categoryWideLogits(batch, r, m, createWideScratch(BUCKETS), generic, r * k);
+        }
+        expect(Array.from(served), `${k} classes, ${kernel === raw ? 'table' : 'int8 blocks'}`).toEqual(Array.from(generic));
       }
-      expect(Array.from(packed), `${k} classes`).toEqual(Array.from(generic));
     }
+    // Int8 blocks keep a 16-wide embedding's block at 96 bytes (two cache lines) with 14 classes.
+    const q = quantizeCategoryKernel(Float32Array.from({ length: BUCKETS * 14 }, (_, i) => Math.sin(i)), 14);
+    expect(createServingScratch(BUCKETS, new Float32Array(BUCKETS * 16), 16, { kernel: q, classes: 14, steps: quantizedCategorySteps(q, 14)! }).stride * 4).toBe(96);
   });
 
   it('refuses a scratch packed for another class count (MODEL_SCORING_FAILED)', async () => {
-    const serving = createServingScratch(BUCKETS, new Float32Array(BUCKETS * 4), 4, { kernel: new Float32Array(BUCKETS * 2), classes: 2 });
-    await expectCode(Promise.resolve().then(() => packedCategoryRowLogits(serving, new Float32Array(3), new Float64Array(3), 0)), 'MODEL_SCORING_FAILED');
+    const q = quantizeCategoryKernel(Float32Array.from({ length: BUCKETS * 2 }, (_, i) => Math.sin(i)), 2);
+    const serving = createServingScratch(BUCKETS, new Float32Array(BUCKETS * 4), 4, { kernel: q, classes: 2, steps: quantizedCategorySteps(q, 2)! });
+    const three = { ...model(), kernel: new Float32Array(BUCKETS * 3) };
+    await expectCode(Promise.resolve().then(() => collectedRowCategoryLogits(serving, three, new Float64Array(3), 0)), 'MODEL_SCORING_FAILED');
   });
 
   it('blends softmax(w ln p_head + (1 - w) wide logits + offsets) into the head row, by hand', () => {

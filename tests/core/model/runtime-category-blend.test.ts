@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MANIFEST_FILE, writeModelArtifacts } from '../../../core/model/artifacts.js';
-import { CATEGORY_WIDE_FILE, blendCategoryRow, serializeCategoryWide } from '../../../core/model/category-wide.js';
+import { CATEGORY_WIDE_FILE, blendCategoryRow, quantizeCategoryKernel, quantizedCategorySteps, serializeCategoryWide } from '../../../core/model/category-wide.js';
 import { ModelForward, loadModelRuntime } from '../../../core/model/runtime.js';
 import { loadWorkerRuntime } from '../../../core/model/worker-runtime.js';
 import pino from 'pino';
@@ -24,14 +24,18 @@ let blended: ModelBundle;
 let dir: string;
 const cleanup: string[] = [];
 
-/** The tiny model with a wide category part and a blend set by hand (the trainer may keep the head alone on easy data). */
-function withCategoryBlend(bundle: ModelBundle): ModelBundle {
+/**
+ * The tiny model with a wide category part (its kernel quantized, as the trainer leaves it, unless `quantized` is false:
+ * a part trained before) and a blend set by hand (the trainer may keep the head alone on easy data).
+ */
+function withCategoryBlend(bundle: ModelBundle, quantized = true): ModelBundle {
   const classes = bundle.manifest.categories;
   const rows = syntheticReviews(400, 21);
   const labels = (r: typeof rows) => Int32Array.from(r, (x) => classes.indexOf(x.category ?? ''));
   const { model } = trainCategoryWide(bundle.featurizer, classes, { rows: rows.slice(0, 300), labels: labels(rows.slice(0, 300)) }, { rows: rows.slice(300), labels: labels(rows.slice(300)) }, { ...DEFAULT_CATEGORY_WIDE, epochs: 2, idf: bundle.wide.idf });
   const logOffsets = classes.map((_, c) => (c === 0 ? 0.4 : c === 1 ? -0.3 : 0));
-  return { ...bundle, categoryWide: model, manifest: { ...bundle.manifest, formatVersion: 3, categoryBlend: { file: CATEGORY_WIDE_FILE, headWeight: 0.35, logOffsets } } };
+  const kernel = quantized ? quantizeCategoryKernel(model.kernel, classes.length) : model.kernel;
+  return { ...bundle, categoryWide: { ...model, kernel }, manifest: { ...bundle.manifest, formatVersion: 3, categoryBlend: { file: CATEGORY_WIDE_FILE, headWeight: 0.35, logOffsets } } };
 }
 
 async function writeCopy(bundle: ModelBundle): Promise<string> {
@@ -61,14 +65,20 @@ afterAll(async () => {
 describeRuntimeConformance('main-thread runtime with a category blend', loadModelRuntime, () => ({ trained: { ...trained, bundle: blended }, dir }));
 
 describe('category blend: serving', () => {
-  it('serves the trainer reference: head probabilities, wide logits of the same reviews, blendCategoryRow', async () => {
+  const unquantized = () => withCategoryBlend(withoutCategoryBlend(trained.bundle), false);
+  it.each([
+    ['int8 weights in the serving blocks', () => blended],
+    ['a float kernel trained before int8, read from its own table', unquantized],
+  ])('serves the trainer reference (%s): head probabilities, wide logits of the same reviews, blendCategoryRow', async (_what, bundleOf) => {
     const { tf } = await loadTf('wasm');
-    const { manifest } = blended;
-    const head = new ModelForward(tf, withoutCategoryBlend(blended)).heads(probe).category;
-    const wide = categoryWideLogitRows(blended.categoryWide!, probe, blended.featurizer);
+    const bundle = bundleOf();
+    const { manifest } = bundle;
     const k = manifest.categories.length;
-    for (let r = 0; r < probe.length; r++) blendCategoryRow(head, r * k, wide, r * k, k, blended.manifest.categoryBlend!);
-    const runtime = await loadModelRuntime(dir, { name: 'tiny', version: 1 });
+    expect(quantizedCategorySteps(bundle.categoryWide!.kernel, k) !== null).toBe(bundle === blended);
+    const head = new ModelForward(tf, withoutCategoryBlend(bundle)).heads(probe).category;
+    const wide = categoryWideLogitRows(bundle.categoryWide!, probe, bundle.featurizer);
+    for (let r = 0; r < probe.length; r++) blendCategoryRow(head, r * k, wide, r * k, k, manifest.categoryBlend!);
+    const runtime = await loadModelRuntime(bundle === blended ? dir : await writeCopy(bundle), { name: 'tiny', version: 1 });
     try {
       const served = await runtime.score(probe);
       served.forEach((p, r) => {
