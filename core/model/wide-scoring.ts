@@ -98,7 +98,8 @@ export function createWideScratch(buckets: number): WideScratch {
  */
 export function createServingScratch(buckets: number, embedding: Float32Array, dim: number, category?: PackedCategoryPart): WideScratch {
   if (embedding.length !== buckets * dim) throw new DriftlineError('MODEL_LOAD_FAILED', `embedding has ${embedding.length} values, expected ${buckets} x ${dim}`);
-  if (category && (category.kernel.length !== buckets * category.classes || category.steps.length !== category.classes)) throw new DriftlineError('MODEL_LOAD_FAILED', `category kernel has ${category.kernel.length} values, expected ${buckets} x ${category.classes}`);
+  if (category && category.kernel.length !== buckets * category.classes) throw new DriftlineError('MODEL_LOAD_FAILED', `category kernel has ${category.kernel.length} values, expected ${buckets} x ${category.classes}`);
+  if (category && category.steps.length !== category.classes) throw new DriftlineError('MODEL_LOAD_FAILED', `category part has ${category.steps.length} int8 steps, expected one per class (${category.classes})`);
   return createScratch(buckets, embedding, dim, category ?? null);
 }
 
