@@ -3,19 +3,16 @@
  * ingest, a producer retry) is not added to any window again inside DRIFTLINE_DEDUPE_HORIZON_S, whatever
  * its ingest time. And its dead letters are published once, not once per attempt at a batch.
  */
-import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
-import { defaultDriftThresholds } from '../../core/drift/config.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
-import { createLogger } from '../../core/logger.js';
 import { InMemoryBaselineProvider } from '../../drift-aggregator/baselines.js';
 import { AggregatorService } from '../../drift-aggregator/service.js';
 import { windowStartOf } from '../../drift-aggregator/windows.js';
 import type { ScoredReview } from '../../schemas/types.js';
 import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
-import { collect, publishScored, testSetup, waitFor } from './harness.js';
+import { collect, publishScored, testSetup, waitFor, releaseTestAggregator, testAggregator } from './harness.js';
 
 const MODEL = 'dedupe-model';
 const WINDOW_MS = 60_000;
@@ -46,28 +43,18 @@ async function appliedEvents(): Promise<number> {
 beforeAll(async () => {
   await ensureTopics(kafka, [core.topicScored, core.topicDeadLetter], core);
   clickhouse = await createClickHouse(core);
-  service = new AggregatorService({
+  service = testAggregator('dedupe-test', {
     core,
     settings: setup.settings,
-    thresholds: defaultDriftThresholds(),
     kafka,
     redis,
     clickhouse,
     baselines: new InMemoryBaselineProvider([syntheticBaseline(MODEL, 1)]),
-    rollbackTarget: null,
-    log: createLogger('dedupe-test', 'silent'),
   });
   await service.start();
 });
 
-afterAll(async () => {
-  await service?.stop();
-  await clickhouse?.close();
-  const keys = await redis.keys(`${core.redisPrefix}:*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
-  rmSync(core.clickhousePath, { recursive: true, force: true });
-});
+afterAll(() => releaseTestAggregator({ core, service, clickhouse, redis }));
 
 describe('end-to-end dedupe in the aggregator', () => {
   it('counts each review_id once: the whole stream sent twice and half a batch resent give counts of distinct ids', async () => {

@@ -13,17 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codecFor } from '../../core/avro.js';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
 import { coreSettings, type CoreSettings } from '../../core/config.js';
-import { defaultDriftThresholds } from '../../core/drift/config.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
-import { createLogger } from '../../core/logger.js';
 import { InMemoryBaselineProvider, SketchCatalog } from '../../drift-aggregator/baselines.js';
 import { sharedWindowStates } from '../../drift-aggregator/evaluate.js';
-import { AggregatorService } from '../../drift-aggregator/service.js';
 import { AggregatorState } from '../../drift-aggregator/redis-state.js';
 import { windowId, windowStartOf } from '../../drift-aggregator/windows.js';
 import type { ScoredReview } from '../../schemas/types.js';
 import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
-import { testSetup, waitFor } from './harness.js';
+import { testSetup, waitFor, testAggregator } from './harness.js';
 
 const MODEL = 'event-time';
 const WINDOW_MS = 60_000;
@@ -90,17 +87,14 @@ async function streamOnce(partitions: number, chunk: number, pauseMs: number): P
   const core = coreSettings.load({ ...process.env, ...setup.env, DRIFTLINE_TOPIC_PARTITIONS: String(partitions), DRIFTLINE_CLICKHOUSE_PATH: chdbPath, DRIFTLINE_CLICKHOUSE_DATABASE: `event_time_${setup.id}` });
   const kafka = createKafka(core, 'event-time-test');
   await ensureTopics(kafka, [core.topicScored, core.topicAlerts, core.topicDeadLetter], core);
-  const service = new AggregatorService({
+  const service = testAggregator('event-time-test', {
     core,
     settings: setup.settings,
-    thresholds: defaultDriftThresholds(),
     kafka,
     redis,
     clickhouse,
     baselines: new InMemoryBaselineProvider([syntheticBaseline(MODEL, 1)]),
-    rollbackTarget: null,
-    log: createLogger('event-time-test', process.env.AGG_TEST_LOG ?? 'warn'),
-  });
+  }, 'warn');
   const run: Run = { core, closedWindows: 0 };
   service.onWindowClosed(() => run.closedWindows++);
   await service.start();

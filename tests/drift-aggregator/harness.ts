@@ -1,13 +1,18 @@
 /** Shared set-up of the aggregator's integration tests: unique topics, Redis prefix, chdb path; Kafka helpers. */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import { codecFor } from '../../core/avro.js';
+import type { ClickHouseClient } from '../../core/clickhouse.js';
 import { coreSettings, type CoreSettings } from '../../core/config.js';
 import type { SchemaName, SchemaTypes, ScoredReview } from '../../schemas/types.js';
+import { defaultDriftThresholds } from '../../core/drift/config.js';
+import { createLogger } from '../../core/logger.js';
 import { aggregatorSettings, type AggregatorSettings } from '../../drift-aggregator/config.js';
+import { AggregatorService } from '../../drift-aggregator/service.js';
 
 export interface TestSetup {
   id: string;
@@ -120,4 +125,26 @@ export async function driftlineCli(args: string[], env: NodeJS.ProcessEnv): Prom
       else resolve(stdout);
     });
   });
+}
+
+type AggregatorDeps = ConstructorParameters<typeof AggregatorService>[0];
+
+/**
+ * The in-process aggregator of an integration test: default drift thresholds, no rollback target and a logger at
+ * AGG_TEST_LOG (else `logLevel`) unless `deps` gives them.
+ */
+export function testAggregator(name: string, deps: Omit<AggregatorDeps, 'thresholds' | 'rollbackTarget' | 'log'> & Partial<AggregatorDeps>, logLevel = 'silent'): AggregatorService {
+  return new AggregatorService({ thresholds: defaultDriftThresholds(), rollbackTarget: null, log: createLogger(name, process.env.AGG_TEST_LOG ?? logLevel), ...deps });
+}
+
+/** Removes what an aggregator test leaves: stops the service, closes chdb and deletes its directory, deletes the prefix's Redis keys. */
+export async function releaseTestAggregator(parts: { core: CoreSettings; service?: AggregatorService; clickhouse?: ClickHouseClient; redis?: Redis }): Promise<void> {
+  await parts.service?.stop();
+  await parts.clickhouse?.close();
+  if (parts.redis) {
+    const keys = await parts.redis.keys(`${parts.core.redisPrefix}:*`);
+    if (keys.length > 0) await parts.redis.del(...keys);
+    parts.redis.disconnect();
+  }
+  rmSync(parts.core.clickhousePath, { recursive: true, force: true });
 }

@@ -4,18 +4,15 @@
  * must be dead-lettered with their reason, never windowed: the watermark does not jump (later valid events
  * are not late), no window opens in the year 287,000, and every window's row reaches ClickHouse.
  */
-import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
-import { defaultDriftThresholds } from '../../core/drift/config.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
-import { createLogger } from '../../core/logger.js';
 import { InMemoryBaselineProvider } from '../../drift-aggregator/baselines.js';
 import { AggregatorService } from '../../drift-aggregator/service.js';
 import type { ScoredReview } from '../../schemas/types.js';
 import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
-import { collect, publishScored, testSetup, waitFor } from './harness.js';
+import { collect, publishScored, testSetup, waitFor, releaseTestAggregator, testAggregator } from './harness.js';
 
 const setup = testSetup();
 const core = { ...setup.core, topicPartitions: 1 };
@@ -70,28 +67,18 @@ beforeAll(async () => {
   clickhouse = await createClickHouse(core);
   await ensureTopics(kafka, [core.topicScored, core.topicAlerts, core.topicDeadLetter], core);
   firstWindow = Math.floor(Date.now() / settings.windowMs) * settings.windowMs - 10 * settings.windowMs;
-  service = new AggregatorService({
+  service = testAggregator('agg-poison-test', {
     core,
     settings,
-    thresholds: defaultDriftThresholds(),
     kafka,
     redis,
     clickhouse,
     baselines: new InMemoryBaselineProvider([syntheticBaseline(MODEL, 1)]),
-    rollbackTarget: null,
-    log: createLogger('agg-poison-test', process.env.AGG_TEST_LOG ?? 'silent'),
   });
   await service.start();
 });
 
-afterAll(async () => {
-  await service?.stop();
-  await clickhouse?.close();
-  const keys = await redis.keys(`${core.redisPrefix}:*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
-  rmSync(core.clickhousePath, { recursive: true, force: true });
-});
+afterAll(() => releaseTestAggregator({ core, service, clickhouse, redis }));
 
 describe('drift aggregator: poison events on one partition', () => {
   it('dead-letters absurd times and oversized fields, keeps the watermark, writes every window', async () => {

@@ -13,15 +13,13 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../bench/lib.js';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
-import { defaultDriftThresholds } from '../../core/drift/config.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
-import { createLogger } from '../../core/logger.js';
 import { repoPath } from '../../core/paths.js';
 import { InMemoryBaselineProvider } from '../../drift-aggregator/baselines.js';
 import { AggregatorService } from '../../drift-aggregator/service.js';
 import type { ScoredReview } from '../../schemas/types.js';
 import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
-import { publishScored, testSetup, waitFor } from './harness.js';
+import { publishScored, testSetup, waitFor, testAggregator } from './harness.js';
 
 const WINDOWS = 3;
 const PER_WINDOW = 300;
@@ -108,17 +106,14 @@ beforeAll(async () => {
   clickhouse = await createClickHouse(core);
   await ensureTopics(kafka, [core.topicScored, core.topicAlerts], core);
   firstWindow = Math.floor(Date.now() / settings.windowMs) * settings.windowMs - 10 * settings.windowMs;
-  service = new AggregatorService({
+  service = testAggregator('agg-prom-test', {
     core,
     settings,
-    thresholds: defaultDriftThresholds(),
     kafka,
     redis,
     clickhouse,
     baselines: new InMemoryBaselineProvider([syntheticBaseline('synth-prom-shifted', 2)]),
-    rollbackTarget: null,
-    log: createLogger('agg-prom-test', process.env.AGG_TEST_LOG ?? 'warn'),
-  });
+  }, 'warn');
   await service.start();
   const started = servicesScript('prometheus-up');
   expect(started.status, started.output).toBe(0);

@@ -4,14 +4,12 @@
  * is red in its first full window; held-out reviews from the training mix stay free of input drift
  * for 10 windows.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
 import type { ReferenceBaseline } from '../../core/drift/baseline.js';
-import { defaultDriftThresholds } from '../../core/drift/config.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
-import { createLogger } from '../../core/logger.js';
 import { loadModelRuntime } from '../../core/model/runtime.js';
 import type { ModelRuntime } from '../../core/model/types.js';
 import { repoPath, SHIPPED_REVIEWS } from '../../core/paths.js';
@@ -22,7 +20,7 @@ import { scoredEventsOf } from '../../fixtures/scored-events.js';
 import { loadLabeledJsonl, splitByReviewId, type LabeledReview } from '../../trainer/data.js';
 import { HOLDOUT_SALT } from '../../trainer/pipeline.js';
 import { seededRandom } from './fixtures.js';
-import { publishScored, testSetup, waitFor } from './harness.js';
+import { publishScored, testSetup, waitFor, releaseTestAggregator, testAggregator } from './harness.js';
 
 const PER_WINDOW = 300;
 const LOOKALIKE_WINDOWS = 10;
@@ -56,28 +54,20 @@ beforeAll(async () => {
   const as = (modelName: string): ReferenceBaseline => ({ ...baseline, modelName, modelVersion: 1 });
   clickhouse = await createClickHouse(core);
   await ensureTopics(kafka, [core.topicScored, core.topicAlerts], core);
-  service = new AggregatorService({
+  service = testAggregator('real-test', {
     core,
     settings,
-    thresholds: defaultDriftThresholds(),
     kafka,
     redis,
     clickhouse,
     baselines: new InMemoryBaselineProvider([as('books-only'), as('lookalike')]),
-    rollbackTarget: null,
-    log: createLogger('real-test', 'silent'),
   });
   await service.start();
 });
 
 afterAll(async () => {
-  await service?.stop();
   runtime?.dispose();
-  await clickhouse?.close();
-  const keys = await redis.keys(`${core.redisPrefix}:*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
-  rmSync(core.clickhousePath, { recursive: true, force: true });
+  await releaseTestAggregator({ core, service, clickhouse, redis });
 });
 
 interface Row {

@@ -11,13 +11,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
 import { defaultDriftThresholds } from '../../core/drift/config.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
-import { createLogger } from '../../core/logger.js';
 import { openRegistry } from '../../core/model/registry/index.js';
 import { registryBaselineProvider } from '../../drift-aggregator/baselines.js';
 import { registryRollbackTarget } from '../../drift-aggregator/rollback.js';
-import { AggregatorService } from '../../drift-aggregator/service.js';
 import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
-import { collect, publishScored, registerBaseline, testSetup, waitFor } from './harness.js';
+import { collect, publishScored, registerBaseline, testSetup, waitFor, testAggregator } from './harness.js';
 
 const MODEL = 'rb-model';
 const WINDOWS = 5;
@@ -50,7 +48,7 @@ describe('automatic rollback', () => {
 
     clickhouse = await createClickHouse(core);
     const target = registryRollbackTarget(registryDir, kafka, core.topicPromotions);
-    const service = new AggregatorService({
+    const service = testAggregator('rollback-test', {
       core,
       settings: setup.settings,
       thresholds: { ...defaultDriftThresholds(), hysteresisWindows: 1 },
@@ -59,7 +57,6 @@ describe('automatic rollback', () => {
       clickhouse,
       baselines: registryBaselineProvider(registryDir),
       rollbackTarget: target,
-      log: createLogger('rollback-test', 'silent'),
     });
     await service.start();
     try {

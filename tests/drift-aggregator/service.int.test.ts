@@ -3,18 +3,15 @@
  * features red and produces alerts, an unshifted one stays green; every event is counted once and
  * ClickHouse holds one row per key.
  */
-import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
-import { defaultDriftThresholds } from '../../core/drift/config.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
-import { createLogger } from '../../core/logger.js';
 import { InMemoryBaselineProvider } from '../../drift-aggregator/baselines.js';
 import { AggregatorService } from '../../drift-aggregator/service.js';
 import type { ScoredReview } from '../../schemas/types.js';
 import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
-import { collect, publishScored, testSetup, waitFor } from './harness.js';
+import { collect, publishScored, testSetup, waitFor, releaseTestAggregator, testAggregator } from './harness.js';
 
 const setup = testSetup();
 const { core, settings } = setup;
@@ -51,28 +48,18 @@ beforeAll(async () => {
   clickhouse = await createClickHouse(core);
   await ensureTopics(kafka, [core.topicScored, core.topicAlerts], core);
   firstWindow = Math.floor(Date.now() / settings.windowMs) * settings.windowMs - 10 * settings.windowMs;
-  service = new AggregatorService({
+  service = testAggregator('agg-test', {
     core,
     settings,
-    thresholds: defaultDriftThresholds(),
     kafka,
     redis,
     clickhouse,
     baselines: new InMemoryBaselineProvider([syntheticBaseline('synth-shifted', 1), syntheticBaseline('synth-stable', 1)]),
-    rollbackTarget: null,
-    log: createLogger('agg-test', process.env.AGG_TEST_LOG ?? 'warn'),
-  });
+  }, 'warn');
   await service.start();
 });
 
-afterAll(async () => {
-  await service?.stop();
-  await clickhouse?.close();
-  const keys = await redis.keys(`${core.redisPrefix}:*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
-  rmSync(core.clickhousePath, { recursive: true, force: true });
-});
+afterAll(() => releaseTestAggregator({ core, service, clickhouse, redis }));
 
 describe('drift aggregator service', () => {
   it('counts every event once, turns a shifted stream red with alerts and keeps an unshifted one green', async () => {

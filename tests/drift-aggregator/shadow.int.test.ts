@@ -9,16 +9,14 @@ import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
-import { defaultDriftThresholds } from '../../core/drift/config.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
-import { createLogger } from '../../core/logger.js';
 import { clickhouseShadowWindows, decideShadowGate } from '../../core/model/shadow-gate.js';
 import { InMemoryBaselineProvider } from '../../drift-aggregator/baselines.js';
 import { shadowAggregatorSettings } from '../../drift-aggregator/run.js';
 import { AggregatorService } from '../../drift-aggregator/service.js';
 import type { ScoredReview } from '../../schemas/types.js';
 import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
-import { publishScored, testSetup, waitFor } from './harness.js';
+import { publishScored, testSetup, waitFor, testAggregator } from './harness.js';
 
 // Two window sizes: the gate reads the smallest only (the 3-minute windows merge the same reviews).
 const setup = testSetup({ windowSizes: ['1m', '3m'] });
@@ -45,16 +43,13 @@ function stream(version: number, shifted: boolean, seed: number): ScoredReview[]
 }
 
 function aggregator(deps: { core: typeof core; settings: typeof setup.settings }): AggregatorService {
-  const service = new AggregatorService({
+  const service = testAggregator('agg-shadow-test', {
     ...deps,
-    thresholds: defaultDriftThresholds(),
     kafka,
     redis,
     clickhouse,
     baselines: new InMemoryBaselineProvider([syntheticBaseline(MODEL, 1), syntheticBaseline(MODEL, 2)]),
-    rollbackTarget: null,
-    log: createLogger('agg-shadow-test', process.env.AGG_TEST_LOG ?? 'warn'),
-  });
+  }, 'warn');
   services.push(service);
   return service;
 }

@@ -7,14 +7,12 @@ import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
-import { defaultDriftThresholds } from '../../core/drift/config.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
-import { createLogger } from '../../core/logger.js';
 import { InMemoryBaselineProvider } from '../../drift-aggregator/baselines.js';
 import type { AggregatorSettings } from '../../drift-aggregator/config.js';
 import { AggregatorService } from '../../drift-aggregator/service.js';
 import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
-import { publishScored, testSetup, waitFor } from './harness.js';
+import { publishScored, testSetup, waitFor, testAggregator } from './harness.js';
 
 const MODEL = 'lost-model';
 const setup = testSetup();
@@ -26,16 +24,13 @@ const random = seededRandom(31);
 const firstWindow = Math.floor(Date.now() / 60_000) * 60_000 - 30 * 60_000;
 
 function service(settings: AggregatorSettings, client: ClickHouseClient): AggregatorService {
-  return new AggregatorService({
+  return testAggregator('lost-test', {
     core,
     settings,
-    thresholds: defaultDriftThresholds(),
     kafka,
     redis,
     clickhouse: client,
     baselines: new InMemoryBaselineProvider([syntheticBaseline(MODEL, 1)]),
-    rollbackTarget: null,
-    log: createLogger('lost-test', 'silent'),
   });
 }
 

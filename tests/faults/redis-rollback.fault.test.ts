@@ -14,16 +14,14 @@ import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
-import { defaultDriftThresholds } from '../../core/drift/config.js';
 import { createKafka, ensureTopics } from '../../core/kafka.js';
-import { createLogger } from '../../core/logger.js';
 import { InMemoryBaselineProvider } from '../../drift-aggregator/baselines.js';
 import { AggregatorState } from '../../drift-aggregator/redis-state.js';
 import { AggregatorService } from '../../drift-aggregator/service.js';
 import { windowStartOf } from '../../drift-aggregator/windows.js';
 import type { ScoredReview } from '../../schemas/types.js';
 import { seededRandom, syntheticBaseline, syntheticReview } from '../drift-aggregator/fixtures.js';
-import { publishScored, testSetup, waitFor } from '../drift-aggregator/harness.js';
+import { publishScored, testSetup, waitFor, testAggregator } from '../drift-aggregator/harness.js';
 import { startPrivateRedis, type PrivateRedis } from '../support/pipeline.js';
 
 const MODEL = 'rollback-model';
@@ -124,16 +122,13 @@ async function rollbackScenario(mode: 'live' | 'restart' | 'quiet'): Promise<{ f
   await ensureTopics(kafka, [core.topicScored], core);
   const clickhouse = await createClickHouse(core);
   const startService = async (): Promise<AggregatorService> => {
-    const service = new AggregatorService({
+    const service = testAggregator('rollback-test', {
       core,
       settings: setup.settings,
-      thresholds: defaultDriftThresholds(),
       kafka,
       redis,
       clickhouse,
       baselines: new InMemoryBaselineProvider([syntheticBaseline(MODEL, 1)]),
-      rollbackTarget: null,
-      log: createLogger('rollback-test', 'silent'),
     });
     services.add(service);
     await service.start();
