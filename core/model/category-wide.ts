@@ -150,7 +150,7 @@ function packedCategoryRowLogits(scratch: WideScratch, bias: Float32Array, out: 
   if (scratch.categoryClasses !== k || !q || !steps) throw new DriftlineError('MODEL_SCORING_FAILED', `the scratch holds ${scratch.categoryClasses} category weights per block, the part has ${k} classes`);
   // Eight classes per pass in local accumulators (as the pooling's sumRowsBlocked): a class-inner loop over the output
   // array costs a load and a store per product and ran ~2x slower. The blocks pad the classes to a multiple of eight
-  // with zero weights (steps of 1), so every pass is a full one and the padding's sums are dropped.
+  // with zero bytes, so every pass is a full one; the padding starts from 0 and its sums are not stored.
   for (let c = 0; c < k; c += 8) {
     let a0 = scaledBias(bias, steps, c);
     let a1 = scaledBias(bias, steps, c + 1);

@@ -239,8 +239,8 @@ export async function attachAccurateTier(versionDir: string, dataFiles: string[]
     accurate = new AccurateRuntime(stream, await SentenceEncoder.open(files.model, files.tokenizer), { ...head }, categoryWide);
     const categoryHeadOf = head.category;
     const k = categoryHeadOf?.classes.length ?? 0;
-    const wideTest = categoryHeadOf?.stream ? streamCategoryLogits(streamTest, k) : categoryWide ? categoryWideLogitRows(categoryWide.model, testRows, featurizer) : undefined;
-    const expected = categoryHeadOf ? servedTest.map((p, i) => ({ ...p, ...categoryHeadPrediction(categoryHeadOf, vectors.test, i, wideTest, i * k) })) : servedTest;
+    const partnerTest = categoryHeadOf?.stream ? streamCategoryLogits(streamTest, k) : categoryWide ? categoryWideLogitRows(categoryWide.model, testRows, featurizer) : undefined;
+    const expected = categoryHeadOf ? servedTest.map((p, i) => ({ ...p, ...categoryHeadPrediction(categoryHeadOf, vectors.test, i, partnerTest, i * k) })) : servedTest;
     const runtimeCheck = await checkServedPath(accurate, expected, testRows);
     log(`accurate tier: live encoder vs cached vectors on ${runtimeCheck.rows} held-out rows: ${runtimeCheck.sameSentiment} same sentiment, ${runtimeCheck.sameCategory} same category, max probability difference ${runtimeCheck.maxProbabilityDifference}`);
 
@@ -288,10 +288,10 @@ async function categoryHead(
   const { categories } = JSON.parse(await readFile(join(versionDir, MANIFEST_FILE), 'utf8')) as { categories: string[] };
   const result = compareCategoryHeads(categories, fit, tfidfFit, test, val, { featurizer, log });
   const k = categories.length;
-  const wideVal = result.head.stream ? streamCategoryLogits(val.stream, k) : result.wideModel ? categoryWideLogitRows(result.wideModel, val.rows, featurizer) : undefined;
+  const partnerVal = result.head.stream ? streamCategoryLogits(val.stream, k) : result.wideModel ? categoryWideLogitRows(result.wideModel, val.rows, featurizer) : undefined;
   const validationMacroF1 = {
     stream: categoryMacroF1(categories, val.rows, (i) => val.stream[i]!.category),
-    teacher: categoryMacroF1(categories, val.rows, (i) => categoryHeadPrediction(result.head, val.vectors, i, wideVal, i * k).category),
+    teacher: categoryMacroF1(categories, val.rows, (i) => categoryHeadPrediction(result.head, val.vectors, i, partnerVal, i * k).category),
   };
   return { ...result, served: validationMacroF1.teacher > validationMacroF1.stream ? 'teacher head' : 'stream model', validationMacroF1 };
 }
