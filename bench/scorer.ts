@@ -84,12 +84,19 @@ async function preload(topic: string, pool: ReviewEvent[], count: number): Promi
   await producer.disconnect();
 }
 
+/**
+ * The group's committed offsets summed, or 0 while the broker answers with a retriable error (a broker started
+ * seconds ago may not have elected the group's coordinator yet: NOT_COORDINATOR_FOR_GROUP); the caller polls.
+ */
 async function committedTotal(groupId: string, topic: string): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
     return (entry?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+  } catch (error) {
+    if ((error as { retriable?: boolean }).retriable === true) return 0;
+    throw error;
   } finally {
     await admin.disconnect();
   }
