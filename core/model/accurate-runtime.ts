@@ -10,6 +10,9 @@
  * Format 2 carries the offsets; format 1 (written before them) is still read, as zero offsets. Format 3 lets the category
  * head name a wide part (core/model/category-wide.ts, `accurate/category-wide.bin`) whose logits are blended with the
  * head's; a build that reads only formats 1-2 refuses such a head instead of serving other categories than measured.
+ * Format 5 lets the sentiment head be a star-rating head (`labels: 'stars'`): five classes, 1 to 5 stars, whose
+ * probabilities are folded into the three sentiments (1-2 negative, 3 neutral, 4-5 positive) before the blend. Trained
+ * on the ratings themselves, it learns what separates 2 from 3 and 3 from 4 stars instead of three coarse classes.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,14 +30,23 @@ import type { ModelRuntime, Prediction, ScoreOptions } from './types.js';
 import type { ReviewInput } from '../review.js';
 
 export const ACCURATE_HEAD_FILE = join('accurate', 'head.json');
-export const ACCURATE_HEAD_FORMAT = 4;
-/** Formats this build reads: 1 (no log offsets, read as zeros), 2 and 3 (2 + the category head's optional wide part). */
-const READABLE_FORMATS: readonly number[] = [1, 2, 3, 4];
+export const ACCURATE_HEAD_FORMAT = 5;
+/**
+ * Formats this build reads: 1 (no log offsets, read as zeros), 2, 3 (2 + the category head's optional wide part),
+ * 4 (+ the stream distribution as that partner) and 5 (+ the star-rating sentiment head).
+ */
+const READABLE_FORMATS: readonly number[] = [1, 2, 3, 4, 5];
+/** What the sentiment head's rows are: the three sentiments, or the five star ratings folded into them (format 5). */
+export type AccurateHeadLabels = 'sentiment' | 'stars';
+/** Rows of the sentiment head's weights (and its bias length) for each kind of labels. */
+export const HEAD_LABEL_COUNT: Readonly<Record<AccurateHeadLabels, number>> = { sentiment: 3, stars: 5 };
 
 export interface AccurateHead {
   format: number;
   encoder: { name: string; dim: number };
-  /** 3 x dim, row-major, SENTIMENTS order. */
+  /** Optional (format 5): 'stars' makes the rows below the five star ratings; absent = 'sentiment'. */
+  labels?: AccurateHeadLabels;
+  /** rows x dim, row-major: 3 rows in SENTIMENTS order, or (labels 'stars') 5 rows for 1 to 5 stars. */
   weights: number[];
   bias: number[];
   /** Weight of the encoder head's probabilities; the stream model's get 1 - blendWeight. */
@@ -99,8 +111,11 @@ export function parseAccurateHead(value: unknown, where: string): AccurateHead {
   if (!h || typeof h !== 'object') throw bad('not a JSON object');
   if (typeof h.format !== 'number' || !READABLE_FORMATS.includes(h.format)) throw bad(`format ${String(h.format)}, this build reads formats ${READABLE_FORMATS.join(' and ')}`);
   if (h.encoder?.dim !== ENCODER_DIM) throw bad(`encoder dim ${String(h.encoder?.dim)}, expected ${ENCODER_DIM}`);
-  if (!Array.isArray(h.weights) || h.weights.length !== 3 * ENCODER_DIM || !h.weights.every(Number.isFinite)) throw bad('weights must be 3 x dim finite numbers');
-  if (!Array.isArray(h.bias) || h.bias.length !== 3 || !h.bias.every(Number.isFinite)) throw bad('bias must be 3 finite numbers');
+  if (h.labels !== undefined && !Object.hasOwn(HEAD_LABEL_COUNT, h.labels)) throw bad(`labels '${String(h.labels)}', expected one of ${Object.keys(HEAD_LABEL_COUNT).join(', ')}`);
+  if (h.labels !== undefined && h.format < 5) throw bad(`labels needs format 5, the head says ${h.format}`);
+  const rows = HEAD_LABEL_COUNT[h.labels ?? 'sentiment'];
+  if (!Array.isArray(h.weights) || h.weights.length !== rows * ENCODER_DIM || !h.weights.every(Number.isFinite)) throw bad(`weights must be ${rows} x dim finite numbers`);
+  if (!Array.isArray(h.bias) || h.bias.length !== rows || !h.bias.every(Number.isFinite)) throw bad(`bias must be ${rows} finite numbers`);
   if (typeof h.blendWeight !== 'number' || !(h.blendWeight >= 0 && h.blendWeight <= 1)) throw bad('blendWeight must be in [0, 1]');
   if (h.format === 1) return { ...(h as AccurateHead), logOffsets: [0, 0, 0] };
   if (!Array.isArray(h.logOffsets) || h.logOffsets.length !== 3 || !h.logOffsets.every(Number.isFinite)) throw bad('logOffsets must be 3 finite numbers (format 2)');
@@ -129,17 +144,26 @@ export async function readAccurateHead(versionDir: string): Promise<AccurateHead
   }
 }
 
-/** The encoder head's class probabilities for one L2-normalised vector. */
+/**
+ * The encoder head's sentiment probabilities (SENTIMENTS order) for one L2-normalised vector; a star-rating head's
+ * five are folded: negative = P(1) + P(2), neutral = P(3), positive = P(4) + P(5).
+ */
 export function headProbabilities(head: AccurateHead, vectors: Float32Array, row: number): number[] {
-  const z = [0, 1, 2].map((c) => {
-    let s = head.bias[c]!;
+  const z = head.bias.map((bias, c) => {
+    let s = bias;
     for (let d = 0; d < ENCODER_DIM; d++) s += head.weights[c * ENCODER_DIM + d]! * vectors[row * ENCODER_DIM + d]!;
     return s;
   });
   const max = Math.max(...z);
   const e = z.map((v) => Math.exp(v - max));
-  const sum = e[0]! + e[1]! + e[2]!;
-  return e.map((v) => v / sum);
+  const sum = e.reduce((a, b) => a + b, 0);
+  const p = e.map((v) => v / sum);
+  return head.labels === 'stars' ? foldStars(p) : p;
+}
+
+/** Star-rating probabilities (1 to 5 stars) as sentiment probabilities: 1-2 negative, 3 neutral, 4-5 positive. */
+export function foldStars(p: ArrayLike<number>, at = 0): number[] {
+  return [p[at]! + p[at + 1]!, p[at + 2]!, p[at + 3]! + p[at + 4]!];
 }
 
 /**

@@ -7,7 +7,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadLabeledJsonl, sentimentLabel } from '../data.js';
+import { foldStars } from '../../core/model/accurate-runtime.js';
 import { ENCODER_DIM } from '../../core/model/sentence-encoder.js';
+import { STAR_HEAD_SOFTMAX } from './attach-accurate.js';
 import { teacherEmbeddings } from './embeddings.js';
 import { type BlendSpec, type Candidate, type SplitResult, evaluateSplit, resultsTable, tfidfCandidate } from './evaluate.js';
 import { fitSoftmax, softmaxProbabilities } from './softmax-regression.js';
@@ -34,8 +36,20 @@ const teacherHead: Candidate = {
   name: 'teacher (bge-small CLS) + LR',
   fitPredict: (train, test) => softmaxProbabilities(fitSoftmax(embeddings, ENCODER_DIM, train, labels, 3), embeddings, test),
 };
-const candidates: Candidate[] = [tfidf, teacherHead];
-const blends: BlendSpec[] = [{ name: 'accurate: teacher + LR blended with TF-IDF + LR', parts: [teacherHead.name, tfidf.name] }];
+// The accurate tier's star-rating head (attach-accurate.ts fitHead): five star classes folded into three sentiments.
+const stars = Int32Array.from(rows, (r) => r.rating - 1);
+const starHead: Candidate = {
+  name: 'teacher + LR over star ratings (folded)',
+  fitPredict(train, test) {
+    const p5 = softmaxProbabilities(fitSoftmax(embeddings, ENCODER_DIM, train, stars, 5, STAR_HEAD_SOFTMAX), embeddings, test);
+    return Float32Array.from({ length: test.length * 3 }, (_, k) => foldStars(p5, Math.floor(k / 3) * 5)[k % 3]!);
+  },
+};
+const candidates: Candidate[] = [tfidf, teacherHead, starHead];
+const blends: BlendSpec[] = [
+  { name: 'accurate: teacher + LR blended with TF-IDF + LR', parts: [teacherHead.name, tfidf.name] },
+  { name: 'accurate: star head blended with TF-IDF + LR', parts: [starHead.name, tfidf.name] },
+];
 if (values.students) {
   for (const s of await studentCandidates(rows, embeddings, labels, log)) {
     candidates.push(s);

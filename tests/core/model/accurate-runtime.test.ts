@@ -2,7 +2,7 @@
  * The accurate tier (core/model/accurate-runtime.ts): the shared ModelRuntime conformance suite over the worker
  * pool wrapped with the sentence encoder (blend weight 0, so its predictions must equal the stream model's bit
  * for bit while the encoder runs on every call), then what only this tier has: the blend and its log offsets, the head
- * file's checks (format 2, and format 1 still read as zero offsets).
+ * file's checks (format 2, and format 1 still read as zero offsets), the star-rating head of format 5.
  * Needs the encoder (scripts/fetch-teacher.sh); skipped without it.
  */
 import { existsSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCURATE_HEAD_FILE, ACCURATE_HEAD_FORMAT, type AccurateHead, blendPrediction, categoryHeadPrediction, streamCategoryLogits, parseAccurateHead, tieredRuntimeLoader } from '../../../core/model/accurate-runtime.js';
+import { ACCURATE_HEAD_FILE, ACCURATE_HEAD_FORMAT, type AccurateHead, blendPrediction, categoryHeadPrediction, headProbabilities, streamCategoryLogits, parseAccurateHead, tieredRuntimeLoader } from '../../../core/model/accurate-runtime.js';
 import { writeModelArtifacts } from '../../../core/model/artifacts.js';
 import { CATEGORY_WIDE_FILE, serializeCategoryWide } from '../../../core/model/category-wide.js';
 import { loadModelRuntime } from '../../../core/model/runtime.js';
@@ -38,6 +38,11 @@ function head(blendWeight: number, logOffsets: number[] = [0, 0, 0]): AccurateHe
   return { format: ACCURATE_HEAD_FORMAT, encoder: { name: 'test', dim: ENCODER_DIM }, weights: new Array<number>(3 * ENCODER_DIM).fill(0), bias: [5, 0, 0], blendWeight, logOffsets };
 }
 
+/** A star-rating head (format 5) with zero weights: its star probabilities are softmax(bias). */
+function starHead(blendWeight: number, bias: number[]): AccurateHead {
+  return { ...head(blendWeight), labels: 'stars', weights: new Array<number>(5 * ENCODER_DIM).fill(0), bias };
+}
+
 function streamPrediction(probabilities: Prediction['probabilities']): Prediction {
   return {
     review_id: 'r1',
@@ -57,11 +62,11 @@ function streamPrediction(probabilities: Prediction['probabilities']): Predictio
 describe('accurate head file and blend (no encoder needed)', () => {
   const where = 'accurate/head.json';
 
-  it('format 1 (before log offsets) is still read, as zero offsets; formats 2 to 4 must carry three finite offsets', () => {
+  it('format 1 (before log offsets) is still read, as zero offsets; formats 2 to 5 must carry three finite offsets', () => {
     const { logOffsets: _, ...v1 } = { ...head(0.4), format: 1 };
     expect(parseAccurateHead(v1, where).logOffsets).toEqual([0, 0, 0]);
     expect(parseAccurateHead(head(0.4, [0.1, 0.5, 0]), where).logOffsets).toEqual([0.1, 0.5, 0]);
-    for (const bad of [{ ...v1, format: 2 }, { ...head(0.4), logOffsets: [0, 1] }, { ...head(0.4), logOffsets: [0, Number.NaN, 0] }, { ...head(0.4), format: 5 }]) {
+    for (const bad of [{ ...v1, format: 2 }, { ...head(0.4), logOffsets: [0, 1] }, { ...head(0.4), logOffsets: [0, Number.NaN, 0] }, { ...head(0.4), format: 6 }]) {
       expect(() => parseAccurateHead(bad, where)).toThrow(/accurate\/head.json: (logOffsets|format)/);
     }
   });
@@ -88,6 +93,40 @@ describe('accurate head file and blend (no encoder needed)', () => {
     expect(shifted.probabilities.positive).toBeCloseTo(mix[2]! / sum, 12);
     expect([shifted.sentiment, shifted.confidence]).toEqual(['neutral', shifted.probabilities.neutral]);
     expect([shifted.category, shifted.outlierScore, shifted.features]).toEqual([p.category, p.outlierScore, p.features]);
+  });
+
+  it('format 5: a star-rating head has five rows, and its probabilities are folded into the three sentiments', () => {
+    const stars = starHead(0.4, [1, 2, 0.5, 3, 2.5]);
+    expect(parseAccurateHead(stars, where).labels).toBe('stars');
+    for (const [bad, why] of [
+      [{ ...stars, format: 4 }, /labels needs format 5/],
+      [{ ...stars, labels: 'ratings' }, /labels 'ratings', expected one of sentiment, stars/],
+      [{ ...stars, weights: new Array<number>(3 * ENCODER_DIM).fill(0) }, /weights must be 5 x dim/],
+      [{ ...stars, bias: [0, 0, 0] }, /bias must be 5 finite numbers/],
+      [{ ...head(0.4), bias: [0, 0, 0, 0, 0] }, /bias must be 3 finite numbers/],
+    ] as const) {
+      expect(() => parseAccurateHead(bad, where)).toThrow(why);
+    }
+    const vectors = new Float32Array(2 * ENCODER_DIM);
+    vectors[ENCODER_DIM + 7] = 1;
+    const weights = new Array<number>(5 * ENCODER_DIM).fill(0);
+    weights[2 * ENCODER_DIM + 7] = 3; // the second review reads dimension 7, which the 3-star row weighs
+    const headed = { ...stars, weights };
+    const star = (bias: number[]) => {
+      const e = bias.map(Math.exp);
+      const sum = e.reduce((a, b) => a + b, 0);
+      return e.map((v) => v / sum);
+    };
+    for (const [row, bias] of [[0, [1, 2, 0.5, 3, 2.5]], [1, [1, 2, 3.5, 3, 2.5]]] as const) {
+      const p = star([...bias]);
+      const folded = headProbabilities(headed, vectors, row);
+      expect(folded).toHaveLength(3);
+      expect(folded[0]).toBeCloseTo(p[0]! + p[1]!, 12);
+      expect(folded[1]).toBeCloseTo(p[2]!, 12);
+      expect(folded[2]).toBeCloseTo(p[3]! + p[4]!, 12);
+    }
+    // A three-sentiment head is not folded: its softmax is returned as it is.
+    headProbabilities(head(0.4), vectors, 0).forEach((p, c) => expect(p).toBeCloseTo(star([5, 0, 0])[c]!, 12));
   });
 
   it('an optional category head: checked for shape, and its softmax picks the class with its probability', () => {
@@ -229,6 +268,25 @@ describe.skipIf(!encoderPresent)('accurate tier', () => {
         const best = (['negative', 'neutral', 'positive'] as const).reduce((a, b) => (p.probabilities[b] > p.probabilities[a] ? b : a));
         expect([p.sentiment, p.confidence]).toEqual([best, p.probabilities[best]]);
       }
+    } finally {
+      accurate.dispose();
+      await rm(copy, { recursive: true, force: true });
+    }
+  });
+
+  it('serves a star-rating head folded into the three sentiments before the blend', async () => {
+    const copy = await mkdtemp(join(tmpdir(), 'driftline-accurate-stars-'));
+    await writeModelArtifacts(trained.bundle, copy);
+    await withHead(copy, starHead(0.5, [4, 4, 1, 0, 0]));
+    const accurate = await accurateLoader(copy, meta);
+    try {
+      const slice = probe.slice(0, 10);
+      const [mine, base] = [await accurate.score(slice), await stream.score(slice)];
+      const sum = 2 * Math.exp(4) + Math.exp(1) + 2;
+      const folded = { negative: (2 * Math.exp(4)) / sum, neutral: Math.exp(1) / sum, positive: 2 / sum };
+      mine.forEach((p, i) => {
+        for (const s of ['negative', 'neutral', 'positive'] as const) expect(p.probabilities[s]).toBeCloseTo(0.5 * folded[s] + 0.5 * base[i]!.probabilities[s], 5);
+      });
     } finally {
       accurate.dispose();
       await rm(copy, { recursive: true, force: true });

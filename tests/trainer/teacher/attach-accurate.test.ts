@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ACCURATE_HEAD_FORMAT, type AccurateHead, blendPrediction } from '../../../core/model/accurate-runtime.js';
+import { ACCURATE_HEAD_FORMAT, type AccurateHead, blendPrediction, headProbabilities, parseAccurateHead } from '../../../core/model/accurate-runtime.js';
 import { seededRandom } from '../../../core/model/prng.js';
 import { ENCODER_DIM } from '../../../core/model/sentence-encoder.js';
 import type { Prediction } from '../../../core/model/types.js';
@@ -15,7 +15,7 @@ import { SENTIMENTS } from '../../../schemas/types.js';
 import type { LabeledReview } from '../../../trainer/data.js';
 import { classificationReport } from '../../../trainer/metrics.js';
 import { HOLDOUT_SALT } from '../../../trainer/pipeline.js';
-import { tuneWeightAndOffsets, versionSplit } from '../../../trainer/teacher/attach-accurate.js';
+import { fitHead, tuneWeightAndOffsets, versionSplit } from '../../../trainer/teacher/attach-accurate.js';
 
 const head: AccurateHead = { format: ACCURATE_HEAD_FORMAT, encoder: { name: 'test', dim: ENCODER_DIM }, weights: [], bias: [0, 0, 0], blendWeight: 1, logOffsets: [0, 0, 0] };
 
@@ -96,6 +96,30 @@ describe('version split params', () => {
       expect(await versionSplit(dir, fallback)).toEqual({ holdout: 0.25, holdoutSalt: 7, validationFraction: 0.1, seed: 9 });
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the sentiment heads', () => {
+  // 60 reviews whose vector says its star rating in dimension (rating - 1), plus a shared constant dimension.
+  const rows = Array.from({ length: 60 }, (_, i) => ({ ...row(i, 0), rating: (i % 5) + 1 }));
+  const vectors = new Float32Array(rows.length * ENCODER_DIM);
+  rows.forEach((r, i) => {
+    vectors[i * ENCODER_DIM + r.rating - 1] = 0.8;
+    vectors[i * ENCODER_DIM + 10] = 0.6;
+  });
+
+  it('fits a three-sentiment head and a five-row star head over the same vectors; both are valid head files', () => {
+    const sentiment = fitHead('sentiment', rows, vectors);
+    const stars = fitHead('stars', rows, vectors);
+    expect([sentiment.labels, sentiment.weights.length, sentiment.bias.length]).toEqual([undefined, 3 * ENCODER_DIM, 3]);
+    expect([stars.labels, stars.weights.length, stars.bias.length]).toEqual(['stars', 5 * ENCODER_DIM, 5]);
+    for (const h of [sentiment, stars]) {
+      expect(parseAccurateHead(JSON.parse(JSON.stringify(h)), 'head.json')).toEqual(h);
+      rows.forEach((r, i) => {
+        const p = headProbabilities(h, vectors, i);
+        expect(p.indexOf(Math.max(...p))).toBe(r.rating <= 2 ? 0 : r.rating === 3 ? 1 : 2);
+      });
     }
   });
 });
