@@ -13,6 +13,7 @@ import type { Tf } from '../core/model/tf.js';
 import { DEFAULT_CATEGORY_WIDE, categoryWideLogitRows, categoryWideProbabilities, trainCategoryWide } from './category-wide.js';
 import type { LabeledReview } from './data.js';
 import { categoryClass } from './evaluate.js';
+import { round4 } from './metrics.js';
 import { macroF1Of, tuneLogOffsets } from './teacher/log-offsets.js';
 
 /** Head weights searched: 1 (head alone) down to 0 (wide part alone) by 0.05. */
@@ -101,8 +102,4 @@ function headCategoryProbabilities(tf: Tf, bundle: ModelBundle, rows: readonly L
   const out = new Float32Array(rows.length * k);
   for (let at = 0; at < rows.length; at += CHUNK) out.set(forward.heads(rows.slice(at, at + CHUNK)).category, at * k);
   return out;
-}
-
-function round4(x: number): number {
-  return Math.round(x * 1e4) / 1e4;
 }

@@ -19,7 +19,7 @@ import { InMemoryBaselineProvider } from '../../drift-aggregator/baselines.js';
 import { AggregatorService } from '../../drift-aggregator/service.js';
 import type { ScoredReview } from '../../schemas/types.js';
 import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
-import { publishScored, testSetup, waitFor, testAggregator } from './harness.js';
+import { publishScored, releaseTestAggregator, testSetup, waitFor, testAggregator } from './harness.js';
 
 const WINDOWS = 3;
 const PER_WINDOW = 300;
@@ -129,14 +129,7 @@ afterAll(async () => {
     servicesScript('prometheus-down');
     rmSync(prometheusDir, { recursive: true, force: true });
   }
-  await service?.stop();
-  await clickhouse?.close();
-  if (redis) {
-    const keys = await redis.keys(`${setup.core.redisPrefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
-  }
-  if (setup) rmSync(setup.core.clickhousePath, { recursive: true, force: true });
+  if (setup) await releaseTestAggregator({ core: setup.core, service, clickhouse, redis });
 });
 
 describe('aggregator metrics in Prometheus', () => {

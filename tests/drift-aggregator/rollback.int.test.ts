@@ -15,7 +15,7 @@ import { openRegistry } from '../../core/model/registry/index.js';
 import { registryBaselineProvider } from '../../drift-aggregator/baselines.js';
 import { registryRollbackTarget } from '../../drift-aggregator/rollback.js';
 import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
-import { collect, publishScored, registerBaseline, testSetup, waitFor, testAggregator } from './harness.js';
+import { collect, publishScored, registerBaseline, releaseTestAggregator, testSetup, waitFor, testAggregator } from './harness.js';
 
 const MODEL = 'rb-model';
 const WINDOWS = 5;
@@ -28,12 +28,8 @@ const registryDir = mkdtempSync(join(tmpdir(), 'driftline-rb-registry-'));
 let clickhouse: ClickHouseClient | undefined;
 
 afterAll(async () => {
-  await clickhouse?.close();
-  const keys = await redis.keys(`${core.redisPrefix}:*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
+  await releaseTestAggregator({ core, clickhouse, redis });
   rmSync(registryDir, { recursive: true, force: true });
-  rmSync(core.clickhousePath, { recursive: true, force: true });
 });
 
 describe('automatic rollback', () => {

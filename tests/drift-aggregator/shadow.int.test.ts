@@ -5,7 +5,6 @@
  * and window_summary holds, for the same windows, production's (v1, worse) and the candidate's (v2) live
  * accuracy and macro-F1 — which the shadow promotion gate reads (core/model/shadow-gate.ts).
  */
-import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.js';
@@ -16,7 +15,7 @@ import { shadowAggregatorSettings } from '../../drift-aggregator/run.js';
 import { AggregatorService } from '../../drift-aggregator/service.js';
 import type { ScoredReview } from '../../schemas/types.js';
 import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
-import { publishScored, testSetup, waitFor, testAggregator } from './harness.js';
+import { publishScored, releaseTestAggregator, testSetup, waitFor, testAggregator } from './harness.js';
 
 // Two window sizes: the gate reads the smallest only (the 3-minute windows merge the same reviews).
 const setup = testSetup({ windowSizes: ['1m', '3m'] });
@@ -65,11 +64,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const service of services) await service.stop();
-  await clickhouse?.close();
-  const keys = await redis.keys(`${core.redisPrefix}:*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
-  rmSync(core.clickhousePath, { recursive: true, force: true });
+  await releaseTestAggregator({ core, clickhouse, redis });
 });
 
 describe('drift aggregator: shadow windows', () => {

@@ -24,7 +24,7 @@ import { SENTIMENTS } from '../../schemas/types.js';
 import { DEFAULT_TFIDF_PARAMS, REFERENCE_TFIDF_PARAMS, TfidfModel } from '../baseline-tfidf.js';
 import { type LabeledReview, loadLabeledJsonl, sentimentLabel, splitByReviewId } from '../data.js';
 import { scoreAll } from '../evaluate.js';
-import { type ClassificationReport, classificationReport } from '../metrics.js';
+import { type ClassificationReport, classificationReport, round4 } from '../metrics.js';
 import { type VersionSplit, versionSplit } from '../version-record.js';
 import { teacherEmbeddings } from './embeddings.js';
 
@@ -330,10 +330,6 @@ async function checkServedPath(accurate: AccurateRuntime, expected: readonly Pre
 
 function round1(x: number): number {
   return Math.round(x * 10) / 10;
-}
-
-function round4(x: number): number {
-  return Math.round(x * 1e4) / 1e4;
 }
 
 /** The star head's fit: unbalanced (see fitHead). */

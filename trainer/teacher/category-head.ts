@@ -12,7 +12,7 @@ import type { Prediction } from '../../core/model/types.js';
 import { DEFAULT_TFIDF_PARAMS, TfidfModel } from '../baseline-tfidf.js';
 import type { LabeledReview } from '../data.js';
 import { categoryClass } from '../evaluate.js';
-import { type ClassificationReport, classificationReport } from '../metrics.js';
+import { type ClassificationReport, classificationReport, round4 } from '../metrics.js';
 import { categoryWideLogitRows, trainCategoryWide } from '../category-wide.js';
 import { applyLogOffsets, macroF1Of, tuneLogOffsets } from './log-offsets.js';
 import { fitSoftmax, softmaxProbabilities } from './softmax-regression.js';
@@ -221,10 +221,6 @@ function blendWithWide(
     served: Int32Array.from(heldTest.at, (i, j) => classes.indexOf(categoryHeadPrediction(head, test.vectors, i, wideTest, j * k).category)),
     summary: { teacherWeight: best.teacherWeight, bestEpoch: trained.bestEpoch, validationMacroF1: round4(best.macroF1) },
   };
-}
-
-function round4(x: number): number {
-  return Math.round(x * 1e4) / 1e4;
 }
 
 /** Macro-F1 of `predict(i)` on the rows whose category is scored (a null or unknown prediction is a miss). */

@@ -42,7 +42,9 @@ const starHead: Candidate = {
   name: 'teacher + LR over star ratings (folded)',
   fitPredict(train, test) {
     const p5 = softmaxProbabilities(fitSoftmax(embeddings, ENCODER_DIM, train, stars, 5, STAR_HEAD_SOFTMAX), embeddings, test);
-    return Float32Array.from({ length: test.length * 3 }, (_, k) => foldStars(p5, Math.floor(k / 3) * 5)[k % 3]!);
+    const folded = new Float32Array(test.length * 3);
+    for (let r = 0; r < test.length; r++) folded.set(foldStars(p5, r * 5), r * 3);
+    return folded;
   },
 };
 const candidates: Candidate[] = [tfidf, teacherHead, starHead];
