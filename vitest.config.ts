@@ -11,6 +11,9 @@ export default defineConfig({
           include: ['tests/**/*.test.ts'],
           exclude: ['tests/**/*.int.test.ts', 'tests/**/*.fault.test.ts'],
           testTimeout: 60_000,
+          // Hooks that open the embedded ClickHouse (chdb) take seconds when the files run in parallel on
+          // two cores; the 10 s default failed a CI run in retrain-policy-metrics' beforeAll.
+          hookTimeout: 60_000,
         },
       },
       {
