@@ -74,3 +74,8 @@ export function auroc(scores: ArrayLike<number>, labels: ArrayLike<number>): num
 export function round4(x: number): number {
   return Math.round(x * 10000) / 10000;
 }
+
+/** Seconds and other timings in reports: one decimal. */
+export function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}

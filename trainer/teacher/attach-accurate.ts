@@ -24,7 +24,7 @@ import { SENTIMENTS } from '../../schemas/types.js';
 import { DEFAULT_TFIDF_PARAMS, REFERENCE_TFIDF_PARAMS, TfidfModel } from '../baseline-tfidf.js';
 import { type LabeledReview, loadLabeledJsonl, sentimentLabel, splitByReviewId } from '../data.js';
 import { scoreAll } from '../evaluate.js';
-import { type ClassificationReport, classificationReport, round4 } from '../metrics.js';
+import { type ClassificationReport, classificationReport, round1, round4 } from '../metrics.js';
 import { type VersionSplit, versionSplit } from '../version-record.js';
 import { teacherEmbeddings } from './embeddings.js';
 
@@ -326,10 +326,6 @@ async function checkServedPath(accurate: AccurateRuntime, expected: readonly Pre
     for (const s of SENTIMENTS) maxProbabilityDifference = Math.max(maxProbabilityDifference, Math.abs(p.probabilities[s] - expected[i]!.probabilities[s]));
   });
   return { rows: n, sameSentiment, sameCategory, maxProbabilityDifference: Math.round(maxProbabilityDifference * 1e6) / 1e6 };
-}
-
-function round1(x: number): number {
-  return Math.round(x * 10) / 10;
 }
 
 /** The star head's fit: unbalanced (see fitHead). */

@@ -5,7 +5,7 @@
  */
 import { REFERENCE_TFIDF_PARAMS, TfidfModel } from '../baseline-tfidf.js';
 import { type LabeledReview, sentimentLabel, splitByReviewId } from '../data.js';
-import { type ClassificationReport, classificationReport } from '../metrics.js';
+import { type ClassificationReport, classificationReport, round1 } from '../metrics.js';
 import { SENTIMENTS } from '../../schemas/types.js';
 import { applyLogOffsets, tuneLogOffsets } from './log-offsets.js';
 import { argmaxRows } from './softmax-regression.js';
@@ -123,10 +123,6 @@ export async function evaluateSplit(
     log(`${split.name}: ${tuned} [${offsets.join(', ')}] macro-F1 ${result.models[tuned].macroF1}`);
   }
   return result;
-}
-
-function round1(x: number): number {
-  return Math.round(x * 10) / 10;
 }
 
 /** A markdown table: one row per model and split, per-class F1 and the gap to the reference. */
