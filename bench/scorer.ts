@@ -112,6 +112,8 @@ interface PassthroughResult {
   reviewsPerSecond: number;
   /** CPU time of this process (all its threads) per 1,000 reviews: steadier than the rate on a shared machine. */
   cpuMsPer1000: number;
+  /** The local broker's and the whole machine's CPU over the same interval (where the rest of the cores went). */
+  host: HostCpuShare | null;
 }
 
 /** utime + stime of a process in ms (Linux /proc; null elsewhere). */
@@ -122,6 +124,61 @@ function processCpuMs(pid: number, statPath = `/proc/${pid}/stat`): number | nul
   } catch {
     return null;
   }
+}
+
+/**
+ * The local broker's JVM: services.sh records the pid of the shell that runs `java`, so the broker is its child.
+ * Null when Kafka is not the one services.sh started here (another DRIFTLINE_KAFKA_BROKERS), or not on Linux.
+ */
+function localBrokerPid(): number | null {
+  try {
+    const wrapper = readFileSync(join(process.env.DRIFTLINE_RUN_DIR ?? repoPath('.run'), 'kafka.pid'), 'utf8').trim();
+    const children = readFileSync(`/proc/${wrapper}/task/${wrapper}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return children.length > 0 ? Number(children[0]) : null;
+  } catch {
+    return null;
+  }
+}
+
+interface HostCpuSnapshot {
+  brokerMs: number | null;
+  /** /proc/stat's first line in ms: all CPUs together. */
+  machine: { busyMs: number; stealMs: number; totalMs: number } | null;
+}
+
+/** Per 1,000 reviews for the broker; shares of all the machine's CPU time (100 % = every core busy) for the rest. */
+interface HostCpuShare {
+  brokerCpuMsPer1000: number | null;
+  machineBusyPercent: number;
+  /** Time the hypervisor gave to other guests: a noisy neighbour, not this run. */
+  stealPercent: number;
+}
+
+function hostCpuSnapshot(brokerPid: number | null): HostCpuSnapshot {
+  let machine: HostCpuSnapshot['machine'] = null;
+  try {
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number) as number[];
+    const toMs = (ticks: number): number => (ticks * 1000) / 100; // USER_HZ = 100
+    const busy = user! + nice! + system! + irq! + softirq!;
+    machine = { busyMs: toMs(busy), stealMs: toMs(steal!), totalMs: toMs(busy + idle! + iowait! + steal!) };
+  } catch {
+    // not Linux
+  }
+  return { brokerMs: brokerPid === null ? null : processCpuMs(brokerPid), machine };
+}
+
+function hostCpuShare(start: HostCpuSnapshot, end: HostCpuSnapshot, reviews: number): HostCpuShare | null {
+  if (!start.machine || !end.machine) return null;
+  const total = end.machine.totalMs - start.machine.totalMs;
+  const percent = (ms: number): number => Math.round((ms / total) * 1000) / 10;
+  const broker = start.brokerMs === null || end.brokerMs === null ? null : Math.round(((end.brokerMs - start.brokerMs) / reviews) * 1000 * 10) / 10;
+  return { brokerCpuMsPer1000: broker, machineBusyPercent: percent(end.machine.busyMs - start.machine.busyMs), stealPercent: percent(end.machine.stealMs - start.machine.stealMs) };
+}
+
+function describeHost(host: HostCpuShare | null): string {
+  if (!host) return '';
+  const broker = host.brokerCpuMsPer1000 === null ? '' : `broker ${host.brokerCpuMsPer1000} CPU-ms per 1,000; `;
+  return `; ${broker}machine ${host.machineBusyPercent} % busy, steal ${host.stealPercent} %`;
 }
 
 /** utime + stime in ms of every thread of a process (Linux /proc/<pid>/task; empty elsewhere), by thread id. */
@@ -190,11 +247,15 @@ async function passthrough(mode: PassthroughResult['mode'], input: string, outpu
   let doneAt = 0;
   let cpuAtFirst: NodeJS.CpuUsage | undefined;
   let cpuAtDone: NodeJS.CpuUsage | undefined;
+  const brokerPid = localBrokerPid();
+  let hostAtFirst: HostCpuSnapshot | undefined;
+  let hostAtDone: HostCpuSnapshot | undefined;
   const eachBatch = async ({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> => {
     if (batch.messages.length === 0) return;
     if (!firstAt) {
       firstAt = Date.now();
       cpuAtFirst = process.cpuUsage();
+      hostAtFirst = hostCpuSnapshot(brokerPid);
     }
     const messages = batch.messages.map((m) => ({ key: m.key, value: m.value }));
     for (let i = 0; i < messages.length; i += settings.maxRecordsPerTransaction) {
@@ -215,6 +276,7 @@ async function passthrough(mode: PassthroughResult['mode'], input: string, outpu
     if (processed >= expected && !doneAt) {
       doneAt = Date.now();
       cpuAtDone = process.cpuUsage(cpuAtFirst);
+      hostAtDone = hostCpuSnapshot(brokerPid);
     }
     await heartbeat();
   };
@@ -232,7 +294,8 @@ async function passthrough(mode: PassthroughResult['mode'], input: string, outpu
   for (const producer of txProducers.values()) await producer.disconnect();
   const seconds = (doneAt - firstAt) / 1000;
   const cpuMs = cpuAtDone ? (cpuAtDone.user + cpuAtDone.system) / 1000 : Number.NaN;
-  return { mode, reviews: processed, seconds, reviewsPerSecond: Math.round(processed / seconds), cpuMsPer1000: Math.round((cpuMs / processed) * 1000 * 10) / 10 };
+  const host = hostAtFirst && hostAtDone ? hostCpuShare(hostAtFirst, hostAtDone, processed) : null;
+  return { mode, reviews: processed, seconds, reviewsPerSecond: Math.round(processed / seconds), cpuMsPer1000: Math.round((cpuMs / processed) * 1000 * 10) / 10, host };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -285,6 +348,7 @@ interface ThroughputResult {
   cpuMsPer1000: number | null;
   /** The same split by thread: main (Kafka), the model worker (decode, model, encode), the rest. */
   cpuMsPer1000ByThread: CpuSplit | null;
+  host: HostCpuShare | null;
 }
 
 async function scorerThroughput(pool: ReviewEvent[], registryDir: string): Promise<ThroughputResult> {
@@ -294,20 +358,22 @@ async function scorerThroughput(pool: ReviewEvent[], registryDir: string): Promi
   const child = startScorer(topics, groupId, registryDir, join(tmpdir(), `bench-scorer-${runId}-throughput.log`));
   try {
     // Measure from the first commit on (model load and group join are start-up, not throughput).
-    let start: { at: number; committed: number; cpuMs: number | null; threads: Map<number, number> } | undefined;
+    let start: { at: number; committed: number; cpuMs: number | null; threads: Map<number, number>; host: HostCpuSnapshot } | undefined;
+    const brokerPid = localBrokerPid();
     const deadline = Date.now() + 600_000;
     for (;;) {
       if (Date.now() > deadline) throw new Error('scorer throughput: not caught up after 600 s (see the scorer log in the temp dir)');
       const committed = await committedTotal(groupId, topics.reviews);
       const now = Date.now();
-      if (!start && committed > 0) start = { at: now, committed, cpuMs: processCpuMs(child.pid ?? -1), threads: threadCpuMs(child.pid ?? -1) };
+      if (!start && committed > 0) start = { at: now, committed, cpuMs: processCpuMs(child.pid ?? -1), threads: threadCpuMs(child.pid ?? -1), host: hostCpuSnapshot(brokerPid) };
       if (committed >= REVIEWS && start) {
         const seconds = (now - start.at) / 1000;
         const measured = REVIEWS - start.committed;
         const cpuEnd = processCpuMs(child.pid ?? -1);
+        const host = hostCpuShare(start.host, hostCpuSnapshot(brokerPid), measured);
         const cpuMsPer1000ByThread = cpuSplitPer1000(child.pid ?? -1, start.threads, threadCpuMs(child.pid ?? -1), measured);
         const cpuMsPer1000 = start.cpuMs === null || cpuEnd === null ? null : Math.round(((cpuEnd - start.cpuMs) / measured) * 1000 * 10) / 10;
-        return { reviews: REVIEWS, measuredReviews: measured, seconds, reviewsPerSecond: Math.round(measured / seconds), cpuMsPer1000, cpuMsPer1000ByThread };
+        return { reviews: REVIEWS, measuredReviews: measured, seconds, reviewsPerSecond: Math.round(measured / seconds), cpuMsPer1000, cpuMsPer1000ByThread, host };
       }
       if (child.exitCode !== null) throw new Error(`scorer exited with ${child.exitCode}`);
       await sleep(100);
@@ -515,9 +581,9 @@ async function main(): Promise<void> {
     const passTopics = await newTopics('pass');
     await preload(passTopics.reviews, pool, REVIEWS);
     plain = await passthrough('plain', passTopics.reviews, passTopics.scored, REVIEWS);
-    console.log(`(a) passthrough plain:         ${plain.reviewsPerSecond} reviews/s (${plain.seconds.toFixed(2)} s, ${plain.cpuMsPer1000} CPU-ms per 1,000)`);
+    console.log(`(a) passthrough plain:         ${plain.reviewsPerSecond} reviews/s (${plain.seconds.toFixed(2)} s, ${plain.cpuMsPer1000} CPU-ms per 1,000${describeHost(plain.host)})`);
     transactional = await passthrough('transactional', passTopics.reviews, passTopics.deadLetter, REVIEWS);
-    console.log(`(a) passthrough transactional: ${transactional.reviewsPerSecond} reviews/s (${transactional.seconds.toFixed(2)} s, ${transactional.cpuMsPer1000} CPU-ms per 1,000)`);
+    console.log(`(a) passthrough transactional: ${transactional.reviewsPerSecond} reviews/s (${transactional.seconds.toFixed(2)} s, ${transactional.cpuMsPer1000} CPU-ms per 1,000${describeHost(transactional.host)})`);
   }
 
   const registryDir = seededRegistry();
@@ -528,7 +594,7 @@ async function main(): Promise<void> {
   try {
     if (PARTS.has('b')) {
       throughput = await scorerThroughput(pool, registryDir);
-      console.log(`(b) scorer:                    ${throughput.reviewsPerSecond} reviews/s (${throughput.measuredReviews} in ${throughput.seconds.toFixed(2)} s, ${throughput.cpuMsPer1000 ?? 'n/a'} CPU-ms per 1,000)`);
+      console.log(`(b) scorer:                    ${throughput.reviewsPerSecond} reviews/s (${throughput.measuredReviews} in ${throughput.seconds.toFixed(2)} s, ${throughput.cpuMsPer1000 ?? 'n/a'} CPU-ms per 1,000${describeHost(throughput.host)})`);
       const split = throughput.cpuMsPer1000ByThread;
       if (split) console.log(`    CPU-ms per 1,000 by thread: main ${split.mainThread}, model worker ${split.modelWorker}, other threads ${split.otherThreads}`);
     }
