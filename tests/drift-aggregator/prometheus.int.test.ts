@@ -20,6 +20,7 @@ import { AggregatorService } from '../../drift-aggregator/service.js';
 import type { ScoredReview } from '../../schemas/types.js';
 import { seededRandom, syntheticBaseline, syntheticReview } from './fixtures.js';
 import { publishScored, releaseTestAggregator, testSetup, waitFor, testAggregator } from './harness.js';
+import { samples, series } from '../support/exposition.js';
 
 const WINDOWS = 3;
 const PER_WINDOW = 300;
@@ -57,21 +58,6 @@ function stream(modelName: string, shifted: boolean, seed: number): ScoredReview
   }
   return reviews;
 }
-
-/** Sample lines of an exposition, keyed `name{k=v,...}` with sorted labels (the component default label left out). */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const match = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);
-    if (!match) continue;
-    const labels = [...match[2]!.matchAll(/(\w+)="([^"]*)"/g)].filter(([, key]) => key !== 'component').map(([, key, value]) => `${key}=${value}`).sort().join(',');
-    out.set(`${match[1]}{${labels}}`, Number(match[3]));
-  }
-  return out;
-}
-
-const series = (name: string, labels: Record<string, string>): string =>
-  `${name}{${Object.entries(labels).map(([key, value]) => `${key}=${value}`).sort().join(',')}}`;
 
 async function rows<T>(query: string): Promise<T[]> {
   return (await (await clickhouse.query({ query, format: 'JSONEachRow' })).json()) as T[];

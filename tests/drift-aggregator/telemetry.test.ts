@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { AggregatorMetrics, type DriftGaugeItem } from '../../drift-aggregator/telemetry.js';
+import { samples, series } from '../support/exposition.js';
 
 const KS: DriftGaugeItem = {
   segment: '__all__',
@@ -23,21 +24,6 @@ const KS: DriftGaugeItem = {
   referenceCount: 3000,
 };
 const PSI: DriftGaugeItem = { ...KS, metric: 'psi', effect: 0.42, pValue: null, pValueAdjusted: null, thresholdAmber: 0.1, thresholdRed: 0.25, rawStatus: 'red', status: 'red' };
-
-/** Sample lines of the exposition as `name{labels} value`, labels sorted, without the registry's default labels. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const match = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);
-    if (!match) continue;
-    const labels = [...match[2]!.matchAll(/(\w+)="([^"]*)"/g)].filter(([, key]) => key !== 'component').map(([, key, value]) => `${key}=${value}`).sort().join(',');
-    out.set(`${match[1]}{${labels}}`, Number(match[3]));
-  }
-  return out;
-}
-
-const series = (name: string, labels: Record<string, string>): string =>
-  `${name}{${Object.entries(labels).map(([key, value]) => `${key}=${value}`).sort().join(',')}}`;
 
 function promtoolCheckMetrics(text: string): { status: number | null; output: string } {
   const result = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30_000 });
