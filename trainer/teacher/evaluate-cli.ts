@@ -62,7 +62,9 @@ if (values.students) {
 const sources = values.sources ? values.sources.split(',') : DEFAULT_SOURCES;
 const splits: EvalSplit[] = [randomSplit(rows, 0.2), ...sources.map((s) => leaveSourceOut(rows, s))];
 const results: SplitResult[] = [];
-for (const split of splits) results.push(await evaluateSplit(rows, split, candidates, blends, log));
+// The attach step serves whichever head's blend scores higher on validation: the same choice, per split.
+const choices = [{ name: 'accurate as attach serves it: the head with the better validation macro-F1 + log offsets', among: [blends[0]!.name, blends[1]!.name] }];
+for (const split of splits) results.push(await evaluateSplit(rows, split, candidates, blends, log, { choices }));
 console.log(resultsTable(results, tfidf.name));
 if (values.out) {
   mkdirSync(dirname(values.out), { recursive: true });

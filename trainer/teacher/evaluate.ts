@@ -5,7 +5,7 @@
  */
 import { REFERENCE_TFIDF_PARAMS, TfidfModel } from '../baseline-tfidf.js';
 import { type LabeledReview, sentimentLabel, splitByReviewId } from '../data.js';
-import { type ClassificationReport, classificationReport, round1 } from '../metrics.js';
+import { type ClassificationReport, classificationReport, round1, round4 } from '../metrics.js';
 import { SENTIMENTS } from '../../schemas/types.js';
 import { applyLogOffsets, tuneLogOffsets } from './log-offsets.js';
 import { argmaxRows } from './softmax-regression.js';
@@ -27,6 +27,17 @@ export interface SplitOptions {
    * the stream model, is refitted only when a blend needs its validation probabilities).
    */
   innerFit?: 'all' | 'blends';
+  /**
+   * Rows that pick one of several "+ log offsets" models by their macro-F1 on the inner validation rows, as the
+   * attach step picks the head it serves: the chosen model's test figures under the choice's name.
+   */
+  choices?: readonly ChoiceSpec[];
+}
+
+export interface ChoiceSpec {
+  name: string;
+  /** Models without " + log offsets"; the tuned row of each is compared. */
+  among: readonly string[];
 }
 
 export interface BlendSpec {
@@ -39,8 +50,20 @@ export interface SplitResult {
   split: string;
   trainRows: number;
   testRows: number;
-  models: Record<string, ClassificationReport & { blendWeight?: number; logOffsets?: number[]; seconds: number }>;
+  models: Record<string, ModelResult>;
 }
+
+export type ModelResult = ClassificationReport & {
+  blendWeight?: number;
+  logOffsets?: number[];
+  /** Macro-F1 on the inner validation rows, offsets applied (the "+ log offsets" rows). */
+  validationMacroF1?: number;
+  /** For a choice row: the model it chose. */
+  chosen?: string;
+  seconds: number;
+};
+
+const TUNED = ' + log offsets';
 
 export function tfidfCandidate(rows: readonly LabeledReview[]): Candidate {
   return {
@@ -118,11 +141,29 @@ export async function evaluateSplit(
     if (!valProbs.has(name)) continue;
     const offsets = tuneLogOffsets(valActual, valProbs.get(name)!, SENTIMENTS);
     const p = applyLogOffsets(testProbs.get(name)!, offsets);
-    const tuned = `${name} + log offsets`;
-    result.models[tuned] = { ...classificationReport(actual, argmaxRows(p, CLASSES), SENTIMENTS), blendWeight: result.models[name]!.blendWeight, logOffsets: offsets, seconds: round1(seconds.get(name)!) };
-    log(`${split.name}: ${tuned} [${offsets.join(', ')}] macro-F1 ${result.models[tuned].macroF1}`);
+    const tuned = `${name}${TUNED}`;
+    const validationMacroF1 = round4(macroF1(valActual, applyLogOffsets(valProbs.get(name)!, offsets)));
+    result.models[tuned] = { ...classificationReport(actual, argmaxRows(p, CLASSES), SENTIMENTS), blendWeight: result.models[name]!.blendWeight, logOffsets: offsets, validationMacroF1, seconds: round1(seconds.get(name)!) };
+    log(`${split.name}: ${tuned} [${offsets.join(', ')}] macro-F1 ${result.models[tuned].macroF1} (validation ${validationMacroF1})`);
+  }
+  for (const choice of options.choices ?? []) {
+    const chosen = chooseOnValidation(result, choice);
+    result.models[choice.name] = { ...result.models[chosen]!, chosen };
+    log(`${split.name}: ${choice.name} chose ${chosen}: macro-F1 ${result.models[chosen]!.macroF1}`);
   }
   return result;
+}
+
+/** The tuned model of `choice.among` with the best validation macro-F1 (ties: the first listed). */
+function chooseOnValidation(result: SplitResult, choice: ChoiceSpec): string {
+  let best: { name: string; f1: number } | undefined;
+  for (const name of choice.among) {
+    const f1 = result.models[`${name}${TUNED}`]?.validationMacroF1;
+    if (f1 === undefined) throw new Error(`choice ${choice.name}: ${name} has no tuned row (is it fitted on the inner split?)`);
+    if (!best || f1 > best.f1 + 1e-9) best = { name: `${name}${TUNED}`, f1 };
+  }
+  if (!best) throw new Error(`choice ${choice.name}: nothing to choose from`);
+  return best.name;
 }
 
 /** A markdown table: one row per model and split, per-class F1 and the gap to the reference. */

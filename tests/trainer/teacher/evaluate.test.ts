@@ -95,3 +95,26 @@ describe('reference TF-IDF + LR and the student table', () => {
     expect(pooled[withoutGreat * dim]).toBe(0);
   });
 });
+
+describe('a choice row', () => {
+  it('takes the tuned model with the better validation macro-F1, with its test figures', async () => {
+    const { evaluateSplit } = await import('../../../trainer/teacher/evaluate.js');
+    const labelOf = (i: number) => (rows[i]!.rating === 1 ? 0 : rows[i]!.rating === 3 ? 1 : 2);
+    // 'right' predicts every row's label, 'wrong' predicts the next label: validation can tell them apart.
+    const predictor = (shift: number) => ({
+      name: shift === 0 ? 'right' : 'wrong',
+      fitPredict: (_train: readonly number[], test: readonly number[]) => Float32Array.from({ length: test.length * 3 }, (_, k) => ((labelOf(test[Math.floor(k / 3)]!) + shift) % 3 === k % 3 ? 0.8 : 0.1)),
+    });
+    const split = randomSplit(rows, 0.2);
+    const blends = [
+      { name: 'wrong blend', parts: ['wrong', 'wrong'] as [string, string] },
+      { name: 'right blend', parts: ['right', 'wrong'] as [string, string] },
+    ];
+    const choice = { name: 'as served + log offsets', among: ['wrong blend', 'right blend'] };
+    const result = await evaluateSplit(rows, split, [predictor(1), predictor(0)], blends, () => {}, { choices: [choice] });
+    expect(result.models['right blend + log offsets']!.validationMacroF1).toBe(1);
+    expect(result.models['wrong blend + log offsets']!.validationMacroF1).toBeLessThan(1);
+    expect(result.models[choice.name]).toEqual({ ...result.models['right blend + log offsets']!, chosen: 'right blend + log offsets' });
+    await expect(evaluateSplit(rows, split, [predictor(1), predictor(0)], blends, () => {}, { choices: [{ name: 'x', among: ['nothing'] }] })).rejects.toThrow(/nothing has no tuned row/);
+  });
+});
