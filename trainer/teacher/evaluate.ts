@@ -173,9 +173,9 @@ export function resultsTable(results: readonly SplitResult[], reference: string)
     for (const [name, m] of Object.entries(r.models)) {
       // Tuned models are compared with the tuned reference: offsets lift TF-IDF + LR too.
       // (Without a tuned reference in the run, the plain one.)
-      const ref = ((name.endsWith(' + log offsets') ? r.models[`${reference} + log offsets`] : undefined) ?? r.models[reference])?.macroF1 ?? Number.NaN;
+      const ref = ((name.endsWith(TUNED) ? r.models[`${reference}${TUNED}`] : undefined) ?? r.models[reference])?.macroF1 ?? Number.NaN;
       const f = (c: string) => (m.perClass[c]!.support === 0 ? '–' : m.perClass[c]!.f1.toFixed(3));
-      const delta = name === reference || name === `${reference} + log offsets` ? '' : (m.macroF1 - ref >= 0 ? '+' : '') + (m.macroF1 - ref).toFixed(3);
+      const delta = name === reference || name === `${reference}${TUNED}` ? '' : (m.macroF1 - ref >= 0 ? '+' : '') + (m.macroF1 - ref).toFixed(3);
       lines.push(`| ${r.split} (${r.testRows}) | ${name} | ${m.macroF1.toFixed(3)} | ${delta} | ${f('negative')} | ${f('neutral')} | ${f('positive')} | ${m.blendWeight ?? ''} |`);
     }
   }
