@@ -116,6 +116,11 @@ interface PassthroughResult {
   host: HostCpuShare | null;
 }
 
+/** CPU milliseconds per 1,000 reviews, one decimal: the unit of every CPU figure this bench prints. */
+function cpuMsPer1000Of(ms: number, reviews: number): number {
+  return Math.round((ms / reviews) * 1000 * 10) / 10;
+}
+
 /** utime + stime of a process in ms (Linux /proc; null elsewhere). */
 function processCpuMs(pid: number, statPath = `/proc/${pid}/stat`): number | null {
   try {
@@ -171,7 +176,7 @@ function hostCpuShare(start: HostCpuSnapshot, end: HostCpuSnapshot, reviews: num
   if (!start.machine || !end.machine) return null;
   const total = end.machine.totalMs - start.machine.totalMs;
   const percent = (ms: number): number => Math.round((ms / total) * 1000) / 10;
-  const broker = start.brokerMs === null || end.brokerMs === null ? null : Math.round(((end.brokerMs - start.brokerMs) / reviews) * 1000 * 10) / 10;
+  const broker = start.brokerMs === null || end.brokerMs === null ? null : cpuMsPer1000Of(end.brokerMs - start.brokerMs, reviews);
   return { brokerCpuMsPer1000: broker, machineBusyPercent: percent(end.machine.busyMs - start.machine.busyMs), stealPercent: percent(end.machine.stealMs - start.machine.stealMs) };
 }
 
@@ -211,8 +216,7 @@ function cpuSplitPer1000(pid: number, start: Map<number, number>, end: Map<numbe
     if (tid === pid) main = used;
     else busiest = Math.max(busiest, used);
   }
-  const per1000 = (ms: number): number => Math.round((ms / reviews) * 1000 * 10) / 10;
-  return { mainThread: per1000(main), modelWorker: per1000(busiest), otherThreads: per1000(total - main - busiest) };
+  return { mainThread: cpuMsPer1000Of(main, reviews), modelWorker: cpuMsPer1000Of(busiest, reviews), otherThreads: cpuMsPer1000Of(total - main - busiest, reviews) };
 }
 
 interface CpuSplit {
@@ -295,7 +299,7 @@ async function passthrough(mode: PassthroughResult['mode'], input: string, outpu
   const seconds = (doneAt - firstAt) / 1000;
   const cpuMs = cpuAtDone ? (cpuAtDone.user + cpuAtDone.system) / 1000 : Number.NaN;
   const host = hostAtFirst && hostAtDone ? hostCpuShare(hostAtFirst, hostAtDone, processed) : null;
-  return { mode, reviews: processed, seconds, reviewsPerSecond: Math.round(processed / seconds), cpuMsPer1000: Math.round((cpuMs / processed) * 1000 * 10) / 10, host };
+  return { mode, reviews: processed, seconds, reviewsPerSecond: Math.round(processed / seconds), cpuMsPer1000: cpuMsPer1000Of(cpuMs, processed), host };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -372,7 +376,7 @@ async function scorerThroughput(pool: ReviewEvent[], registryDir: string): Promi
         const cpuEnd = processCpuMs(child.pid ?? -1);
         const host = hostCpuShare(start.host, hostCpuSnapshot(brokerPid), measured);
         const cpuMsPer1000ByThread = cpuSplitPer1000(child.pid ?? -1, start.threads, threadCpuMs(child.pid ?? -1), measured);
-        const cpuMsPer1000 = start.cpuMs === null || cpuEnd === null ? null : Math.round(((cpuEnd - start.cpuMs) / measured) * 1000 * 10) / 10;
+        const cpuMsPer1000 = start.cpuMs === null || cpuEnd === null ? null : cpuMsPer1000Of(cpuEnd - start.cpuMs, measured);
         return { reviews: REVIEWS, measuredReviews: measured, seconds, reviewsPerSecond: Math.round(measured / seconds), cpuMsPer1000, cpuMsPer1000ByThread, host };
       }
       if (child.exitCode !== null) throw new Error(`scorer exited with ${child.exitCode}`);
