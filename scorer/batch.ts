@@ -68,6 +68,13 @@ export interface BatchHandlerSettings {
   shadowTopic?: string;
   /** Longest shadow scoring of one chunk; past it the chunk is committed without shadow events. */
   shadowTimeoutMs?: number;
+  /**
+   * Score and commit each partition batch behind the next fetch (DRIFTLINE_SCORER_OVERLAP_FETCH): eachBatch
+   * returns as soon as the batch is handed to the pipeline, with the fetch position past it, so kafkajs fetches
+   * the next batches while the model worker scores these (see `runBehind`). Needs `seek` in the deps. Off:
+   * eachBatch returns once the batch is committed, and the next fetch waits for it.
+   */
+  overlapFetch?: boolean;
 }
 
 /** A chunk whose scoring has started (on the model worker), with the model version it is scored with. */
@@ -99,12 +106,26 @@ export interface BatchHandlerDeps<L extends TransactionLease> {
   dedupe?: Pick<ScoredIds, 'scoredBefore' | 'remember'>;
   /** Shadow scoring (DRIFTLINE_SHADOW=staging); absent: none, at no cost. */
   shadow?: ShadowSource;
+  /** Moves a partition's fetch position (kafkajs consumer.seek); needed by settings.overlapFetch. */
+  seek?(topic: string, partition: number, offset: string): void;
 }
 
 export class BatchHandler<L extends TransactionLease> {
   /** Consecutive failed attempts per partition: how long its next pause is. */
   private readonly failures = new Map<number, number>();
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
+  /**
+   * Per partition: its batch being scored and committed behind the fetch (settings.overlapFetch); resolves
+   * true once all of it committed, false when a transaction failed and the partition was rewound. Never rejects.
+   */
+  private readonly behind = new Map<number, Promise<boolean>>();
+  /**
+   * Per partition: the first offset of a transaction that failed behind the fetch, until that offset is fetched
+   * again. A batch of the partition that starts after it was fetched before the rewind: it is dropped unscored.
+   */
+  private readonly rewoundTo = new Map<number, bigint>();
+  /** Set by stop (drain): from then on every batch commits inside eachBatch, so none is left behind. */
+  private stopping = false;
 
   constructor(private readonly deps: BatchHandlerDeps<L>) {}
 
@@ -112,6 +133,10 @@ export class BatchHandler<L extends TransactionLease> {
   readonly eachBatch = async (payload: BatchPayload): Promise<void> => {
     const { batch } = payload;
     if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
+    // The partition's previous batch may still be committing behind the fetch: this one commits after it.
+    const previous = this.behind.get(batch.partition);
+    if (previous !== undefined && !(await previous)) return; // it failed and rewound: this batch is fetched again
+    if (!payload.isRunning() || payload.isStale() || this.fetchedBeforeRewind(batch)) return;
     const { settings, producers, metrics, log } = this.deps;
     const source: BatchSource = { topic: batch.topic, partition: batch.partition };
     metrics.consumed.inc(batch.messages.length);
@@ -126,42 +151,12 @@ export class BatchHandler<L extends TransactionLease> {
         if (committed !== null) payload.resolveOffset((committed - 1n).toString());
         return;
       }
-      const step = settings.maxRecordsPerTransaction;
-      // Pipelined: the next chunk is decoded and scored on the model worker while this one commits. Only
-      // compute runs ahead; transactions, offsets and dedupe marks stay strictly in order.
-      let next: PreparedChunk | undefined = this.prepare(source, messages.slice(0, step), null);
-      for (let start = 0; start < messages.length; start += step) {
-        const current: PreparedChunk = next!;
-        next = undefined;
-        if (!payload.isRunning() || payload.isStale()) {
-          current.result.catch(() => undefined);
-          return; // shutting down or seeked: the rest is redelivered
-        }
-        const result = await current.result;
-        if (start + step < messages.length) {
-          // Ids this chunk scores are not in Redis until it commits: the next chunk skips them here.
-          next = this.prepare(source, messages.slice(start + step, start + 2 * step), new Set(result.scored.map((s) => s.reviewId)));
-        }
-        try {
-          await this.commitChunk(lease, source, current, result);
-        } catch (err) {
-          next?.result.catch(() => undefined);
-          throw err;
-        }
-        const last = lastOffsetOf(current.chunk);
-        payload.resolveOffset(last);
-        log.debug({ partition: batch.partition, last, records: current.chunk.length }, 'transaction committed');
-        this.failures.delete(batch.partition);
-        if (next) {
-          // A rebalance shows up here: stop this batch (what is committed stays) and let kafkajs rejoin.
-          try {
-            await payload.heartbeat();
-          } catch (err) {
-            next.result.catch(() => undefined);
-            rejoin = err;
-            break;
-          }
-        }
+      if (settings.overlapFetch === true && !this.stopping) {
+        this.runBehind(payload, lease, source, messages);
+        lease = undefined; // runBehind releases it
+        payload.resolveOffset(lastOffsetOf(messages));
+      } else {
+        rejoin = await this.scoreAndCommit(payload, lease, source, messages, null);
       }
     } catch (err) {
       if (lease) await producers.discard(lease);
@@ -174,6 +169,122 @@ export class BatchHandler<L extends TransactionLease> {
     if (rejoin !== undefined) throw rejoin;
     await payload.heartbeat();
   };
+
+  /**
+   * One batch's records, cut into chunks of at most maxRecordsPerTransaction, each committed in its own
+   * transaction. Pipelined: the next chunk is decoded and scored on the model worker while this one commits;
+   * only compute runs ahead, transactions, offsets and dedupe marks stay strictly in order. Inside eachBatch
+   * (`behind` null) it resolves each chunk's offset after its commit, stops when the consumer stops or seeks,
+   * and heartbeats between chunks, returning the heartbeat's error (a rebalance) for eachBatch to throw. Behind
+   * the fetch it runs to the end and keeps `behind.from` at the first offset not yet committed. Throws when a
+   * transaction fails.
+   */
+  private async scoreAndCommit(payload: BatchPayload, lease: L, source: BatchSource, messages: KafkaMessage[], behind: { from: string } | null): Promise<unknown> {
+    const { settings, log } = this.deps;
+    const step = settings.maxRecordsPerTransaction;
+    let next: PreparedChunk | undefined = this.prepare(source, messages.slice(0, step), null);
+    for (let start = 0; start < messages.length; start += step) {
+      const current: PreparedChunk = next!;
+      next = undefined;
+      if (behind === null && (!payload.isRunning() || payload.isStale())) {
+        current.result.catch(() => undefined);
+        return undefined; // shutting down or seeked: the rest is redelivered
+      }
+      const result = await current.result;
+      if (start + step < messages.length) {
+        // Ids this chunk scores are not in Redis until it commits: the next chunk skips them here.
+        next = this.prepare(source, messages.slice(start + step, start + 2 * step), new Set(result.scored.map((s) => s.reviewId)));
+      }
+      try {
+        await this.commitChunk(lease, source, current, result);
+      } catch (err) {
+        next?.result.catch(() => undefined);
+        throw err;
+      }
+      const last = lastOffsetOf(current.chunk);
+      log.debug({ partition: source.partition, last, records: current.chunk.length }, 'transaction committed');
+      this.failures.delete(source.partition);
+      if (behind !== null) {
+        if (next) behind.from = next.chunk[0]!.offset;
+        continue;
+      }
+      payload.resolveOffset(last);
+      if (next) {
+        // A rebalance shows up here: stop this batch (what is committed stays) and let kafkajs rejoin.
+        try {
+          await payload.heartbeat();
+        } catch (err) {
+          next.result.catch(() => undefined);
+          return err;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Scores and commits a batch after eachBatch has returned with the fetch position past it: kafkajs fetches
+   * again only once every batch of its last fetch is handled, so without this the model worker would idle
+   * through each last commit, the fetch round trip and its decoding. Exactly once still holds: the consumed
+   * offsets commit inside the transactions, never from the fetch position; the partition's next batch starts
+   * only after this one committed; and when a transaction fails, the fetch position moves back to its first
+   * offset (after the usual pause), and what was fetched of the partition meanwhile is dropped unscored.
+   */
+  private runBehind(payload: BatchPayload, lease: L, source: BatchSource, messages: KafkaMessage[]): void {
+    const { producers } = this.deps;
+    const partition = source.partition;
+    const progress = { from: messages[0]!.offset };
+    const done = this.scoreAndCommit(payload, lease, source, messages, progress)
+      .then(
+        () => {
+          producers.release(lease);
+          return true;
+        },
+        async (err: unknown) => {
+          await producers.discard(lease);
+          this.rewind(source, progress.from);
+          this.backOff(payload, err);
+          return false;
+        },
+      )
+      .catch(() => false);
+    this.behind.set(partition, done);
+    void done.then(() => {
+      if (this.behind.get(partition) === done) this.behind.delete(partition);
+    });
+  }
+
+  /** Moves a partition's fetch position back to `offset` after a transaction behind the fetch failed. */
+  private rewind(source: BatchSource, offset: string): void {
+    this.rewoundTo.set(source.partition, BigInt(offset));
+    try {
+      this.deps.seek?.(source.topic, source.partition, offset);
+    } catch (err) {
+      // The consumer is stopping or lost the partition: its next owner starts from the committed offset anyway.
+      this.deps.log.warn({ partition: source.partition, offset, err: toDriftlineError(err).message }, 'could not move the fetch position back');
+    }
+  }
+
+  /**
+   * True for a batch fetched before its partition was rewound: it starts past the rewound offset (the batch
+   * fetched from there again starts at it, as kafkajs returns records from the fetch offset on).
+   */
+  private fetchedBeforeRewind(batch: BatchPayload['batch']): boolean {
+    const rewound = this.rewoundTo.get(batch.partition);
+    if (rewound === undefined) return false;
+    if (BigInt(batch.firstOffset() ?? '0') > rewound) return true;
+    this.rewoundTo.delete(batch.partition);
+    return false;
+  }
+
+  /**
+   * On stop, before the consumer leaves its group: no batch goes behind the fetch from now on, and this
+   * resolves once those already behind have committed (or failed), so the producers can close after it.
+   */
+  async drain(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.behind.values());
+  }
 
   /** Cancels the pending resumes of paused partitions (on stop: the consumer is leaving anyway). */
   cancelRetries(): void {
@@ -190,6 +301,8 @@ export class BatchHandler<L extends TransactionLease> {
    */
   async prepareOwner(partition: number): Promise<void> {
     const { producers } = this.deps;
+    // The consumer starts an assigned partition from the committed offset: an older rewind no longer applies.
+    this.rewoundTo.delete(partition);
     const lease = await producers.acquire(partition);
     try {
       if (!lease.needsOffsetCheck) return;

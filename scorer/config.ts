@@ -47,6 +47,13 @@ export const scorerSettings = defineSettings('scorer', {
     description:
       'Stamp every scored event with the constant Kafka headers `content-type: avro/binary` and `schema: ScoredReview` (what scored events carried before 2026-12-07). Off: no headers but W3C trace context (the value\'s Avro single-object header names its schema); kafkajs encodes every header of every record on its own, about a quarter of the producer\'s per-record cost.',
   }),
+  overlapFetch: setting({
+    env: 'DRIFTLINE_SCORER_OVERLAP_FETCH',
+    kind: 'boolean',
+    default: true,
+    description:
+      'Score and commit each partition batch while the consumer already fetches the next ones (kafkajs fetches again only once every batch of its last fetch is handled). Consumed offsets still commit inside the transactions, in order; a failed transaction moves its partition\'s fetch position back to it. false: each batch is committed before the next fetch, and the model worker waits for the commit and the fetch.',
+  }),
   fetchMinBytes: setting({ env: 'DRIFTLINE_SCORER_FETCH_MIN_BYTES', kind: 'int', default: 1, min: 1, description: 'Fetch minBytes: the broker answers a fetch once this much data is there (or after DRIFTLINE_SCORER_FETCH_MAX_WAIT_MS).' }),
   fetchMaxWaitMs: setting({ env: 'DRIFTLINE_SCORER_FETCH_MAX_WAIT_MS', kind: 'int', default: 100, min: 0, description: 'Longest wait of a fetch for DRIFTLINE_SCORER_FETCH_MIN_BYTES (kafkajs maxWaitTimeInMs).' }),
   concurrency: setting({

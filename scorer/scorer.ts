@@ -4,8 +4,12 @@
  *
  * Exactly-once in effect:
  *  - autoCommit is off; offsets are only committed by `sendOffsets` inside the transaction that also holds the
- *    batch's ScoredReview and DeadLetter messages, and `resolveOffset` runs only after that commit.
- *  - a failed transaction is aborted, its producer dropped, and the batch redelivered (offsets stay unresolved).
+ *    batch's ScoredReview and DeadLetter messages. `resolveOffset` only moves the consumer's fetch position:
+ *    by default (DRIFTLINE_SCORER_OVERLAP_FETCH) past a batch as soon as it is handed to the scoring pipeline,
+ *    so the next fetch overlaps its scoring and commits; otherwise only after each commit.
+ *  - a failed transaction is aborted, its producer dropped, and the batch redelivered: the partition's fetch
+ *    position goes back to the failed transaction's first offset (or was never moved past it), and its records
+ *    fetched in the meantime are dropped unscored. A partition's batches commit strictly one after another.
  *  - one transactional producer per input partition; a new producer (after start, rebalance or failure) first
  *    fences every older owner of that partition, then re-reads the group's committed offset and skips what a
  *    fenced owner had already committed, so a batch fetched before the fence is never scored twice. The re-read
@@ -72,6 +76,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
       schemaHeaders: settings.schemaHeaders,
       retryBackoffMs: settings.retryBackoffMs,
       maxBackoffMs: MAX_BACKOFF_MS,
+      overlapFetch: settings.overlapFetch,
       ...(deps.shadow && topics.shadow !== undefined ? { shadowTopic: topics.shadow, shadowTimeoutMs: settings.shadowTimeoutMs } : {}),
     },
     producers,
@@ -80,6 +85,7 @@ export function createScorer(deps: ScorerDeps): Scorer {
     models,
     metrics,
     log,
+    seek: (topic, partition, offset) => consumer.seek({ topic, partition, offset }),
     ...(deps.dedupe ? { dedupe: deps.dedupe } : {}),
     ...(deps.shadow ? { shadow: deps.shadow } : {}),
   });
@@ -156,6 +162,8 @@ export function createScorer(deps: ScorerDeps): Scorer {
     stop() {
       stopping ??= (async () => {
         if (lagTimer) clearInterval(lagTimer);
+        // Batches scored behind the fetch commit before the group is left (the next owner need not fence them).
+        await handler.drain();
         handler.cancelRetries();
         await consumer.disconnect(); // waits for the in-flight batch, which stops after its current transaction
         await producers.closeAll();

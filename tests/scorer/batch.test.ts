@@ -56,7 +56,10 @@ interface FakeLease extends TransactionLease {
 /** Hands out leases whose transactions log into `log`; `failCommits` transactions fail on commit first. */
 class FakePool implements LeasePool<FakeLease> {
   private nextId = 1;
+  private transactions = 0;
   failCommits = 0;
+  /** Numbers (from 1, in the order they were begun) of further transactions that fail on commit. */
+  readonly failTransactions = new Set<number>();
   needsOffsetCheck = false;
   readonly sent: Message[] = [];
   constructor(private readonly log: string[]) {}
@@ -70,8 +73,9 @@ class FakePool implements LeasePool<FakeLease> {
       needsOffsetCheck: this.needsOffsetCheck,
       producer: {
         async transaction() {
-          const fail = pool.failCommits > 0;
-          if (fail) pool.failCommits -= 1;
+          pool.transactions += 1;
+          const fail = pool.failCommits > 0 || pool.failTransactions.has(pool.transactions);
+          if (pool.failCommits > 0) pool.failCommits -= 1;
           return new LoggingTransaction(pool.log, pool.sent, fail ? 'commit' : undefined);
         },
       },
@@ -132,6 +136,20 @@ function handlerFor(pool: FakePool, metrics: ScorerMetrics, committed: bigint | 
     log: createLogger('test-batch', 'silent'),
     ...(shadow ? { shadow } : {}),
     ...(dedupe ? { dedupe } : {}),
+  });
+}
+
+/** A handler that scores and commits behind the fetch (DRIFTLINE_SCORER_OVERLAP_FETCH), logging its seeks. */
+function overlappingHandler(pool: FakePool, metrics: ScorerMetrics, log: string[]): BatchHandler<FakeLease> {
+  return new BatchHandler({
+    settings: { groupId: 'g', scoredTopic: 'scored', deadLetterTopic: 'dlq', maxRecordsPerTransaction: 2, retryBackoffMs: 100, maxBackoffMs: 1_000, overlapFetch: true },
+    producers: pool,
+    committedOffset: async () => null,
+    coPartitioned: () => true,
+    models: { current: () => new TestRuntime('m', 4) },
+    metrics,
+    log: createLogger('test-batch', 'silent'),
+    seek: (topic, partition, offset) => log.push(`seek ${topic}/${partition}@${offset}`),
   });
 }
 
@@ -342,5 +360,109 @@ describe('BatchHandler.eachBatch', () => {
     await handlerFor(pool, metrics, null, { current: () => undefined }).eachBatch(payloadOf([kafkaMessage(7, encoded(review('n')))], log));
     expect(log.filter((l) => l.includes('shadow'))).toEqual([]);
     expect(await shadowCount(metrics, 'score')).toBe(0);
+  });
+});
+
+describe('BatchHandler.eachBatch behind the fetch (overlapFetch)', () => {
+  let log: string[];
+  let metrics: ScorerMetrics;
+  const batchOf = (first: number, ids: string[]): KafkaMessage[] => ids.map((id, i) => kafkaMessage(first + i, encoded(review(id))));
+  beforeEach(() => {
+    log = [];
+    metrics = createScorerMetrics(new Registry());
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('moves the fetch position past a batch at once, commits its transactions behind it in order, and starts the partition\'s next batch only after them', async () => {
+    const pool = new FakePool(log);
+    const handler = overlappingHandler(pool, metrics, log);
+    await handler.eachBatch(payloadOf(batchOf(10, ['a', 'b', 'c']), log));
+    // Returned before any transaction: kafkajs may fetch again now.
+    expect(log).toEqual(['acquire lease 1', 'resolve 12', 'heartbeat']);
+    await handler.eachBatch(payloadOf(batchOf(13, ['d', 'e']), log));
+    await handler.drain();
+    expect(log).toEqual([
+      'acquire lease 1',
+      'resolve 12',
+      'heartbeat',
+      'send scored ×2',
+      'sendOffsets g reviews/3@12',
+      'commit',
+      'send scored ×1',
+      'sendOffsets g reviews/3@13',
+      'commit',
+      'release lease 1',
+      'acquire lease 2', // the next batch waited for all of the first one
+      'resolve 14',
+      'heartbeat',
+      'send scored ×2',
+      'sendOffsets g reviews/3@15',
+      'commit',
+      'release lease 2',
+    ]);
+    expect(await counter(metrics, 'committed')).toBe(3);
+  });
+
+  it('when a transaction behind the fetch fails: drops the lease, moves the fetch position back to it, pauses, and drops unscored what was fetched after it', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const pool = new FakePool(log);
+    pool.failTransactions.add(2);
+    const handler = overlappingHandler(pool, metrics, log);
+    await handler.eachBatch(payloadOf(batchOf(10, ['a', 'b', 'c']), log));
+    // Fetched while the first batch was behind: it waits, sees the failure and is dropped.
+    await handler.eachBatch(payloadOf(batchOf(13, ['d', 'e']), log));
+    expect(log).toEqual([
+      'acquire lease 1',
+      'resolve 12',
+      'heartbeat',
+      'send scored ×2',
+      'sendOffsets g reviews/3@12',
+      'commit',
+      'send scored ×1',
+      'sendOffsets g reviews/3@13',
+      'commit failed',
+      'abort',
+      'discard lease 1',
+      'seek reviews/3@12', // the first offset not committed, not the batch's first
+      'pause',
+    ]);
+    expect(await counter(metrics, 'aborted')).toBe(1);
+    // Handed over after the failure but fetched before the rewind (it starts past offset 12): dropped too.
+    log.length = 0;
+    await handler.eachBatch(payloadOf(batchOf(14, ['f']), log));
+    expect(log).toEqual([]);
+    vi.advanceTimersByTime(100);
+    expect(log).toEqual(['resume']);
+    // Fetched again from the rewound offset: scored and committed.
+    log.length = 0;
+    await handler.eachBatch(payloadOf(batchOf(12, ['c', 'd', 'e']), log));
+    await handler.drain();
+    expect(log).toEqual([
+      'acquire lease 2',
+      'resolve 14',
+      'heartbeat',
+      'send scored ×2',
+      'sendOffsets g reviews/3@14',
+      'commit',
+      'send scored ×1',
+      'sendOffsets g reviews/3@15',
+      'commit',
+      'release lease 2',
+    ]);
+    expect(pool.sent.map((m) => codecFor('ScoredReview').decode(m.value as Buffer).review_id)).toEqual(['a', 'b', 'c', 'c', 'd', 'e']); // 'c' once in a committed transaction
+  });
+
+  it('drain waits for the batches behind the fetch, and after it every batch commits inside eachBatch (on stop)', async () => {
+    const pool = new FakePool(log);
+    const handler = overlappingHandler(pool, metrics, log);
+    await handler.eachBatch(payloadOf(batchOf(30, ['a']), log));
+    expect(log).not.toContain('commit');
+    await handler.drain();
+    expect(log.slice(-2)).toEqual(['commit', 'release lease 1']);
+    log.length = 0;
+    await handler.eachBatch(payloadOf(batchOf(31, ['b']), log));
+    expect(log).toEqual(['acquire lease 2', 'send scored ×1', 'sendOffsets g reviews/3@32', 'commit', 'resolve 31', 'release lease 2', 'heartbeat']);
   });
 });
