@@ -75,6 +75,14 @@ export interface BatchHandlerSettings {
    * eachBatch returns once the batch is committed, and the next fetch waits for it.
    */
   overlapFetch?: boolean;
+  /**
+   * Only a batch of at least this many bytes (keys + values) goes behind the fetch; absent: every batch. The
+   * scorer passes half its fetch size: a batch that fills its fetch means a backlog, where overlapping the next
+   * fetch pays. Below capacity batches are small, and committing them before the next fetch lets the records
+   * that arrive meanwhile gather into one next batch, where behind the fetch they would be cut into more,
+   * smaller transactions, each one more commit to wait for.
+   */
+  overlapMinBytes?: number;
 }
 
 /** A chunk whose scoring has started (on the model worker), with the model version it is scored with. */
@@ -135,7 +143,12 @@ export class BatchHandler<L extends TransactionLease> {
     if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
     // The partition's previous batch may still be committing behind the fetch: this one commits after it.
     const previous = this.behind.get(batch.partition);
-    if (previous !== undefined && !(await previous)) return; // it failed and rewound: this batch is fetched again
+    if (previous !== undefined) {
+      if (!(await previous)) return; // it failed and rewound: this batch is fetched again
+      // Fetched while the previous one was behind and not itself a backlog: left unresolved, it is fetched again
+      // now together with what arrived meanwhile, one transaction where it would have been two in a row.
+      if (!this.goesBehind(batch.messages)) return;
+    }
     if (!payload.isRunning() || payload.isStale() || this.fetchedBeforeRewind(batch)) return;
     const { settings, producers, metrics, log } = this.deps;
     const source: BatchSource = { topic: batch.topic, partition: batch.partition };
@@ -151,7 +164,7 @@ export class BatchHandler<L extends TransactionLease> {
         if (committed !== null) payload.resolveOffset((committed - 1n).toString());
         return;
       }
-      if (settings.overlapFetch === true && !this.stopping) {
+      if (this.goesBehind(messages)) {
         this.runBehind(payload, lease, source, messages);
         lease = undefined; // runBehind releases it
         payload.resolveOffset(lastOffsetOf(messages));
@@ -169,6 +182,12 @@ export class BatchHandler<L extends TransactionLease> {
     if (rejoin !== undefined) throw rejoin;
     await payload.heartbeat();
   };
+
+  /** Whether a batch is scored behind the fetch: overlap on, not stopping, and a backlog's worth of bytes. */
+  private goesBehind(messages: readonly KafkaMessage[]): boolean {
+    const { settings } = this.deps;
+    return settings.overlapFetch === true && !this.stopping && bytesOf(messages) >= (settings.overlapMinBytes ?? 0);
+  }
 
   /**
    * One batch's records, cut into chunks of at most maxRecordsPerTransaction, each committed in its own
@@ -454,6 +473,13 @@ export class BatchHandler<L extends TransactionLease> {
     timer.unref();
     this.resumeTimers.add(timer);
   }
+}
+
+/** Bytes of a batch's keys and values. */
+function bytesOf(messages: readonly KafkaMessage[]): number {
+  let bytes = 0;
+  for (const message of messages) bytes += (message.value?.length ?? 0) + (message.key?.length ?? 0);
+  return bytes;
 }
 
 /** The offset of a chunk's last message (chunks are never empty). */

@@ -52,7 +52,7 @@ export const scorerSettings = defineSettings('scorer', {
     kind: 'boolean',
     default: true,
     description:
-      'Score and commit each partition batch while the consumer already fetches the next ones (kafkajs fetches again only once every batch of its last fetch is handled). Consumed offsets still commit inside the transactions, in order; a failed transaction moves its partition\'s fetch position back to it. false: each batch is committed before the next fetch, and the model worker waits for the commit and the fetch.',
+      'Score and commit a partition batch that fills at least half its fetch (DRIFTLINE_SCORER_MAX_BYTES_PER_PARTITION: a backlog) while the consumer already fetches the next ones; kafkajs fetches again only once every batch of its last fetch is handled. Consumed offsets still commit inside the transactions, in order; a failed transaction moves its partition\'s fetch position back to it. Smaller batches (a stream below capacity) and every batch with false commit before the next fetch, so the records that arrive meanwhile gather into one next batch.',
   }),
   fetchMinBytes: setting({ env: 'DRIFTLINE_SCORER_FETCH_MIN_BYTES', kind: 'int', default: 1, min: 1, description: 'Fetch minBytes: the broker answers a fetch once this much data is there (or after DRIFTLINE_SCORER_FETCH_MAX_WAIT_MS).' }),
   fetchMaxWaitMs: setting({ env: 'DRIFTLINE_SCORER_FETCH_MAX_WAIT_MS', kind: 'int', default: 100, min: 0, description: 'Longest wait of a fetch for DRIFTLINE_SCORER_FETCH_MIN_BYTES (kafkajs maxWaitTimeInMs).' }),

@@ -77,6 +77,8 @@ export function createScorer(deps: ScorerDeps): Scorer {
       retryBackoffMs: settings.retryBackoffMs,
       maxBackoffMs: MAX_BACKOFF_MS,
       overlapFetch: settings.overlapFetch,
+      // A batch filling half its fetch or more: the partition has a backlog (see overlapMinBytes).
+      overlapMinBytes: Math.floor(settings.maxBytesPerPartition / 2),
       ...(deps.shadow && topics.shadow !== undefined ? { shadowTopic: topics.shadow, shadowTimeoutMs: settings.shadowTimeoutMs } : {}),
     },
     producers,

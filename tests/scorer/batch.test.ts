@@ -140,9 +140,9 @@ function handlerFor(pool: FakePool, metrics: ScorerMetrics, committed: bigint | 
 }
 
 /** A handler that scores and commits behind the fetch (DRIFTLINE_SCORER_OVERLAP_FETCH), logging its seeks. */
-function overlappingHandler(pool: FakePool, metrics: ScorerMetrics, log: string[]): BatchHandler<FakeLease> {
+function overlappingHandler(pool: FakePool, metrics: ScorerMetrics, log: string[], overlapMinBytes = 0): BatchHandler<FakeLease> {
   return new BatchHandler({
-    settings: { groupId: 'g', scoredTopic: 'scored', deadLetterTopic: 'dlq', maxRecordsPerTransaction: 2, retryBackoffMs: 100, maxBackoffMs: 1_000, overlapFetch: true },
+    settings: { groupId: 'g', scoredTopic: 'scored', deadLetterTopic: 'dlq', maxRecordsPerTransaction: 2, retryBackoffMs: 100, maxBackoffMs: 1_000, overlapFetch: true, overlapMinBytes },
     producers: pool,
     committedOffset: async () => null,
     coPartitioned: () => true,
@@ -361,108 +361,122 @@ describe('BatchHandler.eachBatch', () => {
     expect(log.filter((l) => l.includes('shadow'))).toEqual([]);
     expect(await shadowCount(metrics, 'score')).toBe(0);
   });
-});
 
-describe('BatchHandler.eachBatch behind the fetch (overlapFetch)', () => {
-  let log: string[];
-  let metrics: ScorerMetrics;
-  const batchOf = (first: number, ids: string[]): KafkaMessage[] => ids.map((id, i) => kafkaMessage(first + i, encoded(review(id))));
-  beforeEach(() => {
-    log = [];
-    metrics = createScorerMetrics(new Registry());
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
-  it('moves the fetch position past a batch at once, commits its transactions behind it in order, and starts the partition\'s next batch only after them', async () => {
-    const pool = new FakePool(log);
-    const handler = overlappingHandler(pool, metrics, log);
-    await handler.eachBatch(payloadOf(batchOf(10, ['a', 'b', 'c']), log));
-    // Returned before any transaction: kafkajs may fetch again now.
-    expect(log).toEqual(['acquire lease 1', 'resolve 12', 'heartbeat']);
-    await handler.eachBatch(payloadOf(batchOf(13, ['d', 'e']), log));
-    await handler.drain();
-    expect(log).toEqual([
+  describe('behind the fetch (overlapFetch)', () => {
+    const batchOf = (first: number, ids: string[]): KafkaMessage[] => ids.map((id, i) => kafkaMessage(first + i, encoded(review(id))));
+    const bytesOfIds = (ids: string[]): number => ids.reduce((sum, id) => sum + encoded(review(id)).length, 0);
+    /** The log of batch a, b, c (offsets 10–12) behind the fetch, up to its second transaction's commit. */
+    const FIRST_BATCH_BEHIND = [
       'acquire lease 1',
-      'resolve 12',
+      'resolve 12', // returned before any transaction: kafkajs may fetch again now
       'heartbeat',
       'send scored ×2',
       'sendOffsets g reviews/3@12',
       'commit',
       'send scored ×1',
       'sendOffsets g reviews/3@13',
-      'commit',
-      'release lease 1',
-      'acquire lease 2', // the next batch waited for all of the first one
-      'resolve 14',
-      'heartbeat',
-      'send scored ×2',
-      'sendOffsets g reviews/3@15',
-      'commit',
-      'release lease 2',
-    ]);
-    expect(await counter(metrics, 'committed')).toBe(3);
-  });
+    ];
 
-  it('when a transaction behind the fetch fails: drops the lease, moves the fetch position back to it, pauses, and drops unscored what was fetched after it', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    const pool = new FakePool(log);
-    pool.failTransactions.add(2);
-    const handler = overlappingHandler(pool, metrics, log);
-    await handler.eachBatch(payloadOf(batchOf(10, ['a', 'b', 'c']), log));
-    // Fetched while the first batch was behind: it waits, sees the failure and is dropped.
-    await handler.eachBatch(payloadOf(batchOf(13, ['d', 'e']), log));
-    expect(log).toEqual([
-      'acquire lease 1',
-      'resolve 12',
-      'heartbeat',
-      'send scored ×2',
-      'sendOffsets g reviews/3@12',
-      'commit',
-      'send scored ×1',
-      'sendOffsets g reviews/3@13',
-      'commit failed',
-      'abort',
-      'discard lease 1',
-      'seek reviews/3@12', // the first offset not committed, not the batch's first
-      'pause',
-    ]);
-    expect(await counter(metrics, 'aborted')).toBe(1);
-    // Handed over after the failure but fetched before the rewind (it starts past offset 12): dropped too.
-    log.length = 0;
-    await handler.eachBatch(payloadOf(batchOf(14, ['f']), log));
-    expect(log).toEqual([]);
-    vi.advanceTimersByTime(100);
-    expect(log).toEqual(['resume']);
-    // Fetched again from the rewound offset: scored and committed.
-    log.length = 0;
-    await handler.eachBatch(payloadOf(batchOf(12, ['c', 'd', 'e']), log));
-    await handler.drain();
-    expect(log).toEqual([
-      'acquire lease 2',
-      'resolve 14',
-      'heartbeat',
-      'send scored ×2',
-      'sendOffsets g reviews/3@14',
-      'commit',
-      'send scored ×1',
-      'sendOffsets g reviews/3@15',
-      'commit',
-      'release lease 2',
-    ]);
-    expect(pool.sent.map((m) => codecFor('ScoredReview').decode(m.value as Buffer).review_id)).toEqual(['a', 'b', 'c', 'c', 'd', 'e']); // 'c' once in a committed transaction
-  });
+    it('moves the fetch position past a batch at once, commits its transactions behind it in order, and starts the partition\'s next batch only after them', async () => {
+      const pool = new FakePool(log);
+      const handler = overlappingHandler(pool, metrics, log);
+      await handler.eachBatch(payloadOf(batchOf(10, ['a', 'b', 'c']), log));
+      // Returned before any transaction: kafkajs may fetch again now.
+      expect(log).toEqual(['acquire lease 1', 'resolve 12', 'heartbeat']);
+      await handler.eachBatch(payloadOf(batchOf(13, ['d', 'e']), log));
+      await handler.drain();
+      expect(log).toEqual([
+        ...FIRST_BATCH_BEHIND,
+        'commit',
+        'release lease 1',
+        'acquire lease 2', // the next batch waited for all of the first one
+        'resolve 14',
+        'heartbeat',
+        'send scored ×2',
+        'sendOffsets g reviews/3@15',
+        'commit',
+        'release lease 2',
+      ]);
+      expect(await counter(metrics, 'committed')).toBe(3);
+    });
 
-  it('drain waits for the batches behind the fetch, and after it every batch commits inside eachBatch (on stop)', async () => {
-    const pool = new FakePool(log);
-    const handler = overlappingHandler(pool, metrics, log);
-    await handler.eachBatch(payloadOf(batchOf(30, ['a']), log));
-    expect(log).not.toContain('commit');
-    await handler.drain();
-    expect(log.slice(-2)).toEqual(['commit', 'release lease 1']);
-    log.length = 0;
-    await handler.eachBatch(payloadOf(batchOf(31, ['b']), log));
-    expect(log).toEqual(['acquire lease 2', 'send scored ×1', 'sendOffsets g reviews/3@32', 'commit', 'resolve 31', 'release lease 2', 'heartbeat']);
+    it('when a transaction behind the fetch fails: drops the lease, moves the fetch position back to it, pauses, and drops unscored what was fetched after it', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      const pool = new FakePool(log);
+      pool.failTransactions.add(2);
+      const handler = overlappingHandler(pool, metrics, log);
+      await handler.eachBatch(payloadOf(batchOf(10, ['a', 'b', 'c']), log));
+      // Fetched while the first batch was behind: it waits, sees the failure and is dropped.
+      await handler.eachBatch(payloadOf(batchOf(13, ['d', 'e']), log));
+      expect(log).toEqual([
+        ...FIRST_BATCH_BEHIND,
+        'commit failed',
+        'abort',
+        'discard lease 1',
+        'seek reviews/3@12', // the first offset not committed, not the batch's first
+        'pause',
+      ]);
+      expect(await counter(metrics, 'aborted')).toBe(1);
+      // Handed over after the failure but fetched before the rewind (it starts past offset 12): dropped too.
+      log.length = 0;
+      await handler.eachBatch(payloadOf(batchOf(14, ['f']), log));
+      expect(log).toEqual([]);
+      vi.advanceTimersByTime(100);
+      expect(log).toEqual(['resume']);
+      // Fetched again from the rewound offset: scored and committed.
+      log.length = 0;
+      await handler.eachBatch(payloadOf(batchOf(12, ['c', 'd', 'e']), log));
+      await handler.drain();
+      expect(log).toEqual([
+        'acquire lease 2',
+        'resolve 14',
+        'heartbeat',
+        'send scored ×2',
+        'sendOffsets g reviews/3@14',
+        'commit',
+        'send scored ×1',
+        'sendOffsets g reviews/3@15',
+        'commit',
+        'release lease 2',
+      ]);
+      expect(pool.sent.map((m) => codecFor('ScoredReview').decode(m.value as Buffer).review_id)).toEqual(['a', 'b', 'c', 'c', 'd', 'e']); // 'c' once in a committed transaction
+    });
+
+    it('commits a batch of fewer than overlapMinBytes before returning (a stream below capacity), a larger one behind the fetch', async () => {
+      const pool = new FakePool(log);
+      const two = bytesOfIds(['a', 'b']);
+      expect(bytesOfIds(['c', 'd', 'e'])).toBeGreaterThan(two);
+      const handler = overlappingHandler(pool, metrics, log, two + 1);
+      await handler.eachBatch(payloadOf(batchOf(50, ['a', 'b']), log));
+      expect(log).toEqual(['acquire lease 1', 'send scored ×2', 'sendOffsets g reviews/3@52', 'commit', 'resolve 51', 'release lease 1', 'heartbeat']);
+      log.length = 0;
+      await handler.eachBatch(payloadOf(batchOf(52, ['c', 'd', 'e']), log));
+      expect(log).toEqual(['acquire lease 2', 'resolve 54', 'heartbeat']);
+      await handler.drain();
+      expect(log.slice(-2)).toEqual(['commit', 'release lease 2']);
+    });
+
+    it('leaves a small batch fetched while its partition\'s previous batch was behind unresolved, to be fetched again with what arrives meanwhile', async () => {
+      const pool = new FakePool(log);
+      const handler = overlappingHandler(pool, metrics, log, bytesOfIds(['a', 'b', 'c']));
+      await handler.eachBatch(payloadOf(batchOf(60, ['a', 'b', 'c']), log));
+      await handler.eachBatch(payloadOf(batchOf(63, ['d']), log)); // waits for the first, then returns untouched
+      expect(log).toEqual(['acquire lease 1', 'resolve 62', 'heartbeat', 'send scored ×2', 'sendOffsets g reviews/3@62', 'commit', 'send scored ×1', 'sendOffsets g reviews/3@63', 'commit', 'release lease 1']);
+      log.length = 0;
+      await handler.eachBatch(payloadOf(batchOf(63, ['d', 'e']), log)); // fetched again, with 'e': one transaction, committed first
+      expect(log).toEqual(['acquire lease 2', 'send scored ×2', 'sendOffsets g reviews/3@65', 'commit', 'resolve 64', 'release lease 2', 'heartbeat']);
+    });
+
+    it('drain waits for the batches behind the fetch, and after it every batch commits inside eachBatch (on stop)', async () => {
+      const pool = new FakePool(log);
+      const handler = overlappingHandler(pool, metrics, log);
+      await handler.eachBatch(payloadOf(batchOf(30, ['a']), log));
+      expect(log).not.toContain('commit');
+      await handler.drain();
+      expect(log.slice(-2)).toEqual(['commit', 'release lease 1']);
+      log.length = 0;
+      await handler.eachBatch(payloadOf(batchOf(31, ['b']), log));
+      expect(log).toEqual(['acquire lease 2', 'send scored ×1', 'sendOffsets g reviews/3@32', 'commit', 'resolve 31', 'release lease 2', 'heartbeat']);
+    });
   });
 });
