@@ -35,7 +35,13 @@ const TOTAL = 1_500;
 const RATE = 75;
 const OUTAGE_MS = 3_000;
 
-describe('fault: Kafka broker stopped and started mid-stream', () => {
+// Twice: with each batch committed before the next fetch (what a stream below the scorer's capacity gets), and with
+// every batch scored behind the fetch (a 1 KiB fetch size, half of which is less than one review), so the outage
+// fails transactions on both paths and the rewind of the fetch position is exercised against a real broker.
+describe.each([
+  { path: 'batches committed before the next fetch', name: 'kafka', scorerEnv: {} },
+  { path: 'batches scored behind the fetch', name: 'kafka-behind', scorerEnv: { DRIFTLINE_SCORER_MAX_BYTES_PER_PARTITION: '1024' } },
+])('fault: Kafka broker stopped and started mid-stream ($path)', ({ name, scorerEnv }) => {
   let broker: PrivateKafka | undefined;
   let pipeline: Pipeline;
   let redis: Redis;
@@ -45,7 +51,7 @@ describe('fault: Kafka broker stopped and started mid-stream', () => {
     broker = await startPrivateKafka();
     // This worker process only: every client the helpers create (and the children they start) use it.
     process.env.DRIFTLINE_KAFKA_BROKERS = broker.brokers;
-    pipeline = await createPipeline('kafka');
+    pipeline = await createPipeline(name);
     redis = new Redis(pipeline.core.redisUrl);
   });
 
@@ -60,8 +66,8 @@ describe('fault: Kafka broker stopped and started mid-stream', () => {
     onTestFailed(() => pipeline.keepLogs());
     const started = Date.now();
     const reviews = reviewLines(TOTAL, 1_800);
-    const scorer = startScorer(pipeline, 'kafka-scorer', { DRIFTLINE_SCORER_MAX_TXN_RECORDS: '50' });
-    const aggregator = startAggregator(pipeline, 'kafka-aggregator');
+    const scorer = startScorer(pipeline, `${name}-scorer`, { DRIFTLINE_SCORER_MAX_TXN_RECORDS: '50', ...scorerEnv });
+    const aggregator = startAggregator(pipeline, `${name}-aggregator`);
     children.push(scorer, aggregator);
     // Ingest starts once both consume, so the broker stops while all three have work in flight.
     await waitForLog(scorer, 'scorer started', 120_000);
@@ -100,7 +106,7 @@ describe('fault: Kafka broker stopped and started mid-stream', () => {
     expect(await aggregator.kill('SIGTERM')).toBe(0);
 
     const { rows, rawRows, events: windowEvents } = await readWindowsOf(pipeline);
-    printTotals('kafka-restart', {
+    printTotals(`${name}-restart`, {
       ingested: onReviews.length,
       ingest_resends: ingested.sendRetries,
       scored: scored.length,
