@@ -5,7 +5,7 @@
  *  (b) the scorer's sustained throughput (child process, real model) on N pre-loaded reviews;
  *  (c) end-to-end latency p50/p99 (ingest_time_ms → scored event seen by a read_committed consumer) at a
  *      fixed input rate.
- * Prints the figures and writes bench/results/scorer.json. Env: BENCH_REVIEWS (50000), BENCH_PARTITIONS (3),
+ * Prints the figures and writes bench/results/scorer.json. Env: BENCH_REVIEWS (200000: ~10 s of scoring, so the figures are not those of the first fetches), BENCH_PARTITIONS (3),
  * BENCH_RATE (5000/s), BENCH_LOW_RATE (1000/s, a second latency point), BENCH_LATENCY_SECONDS (25, all measured from the first second at full rate), BENCH_FIRST_SECONDS (5, their p99 also shown apart), BENCH_CLIENT_WARMUP_SECONDS (3, the bench's own producer and reader on a side topic), BENCH_SCORER_LOG_LEVEL (the child's log level; default DRIFTLINE_LOG_LEVEL or warn), BENCH_PARTS (a,b,c: run a subset; the JSON is written only for all three); DRIFTLINE_SCORER_*
  * settings apply to the passthrough and are passed to the scorer child.
  *
@@ -26,11 +26,12 @@ import { readShippedReviewLines, repoPath, repoRoot } from '../core/paths.js';
 import { validateReview } from '../core/validation.js';
 import type { ReviewEvent } from '../schemas/types.js';
 import { scorerSettings } from '../scorer/config.js';
+import { scorerModelThreads } from '../scorer/index.js';
 import { splitBySize } from '../scorer/pipeline.js';
 import { TRANSACTIONAL_RETRY } from '../scorer/producers.js';
 import { entryArgs, percentile, writeResult } from './lib.js';
 
-const REVIEWS = Number(process.env.BENCH_REVIEWS ?? 50_000);
+const REVIEWS = Number(process.env.BENCH_REVIEWS ?? 200_000);
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 3);
 const RATE = Number(process.env.BENCH_RATE ?? 5_000);
 /** A second latency point below this machine's scorer capacity, to separate pipeline latency from queueing. */
@@ -202,26 +203,32 @@ function threadCpuMs(pid: number): Map<number, number> {
 
 /**
  * Where a process's CPU went between two threadCpuMs snapshots, per 1,000 reviews: the main thread (thread
- * id = pid), the busiest other thread (the scorer's model worker) and the rest (V8's GC and compiler
- * helpers, libuv's pool). Node 20 leaves every thread named "node", so the worker is told apart by its load.
+ * id = pid), the `workers` busiest other threads (the scorer's model workers, summed) and the rest (V8's GC and
+ * compiler helpers, libuv's pool). Node 20 leaves every thread named "node", so workers are told apart by load.
  */
-function cpuSplitPer1000(pid: number, start: Map<number, number>, end: Map<number, number>, reviews: number): CpuSplit | null {
+function cpuSplitPer1000(pid: number, start: Map<number, number>, end: Map<number, number>, reviews: number, workers: number): CpuSplit | null {
   if (end.size === 0) return null;
   let main = 0;
-  let busiest = 0;
   let total = 0;
+  const others: number[] = [];
   for (const [tid, ms] of end) {
     const used = ms - (start.get(tid) ?? 0);
     total += used;
     if (tid === pid) main = used;
-    else busiest = Math.max(busiest, used);
+    else others.push(used);
   }
-  return { mainThread: cpuMsPer1000Of(main, reviews), modelWorker: cpuMsPer1000Of(busiest, reviews), otherThreads: cpuMsPer1000Of(total - main - busiest, reviews) };
+  const model = others
+    .sort((a, b) => b - a)
+    .slice(0, workers)
+    .reduce((sum, used) => sum + used, 0);
+  return { mainThread: cpuMsPer1000Of(main, reviews), modelWorker: cpuMsPer1000Of(model, reviews), modelWorkers: workers, otherThreads: cpuMsPer1000Of(total - main - model, reviews) };
 }
 
 interface CpuSplit {
   mainThread: number;
+  /** All model worker threads together. */
   modelWorker: number;
+  modelWorkers: number;
   otherThreads: number;
 }
 
@@ -375,7 +382,7 @@ async function scorerThroughput(pool: ReviewEvent[], registryDir: string): Promi
         const measured = REVIEWS - start.committed;
         const cpuEnd = processCpuMs(child.pid ?? -1);
         const host = hostCpuShare(start.host, hostCpuSnapshot(brokerPid), measured);
-        const cpuMsPer1000ByThread = cpuSplitPer1000(child.pid ?? -1, start.threads, threadCpuMs(child.pid ?? -1), measured);
+        const cpuMsPer1000ByThread = cpuSplitPer1000(child.pid ?? -1, start.threads, threadCpuMs(child.pid ?? -1), measured, scorerModelThreads());
         const cpuMsPer1000 = start.cpuMs === null || cpuEnd === null ? null : cpuMsPer1000Of(cpuEnd - start.cpuMs, measured);
         return { reviews: REVIEWS, measuredReviews: measured, seconds, reviewsPerSecond: Math.round(measured / seconds), cpuMsPer1000, cpuMsPer1000ByThread, host };
       }
@@ -600,7 +607,7 @@ async function main(): Promise<void> {
       throughput = await scorerThroughput(pool, registryDir);
       console.log(`(b) scorer:                    ${throughput.reviewsPerSecond} reviews/s (${throughput.measuredReviews} in ${throughput.seconds.toFixed(2)} s, ${throughput.cpuMsPer1000 ?? 'n/a'} CPU-ms per 1,000${describeHost(throughput.host)})`);
       const split = throughput.cpuMsPer1000ByThread;
-      if (split) console.log(`    CPU-ms per 1,000 by thread: main ${split.mainThread}, model worker ${split.modelWorker}, other threads ${split.otherThreads}`);
+      if (split) console.log(`    CPU-ms per 1,000 by thread: main ${split.mainThread}, model worker${split.modelWorkers > 1 ? `s (${split.modelWorkers})` : ''} ${split.modelWorker}, other threads ${split.otherThreads}`);
     }
     if (PARTS.has('c')) {
       // BENCH_LOW_RATE=0: the full rate only.

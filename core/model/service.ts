@@ -45,7 +45,7 @@ export const modelServiceSettings = defineSettings('model-service', {
     default: 0,
     min: 0,
     max: 32,
-    description: 'Worker threads that score with each loaded model version, so scoring does not block the event loop (Kafka, HTTP); 0 = score on the calling thread. Unset: the scorer uses 1, the API 0.',
+    description: 'Worker threads that score with each loaded model version, so scoring does not block the event loop (Kafka, HTTP); 0 = score on the calling thread. Unset: the scorer uses 2 (1 on a single core; a shadow candidate 1), the API 0.',
   }),
 });
 
