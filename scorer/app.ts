@@ -26,16 +26,17 @@ import { ShadowModels } from './shadow.js';
 /**
  * Worker threads scoring for the scorer when DRIFTLINE_MODEL_THREADS is unset: two where there are two cores,
  * so the partitions' batches, handed over while the next fetch runs, are scored side by side (docs/benchmarks.md:
- * +8 to +21 % at a backlog on two cores, with the broker on the same cores), one on a single core.
+ * +5 to +25 % at a backlog on two cores, with the broker on the same cores), one on a single core.
  */
 const SCORER_MODEL_THREADS = Math.min(2, availableParallelism());
+
+/** A staging candidate's shadow scoring is extra work beside production's: one thread unless set. */
+const SHADOW_MODEL_THREADS = 1;
 
 /** The scorer's model worker threads: DRIFTLINE_MODEL_THREADS when set, else its own default (above). */
 export function scorerModelThreads(env: NodeJS.ProcessEnv = process.env): number {
   return modelThreadsOr(SCORER_MODEL_THREADS, env);
 }
-/** A staging candidate's shadow scoring is extra work beside production's: one thread unless set. */
-const SHADOW_MODEL_THREADS = 1;
 
 /** A shadow candidate is tried a few times only: it is not worth minutes of back-off, the next event tries again. */
 const SHADOW_LOAD_RETRY = { retries: 2, initialDelayMs: 500, maxDelayMs: 5_000 };
@@ -81,7 +82,7 @@ export async function runScorer(options: RunScorerOptions = {}): Promise<ScorerP
   const models = createModelService({
     registry: modelRegistry,
     modelName: settings.modelName,
-    // One scoring thread by default: while it scores one partition's chunk, this thread decodes, encodes and commits the others.
+    // The model workers decode, score and encode; this thread only moves bytes to and from Kafka.
     modelThreads: scorerModelThreads(env),
     logger: log.child({ part: 'model' }),
   });
