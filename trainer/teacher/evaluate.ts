@@ -171,9 +171,10 @@ export function resultsTable(results: readonly SplitResult[], reference: string)
   const lines = ['| split | model | macro-F1 | Δ vs TF-IDF+LR | F1 neg | F1 neu | F1 pos | blend w |', '|---|---|---|---|---|---|---|---|'];
   for (const r of results) {
     for (const [name, m] of Object.entries(r.models)) {
-      // Tuned models are compared with the tuned reference: offsets lift TF-IDF + LR too.
-      // (Without a tuned reference in the run, the plain one.)
-      const ref = ((name.endsWith(TUNED) ? r.models[`${reference}${TUNED}`] : undefined) ?? r.models[reference])?.macroF1 ?? Number.NaN;
+      // Tuned models are compared with the tuned reference: offsets lift TF-IDF + LR too. A choice row is as
+      // tuned as the model it chose, whatever its name. (Without a tuned reference in the run, the plain one.)
+      const tuned = (m.chosen ?? name).endsWith(TUNED);
+      const ref = ((tuned ? r.models[`${reference}${TUNED}`] : undefined) ?? r.models[reference])?.macroF1 ?? Number.NaN;
       const f = (c: string) => (m.perClass[c]!.support === 0 ? '–' : m.perClass[c]!.f1.toFixed(3));
       const delta = name === reference || name === `${reference}${TUNED}` ? '' : (m.macroF1 - ref >= 0 ? '+' : '') + (m.macroF1 - ref).toFixed(3);
       lines.push(`| ${r.split} (${r.testRows}) | ${name} | ${m.macroF1.toFixed(3)} | ${delta} | ${f('negative')} | ${f('neutral')} | ${f('positive')} | ${m.blendWeight ?? ''} |`);

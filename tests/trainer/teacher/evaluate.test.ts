@@ -117,4 +117,24 @@ describe('a choice row', () => {
     expect(result.models[choice.name]).toEqual({ ...result.models['right blend + log offsets']!, chosen: 'right blend + log offsets' });
     await expect(evaluateSplit(rows, split, [predictor(1), predictor(0)], blends, () => {}, { choices: [{ name: 'x', among: ['nothing'] }] })).rejects.toThrow(/nothing has no tuned row/);
   });
+
+  it('is measured in the results table against the tuned reference when it chose a tuned model, whatever its name', async () => {
+    const { resultsTable } = await import('../../../trainer/teacher/evaluate.js');
+    const report = (macroF1: number) => ({
+      rows: 1,
+      accuracy: macroF1,
+      macroF1,
+      perClass: Object.fromEntries(['negative', 'neutral', 'positive'].map((c) => [c, { precision: macroF1, recall: macroF1, f1: macroF1, support: 1 }])),
+      confusion: [],
+      classes: ['negative', 'neutral', 'positive'],
+      seconds: 0,
+    });
+    const table = resultsTable(
+      [{ split: 's', trainRows: 1, testRows: 1, models: { ref: report(0.5), 'ref + log offsets': report(0.6), 'm + log offsets': report(0.7), 'as served': { ...report(0.7), chosen: 'm + log offsets' } } }],
+      'ref',
+    );
+    const delta = (name: string) => table.split('\n').find((line) => line.includes(`| ${name} |`))!.split('|')[4]!.trim();
+    expect(delta('m + log offsets')).toBe('+0.100');
+    expect(delta('as served')).toBe('+0.100');
+  });
 });
