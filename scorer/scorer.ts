@@ -5,8 +5,9 @@
  * Exactly-once in effect:
  *  - autoCommit is off; offsets are only committed by `sendOffsets` inside the transaction that also holds the
  *    batch's ScoredReview and DeadLetter messages. `resolveOffset` only moves the consumer's fetch position:
- *    by default (DRIFTLINE_SCORER_OVERLAP_FETCH) past a batch as soon as it is handed to the scoring pipeline,
- *    so the next fetch overlaps its scoring and commits; otherwise only after each commit.
+ *    by default (DRIFTLINE_SCORER_OVERLAP_FETCH) past a backlog's batch (half a fetch or more) as soon as it is
+ *    handed to the scoring pipeline, so the next fetch overlaps its scoring and commits; otherwise only after
+ *    each commit.
  *  - a failed transaction is aborted, its producer dropped, and the batch redelivered: the partition's fetch
  *    position goes back to the failed transaction's first offset (or was never moved past it), and its records
  *    fetched in the meantime are dropped unscored. A partition's batches commit strictly one after another.
